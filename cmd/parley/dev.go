@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/pgcluster"
+	"github.com/parley-chat/parley/internal/server"
+	"github.com/parley-chat/parley/schema"
+)
+
+const devSecretFile = "dev-secret"
+
+// devSecret reads the dev signing secret kept in dir, creating it once.
+func devSecret(dir string, create bool) ([]byte, error) {
+	path := filepath.Join(dir, devSecretFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) || !create {
+		return nil, fmt.Errorf("read dev secret %s: %w (run \"parley dev\" first)", path, err)
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	secret := hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write dev secret: %w", err)
+	}
+	return []byte(secret), nil
+}
+
+func runDev(ctx context.Context, args []string) error {
+	fl := flag.NewFlagSet("parley dev", flag.ContinueOnError)
+	data := fl.String("data", ".parley", "data directory: Postgres cluster, dev secret")
+	addr := fl.String("addr", "127.0.0.1:3210", "listen address")
+	logLevel := fl.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(*logLevel)
+	if err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(*data)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	secret, err := devSecret(dir, true)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another parley running? use --addr)", *addr, err)
+	}
+	defer ln.Close()
+
+	fmt.Fprintf(os.Stderr, "parley: starting Postgres in %s …\n", filepath.Join(dir, "pg"))
+	cluster, err := pgcluster.Start(ctx, pgcluster.Config{Dir: filepath.Join(dir, "pg"), Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := cluster.Stop(sctx); err != nil {
+			fmt.Fprintln(os.Stderr, "parley: stop Postgres:", err)
+		} else {
+			fmt.Fprintln(os.Stderr, "parley: Postgres stopped")
+		}
+	}()
+	dbURL, err := prepareDevDatabase(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	verifier, err := jwtauth.New(ctx, jwtauth.Config{HS256Secret: secret})
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(ctx, server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Logger: log})
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String()
+	dataFlag := ""
+	if *data != ".parley" {
+		dataFlag = " --data " + *data
+	}
+	fmt.Fprintf(os.Stderr, `
+parley: serving on %s (Postgres on port %d, database "parley")
+
+  Get a token:   parley token%s --sub cust123456789 --role customer --name "John Doe"
+                 parley token%s --sub user123456789 --role store --store-id store123456789 --name "Pizza Palace Support"
+                 parley token%s --sub admin123456789 --role admin --name "Parley Support"
+  Connect:       new ConvexClient("%s") and client.setAuth(async () => token)
+  Health:        %s/healthz     Metrics: %s/metrics
+
+Press Ctrl-C to stop.
+`, url, cluster.Port(), dataFlag, dataFlag, dataFlag, url, url, url)
+	err = srv.Run(ctx)
+	fmt.Fprintln(os.Stderr, "parley: shutting down")
+	return err
+}
+
+// prepareDevDatabase creates the "parley" database if needed, migrates it
+// and loads the demo data.
+func prepareDevDatabase(ctx context.Context, cluster *pgcluster.Cluster) (string, error) {
+	admin, err := pgxpool.New(ctx, cluster.URL("postgres"))
+	if err != nil {
+		return "", fmt.Errorf("connect: %w", err)
+	}
+	var exists bool
+	err = admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'parley')`).Scan(&exists)
+	if err == nil && !exists {
+		_, err = admin.Exec(ctx, `CREATE DATABASE parley`)
+	}
+	admin.Close()
+	if err != nil {
+		return "", fmt.Errorf("create database: %w", err)
+	}
+	dbURL := cluster.URL("parley")
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return "", fmt.Errorf("connect: %w", err)
+	}
+	defer pool.Close()
+	if _, err := schema.Migrate(ctx, pool); err != nil {
+		return "", err
+	}
+	if err := schema.SeedDemo(ctx, pool); err != nil {
+		return "", err
+	}
+	return dbURL, nil
+}

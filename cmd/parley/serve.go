@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/server"
+	"github.com/parley-chat/parley/schema"
+)
+
+func runServe(ctx context.Context, args []string) error {
+	fl := flag.NewFlagSet("parley serve", flag.ContinueOnError)
+	addr := fl.String("addr", envOr("PARLEY_ADDR", "127.0.0.1:3210"), "listen address (env PARLEY_ADDR)")
+	secret := fl.String("jwt-secret", os.Getenv("PARLEY_JWT_SECRET"), "HS256 shared secret (env PARLEY_JWT_SECRET)")
+	jwksFile := fl.String("jwks-file", os.Getenv("PARLEY_JWKS_FILE"), "JWKS file with RS256/ES256 keys (env PARLEY_JWKS_FILE)")
+	jwksURL := fl.String("jwks-url", os.Getenv("PARLEY_JWKS_URL"), "JWKS URL with RS256/ES256 keys (env PARLEY_JWKS_URL)")
+	issuer := fl.String("jwt-issuer", os.Getenv("PARLEY_JWT_ISSUER"), "required iss claim (env PARLEY_JWT_ISSUER)")
+	audience := fl.String("jwt-audience", os.Getenv("PARLEY_JWT_AUDIENCE"), "required aud claim (env PARLEY_JWT_AUDIENCE)")
+	migrate := fl.Bool("migrate", false, "apply migrations before serving")
+	logLevel := fl.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(*logLevel)
+	if err != nil {
+		return err
+	}
+	dbURL := os.Getenv("DATABASE_URL")
+	if dbURL == "" {
+		return errors.New("DATABASE_URL is not set (a Postgres URL; the server needs wal_level=logical and a role with REPLICATION)")
+	}
+	cfg := jwtauth.Config{Issuer: *issuer, Audience: *audience, JWKSFile: *jwksFile, JWKSURL: *jwksURL, Logger: log}
+	if *secret != "" {
+		cfg.HS256Secret = []byte(*secret)
+	}
+	verifier, err := jwtauth.New(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("%w (set exactly one of --jwt-secret, --jwks-file, --jwks-url)", err)
+	}
+	if *migrate {
+		if err := migrateDatabase(ctx, dbURL); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	defer ln.Close()
+	srv, err := server.New(ctx, server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Logger: log})
+	if err != nil {
+		return err
+	}
+	log.Info("parley serving", "addr", ln.Addr().String(), "version", version)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return verifier.Run(gctx) })
+	g.Go(func() error { return srv.Run(gctx) })
+	return g.Wait()
+}
+
+func runMigrate(ctx context.Context, args []string) error {
+	fl := flag.NewFlagSet("parley migrate", flag.ContinueOnError)
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	dbURL := os.Getenv("DATABASE_URL")
+	if dbURL == "" {
+		return errors.New("DATABASE_URL is not set")
+	}
+	return migrateDatabase(ctx, dbURL)
+}
+
+func migrateDatabase(ctx context.Context, dbURL string) error {
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer pool.Close()
+	applied, err := schema.Migrate(ctx, pool)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "parley: applied %d migration(s) %v\n", len(applied), applied)
+	return nil
+}

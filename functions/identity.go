@@ -1,0 +1,31 @@
+package functions
+
+// Role is what a verified caller is to Parley.
+type Role string
+
+// Roles.
+const (
+	RoleCustomer Role = "customer"
+	RoleStore    Role = "store"
+	RoleAdmin    Role = "admin"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleCustomer || r == RoleStore || r == RoleAdmin }
+
+// Identity is a caller proven by a verified JWT. Its fields come only from
+// the token's claims: sub, role, name, store_id.
+type Identity struct {
+	Subject string `json:"sub"`
+	Role    Role   `json:"role"`
+	Name    string `json:"name,omitempty"`
+	StoreID string `json:"store_id,omitempty"`
+}
+
+// Key identifies the identity for sharing query instances.
+func (id *Identity) Key() string {
+	if id == nil {
+		return ""
+	}
+	return string(id.Role) + "\x00" + id.Subject + "\x00" + id.StoreID
+}

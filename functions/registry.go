@@ -1,0 +1,304 @@
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"reflect"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parley-chat/parley/schema"
+)
+
+// Kind says whether a function reads (query) or writes (mutation).
+type Kind uint8
+
+// Function kinds.
+const (
+	KindQuery Kind = iota + 1
+	KindMutation
+)
+
+func (k Kind) String() string {
+	if k == KindMutation {
+		return "mutation"
+	}
+	return "query"
+}
+
+// Function is one registered named function, e.g. "shared/chat:getMessages".
+type Function struct {
+	Name   string
+	Kind   Kind
+	Args   reflect.Type // a struct type
+	Result reflect.Type
+	// Public functions never see the caller's identity, so one instance of
+	// a public query serves every user with the same arguments.
+	Public bool
+
+	query    func(*QueryCtx, reflect.Value) (any, error)
+	mutation func(*MutationCtx, reflect.Value) (any, error)
+}
+
+// Registry holds the named functions. Registration happens at start-up;
+// afterwards it is read-only and safe for concurrent use.
+type Registry struct {
+	funcs map[string]*Function
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{funcs: map[string]*Function{}} }
+
+// Lookup finds a function by name.
+func (r *Registry) Lookup(name string) (*Function, error) {
+	f, ok := r.funcs[name]
+	if !ok {
+		return nil, &Error{Status: http.StatusNotFound, Code: CodeFunctionNotFound,
+			Message: fmt.Sprintf("Could not find function %q", name)}
+	}
+	return f, nil
+}
+
+// Functions returns every registered function, sorted by name.
+func (r *Registry) Functions() []*Function {
+	out := make([]*Function, 0, len(r.funcs))
+	for _, f := range r.funcs {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (r *Registry) add(f *Function) {
+	if _, dup := r.funcs[f.Name]; dup {
+		panic("functions: duplicate function " + f.Name)
+	}
+	if f.Args.Kind() != reflect.Struct {
+		panic("functions: arguments of " + f.Name + " must be a struct")
+	}
+	r.funcs[f.Name] = f
+}
+
+// Option configures a registration.
+type Option func(*Function)
+
+// Public marks a query that never reads the caller's identity: its context
+// has none, and its instances are shared by every caller.
+func Public() Option { return func(f *Function) { f.Public = true } }
+
+// Query registers a query.
+func Query[A, R any](r *Registry, name string, h func(*QueryCtx, A) (R, error), opts ...Option) {
+	f := &Function{Name: name, Kind: KindQuery, Args: reflect.TypeFor[A](), Result: reflect.TypeFor[R]()}
+	f.query = func(c *QueryCtx, v reflect.Value) (any, error) { return h(c, v.Interface().(A)) }
+	for _, o := range opts {
+		o(f)
+	}
+	r.add(f)
+}
+
+// Mutation registers a mutation.
+func Mutation[A, R any](r *Registry, name string, h func(*MutationCtx, A) (R, error), opts ...Option) {
+	f := &Function{Name: name, Kind: KindMutation, Args: reflect.TypeFor[A](), Result: reflect.TypeFor[R]()}
+	f.mutation = func(c *MutationCtx, v reflect.Value) (any, error) { return h(c, v.Interface().(A)) }
+	for _, o := range opts {
+		o(f)
+	}
+	r.add(f)
+}
+
+// DecodeArgs validates raw arguments against the function's argument type.
+// The error is a 400 *Error naming the offending field.
+func (f *Function) DecodeArgs(raw json.RawMessage) (reflect.Value, error) {
+	return decodeArgs(f.Args, raw)
+}
+
+// QueryCtx is what a query handler gets. Not safe for concurrent use.
+type QueryCtx struct {
+	Ctx context.Context
+	// DB reads through the access helpers, which record dependencies.
+	DB        *schema.DB
+	identity  *Identity
+	now       time.Time
+	refreshAt time.Time
+}
+
+// Identity returns the verified caller, or nil.
+func (c *QueryCtx) Identity() *Identity { return c.identity }
+
+// Now is the time the query runs at; clock-dependent results use it.
+func (c *QueryCtx) Now() time.Time { return c.now }
+
+// RefreshAt asks the engine to re-run the query at t even if nothing it read
+// changes (typing indicators expire). The earliest request wins.
+func (c *QueryCtx) RefreshAt(t time.Time) {
+	if c.refreshAt.IsZero() || t.Before(c.refreshAt) {
+		c.refreshAt = t
+	}
+}
+
+// QueryOutput is the outcome of one query run.
+type QueryOutput struct {
+	Value     any
+	Deps      *schema.Deps
+	RefreshAt time.Time // zero: none
+}
+
+// RunQuery runs a query over q (a transaction in the engine's snapshot).
+// Arguments must already be decoded by DecodeArgs. Dependencies are recorded
+// even when the handler fails, so a failing query is re-run when what it
+// read changes.
+func (f *Function) RunQuery(ctx context.Context, q schema.Querier, id *Identity, args reflect.Value, now time.Time) (QueryOutput, error) {
+	if f.Kind != KindQuery {
+		return QueryOutput{}, Invalid("%s is a mutation, not a query", f.Name)
+	}
+	if f.Public {
+		id = nil
+	}
+	deps := &schema.Deps{}
+	c := &QueryCtx{Ctx: ctx, DB: schema.NewDB(q, deps), identity: id, now: now}
+	v, err := f.query(c, args)
+	return QueryOutput{Value: v, Deps: deps, RefreshAt: c.refreshAt}, err
+}
+
+// MutationCtx is what a mutation handler gets: one SERIALIZABLE transaction.
+type MutationCtx struct {
+	Ctx context.Context
+	// DB reads and writes inside the mutation's transaction.
+	DB       *schema.DB
+	Tx       pgx.Tx
+	identity *Identity
+	now      time.Time
+}
+
+// Identity returns the verified caller, or nil.
+func (c *MutationCtx) Identity() *Identity { return c.identity }
+
+// Now is the time the mutation runs at.
+func (c *MutationCtx) Now() time.Time { return c.now }
+
+// RequestKey makes a mutation idempotent: a mutation resent with the same
+// session and request id returns the first run's result. A zero SessionID
+// disables the check (HTTP calls).
+type RequestKey struct {
+	SessionID string
+	RequestID int64
+}
+
+// MutationResult is a committed mutation's outcome.
+type MutationResult struct {
+	Value json.RawMessage // JSON of the handler's result
+	// LSN is the WAL position after the commit (pg_current_wal_lsn): once
+	// the engine has applied it, every query reflects the write.
+	LSN uint64
+	// Replayed is true when the result came from the mutation log.
+	Replayed bool
+	Attempts int
+}
+
+// maxAttempts bounds serialization-failure retries.
+const maxAttempts = 12
+
+// RunMutation runs a mutation in a SERIALIZABLE transaction, retrying on
+// serialization failures and deadlocks, recording (and honouring) its
+// request key, and returns its result with the post-commit WAL position.
+func (f *Function) RunMutation(ctx context.Context, pool *pgxpool.Pool, id *Identity, args reflect.Value, key RequestKey) (MutationResult, error) {
+	if f.Kind != KindMutation {
+		return MutationResult{}, Invalid("%s is a query, not a mutation", f.Name)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return MutationResult{}, fmt.Errorf("run mutation: acquire: %w", err)
+	}
+	defer conn.Release()
+	for attempt := 1; ; attempt++ {
+		res, err := f.tryMutation(ctx, conn.Conn(), id, args, key)
+		if err == nil {
+			var lsnText string
+			if err := conn.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsnText); err != nil {
+				return MutationResult{}, fmt.Errorf("run mutation: read wal position: %w", err)
+			}
+			res.LSN, err = ParseLSN(lsnText)
+			res.Attempts = attempt
+			return res, err
+		}
+		if !retryable(err) || attempt >= maxAttempts {
+			return MutationResult{}, err
+		}
+		// Jittered backoff: 0.5–1.5 ms, doubling, capped at ~50 ms.
+		d := time.Duration(float64(time.Millisecond) * (0.5 + rand.Float64()) * float64(int(1)<<min(attempt-1, 6)))
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return MutationResult{}, ctx.Err()
+		}
+	}
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "40001", "40P01": // serialization_failure, deadlock_detected
+		return true
+	case "23505": // unique_violation: a concurrent twin committed first; re-read
+		return true
+	}
+	return false
+}
+
+func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity, args reflect.Value, key RequestKey) (MutationResult, error) {
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	if err != nil {
+		return MutationResult{}, fmt.Errorf("begin mutation: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
+	if key.SessionID != "" {
+		var stored json.RawMessage
+		err := tx.QueryRow(ctx, `SELECT result FROM mutation_log WHERE session_id = $1 AND request_id = $2`,
+			key.SessionID, key.RequestID).Scan(&stored)
+		if err == nil {
+			return MutationResult{Value: stored, Replayed: true}, tx.Commit(ctx)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return MutationResult{}, fmt.Errorf("read mutation log: %w", err)
+		}
+	}
+	c := &MutationCtx{Ctx: ctx, DB: schema.NewDB(tx, nil), Tx: tx, identity: id, now: time.Now()}
+	v, err := f.mutation(c, args)
+	if err != nil {
+		return MutationResult{}, err
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return MutationResult{}, fmt.Errorf("encode mutation result: %w", err)
+	}
+	if key.SessionID != "" {
+		if _, err := tx.Exec(ctx, `INSERT INTO mutation_log (session_id, request_id, udf_path, result) VALUES ($1, $2, $3, $4)`,
+			key.SessionID, key.RequestID, f.Name, out); err != nil {
+			return MutationResult{}, fmt.Errorf("write mutation log: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return MutationResult{}, fmt.Errorf("commit mutation: %w", err)
+	}
+	return MutationResult{Value: out}, nil
+}
+
+// ParseLSN parses Postgres' X/X text form of a WAL position.
+func ParseLSN(s string) (uint64, error) {
+	var hi, lo uint32
+	if _, err := fmt.Sscanf(s, "%X/%X", &hi, &lo); err != nil {
+		return 0, fmt.Errorf("parse lsn %q: %w", s, err)
+	}
+	return uint64(hi)<<32 | uint64(lo), nil
+}

@@ -1,0 +1,117 @@
+package pgcluster_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/internal/pgcluster"
+)
+
+func start(t *testing.T, cfg pgcluster.Config) *pgcluster.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := pgcluster.Start(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		require.NoError(t, c.Stop(ctx))
+	})
+	return c
+}
+
+func connect(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return conn
+}
+
+func TestStartStopReuse(t *testing.T) {
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "pgdata")
+
+	c := start(t, pgcluster.Config{Dir: dir, ExtraSettings: map[string]string{"application_name": "it's quoted"}})
+	require.NotZero(t, c.Port())
+	conn := connect(t, c.URL("postgres"))
+
+	var walLevel, appName string
+	require.NoError(t, conn.QueryRow(ctx, "SHOW wal_level").Scan(&walLevel))
+	require.Equal(t, "logical", walLevel)
+	require.NoError(t, conn.QueryRow(ctx, "SHOW application_name").Scan(&appName))
+	require.NotEmpty(t, appName) // the client overrides the server default; the point is the quoting did not break startup
+
+	_, err := conn.Exec(ctx, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('hello')")
+	require.NoError(t, err)
+	require.NoError(t, conn.Close(ctx))
+
+	_, err = pgcluster.Start(ctx, pgcluster.Config{Dir: dir})
+	require.ErrorIs(t, err, pgcluster.ErrAlreadyRunning)
+
+	require.NoError(t, c.Stop(ctx))
+	require.NoError(t, c.Stop(ctx), "Stop is idempotent")
+
+	c2 := start(t, pgcluster.Config{Dir: dir})
+	conn2 := connect(t, c2.URL("postgres"))
+	var v string
+	require.NoError(t, conn2.QueryRow(ctx, "SELECT v FROM kept").Scan(&v))
+	require.Equal(t, "hello", v)
+}
+
+func TestStartErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    func(t *testing.T) pgcluster.Config
+		target error
+		substr string
+	}{
+		{
+			name:   "no dir",
+			cfg:    func(*testing.T) pgcluster.Config { return pgcluster.Config{} },
+			substr: "Config.Dir is required",
+		},
+		{
+			name: "bad port",
+			cfg: func(t *testing.T) pgcluster.Config {
+				return pgcluster.Config{Dir: t.TempDir(), Port: 70000}
+			},
+			substr: "out of range",
+		},
+		{
+			name: "no binaries",
+			cfg: func(t *testing.T) pgcluster.Config {
+				return pgcluster.Config{Dir: t.TempDir(), BinDir: t.TempDir()}
+			},
+			target: pgcluster.ErrBinariesNotFound,
+		},
+		{
+			name: "bad setting",
+			cfg: func(t *testing.T) pgcluster.Config {
+				return pgcluster.Config{Dir: t.TempDir(), ExtraSettings: map[string]string{"no_such_setting": "1"}}
+			},
+			substr: "no_such_setting",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := pgcluster.Start(t.Context(), tt.cfg(t))
+			if c != nil {
+				_ = c.Stop(context.Background())
+			}
+			require.Error(t, err)
+			if tt.target != nil {
+				require.ErrorIs(t, err, tt.target)
+			}
+			require.Contains(t, err.Error(), tt.substr)
+		})
+	}
+}

@@ -1,0 +1,201 @@
+// Package server assembles a running Parley: the connection pool, the
+// function registry, the engine, the replication source and the HTTP
+// transport, and runs them together.
+//
+// # Concurrency model
+//
+// Run starts the engine, the replication source and the HTTP server under
+// one errgroup; the first to fail stops the others.
+//
+// # Lifecycle
+//
+// New checks the database (reachable, wal_level=logical, REPLICATION
+// privilege) and builds everything; Run serves until its context is done
+// and returns after every goroutine it started has exited.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/reactive"
+	"github.com/parley-chat/parley/reactive/pgrepl"
+	"github.com/parley-chat/parley/reactive/transport"
+	"github.com/parley-chat/parley/schema"
+)
+
+// Config configures a server.
+type Config struct {
+	// DatabaseURL is the Postgres connection string. Required.
+	DatabaseURL string
+	// Verifier checks bearer tokens. Required.
+	Verifier transport.Verifier
+	// Listener accepts HTTP connections. Required.
+	Listener net.Listener
+	// MaxConns bounds the pool. Zero means 32.
+	MaxConns int32
+	// Mux receives extra routes (dev-only endpoints). Nil means none.
+	Mux *http.ServeMux
+	// Logger receives logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is an assembled Parley. Not safe for concurrent use of Run.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	Pool   *pgxpool.Pool
+	Engine *reactive.Engine
+	Source *pgrepl.Source
+	HTTP   *transport.Server
+	reg    *prometheus.Registry
+}
+
+// Sentinel errors for a database Parley cannot use.
+var (
+	ErrWalLevel    = errors.New("server: the database needs wal_level=logical (set it in postgresql.conf and restart Postgres)")
+	ErrReplication = errors.New("server: the database role needs the REPLICATION attribute (ALTER ROLE … WITH REPLICATION)")
+)
+
+// New checks the database and builds the server.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.DatabaseURL == "" || cfg.Verifier == nil || cfg.Listener == nil {
+		return nil, errors.New("server: DatabaseURL, Verifier and Listener are required")
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = 32
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	pcfg.MaxConns = cfg.MaxConns
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open pool: %w", err)
+	}
+	if err := checkDatabase(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registry := functions.NewRegistry()
+	functions.RegisterChat(registry)
+	eng, err := reactive.New(reactive.Config{Pool: pool, Registry: registry, Metrics: reactive.NewMetrics(reg), Logger: log})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	src, err := pgrepl.New(pgrepl.Config{ConnString: cfg.DatabaseURL, Publication: schema.Publication, Logger: log})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, reg: reg}
+	s.HTTP, err = transport.New(transport.Config{Engine: eng, Verifier: cfg.Verifier, Health: s.health,
+		Gatherer: reg, Mux: cfg.Mux, Logger: log})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func checkDatabase(ctx context.Context, pool *pgxpool.Pool) error {
+	var walLevel string
+	var replication, superuser bool
+	err := pool.QueryRow(ctx, `SELECT current_setting('wal_level'), rolreplication, rolsuper
+		FROM pg_roles WHERE rolname = current_user`).Scan(&walLevel, &replication, &superuser)
+	if err != nil {
+		return fmt.Errorf("check database: %w", err)
+	}
+	if walLevel != "logical" {
+		return fmt.Errorf("%w; it is %q", ErrWalLevel, walLevel)
+	}
+	if !replication && !superuser {
+		return ErrReplication
+	}
+	return nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.cfg.Listener.Addr() }
+
+// Run serves until ctx is done.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.Pool.Close()
+	httpSrv := &http.Server{Handler: s.HTTP, ReadHeaderTimeout: 10 * time.Second}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.Engine.Run(gctx) })
+	g.Go(func() error { return s.Source.Run(gctx, s.Engine) })
+	g.Go(func() error {
+		if err := httpSrv.Serve(s.cfg.Listener); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		err := httpSrv.Shutdown(sctx)
+		s.HTTP.Close()
+		return err
+	})
+	return g.Wait()
+}
+
+// Health is the /healthz report.
+type Health struct {
+	Status      string `json:"status"` // ok | degraded
+	Database    string `json:"database"`
+	Replication struct {
+		Connected  bool   `json:"connected"`
+		Slot       string `json:"slot"`
+		AppliedLSN string `json:"appliedLsn"`
+		LagBytes   uint64 `json:"lagBytes"`
+		Reconnects int64  `json:"reconnects"`
+	} `json:"replication"`
+	Sessions      int `json:"sessions"`
+	Subscriptions int `json:"subscriptions"`
+	Instances     int `json:"queryInstances"`
+}
+
+func (s *Server) health(ctx context.Context) (any, bool) {
+	var h Health
+	h.Status, h.Database = "ok", "ok"
+	st := s.Source.Status()
+	h.Replication.Connected, h.Replication.Slot, h.Replication.Reconnects = st.Connected, st.Slot, st.Reconnects
+	applied := s.Engine.Applied()
+	h.Replication.AppliedLSN = applied.String()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var current string
+	if err := s.Pool.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&current); err != nil {
+		h.Database, h.Status = "unreachable: "+err.Error(), "degraded"
+	} else if lsn, err := functions.ParseLSN(current); err == nil && lsn > uint64(applied) {
+		h.Replication.LagBytes = lsn - uint64(applied)
+	}
+	if !st.Connected || !s.Engine.Replicating() {
+		h.Status = "degraded"
+	}
+	stats := s.Engine.Stats()
+	h.Sessions, h.Subscriptions, h.Instances = stats.Sessions, stats.Subscriptions, stats.Instances
+	return h, h.Status == "ok"
+}

@@ -1,0 +1,56 @@
+// Package reactive is the engine that keeps live queries live. It owns the
+// change-stream interfaces (ChangeSource, ChangeSink), the read-dependency
+// index, shared query instances, batched re-execution in one snapshot,
+// result hashing, and the per-connection Session state of the Convex sync
+// protocol (versions, transitions, read-your-writes). Transports
+// (reactive/transport) and the WAL consumer (reactive/pgrepl) plug in.
+//
+// # Flow
+//
+// The source delivers committed transactions (Commit). The engine matches
+// every changed row's old and new column values against the index of
+// recorded dependencies; matched instances are re-run once per batch — a
+// burst of commits collapses into one run — in a repeatable-read snapshot
+// that is checked to see every commit of the batch, spread over at most
+// Workers connections sharing an exported snapshot. Results whose hash is
+// unchanged are not sent. Only then does the applied position advance to
+// the batch's WAL end; the source reports that position to Postgres.
+//
+// Changes that arrive while a batch runs are matched after it, against the
+// dependencies the batch recorded, so a change committed after the batch's
+// snapshot can never be missed. After Reset (replication restarted) every
+// instance is re-run.
+//
+// # Sessions and versions
+//
+// A Session keeps the client's {querySet, identity, ts} version. ts is a
+// WAL position: a transition's end ts is the engine's applied position, so
+// every result in it reflects every commit before ts. A mutation's response
+// carries its post-commit WAL position and is released only once the
+// applied position has reached it, followed by a transition — the client
+// resolves the mutation on that transition (read-your-writes). Updates are
+// coalesced per query (newest value wins); a session whose unsent results
+// exceed MaxPendingBytes is closed with a clear reason.
+//
+// # Concurrency model
+//
+// Run owns the batch loop: one goroutine matches and re-runs; a batch uses
+// up to Workers extra goroutines that it waits for. Locks, in the order
+// they may be taken: Engine.mu (instances, index, sessions) before
+// Session.mu; Engine.qmu (change queue) and Engine.wmu (sessions waiting
+// for the applied position) are leaves, never held while taking another.
+// Results are published through an atomic pointer and read lock-free.
+//
+// # Lifecycle
+//
+// New, then Run(ctx) until ctx is done; Run returns after its goroutines
+// exit. Sessions are created by transports and must be closed.
+//
+// # Invariants
+//
+// Over-invalidation is allowed (it costs a re-run); a missed invalidation
+// is a bug. The applied position never passes a commit whose effects have
+// not been published. No queue is unbounded: the change queue blocks the
+// source past MaxQueuedChanges, and a session's pending updates are one
+// per query.
+package reactive

@@ -1,0 +1,687 @@
+package reactive
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/schema"
+)
+
+// Config configures an Engine.
+type Config struct {
+	// Pool runs queries and mutations. Required.
+	Pool *pgxpool.Pool
+	// Registry holds the named functions. Required.
+	Registry *functions.Registry
+	// Workers bounds the connections one re-run batch uses. Zero means 4.
+	Workers int
+	// MaxQueuedChanges bounds changes received but not yet matched; the
+	// change source blocks beyond it. Zero means 100,000.
+	MaxQueuedChanges int
+	// SnapshotWait bounds how long a batch waits for the commits it covers
+	// to become visible to a new snapshot. Zero means 2s.
+	SnapshotWait time.Duration
+	// Metrics receives the engine's Prometheus metrics. Nil means none.
+	Metrics *Metrics
+	// Logger receives the engine's logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Engine keeps live queries up to date. It consumes the committed change
+// stream (it is the ChangeSink), matches changes against the read
+// dependencies of its query instances, re-runs the invalidated ones in one
+// shared snapshot and publishes new results to subscribed sessions.
+//
+// Safe for concurrent use. See the package documentation for its locks.
+type Engine struct {
+	cfg Config
+	log *slog.Logger
+	m   *Metrics
+
+	mu        sync.Mutex // guards the fields below
+	instances map[instanceKey]*instance
+	index     *depIndex
+	fresh     []*instance            // created, awaiting their first run
+	refresh   map[*instance]struct{} // instances with a refreshAt
+	sessions  map[*Session]struct{}
+
+	qmu      sync.Mutex // guards the change queue
+	queue    []Commit
+	queued   int
+	reset    bool
+	progress LSN
+	space    chan struct{} // signalled when the queue is drained
+
+	wmu     sync.Mutex // guards waiting
+	waiting map[*Session]struct{}
+
+	wake           chan struct{}
+	progressWanted chan struct{}
+	applied        atomic.Uint64
+	received       atomic.Uint64 // highest position known delivered
+	replicating    atomic.Bool   // a Reset has been applied
+
+	// owned by the Run goroutine
+	retry         map[*instance]struct{}
+	pendingReset  bool
+	pendingTarget LSN
+	pendingTimes  []time.Time
+}
+
+var _ ChangeSink = (*Engine)(nil)
+
+// New returns an engine; call Run to start it.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Pool == nil || cfg.Registry == nil {
+		return nil, errors.New("reactive: Pool and Registry are required")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.MaxQueuedChanges <= 0 {
+		cfg.MaxQueuedChanges = 100_000
+	}
+	if cfg.SnapshotWait <= 0 {
+		cfg.SnapshotWait = 2 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		cfg: cfg, log: log, m: cfg.Metrics,
+		instances: map[instanceKey]*instance{}, index: newDepIndex(),
+		refresh: map[*instance]struct{}{}, sessions: map[*Session]struct{}{},
+		waiting: map[*Session]struct{}{}, retry: map[*instance]struct{}{},
+		space: make(chan struct{}, 1), wake: make(chan struct{}, 1), progressWanted: make(chan struct{}, 1),
+	}
+	if e.m == nil {
+		e.m = NewMetrics(nil)
+	}
+	e.m.bind(e)
+	return e, nil
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Commit implements ChangeSink.
+func (e *Engine) Commit(ctx context.Context, c Commit) error {
+	for {
+		e.qmu.Lock()
+		if e.queued < e.cfg.MaxQueuedChanges || len(e.queue) == 0 {
+			e.queue = append(e.queue, c)
+			e.queued += len(c.Changes)
+			e.qmu.Unlock()
+			if uint64(c.EndLSN) > e.received.Load() {
+				e.received.Store(uint64(c.EndLSN))
+			}
+			signal(e.wake)
+			return nil
+		}
+		e.qmu.Unlock()
+		select {
+		case <-e.space:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Progress implements ChangeSink.
+func (e *Engine) Progress(lsn LSN) {
+	e.qmu.Lock()
+	if lsn > e.progress {
+		e.progress = lsn
+	}
+	e.qmu.Unlock()
+	if uint64(lsn) > e.received.Load() {
+		e.received.Store(uint64(lsn))
+	}
+	signal(e.wake)
+}
+
+// Reset implements ChangeSink: every live query is re-run.
+func (e *Engine) Reset(lsn LSN) {
+	e.qmu.Lock()
+	e.reset = true
+	if lsn > e.progress {
+		e.progress = lsn
+	}
+	e.qmu.Unlock()
+	e.m.resets.Inc()
+	signal(e.wake)
+}
+
+// Applied implements ChangeSink.
+func (e *Engine) Applied() LSN { return LSN(e.applied.Load()) }
+
+// ProgressWanted implements ChangeSink.
+func (e *Engine) ProgressWanted() <-chan struct{} { return e.progressWanted }
+
+// Replicating reports whether the change stream has started.
+func (e *Engine) Replicating() bool { return e.replicating.Load() }
+
+// Backlog returns the WAL bytes received from the source but not yet applied.
+func (e *Engine) Backlog() uint64 {
+	r, a := e.received.Load(), e.applied.Load()
+	if r > a {
+		return r - a
+	}
+	return 0
+}
+
+// Run processes changes until ctx is done. It returns only after every
+// goroutine it started has exited.
+func (e *Engine) Run(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next := e.step(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		if !next.IsZero() {
+			timer.Reset(max(time.Until(next), 0))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// step matches everything queued, re-runs what it invalidated and advances
+// the applied position. It returns when the next timed refresh is due.
+func (e *Engine) step(ctx context.Context) (next time.Time) {
+	e.qmu.Lock()
+	commits, reset, progress := e.queue, e.reset, e.progress
+	e.queue, e.queued, e.reset = nil, 0, false
+	e.qmu.Unlock()
+	signal(e.space)
+	reset = reset || e.pendingReset
+
+	now := time.Now()
+	target := max(e.pendingTarget, progress)
+	dirty := e.retry
+	e.retry = map[*instance]struct{}{}
+	var xids []uint32
+	times := e.pendingTimes
+	e.pendingTimes = nil
+
+	e.mu.Lock()
+	if reset {
+		for _, in := range e.instances {
+			dirty[in] = struct{}{}
+		}
+	}
+	for i := range commits {
+		c := &commits[i]
+		for j := range c.Changes {
+			e.index.match(&c.Changes[j], dirty)
+		}
+		for _, t := range c.Overflow {
+			e.index.matchTable(t, dirty)
+		}
+		target = max(target, c.EndLSN)
+		xids = append(xids, c.XID)
+		if !c.CommitTime.IsZero() {
+			times = append(times, c.CommitTime)
+		}
+	}
+	for _, in := range e.fresh {
+		dirty[in] = struct{}{}
+	}
+	e.fresh = e.fresh[:0]
+	for in := range e.refresh {
+		if !in.refreshAt.After(now) {
+			dirty[in] = struct{}{}
+		}
+	}
+	run := make([]*instance, 0, len(dirty))
+	for in := range dirty {
+		if !in.removed {
+			run = append(run, in)
+		}
+	}
+	e.mu.Unlock()
+	e.m.changes.Add(float64(countChanges(commits)))
+
+	if len(run) > 0 {
+		start := time.Now()
+		outs, retry, err := e.runBatch(ctx, run, xids)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.log.Error("re-run batch", slog.Int("instances", len(run)), slog.Any("error", err))
+			}
+			for _, in := range run {
+				e.retry[in] = struct{}{}
+			}
+			e.pendingReset, e.pendingTarget, e.pendingTimes = reset, target, times
+			return time.Now().Add(100 * time.Millisecond)
+		}
+		e.install(outs)
+		e.m.batches.Inc()
+		e.m.batchSeconds.Observe(time.Since(start).Seconds())
+		e.m.runs.Add(float64(len(outs)))
+		if len(retry) > 0 {
+			for _, in := range retry {
+				e.retry[in] = struct{}{}
+			}
+			e.pendingReset, e.pendingTarget, e.pendingTimes = reset, target, times
+			signal(e.wake)
+			return time.Time{}
+		}
+	}
+	e.pendingReset, e.pendingTarget = false, 0
+	pushed := time.Now()
+	for _, t := range times {
+		e.m.writeToPush.Observe(pushed.Sub(t).Seconds())
+	}
+	if reset {
+		e.replicating.Store(true)
+	}
+	if uint64(target) > e.applied.Load() && e.replicating.Load() {
+		e.applied.Store(uint64(target))
+		e.notifyWaiting()
+	}
+	return e.nextRefresh()
+}
+
+func countChanges(cs []Commit) int {
+	n := 0
+	for i := range cs {
+		n += len(cs[i].Changes)
+	}
+	return n
+}
+
+func (e *Engine) nextRefresh() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var next time.Time
+	for in := range e.refresh {
+		if next.IsZero() || in.refreshAt.Before(next) {
+			next = in.refreshAt
+		}
+	}
+	return next
+}
+
+type runOut struct {
+	in        *instance
+	res       *Result
+	deps      []schema.Dep
+	refreshAt time.Time
+}
+
+// parallelThreshold is the batch size from which a batch is spread over
+// several connections sharing one exported snapshot.
+const parallelThreshold = 8
+
+// runBatch runs instances in one snapshot that sees every commit in xids.
+// Instances it could not run (their transaction broke) come back in retry.
+func (e *Engine) runBatch(ctx context.Context, ins []*instance, xids []uint32) (outs []runOut, retry []*instance, err error) {
+	conn, err := e.cfg.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("acquire: %w", err)
+	}
+	defer conn.Release()
+	parallel := e.cfg.Workers > 1 && len(ins) >= parallelThreshold
+	tx, snapID, err := e.beginSnapshot(ctx, conn.Conn(), xids, parallel)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
+	now := time.Now()
+	if !parallel {
+		outs, retry = e.runChunk(ctx, tx, ins, now)
+		return outs, retry, tx.Commit(ctx)
+	}
+	workers := min(e.cfg.Workers, (len(ins)+parallelThreshold/2-1)/(parallelThreshold/2))
+	chunks := make([][]*instance, workers)
+	for i, in := range ins {
+		chunks[i%workers] = append(chunks[i%workers], in)
+	}
+	results := make([][]runOut, workers)
+	retries := make([][]*instance, workers)
+	g, gctx := errgroup.WithContext(ctx)
+	for w := 1; w < workers; w++ {
+		g.Go(func() error {
+			c, err := e.cfg.Pool.Acquire(gctx)
+			if err != nil {
+				return fmt.Errorf("acquire worker: %w", err)
+			}
+			defer c.Release()
+			wtx, err := c.BeginTx(gctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+			if err != nil {
+				return fmt.Errorf("begin worker: %w", err)
+			}
+			defer wtx.Rollback(context.WithoutCancel(gctx)) //nolint:errcheck
+			if _, err := wtx.Exec(gctx, "SET TRANSACTION SNAPSHOT '"+snapID+"'"); err != nil {
+				return fmt.Errorf("import snapshot: %w", err)
+			}
+			results[w], retries[w] = e.runChunk(gctx, wtx, chunks[w], now)
+			return wtx.Commit(gctx)
+		})
+	}
+	results[0], retries[0] = e.runChunk(ctx, tx, chunks[0], now)
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	for w := range results {
+		outs = append(outs, results[w]...)
+		retry = append(retry, retries[w]...)
+	}
+	return outs, retry, tx.Commit(ctx)
+}
+
+// beginSnapshot opens a read-only repeatable-read transaction whose
+// snapshot sees every transaction in xids. A commit can arrive through
+// replication a moment before the committing backend makes it visible, so
+// the snapshot is retaken until it does.
+func (e *Engine) beginSnapshot(ctx context.Context, conn *pgx.Conn, xids []uint32, export bool) (pgx.Tx, string, error) {
+	deadline := time.Now().Add(e.cfg.SnapshotWait)
+	for attempt := 0; ; attempt++ {
+		tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			return nil, "", fmt.Errorf("begin snapshot: %w", err)
+		}
+		var snap, id string
+		if export {
+			err = tx.QueryRow(ctx, `SELECT pg_current_snapshot()::text, pg_export_snapshot()`).Scan(&snap, &id)
+		} else {
+			err = tx.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snap)
+		}
+		if err != nil {
+			tx.Rollback(ctx) //nolint:errcheck
+			return nil, "", fmt.Errorf("take snapshot: %w", err)
+		}
+		ok, err := snapshotSees(snap, xids)
+		if err != nil || ok || time.Now().After(deadline) {
+			if err != nil || !ok {
+				e.log.Warn("snapshot does not see replicated commits", slog.String("snapshot", snap), slog.Any("error", err))
+			}
+			return tx, id, nil
+		}
+		tx.Rollback(ctx) //nolint:errcheck
+		e.m.snapshotRetries.Inc()
+		time.Sleep(time.Duration(min(attempt+1, 20)) * 100 * time.Microsecond)
+	}
+}
+
+// snapshotSees reports whether a pg_current_snapshot() text value
+// ("xmin:xmax:xip,…", 64-bit xids) sees every 32-bit xid in xids as
+// committed-before-snapshot.
+func snapshotSees(snap string, xids []uint32) (bool, error) {
+	parts := strings.SplitN(snap, ":", 3)
+	if len(parts) != 3 {
+		return false, fmt.Errorf("bad snapshot %q", snap)
+	}
+	xmin, err1 := strconv.ParseUint(parts[0], 10, 64)
+	xmax, err2 := strconv.ParseUint(parts[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return false, fmt.Errorf("bad snapshot %q", snap)
+	}
+	inProgress := map[uint64]bool{}
+	if parts[2] != "" {
+		for _, s := range strings.Split(parts[2], ",") {
+			x, err := strconv.ParseUint(s, 10, 64)
+			if err != nil {
+				return false, fmt.Errorf("bad snapshot %q", snap)
+			}
+			inProgress[x] = true
+		}
+	}
+	for _, x32 := range xids {
+		if x32 == 0 {
+			continue
+		}
+		// Widen to 64 bits using xmax's epoch; the xid is recent.
+		full := xmax&^0xffffffff | uint64(x32)
+		if full > xmax && full >= 1<<32 {
+			full -= 1 << 32
+		}
+		if full >= xmax || (full >= xmin && inProgress[full]) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// runChunk runs instances one after another in q. If the transaction
+// breaks (a query hit an SQL error), the rest come back in retry.
+func (e *Engine) runChunk(ctx context.Context, tx pgx.Tx, ins []*instance, now time.Time) ([]runOut, []*instance) {
+	outs := make([]runOut, 0, len(ins))
+	for i, in := range ins {
+		outs = append(outs, e.runOne(ctx, tx, in, now))
+		if tx.Conn().PgConn().TxStatus() == 'E' && i+1 < len(ins) {
+			return outs, ins[i+1:]
+		}
+	}
+	return outs, nil
+}
+
+// internalRetry is how soon a query that failed with an internal error is
+// tried again.
+const internalRetry = time.Second
+
+func (e *Engine) runOne(ctx context.Context, q schema.Querier, in *instance, now time.Time) runOut {
+	out, err := in.fn.RunQuery(ctx, q, in.identity, in.args, now)
+	o := runOut{in: in, deps: out.Deps.List(), refreshAt: out.RefreshAt}
+	var value json.RawMessage
+	if err == nil {
+		value, err = json.Marshal(out.Value)
+	}
+	if err != nil {
+		we, internal := functions.AsError(err)
+		if internal {
+			e.log.Error("query failed", slog.String("function", in.fn.Name), slog.Any("error", err))
+			if retryAt := now.Add(internalRetry); o.refreshAt.IsZero() || retryAt.Before(o.refreshAt) {
+				o.refreshAt = retryAt
+			}
+		}
+		o.res = newResult(nil, we)
+		return o
+	}
+	o.res = newResult(value, nil)
+	return o
+}
+
+// install publishes a batch's results: new dependencies into the index,
+// changed results to subscribers.
+func (e *Engine) install(outs []runOut) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, o := range outs {
+		in := o.in
+		if in.removed {
+			continue
+		}
+		e.index.replace(in, in.deps, o.deps)
+		in.deps = o.deps
+		in.refreshAt = o.refreshAt
+		if in.refreshAt.IsZero() {
+			delete(e.refresh, in)
+		} else {
+			e.refresh[in] = struct{}{}
+		}
+		prev := in.result.Load()
+		if prev != nil && prev.Hash == o.res.Hash {
+			e.m.unchanged.Inc()
+			continue
+		}
+		in.result.Store(o.res)
+		if prev == nil {
+			close(in.ready)
+		}
+		for ref := range in.subs {
+			ref.s.queryChanged(ref.qid, o.res)
+		}
+	}
+}
+
+// subscribe attaches session s's query qid to the shared instance of
+// (fn, args, identity), creating it if needed, and waits for its first
+// result.
+func (e *Engine) subscribe(ctx context.Context, s *Session, qid uint32, fn *functions.Function, args reflect.Value, id *functions.Identity) (*instance, error) {
+	canon, err := json.Marshal(args.Interface())
+	if err != nil {
+		return nil, fmt.Errorf("canonical args: %w", err)
+	}
+	key := instanceKey{fn: fn.Name, args: string(canon)}
+	if !fn.Public {
+		key.identity = id.Key()
+	} else {
+		id = nil
+	}
+	e.mu.Lock()
+	in := e.instances[key]
+	if in == nil {
+		in = newInstance(key, fn, args, id)
+		e.instances[key] = in
+		e.fresh = append(e.fresh, in)
+		signal(e.wake)
+	}
+	in.subs[subRef{s, qid}] = struct{}{}
+	e.mu.Unlock()
+	select {
+	case <-in.ready:
+		return in, nil
+	case <-ctx.Done():
+		e.unsubscribe(s, qid, in)
+		return nil, ctx.Err()
+	}
+}
+
+func (e *Engine) unsubscribe(s *Session, qid uint32, in *instance) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(in.subs, subRef{s, qid})
+	if len(in.subs) == 0 && !in.removed {
+		in.removed = true
+		delete(e.instances, in.key)
+		e.index.replace(in, in.deps, nil)
+		in.deps = nil
+		delete(e.refresh, in)
+	}
+}
+
+// awaitApplied registers s to be woken when the applied position advances.
+func (e *Engine) awaitApplied(s *Session) {
+	e.wmu.Lock()
+	e.waiting[s] = struct{}{}
+	e.wmu.Unlock()
+	signal(e.progressWanted)
+}
+
+func (e *Engine) notifyWaiting() {
+	e.wmu.Lock()
+	ws := e.waiting
+	e.waiting = map[*Session]struct{}{}
+	e.wmu.Unlock()
+	for s := range ws {
+		s.signal()
+	}
+}
+
+// WaitApplied blocks until the engine has applied lsn (every live query
+// reflects writes committed before it) or ctx is done.
+func (e *Engine) WaitApplied(ctx context.Context, lsn LSN) error {
+	for e.Applied() < lsn {
+		signal(e.progressWanted)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// Query runs a query once, outside any subscription (HTTP API).
+func (e *Engine) Query(ctx context.Context, udfPath string, args json.RawMessage, id *functions.Identity) (json.RawMessage, error) {
+	fn, err := e.cfg.Registry.Lookup(udfPath)
+	if err != nil {
+		return nil, err
+	}
+	if fn.Kind != functions.KindQuery {
+		return nil, functions.Invalid("%s is a %s, not a query", udfPath, fn.Kind)
+	}
+	v, err := fn.DecodeArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	var out functions.QueryOutput
+	err = pgx.BeginTxFunc(ctx, e.cfg.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		out, err = fn.RunQuery(ctx, tx, id, v, time.Now())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out.Value)
+}
+
+// Mutate runs a mutation (HTTP API and sessions).
+func (e *Engine) Mutate(ctx context.Context, udfPath string, args json.RawMessage, id *functions.Identity, key functions.RequestKey) (functions.MutationResult, error) {
+	fn, err := e.cfg.Registry.Lookup(udfPath)
+	if err != nil {
+		return functions.MutationResult{}, err
+	}
+	if fn.Kind != functions.KindMutation {
+		return functions.MutationResult{}, functions.Invalid("%s is a %s, not a mutation", udfPath, fn.Kind)
+	}
+	v, err := fn.DecodeArgs(args)
+	if err != nil {
+		return functions.MutationResult{}, err
+	}
+	start := time.Now()
+	res, err := fn.RunMutation(ctx, e.cfg.Pool, id, v, key)
+	e.m.mutations.Inc()
+	e.m.mutationSeconds.Observe(time.Since(start).Seconds())
+	return res, err
+}
+
+// Stats is a snapshot of the engine's size.
+type Stats struct {
+	Sessions, Subscriptions, Instances, Dependencies int
+}
+
+// Stats reports the engine's current size.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := Stats{Sessions: len(e.sessions), Instances: len(e.instances), Dependencies: len(e.index.byDep)}
+	for _, in := range e.instances {
+		st.Subscriptions += len(in.subs)
+	}
+	return st
+}

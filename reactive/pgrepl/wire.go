@@ -1,0 +1,142 @@
+package pgrepl
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+)
+
+// reader is a bounds-checked cursor over one pgoutput message. The first
+// short read sets err; every later read returns zero values, so callers check
+// err once after a group of reads. It never panics and never allocates more
+// than the input can justify.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) need(n int, what string) bool {
+	if r.err != nil {
+		return false
+	}
+	if n < 0 || len(r.b) < n {
+		r.err = fmt.Errorf("%w: truncated %s", errProtocol, what)
+		r.b = nil
+		return false
+	}
+	return true
+}
+
+func (r *reader) u8(what string) byte {
+	if !r.need(1, what) {
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
+}
+
+func (r *reader) u16(what string) uint16 {
+	if !r.need(2, what) {
+		return 0
+	}
+	v := binary.BigEndian.Uint16(r.b)
+	r.b = r.b[2:]
+	return v
+}
+
+func (r *reader) u32(what string) uint32 {
+	if !r.need(4, what) {
+		return 0
+	}
+	v := binary.BigEndian.Uint32(r.b)
+	r.b = r.b[4:]
+	return v
+}
+
+func (r *reader) u64(what string) uint64 {
+	if !r.need(8, what) {
+		return 0
+	}
+	v := binary.BigEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return v
+}
+
+// str reads a NUL-terminated string and copies it.
+func (r *reader) str(what string) string {
+	if r.err != nil {
+		return ""
+	}
+	i := bytes.IndexByte(r.b, 0)
+	if i < 0 {
+		r.err = fmt.Errorf("%w: unterminated %s", errProtocol, what)
+		r.b = nil
+		return ""
+	}
+	s := string(r.b[:i])
+	r.b = r.b[i+1:]
+	return s
+}
+
+// bytes returns the next n bytes without copying them.
+func (r *reader) bytes(n uint32, what string) []byte {
+	if uint64(n) > uint64(len(r.b)) {
+		r.need(len(r.b)+1, what)
+		return nil
+	}
+	if !r.need(int(n), what) {
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+// tupleCol is one column of a TupleData submessage. data aliases the message
+// buffer, which the connection reuses: copy before keeping it.
+type tupleCol struct {
+	kind byte // 'n' null, 'u' unchanged TOAST, 't' text, 'b' binary
+	data []byte
+}
+
+// tuple reads a TupleData submessage.
+func (r *reader) tuple(what string) []tupleCol {
+	n := int(r.u16(what))
+	if r.err != nil {
+		return nil
+	}
+	if n > len(r.b) { // every column takes at least one byte
+		r.need(len(r.b)+1, what)
+		return nil
+	}
+	cols := make([]tupleCol, n)
+	for i := range cols {
+		kind := r.u8(what)
+		switch kind {
+		case 'n', 'u':
+		case 't', 'b':
+			cols[i].data = r.bytes(r.u32(what), what)
+		default:
+			if r.err == nil {
+				r.err = fmt.Errorf("%w: %s column kind %q", errProtocol, what, kind)
+			}
+		}
+		if r.err != nil {
+			return nil
+		}
+		cols[i].kind = kind
+	}
+	return cols
+}
+
+// done reports an error if the message has bytes left over or a read failed.
+func (r *reader) done(what string) error {
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.b) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes after %s", errProtocol, len(r.b), what)
+	}
+	return nil
+}

@@ -1,0 +1,481 @@
+package reactive
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/parley-chat/parley/functions"
+)
+
+// Version is a session's state as the client knows it: its query set
+// version, identity version and timestamp (a WAL position).
+type Version struct {
+	QuerySet uint32
+	Identity uint32
+	TS       LSN
+}
+
+// ModType is the kind of a query modification in a transition.
+type ModType uint8
+
+// Modification kinds.
+const (
+	QueryUpdated ModType = iota + 1
+	QueryFailed
+	QueryRemoved
+)
+
+// Modification is one query's change in a transition.
+type Modification struct {
+	Type    ModType
+	QueryID uint32
+	Value   json.RawMessage  // QueryUpdated
+	Err     *functions.Error // QueryFailed
+}
+
+// Transition moves the client from Start to End with Modifications.
+type Transition struct {
+	Start, End    Version
+	Modifications []Modification
+}
+
+// MutationResponse answers a Mutation. On success TS is the WAL position of
+// the commit; it is sent only once the session's ts has reached it.
+type MutationResponse struct {
+	RequestID uint32
+	Success   bool
+	Value     json.RawMessage
+	Err       *functions.Error
+	TS        LSN
+}
+
+// ActionResponse answers an Action.
+type ActionResponse struct {
+	RequestID uint32
+	Err       *functions.Error
+}
+
+// AuthError reports a rejected token.
+type AuthError struct {
+	Message             string
+	BaseVersion         uint32
+	AuthUpdateAttempted bool
+}
+
+// FatalError reports a protocol violation; the connection is closed after it.
+type FatalError struct{ Message string }
+
+// Outbox is what a session's writer sends next, in order: Messages, then
+// the transition (if any). Close, when set, is the reason to close the
+// connection after sending.
+type Outbox struct {
+	Transition *Transition
+	Messages   []any // *MutationResponse, *ActionResponse, *AuthError, *FatalError
+	Close      string
+}
+
+// QueryAdd is an Add in a ModifyQuerySet.
+type QueryAdd struct {
+	QueryID uint32
+	UDFPath string
+	Args    json.RawMessage
+}
+
+// SessionConfig configures a session.
+type SessionConfig struct {
+	// MaxPendingBytes bounds the results waiting to be sent; a session that
+	// falls further behind is closed. Zero means 8 MiB.
+	MaxPendingBytes int
+	Logger          *slog.Logger
+}
+
+type sessQuery struct {
+	inst     *instance // nil when the query failed before running
+	static   *Result   // the failure of a query that could not run
+	sentHash [32]byte
+	sent     bool
+}
+
+func (q *sessQuery) result() *Result {
+	if q.inst == nil {
+		return q.static
+	}
+	return q.inst.result.Load()
+}
+
+// CloseAuthFailed is the close reason after an AuthError.
+const CloseAuthFailed = "authentication failed"
+
+// ErrProtocol wraps client protocol violations: the transport answers them
+// with a FatalError and closes the connection.
+var ErrProtocol = errors.New("protocol error")
+
+// Session is one client connection's protocol state: its query set,
+// identity, the versions it has been sent, and what it must be sent next.
+// Query updates are coalesced per query (the newest value wins), so a slow
+// client costs at most one pending result per query.
+//
+// The transport calls ModifyQuerySet, Authenticate, Mutation and Action from
+// its one reader goroutine, and Take from its one writer goroutine whenever
+// Wake fires. Safe for concurrent use in that way.
+type Session struct {
+	e   *Engine
+	cfg SessionConfig
+	log *slog.Logger
+	// wake is signalled when Take has something to return.
+	wake chan struct{}
+
+	mu        sync.Mutex // guards the fields below; taken after Engine.mu
+	sessionID string
+	identity  *functions.Identity
+	qsVersion uint32
+	idVersion uint32
+	queries   map[uint32]*sessQuery
+	dirty     map[uint32]struct{}
+	removed   []uint32
+	pending   int // bytes of dirty results
+	sent      Version
+	messages  []any
+	awaiting  []*MutationResponse
+	closing   string
+}
+
+// NewSession opens a session. Close it when the connection ends.
+func (e *Engine) NewSession(cfg SessionConfig) *Session {
+	if cfg.MaxPendingBytes <= 0 {
+		cfg.MaxPendingBytes = 8 << 20
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = e.log
+	}
+	s := &Session{e: e, cfg: cfg, log: log, wake: make(chan struct{}, 1),
+		queries: map[uint32]*sessQuery{}, dirty: map[uint32]struct{}{}}
+	e.mu.Lock()
+	e.sessions[s] = struct{}{}
+	e.mu.Unlock()
+	return s
+}
+
+// Wake is signalled when Take has something to send.
+func (s *Session) Wake() <-chan struct{} { return s.wake }
+
+func (s *Session) signal() { signal(s.wake) }
+
+// Connect records the client's session id, which scopes mutation
+// idempotency: a mutation resent after a reconnect runs once.
+func (s *Session) Connect(sessionID string) {
+	s.mu.Lock()
+	s.sessionID = sessionID
+	s.mu.Unlock()
+}
+
+// Identity returns the session's current identity.
+func (s *Session) Identity() *functions.Identity {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.identity
+}
+
+// queryChanged is called by the engine (under Engine.mu) when an instance
+// the session subscribes to has a new result.
+func (s *Session) queryChanged(qid uint32, r *Result) {
+	s.mu.Lock()
+	if _, ok := s.dirty[qid]; !ok {
+		s.dirty[qid] = struct{}{}
+		s.pending += r.size()
+	}
+	if s.pending > s.cfg.MaxPendingBytes && s.closing == "" {
+		s.closing = fmt.Sprintf("client too slow: more than %d bytes of updates waiting", s.cfg.MaxPendingBytes)
+		s.e.m.closedSlow.Inc()
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// subscribe resolves one Add to a subscribed query.
+func (s *Session) subscribe(ctx context.Context, add QueryAdd, id *functions.Identity) (*sessQuery, error) {
+	fn, err := s.e.cfg.Registry.Lookup(add.UDFPath)
+	if err == nil && fn.Kind != functions.KindQuery {
+		err = functions.Invalid("%s is a %s, not a query", add.UDFPath, fn.Kind)
+	}
+	if err != nil {
+		we, _ := functions.AsError(err)
+		return &sessQuery{static: newResult(nil, we)}, nil
+	}
+	args, err := fn.DecodeArgs(add.Args)
+	if err != nil {
+		we, _ := functions.AsError(err)
+		return &sessQuery{static: newResult(nil, we)}, nil
+	}
+	in, err := s.e.subscribe(ctx, s, add.QueryID, fn, args, id)
+	if err != nil {
+		return nil, err
+	}
+	return &sessQuery{inst: in}, nil
+}
+
+func (s *Session) drop(qid uint32, q *sessQuery) {
+	if q != nil && q.inst != nil {
+		s.e.unsubscribe(s, qid, q.inst)
+	}
+}
+
+// ModifyQuerySet applies a query set change. It returns once every added
+// query has a result; the next transition carries them and the new version.
+func (s *Session) ModifyQuerySet(ctx context.Context, base, next uint32, adds []QueryAdd, removes []uint32) error {
+	s.mu.Lock()
+	if base != s.qsVersion {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: ModifyQuerySet base version %d, expected %d", ErrProtocol, base, s.qsVersion)
+	}
+	if next <= base {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: ModifyQuerySet new version %d is not after %d", ErrProtocol, next, base)
+	}
+	id := s.identity
+	for _, a := range adds {
+		if _, dup := s.queries[a.QueryID]; dup {
+			s.mu.Unlock()
+			return fmt.Errorf("%w: query %d is already in the query set", ErrProtocol, a.QueryID)
+		}
+	}
+	s.mu.Unlock()
+
+	added := make(map[uint32]*sessQuery, len(adds))
+	for _, a := range adds {
+		q, err := s.subscribe(ctx, a, id)
+		if err != nil {
+			for qid, q := range added {
+				s.drop(qid, q)
+			}
+			return err
+		}
+		added[a.QueryID] = q
+	}
+
+	s.mu.Lock()
+	gone := map[uint32]*sessQuery{}
+	for _, qid := range removes {
+		if q, ok := s.queries[qid]; ok {
+			gone[qid] = q
+			delete(s.queries, qid)
+			delete(s.dirty, qid)
+			s.removed = append(s.removed, qid)
+		}
+	}
+	for qid, q := range added {
+		s.queries[qid] = q
+		s.dirty[qid] = struct{}{}
+	}
+	s.qsVersion = next
+	s.mu.Unlock()
+	for qid, q := range gone {
+		s.drop(qid, q)
+	}
+	s.signal()
+	return nil
+}
+
+// Authenticate switches the session to identity id (nil: anonymous) and
+// re-runs its queries under it. The next transition carries the new
+// identity version and every result that changed.
+func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.Identity) error {
+	s.mu.Lock()
+	if base != s.idVersion {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: Authenticate base version %d, expected %d", ErrProtocol, base, s.idVersion)
+	}
+	old := make(map[uint32]*sessQuery, len(s.queries))
+	for qid, q := range s.queries {
+		old[qid] = q
+	}
+	s.mu.Unlock()
+
+	fresh := make(map[uint32]*sessQuery, len(old))
+	for qid, q := range old {
+		if q.inst == nil || q.inst.fn.Public {
+			continue
+		}
+		nq, err := s.e.subscribe(ctx, s, qid, q.inst.fn, q.inst.args, id)
+		if err != nil {
+			for qid, q := range fresh {
+				s.drop(qid, q)
+			}
+			return err
+		}
+		fresh[qid] = &sessQuery{inst: nq, sent: q.sent, sentHash: q.sentHash}
+	}
+
+	s.mu.Lock()
+	s.identity = id
+	s.idVersion = base + 1
+	var stale []uint32
+	for qid, nq := range fresh {
+		if cur, ok := s.queries[qid]; ok && cur == old[qid] {
+			s.queries[qid] = nq
+			s.dirty[qid] = struct{}{}
+			stale = append(stale, qid)
+		}
+	}
+	s.mu.Unlock()
+	for _, qid := range stale {
+		if old[qid].inst != fresh[qid].inst {
+			s.drop(qid, old[qid])
+		}
+	}
+	s.signal()
+	return nil
+}
+
+// AuthFailed queues an AuthError for a token that did not verify and closes
+// the connection after it; the identity stays as it was. The client then
+// fetches a fresh token and reconnects.
+func (s *Session) AuthFailed(base uint32, msg string) {
+	s.mu.Lock()
+	s.messages = append(s.messages, &AuthError{Message: msg, BaseVersion: base, AuthUpdateAttempted: true})
+	if s.closing == "" {
+		s.closing = CloseAuthFailed
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// Mutation runs a mutation and queues its response. A successful response
+// is held until the session's ts covers the mutation's commit, so the
+// client sees its own write in its queries when the promise resolves.
+func (s *Session) Mutation(ctx context.Context, requestID uint32, udfPath string, args json.RawMessage) {
+	s.mu.Lock()
+	id, sid := s.identity, s.sessionID
+	s.mu.Unlock()
+	key := functions.RequestKey{}
+	if sid != "" {
+		key = functions.RequestKey{SessionID: sid, RequestID: int64(requestID)}
+	}
+	res, err := s.e.Mutate(ctx, udfPath, args, id, key)
+	resp := &MutationResponse{RequestID: requestID}
+	if err != nil {
+		we, internal := functions.AsError(err)
+		if internal {
+			if ctx.Err() != nil {
+				return // the connection is gone
+			}
+			s.log.Error("mutation failed", slog.String("function", udfPath), slog.Any("error", err))
+		}
+		resp.Err = we
+		s.mu.Lock()
+		s.messages = append(s.messages, resp)
+		s.mu.Unlock()
+		s.signal()
+		return
+	}
+	resp.Success, resp.Value, resp.TS = true, res.Value, LSN(res.LSN)
+	s.mu.Lock()
+	s.awaiting = append(s.awaiting, resp)
+	s.mu.Unlock()
+	if resp.TS > s.e.Applied() {
+		s.e.awaitApplied(s)
+	}
+	s.signal()
+}
+
+// Action answers an action call. Parley has no actions yet.
+func (s *Session) Action(requestID uint32, udfPath string) {
+	s.mu.Lock()
+	s.messages = append(s.messages, &ActionResponse{RequestID: requestID,
+		Err: &functions.Error{Status: 404, Code: functions.CodeFunctionNotFound, Message: fmt.Sprintf("Could not find function %q", udfPath)}})
+	s.mu.Unlock()
+	s.signal()
+}
+
+// Fatal queues a FatalError and closes the session after it is sent.
+func (s *Session) Fatal(msg string) {
+	s.mu.Lock()
+	s.messages = append(s.messages, &FatalError{Message: msg})
+	if s.closing == "" {
+		s.closing = msg
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// Take returns what to send next. It is called by the writer whenever Wake
+// fires; an empty Outbox means nothing to send.
+func (s *Session) Take() Outbox {
+	applied := s.e.Applied()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out Outbox
+	var mods []Modification
+	for qid := range s.dirty {
+		q := s.queries[qid]
+		if q == nil {
+			continue
+		}
+		r := q.result()
+		if r == nil || (q.sent && q.sentHash == r.Hash) {
+			continue
+		}
+		q.sent, q.sentHash = true, r.Hash
+		if r.Err != nil {
+			mods = append(mods, Modification{Type: QueryFailed, QueryID: qid, Err: r.Err})
+		} else {
+			mods = append(mods, Modification{Type: QueryUpdated, QueryID: qid, Value: r.Value})
+		}
+	}
+	clear(s.dirty)
+	s.pending = 0
+	for _, qid := range s.removed {
+		mods = append(mods, Modification{Type: QueryRemoved, QueryID: qid})
+	}
+	s.removed = s.removed[:0]
+
+	target := Version{QuerySet: s.qsVersion, Identity: s.idVersion, TS: max(s.sent.TS, applied)}
+	out.Messages = s.messages
+	s.messages = nil
+	still := s.awaiting[:0]
+	ready := 0
+	for _, r := range s.awaiting {
+		if r.TS <= target.TS {
+			out.Messages = append(out.Messages, r)
+			ready++
+		} else {
+			still = append(still, r)
+		}
+	}
+	clear(s.awaiting[len(still):])
+	s.awaiting = still
+	// The client resolves a mutation when a transition that follows its
+	// response reaches the mutation's ts, so a response is always followed
+	// by one, even an empty one.
+	if len(mods) > 0 || ready > 0 || target.QuerySet != s.sent.QuerySet || target.Identity != s.sent.Identity {
+		out.Transition = &Transition{Start: s.sent, End: target, Modifications: mods}
+		s.sent = target
+	}
+	out.Close = s.closing
+	if len(s.awaiting) > 0 {
+		s.e.awaitApplied(s)
+	}
+	return out
+}
+
+// Close ends the session and releases its subscriptions.
+func (s *Session) Close() {
+	s.mu.Lock()
+	qs := s.queries
+	s.queries = map[uint32]*sessQuery{}
+	s.mu.Unlock()
+	for qid, q := range qs {
+		s.drop(qid, q)
+	}
+	s.e.mu.Lock()
+	delete(s.e.sessions, s)
+	s.e.mu.Unlock()
+	s.e.wmu.Lock()
+	delete(s.e.waiting, s)
+	s.e.wmu.Unlock()
+}

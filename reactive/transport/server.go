@@ -1,0 +1,233 @@
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/reactive"
+)
+
+// Verifier turns a bearer token into a verified identity.
+type Verifier interface {
+	Verify(token string) (*functions.Identity, error)
+}
+
+// HealthFunc reports the server's health for GET /healthz. ok=false answers
+// 503.
+type HealthFunc func(ctx context.Context) (report any, ok bool)
+
+// Config configures the HTTP handler.
+type Config struct {
+	Engine   *reactive.Engine // required
+	Verifier Verifier         // required
+	// Health answers /healthz. Nil answers {"status":"ok"}.
+	Health HealthFunc
+	// Gatherer serves /metrics. Nil serves no /metrics.
+	Gatherer prometheus.Gatherer
+	// PingInterval is how often an idle connection gets a Ping. Zero means 15s.
+	PingInterval time.Duration
+	// WriteTimeout bounds one WebSocket write; a client that does not
+	// accept a message in time is disconnected. Zero means 10s.
+	WriteTimeout time.Duration
+	// MaxMessageBytes bounds one client message. Zero means 1 MiB.
+	MaxMessageBytes int64
+	// MaxPendingBytes bounds a session's unsent results. Zero means 8 MiB.
+	MaxPendingBytes int
+	// Mux, when set, receives the routes in addition to Parley's own (for
+	// dev-only endpoints). Nil means a new mux.
+	Mux    *http.ServeMux
+	Logger *slog.Logger
+}
+
+// Server serves the Convex sync protocol, the HTTP API, /healthz and
+// /metrics. Safe for concurrent use.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	mux      *http.ServeMux
+	upgrader websocket.Upgrader
+	wg       sync.WaitGroup
+	root     context.Context
+	stop     context.CancelFunc
+}
+
+// New returns the server's handler.
+func New(cfg Config) (*Server, error) {
+	if cfg.Engine == nil || cfg.Verifier == nil {
+		return nil, errors.New("transport: Engine and Verifier are required")
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = 15 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = 1 << 20
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	mux := cfg.Mux
+	if mux == nil {
+		mux = http.NewServeMux()
+	}
+	root, stop := context.WithCancel(context.Background())
+	s := &Server{cfg: cfg, log: log, mux: mux, root: root, stop: stop, upgrader: websocket.Upgrader{
+		ReadBufferSize: 4096, WriteBufferSize: 4096,
+		// Browsers from any origin may connect: every request is
+		// authorised by its token, never by cookies.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}}
+	mux.HandleFunc("GET /api/{version}/sync", s.serveSync)
+	mux.HandleFunc("POST /api/query", s.serveCall(functions.KindQuery))
+	mux.HandleFunc("POST /api/mutation", s.serveCall(functions.KindMutation))
+	mux.HandleFunc("POST /api/action", s.serveAction)
+	mux.HandleFunc("GET /healthz", s.serveHealth)
+	if cfg.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	}
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	if r.Method == http.MethodOptions {
+		w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Convex-Client")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// Close closes every WebSocket connection and waits until their goroutines
+// have exited. Call it after http.Server.Shutdown, which does not wait for
+// hijacked (WebSocket) connections.
+func (s *Server) Close() {
+	s.stop()
+	s.wg.Wait()
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	var (
+		report any = map[string]string{"status": "ok"}
+		ok         = true
+	)
+	if s.cfg.Health != nil {
+		report, ok = s.cfg.Health(r.Context())
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	json.NewEncoder(w).Encode(report) //nolint:errcheck
+}
+
+// ---- HTTP API ----
+
+type callRequest struct {
+	Path   string          `json:"path"`
+	Args   json.RawMessage `json:"args"`
+	Format string          `json:"format"`
+}
+
+type callResponse struct {
+	Status       string          `json:"status"`
+	Value        json.RawMessage `json:"value,omitempty"`
+	ErrorMessage string          `json:"errorMessage,omitempty"`
+	ErrorData    map[string]any  `json:"errorData,omitempty"`
+	LogLines     []string        `json:"logLines"`
+}
+
+// statusUDFFailed is the HTTP status Convex uses for a function that ran
+// and failed; the body carries the error.
+const statusUDFFailed = 560
+
+func (s *Server) identityFromHeader(r *http.Request) (*functions.Identity, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, nil
+	}
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		return nil, &functions.Error{Status: 401, Code: functions.CodeUnauthenticated, Message: "Authorization header must be \"Bearer <token>\""}
+	}
+	id, err := s.cfg.Verifier.Verify(token)
+	if err != nil {
+		return nil, &functions.Error{Status: 401, Code: functions.CodeUnauthenticated, Message: "Invalid token: " + err.Error()}
+	}
+	return id, nil
+}
+
+func (s *Server) writeCall(w http.ResponseWriter, value json.RawMessage, err error, path string) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		we, internal := functions.AsError(err)
+		if internal {
+			s.log.Error("call failed", slog.String("function", path), slog.Any("error", err))
+		}
+		w.WriteHeader(statusUDFFailed)
+		json.NewEncoder(w).Encode(callResponse{Status: "error", ErrorMessage: we.Message, ErrorData: we.ErrorData(), LogLines: noLogLines}) //nolint:errcheck
+		return
+	}
+	json.NewEncoder(w).Encode(callResponse{Status: "success", Value: value, LogLines: noLogLines}) //nolint:errcheck
+}
+
+func (s *Server) serveCall(kind functions.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req callRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageBytes))
+		if err := dec.Decode(&req); err != nil || req.Path == "" {
+			http.Error(w, `{"code":"BadJsonBody","message":"body must be {\"path\": string, \"args\": object}"}`, http.StatusBadRequest)
+			return
+		}
+		args := req.Args
+		if len(args) > 0 && args[0] == '[' {
+			var arr []json.RawMessage
+			if err := json.Unmarshal(args, &arr); err != nil {
+				s.writeCall(w, nil, functions.Invalid("args must be an object"), req.Path)
+				return
+			}
+			a, err := singleArg(arr)
+			if err != nil {
+				s.writeCall(w, nil, err, req.Path)
+				return
+			}
+			args = a
+		}
+		id, err := s.identityFromHeader(r)
+		if err != nil {
+			s.writeCall(w, nil, err, req.Path)
+			return
+		}
+		if kind == functions.KindQuery {
+			v, err := s.cfg.Engine.Query(r.Context(), req.Path, args, id)
+			s.writeCall(w, v, err, req.Path)
+			return
+		}
+		res, err := s.cfg.Engine.Mutate(r.Context(), req.Path, args, id, functions.RequestKey{})
+		s.writeCall(w, res.Value, err, req.Path)
+	}
+}
+
+func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
+	var req callRequest
+	json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageBytes)).Decode(&req) //nolint:errcheck
+	s.writeCall(w, nil, &functions.Error{Status: 404, Code: functions.CodeFunctionNotFound,
+		Message: fmt.Sprintf("Could not find function %q", req.Path)}, req.Path)
+}

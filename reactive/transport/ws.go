@@ -1,0 +1,196 @@
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parley-chat/parley/reactive"
+)
+
+var pingMessage = []byte(`{"type":"Ping"}`)
+
+// serveSync runs one WebSocket connection: this goroutine reads, one
+// writer goroutine writes. It returns after both are done.
+func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(s.root)
+	defer cancel()
+	sess := s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log})
+	defer sess.Close()
+	conn.SetReadLimit(s.cfg.MaxMessageBytes)
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer conn.Close()
+		defer cancel()
+		s.writeLoop(ctx, conn, sess)
+	}()
+	s.readLoop(ctx, conn, sess)
+	cancel()
+	<-done
+}
+
+func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, sess *reactive.Session) {
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		if err := s.handle(ctx, sess, data); err != nil {
+			// A protocol violation: the writer sends FatalError and closes.
+			sess.Fatal(err.Error())
+			<-ctx.Done()
+			return
+		}
+	}
+}
+
+func (s *Server) handle(ctx context.Context, sess *reactive.Session, data []byte) error {
+	var m clientMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return errors.New("invalid message: " + err.Error())
+	}
+	switch m.Type {
+	case "Connect":
+		sess.Connect(m.SessionID)
+	case "ModifyQuerySet":
+		if m.BaseVersion == nil {
+			return errors.New("ModifyQuerySet without baseVersion")
+		}
+		var (
+			adds    []reactive.QueryAdd
+			removes []uint32
+		)
+		for _, mod := range m.Modifications {
+			switch mod.Type {
+			case "Add":
+				args, err := singleArg(mod.Args)
+				if err != nil {
+					args = json.RawMessage(`null`) // reported as the query's failure
+				}
+				adds = append(adds, reactive.QueryAdd{QueryID: mod.QueryID, UDFPath: mod.UDFPath, Args: args})
+			case "Remove":
+				removes = append(removes, mod.QueryID)
+			default:
+				return errors.New("unknown query set modification " + mod.Type)
+			}
+		}
+		if err := sess.ModifyQuerySet(ctx, *m.BaseVersion, m.NewVersion, adds, removes); err != nil && ctx.Err() == nil {
+			return err
+		}
+	case "Mutation":
+		if m.RequestID == nil {
+			return errors.New("Mutation without requestId")
+		}
+		args, err := singleArg(m.Args)
+		if err != nil {
+			args = json.RawMessage(`null`)
+		}
+		sess.Mutation(ctx, *m.RequestID, m.UDFPath, args)
+	case "Action":
+		if m.RequestID == nil {
+			return errors.New("Action without requestId")
+		}
+		sess.Action(*m.RequestID, m.UDFPath)
+	case "Authenticate":
+		if m.BaseVersion == nil {
+			return errors.New("Authenticate without baseVersion")
+		}
+		switch m.TokenType {
+		case "User":
+			if m.Value == nil {
+				sess.AuthFailed(*m.BaseVersion, "Authenticate without a token")
+				return nil
+			}
+			id, err := s.cfg.Verifier.Verify(*m.Value)
+			if err != nil {
+				sess.AuthFailed(*m.BaseVersion, "Could not verify token: "+err.Error())
+				return nil
+			}
+			if err := sess.Authenticate(ctx, *m.BaseVersion, id); err != nil && ctx.Err() == nil {
+				return err
+			}
+		case "None":
+			if err := sess.Authenticate(ctx, *m.BaseVersion, nil); err != nil && ctx.Err() == nil {
+				return err
+			}
+		default:
+			sess.AuthFailed(*m.BaseVersion, "Token type "+m.TokenType+" is not supported")
+		}
+	case "Event":
+		s.log.Debug("client event", slog.String("event", string(data)))
+	default:
+		return errors.New("unknown message type " + m.Type)
+	}
+	return nil
+}
+
+func (s *Server) writeLoop(ctx context.Context, conn *websocket.Conn, sess *reactive.Session) {
+	ping := time.NewTicker(s.cfg.PingInterval)
+	defer ping.Stop()
+	write := func(b []byte) error {
+		conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)) //nolint:errcheck
+		return conn.WriteMessage(websocket.TextMessage, b)
+	}
+	closeWith := func(code int, reason string) {
+		if len(reason) > 120 {
+			reason = reason[:120]
+		}
+		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second)) //nolint:errcheck
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			closeWith(websocket.CloseGoingAway, "server shutting down")
+			return
+		case <-ping.C:
+			if err := write(pingMessage); err != nil {
+				return
+			}
+		case <-sess.Wake():
+			out := sess.Take()
+			for _, m := range out.Messages {
+				b, err := encodeMessage(m)
+				if err != nil {
+					s.log.Error("encode message", slog.Any("error", err))
+					return
+				}
+				if err := write(b); err != nil {
+					return
+				}
+			}
+			if out.Transition != nil {
+				b, err := encodeTransition(out.Transition)
+				if err != nil {
+					s.log.Error("encode transition", slog.Any("error", err))
+					return
+				}
+				if err := write(b); err != nil {
+					return
+				}
+			}
+			if out.Close != "" {
+				code := websocket.ClosePolicyViolation
+				if out.Close == reactive.CloseAuthFailed {
+					code = websocket.CloseNormalClosure
+				} else {
+					s.log.Info("closing session", slog.String("reason", out.Close))
+				}
+				closeWith(code, out.Close)
+				return
+			}
+		}
+	}
+}

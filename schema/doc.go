@@ -1,0 +1,29 @@
+// Package schema owns Parley's tables: the embedded SQL migrations and
+// their runner, the demo data, the row types, and the table access helpers
+// (DB) through which every query reads.
+//
+// Each helper records, in a Deps set, the finest key it read by —
+// (messages, conversation_id, X), (conversations, id, Y), or a whole table
+// such as (chat_settings, *). The engine matches committed row changes
+// against these keys, so a query never declares its dependencies by hand.
+// A helper that reads rows by a key must record that key before it reads;
+// reading a table without going through a helper is a bug, because the
+// engine cannot see it.
+//
+// # Replication
+//
+// Migration 0001 creates the publication "parley" FOR TABLE every table a
+// query may read, and sets REPLICA IDENTITY FULL on each, so updates and
+// deletes carry the old row: a row leaving a result set invalidates it.
+// mutation_log is deliberately left out: no query reads it.
+//
+// # Concurrency model
+//
+// A DB is used by one goroutine (one function execution). Migrate takes an
+// advisory lock so concurrent migrators apply each migration once.
+//
+// # Invariants
+//
+// Dependency values use Postgres' text format, the format replication
+// delivers, so matching is plain string equality. Ids are text.
+package schema

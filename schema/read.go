@@ -1,0 +1,262 @@
+package schema
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Querier is what the access helpers need: a pgx connection or transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// DB is the table access layer for one function execution. Every read
+// records, in Deps, the finest key it used, so the engine knows which
+// committed changes can alter the result. Reads that a mutation makes record
+// nothing (Deps is nil). Not safe for concurrent use.
+type DB struct {
+	q    Querier
+	deps *Deps
+}
+
+// NewDB returns the access layer over q, recording reads into deps (nil
+// records nothing).
+func NewDB(q Querier, deps *Deps) *DB { return &DB{q: q, deps: deps} }
+
+// Querier returns the underlying connection or transaction, for writes.
+func (db *DB) Querier() Querier { return db.q }
+
+// ErrNoRow is returned by single-row reads that found nothing.
+var ErrNoRow = errors.New("schema: no such row")
+
+func one(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNoRow
+	}
+	return err
+}
+
+// User reads one user.
+func (db *DB) User(ctx context.Context, id string) (User, error) {
+	db.deps.add("users", "id", id)
+	var u User
+	err := db.q.QueryRow(ctx, `SELECT id, name, role FROM users WHERE id = $1`, id).Scan(&u.ID, &u.Name, &u.Role)
+	return u, one(err)
+}
+
+// Store reads one store.
+func (db *DB) Store(ctx context.Context, id string) (Store, error) {
+	db.deps.add("stores", "id", id)
+	var s Store
+	err := db.q.QueryRow(ctx, `SELECT id, name, direct_messaging_enabled FROM stores WHERE id = $1`, id).
+		Scan(&s.ID, &s.Name, &s.DirectMessagingEnabled)
+	return s, one(err)
+}
+
+// StoreNames reads the names of the given stores.
+func (db *DB) StoreNames(ctx context.Context, ids []string) (map[string]string, error) {
+	for _, id := range ids {
+		db.deps.add("stores", "id", id)
+	}
+	out := make(map[string]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := db.q.Query(ctx, `SELECT id, name FROM stores WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read store names: %w", err)
+	}
+	var id, name string
+	_, err = pgx.ForEachRow(rows, []any{&id, &name}, func() error { out[id] = name; return nil })
+	return out, err
+}
+
+const orderCols = `id, customer_id, store_id, total_amount::float8, status, order_date`
+
+func scanOrder(row pgx.Row) (Order, error) {
+	var o Order
+	err := row.Scan(&o.ID, &o.CustomerID, &o.StoreID, &o.TotalAmount, &o.Status, &o.OrderDate)
+	return o, err
+}
+
+// Order reads one order.
+func (db *DB) Order(ctx context.Context, id string) (Order, error) {
+	db.deps.add("orders", "id", id)
+	o, err := scanOrder(db.q.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE id = $1`, id))
+	return o, one(err)
+}
+
+// CustomerOrdersAtStore reads a customer's orders at one store, oldest first.
+func (db *DB) CustomerOrdersAtStore(ctx context.Context, customerID, storeID string) ([]Order, error) {
+	db.deps.add("orders", "customer_id", customerID)
+	rows, err := db.q.Query(ctx, `SELECT `+orderCols+` FROM orders
+		WHERE customer_id = $1 AND store_id = $2 ORDER BY order_date, id`, customerID, storeID)
+	if err != nil {
+		return nil, fmt.Errorf("read orders: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) { return scanOrder(r) })
+}
+
+const convCols = `id, conversation_type, customer_id, store_id, order_id, assigned_admin_id, status,
+	is_blocked, last_message_at, last_message_preview, created_at`
+
+func scanConversation(row pgx.Row) (Conversation, error) {
+	var c Conversation
+	err := row.Scan(&c.ID, &c.Type, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
+		&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt)
+	return c, err
+}
+
+// Conversation reads one conversation.
+func (db *DB) Conversation(ctx context.Context, id string) (Conversation, error) {
+	db.deps.add("conversations", "id", id)
+	c, err := scanConversation(db.q.QueryRow(ctx, `SELECT `+convCols+` FROM conversations WHERE id = $1`, id))
+	return c, one(err)
+}
+
+// ConversationForUpdate reads one conversation and locks it (mutations).
+func (db *DB) ConversationForUpdate(ctx context.Context, id string) (Conversation, error) {
+	c, err := scanConversation(db.q.QueryRow(ctx, `SELECT `+convCols+` FROM conversations WHERE id = $1 FOR UPDATE`, id))
+	return c, one(err)
+}
+
+// ConversationBySubject finds the conversation of a customer about a store
+// and order (either may be empty), if it exists.
+func (db *DB) ConversationBySubject(ctx context.Context, customerID, convType, storeID, orderID string) (Conversation, error) {
+	db.deps.add("conversations", "customer_id", customerID)
+	c, err := scanConversation(db.q.QueryRow(ctx, `SELECT `+convCols+` FROM conversations
+		WHERE customer_id = $1 AND conversation_type = $2 AND coalesce(store_id, '') = $3 AND coalesce(order_id, '') = $4`,
+		customerID, convType, storeID, orderID))
+	return c, one(err)
+}
+
+// ConversationFilter selects conversations for a list. Exactly one of
+// CustomerID, StoreID or Type is the key the list is read by.
+type ConversationFilter struct {
+	CustomerID string // a customer's conversations
+	StoreID    string // a store's customer_to_store conversations
+	Type       string // every conversation of a type (support console)
+	Status     string // empty = any
+	Limit      int    // zero = no limit
+}
+
+// Conversations lists conversations, newest activity first.
+func (db *DB) Conversations(ctx context.Context, f ConversationFilter) ([]Conversation, error) {
+	var (
+		where string
+		key   string
+	)
+	switch {
+	case f.CustomerID != "":
+		db.deps.add("conversations", "customer_id", f.CustomerID)
+		where, key = "customer_id = $1", f.CustomerID
+	case f.StoreID != "":
+		db.deps.add("conversations", "store_id", f.StoreID)
+		where, key = "store_id = $1 AND conversation_type = 'customer_to_store'", f.StoreID
+	case f.Type != "":
+		db.deps.add("conversations", "conversation_type", f.Type)
+		where, key = "conversation_type = $1", f.Type
+	default:
+		return nil, errors.New("read conversations: no key")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1 << 30
+	}
+	rows, err := db.q.Query(ctx, `SELECT `+convCols+` FROM conversations
+		WHERE `+where+` AND ($2 = '' OR status = $2)
+		ORDER BY coalesce(last_message_at, created_at) DESC, id DESC LIMIT $3`, key, f.Status, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read conversations: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conversation, error) { return scanConversation(r) })
+}
+
+// MessageCursor is a position in a conversation's newest-first message list.
+type MessageCursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// Messages reads up to limit messages of a conversation, newest first,
+// strictly older than before when it is set, with their senders' names.
+func (db *DB) Messages(ctx context.Context, conversationID string, before *MessageCursor, limit int) ([]Message, error) {
+	db.deps.add("messages", "conversation_id", conversationID)
+	var (
+		rows pgx.Rows
+		err  error
+	)
+	const q = `SELECT m.id, m.conversation_id, m.sender_id, m.sender_type, coalesce(u.name, ''), m.message_type,
+		m.content, m.image_file_id, m.is_read, m.read_at, m.is_deleted, m.created_at
+		FROM messages m LEFT JOIN users u ON u.id = m.sender_id
+		WHERE m.conversation_id = $1`
+	if before == nil {
+		rows, err = db.q.Query(ctx, q+` ORDER BY m.created_at DESC, m.id DESC LIMIT $2`, conversationID, limit)
+	} else {
+		rows, err = db.q.Query(ctx, q+` AND (m.created_at, m.id) < ($3, $4)
+			ORDER BY m.created_at DESC, m.id DESC LIMIT $2`, conversationID, limit, before.CreatedAt, before.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read messages: %w", err)
+	}
+	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
+		var m Message
+		err := r.Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.SenderType, &m.SenderName, &m.MessageType,
+			&m.Content, &m.ImageFileID, &m.IsRead, &m.ReadAt, &m.IsDeleted, &m.CreatedAt)
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read messages: %w", err)
+	}
+	for i := range msgs {
+		db.deps.add("users", "id", msgs[i].SenderID)
+	}
+	return msgs, nil
+}
+
+// Unread counts, per conversation, the unread and undeleted messages sent by
+// the customer (Customer) and by everyone else (Recipient).
+type Unread struct{ Customer, Recipient int }
+
+// UnreadCounts counts unread messages in each of the given conversations.
+// The customer's count is of messages they have not read, i.e. those sent by
+// the other side; the recipient's is of messages the customer sent.
+func (db *DB) UnreadCounts(ctx context.Context, conversationIDs []string) (map[string]Unread, error) {
+	for _, id := range conversationIDs {
+		db.deps.add("messages", "conversation_id", id)
+	}
+	out := make(map[string]Unread, len(conversationIDs))
+	if len(conversationIDs) == 0 {
+		return out, nil
+	}
+	rows, err := db.q.Query(ctx, `SELECT conversation_id,
+			count(*) FILTER (WHERE sender_type <> 'customer')::int,
+			count(*) FILTER (WHERE sender_type = 'customer')::int
+		FROM messages WHERE conversation_id = ANY($1) AND NOT is_read AND NOT is_deleted
+		GROUP BY conversation_id`, conversationIDs)
+	if err != nil {
+		return nil, fmt.Errorf("read unread counts: %w", err)
+	}
+	var (
+		id string
+		u  Unread
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &u.Customer, &u.Recipient}, func() error { out[id] = u; return nil })
+	return out, err
+}
+
+// Settings reads the chat settings.
+func (db *DB) Settings(ctx context.Context) (Settings, error) {
+	db.deps.add("chat_settings", WholeTable, "")
+	var s Settings
+	err := db.q.QueryRow(ctx, `SELECT direct_messaging_enabled, admin_support_enabled, max_image_size_mb, allowed_image_types
+		FROM chat_settings WHERE id`).Scan(&s.DirectMessagingEnabled, &s.AdminSupportEnabled, &s.MaxImageSizeMB, &s.AllowedImageTypes)
+	return s, one(err)
+}
