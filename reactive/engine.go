@@ -463,16 +463,32 @@ func snapshotSees(snap string, xids []uint32) (bool, error) {
 		if x32 == 0 {
 			continue
 		}
-		// Widen to 64 bits using xmax's epoch; the xid is recent.
-		full := xmax&^0xffffffff | uint64(x32)
-		if full > xmax && full >= 1<<32 {
-			full -= 1 << 32
-		}
+		full := widenXID(x32, xmax)
 		if full >= xmax || (full >= xmin && inProgress[full]) {
 			return false, nil
 		}
 	}
 	return true, nil
+}
+
+// widenXID turns a 32-bit xid into the 64-bit xid nearest xmax: the xid is
+// recent, either just below xmax (committed) or just above it (committing
+// while the snapshot was taken), possibly across an epoch boundary.
+func widenXID(x32 uint32, xmax uint64) uint64 {
+	best := xmax&^0xffffffff | uint64(x32)
+	dist := func(v uint64) uint64 {
+		if v > xmax {
+			return v - xmax
+		}
+		return xmax - v
+	}
+	if best >= 1<<32 && dist(best-(1<<32)) < dist(best) {
+		best -= 1 << 32
+	}
+	if dist(best+(1<<32)) < dist(best) {
+		best += 1 << 32
+	}
+	return best
 }
 
 // runChunk runs instances one after another in q. If the transaction

@@ -1,0 +1,348 @@
+package functions_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/schema"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+var (
+	john    = &functions.Identity{Subject: schema.DemoCustomerID, Role: functions.RoleCustomer, Name: "John Doe"}
+	jane    = &functions.Identity{Subject: schema.DemoOtherCustomerID, Role: functions.RoleCustomer, Name: "Jane Roe"}
+	staff   = &functions.Identity{Subject: schema.DemoStaffID, Role: functions.RoleStore, StoreID: schema.DemoStoreID}
+	burger  = &functions.Identity{Subject: schema.DemoClosedStaffID, Role: functions.RoleStore, StoreID: schema.DemoClosedStoreID}
+	admin   = &functions.Identity{Subject: schema.DemoAdminID, Role: functions.RoleAdmin, Name: "Parley Support"}
+	nobody  *functions.Identity
+	chatReg = func() *functions.Registry { r := functions.NewRegistry(); functions.RegisterChat(r); return r }()
+)
+
+type env struct {
+	t    *testing.T
+	pool *pgxpool.Pool
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.NewDB(t))
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = schema.Migrate(ctx, pool)
+	require.NoError(t, err)
+	require.NoError(t, schema.SeedDemo(ctx, pool))
+	return &env{t: t, pool: pool}
+}
+
+func (e *env) mutateKey(id *functions.Identity, name string, args any, key functions.RequestKey) (json.RawMessage, error) {
+	f, err := chatReg.Lookup("shared/chat:" + name)
+	require.NoError(e.t, err)
+	raw, _ := json.Marshal(args)
+	v, err := f.DecodeArgs(raw)
+	if err != nil {
+		return nil, err
+	}
+	res, err := f.RunMutation(context.Background(), e.pool, id, v, key)
+	return res.Value, err
+}
+
+func (e *env) mutate(id *functions.Identity, name string, args any) (json.RawMessage, error) {
+	return e.mutateKey(id, name, args, functions.RequestKey{})
+}
+
+func (e *env) query(id *functions.Identity, name string, args any) (json.RawMessage, error) {
+	f, err := chatReg.Lookup("shared/chat:" + name)
+	require.NoError(e.t, err)
+	raw, _ := json.Marshal(args)
+	v, err := f.DecodeArgs(raw)
+	if err != nil {
+		return nil, err
+	}
+	out, err := f.RunQuery(context.Background(), e.pool, id, v, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out.Value)
+}
+
+// must decodes a successful call's JSON result: must[T](t)(e.query(…)).
+func must[T any](t *testing.T) func(json.RawMessage, error) T {
+	return func(raw json.RawMessage, err error) T {
+		t.Helper()
+		require.NoError(t, err)
+		var v T
+		require.NoError(t, json.Unmarshal(raw, &v))
+		return v
+	}
+}
+
+func requireCode(t *testing.T, err error, status int, message string) {
+	t.Helper()
+	var we *functions.Error
+	require.ErrorAs(t, err, &we, "want %d %q", status, message)
+	require.Equal(t, status, we.Status, we.Message)
+	if message != "" {
+		require.Equal(t, message, we.Message)
+	}
+}
+
+// storeConversation makes John's Pizza Palace conversation about his order.
+func (e *env) storeConversation() string {
+	ref := must[functions.ConversationRef](e.t)(e.mutate(john, "createOrGetConversation",
+		map[string]any{"orderId": schema.DemoOrderID, "storeId": schema.DemoStoreID}))
+	require.Equal(e.t, schema.CustomerToStore, ref.ConversationType)
+	return ref.ConversationID
+}
+
+func (e *env) send(id *functions.Identity, conv, content string) string {
+	return must[string](e.t)(e.mutate(id, "sendMessage", map[string]any{"conversationId": conv, "content": content, "messageType": "text"}))
+}
+
+func TestCreateOrGetConversation(t *testing.T) {
+	e := newEnv(t)
+	conv := e.storeConversation()
+	require.Equal(t, conv, e.storeConversation(), "calling twice returns the same conversation")
+
+	support := must[functions.ConversationRef](t)(e.mutate(john, "createOrGetConversation", map[string]any{}))
+	require.Equal(t, schema.CustomerToAdmin, support.ConversationType)
+	require.NotEqual(t, conv, support.ConversationID)
+
+	// A store without an order, or an order of another store, is support.
+	ref := must[functions.ConversationRef](t)(e.mutate(john, "createOrGetConversation", map[string]any{"storeId": schema.DemoStoreID}))
+	require.Equal(t, schema.CustomerToAdmin, ref.ConversationType)
+	ref = must[functions.ConversationRef](t)(e.mutate(john, "createOrGetConversation",
+		map[string]any{"orderId": schema.DemoOrderID, "storeId": schema.DemoClosedStoreID}))
+	require.Equal(t, schema.CustomerToAdmin, ref.ConversationType)
+
+	_, err := e.mutate(jane, "createOrGetConversation", map[string]any{"orderId": schema.DemoOrderID, "storeId": schema.DemoStoreID})
+	requireCode(t, err, 404, "Order not found")
+	_, err = e.mutate(john, "createOrGetConversation", map[string]any{"storeId": "store-nope"})
+	requireCode(t, err, 404, "Store not found")
+	_, err = e.mutate(staff, "createOrGetConversation", map[string]any{})
+	requireCode(t, err, 403, "Only customers can start conversations")
+	_, err = e.mutate(nobody, "createOrGetConversation", map[string]any{})
+	requireCode(t, err, 401, "Not authenticated")
+}
+
+func TestCreateOrGetConversationConcurrent(t *testing.T) {
+	e := newEnv(t)
+	const n = 12
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			raw, err := e.mutate(john, "createOrGetConversation", map[string]any{"orderId": schema.DemoOrder2ID, "storeId": schema.DemoStoreID})
+			if err == nil {
+				var ref functions.ConversationRef
+				err = json.Unmarshal(raw, &ref)
+				ids[i] = ref.ConversationID
+			}
+			require.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		require.Equal(t, ids[0], id)
+	}
+	var count int
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT count(*) FROM conversations WHERE order_id = $1`, schema.DemoOrder2ID).Scan(&count))
+	require.Equal(t, 1, count)
+}
+
+func TestSendMessageRules(t *testing.T) {
+	e := newEnv(t)
+	conv := e.storeConversation()
+	support := must[functions.ConversationRef](t)(e.mutate(john, "createOrGetConversation", map[string]any{})).ConversationID
+	msg := func(convID, content, typ string) map[string]any {
+		return map[string]any{"conversationId": convID, "content": content, "messageType": typ}
+	}
+	tests := []struct {
+		name    string
+		id      *functions.Identity
+		args    map[string]any
+		status  int // 0: ok
+		message string
+	}{
+		{"customer", john, msg(conv, "Hello", "text"), 0, ""},
+		{"own store staff", staff, msg(conv, "Hi John", "text"), 0, ""},
+		{"admin on support", admin, msg(support, "How can we help?", "text"), 0, ""},
+		{"admin on store conversation", admin, msg(conv, "x", "text"), 403, "Unauthorized to send message to this conversation"},
+		{"other customer", jane, msg(conv, "x", "text"), 404, "Conversation not found"},
+		{"other store", burger, msg(conv, "x", "text"), 404, "Conversation not found"},
+		{"store on support", staff, msg(support, "x", "text"), 404, "Conversation not found"},
+		{"no identity", nobody, msg(conv, "x", "text"), 401, "Not authenticated"},
+		{"missing conversation", john, msg("conv-nope", "x", "text"), 404, "Conversation not found"},
+		{"empty", john, msg(conv, "   ", "text"), 400, "Message content must not be empty"},
+		{"too long", john, msg(conv, strings.Repeat("é", functions.MaxContentChars+1), "text"), 400,
+			fmt.Sprintf("Message content exceeds %d characters (got %d)", functions.MaxContentChars, functions.MaxContentChars+1)},
+		{"longest allowed", john, msg(conv, strings.Repeat("é", functions.MaxContentChars), "text"), 0, ""},
+		{"image not yet", john, msg(conv, "pic", "image"), 400, "Image messages are not supported yet"},
+		{"unknown type", john, msg(conv, "x", "video"), 400, `messageType must be "text" or "image", got "video"`},
+		{"system by customer", john, msg(conv, "x", "system"), 400, `messageType must be "text" or "image", got "system"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw, err := e.mutate(tt.id, "sendMessage", tt.args)
+			if tt.status == 0 {
+				var id string
+				require.NoError(t, err)
+				require.NoError(t, json.Unmarshal(raw, &id))
+				require.True(t, strings.HasPrefix(id, "msg"))
+				return
+			}
+			requireCode(t, err, tt.status, tt.message)
+		})
+	}
+
+	_, err := e.pool.Exec(context.Background(), `UPDATE conversations SET is_blocked = true WHERE id = $1`, conv)
+	require.NoError(t, err)
+	_, err = e.mutate(john, "sendMessage", msg(conv, "anyone?", "text"))
+	requireCode(t, err, 403, "Conversation is blocked")
+}
+
+func TestMessagesPaginationAndReadState(t *testing.T) {
+	e := newEnv(t)
+	conv := e.storeConversation()
+	var sent []string
+	for i := range 7 {
+		who := john
+		if i%2 == 1 {
+			who = staff
+		}
+		sent = append(sent, e.send(who, conv, fmt.Sprintf("message %d", i)))
+	}
+	// Newest first, in pages of 3, with stable cursors.
+	var got []string
+	var cursor *string
+	for page := 0; ; page++ {
+		args := map[string]any{"conversationId": conv, "limit": 3}
+		if cursor != nil {
+			args["cursor"] = *cursor
+		}
+		p := must[functions.MessagePage](t)(e.query(john, "getMessages", args))
+		for _, m := range p.Messages {
+			got = append(got, m.ID)
+			require.Greater(t, m.CreationTime, 1.6e12, "_creationTime is in ms")
+		}
+		if p.IsDone {
+			require.Nil(t, p.ContinueCursor)
+			break
+		}
+		require.NotNil(t, p.ContinueCursor)
+		cursor = p.ContinueCursor
+		require.Less(t, page, 5)
+	}
+	for i, j := 0, len(sent)-1; i < j; i, j = i+1, j-1 {
+		sent[i], sent[j] = sent[j], sent[i]
+	}
+	require.Equal(t, sent, got)
+
+	p := must[functions.MessagePage](t)(e.query(staff, "getMessages", map[string]any{"conversationId": conv}))
+	require.Len(t, p.Messages, 7)
+	require.Equal(t, "store", p.Messages[1].SenderType)
+	require.Equal(t, "Pizza Palace Support", p.Messages[1].SenderName)
+	require.Equal(t, "John Doe", p.Messages[0].SenderName)
+
+	// Unread: John sees the 3 staff messages, the store the 4 of John's.
+	require.Equal(t, 3, must[int](t)(e.query(john, "getUnreadCount", map[string]any{})))
+	require.Equal(t, 4, must[int](t)(e.query(staff, "getUnreadCount", map[string]any{})))
+	require.Equal(t, 0, must[int](t)(e.query(jane, "getUnreadCount", map[string]any{})))
+
+	// Marking a listed message: only messages from the other side change.
+	res := must[functions.MarkReadResult](t)(e.mutate(john, "markMessagesAsRead",
+		map[string]any{"conversationId": conv, "messageIds": []string{sent[1], sent[0]}}))
+	require.Equal(t, 1, res.MarkedCount, "sent[1] is the newest staff message; sent[0] is John's own")
+	require.Equal(t, []string{sent[1]}, res.MessageIDs)
+	require.Equal(t, 2, must[int](t)(e.query(john, "getUnreadCount", map[string]any{})))
+	res = must[functions.MarkReadResult](t)(e.mutate(john, "markMessagesAsRead", map[string]any{"conversationId": conv}))
+	require.Equal(t, 2, res.MarkedCount)
+	require.Equal(t, 0, must[int](t)(e.query(john, "getUnreadCount", map[string]any{})))
+	res = must[functions.MarkReadResult](t)(e.mutate(john, "markMessagesAsRead", map[string]any{"conversationId": conv}))
+	require.Equal(t, 0, res.MarkedCount)
+	require.Equal(t, []string{}, res.MessageIDs)
+
+	p = must[functions.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv, "limit": 2}))
+	require.Equal(t, "store", p.Messages[1].SenderType)
+	require.True(t, p.Messages[1].IsRead)
+	require.NotNil(t, p.Messages[1].ReadAt)
+	require.False(t, p.Messages[0].IsRead, "John's own newest message is unread by the store")
+
+	// Access and argument errors.
+	_, err := e.query(jane, "getMessages", map[string]any{"conversationId": conv})
+	requireCode(t, err, 404, "Conversation not found")
+	_, err = e.query(burger, "getMessages", map[string]any{"conversationId": conv})
+	requireCode(t, err, 404, "Conversation not found")
+	_, err = e.query(nobody, "getMessages", map[string]any{"conversationId": conv})
+	requireCode(t, err, 401, "Not authenticated")
+	_, err = e.mutate(jane, "markMessagesAsRead", map[string]any{"conversationId": conv})
+	requireCode(t, err, 404, "Conversation not found")
+	_, err = e.query(john, "getMessages", map[string]any{"conversationId": conv, "limit": 0})
+	requireCode(t, err, 400, "limit must be between 1 and 100, got 0")
+	_, err = e.query(john, "getMessages", map[string]any{"conversationId": conv, "cursor": "!!"})
+	requireCode(t, err, 400, `Invalid cursor "!!"`)
+	p = must[functions.MessagePage](t)(e.query(admin, "getMessages", map[string]any{"conversationId": conv, "limit": 1}))
+	require.Len(t, p.Messages, 1, "admins may read any conversation")
+
+	// Soft delete hides content from everyone and keeps the row.
+	_, err = e.pool.Exec(context.Background(), `UPDATE messages SET is_deleted = true WHERE id = $1`, sent[0])
+	require.NoError(t, err)
+	p = must[functions.MessagePage](t)(e.query(staff, "getMessages", map[string]any{"conversationId": conv, "limit": 1}))
+	require.True(t, p.Messages[0].IsDeleted)
+	require.Empty(t, p.Messages[0].Content)
+}
+
+func TestMutationIdempotency(t *testing.T) {
+	e := newEnv(t)
+	conv := e.storeConversation()
+	key := functions.RequestKey{SessionID: "session-1", RequestID: 7}
+	args := map[string]any{"conversationId": conv, "content": "only once", "messageType": "text"}
+	first := must[string](t)(e.mutateKey(john, "sendMessage", args, key))
+	again := must[string](t)(e.mutateKey(john, "sendMessage", args, key))
+	require.Equal(t, first, again)
+	other := must[string](t)(e.mutateKey(john, "sendMessage", args, functions.RequestKey{SessionID: "session-1", RequestID: 8}))
+	require.NotEqual(t, first, other)
+	var n int
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT count(*) FROM messages WHERE content = 'only once'`).Scan(&n))
+	require.Equal(t, 2, n)
+
+	// A failed mutation records nothing: a retry with the same key runs.
+	bad := functions.RequestKey{SessionID: "session-1", RequestID: 9}
+	_, err := e.mutateKey(john, "sendMessage", map[string]any{"conversationId": conv, "content": "", "messageType": "text"}, bad)
+	requireCode(t, err, 400, "")
+	must[string](t)(e.mutateKey(john, "sendMessage", args, bad))
+}
+
+func TestConcurrentSendsRetrySerializable(t *testing.T) {
+	e := newEnv(t)
+	conv := e.storeConversation()
+	const n = 16
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			who := john
+			if i%2 == 0 {
+				who = staff
+			}
+			_, err := e.mutate(who, "sendMessage", map[string]any{"conversationId": conv, "content": fmt.Sprintf("burst %d", i), "messageType": "text"})
+			require.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	p := must[functions.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv}))
+	require.Len(t, p.Messages, n)
+	var preview string
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT last_message_preview FROM conversations WHERE id = $1`, conv).Scan(&preview))
+	require.Equal(t, p.Messages[0].Content, preview, "the conversation's preview is its newest message")
+}

@@ -1,0 +1,124 @@
+package reactive
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/schema"
+)
+
+func col(name, value string) Column { return Column{Name: name, Value: value} }
+
+func TestIndexMatch(t *testing.T) {
+	x := newDepIndex()
+	msgs := &instance{key: instanceKey{fn: "messages of c1"}}
+	conv := &instance{key: instanceKey{fn: "conversation c1"}}
+	settings := &instance{key: instanceKey{fn: "settings"}}
+	x.replace(msgs, nil, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c1"}, {Table: "users", Column: "id", Value: "u1"}})
+	x.replace(conv, nil, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1"}})
+	x.replace(settings, nil, []schema.Dep{{Table: "chat_settings", Column: schema.WholeTable}})
+
+	tests := []struct {
+		name   string
+		change Change
+		want   []*instance
+	}{
+		{"insert into c1", Change{Table: "messages", Op: OpInsert, New: []Column{col("id", "m1"), col("conversation_id", "c1")}}, []*instance{msgs}},
+		{"insert into c2", Change{Table: "messages", Op: OpInsert, New: []Column{col("id", "m1"), col("conversation_id", "c2")}}, nil},
+		{"row leaves c1", Change{Table: "messages", Op: OpUpdate,
+			Old: []Column{col("id", "m1"), col("conversation_id", "c1")}, New: []Column{col("id", "m1"), col("conversation_id", "c2")}}, []*instance{msgs}},
+		{"delete from c1", Change{Table: "messages", Op: OpDelete, Old: []Column{col("conversation_id", "c1")}}, []*instance{msgs}},
+		{"sender renamed", Change{Table: "users", Op: OpUpdate, Old: []Column{col("id", "u1"), col("name", "A")}, New: []Column{col("id", "u1"), col("name", "B")}}, []*instance{msgs}},
+		{"same value other column", Change{Table: "messages", Op: OpInsert, New: []Column{col("id", "c1"), col("conversation_id", "c9")}}, nil},
+		{"null never matches", Change{Table: "messages", Op: OpInsert, New: []Column{{Name: "conversation_id", Null: true}}}, nil},
+		{"whole table", Change{Table: "chat_settings", Op: OpUpdate, New: []Column{col("id", "t")}}, []*instance{settings}},
+		{"unread table", Change{Table: "orders", Op: OpInsert, New: []Column{col("id", "c1")}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := map[*instance]struct{}{}
+			x.match(&tt.change, got)
+			require.Len(t, got, len(tt.want))
+			for _, in := range tt.want {
+				require.Contains(t, got, in)
+			}
+		})
+	}
+
+	// Replacing dependencies removes the stale ones.
+	x.replace(msgs, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c1"}, {Table: "users", Column: "id", Value: "u1"}},
+		[]schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c2"}})
+	got := map[*instance]struct{}{}
+	x.match(&Change{Table: "users", New: []Column{col("id", "u1")}}, got)
+	require.Empty(t, got)
+	require.NotContains(t, x.tables, "users")
+	x.match(&Change{Table: "messages", New: []Column{col("conversation_id", "c2")}}, got)
+	require.Contains(t, got, msgs)
+
+	got = map[*instance]struct{}{}
+	x.matchTable("conversations", got)
+	require.Equal(t, map[*instance]struct{}{conv: {}}, got)
+
+	x.replace(msgs, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c2"}}, nil)
+	x.replace(conv, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1"}}, nil)
+	x.replace(settings, []schema.Dep{{Table: "chat_settings", Column: schema.WholeTable}}, nil)
+	require.Empty(t, x.byDep)
+	require.Empty(t, x.tables)
+}
+
+func TestSnapshotSees(t *testing.T) {
+	tests := []struct {
+		snap string
+		xids []uint32
+		want bool
+	}{
+		{"100:105:", []uint32{99, 104}, true},
+		{"100:105:", []uint32{105}, false},
+		{"100:105:102,103", []uint32{102}, false},
+		{"100:105:102,103", []uint32{101, 104}, true},
+		{"100:105:", nil, true},
+		// 64-bit xids in epoch 1: the 32-bit xid 50 is 2^32+50.
+		{fmt.Sprintf("%d:%d:", uint64(1)<<32+40, uint64(1)<<32+60), []uint32{50}, true},
+		{fmt.Sprintf("%d:%d:", uint64(1)<<32+40, uint64(1)<<32+60), []uint32{70}, false},
+		// A commit still in flight just past xmax is not visible.
+		{"100:105:", []uint32{106}, false},
+		// Just before wraparound: xmax in epoch 0, an in-flight xid in epoch 1.
+		{fmt.Sprintf("%d:%d:", uint64(1)<<32-10, uint64(1)<<32-5), []uint32{3}, false},
+		// Just after wraparound: xmax is in epoch 1, the xid from epoch 0.
+		{fmt.Sprintf("%d:%d:", uint64(1)<<32-10, uint64(1)<<32+5), []uint32{0xfffffffa}, true},
+	}
+	for _, tt := range tests {
+		got, err := snapshotSees(tt.snap, tt.xids)
+		require.NoError(t, err, tt.snap)
+		require.Equal(t, tt.want, got, "%s %v", tt.snap, tt.xids)
+	}
+	_, err := snapshotSees("garbage", []uint32{1})
+	require.Error(t, err)
+}
+
+func BenchmarkIndexMatch(b *testing.B) {
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("instances=%d", n), func(b *testing.B) {
+			x := newDepIndex()
+			for i := 0; i < n; i++ {
+				in := &instance{}
+				x.replace(in, nil, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: fmt.Sprintf("conv%d", i)},
+					{Table: "conversations", Column: "id", Value: fmt.Sprintf("conv%d", i)}})
+			}
+			change := Change{Table: "messages", Op: OpInsert, New: []Column{col("id", "m1"), col("conversation_id", "conv7"),
+				col("sender_id", "u1"), col("content", "hello"), col("is_read", "f")}}
+			out := map[*instance]struct{}{}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				clear(out)
+				x.match(&change, out)
+			}
+			if len(out) != 1 {
+				b.Fatalf("matched %d", len(out))
+			}
+		})
+	}
+}

@@ -1,0 +1,92 @@
+package schema_test
+
+import (
+	"context"
+	"sort"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/schema"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func TestMigrateAndPublication(t *testing.T) {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.NewDB(t))
+	require.NoError(t, err)
+	defer pool.Close()
+
+	applied, err := schema.Migrate(ctx, pool)
+	require.NoError(t, err)
+	require.Equal(t, []int{1}, applied)
+	applied, err = schema.Migrate(ctx, pool)
+	require.NoError(t, err)
+	require.Empty(t, applied, "a second run applies nothing")
+	require.NoError(t, schema.SeedDemo(ctx, pool))
+	require.NoError(t, schema.SeedDemo(ctx, pool), "seeding is idempotent")
+
+	// Every table a query may read is published with full old rows; the
+	// mutation log is not published.
+	rows, err := pool.Query(ctx, `SELECT c.relname, c.relreplident::text FROM pg_publication_tables p
+		JOIN pg_class c ON c.relname = p.tablename WHERE p.pubname = $1`, schema.Publication)
+	require.NoError(t, err)
+	published := map[string]string{}
+	var name, ident string
+	_, err = pgx.ForEachRow(rows, []any{&name, &ident}, func() error { published[name] = ident; return nil })
+	require.NoError(t, err)
+	tables := make([]string, 0, len(published))
+	for tbl, id := range published {
+		tables = append(tables, tbl)
+		require.Equal(t, "f", id, "%s needs REPLICA IDENTITY FULL", tbl)
+	}
+	sort.Strings(tables)
+	require.Equal(t, []string{"chat_settings", "conversation_participants", "conversations", "files", "messages",
+		"orders", "store_staff", "stores", "typing_state", "users"}, tables)
+
+	var n int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM orders WHERE customer_id = $1`, schema.DemoCustomerID).Scan(&n))
+	require.Equal(t, 3, n)
+	var total float64
+	var status string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT total_amount::float8, status FROM orders WHERE id = $1`, schema.DemoOrderID).Scan(&total, &status))
+	require.Equal(t, 25.50, total)
+	require.Equal(t, "delivered", status)
+}
+
+func TestHelpersRecordDependencies(t *testing.T) {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.NewDB(t))
+	require.NoError(t, err)
+	defer pool.Close()
+	_, err = schema.Migrate(ctx, pool)
+	require.NoError(t, err)
+	require.NoError(t, schema.SeedDemo(ctx, pool))
+
+	deps := &schema.Deps{}
+	db := schema.NewDB(pool, deps)
+	_, err = db.Conversation(ctx, "conv-x")
+	require.ErrorIs(t, err, schema.ErrNoRow)
+	_, err = db.Messages(ctx, "conv-x", nil, 10)
+	require.NoError(t, err)
+	_, err = db.Settings(ctx)
+	require.NoError(t, err)
+	_, err = db.Conversations(ctx, schema.ConversationFilter{StoreID: schema.DemoStoreID})
+	require.NoError(t, err)
+	require.ElementsMatch(t, []schema.Dep{
+		{Table: "conversations", Column: "id", Value: "conv-x"},
+		{Table: "messages", Column: "conversation_id", Value: "conv-x"},
+		{Table: "chat_settings", Column: schema.WholeTable},
+		{Table: "conversations", Column: "store_id", Value: schema.DemoStoreID},
+	}, deps.List(), "a missed read is found even when it returned nothing")
+
+	// Reads without a Deps record nothing and still work (mutations).
+	s, err := schema.NewDB(pool, nil).Settings(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 5, s.MaxImageSizeMB)
+	require.Equal(t, []string{"image/jpeg", "image/png", "image/gif", "image/webp"}, s.AllowedImageTypes)
+}
