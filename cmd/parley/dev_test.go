@@ -1,0 +1,164 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/internal/pgtest"
+)
+
+// buildParley builds the binary once per test.
+func buildParley(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "parley")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+type devProcess struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+var servingRE = regexp.MustCompile(`serving on (http://\S+)`)
+
+func startDev(t *testing.T, bin, data string) *devProcess {
+	t.Helper()
+	cmd := exec.Command(bin, "dev", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn")
+	pipe, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	p := &devProcess{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	urls := make(chan string, 1)
+	go func() { // owned: ends when the process closes stderr; wait() waits for it via done
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			line := sc.Text()
+			p.stderr.WriteString(line + "\n")
+			if m := servingRE.FindStringSubmatch(line); m != nil {
+				urls <- m[1]
+			}
+		}
+		p.done <- cmd.Wait()
+	}()
+	select {
+	case p.url = <-urls:
+	case err := <-p.done:
+		t.Fatalf("parley dev exited: %v\n%s", err, p.stderr)
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("parley dev did not start:\n%s", p.stderr)
+	}
+	return p
+}
+
+func (p *devProcess) stop(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
+	select {
+	case err := <-p.done:
+		require.NoError(t, err, p.stderr.String())
+	case <-time.After(60 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatalf("parley dev did not stop on SIGINT:\n%s", p.stderr)
+	}
+}
+
+func call(t *testing.T, url, kind, token, body string) map[string]any {
+	t.Helper()
+	req, err := http.NewRequest("POST", url+"/api/"+kind, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	require.NoError(t, json.Unmarshal(b, &out), string(b))
+	return out
+}
+
+func TestDevRunsStopsAndReusesData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildParley(t)
+	data := filepath.Join(t.TempDir(), "data")
+
+	p := startDev(t, bin, data)
+	require.Contains(t, p.stderr.String(), "parley token", "it says how to get a token")
+	pgtest.Eventually(t, 20*time.Second, func() error {
+		resp, err := http.Get(p.url + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("healthz: %d", resp.StatusCode)
+		}
+		return nil
+	})
+
+	tok, err := exec.Command(bin, "token", "--data", data, "--sub", "cust123456789", "--role", "customer", "--name", "John Doe").Output()
+	require.NoError(t, err)
+	token := strings.TrimSpace(string(tok))
+	require.Len(t, strings.Split(token, "."), 3)
+	args := `{"path":"shared/chat:createOrGetConversation","args":{"orderId":"order123456789","storeId":"store123456789"}}`
+	first := call(t, p.url, "mutation", token, args)
+	require.Equal(t, "success", first["status"], first)
+	conv := first["value"].(map[string]any)["conversationId"]
+
+	p.stop(t)
+	require.Contains(t, p.stderr.String(), "Postgres stopped")
+	_, err = os.Stat(filepath.Join(data, "pg", "postmaster.pid"))
+	require.ErrorIs(t, err, os.ErrNotExist, "Postgres is down after Ctrl-C")
+
+	// Re-running reuses the data: the same conversation comes back, and
+	// the token minted before still verifies (the dev secret is kept).
+	p = startDev(t, bin, data)
+	defer p.stop(t)
+	again := call(t, p.url, "mutation", token, args)
+	require.Equal(t, "success", again["status"], again)
+	require.Equal(t, conv, again["value"].(map[string]any)["conversationId"])
+
+	// Bad tokens and bad roles are refused with clear messages.
+	bad := call(t, p.url, "query", "not-a-token", `{"path":"shared/chat:getUnreadCount","args":{}}`)
+	require.Equal(t, "error", bad["status"])
+	require.Contains(t, bad["errorMessage"], "Invalid token")
+	out, err := exec.Command(bin, "token", "--data", data, "--sub", "x", "--role", "root").CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), `--role must be customer, store or admin, got "root"`)
+	out, err = exec.Command(bin, "token", "--data", filepath.Join(data, "missing"), "--sub", "x", "--role", "admin").CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), `run "parley dev" first`)
+}
+
+func TestServeExplainsMissingConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildParley(t)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "DATABASE_URL=")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "DATABASE_URL is not set")
+	require.Contains(t, string(out), "wal_level=logical")
+}
