@@ -627,20 +627,6 @@ func (e *Engine) notifyWaiting() {
 	}
 }
 
-// WaitApplied blocks until the engine has applied lsn (every live query
-// reflects writes committed before it) or ctx is done.
-func (e *Engine) WaitApplied(ctx context.Context, lsn LSN) error {
-	for e.Applied() < lsn {
-		signal(e.progressWanted)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
-	return nil
-}
-
 // Query runs a query once, outside any subscription (HTTP API).
 func (e *Engine) Query(ctx context.Context, udfPath string, args json.RawMessage, id *functions.Identity) (json.RawMessage, error) {
 	fn, err := e.cfg.Registry.Lookup(udfPath)

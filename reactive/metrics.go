@@ -55,7 +55,7 @@ func (m *Metrics) bind(e *Engine) {
 		gauge("parley_sessions", "Open sessions.", func() float64 { return float64(e.Stats().Sessions) }),
 		gauge("parley_subscriptions", "Subscribed queries across sessions.", func() float64 { return float64(e.Stats().Subscriptions) }),
 		gauge("parley_query_instances", "Shared live query instances.", func() float64 { return float64(e.Stats().Instances) }),
-		gauge("parley_replication_backlog_bytes", "WAL received from replication but not yet applied.", func() float64 { return float64(e.Backlog()) }),
+		gauge("parley_replication_lag_bytes", "WAL the replication stream has delivered (or confirmed by keepalive) that the engine has not yet applied.", func() float64 { return float64(e.Backlog()) }),
 		gauge("parley_applied_lsn", "The WAL position the engine has applied.", func() float64 { return float64(e.Applied()) }),
 	)
 }

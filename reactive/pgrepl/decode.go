@@ -24,8 +24,9 @@ type txBuf struct {
 	overflow []string
 	over     map[string]bool
 	// relations holds Relation messages sent inside this streamed
-	// transaction. They describe the schema as this transaction sees it and
-	// must not leak to other transactions if it aborts.
+	// transaction. They describe the schema as this transaction sees it;
+	// they apply to later transactions only once it commits (pgoutput
+	// resends schemas after an abort, not after a commit).
 	relations map[uint32]*relation
 }
 
@@ -251,6 +252,11 @@ func (d *decoder) streamCommit(r *reader) (reactive.Commit, bool, error) {
 		return reactive.Commit{}, false, fmt.Errorf("%w: unexpected StreamCommit for xid %d", errProtocol, xid)
 	}
 	delete(d.streams, xid)
+	// pgoutput now counts the schemas it streamed as sent: later
+	// transactions refer to them without sending them again.
+	for id, rel := range t.relations {
+		d.relations[id] = rel
+	}
 	return t.commit(lsn, end), true, nil
 }
 

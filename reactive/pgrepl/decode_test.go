@@ -91,7 +91,7 @@ func typeMsg(xid uint32) []byte { return head('Y', xid).u32(1234).str("public").
 func logicalMsg(xid uint32) []byte {
 	return head('M', xid).u8(1).u64(0x200).str("prefix").u32(3).str("ab")
 }
-func originMsg() []byte                    { return wb{'O'}.u64(0x300).str("origin") }
+func originMsg() []byte { return wb{'O'}.u64(0x300).str("origin") }
 func streamStart(xid uint32, first bool) []byte {
 	f := byte(0)
 	if first {
@@ -281,6 +281,30 @@ func TestDecoder(t *testing.T) {
 			want: []reactive.Commit{{XID: 51, LSN: 0xf00, EndLSN: 0xf30, Changes: []reactive.Change{
 				{Table: "items", Op: reactive.OpInsert, New: cols("id", "2", "body", "b")},
 			}}},
+		},
+		{
+			name: "relation sent in a committed stream applies to later transactions",
+			msgs: seq(
+				streamStart(60, true),
+				relMsg(60, relOther, "other", true, "id"),
+				insertMsg(60, relOther, txt("1")),
+				streamStop(),
+				streamCommit(60, 0x1000, 0x1030),
+				beginMsg(61), insertMsg(0, relOther, txt("2")), commitMsg(0x1100, 0x1130)),
+			want: []reactive.Commit{
+				{XID: 60, LSN: 0x1000, EndLSN: 0x1030, Changes: []reactive.Change{{Table: "other", Op: reactive.OpInsert, New: cols("id", "1")}}},
+				{XID: 61, LSN: 0x1100, EndLSN: 0x1130, Changes: []reactive.Change{{Table: "other", Op: reactive.OpInsert, New: cols("id", "2")}}},
+			},
+		},
+		{
+			name: "relation sent in an aborted stream is forgotten",
+			msgs: seq(
+				streamStart(70, true),
+				relMsg(70, relOther, "other", true, "id"),
+				streamStop(),
+				streamAbort(70, 70),
+				beginMsg(71), insertMsg(0, relOther, txt("2"))),
+			wantErr: true,
 		},
 		{name: "commit without begin", msgs: seq(commitMsg(1, 2)), wantErr: true},
 		{name: "change outside a transaction", msgs: seq(rels, insertMsg(0, relItems, txt("1"), txt("a"))), wantErr: true},

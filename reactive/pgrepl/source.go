@@ -276,7 +276,8 @@ func (s *Source) connect(ctx context.Context) (*pgconn.PgConn, error) {
 			switch {
 			case pgErr.Code == "42501" || strings.HasPrefix(pgErr.Code, "28"):
 				return nil, fatal(fmt.Errorf("connect: %w: %w", ErrPermission, err))
-			case pgErr.Code == "3D000": // database does not exist
+			case pgErr.Code == "3D000" || strings.HasPrefix(pgErr.Code, "42"):
+				// No such database, or bad options in ConnString.
 				return nil, fatal(fmt.Errorf("connect: %w", err))
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
@@ -165,7 +166,7 @@ func withOptions(t *testing.T, dbURL, options string) string {
 	require.NoError(t, err)
 	q := u.Query()
 	q.Set("options", options)
-	u.RawQuery = q.Encode()
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20") // pgconn does not read + as a space
 	return u.String()
 }
 
@@ -177,6 +178,7 @@ func start(t *testing.T, f *fixture, cfg pgrepl.Config, sink *recordingSink) *pg
 		cfg.ConnString = f.url
 	}
 	cfg.Publication = publication
+	cfg.Logger = testLogger(t)
 	src, err := pgrepl.New(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -213,6 +215,19 @@ func start(t *testing.T, f *fixture, cfg pgrepl.Config, sink *recordingSink) *pg
 		return nil
 	})
 	return src
+}
+
+// testLogger logs through t. Run returns before the test ends, so nothing
+// logs after it.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }
 
 func column(t *testing.T, cols []reactive.Column, name string) reactive.Column {
@@ -265,7 +280,10 @@ func TestUnchangedToastFromOldTuple(t *testing.T) {
 	f.tx(t, `INSERT INTO items (id, tag, n, body)
 		SELECT 1, 'big', 1, string_agg(md5(random()::text), '') FROM generate_series(1, 3000)`)
 	var body string
-	require.NoError(t, f.conn.QueryRow(context.Background(), `SELECT body FROM items WHERE id = 1`).Scan(&body))
+	var stored int
+	require.NoError(t, f.conn.QueryRow(context.Background(),
+		`SELECT body, pg_column_size(body) FROM items WHERE id = 1`).Scan(&body, &stored))
+	require.Greater(t, stored, 2100, "body must be stored out of line (TOAST)")
 
 	xid := f.tx(t, `UPDATE items SET n = 2 WHERE id = 1`)
 	c := sink.waitCommit(t, xid)
@@ -335,18 +353,20 @@ func TestStreamedTransactions(t *testing.T) {
 	})
 
 	t.Run("aborted", func(t *testing.T) {
-		before := streamed()
 		ctx := context.Background()
 		tx, err := f.conn.Begin(ctx)
 		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
 		var aborted int64
 		require.NoError(t, tx.QueryRow(ctx, `SELECT txid_current() % 4294967296`).Scan(&aborted))
+		began := f.lsn(t, `SELECT pg_current_wal_lsn()::text`)
 		_, err = tx.Exec(ctx, rows(5001, 7000, "aborted"))
 		require.NoError(t, err)
-		// Let the server stream some of it before the abort.
+		// Wait until the server has streamed some of it: nothing else
+		// writes, so data past began is this transaction's.
 		pgtest.Eventually(t, waitTimeout, func() error {
-			if streamed() <= before {
-				return errors.New("not streamed yet")
+			if got := src.Status().ReceivedLSN; got <= began {
+				return fmt.Errorf("received up to %s, transaction began at %s", got, began)
 			}
 			return nil
 		})
@@ -362,16 +382,36 @@ func TestStreamedTransactions(t *testing.T) {
 	})
 
 	t.Run("subtransaction rolled back", func(t *testing.T) {
-		xid := f.tx(t,
-			rows(8001, 9000, "keep"),
-			`SAVEPOINT s`,
-			rows(9001, 10000, "drop"),
-			`ROLLBACK TO SAVEPOINT s`,
-			rows(10001, 10001, "after"),
-		)
-		c := sink.waitCommit(t, xid)
+		ctx := context.Background()
+		tx, err := f.conn.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		var xid int64
+		require.NoError(t, tx.QueryRow(ctx, `SELECT txid_current() % 4294967296`).Scan(&xid))
+		_, err = tx.Exec(ctx, rows(8001, 8600, "keep"))
+		require.NoError(t, err)
+		_, err = tx.Exec(ctx, `SAVEPOINT s`)
+		require.NoError(t, err)
+		began := f.lsn(t, `SELECT pg_current_wal_lsn()::text`)
+		_, err = tx.Exec(ctx, rows(9001, 9600, "drop"))
+		require.NoError(t, err)
+		// The subtransaction's rows must have been streamed before it
+		// rolls back, or there is nothing to drop.
+		pgtest.Eventually(t, waitTimeout, func() error {
+			if got := src.Status().ReceivedLSN; got <= began {
+				return fmt.Errorf("received up to %s, subtransaction began at %s", got, began)
+			}
+			return nil
+		})
+		for _, q := range []string{`ROLLBACK TO SAVEPOINT s`, rows(10001, 10001, "after")} {
+			_, err = tx.Exec(ctx, q)
+			require.NoError(t, err)
+		}
+		require.NoError(t, tx.Commit(ctx))
+
+		c := sink.waitCommit(t, uint32(xid))
 		require.Empty(t, c.Overflow)
-		require.Equal(t, map[string]int{"keep": 1000, "after": 1}, tags(c))
+		require.Equal(t, map[string]int{"keep": 600, "after": 1}, tags(c))
 	})
 }
 
@@ -412,25 +452,30 @@ func TestProgressWanted(t *testing.T) {
 	sink := newSink()
 	// No periodic status updates during the test: only the request can
 	// bring a keepalive.
-	start(t, f, pgrepl.Config{StandbyInterval: time.Hour}, sink)
-	// The server sends one keepalive of its own once it has caught up, then
-	// waits for a reply before sending another.
-	pgtest.Eventually(t, waitTimeout, func() error {
-		if _, _, p := sink.snapshot(); p == 0 {
-			return errors.New("no first keepalive")
-		}
-		return nil
-	})
+	src := start(t, f, pgrepl.Config{StandbyInterval: time.Hour}, sink)
 
 	xid := f.tx(t, `INSERT INTO other VALUES (1, 'x')`)
 	c := sink.waitCommit(t, xid)
 	ts := f.lsn(t, `SELECT pg_current_wal_lsn()::text`)
 	require.GreaterOrEqual(t, ts, c.EndLSN)
-	_, _, p := sink.snapshot()
-	require.Less(t, p, ts, "progress advanced without being asked")
+
+	// reply_time is the client time of the last status update the server
+	// received: none so far, with a one-hour interval.
+	replied := func() bool {
+		var ok bool
+		require.NoError(t, f.conn.QueryRow(context.Background(), `
+			SELECT r.reply_time IS NOT NULL FROM pg_stat_replication r
+			JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = $1`,
+			src.Status().Slot).Scan(&ok))
+		return ok
+	}
+	require.False(t, replied())
 
 	sink.wantProgress()
 	pgtest.Eventually(t, waitTimeout, func() error {
+		if !replied() {
+			return errors.New("no status update sent")
+		}
 		if _, _, p := sink.snapshot(); p < ts {
 			return fmt.Errorf("progress %s < %s", p, ts)
 		}
