@@ -2,6 +2,7 @@ package pgrepl
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/parley-chat/parley/reactive"
 )
@@ -94,13 +95,17 @@ func (t *txBuf) filter(keep func(i int) bool) {
 	}
 }
 
-func (t *txBuf) commit(lsn, end uint64) reactive.Commit {
+// pgEpoch is the origin of Postgres timestamps: microseconds since 2000-01-01 UTC.
+var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func (t *txBuf) commit(lsn, end, ts uint64) reactive.Commit {
 	return reactive.Commit{
-		XID:      t.xid,
-		LSN:      reactive.LSN(lsn),
-		EndLSN:   reactive.LSN(end),
-		Changes:  t.changes,
-		Overflow: t.overflow,
+		XID:        t.xid,
+		LSN:        reactive.LSN(lsn),
+		EndLSN:     reactive.LSN(end),
+		CommitTime: pgEpoch.Add(time.Duration(int64(ts)) * time.Microsecond),
+		Changes:    t.changes,
+		Overflow:   t.overflow,
 	}
 }
 
@@ -191,14 +196,14 @@ func (d *decoder) commit(r *reader) (reactive.Commit, bool, error) {
 	r.u8("Commit") // flags
 	lsn := r.u64("Commit")
 	end := r.u64("Commit")
-	r.u64("Commit") // commit time
+	ts := r.u64("Commit")
 	if err := r.done("Commit"); err != nil {
 		return reactive.Commit{}, false, err
 	}
 	if d.tx == nil || d.inStream {
 		return reactive.Commit{}, false, fmt.Errorf("%w: Commit without Begin", errProtocol)
 	}
-	c := d.tx.commit(lsn, end)
+	c := d.tx.commit(lsn, end, ts)
 	d.tx = nil
 	return c, true, nil
 }
@@ -243,7 +248,7 @@ func (d *decoder) streamCommit(r *reader) (reactive.Commit, bool, error) {
 	r.u8("StreamCommit") // flags
 	lsn := r.u64("StreamCommit")
 	end := r.u64("StreamCommit")
-	r.u64("StreamCommit") // commit time
+	ts := r.u64("StreamCommit")
 	if err := r.done("StreamCommit"); err != nil {
 		return reactive.Commit{}, false, err
 	}
@@ -257,7 +262,7 @@ func (d *decoder) streamCommit(r *reader) (reactive.Commit, bool, error) {
 	for id, rel := range t.relations {
 		d.relations[id] = rel
 	}
-	return t.commit(lsn, end), true, nil
+	return t.commit(lsn, end, ts), true, nil
 }
 
 func (d *decoder) streamAbort(r *reader) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -354,6 +355,7 @@ func TestDecoder(t *testing.T) {
 // normalize makes empty slices nil so expected values can omit them.
 func normalize(cs []reactive.Commit) []reactive.Commit {
 	for i := range cs {
+		cs[i].CommitTime = time.Time{} // checked by TestDecoderCommitTime
 		if len(cs[i].Changes) == 0 {
 			cs[i].Changes = nil
 		}
@@ -362,6 +364,17 @@ func normalize(cs []reactive.Commit) []reactive.Commit {
 		}
 	}
 	return cs
+}
+
+func TestDecoderCommitTime(t *testing.T) {
+	d := newDecoder(100)
+	ts := uint64(time.Date(2026, 11, 21, 12, 0, 0, 123456000, time.UTC).Sub(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).Microseconds())
+	_, _, err := d.decode(beginMsg(5))
+	require.NoError(t, err)
+	c, ok, err := d.decode(wb{'C'}.u8(0).u64(0x500).u64(0x530).u64(ts))
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.True(t, c.CommitTime.Equal(time.Date(2026, 11, 21, 12, 0, 0, 123456000, time.UTC)), c.CommitTime)
 }
 
 func TestDecoderIdle(t *testing.T) {

@@ -112,6 +112,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	// A deployment URL with a trailing slash makes clients request
+	// "//api/…"; the mux would redirect that, and WebSocket handshakes do
+	// not follow redirects.
+	if strings.HasPrefix(r.URL.Path, "//") {
+		r.URL.Path = "/" + strings.TrimLeft(r.URL.Path, "/")
+		r.URL.RawPath = ""
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
