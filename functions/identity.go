@@ -1,5 +1,7 @@
 package functions
 
+import "time"
+
 // Role is what a verified caller is to Parley.
 type Role string
 
@@ -20,6 +22,9 @@ type Identity struct {
 	Role    Role   `json:"role"`
 	Name    string `json:"name,omitempty"`
 	StoreID string `json:"store_id,omitempty"`
+	// ExpiresAt is the token's exp: a connection must re-authenticate by
+	// then. Zero means the token does not expire.
+	ExpiresAt time.Time `json:"-"`
 }
 
 // Key identifies the identity for sharing query instances.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/parley-chat/parley/functions"
 )
@@ -142,6 +143,7 @@ type Session struct {
 	messages  []any
 	awaiting  []*MutationResponse
 	closing   string
+	expiry    *time.Timer // fires when the identity's token expires
 }
 
 // NewSession opens a session. Close it when the connection ends.
@@ -332,6 +334,35 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 	return nil
 }
 
+// SetExpiry replaces the timer that ends the current identity (nil: none).
+func (s *Session) SetExpiry(t *time.Timer) {
+	s.mu.Lock()
+	old := s.expiry
+	s.expiry = t
+	s.mu.Unlock()
+	if old != nil {
+		old.Stop()
+	}
+}
+
+// Expired ends an identity whose token has expired, if it is still the
+// session's identity version: an AuthError, then the connection closes.
+func (s *Session) Expired(version uint32, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.idVersion != version || s.identity == nil {
+		return
+	}
+	// The client treats an AuthError with authUpdateAttempted=false and the
+	// previous identity version as its current token being rejected: it
+	// fetches a fresh token and reconnects.
+	s.messages = append(s.messages, &AuthError{Message: msg, BaseVersion: version - 1})
+	if s.closing == "" {
+		s.closing = CloseAuthFailed
+	}
+	s.signal()
+}
+
 // AuthFailed queues an AuthError for a token that did not verify and closes
 // the connection after it; the identity stays as it was. The client then
 // fetches a fresh token and reconnects.
@@ -465,6 +496,7 @@ func (s *Session) Take() Outbox {
 
 // Close ends the session and releases its subscriptions.
 func (s *Session) Close() {
+	s.SetExpiry(nil)
 	s.mu.Lock()
 	qs := s.queries
 	s.queries = map[uint32]*sessQuery{}

@@ -402,6 +402,9 @@ func identityFromClaims(c *claims) (*functions.Identity, error) {
 		return nil, reject(ErrMissingClaim, "token has no store_id claim, which role store requires")
 	}
 	id := &functions.Identity{Subject: c.Subject, Role: role, Name: c.Name}
+	if c.ExpiresAt != nil {
+		id.ExpiresAt = c.ExpiresAt.Time
+	}
 	if role == functions.RoleStore {
 		id.StoreID = c.StoreID
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/reactive"
 )
 
@@ -57,35 +58,49 @@ func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, sess *react
 	}
 }
 
-func (s *Server) handle(ctx context.Context, sess *reactive.Session, data []byte) error {
+// parseMessage decodes one client message; errors are protocol violations.
+func parseMessage(data []byte) (clientMessage, error) {
 	var m clientMessage
 	if err := json.Unmarshal(data, &m); err != nil {
-		return errors.New("invalid message: " + err.Error())
+		return m, errors.New("invalid message: " + err.Error())
+	}
+	return m, nil
+}
+
+// querySetChanges converts a ModifyQuerySet's modifications.
+func querySetChanges(m clientMessage) (adds []reactive.QueryAdd, removes []uint32, err error) {
+	if m.BaseVersion == nil {
+		return nil, nil, errors.New("ModifyQuerySet without baseVersion")
+	}
+	for _, mod := range m.Modifications {
+		switch mod.Type {
+		case "Add":
+			args, err := singleArg(mod.Args)
+			if err != nil {
+				args = json.RawMessage(`null`) // reported as the query's failure
+			}
+			adds = append(adds, reactive.QueryAdd{QueryID: mod.QueryID, UDFPath: mod.UDFPath, Args: args})
+		case "Remove":
+			removes = append(removes, mod.QueryID)
+		default:
+			return nil, nil, errors.New("unknown query set modification " + mod.Type)
+		}
+	}
+	return adds, removes, nil
+}
+
+func (s *Server) handle(ctx context.Context, sess *reactive.Session, data []byte) error {
+	m, err := parseMessage(data)
+	if err != nil {
+		return err
 	}
 	switch m.Type {
 	case "Connect":
 		sess.Connect(m.SessionID)
 	case "ModifyQuerySet":
-		if m.BaseVersion == nil {
-			return errors.New("ModifyQuerySet without baseVersion")
-		}
-		var (
-			adds    []reactive.QueryAdd
-			removes []uint32
-		)
-		for _, mod := range m.Modifications {
-			switch mod.Type {
-			case "Add":
-				args, err := singleArg(mod.Args)
-				if err != nil {
-					args = json.RawMessage(`null`) // reported as the query's failure
-				}
-				adds = append(adds, reactive.QueryAdd{QueryID: mod.QueryID, UDFPath: mod.UDFPath, Args: args})
-			case "Remove":
-				removes = append(removes, mod.QueryID)
-			default:
-				return errors.New("unknown query set modification " + mod.Type)
-			}
+		adds, removes, err := querySetChanges(m)
+		if err != nil {
+			return err
 		}
 		if err := sess.ModifyQuerySet(ctx, *m.BaseVersion, m.NewVersion, adds, removes); err != nil && ctx.Err() == nil {
 			return err
@@ -122,10 +137,12 @@ func (s *Server) handle(ctx context.Context, sess *reactive.Session, data []byte
 			if err := sess.Authenticate(ctx, *m.BaseVersion, id); err != nil && ctx.Err() == nil {
 				return err
 			}
+			s.expiry(sess, *m.BaseVersion+1, id)
 		case "None":
 			if err := sess.Authenticate(ctx, *m.BaseVersion, nil); err != nil && ctx.Err() == nil {
 				return err
 			}
+			sess.SetExpiry(nil)
 		default:
 			sess.AuthFailed(*m.BaseVersion, "Token type "+m.TokenType+" is not supported")
 		}
@@ -135,6 +152,19 @@ func (s *Server) handle(ctx context.Context, sess *reactive.Session, data []byte
 		return errors.New("unknown message type " + m.Type)
 	}
 	return nil
+}
+
+// expiry arms the session's token expiry: once the token's exp passes, the
+// session gets an AuthError and is closed, and the client reconnects with a
+// fresh token. The timer belongs to the session and is stopped with it.
+func (s *Server) expiry(sess *reactive.Session, version uint32, id *functions.Identity) {
+	if id.ExpiresAt.IsZero() {
+		sess.SetExpiry(nil)
+		return
+	}
+	sess.SetExpiry(time.AfterFunc(time.Until(id.ExpiresAt), func() {
+		sess.Expired(version, "token expired")
+	}))
 }
 
 func (s *Server) writeLoop(ctx context.Context, conn *websocket.Conn, sess *reactive.Session) {
