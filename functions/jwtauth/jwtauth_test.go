@@ -501,6 +501,8 @@ func TestMintHS256(t *testing.T) {
 			require.NoError(t, err)
 			got, err := v.Verify(tok)
 			require.NoError(t, err)
+			require.WithinDuration(t, time.Now().Add(tt.ttl), got.ExpiresAt, 2*time.Second, "exp is now + ttl")
+			got.ExpiresAt = time.Time{}
 			require.Equal(t, tt.id, *got)
 
 			var c jwt.MapClaims
