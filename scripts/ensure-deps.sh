@@ -52,8 +52,11 @@ fi
 # Placeholder: a later issue adds libvips for media/vips, along the lines of
 #   if ! pkg-config --exists vips 2>/dev/null; then apt_install libvips-dev; fi
 
-# --- Node packages for e2e/node ---------------------------------------------
+# --- Node.js and the Node packages of e2e/node ------------------------------
 node_dir=e2e/node
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	apt_install nodejs npm
+fi
 if command -v node >/dev/null 2>&1 && [[ -f $node_dir/package.json ]]; then
 	if [[ ! -d $node_dir/node_modules ]] ||
 		[[ -f $node_dir/package-lock.json && $node_dir/package-lock.json -nt $node_dir/node_modules ]] ||
