@@ -76,6 +76,7 @@ type Engine struct {
 	replicating    atomic.Bool   // a Reset has been applied
 
 	// owned by the Run goroutine
+	unconfirmed   []uint32 // xids of applied commits no snapshot was checked against yet
 	retry         map[*instance]struct{}
 	pendingReset  bool
 	pendingTarget LSN
@@ -273,9 +274,15 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 	e.mu.Unlock()
 	e.m.changes.Add(float64(countChanges(commits)))
 
+	// A commit that invalidated nothing still has to be visible to the next
+	// snapshot: a query created after it must see it.
+	e.unconfirmed = append(e.unconfirmed, xids...)
+	if over := len(e.unconfirmed) - maxUnconfirmed; over > 0 {
+		e.unconfirmed = append(e.unconfirmed[:0], e.unconfirmed[over:]...)
+	}
 	if len(run) > 0 {
 		start := time.Now()
-		outs, retry, err := e.runBatch(ctx, run, xids)
+		outs, retry, stale, err := e.runBatch(ctx, run, e.unconfirmed)
 		if err != nil {
 			if ctx.Err() == nil {
 				e.log.Error("re-run batch", slog.Int("instances", len(run)), slog.Any("error", err))
@@ -287,6 +294,16 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 			return time.Now().Add(100 * time.Millisecond)
 		}
 		e.install(outs)
+		if stale {
+			// The snapshot never saw every commit: results may be stale.
+			// Run them again shortly instead of claiming the position.
+			for _, o := range outs {
+				e.retry[o.in] = struct{}{}
+			}
+			e.pendingReset, e.pendingTarget, e.pendingTimes = reset, target, times
+			return time.Now().Add(100 * time.Millisecond)
+		}
+		e.unconfirmed = e.unconfirmed[:0]
 		e.m.batches.Inc()
 		e.m.batchSeconds.Observe(time.Since(start).Seconds())
 		e.m.runs.Add(float64(len(outs)))
@@ -341,28 +358,33 @@ type runOut struct {
 	refreshAt time.Time
 }
 
+// maxUnconfirmed bounds the xids carried to the next snapshot check. Far
+// older commits are long visible.
+const maxUnconfirmed = 4096
+
 // parallelThreshold is the batch size from which a batch is spread over
 // several connections sharing one exported snapshot.
 const parallelThreshold = 8
 
 // runBatch runs instances in one snapshot that sees every commit in xids.
-// Instances it could not run (their transaction broke) come back in retry.
-func (e *Engine) runBatch(ctx context.Context, ins []*instance, xids []uint32) (outs []runOut, retry []*instance, err error) {
+// Instances it could not run (their transaction broke) come back in retry;
+// stale reports that no snapshot saw every commit within SnapshotWait.
+func (e *Engine) runBatch(ctx context.Context, ins []*instance, xids []uint32) (outs []runOut, retry []*instance, stale bool, err error) {
 	conn, err := e.cfg.Pool.Acquire(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("acquire: %w", err)
+		return nil, nil, false, fmt.Errorf("acquire: %w", err)
 	}
 	defer conn.Release()
 	parallel := e.cfg.Workers > 1 && len(ins) >= parallelThreshold
-	tx, snapID, err := e.beginSnapshot(ctx, conn.Conn(), xids, parallel)
+	tx, snapID, stale, err := e.beginSnapshot(ctx, conn.Conn(), xids, parallel)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
 	now := time.Now()
 	if !parallel {
 		outs, retry = e.runChunk(ctx, tx, ins, now)
-		return outs, retry, tx.Commit(ctx)
+		return outs, retry, stale, tx.Commit(ctx)
 	}
 	workers := min(e.cfg.Workers, (len(ins)+parallelThreshold/2-1)/(parallelThreshold/2))
 	chunks := make([][]*instance, workers)
@@ -393,27 +415,28 @@ func (e *Engine) runBatch(ctx context.Context, ins []*instance, xids []uint32) (
 	}
 	results[0], retries[0] = e.runChunk(ctx, tx, chunks[0], now)
 	if err := g.Wait(); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	for w := range results {
 		outs = append(outs, results[w]...)
 		retry = append(retry, retries[w]...)
 	}
-	return outs, retry, tx.Commit(ctx)
+	return outs, retry, stale, tx.Commit(ctx)
 }
 
 // beginSnapshot opens a read-only repeatable-read transaction whose
 // snapshot sees every transaction in xids. A commit can arrive through
 // replication a moment before the committing backend makes it visible, so
-// the snapshot is retaken until it does.
-func (e *Engine) beginSnapshot(ctx context.Context, conn *pgx.Conn, xids []uint32, export bool) (pgx.Tx, string, error) {
+// the snapshot is retaken until it does; stale reports giving up after
+// SnapshotWait.
+func (e *Engine) beginSnapshot(ctx context.Context, conn *pgx.Conn, xids []uint32, export bool) (tx pgx.Tx, id string, stale bool, err error) {
 	deadline := time.Now().Add(e.cfg.SnapshotWait)
 	for attempt := 0; ; attempt++ {
 		tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 		if err != nil {
-			return nil, "", fmt.Errorf("begin snapshot: %w", err)
+			return nil, "", false, fmt.Errorf("begin snapshot: %w", err)
 		}
-		var snap, id string
+		var snap string
 		if export {
 			err = tx.QueryRow(ctx, `SELECT pg_current_snapshot()::text, pg_export_snapshot()`).Scan(&snap, &id)
 		} else {
@@ -421,14 +444,19 @@ func (e *Engine) beginSnapshot(ctx context.Context, conn *pgx.Conn, xids []uint3
 		}
 		if err != nil {
 			tx.Rollback(ctx) //nolint:errcheck
-			return nil, "", fmt.Errorf("take snapshot: %w", err)
+			return nil, "", false, fmt.Errorf("take snapshot: %w", err)
 		}
 		ok, err := snapshotSees(snap, xids)
-		if err != nil || ok || time.Now().After(deadline) {
-			if err != nil || !ok {
-				e.log.Warn("snapshot does not see replicated commits", slog.String("snapshot", snap), slog.Any("error", err))
-			}
-			return tx, id, nil
+		if err != nil {
+			tx.Rollback(ctx) //nolint:errcheck
+			return nil, "", false, err
+		}
+		if ok {
+			return tx, id, false, nil
+		}
+		if time.Now().After(deadline) {
+			e.log.Warn("snapshot does not see replicated commits", slog.String("snapshot", snap))
+			return tx, id, true, nil
 		}
 		tx.Rollback(ctx) //nolint:errcheck
 		e.m.snapshotRetries.Inc()

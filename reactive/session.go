@@ -490,6 +490,16 @@ func (s *Session) Take() Outbox {
 	out.Close = s.closing
 	if len(s.awaiting) > 0 {
 		s.e.awaitApplied(s)
+		// The applied position may have passed a held response between
+		// the read above and the registration; then no one would wake us.
+		if now := s.e.Applied(); now > applied {
+			for _, r := range s.awaiting {
+				if r.TS <= now {
+					s.signal()
+					break
+				}
+			}
+		}
 	}
 	return out
 }

@@ -1,0 +1,207 @@
+package reactive_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/reactive"
+	"github.com/parley-chat/parley/reactive/pgrepl"
+	"github.com/parley-chat/parley/schema"
+)
+
+// engineEnv runs an engine with its own registry over a fresh database,
+// fed by the real replication source, and drives sessions directly.
+type engineEnv struct {
+	pool *pgxpool.Pool
+	eng  *reactive.Engine
+}
+
+type clockArgs struct {
+	At float64 `json:"at"` // unix ms
+}
+
+func startEngine(t *testing.T, register func(*functions.Registry)) *engineEnv {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	url := pgtest.NewDB(t)
+	pool, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	_, err = schema.Migrate(ctx, pool)
+	require.NoError(t, err)
+	require.NoError(t, schema.SeedDemo(ctx, pool))
+	reg := functions.NewRegistry()
+	functions.RegisterChat(reg)
+	if register != nil {
+		register(reg)
+	}
+	eng, err := reactive.New(reactive.Config{Pool: pool, Registry: reg})
+	require.NoError(t, err)
+	src, err := pgrepl.New(pgrepl.Config{ConnString: url, Publication: schema.Publication})
+	require.NoError(t, err)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return eng.Run(gctx) })
+	g.Go(func() error { return src.Run(gctx, eng) })
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, g.Wait())
+		pool.Close()
+	})
+	pgtest.Eventually(t, 10*time.Second, func() error {
+		if !eng.Replicating() {
+			return fmt.Errorf("replication not started")
+		}
+		return nil
+	})
+	return &engineEnv{pool: pool, eng: eng}
+}
+
+func (e *engineEnv) session(t *testing.T, id *functions.Identity, maxPending int) *reactive.Session {
+	s := e.eng.NewSession(reactive.SessionConfig{MaxPendingBytes: maxPending})
+	t.Cleanup(s.Close)
+	s.Connect("test-" + t.Name())
+	require.NoError(t, s.Authenticate(context.Background(), 0, id))
+	out := s.Take()
+	require.NotNil(t, out.Transition)
+	require.Equal(t, uint32(1), out.Transition.End.Identity)
+	return s
+}
+
+func TestRefreshAtRerunsWithoutWrites(t *testing.T) {
+	e := startEngine(t, func(r *functions.Registry) {
+		functions.Query(r, "test:isPast", func(c *functions.QueryCtx, a clockArgs) (bool, error) {
+			at := time.UnixMilli(int64(a.At))
+			if c.Now().Before(at) {
+				c.RefreshAt(at)
+				return false, nil
+			}
+			return true, nil
+		}, functions.Public())
+	})
+	s := e.session(t, nil, 0)
+	at := time.Now().Add(300 * time.Millisecond)
+	args, _ := json.Marshal(clockArgs{At: float64(at.UnixMilli())})
+	require.NoError(t, s.ModifyQuerySet(context.Background(), 0, 1, []reactive.QueryAdd{{QueryID: 1, UDFPath: "test:isPast", Args: args}}, nil))
+	out := s.Take()
+	require.Len(t, out.Transition.Modifications, 1)
+	require.JSONEq(t, "false", string(out.Transition.Modifications[0].Value))
+
+	// No write happens; the engine re-runs the query when it asked to.
+	pgtest.Eventually(t, 5*time.Second, func() error {
+		out = s.Take()
+		if out.Transition == nil {
+			return fmt.Errorf("no refresh yet")
+		}
+		require.Len(t, out.Transition.Modifications, 1)
+		require.JSONEq(t, "true", string(out.Transition.Modifications[0].Value))
+		return nil
+	})
+	require.False(t, time.Now().Before(at), "re-run no earlier than asked")
+}
+
+func conversation(t *testing.T, pool *pgxpool.Pool) string {
+	id := schema.NewID("conv")
+	_, err := pool.Exec(context.Background(), `INSERT INTO conversations (id, conversation_type, customer_id, store_id)
+		VALUES ($1, 'customer_to_store', $2, $3)`, id, schema.DemoCustomerID, schema.DemoStoreID)
+	require.NoError(t, err)
+	return id
+}
+
+func insertMessage(t *testing.T, pool *pgxpool.Pool, conv, content string) {
+	_, err := pool.Exec(context.Background(), `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content)
+		VALUES ($1, $2, $3, 'store', 'text', $4)`, schema.NewID("msg"), conv, schema.DemoStaffID, content)
+	require.NoError(t, err)
+}
+
+var john = &functions.Identity{Subject: schema.DemoCustomerID, Role: functions.RoleCustomer, Name: "John Doe"}
+
+func TestSlowSessionCoalescesToNewest(t *testing.T) {
+	e := startEngine(t, nil)
+	conv := conversation(t, e.pool)
+	s := e.session(t, john, 0)
+	args := json.RawMessage(fmt.Sprintf(`{"conversationId":%q}`, conv))
+	require.NoError(t, s.ModifyQuerySet(context.Background(), 0, 1, []reactive.QueryAdd{{QueryID: 7, UDFPath: "shared/chat:getMessages", Args: args}}, nil))
+	first := s.Take()
+	require.Len(t, first.Transition.Modifications, 1)
+
+	// The client reads nothing while ten commits land.
+	for i := range 10 {
+		insertMessage(t, e.pool, conv, fmt.Sprintf("m%d", i))
+	}
+	var lsn string
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT pg_current_wal_lsn()::text`).Scan(&lsn))
+	want, err := functions.ParseLSN(lsn)
+	require.NoError(t, err)
+	pgtest.Eventually(t, 10*time.Second, func() error {
+		if e.eng.Applied() < reactive.LSN(want) {
+			return fmt.Errorf("applied %s < %s", e.eng.Applied(), lsn)
+		}
+		return nil
+	})
+	out := s.Take()
+	require.NotNil(t, out.Transition)
+	require.Equal(t, first.Transition.End, out.Transition.Start, "transitions chain")
+	require.Len(t, out.Transition.Modifications, 1, "ten updates coalesce into one")
+	var page functions.MessagePage
+	require.NoError(t, json.Unmarshal(out.Transition.Modifications[0].Value, &page))
+	require.Len(t, page.Messages, 10)
+	require.Equal(t, "m9", page.Messages[0].Content, "the newest value wins")
+	require.Empty(t, out.Close)
+}
+
+func TestSessionTooFarBehindIsClosed(t *testing.T) {
+	e := startEngine(t, nil)
+	conv := conversation(t, e.pool)
+	insertMessage(t, e.pool, conv, strings.Repeat("x", 100))
+	s := e.session(t, john, 3000)
+	var adds []reactive.QueryAdd
+	for i := range 5 {
+		adds = append(adds, reactive.QueryAdd{QueryID: uint32(i), UDFPath: "shared/chat:getMessages",
+			Args: json.RawMessage(fmt.Sprintf(`{"conversationId":%q,"limit":%d}`, conv, i+1))})
+	}
+	require.NoError(t, s.ModifyQuerySet(context.Background(), 0, 1, adds, nil))
+	require.Empty(t, s.Take().Close, "five ~400-byte results fit in 3000 bytes")
+
+	insertMessage(t, e.pool, conv, strings.Repeat("y", 1000)) // five results of 1,100+ bytes now wait
+	pgtest.Eventually(t, 10*time.Second, func() error {
+		if out := s.Take(); out.Close == "" {
+			return fmt.Errorf("not closed")
+		} else if !strings.Contains(out.Close, "client too slow") {
+			return fmt.Errorf("close reason %q", out.Close)
+		}
+		return nil
+	})
+}
+
+func TestSharedInstances(t *testing.T) {
+	e := startEngine(t, nil)
+	conv := conversation(t, e.pool)
+	args := json.RawMessage(fmt.Sprintf(`{"conversationId":%q, "limit": 5}`, conv))
+	reordered := json.RawMessage(fmt.Sprintf(`{"limit": 5, "conversationId":%q}`, conv))
+	a, b := e.session(t, john, 0), e.session(t, john, 0)
+	require.NoError(t, a.ModifyQuerySet(context.Background(), 0, 1, []reactive.QueryAdd{{QueryID: 1, UDFPath: "shared/chat:getMessages", Args: args}}, nil))
+	require.NoError(t, b.ModifyQuerySet(context.Background(), 0, 1, []reactive.QueryAdd{{QueryID: 1, UDFPath: "shared/chat:getMessages", Args: reordered}}, nil))
+	st := e.eng.Stats()
+	require.Equal(t, 2, st.Subscriptions)
+	require.Equal(t, 1, st.Instances, "same function, args and identity share one instance")
+
+	staff := e.session(t, &functions.Identity{Subject: schema.DemoStaffID, Role: functions.RoleStore, StoreID: schema.DemoStoreID}, 0)
+	require.NoError(t, staff.ModifyQuerySet(context.Background(), 0, 1, []reactive.QueryAdd{{QueryID: 1, UDFPath: "shared/chat:getMessages", Args: args}}, nil))
+	require.Equal(t, 2, e.eng.Stats().Instances, "another identity runs its own instance")
+
+	require.NoError(t, a.ModifyQuerySet(context.Background(), 1, 2, nil, []uint32{1}))
+	out := a.Take()
+	require.Equal(t, reactive.QueryRemoved, out.Transition.Modifications[len(out.Transition.Modifications)-1].Type)
+	require.Equal(t, 2, e.eng.Stats().Instances)
+	b.Close()
+	require.Equal(t, 1, e.eng.Stats().Instances, "an instance without subscribers is dropped")
+}
