@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,10 +31,28 @@ func buildParley(t *testing.T) string {
 	return bin
 }
 
+// lockedBuffer collects the process's stderr while tests read it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) WriteString(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.WriteString(s)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 type devProcess struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
 	done   chan error
 }
 
@@ -45,7 +64,7 @@ func startDev(t *testing.T, bin, data string) *devProcess {
 	pipe, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	p := &devProcess{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	p := &devProcess{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan error, 1)}
 	urls := make(chan string, 1)
 	go func() { // owned: ends when the process closes stderr; wait() waits for it via done
 		sc := bufio.NewScanner(pipe)
