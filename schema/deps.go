@@ -31,7 +31,9 @@ func (d *Deps) Add(d2 Dep) {
 	d.set[d2] = struct{}{}
 }
 
-func (d *Deps) add(table, column, value string) { d.Add(Dep{Table: table, Column: column, Value: value}) }
+func (d *Deps) add(table, column, value string) {
+	d.Add(Dep{Table: table, Column: column, Value: value})
+}
 
 // Len returns the number of distinct dependencies.
 func (d *Deps) Len() int {
