@@ -12,9 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,13 +21,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
-	"github.com/parley-chat/parley/internal/server"
-	"github.com/parley-chat/parley/schema"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -149,83 +142,17 @@ type demoTokens struct{ customer, store, other, bad string }
 // returns its URL and the demo tokens. The server stops in t's cleanup.
 func startServer(t *testing.T) (string, demoTokens) {
 	t.Helper()
-	dbURL := pgtest.NewDB(t)
-	setupCtx, cancelSetup := context.WithTimeout(t.Context(), time.Minute)
-	defer cancelSetup()
-	pool, err := pgxpool.New(setupCtx, dbURL)
+	s := parleytest.Start(t)
+	// John's claims, signed with a secret the server does not know.
+	bad, err := jwtauth.MintHS256(randomSecret(t), parleytest.John, tokenTTL)
 	if err != nil {
-		t.Fatalf("open pool: %v", err)
+		t.Fatalf("mint token for %s: %v", parleytest.John.Subject, err)
 	}
-	if _, err := schema.Migrate(setupCtx, pool); err != nil {
-		pool.Close()
-		t.Fatalf("migrate: %v", err)
-	}
-	if err := schema.SeedDemo(setupCtx, pool); err != nil {
-		pool.Close()
-		t.Fatalf("seed: %v", err)
-	}
-	pool.Close()
-
-	secret := randomSecret(t)
-	verifier, err := jwtauth.New(setupCtx, jwtauth.Config{HS256Secret: secret})
-	if err != nil {
-		t.Fatalf("verifier: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.New(setupCtx, server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Logger: logger})
-	if err != nil {
-		ln.Close()
-		t.Fatalf("server.New: %v", err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("server.Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("server.Run did not return within 30s of cancellation")
-		}
-	})
-
-	url := "http://" + ln.Addr().String()
-	client := &http.Client{Timeout: 2 * time.Second}
-	pgtest.Eventually(t, 30*time.Second, func() error {
-		resp, err := client.Get(url + "/healthz")
-		if err != nil {
-			return err
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET /healthz: %s %s", resp.Status, strings.TrimSpace(string(body)))
-		}
-		return nil
-	})
-
-	mint := func(secret []byte, id functions.Identity) string {
-		tok, err := jwtauth.MintHS256(secret, id, tokenTTL)
-		if err != nil {
-			t.Fatalf("mint token for %s: %v", id.Subject, err)
-		}
-		return tok
-	}
-	customer := functions.Identity{Subject: schema.DemoCustomerID, Role: functions.RoleCustomer, Name: "John Doe"}
-	return url, demoTokens{
-		customer: mint(secret, customer),
-		store: mint(secret, functions.Identity{Subject: schema.DemoStaffID, Role: functions.RoleStore,
-			Name: "Pizza Palace Support", StoreID: schema.DemoStoreID}),
-		other: mint(secret, functions.Identity{Subject: schema.DemoOtherCustomerID, Role: functions.RoleCustomer, Name: "Jane Roe"}),
-		// John's claims, signed with a secret the server does not know.
-		bad: mint(randomSecret(t), customer),
+	return s.URL, demoTokens{
+		customer: s.TokenTTL(t, parleytest.John, tokenTTL),
+		store:    s.TokenTTL(t, parleytest.PizzaStaff, tokenTTL),
+		other:    s.TokenTTL(t, parleytest.Jane, tokenTTL),
+		bad:      bad,
 	}
 }
 

@@ -1,39 +1,106 @@
 package functions
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/parley-chat/parley/schema"
 )
 
-// Chat limits.
-const (
-	MaxContentChars     = 4000 // longest message content, in characters
-	DefaultMessageLimit = 50
-	MaxMessageLimit     = 100
-	previewChars        = 100
-)
-
-// RegisterChat registers the chat API under "shared/chat:<name>".
-func RegisterChat(r *Registry) {
-	Mutation(r, "shared/chat:createOrGetConversation", createOrGetConversation)
-	Mutation(r, "shared/chat:sendMessage", sendMessage)
-	Mutation(r, "shared/chat:markMessagesAsRead", markMessagesAsRead)
-	Query(r, "shared/chat:getMessages", getMessages)
-	Query(r, "shared/chat:getUnreadCount", getUnreadCount)
+// ChatConfig tunes the chat API.
+type ChatConfig struct {
+	// MessagesPerSecond and MessageBurst limit sendMessage per user. Zero
+	// means 5 per second with bursts of 10; negative disables the limit.
+	MessagesPerSecond float64
+	MessageBurst      int
+	// TypingPerSecond and TypingBurst limit updateTypingStatus per user.
+	// Zero means 2 per second with bursts of 5; negative disables the limit.
+	TypingPerSecond float64
+	TypingBurst     int
+	// TypingTTL is how long a typing indicator lasts without a refresh.
+	// Zero means 5s.
+	TypingTTL time.Duration
+	// Now is the clock of the rate limiters. Nil means time.Now.
+	Now func() time.Time
 }
 
-// side is which end of a conversation a caller speaks for: the customer, or
-// the recipient (store staff or support admin).
+func (c *ChatConfig) fill() {
+	if c.MessagesPerSecond == 0 {
+		c.MessagesPerSecond, c.MessageBurst = 5, 10
+	}
+	if c.TypingPerSecond == 0 {
+		c.TypingPerSecond, c.TypingBurst = 2, 5
+	}
+	if c.TypingTTL <= 0 {
+		c.TypingTTL = 5 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Chat limits.
+const (
+	MaxContentChars          = 4000 // longest message content, in characters
+	DefaultMessageLimit      = 50
+	MaxMessageLimit          = 100
+	DefaultConversationLimit = 50
+	MaxConversationLimit     = 100
+	// TypingQuiet is how long a repeated isTyping=true writes nothing.
+	TypingQuiet  = time.Second
+	previewChars = 100
+)
+
+// chat is the chat API with its configuration.
+type chat struct {
+	cfg     ChatConfig
+	sends   *userLimiter
+	typings *userLimiter
+}
+
+// RegisterChat registers the chat API under "shared/chat:<name>".
+func RegisterChat(r *Registry, cfg ChatConfig) {
+	cfg.fill()
+	c := &chat{cfg: cfg,
+		sends:   newUserLimiter("messages", cfg.MessagesPerSecond, cfg.MessageBurst),
+		typings: newUserLimiter("typing updates", cfg.TypingPerSecond, cfg.TypingBurst)}
+	limit := func(l *userLimiter) Option {
+		return Admit(func(id *Identity) error {
+			if id == nil {
+				return nil // the handler answers 401
+			}
+			return l.allow(id.Subject, c.cfg.Now())
+		})
+	}
+
+	Mutation(r, "shared/chat:createOrGetConversation", createOrGetConversation)
+	Mutation(r, "shared/chat:sendMessage", c.sendMessage, limit(c.sends))
+	Mutation(r, "shared/chat:markMessagesAsRead", markMessagesAsRead)
+	Mutation(r, "shared/chat:archiveConversation", archiveConversation)
+	Mutation(r, "shared/chat:deleteMessage", deleteMessage)
+	Mutation(r, "shared/chat:updateTypingStatus", c.updateTypingStatus, limit(c.typings))
+	Mutation(r, "shared/chat:transferConversation", transferConversation)
+	Mutation(r, "shared/chat:blockConversation", blockConversation)
+	Mutation(r, "shared/chat:unblockConversation", unblockConversation)
+
+	Query(r, "shared/chat:getConversations", getConversations)
+	Query(r, "shared/chat:getConversation", getConversation)
+	Query(r, "shared/chat:getMessages", getMessages)
+	Query(r, "shared/chat:getMessagesPaginated", getMessagesPaginated)
+	Query(r, "shared/chat:getUnreadCount", getUnreadCount)
+	Query(r, "shared/chat:getTypingIndicators", c.getTypingIndicators)
+	Query(r, "shared/chat:canChatWithStore", canChatWithStore)
+	Query(r, "shared/chat:getChatSettings", getChatSettings, Public())
+}
+
+// customerSide reports whether id speaks for the customer end of a
+// conversation; store staff and admins are the recipient end.
 func customerSide(id *Identity) bool { return id.Role == RoleCustomer }
 
-// canSee reports whether id may read conversation c.
+// canSee reports whether id may read conversation c: its customer, staff
+// of its store (store conversations), any admin.
 func canSee(id *Identity, c schema.Conversation) bool {
 	switch id.Role {
 	case RoleCustomer:
@@ -46,8 +113,9 @@ func canSee(id *Identity, c schema.Conversation) bool {
 	return false
 }
 
-// canSend reports whether id may post to conversation c (which it can see).
-func canSend(id *Identity, c schema.Conversation) bool {
+// isParticipant reports whether id speaks in conversation c: admins speak
+// in support conversations only; in store conversations they moderate.
+func isParticipant(id *Identity, c schema.Conversation) bool {
 	if id.Role == RoleAdmin {
 		return c.Type == schema.CustomerToAdmin
 	}
@@ -65,18 +133,14 @@ func requireIdentity(id *Identity) (*Identity, error) {
 // A caller outside it learns nothing: 404 either way.
 func visibleConversation(c *QueryCtx, id *Identity, convID string) (schema.Conversation, error) {
 	conv, err := c.DB.Conversation(c.Ctx, convID)
-	if errors.Is(err, schema.ErrNoRow) {
+	if errors.Is(err, schema.ErrNoRow) || (err == nil && !canSee(id, conv)) {
 		return conv, ErrConversationNotFound
 	}
-	if err != nil {
-		return conv, err
-	}
-	if !canSee(id, conv) {
-		return conv, ErrConversationNotFound
-	}
-	return conv, nil
+	return conv, err
 }
 
+// lockedConversation is visibleConversation for mutations, with the row
+// locked for the transaction.
 func lockedConversation(c *MutationCtx, id *Identity, convID string) (schema.Conversation, error) {
 	conv, err := c.DB.ConversationForUpdate(c.Ctx, convID)
 	if errors.Is(err, schema.ErrNoRow) || (err == nil && !canSee(id, conv)) {
@@ -99,6 +163,20 @@ func ensureUser(c *MutationCtx, id *Identity) error {
 	return nil
 }
 
+// displayName is the caller's name as stored, else as the token says.
+func displayName(c *MutationCtx, id *Identity) (string, error) {
+	u, err := c.DB.User(c.Ctx, id.Subject)
+	switch {
+	case err == nil:
+		return u.Name, nil
+	case !errors.Is(err, schema.ErrNoRow):
+		return "", err
+	case id.Name != "":
+		return id.Name, nil
+	}
+	return id.Subject, nil
+}
+
 func joinConversation(c *MutationCtx, id *Identity, convID string) error {
 	if err := ensureUser(c, id); err != nil {
 		return err
@@ -111,132 +189,17 @@ func joinConversation(c *MutationCtx, id *Identity, convID string) error {
 	return nil
 }
 
-// CreateOrGetConversationArgs are the arguments of createOrGetConversation.
-type CreateOrGetConversationArgs struct {
-	OrderID *string `json:"orderId"`
-	StoreID *string `json:"storeId"`
-}
-
-// ConversationRef is the result of createOrGetConversation.
-type ConversationRef struct {
-	ConversationID   string `json:"conversationId"`
-	ConversationType string `json:"conversationType"`
-}
-
-func createOrGetConversation(c *MutationCtx, a CreateOrGetConversationArgs) (ConversationRef, error) {
-	id, err := requireIdentity(c.Identity())
-	if err != nil {
-		return ConversationRef{}, err
-	}
-	if id.Role != RoleCustomer {
-		return ConversationRef{}, Forbidden("Only customers can start conversations")
-	}
-	convType, storeID, orderID := schema.CustomerToAdmin, "", ""
-	if a.OrderID != nil && *a.OrderID != "" {
-		order, err := c.DB.Order(c.Ctx, *a.OrderID)
-		switch {
-		case errors.Is(err, schema.ErrNoRow) || (err == nil && order.CustomerID != id.Subject):
-			return ConversationRef{}, &Error{Status: 404, Code: CodeNotFound, Message: "Order not found"}
-		case err != nil:
-			return ConversationRef{}, err
-		}
-		orderID = order.ID
-		if a.StoreID != nil && *a.StoreID == order.StoreID {
-			convType, storeID = schema.CustomerToStore, order.StoreID
-		}
-	}
-	if a.StoreID != nil && *a.StoreID != "" {
-		if _, err := c.DB.Store(c.Ctx, *a.StoreID); errors.Is(err, schema.ErrNoRow) {
-			return ConversationRef{}, &Error{Status: 404, Code: CodeNotFound, Message: "Store not found"}
-		} else if err != nil {
-			return ConversationRef{}, err
-		}
-	}
-	existing, err := c.DB.ConversationBySubject(c.Ctx, id.Subject, convType, storeID, orderID)
-	if err == nil {
-		return ConversationRef{ConversationID: existing.ID, ConversationType: existing.Type}, nil
-	}
-	if !errors.Is(err, schema.ErrNoRow) {
-		return ConversationRef{}, err
-	}
-	if err := ensureUser(c, id); err != nil {
-		return ConversationRef{}, err
-	}
-	convID := schema.NewID("conv")
-	// A concurrent twin makes this insert fail with a unique violation; the
-	// mutation is then retried and finds the twin's conversation above.
-	_, err = c.Tx.Exec(c.Ctx, `INSERT INTO conversations (id, conversation_type, customer_id, store_id, order_id)
-		VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''))`, convID, convType, id.Subject, storeID, orderID)
-	if err != nil {
-		return ConversationRef{}, fmt.Errorf("insert conversation: %w", err)
-	}
-	if err := joinConversation(c, id, convID); err != nil {
-		return ConversationRef{}, err
-	}
-	return ConversationRef{ConversationID: convID, ConversationType: convType}, nil
-}
-
-// ImageAttachment describes an uploaded image (the media issue fills it in).
-type ImageAttachment struct {
-	FileID   string   `json:"fileId"`
-	FileName *string  `json:"fileName"`
-	FileType *string  `json:"fileType"`
-	FileSize *float64 `json:"fileSize"`
-	Width    *float64 `json:"width"`
-	Height   *float64 `json:"height"`
-}
-
-// SendMessageArgs are the arguments of sendMessage.
-type SendMessageArgs struct {
-	ConversationID  string           `json:"conversationId"`
-	Content         string           `json:"content"`
-	MessageType     string           `json:"messageType"`
-	ImageAttachment *ImageAttachment `json:"imageAttachment"`
-}
-
-func sendMessage(c *MutationCtx, a SendMessageArgs) (string, error) {
-	id, err := requireIdentity(c.Identity())
-	if err != nil {
-		return "", err
-	}
-	switch a.MessageType {
-	case "text":
-		if a.ImageAttachment != nil {
-			return "", Invalid("imageAttachment is only allowed when messageType is \"image\"")
-		}
-	case "image":
-		return "", Invalid("Image messages are not supported yet")
-	default:
-		return "", Invalid("messageType must be \"text\" or \"image\", got %q", a.MessageType)
-	}
-	content := strings.TrimSpace(a.Content)
-	if content == "" {
-		return "", Invalid("Message content must not be empty")
-	}
-	if n := utf8.RuneCountInString(content); n > MaxContentChars {
-		return "", Invalid("Message content exceeds %d characters (got %d)", MaxContentChars, n)
-	}
-	conv, err := lockedConversation(c, id, a.ConversationID)
-	if err != nil {
-		return "", err
-	}
-	if !canSend(id, conv) {
-		return "", ErrUnauthorizedSend
-	}
-	if conv.IsBlocked {
-		return "", ErrConversationBlocked
-	}
-	if err := joinConversation(c, id, conv.ID); err != nil {
-		return "", err
-	}
+// postMessage inserts a message and makes it the conversation's latest.
+func postMessage(c *MutationCtx, convID string, id *Identity, senderType, messageType, content string) (string, error) {
 	msgID := schema.NewID("msg")
 	now := c.Now()
 	if _, err := c.Tx.Exec(c.Ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, msgID, conv.ID, id.Subject, string(id.Role), a.MessageType, content, now); err != nil {
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, msgID, convID, id.Subject, senderType, messageType, content, now); err != nil {
 		return "", fmt.Errorf("insert message: %w", err)
 	}
-	if _, err := c.Tx.Exec(c.Ctx, `UPDATE conversations SET last_message_at = $2, last_message_preview = $3 WHERE id = $1`,
-		conv.ID, now, preview(content)); err != nil {
+	if _, err := c.Tx.Exec(c.Ctx, `UPDATE conversations SET last_message_at = $2, last_message_preview = $3,
+		status = CASE WHEN status = 'archived' THEN 'active' ELSE status END WHERE id = $1`,
+		convID, now, preview(content)); err != nil {
 		return "", fmt.Errorf("update conversation: %w", err)
 	}
 	return msgID, nil
@@ -250,208 +213,16 @@ func preview(s string) string {
 	return string(r[:previewChars-1]) + "…"
 }
 
-// MarkMessagesAsReadArgs are the arguments of markMessagesAsRead.
-type MarkMessagesAsReadArgs struct {
-	ConversationID string    `json:"conversationId"`
-	MessageIDs     *[]string `json:"messageIds"`
+func millisPtr(t *time.Time) *float64 {
+	if t == nil {
+		return nil
+	}
+	ms := schema.Millis(*t)
+	return &ms
 }
 
-// MarkReadResult says which messages changed.
-type MarkReadResult struct {
-	MarkedCount int      `json:"markedCount"`
-	MessageIDs  []string `json:"messageIds"`
-}
+// Null is the result of mutations that return nothing.
+type Null struct{}
 
-func markMessagesAsRead(c *MutationCtx, a MarkMessagesAsReadArgs) (MarkReadResult, error) {
-	id, err := requireIdentity(c.Identity())
-	if err != nil {
-		return MarkReadResult{}, err
-	}
-	conv, err := lockedConversation(c, id, a.ConversationID)
-	if err != nil {
-		return MarkReadResult{}, err
-	}
-	// A caller reads what the other side sent: a customer reads everything
-	// not from the customer; staff and admins read the customer's messages.
-	const q = `UPDATE messages SET is_read = true, read_at = $2
-		WHERE conversation_id = $1 AND NOT is_read AND NOT is_deleted
-		AND (sender_type = 'customer') <> $3`
-	now := c.Now()
-	var ids []string
-	if a.MessageIDs == nil {
-		err = scanIDs(c, &ids, q+` RETURNING id`, conv.ID, now, customerSide(id))
-	} else {
-		if len(*a.MessageIDs) > 1000 {
-			return MarkReadResult{}, Invalid("messageIds may list at most 1000 messages")
-		}
-		err = scanIDs(c, &ids, q+` AND id = ANY($4) RETURNING id`, conv.ID, now, customerSide(id), *a.MessageIDs)
-	}
-	if err != nil {
-		return MarkReadResult{}, err
-	}
-	if err := joinConversation(c, id, conv.ID); err != nil {
-		return MarkReadResult{}, err
-	}
-	if _, err := c.Tx.Exec(c.Ctx, `UPDATE conversation_participants SET last_read_at = $3, last_seen_at = $3
-		WHERE conversation_id = $1 AND user_id = $2`, conv.ID, id.Subject, now); err != nil {
-		return MarkReadResult{}, fmt.Errorf("update read state: %w", err)
-	}
-	if ids == nil {
-		ids = []string{}
-	}
-	return MarkReadResult{MarkedCount: len(ids), MessageIDs: ids}, nil
-}
-
-func scanIDs(c *MutationCtx, out *[]string, sql string, args ...any) error {
-	rows, err := c.Tx.Query(c.Ctx, sql, args...)
-	if err != nil {
-		return fmt.Errorf("mark read: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return fmt.Errorf("mark read: %w", err)
-		}
-		*out = append(*out, s)
-	}
-	return rows.Err()
-}
-
-// GetMessagesArgs are the arguments of getMessages.
-type GetMessagesArgs struct {
-	ConversationID string  `json:"conversationId"`
-	Limit          *int    `json:"limit"`
-	Cursor         *string `json:"cursor"`
-}
-
-// MessageDoc is a message as queries return it.
-type MessageDoc struct {
-	ID             string   `json:"_id"`
-	CreationTime   float64  `json:"_creationTime"`
-	ConversationID string   `json:"conversationId"`
-	SenderID       string   `json:"senderId"`
-	SenderType     string   `json:"senderType"`
-	SenderName     string   `json:"senderName"`
-	MessageType    string   `json:"messageType"`
-	Content        string   `json:"content"`
-	IsRead         bool     `json:"isRead"`
-	ReadAt         *float64 `json:"readAt,omitempty"`
-	IsDeleted      bool     `json:"isDeleted"`
-}
-
-// MessagePage is the result of getMessages: newest first.
-type MessagePage struct {
-	Messages       []MessageDoc `json:"messages"`
-	IsDone         bool         `json:"isDone"`
-	ContinueCursor *string      `json:"continueCursor,omitempty"`
-}
-
-func messageDoc(m schema.Message) MessageDoc {
-	d := MessageDoc{
-		ID: m.ID, CreationTime: schema.Millis(m.CreatedAt), ConversationID: m.ConversationID,
-		SenderID: m.SenderID, SenderType: m.SenderType, SenderName: m.SenderName, MessageType: m.MessageType,
-		Content: m.Content, IsRead: m.IsRead, IsDeleted: m.IsDeleted,
-	}
-	if m.ReadAt != nil {
-		ms := schema.Millis(*m.ReadAt)
-		d.ReadAt = &ms
-	}
-	if m.IsDeleted {
-		d.Content = "" // soft-deleted: hidden from everyone, row kept for audit
-	}
-	return d
-}
-
-func encodeCursor(m schema.Message) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(m.CreatedAt.UnixMicro(), 10) + "." + m.ID))
-}
-
-func decodeCursor(s string) (*schema.MessageCursor, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		micros, id, ok := strings.Cut(string(b), ".")
-		if us, perr := strconv.ParseInt(micros, 10, 64); ok && perr == nil && id != "" {
-			return &schema.MessageCursor{CreatedAt: time.UnixMicro(us), ID: id}, nil
-		}
-	}
-	return nil, Invalid("Invalid cursor %q", s)
-}
-
-func getMessages(c *QueryCtx, a GetMessagesArgs) (MessagePage, error) {
-	id, err := requireIdentity(c.Identity())
-	if err != nil {
-		return MessagePage{}, err
-	}
-	limit := DefaultMessageLimit
-	if a.Limit != nil {
-		if *a.Limit < 1 || *a.Limit > MaxMessageLimit {
-			return MessagePage{}, Invalid("limit must be between 1 and %d, got %d", MaxMessageLimit, *a.Limit)
-		}
-		limit = *a.Limit
-	}
-	var before *schema.MessageCursor
-	if a.Cursor != nil && *a.Cursor != "" {
-		if before, err = decodeCursor(*a.Cursor); err != nil {
-			return MessagePage{}, err
-		}
-	}
-	conv, err := visibleConversation(c, id, a.ConversationID)
-	if err != nil {
-		return MessagePage{}, err
-	}
-	msgs, err := c.DB.Messages(c.Ctx, conv.ID, before, limit+1)
-	if err != nil {
-		return MessagePage{}, err
-	}
-	page := MessagePage{Messages: make([]MessageDoc, 0, min(len(msgs), limit)), IsDone: len(msgs) <= limit}
-	if !page.IsDone {
-		msgs = msgs[:limit]
-		next := encodeCursor(msgs[len(msgs)-1])
-		page.ContinueCursor = &next
-	}
-	for _, m := range msgs {
-		page.Messages = append(page.Messages, messageDoc(m))
-	}
-	return page, nil
-}
-
-// GetUnreadCountArgs are the (empty) arguments of getUnreadCount.
-type GetUnreadCountArgs struct{}
-
-func getUnreadCount(c *QueryCtx, _ GetUnreadCountArgs) (int, error) {
-	id, err := requireIdentity(c.Identity())
-	if err != nil {
-		return 0, err
-	}
-	f := schema.ConversationFilter{Status: "active"}
-	switch id.Role {
-	case RoleCustomer:
-		f.CustomerID = id.Subject
-	case RoleStore:
-		f.StoreID = id.StoreID
-	case RoleAdmin:
-		f.Type = schema.CustomerToAdmin
-	}
-	convs, err := c.DB.Conversations(c.Ctx, f)
-	if err != nil {
-		return 0, err
-	}
-	ids := make([]string, len(convs))
-	for i, cv := range convs {
-		ids[i] = cv.ID
-	}
-	counts, err := c.DB.UnreadCounts(c.Ctx, ids)
-	if err != nil {
-		return 0, err
-	}
-	total := 0
-	for _, u := range counts {
-		if customerSide(id) {
-			total += u.Customer
-		} else {
-			total += u.Recipient
-		}
-	}
-	return total, nil
-}
+// MarshalJSON encodes null.
+func (Null) MarshalJSON() ([]byte, error) { return []byte("null"), nil }

@@ -26,7 +26,7 @@ var (
 	burger  = &functions.Identity{Subject: schema.DemoClosedStaffID, Role: functions.RoleStore, StoreID: schema.DemoClosedStoreID}
 	admin   = &functions.Identity{Subject: schema.DemoAdminID, Role: functions.RoleAdmin, Name: "Parley Support"}
 	nobody  *functions.Identity
-	chatReg = func() *functions.Registry { r := functions.NewRegistry(); functions.RegisterChat(r); return r }()
+	chatReg = func() *functions.Registry { r := functions.NewRegistry(); functions.RegisterChat(r, functions.ChatConfig{MessagesPerSecond: -1, TypingPerSecond: -1}); return r }()
 )
 
 type env struct {
@@ -70,7 +70,7 @@ func (e *env) query(id *functions.Identity, name string, args any) (json.RawMess
 	if err != nil {
 		return nil, err
 	}
-	out, err := f.RunQuery(context.Background(), e.pool, id, v, time.Now())
+	out, err := f.RunQuery(context.Background(), e.pool, id, v, time.Now(), "")
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +190,7 @@ func TestSendMessageRules(t *testing.T) {
 		{"longest allowed", john, msg(conv, strings.Repeat("é", functions.MaxContentChars), "text"), 0, ""},
 		{"image not yet", john, msg(conv, "pic", "image"), 400, "Image messages are not supported yet"},
 		{"unknown type", john, msg(conv, "x", "video"), 400, `messageType must be "text" or "image", got "video"`},
-		{"system by customer", john, msg(conv, "x", "system"), 400, `messageType must be "text" or "image", got "system"`},
+		{"system by customer", john, msg(conv, "x", "system"), 400, `messageType "system" is for admins only`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -72,3 +72,11 @@ func AsError(err error) (e *Error, internal bool) {
 	}
 	return ErrInternal, true
 }
+
+// More errors of the chat API.
+var (
+	ErrAdminOnly   = &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "Only admins can do this"}
+	ErrNotSender   = &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "Only the sender or an admin can delete this message"}
+	ErrClosed      = &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "Conversation is closed"}
+	ErrNotCustomer = &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "Only customers can do this"}
+)

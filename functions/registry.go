@@ -46,6 +46,7 @@ type Function struct {
 
 	query    func(*QueryCtx, reflect.Value) (any, error)
 	mutation func(*MutationCtx, reflect.Value) (any, error)
+	admit    func(*Identity) error
 }
 
 // Registry holds the named functions. Registration happens at start-up;
@@ -94,6 +95,10 @@ type Option func(*Function)
 // has none, and its instances are shared by every caller.
 func Public() Option { return func(f *Function) { f.Public = true } }
 
+// Admit runs check once per call, before a mutation's transaction (so a
+// serialization retry does not count twice): rate limits.
+func Admit(check func(*Identity) error) Option { return func(f *Function) { f.admit = check } }
+
 // Query registers a query.
 func Query[A, R any](r *Registry, name string, h func(*QueryCtx, A) (R, error), opts ...Option) {
 	f := &Function{Name: name, Kind: KindQuery, Args: reflect.TypeFor[A](), Result: reflect.TypeFor[R]()}
@@ -128,10 +133,20 @@ type QueryCtx struct {
 	identity  *Identity
 	now       time.Time
 	refreshAt time.Time
+	journal   string
 }
 
 // Identity returns the verified caller, or nil.
 func (c *QueryCtx) Identity() *Identity { return c.identity }
+
+// Journal returns the state an earlier run of this subscription left with
+// SetJournal ("" on the first run). Paginated queries keep their end cursor
+// there, so a page grows or shrinks as rows arrive instead of sliding.
+func (c *QueryCtx) Journal() string { return c.journal }
+
+// SetJournal records state for this subscription's next run. The client
+// keeps it and sends it back when it resubscribes after a reconnect.
+func (c *QueryCtx) SetJournal(j string) { c.journal = j }
 
 // Now is the time the query runs at; clock-dependent results use it.
 func (c *QueryCtx) Now() time.Time { return c.now }
@@ -149,13 +164,14 @@ type QueryOutput struct {
 	Value     any
 	Deps      *schema.Deps
 	RefreshAt time.Time // zero: none
+	Journal   string    // "" : none
 }
 
 // RunQuery runs a query over q (a transaction in the engine's snapshot).
 // Arguments must already be decoded by DecodeArgs. Dependencies are recorded
 // even when the handler fails, so a failing query is re-run when what it
 // read changes.
-func (f *Function) RunQuery(ctx context.Context, q schema.Querier, id *Identity, args reflect.Value, now time.Time) (QueryOutput, error) {
+func (f *Function) RunQuery(ctx context.Context, q schema.Querier, id *Identity, args reflect.Value, now time.Time, journal string) (QueryOutput, error) {
 	if f.Kind != KindQuery {
 		return QueryOutput{}, Invalid("%s is a mutation, not a query", f.Name)
 	}
@@ -163,9 +179,9 @@ func (f *Function) RunQuery(ctx context.Context, q schema.Querier, id *Identity,
 		id = nil
 	}
 	deps := &schema.Deps{}
-	c := &QueryCtx{Ctx: ctx, DB: schema.NewDB(q, deps), identity: id, now: now}
+	c := &QueryCtx{Ctx: ctx, DB: schema.NewDB(q, deps), identity: id, now: now, journal: journal}
 	v, err := f.query(c, args)
-	return QueryOutput{Value: v, Deps: deps, RefreshAt: c.refreshAt}, err
+	return QueryOutput{Value: v, Deps: deps, RefreshAt: c.refreshAt, Journal: c.journal}, err
 }
 
 // MutationCtx is what a mutation handler gets: one SERIALIZABLE transaction.
@@ -212,6 +228,11 @@ const maxAttempts = 12
 func (f *Function) RunMutation(ctx context.Context, pool *pgxpool.Pool, id *Identity, args reflect.Value, key RequestKey) (MutationResult, error) {
 	if f.Kind != KindMutation {
 		return MutationResult{}, Invalid("%s is a query, not a mutation", f.Name)
+	}
+	if f.admit != nil {
+		if err := f.admit(id); err != nil {
+			return MutationResult{}, err
+		}
 	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {

@@ -537,7 +537,7 @@ func (e *Engine) runChunk(ctx context.Context, tx pgx.Tx, ins []*instance, now t
 const internalRetry = time.Second
 
 func (e *Engine) runOne(ctx context.Context, q schema.Querier, in *instance, now time.Time) runOut {
-	out, err := in.fn.RunQuery(ctx, q, in.identity, in.args, now)
+	out, err := in.fn.RunQuery(ctx, q, in.identity, in.args, now, in.journal)
 	o := runOut{in: in, deps: out.Deps.List(), refreshAt: out.RefreshAt}
 	var value json.RawMessage
 	if err == nil {
@@ -551,10 +551,10 @@ func (e *Engine) runOne(ctx context.Context, q schema.Querier, in *instance, now
 				o.refreshAt = retryAt
 			}
 		}
-		o.res = newResult(nil, we)
+		o.res = newResult(nil, we, in.journal)
 		return o
 	}
-	o.res = newResult(value, nil)
+	o.res = newResult(value, nil, out.Journal)
 	return o
 }
 
@@ -571,6 +571,7 @@ func (e *Engine) install(outs []runOut) {
 		e.index.replace(in, in.deps, o.deps)
 		in.deps = o.deps
 		in.refreshAt = o.refreshAt
+		in.journal = o.res.Journal
 		if in.refreshAt.IsZero() {
 			delete(e.refresh, in)
 		} else {
@@ -594,12 +595,12 @@ func (e *Engine) install(outs []runOut) {
 // subscribe attaches session s's query qid to the shared instance of
 // (fn, args, identity), creating it if needed, and waits for its first
 // result.
-func (e *Engine) subscribe(ctx context.Context, s *Session, qid uint32, fn *functions.Function, args reflect.Value, id *functions.Identity) (*instance, error) {
+func (e *Engine) subscribe(ctx context.Context, s *Session, qid uint32, fn *functions.Function, args reflect.Value, id *functions.Identity, journal string) (*instance, error) {
 	canon, err := json.Marshal(args.Interface())
 	if err != nil {
 		return nil, fmt.Errorf("canonical args: %w", err)
 	}
-	key := instanceKey{fn: fn.Name, args: string(canon)}
+	key := instanceKey{fn: fn.Name, args: string(canon), journal: journal}
 	if !fn.Public {
 		key.identity = id.Key()
 	} else {
@@ -671,7 +672,7 @@ func (e *Engine) Query(ctx context.Context, udfPath string, args json.RawMessage
 	var out functions.QueryOutput
 	err = pgx.BeginTxFunc(ctx, e.cfg.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var err error
-		out, err = fn.RunQuery(ctx, tx, id, v, time.Now())
+		out, err = fn.RunQuery(ctx, tx, id, v, time.Now(), "")
 		return err
 	})
 	if err != nil {

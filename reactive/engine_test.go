@@ -40,7 +40,7 @@ func startEngine(t *testing.T, register func(*functions.Registry)) *engineEnv {
 	require.NoError(t, err)
 	require.NoError(t, schema.SeedDemo(ctx, pool))
 	reg := functions.NewRegistry()
-	functions.RegisterChat(reg)
+	functions.RegisterChat(reg, functions.ChatConfig{})
 	if register != nil {
 		register(reg)
 	}

@@ -14,14 +14,17 @@ import (
 // Result is one computed value of a query: immutable once published and
 // shared by every session subscribed to the instance.
 type Result struct {
-	Value json.RawMessage  // the JSON value; nil when Err is set
-	Err   *functions.Error // the query failed with this wire error
-	Hash  [32]byte         // of Value or Err: unchanged results are not sent
+	Value   json.RawMessage  // the JSON value; nil when Err is set
+	Err     *functions.Error // the query failed with this wire error
+	Journal string           // the query's journal ("" : none), sent with it
+	Hash    [32]byte         // of Value or Err and Journal: unchanged results are not sent
 }
 
-func newResult(v json.RawMessage, err *functions.Error) *Result {
-	r := &Result{Value: v, Err: err}
+func newResult(v json.RawMessage, err *functions.Error, journal string) *Result {
+	r := &Result{Value: v, Err: err, Journal: journal}
 	h := sha256.New()
+	h.Write([]byte(journal))
+	h.Write([]byte{0})
 	if err != nil {
 		h.Write([]byte{1})
 		b, _ := json.Marshal(err.ErrorData())
@@ -48,6 +51,7 @@ type instanceKey struct {
 	fn       string
 	args     string
 	identity string
+	journal  string // the journal the client resubscribed with
 }
 
 type subRef struct {
@@ -65,13 +69,18 @@ type instance struct {
 
 	deps      []schema.Dep
 	refreshAt time.Time
-	subs      map[subRef]struct{}
-	removed   bool
+	// journal is the last run's journal, given to the next run. Batches
+	// read it and install writes it, both on the Run goroutine's schedule
+	// (a batch's goroutines start after the previous install).
+	journal string
+	subs    map[subRef]struct{}
+	removed bool
 
 	result atomic.Pointer[Result]
 	ready  chan struct{} // closed when the first result is published
 }
 
 func newInstance(key instanceKey, fn *functions.Function, args reflect.Value, id *functions.Identity) *instance {
-	return &instance{key: key, fn: fn, args: args, identity: id, subs: map[subRef]struct{}{}, ready: make(chan struct{})}
+	return &instance{key: key, fn: fn, args: args, identity: id, journal: key.journal,
+		subs: map[subRef]struct{}{}, ready: make(chan struct{})}
 }

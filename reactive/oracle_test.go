@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/internal/syncclient"
 	"github.com/parley-chat/parley/schema"
@@ -83,7 +84,7 @@ type oracleOrder struct{ id, store string }
 
 type oracle struct {
 	t      *testing.T
-	s      *testServer
+	s      *parleytest.Server
 	seed   uint64
 	cursor string // a cursor in the middle of the seeded history
 	future []string
@@ -121,13 +122,13 @@ func TestOracle(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0x0dac1e))
 	start := time.Now()
 
-	s := startServer(t)
+	s := parleytest.Start(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	o := &oracle{t: t, s: s, seed: seed, orders: map[string][]oracleOrder{}, ops: map[string]int{}}
 	o.setup(ctx, rng)
 	o.subscribeAll(ctx, rng)
-	h, err := s.health()
+	h, err := s.Health()
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, h.Subscriptions, 200, "open subscriptions")
 	t.Logf("setup done in %v: %d clients, %d subscriptions, %d query instances, %d conversations",
@@ -154,7 +155,7 @@ func TestOracle(t *testing.T) {
 		unchanged += sub.sub.Stats().Unchanged
 	}
 	require.Zero(t, unchanged, "results pushed again although unchanged")
-	h, err = s.health()
+	h, err = s.Health()
 	require.NoError(t, err)
 	t.Logf("done in %v: workload %v; %d subscriptions, %d instances",
 		time.Since(start).Round(time.Millisecond), o.ops, h.Subscriptions, h.Instances)
@@ -177,18 +178,18 @@ func (o *oracle) setup(ctx context.Context, rng *rand.Rand) {
 		id functions.Identity
 		n  int
 	}{
-		{idJohn, 5}, {idJane, 4}, {oracleCustA, 2}, {oracleCustB, 2},
-		{idPizzaStaff, 4}, {idBurgerStaff, 3}, {idAdmin, 3}, {oracleAdmin2, 2},
+		{parleytest.John, 5}, {parleytest.Jane, 4}, {oracleCustA, 2}, {oracleCustB, 2},
+		{parleytest.PizzaStaff, 4}, {parleytest.BurgerStaff, 3}, {parleytest.Admin, 3}, {oracleAdmin2, 2},
 	}
 	for _, sp := range specs {
-		a := &oracleActor{name: sp.id.Subject, id: sp.id, token: o.s.token(t, sp.id)}
+		a := &oracleActor{name: sp.id.Subject, id: sp.id, token: o.s.Token(t, sp.id)}
 		o.actors = append(o.actors, a)
 		for range sp.n {
-			o.clients = append(o.clients, &oracleClient{actor: a, c: o.s.dial(t, sp.id, syncclient.Options{})})
+			o.clients = append(o.clients, &oracleClient{actor: a, c: o.s.Dial(t, sp.id, syncclient.Options{})})
 		}
 	}
 	anon := &oracleActor{name: "anonymous"}
-	o.anon = &oracleClient{actor: anon, c: o.s.dial(t, idAnonymous, syncclient.Options{})}
+	o.anon = &oracleClient{actor: anon, c: o.s.Dial(t, parleytest.Anonymous, syncclient.Options{})}
 
 	// Conversations through the API, as oracleCustomers open them.
 	byActor := func(subject string) *oracleClient {
@@ -577,19 +578,19 @@ func (o *oracle) sqlOps() []oracleSQLOp {
 		}},
 		{"move message", 1, func(ctx context.Context, tx pgx.Tx, rng *rand.Rand) error {
 			return o.onMessage(ctx, tx, rng, `UPDATE messages SET conversation_id = $2 WHERE id = $1`,
-				o.pickConv(rng, idAdmin).id)
+				o.pickConv(rng, parleytest.Admin).id)
 		}},
 		{"conversation status", 3, func(ctx context.Context, tx pgx.Tx, rng *rand.Rand) error {
 			status := []string{"active", "archived", "closed", "active"}[rng.IntN(4)]
-			_, err := tx.Exec(ctx, `UPDATE conversations SET status = $2 WHERE id = $1`, o.pickConv(rng, idAdmin).id, status)
+			_, err := tx.Exec(ctx, `UPDATE conversations SET status = $2 WHERE id = $1`, o.pickConv(rng, parleytest.Admin).id, status)
 			return err
 		}},
 		{"block conversation", 1, func(ctx context.Context, tx pgx.Tx, rng *rand.Rand) error {
-			_, err := tx.Exec(ctx, `UPDATE conversations SET is_blocked = NOT is_blocked WHERE id = $1`, o.pickConv(rng, idAdmin).id)
+			_, err := tx.Exec(ctx, `UPDATE conversations SET is_blocked = NOT is_blocked WHERE id = $1`, o.pickConv(rng, parleytest.Admin).id)
 			return err
 		}},
 		{"reassign conversation", 1, func(ctx context.Context, tx pgx.Tx, rng *rand.Rand) error {
-			cv := o.pickConv(rng, idAdmin)
+			cv := o.pickConv(rng, parleytest.Admin)
 			if cv.typ == "customer_to_store" && rng.IntN(2) == 0 {
 				_, err := tx.Exec(ctx, `UPDATE conversations SET store_id = $2 WHERE id = $1`, cv.id, oracleStores[rng.IntN(len(oracleStores))])
 				return err
@@ -615,7 +616,7 @@ func (o *oracle) sqlOps() []oracleSQLOp {
 }
 
 func (o *oracle) opInsertMessage(ctx context.Context, tx pgx.Tx, rng *rand.Rand) error {
-	cv := o.pickConv(rng, idAdmin)
+	cv := o.pickConv(rng, parleytest.Admin)
 	sender, senderType := o.sender(rng, cv)
 	var at *time.Time
 	if rng.IntN(5) == 0 {
@@ -790,7 +791,7 @@ func (o *oracle) evaluate(ctx context.Context, subs []*oracleSub) map[string]str
 	for _, key := range slices.Sorted(maps.Keys(byKey)) {
 		s := byKey[key]
 		g.Go(func() error {
-			r, err := o.s.call(gctx, "query", s.client.actor.token, s.path, json.RawMessage(s.args))
+			r, err := call(gctx, o.s, "query", s.client.actor.token, s.path, json.RawMessage(s.args))
 			if err != nil {
 				return err
 			}

@@ -36,6 +36,7 @@ type Modification struct {
 	QueryID uint32
 	Value   json.RawMessage  // QueryUpdated
 	Err     *functions.Error // QueryFailed
+	Journal string           // QueryUpdated, QueryFailed: "" means none
 }
 
 // Transition moves the client from Start to End with Modifications.
@@ -84,6 +85,7 @@ type QueryAdd struct {
 	QueryID uint32
 	UDFPath string
 	Args    json.RawMessage
+	Journal string // from an earlier subscription of the same query, or ""
 }
 
 // SessionConfig configures a session.
@@ -207,14 +209,14 @@ func (s *Session) subscribe(ctx context.Context, add QueryAdd, id *functions.Ide
 	}
 	if err != nil {
 		we, _ := functions.AsError(err)
-		return &sessQuery{static: newResult(nil, we)}, nil
+		return &sessQuery{static: newResult(nil, we, "")}, nil
 	}
 	args, err := fn.DecodeArgs(add.Args)
 	if err != nil {
 		we, _ := functions.AsError(err)
-		return &sessQuery{static: newResult(nil, we)}, nil
+		return &sessQuery{static: newResult(nil, we, "")}, nil
 	}
-	in, err := s.e.subscribe(ctx, s, add.QueryID, fn, args, id)
+	in, err := s.e.subscribe(ctx, s, add.QueryID, fn, args, id, add.Journal)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +305,7 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 		if q.inst == nil || q.inst.fn.Public {
 			continue
 		}
-		nq, err := s.e.subscribe(ctx, s, qid, q.inst.fn, q.inst.args, id)
+		nq, err := s.e.subscribe(ctx, s, qid, q.inst.fn, q.inst.args, id, q.inst.key.journal)
 		if err != nil {
 			for qid, q := range fresh {
 				s.drop(qid, q)
@@ -453,9 +455,9 @@ func (s *Session) Take() Outbox {
 		}
 		q.sent, q.sentHash = true, r.Hash
 		if r.Err != nil {
-			mods = append(mods, Modification{Type: QueryFailed, QueryID: qid, Err: r.Err})
+			mods = append(mods, Modification{Type: QueryFailed, QueryID: qid, Err: r.Err, Journal: r.Journal})
 		} else {
-			mods = append(mods, Modification{Type: QueryUpdated, QueryID: qid, Value: r.Value})
+			mods = append(mods, Modification{Type: QueryUpdated, QueryID: qid, Value: r.Value, Journal: r.Journal})
 		}
 	}
 	clear(s.dirty)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/internal/syncclient"
 	"github.com/parley-chat/parley/schema"
@@ -114,7 +115,7 @@ func hasMessage(t testing.TB, id string) func(syncclient.Update) error {
 var insertMessageSQL = `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content)
 	VALUES ($1, $2, $3, 'store', 'text', $4)`
 
-func sqlInsertMessage(t testing.TB, ctx context.Context, s *testServer, conv, content string) string {
+func sqlInsertMessage(t testing.TB, ctx context.Context, s *parleytest.Server, conv, content string) string {
 	t.Helper()
 	id := schema.NewID("msgsql")
 	_, err := s.DB.Exec(ctx, insertMessageSQL, id, conv, schema.DemoStaffID, content)
@@ -126,13 +127,13 @@ func sqlInsertMessage(t testing.TB, ctx context.Context, s *testServer, conv, co
 // while it is down: after the reconnect every live query is re-run, so the
 // subscriber still sees the write, and later writes flow as before.
 func TestReplicationReconnect(t *testing.T) {
-	s := startServer(t)
+	s := parleytest.Start(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	c := s.dial(t, idJohn, syncclient.Options{})
+	c := s.Dial(t, parleytest.John, syncclient.Options{})
 	conv := openConversation(t, ctx, c, pizzaArgs())
 	sub := subscribeWait(t, ctx, c, "shared/chat:getMessages", map[string]any{"conversationId": conv, "limit": 100})
-	before, err := s.health()
+	before, err := s.Health()
 	require.NoError(t, err)
 
 	for round := range 3 {
@@ -144,7 +145,7 @@ func TestReplicationReconnect(t *testing.T) {
 		// Written right away, before the source has reconnected: this commit
 		// precedes the new slot and only the re-run on Reset can show it.
 		gap := sqlInsertMessage(t, ctx, s, conv, fmt.Sprintf("during outage %d", round))
-		h, err := s.health()
+		h, err := s.Health()
 		require.NoError(t, err)
 		t.Logf("round %d: right after the write, replication connected=%v", round, h.Replication.Connected)
 		// A mutation committed during the outage resolves once the new
@@ -156,7 +157,7 @@ func TestReplicationReconnect(t *testing.T) {
 		after := sqlInsertMessage(t, ctx, s, conv, fmt.Sprintf("after outage %d", round))
 		waitUpdate(t, sub, 15*time.Second, hasMessage(t, after))
 	}
-	h, err := s.health()
+	h, err := s.Health()
 	require.NoError(t, err)
 	require.Greater(t, h.Replication.Reconnects, before.Replication.Reconnects)
 	require.NotEqual(t, before.Replication.Slot, h.Replication.Slot, "a new temporary slot")
@@ -177,11 +178,11 @@ func currentOf(t testing.TB, sub *syncclient.Subscription) syncclient.Update {
 func TestReadYourWrites(t *testing.T) {
 	for _, traffic := range []bool{false, true} {
 		t.Run(fmt.Sprintf("traffic=%v", traffic), func(t *testing.T) {
-			s := startServer(t)
+			s := parleytest.Start(t)
 			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
-			c := s.dial(t, idJohn, syncclient.Options{})
-			staff := s.dial(t, idPizzaStaff, syncclient.Options{})
+			c := s.Dial(t, parleytest.John, syncclient.Options{})
+			staff := s.Dial(t, parleytest.PizzaStaff, syncclient.Options{})
 			conv := openConversation(t, ctx, c, pizzaArgs())
 			mine := subscribeWait(t, ctx, c, "shared/chat:getMessages", map[string]any{"conversationId": conv, "limit": 100})
 			theirs := subscribeWait(t, ctx, staff, "shared/chat:getMessages", map[string]any{"conversationId": conv, "limit": 100})
@@ -235,14 +236,14 @@ func TestReadYourWrites(t *testing.T) {
 // TestAuthentication: no token means unauthenticated query failures; a
 // token that does not verify gets an AuthError and a normal close.
 func TestAuthentication(t *testing.T) {
-	s := startServer(t)
+	s := parleytest.Start(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	jc := s.dial(t, idJohn, syncclient.Options{})
+	jc := s.Dial(t, parleytest.John, syncclient.Options{})
 	conv := openConversation(t, ctx, jc, map[string]any{})
 
 	t.Run("anonymous", func(t *testing.T) {
-		c := s.dial(t, idAnonymous, syncclient.Options{})
+		c := s.Dial(t, parleytest.Anonymous, syncclient.Options{})
 		for _, q := range []struct {
 			path string
 			args any
@@ -259,19 +260,19 @@ func TestAuthentication(t *testing.T) {
 		var fe *syncclient.FunctionError
 		require.ErrorAs(t, err, &fe)
 		require.Equal(t, functions.CodeUnauthenticated, fe.Code())
-		res, err := s.call(ctx, "query", "", "shared/chat:getUnreadCount", map[string]any{})
+		res, err := call(ctx, s, "query", "", "shared/chat:getUnreadCount", map[string]any{})
 		require.NoError(t, err)
 		require.True(t, res.Failed)
 		require.Equal(t, functions.CodeUnauthenticated, res.ErrorData["code"])
 	})
 
 	t.Run("log in and out on one connection", func(t *testing.T) {
-		c := s.dial(t, idAnonymous, syncclient.Options{})
+		c := s.Dial(t, parleytest.Anonymous, syncclient.Options{})
 		sub := subscribeOnce(t, ctx, c, "shared/chat:getMessages", map[string]any{"conversationId": conv})
 		require.True(t, sub.Failed)
 		sub2, err := c.Subscribe("shared/chat:getUnreadCount", map[string]any{})
 		require.NoError(t, err)
-		require.NoError(t, c.Authenticate(s.token(t, idJohn)))
+		require.NoError(t, c.Authenticate(s.Token(t, parleytest.John)))
 		require.NoError(t, c.WaitAuth(ctx))
 		waitUpdate(t, sub2, 10*time.Second, func(u syncclient.Update) error {
 			if u.Failed {
@@ -291,7 +292,7 @@ func TestAuthentication(t *testing.T) {
 	})
 
 	otherSecret := []byte("another-secret-of-at-least-32-bytes!!")
-	forged, err := jwtauth.MintHS256(otherSecret, idJohn, time.Hour)
+	forged, err := jwtauth.MintHS256(otherSecret, parleytest.John, time.Hour)
 	require.NoError(t, err)
 	tests := []struct{ name, token string }{
 		{"wrongly signed", forged},
@@ -317,7 +318,7 @@ func TestAuthentication(t *testing.T) {
 			require.Zero(t, c.Version().Identity)
 			require.Empty(t, c.ProtocolErrors())
 
-			res, err := s.call(ctx, "query", tt.token, "shared/chat:getUnreadCount", map[string]any{})
+			res, err := call(ctx, s, "query", tt.token, "shared/chat:getUnreadCount", map[string]any{})
 			require.NoError(t, err)
 			require.True(t, res.Failed)
 			require.Equal(t, functions.CodeUnauthenticated, res.ErrorData["code"])
@@ -338,10 +339,10 @@ func subscribeOnce(t testing.TB, ctx context.Context, c *syncclient.Client, path
 // requestId) runs once, whether the resend follows the first run or races
 // it; a failed mutation is not recorded, so its resend runs.
 func TestMutationIdempotency(t *testing.T) {
-	s := startServer(t)
+	s := parleytest.Start(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	setup := s.dial(t, idJohn, syncclient.Options{})
+	setup := s.Dial(t, parleytest.John, syncclient.Options{})
 	conv := openConversation(t, ctx, setup, pizzaArgs())
 	count := func(content string) int {
 		var n int
@@ -350,12 +351,12 @@ func TestMutationIdempotency(t *testing.T) {
 	}
 
 	t.Run("resend after the first run", func(t *testing.T) {
-		a := s.dial(t, idJohn, syncclient.Options{})
+		a := s.Dial(t, parleytest.John, syncclient.Options{})
 		first, _, err := sendText(ctx, a, conv, "only once") // request 0
 		require.NoError(t, err)
 		// A reconnecting client resends request 0 on a new connection of
 		// the same session.
-		b := s.dial(t, idJohn, syncclient.Options{SessionID: a.SessionID()})
+		b := s.Dial(t, parleytest.John, syncclient.Options{SessionID: a.SessionID()})
 		again, _, err := sendText(ctx, b, conv, "only once")
 		require.NoError(t, err)
 		require.Equal(t, first, again)
@@ -363,8 +364,8 @@ func TestMutationIdempotency(t *testing.T) {
 	})
 
 	t.Run("concurrent resend", func(t *testing.T) {
-		a := s.dial(t, idJohn, syncclient.Options{})
-		b := s.dial(t, idJohn, syncclient.Options{SessionID: a.SessionID()})
+		a := s.Dial(t, parleytest.John, syncclient.Options{})
+		b := s.Dial(t, parleytest.John, syncclient.Options{SessionID: a.SessionID()})
 		var ids [2]string
 		var errs [2]error
 		var wg sync.WaitGroup
@@ -378,12 +379,12 @@ func TestMutationIdempotency(t *testing.T) {
 	})
 
 	t.Run("failed mutation is not recorded", func(t *testing.T) {
-		a := s.dial(t, idJohn, syncclient.Options{})
+		a := s.Dial(t, parleytest.John, syncclient.Options{})
 		_, _, err := sendText(ctx, a, "convmissing", "retried")
 		var fe *syncclient.FunctionError
 		require.ErrorAs(t, err, &fe)
 		require.Equal(t, functions.CodeNotFound, fe.Code())
-		b := s.dial(t, idJohn, syncclient.Options{SessionID: a.SessionID()})
+		b := s.Dial(t, parleytest.John, syncclient.Options{SessionID: a.SessionID()})
 		_, _, err = sendText(ctx, b, conv, "retried")
 		require.NoError(t, err)
 		require.Equal(t, 1, count("retried"))
@@ -400,12 +401,12 @@ func TestClockRefresh(t *testing.T) {
 // wire error that names the problem, the same over the sync protocol and
 // the HTTP API.
 func TestArgumentErrors(t *testing.T) {
-	s := startServer(t)
+	s := parleytest.Start(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	c := s.dial(t, idJohn, syncclient.Options{})
+	c := s.Dial(t, parleytest.John, syncclient.Options{})
 	conv := openConversation(t, ctx, c, map[string]any{})
-	tok := s.token(t, idJohn)
+	tok := s.Token(t, parleytest.John)
 
 	const (
 		getMessages = "shared/chat:getMessages"
@@ -460,7 +461,7 @@ func TestArgumentErrors(t *testing.T) {
 			if tt.mutation {
 				kind = "mutation"
 			}
-			res, err := s.call(ctx, kind, tok, tt.path, json.RawMessage(tt.args))
+			res, err := call(ctx, s, kind, tok, tt.path, json.RawMessage(tt.args))
 			require.NoError(t, err)
 			require.True(t, res.Failed)
 			require.Equal(t, data, res.ErrorData, "the HTTP API reports the same error")

@@ -185,24 +185,33 @@ type MessageCursor struct {
 	ID        string
 }
 
-// Messages reads up to limit messages of a conversation, newest first,
-// strictly older than before when it is set, with their senders' names.
-func (db *DB) Messages(ctx context.Context, conversationID string, before *MessageCursor, limit int) ([]Message, error) {
+// MessageRange selects part of a conversation's newest-first message list.
+type MessageRange struct {
+	Before *MessageCursor // only messages strictly older than this; nil: from the newest
+	Until  *MessageCursor // only messages at least as new as this; nil: to the oldest
+	Limit  int            // at most this many
+}
+
+// Messages reads a range of a conversation's messages, newest first, with
+// their senders' names.
+func (db *DB) Messages(ctx context.Context, conversationID string, r MessageRange) ([]Message, error) {
 	db.deps.add("messages", "conversation_id", conversationID)
-	var (
-		rows pgx.Rows
-		err  error
-	)
-	const q = `SELECT m.id, m.conversation_id, m.sender_id, m.sender_type, coalesce(u.name, ''), m.message_type,
+	sql := `SELECT m.id, m.conversation_id, m.sender_id, m.sender_type, coalesce(u.name, ''), m.message_type,
 		m.content, m.image_file_id, m.is_read, m.read_at, m.is_deleted, m.created_at
 		FROM messages m LEFT JOIN users u ON u.id = m.sender_id
 		WHERE m.conversation_id = $1`
-	if before == nil {
-		rows, err = db.q.Query(ctx, q+` ORDER BY m.created_at DESC, m.id DESC LIMIT $2`, conversationID, limit)
-	} else {
-		rows, err = db.q.Query(ctx, q+` AND (m.created_at, m.id) < ($3, $4)
-			ORDER BY m.created_at DESC, m.id DESC LIMIT $2`, conversationID, limit, before.CreatedAt, before.ID)
+	args := []any{conversationID}
+	if r.Before != nil {
+		args = append(args, r.Before.CreatedAt, r.Before.ID)
+		sql += fmt.Sprintf(` AND (m.created_at, m.id) < ($%d, $%d)`, len(args)-1, len(args))
 	}
+	if r.Until != nil {
+		args = append(args, r.Until.CreatedAt, r.Until.ID)
+		sql += fmt.Sprintf(` AND (m.created_at, m.id) >= ($%d, $%d)`, len(args)-1, len(args))
+	}
+	args = append(args, r.Limit)
+	sql += fmt.Sprintf(` ORDER BY m.created_at DESC, m.id DESC LIMIT $%d`, len(args))
+	rows, err := db.q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read messages: %w", err)
 	}
@@ -219,6 +228,57 @@ func (db *DB) Messages(ctx context.Context, conversationID string, before *Messa
 		db.deps.add("users", "id", msgs[i].SenderID)
 	}
 	return msgs, nil
+}
+
+// Message reads one message (mutations).
+func (db *DB) Message(ctx context.Context, id string) (Message, error) {
+	var m Message
+	err := db.q.QueryRow(ctx, `SELECT id, conversation_id, sender_id, sender_type, message_type, content,
+		is_read, is_deleted, created_at FROM messages WHERE id = $1 FOR UPDATE`, id).
+		Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.SenderType, &m.MessageType, &m.Content, &m.IsRead, &m.IsDeleted, &m.CreatedAt)
+	return m, one(err)
+}
+
+// UserNames reads the names of the given users.
+func (db *DB) UserNames(ctx context.Context, ids []string) (map[string]string, error) {
+	for _, id := range ids {
+		db.deps.add("users", "id", id)
+	}
+	out := make(map[string]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := db.q.Query(ctx, `SELECT id, name FROM users WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read user names: %w", err)
+	}
+	var id, name string
+	_, err = pgx.ForEachRow(rows, []any{&id, &name}, func() error { out[id] = name; return nil })
+	return out, err
+}
+
+// Typing is a row of typing_state.
+type Typing struct {
+	UserID       string
+	UserType     string
+	UserName     string
+	IsTyping     bool
+	LastTypingAt time.Time
+}
+
+// TypingIn reads the typing state of a conversation's users.
+func (db *DB) TypingIn(ctx context.Context, conversationID string) ([]Typing, error) {
+	db.deps.add("typing_state", "conversation_id", conversationID)
+	rows, err := db.q.Query(ctx, `SELECT user_id, user_type, user_name, is_typing, last_typing_at
+		FROM typing_state WHERE conversation_id = $1 ORDER BY last_typing_at, user_id`, conversationID)
+	if err != nil {
+		return nil, fmt.Errorf("read typing state: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Typing, error) {
+		var t Typing
+		err := r.Scan(&t.UserID, &t.UserType, &t.UserName, &t.IsTyping, &t.LastTypingAt)
+		return t, err
+	})
 }
 
 // Unread counts, per conversation, the unread and undeleted messages sent by

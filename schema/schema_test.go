@@ -71,7 +71,7 @@ func TestHelpersRecordDependencies(t *testing.T) {
 	db := schema.NewDB(pool, deps)
 	_, err = db.Conversation(ctx, "conv-x")
 	require.ErrorIs(t, err, schema.ErrNoRow)
-	_, err = db.Messages(ctx, "conv-x", nil, 10)
+	_, err = db.Messages(ctx, "conv-x", schema.MessageRange{Limit: 10})
 	require.NoError(t, err)
 	_, err = db.Settings(ctx)
 	require.NoError(t, err)

@@ -48,6 +48,7 @@ func runDev(ctx context.Context, args []string) error {
 	data := fl.String("data", ".parley", "data directory: Postgres cluster, dev secret")
 	addr := fl.String("addr", "127.0.0.1:3210", "listen address")
 	logLevel := fl.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	chat := chatFlags(fl)
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -94,7 +95,7 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Logger: log})
+	srv, err := server.New(ctx, server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Chat: *chat, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/internal/server"
 	"github.com/parley-chat/parley/schema"
@@ -25,6 +27,7 @@ func runServe(ctx context.Context, args []string) error {
 	issuer := fl.String("jwt-issuer", os.Getenv("PARLEY_JWT_ISSUER"), "required iss claim (env PARLEY_JWT_ISSUER)")
 	audience := fl.String("jwt-audience", os.Getenv("PARLEY_JWT_AUDIENCE"), "required aud claim (env PARLEY_JWT_AUDIENCE)")
 	migrate := fl.Bool("migrate", false, "apply migrations before serving")
+	chat := chatFlags(fl)
 	logLevel := fl.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -55,7 +58,7 @@ func runServe(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	defer ln.Close()
-	srv, err := server.New(ctx, server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Logger: log})
+	srv, err := server.New(ctx, server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Chat: *chat, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -90,4 +93,15 @@ func migrateDatabase(ctx context.Context, dbURL string) error {
 	}
 	fmt.Fprintf(os.Stderr, "parley: applied %d migration(s) %v\n", len(applied), applied)
 	return nil
+}
+
+// chatFlags declares the chat API's tuning flags on fl.
+func chatFlags(fl *flag.FlagSet) *functions.ChatConfig {
+	c := &functions.ChatConfig{}
+	fl.Float64Var(&c.MessagesPerSecond, "message-rate", 5, "messages per second a user may send (negative: no limit)")
+	fl.IntVar(&c.MessageBurst, "message-burst", 10, "messages a user may send at once")
+	fl.Float64Var(&c.TypingPerSecond, "typing-rate", 2, "typing updates per second a user may send (negative: no limit)")
+	fl.IntVar(&c.TypingBurst, "typing-burst", 5, "typing updates a user may send at once")
+	fl.DurationVar(&c.TypingTTL, "typing-ttl", 5*time.Second, "how long a typing indicator lasts without a refresh")
+	return c
 }

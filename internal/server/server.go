@@ -45,6 +45,9 @@ type Config struct {
 	Listener net.Listener
 	// MaxConns bounds the pool. Zero means 32.
 	MaxConns int32
+	// Chat tunes the chat API (rate limits, typing expiry). Zero values
+	// are the documented defaults.
+	Chat functions.ChatConfig
 	// Mux receives extra routes (dev-only endpoints). Nil means none.
 	Mux *http.ServeMux
 	// Logger receives logs. Nil discards them.
@@ -96,7 +99,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registry := functions.NewRegistry()
-	functions.RegisterChat(registry)
+	functions.RegisterChat(registry, cfg.Chat)
 	eng, err := reactive.New(reactive.Config{Pool: pool, Registry: registry, Metrics: reactive.NewMetrics(reg), Logger: log})
 	if err != nil {
 		pool.Close()

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/internal/syncclient"
 	"github.com/parley-chat/parley/schema"
@@ -45,10 +46,10 @@ func adminConversation(t *testing.T, ctx context.Context, c *syncclient.Client) 
 }
 
 func TestSubscribeMutateUnsubscribe(t *testing.T) {
-	s := startServer(t)
+	s := parleytest.Start(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	c := s.dial(t, john, syncclient.Options{})
+	c := s.Dial(t, parleytest.John, syncclient.Options{})
 	conv := adminConversation(t, ctx, c)
 
 	sub, err := c.Subscribe("shared/chat:getMessages", map[string]any{"conversationId": conv})
@@ -103,10 +104,10 @@ func TestSubscribeMutateUnsubscribe(t *testing.T) {
 }
 
 func TestMutationError(t *testing.T) {
-	s := startServer(t)
+	s := parleytest.Start(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	c := s.dial(t, jane, syncclient.Options{})
+	c := s.Dial(t, parleytest.Jane, syncclient.Options{})
 	_, err := c.Mutation(ctx, "shared/chat:sendMessage",
 		map[string]any{"conversationId": "convnope", "content": "x", "messageType": "text"})
 	var fe *syncclient.FunctionError
@@ -121,11 +122,11 @@ func TestMutationError(t *testing.T) {
 }
 
 func TestAnonymousAndAuthError(t *testing.T) {
-	s := startServer(t)
+	s := parleytest.Start(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 
-	anon := s.dial(t, functions.Identity{}, syncclient.Options{})
+	anon := s.Dial(t, parleytest.Anonymous, syncclient.Options{})
 	sub, err := anon.Subscribe("shared/chat:getUnreadCount", nil)
 	require.NoError(t, err)
 	u, err := sub.Wait(ctx)
@@ -134,7 +135,7 @@ func TestAnonymousAndAuthError(t *testing.T) {
 	require.Equal(t, functions.CodeUnauthenticated, u.ErrorData["code"])
 
 	// Logging in on the same socket re-runs the query under the identity.
-	require.NoError(t, anon.Authenticate(s.token(t, john)))
+	require.NoError(t, anon.Authenticate(s.Token(t, parleytest.John)))
 	require.NoError(t, anon.WaitAuth(ctx))
 	require.Equal(t, uint32(1), anon.Version().Identity)
 	pgtest.Eventually(t, 10*time.Second, func() error {
@@ -165,10 +166,10 @@ func TestAnonymousAndAuthError(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	s := startServer(t)
+	s := parleytest.Start(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	c, err := syncclient.Dial(ctx, s.URL, syncclient.Options{Token: s.token(t, john)})
+	c, err := syncclient.Dial(ctx, s.URL, syncclient.Options{Token: s.Token(t, parleytest.John)})
 	require.NoError(t, err)
 	require.NoError(t, c.WaitAuth(ctx))
 	conv := adminConversation(t, ctx, c)
@@ -192,7 +193,7 @@ func TestClose(t *testing.T) {
 
 	// The server forgets the session.
 	pgtest.Eventually(t, 10*time.Second, func() error {
-		h, err := s.health()
+		h, err := s.Health()
 		if err != nil {
 			return err
 		}
@@ -204,15 +205,15 @@ func TestClose(t *testing.T) {
 }
 
 func TestSessionIDIdempotency(t *testing.T) {
-	s := startServer(t)
+	s := parleytest.Start(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	a := s.dial(t, john, syncclient.Options{SessionID: "6c1f3a52-0b7e-4d1c-9a55-3f1e2d4c5b6a"})
+	a := s.Dial(t, parleytest.John, syncclient.Options{SessionID: "6c1f3a52-0b7e-4d1c-9a55-3f1e2d4c5b6a"})
 	require.Equal(t, "6c1f3a52-0b7e-4d1c-9a55-3f1e2d4c5b6a", a.SessionID())
 	first := adminConversation(t, ctx, a) // request 0
 	// A second connection of the same session resends request 0: the stored
 	// result comes back although the arguments now differ.
-	b := s.dial(t, john, syncclient.Options{SessionID: a.SessionID()})
+	b := s.Dial(t, parleytest.John, syncclient.Options{SessionID: a.SessionID()})
 	v, err := b.Mutation(ctx, "shared/chat:createOrGetConversation",
 		map[string]any{"orderId": schema.DemoOrderID, "storeId": schema.DemoStoreID})
 	require.NoError(t, err)
@@ -222,6 +223,6 @@ func TestSessionIDIdempotency(t *testing.T) {
 	require.NoError(t, json.Unmarshal(v, &ref))
 	require.Equal(t, first, ref.ConversationID)
 
-	other := s.dial(t, john, syncclient.Options{})
+	other := s.Dial(t, parleytest.John, syncclient.Options{})
 	require.NotEqual(t, a.SessionID(), other.SessionID())
 }

@@ -1,49 +1,24 @@
 package transport_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
-	"github.com/parley-chat/parley/internal/server"
 	"github.com/parley-chat/parley/schema"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-func startServer(t *testing.T) (addr string, secret []byte) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	url := pgtest.NewDB(t)
-	pool, err := pgxpool.New(ctx, url)
-	require.NoError(t, err)
-	_, err = schema.Migrate(ctx, pool)
-	require.NoError(t, err)
-	pool.Close()
-	secret = []byte(rand.Text() + rand.Text())
-	v, err := jwtauth.New(ctx, jwtauth.Config{HS256Secret: secret})
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv, err := server.New(ctx, server.Config{DatabaseURL: url, Verifier: v, Listener: ln})
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
-	return ln.Addr().String(), secret
-}
 
 type frame struct {
 	Type                string `json:"type"`
@@ -71,10 +46,9 @@ func read(t *testing.T, c *websocket.Conn) (frame, error) {
 // the server sends the AuthError the official client answers by fetching a
 // fresh token, and closes the connection normally.
 func TestTokenExpiryEndsAuthentication(t *testing.T) {
-	addr, secret := startServer(t)
-	tok, err := jwtauth.MintHS256(secret, functions.Identity{Subject: schema.DemoCustomerID, Role: functions.RoleCustomer}, 1500*time.Millisecond)
-	require.NoError(t, err)
-	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/api/1.48.0/sync", nil)
+	s := parleytest.Start(t)
+	tok := s.TokenTTL(t, functions.Identity{Subject: schema.DemoCustomerID, Role: functions.RoleCustomer}, 1500*time.Millisecond)
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+s.Server.Addr().String()+"/api/1.48.0/sync", nil)
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.WriteJSON(map[string]any{"type": "Connect", "sessionId": "s1", "connectionCount": 0}))
@@ -107,11 +81,11 @@ func TestTokenExpiryEndsAuthentication(t *testing.T) {
 // A token that does not verify gets AuthError carrying the rejected
 // Authenticate's base version, then a normal close.
 func TestBadTokenGetsAuthError(t *testing.T) {
-	addr, _ := startServer(t)
+	s := parleytest.Start(t)
 	other := []byte(rand.Text() + rand.Text())
 	tok, err := jwtauth.MintHS256(other, functions.Identity{Subject: schema.DemoCustomerID, Role: functions.RoleCustomer}, time.Hour)
 	require.NoError(t, err)
-	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/api/1.48.0/sync", nil)
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+s.Server.Addr().String()+"/api/1.48.0/sync", nil)
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.WriteJSON(map[string]any{"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": tok}))

@@ -37,6 +37,7 @@ type queryModWire struct {
 	QueryID       uint32            `json:"queryId"`
 	UDFPath       string            `json:"udfPath"`
 	Args          []json.RawMessage `json:"args"`
+	Journal       *string           `json:"journal"`
 	ComponentPath *string           `json:"componentPath"`
 }
 
@@ -85,6 +86,13 @@ type transitionWire struct {
 
 var noLogLines = []string{}
 
+func journal(j string) *string {
+	if j == "" {
+		return nil
+	}
+	return &j
+}
+
 func encodeTransition(t *reactive.Transition) ([]byte, error) {
 	w := transitionWire{Type: "Transition", StartVersion: version(t.Start), EndVersion: version(t.End),
 		Modifications: make([]modWire, 0, len(t.Modifications))}
@@ -95,10 +103,10 @@ func encodeTransition(t *reactive.Transition) ([]byte, error) {
 			if v == nil {
 				v = json.RawMessage("null")
 			}
-			w.Modifications = append(w.Modifications, modWire{Type: "QueryUpdated", QueryID: m.QueryID, Value: v, LogLines: noLogLines})
+			w.Modifications = append(w.Modifications, modWire{Type: "QueryUpdated", QueryID: m.QueryID, Value: v, LogLines: noLogLines, Journal: journal(m.Journal)})
 		case reactive.QueryFailed:
 			w.Modifications = append(w.Modifications, modWire{Type: "QueryFailed", QueryID: m.QueryID,
-				ErrorMessage: m.Err.Message, ErrorData: m.Err.ErrorData(), LogLines: noLogLines})
+				ErrorMessage: m.Err.Message, ErrorData: m.Err.ErrorData(), LogLines: noLogLines, Journal: journal(m.Journal)})
 		case reactive.QueryRemoved:
 			w.Modifications = append(w.Modifications, modWire{Type: "QueryRemoved", QueryID: m.QueryID, LogLines: noLogLines})
 		}

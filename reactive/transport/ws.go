@@ -79,7 +79,11 @@ func querySetChanges(m clientMessage) (adds []reactive.QueryAdd, removes []uint3
 			if err != nil {
 				args = json.RawMessage(`null`) // reported as the query's failure
 			}
-			adds = append(adds, reactive.QueryAdd{QueryID: mod.QueryID, UDFPath: mod.UDFPath, Args: args})
+			add := reactive.QueryAdd{QueryID: mod.QueryID, UDFPath: mod.UDFPath, Args: args}
+			if mod.Journal != nil {
+				add.Journal = *mod.Journal
+			}
+			adds = append(adds, add)
 		case "Remove":
 			removes = append(removes, mod.QueryID)
 		default:

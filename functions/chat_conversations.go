@@ -1,0 +1,361 @@
+package functions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/parley-chat/parley/schema"
+)
+
+// Reasons canChatWithStore gives when a customer may not chat.
+const (
+	ReasonDirectMessagingDisabled = "Direct messaging is disabled"
+	ReasonStoreMessagingDisabled  = "This store does not accept direct messages"
+	ReasonNoEligibleOrders        = "You have no active orders with this store"
+)
+
+// eligibility decides whether customer may message store directly: the
+// global switch, the store's switch, and at least one order with the store
+// that is not cancelled. orderIDs lists those orders.
+func eligibility(ctx context.Context, db *schema.DB, customerID, storeID string) (ok bool, reason string, orderIDs []string, err error) {
+	store, err := db.Store(ctx, storeID)
+	if errors.Is(err, schema.ErrNoRow) {
+		return false, "", nil, ErrStoreNotFound
+	}
+	if err != nil {
+		return false, "", nil, err
+	}
+	settings, err := db.Settings(ctx)
+	if err != nil {
+		return false, "", nil, err
+	}
+	orders, err := db.CustomerOrdersAtStore(ctx, customerID, storeID)
+	if err != nil {
+		return false, "", nil, err
+	}
+	orderIDs = []string{}
+	for _, o := range orders {
+		if o.Status != "cancelled" {
+			orderIDs = append(orderIDs, o.ID)
+		}
+	}
+	switch {
+	case !settings.DirectMessagingEnabled:
+		return false, ReasonDirectMessagingDisabled, orderIDs, nil
+	case !store.DirectMessagingEnabled:
+		return false, ReasonStoreMessagingDisabled, orderIDs, nil
+	case len(orderIDs) == 0:
+		return false, ReasonNoEligibleOrders, orderIDs, nil
+	}
+	return true, "", orderIDs, nil
+}
+
+// ErrStoreNotFound and ErrOrderNotFound answer references to rows the
+// caller cannot see.
+var (
+	ErrStoreNotFound = &Error{Status: 404, Code: CodeNotFound, Message: "Store not found"}
+	ErrOrderNotFound = &Error{Status: 404, Code: CodeNotFound, Message: "Order not found"}
+)
+
+// CreateOrGetConversationArgs are the arguments of createOrGetConversation.
+type CreateOrGetConversationArgs struct {
+	OrderID *string `json:"orderId"`
+	StoreID *string `json:"storeId"`
+}
+
+// ConversationRef is the result of createOrGetConversation.
+type ConversationRef struct {
+	ConversationID   string `json:"conversationId"`
+	ConversationType string `json:"conversationType"`
+}
+
+// createOrGetConversation opens (or finds) a customer's conversation: with
+// the store when an order of theirs at that store is given and they may
+// message it directly, else with support.
+func createOrGetConversation(c *MutationCtx, a CreateOrGetConversationArgs) (ConversationRef, error) {
+	id, err := requireIdentity(c.Identity())
+	if err != nil {
+		return ConversationRef{}, err
+	}
+	if id.Role != RoleCustomer {
+		return ConversationRef{}, &Error{Status: 403, Code: CodeForbidden, Message: "Only customers can start conversations"}
+	}
+	storeID, orderID := "", ""
+	if a.StoreID != nil && *a.StoreID != "" {
+		storeID = *a.StoreID
+		if _, err := c.DB.Store(c.Ctx, storeID); errors.Is(err, schema.ErrNoRow) {
+			return ConversationRef{}, ErrStoreNotFound
+		} else if err != nil {
+			return ConversationRef{}, err
+		}
+	}
+	var order schema.Order
+	if a.OrderID != nil && *a.OrderID != "" {
+		order, err = c.DB.Order(c.Ctx, *a.OrderID)
+		switch {
+		case errors.Is(err, schema.ErrNoRow) || (err == nil && order.CustomerID != id.Subject):
+			return ConversationRef{}, ErrOrderNotFound
+		case err != nil:
+			return ConversationRef{}, err
+		}
+		orderID = order.ID
+	}
+	convType := schema.CustomerToAdmin
+	if storeID != "" && orderID != "" && order.StoreID == storeID {
+		ok, _, _, err := eligibility(c.Ctx, c.DB, id.Subject, storeID)
+		if err != nil {
+			return ConversationRef{}, err
+		}
+		if ok {
+			convType = schema.CustomerToStore
+		}
+	}
+	if convType == schema.CustomerToAdmin {
+		storeID = "" // support conversations are about an order, not with a store
+		settings, err := c.DB.Settings(c.Ctx)
+		if err != nil {
+			return ConversationRef{}, err
+		}
+		if !settings.AdminSupportEnabled {
+			return ConversationRef{}, &Error{Status: 403, Code: CodeForbidden, Message: "Support chat is disabled"}
+		}
+	}
+	existing, err := c.DB.ConversationBySubject(c.Ctx, id.Subject, convType, storeID, orderID)
+	if err == nil {
+		return ConversationRef{ConversationID: existing.ID, ConversationType: existing.Type}, nil
+	}
+	if !errors.Is(err, schema.ErrNoRow) {
+		return ConversationRef{}, err
+	}
+	if err := ensureUser(c, id); err != nil {
+		return ConversationRef{}, err
+	}
+	convID := schema.NewID("conv")
+	// A concurrent twin makes this insert fail with a unique violation; the
+	// mutation is then retried and finds the twin's conversation above.
+	_, err = c.Tx.Exec(c.Ctx, `INSERT INTO conversations (id, conversation_type, customer_id, store_id, order_id)
+		VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''))`, convID, convType, id.Subject, storeID, orderID)
+	if err != nil {
+		return ConversationRef{}, fmt.Errorf("insert conversation: %w", err)
+	}
+	if err := joinConversation(c, id, convID); err != nil {
+		return ConversationRef{}, err
+	}
+	return ConversationRef{ConversationID: convID, ConversationType: convType}, nil
+}
+
+// ConversationIDArgs name one conversation.
+type ConversationIDArgs struct {
+	ConversationID string `json:"conversationId"`
+}
+
+// archiveConversation moves a conversation out of the active list. A new
+// message brings it back.
+func archiveConversation(c *MutationCtx, a ConversationIDArgs) (Null, error) {
+	id, err := requireIdentity(c.Identity())
+	if err != nil {
+		return Null{}, err
+	}
+	conv, err := lockedConversation(c, id, a.ConversationID)
+	if err != nil {
+		return Null{}, err
+	}
+	if conv.Status == "active" {
+		if _, err := c.Tx.Exec(c.Ctx, `UPDATE conversations SET status = 'archived' WHERE id = $1`, conv.ID); err != nil {
+			return Null{}, fmt.Errorf("archive conversation: %w", err)
+		}
+	}
+	return Null{}, nil
+}
+
+// GetConversationsArgs are the arguments of getConversations.
+type GetConversationsArgs struct {
+	Status *string `json:"status"`
+	Limit  *int    `json:"limit"`
+}
+
+// ConversationDoc is a conversation as queries return it.
+type ConversationDoc struct {
+	ID                   string        `json:"_id"`
+	CreationTime         float64       `json:"_creationTime"`
+	ConversationType     string        `json:"conversationType"`
+	CustomerID           string        `json:"customerId"`
+	CustomerName         string        `json:"customerName"`
+	StoreID              *string       `json:"storeId,omitempty"`
+	StoreName            *string       `json:"storeName,omitempty"`
+	OrderID              *string       `json:"orderId,omitempty"`
+	OrderSummary         *OrderSummary `json:"orderSummary,omitempty"`
+	AssignedAdminID      *string       `json:"assignedAdminId,omitempty"`
+	Status               string        `json:"status"`
+	IsBlocked            bool          `json:"isBlocked"`
+	LastMessageAt        *float64      `json:"lastMessageAt,omitempty"`
+	LastMessagePreview   *string       `json:"lastMessagePreview,omitempty"`
+	UnreadCountCustomer  int           `json:"unreadCountCustomer"`
+	UnreadCountRecipient int           `json:"unreadCountRecipient"`
+}
+
+// OrderSummary is the order a conversation is about.
+type OrderSummary struct {
+	ID          string  `json:"_id"`
+	TotalAmount float64 `json:"totalAmount"`
+	Status      string  `json:"status"`
+	OrderDate   float64 `json:"orderDate"`
+}
+
+// conversationDocs builds documents for convs with names and unread counts.
+func conversationDocs(c *QueryCtx, convs []schema.Conversation) ([]ConversationDoc, error) {
+	ids := make([]string, len(convs))
+	var storeIDs, customerIDs []string
+	for i, cv := range convs {
+		ids[i] = cv.ID
+		customerIDs = append(customerIDs, cv.CustomerID)
+		if cv.StoreID != nil {
+			storeIDs = append(storeIDs, *cv.StoreID)
+		}
+	}
+	stores, err := c.DB.StoreNames(c.Ctx, storeIDs)
+	if err != nil {
+		return nil, err
+	}
+	customers, err := c.DB.UserNames(c.Ctx, customerIDs)
+	if err != nil {
+		return nil, err
+	}
+	unread, err := c.DB.UnreadCounts(c.Ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	docs := make([]ConversationDoc, len(convs))
+	for i, cv := range convs {
+		d := ConversationDoc{
+			ID: cv.ID, CreationTime: schema.Millis(cv.CreatedAt), ConversationType: cv.Type,
+			CustomerID: cv.CustomerID, CustomerName: customers[cv.CustomerID], StoreID: cv.StoreID, OrderID: cv.OrderID,
+			AssignedAdminID: cv.AssignedAdminID, Status: cv.Status, IsBlocked: cv.IsBlocked,
+			LastMessageAt: millisPtr(cv.LastMessageAt), LastMessagePreview: cv.LastMessagePreview,
+			UnreadCountCustomer: unread[cv.ID].Customer, UnreadCountRecipient: unread[cv.ID].Recipient,
+		}
+		if cv.StoreID != nil {
+			if name, ok := stores[*cv.StoreID]; ok {
+				d.StoreName = &name
+			}
+		}
+		docs[i] = d
+	}
+	return docs, nil
+}
+
+// getConversations lists the caller's conversations, newest activity
+// first: a customer's own, a store's, or (admins) every support one.
+func getConversations(c *QueryCtx, a GetConversationsArgs) ([]ConversationDoc, error) {
+	id, err := requireIdentity(c.Identity())
+	if err != nil {
+		return nil, err
+	}
+	f := schema.ConversationFilter{Status: "active", Limit: DefaultConversationLimit}
+	if a.Status != nil {
+		switch *a.Status {
+		case "active", "archived", "closed":
+			f.Status = *a.Status
+		default:
+			return nil, Invalid(`status must be "active", "archived" or "closed", got %q`, *a.Status)
+		}
+	}
+	if a.Limit != nil {
+		if *a.Limit < 1 {
+			return nil, Invalid("limit must be at least 1, got %d", *a.Limit)
+		}
+		f.Limit = min(*a.Limit, MaxConversationLimit)
+	}
+	switch id.Role {
+	case RoleCustomer:
+		f.CustomerID = id.Subject
+	case RoleStore:
+		f.StoreID = id.StoreID
+	case RoleAdmin:
+		f.Type = schema.CustomerToAdmin
+	}
+	convs, err := c.DB.Conversations(c.Ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return conversationDocs(c, convs)
+}
+
+// getConversation returns one conversation with its people and order.
+func getConversation(c *QueryCtx, a ConversationIDArgs) (ConversationDoc, error) {
+	id, err := requireIdentity(c.Identity())
+	if err != nil {
+		return ConversationDoc{}, err
+	}
+	conv, err := visibleConversation(c, id, a.ConversationID)
+	if err != nil {
+		return ConversationDoc{}, err
+	}
+	docs, err := conversationDocs(c, []schema.Conversation{conv})
+	if err != nil {
+		return ConversationDoc{}, err
+	}
+	d := docs[0]
+	if conv.OrderID != nil {
+		o, err := c.DB.Order(c.Ctx, *conv.OrderID)
+		if err != nil && !errors.Is(err, schema.ErrNoRow) {
+			return ConversationDoc{}, err
+		}
+		if err == nil {
+			d.OrderSummary = &OrderSummary{ID: o.ID, TotalAmount: o.TotalAmount, Status: o.Status, OrderDate: schema.Millis(o.OrderDate)}
+		}
+	}
+	return d, nil
+}
+
+// CanChatWithStoreArgs are the arguments of canChatWithStore.
+type CanChatWithStoreArgs struct {
+	StoreID string `json:"storeId"`
+}
+
+// CanChat is the result of canChatWithStore.
+type CanChat struct {
+	CanChat  bool     `json:"canChat"`
+	Reason   *string  `json:"reason,omitempty"`
+	OrderIDs []string `json:"orderIds"`
+}
+
+func canChatWithStore(c *QueryCtx, a CanChatWithStoreArgs) (CanChat, error) {
+	id, err := requireIdentity(c.Identity())
+	if err != nil {
+		return CanChat{}, err
+	}
+	if id.Role != RoleCustomer {
+		return CanChat{}, ErrNotCustomer
+	}
+	ok, reason, orderIDs, err := eligibility(c.Ctx, c.DB, id.Subject, a.StoreID)
+	if err != nil {
+		return CanChat{}, err
+	}
+	out := CanChat{CanChat: ok, OrderIDs: orderIDs}
+	if !ok {
+		out.Reason = &reason
+	}
+	return out, nil
+}
+
+// ChatSettings is the result of getChatSettings.
+type ChatSettings struct {
+	DirectMessagingEnabled bool     `json:"directMessagingEnabled"`
+	MaxImageSizeMB         int      `json:"maxImageSizeMB"`
+	AllowedImageTypes      []string `json:"allowedImageTypes"`
+	AdminSupportEnabled    bool     `json:"adminSupportEnabled"`
+}
+
+// EmptyArgs are the arguments of functions that take none.
+type EmptyArgs struct{}
+
+func getChatSettings(c *QueryCtx, _ EmptyArgs) (ChatSettings, error) {
+	s, err := c.DB.Settings(c.Ctx)
+	if err != nil {
+		return ChatSettings{}, err
+	}
+	return ChatSettings{DirectMessagingEnabled: s.DirectMessagingEnabled, MaxImageSizeMB: s.MaxImageSizeMB,
+		AllowedImageTypes: s.AllowedImageTypes, AdminSupportEnabled: s.AdminSupportEnabled}, nil
+}

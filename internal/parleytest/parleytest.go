@@ -1,0 +1,205 @@
+package parleytest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/internal/server"
+	"github.com/parley-chat/parley/internal/syncclient"
+	"github.com/parley-chat/parley/schema"
+)
+
+// The demo identities (schema/demo.go), as their tokens prove them.
+var (
+	John        = functions.Identity{Subject: schema.DemoCustomerID, Role: functions.RoleCustomer, Name: "John Doe"}
+	Jane        = functions.Identity{Subject: schema.DemoOtherCustomerID, Role: functions.RoleCustomer, Name: "Jane Roe"}
+	PizzaStaff  = functions.Identity{Subject: schema.DemoStaffID, Role: functions.RoleStore, Name: "Pizza Palace Support", StoreID: schema.DemoStoreID}
+	BurgerStaff = functions.Identity{Subject: schema.DemoClosedStaffID, Role: functions.RoleStore, Name: "Burger Barn Support", StoreID: schema.DemoClosedStoreID}
+	Admin       = functions.Identity{Subject: schema.DemoAdminID, Role: functions.RoleAdmin, Name: "Parley Support"}
+	Anonymous   = functions.Identity{}
+)
+
+const (
+	// tokenTTL is the lifetime of the tokens Token mints.
+	tokenTTL = time.Hour
+	// healthyTimeout bounds Start's wait for /healthz.
+	healthyTimeout = 30 * time.Second
+	// stopTimeout bounds the wait for Run after cancellation.
+	stopTimeout = 30 * time.Second
+	// dialTimeout bounds Dial's connect and authentication.
+	dialTimeout = 10 * time.Second
+	// healthRequestTimeout bounds one GET /healthz.
+	healthRequestTimeout = 10 * time.Second
+)
+
+// Server is a full Parley (server.New) listening on 127.0.0.1 over a
+// database of its own that holds the demo data. Safe for concurrent use.
+type Server struct {
+	URL    string        // http://127.0.0.1:port
+	DBURL  string        // the test database, as a superuser
+	DB     *pgxpool.Pool // the test's own connections, for direct SQL
+	Server *server.Server
+	secret []byte
+}
+
+// NoLimits is the chat configuration Start uses: rate limits off, so
+// tests that are not about them can send in bursts.
+var NoLimits = functions.ChatConfig{MessagesPerSecond: -1, TypingPerSecond: -1}
+
+// Start starts a server for t with NoLimits and waits until its
+// replication stream is connected. Everything stops when t ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartChat(t, NoLimits)
+}
+
+// StartChat is Start with the given chat configuration.
+func StartChat(t testing.TB, chat functions.ChatConfig) *Server {
+	t.Helper()
+	ctx := context.Background()
+	dbURL := pgtest.NewDB(t)
+	pool, err := pgxpool.New(ctx, dbURL)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = schema.Migrate(ctx, pool)
+	require.NoError(t, err)
+	require.NoError(t, schema.SeedDemo(ctx, pool))
+
+	secret := make([]byte, jwtauth.MinSecretLen)
+	_, err = rand.Read(secret)
+	require.NoError(t, err)
+	verifier, err := jwtauth.New(ctx, jwtauth.Config{HS256Secret: secret})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv, err := server.New(ctx, server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln,
+		Chat: chat, Logger: testLogger(t)})
+	if err != nil {
+		ln.Close()
+		require.NoError(t, err, "server.New")
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Run(runCtx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-errc:
+			require.NoError(t, err, "server.Run")
+		case <-time.After(stopTimeout):
+			t.Errorf("server.Run did not return within %s of cancellation", stopTimeout)
+		}
+	})
+	s := &Server{URL: "http://" + ln.Addr().String(), DBURL: dbURL, DB: pool, Server: srv, secret: secret}
+	s.waitHealthy(t)
+	return s
+}
+
+// waitHealthy waits until /healthz reports the replication stream
+// connected and applied.
+func (s *Server) waitHealthy(t testing.TB) {
+	t.Helper()
+	pgtest.Eventually(t, healthyTimeout, func() error {
+		h, err := s.Health()
+		if err != nil {
+			return err
+		}
+		if h.Status != "ok" || !h.Replication.Connected {
+			return fmt.Errorf("not ready: %+v", h)
+		}
+		return nil
+	})
+}
+
+// Health fetches the server's /healthz report, whatever its status.
+func (s *Server) Health() (server.Health, error) {
+	var h server.Health
+	client := &http.Client{Timeout: healthRequestTimeout}
+	resp, err := client.Get(s.URL + "/healthz")
+	if err != nil {
+		return h, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(resp.Body).Decode(&h)
+	return h, err
+}
+
+// Token mints a token for id valid for an hour; "" for Anonymous (an
+// identity without Subject).
+func (s *Server) Token(t testing.TB, id functions.Identity) string {
+	t.Helper()
+	if id.Subject == "" {
+		return ""
+	}
+	return s.TokenTTL(t, id, tokenTTL)
+}
+
+// TokenTTL mints a token for id, signed with the server's secret, that
+// expires after ttl.
+func (s *Server) TokenTTL(t testing.TB, id functions.Identity, ttl time.Duration) string {
+	t.Helper()
+	tok, err := jwtauth.MintHS256(s.secret, id, ttl)
+	require.NoError(t, err)
+	return tok
+}
+
+// Dial connects a sync client as id (Anonymous: no token) with opts (its
+// Token is replaced), waits until the token is accepted, and closes the
+// client when t ends, checking that it observed no protocol violation.
+func (s *Server) Dial(t testing.TB, id functions.Identity, opts syncclient.Options) *syncclient.Client {
+	t.Helper()
+	opts.Token = s.Token(t, id)
+	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+	defer cancel()
+	c, err := syncclient.Dial(ctx, s.URL, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		c.Close()
+		require.Empty(t, c.ProtocolErrors(), "protocol violations seen by the client of %s", id.Subject)
+	})
+	require.NoError(t, c.WaitAuth(ctx))
+	return c
+}
+
+// testLogger sends the server's warnings and errors to the test log until
+// the test's cleanups are done.
+func testLogger(t testing.TB) *slog.Logger {
+	w := &testWriter{t: t}
+	t.Cleanup(func() { // registered before the server's, so it runs after the server stopped
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// testWriter writes to t's log until done. Safe for concurrent use.
+type testWriter struct {
+	t    testing.TB
+	mu   sync.Mutex
+	done bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log("server: " + strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}
