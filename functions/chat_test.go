@@ -26,7 +26,11 @@ var (
 	burger  = &functions.Identity{Subject: schema.DemoClosedStaffID, Role: functions.RoleStore, StoreID: schema.DemoClosedStoreID}
 	admin   = &functions.Identity{Subject: schema.DemoAdminID, Role: functions.RoleAdmin, Name: "Parley Support"}
 	nobody  *functions.Identity
-	chatReg = func() *functions.Registry { r := functions.NewRegistry(); functions.RegisterChat(r, functions.ChatConfig{MessagesPerSecond: -1, TypingPerSecond: -1}); return r }()
+	chatReg = func() *functions.Registry {
+		r := functions.NewRegistry()
+		functions.RegisterChat(r, functions.ChatConfig{MessagesPerSecond: -1, TypingPerSecond: -1})
+		return r
+	}()
 )
 
 type env struct {
