@@ -102,10 +102,11 @@ func requireCode(t *testing.T, err error, status int, message string) {
 	}
 }
 
-// storeConversation makes John's Pizza Palace conversation about his order.
+// storeConversation makes a fresh Pizza Palace conversation about John's
+// second order (the demo data already has one about his first).
 func (e *env) storeConversation() string {
 	ref := must[functions.ConversationRef](e.t)(e.mutate(john, "createOrGetConversation",
-		map[string]any{"orderId": schema.DemoOrderID, "storeId": schema.DemoStoreID}))
+		map[string]any{"orderId": schema.DemoOrder2ID, "storeId": schema.DemoStoreID}))
 	require.Equal(e.t, schema.CustomerToStore, ref.ConversationType)
 	return ref.ConversationID
 }

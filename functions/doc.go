@@ -24,18 +24,40 @@
 //
 // # Access rules
 //
-// The caller's identity comes only from a verified JWT (package jwtauth).
+// The caller's identity comes only from a verified JWT (package jwtauth):
+// its subject, its role (customer, store, admin) and, for store staff, the
+// store they work for. Who may see a conversation: its customer, the staff
+// of its store (store conversations only), and every admin. Who speaks in
+// it (sends, marks read, types): its customer; its store's staff in a store
+// conversation; admins in a support conversation. Admins moderate every
+// conversation. A caller outside a conversation learns nothing about it:
+// 404, not 403. The table gives the status for a store conversation (and a
+// support one where it differs) for: the conversation's customer (C),
+// another customer (OC), staff of its store (S), staff of another store
+// (OS), an admin (A), no identity (N).
 //
-//	function                 customer (own)  other customer  store staff (own store)  other store  admin          no identity
-//	createOrGetConversation  ok              —               403                      403          403            401
-//	sendMessage              ok              404             ok                       404          ok on support  401
-//	                                                                                               403 on store
-//	markMessagesAsRead       ok              404             ok                       404          ok             401
-//	getMessages              ok              404             ok                       404          ok             401
-//	getUnreadCount           own total       own total       store total              store total  support total  401
+//	function                     C    OC   S    OS   A    N    notes
+//	createOrGetConversation      200  404  403  403  403  401  OC: "Order not found" (not their order)
+//	sendMessage (text)           200  404  200  404  403  401  A: 200 in support; S: 404 in support
+//	sendMessage (system)         400  400  400  400  200  401  "system" is for admins only
+//	markMessagesAsRead           200  404  200  404  403  401  A: 200 in support; S: 404 in support
+//	archiveConversation          200  404  200  404  200  401  S: 404 in support
+//	deleteMessage (C's message)  200  404  403  404  200  401  only the sender or an admin
+//	updateTypingStatus           200  404  200  404  403  401  A: 200 in support; S: 404 in support
+//	getTypingIndicators          200  404  200  404  200  401  never lists the caller
+//	getConversation              200  404  200  404  200  401  S: 404 in support
+//	getMessages                  200  404  200  404  200  401  S: 404 in support
+//	getMessagesPaginated         200  404  200  404  200  401  S: 404 in support
+//	getConversations             200  200  200  200  200  401  each sees their own list
+//	getUnreadCount               200  200  200  200  200  401  each sees their own total
+//	canChatWithStore             200  200  403  403  403  401  customers only
+//	getChatSettings              200  200  200  200  200  200  public
+//	transferConversation         403  404  403  404  200  401  support only (A on a store conversation: 400)
+//	blockConversation            403  404  403  404  200  401  also unblockConversation
 //
-// A caller outside a conversation learns nothing about it: 404, not 403.
-// A blocked conversation refuses messages with 403 "Conversation is blocked".
+// Sending to a blocked conversation is 403 "Conversation is blocked"; to a
+// closed one 403 "Conversation is closed". sendMessage and
+// updateTypingStatus are rate limited per user (429 with retryAfterMs).
 //
 // # Concurrency model
 //

@@ -65,7 +65,9 @@ func openConversation(t testing.TB, ctx context.Context, c *syncclient.Client, a
 }
 
 func pizzaArgs() map[string]any {
-	return map[string]any{"orderId": schema.DemoOrderID, "storeId": schema.DemoStoreID}
+	// John's second order: the demo conversation about his first already
+	// has the API document's two messages.
+	return map[string]any{"orderId": schema.DemoOrder2ID, "storeId": schema.DemoStoreID}
 }
 
 func sendText(ctx context.Context, c *syncclient.Client, conv, content string) (string, uint64, error) {

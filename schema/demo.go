@@ -21,6 +21,11 @@ const (
 	DemoClosedStaffID   = "user555555555" // Burger Barn Support
 	DemoAdminID         = "admin123456789"
 	DemoAdmin2ID        = "admin987654321"
+	// The API document's conversation between John and Pizza Palace about
+	// his delivered order, and its two messages.
+	DemoConversationID = "conv123456789"
+	DemoMessageID      = "msg123456789" // John: "Thank you for your help!"
+	DemoMessage2ID     = "msg987654321" // Pizza Palace: "You're welcome! …"
 )
 
 const demoSQL = `
@@ -47,6 +52,24 @@ INSERT INTO orders (id, customer_id, store_id, total_amount, status, order_date)
     ('order123456789', 'cust123456789', 'store123456789', 25.50, 'delivered', to_timestamp(1640995000)),
     ('order987654321', 'cust123456789', 'store123456789', 18.00, 'shipped', to_timestamp(1641081400)),
     ('order555555555', 'cust123456789', 'store555555555', 12.75, 'cancelled', to_timestamp(1641167800))
+ON CONFLICT (id) DO NOTHING;
+
+INSERT INTO conversations (id, conversation_type, customer_id, store_id, order_id, status,
+        last_message_at, last_message_preview, created_at) VALUES
+    ('conv123456789', 'customer_to_store', 'cust123456789', 'store123456789', 'order123456789', 'active',
+        to_timestamp(1640995800), 'Thank you for your help!', to_timestamp(1640995200))
+ON CONFLICT DO NOTHING;
+
+INSERT INTO conversation_participants (conversation_id, user_id, role, joined_at, last_read_at) VALUES
+    ('conv123456789', 'cust123456789', 'customer', to_timestamp(1640995200), to_timestamp(1640995750)),
+    ('conv123456789', 'user123456789', 'store', to_timestamp(1640995200), to_timestamp(1640995900))
+ON CONFLICT DO NOTHING;
+
+INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content, is_read, read_at, created_at) VALUES
+    ('msg987654321', 'conv123456789', 'user123456789', 'store', 'text',
+        'You''re welcome! Is there anything else I can help you with?', true, to_timestamp(1640995750), to_timestamp(1640995700)),
+    ('msg123456789', 'conv123456789', 'cust123456789', 'customer', 'text',
+        'Thank you for your help!', true, to_timestamp(1640995900), to_timestamp(1640995800))
 ON CONFLICT (id) DO NOTHING;
 `
 

@@ -122,7 +122,12 @@ func TestDevRunsStopsAndReusesData(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 
 	p := startDev(t, bin, data)
-	require.Contains(t, p.stderr.String(), "parley token", "it says how to get a token")
+	pgtest.Eventually(t, 10*time.Second, func() error {
+		if !strings.Contains(p.stderr.String(), "parley token") {
+			return fmt.Errorf("it does not say how to get a token:\n%s", p.stderr)
+		}
+		return nil
+	})
 	pgtest.Eventually(t, 20*time.Second, func() error {
 		resp, err := http.Get(p.url + "/healthz")
 		if err != nil {
