@@ -42,9 +42,9 @@
 //	sendMessage (system)         400  400  400  400  200  401  "system" is for admins only
 //	markMessagesAsRead           200  404  200  404  403  401  A: 200 in support; S: 404 in support
 //	archiveConversation          200  404  200  404  200  401  S: 404 in support
-//	deleteMessage (C's message)  200  404  403  404  200  401  only the sender or an admin
+//	deleteMessage (C's message)  200  404  403  404  200  401  only the sender or an admin; S: 404 in support
 //	updateTypingStatus           200  404  200  404  403  401  A: 200 in support; S: 404 in support
-//	getTypingIndicators          200  404  200  404  200  401  never lists the caller
+//	getTypingIndicators          200  404  200  404  200  401  never lists the caller; S: 404 in support
 //	getConversation              200  404  200  404  200  401  S: 404 in support
 //	getMessages                  200  404  200  404  200  401  S: 404 in support
 //	getMessagesPaginated         200  404  200  404  200  401  S: 404 in support
@@ -52,11 +52,12 @@
 //	getUnreadCount               200  200  200  200  200  401  each sees their own total
 //	canChatWithStore             200  200  403  403  403  401  customers only
 //	getChatSettings              200  200  200  200  200  200  public
-//	transferConversation         403  404  403  404  200  401  support only (A on a store conversation: 400)
-//	blockConversation            403  404  403  404  200  401  also unblockConversation
+//	transferConversation         403  404  403  404  200  401  support only (A on a store conversation: 400); S: 404 in support
+//	blockConversation            403  404  403  404  200  401  also unblockConversation; S: 404 in support
 //
 // Sending to a blocked conversation is 403 "Conversation is blocked"; to a
-// closed one 403 "Conversation is closed". sendMessage and
+// closed one 403 "Conversation is closed" — except admins' system notices,
+// which are moderation and always get through. sendMessage and
 // updateTypingStatus are rate limited per user (429 with retryAfterMs).
 //
 // # Concurrency model

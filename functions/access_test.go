@@ -1,0 +1,344 @@
+package functions_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/schema"
+)
+
+// accessCallers are the columns of the access table in doc.go, in its order.
+var accessCallers = [...]struct {
+	name string
+	id   *functions.Identity
+}{
+	{"C", john},    // the conversation's customer
+	{"OC", jane},   // another customer
+	{"S", staff},   // staff of the conversation's store (Pizza Palace)
+	{"OS", burger}, // staff of another store (Burger Barn)
+	{"A", admin},   // an admin
+	{"N", nobody},  // no identity
+}
+
+// codes are one row's expected statuses, one per accessCallers column.
+type codes [len(accessCallers)]int
+
+// accessTarget is what a row's arguments refer to in one variant.
+type accessTarget struct {
+	conv, msg, order, store string
+}
+
+// Variants of the access table: a store conversation, a support one, and
+// none for functions that take no conversation.
+const (
+	storeConv   = "store"
+	supportConv = "support"
+	noConv      = ""
+)
+
+// Messages of the documented errors.
+const (
+	msgConvNotFound  = "Conversation not found"
+	msgMsgNotFound   = "Message not found"
+	msgOrderNotFound = "Order not found"
+	msgUnauthorized  = "Unauthorized to send message to this conversation"
+	msgNotAuth       = "Not authenticated"
+	msgBlocked       = "Conversation is blocked"
+	msgSystemOnly    = `messageType "system" is for admins only`
+)
+
+type accessRow struct {
+	label   string // the function as the table names it
+	fn      string // the registered function
+	variant string
+	args    func(accessTarget) map[string]any
+	want    codes
+	// notFound, forbidden and invalid are the messages this row's 404, 403
+	// and 400 must carry; "" leaves a 403 or 400 message unchecked.
+	notFound, forbidden, invalid string
+	// prepare puts extra state in place after the reset, for the cell's
+	// call to be meaningful.
+	prepare func(*env, accessTarget)
+}
+
+func conversationArgs(x accessTarget) map[string]any { return map[string]any{"conversationId": x.conv} }
+func noArgs(accessTarget) map[string]any             { return map[string]any{} }
+
+func sendArgs(messageType string) func(accessTarget) map[string]any {
+	return func(x accessTarget) map[string]any {
+		return map[string]any{"conversationId": x.conv, "content": "access check", "messageType": messageType}
+	}
+}
+
+// accessRules is the table of doc.go's "# Access rules", row for row: each
+// function once for a store conversation and once for a support one, with
+// the support expectations taken from the notes where they differ.
+func accessRules() []accessRow {
+	createArgs := func(x accessTarget) map[string]any { return map[string]any{"orderId": x.order, "storeId": x.store} }
+	deleteArgs := func(x accessTarget) map[string]any { return map[string]any{"messageId": x.msg} }
+	typingArgs := func(x accessTarget) map[string]any { return map[string]any{"conversationId": x.conv, "isTyping": true} }
+	pageArgs := func(x accessTarget) map[string]any {
+		return map[string]any{"conversationId": x.conv, "paginationOpts": map[string]any{"numItems": 10}}
+	}
+	transferArgs := func(x accessTarget) map[string]any {
+		return map[string]any{"conversationId": x.conv, "toAdminId": schema.DemoAdmin2ID}
+	}
+	blocked := func(e *env, x accessTarget) {
+		e.exec(`UPDATE conversations SET is_blocked = true WHERE id = $1`, x.conv)
+	}
+	othersTyping := func(e *env, x accessTarget) {
+		e.exec(`INSERT INTO typing_state (conversation_id, user_id, user_type, user_name, is_typing, last_typing_at)
+			VALUES ($1, $2, 'customer', 'John Doe', true, now()), ($1, $3, 'store', 'Pizza Palace Support', true, now()),
+			($1, $4, 'admin', 'Parley Support', true, now())`, x.conv, schema.DemoCustomerID, schema.DemoStaffID, schema.DemoAdminID)
+	}
+	return []accessRow{
+		//                                                                           C    OC   S    OS   A    N
+		{label: "createOrGetConversation", variant: storeConv, args: createArgs, want: codes{200, 404, 403, 403, 403, 401}, notFound: msgOrderNotFound},
+		{label: "createOrGetConversation", variant: supportConv, args: createArgs, want: codes{200, 404, 403, 403, 403, 401}, notFound: msgOrderNotFound},
+		{label: "sendMessage", variant: storeConv, args: sendArgs("text"), want: codes{200, 404, 200, 404, 403, 401}, forbidden: msgUnauthorized},
+		{label: "sendMessage", variant: supportConv, args: sendArgs("text"), want: codes{200, 404, 404, 404, 200, 401}, forbidden: msgUnauthorized},
+		{label: "sendMessage(system)", fn: "sendMessage", variant: storeConv, args: sendArgs("system"), want: codes{400, 400, 400, 400, 200, 401}, invalid: msgSystemOnly},
+		{label: "sendMessage(system)", fn: "sendMessage", variant: supportConv, args: sendArgs("system"), want: codes{400, 400, 400, 400, 200, 401}, invalid: msgSystemOnly},
+		{label: "markMessagesAsRead", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 403, 401}},
+		{label: "markMessagesAsRead", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401}},
+		{label: "archiveConversation", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}},
+		{label: "archiveConversation", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401}},
+		{label: "deleteMessage", variant: storeConv, args: deleteArgs, want: codes{200, 404, 403, 404, 200, 401}, notFound: msgMsgNotFound},
+		{label: "deleteMessage", variant: supportConv, args: deleteArgs, want: codes{200, 404, 404, 404, 200, 401}, notFound: msgMsgNotFound},
+		{label: "updateTypingStatus", variant: storeConv, args: typingArgs, want: codes{200, 404, 200, 404, 403, 401}},
+		{label: "updateTypingStatus", variant: supportConv, args: typingArgs, want: codes{200, 404, 404, 404, 200, 401}},
+		{label: "getTypingIndicators", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}, prepare: othersTyping},
+		{label: "getTypingIndicators", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401}, prepare: othersTyping},
+		{label: "getConversation", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}},
+		{label: "getConversation", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401}},
+		{label: "getMessages", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}},
+		{label: "getMessages", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401}},
+		{label: "getMessagesPaginated", variant: storeConv, args: pageArgs, want: codes{200, 404, 200, 404, 200, 401}},
+		{label: "getMessagesPaginated", variant: supportConv, args: pageArgs, want: codes{200, 404, 404, 404, 200, 401}},
+		{label: "getConversations", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401}},
+		{label: "getUnreadCount", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401}},
+		{label: "canChatWithStore", variant: noConv, args: func(accessTarget) map[string]any { return map[string]any{"storeId": schema.DemoStoreID} },
+			want: codes{200, 200, 403, 403, 403, 401}},
+		{label: "getChatSettings", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 200}},
+		{label: "transferConversation", variant: storeConv, args: transferArgs, want: codes{403, 404, 403, 404, 400, 401}},
+		{label: "transferConversation", variant: supportConv, args: transferArgs, want: codes{403, 404, 404, 404, 200, 401}},
+		{label: "blockConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401}},
+		{label: "blockConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401}},
+		{label: "unblockConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401}, prepare: blocked},
+		{label: "unblockConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401}, prepare: blocked},
+	}
+}
+
+// accessFixture is the state every cell starts from.
+type accessFixture struct {
+	targets     map[string]accessTarget // by variant
+	nonexistent accessTarget
+	janeSupport string // Jane's own support conversation
+}
+
+func newAccessFixture(e *env) *accessFixture {
+	support := must[functions.ConversationRef](e.t)(e.mutate(john, "createOrGetConversation", map[string]any{}))
+	require.Equal(e.t, schema.CustomerToAdmin, support.ConversationType)
+	janeSupport := must[functions.ConversationRef](e.t)(e.mutate(jane, "createOrGetConversation", map[string]any{}))
+	return &accessFixture{
+		targets: map[string]accessTarget{
+			storeConv: {conv: schema.DemoConversationID, msg: schema.DemoMessageID, order: schema.DemoOrderID, store: schema.DemoStoreID},
+			// John's cancelled Burger Barn order makes a support conversation.
+			supportConv: {conv: support.ConversationID, msg: e.send(john, support.ConversationID, "I need help"),
+				order: schema.DemoClosedOrderID, store: schema.DemoClosedStoreID},
+			noConv: {},
+		},
+		nonexistent: accessTarget{conv: "conv-nope", msg: "msg-nope", order: "order-nope", store: schema.DemoStoreID},
+		janeSupport: janeSupport.ConversationID,
+	}
+}
+
+func (e *env) exec(sql string, args ...any) {
+	e.t.Helper()
+	_, err := e.pool.Exec(context.Background(), sql, args...)
+	require.NoError(e.t, err)
+}
+
+// reset puts the fixture's conversations back in their starting state:
+// active, unblocked, nobody typing, every message unread and undeleted, the
+// support conversation assigned to the first demo admin (so transferring it
+// to the second is a real transfer).
+func (f *accessFixture) reset(e *env) {
+	e.t.Helper()
+	convs := []string{f.targets[storeConv].conv, f.targets[supportConv].conv, f.janeSupport}
+	e.exec(`DELETE FROM typing_state`)
+	e.exec(`UPDATE messages SET is_deleted = false, deleted_at = NULL, deleted_by = NULL, is_read = false, read_at = NULL
+		WHERE conversation_id = ANY($1)`, convs)
+	e.exec(`UPDATE conversations SET status = 'active', is_blocked = false,
+		assigned_admin_id = CASE WHEN conversation_type = 'customer_to_admin' THEN $2 END
+		WHERE id = ANY($1)`, convs, schema.DemoAdminID)
+}
+
+// call runs a registered function as id, as a mutation or a query.
+func (e *env) call(fn string, id *functions.Identity, args map[string]any) (json.RawMessage, error) {
+	e.t.Helper()
+	f, err := chatReg.Lookup("shared/chat:" + fn)
+	require.NoError(e.t, err)
+	if f.Kind == functions.KindMutation {
+		return e.mutate(id, fn, args)
+	}
+	return e.query(id, fn, args)
+}
+
+func wireError(t *testing.T, err error) *functions.Error {
+	t.Helper()
+	var we *functions.Error
+	require.ErrorAs(t, err, &we)
+	return we
+}
+
+func TestAccessRules(t *testing.T) {
+	e := newEnv(t)
+	fx := newAccessFixture(e)
+	for _, row := range accessRules() {
+		fn := row.fn
+		if fn == "" {
+			fn = row.label
+		}
+		notFound := row.notFound
+		if notFound == "" {
+			notFound = msgConvNotFound
+		}
+		for i, c := range accessCallers {
+			name := row.label + "/" + c.name
+			if row.variant != noConv {
+				name = row.label + "/" + row.variant + "/" + c.name
+			}
+			t.Run(name, func(t *testing.T) {
+				e := &env{t: t, pool: e.pool}
+				fx.reset(e)
+				target := fx.targets[row.variant]
+				if row.prepare != nil {
+					row.prepare(e, target)
+				}
+				raw, err := e.call(fn, c.id, row.args(target))
+				want := row.want[i]
+				if want == 200 {
+					require.NoError(t, err)
+					if row.label == "getTypingIndicators" {
+						indicators := must[[]functions.TypingIndicator](t)(raw, nil)
+						require.NotEmpty(t, indicators, "others are typing")
+						for _, ind := range indicators {
+							require.NotEqual(t, c.id.Subject, ind.UserID, "never lists the caller")
+						}
+					}
+					return
+				}
+				got := wireError(t, err)
+				require.Equal(t, want, got.Status, "%s as %s: %s", row.label, c.name, got.Message)
+				switch want {
+				case 401:
+					require.Equal(t, msgNotAuth, got.Message)
+				case 403:
+					if row.forbidden != "" {
+						require.Equal(t, row.forbidden, got.Message)
+					}
+				case 400:
+					if row.invalid != "" {
+						require.Equal(t, row.invalid, got.Message)
+					}
+				case 404:
+					require.Equal(t, notFound, got.Message)
+					// An outsider learns nothing: the same bytes as for an id
+					// that does not exist.
+					_, err := e.call(fn, c.id, row.args(fx.nonexistent))
+					missing := wireError(t, err)
+					require.Equal(t, *missing, *got)
+					wantJSON, err := json.Marshal(missing.ErrorData())
+					require.NoError(t, err)
+					gotJSON, err := json.Marshal(got.ErrorData())
+					require.NoError(t, err)
+					require.Equal(t, string(wantJSON), string(gotJSON))
+				}
+			})
+		}
+	}
+
+	// A blocked conversation refuses its speakers; admins still post
+	// system messages to it.
+	for _, variant := range []string{storeConv, supportConv} {
+		speakers := []struct {
+			name string
+			id   *functions.Identity
+		}{{"C", john}, {"S", staff}}
+		if variant == supportConv {
+			speakers[1].name, speakers[1].id = "A", admin
+		}
+		for _, sp := range speakers {
+			t.Run("blocked/"+variant+"/sendMessage/"+sp.name, func(t *testing.T) {
+				e := &env{t: t, pool: e.pool}
+				fx.reset(e)
+				must[any](t)(e.mutate(admin, "blockConversation", conversationArgs(fx.targets[variant])))
+				_, err := e.mutate(sp.id, "sendMessage", sendArgs("text")(fx.targets[variant]))
+				requireCode(t, err, 403, msgBlocked)
+			})
+		}
+		t.Run("blocked/"+variant+"/sendMessage(system)/A", func(t *testing.T) {
+			e := &env{t: t, pool: e.pool}
+			fx.reset(e)
+			must[any](t)(e.mutate(admin, "blockConversation", conversationArgs(fx.targets[variant])))
+			_, err := e.mutate(admin, "sendMessage", sendArgs("system")(fx.targets[variant]))
+			require.NoError(t, err)
+		})
+	}
+
+	t.Run("getConversations", func(t *testing.T) {
+		e := &env{t: t, pool: e.pool}
+		fx.reset(e)
+		store, support := fx.targets[storeConv].conv, fx.targets[supportConv].conv
+		list := func(id *functions.Identity) map[string]functions.ConversationDoc {
+			docs := must[[]functions.ConversationDoc](t)(e.query(id, "getConversations", map[string]any{}))
+			out := make(map[string]functions.ConversationDoc, len(docs))
+			for _, d := range docs {
+				out[d.ID] = d
+			}
+			return out
+		}
+		tests := []struct {
+			caller   string
+			id       *functions.Identity
+			contains []string
+			excludes []string
+			own      func(functions.ConversationDoc) bool
+		}{
+			{"C", john, []string{store, support}, []string{fx.janeSupport},
+				func(d functions.ConversationDoc) bool { return d.CustomerID == schema.DemoCustomerID }},
+			{"OC", jane, []string{fx.janeSupport}, []string{store, support},
+				func(d functions.ConversationDoc) bool { return d.CustomerID == schema.DemoOtherCustomerID }},
+			{"S", staff, []string{store}, []string{support, fx.janeSupport},
+				func(d functions.ConversationDoc) bool {
+					return d.ConversationType == schema.CustomerToStore && d.StoreID != nil && *d.StoreID == schema.DemoStoreID
+				}},
+			{"OS", burger, nil, []string{store, support, fx.janeSupport},
+				func(d functions.ConversationDoc) bool {
+					return d.ConversationType == schema.CustomerToStore && d.StoreID != nil && *d.StoreID == schema.DemoClosedStoreID
+				}},
+			{"A", admin, []string{support, fx.janeSupport}, []string{store},
+				func(d functions.ConversationDoc) bool { return d.ConversationType == schema.CustomerToAdmin }},
+		}
+		for _, tt := range tests {
+			t.Run(tt.caller, func(t *testing.T) {
+				got := list(tt.id)
+				for _, id := range tt.contains {
+					require.Contains(t, got, id)
+				}
+				for _, id := range tt.excludes {
+					require.NotContains(t, got, id)
+				}
+				for _, d := range got {
+					require.True(t, tt.own(d), fmt.Sprintf("%s sees %s (%s, customer %s)", tt.caller, d.ID, d.ConversationType, d.CustomerID))
+				}
+			})
+		}
+	})
+}
