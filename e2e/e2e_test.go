@@ -39,20 +39,49 @@ const (
 	tokenTTL        = time.Hour
 )
 
-// TestOfficialConvexClient runs e2e/node/*.test.mjs against a fresh server.
+// dedicatedFiles are the Node test files that need a server of their own;
+// the test named here runs each, and TestOfficialConvexClient skips them.
+var dedicatedFiles = map[string]string{
+	// Expects the demo conversation exactly as schema/demo.go seeds it.
+	"snippets.test.mjs": "TestAPIDocumentSnippets",
+}
+
+// TestOfficialConvexClient runs e2e/node/*.test.mjs, except dedicatedFiles,
+// against a fresh server.
 func TestOfficialConvexClient(t *testing.T) {
 	dir, files := nodeTests(t)
-	nodeBin := requireNode(t, dir)
-
 	url, tokens := startServer(t)
+	// The files share the demo conversation; the harness runs one at a time,
+	// which keeps unread counts and "newest message" checks deterministic.
+	runNode(t, dir, url, tokens, files)
+}
+
+// TestAPIDocumentSnippets runs the API document's code snippets
+// (e2e/node/snippets.test.mjs) unmodified through the official client
+// against a pristine server of its own, so the demo conversation is exactly
+// the document's.
+func TestAPIDocumentSnippets(t *testing.T) {
+	dir := nodeDirAbs(t)
+	const file = "snippets.test.mjs"
+	if _, err := os.Stat(filepath.Join(dir, file)); err != nil {
+		t.Fatal(err)
+	}
+	url, tokens := startServer(t)
+	runNode(t, dir, url, tokens, []string{file})
+}
+
+// runNode runs `node --test` on files (relative to dir) against the server
+// at url with tokens, one file at a time, and fails t unless every test in
+// them passed (todo tests aside).
+func runNode(t *testing.T, dir, url string, tokens demoTokens, files []string) {
+	t.Helper()
+	nodeBin := requireNode(t, dir)
 
 	ctx, cancel := context.WithTimeout(t.Context(), nodeRunTimeout(t))
 	defer cancel()
 	args := append([]string{
 		"--test",
 		"--test-reporter=spec",
-		// The files share the demo conversation; one at a time keeps unread
-		// counts and "newest message" checks deterministic.
 		"--test-concurrency=1",
 		"--test-timeout=" + strconv.Itoa(int(nodeTestTimeout.Milliseconds())),
 	}, files...)
@@ -63,6 +92,7 @@ func TestOfficialConvexClient(t *testing.T) {
 		"PARLEY_TOKEN_CUSTOMER="+tokens.customer,
 		"PARLEY_TOKEN_STORE="+tokens.store,
 		"PARLEY_TOKEN_OTHER="+tokens.other,
+		"PARLEY_TOKEN_ADMIN="+tokens.admin,
 		"PARLEY_TOKEN_BAD="+tokens.bad,
 		"NO_COLOR=1",
 	)
@@ -99,23 +129,33 @@ func TestOfficialConvexClient(t *testing.T) {
 	}
 }
 
-// nodeTests returns the absolute Node test directory and its test files.
-func nodeTests(t *testing.T) (string, []string) {
+// nodeDirAbs returns the absolute Node test directory.
+func nodeDirAbs(t *testing.T) string {
 	t.Helper()
 	dir, err := filepath.Abs(nodeDir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+// nodeTests returns the absolute Node test directory and its test files
+// but dedicatedFiles.
+func nodeTests(t *testing.T) (string, []string) {
+	t.Helper()
+	dir := nodeDirAbs(t)
 	matches, err := filepath.Glob(filepath.Join(dir, "*.test.mjs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(matches) == 0 {
-		t.Fatalf("no *.test.mjs files in %s", dir)
+	var files []string
+	for _, m := range matches {
+		if f := filepath.Base(m); dedicatedFiles[f] == "" {
+			files = append(files, f)
+		}
 	}
-	files := make([]string, len(matches))
-	for i, m := range matches {
-		files[i] = filepath.Base(m)
+	if len(files) == 0 {
+		t.Fatalf("no *.test.mjs files in %s (besides those with a test of their own)", dir)
 	}
 	return dir, files
 }
@@ -136,7 +176,7 @@ func requireNode(t *testing.T, dir string) string {
 	return bin
 }
 
-type demoTokens struct{ customer, store, other, bad string }
+type demoTokens struct{ customer, store, other, admin, bad string }
 
 // startServer starts Parley on a fresh database with the demo data and
 // returns its URL and the demo tokens. The server stops in t's cleanup.
@@ -152,6 +192,7 @@ func startServer(t *testing.T) (string, demoTokens) {
 		customer: s.TokenTTL(t, parleytest.John, tokenTTL),
 		store:    s.TokenTTL(t, parleytest.PizzaStaff, tokenTTL),
 		other:    s.TokenTTL(t, parleytest.Jane, tokenTTL),
+		admin:    s.TokenTTL(t, parleytest.Admin, tokenTTL),
 		bad:      bad,
 	}
 }

@@ -23,6 +23,7 @@ export const TOKENS = {
   customer: env("PARLEY_TOKEN_CUSTOMER"), // cust123456789, John Doe
   store: env("PARLEY_TOKEN_STORE"), // user123456789, store store123456789
   other: env("PARLEY_TOKEN_OTHER"), // cust555555555
+  admin: env("PARLEY_TOKEN_ADMIN"), // admin123456789, Parley Support
   bad: env("PARLEY_TOKEN_BAD"), // signed with the wrong secret
 };
 
