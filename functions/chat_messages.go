@@ -418,23 +418,31 @@ func getMessagesPaginated(c *QueryCtx, a GetMessagesPaginatedArgs) (PaginatedMes
 			out.ContinueCursor = encodeCursor(msgs[n-1])
 		}
 	case untilEnd:
-		msgs, err = c.DB.Messages(c.Ctx, conv.ID, schema.MessageRange{Before: before, Limit: maxPageRows})
+		msgs, err = c.DB.Messages(c.Ctx, conv.ID, schema.MessageRange{Before: before, Limit: maxPageRows + 1})
 		if err != nil {
 			return PaginatedMessages{}, err
 		}
 		out.IsDone, out.ContinueCursor = true, endCursor
 	default:
-		msgs, err = c.DB.Messages(c.Ctx, conv.ID, schema.MessageRange{Before: before, Until: until, Limit: maxPageRows})
+		msgs, err = c.DB.Messages(c.Ctx, conv.ID, schema.MessageRange{Before: before, Until: until, Limit: maxPageRows + 1})
 		if err != nil {
 			return PaginatedMessages{}, err
 		}
 		out.ContinueCursor = *end
 	}
 	c.SetJournal(out.ContinueCursor)
+	status := ""
+	switch {
+	case len(msgs) > maxPageRows:
+		// The pinned range holds more than one page may: what is left out
+		// would be a gap, so the client must split before showing it.
+		msgs, status = msgs[:maxPageRows], "SplitRequired"
+	case len(msgs) > 2*n:
+		status = "SplitRecommended"
+	}
 	out.Page = messageDocs(msgs)
-	if len(msgs) > 2*n {
+	if status != "" {
 		split := encodeCursor(msgs[len(msgs)/2-1])
-		status := "SplitRecommended"
 		out.SplitCursor, out.PageStatus = &split, &status
 	}
 	return out, nil

@@ -76,12 +76,17 @@ type Update struct {
 	// FromTS is that Transition's startVersion ts: the client held the
 	// previous result at least until FromTS.
 	FromTS uint64
+	// Journal is the journal sent with the result (QueryUpdated and
+	// QueryFailed); nil when absent or null. Pass it to SubscribeJournal to
+	// resubscribe the query as a reconnecting official client does.
+	Journal *string
 
 	rawErrorData json.RawMessage
 }
 
 func (u Update) same(v Update) bool {
-	if u.Failed != v.Failed {
+	if u.Failed != v.Failed || (u.Journal == nil) != (v.Journal == nil) ||
+		(u.Journal != nil && *u.Journal != *v.Journal) {
 		return false
 	}
 	if u.Failed {
@@ -259,6 +264,13 @@ func (c *Client) write(m any) error {
 // encoded as JSON (json.RawMessage is sent as is; nil means {}). It returns
 // at once; results arrive on the Subscription.
 func (c *Client) Subscribe(udfPath string, args any) (*Subscription, error) {
+	return c.SubscribeJournal(udfPath, args, nil)
+}
+
+// SubscribeJournal is Subscribe with the journal of an earlier
+// subscription of the same query (Update.Journal) in the Add, as the
+// official client sends after a reconnect; nil sends none.
+func (c *Client) SubscribeJournal(udfPath string, args any, journal *string) (*Subscription, error) {
 	wargs, err := encodeArgs(args)
 	if err != nil {
 		return nil, err
@@ -279,7 +291,7 @@ func (c *Client) Subscribe(udfPath string, args any) (*Subscription, error) {
 	c.unsettled[s.id] = s
 	c.mu.Unlock()
 	err = c.write(modifyQuerySetMsg{Type: "ModifyQuerySet", BaseVersion: base, NewVersion: base + 1,
-		Modifications: []queryModMsg{{Type: "Add", QueryID: s.id, UDFPath: udfPath, Args: wargs}}})
+		Modifications: []queryModMsg{{Type: "Add", QueryID: s.id, UDFPath: udfPath, Args: wargs, Journal: journal}}})
 	if err != nil {
 		return nil, err
 	}
@@ -630,7 +642,7 @@ func (c *Client) transition(m *serverMsg) {
 			case s.removeVersion != 0:
 				continue // a last result of a query the client is removing
 			}
-			u := Update{TS: end.TS, FromTS: start.TS}
+			u := Update{TS: end.TS, FromTS: start.TS, Journal: mod.Journal}
 			if mod.Type == "QueryUpdated" {
 				u.Value = mod.Value
 				if len(u.Value) == 0 {

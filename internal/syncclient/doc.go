@@ -9,8 +9,11 @@
 // correctness: args travel as a one-element array, ModifyQuerySet and
 // Authenticate carry consecutive versions, and a successful mutation
 // resolves only when a Transition that arrives after its MutationResponse
-// reaches the mutation's ts (read-your-writes). It does not reconnect: a
-// lost connection ends the Client, and pending calls fail with ErrClosed.
+// reaches the mutation's ts (read-your-writes). It keeps the journal sent
+// with every result (Update.Journal); SubscribeJournal sends one back in an
+// Add, as the official client does when it resubscribes after a reconnect.
+// It does not reconnect: a lost connection ends the Client, and pending
+// calls fail with ErrClosed.
 //
 // Unlike the official client it checks the server. Every Transition's
 // startVersion must equal the version the client holds; ts, querySet and

@@ -268,3 +268,44 @@ func TestQuerySetChecks(t *testing.T) {
 	require.Contains(t, joined, "no QueryRemoved for query 0")
 	require.Len(t, msgs, 2, joined)
 }
+
+func TestJournals(t *testing.T) {
+	url := scripted(t, func(p *peer) {
+		m := p.read()
+		assert.Equal(t, []any{map[string]any{"type": "Add", "queryId": 0.0, "udfPath": "q:page",
+			"args": []any{map[string]any{}}, "journal": "j0"}}, m["modifications"])
+		m = p.read()
+		mods, _ := m["modifications"].([]any)
+		if assert.Len(t, mods, 1) {
+			assert.NotContains(t, mods[0], "journal", "Subscribe sends no journal")
+		}
+		p.send("%s", transition([3]uint64{0, 0, 0}, [3]uint64{2, 0, 1},
+			`{"type":"QueryUpdated","queryId":0,"value":1,"logLines":[],"journal":"j1"},`+
+				`{"type":"QueryFailed","queryId":1,"errorMessage":"no","logLines":[],"journal":null}`))
+		// The same value with a new journal is a change, not a repeat.
+		p.send("%s", transition([3]uint64{2, 0, 1}, [3]uint64{2, 0, 2},
+			`{"type":"QueryUpdated","queryId":0,"value":1,"logLines":[],"journal":"j2"}`))
+		p.drain()
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	c, err := syncclient.Dial(ctx, url, syncclient.Options{})
+	require.NoError(t, err)
+	defer c.Close()
+	j0 := "j0"
+	page, err := c.SubscribeJournal("q:page", nil, &j0)
+	require.NoError(t, err)
+	other, err := c.Subscribe("q:other", nil)
+	require.NoError(t, err)
+	u, err := other.Wait(ctx)
+	require.NoError(t, err)
+	require.True(t, u.Failed)
+	require.Nil(t, u.Journal)
+	require.NoError(t, c.WaitTS(ctx, 2))
+	u, ok := page.Current()
+	require.True(t, ok)
+	require.NotNil(t, u.Journal)
+	require.Equal(t, "j2", *u.Journal)
+	require.Equal(t, syncclient.SubStats{Updates: 2}, page.Stats())
+	require.Empty(t, c.ProtocolErrors())
+}

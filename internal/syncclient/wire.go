@@ -32,6 +32,7 @@ type queryModMsg struct {
 	QueryID uint32            `json:"queryId"`
 	UDFPath string            `json:"udfPath,omitempty"`
 	Args    []json.RawMessage `json:"args,omitempty"`
+	Journal *string           `json:"journal,omitempty"` // Add: from an earlier subscription
 }
 
 type modifyQuerySetMsg struct {
@@ -60,6 +61,7 @@ type modWire struct {
 	Value        json.RawMessage `json:"value"`
 	ErrorMessage string          `json:"errorMessage"`
 	ErrorData    json.RawMessage `json:"errorData"`
+	Journal      *string         `json:"journal"`
 }
 
 // serverMsg is the union of every server message's fields.
