@@ -20,7 +20,8 @@ type ChatConfig struct {
 	TypingPerSecond float64
 	TypingBurst     int
 	// TypingTTL is how long a typing indicator lasts without a refresh.
-	// Zero means 5s.
+	// Zero means 5s. Repeats within min(TypingQuiet, TypingTTL/2) write
+	// nothing, so a user who keeps typing never flickers off.
 	TypingTTL time.Duration
 	// Now is the clock of the rate limiters. Nil means time.Now.
 	Now func() time.Time
@@ -56,6 +57,7 @@ const (
 // chat is the chat API with its configuration.
 type chat struct {
 	cfg     ChatConfig
+	quiet   time.Duration // repeated isTyping=true within this writes nothing
 	sends   *userLimiter
 	typings *userLimiter
 }
@@ -63,7 +65,7 @@ type chat struct {
 // RegisterChat registers the chat API under "shared/chat:<name>".
 func RegisterChat(r *Registry, cfg ChatConfig) {
 	cfg.fill()
-	c := &chat{cfg: cfg,
+	c := &chat{cfg: cfg, quiet: min(TypingQuiet, cfg.TypingTTL/2),
 		sends:   newUserLimiter("messages", cfg.MessagesPerSecond, cfg.MessageBurst),
 		typings: newUserLimiter("typing updates", cfg.TypingPerSecond, cfg.TypingBurst)}
 	limit := func(l *userLimiter) Option {

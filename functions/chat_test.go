@@ -351,3 +351,25 @@ func TestConcurrentSendsRetrySerializable(t *testing.T) {
 	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT last_message_preview FROM conversations WHERE id = $1`, conv).Scan(&preview))
 	require.Equal(t, p.Messages[0].Content, preview, "the conversation's preview is its newest message")
 }
+
+// A resent mutation that already committed returns its stored result even
+// when the sender is out of rate-limit tokens; a new one is refused.
+func TestRateLimitAfterIdempotency(t *testing.T) {
+	e := newEnv(t)
+	r := functions.NewRegistry()
+	functions.RegisterChat(r, functions.ChatConfig{MessagesPerSecond: 0.001, MessageBurst: 1, TypingPerSecond: -1})
+	f, err := r.Lookup("shared/chat:sendMessage")
+	require.NoError(t, err)
+	conv := e.storeConversation()
+	args, err := f.DecodeArgs(json.RawMessage(fmt.Sprintf(`{"conversationId":%q,"content":"once","messageType":"text"}`, conv)))
+	require.NoError(t, err)
+	key := functions.RequestKey{SessionID: "s", RequestID: 1}
+	first, err := f.RunMutation(context.Background(), e.pool, john, args, key)
+	require.NoError(t, err)
+	again, err := f.RunMutation(context.Background(), e.pool, john, args, key)
+	require.NoError(t, err, "the resend is answered from the log, not rate limited")
+	require.True(t, again.Replayed)
+	require.Equal(t, first.Value, again.Value)
+	_, err = f.RunMutation(context.Background(), e.pool, john, args, functions.RequestKey{SessionID: "s", RequestID: 2})
+	requireCode(t, err, 429, "")
+}

@@ -14,8 +14,8 @@ type UpdateTypingStatusArgs struct {
 }
 
 // updateTypingStatus records that the caller is (not) typing. A repeated
-// isTyping=true within TypingQuiet writes nothing; an indicator expires by
-// itself after TypingTTL.
+// isTyping=true within the quiet window writes nothing; an indicator
+// expires by itself after TypingTTL.
 func (ch *chat) updateTypingStatus(c *MutationCtx, a UpdateTypingStatusArgs) (Null, error) {
 	id, err := requireIdentity(c.Identity())
 	if err != nil {
@@ -38,7 +38,7 @@ func (ch *chat) updateTypingStatus(c *MutationCtx, a UpdateTypingStatusArgs) (Nu
 	}
 	exists := err == nil
 	switch {
-	case a.IsTyping && typing && now.Sub(last) < TypingQuiet:
+	case a.IsTyping && typing && now.Sub(last) < ch.quiet:
 		return Null{}, nil // still fresh: nothing to write
 	case !a.IsTyping && (!exists || !typing):
 		return Null{}, nil

@@ -95,8 +95,9 @@ type Option func(*Function)
 // has none, and its instances are shared by every caller.
 func Public() Option { return func(f *Function) { f.Public = true } }
 
-// Admit runs check once per call, before a mutation's transaction (so a
-// serialization retry does not count twice): rate limits.
+// Admit runs check once per call, before the handler's first attempt (a
+// serialization retry does not count twice) and after the idempotency check
+// (a resent mutation that already ran returns its result): rate limits.
 func Admit(check func(*Identity) error) Option { return func(f *Function) { f.admit = check } }
 
 // Query registers a query.
@@ -229,18 +230,23 @@ func (f *Function) RunMutation(ctx context.Context, pool *pgxpool.Pool, id *Iden
 	if f.Kind != KindMutation {
 		return MutationResult{}, Invalid("%s is a query, not a mutation", f.Name)
 	}
-	if f.admit != nil {
-		if err := f.admit(id); err != nil {
-			return MutationResult{}, err
-		}
-	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return MutationResult{}, fmt.Errorf("run mutation: acquire: %w", err)
 	}
 	defer conn.Release()
+	// Admission (rate limits) runs once per call, after the replay check:
+	// a resent mutation that already committed gets its stored result.
+	admitted := f.admit == nil
+	admit := func() error {
+		if admitted {
+			return nil
+		}
+		admitted = true
+		return f.admit(id)
+	}
 	for attempt := 1; ; attempt++ {
-		res, err := f.tryMutation(ctx, conn.Conn(), id, args, key)
+		res, err := f.tryMutation(ctx, conn.Conn(), id, args, key, admit)
 		if err == nil {
 			var lsnText string
 			if err := conn.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsnText); err != nil {
@@ -277,7 +283,7 @@ func retryable(err error) bool {
 	return false
 }
 
-func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity, args reflect.Value, key RequestKey) (MutationResult, error) {
+func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity, args reflect.Value, key RequestKey, admit func() error) (MutationResult, error) {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
 	if err != nil {
 		return MutationResult{}, fmt.Errorf("begin mutation: %w", err)
@@ -293,6 +299,9 @@ func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return MutationResult{}, fmt.Errorf("read mutation log: %w", err)
 		}
+	}
+	if err := admit(); err != nil {
+		return MutationResult{}, err
 	}
 	c := &MutationCtx{Ctx: ctx, DB: schema.NewDB(tx, nil), Tx: tx, identity: id, now: time.Now()}
 	v, err := f.mutation(c, args)
