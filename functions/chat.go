@@ -151,6 +151,32 @@ func lockedConversation(c *MutationCtx, id *Identity, convID string) (schema.Con
 	return conv, err
 }
 
+// callerConversation is how a mutation starts: the verified caller and the
+// conversation it names, locked, which the caller must be able to see.
+func callerConversation(c *MutationCtx, convID string) (*Identity, schema.Conversation, error) {
+	id, err := requireIdentity(c.Identity())
+	if err != nil {
+		return nil, schema.Conversation{}, err
+	}
+	conv, err := lockedConversation(c, id, convID)
+	return id, conv, err
+}
+
+// inbox selects the conversations a caller's lists and totals cover: a
+// customer's own, a store's, or (admins) every support conversation.
+func inbox(id *Identity, status string) schema.ConversationFilter {
+	f := schema.ConversationFilter{Status: status}
+	switch id.Role {
+	case RoleCustomer:
+		f.CustomerID = id.Subject
+	case RoleStore:
+		f.StoreID = id.StoreID
+	case RoleAdmin:
+		f.Type = schema.CustomerToAdmin
+	}
+	return f
+}
+
 // ensureUser records the verified caller in users, so rows can refer to it.
 func ensureUser(c *MutationCtx, id *Identity) error {
 	name := id.Name

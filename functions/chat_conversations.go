@@ -153,11 +153,7 @@ type ConversationIDArgs struct {
 // archiveConversation moves a conversation out of the active list. A new
 // message brings it back.
 func archiveConversation(c *MutationCtx, a ConversationIDArgs) (Null, error) {
-	id, err := requireIdentity(c.Identity())
-	if err != nil {
-		return Null{}, err
-	}
-	conv, err := lockedConversation(c, id, a.ConversationID)
+	_, conv, err := callerConversation(c, a.ConversationID)
 	if err != nil {
 		return Null{}, err
 	}
@@ -252,28 +248,22 @@ func getConversations(c *QueryCtx, a GetConversationsArgs) ([]ConversationDoc, e
 	if err != nil {
 		return nil, err
 	}
-	f := schema.ConversationFilter{Status: "active", Limit: DefaultConversationLimit}
+	status := "active"
 	if a.Status != nil {
 		switch *a.Status {
 		case "active", "archived", "closed":
-			f.Status = *a.Status
+			status = *a.Status
 		default:
 			return nil, Invalid(`status must be "active", "archived" or "closed", got %q`, *a.Status)
 		}
 	}
+	f := inbox(id, status)
+	f.Limit = DefaultConversationLimit
 	if a.Limit != nil {
 		if *a.Limit < 1 {
 			return nil, Invalid("limit must be at least 1, got %d", *a.Limit)
 		}
 		f.Limit = min(*a.Limit, MaxConversationLimit)
-	}
-	switch id.Role {
-	case RoleCustomer:
-		f.CustomerID = id.Subject
-	case RoleStore:
-		f.StoreID = id.StoreID
-	case RoleAdmin:
-		f.Type = schema.CustomerToAdmin
 	}
 	convs, err := c.DB.Conversations(c.Ctx, f)
 	if err != nil {

@@ -110,11 +110,7 @@ type MarkReadResult struct {
 // markMessagesAsRead marks what the other side sent as read: every unread
 // message, or exactly the listed ones.
 func markMessagesAsRead(c *MutationCtx, a MarkMessagesAsReadArgs) (MarkReadResult, error) {
-	id, err := requireIdentity(c.Identity())
-	if err != nil {
-		return MarkReadResult{}, err
-	}
-	conv, err := lockedConversation(c, id, a.ConversationID)
+	id, conv, err := callerConversation(c, a.ConversationID)
 	if err != nil {
 		return MarkReadResult{}, err
 	}
@@ -455,16 +451,7 @@ func getUnreadCount(c *QueryCtx, _ EmptyArgs) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	f := schema.ConversationFilter{Status: "active"}
-	switch id.Role {
-	case RoleCustomer:
-		f.CustomerID = id.Subject
-	case RoleStore:
-		f.StoreID = id.StoreID
-	case RoleAdmin:
-		f.Type = schema.CustomerToAdmin
-	}
-	convs, err := c.DB.Conversations(c.Ctx, f)
+	convs, err := c.DB.Conversations(c.Ctx, inbox(id, "active"))
 	if err != nil {
 		return 0, err
 	}

@@ -16,11 +16,7 @@ type TransferConversationArgs struct {
 // transferConversation hands a support conversation to another admin and
 // posts a transfer notice in the thread.
 func transferConversation(c *MutationCtx, a TransferConversationArgs) (Null, error) {
-	id, err := requireIdentity(c.Identity())
-	if err != nil {
-		return Null{}, err
-	}
-	conv, err := lockedConversation(c, id, a.ConversationID)
+	id, conv, err := callerConversation(c, a.ConversationID)
 	if err != nil {
 		return Null{}, err
 	}
@@ -69,11 +65,7 @@ func unblockConversation(c *MutationCtx, a ConversationIDArgs) (Null, error) {
 }
 
 func setBlocked(c *MutationCtx, convID string, blocked bool) (Null, error) {
-	id, err := requireIdentity(c.Identity())
-	if err != nil {
-		return Null{}, err
-	}
-	conv, err := lockedConversation(c, id, convID)
+	id, conv, err := callerConversation(c, convID)
 	if err != nil {
 		return Null{}, err
 	}

@@ -17,11 +17,7 @@ type UpdateTypingStatusArgs struct {
 // isTyping=true within the quiet window writes nothing; an indicator
 // expires by itself after TypingTTL.
 func (ch *chat) updateTypingStatus(c *MutationCtx, a UpdateTypingStatusArgs) (Null, error) {
-	id, err := requireIdentity(c.Identity())
-	if err != nil {
-		return Null{}, err
-	}
-	conv, err := lockedConversation(c, id, a.ConversationID)
+	id, conv, err := callerConversation(c, a.ConversationID)
 	if err != nil {
 		return Null{}, err
 	}
