@@ -373,3 +373,16 @@ func TestRateLimitAfterIdempotency(t *testing.T) {
 	_, err = f.RunMutation(context.Background(), e.pool, john, args, functions.RequestKey{SessionID: "s", RequestID: 2})
 	requireCode(t, err, 429, "")
 }
+
+// A replay is scoped to the caller: another identity reusing a session and
+// request id runs its own mutation and never sees the first caller's result.
+func TestReplayIsScopedToTheCaller(t *testing.T) {
+	e := newEnv(t)
+	conv := e.storeConversation()
+	key := functions.RequestKey{SessionID: "shared-session", RequestID: 1}
+	johns := must[string](t)(e.mutateKey(john, "sendMessage", map[string]any{"conversationId": conv, "content": "from John", "messageType": "text"}, key))
+	staffs := must[string](t)(e.mutateKey(staff, "sendMessage", map[string]any{"conversationId": conv, "content": "from staff", "messageType": "text"}, key))
+	require.NotEqual(t, johns, staffs)
+	_, err := e.mutateKey(john, "markMessagesAsRead", map[string]any{"conversationId": conv}, key)
+	requireCode(t, err, 400, "Request 1 of this session already ran shared/chat:sendMessage")
+}

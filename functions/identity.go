@@ -1,6 +1,9 @@
 package functions
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Role is what a verified caller is to Parley.
 type Role string
@@ -27,10 +30,12 @@ type Identity struct {
 	ExpiresAt time.Time `json:"-"`
 }
 
-// Key identifies the identity for sharing query instances.
+// Key identifies the identity for sharing query instances and scoping
+// mutation replays: role, subject and store, length-prefixed so that no two
+// identities share a key. "" is no identity.
 func (id *Identity) Key() string {
 	if id == nil {
 		return ""
 	}
-	return string(id.Role) + "\x00" + id.Subject + "\x00" + id.StoreID
+	return fmt.Sprintf("%s:%d:%s:%s", id.Role, len(id.Subject), id.Subject, id.StoreID)
 }

@@ -290,9 +290,15 @@ func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
 	if key.SessionID != "" {
-		var stored json.RawMessage
-		err := tx.QueryRow(ctx, `SELECT result FROM mutation_log WHERE session_id = $1 AND request_id = $2`,
-			key.SessionID, key.RequestID).Scan(&stored)
+		var (
+			stored json.RawMessage
+			path   string
+		)
+		err := tx.QueryRow(ctx, `SELECT result, udf_path FROM mutation_log WHERE session_id = $1 AND identity = $2 AND request_id = $3`,
+			key.SessionID, id.Key(), key.RequestID).Scan(&stored, &path)
+		if err == nil && path != f.Name {
+			return MutationResult{}, Invalid("Request %d of this session already ran %s", key.RequestID, path)
+		}
 		if err == nil {
 			return MutationResult{Value: stored, Replayed: true}, tx.Commit(ctx)
 		}
@@ -313,8 +319,8 @@ func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity
 		return MutationResult{}, fmt.Errorf("encode mutation result: %w", err)
 	}
 	if key.SessionID != "" {
-		if _, err := tx.Exec(ctx, `INSERT INTO mutation_log (session_id, request_id, udf_path, result) VALUES ($1, $2, $3, $4)`,
-			key.SessionID, key.RequestID, f.Name, out); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO mutation_log (session_id, identity, request_id, udf_path, result) VALUES ($1, $2, $3, $4, $5)`,
+			key.SessionID, id.Key(), key.RequestID, f.Name, out); err != nil {
 			return MutationResult{}, fmt.Errorf("write mutation log: %w", err)
 		}
 	}
@@ -322,6 +328,22 @@ func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity
 		return MutationResult{}, fmt.Errorf("commit mutation: %w", err)
 	}
 	return MutationResult{Value: out}, nil
+}
+
+// MutationLogRetention is how long a mutation's result is kept for replay.
+// A client resends an unanswered mutation when it reconnects, within
+// seconds or minutes.
+const MutationLogRetention = 24 * time.Hour
+
+// PruneMutationLog deletes replay records older than MutationLogRetention
+// and returns how many it deleted.
+func PruneMutationLog(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
+	tag, err := pool.Exec(ctx, `DELETE FROM mutation_log WHERE created_at < now() - $1::interval`,
+		fmt.Sprintf("%d seconds", int(MutationLogRetention.Seconds())))
+	if err != nil {
+		return 0, fmt.Errorf("prune mutation log: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // ParseLSN parses Postgres' X/X text form of a WAL position.

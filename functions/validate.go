@@ -17,6 +17,10 @@ import (
 // A field is optional when its Go type is a pointer or its json tag has
 // omitempty; null is accepted only for optional fields and means absent.
 
+// MaxStringBytes bounds every string argument (message content is further
+// limited to MaxContentChars characters).
+const MaxStringBytes = 16 << 10
+
 type fieldInfo struct {
 	name     string
 	index    int
@@ -206,7 +210,20 @@ func decodeValue(path string, raw json.RawMessage, v reflect.Value) error {
 		}
 		v.SetInt(int64(f))
 		return nil
-	case reflect.String, reflect.Bool, reflect.Float32, reflect.Float64, reflect.Interface, reflect.Map:
+	case reflect.String:
+		var str string
+		if err := json.Unmarshal(raw, &str); err != nil {
+			return wrongType(path, t, raw)
+		}
+		if len(str) > MaxStringBytes {
+			return Invalid("Argument %q is too long: %d bytes, at most %d", path, len(str), MaxStringBytes)
+		}
+		if strings.IndexByte(str, 0) >= 0 {
+			return Invalid("Argument %q must not contain NUL characters", path)
+		}
+		v.SetString(str)
+		return nil
+	case reflect.Bool, reflect.Float32, reflect.Float64, reflect.Interface, reflect.Map:
 		if err := json.Unmarshal(raw, v.Addr().Interface()); err != nil {
 			return wrongType(path, t, raw)
 		}

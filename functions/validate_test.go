@@ -2,6 +2,8 @@ package functions_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -68,6 +70,9 @@ func TestDecodeArgs(t *testing.T) {
 		{name: "nested missing", args: `{"conversationId":"c","isTyping":true,"imageAttachment":{}}`, wantErr: `Missing required argument "imageAttachment.fileId"`},
 		{name: "nested unknown", args: `{"conversationId":"c","isTyping":true,"imageAttachment":{"fileId":"f","x":1}}`, wantErr: `Unknown field "x" in argument "imageAttachment"`},
 		{name: "not an object", args: `[1]`, wantErr: `Arguments must be an object, got an array`},
+		{name: "NUL in a string", args: `{"conversationId":"c\u0000","isTyping":true}`, wantErr: `Argument "conversationId" must not contain NUL characters`},
+		{name: "string too long", args: `{"conversationId":"` + strings.Repeat("x", functions.MaxStringBytes+1) + `","isTyping":true}`,
+			wantErr: fmt.Sprintf(`Argument "conversationId" is too long: %d bytes, at most %d`, functions.MaxStringBytes+1, functions.MaxStringBytes)},
 		{name: "convex bigint is not a number", args: `{"conversationId":"c","isTyping":true,"limit":{"$integer":"GQAAAAAAAAA="}}`, wantErr: `Argument "limit" must be an integer, got an object`},
 	}
 	for _, tt := range tests {

@@ -328,8 +328,23 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 		e.applied.Store(uint64(target))
 		e.notifyWaiting()
 	}
-	return e.nextRefresh()
+	next = e.nextRefresh()
+	// Held mutation responses wait for a position no keepalive has
+	// confirmed yet: keep asking, paced, until one does.
+	e.wmu.Lock()
+	waiting := len(e.waiting) > 0
+	e.wmu.Unlock()
+	if waiting {
+		signal(e.progressWanted)
+		if retryAt := time.Now().Add(progressRetry); next.IsZero() || retryAt.Before(next) {
+			next = retryAt
+		}
+	}
+	return next
 }
+
+// progressRetry paces repeated keepalive requests for held responses.
+const progressRetry = 5 * time.Millisecond
 
 func countChanges(cs []Commit) int {
 	n := 0
@@ -382,9 +397,13 @@ func (e *Engine) runBatch(ctx context.Context, ins []*instance, xids []uint32) (
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
 	now := time.Now()
+	// The snapshot transactions are read-only and only ever rolled back: a
+	// query that failed with an SQL error aborts its transaction, and that
+	// must cost only the queries after it in its chunk (they are retried),
+	// never the batch.
 	if !parallel {
 		outs, retry = e.runChunk(ctx, tx, ins, now)
-		return outs, retry, stale, tx.Commit(ctx)
+		return outs, retry, stale, nil
 	}
 	workers := min(e.cfg.Workers, (len(ins)+parallelThreshold/2-1)/(parallelThreshold/2))
 	chunks := make([][]*instance, workers)
@@ -410,7 +429,7 @@ func (e *Engine) runBatch(ctx context.Context, ins []*instance, xids []uint32) (
 				return fmt.Errorf("import snapshot: %w", err)
 			}
 			results[w], retries[w] = e.runChunk(gctx, wtx, chunks[w], now)
-			return wtx.Commit(gctx)
+			return nil
 		})
 	}
 	results[0], retries[0] = e.runChunk(ctx, tx, chunks[0], now)
@@ -421,7 +440,7 @@ func (e *Engine) runBatch(ctx context.Context, ins []*instance, xids []uint32) (
 		outs = append(outs, results[w]...)
 		retry = append(retry, retries[w]...)
 	}
-	return outs, retry, stale, tx.Commit(ctx)
+	return outs, retry, stale, nil
 }
 
 // beginSnapshot opens a read-only repeatable-read transaction whose
@@ -592,13 +611,16 @@ func (e *Engine) install(outs []runOut) {
 	}
 }
 
-// subscribe attaches session s's query qid to the shared instance of
-// (fn, args, identity), creating it if needed, and waits for its first
-// result.
-func (e *Engine) subscribe(ctx context.Context, s *Session, qid uint32, fn *functions.Function, args reflect.Value, id *functions.Identity, journal string) (*instance, error) {
+// attach subscribes session s's query qid to the shared instance of
+// (fn, args, identity, journal), creating it (and scheduling its first run)
+// if needed. Wait for its first result with ready.
+func (e *Engine) attach(s *Session, qid uint32, fn *functions.Function, args reflect.Value, id *functions.Identity, journal string) (*instance, error) {
 	canon, err := json.Marshal(args.Interface())
 	if err != nil {
 		return nil, fmt.Errorf("canonical args: %w", err)
+	}
+	if len(journal) > maxJournal {
+		journal = "" // not one of ours: start afresh
 	}
 	key := instanceKey{fn: fn.Name, args: string(canon), journal: journal}
 	if !fn.Public {
@@ -607,6 +629,7 @@ func (e *Engine) subscribe(ctx context.Context, s *Session, qid uint32, fn *func
 		id = nil
 	}
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	in := e.instances[key]
 	if in == nil {
 		in = newInstance(key, fn, args, id)
@@ -615,13 +638,20 @@ func (e *Engine) subscribe(ctx context.Context, s *Session, qid uint32, fn *func
 		signal(e.wake)
 	}
 	in.subs[subRef{s, qid}] = struct{}{}
-	e.mu.Unlock()
+	return in, nil
+}
+
+// maxJournal bounds the journal a client may send back; Parley's journals
+// are cursors of a few dozen bytes.
+const maxJournal = 1024
+
+// ready waits for an attached instance's first result.
+func ready(ctx context.Context, in *instance) error {
 	select {
 	case <-in.ready:
-		return in, nil
+		return nil
 	case <-ctx.Done():
-		e.unsubscribe(s, qid, in)
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 }
 

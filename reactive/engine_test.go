@@ -205,3 +205,71 @@ func TestSharedInstances(t *testing.T) {
 	b.Close()
 	require.Equal(t, 1, e.eng.Stats().Instances, "an instance without subscribers is dropped")
 }
+
+type brokenArgs struct {
+	N int `json:"n"`
+}
+
+// A query that fails in SQL aborts its snapshot transaction; that must cost
+// only itself: every other subscription keeps updating and the applied
+// position keeps advancing.
+func TestFailingQueryDoesNotStallOthers(t *testing.T) {
+	e := startEngine(t, func(r *functions.Registry) {
+		functions.Query(r, "test:broken", func(c *functions.QueryCtx, a brokenArgs) (int, error) {
+			var v int
+			err := c.DB.Querier().QueryRow(c.Ctx, `SELECT 1 / (0 * $1::int)`, a.N).Scan(&v)
+			return v, err
+		}, functions.Public())
+	})
+	conv := conversation(t, e.pool)
+	s := e.session(t, john, 0)
+	var adds []reactive.QueryAdd
+	for i := range 12 { // enough for a parallel batch with several chunks
+		adds = append(adds, reactive.QueryAdd{QueryID: uint32(i), UDFPath: "test:broken", Args: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))})
+	}
+	adds = append(adds, reactive.QueryAdd{QueryID: 100, UDFPath: "shared/chat:getMessages", Args: json.RawMessage(fmt.Sprintf(`{"conversationId":%q}`, conv))})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.ModifyQuerySet(ctx, 0, 1, adds, nil), "the first results are published despite the failures")
+	out := s.Take()
+	failed := 0
+	for _, m := range out.Transition.Modifications {
+		if m.Type == reactive.QueryFailed {
+			failed++
+			require.Equal(t, "Internal server error", m.Err.Message, "internals do not leak")
+		}
+	}
+	require.Equal(t, 12, failed)
+
+	for i := range 3 {
+		insertMessage(t, e.pool, conv, fmt.Sprintf("still live %d", i))
+		pgtest.Eventually(t, 10*time.Second, func() error {
+			for _, m := range s.Take().Transition.GetModifications() {
+				if m.QueryID == 100 && strings.Contains(string(m.Value), fmt.Sprintf("still live %d", i)) {
+					return nil
+				}
+			}
+			return fmt.Errorf("message %d not pushed", i)
+		})
+	}
+}
+
+func TestModifyQuerySetLimits(t *testing.T) {
+	e := startEngine(t, nil)
+	conv := conversation(t, e.pool)
+	s := e.eng.NewSession(reactive.SessionConfig{MaxQueries: 3})
+	require.NoError(t, s.Authenticate(context.Background(), 0, john))
+	args := func(limit int) json.RawMessage {
+		return json.RawMessage(fmt.Sprintf(`{"conversationId":%q,"limit":%d}`, conv, limit))
+	}
+	err := s.ModifyQuerySet(context.Background(), 0, 1, []reactive.QueryAdd{
+		{QueryID: 1, UDFPath: "shared/chat:getMessages", Args: args(1)},
+		{QueryID: 1, UDFPath: "shared/chat:getMessages", Args: args(2)}}, nil)
+	require.ErrorIs(t, err, reactive.ErrProtocol, "one query id twice in one request")
+	err = s.ModifyQuerySet(context.Background(), 0, 1, []reactive.QueryAdd{
+		{QueryID: 1, UDFPath: "shared/chat:getMessages", Args: args(1)}, {QueryID: 2, UDFPath: "shared/chat:getMessages", Args: args(2)},
+		{QueryID: 3, UDFPath: "shared/chat:getMessages", Args: args(3)}, {QueryID: 4, UDFPath: "shared/chat:getMessages", Args: args(4)}}, nil)
+	require.ErrorIs(t, err, reactive.ErrProtocol, "more queries than MaxQueries")
+	s.Close()
+	require.Equal(t, reactive.Stats{}, e.eng.Stats(), "nothing is left behind")
+}

@@ -45,6 +45,14 @@ type Transition struct {
 	Modifications []Modification
 }
 
+// GetModifications returns t's modifications; nil t has none.
+func (t *Transition) GetModifications() []Modification {
+	if t == nil {
+		return nil
+	}
+	return t.Modifications
+}
+
 // MutationResponse answers a Mutation. On success TS is the WAL position of
 // the commit; it is sent only once the session's ts has reached it.
 type MutationResponse struct {
@@ -93,7 +101,10 @@ type SessionConfig struct {
 	// MaxPendingBytes bounds the results waiting to be sent; a session that
 	// falls further behind is closed. Zero means 8 MiB.
 	MaxPendingBytes int
-	Logger          *slog.Logger
+	// MaxQueries bounds the queries one session may subscribe to; more is
+	// a protocol error. Zero means 1,000.
+	MaxQueries int
+	Logger     *slog.Logger
 }
 
 type sessQuery struct {
@@ -153,6 +164,9 @@ func (e *Engine) NewSession(cfg SessionConfig) *Session {
 	if cfg.MaxPendingBytes <= 0 {
 		cfg.MaxPendingBytes = 8 << 20
 	}
+	if cfg.MaxQueries <= 0 {
+		cfg.MaxQueries = 1000
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = e.log
@@ -201,8 +215,9 @@ func (s *Session) queryChanged(qid uint32, r *Result) {
 	s.signal()
 }
 
-// subscribe resolves one Add to a subscribed query.
-func (s *Session) subscribe(ctx context.Context, add QueryAdd, id *functions.Identity) (*sessQuery, error) {
+// attach resolves one Add to a subscribed query; its first result may
+// still be running.
+func (s *Session) attach(add QueryAdd, id *functions.Identity) (*sessQuery, error) {
 	fn, err := s.e.cfg.Registry.Lookup(add.UDFPath)
 	if err == nil && fn.Kind != functions.KindQuery {
 		err = functions.Invalid("%s is a %s, not a query", add.UDFPath, fn.Kind)
@@ -216,7 +231,7 @@ func (s *Session) subscribe(ctx context.Context, add QueryAdd, id *functions.Ide
 		we, _ := functions.AsError(err)
 		return &sessQuery{static: newResult(nil, we, "")}, nil
 	}
-	in, err := s.e.subscribe(ctx, s, add.QueryID, fn, args, id, add.Journal)
+	in, err := s.e.attach(s, add.QueryID, fn, args, id, add.Journal)
 	if err != nil {
 		return nil, err
 	}
@@ -242,24 +257,41 @@ func (s *Session) ModifyQuerySet(ctx context.Context, base, next uint32, adds []
 		return fmt.Errorf("%w: ModifyQuerySet new version %d is not after %d", ErrProtocol, next, base)
 	}
 	id := s.identity
+	seen := make(map[uint32]bool, len(adds))
 	for _, a := range adds {
-		if _, dup := s.queries[a.QueryID]; dup {
+		if _, dup := s.queries[a.QueryID]; dup || seen[a.QueryID] {
 			s.mu.Unlock()
 			return fmt.Errorf("%w: query %d is already in the query set", ErrProtocol, a.QueryID)
 		}
+		seen[a.QueryID] = true
+	}
+	if len(s.queries)+len(adds) > s.cfg.MaxQueries {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: more than %d queries in one session", ErrProtocol, s.cfg.MaxQueries)
 	}
 	s.mu.Unlock()
 
+	// Attach every query first, then wait: their first runs share a batch.
 	added := make(map[uint32]*sessQuery, len(adds))
+	fail := func(err error) error {
+		for qid, q := range added {
+			s.drop(qid, q)
+		}
+		return err
+	}
 	for _, a := range adds {
-		q, err := s.subscribe(ctx, a, id)
+		q, err := s.attach(a, id)
 		if err != nil {
-			for qid, q := range added {
-				s.drop(qid, q)
-			}
-			return err
+			return fail(err)
 		}
 		added[a.QueryID] = q
+	}
+	for _, q := range added {
+		if q.inst != nil {
+			if err := ready(ctx, q.inst); err != nil {
+				return fail(err)
+			}
+		}
 	}
 
 	s.mu.Lock()
@@ -301,18 +333,28 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 	s.mu.Unlock()
 
 	fresh := make(map[uint32]*sessQuery, len(old))
+	fail := func(err error) error {
+		for qid, q := range fresh {
+			if q.inst != old[qid].inst {
+				s.drop(qid, q)
+			}
+		}
+		return err
+	}
 	for qid, q := range old {
 		if q.inst == nil || q.inst.fn.Public {
 			continue
 		}
-		nq, err := s.e.subscribe(ctx, s, qid, q.inst.fn, q.inst.args, id, q.inst.key.journal)
+		nq, err := s.e.attach(s, qid, q.inst.fn, q.inst.args, id, q.inst.key.journal)
 		if err != nil {
-			for qid, q := range fresh {
-				s.drop(qid, q)
-			}
-			return err
+			return fail(err)
 		}
-		fresh[qid] = &sessQuery{inst: nq, sent: q.sent, sentHash: q.sentHash}
+		fresh[qid] = &sessQuery{inst: nq}
+	}
+	for _, q := range fresh {
+		if err := ready(ctx, q.inst); err != nil {
+			return fail(err)
+		}
 	}
 
 	s.mu.Lock()
@@ -321,6 +363,7 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 	var stale []uint32
 	for qid, nq := range fresh {
 		if cur, ok := s.queries[qid]; ok && cur == old[qid] {
+			nq.sent, nq.sentHash = cur.sent, cur.sentHash
 			s.queries[qid] = nq
 			s.dirty[qid] = struct{}{}
 			stale = append(stale, qid)

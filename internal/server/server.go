@@ -153,6 +153,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	g.Go(func() error { return s.pruneMutationLog(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -162,6 +163,24 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	})
 	return g.Wait()
+}
+
+// pruneMutationLog deletes old replay records every hour until ctx ends.
+func (s *Server) pruneMutationLog(ctx context.Context) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := functions.PruneMutationLog(ctx, s.Pool); err != nil && ctx.Err() == nil {
+			s.log.Warn("prune mutation log", slog.Any("error", err))
+		} else if n > 0 {
+			s.log.Info("pruned mutation log", slog.Int64("rows", n))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // Health is the /healthz report.
@@ -191,7 +210,8 @@ func (s *Server) health(ctx context.Context) (any, bool) {
 	defer cancel()
 	var current string
 	if err := s.Pool.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&current); err != nil {
-		h.Database, h.Status = "unreachable: "+err.Error(), "degraded"
+		s.log.Warn("health check: database unreachable", slog.Any("error", err))
+		h.Database, h.Status = "unreachable", "degraded"
 	} else if lsn, err := functions.ParseLSN(current); err == nil && lsn > uint64(applied) {
 		h.Replication.LagBytes = lsn - uint64(applied)
 	}
