@@ -88,9 +88,15 @@ func RegisterChat(r *Registry, cfg ChatConfig) {
 	Mutation(r, "shared/chat:unblockConversation", unblockConversation)
 
 	Query(r, "shared/chat:getConversations", getConversations)
-	Query(r, "shared/chat:getConversation", getConversation)
-	Query(r, "shared/chat:getMessages", getMessages)
-	Query(r, "shared/chat:getMessagesPaginated", getMessagesPaginated)
+	QueryShared(r, "shared/chat:getConversation", func(c *QueryCtx, a ConversationIDArgs) error {
+		return conversationAccess(c, a.ConversationID)
+	}, getConversation)
+	QueryShared(r, "shared/chat:getMessages", func(c *QueryCtx, a GetMessagesArgs) error {
+		return conversationAccess(c, a.ConversationID)
+	}, getMessages)
+	QueryShared(r, "shared/chat:getMessagesPaginated", func(c *QueryCtx, a GetMessagesPaginatedArgs) error {
+		return conversationAccess(c, a.ConversationID)
+	}, getMessagesPaginated)
 	Query(r, "shared/chat:getUnreadCount", getUnreadCount)
 	Query(r, "shared/chat:getTypingIndicators", c.getTypingIndicators)
 	Query(r, "shared/chat:canChatWithStore", canChatWithStore)
@@ -129,6 +135,21 @@ func requireIdentity(id *Identity) (*Identity, error) {
 		return nil, ErrNotAuthenticated
 	}
 	return id, nil
+}
+
+// conversationAccess is the access check of the shared queries about one
+// conversation: the caller must be able to see it, else 404 (an outsider
+// learns nothing). It reads only who belongs to the conversation.
+func conversationAccess(c *QueryCtx, convID string) error {
+	id, err := requireIdentity(c.Identity())
+	if err != nil {
+		return err
+	}
+	conv, err := c.DB.ConversationMembership(c.Ctx, convID)
+	if errors.Is(err, schema.ErrNoRow) || (err == nil && !canSee(id, conv)) {
+		return ErrConversationNotFound
+	}
+	return err
 }
 
 // visibleConversation reads a conversation and checks that id may see it.

@@ -272,13 +272,13 @@ func getConversations(c *QueryCtx, a GetConversationsArgs) ([]ConversationDoc, e
 	return conversationDocs(c, convs)
 }
 
-// getConversation returns one conversation with its people and order.
+// getConversation returns one conversation with its people and order. It
+// is the body of a shared query: conversationAccess has admitted the caller.
 func getConversation(c *QueryCtx, a ConversationIDArgs) (ConversationDoc, error) {
-	id, err := requireIdentity(c.Identity())
-	if err != nil {
-		return ConversationDoc{}, err
+	conv, err := c.DB.Conversation(c.Ctx, a.ConversationID)
+	if errors.Is(err, schema.ErrNoRow) {
+		return ConversationDoc{}, ErrConversationNotFound
 	}
-	conv, err := visibleConversation(c, id, a.ConversationID)
 	if err != nil {
 		return ConversationDoc{}, err
 	}

@@ -281,11 +281,10 @@ func decodeCursor(s string) (*schema.MessageCursor, error) {
 }
 
 // getMessages returns up to limit messages older than cursor, newest first.
+// It is the body of a shared query: conversationAccess has admitted the
+// caller.
 func getMessages(c *QueryCtx, a GetMessagesArgs) (MessagePage, error) {
-	id, err := requireIdentity(c.Identity())
-	if err != nil {
-		return MessagePage{}, err
-	}
+	var err error
 	limit := DefaultMessageLimit
 	if a.Limit != nil {
 		if *a.Limit < 1 || *a.Limit > MaxMessageLimit {
@@ -299,11 +298,7 @@ func getMessages(c *QueryCtx, a GetMessagesArgs) (MessagePage, error) {
 			return MessagePage{}, err
 		}
 	}
-	conv, err := visibleConversation(c, id, a.ConversationID)
-	if err != nil {
-		return MessagePage{}, err
-	}
-	msgs, err := c.DB.Messages(c.Ctx, conv.ID, schema.MessageRange{Before: before, Limit: limit + 1})
+	msgs, err := c.DB.Messages(c.Ctx, a.ConversationID, schema.MessageRange{Before: before, Limit: limit + 1})
 	if err != nil {
 		return MessagePage{}, err
 	}
@@ -370,12 +365,9 @@ func parsePageCursor(s *string) (*schema.MessageCursor, bool, error) {
 // messages after cursor up to and including its end cursor, newest first.
 // The first run fixes the end (in the query's journal), so when messages
 // arrive the page grows rather than slides: pages never overlap or leave
-// gaps.
+// gaps. It is the body of a shared query: conversationAccess has admitted
+// the caller.
 func getMessagesPaginated(c *QueryCtx, a GetMessagesPaginatedArgs) (PaginatedMessages, error) {
-	id, err := requireIdentity(c.Identity())
-	if err != nil {
-		return PaginatedMessages{}, err
-	}
 	n := a.PaginationOpts.NumItems
 	if n < 1 || n > MaxMessageLimit {
 		return PaginatedMessages{}, Invalid("paginationOpts.numItems must be between 1 and %d, got %d", MaxMessageLimit, n)
@@ -384,10 +376,7 @@ func getMessagesPaginated(c *QueryCtx, a GetMessagesPaginatedArgs) (PaginatedMes
 	if err != nil {
 		return PaginatedMessages{}, err
 	}
-	conv, err := visibleConversation(c, id, a.ConversationID)
-	if err != nil {
-		return PaginatedMessages{}, err
-	}
+	convID := a.ConversationID
 	if atEnd {
 		return PaginatedMessages{Page: []MessageDoc{}, IsDone: true, ContinueCursor: endCursor}, nil
 	}
@@ -403,7 +392,7 @@ func getMessagesPaginated(c *QueryCtx, a GetMessagesPaginatedArgs) (PaginatedMes
 		return PaginatedMessages{}, err
 	case end == nil || *end == "":
 		// First run: numItems messages, and the end is where they stop.
-		msgs, err = c.DB.Messages(c.Ctx, conv.ID, schema.MessageRange{Before: before, Limit: n + 1})
+		msgs, err = c.DB.Messages(c.Ctx, convID, schema.MessageRange{Before: before, Limit: n + 1})
 		if err != nil {
 			return PaginatedMessages{}, err
 		}
@@ -414,13 +403,13 @@ func getMessagesPaginated(c *QueryCtx, a GetMessagesPaginatedArgs) (PaginatedMes
 			out.ContinueCursor = encodeCursor(msgs[n-1])
 		}
 	case untilEnd:
-		msgs, err = c.DB.Messages(c.Ctx, conv.ID, schema.MessageRange{Before: before, Limit: maxPageRows + 1})
+		msgs, err = c.DB.Messages(c.Ctx, convID, schema.MessageRange{Before: before, Limit: maxPageRows + 1})
 		if err != nil {
 			return PaginatedMessages{}, err
 		}
 		out.IsDone, out.ContinueCursor = true, endCursor
 	default:
-		msgs, err = c.DB.Messages(c.Ctx, conv.ID, schema.MessageRange{Before: before, Until: until, Limit: maxPageRows + 1})
+		msgs, err = c.DB.Messages(c.Ctx, convID, schema.MessageRange{Before: before, Until: until, Limit: maxPageRows + 1})
 		if err != nil {
 			return PaginatedMessages{}, err
 		}

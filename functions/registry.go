@@ -45,9 +45,28 @@ type Function struct {
 	Public bool
 
 	query    func(*QueryCtx, reflect.Value) (any, error)
+	access   func(*QueryCtx, reflect.Value) error // shared queries only
 	mutation func(*MutationCtx, reflect.Value) (any, error)
 	admit    func(*Identity) error
 }
+
+// Shared reports whether the query is split into a per-caller access check
+// and an identity-free body (see QueryShared).
+func (f *Function) Shared() bool { return f.access != nil }
+
+// Part names which part of a query a run computes.
+type Part uint8
+
+// Query parts.
+const (
+	// Whole is the query as its caller sees it: for a shared query, the
+	// access check and then the body.
+	Whole Part = iota
+	// Access is a shared query's per-caller access check; its value is null.
+	Access
+	// Body is a shared query's identity-free body.
+	Body
+)
 
 // Registry holds the named functions. Registration happens at start-up;
 // afterwards it is read-only and safe for concurrent use.
@@ -104,6 +123,23 @@ func Admit(check func(*Identity) error) Option { return func(f *Function) { f.ad
 func Query[A, R any](r *Registry, name string, h func(*QueryCtx, A) (R, error), opts ...Option) {
 	f := &Function{Name: name, Kind: KindQuery, Args: reflect.TypeFor[A](), Result: reflect.TypeFor[R]()}
 	f.query = func(c *QueryCtx, v reflect.Value) (any, error) { return h(c, v.Interface().(A)) }
+	for _, o := range opts {
+		o(f)
+	}
+	r.add(f)
+}
+
+// QueryShared registers a query whose answer is the same for every caller
+// allowed to ask: access decides, per caller, whether they may (it returns
+// the error they get otherwise); body computes the answer without seeing
+// the caller. The engine runs body once for all callers with the same
+// arguments and caches each caller's access check separately, so a
+// conversation watched by a thousand people costs one run per write.
+// body must not depend on who asks: its context has no identity.
+func QueryShared[A, R any](r *Registry, name string, access func(*QueryCtx, A) error, body func(*QueryCtx, A) (R, error), opts ...Option) {
+	f := &Function{Name: name, Kind: KindQuery, Args: reflect.TypeFor[A](), Result: reflect.TypeFor[R]()}
+	f.query = func(c *QueryCtx, v reflect.Value) (any, error) { return body(c, v.Interface().(A)) }
+	f.access = func(c *QueryCtx, v reflect.Value) error { return access(c, v.Interface().(A)) }
 	for _, o := range opts {
 		o(f)
 	}
@@ -168,11 +204,15 @@ type QueryOutput struct {
 	Journal   string    // "" : none
 }
 
-// RunQuery runs a query over q (a transaction in the engine's snapshot).
-// Arguments must already be decoded by DecodeArgs. Dependencies are recorded
-// even when the handler fails, so a failing query is re-run when what it
-// read changes.
+// RunQuery runs a query, whole, over q (a transaction in the engine's
+// snapshot). Arguments must already be decoded by DecodeArgs.
 func (f *Function) RunQuery(ctx context.Context, q schema.Querier, id *Identity, args reflect.Value, now time.Time, journal string) (QueryOutput, error) {
+	return f.RunPart(ctx, q, id, args, now, journal, Whole)
+}
+
+// RunPart runs one part of a query. Dependencies are recorded even when it
+// fails, so a failing query is re-run when what it read changes.
+func (f *Function) RunPart(ctx context.Context, q schema.Querier, id *Identity, args reflect.Value, now time.Time, journal string, part Part) (QueryOutput, error) {
 	if f.Kind != KindQuery {
 		return QueryOutput{}, Invalid("%s is a mutation, not a query", f.Name)
 	}
@@ -181,8 +221,18 @@ func (f *Function) RunQuery(ctx context.Context, q schema.Querier, id *Identity,
 	}
 	deps := &schema.Deps{}
 	c := &QueryCtx{Ctx: ctx, DB: schema.NewDB(q, deps), identity: id, now: now, journal: journal}
-	v, err := f.query(c, args)
-	return QueryOutput{Value: v, Deps: deps, RefreshAt: c.refreshAt, Journal: c.journal}, err
+	out := func(v any, err error) (QueryOutput, error) {
+		return QueryOutput{Value: v, Deps: deps, RefreshAt: c.refreshAt, Journal: c.journal}, err
+	}
+	if f.access != nil && part != Body {
+		if err := f.access(c, args); err != nil || part == Access {
+			return out(nil, err)
+		}
+	}
+	if f.access != nil {
+		c.identity = nil // the body is the same for everyone allowed to ask
+	}
+	return out(f.query(c, args))
 }
 
 // MutationCtx is what a mutation handler gets: one SERIALIZABLE transaction.

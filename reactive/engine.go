@@ -72,6 +72,7 @@ type Engine struct {
 	wake           chan struct{}
 	progressWanted chan struct{}
 	applied        atomic.Uint64
+	runs           atomic.Uint64 // query instance runs so far
 	received       atomic.Uint64 // highest position known delivered
 	replicating    atomic.Bool   // a Reset has been applied
 
@@ -307,6 +308,7 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 		e.m.batches.Inc()
 		e.m.batchSeconds.Observe(time.Since(start).Seconds())
 		e.m.runs.Add(float64(len(outs)))
+		e.runs.Add(uint64(len(outs)))
 		if len(retry) > 0 {
 			for _, in := range retry {
 				e.retry[in] = struct{}{}
@@ -556,7 +558,7 @@ func (e *Engine) runChunk(ctx context.Context, tx pgx.Tx, ins []*instance, now t
 const internalRetry = time.Second
 
 func (e *Engine) runOne(ctx context.Context, q schema.Querier, in *instance, now time.Time) runOut {
-	out, err := in.fn.RunQuery(ctx, q, in.identity, in.args, now, in.journal)
+	out, err := in.fn.RunPart(ctx, q, in.identity, in.args, now, in.journal, in.key.part)
 	o := runOut{in: in, deps: out.Deps.List(), refreshAt: out.RefreshAt}
 	var value json.RawMessage
 	if err == nil {
@@ -611,19 +613,21 @@ func (e *Engine) install(outs []runOut) {
 	}
 }
 
-// attach subscribes session s's query qid to the shared instance of
-// (fn, args, identity, journal), creating it (and scheduling its first run)
-// if needed. Wait for its first result with ready.
-func (e *Engine) attach(s *Session, qid uint32, fn *functions.Function, args reflect.Value, id *functions.Identity, journal string) (*instance, error) {
+// attach subscribes session s's query qid to the shared instance of one
+// part of (fn, args, identity, journal), creating it (and scheduling its
+// first run) if needed. The caller is part of the key only where the part
+// depends on it: whole non-public queries and access checks. Wait for the
+// first result with ready.
+func (e *Engine) attach(s *Session, qid uint32, fn *functions.Function, args reflect.Value, id *functions.Identity, journal string, part functions.Part) (*instance, error) {
 	canon, err := json.Marshal(args.Interface())
 	if err != nil {
 		return nil, fmt.Errorf("canonical args: %w", err)
 	}
-	if len(journal) > maxJournal {
-		journal = "" // not one of ours: start afresh
+	if len(journal) > maxJournal || part == functions.Access {
+		journal = "" // not one of ours (or not used): start afresh
 	}
-	key := instanceKey{fn: fn.Name, args: string(canon), journal: journal}
-	if !fn.Public {
+	key := instanceKey{fn: fn.Name, part: part, args: string(canon), journal: journal}
+	if part == functions.Access || (part == functions.Whole && !fn.Public) {
 		key.identity = id.Key()
 	} else {
 		id = nil
@@ -734,13 +738,14 @@ func (e *Engine) Mutate(ctx context.Context, udfPath string, args json.RawMessag
 // Stats is a snapshot of the engine's size.
 type Stats struct {
 	Sessions, Subscriptions, Instances, Dependencies int
+	Runs                                             uint64 // query runs since the engine started
 }
 
 // Stats reports the engine's current size.
 func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	st := Stats{Sessions: len(e.sessions), Instances: len(e.instances), Dependencies: len(e.index.byDep)}
+	st := Stats{Sessions: len(e.sessions), Instances: len(e.instances), Dependencies: len(e.index.byKey), Runs: e.runs.Load()}
 	for _, in := range e.instances {
 		st.Subscriptions += len(in.subs)
 	}

@@ -190,20 +190,31 @@ func TestSharedInstances(t *testing.T) {
 	a, b := e.session(t, john, 0), e.session(t, john, 0)
 	require.NoError(t, a.ModifyQuerySet(context.Background(), 0, 1, []reactive.QueryAdd{{QueryID: 1, UDFPath: "shared/chat:getMessages", Args: args}}, nil))
 	require.NoError(t, b.ModifyQuerySet(context.Background(), 0, 1, []reactive.QueryAdd{{QueryID: 1, UDFPath: "shared/chat:getMessages", Args: reordered}}, nil))
+	// getMessages is shared: one body for everyone allowed to read the
+	// conversation, and one access check per caller.
 	st := e.eng.Stats()
-	require.Equal(t, 2, st.Subscriptions)
-	require.Equal(t, 1, st.Instances, "same function, args and identity share one instance")
+	require.Equal(t, 2, st.Instances, "same function, args and identity: one body, one access check")
+	require.Equal(t, 4, st.Subscriptions, "two sessions on each")
 
 	staff := e.session(t, &functions.Identity{Subject: schema.DemoStaffID, Role: functions.RoleStore, StoreID: schema.DemoStoreID}, 0)
 	require.NoError(t, staff.ModifyQuerySet(context.Background(), 0, 1, []reactive.QueryAdd{{QueryID: 1, UDFPath: "shared/chat:getMessages", Args: args}}, nil))
-	require.Equal(t, 2, e.eng.Stats().Instances, "another identity runs its own instance")
+	require.Equal(t, 3, e.eng.Stats().Instances, "another viewer shares the body and adds only its access check")
+
+	// An outsider shares nothing it may not see: its access check fails.
+	jane := e.session(t, &functions.Identity{Subject: schema.DemoOtherCustomerID, Role: functions.RoleCustomer}, 0)
+	require.NoError(t, jane.ModifyQuerySet(context.Background(), 0, 1, []reactive.QueryAdd{{QueryID: 1, UDFPath: "shared/chat:getMessages", Args: args}}, nil))
+	out := jane.Take()
+	require.Len(t, out.Transition.Modifications, 1)
+	require.Equal(t, reactive.QueryFailed, out.Transition.Modifications[0].Type)
+	require.Equal(t, "Conversation not found", out.Transition.Modifications[0].Err.Message)
+	jane.Close()
 
 	require.NoError(t, a.ModifyQuerySet(context.Background(), 1, 2, nil, []uint32{1}))
-	out := a.Take()
+	out = a.Take()
 	require.Equal(t, reactive.QueryRemoved, out.Transition.Modifications[len(out.Transition.Modifications)-1].Type)
-	require.Equal(t, 2, e.eng.Stats().Instances)
+	require.Equal(t, 3, e.eng.Stats().Instances, "b still holds John's access check")
 	b.Close()
-	require.Equal(t, 1, e.eng.Stats().Instances, "an instance without subscribers is dropped")
+	require.Equal(t, 2, e.eng.Stats().Instances, "an instance without subscribers is dropped")
 }
 
 type brokenArgs struct {
@@ -272,4 +283,60 @@ func TestModifyQuerySetLimits(t *testing.T) {
 	require.ErrorIs(t, err, reactive.ErrProtocol, "more queries than MaxQueries")
 	s.Close()
 	require.Equal(t, reactive.Stats{}, e.eng.Stats(), "nothing is left behind")
+}
+
+// A conversation watched by many people costs one query run per write:
+// the page is computed once for everyone, and each viewer's access check
+// is not re-run because a message arrived.
+func TestHotConversationRunsOncePerWrite(t *testing.T) {
+	e := startEngine(t, nil)
+	ctx := context.Background()
+	conv := conversation(t, e.pool)
+	args := json.RawMessage(fmt.Sprintf(`{"conversationId":%q,"limit":20}`, conv))
+	const viewers = 60
+	sessions := make([]*reactive.Session, viewers)
+	for i := range sessions {
+		id := &functions.Identity{Subject: fmt.Sprintf("viewer%d", i), Role: functions.RoleStore, StoreID: schema.DemoStoreID}
+		if i%3 == 0 {
+			id = &functions.Identity{Subject: fmt.Sprintf("admin%d", i), Role: functions.RoleAdmin}
+		}
+		sessions[i] = e.session(t, id, 0)
+		require.NoError(t, sessions[i].ModifyQuerySet(ctx, 0, 1, []reactive.QueryAdd{{QueryID: 1, UDFPath: "shared/chat:getMessages", Args: args}}, nil))
+		sessions[i].Take()
+	}
+	require.Equal(t, 1+viewers, e.eng.Stats().Instances, "one body, one access check per viewer")
+
+	for round := range 3 {
+		before := e.eng.Stats().Runs
+		// A message arrives the way sendMessage writes it: the message row
+		// and the conversation's last-message fields.
+		content := fmt.Sprintf("hot %d", round)
+		insertMessage(t, e.pool, conv, content)
+		_, err := e.pool.Exec(ctx, `UPDATE conversations SET last_message_at = now(), last_message_preview = $2 WHERE id = $1`, conv, content)
+		require.NoError(t, err)
+		for i, s := range sessions {
+			pgtest.Eventually(t, 10*time.Second, func() error {
+				for _, m := range s.Take().Transition.GetModifications() {
+					if strings.Contains(string(m.Value), content) {
+						return nil
+					}
+				}
+				return fmt.Errorf("viewer %d has not got %q", i, content)
+			})
+		}
+		require.LessOrEqual(t, e.eng.Stats().Runs-before, uint64(2), "the body runs once per commit (two commits); no access check re-runs")
+	}
+
+	// Moving the conversation to another store does re-run the checks:
+	// the store's staff lose it, admins keep it.
+	_, err := e.pool.Exec(ctx, `UPDATE conversations SET store_id = $2 WHERE id = $1`, conv, schema.DemoClosedStoreID)
+	require.NoError(t, err)
+	pgtest.Eventually(t, 10*time.Second, func() error {
+		for _, m := range sessions[1].Take().Transition.GetModifications() {
+			if m.Type == reactive.QueryFailed && m.Err.Message == "Conversation not found" {
+				return nil
+			}
+		}
+		return fmt.Errorf("staff of the old store still see the conversation")
+	})
 }

@@ -64,8 +64,54 @@ func TestIndexMatch(t *testing.T) {
 	x.replace(msgs, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c2"}}, nil)
 	x.replace(conv, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1"}}, nil)
 	x.replace(settings, []schema.Dep{{Table: "chat_settings", Column: schema.WholeTable}}, nil)
-	require.Empty(t, x.byDep)
+	require.Empty(t, x.byKey)
 	require.Empty(t, x.tables)
+}
+
+func TestIndexWatchedColumns(t *testing.T) {
+	x := newDepIndex()
+	access := &instance{key: instanceKey{fn: "access to c1"}}
+	body := &instance{key: instanceKey{fn: "conversation c1"}}
+	x.replace(access, nil, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1", Watch: "customer_id,store_id"}})
+	x.replace(body, nil, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1"}})
+	row := func(kv ...string) []Column {
+		var out []Column
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, col(kv[i], kv[i+1]))
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		change Change
+		want   []*instance
+	}{
+		{"new last message", Change{Table: "conversations", Op: OpUpdate,
+			Old: row("id", "c1", "customer_id", "u1", "store_id", "s1", "last_message_at", "1"),
+			New: row("id", "c1", "customer_id", "u1", "store_id", "s1", "last_message_at", "2")}, []*instance{body}},
+		{"moved to another store", Change{Table: "conversations", Op: OpUpdate,
+			Old: row("id", "c1", "customer_id", "u1", "store_id", "s1"), New: row("id", "c1", "customer_id", "u1", "store_id", "s2")}, []*instance{access, body}},
+		{"insert", Change{Table: "conversations", Op: OpInsert, New: row("id", "c1", "customer_id", "u1")}, []*instance{access, body}},
+		{"delete", Change{Table: "conversations", Op: OpDelete, Old: row("id", "c1", "customer_id", "u1")}, []*instance{access, body}},
+		{"watched column missing from the row", Change{Table: "conversations", Op: OpUpdate,
+			Old: row("id", "c1"), New: row("id", "c1")}, []*instance{access, body}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := map[*instance]struct{}{}
+			x.match(&tt.change, got)
+			require.Len(t, got, len(tt.want))
+			for _, in := range tt.want {
+				require.Contains(t, got, in)
+			}
+		})
+	}
+	// An unnarrowed read of the same key widens the instance's watch.
+	x.replace(access, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1", Watch: "customer_id,store_id"}},
+		[]schema.Dep{{Table: "conversations", Column: "id", Value: "c1", Watch: "customer_id"}, {Table: "conversations", Column: "id", Value: "c1"}})
+	got := map[*instance]struct{}{}
+	x.match(&tests[0].change, got)
+	require.Contains(t, got, access)
 }
 
 func TestSnapshotSees(t *testing.T) {

@@ -49,6 +49,7 @@ func (r *Result) size() int {
 // canonical arguments and, unless the function is public, the caller.
 type instanceKey struct {
 	fn       string
+	part     functions.Part
 	args     string
 	identity string
 	journal  string // the journal the client resubscribed with

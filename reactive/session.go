@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -107,18 +108,42 @@ type SessionConfig struct {
 	Logger     *slog.Logger
 }
 
+// sessQuery is one query of a session: a whole query's instance, or a
+// shared query's body and the caller's access check.
 type sessQuery struct {
-	inst     *instance // nil when the query failed before running
+	fn       *functions.Function
+	args     reflect.Value
+	journal  string
+	inst     *instance // the query or its shared body; nil when the query failed before running
+	access   *instance // the caller's access check of a shared query, else nil
 	static   *Result   // the failure of a query that could not run
 	sentHash [32]byte
 	sent     bool
 }
 
+// result is what the client should hold: the access check's error when
+// it fails, else the query's result; nil until both have run.
 func (q *sessQuery) result() *Result {
 	if q.inst == nil {
 		return q.static
 	}
+	if q.access != nil {
+		if r := q.access.result.Load(); r == nil || r.Err != nil {
+			return r
+		}
+	}
 	return q.inst.result.Load()
+}
+
+// instances are the engine instances the query is subscribed to.
+func (q *sessQuery) instances() []*instance {
+	switch {
+	case q.inst == nil:
+		return nil
+	case q.access == nil:
+		return []*instance{q.inst}
+	}
+	return []*instance{q.inst, q.access}
 }
 
 // CloseAuthFailed is the close reason after an AuthError.
@@ -231,16 +256,50 @@ func (s *Session) attach(add QueryAdd, id *functions.Identity) (*sessQuery, erro
 		we, _ := functions.AsError(err)
 		return &sessQuery{static: newResult(nil, we, "")}, nil
 	}
-	in, err := s.e.attach(s, add.QueryID, fn, args, id, add.Journal)
+	return s.attachQuery(add.QueryID, fn, args, id, add.Journal)
+}
+
+// attachQuery subscribes qid to fn(args) as id: one instance, or a shared
+// query's body and the caller's access check.
+func (s *Session) attachQuery(qid uint32, fn *functions.Function, args reflect.Value, id *functions.Identity, journal string) (*sessQuery, error) {
+	q := &sessQuery{fn: fn, args: args, journal: journal}
+	part := functions.Whole
+	if fn.Shared() {
+		part = functions.Body
+	}
+	in, err := s.e.attach(s, qid, fn, args, id, journal, part)
 	if err != nil {
 		return nil, err
 	}
-	return &sessQuery{inst: in}, nil
+	q.inst = in
+	if fn.Shared() {
+		if q.access, err = s.e.attach(s, qid, fn, args, id, "", functions.Access); err != nil {
+			s.e.unsubscribe(s, qid, in)
+			return nil, err
+		}
+	}
+	return q, nil
 }
 
-func (s *Session) drop(qid uint32, q *sessQuery) {
-	if q != nil && q.inst != nil {
-		s.e.unsubscribe(s, qid, q.inst)
+// waitReady waits until every instance of q has its first result.
+func waitReady(ctx context.Context, q *sessQuery) error {
+	for _, in := range q.instances() {
+		if err := ready(ctx, in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// drop unsubscribes q's instances, except those keep still uses.
+func (s *Session) drop(qid uint32, q, keep *sessQuery) {
+	if q == nil {
+		return
+	}
+	for _, in := range q.instances() {
+		if keep == nil || (in != keep.inst && in != keep.access) {
+			s.e.unsubscribe(s, qid, in)
+		}
 	}
 }
 
@@ -275,7 +334,7 @@ func (s *Session) ModifyQuerySet(ctx context.Context, base, next uint32, adds []
 	added := make(map[uint32]*sessQuery, len(adds))
 	fail := func(err error) error {
 		for qid, q := range added {
-			s.drop(qid, q)
+			s.drop(qid, q, nil)
 		}
 		return err
 	}
@@ -287,10 +346,8 @@ func (s *Session) ModifyQuerySet(ctx context.Context, base, next uint32, adds []
 		added[a.QueryID] = q
 	}
 	for _, q := range added {
-		if q.inst != nil {
-			if err := ready(ctx, q.inst); err != nil {
-				return fail(err)
-			}
+		if err := waitReady(ctx, q); err != nil {
+			return fail(err)
 		}
 	}
 
@@ -311,7 +368,7 @@ func (s *Session) ModifyQuerySet(ctx context.Context, base, next uint32, adds []
 	s.qsVersion = next
 	s.mu.Unlock()
 	for qid, q := range gone {
-		s.drop(qid, q)
+		s.drop(qid, q, nil)
 	}
 	s.signal()
 	return nil
@@ -335,24 +392,22 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 	fresh := make(map[uint32]*sessQuery, len(old))
 	fail := func(err error) error {
 		for qid, q := range fresh {
-			if q.inst != old[qid].inst {
-				s.drop(qid, q)
-			}
+			s.drop(qid, q, old[qid])
 		}
 		return err
 	}
 	for qid, q := range old {
-		if q.inst == nil || q.inst.fn.Public {
+		if q.inst == nil || q.fn.Public {
 			continue
 		}
-		nq, err := s.e.attach(s, qid, q.inst.fn, q.inst.args, id, q.inst.key.journal)
+		nq, err := s.attachQuery(qid, q.fn, q.args, id, q.journal)
 		if err != nil {
 			return fail(err)
 		}
-		fresh[qid] = &sessQuery{inst: nq}
+		fresh[qid] = nq
 	}
 	for _, q := range fresh {
-		if err := ready(ctx, q.inst); err != nil {
+		if err := waitReady(ctx, q); err != nil {
 			return fail(err)
 		}
 	}
@@ -371,9 +426,7 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 	}
 	s.mu.Unlock()
 	for _, qid := range stale {
-		if old[qid].inst != fresh[qid].inst {
-			s.drop(qid, old[qid])
-		}
+		s.drop(qid, old[qid], fresh[qid])
 	}
 	s.signal()
 	return nil
@@ -557,7 +610,7 @@ func (s *Session) Close() {
 	s.queries = map[uint32]*sessQuery{}
 	s.mu.Unlock()
 	for qid, q := range qs {
-		s.drop(qid, q)
+		s.drop(qid, q, nil)
 	}
 	s.e.mu.Lock()
 	delete(s.e.sessions, s)

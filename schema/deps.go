@@ -9,6 +9,11 @@ type Dep struct {
 	Table  string
 	Column string
 	Value  string
+	// Watch, when set, narrows the dependency to updates that change one
+	// of these comma-separated columns: an access check that reads who is
+	// in a conversation need not re-run when its last message changes.
+	// Inserts and deletes of matching rows always match.
+	Watch string
 }
 
 // WholeTable is the Column of a dependency on a table as a whole.

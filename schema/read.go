@@ -121,6 +121,18 @@ func (db *DB) Conversation(ctx context.Context, id string) (Conversation, error)
 	return c, one(err)
 }
 
+// ConversationMembership reads who belongs to a conversation: only its id,
+// type, customer and store are set. It depends on those columns alone, so
+// an access check built on it is not re-run for every new message (which
+// updates the conversation's last-message fields).
+func (db *DB) ConversationMembership(ctx context.Context, id string) (Conversation, error) {
+	db.deps.Add(Dep{Table: "conversations", Column: "id", Value: id, Watch: "conversation_type,customer_id,store_id"})
+	var c Conversation
+	err := db.q.QueryRow(ctx, `SELECT id, conversation_type, customer_id, store_id FROM conversations WHERE id = $1`, id).
+		Scan(&c.ID, &c.Type, &c.CustomerID, &c.StoreID)
+	return c, one(err)
+}
+
 // ConversationForUpdate reads one conversation and locks it (mutations).
 func (db *DB) ConversationForUpdate(ctx context.Context, id string) (Conversation, error) {
 	c, err := scanConversation(db.q.QueryRow(ctx, `SELECT `+convCols+` FROM conversations WHERE id = $1 FOR UPDATE`, id))
