@@ -152,18 +152,8 @@ func conversationAccess(c *QueryCtx, convID string) error {
 	return err
 }
 
-// visibleConversation reads a conversation and checks that id may see it.
-// A caller outside it learns nothing: 404 either way.
-func visibleConversation(c *QueryCtx, id *Identity, convID string) (schema.Conversation, error) {
-	conv, err := c.DB.Conversation(c.Ctx, convID)
-	if errors.Is(err, schema.ErrNoRow) || (err == nil && !canSee(id, conv)) {
-		return conv, ErrConversationNotFound
-	}
-	return conv, err
-}
-
-// lockedConversation is visibleConversation for mutations, with the row
-// locked for the transaction.
+// lockedConversation reads a conversation for a mutation, locked for the
+// transaction, and checks that id may see it: 404 otherwise.
 func lockedConversation(c *MutationCtx, id *Identity, convID string) (schema.Conversation, error) {
 	conv, err := c.DB.ConversationForUpdate(c.Ctx, convID)
 	if errors.Is(err, schema.ErrNoRow) || (err == nil && !canSee(id, conv)) {

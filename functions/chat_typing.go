@@ -76,11 +76,10 @@ func (ch *chat) getTypingIndicators(c *QueryCtx, a ConversationIDArgs) ([]Typing
 	if err != nil {
 		return nil, err
 	}
-	conv, err := visibleConversation(c, id, a.ConversationID)
-	if err != nil {
+	if err := conversationAccess(c, a.ConversationID); err != nil {
 		return nil, err
 	}
-	rows, err := c.DB.TypingIn(c.Ctx, conv.ID)
+	rows, err := c.DB.TypingIn(c.Ctx, a.ConversationID)
 	if err != nil {
 		return nil, err
 	}
