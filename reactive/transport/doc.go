@@ -11,6 +11,8 @@
 // writer sends whatever the session's Take returns when its Wake channel
 // fires, plus a Ping every PingInterval. Writes have a deadline: a client
 // that stops reading is disconnected, and its session's queue is bounded.
+// Writers encode transitions into buffers from one shared sync.Pool, held
+// only for the duration of a write, so an idle connection holds none.
 //
 // # Lifecycle
 //
@@ -23,5 +25,6 @@
 // "error"}; internal errors are logged here once and sent as
 // "Internal server error". After an AuthError the connection is closed with
 // code 1000 and the client reconnects with a fresh token; a FatalError
-// closes it for good.
+// closes it for good. Result values are valid JSON (the engine makes them
+// with json.Marshal) and go into transitions verbatim, never re-validated.
 package transport

@@ -46,12 +46,11 @@ func TestQuerySetChanges(t *testing.T) {
 }
 
 func TestEncodeMessages(t *testing.T) {
-	b, err := encodeTransition(&reactive.Transition{
+	b := appendTransition(nil, &reactive.Transition{
 		Start: reactive.Version{}, End: reactive.Version{QuerySet: 1, Identity: 1, TS: 1},
 		Modifications: []reactive.Modification{{Type: reactive.QueryUpdated, QueryID: 3, Value: json.RawMessage(`{"a":1}`)},
 			{Type: reactive.QueryRemoved, QueryID: 4}},
 	})
-	require.NoError(t, err)
 	require.JSONEq(t, `{"type":"Transition","startVersion":{"querySet":0,"identity":0,"ts":"AAAAAAAAAAA="},
 		"endVersion":{"querySet":1,"identity":1,"ts":"AQAAAAAAAAA="},
 		"modifications":[{"type":"QueryUpdated","queryId":3,"value":{"a":1},"logLines":[]},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -15,6 +16,22 @@ import (
 )
 
 var pingMessage = []byte(`{"type":"Ping"}`)
+
+// transitionBuffers holds encoding buffers shared by every connection's
+// writer: a buffer is needed only while one transition is written
+// (WriteMessage copies it into the connection's frame buffer), so an idle
+// connection holds none.
+var transitionBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBuffer is the largest buffer kept for reuse; a rare huge
+// transition is left to the garbage collector.
+const maxPooledBuffer = 1 << 20
+
+func putTransitionBuffer(b *[]byte) {
+	if cap(*b) <= maxPooledBuffer {
+		transitionBuffers.Put(b)
+	}
+}
 
 // serveSync runs one WebSocket connection: this goroutine reads, one
 // writer goroutine writes. It returns after both are done.
@@ -206,12 +223,11 @@ func (s *Server) writeLoop(ctx context.Context, conn *websocket.Conn, sess *reac
 				}
 			}
 			if out.Transition != nil {
-				b, err := encodeTransition(out.Transition)
+				buf := transitionBuffers.Get().(*[]byte)
+				*buf = appendTransition((*buf)[:0], out.Transition)
+				err := write(*buf)
+				putTransitionBuffer(buf)
 				if err != nil {
-					s.log.Error("encode transition", slog.Any("error", err))
-					return
-				}
-				if err := write(b); err != nil {
 					return
 				}
 			}
