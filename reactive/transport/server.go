@@ -87,7 +87,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	root, stop := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, log: log, mux: mux, root: root, stop: stop, upgrader: websocket.Upgrader{
-		ReadBufferSize: 4096, WriteBufferSize: 4096,
+		// Idle connections hold no write buffer (writes borrow one from
+		// the pool) and read through the HTTP server's buffered reader.
+		ReadBufferSize: 0, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
 		// Browsers from any origin may connect: every request is
 		// authorised by its token, never by cookies.
 		CheckOrigin: func(*http.Request) bool { return true },
