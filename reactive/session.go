@@ -224,17 +224,24 @@ func (s *Session) Identity() *functions.Identity {
 	return s.identity
 }
 
+// charge counts n bytes of queued messages against MaxPendingBytes (s.mu
+// held): a client that sends requests without reading the answers is
+// closed like one that does not read its updates.
+func (s *Session) charge(n int) {
+	s.pending += n
+	if s.pending > s.cfg.MaxPendingBytes && s.closing == "" {
+		s.closing = fmt.Sprintf("client too slow: more than %d bytes of updates waiting", s.cfg.MaxPendingBytes)
+		s.e.m.closedSlow.Inc()
+	}
+}
+
 // queryChanged is called by the engine (under Engine.mu) when an instance
 // the session subscribes to has a new result.
 func (s *Session) queryChanged(qid uint32, r *Result) {
 	s.mu.Lock()
 	if _, ok := s.dirty[qid]; !ok {
 		s.dirty[qid] = struct{}{}
-		s.pending += r.size()
-	}
-	if s.pending > s.cfg.MaxPendingBytes && s.closing == "" {
-		s.closing = fmt.Sprintf("client too slow: more than %d bytes of updates waiting", s.cfg.MaxPendingBytes)
-		s.e.m.closedSlow.Inc()
+		s.charge(r.size())
 	}
 	s.mu.Unlock()
 	s.signal()
@@ -498,6 +505,7 @@ func (s *Session) Mutation(ctx context.Context, requestID uint32, udfPath string
 		resp.Err = we
 		s.mu.Lock()
 		s.messages = append(s.messages, resp)
+		s.charge(64 + len(resp.Err.Message))
 		s.mu.Unlock()
 		s.signal()
 		return
@@ -505,6 +513,7 @@ func (s *Session) Mutation(ctx context.Context, requestID uint32, udfPath string
 	resp.Success, resp.Value, resp.TS = true, res.Value, LSN(res.LSN)
 	s.mu.Lock()
 	s.awaiting = append(s.awaiting, resp)
+	s.charge(64 + len(resp.Value))
 	s.mu.Unlock()
 	if resp.TS > s.e.Applied() {
 		s.e.awaitApplied(s)
