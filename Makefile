@@ -5,7 +5,7 @@ BIN     := bin/parley
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 20s
 
-.PHONY: run test build deps bench fuzz lint generate clean
+.PHONY: run test build deps bench bench-go fuzz lint generate clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/parley
@@ -22,8 +22,35 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
 
-## bench: Go benchmarks of the hot paths
-bench:
+BENCH_FLAGS ?=
+BENCH_JSON  ?= bin/bench.json
+BENCH_LOG   ?= bin/bench-server.log
+
+## bench: the load scenarios (a, b, c, d, stall) against a fresh `parley dev`, one table;
+## BENCH_FLAGS="--quick" or e.g. "--scenario b --b-viewers 500" to change them
+bench: deps build
+	@set -eu; \
+	ulimit -n "$$(ulimit -Hn)"; \
+	dir=$$(mktemp -d "$${TMPDIR:-/tmp}/parley-bench.XXXXXX"); \
+	log="$(BENCH_LOG)"; : > "$$log"; \
+	$(BIN) dev --data "$$dir" --addr 127.0.0.1:0 --message-rate -1 --typing-rate -1 2>"$$log" & pid=$$!; \
+	trap 'kill -INT $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true; rm -rf "$$dir"' EXIT; \
+	url=""; \
+	for i in $$(seq 1 600); do \
+		url=$$(sed -n 's/.*serving on \(http:[^ ]*\).*/\1/p' "$$log" | head -n 1); \
+		[ -n "$$url" ] && break; \
+		kill -0 $$pid 2>/dev/null || { cat "$$log"; exit 1; }; \
+		sleep 0.2; \
+	done; \
+	[ -n "$$url" ] || { echo "bench: parley dev did not start"; cat "$$log"; exit 1; }; \
+	echo "bench: parley dev on $$url (open files: $$(ulimit -n); server log: $$log)"; \
+	status=0; \
+	$(BIN) bench --url "$$url" --data "$$dir" --scenario all --json "$(BENCH_JSON)" $(BENCH_FLAGS) || status=$$?; \
+	echo "bench: server log has $$(grep -c 'level=ERROR' "$$log" || true) errors and $$(grep -c 'level=WARN' "$$log" || true) warnings"; \
+	exit $$status
+
+## bench-go: Go benchmarks of the hot paths
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 ## fuzz: each fuzz target for $(FUZZTIME)
@@ -44,3 +71,21 @@ generate:
 
 clean:
 	rm -rf bin
+
+BENCH_MEDIA_DIR ?= bin/bench-media
+BENCH_MEDIA_N   ?= 20
+
+## bench-media: images/s, CPU ms per image and peak RSS of processing 12-megapixel JPEG and
+## PNG inputs into the stored WebP + thumbnail, at concurrency 1 and 2 (each case in a process
+## of its own, so its peak RSS is its own); results go in BENCHMARKS.md by hand
+.PHONY: bench-media
+bench-media: deps
+	@mkdir -p $(BENCH_MEDIA_DIR)
+	$(GO) test -c -o $(BENCH_MEDIA_DIR)/vips.test ./media/vips/
+	@test -f $(BENCH_MEDIA_DIR)/12mp.jpeg -a -f $(BENCH_MEDIA_DIR)/12mp.png || \
+		$(BENCH_MEDIA_DIR)/vips.test -test.run '^TestWriteBenchInputs$$' -bench-inputs $(BENCH_MEDIA_DIR)
+	@echo "bench-media: libvips $$(pkg-config --modversion vips), $$(nproc) CPUs, load average $$(cut -d' ' -f1-3 /proc/loadavg)"
+	@for input in jpeg png; do for c in 1 2; do \
+		$(BENCH_MEDIA_DIR)/vips.test -test.run '^$$' -test.bench "^BenchmarkProcess12MP$$/^$$input$$/^c=$$c$$" \
+			-test.benchtime $(BENCH_MEDIA_N)x -bench-inputs $(BENCH_MEDIA_DIR) | grep '^Benchmark' || exit 1; \
+	done; done

@@ -125,6 +125,7 @@ func accessRules() []accessRow {
 		{label: "canChatWithStore", variant: noConv, args: func(accessTarget) map[string]any { return map[string]any{"storeId": schema.DemoStoreID} },
 			want: codes{200, 200, 403, 403, 403, 401}},
 		{label: "getChatSettings", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 200}},
+		{label: "generateUploadUrl", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401}},
 		{label: "transferConversation", variant: storeConv, args: transferArgs, want: codes{403, 404, 403, 404, 400, 401}},
 		{label: "transferConversation", variant: supportConv, args: transferArgs, want: codes{403, 404, 404, 404, 200, 401}},
 		{label: "blockConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401}},

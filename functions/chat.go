@@ -23,6 +23,15 @@ type ChatConfig struct {
 	// Zero means 5s. Repeats within min(TypingQuiet, TypingTTL/2) write
 	// nothing, so a user who keeps typing never flickers off.
 	TypingTTL time.Duration
+	// UploadsPerSecond and UploadBurst limit generateUploadUrl per user.
+	// Zero means 1 per second with bursts of 10; negative disables the
+	// limit.
+	UploadsPerSecond float64
+	UploadBurst      int
+	// Media issues upload URLs and signs image URLs. Nil disables image
+	// messages: generateUploadUrl answers 503 and image attachments are
+	// listed without URLs.
+	Media Media
 	// Now is the clock of the rate limiters. Nil means time.Now.
 	Now func() time.Time
 }
@@ -33,6 +42,9 @@ func (c *ChatConfig) fill() {
 	}
 	if c.TypingPerSecond == 0 {
 		c.TypingPerSecond, c.TypingBurst = 2, 5
+	}
+	if c.UploadsPerSecond == 0 {
+		c.UploadsPerSecond, c.UploadBurst = 1, 10
 	}
 	if c.TypingTTL <= 0 {
 		c.TypingTTL = 5 * time.Second
@@ -60,6 +72,7 @@ type chat struct {
 	quiet   time.Duration // repeated isTyping=true within this writes nothing
 	sends   *userLimiter
 	typings *userLimiter
+	uploads *userLimiter
 }
 
 // RegisterChat registers the chat API under "shared/chat:<name>".
@@ -67,7 +80,8 @@ func RegisterChat(r *Registry, cfg ChatConfig) {
 	cfg.fill()
 	c := &chat{cfg: cfg, quiet: min(TypingQuiet, cfg.TypingTTL/2),
 		sends:   newUserLimiter("messages", cfg.MessagesPerSecond, cfg.MessageBurst),
-		typings: newUserLimiter("typing updates", cfg.TypingPerSecond, cfg.TypingBurst)}
+		typings: newUserLimiter("typing updates", cfg.TypingPerSecond, cfg.TypingBurst),
+		uploads: newUserLimiter("upload URLs", cfg.UploadsPerSecond, cfg.UploadBurst)}
 	limit := func(l *userLimiter) Option {
 		return Admit(func(id *Identity) error {
 			if id == nil {
@@ -78,6 +92,7 @@ func RegisterChat(r *Registry, cfg ChatConfig) {
 	}
 
 	Mutation(r, "shared/chat:createOrGetConversation", createOrGetConversation)
+	Mutation(r, "shared/chat:generateUploadUrl", c.generateUploadURL, limit(c.uploads))
 	Mutation(r, "shared/chat:sendMessage", c.sendMessage, limit(c.sends))
 	Mutation(r, "shared/chat:markMessagesAsRead", markMessagesAsRead)
 	Mutation(r, "shared/chat:archiveConversation", archiveConversation)
@@ -87,17 +102,17 @@ func RegisterChat(r *Registry, cfg ChatConfig) {
 	Mutation(r, "shared/chat:blockConversation", blockConversation)
 	Mutation(r, "shared/chat:unblockConversation", unblockConversation)
 
-	Query(r, "shared/chat:getConversations", getConversations)
+	Query(r, "shared/chat:getConversations", getConversations, ScopeIdentity(inboxCaller))
 	QueryShared(r, "shared/chat:getConversation", func(c *QueryCtx, a ConversationIDArgs) error {
 		return conversationAccess(c, a.ConversationID)
 	}, getConversation)
 	QueryShared(r, "shared/chat:getMessages", func(c *QueryCtx, a GetMessagesArgs) error {
 		return conversationAccess(c, a.ConversationID)
-	}, getMessages)
+	}, c.getMessages)
 	QueryShared(r, "shared/chat:getMessagesPaginated", func(c *QueryCtx, a GetMessagesPaginatedArgs) error {
 		return conversationAccess(c, a.ConversationID)
-	}, getMessagesPaginated)
-	Query(r, "shared/chat:getUnreadCount", getUnreadCount)
+	}, c.getMessagesPaginated)
+	Query(r, "shared/chat:getUnreadCount", getUnreadCount, ScopeIdentity(inboxCaller))
 	Query(r, "shared/chat:getTypingIndicators", c.getTypingIndicators)
 	Query(r, "shared/chat:canChatWithStore", canChatWithStore)
 	Query(r, "shared/chat:getChatSettings", getChatSettings, Public())
@@ -173,6 +188,19 @@ func callerConversation(c *MutationCtx, convID string) (*Identity, schema.Conver
 	return id, conv, err
 }
 
+// inboxCaller is what a caller's inbox depends on: a customer's own id, a
+// store's id for its staff, nothing more for admins. Everyone with the same
+// inbox shares one instance of the inbox queries.
+func inboxCaller(id *Identity) *Identity {
+	switch id.Role {
+	case RoleCustomer:
+		return &Identity{Role: id.Role, Subject: id.Subject}
+	case RoleStore:
+		return &Identity{Role: id.Role, StoreID: id.StoreID}
+	}
+	return &Identity{Role: id.Role}
+}
+
 // inbox selects the conversations a caller's lists and totals cover: a
 // customer's own, a store's, or (admins) every support conversation.
 func inbox(id *Identity, status string) schema.ConversationFilter {
@@ -230,15 +258,28 @@ func joinConversation(c *MutationCtx, id *Identity, convID string) error {
 
 // postMessage inserts a message and makes it the conversation's latest.
 func postMessage(c *MutationCtx, convID string, id *Identity, senderType, messageType, content string) (string, error) {
+	return postImageMessage(c, convID, id, senderType, messageType, content, nil)
+}
+
+// ImagePreview is the conversation preview of an image without a caption.
+const ImagePreview = "Image"
+
+// postImageMessage is postMessage with an image file (nil: none).
+func postImageMessage(c *MutationCtx, convID string, id *Identity, senderType, messageType, content string, fileID *string) (string, error) {
 	msgID := schema.NewID("msg")
 	now := c.Now()
-	if _, err := c.Tx.Exec(c.Ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, msgID, convID, id.Subject, senderType, messageType, content, now); err != nil {
+	if _, err := c.Tx.Exec(c.Ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
+			image_file_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, msgID, convID, id.Subject, senderType, messageType, content, fileID, now); err != nil {
 		return "", fmt.Errorf("insert message: %w", err)
+	}
+	pv := preview(content)
+	if pv == "" && fileID != nil {
+		pv = ImagePreview
 	}
 	if _, err := c.Tx.Exec(c.Ctx, `UPDATE conversations SET last_message_at = $2, last_message_preview = $3,
 		status = CASE WHEN status = 'archived' THEN 'active' ELSE status END WHERE id = $1`,
-		convID, now, preview(content)); err != nil {
+		convID, now, pv); err != nil {
 		return "", fmt.Errorf("update conversation: %w", err)
 	}
 	return msgID, nil

@@ -12,7 +12,11 @@ import (
 	"github.com/parley-chat/parley/schema"
 )
 
-// ImageAttachment describes an uploaded image (the media issue fills it in).
+// ImageAttachment is what a client declares about the image it attaches:
+// FileID is the storageId its upload answered. The rest is not trusted:
+// a declared FileSize over the settings' limit is refused, FileName is
+// kept for display, and the type, size and dimensions shown are the
+// server's own.
 type ImageAttachment struct {
 	FileID   string   `json:"fileId"`
 	FileName *string  `json:"fileName"`
@@ -31,29 +35,35 @@ type SendMessageArgs struct {
 }
 
 // sendMessage posts a message and returns its id. Customers and store
-// staff post text; admins post text in support conversations and system
-// notices anywhere.
+// staff post text and images; admins post text and images in support
+// conversations and system notices anywhere. An image message attaches a
+// file the caller uploaded (imageAttachment.fileId), once; its content is
+// an optional caption.
 func (ch *chat) sendMessage(c *MutationCtx, a SendMessageArgs) (string, error) {
 	id, err := requireIdentity(c.Identity())
 	if err != nil {
 		return "", err
 	}
 	switch a.MessageType {
-	case "text":
+	case "text", "system":
 		if a.ImageAttachment != nil {
 			return "", Invalid(`imageAttachment is only allowed when messageType is "image"`)
 		}
-	case "system":
-		if id.Role != RoleAdmin {
+		if a.MessageType == "system" && id.Role != RoleAdmin {
 			return "", Invalid(`messageType "system" is for admins only`)
 		}
 	case "image":
-		return "", Invalid("Image messages are not supported yet")
+		if a.ImageAttachment == nil {
+			return "", ErrImageAttachment
+		}
+		if err := checkDeclaredImage(c, a.ImageAttachment); err != nil {
+			return "", err
+		}
 	default:
 		return "", Invalid(`messageType must be "text" or "image", got %q`, a.MessageType)
 	}
 	content := strings.TrimSpace(a.Content)
-	if content == "" {
+	if content == "" && a.MessageType != "image" {
 		return "", Invalid("Message content must not be empty")
 	}
 	if n := utf8.RuneCountInString(content); n > MaxContentChars {
@@ -74,12 +84,29 @@ func (ch *chat) sendMessage(c *MutationCtx, a SendMessageArgs) (string, error) {
 	if conv.Status == "closed" && a.MessageType != "system" {
 		return "", ErrClosed
 	}
+	var file *schema.File
+	if a.MessageType == "image" {
+		f, err := attachImage(c, id, a.ImageAttachment)
+		if err != nil {
+			return "", err
+		}
+		file = &f
+	}
 	if err := joinConversation(c, id, conv.ID); err != nil {
 		return "", err
 	}
-	msgID, err := postMessage(c, conv.ID, id, string(id.Role), a.MessageType, content)
+	var fileID *string
+	if file != nil {
+		fileID = &file.ID
+	}
+	msgID, err := postImageMessage(c, conv.ID, id, string(id.Role), a.MessageType, content, fileID)
 	if err != nil {
 		return "", err
+	}
+	if file != nil {
+		if err := linkImage(c, *file, msgID, a.ImageAttachment.FileName); err != nil {
+			return "", err
+		}
 	}
 	// Sending ends typing; the first admin to answer a support
 	// conversation takes it.
@@ -233,6 +260,8 @@ type MessageDoc struct {
 	IsRead         bool     `json:"isRead"`
 	ReadAt         *float64 `json:"readAt,omitempty"`
 	IsDeleted      bool     `json:"isDeleted"`
+	// ImageAttachment is set on image messages that are not deleted.
+	ImageAttachment *ImageDoc `json:"imageAttachment,omitempty"`
 }
 
 // MessagePage is the result of getMessages: newest first.
@@ -283,7 +312,7 @@ func decodeCursor(s string) (*schema.MessageCursor, error) {
 // getMessages returns up to limit messages older than cursor, newest first.
 // It is the body of a shared query: conversationAccess has admitted the
 // caller.
-func getMessages(c *QueryCtx, a GetMessagesArgs) (MessagePage, error) {
+func (ch *chat) getMessages(c *QueryCtx, a GetMessagesArgs) (MessagePage, error) {
 	var err error
 	limit := DefaultMessageLimit
 	if a.Limit != nil {
@@ -309,7 +338,7 @@ func getMessages(c *QueryCtx, a GetMessagesArgs) (MessagePage, error) {
 		page.ContinueCursor = &next
 	}
 	page.Messages = messageDocs(msgs)
-	return page, nil
+	return page, ch.withImages(c, msgs, page.Messages)
 }
 
 // PaginationOpts are the page arguments usePaginatedQuery sends.
@@ -367,7 +396,7 @@ func parsePageCursor(s *string) (*schema.MessageCursor, bool, error) {
 // arrive the page grows rather than slides: pages never overlap or leave
 // gaps. It is the body of a shared query: conversationAccess has admitted
 // the caller.
-func getMessagesPaginated(c *QueryCtx, a GetMessagesPaginatedArgs) (PaginatedMessages, error) {
+func (ch *chat) getMessagesPaginated(c *QueryCtx, a GetMessagesPaginatedArgs) (PaginatedMessages, error) {
 	n := a.PaginationOpts.NumItems
 	if n < 1 || n > MaxMessageLimit {
 		return PaginatedMessages{}, Invalid("paginationOpts.numItems must be between 1 and %d, got %d", MaxMessageLimit, n)
@@ -430,7 +459,7 @@ func getMessagesPaginated(c *QueryCtx, a GetMessagesPaginatedArgs) (PaginatedMes
 		split := encodeCursor(msgs[len(msgs)/2-1])
 		out.SplitCursor, out.PageStatus = &split, &status
 	}
-	return out, nil
+	return out, ch.withImages(c, msgs, out.Page)
 }
 
 // getUnreadCount is the caller's total of unread messages from the other

@@ -28,7 +28,8 @@ var (
 	nobody  *functions.Identity
 	chatReg = func() *functions.Registry {
 		r := functions.NewRegistry()
-		functions.RegisterChat(r, functions.ChatConfig{MessagesPerSecond: -1, TypingPerSecond: -1})
+		functions.RegisterChat(r, functions.ChatConfig{MessagesPerSecond: -1, TypingPerSecond: -1, UploadsPerSecond: -1,
+			Media: fakeMedia{}})
 		return r
 	}()
 )
@@ -193,7 +194,7 @@ func TestSendMessageRules(t *testing.T) {
 		{"too long", john, msg(conv, strings.Repeat("é", functions.MaxContentChars+1), "text"), 400,
 			fmt.Sprintf("Message content exceeds %d characters (got %d)", functions.MaxContentChars, functions.MaxContentChars+1)},
 		{"longest allowed", john, msg(conv, strings.Repeat("é", functions.MaxContentChars), "text"), 0, ""},
-		{"image not yet", john, msg(conv, "pic", "image"), 400, "Image messages are not supported yet"},
+		{"image without attachment", john, msg(conv, "pic", "image"), 400, `imageAttachment is required when messageType is "image"`},
 		{"unknown type", john, msg(conv, "x", "video"), 400, `messageType must be "text" or "image", got "video"`},
 		{"system by customer", john, msg(conv, "x", "system"), 400, `messageType "system" is for admins only`},
 	}

@@ -40,6 +40,7 @@
 //	createOrGetConversation      200  404  403  403  403  401  OC: "Order not found" (not their order)
 //	sendMessage (text)           200  404  200  404  403  401  A: 200 in support; S: 404 in support
 //	sendMessage (system)         400  400  400  400  200  401  "system" is for admins only
+//	sendMessage (image)          200  404  200  404  403  401  as text; the file must be the caller's own unattached upload
 //	markMessagesAsRead           200  404  200  404  403  401  A: 200 in support; S: 404 in support
 //	archiveConversation          200  404  200  404  200  401  S: 404 in support
 //	deleteMessage (C's message)  200  404  403  404  200  401  only the sender or an admin; S: 404 in support
@@ -52,8 +53,25 @@
 //	getUnreadCount               200  200  200  200  200  401  each sees their own total
 //	canChatWithStore             200  200  403  403  403  401  customers only
 //	getChatSettings              200  200  200  200  200  200  public
+//	generateUploadUrl            200  200  200  200  200  401  a single-use URL for the caller's own upload
 //	transferConversation         403  404  403  404  200  401  support only (A on a store conversation: 400); S: 404 in support
 //	blockConversation            403  404  403  404  200  401  also unblockConversation; S: 404 in support
+//
+// # Images
+//
+// generateUploadUrl returns a short-lived, single-use upload URL bound to
+// the caller (package media serves it). sendMessage with messageType
+// "image" attaches imageAttachment.fileId, which must be an upload of the
+// caller's that no message has yet (else 404 "File not found", as for an
+// id that does not exist; 409 if it is already attached). The type, size
+// and dimensions shown are what the server measured and stored; of what
+// the client declares, only fileName is kept (for display), and a declared
+// fileSize over the settings' maxImageSizeMB is the document's 400 "Image
+// size exceeds 5MB limit". getMessages and getMessagesPaginated list image
+// messages with imageAttachment: the stored file's facts and signed,
+// expiring URLs of the image and its thumbnail, valid for that
+// conversation only. They are the same for every caller the access check
+// admits (the body is shared), and the query re-runs before they expire.
 //
 // Sending to a blocked conversation is 403 "Conversation is blocked"; to a
 // closed one 403 "Conversation is closed" — except admins' system notices,

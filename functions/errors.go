@@ -39,6 +39,7 @@ const (
 	CodeNotFound         = "not_found"
 	CodeConflict         = "conflict"
 	CodeRateLimited      = "rate_limited"
+	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 	CodeFunctionNotFound = "function_not_found"
 )

@@ -48,6 +48,20 @@ type Function struct {
 	access   func(*QueryCtx, reflect.Value) error // shared queries only
 	mutation func(*MutationCtx, reflect.Value) (any, error)
 	admit    func(*Identity) error
+	scope    func(*Identity) *Identity
+}
+
+// Caller is the identity a query's instances see for caller id: nil for
+// public queries, id narrowed by the query's ScopeIdentity, else id.
+// Callers with the same Caller share instances.
+func (f *Function) Caller(id *Identity) *Identity {
+	switch {
+	case f.Public || id == nil:
+		return nil
+	case f.scope != nil:
+		return f.scope(id)
+	}
+	return id
 }
 
 // Shared reports whether the query is split into a per-caller access check
@@ -113,6 +127,14 @@ type Option func(*Function)
 // Public marks a query that never reads the caller's identity: its context
 // has none, and its instances are shared by every caller.
 func Public() Option { return func(f *Function) { f.Public = true } }
+
+// ScopeIdentity narrows the identity a query sees to what its answer
+// depends on (a store's staff share their store's inbox): the query runs
+// with the narrowed identity, so it cannot depend on more, and everyone with
+// the same narrowed identity shares one instance.
+func ScopeIdentity(scope func(*Identity) *Identity) Option {
+	return func(f *Function) { f.scope = scope }
+}
 
 // Admit runs check once per call, before the handler's first attempt (a
 // serialization retry does not count twice) and after the idempotency check
@@ -216,8 +238,8 @@ func (f *Function) RunPart(ctx context.Context, q schema.Querier, id *Identity, 
 	if f.Kind != KindQuery {
 		return QueryOutput{}, Invalid("%s is a mutation, not a query", f.Name)
 	}
-	if f.Public {
-		id = nil
+	if part != Access {
+		id = f.Caller(id)
 	}
 	deps := &schema.Deps{}
 	c := &QueryCtx{Ctx: ctx, DB: schema.NewDB(q, deps), identity: id, now: now, journal: journal}
@@ -270,8 +292,10 @@ type MutationResult struct {
 	Attempts int
 }
 
-// maxAttempts bounds serialization-failure retries.
-const maxAttempts = 12
+// maxAttempts bounds serialization-failure retries. Concurrent messages to
+// one conversation conflict by design (each updates its last message), so
+// a burst needs several.
+const maxAttempts = 24
 
 // RunMutation runs a mutation in a SERIALIZABLE transaction, retrying on
 // serialization failures and deadlocks, recording (and honouring) its
@@ -334,28 +358,31 @@ func retryable(err error) bool {
 }
 
 func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity, args reflect.Value, key RequestKey, admit func() error) (MutationResult, error) {
+	if key.SessionID != "" {
+		// Looked up outside the serializable transaction: a read of the log
+		// inside it would take predicate locks that make every concurrent
+		// mutation conflict. The log's primary key still makes a racing
+		// twin fail with a unique violation, and its retry lands here.
+		var (
+			stored json.RawMessage
+			path   string
+		)
+		err := conn.QueryRow(ctx, `SELECT result, udf_path FROM mutation_log WHERE session_id = $1 AND identity = $2 AND request_id = $3`,
+			key.SessionID, id.Key(), key.RequestID).Scan(&stored, &path)
+		switch {
+		case err == nil && path != f.Name:
+			return MutationResult{}, Invalid("Request %d of this session already ran %s", key.RequestID, path)
+		case err == nil:
+			return MutationResult{Value: stored, Replayed: true}, nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return MutationResult{}, fmt.Errorf("read mutation log: %w", err)
+		}
+	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
 	if err != nil {
 		return MutationResult{}, fmt.Errorf("begin mutation: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
-	if key.SessionID != "" {
-		var (
-			stored json.RawMessage
-			path   string
-		)
-		err := tx.QueryRow(ctx, `SELECT result, udf_path FROM mutation_log WHERE session_id = $1 AND identity = $2 AND request_id = $3`,
-			key.SessionID, id.Key(), key.RequestID).Scan(&stored, &path)
-		if err == nil && path != f.Name {
-			return MutationResult{}, Invalid("Request %d of this session already ran %s", key.RequestID, path)
-		}
-		if err == nil {
-			return MutationResult{Value: stored, Replayed: true}, tx.Commit(ctx)
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return MutationResult{}, fmt.Errorf("read mutation log: %w", err)
-		}
-	}
 	if err := admit(); err != nil {
 		return MutationResult{}, err
 	}

@@ -627,9 +627,13 @@ func (e *Engine) attach(s *Session, qid uint32, fn *functions.Function, args ref
 		journal = "" // not one of ours (or not used): start afresh
 	}
 	key := instanceKey{fn: fn.Name, part: part, args: string(canon), journal: journal}
-	if part == functions.Access || (part == functions.Whole && !fn.Public) {
+	switch part {
+	case functions.Access:
 		key.identity = id.Key()
-	} else {
+	case functions.Whole:
+		id = fn.Caller(id)
+		key.identity = id.Key()
+	default:
 		id = nil
 	}
 	e.mu.Lock()

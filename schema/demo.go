@@ -26,6 +26,10 @@ const (
 	DemoConversationID = "conv123456789"
 	DemoMessageID      = "msg123456789" // John: "Thank you for your help!"
 	DemoMessage2ID     = "msg987654321" // Pizza Palace: "You're welcome! …"
+	// The API document's image: an upload of John's, not yet attached, so
+	// the document's image message can attach it. Package media seeds it
+	// (the row comes with its stored image), never expiring.
+	DemoFileID = "file123456789"
 )
 
 const demoSQL = `

@@ -251,6 +251,45 @@ func (db *DB) Message(ctx context.Context, id string) (Message, error) {
 	return m, one(err)
 }
 
+const fileCols = `id, owner_id, content_type, size_bytes, width, height, coalesce(thumb_width, 0), coalesce(thumb_height, 0),
+	frames, file_name, message_id, created_at`
+
+func scanFile(row pgx.Row) (File, error) {
+	var f File
+	err := row.Scan(&f.ID, &f.OwnerID, &f.ContentType, &f.SizeBytes, &f.Width, &f.Height, &f.ThumbWidth, &f.ThumbHeight,
+		&f.Frames, &f.FileName, &f.MessageID, &f.CreatedAt)
+	return f, err
+}
+
+// Files reads the given files (the images of a page of messages), by id.
+func (db *DB) Files(ctx context.Context, ids []string) (map[string]File, error) {
+	for _, id := range ids {
+		db.deps.add("files", "id", id)
+	}
+	out := make(map[string]File, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := db.q.Query(ctx, `SELECT `+fileCols+` FROM files WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read files: %w", err)
+	}
+	files, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (File, error) { return scanFile(r) })
+	if err != nil {
+		return nil, fmt.Errorf("read files: %w", err)
+	}
+	for _, f := range files {
+		out[f.ID] = f
+	}
+	return out, nil
+}
+
+// FileForUpdate reads one file and locks it (mutations).
+func (db *DB) FileForUpdate(ctx context.Context, id string) (File, error) {
+	f, err := scanFile(db.q.QueryRow(ctx, `SELECT `+fileCols+` FROM files WHERE id = $1 FOR UPDATE`, id))
+	return f, one(err)
+}
+
 // UserNames reads the names of the given users.
 func (db *DB) UserNames(ctx context.Context, ids []string) (map[string]string, error) {
 	for _, id := range ids {

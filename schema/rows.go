@@ -63,6 +63,23 @@ type Message struct {
 	CreatedAt      time.Time
 }
 
+// File is a row of files: an uploaded image as the server measured and
+// stored it (the compressed image; its thumbnail has the same type).
+type File struct {
+	ID          string
+	OwnerID     string
+	ContentType string
+	SizeBytes   int64
+	Width       int
+	Height      int
+	ThumbWidth  int
+	ThumbHeight int
+	Frames      int
+	FileName    *string
+	MessageID   *string
+	CreatedAt   time.Time
+}
+
 // Settings is the single row of chat_settings.
 type Settings struct {
 	DirectMessagingEnabled bool

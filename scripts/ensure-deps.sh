@@ -3,6 +3,8 @@
 #   - the PostgreSQL server binaries (initdb, pg_ctl) and, when running as
 #     root, the "postgres" system user the test clusters run as
 #     (both come with the Debian package postgresql);
+#   - libvips with its headers and pkg-config file (libvips-dev), and a C
+#     compiler, for media/vips (cgo);
 #   - the Node packages of e2e/node, when node is installed.
 # It is idempotent and prints nothing when everything is already present.
 set -euo pipefail
@@ -49,8 +51,14 @@ elif [[ $(id -u) -eq 0 ]] && ! id -u postgres >/dev/null 2>&1; then
 fi
 
 # --- libvips ----------------------------------------------------------------
-# Placeholder: a later issue adds libvips for media/vips, along the lines of
-#   if ! pkg-config --exists vips 2>/dev/null; then apt_install libvips-dev; fi
+# media/vips links libvips through cgo (pkg-config vips): the headers, the
+# library, and a C compiler.
+if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists vips 2>/dev/null; then
+	apt_install libvips-dev pkg-config
+fi
+if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
+	apt_install gcc libc6-dev
+fi
 
 # --- Node.js and the Node packages of e2e/node ------------------------------
 node_dir=e2e/node

@@ -45,10 +45,11 @@ func devSecret(dir string, create bool) ([]byte, error) {
 
 func runDev(ctx context.Context, args []string) error {
 	fl := flag.NewFlagSet("parley dev", flag.ContinueOnError)
-	data := fl.String("data", ".parley", "data directory: Postgres cluster, dev secret")
+	data := fl.String("data", ".parley", "data directory: Postgres cluster, dev secret, database.url, media (uploaded images) and media-key")
 	addr := fl.String("addr", "127.0.0.1:3210", "listen address")
 	logLevel := fl.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	chat := chatFlags(fl)
+	mediaOpts := mediaFlags(fl, false)
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -91,12 +92,24 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// For "parley bench --data DIR", which seeds and writes by SQL.
+	if err := os.WriteFile(filepath.Join(dir, databaseURLFile), []byte(dbURL+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write database url: %w", err)
+	}
 	verifier, err := jwtauth.New(ctx, jwtauth.Config{HS256Secret: secret})
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Chat: *chat, Logger: log})
+	srvCfg := server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Chat: *chat, Logger: log}
+	if err := mediaOpts.apply(&srvCfg, dir); err != nil {
+		return err
+	}
+	srv, err := server.New(ctx, srvCfg)
 	if err != nil {
+		return err
+	}
+	// The document's image (file123456789), for its image message.
+	if err := srv.Media.SeedDemo(ctx); err != nil {
 		return err
 	}
 	url := "http://" + ln.Addr().String()

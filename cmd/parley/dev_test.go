@@ -140,6 +140,14 @@ func TestDevRunsStopsAndReusesData(t *testing.T) {
 		return nil
 	})
 
+	// parley bench --data reads the database URL from the data directory.
+	st, err := os.Stat(filepath.Join(data, "database.url"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	dbURL, err := os.ReadFile(filepath.Join(data, "database.url"))
+	require.NoError(t, err)
+	require.Regexp(t, `^postgres://.*/parley\?`, string(dbURL))
+
 	tok, err := exec.Command(bin, "token", "--data", data, "--sub", "cust123456789", "--role", "customer", "--name", "John Doe").Output()
 	require.NoError(t, err)
 	token := strings.TrimSpace(string(tok))
@@ -148,6 +156,21 @@ func TestDevRunsStopsAndReusesData(t *testing.T) {
 	first := call(t, p.url, "mutation", token, args)
 	require.Equal(t, "success", first["status"], first)
 	conv := first["value"].(map[string]any)["conversationId"]
+
+	// The document's image message attaches the demo upload, whose URL
+	// serves the image from DATA/media.
+	image := call(t, p.url, "mutation", token, `{"path":"shared/chat:sendMessage","args":{"conversationId":"conv123456789",
+		"content":"Here's a photo of the issue","messageType":"image","imageAttachment":{"fileId":"file123456789"}}}`)
+	require.Equal(t, "success", image["status"], image)
+	page := call(t, p.url, "query", token, `{"path":"shared/chat:getMessages","args":{"conversationId":"conv123456789","limit":1}}`)
+	require.Equal(t, "success", page["status"], page)
+	att := page["value"].(map[string]any)["messages"].([]any)[0].(map[string]any)["imageAttachment"].(map[string]any)
+	imageURL := att["url"].(string)
+	require.True(t, strings.HasPrefix(imageURL, p.url+"/api/storage/file123456789/image?"), imageURL)
+	requireImage(t, imageURL)
+	st, err = os.Stat(filepath.Join(data, "media-key"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
 
 	p.stop(t)
 	require.Contains(t, p.stderr.String(), "Postgres stopped")
@@ -161,6 +184,9 @@ func TestDevRunsStopsAndReusesData(t *testing.T) {
 	again := call(t, p.url, "mutation", token, args)
 	require.Equal(t, "success", again["status"], again)
 	require.Equal(t, conv, again["value"].(map[string]any)["conversationId"])
+	// The image and the key that signed its URL are kept too (on a new
+	// port).
+	requireImage(t, p.url+imageURL[strings.Index(imageURL, "/api/"):])
 
 	// Bad tokens and bad roles are refused with clear messages.
 	bad := call(t, p.url, "query", "not-a-token", `{"path":"shared/chat:getUnreadCount","args":{}}`)
@@ -172,6 +198,19 @@ func TestDevRunsStopsAndReusesData(t *testing.T) {
 	out, err = exec.Command(bin, "token", "--data", filepath.Join(data, "missing"), "--sub", "x", "--role", "admin").CombinedOutput()
 	require.Error(t, err)
 	require.Contains(t, string(out), `run "parley dev" first`)
+}
+
+// requireImage fetches url and checks it serves a WebP image.
+func requireImage(t *testing.T, url string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+	require.Equal(t, "image/webp", resp.Header.Get("Content-Type"))
+	require.True(t, len(b) > 12 && string(b[8:12]) == "WEBP")
 }
 
 func TestServeExplainsMissingConfig(t *testing.T) {

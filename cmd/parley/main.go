@@ -5,6 +5,7 @@
 //	parley serve    production server on DATABASE_URL
 //	parley migrate  apply migrations and exit
 //	parley token    mint a dev JWT
+//	parley bench    load generator: the standard scenarios against a running server
 //
 // Only this package reads flags and the environment.
 package main
@@ -32,6 +33,8 @@ Usage:
   parley migrate                                      apply migrations to DATABASE_URL and exit
   parley token   [--data DIR] --sub ID --role customer|store|admin [--name NAME] [--store-id ID] [--ttl 24h]
                                                       print a JWT signed with the dev secret
+  parley bench   [--url URL] [--data DIR] [--scenario a|b|c|d|stall|all] [--quick] [--json FILE]
+                                                      drive a running server with the standard load scenarios
   parley version
 
 Run "parley COMMAND --help" for a command's flags.
@@ -55,6 +58,8 @@ func main() {
 		err = runMigrate(ctx, args)
 	case "token":
 		err = runToken(args)
+	case "bench":
+		err = runBench(ctx, args)
 	case "version", "--version":
 		fmt.Println("parley", version)
 	case "help", "-h", "--help":

@@ -28,6 +28,7 @@ func runServe(ctx context.Context, args []string) error {
 	audience := fl.String("jwt-audience", os.Getenv("PARLEY_JWT_AUDIENCE"), "required aud claim (env PARLEY_JWT_AUDIENCE)")
 	migrate := fl.Bool("migrate", false, "apply migrations before serving")
 	chat := chatFlags(fl)
+	mediaOpts := mediaFlags(fl, true)
 	logLevel := fl.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -58,7 +59,11 @@ func runServe(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	defer ln.Close()
-	srv, err := server.New(ctx, server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Chat: *chat, Logger: log})
+	srvCfg := server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Chat: *chat, Logger: log}
+	if err := mediaOpts.apply(&srvCfg, ""); err != nil {
+		return err
+	}
+	srv, err := server.New(ctx, srvCfg)
 	if err != nil {
 		return err
 	}
@@ -103,5 +108,7 @@ func chatFlags(fl *flag.FlagSet) *functions.ChatConfig {
 	fl.Float64Var(&c.TypingPerSecond, "typing-rate", 2, "typing updates per second a user may send (negative: no limit)")
 	fl.IntVar(&c.TypingBurst, "typing-burst", 5, "typing updates a user may send at once")
 	fl.DurationVar(&c.TypingTTL, "typing-ttl", 5*time.Second, "how long a typing indicator lasts without a refresh")
+	fl.Float64Var(&c.UploadsPerSecond, "upload-rate", 1, "image upload URLs per second a user may request (negative: no limit)")
+	fl.IntVar(&c.UploadBurst, "upload-burst", 10, "image upload URLs a user may request at once")
 	return c
 }

@@ -283,33 +283,99 @@ test("Send Message (text): returns the new message's id", async () => {
   assert.equal(conversation.unreadCountCustomer, 0);
 });
 
-test("Send Message (image): rejected with 400 until images land", async () => {
-  // Images arrive with the media issue (file upload, validation against
-  // getChatSettings' maxImageSizeMB and allowedImageTypes). Until then the
-  // server rejects every image message; when it accepts them, this test must
-  // expect an id (as the text snippet above) instead.
-  const err = await rejectsWithData(
-    (async () => {
-      // Send image message
-      const imageMessageId = await convex . mutation ( api . shared . chat . sendMessage , {
-      conversationId: "conv123456789" ,
-      content: "Here's a photo of the issue" ,
-      messageType: "image" ,
-      imageAttachment: {
-      fileId: "file123456789" ,
-      fileName: "issue.jpg" ,
-      fileType: "image/jpeg" ,
-      fileSize: 1024000 ,
-      width: 1920 ,
-      height: 1080
-      }
-      });
-      return imageMessageId;
-    })(),
-    {},
-    "sendMessage (image)",
+test("Send Message (image): attaches the demo upload file123456789, with the server's own facts and private URLs", async () => {
+  // file123456789 is the document's image: the demo data holds it as an
+  // upload of John's (a 1920×1080 photo) that no message has yet, so the
+  // snippet attaches it. What the snippet declares about it is not
+  // trusted: the attachment shows what the server stored.
+  // Send image message
+  const imageMessageId = await convex . mutation ( api . shared . chat . sendMessage , {
+  conversationId: "conv123456789" ,
+  content: "Here's a photo of the issue" ,
+  messageType: "image" ,
+  imageAttachment: {
+  fileId: "file123456789" ,
+  fileName: "issue.jpg" ,
+  fileType: "image/jpeg" ,
+  fileSize: 1024000 ,
+  width: 1920 ,
+  height: 1080
+  }
+  });
+
+  assert.equal(typeof imageMessageId, "string");
+  const [newest] = await johnsMessages();
+  assert.equal(newest._id, imageMessageId, "the newest message is the image");
+  const att = newest.imageAttachment;
+  assertDocumented(
+    newest,
+    {
+      _id: imageMessageId,
+      _creationTime: newest._creationTime,
+      senderType: "customer",
+      senderName: "John Doe",
+      messageType: "image",
+      content: "Here's a photo of the issue",
+      isRead: false,
+      readAt: undefined,
+      isDeleted: false,
+    },
+    { conversationId: "conv123456789", senderId: "cust123456789", imageAttachment: att },
+    "the image message",
   );
-  assert.deepEqual(err.data, { code: "invalid_argument", status: 400, error: "Image messages are not supported yet" });
+  // Compressed to WebP, bounded to 1600 pixels: not the declared JPEG of
+  // 1920×1080 and 1024000 bytes.
+  assert.deepEqual(
+    { ...att, fileSize: undefined, url: undefined, thumbnailUrl: undefined, expiresAt: undefined },
+    {
+      fileId: "file123456789",
+      fileName: "issue.jpg",
+      fileType: "image/webp",
+      fileSize: undefined,
+      width: 1600,
+      height: 900,
+      thumbnailWidth: 320,
+      thumbnailHeight: 180,
+      url: undefined,
+      thumbnailUrl: undefined,
+      expiresAt: undefined,
+    },
+  );
+  assert.ok(Number.isInteger(att.fileSize) && att.fileSize > 0 && att.fileSize !== 1024000, `fileSize ${att.fileSize} is measured`);
+  assert.ok(att.expiresAt > Date.now(), "the URLs expire in the future");
+
+  // The URLs serve the images to anyone holding them, for a while, with
+  // headers that keep browsers from treating them as anything else.
+  for (const url of [att.url, att.thumbnailUrl]) {
+    assert.ok(url.startsWith(SERVER_URL + "/api/storage/file123456789/"), url);
+    const res = await fetch(url);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "image/webp");
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    assert.match(res.headers.get("cache-control"), /no-store/);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    assert.equal(bytes.subarray(0, 4).toString(), "RIFF");
+    assert.equal(bytes.subarray(8, 12).toString(), "WEBP");
+  }
+  // The same URL for another conversation opens nothing.
+  const elsewhere = new URL(att.url);
+  elsewhere.searchParams.set("c", "conv000000000");
+  assert.equal((await fetch(elsewhere)).status, 403);
+
+  // The conversation's preview is the caption; the file is attached once.
+  const conversation = await convex.query(api.shared.chat.getConversation, { conversationId: "conv123456789" });
+  assert.equal(conversation.lastMessagePreview, "Here's a photo of the issue");
+  const again = await rejectsWithData(
+    convex.mutation(api.shared.chat.sendMessage, {
+      conversationId: "conv123456789",
+      content: "Again",
+      messageType: "image",
+      imageAttachment: { fileId: "file123456789" },
+    }),
+    { code: "conflict", status: 409, error: "File is already attached to a message" },
+    "sendMessage with an attached file",
+  );
+  assert.ok(again instanceof ConvexError);
 });
 
 test("Mark Messages as Read (all unread): marks the store's reply", async () => {
@@ -517,8 +583,8 @@ const OVERSIZED_IMAGE = {
 };
 
 test("Error 400: invalid messages are rejected with invalid_argument", async () => {
-  // The documented 400 is an oversized image; images are rejected as a
-  // whole for now (see the todo test below), still with 400.
+  // The documented 400 is an oversized image (the next test checks its
+  // message).
   const image = await rejectsWithData(
     convex.mutation(api.shared.chat.sendMessage, OVERSIZED_IMAGE),
     { code: "invalid_argument", status: 400 },
@@ -536,16 +602,26 @@ test("Error 400: invalid messages are rejected with invalid_argument", async () 
   assert.deepEqual(err.data, empty);
 });
 
-test(
-  "Error 400: Image size exceeds 5MB limit",
-  { todo: "images arrive with the media issue; until then every image gets \"Image messages are not supported yet\"" },
-  async () => {
-    const expected = { code: "invalid_argument", status: 400, error: "Image size exceeds 5MB limit" };
-    const err = await rejectsWithData(
-      convex.mutation(api.shared.chat.sendMessage, OVERSIZED_IMAGE),
-      expected,
-      "sendMessage with a 6MB image",
-    );
-    assert.deepEqual(err.data, expected);
-  },
-);
+test("Error 400: Image size exceeds 5MB limit (declared, and uploaded)", async () => {
+  const expected = { code: "invalid_argument", status: 400, error: "Image size exceeds 5MB limit" };
+  // A message that declares more than getChatSettings' maxImageSizeMB.
+  const err = await rejectsWithData(
+    convex.mutation(api.shared.chat.sendMessage, OVERSIZED_IMAGE),
+    expected,
+    "sendMessage with a 6MB image",
+  );
+  assert.deepEqual(err.data, expected);
+
+  // The bytes themselves: the upload endpoint measures them, whatever is
+  // declared, and answers with the same error.
+  const postUrl = await convex.mutation(api.shared.chat.generateUploadUrl, {});
+  assert.ok(postUrl.startsWith(SERVER_URL + "/api/storage/upload?token="), postUrl);
+  const sixMB = new Uint8Array(6 * 1024 * 1024);
+  sixMB.set([0xff, 0xd8, 0xff, 0xe0]); // a JPEG's first bytes, for what it is worth
+  const res = await fetch(postUrl, { method: "POST", headers: { "Content-Type": "image/jpeg" }, body: sixMB });
+  assert.equal(res.status, 400);
+  assert.deepEqual(await res.json(), expected);
+  // The URL was spent on it.
+  const reused = await fetch(postUrl, { method: "POST", headers: { "Content-Type": "image/jpeg" }, body: new Uint8Array(10) });
+  assert.equal(reused.status, 410);
+});

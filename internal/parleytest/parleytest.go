@@ -21,6 +21,7 @@ import (
 	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/internal/server"
 	"github.com/parley-chat/parley/internal/syncclient"
+	"github.com/parley-chat/parley/media"
 	"github.com/parley-chat/parley/schema"
 )
 
@@ -50,16 +51,18 @@ const (
 // Server is a full Parley (server.New) listening on 127.0.0.1 over a
 // database of its own that holds the demo data. Safe for concurrent use.
 type Server struct {
-	URL    string        // http://127.0.0.1:port
-	DBURL  string        // the test database, as a superuser
-	DB     *pgxpool.Pool // the test's own connections, for direct SQL
-	Server *server.Server
-	secret []byte
+	URL   string        // http://127.0.0.1:port
+	DBURL string        // the test database, as a superuser
+	DB    *pgxpool.Pool // the test's own connections, for direct SQL
+	// MediaDir is where the server stores uploaded images.
+	MediaDir string
+	Server   *server.Server
+	secret   []byte
 }
 
 // NoLimits is the chat configuration Start uses: rate limits off, so
 // tests that are not about them can send in bursts.
-var NoLimits = functions.ChatConfig{MessagesPerSecond: -1, TypingPerSecond: -1}
+var NoLimits = functions.ChatConfig{MessagesPerSecond: -1, TypingPerSecond: -1, UploadsPerSecond: -1}
 
 // Start starts a server for t with NoLimits and waits until its
 // replication stream is connected. Everything stops when t ends.
@@ -70,6 +73,15 @@ func Start(t testing.TB) *Server {
 
 // StartChat is Start with the given chat configuration.
 func StartChat(t testing.TB, chat functions.ChatConfig) *Server {
+	t.Helper()
+	return StartWith(t, chat, media.Config{})
+}
+
+// StartWith is Start with the given chat and media configurations. The
+// media service stores images in a directory of the test's own, signs
+// URLs with a random key unless mediaCfg.Key is set, and holds the demo
+// image (media.Service.SeedDemo).
+func StartWith(t testing.TB, chat functions.ChatConfig, mediaCfg media.Config) *Server {
 	t.Helper()
 	ctx := context.Background()
 	dbURL := pgtest.NewDB(t)
@@ -87,8 +99,14 @@ func StartChat(t testing.TB, chat functions.ChatConfig) *Server {
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	if mediaCfg.Key == nil {
+		mediaCfg.Key = make([]byte, media.MinKeyLen)
+		_, err = rand.Read(mediaCfg.Key)
+		require.NoError(t, err)
+	}
+	mediaDir := t.TempDir()
 	srv, err := server.New(ctx, server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln,
-		Chat: chat, Logger: testLogger(t)})
+		Chat: chat, MediaDir: mediaDir, Media: mediaCfg, Logger: testLogger(t)})
 	if err != nil {
 		ln.Close()
 		require.NoError(t, err, "server.New")
@@ -105,7 +123,8 @@ func StartChat(t testing.TB, chat functions.ChatConfig) *Server {
 			t.Errorf("server.Run did not return within %s of cancellation", stopTimeout)
 		}
 	})
-	s := &Server{URL: "http://" + ln.Addr().String(), DBURL: dbURL, DB: pool, Server: srv, secret: secret}
+	require.NoError(t, srv.Media.SeedDemo(ctx), "seed the demo image")
+	s := &Server{URL: "http://" + ln.Addr().String(), DBURL: dbURL, DB: pool, MediaDir: mediaDir, Server: srv, secret: secret}
 	s.waitHealthy(t)
 	return s
 }

@@ -1,11 +1,12 @@
 // Package server assembles a running Parley: the connection pool, the
-// function registry, the engine, the replication source and the HTTP
-// transport, and runs them together.
+// function registry, the engine, the replication source, the media service
+// (image uploads and downloads, on the same mux as the HTTP transport) and
+// the HTTP transport, and runs them together.
 //
 // # Concurrency model
 //
-// Run starts the engine, the replication source and the HTTP server under
-// one errgroup; the first to fail stops the others.
+// Run starts the engine, the replication source, the media janitor and the
+// HTTP server under one errgroup; the first to fail stops the others.
 //
 // # Lifecycle
 //
@@ -29,6 +30,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/media"
+	"github.com/parley-chat/parley/media/vips"
 	"github.com/parley-chat/parley/reactive"
 	"github.com/parley-chat/parley/reactive/pgrepl"
 	"github.com/parley-chat/parley/reactive/transport"
@@ -50,6 +53,16 @@ type Config struct {
 	Chat functions.ChatConfig
 	// Mux receives extra routes (dev-only endpoints). Nil means none.
 	Mux *http.ServeMux
+	// MediaDir is where uploaded images are stored (a media.DirStore),
+	// unless Media.Store is set. Empty with a nil Media.Store disables
+	// image uploads.
+	MediaDir string
+	// Media configures image uploads and downloads. Pool, Processor (a
+	// media/vips processor), Authenticate (through Verifier), Registerer
+	// and Logger are filled in when nil; BaseURL empty means
+	// "http://" + the listener's address (127.0.0.1 for an unspecified
+	// host); Key is required when media is enabled.
+	Media media.Config
 	// Logger receives logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -62,7 +75,9 @@ type Server struct {
 	Engine *reactive.Engine
 	Source *pgrepl.Source
 	HTTP   *transport.Server
-	reg    *prometheus.Registry
+	// Media is the image service; nil when disabled.
+	Media *media.Service
+	reg   *prometheus.Registry
 }
 
 // Sentinel errors for a database Parley cannot use.
@@ -98,6 +113,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var svc *media.Service
+	mux := cfg.Mux
+	if cfg.MediaDir != "" || cfg.Media.Store != nil {
+		if svc, err = newMedia(cfg, pool, reg, log); err != nil {
+			pool.Close()
+			return nil, err
+		}
+		if mux == nil {
+			mux = http.NewServeMux()
+		}
+		svc.Register(mux)
+		cfg.Chat.Media = chatMedia{svc}
+	}
 	registry := functions.NewRegistry()
 	functions.RegisterChat(registry, cfg.Chat)
 	eng, err := reactive.New(reactive.Config{Pool: pool, Registry: registry, Metrics: reactive.NewMetrics(reg), Logger: log})
@@ -110,14 +138,87 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		pool.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, reg: reg}
+	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, Media: svc, reg: reg}
 	s.HTTP, err = transport.New(transport.Config{Engine: eng, Verifier: cfg.Verifier, Health: s.health,
-		Gatherer: reg, Mux: cfg.Mux, Logger: log})
+		Gatherer: reg, Mux: mux, Logger: log})
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// newMedia builds the media service from cfg.Media, filling in what the
+// server knows.
+func newMedia(cfg Config, pool *pgxpool.Pool, reg prometheus.Registerer, log *slog.Logger) (*media.Service, error) {
+	mc := cfg.Media
+	if mc.Store == nil {
+		st, err := media.NewDirStore(cfg.MediaDir)
+		if err != nil {
+			return nil, err
+		}
+		mc.Store = st
+	}
+	if mc.Processor == nil {
+		p, err := vips.New(vips.Config{})
+		if err != nil {
+			return nil, err
+		}
+		if !p.Blocked {
+			log.Warn("libvips older than 8.13: untrusted loaders are not blocked; only sniffed JPEG, PNG, GIF and WebP reach it",
+				slog.String("libvips", vips.Version))
+		}
+		mc.Processor = p
+	}
+	if mc.Pool == nil {
+		mc.Pool = pool
+	}
+	if mc.BaseURL == "" {
+		mc.BaseURL = baseURL(cfg.Listener.Addr())
+	}
+	if mc.Authenticate == nil {
+		mc.Authenticate = func(token string) (string, error) {
+			id, err := cfg.Verifier.Verify(token)
+			if err != nil {
+				return "", err
+			}
+			return id.Subject, nil
+		}
+	}
+	if mc.Registerer == nil {
+		mc.Registerer = reg
+	}
+	if mc.Logger == nil {
+		mc.Logger = log
+	}
+	return media.New(mc)
+}
+
+// baseURL is the URL clients reach a listener at, for a server whose
+// public URL was not given.
+func baseURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// chatMedia is the media service as the chat API sees it.
+type chatMedia struct{ s *media.Service }
+
+var _ functions.Media = chatMedia{}
+
+func (m chatMedia) NewUploadURL(ctx context.Context, q schema.Querier, owner string, now time.Time) (string, error) {
+	return m.s.NewUploadURL(ctx, q, owner, now)
+}
+
+func (m chatMedia) SignImage(conversationID, fileID string, now time.Time) functions.SignedImage {
+	s := m.s.Sign(conversationID, fileID, now)
+	return functions.SignedImage{URL: s.URL, ThumbnailURL: s.ThumbnailURL, ExpiresAt: s.ExpiresAt, RefreshAt: s.RefreshAt}
 }
 
 func checkDatabase(ctx context.Context, pool *pgxpool.Pool) error {
@@ -154,6 +255,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return s.pruneMutationLog(gctx) })
+	if s.Media != nil {
+		g.Go(func() error { return s.Media.Run(gctx) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -80,6 +80,10 @@ type Update struct {
 	// QueryFailed); nil when absent or null. Pass it to SubscribeJournal to
 	// resubscribe the query as a reconnecting official client does.
 	Journal *string
+	// Received is when the reader read the message that carried the
+	// result (the last part of a chunked Transition): the moment the
+	// client first held it, before anyone consumed Updates.
+	Received time.Time
 
 	rawErrorData json.RawMessage
 }
@@ -156,6 +160,7 @@ type Client struct {
 	chunks        []string
 	chunkID       string
 	changed       chan struct{} // closed and replaced after every message
+	received      time.Time     // when the message being dispatched was read
 }
 
 type call struct {
@@ -472,7 +477,9 @@ func (c *Client) read() {
 		if _, data, err = c.conn.ReadMessage(); err != nil {
 			break
 		}
+		now := time.Now()
 		c.mu.Lock()
+		c.received = now
 		c.dispatch(data)
 		close(c.changed)
 		c.changed = make(chan struct{})
@@ -642,7 +649,7 @@ func (c *Client) transition(m *serverMsg) {
 			case s.removeVersion != 0:
 				continue // a last result of a query the client is removing
 			}
-			u := Update{TS: end.TS, FromTS: start.TS, Journal: mod.Journal}
+			u := Update{TS: end.TS, FromTS: start.TS, Journal: mod.Journal, Received: c.received}
 			if mod.Type == "QueryUpdated" {
 				u.Value = mod.Value
 				if len(u.Value) == 0 {

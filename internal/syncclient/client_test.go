@@ -52,11 +52,14 @@ func TestSubscribeMutateUnsubscribe(t *testing.T) {
 	c := s.Dial(t, parleytest.John, syncclient.Options{})
 	conv := adminConversation(t, ctx, c)
 
+	subscribed := time.Now()
 	sub, err := c.Subscribe("shared/chat:getMessages", map[string]any{"conversationId": conv})
 	require.NoError(t, err)
 	u, err := sub.Wait(ctx)
 	require.NoError(t, err)
 	require.False(t, u.Failed, u.ErrorMessage)
+	require.False(t, u.Received.Before(subscribed), "Received is when the reader read the result")
+	require.False(t, u.Received.After(time.Now()))
 	require.Empty(t, decodePage(t, u.Value).Messages)
 	require.Equal(t, u, <-sub.Updates())
 

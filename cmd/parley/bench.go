@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/bench"
+)
+
+// databaseURLFile is where `parley dev` leaves its database URL for
+// `parley bench --data DIR`.
+const databaseURLFile = "database.url"
+
+// benchTokenTTL is the lifetime of the tokens the bench mints.
+const benchTokenTTL = 12 * time.Hour
+
+// benchOptions are the flags of `parley bench` that are not bench.Config.
+type benchOptions struct {
+	url, data, databaseURL, secret, jsonFile, scenario, idle, logLevel string
+	quick                                                              bool
+}
+
+// benchFlags declares the flags on fl with cfg's values as defaults; they
+// write into cfg.
+func benchFlags(fl *flag.FlagSet, cfg *bench.Config, o *benchOptions) {
+	fl.StringVar(&o.url, "url", "http://127.0.0.1:3210", "the server's base URL")
+	fl.StringVar(&o.data, "data", ".parley", `data directory of "parley dev": its dev-secret and database.url`)
+	fl.StringVar(&o.databaseURL, "database-url", "", "the server's database (default: read from --data)")
+	fl.StringVar(&o.secret, "jwt-secret", "", "the server's HS256 secret (default: the dev secret in --data)")
+	fl.StringVar(&o.jsonFile, "json", "", "also write the report as JSON to this file")
+	fl.StringVar(&o.scenario, "scenario", "all", "scenarios to run: all, or a comma list of a, b, c, d, stall")
+	fl.BoolVar(&o.quick, "quick", false, "scale every size down about 100× (a smoke run); explicit flags still win")
+	fl.StringVar(&o.logLevel, "log-level", "info", "progress log level: debug, info, warn, error")
+
+	fl.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measurement window of each scenario")
+	fl.DurationVar(&cfg.WarmUp, "warmup", cfg.WarmUp, "load before the window opens, not measured")
+	fl.DurationVar(&cfg.Drain, "drain", cfg.Drain, "longest wait after the last write for pushes still on their way")
+	fl.Float64Var(&cfg.SQLShare, "sql-share", cfg.SQLShare, "share of writes (a, b, c, stall) made by direct SQL instead of sendMessage, 0..1")
+	fl.IntVar(&cfg.PageSize, "page", cfg.PageSize, "limit of every getMessages subscription")
+	fl.IntVar(&cfg.DialConcurrency, "dial-concurrency", cfg.DialConcurrency, "sessions connecting at once")
+	fl.IntVar(&cfg.MaxInFlight, "max-in-flight", cfg.MaxInFlight, "open loop: most writes outstanding; more are skipped and reported")
+
+	fl.IntVar(&cfg.A.Sessions, "a-sessions", cfg.A.Sessions, "a: sessions")
+	fl.IntVar(&cfg.A.Conversations, "a-conversations", cfg.A.Conversations, "a: two-party conversations")
+	fl.Float64Var(&cfg.A.Rate, "a-rate", cfg.A.Rate, "a: writes per second")
+	fl.IntVar(&cfg.B.Viewers, "b-viewers", cfg.B.Viewers, "b: sessions watching the hot conversation")
+	fl.Float64Var(&cfg.B.Rate, "b-rate", cfg.B.Rate, "b: writes per second")
+	fl.IntVar(&cfg.C.Conversations, "c-conversations", cfg.C.Conversations, "c: active two-party conversations")
+	fl.Float64Var(&cfg.C.Rate, "c-rate", cfg.C.Rate, "c: writes per second")
+	fl.StringVar(&o.idle, "c-idle", joinInts(cfg.C.Idle), "c: idle subscription counts, ascending, one row each")
+	fl.IntVar(&cfg.C.IdlePerSession, "c-idle-per-session", cfg.C.IdlePerSession, "c: idle subscriptions per session")
+	fl.IntVar(&cfg.D.Subscribers, "d-subscribers", cfg.D.Subscribers, "d: sessions")
+	fl.IntVar(&cfg.D.Writers, "d-writers", cfg.D.Writers, "d: sessions calling sendMessage in a closed loop")
+	fl.IntVar(&cfg.Stall.Clients, "stall-clients", cfg.Stall.Clients, "stall: clients that stop reading")
+	fl.IntVar(&cfg.Stall.Viewers, "stall-viewers", cfg.Stall.Viewers, "stall: healthy sessions on the same conversation")
+	fl.Float64Var(&cfg.Stall.Rate, "stall-rate", cfg.Stall.Rate, "stall: writes per second")
+	fl.IntVar(&cfg.Stall.ContentBytes, "stall-content-bytes", cfg.Stall.ContentBytes, "stall: bytes of padding in each message")
+	fl.DurationVar(&cfg.Stall.Duration, "stall-duration", cfg.Stall.Duration, "stall: how long writes continue")
+}
+
+// parseBench parses the flags of `parley bench`: --quick switches the
+// defaults to bench.Quick before the other flags apply.
+func parseBench(args []string, stderr io.Writer) (bench.Config, benchOptions, error) {
+	var o benchOptions
+	cfg := bench.Defaults()
+	fl := flag.NewFlagSet("parley bench", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.Usage = func() {
+		fmt.Fprint(stderr, "Usage: parley bench [flags]\n\nDrives a running Parley with the standard load scenarios and prints one table.\n\n")
+		fl.PrintDefaults()
+	}
+	benchFlags(fl, &cfg, &o)
+	if err := fl.Parse(args); err != nil {
+		return cfg, o, err
+	}
+	if fl.NArg() > 0 {
+		return cfg, o, fmt.Errorf("parley bench: unexpected argument %q", fl.Arg(0))
+	}
+	if o.quick {
+		cfg = bench.Quick()
+		fl = flag.NewFlagSet("parley bench", flag.ContinueOnError)
+		fl.SetOutput(io.Discard)
+		benchFlags(fl, &cfg, &o)
+		if err := fl.Parse(args); err != nil {
+			return cfg, o, err
+		}
+	}
+	idle, err := parseInts(o.idle)
+	if err != nil {
+		return cfg, o, fmt.Errorf("--c-idle: %w", err)
+	}
+	cfg.C.Idle = idle
+	if o.scenario != "all" {
+		cfg.Scenarios = strings.Split(o.scenario, ",")
+	}
+	return cfg, o, nil
+}
+
+func runBench(ctx context.Context, args []string) error {
+	cfg, o, err := parseBench(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(o.logLevel)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	cfg.URL = o.url
+	dir, err := filepath.Abs(o.data)
+	if err != nil {
+		return err
+	}
+	cfg.DatabaseURL = o.databaseURL
+	if cfg.DatabaseURL == "" {
+		b, err := os.ReadFile(filepath.Join(dir, databaseURLFile))
+		if err != nil {
+			return fmt.Errorf("read database url: %w (run \"parley dev\" first, or pass --database-url)", err)
+		}
+		cfg.DatabaseURL = strings.TrimSpace(string(b))
+	}
+	secret := []byte(o.secret)
+	if o.secret == "" {
+		if secret, err = devSecret(dir, false); err != nil {
+			return fmt.Errorf("%w, or pass --jwt-secret", err)
+		}
+	}
+	cfg.Mint = func(id functions.Identity) (string, error) { return jwtauth.MintHS256(secret, id, benchTokenTTL) }
+	if cfg.MaxOpenFiles, err = raiseOpenFiles(); err != nil {
+		log.Warn("could not raise the open files limit", slog.Any("error", err))
+	}
+	r, err := bench.New(cfg)
+	if err != nil {
+		return err
+	}
+	rep, runErr := r.Run(ctx)
+	if rep == nil {
+		return runErr
+	}
+	fmt.Println()
+	if err := rep.WriteTable(os.Stdout); err != nil {
+		return err
+	}
+	if o.jsonFile != "" {
+		if err := writeJSONFile(o.jsonFile, rep); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "parley: wrote %s\n", o.jsonFile)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	for _, row := range rep.Rows {
+		if row.Error != "" {
+			return errors.New("some scenarios failed")
+		}
+	}
+	return nil
+}
+
+func writeJSONFile(path string, rep *bench.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := rep.WriteJSON(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write report: %w", err)
+	}
+	return f.Close()
+}
+
+// raiseOpenFiles raises this process's soft open-files limit to its hard
+// limit and returns the limit in force. Every session is a socket.
+func raiseOpenFiles() (int, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, err
+	}
+	if lim.Cur < lim.Max {
+		want := lim
+		want.Cur = want.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
+			return int(lim.Cur), err
+		}
+		lim = want
+	}
+	return int(min(lim.Cur, 1<<30)), nil
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("bad number %q", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

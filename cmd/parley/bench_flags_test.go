@@ -1,0 +1,54 @@
+package main
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/internal/bench"
+)
+
+func TestParseBench(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, cfg bench.Config, o benchOptions)
+		err   string
+	}{
+		{"defaults are the issue's sizes", nil, func(t *testing.T, cfg bench.Config, o benchOptions) {
+			require.Equal(t, 10000, cfg.A.Sessions)
+			require.Equal(t, []int{1000, 100000}, cfg.C.Idle)
+			require.Nil(t, cfg.Scenarios)
+			require.Equal(t, "http://127.0.0.1:3210", o.url)
+		}, ""},
+		{"quick scales down", []string{"--quick"}, func(t *testing.T, cfg bench.Config, _ benchOptions) {
+			require.Equal(t, bench.Quick().A, cfg.A)
+			require.Equal(t, bench.Quick().C.Idle, cfg.C.Idle)
+		}, ""},
+		{"explicit flags win over quick", []string{"--a-sessions", "300", "--quick", "--duration", "3s"},
+			func(t *testing.T, cfg bench.Config, _ benchOptions) {
+				require.Equal(t, 300, cfg.A.Sessions)
+				require.Equal(t, bench.Quick().A.Conversations, cfg.A.Conversations)
+				require.Equal(t, 3*time.Second, cfg.Duration)
+			}, ""},
+		{"scenario list", []string{"--scenario", "b,stall", "--c-idle", "5, 50"}, func(t *testing.T, cfg bench.Config, _ benchOptions) {
+			require.Equal(t, []string{"b", "stall"}, cfg.Scenarios)
+			require.Equal(t, []int{5, 50}, cfg.C.Idle)
+		}, ""},
+		{"bad idle list", []string{"--c-idle", "1000,lots"}, nil, `--c-idle: bad number "lots"`},
+		{"stray argument", []string{"a"}, nil, `unexpected argument "a"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, o, err := parseBench(tt.args, io.Discard)
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, cfg, o)
+		})
+	}
+}

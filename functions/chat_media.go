@@ -1,0 +1,207 @@
+package functions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parley-chat/parley/schema"
+)
+
+// Media is what the chat API needs of the image service (package media,
+// wired by internal/server). Implementations must be safe for concurrent
+// use.
+type Media interface {
+	// NewUploadURL records, through q (the mutation's transaction), a
+	// short-lived, single-use upload URL bound to ownerID, and returns it.
+	NewUploadURL(ctx context.Context, q schema.Querier, ownerID string, now time.Time) (string, error)
+	// SignImage returns the URLs of a file's image and thumbnail that open
+	// it as part of conversationID only. It must depend on nothing but its
+	// arguments (and on now only through a bucket), because the query
+	// that calls it is shared by every caller allowed to see the
+	// conversation.
+	SignImage(conversationID, fileID string, now time.Time) SignedImage
+}
+
+// SignedImage is a file's pair of signed download URLs.
+type SignedImage struct {
+	URL, ThumbnailURL string
+	ExpiresAt         time.Time // both stop working then
+	RefreshAt         time.Time // sign new ones from then on
+}
+
+// Errors of image messages.
+var (
+	ErrFileNotFound    = &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "File not found"}
+	ErrFileAttached    = &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "File is already attached to a message"}
+	ErrMediaDisabled   = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "Image uploads are not enabled on this server"}
+	ErrImageAttachment = Invalid(`imageAttachment is required when messageType is "image"`)
+)
+
+// ImageTooLarge is the API document's 400 for an image over the settings'
+// limit.
+func ImageTooLarge(maxMB int) *Error {
+	return Invalid("Image size exceeds %dMB limit", maxMB)
+}
+
+// maxFileNameChars bounds an attachment's file name.
+const maxFileNameChars = 255
+
+// UploadURL is the result of generateUploadUrl: the URL itself, as
+// Convex's generateUploadUrl returns it.
+type UploadURL = string
+
+// generateUploadUrl returns a short-lived, single-use URL the caller POSTs
+// an image to; the answer is {storageId}, which sendMessage attaches.
+func (ch *chat) generateUploadURL(c *MutationCtx, _ EmptyArgs) (UploadURL, error) {
+	id, err := requireIdentity(c.Identity())
+	if err != nil {
+		return "", err
+	}
+	if ch.cfg.Media == nil {
+		return "", ErrMediaDisabled
+	}
+	if err := ensureUser(c, id); err != nil {
+		return "", err
+	}
+	return ch.cfg.Media.NewUploadURL(c.Ctx, c.Tx, id.Subject, c.Now())
+}
+
+// checkDeclaredImage checks what the client says about its image: nothing
+// of it is trusted (the server measured the file), but a declared size
+// over the limit is the document's error.
+func checkDeclaredImage(c *MutationCtx, a *ImageAttachment) error {
+	if a.FileSize == nil {
+		return nil
+	}
+	s, err := c.DB.Settings(c.Ctx)
+	if err != nil {
+		return err
+	}
+	if *a.FileSize > float64(int64(s.MaxImageSizeMB)<<20) {
+		return ImageTooLarge(s.MaxImageSizeMB)
+	}
+	return nil
+}
+
+// attachImage attaches the caller's uploaded file to message msgID: the
+// file must be the caller's and not yet attached. The declared file name
+// is kept for display (cleaned); the type, size and dimensions are the
+// server's.
+func attachImage(c *MutationCtx, id *Identity, a *ImageAttachment) (schema.File, error) {
+	f, err := c.DB.FileForUpdate(c.Ctx, a.FileID)
+	switch {
+	case errors.Is(err, schema.ErrNoRow):
+		return f, ErrFileNotFound
+	case err != nil:
+		return f, err
+	case f.OwnerID != id.Subject:
+		return f, ErrFileNotFound // someone else's upload: as if it did not exist
+	case f.MessageID != nil:
+		return f, ErrFileAttached
+	}
+	return f, nil
+}
+
+func linkImage(c *MutationCtx, f schema.File, msgID string, declaredName *string) error {
+	name := cleanFileName(declaredName, f)
+	if _, err := c.Tx.Exec(c.Ctx, `UPDATE files SET message_id = $2, attached_at = $3, expires_at = NULL, file_name = $4
+		WHERE id = $1`, f.ID, msgID, c.Now(), name); err != nil {
+		return fmt.Errorf("attach file: %w", err)
+	}
+	return nil
+}
+
+// cleanFileName keeps a declared name's last path element, without
+// control characters, at most maxFileNameChars; else "image" with the
+// stored type's extension.
+func cleanFileName(declared *string, f schema.File) string {
+	if declared != nil {
+		s := *declared
+		if i := strings.LastIndexAny(s, `/\`); i >= 0 {
+			s = s[i+1:]
+		}
+		s = strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7F || r == utf8.RuneError {
+				return -1
+			}
+			return r
+		}, s)
+		s = strings.TrimSpace(s)
+		if r := []rune(s); len(r) > maxFileNameChars {
+			s = string(r[:maxFileNameChars])
+		}
+		if s != "" {
+			return s
+		}
+	}
+	ext := strings.TrimPrefix(f.ContentType, "image/")
+	if ext == "jpeg" {
+		ext = "jpg"
+	}
+	return "image." + ext
+}
+
+// ImageDoc is an image message's attachment as queries return it: what
+// the server stored, and signed URLs that work for a while (expiresAt).
+type ImageDoc struct {
+	FileID          string  `json:"fileId"`
+	FileName        string  `json:"fileName"`
+	FileType        string  `json:"fileType"`
+	FileSize        int64   `json:"fileSize"`
+	Width           int     `json:"width"`
+	Height          int     `json:"height"`
+	Animated        bool    `json:"animated,omitempty"`
+	URL             string  `json:"url,omitempty"`
+	ThumbnailURL    string  `json:"thumbnailUrl,omitempty"`
+	ThumbnailWidth  int     `json:"thumbnailWidth"`
+	ThumbnailHeight int     `json:"thumbnailHeight"`
+	ExpiresAt       float64 `json:"expiresAt,omitempty"`
+}
+
+// withImages fills in the attachments of docs' image messages: it reads
+// their files and signs URLs for the conversation they were sent in. It is
+// called by shared query bodies: the URLs depend on the conversation, the
+// file and the time bucket, never on the caller, and the body is shared
+// only among callers that passed conversationAccess. The query is asked to
+// re-run when the URLs should be re-signed.
+func (ch *chat) withImages(c *QueryCtx, msgs []schema.Message, docs []MessageDoc) error {
+	var ids []string
+	for _, m := range msgs {
+		if m.ImageFileID != nil && !m.IsDeleted {
+			ids = append(ids, *m.ImageFileID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	files, err := c.DB.Files(c.Ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i, m := range msgs {
+		if m.ImageFileID == nil || m.IsDeleted {
+			continue
+		}
+		f, ok := files[*m.ImageFileID]
+		if !ok {
+			continue
+		}
+		d := &ImageDoc{FileID: f.ID, FileType: f.ContentType, FileSize: f.SizeBytes, Width: f.Width, Height: f.Height,
+			Animated: f.Frames > 1, ThumbnailWidth: f.ThumbWidth, ThumbnailHeight: f.ThumbHeight}
+		if f.FileName != nil {
+			d.FileName = *f.FileName
+		}
+		if ch.cfg.Media != nil {
+			s := ch.cfg.Media.SignImage(m.ConversationID, f.ID, c.Now())
+			d.URL, d.ThumbnailURL, d.ExpiresAt = s.URL, s.ThumbnailURL, schema.Millis(s.ExpiresAt)
+			c.RefreshAt(s.RefreshAt)
+		}
+		docs[i].ImageAttachment = d
+	}
+	return nil
+}

@@ -1,0 +1,497 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+const (
+	healthyTimeout    = 60 * time.Second
+	replicatedTimeout = 5 * time.Minute
+	sqlConns          = 16
+	settle            = 500 * time.Millisecond // after connecting, before reading memory
+)
+
+// Runner runs the scenarios against one server. Not safe for concurrent
+// use: one Run at a time.
+type Runner struct {
+	cfg  Config
+	log  *slog.Logger
+	base string // cfg.URL without a trailing slash
+	run  string // random id of this Runner, in every message it writes
+	http *http.Client
+	pool *pgxpool.Pool // open during Run
+	seq  atomic.Uint64 // the last message seq handed out, unique in the run
+}
+
+// New validates cfg and fills its zero fields with Defaults.
+func New(cfg Config) (*Runner, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var id [4]byte
+	_, _ = rand.Read(id[:])
+	return &Runner{cfg: cfg, log: log, base: strings.TrimRight(cfg.URL, "/"), run: hex.EncodeToString(id[:]),
+		http: &http.Client{Timeout: 10 * time.Second}}, nil
+}
+
+// Run waits for the server to be healthy, then runs the configured
+// scenarios one after another. A scenario that fails gives a Row with
+// Error and the next one still runs; Run returns an error only when it
+// cannot start or ctx ends.
+func (r *Runner) Run(ctx context.Context) (*Report, error) {
+	pcfg, err := pgxpool.ParseConfig(r.cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	pcfg.MaxConns = sqlConns
+	r.pool, err = pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the database: %w", err)
+	}
+	defer r.pool.Close()
+	if err := r.waitHealthy(ctx); err != nil {
+		return nil, err
+	}
+	pg, err := durability(ctx, r.pool)
+	if err != nil {
+		return nil, err
+	}
+	c := r.cfg
+	rep := &Report{Run: r.run, Started: time.Now(), URL: r.base, CPUs: runtime.NumCPU(), Postgres: pg,
+		Config: ReportConfig{Duration: c.Duration.String(), WarmUp: c.WarmUp.String(), SQLShare: c.SQLShare,
+			PageSize: c.PageSize, A: c.A, B: c.B, C: c.C, D: c.D, Stall: c.Stall, StallDurationS: c.Stall.Duration.Seconds(),
+			LatencyStartsAt: "SQL writes: COMMIT returned; sendMessage: Mutation sent (its response is released only after the push)"}}
+	scenarios := map[string]func(context.Context) []Row{
+		ScenarioA: r.scenarioA, ScenarioB: r.scenarioB, ScenarioC: r.scenarioC, ScenarioD: r.scenarioD,
+		ScenarioStall: r.scenarioStall,
+	}
+	for _, name := range AllScenarios {
+		if !slices.Contains(c.Scenarios, name) {
+			continue
+		}
+		start := time.Now()
+		r.log.Info("scenario", slog.String("scenario", name))
+		rows := scenarios[name](ctx)
+		for i := range rows {
+			rows[i].ElapsedS = time.Since(start).Seconds()
+			if rows[i].Error != "" {
+				r.log.Error("scenario failed", slog.String("scenario", rows[i].Scenario), slog.String("error", rows[i].Error))
+			}
+		}
+		rep.Rows = append(rep.Rows, rows...)
+		if name == ScenarioC {
+			rep.CRatio = cRatio(rows)
+		}
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+func cRatio(rows []Row) *Ratio {
+	if len(rows) < 2 || rows[0].Error != "" || rows[len(rows)-1].Error != "" || rows[0].Latency.N == 0 {
+		return nil
+	}
+	a, b := rows[0].Latency, rows[len(rows)-1].Latency
+	div := func(x, y float64) float64 {
+		if y == 0 {
+			return 0
+		}
+		return x / y
+	}
+	return &Ratio{From: rows[0].Scenario, To: rows[len(rows)-1].Scenario,
+		P50: div(b.P50, a.P50), P95: div(b.P95, a.P95), P99: div(b.P99, a.P99)}
+}
+
+// waitHealthy waits until /healthz says ok with replication connected.
+func (r *Runner) waitHealthy(ctx context.Context) error {
+	deadline := time.Now().Add(healthyTimeout)
+	for {
+		h, err := r.health(ctx)
+		if err == nil && h.Status == "ok" && h.Replication.Connected {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("status %q, replication connected %v", h.Status, h.Replication.Connected)
+			}
+			return fmt.Errorf("server at %s is not healthy after %s: %w", r.base, healthyTimeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// prepare seeds a group and waits for the server to have replicated it.
+func (r *Runner) prepare(ctx context.Context, g group) error {
+	start := time.Now()
+	if err := seed(ctx, r.pool, g); err != nil {
+		return err
+	}
+	if err := r.waitReplicated(ctx, replicatedTimeout); err != nil {
+		return err
+	}
+	r.log.Info("seeded", slog.String("group", g.prefix), slog.Int("conversations", g.convs),
+		slog.Duration("took", time.Since(start).Round(time.Millisecond)))
+	return nil
+}
+
+// memory is what connecting some sessions cost the server.
+type memory struct {
+	sessions int
+	rss      float64 // RSS growth / sessions
+	heap     float64 // heap in use growth / sessions
+}
+
+// connectMeasured connects specs and measures the server's memory growth.
+func (r *Runner) connectMeasured(ctx context.Context, f *fleet, specs []viewerSpec) (memory, error) {
+	before, err := r.scrape(ctx)
+	if err != nil {
+		return memory{}, err
+	}
+	start := time.Now()
+	if err := f.connect(ctx, specs); err != nil {
+		return memory{}, err
+	}
+	took := time.Since(start)
+	wait := settle
+	if len(specs) < minMemSessions { // too few to measure: do not wait
+		wait = 0
+	}
+	select {
+	case <-ctx.Done():
+		return memory{}, ctx.Err()
+	case <-time.After(wait):
+	}
+	after, err := r.scrape(ctx)
+	if err != nil {
+		return memory{}, err
+	}
+	n := len(specs)
+	m := memory{sessions: n}
+	if n > 0 {
+		m.rss = (after.get(mRSS) - before.get(mRSS)) / float64(n)
+		m.heap = (after.get(mHeapInuse) - before.get(mHeapInuse)) / float64(n)
+	}
+	r.log.Info("connected", slog.String("scenario", f.name), slog.Int("sessions", n),
+		slog.Duration("took", took.Round(time.Millisecond)), slog.Float64("rssKBPerSession", m.rss/1024))
+	return m, nil
+}
+
+// load describes the writes of one measurement.
+type load struct {
+	name     string
+	rate     float64   // open loop, writes/s; zero means closed loop
+	writers  []*viewer // closed loop
+	sqlShare float64
+	warmUp   time.Duration
+	window   time.Duration
+	padding  int
+}
+
+// measure runs l over f and reports it.
+func (r *Runner) measure(ctx context.Context, f *fleet, l load) Row {
+	row := Row{Scenario: l.name}
+	row.Sessions, row.Subscriptions = f.counts()
+	p := &phase{f: f}
+	if l.padding > 0 {
+		p.padding = " " + strings.Repeat("x", l.padding)
+	}
+	start := time.Now()
+	measureFrom := start.Add(l.warmUp)
+	end := measureFrom.Add(l.window)
+	smp := r.startSampler(ctx, start)
+	overflow0 := f.overflows.Load()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // owned: wg
+		defer wg.Done()
+		if l.rate > 0 {
+			p.openLoop(ctx, l.rate, l.sqlShare, start, measureFrom, end)
+		} else {
+			p.closedLoop(ctx, l.writers, measureFrom, end)
+		}
+	}()
+	r.log.Info("load", slog.String("scenario", l.name), slog.Float64("rate", l.rate), slog.Int("writers", len(l.writers)),
+		slog.Duration("warmUp", l.warmUp), slog.Duration("window", l.window))
+
+	sleepUntil(ctx, measureFrom)
+	m0, err0 := r.scrape(ctx)
+	push0, cpu0, host0, t0 := f.pushes(), cpuTime(), readHostCPU(), time.Now()
+	sleepUntil(ctx, end)
+	m1, err1 := r.scrape(ctx)
+	push1, cpu1, host1, t1 := f.pushes(), cpuTime(), readHostCPU(), time.Now()
+	wg.Wait()
+	f.waitDrained(ctx, r.cfg.Drain)
+	smp.stop()
+	row.Overflows = f.overflows.Load() - overflow0
+	if err := errors.Join(err0, err1, ctx.Err()); err != nil {
+		row.Error = err.Error()
+		return row
+	}
+
+	o := p.analyze(f.since(measureFrom), f.since(end))
+	win := t1.Sub(t0).Seconds()
+	row.WindowS = win
+	row.Writes, row.WriteErrors, row.Skipped = o.writes, o.errors, o.skipped
+	row.WritesPerSec = float64(o.doneInWindow) / win
+	row.MutationsPerSec = float64(o.mutInWindow) / win
+	row.Latency, row.MutationLatency, row.SQLLatency, row.Early = o.all, o.mut, o.sql, o.early
+	row.Expected, row.Received, row.Dropped, row.Duplicates = o.expected, o.received, o.dropped, o.duplicates
+	row.MissedByAll, row.MissedBySome = o.missedByAll, o.missedBySome
+	row.ViewersMissing, row.ViewersChecked = o.viewersMissing, o.viewersChecked
+	row.PushesPerSec = float64(push1-push0) / win
+	row.ServerMutationsPerSec = (m1.get(mMutations) - m0.get(mMutations)) / win
+	row.QueryRunsPerSec = (m1.get(mQueryRuns) - m0.get(mQueryRuns)) / win
+	row.ServerCPU = (m1.get(mCPU) - m0.get(mCPU)) / m1.at.Sub(m0.at).Seconds()
+	row.BenchCPU = (cpu1 - cpu0).Seconds() / win
+	row.HostCPU, row.PostgresCPU = hostCores(host0, host1, runtime.NumCPU(), win)
+	if n := m1.get(mWritePushN) - m0.get(mWritePushN); n > 0 {
+		row.ServerMeanPushS = (m1.get(mWritePushS) - m0.get(mWritePushS)) / n
+	}
+	row.ServerRSS = m1.get(mRSS)
+	row.ServerSessions, row.ServerInstances = m1.get(mSessions), m1.get(mInstances)
+	smp.mu.Lock()
+	row.ServerRSSMax = max(smp.maxRSS, row.ServerRSS)
+	row.ReplicationLag = smp.maxLag
+	row.Series = smp.series
+	if smp.errs > 0 {
+		row.Notes = append(row.Notes, fmt.Sprintf("%d of %d metrics scrapes failed (last: %v)", smp.errs, smp.errs+smp.scrapes, smp.lastErr))
+	}
+	smp.mu.Unlock()
+	if d := m1.get(mClosedSlow) - m0.get(mClosedSlow); d > 0 {
+		row.Notes = append(row.Notes, fmt.Sprintf("the server closed %.0f sessions as too slow", d))
+	}
+
+	pe, firstPE, disc, firstDisc := f.health()
+	row.ProtocolErrors, row.Disconnects = pe, disc
+	if pe > 0 {
+		row.Notes = append(row.Notes, fmt.Sprintf("%d protocol violations seen by clients (first: %v)", pe, firstPE))
+	}
+	if disc > 0 {
+		row.Notes = append(row.Notes, fmt.Sprintf("%d sessions lost their connection (first: %v)", disc, firstDisc))
+	}
+	if n := o.errorNote(); n != "" {
+		row.Notes = append(row.Notes, n)
+	}
+	var lat []string
+	if o.mut.N > 0 {
+		lat = append(lat, fmt.Sprintf("send→push (sendMessage) p50 %.2f p99 %.2f ms n=%d", o.mut.P50, o.mut.P99, o.mut.N))
+	}
+	if o.sql.N > 0 {
+		lat = append(lat, fmt.Sprintf("commit→push (SQL) p50 %.2f p99 %.2f ms n=%d", o.sql.P50, o.sql.P99, o.sql.N))
+	}
+	lat = append(lat, fmt.Sprintf("server commit→queued mean %.2f ms", row.ServerMeanPushS*1000),
+		fmt.Sprintf("server %.0f sessions, %.0f query instances", row.ServerSessions, row.ServerInstances),
+		fmt.Sprintf("CPU (cores): server %.2f, postgres %.2f, bench %.2f, whole machine %.2f of %d (other processes %.2f if the server runs here)",
+			row.ServerCPU, row.PostgresCPU, row.BenchCPU, row.HostCPU, runtime.NumCPU(),
+			max(0, row.HostCPU-row.ServerCPU-row.PostgresCPU-row.BenchCPU)))
+	row.Notes = append(row.Notes, strings.Join(lat, "; "))
+	if o.dropped > 0 || o.duplicates > 0 {
+		row.Notes = append(row.Notes, fmt.Sprintf("DROPS: %d of %d receipts missing, %d duplicated; %d messages no viewer held, %d held by some viewers only; %d of %d viewers missed a message",
+			o.dropped, o.expected, o.duplicates, o.missedByAll, o.missedBySome, o.viewersMissing, o.viewersChecked))
+	}
+	if row.Overflows > 0 {
+		row.Notes = append(row.Notes, fmt.Sprintf("%d getMessages results were a whole page (%d) of messages new to their viewer: "+
+			"pushes coalesce per query, so a burst of more than a page between two pushes is never in any result (a drop); --page checks deeper",
+			row.Overflows, r.cfg.PageSize))
+	}
+	return row
+}
+
+func sleepUntil(ctx context.Context, t time.Time) {
+	d := time.Until(t)
+	if d <= 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-timer.C:
+	}
+}
+
+func failed(name string, err error) []Row { return []Row{{Scenario: name, Error: err.Error()}} }
+
+// twoParty returns the sessions of n conversations of g: conversation
+// s%convs gets session s, its customer first, then its staff.
+func twoParty(g group, n int) []viewerSpec {
+	specs := make([]viewerSpec, n)
+	for s := range specs {
+		i, j := s%g.convs, s/g.convs
+		ident := g.customer(i)
+		if j > 0 {
+			ident = g.staffMember(i, j-1)
+		}
+		specs[s] = viewerSpec{ident: ident, conv: i}
+	}
+	return specs
+}
+
+func convIDs(g group) []string {
+	ids := make([]string, g.convs)
+	for i := range ids {
+		ids[i] = g.convID(i)
+	}
+	return ids
+}
+
+func (r *Runner) withMemory(row Row, m memory) Row {
+	row.MemPerSession, row.HeapPerSession, row.MemSessions = m.rss, m.heap, m.sessions
+	return row
+}
+
+// scenarioA: many two-party conversations, open-loop writes.
+func (r *Runner) scenarioA(ctx context.Context) []Row {
+	c := r.cfg.A
+	per := ceilDiv(c.Sessions, c.Conversations)
+	g := group{prefix: IDPrefix + "a", convs: c.Conversations, staff: max(1, per-1), history: r.cfg.PageSize}
+	if err := r.prepare(ctx, g); err != nil {
+		return failed("a", err)
+	}
+	f := r.newFleet("a", convIDs(g))
+	defer f.close()
+	m, err := r.connectMeasured(ctx, f, twoParty(g, c.Sessions))
+	if err != nil {
+		return failed("a", err)
+	}
+	row := r.measure(ctx, f, load{name: "a", rate: c.Rate, sqlShare: r.cfg.SQLShare, warmUp: r.cfg.WarmUp, window: r.cfg.Duration})
+	return []Row{r.withMemory(row, m)}
+}
+
+// scenarioB: one hot conversation; every viewer must receive every message.
+func (r *Runner) scenarioB(ctx context.Context) []Row {
+	c := r.cfg.B
+	g := group{prefix: IDPrefix + "b", convs: 1, staff: max(1, c.Viewers-1), history: r.cfg.PageSize}
+	if err := r.prepare(ctx, g); err != nil {
+		return failed("b", err)
+	}
+	f := r.newFleet("b", convIDs(g))
+	defer f.close()
+	m, err := r.connectMeasured(ctx, f, twoParty(g, c.Viewers))
+	if err != nil {
+		return failed("b", err)
+	}
+	row := r.measure(ctx, f, load{name: "b", rate: c.Rate, sqlShare: r.cfg.SQLShare, warmUp: r.cfg.WarmUp, window: r.cfg.Duration})
+	if row.Error == "" {
+		if row.Dropped == 0 && row.Duplicates == 0 {
+			row.Notes = append(row.Notes, fmt.Sprintf("every one of %d viewers received every one of %d messages (%d receipts)",
+				row.ViewersChecked, row.Writes-row.WriteErrors, row.Received))
+		} else {
+			row.Notes = append(row.Notes, fmt.Sprintf("NOT every viewer received every message: %d of %d viewers missed at least one of %d messages",
+				row.ViewersMissing, row.ViewersChecked, row.Writes-row.WriteErrors))
+		}
+	}
+	return []Row{r.withMemory(row, m)}
+}
+
+// scenarioC: the same writes with more and more idle subscriptions.
+func (r *Runner) scenarioC(ctx context.Context) []Row {
+	c := r.cfg.C
+	g := group{prefix: IDPrefix + "c", convs: c.Conversations, staff: 1, history: r.cfg.PageSize}
+	most := c.Idle[len(c.Idle)-1]
+	idle := idleGroup{prefix: IDPrefix + "ci", convs: most, perCustomer: c.IdlePerSession}
+	if err := r.prepare(ctx, g); err != nil {
+		return failed("c", err)
+	}
+	if most > 0 {
+		start := time.Now()
+		if err := seedIdle(ctx, r.pool, idle); err != nil {
+			return failed("c", err)
+		}
+		if err := r.waitReplicated(ctx, replicatedTimeout); err != nil {
+			return failed("c", err)
+		}
+		r.log.Info("seeded", slog.String("group", idle.prefix), slog.Int("conversations", most),
+			slog.Duration("took", time.Since(start).Round(time.Millisecond)))
+	}
+	f := r.newFleet("c", convIDs(g))
+	defer f.close()
+	if err := f.connect(ctx, twoParty(g, 2*c.Conversations)); err != nil {
+		return failed("c", err)
+	}
+	var rows []Row
+	sessions := 0 // idle sessions connected
+	for _, level := range c.Idle {
+		name := fmt.Sprintf("c/%d", level)
+		var specs []viewerSpec
+		for ; sessions*c.IdlePerSession < level; sessions++ {
+			spec := viewerSpec{ident: idle.customer(sessions), conv: -1}
+			for i := sessions * c.IdlePerSession; i < min((sessions+1)*c.IdlePerSession, level); i++ {
+				spec.idle = append(spec.idle, idle.convID(i))
+			}
+			specs = append(specs, spec)
+		}
+		m, err := r.connectMeasured(ctx, f, specs)
+		if err != nil {
+			rows = append(rows, Row{Scenario: name, Error: err.Error()})
+			break
+		}
+		row := r.measure(ctx, f, load{name: name, rate: c.Rate, sqlShare: r.cfg.SQLShare, warmUp: r.cfg.WarmUp, window: r.cfg.Duration})
+		row = r.withMemory(row, m)
+		if m.sessions > 0 {
+			row.Notes = append(row.Notes, fmt.Sprintf("KB/sess is per idle session added for this row (%d subscriptions each)", c.IdlePerSession))
+		}
+		rows = append(rows, row)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return rows
+}
+
+// scenarioD: peak sendMessage throughput, closed loop.
+func (r *Runner) scenarioD(ctx context.Context) []Row {
+	c := r.cfg.D
+	g := group{prefix: IDPrefix + "d", convs: ceilDiv(c.Subscribers, 2), staff: 1, history: r.cfg.PageSize}
+	if err := r.prepare(ctx, g); err != nil {
+		return failed("d", err)
+	}
+	f := r.newFleet("d", convIDs(g))
+	defer f.close()
+	specs := twoParty(g, c.Subscribers)
+	m, err := r.connectMeasured(ctx, f, specs)
+	if err != nil {
+		return failed("d", err)
+	}
+	// Writers: the customers of the first conversations, one each.
+	var writers []*viewer
+	for _, v := range f.snapshot() {
+		if v.ident.Role == g.customer(0).Role && v.conv < c.Writers {
+			writers = append(writers, v)
+		}
+	}
+	if len(writers) < c.Writers { // more writers than conversations: staff write too
+		for _, v := range f.snapshot() {
+			if len(writers) < c.Writers && v.ident.Role != g.customer(0).Role {
+				writers = append(writers, v)
+			}
+		}
+	}
+	row := r.measure(ctx, f, load{name: "d", writers: writers, warmUp: r.cfg.WarmUp, window: r.cfg.Duration})
+	row.Notes = append(row.Notes, fmt.Sprintf("closed loop: %d writers, each waiting for its sendMessage (read-your-writes) before the next", len(writers)))
+	return []Row{r.withMemory(row, m)}
+}

@@ -1,0 +1,130 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/bench"
+	"github.com/parley-chat/parley/internal/parleytest"
+	"github.com/parley-chat/parley/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// TestQuickRun runs every scenario at the quick sizes against a real
+// server and checks that the generator measured something and that the
+// server delivered every message to every viewer. It asserts nothing about
+// speed.
+func TestQuickRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every bench scenario")
+	}
+	s := parleytest.Start(t)
+	cfg := bench.Quick()
+	cfg.URL, cfg.DatabaseURL = s.URL, s.DBURL
+	cfg.Mint = func(id functions.Identity) (string, error) { return s.Token(t, id), nil }
+	if testing.Verbose() {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	r, err := bench.New(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	rep, err := r.Run(ctx)
+	require.NoError(t, err)
+	t.Logf("quick run took %s", time.Since(start))
+
+	var names []string
+	for _, row := range rep.Rows {
+		names = append(names, row.Scenario)
+		require.Empty(t, row.Error, row.Scenario)
+		require.Positive(t, row.Writes, "%s: no writes measured", row.Scenario)
+		// A write the server fails (a serialization failure past its
+		// retries, say) is the server's to fix; the generator reports it.
+		require.LessOrEqual(t, row.WriteErrors, row.Writes/10, "%s: %v", row.Scenario, row.Notes)
+		if row.WriteErrors > 0 {
+			t.Logf("%s: %d of %d writes failed: %v", row.Scenario, row.WriteErrors, row.Writes, row.Notes)
+		}
+		require.Positive(t, row.Latency.N, "%s: no latency samples", row.Scenario)
+		require.Zero(t, row.Dropped, "%s: every viewer receives every message: %v", row.Scenario, row.Notes)
+		require.Zero(t, row.Duplicates, row.Scenario)
+		require.Zero(t, row.ProtocolErrors, "%s: %v", row.Scenario, row.Notes)
+		require.Zero(t, row.Disconnects, "%s: %v", row.Scenario, row.Notes)
+		require.Positive(t, row.PushesPerSec, row.Scenario)
+		require.Positive(t, row.QueryRunsPerSec, row.Scenario)
+		require.Positive(t, row.ServerRSS, row.Scenario)
+	}
+	require.Equal(t, []string{"a", "b", "c/10", "c/1000", "d", "stall"}, names)
+
+	byName := map[string]bench.Row{}
+	for _, row := range rep.Rows {
+		byName[row.Scenario] = row
+	}
+	require.Equal(t, cfg.A.Sessions, byName["a"].Sessions)
+	require.Equal(t, 4*cfg.A.Sessions, byName["a"].Subscriptions, "the mix: four queries per session")
+	require.Equal(t, cfg.B.Viewers, byName["b"].ViewersChecked)
+	require.Zero(t, byName["b"].ViewersMissing)
+	require.Equal(t, 4*2*cfg.C.Conversations+1000, byName["c/1000"].Subscriptions)
+	require.Positive(t, byName["d"].MutationsPerSec)
+	require.Zero(t, byName["d"].SQLLatency.N, "d writes by sendMessage only")
+	require.NotNil(t, byName["stall"].Stall)
+	require.Equal(t, cfg.Stall.Clients, byName["stall"].Stall.Clients)
+	require.NotNil(t, rep.CRatio)
+	require.Contains(t, rep.Postgres, "synchronous_commit")
+
+	var table bytes.Buffer
+	require.NoError(t, rep.WriteTable(&table))
+	require.Contains(t, table.String(), "p99 ms")
+	require.Contains(t, table.String(), "postgres durability")
+	t.Log("\n" + table.String())
+	var js bytes.Buffer
+	require.NoError(t, rep.WriteJSON(&js))
+	var back bench.Report
+	require.NoError(t, json.Unmarshal(js.Bytes(), &back))
+	require.Len(t, back.Rows, len(rep.Rows))
+}
+
+func TestNewValidates(t *testing.T) {
+	mint := func(functions.Identity) (string, error) { return "", nil }
+	base := func() bench.Config {
+		return bench.Config{URL: "http://127.0.0.1:1", DatabaseURL: "postgres://x", Mint: mint}
+	}
+	tests := []struct {
+		name   string
+		modify func(*bench.Config)
+		want   string
+	}{
+		{"ok with defaults", func(*bench.Config) {}, ""},
+		{"missing url", func(c *bench.Config) { c.URL = "" }, "required"},
+		{"unknown scenario", func(c *bench.Config) { c.Scenarios = []string{"e"} }, `unknown scenario "e"`},
+		{"sql share above 1", func(c *bench.Config) { c.SQLShare = 1.5 }, "not between 0 and 1"},
+		{"page above the limit", func(c *bench.Config) { c.PageSize = 101 }, "exceeds getMessages' limit"},
+		{"fewer sessions than conversations", func(c *bench.Config) { c.A.Sessions, c.A.Conversations = 10, 20 }, "at least one session per conversation"},
+		{"idle counts descend", func(c *bench.Config) { c.C.Idle = []int{100, 10} }, "must ascend"},
+		{"more writers than subscribers", func(c *bench.Config) { c.D.Writers, c.D.Subscribers = 20, 10 }, "writers are subscribers"},
+		{"too few files", func(c *bench.Config) { c.MaxOpenFiles = 1024 }, "open files"},
+		{"enough files for b", func(c *bench.Config) { c.MaxOpenFiles = 2000; c.Scenarios = []string{"b"} }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := base()
+			tt.modify(&cfg)
+			_, err := bench.New(cfg)
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, bench.ErrConfig)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}

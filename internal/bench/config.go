@@ -1,0 +1,263 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/parley-chat/parley/functions"
+)
+
+// Scenario names, in the order Run runs them.
+const (
+	ScenarioA     = "a"     // many two-party conversations
+	ScenarioB     = "b"     // one hot conversation, many viewers
+	ScenarioC     = "c"     // matching cost: idle subscriptions elsewhere
+	ScenarioD     = "d"     // peak sendMessage throughput, closed loop
+	ScenarioStall = "stall" // clients that stop reading
+)
+
+// AllScenarios lists every scenario in the order Run runs them.
+var AllScenarios = []string{ScenarioA, ScenarioB, ScenarioC, ScenarioD, ScenarioStall}
+
+// ErrConfig wraps every configuration error New reports.
+var ErrConfig = errors.New("bench: bad configuration")
+
+// Config configures a Runner. Defaults returns the standard sizes of
+// `make bench`; Quick returns them scaled down about 100× for smoke tests.
+type Config struct {
+	// URL is the server's base URL (http://127.0.0.1:3210). Required.
+	URL string
+	// DatabaseURL is a connection string to the server's database, used
+	// to seed bench data, to write messages by direct SQL and to read the
+	// durability settings. Required.
+	DatabaseURL string
+	// Mint signs a token for an identity the server accepts. Required.
+	// Called from many goroutines at once.
+	Mint func(functions.Identity) (string, error)
+
+	// Scenarios to run, a subset of AllScenarios; Run keeps the order of
+	// AllScenarios. Nil means all.
+	Scenarios []string
+	// Duration is each scenario's measurement window. Zero means 30s.
+	Duration time.Duration
+	// WarmUp runs the load before the window opens; what happens then is
+	// not measured. Zero means no warm-up.
+	WarmUp time.Duration
+	// Drain bounds the wait, after the last write, for pushes still on
+	// their way. Zero means 15s.
+	Drain time.Duration
+	// SQLShare is the share (0..1) of the writes of scenarios a, b, c and
+	// stall made by direct SQL instead of sendMessage. Zero means every
+	// write is a sendMessage mutation; d always uses sendMessage.
+	SQLShare float64
+	// PageSize is the limit of every getMessages subscription. Zero means
+	// 20.
+	PageSize int
+	// DialConcurrency bounds the sessions connecting at once. Zero means 64.
+	DialConcurrency int
+	// MaxInFlight bounds the writes an open loop has outstanding; a write
+	// due while that many are outstanding is skipped and counted. Zero
+	// means 2,000.
+	MaxInFlight int
+	// MaxOpenFiles is the process's file descriptor limit; New refuses
+	// sizes that need more connections than it allows. Zero means no
+	// check.
+	MaxOpenFiles int
+
+	A     ConfigA
+	B     ConfigB
+	C     ConfigC
+	D     ConfigD
+	Stall ConfigStall
+
+	// Logger receives progress. Nil discards it.
+	Logger *slog.Logger
+}
+
+// ConfigA sizes scenario a: Sessions sessions over Conversations two-party
+// conversations (a customer and the staff of the conversation's store;
+// more sessions than two per conversation add staff), Rate writes/s.
+type ConfigA struct {
+	Sessions      int     // zero means 10,000
+	Conversations int     // zero means 5,000
+	Rate          float64 // writes per second; zero means 200
+}
+
+// ConfigB sizes scenario b: one conversation watched by Viewers sessions
+// (its customer and the staff of its store), Rate writes/s.
+type ConfigB struct {
+	Viewers int     // zero means 1,000
+	Rate    float64 // zero means 20
+}
+
+// ConfigC sizes scenario c: Conversations active two-party conversations
+// written at Rate writes/s, measured once for every entry of Idle: that
+// many idle subscriptions (getMessages of other conversations, which
+// nobody writes), IdlePerSession to a session.
+type ConfigC struct {
+	Conversations  int     // zero means 100
+	Rate           float64 // zero means 100
+	Idle           []int   // ascending; nil means 1,000 and 100,000
+	IdlePerSession int     // zero means 10
+}
+
+// ConfigD sizes scenario d: Subscribers sessions (two per conversation),
+// Writers of them calling sendMessage in a closed loop.
+type ConfigD struct {
+	Subscribers int // zero means 1,000
+	Writers     int // zero means 32
+}
+
+// ConfigStall sizes the stall scenario: Viewers healthy sessions and
+// Clients clients that subscribe and then never read, all on one
+// conversation written at Rate writes/s of messages padded to
+// ContentBytes, for Duration.
+type ConfigStall struct {
+	Clients      int           // zero means 100
+	Viewers      int           // zero means 10
+	Rate         float64       // zero means 50
+	ContentBytes int           // zero means 1,000
+	Duration     time.Duration // zero means 40s
+}
+
+// Defaults returns the standard scenario sizes (issue 4's).
+func Defaults() Config {
+	return Config{
+		Duration: 30 * time.Second, WarmUp: 5 * time.Second, Drain: 15 * time.Second,
+		SQLShare: 0.25, PageSize: 20, DialConcurrency: 64, MaxInFlight: 2000,
+		A:     ConfigA{Sessions: 10000, Conversations: 5000, Rate: 200},
+		B:     ConfigB{Viewers: 1000, Rate: 20},
+		C:     ConfigC{Conversations: 100, Rate: 100, Idle: []int{1000, 100000}, IdlePerSession: 10},
+		D:     ConfigD{Subscribers: 1000, Writers: 32},
+		Stall: ConfigStall{Clients: 100, Viewers: 10, Rate: 50, ContentBytes: 1000, Duration: 40 * time.Second},
+	}
+}
+
+// Quick returns Defaults scaled down about 100× (rates about 10×, so a
+// short window still holds samples): a smoke run of every scenario in
+// seconds. Its stall phase is too short for the server to give up on the
+// stalled clients.
+func Quick() Config {
+	return Config{
+		Duration: time.Second, WarmUp: 200 * time.Millisecond, Drain: 5 * time.Second,
+		SQLShare: 0.25, PageSize: 20, DialConcurrency: 16, MaxInFlight: 200,
+		A:     ConfigA{Sessions: 100, Conversations: 50, Rate: 20},
+		B:     ConfigB{Viewers: 10, Rate: 10},
+		C:     ConfigC{Conversations: 5, Rate: 10, Idle: []int{10, 1000}, IdlePerSession: 10},
+		D:     ConfigD{Subscribers: 10, Writers: 4},
+		Stall: ConfigStall{Clients: 3, Viewers: 2, Rate: 10, ContentBytes: 1000, Duration: time.Second},
+	}
+}
+
+// fill validates c and fills zero fields with Defaults.
+func (c *Config) fill() error {
+	d := Defaults()
+	if c.URL == "" || c.DatabaseURL == "" || c.Mint == nil {
+		return fmt.Errorf("%w: URL, DatabaseURL and Mint are required", ErrConfig)
+	}
+	if len(c.Scenarios) == 0 {
+		c.Scenarios = AllScenarios
+	}
+	for _, s := range c.Scenarios {
+		if !slices.Contains(AllScenarios, s) {
+			return fmt.Errorf("%w: unknown scenario %q (want a, b, c, d, stall)", ErrConfig, s)
+		}
+	}
+	setDur(&c.Duration, d.Duration)
+	setDur(&c.Drain, d.Drain)
+	if c.WarmUp < 0 {
+		return fmt.Errorf("%w: negative warm-up", ErrConfig)
+	}
+	if c.SQLShare < 0 || c.SQLShare > 1 {
+		return fmt.Errorf("%w: SQL share %v is not between 0 and 1", ErrConfig, c.SQLShare)
+	}
+	setInt(&c.PageSize, d.PageSize)
+	if c.PageSize > functions.MaxMessageLimit {
+		return fmt.Errorf("%w: page size %d exceeds getMessages' limit of %d", ErrConfig, c.PageSize, functions.MaxMessageLimit)
+	}
+	setInt(&c.DialConcurrency, d.DialConcurrency)
+	setInt(&c.MaxInFlight, d.MaxInFlight)
+
+	setInt(&c.A.Sessions, d.A.Sessions)
+	setInt(&c.A.Conversations, d.A.Conversations)
+	setRate(&c.A.Rate, d.A.Rate)
+	setInt(&c.B.Viewers, d.B.Viewers)
+	setRate(&c.B.Rate, d.B.Rate)
+	setInt(&c.C.Conversations, d.C.Conversations)
+	setRate(&c.C.Rate, d.C.Rate)
+	if len(c.C.Idle) == 0 {
+		c.C.Idle = d.C.Idle
+	}
+	setInt(&c.C.IdlePerSession, d.C.IdlePerSession)
+	setInt(&c.D.Subscribers, d.D.Subscribers)
+	setInt(&c.D.Writers, d.D.Writers)
+	setInt(&c.Stall.Clients, d.Stall.Clients)
+	setInt(&c.Stall.Viewers, d.Stall.Viewers)
+	setRate(&c.Stall.Rate, d.Stall.Rate)
+	setInt(&c.Stall.ContentBytes, d.Stall.ContentBytes)
+	setDur(&c.Stall.Duration, d.Stall.Duration)
+
+	switch {
+	case c.A.Sessions < c.A.Conversations:
+		return fmt.Errorf("%w: scenario a needs at least one session per conversation (%d sessions, %d conversations)",
+			ErrConfig, c.A.Sessions, c.A.Conversations)
+	case !slices.IsSorted(c.C.Idle) || c.C.Idle[0] < 0:
+		return fmt.Errorf("%w: idle subscription counts %v must ascend from 0 or more", ErrConfig, c.C.Idle)
+	case c.D.Writers > c.D.Subscribers:
+		return fmt.Errorf("%w: scenario d has %d writers but only %d subscribers; writers are subscribers", ErrConfig, c.D.Writers, c.D.Subscribers)
+	case c.Stall.ContentBytes > functions.MaxContentChars-100:
+		return fmt.Errorf("%w: stall content of %d bytes exceeds a message's limit", ErrConfig, c.Stall.ContentBytes)
+	}
+	if c.MaxOpenFiles > 0 {
+		if need := c.connections() + 200; need > c.MaxOpenFiles {
+			return fmt.Errorf("%w: the sizes need about %d open files, the limit is %d (raise ulimit -n, or lower the sizes)",
+				ErrConfig, need, c.MaxOpenFiles)
+		}
+	}
+	return nil
+}
+
+// connections is the most WebSocket connections one scenario opens.
+func (c *Config) connections() int {
+	most := 0
+	for _, s := range c.Scenarios {
+		n := 0
+		switch s {
+		case ScenarioA:
+			n = c.A.Sessions
+		case ScenarioB:
+			n = c.B.Viewers
+		case ScenarioC:
+			n = 2*c.C.Conversations + ceilDiv(c.C.Idle[len(c.C.Idle)-1], c.C.IdlePerSession)
+		case ScenarioD:
+			n = c.D.Subscribers
+		case ScenarioStall:
+			n = c.Stall.Viewers + c.Stall.Clients
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
+func setInt(v *int, def int) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+func setRate(v *float64, def float64) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+func setDur(v *time.Duration, def time.Duration) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -1,0 +1,340 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/syncclient"
+)
+
+// The chat API's functions the bench uses.
+const (
+	fnConversations = "shared/chat:getConversations"
+	fnUnread        = "shared/chat:getUnreadCount"
+	fnMessages      = "shared/chat:getMessages"
+	fnTyping        = "shared/chat:getTypingIndicators"
+	fnSend          = "shared/chat:sendMessage"
+)
+
+const (
+	dialTimeout  = 30 * time.Second
+	firstTimeout = 120 * time.Second // the first results, while thousands connect
+	tokenTTL     = 12 * time.Hour
+)
+
+// viewerSpec is a session to connect: who, and what it subscribes to.
+type viewerSpec struct {
+	ident functions.Identity
+	conv  int      // the open conversation (index into fleet.convs); -1 when idle
+	idle  []string // idle: getMessages of these conversations, nothing else
+}
+
+// viewer is a connected session. An active viewer subscribes the mix of a
+// chat screen: getConversations, getUnreadCount, and getMessages and
+// getTypingIndicators of its open conversation; its watcher records when
+// each bench message first appears in its getMessages results.
+type viewer struct {
+	ident  functions.Identity
+	conv   int
+	client *syncclient.Client
+	subs   []*syncclient.Subscription
+	msgs   *syncclient.Subscription // nil when idle
+
+	mu       sync.Mutex // guards receipts
+	receipts []receipt
+}
+
+// receipt is a viewer's first result holding message seq, at (ns since
+// the fleet's epoch).
+type receipt struct {
+	seq uint64
+	at  int64
+}
+
+// conv is a conversation the load writes to.
+type conv struct {
+	id      string
+	viewers []*viewer // the sessions that have it open
+}
+
+// fleet is one scenario's sessions and the messages written to them.
+// Viewers are added by connect; their watchers run until the fleet is
+// closed. Safe for concurrent use.
+type fleet struct {
+	r      *Runner
+	name   string
+	epoch  time.Time
+	marker []byte // "bench <run> #": what precedes a message's seq in its content
+	convs  []*conv
+
+	mu      sync.Mutex // guards viewers
+	viewers []*viewer
+
+	watchers  sync.WaitGroup
+	expected  atomic.Int64 // receipts owed by successful writes
+	received  atomic.Int64 // receipts recorded by watchers
+	overflows atomic.Int64 // results whose whole page was new (see watch)
+	nextID    atomic.Int64 // session ids
+}
+
+func (r *Runner) newFleet(name string, convIDs []string) *fleet {
+	f := &fleet{r: r, name: name, epoch: time.Now(), marker: []byte(IDPrefix + " " + r.run + " #")}
+	for _, id := range convIDs {
+		f.convs = append(f.convs, &conv{id: id})
+	}
+	return f
+}
+
+func (f *fleet) now() int64 { return int64(time.Since(f.epoch)) }
+
+func (f *fleet) since(t time.Time) int64 { return int64(t.Sub(f.epoch)) }
+
+// connect opens a session for every spec, DialConcurrency at a time, and
+// returns once each has its first results. Any failure fails it.
+func (f *fleet) connect(ctx context.Context, specs []viewerSpec) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(f.r.cfg.DialConcurrency)
+	var done atomic.Int64
+	start := time.Now()
+	last := start
+	for _, spec := range specs {
+		g.Go(func() error {
+			v, err := f.open(gctx, spec)
+			if err != nil {
+				return err
+			}
+			f.mu.Lock()
+			f.viewers = append(f.viewers, v)
+			if v.msgs != nil {
+				f.convs[v.conv].viewers = append(f.convs[v.conv].viewers, v)
+			}
+			n := done.Add(1)
+			if time.Since(last) > 5*time.Second {
+				last = time.Now()
+				f.r.log.Info("connecting", slog.String("scenario", f.name), slog.Int64("sessions", n),
+					slog.Int("of", len(specs)), slog.Duration("elapsed", time.Since(start).Round(time.Second)))
+			}
+			f.mu.Unlock()
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// open connects one session and waits for its first results.
+func (f *fleet) open(ctx context.Context, spec viewerSpec) (*viewer, error) {
+	tok, err := f.r.cfg.Mint(spec.ident)
+	if err != nil {
+		return nil, fmt.Errorf("mint token for %s: %w", spec.ident.Subject, err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	c, err := syncclient.Dial(dctx, f.r.base, syncclient.Options{Token: tok,
+		SessionID: fmt.Sprintf("%s-%s-%s-%d", IDPrefix, f.r.run, f.name, f.nextID.Add(1))})
+	if err != nil {
+		return nil, err
+	}
+	v := &viewer{ident: spec.ident, conv: spec.conv, client: c}
+	fail := func(err error) (*viewer, error) {
+		c.Close()
+		return nil, fmt.Errorf("session of %s: %w", spec.ident.Subject, err)
+	}
+	if err := c.WaitAuth(dctx); err != nil {
+		return fail(err)
+	}
+	type query struct {
+		path string
+		args any
+	}
+	var qs []query
+	if spec.conv >= 0 {
+		id := f.convs[spec.conv].id
+		qs = []query{
+			{fnMessages, map[string]any{"conversationId": id, "limit": f.r.cfg.PageSize}},
+			{fnConversations, map[string]any{}},
+			{fnUnread, map[string]any{}},
+			{fnTyping, map[string]any{"conversationId": id}},
+		}
+	}
+	for _, id := range spec.idle {
+		qs = append(qs, query{fnMessages, map[string]any{"conversationId": id, "limit": f.r.cfg.PageSize}})
+	}
+	for _, q := range qs {
+		s, err := c.Subscribe(q.path, q.args)
+		if err != nil {
+			return fail(err)
+		}
+		v.subs = append(v.subs, s)
+	}
+	wctx, cancel := context.WithTimeout(ctx, firstTimeout)
+	defer cancel()
+	for i, s := range v.subs {
+		u, err := s.Wait(wctx)
+		if err != nil {
+			return fail(fmt.Errorf("first result of %s: %w", qs[i].path, err))
+		}
+		if u.Failed {
+			return fail(fmt.Errorf("%s failed: %s", qs[i].path, u.ErrorMessage))
+		}
+	}
+	if spec.conv >= 0 {
+		v.msgs = v.subs[0]
+		f.watchers.Add(1)
+		go f.watch(v) // owned: ends when the client closes; close waits
+	}
+	return v, nil
+}
+
+// watch records, for every bench message of this run, the first result of
+// v's getMessages that holds it. Results are newest first and messages are
+// never removed, so a message is new to v exactly when it was not in v's
+// previous result. A result whose every message is new (a full page, after
+// the first result) may have skipped messages that then are in no result v
+// receives: it counts as an overflow, which explains such drops.
+func (f *fleet) watch(v *viewer) {
+	defer f.watchers.Done()
+	var prev, cur []uint64
+	first := true
+	for u := range v.msgs.Updates() {
+		if u.Failed {
+			continue
+		}
+		at := u.Received
+		if at.IsZero() {
+			at = time.Now()
+		}
+		cur = extractSeqs(u.Value, f.marker, cur[:0])
+		n := 0
+		v.mu.Lock()
+		for _, s := range cur {
+			if !slices.Contains(prev, s) {
+				v.receipts = append(v.receipts, receipt{seq: s, at: f.since(at)})
+				n++
+			}
+		}
+		v.mu.Unlock()
+		f.received.Add(int64(n))
+		if !first && n >= f.r.cfg.PageSize {
+			f.overflows.Add(1)
+		}
+		first = false
+		prev, cur = cur, prev
+	}
+}
+
+// extractSeqs appends the seq of every bench message in a getMessages
+// result (a JSON text) to out: the digits after each marker. It does not
+// decode the JSON.
+func extractSeqs(value, marker []byte, out []uint64) []uint64 {
+	for {
+		i := bytes.Index(value, marker)
+		if i < 0 {
+			return out
+		}
+		value = value[i+len(marker):]
+		var n uint64
+		j := 0
+		for j < len(value) && value[j] >= '0' && value[j] <= '9' {
+			n = n*10 + uint64(value[j]-'0')
+			j++
+		}
+		if j > 0 {
+			out = append(out, n)
+		}
+		value = value[j:]
+	}
+}
+
+// snapshot returns the viewers connected so far.
+func (f *fleet) snapshot() []*viewer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.viewers)
+}
+
+// pushes counts the results every session has received.
+func (f *fleet) pushes() int64 {
+	var n int64
+	for _, v := range f.snapshot() {
+		for _, s := range v.subs {
+			n += int64(s.Stats().Updates)
+		}
+	}
+	return n
+}
+
+// counts returns the sessions and subscriptions connected.
+func (f *fleet) counts() (sessions, subs int) {
+	for _, v := range f.snapshot() {
+		sessions++
+		subs += len(v.subs)
+	}
+	return sessions, subs
+}
+
+// health reports protocol violations and sessions that ended early.
+func (f *fleet) health() (protoErrs int, firstProto error, disconnected int, firstDisc error) {
+	for _, v := range f.snapshot() {
+		pe := v.client.ProtocolErrors()
+		if len(pe) > 0 && firstProto == nil {
+			firstProto = pe[0]
+		}
+		protoErrs += len(pe)
+		select {
+		case <-v.client.Done():
+			disconnected++
+			if firstDisc == nil {
+				firstDisc = v.client.Err()
+			}
+		default:
+		}
+	}
+	return
+}
+
+// close closes every session, DialConcurrency at a time, and waits for
+// the watchers.
+func (f *fleet) close() {
+	var g errgroup.Group
+	g.SetLimit(f.r.cfg.DialConcurrency)
+	for _, v := range f.snapshot() {
+		g.Go(func() error { return v.client.Close() })
+	}
+	_ = g.Wait()
+	f.watchers.Wait()
+}
+
+// waitDrained waits until the watchers have recorded every receipt the
+// successful writes owe, until no receipt arrived for 2s, or for at most
+// limit.
+func (f *fleet) waitDrained(ctx context.Context, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	last, lastChange := f.received.Load(), time.Now()
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		got := f.received.Load()
+		if got >= f.expected.Load() {
+			return
+		}
+		if got != last {
+			last, lastChange = got, time.Now()
+		} else if time.Since(lastChange) > 2*time.Second {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+var errNoViewers = errors.New("bench: a conversation the load writes to has no viewers")

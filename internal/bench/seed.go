@@ -1,0 +1,234 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parley-chat/parley/functions"
+)
+
+// IDPrefix starts the id of every row the bench seeds or writes, and of
+// every session id it connects with.
+const IDPrefix = "bench"
+
+// group is a scenario's data set: convs store conversations, conversation
+// i (1-based in SQL) between customer i and store i, whose staff are
+// staff i_1 … i_staff. Every id starts with prefix, which starts with
+// IDPrefix. Each conversation holds history messages from before the run,
+// so that pages are full from the start.
+type group struct {
+	prefix  string
+	convs   int
+	staff   int
+	history int
+	padding int // bytes added to each history message
+}
+
+func (g group) convID(i int) string { return fmt.Sprintf("%sconv%d", g.prefix, i+1) }
+
+func (g group) customer(i int) functions.Identity {
+	return functions.Identity{Subject: fmt.Sprintf("%scust%d", g.prefix, i+1), Role: functions.RoleCustomer,
+		Name: fmt.Sprintf("Bench Customer %d", i+1)}
+}
+
+// staffMember is member j (0-based) of store i's staff.
+func (g group) staffMember(i, j int) functions.Identity {
+	return functions.Identity{Subject: fmt.Sprintf("%sstaff%d_%d", g.prefix, i+1, j+1), Role: functions.RoleStore,
+		Name: fmt.Sprintf("Bench Staff %d.%d", i+1, j+1), StoreID: fmt.Sprintf("%sstore%d", g.prefix, i+1)}
+}
+
+// seedSQL creates a group's rows; $1 prefix, $2 conversations, $3 staff
+// per store, $4 history messages per conversation, $5 padding. Every
+// statement is idempotent.
+var seedSQL = []string{
+	`INSERT INTO users (id, name, role)
+	 SELECT $1 || 'cust' || i, 'Bench Customer ' || i, 'customer' FROM generate_series(1, $2::int) i
+	 ON CONFLICT (id) DO NOTHING`,
+	`INSERT INTO stores (id, name) SELECT $1 || 'store' || i, 'Bench Store ' || i FROM generate_series(1, $2::int) i
+	 ON CONFLICT (id) DO NOTHING`,
+	`INSERT INTO users (id, name, role)
+	 SELECT $1 || 'staff' || i || '_' || j, 'Bench Staff ' || i || '.' || j, 'store'
+	 FROM generate_series(1, $2::int) i, generate_series(1, $3::int) j
+	 ON CONFLICT (id) DO NOTHING`,
+	`INSERT INTO store_staff (store_id, user_id)
+	 SELECT $1 || 'store' || i, $1 || 'staff' || i || '_' || j FROM generate_series(1, $2::int) i, generate_series(1, $3::int) j
+	 ON CONFLICT DO NOTHING`,
+	`INSERT INTO orders (id, customer_id, store_id, total_amount, status)
+	 SELECT $1 || 'order' || i, $1 || 'cust' || i, $1 || 'store' || i, 10, 'delivered' FROM generate_series(1, $2::int) i
+	 ON CONFLICT (id) DO NOTHING`,
+	`INSERT INTO conversations (id, conversation_type, customer_id, store_id, order_id, last_message_at, last_message_preview)
+	 SELECT $1 || 'conv' || i, 'customer_to_store', $1 || 'cust' || i, $1 || 'store' || i, $1 || 'order' || i,
+	        now() - interval '1 minute', 'history'
+	 FROM generate_series(1, $2::int) i
+	 ON CONFLICT DO NOTHING`,
+	`INSERT INTO conversation_participants (conversation_id, user_id, role)
+	 SELECT $1 || 'conv' || i, $1 || 'cust' || i, 'customer' FROM generate_series(1, $2::int) i
+	 UNION ALL
+	 SELECT $1 || 'conv' || i, $1 || 'staff' || i || '_' || j, 'store'
+	 FROM generate_series(1, $2::int) i, generate_series(1, $3::int) j
+	 ON CONFLICT DO NOTHING`,
+	`INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content, is_read, created_at)
+	 SELECT $1 || 'hist' || i || '_' || k, $1 || 'conv' || i,
+	        CASE WHEN k % 2 = 0 THEN $1 || 'cust' || i ELSE $1 || 'staff' || i || '_' || least($3::int, 1) END,
+	        CASE WHEN k % 2 = 0 THEN 'customer' ELSE 'store' END,
+	        'text', 'history ' || k || repeat(' ', least($5::int, 1)) || repeat('h', $5::int), true,
+	        now() - interval '1 hour' + k * interval '1 second'
+	 FROM generate_series(1, $2::int) i, generate_series(1, $4::int) k
+	 ON CONFLICT (id) DO NOTHING`,
+}
+
+// resetSQL undoes what an earlier run wrote into a group: its messages
+// (not the history), typing state, archived or blocked conversations, and
+// the bench sessions' mutation replay records. $1 prefix.
+var resetSQL = []string{
+	`DELETE FROM messages WHERE conversation_id LIKE $1 || 'conv%' AND id NOT LIKE $1 || 'hist%'`,
+	`DELETE FROM typing_state WHERE conversation_id LIKE $1 || 'conv%'`,
+	`UPDATE conversations SET status = 'active', is_blocked = false
+	 WHERE id LIKE $1 || 'conv%' AND (status <> 'active' OR is_blocked)`,
+}
+
+// resetReplaysSQL deletes the replay records of the bench's sessions.
+const resetReplaysSQL = `DELETE FROM mutation_log WHERE session_id LIKE '` + IDPrefix + `-%'`
+
+// seed resets and creates g's rows in one transaction.
+func seed(ctx context.Context, pool *pgxpool.Pool, g group) error {
+	if !strings.HasPrefix(g.prefix, IDPrefix) {
+		return fmt.Errorf("seed: prefix %q does not start with %q", g.prefix, IDPrefix)
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for _, q := range resetSQL {
+			if _, err := tx.Exec(ctx, q, g.prefix); err != nil {
+				return fmt.Errorf("reset %s: %w", g.prefix, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, resetReplaysSQL); err != nil {
+			return fmt.Errorf("reset %s: %w", g.prefix, err)
+		}
+		for _, q := range seedSQL {
+			if _, err := tx.Exec(ctx, q, params(q, g.prefix, g.convs, g.staff, g.history, g.padding)...); err != nil {
+				return fmt.Errorf("seed %s: %w", g.prefix, err)
+			}
+		}
+		return nil
+	})
+}
+
+var paramRE = regexp.MustCompile(`\$([0-9]+)`)
+
+// params returns the first n of args, n being the highest $n in q: a
+// statement takes exactly the parameters it names.
+func params(q string, args ...any) []any {
+	n := 0
+	for _, m := range paramRE.FindAllStringSubmatch(q, -1) {
+		k, _ := strconv.Atoi(m[1])
+		n = max(n, k)
+	}
+	return args[:min(n, len(args))]
+}
+
+// idleGroup is scenario c's idle conversations: convs conversations of one
+// store, perCustomer to a customer (each about an order of its own), each
+// with one old message. Nobody writes to them.
+type idleGroup struct {
+	prefix      string
+	convs       int
+	perCustomer int
+}
+
+func (g idleGroup) convID(i int) string { return fmt.Sprintf("%sconv%d", g.prefix, i+1) }
+
+// customer is the customer of conversations k*perCustomer … (k+1)*perCustomer-1.
+func (g idleGroup) customer(k int) functions.Identity {
+	return functions.Identity{Subject: fmt.Sprintf("%scust%d", g.prefix, k+1), Role: functions.RoleCustomer,
+		Name: fmt.Sprintf("Bench Idle %d", k+1)}
+}
+
+// idleSQL creates an idle group; $1 prefix, $2 conversations, $3 per
+// customer.
+var idleSQL = []string{
+	`INSERT INTO stores (id, name) VALUES ($1 || 'store', 'Bench Idle Store') ON CONFLICT (id) DO NOTHING`,
+	`INSERT INTO users (id, name, role)
+	 SELECT $1 || 'cust' || k, 'Bench Idle ' || k, 'customer' FROM generate_series(1, ($2::int + $3::int - 1) / $3::int) k
+	 ON CONFLICT (id) DO NOTHING`,
+	`INSERT INTO orders (id, customer_id, store_id, total_amount, status)
+	 SELECT $1 || 'order' || i, $1 || 'cust' || ((i - 1) / $3::int + 1), $1 || 'store', 10, 'delivered'
+	 FROM generate_series(1, $2::int) i
+	 ON CONFLICT (id) DO NOTHING`,
+	`INSERT INTO conversations (id, conversation_type, customer_id, store_id, order_id, last_message_at, last_message_preview)
+	 SELECT $1 || 'conv' || i, 'customer_to_store', $1 || 'cust' || ((i - 1) / $3::int + 1), $1 || 'store', $1 || 'order' || i,
+	        now() - interval '1 day', 'idle'
+	 FROM generate_series(1, $2::int) i
+	 ON CONFLICT DO NOTHING`,
+	`INSERT INTO conversation_participants (conversation_id, user_id, role)
+	 SELECT $1 || 'conv' || i, $1 || 'cust' || ((i - 1) / $3::int + 1), 'customer' FROM generate_series(1, $2::int) i
+	 ON CONFLICT DO NOTHING`,
+	`INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content, is_read, created_at)
+	 SELECT $1 || 'hist' || i, $1 || 'conv' || i, $1 || 'cust' || ((i - 1) / $3::int + 1), 'customer', 'text', 'idle', true,
+	        now() - interval '1 day'
+	 FROM generate_series(1, $2::int) i
+	 ON CONFLICT (id) DO NOTHING`,
+}
+
+func seedIdle(ctx context.Context, pool *pgxpool.Pool, g idleGroup) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for _, q := range idleSQL {
+			if _, err := tx.Exec(ctx, q, params(q, g.prefix, g.convs, g.perCustomer)...); err != nil {
+				return fmt.Errorf("seed %s: %w", g.prefix, err)
+			}
+		}
+		return nil
+	})
+}
+
+// insertMessageSQL is sendMessage's effect written directly: the message
+// and the conversation's latest-message fields, one implicit transaction.
+// $1 id, $2 conversation, $3 sender, $4 sender type, $5 content.
+const insertMessageSQL = `WITH m AS (
+	INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content)
+	VALUES ($1, $2, $3, $4, 'text', $5) RETURNING conversation_id, created_at, content)
+UPDATE conversations c SET last_message_at = m.created_at, last_message_preview = left(m.content, 100),
+	status = CASE WHEN c.status = 'archived' THEN 'active' ELSE c.status END
+FROM m WHERE c.id = m.conversation_id`
+
+// durability reads the settings that decide what a commit costs.
+func durability(ctx context.Context, pool *pgxpool.Pool) (map[string]string, error) {
+	out := map[string]string{}
+	for _, name := range []string{"fsync", "synchronous_commit", "wal_level", "full_page_writes", "wal_sync_method", "commit_delay"} {
+		var v string
+		if err := pool.QueryRow(ctx, "SHOW "+name).Scan(&v); err != nil {
+			return nil, fmt.Errorf("show %s: %w", name, err)
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+// waitReplicated waits until the server has applied the WAL written so
+// far (its /healthz lag falls under 1 MiB), at most limit.
+func (r *Runner) waitReplicated(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		h, err := r.health(ctx)
+		if err == nil && h.Replication.Connected && h.Replication.LagBytes < 1<<20 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("replication still %d bytes behind after %s", h.Replication.LagBytes, limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
