@@ -340,3 +340,34 @@ func TestHotConversationRunsOncePerWrite(t *testing.T) {
 		return fmt.Errorf("staff of the old store still see the conversation")
 	})
 }
+
+// The inbox queries depend on a store, not on which of its staff asks:
+// the staff of one store share one instance; another store does not.
+func TestInboxSharedByStore(t *testing.T) {
+	e := startEngine(t, nil)
+	ctx := context.Background()
+	add := []reactive.QueryAdd{{QueryID: 1, UDFPath: "shared/chat:getConversations", Args: json.RawMessage(`{}`)},
+		{QueryID: 2, UDFPath: "shared/chat:getUnreadCount", Args: json.RawMessage(`{}`)}}
+	for i := range 5 {
+		s := e.session(t, &functions.Identity{Subject: fmt.Sprintf("staff%d", i), Role: functions.RoleStore, StoreID: schema.DemoStoreID}, 0)
+		require.NoError(t, s.ModifyQuerySet(ctx, 0, 1, add, nil))
+	}
+	require.Equal(t, 2, e.eng.Stats().Instances, "five staff of one store: one inbox, one unread count")
+	other := e.session(t, &functions.Identity{Subject: "staff9", Role: functions.RoleStore, StoreID: schema.DemoClosedStoreID}, 0)
+	require.NoError(t, other.ModifyQuerySet(ctx, 0, 1, add, nil))
+	require.Equal(t, 4, e.eng.Stats().Instances, "another store has its own")
+	cust := e.session(t, john, 0)
+	require.NoError(t, cust.ModifyQuerySet(ctx, 0, 1, add, nil))
+	out := cust.Take()
+	require.Equal(t, 6, e.eng.Stats().Instances)
+	var convs []functions.ConversationDoc
+	for _, m := range out.Transition.Modifications {
+		if m.QueryID == 1 {
+			require.NoError(t, json.Unmarshal(m.Value, &convs))
+		}
+	}
+	require.NotEmpty(t, convs)
+	for _, c := range convs {
+		require.Equal(t, schema.DemoCustomerID, c.CustomerID, "a customer's inbox is theirs alone")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -193,7 +194,13 @@ func (s *Server) writeLoop(ctx context.Context, conn *websocket.Conn, sess *reac
 	defer ping.Stop()
 	write := func(b []byte) error {
 		conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)) //nolint:errcheck
-		return conn.WriteMessage(websocket.TextMessage, b)
+		err := conn.WriteMessage(websocket.TextMessage, b)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			s.log.Info("closing session: client stopped reading",
+				slog.Duration("write_timeout", s.cfg.WriteTimeout), slog.String("remote", conn.RemoteAddr().String()))
+		}
+		return err
 	}
 	closeWith := func(code int, reason string) {
 		if len(reason) > 120 {
