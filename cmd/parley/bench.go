@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +30,7 @@ const benchTokenTTL = 12 * time.Hour
 // benchOptions are the flags of `parley bench` that are not bench.Config.
 type benchOptions struct {
 	url, data, databaseURL, secret, jsonFile, scenario, idle, logLevel string
+	cpuProfile                                                         string
 	quick                                                              bool
 }
 
@@ -43,6 +45,7 @@ func benchFlags(fl *flag.FlagSet, cfg *bench.Config, o *benchOptions) {
 	fl.StringVar(&o.scenario, "scenario", "all", "scenarios to run: all, or a comma list of a, b, c, d, stall")
 	fl.BoolVar(&o.quick, "quick", false, "scale every size down about 100× (a smoke run); explicit flags still win")
 	fl.StringVar(&o.logLevel, "log-level", "info", "progress log level: debug, info, warn, error")
+	fl.StringVar(&o.cpuProfile, "cpuprofile", "", "write the bench process's own CPU profile to this file")
 
 	fl.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measurement window of each scenario")
 	fl.DurationVar(&cfg.WarmUp, "warmup", cfg.WarmUp, "load before the window opens, not measured")
@@ -144,6 +147,17 @@ func runBench(ctx context.Context, args []string) error {
 	r, err := bench.New(cfg)
 	if err != nil {
 		return err
+	}
+	if o.cpuProfile != "" {
+		pf, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, runErr := r.Run(ctx)
 	if rep == nil {
