@@ -92,31 +92,32 @@ func (ch *chat) sendMessage(c *MutationCtx, a SendMessageArgs) (string, error) {
 		}
 		file = &f
 	}
-	if err := joinConversation(c, id, conv.ID); err != nil {
+	// The remaining writes do not depend on each other: one round trip.
+	w := &writeBatch{}
+	if err := joinConversationVia(c, w, id, conv.ID); err != nil {
 		return "", err
 	}
 	var fileID *string
 	if file != nil {
 		fileID = &file.ID
 	}
-	msgID, err := postImageMessage(c, conv.ID, id, string(id.Role), a.MessageType, content, fileID)
+	msgID, err := postImageMessage(c, w, conv.ID, id, string(id.Role), a.MessageType, content, fileID)
 	if err != nil {
+		return "", err
+	}
+	// Sending ends typing; the first admin to answer a support
+	// conversation takes it.
+	w.Exec(c.Ctx, `UPDATE typing_state SET is_typing = false
+		WHERE conversation_id = $1 AND user_id = $2 AND is_typing`, conv.ID, id.Subject) //nolint:errcheck // queued
+	if id.Role == RoleAdmin && conv.Type == schema.CustomerToAdmin && conv.AssignedAdminID == nil {
+		w.Exec(c.Ctx, `UPDATE conversations SET assigned_admin_id = $2 WHERE id = $1`, conv.ID, id.Subject) //nolint:errcheck // queued
+	}
+	if err := w.send(c); err != nil {
 		return "", err
 	}
 	if file != nil {
 		if err := linkImage(c, *file, msgID, a.ImageAttachment.FileName); err != nil {
 			return "", err
-		}
-	}
-	// Sending ends typing; the first admin to answer a support
-	// conversation takes it.
-	if _, err := c.Tx.Exec(c.Ctx, `UPDATE typing_state SET is_typing = false
-		WHERE conversation_id = $1 AND user_id = $2 AND is_typing`, conv.ID, id.Subject); err != nil {
-		return "", fmt.Errorf("clear typing: %w", err)
-	}
-	if id.Role == RoleAdmin && conv.Type == schema.CustomerToAdmin && conv.AssignedAdminID == nil {
-		if _, err := c.Tx.Exec(c.Ctx, `UPDATE conversations SET assigned_admin_id = $2 WHERE id = $1`, conv.ID, id.Subject); err != nil {
-			return "", fmt.Errorf("assign conversation: %w", err)
 		}
 	}
 	return msgID, nil
