@@ -60,6 +60,7 @@ func benchFlags(fl *flag.FlagSet, cfg *bench.Config, o *benchOptions) {
 	fl.Float64Var(&cfg.A.Rate, "a-rate", cfg.A.Rate, "a: writes per second")
 	fl.IntVar(&cfg.B.Viewers, "b-viewers", cfg.B.Viewers, "b: sessions watching the hot conversation")
 	fl.Float64Var(&cfg.B.Rate, "b-rate", cfg.B.Rate, "b: writes per second")
+	fl.IntVar(&cfg.B.Page, "b-page", cfg.B.Page, "b: limit of the viewers' getMessages (--page is the other scenarios')")
 	fl.IntVar(&cfg.C.Conversations, "c-conversations", cfg.C.Conversations, "c: active two-party conversations")
 	fl.Float64Var(&cfg.C.Rate, "c-rate", cfg.C.Rate, "c: writes per second")
 	fl.StringVar(&o.idle, "c-idle", joinInts(cfg.C.Idle), "c: idle subscription counts, ascending, one row each")

@@ -33,10 +33,19 @@
 // without decoding it, and records the first result that holds each
 // message, timed when the client read it (syncclient.Update.Received).
 // After the load, latencies are matched per message, and a viewer that
-// never held a message counts as a drop. Pushes are the results the
-// clients received (syncclient SubStats); query re-runs, mutations, CPU,
-// RSS and replication lag come from the server's /metrics, scraped at the
-// window's edges and every 500ms in between.
+// never held a message counts as a drop: one inside a gap (the viewer's
+// next result was a whole page of new messages, so it fell more than a
+// page behind and the server's per-query coalescing left the message off
+// every page) is a slow client's; any other is a server drop. Scenario b's
+// viewers are liteClients: every frame decoded by syncclient would cost
+// the generator more CPU than the server spends; they scan each Transition
+// once for query 0's value and time it when the frame was read. Pushes are
+// the results the clients received (syncclient SubStats, liteClient's
+// count); query re-runs, mutations, CPU, RSS and replication lag come
+// from the server's /metrics, scraped at the window's edges and every
+// 500ms in between. Writes/s use the nominal window (the writes counted
+// are those that returned inside it); every other rate uses the interval
+// between its own two readings, which a loaded generator may take late.
 //
 // # Concurrency model
 //

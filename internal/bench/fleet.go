@@ -46,13 +46,30 @@ type viewerSpec struct {
 type viewer struct {
 	ident  functions.Identity
 	conv   int
-	client *syncclient.Client
-	subs   []*syncclient.Subscription
-	msgs   *syncclient.Subscription // nil when idle
+	active bool                       // has a conversation open, watched
+	client *syncclient.Client         // nil for a lite session
+	lite   *liteClient                // nil for a syncclient session
+	subs   []*syncclient.Subscription // syncclient sessions only
+	msgs   *syncclient.Subscription   // nil when idle or lite
+	nsubs  int
 
-	mu       sync.Mutex // guards receipts
+	// The watch state, owned by the one goroutine that sees v's
+	// getMessages results (its watcher, or its lite reader).
+	prev, cur []uint64 // bench seqs of the previous and current result
+	sorted    []uint64 // prev, sorted
+	seen      bool     // a result arrived
+	lastAt    int64    // when the previous result arrived
+
+	mu       sync.Mutex // guards receipts and gaps
 	receipts []receipt
+	gaps     []gap
 }
+
+// gap is the interval between two results of a viewer's getMessages where
+// the second was a whole page of messages new to it (an overflow): the
+// server coalesces pushes per query, so messages written in between that
+// fell off the page are in no result the viewer gets.
+type gap struct{ from, to int64 } // ns since the fleet's epoch
 
 // receipt is a viewer's first result holding message seq, at (ns since
 // the fleet's epoch).
@@ -73,6 +90,8 @@ type conv struct {
 type fleet struct {
 	r      *Runner
 	name   string
+	page   int  // getMessages limit
+	lite   bool // sessions are liteClients, not syncclient
 	epoch  time.Time
 	marker []byte // "bench <run> #": what precedes a message's seq in its content
 	convs  []*conv
@@ -88,7 +107,7 @@ type fleet struct {
 }
 
 func (r *Runner) newFleet(name string, convIDs []string) *fleet {
-	f := &fleet{r: r, name: name, epoch: time.Now(), marker: []byte(IDPrefix + " " + r.run + " #")}
+	f := &fleet{r: r, name: name, page: r.cfg.PageSize, epoch: time.Now(), marker: []byte(IDPrefix + " " + r.run + " #")}
 	for _, id := range convIDs {
 		f.convs = append(f.convs, &conv{id: id})
 	}
@@ -115,7 +134,7 @@ func (f *fleet) connect(ctx context.Context, specs []viewerSpec) error {
 			}
 			f.mu.Lock()
 			f.viewers = append(f.viewers, v)
-			if v.msgs != nil {
+			if v.active {
 				f.convs[v.conv].viewers = append(f.convs[v.conv].viewers, v)
 			}
 			n := done.Add(1)
@@ -139,12 +158,15 @@ func (f *fleet) open(ctx context.Context, spec viewerSpec) (*viewer, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	c, err := syncclient.Dial(dctx, f.r.base, syncclient.Options{Token: tok,
-		SessionID: fmt.Sprintf("%s-%s-%s-%d", IDPrefix, f.r.run, f.name, f.nextID.Add(1))})
+	sessionID := fmt.Sprintf("%s-%s-%s-%d", IDPrefix, f.r.run, f.name, f.nextID.Add(1))
+	if f.lite {
+		return f.openLite(ctx, dctx, spec, tok, sessionID)
+	}
+	c, err := syncclient.Dial(dctx, f.r.base, syncclient.Options{Token: tok, SessionID: sessionID})
 	if err != nil {
 		return nil, err
 	}
-	v := &viewer{ident: spec.ident, conv: spec.conv, client: c}
+	v := &viewer{ident: spec.ident, conv: spec.conv, client: c, active: spec.conv >= 0}
 	fail := func(err error) (*viewer, error) {
 		c.Close()
 		return nil, fmt.Errorf("session of %s: %w", spec.ident.Subject, err)
@@ -152,23 +174,7 @@ func (f *fleet) open(ctx context.Context, spec viewerSpec) (*viewer, error) {
 	if err := c.WaitAuth(dctx); err != nil {
 		return fail(err)
 	}
-	type query struct {
-		path string
-		args any
-	}
-	var qs []query
-	if spec.conv >= 0 {
-		id := f.convs[spec.conv].id
-		qs = []query{
-			{fnMessages, map[string]any{"conversationId": id, "limit": f.r.cfg.PageSize}},
-			{fnConversations, map[string]any{}},
-			{fnUnread, map[string]any{}},
-			{fnTyping, map[string]any{"conversationId": id}},
-		}
-	}
-	for _, id := range spec.idle {
-		qs = append(qs, query{fnMessages, map[string]any{"conversationId": id, "limit": f.r.cfg.PageSize}})
-	}
+	qs := f.queries(spec)
 	for _, q := range qs {
 		s, err := c.Subscribe(q.path, q.args)
 		if err != nil {
@@ -176,6 +182,7 @@ func (f *fleet) open(ctx context.Context, spec viewerSpec) (*viewer, error) {
 		}
 		v.subs = append(v.subs, s)
 	}
+	v.nsubs = len(v.subs)
 	wctx, cancel := context.WithTimeout(ctx, firstTimeout)
 	defer cancel()
 	for i, s := range v.subs {
@@ -195,16 +202,56 @@ func (f *fleet) open(ctx context.Context, spec viewerSpec) (*viewer, error) {
 	return v, nil
 }
 
-// watch records, for every bench message of this run, the first result of
-// v's getMessages that holds it. Results are newest first and messages are
-// never removed, so a message is new to v exactly when it was not in v's
-// previous result. A result whose every message is new (a full page, after
-// the first result) may have skipped messages that then are in no result v
-// receives: it counts as an overflow, which explains such drops.
+// query is one subscription of a session.
+type query = liteQuery
+
+// queries returns what spec's session subscribes; getMessages of its open
+// conversation first.
+func (f *fleet) queries(spec viewerSpec) []query {
+	var qs []query
+	if spec.conv >= 0 {
+		id := f.convs[spec.conv].id
+		qs = []query{
+			{fnMessages, map[string]any{"conversationId": id, "limit": f.page}},
+			{fnConversations, map[string]any{}},
+			{fnUnread, map[string]any{}},
+			{fnTyping, map[string]any{"conversationId": id}},
+		}
+	}
+	for _, id := range spec.idle {
+		qs = append(qs, query{fnMessages, map[string]any{"conversationId": id, "limit": f.page}})
+	}
+	return qs
+}
+
+// openLite connects one lite session (see liteClient) and waits for its
+// first results. Its reader records the receipts.
+func (f *fleet) openLite(ctx, dctx context.Context, spec viewerSpec, tok, sessionID string) (*viewer, error) {
+	if spec.conv < 0 {
+		return nil, errors.New("bench: lite sessions watch a conversation")
+	}
+	v := &viewer{ident: spec.ident, conv: spec.conv, active: true}
+	qs := f.queries(spec)
+	v.nsubs = len(qs)
+	c, err := dialLite(dctx, f.r.base, sessionID, tok, qs, func(value []byte, at time.Time) { f.observe(v, value, at) })
+	if err != nil {
+		return nil, err
+	}
+	v.lite = c
+	wctx, cancel := context.WithTimeout(ctx, firstTimeout)
+	defer cancel()
+	if err := c.waitFirst(wctx); err != nil {
+		c.close()
+		return nil, fmt.Errorf("session of %s: first results: %w", spec.ident.Subject, err)
+	}
+	return v, nil
+}
+
+// watch feeds v's getMessages results to observe, timed when the client
+// read them (Update.Received). Updates holds one result, so a watcher that
+// falls behind skips results: observe's overflow check covers that too.
 func (f *fleet) watch(v *viewer) {
 	defer f.watchers.Done()
-	var prev, cur []uint64
-	first := true
 	for u := range v.msgs.Updates() {
 		if u.Failed {
 			continue
@@ -213,23 +260,42 @@ func (f *fleet) watch(v *viewer) {
 		if at.IsZero() {
 			at = time.Now()
 		}
-		cur = extractSeqs(u.Value, f.marker, cur[:0])
-		n := 0
-		v.mu.Lock()
-		for _, s := range cur {
-			if !slices.Contains(prev, s) {
-				v.receipts = append(v.receipts, receipt{seq: s, at: f.since(at)})
-				n++
-			}
-		}
-		v.mu.Unlock()
-		f.received.Add(int64(n))
-		if !first && n >= f.r.cfg.PageSize {
-			f.overflows.Add(1)
-		}
-		first = false
-		prev, cur = cur, prev
+		f.observe(v, u.Value, at)
 	}
+}
+
+// observe records, for every bench message of this run, the first result
+// of v's getMessages that holds it: value, read at at. Results are newest
+// first and messages are never removed, so a message is new to v exactly
+// when it was not in v's previous result. A result whose every message is
+// new (a full page, after the first result) may have skipped messages that
+// then are in no result v receives: it counts as an overflow, and the
+// interval since the previous result is kept as a gap, which explains such
+// drops (see analyze). Called by one goroutine per viewer.
+func (f *fleet) observe(v *viewer, value []byte, at time.Time) {
+	v.cur = extractSeqs(value, f.marker, v.cur[:0])
+	atNS := f.since(at)
+	n := 0
+	v.mu.Lock()
+	for _, s := range v.cur {
+		if _, held := slices.BinarySearch(v.sorted, s); !held {
+			v.receipts = append(v.receipts, receipt{seq: s, at: atNS})
+			n++
+		}
+	}
+	overflow := v.seen && n >= f.page
+	if overflow {
+		v.gaps = append(v.gaps, gap{from: v.lastAt, to: atNS})
+	}
+	v.mu.Unlock()
+	f.received.Add(int64(n))
+	if overflow {
+		f.overflows.Add(1)
+	}
+	v.seen, v.lastAt = true, atNS
+	v.prev, v.cur = v.cur, v.prev
+	v.sorted = append(v.sorted[:0], v.prev...)
+	slices.Sort(v.sorted)
 }
 
 // extractSeqs appends the seq of every bench message in a getMessages
@@ -266,6 +332,9 @@ func (f *fleet) snapshot() []*viewer {
 func (f *fleet) pushes() int64 {
 	var n int64
 	for _, v := range f.snapshot() {
+		if v.lite != nil {
+			n += v.lite.pushes.Load()
+		}
 		for _, s := range v.subs {
 			n += int64(s.Stats().Updates)
 		}
@@ -277,7 +346,7 @@ func (f *fleet) pushes() int64 {
 func (f *fleet) counts() (sessions, subs int) {
 	for _, v := range f.snapshot() {
 		sessions++
-		subs += len(v.subs)
+		subs += v.nsubs
 	}
 	return sessions, subs
 }
@@ -285,16 +354,23 @@ func (f *fleet) counts() (sessions, subs int) {
 // health reports protocol violations and sessions that ended early.
 func (f *fleet) health() (protoErrs int, firstProto error, disconnected int, firstDisc error) {
 	for _, v := range f.snapshot() {
-		pe := v.client.ProtocolErrors()
+		var pe []error
+		var done <-chan struct{}
+		var errOf func() error
+		if v.lite != nil {
+			pe, done, errOf = v.lite.ProtocolErrors(), v.lite.done, v.lite.Err
+		} else {
+			pe, done, errOf = v.client.ProtocolErrors(), v.client.Done(), v.client.Err
+		}
 		if len(pe) > 0 && firstProto == nil {
 			firstProto = pe[0]
 		}
 		protoErrs += len(pe)
 		select {
-		case <-v.client.Done():
+		case <-done:
 			disconnected++
 			if firstDisc == nil {
-				firstDisc = v.client.Err()
+				firstDisc = errOf()
 			}
 		default:
 		}
@@ -308,7 +384,13 @@ func (f *fleet) close() {
 	var g errgroup.Group
 	g.SetLimit(f.r.cfg.DialConcurrency)
 	for _, v := range f.snapshot() {
-		g.Go(func() error { return v.client.Close() })
+		g.Go(func() error {
+			if v.lite != nil {
+				v.lite.close()
+				return nil
+			}
+			return v.client.Close()
+		})
 	}
 	_ = g.Wait()
 	f.watchers.Wait()
@@ -338,3 +420,13 @@ func (f *fleet) waitDrained(ctx context.Context, limit time.Duration) {
 }
 
 var errNoViewers = errors.New("bench: a conversation the load writes to has no viewers")
+
+// mutate calls udfPath as v and returns when its response (syncclient:
+// read-your-writes) arrives.
+func (v *viewer) mutate(ctx context.Context, udfPath string, args any) error {
+	if v.lite != nil {
+		return v.lite.mutation(ctx, udfPath, args)
+	}
+	_, err := v.client.Mutation(ctx, udfPath, args)
+	return err
+}

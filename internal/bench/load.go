@@ -78,7 +78,7 @@ func (p *phase) write(ctx context.Context, ci int, how origin, measured bool, se
 		}
 		mctx, cancel := context.WithTimeout(ctx, mutationTimeout)
 		rec.t0 = f.now()
-		_, rec.err = sender.client.Mutation(mctx, fnSend,
+		rec.err = sender.mutate(mctx, fnSend,
 			map[string]any{"conversationId": c.id, "content": content, "messageType": "text"})
 		rec.t1 = f.now()
 		cancel()
@@ -190,7 +190,9 @@ type outcome struct {
 	skipped        int64
 	expected       int // receipts owed: every viewer of a conversation, for every measured write to it
 	received       int
-	dropped        int // receipts owed but never seen
+	dropped        int // receipts owed but never seen: droppedKeptUp + droppedCoalesced
+	droppedKeptUp  int // of them, missing although no overflow of the viewer spans the write
+	droppedBeyond  int // of them, within a gap: beyond a page in a coalesced result (a slow client)
 	missedByAll    int // messages no viewer ever held
 	missedBySome   int // messages some viewers held and others never did
 	duplicates     int
@@ -208,6 +210,7 @@ func (p *phase) analyze(from, to int64) outcome {
 	o.skipped = p.skipped.Load()
 	idx := map[uint64]int{}
 	perConv := make([]int, len(p.f.convs))
+	convWrites := make([][]int, len(p.f.convs)) // measured successful writes, by conversation
 	for i, w := range writes {
 		if w.err == nil && w.t1 >= from && w.t1 < to {
 			o.doneInWindow++
@@ -242,12 +245,14 @@ func (p *phase) analyze(from, to int64) outcome {
 		}
 		idx[w.seq] = i
 		perConv[w.conv]++
+		convWrites[w.conv] = append(convWrites[w.conv], i)
 		o.expected += len(p.f.convs[w.conv].viewers)
 	}
 	count := make([]int, len(writes))
+	held := make([]bool, len(writes)) // by the viewer at hand
 	var all, mut, sql []int64
 	for _, v := range p.f.snapshot() {
-		if v.msgs == nil {
+		if !v.active {
 			continue
 		}
 		got := 0
@@ -259,6 +264,7 @@ func (p *phase) analyze(from, to int64) outcome {
 			}
 			got++
 			count[i]++
+			held[i] = true
 			w := &writes[i]
 			lat := rc.at - w.t0
 			if lat < 0 {
@@ -270,6 +276,17 @@ func (p *phase) analyze(from, to int64) outcome {
 				sql = append(sql, lat)
 			} else {
 				mut = append(mut, lat)
+			}
+		}
+		for _, i := range convWrites[v.conv] {
+			if held[i] {
+				held[i] = false
+				continue
+			}
+			if inGap(v.gaps, writes[i]) {
+				o.droppedBeyond++
+			} else {
+				o.droppedKeptUp++
 			}
 		}
 		v.mu.Unlock()
@@ -295,6 +312,19 @@ func (p *phase) analyze(from, to int64) outcome {
 	}
 	o.all, o.mut, o.sql = summarize(all), summarize(mut), summarize(sql)
 	return o
+}
+
+// inGap reports whether write w could have fallen between the two
+// results of one of gaps: the result before the gap arrived before w
+// returned (so it may lack w) and the overflowing result arrived after w
+// began (so w may be older than its page).
+func inGap(gaps []gap, w writeRec) bool {
+	for _, g := range gaps {
+		if g.from < w.t1 && g.to >= w.t0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (o outcome) errorNote() string {

@@ -74,12 +74,21 @@ type Row struct {
 	SQLLatency      Latency `json:"sqlLatencyMs"`      // commit→push
 	Early           int     `json:"early"`             // SQL pushes that beat COMMIT's return
 
-	Expected     int `json:"expectedReceipts"`
-	Received     int `json:"receivedReceipts"`
-	Dropped      int `json:"dropped"`
-	MissedByAll  int `json:"missedByAll"`  // messages no viewer held
-	MissedBySome int `json:"missedBySome"` // messages some viewers never held
-	Duplicates   int `json:"duplicates"`
+	Expected int `json:"expectedReceipts"`
+	Received int `json:"receivedReceipts"`
+	Dropped  int `json:"dropped"` // DroppedKeptUp + DroppedBeyondPage
+	// DroppedKeptUp are receipts missing although the viewer kept up: no
+	// whole page of new messages (an overflow) spans the write. Server
+	// drops.
+	DroppedKeptUp int `json:"droppedKeptUp"`
+	// DroppedBeyondPage are receipts missing where an overflow of the
+	// viewer spans the write: the server coalesces per query (newest
+	// result wins), so a viewer that fell more than a page behind never
+	// sees what fell off the page. A slow client, by the engine's design.
+	DroppedBeyondPage int `json:"droppedBeyondPage"`
+	MissedByAll       int `json:"missedByAll"`  // messages no viewer held
+	MissedBySome      int `json:"missedBySome"` // messages some viewers never held
+	Duplicates        int `json:"duplicates"`
 	// Overflows counts getMessages results whose whole page was new to
 	// the viewer: messages between it and the previous result were never
 	// in a result the viewer got.
