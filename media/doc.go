@@ -26,8 +26,11 @@
 // (declared content type and file name are ignored) and must be JPEG,
 // PNG, GIF or WebP and in the settings' allowedImageTypes; ReadHeader
 // reads the dimensions (and a GIF's or WebP's frames) from the header
-// alone, and a canvas or frame over MaxPixels is refused before any
-// decoder runs (decompression bombs); the processor re-checks libvips' own
+// alone (a GIF's canvas grown to hold its first frame, as libnsgif does),
+// and a canvas or frame over MaxPixels is refused before any decoder runs
+// (decompression bombs), as is an image whose decoder must buffer more
+// than MaxDecodeBytes (progressive JPEG, interlaced or 16-bit PNG:
+// Header.BufferBytes); the processor re-checks libvips' own
 // reading of the header, decodes with the loader of the sniffed format
 // only (every other libvips loader is blocked: no ImageMagick, SVG, PDF),
 // and a truncated or corrupt file fails to decode. A decoder panic is an
@@ -58,9 +61,12 @@
 // # Concurrency model
 //
 // A Service is safe for concurrent use. At most Workers images are
-// processed at once (a semaphore), and at most Workers+MaxQueued uploads
-// are admitted at once (each holds at most one body in memory); more are
-// answered 503 before their body is read. Run is the janitor: one
+// processed at once (a semaphore). An upload's body is read first, under
+// a deadline (UploadTimeout, then 408), holding one of its owner's
+// MaxUploadsPerOwner places (more are answered 429 with retryAfterMs) and
+// one of MaxReading (more: 503), so a slow body stalls nobody else; then
+// at most Workers+MaxQueued uploads are admitted to wait for or hold a
+// worker, more are answered 503 and keep their URL usable. Run is the janitor: one
 // goroutine, sweeping every SweepInterval.
 //
 // # Lifecycle

@@ -70,7 +70,7 @@ func FormatOfMIME(mime string) Format {
 // Header is what an image's header says, read without decoding pixels.
 type Header struct {
 	Format Format
-	Width  int // the canvas: a GIF's logical screen, a WebP's canvas
+	Width  int // the canvas: a GIF's logical screen (grown to hold its first frame), a WebP's canvas
 	Height int
 	// Frames is the number of frames: 1 for stills, more for animated GIF
 	// and WebP. An animated PNG counts as its default image (1).
@@ -78,6 +78,24 @@ type Header struct {
 	// MaxFrameWidth and MaxFrameHeight are the largest frame's size, which
 	// for GIFs may exceed the logical screen.
 	MaxFrameWidth, MaxFrameHeight int
+	// Progressive is a progressive JPEG (SOF2, SOF6, SOF10, SOF14) or an
+	// interlaced (Adam7) PNG: decoders hold the whole image before the
+	// first row comes out.
+	Progressive bool
+	// Channels is a JPEG's component count or a PNG's samples per pixel
+	// (a palette counts as 4: it decodes to RGBA); 0 for GIF and WebP.
+	Channels int
+	// BitDepth is a JPEG's sample precision or a PNG's bit depth; 0 for
+	// GIF and WebP.
+	BitDepth int
+	// BufferBytes estimates the memory a decoder holds at once beyond
+	// streaming rows (see Service's MaxDecodeBytes): a progressive JPEG's
+	// coefficient buffers (2 bytes per sample of each component, padded to
+	// whole MCUs, chroma subsampling counted), or an interlaced or 16-bit
+	// PNG's whole decoded image (width × height × channels × bytes per
+	// sample). 0 for images decoded row by row (baseline JPEG, 8-bit
+	// non-interlaced PNG), and for GIF and WebP, which the pixel caps bound.
+	BufferBytes int64
 }
 
 // Pixels is the canvas's pixel count.
@@ -88,6 +106,24 @@ func (h Header) Pixels() int64 { return int64(h.Width) * int64(h.Height) }
 func (h Header) DecodedPixels(frames int) int64 {
 	w, hh := max(h.Width, h.MaxFrameWidth), max(h.Height, h.MaxFrameHeight)
 	return int64(w) * int64(hh) * int64(frames)
+}
+
+// kind names what makes h need decode buffers, for error messages.
+func (h Header) kind() string {
+	var k string
+	switch {
+	case h.Format == JPEG && h.Progressive:
+		k = "a progressive JPEG"
+	case h.Format == PNG && h.Progressive && h.BitDepth > 8:
+		k = "an interlaced 16-bit PNG"
+	case h.Format == PNG && h.Progressive:
+		k = "an interlaced PNG"
+	case h.Format == PNG && h.BitDepth > 8:
+		k = "a 16-bit PNG"
+	default:
+		k = "a " + h.Format.Ext()
+	}
+	return k
 }
 
 // Sniff returns the format the magic bytes at the start of b announce.
@@ -193,10 +229,33 @@ func jpegHeader(b []byte) (Header, error) {
 			if n < 8 || i+8 > len(b) {
 				return h, errShort
 			}
+			h.BitDepth = int(b[i+2])
 			h.Height = int(binary.BigEndian.Uint16(b[i+3:]))
 			h.Width = int(binary.BigEndian.Uint16(b[i+5:]))
 			if h.Height == 0 {
 				return h, headerError("height defined later (DNL) is not supported")
+			}
+			nf := int(b[i+7])
+			if nf == 0 || n < 8+3*nf || i+8+3*nf > len(b) {
+				return h, headerError("bad frame header components")
+			}
+			h.Channels = nf
+			h.Progressive = m == 0xC2 || m == 0xC6 || m == 0xCA || m == 0xCE
+			if h.Progressive {
+				// libjpeg keeps every DCT coefficient (int16) of the
+				// whole image, per component, padded to whole MCUs.
+				hmax, vmax := 1, 1
+				for c := range nf {
+					f := b[i+9+3*c]
+					hmax, vmax = max(hmax, int(f>>4)), max(vmax, int(f&0x0F))
+				}
+				mcuW := (h.Width + 8*hmax - 1) / (8 * hmax)
+				mcuH := (h.Height + 8*vmax - 1) / (8 * vmax)
+				for c := range nf {
+					f := b[i+9+3*c]
+					hs, vs := max(1, int(f>>4)), max(1, int(f&0x0F))
+					h.BufferBytes += int64(mcuW*hs*8) * int64(mcuH*vs*8) * 2
+				}
 			}
 			return h, nil
 		}
@@ -228,6 +287,27 @@ func pngHeader(b []byte) (Header, error) {
 		return h, headerError(fmt.Sprintf("dimensions %dx%d beyond any limit", w, hh))
 	}
 	h.Width, h.Height = int(w), int(hh)
+	depth, colorType, interlace := b[24], b[25], b[28]
+	h.BitDepth, h.Progressive = int(depth), interlace != 0
+	switch colorType {
+	case 0: // greyscale
+		h.Channels = 1
+	case 2: // RGB
+		h.Channels = 3
+	case 3: // palette: decoded to RGB or RGBA
+		h.Channels = 4
+	case 4: // greyscale and alpha
+		h.Channels = 2
+	case 6: // RGBA
+		h.Channels = 4
+	default:
+		return h, headerError(fmt.Sprintf("bad colour type %d", colorType))
+	}
+	if h.Progressive || depth > 8 {
+		// Adam7 needs the whole image before the first row is complete;
+		// 16-bit samples are held (and converted) at twice the size.
+		h.BufferBytes = h.Pixels() * int64(h.Channels) * int64(max(1, int(depth)/8))
+	}
 	return h, nil
 }
 
@@ -273,8 +353,17 @@ func gifHeader(b []byte) (Header, error) {
 			if i+10 > len(b) {
 				return h, errShort
 			}
+			left := int(binary.LittleEndian.Uint16(b[i+1:]))
+			top := int(binary.LittleEndian.Uint16(b[i+3:]))
 			fw := int(binary.LittleEndian.Uint16(b[i+5:]))
 			fh := int(binary.LittleEndian.Uint16(b[i+7:]))
+			if h.Frames == 0 {
+				// libnsgif (libvips' GIF loader) grows the canvas to
+				// hold the first frame at its offset: so does the
+				// header, or a 1×1 screen with a frame at (5000,5000)
+				// would pass as 1×1 and decode as 5001×5001.
+				h.Width, h.Height = max(h.Width, left+fw), max(h.Height, top+fh)
+			}
 			flags := b[i+9]
 			i += 10
 			if flags&0x80 != 0 {

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -29,9 +30,10 @@ func (s *Service) Register(mux *http.ServeMux) {
 // errorBody is the JSON of an error answer: the shape of the functions'
 // errorData, so clients handle both alike.
 type errorBody struct {
-	Code   string `json:"code"`
-	Status int    `json:"status"`
-	Error  string `json:"error"`
+	Code         string `json:"code"`
+	Status       int    `json:"status"`
+	Error        string `json:"error"`
+	RetryAfterMs int    `json:"retryAfterMs,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -65,11 +67,21 @@ func uploadError(err error, lim limits) (status int, body errorBody, result stri
 			notAllowed.format, strings.Join(lim.allowed, ", ")))
 	case errors.As(err, &big):
 		return invalid("too_big", big.Error())
+	case errors.Is(err, ErrTooBig):
+		// The processor's own reading of the header (libvips) found
+		// bigger dimensions than ReadHeader: the same refusal.
+		return invalid("too_big", fmt.Sprintf("Image dimensions exceed the limit of %d megapixels", lim.maxPixels/1_000_000))
 	case errors.Is(err, ErrCorrupt):
 		return invalid("corrupt", "Image is corrupt or truncated")
 	case errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable, errorBody{Code: "unavailable", Status: http.StatusServiceUnavailable,
 			Error: "Too many images are being processed; try again shortly"}, "busy", false
+	case errors.Is(err, errOwnerBusy):
+		return http.StatusTooManyRequests, errorBody{Code: "rate_limited", Status: http.StatusTooManyRequests,
+			Error: "Too many uploads in progress: try again in 1.0s", RetryAfterMs: 1000}, "rate_limited", false
+	case errors.Is(err, errBodyTimeout):
+		return http.StatusRequestTimeout, errorBody{Code: "timeout", Status: http.StatusRequestTimeout,
+			Error: "Upload took too long"}, "timeout", false
 	case errors.Is(err, ErrUploadURLNotFound):
 		return http.StatusNotFound, errorBody{Code: "not_found", Status: http.StatusNotFound, Error: "Upload URL not found"}, "url", false
 	case errors.Is(err, ErrUploadURLUsed):
@@ -89,18 +101,23 @@ func uploadError(err error, lim limits) (status int, body errorBody, result stri
 var (
 	errUnauthenticated = errors.New("media: invalid token")
 	errClientGone      = errors.New("media: upload interrupted")
+	errOwnerBusy       = errors.New("media: too many uploads in flight for this user")
+	errBodyTimeout     = errors.New("media: upload body too slow")
 )
 
 func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
-	lim := limits{maxMB: 5, allowed: []string{"image/jpeg", "image/png", "image/gif", "image/webp"}}
+	lim := limits{maxMB: 5, maxPixels: s.cfg.MaxPixels, allowed: []string{"image/jpeg", "image/png", "image/gif", "image/webp"}}
 	fail := func(err error) {
 		status, body, result, internal := uploadError(err, lim)
 		if internal {
 			s.log.Error("upload failed", slog.Any(logError, err))
 		}
 		s.m.uploads.WithLabelValues(result).Inc()
-		if status == http.StatusServiceUnavailable {
+		switch status {
+		case http.StatusServiceUnavailable, http.StatusTooManyRequests:
 			w.Header().Set("Retry-After", "1")
+		case http.StatusRequestTimeout:
+			w.Header().Set("Connection", "close")
 		}
 		writeJSON(w, status, body)
 	}
@@ -115,25 +132,55 @@ func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 		}
 		caller = sub
 	}
-	if !s.admit() {
-		fail(ErrBusy)
-		return
-	}
-	defer s.leave()
-	owner, err := s.claimUploadURL(ctx, r.URL.Query().Get("token"), caller)
+	// The body is read before the upload takes a processing place, so a
+	// slow one holds only its owner's place and one of MaxReading; the URL
+	// is used only once the upload is admitted.
+	token := r.URL.Query().Get("token")
+	owner, err := s.checkUploadURL(ctx, token, caller)
 	if err != nil {
 		fail(err)
 		return
 	}
+	if !s.enterOwner(owner) {
+		fail(errOwnerBusy)
+		return
+	}
+	defer s.leaveOwner(owner)
 	if lim, err = s.limits(ctx); err != nil {
 		fail(err)
 		return
 	}
+	if !s.startReading() {
+		fail(ErrBusy)
+		return
+	}
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(s.cfg.UploadTimeout)) //nolint:errcheck // not every writer supports it
-	data, err := readImage(w, r, lim.maxBytes)
+	deadline := rc.SetReadDeadline(time.Now().Add(s.cfg.UploadTimeout)) == nil
+	data, readErr := readImage(w, r, lim.maxBytes)
+	s.doneReading()
+	if deadline && readErr == nil {
+		rc.SetReadDeadline(time.Time{}) //nolint:errcheck // it was supported a moment ago
+	}
+	// A body read (or refused) spends the URL, unless the upload is
+	// refused for load (503): then its URL stays usable.
+	if readErr == nil {
+		if !s.admit() {
+			fail(ErrBusy)
+			return
+		}
+		defer s.leave()
+	}
+	// Spent even if the client is gone meanwhile (a failed read cancels
+	// the request's context).
+	claimCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	err = s.claimUploadURL(claimCtx, token)
+	cancel()
 	if err != nil {
 		fail(err)
+		return
+	}
+	if readErr != nil {
+		fail(readErr)
 		return
 	}
 	f, err := s.ingest(ctx, owner, "", data, lim, func() *time.Time { t := s.cfg.Now().Add(s.cfg.UnattachedTTL); return &t }())
@@ -192,6 +239,9 @@ func bodyError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return ErrTooLarge
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: %v", errBodyTimeout, err)
 	}
 	return fmt.Errorf("%w: %v", errClientGone, err)
 }

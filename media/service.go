@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,15 @@ type Config struct {
 	// header before decoding): the decompression-bomb cap. Zero means
 	// 50 megapixels.
 	MaxPixels int64
+	// MaxDecodeBytes bounds Header.BufferBytes, the memory a decoder
+	// must hold at once for images it cannot stream row by row
+	// (progressive JPEG, interlaced or 16-bit PNG), which the pixel cap
+	// alone does not bound: a 7000×7000 progressive 4:4:4 JPEG holds
+	// 294 MB of coefficients. Zero means 80 MiB: a 12-megapixel
+	// progressive photo (36 MB in 4:2:0, 72 MB in 4:4:4) or interlaced
+	// 8-bit RGBA PNG (48 MB) passes; larger ones are refused with the
+	// same 400 as the pixel cap.
+	MaxDecodeBytes int64
 	// MaxFrames and MaxAnimationPixels are the animation budget: an
 	// animated GIF or WebP keeps its animation only if it has at most
 	// MaxFrames frames and at most MaxAnimationPixels pixels over all of
@@ -70,8 +80,20 @@ type Config struct {
 	// body or waiting for a worker); more are answered 503. Zero means
 	// 2 × Workers.
 	MaxQueued int
-	// UploadTimeout bounds reading one upload's body. Zero means 2m.
+	// UploadTimeout bounds reading one upload's body: a body that has
+	// not fully arrived by then is answered 408. Bodies are read before
+	// an upload takes one of the Workers+MaxQueued places, so a slow body
+	// holds only its owner's place (MaxUploadsPerOwner) and one of
+	// MaxReading. Zero means 30s.
 	UploadTimeout time.Duration
+	// MaxUploadsPerOwner bounds one user's uploads in flight (reading,
+	// queued or processing); more are answered 429 with retryAfterMs,
+	// before their body is read. Zero means 2.
+	MaxUploadsPerOwner int
+	// MaxReading bounds the upload bodies being read at once over all
+	// users; more are answered 503 before their body is read. Zero means
+	// 32.
+	MaxReading int
 
 	// UploadURLTTL is how long an upload URL from generateUploadUrl stays
 	// usable. Zero means 1h.
@@ -109,6 +131,11 @@ type Service struct {
 	// slots holds one token per running job.
 	inFlight atomic.Int64
 	slots    chan struct{}
+	// reading counts the bodies being read; owners the uploads in
+	// flight per owner.
+	reading  atomic.Int64
+	ownersMu sync.Mutex
+	owners   map[string]int
 }
 
 // Log attribute keys.
@@ -148,8 +175,13 @@ func New(cfg Config) (*Service, error) {
 	fill(&cfg.MaxFrames, 100)
 	fill(&cfg.Workers, min(2, runtime.GOMAXPROCS(0)))
 	fill(&cfg.MaxQueued, 2*cfg.Workers)
+	fill(&cfg.MaxUploadsPerOwner, 2)
+	fill(&cfg.MaxReading, 32)
 	if cfg.MaxPixels <= 0 {
 		cfg.MaxPixels = 50_000_000
+	}
+	if cfg.MaxDecodeBytes <= 0 {
+		cfg.MaxDecodeBytes = 80 << 20
 	}
 	if cfg.MaxAnimationPixels <= 0 {
 		cfg.MaxAnimationPixels = 40_000_000
@@ -159,7 +191,7 @@ func New(cfg Config) (*Service, error) {
 			*v = def
 		}
 	}
-	fillD(&cfg.UploadTimeout, 2*time.Minute)
+	fillD(&cfg.UploadTimeout, 30*time.Second)
 	fillD(&cfg.UploadURLTTL, time.Hour)
 	fillD(&cfg.UnattachedTTL, time.Hour)
 	fillD(&cfg.URLTTL, time.Hour)
@@ -179,7 +211,8 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, log: log, signer: signer, m: m, slots: make(chan struct{}, cfg.Workers)}, nil
+	return &Service{cfg: cfg, log: log, signer: signer, m: m, slots: make(chan struct{}, cfg.Workers),
+		owners: make(map[string]int)}, nil
 }
 
 // Config returns the configuration with its defaults filled in.
@@ -213,10 +246,10 @@ func tokenHash(token string) []byte {
 	return h[:]
 }
 
-// claimUploadURL checks an upload URL's token and marks it used. caller,
+// checkUploadURL checks an upload URL's token without using it. caller,
 // when not empty, is the authenticated sender: it must be the URL's owner.
 // It returns the owner.
-func (s *Service) claimUploadURL(ctx context.Context, token, caller string) (string, error) {
+func (s *Service) checkUploadURL(ctx context.Context, token, caller string) (string, error) {
 	if token == "" {
 		return "", ErrUploadURLNotFound
 	}
@@ -240,16 +273,65 @@ func (s *Service) claimUploadURL(ctx context.Context, token, caller string) (str
 	case !s.cfg.Now().Before(expires):
 		return "", ErrUploadURLExpired
 	}
-	// Single use even against a concurrent twin: only one UPDATE matches.
-	tag, err := s.cfg.Pool.Exec(ctx, `UPDATE upload_urls SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL`, h, s.cfg.Now())
-	if err != nil {
-		return "", fmt.Errorf("claim upload url: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return "", ErrUploadURLUsed
-	}
 	return owner, nil
 }
+
+// claimUploadURL marks a checked upload URL used. Single use even against
+// a concurrent twin: only one UPDATE matches; and the URL must still be
+// unexpired (its body may have taken a while).
+func (s *Service) claimUploadURL(ctx context.Context, token string) error {
+	now := s.cfg.Now()
+	tag, err := s.cfg.Pool.Exec(ctx, `UPDATE upload_urls SET used_at = $2
+		WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2`, tokenHash(token), now)
+	if err != nil {
+		return fmt.Errorf("claim upload url: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		var used bool
+		err := s.cfg.Pool.QueryRow(ctx, `SELECT used_at IS NOT NULL FROM upload_urls WHERE token_hash = $1`, tokenHash(token)).Scan(&used)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return ErrUploadURLNotFound // swept meanwhile
+		case err != nil:
+			return fmt.Errorf("claim upload url: %w", err)
+		case used:
+			return ErrUploadURLUsed
+		}
+		return ErrUploadURLExpired
+	}
+	return nil
+}
+
+// enterOwner counts an upload of owner in; false when MaxUploadsPerOwner
+// are in already.
+func (s *Service) enterOwner(owner string) bool {
+	s.ownersMu.Lock()
+	defer s.ownersMu.Unlock()
+	if s.owners[owner] >= s.cfg.MaxUploadsPerOwner {
+		return false
+	}
+	s.owners[owner]++
+	return true
+}
+
+func (s *Service) leaveOwner(owner string) {
+	s.ownersMu.Lock()
+	defer s.ownersMu.Unlock()
+	if s.owners[owner]--; s.owners[owner] <= 0 {
+		delete(s.owners, owner)
+	}
+}
+
+// startReading counts a body being read; false when MaxReading are.
+func (s *Service) startReading() bool {
+	if s.reading.Add(1) > int64(s.cfg.MaxReading) {
+		s.reading.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (s *Service) doneReading() { s.reading.Add(-1) }
 
 // admit counts an upload in; false when Workers+MaxQueued are in already.
 func (s *Service) admit() bool {
@@ -268,9 +350,10 @@ func (s *Service) leave() {
 
 // limits are the chat settings an upload is checked against.
 type limits struct {
-	maxBytes int64
-	maxMB    int
-	allowed  []string
+	maxBytes  int64
+	maxMB     int
+	maxPixels int64 // Config.MaxPixels, for the answer's message
+	allowed   []string
 }
 
 func (s *Service) limits(ctx context.Context) (limits, error) {
@@ -278,7 +361,8 @@ func (s *Service) limits(ctx context.Context) (limits, error) {
 	if err != nil {
 		return limits{}, fmt.Errorf("read chat settings: %w", err)
 	}
-	return limits{maxBytes: int64(st.MaxImageSizeMB) << 20, maxMB: st.MaxImageSizeMB, allowed: st.AllowedImageTypes}, nil
+	return limits{maxBytes: int64(st.MaxImageSizeMB) << 20, maxMB: st.MaxImageSizeMB, maxPixels: s.cfg.MaxPixels,
+		allowed: st.AllowedImageTypes}, nil
 }
 
 func (l limits) allows(f Format) bool {
@@ -322,6 +406,9 @@ func (s *Service) ingest(ctx context.Context, owner, id string, data []byte, lim
 	}
 	if h.Pixels() > s.cfg.MaxPixels || h.DecodedPixels(1) > s.cfg.MaxPixels {
 		return File{}, &tooBigError{w: h.Width, h: h.Height, max: s.cfg.MaxPixels}
+	}
+	if h.BufferBytes > s.cfg.MaxDecodeBytes {
+		return File{}, &tooBigError{w: h.Width, h: h.Height, max: s.cfg.MaxPixels, kind: h.kind(), buffer: s.cfg.MaxDecodeBytes}
 	}
 	job := Job{Src: data, Header: h, Format: s.cfg.Format, Quality: s.cfg.Quality, MaxEdge: s.cfg.MaxEdge,
 		ThumbEdge: s.cfg.ThumbEdge, MaxDecodedPixels: h.DecodedPixels(1)}
@@ -395,9 +482,16 @@ func (s *Service) ingest(ctx context.Context, owner, id string, data []byte, lim
 type tooBigError struct {
 	w, h int
 	max  int64
+	// buffer, when set, is the MaxDecodeBytes the image's decoding
+	// memory exceeds; kind names what makes it need that much.
+	buffer int64
+	kind   string
 }
 
 func (e *tooBigError) Error() string {
+	if e.buffer > 0 {
+		return fmt.Sprintf("Image dimensions %dx%d are too large for %s (limit: %d MB to decode)", e.w, e.h, e.kind, e.buffer>>20)
+	}
 	return fmt.Sprintf("Image dimensions %dx%d exceed the limit of %d megapixels", e.w, e.h, e.max/1_000_000)
 }
 

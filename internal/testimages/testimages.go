@@ -201,7 +201,11 @@ func AnimatedGIF(w, h, frames int) []byte {
 // PNGBomb is a tiny, valid-looking PNG that declares w×h pixels: its IHDR
 // (with a correct checksum) and a one-row IDAT, so only the header tells
 // how big it claims to be.
-func PNGBomb(w, h uint32) []byte {
+func PNGBomb(w, h uint32) []byte { return PNGBombOf(w, h, 8, 0, false) }
+
+// PNGBombOf is PNGBomb with the IHDR's bit depth, colour type and
+// interlace method set: only its header is meant to be read.
+func PNGBombOf(w, h uint32, depth, colorType byte, interlaced bool) []byte {
 	var out bytes.Buffer
 	out.Write([]byte{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'})
 	chunk := func(typ string, data []byte) {
@@ -216,7 +220,10 @@ func PNGBomb(w, h uint32) []byte {
 	ihdr := make([]byte, 13)
 	binary.BigEndian.PutUint32(ihdr[0:], w)
 	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9] = 8, 0 // 8-bit greyscale
+	ihdr[8], ihdr[9] = depth, colorType
+	if interlaced {
+		ihdr[12] = 1 // Adam7
+	}
 	chunk("IHDR", ihdr)
 	// A zlib stream of zeros compresses 1000:1: the rest is "all black".
 	chunk("IDAT", []byte{0x78, 0x9C, 0x63, 0x60, 0x18, 0x05, 0x00, 0x00, 0x00, 0x00, 0x01})
@@ -297,4 +304,40 @@ func WebPChunks(b []byte) []string {
 		i += 8 + n + n&1
 	}
 	return out
+}
+
+// GIFFrameOffset is a 35-byte GIF with a 1×1 logical screen and one 1×1
+// frame at (left, top): libnsgif (libvips' GIF loader) grows the canvas
+// to hold the first frame, so it decodes as (left+1)×(top+1).
+func GIFFrameOffset(left, top uint16) []byte {
+	b := []byte("GIF89a")
+	b = binary.LittleEndian.AppendUint16(b, 1)
+	b = binary.LittleEndian.AppendUint16(b, 1)
+	b = append(b, 0x80, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF) // a 2-colour global table
+	b = append(b, 0x2C)
+	b = binary.LittleEndian.AppendUint16(b, left)
+	b = binary.LittleEndian.AppendUint16(b, top)
+	b = binary.LittleEndian.AppendUint16(b, 1)
+	b = binary.LittleEndian.AppendUint16(b, 1)
+	b = append(b, 0, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3B) // flags, LZW, data, trailer
+	return b
+}
+
+// ProgressiveJPEGBomb is JPEGBomb with its frame header turned into a
+// progressive one (SOF2) without chroma subsampling (4:4:4): only its
+// header is meant to be read.
+func ProgressiveJPEGBomb(w, h uint16) []byte {
+	b := JPEGBomb(w, h)
+	for i := 2; i+9 < len(b); {
+		m, n := b[i+1], int(binary.BigEndian.Uint16(b[i+2:]))
+		if m == 0xC0 || m == 0xC2 {
+			b[i+1] = 0xC2
+			for c := range int(b[i+9]) {
+				b[i+11+3*c] = 0x11
+			}
+			return b
+		}
+		i += 2 + n
+	}
+	panic("testimages: no SOF in the encoded JPEG")
 }
