@@ -146,8 +146,13 @@ func (p *Processor) Process(ctx context.Context, job media.Job) (out media.Outpu
 	if C.parley_process(src, n, &cjob, &img, &thumb) != 0 {
 		return out, errVips("process")
 	}
-	out.Image = rendition(&img)
-	out.Thumb = rendition(&thumb)
+	if out.Image, err = rendition(&img); err != nil {
+		C.g_free(C.gpointer(thumb.data))
+		return media.Output{}, err
+	}
+	if out.Thumb, err = rendition(&thumb); err != nil {
+		return media.Output{}, err
+	}
 	if job.Format == media.WebP {
 		for _, r := range []*media.Rendition{&out.Image, &out.Thumb} {
 			if r.Data, err = stripWebP(r.Data); err != nil {
@@ -158,11 +163,18 @@ func (p *Processor) Process(ctx context.Context, job media.Job) (out media.Outpu
 	return out, nil
 }
 
+// maxRendition bounds an encoded output: far above any bounded-edge image,
+// and below what C.GoBytes' int length can express.
+const maxRendition = 1 << 30
+
 // rendition copies r's bytes into Go memory and frees them.
-func rendition(r *C.parley_rendition) media.Rendition {
+func rendition(r *C.parley_rendition) (media.Rendition, error) {
+	defer C.g_free(C.gpointer(r.data))
+	if uint64(r.len) > maxRendition {
+		return media.Rendition{}, fmt.Errorf("vips: encoded image of %d bytes is over the %d-byte bound", uint64(r.len), maxRendition)
+	}
 	data := C.GoBytes(r.data, C.int(r.len))
-	C.g_free(C.gpointer(r.data))
-	return media.Rendition{Data: data, Width: int(r.width), Height: int(r.height), Frames: int(r.frames)}
+	return media.Rendition{Data: data, Width: int(r.width), Height: int(r.height), Frames: int(r.frames)}, nil
 }
 
 // probe asks libvips itself, bypassing Parley's sniffing, whether any of
