@@ -199,46 +199,16 @@ type OrderSummary struct {
 	OrderDate   float64 `json:"orderDate"`
 }
 
-// conversationDocs builds documents for convs with names and unread counts.
-func conversationDocs(c *QueryCtx, convs []schema.Conversation) ([]ConversationDoc, error) {
-	ids := make([]string, len(convs))
-	var storeIDs, customerIDs []string
-	for i, cv := range convs {
-		ids[i] = cv.ID
-		customerIDs = append(customerIDs, cv.CustomerID)
-		if cv.StoreID != nil {
-			storeIDs = append(storeIDs, *cv.StoreID)
-		}
+// conversationDoc builds a conversation's document from its inbox row.
+func conversationDoc(x schema.InboxRow) ConversationDoc {
+	cv := x.Conversation
+	return ConversationDoc{
+		ID: cv.ID, CreationTime: schema.Millis(cv.CreatedAt), ConversationType: cv.Type,
+		CustomerID: cv.CustomerID, CustomerName: x.CustomerName, StoreID: cv.StoreID, StoreName: x.StoreName,
+		OrderID: cv.OrderID, AssignedAdminID: cv.AssignedAdminID, Status: cv.Status, IsBlocked: cv.IsBlocked,
+		LastMessageAt: millisPtr(cv.LastMessageAt), LastMessagePreview: cv.LastMessagePreview,
+		UnreadCountCustomer: x.Unread.Customer, UnreadCountRecipient: x.Unread.Recipient,
 	}
-	stores, err := c.DB.StoreNames(c.Ctx, storeIDs)
-	if err != nil {
-		return nil, err
-	}
-	customers, err := c.DB.UserNames(c.Ctx, customerIDs)
-	if err != nil {
-		return nil, err
-	}
-	unread, err := c.DB.UnreadCounts(c.Ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	docs := make([]ConversationDoc, len(convs))
-	for i, cv := range convs {
-		d := ConversationDoc{
-			ID: cv.ID, CreationTime: schema.Millis(cv.CreatedAt), ConversationType: cv.Type,
-			CustomerID: cv.CustomerID, CustomerName: customers[cv.CustomerID], StoreID: cv.StoreID, OrderID: cv.OrderID,
-			AssignedAdminID: cv.AssignedAdminID, Status: cv.Status, IsBlocked: cv.IsBlocked,
-			LastMessageAt: millisPtr(cv.LastMessageAt), LastMessagePreview: cv.LastMessagePreview,
-			UnreadCountCustomer: unread[cv.ID].Customer, UnreadCountRecipient: unread[cv.ID].Recipient,
-		}
-		if cv.StoreID != nil {
-			if name, ok := stores[*cv.StoreID]; ok {
-				d.StoreName = &name
-			}
-		}
-		docs[i] = d
-	}
-	return docs, nil
 }
 
 // getConversations lists the caller's conversations, newest activity
@@ -265,28 +235,28 @@ func getConversations(c *QueryCtx, a GetConversationsArgs) ([]ConversationDoc, e
 		}
 		f.Limit = min(*a.Limit, MaxConversationLimit)
 	}
-	convs, err := c.DB.Conversations(c.Ctx, f)
+	rows, err := c.DB.Inbox(c.Ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	return conversationDocs(c, convs)
+	docs := make([]ConversationDoc, len(rows))
+	for i, x := range rows {
+		docs[i] = conversationDoc(x)
+	}
+	return docs, nil
 }
 
 // getConversation returns one conversation with its people and order. It
 // is the body of a shared query: conversationAccess has admitted the caller.
 func getConversation(c *QueryCtx, a ConversationIDArgs) (ConversationDoc, error) {
-	conv, err := c.DB.Conversation(c.Ctx, a.ConversationID)
-	if errors.Is(err, schema.ErrNoRow) {
+	rows, err := c.DB.Inbox(c.Ctx, schema.ConversationFilter{ID: a.ConversationID})
+	if err != nil {
+		return ConversationDoc{}, err
+	}
+	if len(rows) == 0 {
 		return ConversationDoc{}, ErrConversationNotFound
 	}
-	if err != nil {
-		return ConversationDoc{}, err
-	}
-	docs, err := conversationDocs(c, []schema.Conversation{conv})
-	if err != nil {
-		return ConversationDoc{}, err
-	}
-	d := docs[0]
+	conv, d := rows[0].Conversation, conversationDoc(rows[0])
 	if conv.OrderID != nil {
 		o, err := c.DB.Order(c.Ctx, *conv.OrderID)
 		if err != nil && !errors.Is(err, schema.ErrNoRow) {

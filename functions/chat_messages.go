@@ -470,24 +470,16 @@ func getUnreadCount(c *QueryCtx, _ EmptyArgs) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	convs, err := c.DB.Conversations(c.Ctx, inbox(id, "active"))
-	if err != nil {
-		return 0, err
-	}
-	ids := make([]string, len(convs))
-	for i, cv := range convs {
-		ids[i] = cv.ID
-	}
-	counts, err := c.DB.UnreadCounts(c.Ctx, ids)
+	rows, err := c.DB.Inbox(c.Ctx, inbox(id, "active"))
 	if err != nil {
 		return 0, err
 	}
 	total := 0
-	for _, u := range counts {
+	for _, x := range rows {
 		if customerSide(id) {
-			total += u.Customer
+			total += x.Unread.Customer
 		} else {
-			total += u.Recipient
+			total += x.Unread.Recipient
 		}
 	}
 	return total, nil

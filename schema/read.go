@@ -60,24 +60,6 @@ func (db *DB) Store(ctx context.Context, id string) (Store, error) {
 	return s, one(err)
 }
 
-// StoreNames reads the names of the given stores.
-func (db *DB) StoreNames(ctx context.Context, ids []string) (map[string]string, error) {
-	for _, id := range ids {
-		db.deps.add("stores", "id", id)
-	}
-	out := make(map[string]string, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	rows, err := db.q.Query(ctx, `SELECT id, name FROM stores WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read store names: %w", err)
-	}
-	var id, name string
-	_, err = pgx.ForEachRow(rows, []any{&id, &name}, func() error { out[id] = name; return nil })
-	return out, err
-}
-
 const orderCols = `id, customer_id, store_id, total_amount::float8, status, order_date`
 
 func scanOrder(row pgx.Row) (Order, error) {
@@ -152,6 +134,7 @@ func (db *DB) ConversationBySubject(ctx context.Context, customerID, convType, s
 // ConversationFilter selects conversations for a list. Exactly one of
 // CustomerID, StoreID or Type is the key the list is read by.
 type ConversationFilter struct {
+	ID         string // one conversation
 	CustomerID string // a customer's conversations
 	StoreID    string // a store's customer_to_store conversations
 	Type       string // every conversation of a type (support console)
@@ -159,36 +142,76 @@ type ConversationFilter struct {
 	Limit      int    // zero = no limit
 }
 
-// Conversations lists conversations, newest activity first.
-func (db *DB) Conversations(ctx context.Context, f ConversationFilter) ([]Conversation, error) {
+// InboxRow is a conversation as a list shows it: with its store's and
+// customer's names and its unread counts.
+type InboxRow struct {
+	Conversation
+	StoreName    *string
+	CustomerName string
+	Unread       Unread
+}
+
+// Inbox lists conversations with their names and unread counts in one
+// statement, newest activity first. It records the list's key and, per
+// row, the store, the customer and the conversation's messages.
+func (db *DB) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, error) {
 	var (
 		where string
 		key   string
 	)
 	switch {
+	case f.ID != "":
+		db.deps.add("conversations", "id", f.ID)
+		where, key = "c.id = $1", f.ID
 	case f.CustomerID != "":
 		db.deps.add("conversations", "customer_id", f.CustomerID)
-		where, key = "customer_id = $1", f.CustomerID
+		where, key = "c.customer_id = $1", f.CustomerID
 	case f.StoreID != "":
 		db.deps.add("conversations", "store_id", f.StoreID)
-		where, key = "store_id = $1 AND conversation_type = 'customer_to_store'", f.StoreID
+		where, key = "c.store_id = $1 AND c.conversation_type = 'customer_to_store'", f.StoreID
 	case f.Type != "":
 		db.deps.add("conversations", "conversation_type", f.Type)
-		where, key = "conversation_type = $1", f.Type
+		where, key = "c.conversation_type = $1", f.Type
 	default:
-		return nil, errors.New("read conversations: no key")
+		return nil, errors.New("read inbox: no key")
 	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 1 << 30
 	}
-	rows, err := db.q.Query(ctx, `SELECT `+convCols+` FROM conversations
-		WHERE `+where+` AND ($2 = '' OR status = $2)
-		ORDER BY coalesce(last_message_at, created_at) DESC, id DESC LIMIT $3`, key, f.Status, limit)
+	rows, err := db.q.Query(ctx, `SELECT c.id, c.conversation_type, c.customer_id, c.store_id, c.order_id,
+			c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at, c.last_message_preview, c.created_at,
+			s.name, coalesce(u.name, ''), coalesce(un.customer, 0), coalesce(un.recipient, 0)
+		FROM conversations c
+		LEFT JOIN stores s ON s.id = c.store_id
+		LEFT JOIN users u ON u.id = c.customer_id
+		LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE m.sender_type <> 'customer')::int AS customer,
+				count(*) FILTER (WHERE m.sender_type = 'customer')::int AS recipient
+			FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_read AND NOT m.is_deleted) un ON true
+		WHERE `+where+` AND ($2 = '' OR c.status = $2)
+		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $3`, key, f.Status, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read conversations: %w", err)
+		return nil, fmt.Errorf("read inbox: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conversation, error) { return scanConversation(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboxRow, error) {
+		var x InboxRow
+		c := &x.Conversation
+		err := r.Scan(&c.ID, &c.Type, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
+			&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt,
+			&x.StoreName, &x.CustomerName, &x.Unread.Customer, &x.Unread.Recipient)
+		return x, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read inbox: %w", err)
+	}
+	for _, x := range out {
+		db.deps.add("messages", "conversation_id", x.ID)
+		db.deps.add("users", "id", x.CustomerID)
+		if x.StoreID != nil {
+			db.deps.add("stores", "id", *x.StoreID)
+		}
+	}
+	return out, nil
 }
 
 // MessageCursor is a position in a conversation's newest-first message list.
@@ -290,24 +313,6 @@ func (db *DB) FileForUpdate(ctx context.Context, id string) (File, error) {
 	return f, one(err)
 }
 
-// UserNames reads the names of the given users.
-func (db *DB) UserNames(ctx context.Context, ids []string) (map[string]string, error) {
-	for _, id := range ids {
-		db.deps.add("users", "id", id)
-	}
-	out := make(map[string]string, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	rows, err := db.q.Query(ctx, `SELECT id, name FROM users WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read user names: %w", err)
-	}
-	var id, name string
-	_, err = pgx.ForEachRow(rows, []any{&id, &name}, func() error { out[id] = name; return nil })
-	return out, err
-}
-
 // Typing is a row of typing_state.
 type Typing struct {
 	UserID       string
@@ -332,36 +337,10 @@ func (db *DB) TypingIn(ctx context.Context, conversationID string) ([]Typing, er
 	})
 }
 
-// Unread counts, per conversation, the unread and undeleted messages sent by
-// the customer (Customer) and by everyone else (Recipient).
+// Unread counts unread, undeleted messages in a conversation: those the
+// customer has not read (sent by the other side) and those the recipient
+// has not read (sent by the customer).
 type Unread struct{ Customer, Recipient int }
-
-// UnreadCounts counts unread messages in each of the given conversations.
-// The customer's count is of messages they have not read, i.e. those sent by
-// the other side; the recipient's is of messages the customer sent.
-func (db *DB) UnreadCounts(ctx context.Context, conversationIDs []string) (map[string]Unread, error) {
-	for _, id := range conversationIDs {
-		db.deps.add("messages", "conversation_id", id)
-	}
-	out := make(map[string]Unread, len(conversationIDs))
-	if len(conversationIDs) == 0 {
-		return out, nil
-	}
-	rows, err := db.q.Query(ctx, `SELECT conversation_id,
-			count(*) FILTER (WHERE sender_type <> 'customer')::int,
-			count(*) FILTER (WHERE sender_type = 'customer')::int
-		FROM messages WHERE conversation_id = ANY($1) AND NOT is_read AND NOT is_deleted
-		GROUP BY conversation_id`, conversationIDs)
-	if err != nil {
-		return nil, fmt.Errorf("read unread counts: %w", err)
-	}
-	var (
-		id string
-		u  Unread
-	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &u.Customer, &u.Recipient}, func() error { out[id] = u; return nil })
-	return out, err
-}
 
 // Settings reads the chat settings.
 func (db *DB) Settings(ctx context.Context) (Settings, error) {

@@ -75,14 +75,30 @@ func TestHelpersRecordDependencies(t *testing.T) {
 	require.NoError(t, err)
 	_, err = db.Settings(ctx)
 	require.NoError(t, err)
-	_, err = db.Conversations(ctx, schema.ConversationFilter{StoreID: schema.DemoStoreID})
+	_, err = db.Inbox(ctx, schema.ConversationFilter{StoreID: schema.DemoClosedStoreID})
 	require.NoError(t, err)
 	require.ElementsMatch(t, []schema.Dep{
 		{Table: "conversations", Column: "id", Value: "conv-x"},
 		{Table: "messages", Column: "conversation_id", Value: "conv-x"},
 		{Table: "chat_settings", Column: schema.WholeTable},
-		{Table: "conversations", Column: "store_id", Value: schema.DemoStoreID},
+		{Table: "conversations", Column: "store_id", Value: schema.DemoClosedStoreID},
 	}, deps.List(), "a missed read is found even when it returned nothing")
+
+	// An inbox depends on each listed conversation's messages, customer and store.
+	deps = &schema.Deps{}
+	rows, err := schema.NewDB(pool, deps).Inbox(ctx, schema.ConversationFilter{CustomerID: schema.DemoCustomerID, Status: "active"})
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	require.Equal(t, schema.DemoConversationID, rows[0].ID)
+	require.Equal(t, "Pizza Palace", *rows[0].StoreName)
+	require.Equal(t, "John Doe", rows[0].CustomerName)
+	require.Equal(t, schema.Unread{}, rows[0].Unread, "both demo messages are read")
+	require.ElementsMatch(t, []schema.Dep{
+		{Table: "conversations", Column: "customer_id", Value: schema.DemoCustomerID},
+		{Table: "messages", Column: "conversation_id", Value: schema.DemoConversationID},
+		{Table: "users", Column: "id", Value: schema.DemoCustomerID},
+		{Table: "stores", Column: "id", Value: schema.DemoStoreID},
+	}, deps.List())
 
 	// Reads without a Deps record nothing and still work (mutations).
 	s, err := schema.NewDB(pool, nil).Settings(ctx)
