@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -360,8 +359,6 @@ func (c *liteClient) close() {
 }
 
 // ---- a JSON scanner just deep enough for server messages ----
-
-var errJSON = errors.New("bench: malformed JSON")
 
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
