@@ -59,16 +59,6 @@ func structOf(t reflect.Type) *structInfo {
 	return si
 }
 
-// FieldNames returns the JSON names of a struct type's fields and whether
-// each is optional, in declaration order. Codegen uses it.
-func FieldNames(t reflect.Type) (names []string, optional []bool) {
-	for _, f := range structOf(t).fields {
-		names = append(names, f.name)
-		optional = append(optional, f.optional)
-	}
-	return names, optional
-}
-
 // decodeArgs decodes raw into a new value of type t (a struct).
 func decodeArgs(t reflect.Type, raw json.RawMessage) (reflect.Value, error) {
 	v := reflect.New(t).Elem()

@@ -26,6 +26,7 @@ import (
 
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/pgtest"
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
@@ -444,7 +445,7 @@ func TestJWKSURLRotation(t *testing.T) {
 	var runErr error
 	wg.Go(func() { runErr = v.Run(ctx) })
 	srv.set(t, ecKey(1))
-	eventually(t, 5*time.Second, func() error {
+	pgtest.Eventually(t, 5*time.Second, func() error {
 		if _, err := v.Verify(oldTok); !errors.Is(err, jwtauth.ErrUnknownKey) {
 			return errors.New("old key still accepted")
 		}
@@ -556,20 +557,4 @@ func FuzzVerify(f *testing.F) {
 		require.True(t, id.Role.Valid())
 		require.Equal(t, id.Role == functions.RoleStore, id.StoreID != "")
 	})
-}
-
-// eventually retries fn until it returns nil or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not reached within %s: %v", timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
