@@ -58,6 +58,9 @@ type Engine struct {
 	fresh     []*instance            // created, awaiting their first run
 	refresh   map[*instance]struct{} // instances with a refreshAt
 	sessions  map[*Session]struct{}
+	// subscriptions counts (session, query) attachments to instances, so
+	// Stats (scraped as metrics) costs O(1), not O(instances).
+	subscriptions int
 
 	qmu      sync.Mutex // guards the change queue
 	queue    []Commit
@@ -645,7 +648,10 @@ func (e *Engine) attach(s *Session, qid uint32, fn *functions.Function, args ref
 		e.fresh = append(e.fresh, in)
 		signal(e.wake)
 	}
-	in.subs[subRef{s, qid}] = struct{}{}
+	if _, had := in.subs[subRef{s, qid}]; !had {
+		in.subs[subRef{s, qid}] = struct{}{}
+		e.subscriptions++
+	}
 	return in, nil
 }
 
@@ -666,7 +672,10 @@ func ready(ctx context.Context, in *instance) error {
 func (e *Engine) unsubscribe(s *Session, qid uint32, in *instance) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	delete(in.subs, subRef{s, qid})
+	if _, had := in.subs[subRef{s, qid}]; had {
+		delete(in.subs, subRef{s, qid})
+		e.subscriptions--
+	}
 	if len(in.subs) == 0 && !in.removed {
 		in.removed = true
 		delete(e.instances, in.key)
@@ -749,9 +758,6 @@ type Stats struct {
 func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	st := Stats{Sessions: len(e.sessions), Instances: len(e.instances), Dependencies: len(e.index.byKey), Runs: e.runs.Load()}
-	for _, in := range e.instances {
-		st.Subscriptions += len(in.subs)
-	}
-	return st
+	return Stats{Sessions: len(e.sessions), Subscriptions: e.subscriptions, Instances: len(e.instances),
+		Dependencies: len(e.index.byKey), Runs: e.runs.Load()}
 }
