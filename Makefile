@@ -21,6 +21,7 @@ run: deps build
 test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
+	client-ts/scripts/test.sh
 
 BENCH_FLAGS ?=
 BENCH_JSON  ?= bin/bench.json
