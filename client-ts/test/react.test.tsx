@@ -14,7 +14,7 @@ afterEach(() => cleanup());
 const customer: TokenOptions = { sub: "cust-react-1", role: "customer", name: "Rita React" };
 
 function Chat({ conversationId, outgoing }: { conversationId: string; outgoing: string }) {
-  const chat = useChat(conversationId, { typingIdleMs: 500 });
+  const chat = useChat(conversationId, { typingIdleMs: 1000 });
   const state = useConnectionState();
   const settings = useQuery(api.shared.chat.getChatSettings, {});
   return (
