@@ -374,7 +374,7 @@ func (e *Engine) nextRefresh() time.Time {
 type runOut struct {
 	in        *instance
 	res       *Result
-	deps      []schema.Dep
+	deps      []depEntry
 	refreshAt time.Time
 }
 
@@ -562,7 +562,7 @@ const internalRetry = time.Second
 
 func (e *Engine) runOne(ctx context.Context, q schema.Querier, in *instance, now time.Time) runOut {
 	out, err := in.fn.RunPart(ctx, q, in.identity, in.args, now, in.journal, in.key.part)
-	o := runOut{in: in, deps: out.Deps.List(), refreshAt: out.RefreshAt}
+	o := runOut{in: in, deps: compileDeps(out.Deps.List()), refreshAt: out.RefreshAt}
 	var value json.RawMessage
 	if err == nil {
 		value, err = json.Marshal(out.Value)

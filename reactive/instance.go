@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/functions"
-	"github.com/parley-chat/parley/schema"
 )
 
 // Result is one computed value of a query: immutable once published and
@@ -68,7 +67,7 @@ type instance struct {
 	args     reflect.Value
 	identity *functions.Identity
 
-	deps      []schema.Dep
+	deps      []depEntry // sorted by key (compileDeps)
 	refreshAt time.Time
 	// journal is the last run's journal, given to the next run. Batches
 	// read it and install writes it, both on the Run goroutine's schedule
