@@ -248,7 +248,7 @@ func fanoutEngine(b *testing.B, fn string, n int) (*Engine, *instance, []*Sessio
 		}
 	}
 	e.mu.Unlock()
-	if in == nil || len(in.subs) != n {
+	if in == nil || in.subs.len() != n {
 		b.Fatalf("no instance with %d subscribers", n)
 	}
 	return e, in, sessions

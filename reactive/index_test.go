@@ -2,6 +2,7 @@ package reactive
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -247,4 +248,33 @@ func TestCompileDepsMergesAndSorts(t *testing.T) {
 		{depKey{"users", "id", "u1"}, watchAny},
 	}, got)
 	require.Nil(t, compileDeps(nil))
+}
+
+func TestSubSetGrowsAndShrinks(t *testing.T) {
+	var ss subSet
+	s1, s2 := &Session{}, &Session{}
+	a, b, c := subRef{s1, 1}, subRef{s1, 2}, subRef{s2, 1}
+	list := func() []subRef { return slices.Collect(ss.all()) }
+
+	require.Zero(t, ss.len())
+	require.Empty(t, list())
+	require.False(t, ss.remove(a))
+	require.True(t, ss.add(a))
+	require.False(t, ss.add(a))
+	require.Nil(t, ss.many, "one subscriber is kept inline")
+	require.Equal(t, []subRef{a}, list())
+
+	require.True(t, ss.add(b))
+	require.True(t, ss.add(c))
+	require.Equal(t, 3, ss.len())
+	require.ElementsMatch(t, []subRef{a, b, c}, list())
+	require.False(t, ss.remove(subRef{s2, 9}))
+
+	require.True(t, ss.remove(a))
+	require.True(t, ss.remove(c))
+	require.Nil(t, ss.many, "back to one, inline")
+	require.Equal(t, []subRef{b}, list())
+	require.True(t, ss.remove(b))
+	require.Zero(t, ss.len())
+	require.Empty(t, list())
 }
