@@ -50,6 +50,7 @@ func runDev(ctx context.Context, args []string) error {
 	logLevel := fl.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	chat := chatFlags(fl)
 	mediaOpts := mediaFlags(fl, false)
+	debugAddr := debugFlag(fl)
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -128,6 +129,11 @@ parley: serving on %s (Postgres on port %d, database "parley")
 
 Press Ctrl-C to stop.
 `, url, cluster.Port(), dataFlag, dataFlag, dataFlag, url, url, url)
+	stopDebug, err := startDebug(ctx, *debugAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
 	err = srv.Run(ctx)
 	fmt.Fprintln(os.Stderr, "parley: shutting down")
 	return err
