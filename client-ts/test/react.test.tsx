@@ -4,6 +4,7 @@
 // debounces typing; useConnectionState; sendImage through XMLHttpRequest.
 
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { StrictMode } from "react";
 import { afterEach, expect, test, vi } from "vitest";
 import { api, type ParleyClient } from "../src/index.js";
 import { ParleyProvider, useChat, useConnectionState, useQuery } from "../src/react/index.js";
@@ -81,10 +82,13 @@ test("typing is debounced: continuous input sends at most one update per two sec
   const typingCalls = () =>
     mutate.mock.calls.filter(([name]) => name === "shared/chat:updateTypingStatus").map(([, args]) => args?.isTyping);
 
+  // StrictMode mounts effects twice: the typing notifier must survive it.
   render(
-    <ParleyProvider client={me}>
-      <Chat conversationId={conversationId} outgoing="unused" />
-    </ParleyProvider>,
+    <StrictMode>
+      <ParleyProvider client={me}>
+        <Chat conversationId={conversationId} outgoing="unused" />
+      </ParleyProvider>
+    </StrictMode>,
   );
   await waitFor(() => expect(screen.getByTestId("loading").textContent).toBe("false"), { timeout: 10_000 });
   const input = screen.getByTestId("input");

@@ -53,6 +53,12 @@ test("useChat shows a message sent by a second client, and sends one", async () 
   const incoming = unique("from admin to vue");
   await admin.mutation(api.shared.chat.sendMessage, { conversationId, content: incoming, messageType: "text" });
   await vi.waitFor(() => expect(wrapper.text()).toContain(incoming), { timeout: 10_000 });
+  const read = await chat.markAsRead();
+  expect(read.markedCount).toBeGreaterThanOrEqual(1);
+  await vi.waitFor(
+    () => expect(chat.messages.value?.find((m) => m.content === incoming)?.isRead).toBe(true),
+    { timeout: 10_000 },
+  );
 
   const outgoing = unique("from vue");
   await chat.sendMessage(outgoing);
