@@ -387,3 +387,28 @@ func TestReplayIsScopedToTheCaller(t *testing.T) {
 	_, err := e.mutateKey(john, "markMessagesAsRead", map[string]any{"conversationId": conv}, key)
 	requireCode(t, err, 400, "Request 1 of this session already ran shared/chat:sendMessage")
 }
+
+// A resent mutation that committed returns its stored result even when
+// running it again would now fail: the conversation was blocked in
+// between, and the resend must not report the delivered message as lost.
+func TestReplayAfterTheStateChanged(t *testing.T) {
+	e := newEnv(t)
+	conv := e.storeConversation()
+	key := functions.RequestKey{SessionID: "phone", RequestID: 7}
+	args := map[string]any{"conversationId": conv, "content": "sent before the block", "messageType": "text"}
+	first := must[string](t)(e.mutateKey(john, "sendMessage", args, key))
+	must[any](t)(e.mutate(admin, "blockConversation", map[string]any{"conversationId": conv}))
+	_, err := e.mutate(john, "sendMessage", args)
+	requireCode(t, err, 403, "Conversation is blocked")
+
+	again := must[string](t)(e.mutateKey(john, "sendMessage", args, key))
+	require.Equal(t, first, again, "the resend answers with the first run's message id")
+	p := must[functions.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv}))
+	n := 0
+	for _, m := range p.Messages {
+		if m.Content == "sent before the block" {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "the message exists once")
+}

@@ -320,7 +320,20 @@ func (f *Function) RunMutation(ctx context.Context, pool *pgxpool.Pool, id *Iden
 		return f.admit(id)
 	}
 	for attempt := 1; ; attempt++ {
-		res, err := f.tryMutation(ctx, conn.Conn(), id, args, key, admit)
+		// The first attempt does not look the request up in the mutation
+		// log: nearly every mutation is new, and a replay cannot commit
+		// twice, because the log's primary key fails its insert (a unique
+		// violation, retried) and the retry looks it up. A first attempt
+		// that fails otherwise (a rate limit, an error the first run did
+		// not have) also looks before answering.
+		res, err := f.tryMutation(ctx, conn.Conn(), id, args, key, admit, attempt > 1)
+		if err != nil && attempt == 1 && key.SessionID != "" && !retryable(err) && ctx.Err() == nil {
+			if stored, found, lerr := f.replay(ctx, conn.Conn(), id, key); lerr != nil {
+				return MutationResult{}, lerr
+			} else if found {
+				res, err = stored, nil
+			}
+		}
 		if err == nil {
 			var lsnText string
 			if err := conn.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsnText); err != nil {
@@ -357,25 +370,10 @@ func retryable(err error) bool {
 	return false
 }
 
-func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity, args reflect.Value, key RequestKey, admit func() error) (MutationResult, error) {
-	if key.SessionID != "" {
-		// Looked up outside the serializable transaction: a read of the log
-		// inside it would take predicate locks that make every concurrent
-		// mutation conflict. The log's primary key still makes a racing
-		// twin fail with a unique violation, and its retry lands here.
-		var (
-			stored json.RawMessage
-			path   string
-		)
-		err := conn.QueryRow(ctx, `SELECT result, udf_path FROM mutation_log WHERE session_id = $1 AND identity = $2 AND request_id = $3`,
-			key.SessionID, id.Key(), key.RequestID).Scan(&stored, &path)
-		switch {
-		case err == nil && path != f.Name:
-			return MutationResult{}, Invalid("Request %d of this session already ran %s", key.RequestID, path)
-		case err == nil:
-			return MutationResult{Value: stored, Replayed: true}, nil
-		case !errors.Is(err, pgx.ErrNoRows):
-			return MutationResult{}, fmt.Errorf("read mutation log: %w", err)
+func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity, args reflect.Value, key RequestKey, admit func() error, lookup bool) (MutationResult, error) {
+	if key.SessionID != "" && lookup {
+		if res, found, err := f.replay(ctx, conn, id, key); err != nil || found {
+			return res, err
 		}
 	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
@@ -405,6 +403,28 @@ func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity
 		return MutationResult{}, fmt.Errorf("commit mutation: %w", err)
 	}
 	return MutationResult{Value: out}, nil
+}
+
+// replay looks a request up in the mutation log: found is true when it
+// already committed, with its stored result. Looked up outside the
+// serializable transaction: a read of the log inside it would take
+// predicate locks that make every concurrent mutation conflict.
+func (f *Function) replay(ctx context.Context, conn *pgx.Conn, id *Identity, key RequestKey) (res MutationResult, found bool, err error) {
+	var (
+		stored json.RawMessage
+		path   string
+	)
+	err = conn.QueryRow(ctx, `SELECT result, udf_path FROM mutation_log WHERE session_id = $1 AND identity = $2 AND request_id = $3`,
+		key.SessionID, id.Key(), key.RequestID).Scan(&stored, &path)
+	switch {
+	case err == nil && path != f.Name:
+		return MutationResult{}, false, Invalid("Request %d of this session already ran %s", key.RequestID, path)
+	case err == nil:
+		return MutationResult{Value: stored, Replayed: true}, true, nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return MutationResult{}, false, nil
+	}
+	return MutationResult{}, false, fmt.Errorf("read mutation log: %w", err)
 }
 
 // MutationLogRetention is how long a mutation's result is kept for replay.
