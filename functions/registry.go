@@ -334,14 +334,17 @@ func (f *Function) RunMutation(ctx context.Context, pool *pgxpool.Pool, id *Iden
 				res, err = stored, nil
 			}
 		}
-		if err == nil {
+		if err == nil && res.Replayed {
+			// It committed earlier: any position from now on is after it.
 			var lsnText string
 			if err := conn.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsnText); err != nil {
 				return MutationResult{}, fmt.Errorf("run mutation: read wal position: %w", err)
 			}
 			res.LSN, err = ParseLSN(lsnText)
+		}
+		if err == nil {
 			res.Attempts = attempt
-			return res, err
+			return res, nil
 		}
 		if !retryable(err) || attempt >= maxAttempts {
 			return MutationResult{}, err
@@ -376,14 +379,19 @@ func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity
 			return res, err
 		}
 	}
+	if err := admit(); err != nil {
+		return MutationResult{}, err
+	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
 	if err != nil {
 		return MutationResult{}, fmt.Errorf("begin mutation: %w", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
-	if err := admit(); err != nil {
-		return MutationResult{}, err
-	}
+	ended := false
+	defer func() {
+		if !ended {
+			tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
+		}
+	}()
 	c := &MutationCtx{Ctx: ctx, DB: schema.NewDB(tx, nil), Tx: tx, identity: id, now: time.Now()}
 	v, err := f.mutation(c, args)
 	if err != nil {
@@ -393,16 +401,47 @@ func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity
 	if err != nil {
 		return MutationResult{}, fmt.Errorf("encode mutation result: %w", err)
 	}
+	// The log record, the commit and the WAL position after it, in one
+	// round trip. An error stops the pipeline before COMMIT, leaving the
+	// transaction for the deferred rollback.
+	var b pgx.Batch
 	if key.SessionID != "" {
-		if _, err := tx.Exec(ctx, `INSERT INTO mutation_log (session_id, identity, request_id, udf_path, result) VALUES ($1, $2, $3, $4, $5)`,
-			key.SessionID, id.Key(), key.RequestID, f.Name, out); err != nil {
+		b.Queue(`INSERT INTO mutation_log (session_id, identity, request_id, udf_path, result) VALUES ($1, $2, $3, $4, $5)`,
+			key.SessionID, id.Key(), key.RequestID, f.Name, out)
+	}
+	b.Queue(`COMMIT`)
+	b.Queue(`SELECT pg_current_wal_lsn()::text`)
+	br := conn.SendBatch(ctx, &b)
+	if key.SessionID != "" {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
 			return MutationResult{}, fmt.Errorf("write mutation log: %w", err)
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
+	tag, err := br.Exec()
+	if err == nil {
+		ended = true // committed, or rolled back by the server
+		if tag.String() != "COMMIT" {
+			err = fmt.Errorf("transaction ended with %s", tag)
+		}
+	}
+	if err != nil {
+		br.Close()
 		return MutationResult{}, fmt.Errorf("commit mutation: %w", err)
 	}
-	return MutationResult{Value: out}, nil
+	var lsnText string
+	err = br.QueryRow().Scan(&lsnText)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return MutationResult{}, fmt.Errorf("read wal position: %w", err)
+	}
+	lsn, err := ParseLSN(lsnText)
+	if err != nil {
+		return MutationResult{}, err
+	}
+	return MutationResult{Value: out, LSN: lsn}, nil
 }
 
 // replay looks a request up in the mutation log: found is true when it
