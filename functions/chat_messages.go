@@ -470,17 +470,12 @@ func getUnreadCount(c *QueryCtx, _ EmptyArgs) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	rows, err := c.DB.Inbox(c.Ctx, inbox(id, "active"))
+	total, err := c.DB.UnreadTotal(c.Ctx, inbox(id, "active"))
 	if err != nil {
 		return 0, err
 	}
-	total := 0
-	for _, x := range rows {
-		if customerSide(id) {
-			total += x.Unread.Customer
-		} else {
-			total += x.Unread.Recipient
-		}
+	if customerSide(id) {
+		return total.Customer, nil
 	}
-	return total, nil
+	return total.Recipient, nil
 }

@@ -142,6 +142,69 @@ type ConversationFilter struct {
 	Limit      int    // zero = no limit
 }
 
+// filterBy records f's key as a dependency, narrowed to watch (a
+// comma-separated column list; "" watches every change), and returns its
+// WHERE clause over conversations c with the key as $1.
+func (db *DB) filterBy(f ConversationFilter, watch string) (where, key string, err error) {
+	dep := Dep{Table: "conversations", Watch: watch}
+	switch {
+	case f.ID != "":
+		dep.Column, dep.Value = "id", f.ID
+		where = "c.id = $1"
+	case f.CustomerID != "":
+		dep.Column, dep.Value = "customer_id", f.CustomerID
+		where = "c.customer_id = $1"
+	case f.StoreID != "":
+		dep.Column, dep.Value = "store_id", f.StoreID
+		where = "c.store_id = $1 AND c.conversation_type = 'customer_to_store'"
+	case f.Type != "":
+		dep.Column, dep.Value = "conversation_type", f.Type
+		where = "c.conversation_type = $1"
+	default:
+		return "", "", errors.New("no key")
+	}
+	db.deps.Add(dep)
+	return where, dep.Value, nil
+}
+
+// unreadSQL counts a conversation c's unread messages per side.
+const unreadSQL = `LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE m.sender_type <> 'customer')::int AS customer,
+				count(*) FILTER (WHERE m.sender_type = 'customer')::int AS recipient
+			FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_read AND NOT m.is_deleted) un ON true`
+
+// UnreadTotal sums the unread counts of the conversations f selects: the
+// customer side's and the recipient side's. It reads no names and sorts
+// nothing, and depends on the selected conversations only through who
+// they belong to and their status (a new message's last-message fields do
+// not matter; its row in messages does).
+func (db *DB) UnreadTotal(ctx context.Context, f ConversationFilter) (Unread, error) {
+	where, key, err := db.filterBy(f, "status,customer_id,store_id,conversation_type")
+	if err != nil {
+		return Unread{}, fmt.Errorf("read unread total: %w", err)
+	}
+	rows, err := db.q.Query(ctx, `SELECT c.id, coalesce(un.customer, 0), coalesce(un.recipient, 0)
+		FROM conversations c `+unreadSQL+`
+		WHERE `+where+` AND ($2 = '' OR c.status = $2)`, key, f.Status)
+	if err != nil {
+		return Unread{}, fmt.Errorf("read unread total: %w", err)
+	}
+	var (
+		total Unread
+		id    string
+		u     Unread
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &u.Customer, &u.Recipient}, func() error {
+		db.deps.add("messages", "conversation_id", id)
+		total.Customer += u.Customer
+		total.Recipient += u.Recipient
+		return nil
+	})
+	if err != nil {
+		return Unread{}, fmt.Errorf("read unread total: %w", err)
+	}
+	return total, nil
+}
+
 // InboxRow is a conversation as a list shows it: with its store's and
 // customer's names and its unread counts.
 type InboxRow struct {
@@ -155,25 +218,9 @@ type InboxRow struct {
 // statement, newest activity first. It records the list's key and, per
 // row, the store, the customer and the conversation's messages.
 func (db *DB) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, error) {
-	var (
-		where string
-		key   string
-	)
-	switch {
-	case f.ID != "":
-		db.deps.add("conversations", "id", f.ID)
-		where, key = "c.id = $1", f.ID
-	case f.CustomerID != "":
-		db.deps.add("conversations", "customer_id", f.CustomerID)
-		where, key = "c.customer_id = $1", f.CustomerID
-	case f.StoreID != "":
-		db.deps.add("conversations", "store_id", f.StoreID)
-		where, key = "c.store_id = $1 AND c.conversation_type = 'customer_to_store'", f.StoreID
-	case f.Type != "":
-		db.deps.add("conversations", "conversation_type", f.Type)
-		where, key = "c.conversation_type = $1", f.Type
-	default:
-		return nil, errors.New("read inbox: no key")
+	where, key, err := db.filterBy(f, "")
+	if err != nil {
+		return nil, fmt.Errorf("read inbox: %w", err)
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -185,9 +232,7 @@ func (db *DB) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, erro
 		FROM conversations c
 		LEFT JOIN stores s ON s.id = c.store_id
 		LEFT JOIN users u ON u.id = c.customer_id
-		LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE m.sender_type <> 'customer')::int AS customer,
-				count(*) FILTER (WHERE m.sender_type = 'customer')::int AS recipient
-			FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_read AND NOT m.is_deleted) un ON true
+		`+unreadSQL+`
 		WHERE `+where+` AND ($2 = '' OR c.status = $2)
 		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $3`, key, f.Status, limit)
 	if err != nil {
