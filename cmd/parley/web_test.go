@@ -165,4 +165,3 @@ func startServe(t *testing.T, cmd *exec.Cmd) (string, func()) {
 		}
 	}
 }
-
