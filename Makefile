@@ -65,9 +65,10 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 	$(GO) vet ./...
 
-## generate: generated code (TypeScript API types arrive with client-ts)
+## generate: generated code: client-ts/src/api.ts from the Go registry (a test fails when it is stale)
 generate:
 	$(GO) generate ./...
+	$(GO) run ./cmd/parley codegen --out client-ts/src/api.ts
 
 clean:
 	rm -rf bin

@@ -67,7 +67,7 @@ type CreateOrGetConversationArgs struct {
 // ConversationRef is the result of createOrGetConversation.
 type ConversationRef struct {
 	ConversationID   string `json:"conversationId"`
-	ConversationType string `json:"conversationType"`
+	ConversationType string `json:"conversationType" ts:"customer_to_store|customer_to_admin"`
 }
 
 // createOrGetConversation opens (or finds) a customer's conversation: with
@@ -167,7 +167,7 @@ func archiveConversation(c *MutationCtx, a ConversationIDArgs) (Null, error) {
 
 // GetConversationsArgs are the arguments of getConversations.
 type GetConversationsArgs struct {
-	Status *string `json:"status"`
+	Status *string `json:"status" ts:"active|archived|closed"`
 	Limit  *int    `json:"limit"`
 }
 
@@ -175,7 +175,7 @@ type GetConversationsArgs struct {
 type ConversationDoc struct {
 	ID                   string        `json:"_id"`
 	CreationTime         float64       `json:"_creationTime"`
-	ConversationType     string        `json:"conversationType"`
+	ConversationType     string        `json:"conversationType" ts:"customer_to_store|customer_to_admin"`
 	CustomerID           string        `json:"customerId"`
 	CustomerName         string        `json:"customerName"`
 	StoreID              *string       `json:"storeId,omitempty"`
@@ -183,7 +183,7 @@ type ConversationDoc struct {
 	OrderID              *string       `json:"orderId,omitempty"`
 	OrderSummary         *OrderSummary `json:"orderSummary,omitempty"`
 	AssignedAdminID      *string       `json:"assignedAdminId,omitempty"`
-	Status               string        `json:"status"`
+	Status               string        `json:"status" ts:"active|archived|closed"`
 	IsBlocked            bool          `json:"isBlocked"`
 	LastMessageAt        *float64      `json:"lastMessageAt,omitempty"`
 	LastMessagePreview   *string       `json:"lastMessagePreview,omitempty"`
@@ -195,7 +195,7 @@ type ConversationDoc struct {
 type OrderSummary struct {
 	ID          string  `json:"_id"`
 	TotalAmount float64 `json:"totalAmount"`
-	Status      string  `json:"status"`
+	Status      string  `json:"status" ts:"pending|paid|shipped|delivered|cancelled|refunded"`
 	OrderDate   float64 `json:"orderDate"`
 }
 

@@ -30,7 +30,7 @@ type ImageAttachment struct {
 type SendMessageArgs struct {
 	ConversationID  string           `json:"conversationId"`
 	Content         string           `json:"content"`
-	MessageType     string           `json:"messageType"`
+	MessageType     string           `json:"messageType" ts:"text|image|system"`
 	ImageAttachment *ImageAttachment `json:"imageAttachment"`
 }
 
@@ -254,9 +254,9 @@ type MessageDoc struct {
 	CreationTime   float64  `json:"_creationTime"`
 	ConversationID string   `json:"conversationId"`
 	SenderID       string   `json:"senderId"`
-	SenderType     string   `json:"senderType"`
+	SenderType     string   `json:"senderType" ts:"customer|store|admin|system"`
 	SenderName     string   `json:"senderName"`
-	MessageType    string   `json:"messageType"`
+	MessageType    string   `json:"messageType" ts:"text|image|system|transfer"`
 	Content        string   `json:"content"`
 	IsRead         bool     `json:"isRead"`
 	ReadAt         *float64 `json:"readAt,omitempty"`
@@ -355,7 +355,7 @@ type PaginationOpts struct {
 // GetMessagesPaginatedArgs are the arguments of getMessagesPaginated.
 type GetMessagesPaginatedArgs struct {
 	ConversationID string         `json:"conversationId"`
-	PaginationOpts PaginationOpts `json:"paginationOpts"`
+	PaginationOpts PaginationOpts `json:"paginationOpts" tstype:"PaginationOptions"`
 }
 
 // PaginatedMessages is a page in the shape usePaginatedQuery expects.
@@ -364,7 +364,7 @@ type PaginatedMessages struct {
 	IsDone         bool         `json:"isDone"`
 	ContinueCursor string       `json:"continueCursor"`
 	SplitCursor    *string      `json:"splitCursor,omitempty"`
-	PageStatus     *string      `json:"pageStatus,omitempty"`
+	PageStatus     *string      `json:"pageStatus,omitempty" ts:"SplitRecommended|SplitRequired"`
 }
 
 // maxPageRows bounds a page that has grown while pinned; usePaginatedQuery

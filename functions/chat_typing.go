@@ -63,7 +63,7 @@ func (ch *chat) updateTypingStatus(c *MutationCtx, a UpdateTypingStatusArgs) (Nu
 // TypingIndicator is one user typing in a conversation.
 type TypingIndicator struct {
 	UserID       string  `json:"userId"`
-	UserType     string  `json:"userType"`
+	UserType     string  `json:"userType" ts:"customer|store|admin"`
 	UserName     string  `json:"userName"`
 	LastTypingAt float64 `json:"lastTypingAt"`
 }

@@ -44,6 +44,10 @@ const (
 	CodeFunctionNotFound = "function_not_found"
 )
 
+// ErrorCodes lists every code above, for generated client types.
+var ErrorCodes = []string{CodeInvalidArgument, CodeUnauthenticated, CodeForbidden, CodeNotFound, CodeConflict,
+	CodeRateLimited, CodeUnavailable, CodeInternal, CodeFunctionNotFound}
+
 // The API document's errors, and the others every function shares.
 var (
 	ErrConversationNotFound = &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "Conversation not found"}

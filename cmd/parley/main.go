@@ -6,6 +6,7 @@
 //	parley migrate  apply migrations and exit
 //	parley token    mint a dev JWT
 //	parley bench    load generator: the standard scenarios against a running server
+//	parley codegen  write the TypeScript API (client-ts/src/api.ts) from the registry
 //
 // Only this package reads flags and the environment.
 package main
@@ -36,6 +37,7 @@ Usage:
                                                       print a JWT signed with the dev secret
   parley bench   [--url URL] [--data DIR] [--scenario a|b|c|d|stall|all] [--quick] [--json FILE]
                                                       drive a running server with the standard load scenarios
+  parley codegen  [--out FILE|-] [--check]           write client-ts/src/api.ts, typed from the Go registry
   parley version
 
 Run "parley COMMAND --help" for a command's flags.
@@ -61,6 +63,8 @@ func main() {
 		err = runToken(args)
 	case "bench":
 		err = runBench(ctx, args)
+	case "codegen":
+		err = runCodegen(args)
 	case "version", "--version":
 		fmt.Println("parley", version)
 	case "help", "-h", "--help":

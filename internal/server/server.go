@@ -126,8 +126,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		svc.Register(mux)
 		cfg.Chat.Media = chatMedia{svc}
 	}
-	registry := functions.NewRegistry()
-	functions.RegisterChat(registry, cfg.Chat)
+	registry := Functions(cfg.Chat)
 	eng, err := reactive.New(reactive.Config{Pool: pool, Registry: registry, Metrics: reactive.NewMetrics(reg), Logger: log})
 	if err != nil {
 		pool.Close()
@@ -325,4 +324,13 @@ func (s *Server) health(ctx context.Context) (any, bool) {
 	stats := s.Engine.Stats()
 	h.Sessions, h.Subscriptions, h.Instances = stats.Sessions, stats.Subscriptions, stats.Instances
 	return h, h.Status == "ok"
+}
+
+// Functions is the registry of every function the server serves: the
+// chat API configured by chat. `parley codegen` generates client types
+// from it.
+func Functions(chat functions.ChatConfig) *functions.Registry {
+	r := functions.NewRegistry()
+	functions.RegisterChat(r, chat)
+	return r
 }

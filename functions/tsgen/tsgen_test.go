@@ -1,0 +1,125 @@
+package tsgen_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/functions/tsgen"
+	"github.com/parley-chat/parley/internal/server"
+)
+
+// TestCommittedAPIIsCurrent fails when client-ts/src/api.ts is not what
+// the registry generates: CI catches a Go change without `make generate`.
+func TestCommittedAPIIsCurrent(t *testing.T) {
+	want, err := tsgen.Generate(server.Functions(functions.ChatConfig{}))
+	require.NoError(t, err)
+	path := filepath.Join("..", "..", "client-ts", "src", "api.ts")
+	have, err := os.ReadFile(path)
+	require.NoError(t, err)
+	if string(have) != string(want) {
+		t.Fatalf("%s is out of date with the Go registry: run `make generate` and commit the result", path)
+	}
+}
+
+type itemDoc struct {
+	ID    string   `json:"_id"`
+	Score *float64 `json:"score"`          // always written, maybe null
+	Note  *string  `json:"note,omitempty"` // absent when nil
+	Tags  []string `json:"tags,omitempty"` // absent when empty
+	Kind  string   `json:"kind" ts:"a|b"`  // literal union
+	Extra map[string]int
+	Inner struct {
+		N int `json:"n"`
+	} `json:"inner"`
+	hidden int
+	Skip   int `json:"-"`
+}
+
+type findArgs struct {
+	Query  string    `json:"query"`
+	Limit  *int      `json:"limit"`
+	Kinds  *[]string `json:"kinds" ts:"a|b"`
+	Cursor string    `json:"cursor,omitempty"`
+}
+
+type noArgs struct{}
+
+func TestGenerateTypesFollowTheServersRules(t *testing.T) {
+	r := functions.NewRegistry()
+	functions.Query(r, "items/search:find", func(*functions.QueryCtx, findArgs) ([]itemDoc, error) { return nil, nil })
+	functions.Mutation(r, "items:touch", func(*functions.MutationCtx, noArgs) (functions.Null, error) { return functions.Null{}, nil })
+	src, err := tsgen.Generate(r)
+	require.NoError(t, err)
+	out := string(src)
+	require.True(t, strings.HasPrefix(out, tsgen.Header+"\n"))
+
+	for _, want := range []string{
+		// arguments: pointers may be left out or be null; omitempty may be left out
+		"export type findArgs = {\n  query: string;\n  limit?: number | null;\n  kinds?: \"a\" | \"b\" | null;\n  cursor?: string;\n};",
+		// results: a pointer without omitempty is always there, maybe null
+		"  score: number | null;\n",
+		"  note?: string;\n",
+		"  tags?: string[];\n",
+		"  kind: \"a\" | \"b\";\n",
+		"  Extra: Record<string, number>;\n",
+		"  inner: {\n  n: number;\n};\n",
+		"export type noArgs = Record<string, never>;",
+		// nested by module path, sorted
+		"export const api = {\n  items: {\n    search: {\n      /** query items/search:find */\n      find: makeFunctionReference<\"query\", findArgs, itemDoc[]>(\"items/search:find\"),\n    },\n    /** mutation items:touch */\n    touch: makeFunctionReference<\"mutation\", noArgs, null>(\"items:touch\"),\n  },\n} as const;",
+		"  | \"not_found\"\n",
+	} {
+		require.Contains(t, out, want)
+	}
+	require.NotContains(t, out, "hidden")
+	require.NotContains(t, out, "Skip")
+
+	again, err := tsgen.Generate(r)
+	require.NoError(t, err)
+	require.Equal(t, out, string(again), "generation must be deterministic")
+}
+
+type shared struct {
+	P *string `json:"p"`
+}
+
+type badName struct {
+	X int
+}
+
+type unsupported struct {
+	C chan int `json:"c"`
+}
+
+func TestGenerateRejectsWhatHasNoTypeScriptForm(t *testing.T) {
+	tests := []struct {
+		name     string
+		register func(r *functions.Registry)
+		wantErr  string
+	}{
+		{"a struct read differently as argument and result", func(r *functions.Registry) {
+			functions.Query(r, "m:f", func(*functions.QueryCtx, shared) (shared, error) { return shared{}, nil })
+		}, "used in arguments and in results"},
+		{"a channel", func(r *functions.Registry) {
+			functions.Query(r, "m:f", func(*functions.QueryCtx, noArgs) (unsupported, error) { return unsupported{}, nil })
+		}, "has no TypeScript form"},
+		{"a name that is not an identifier", func(r *functions.Registry) {
+			functions.Query(r, "my-module:f", func(*functions.QueryCtx, noArgs) (badName, error) { return badName{}, nil })
+		}, "is not a TypeScript identifier"},
+		{"a name without a module", func(r *functions.Registry) {
+			functions.Query(r, "f", func(*functions.QueryCtx, noArgs) (badName, error) { return badName{}, nil })
+		}, "must be module:function"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := functions.NewRegistry()
+			tt.register(r)
+			_, err := tsgen.Generate(r)
+			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}
