@@ -1,0 +1,289 @@
+import { ConvexClient } from "convex/browser";
+import type { ConnectionState, ConvexClientOptions } from "convex/browser";
+import type {
+  FunctionArgs,
+  FunctionReference,
+  FunctionReturnType,
+  OptionalRestArgs,
+} from "convex/server";
+import { api } from "./api.js";
+import type { ChatSettings, SendMessageArgs } from "./api.js";
+import { ParleyUploadError } from "./errors.js";
+import { checkImage, postImage } from "./upload.js";
+import type { UploadImageOptions, UploadResult } from "./upload.js";
+
+/**
+ * Returns the current JWT, or null/undefined when the user is signed out.
+ * It is called at start, again before the token's `exp` (see
+ * {@link ParleyClientOptions.authRefreshLeewaySeconds}), and with
+ * `forceRefreshToken: true` when the server rejected a token: return a fresh
+ * one then, not a cached one.
+ */
+export type AuthFetcher = (args: { forceRefreshToken: boolean }) => Promise<string | null | undefined>;
+
+/**
+ * Tells the client that the app came back to the foreground: it registers
+ * onForeground and returns a function that unregisters it. The default, in a
+ * browser, listens to `visibilitychange`; in React Native pass
+ * {@link appStateForegroundSignal}(AppState).
+ */
+export type ForegroundSignal = (onForeground: () => void) => () => void;
+
+/** The three states of the connection to the server. */
+export type ConnectionStatus = "connected" | "connecting" | "disconnected";
+
+/** Options of {@link createParleyClient}. */
+export interface ParleyClientOptions {
+  /** The server's URL, e.g. "http://127.0.0.1:3210" (http or https). */
+  url: string;
+  /** Supplies the JWT; omit for an anonymous client. */
+  auth?: AuthFetcher | (() => Promise<string | null | undefined>);
+  /** Called when the server accepts (true) or stops accepting (false) the token. */
+  onAuthChange?: (isAuthenticated: boolean) => void;
+  /**
+   * The token is fetched again this many seconds before its `exp` (it needs
+   * `iat` and `exp` claims, which `parley token` and any OIDC provider set).
+   * Undefined means 10s, convex's default.
+   */
+  authRefreshLeewaySeconds?: number;
+  /**
+   * Where app-foreground events come from; each one reconnects at once if
+   * the connection is down, instead of waiting out the reconnect backoff.
+   * Undefined means `visibilitychange` when `document` exists when the
+   * client is created (never at import); false turns it off.
+   */
+  foregroundSignal?: ForegroundSignal | false;
+  /** A WebSocket implementation where there is no global one. */
+  webSocketConstructor?: typeof WebSocket;
+  /** Further options of convex's client (logger, verbose, …). */
+  convex?: Omit<ConvexClientOptions, "webSocketConstructor" | "authRefreshTokenLeewaySeconds">;
+}
+
+/** Arguments of {@link ParleyClient.sendImage}. */
+export interface SendImageOptions extends UploadImageOptions {
+  /** The caption (the message's content). */
+  caption?: string;
+  /** The file name shown; default: the File's name when it is a File. */
+  fileName?: string;
+}
+
+/**
+ * ParleyClient is one connection to a Parley server: typed queries,
+ * subscriptions and mutations over convex's sync protocol (one WebSocket,
+ * reconnection, query set, optimistic updates, pagination — all convex's),
+ * connection state, and the image upload helper. Framework-free: React and
+ * Vue adapters take it from `@parley/client/react` and `@parley/client/vue`.
+ *
+ * Safe to share across a whole app; create one per user session and
+ * {@link ParleyClient.close} it when done (e.g. on sign-out).
+ */
+export class ParleyClient {
+  /** The server URL. */
+  readonly url: string;
+  /**
+   * The underlying convex client. `convex.client` is its BaseConvexClient,
+   * which the React adapter shares (one socket for everything).
+   */
+  readonly convex: ConvexClient;
+  private closed = false;
+  private readonly stopForeground: (() => void) | undefined;
+
+  constructor(options: ParleyClientOptions) {
+    if (!options || typeof options.url !== "string") {
+      throw new Error("createParleyClient: url is required");
+    }
+    this.url = options.url.replace(/\/+$/, "");
+    const convexOptions: ConvexClientOptions = { ...options.convex };
+    if (options.webSocketConstructor) convexOptions.webSocketConstructor = options.webSocketConstructor;
+    if (options.authRefreshLeewaySeconds !== undefined) {
+      convexOptions.authRefreshTokenLeewaySeconds = options.authRefreshLeewaySeconds;
+    }
+    this.convex = new ConvexClient(this.url, { skipConvexDeploymentUrlCheck: true, ...convexOptions });
+    if (options.auth) {
+      const fetcher = options.auth as AuthFetcher;
+      this.convex.setAuth((args) => fetcher(args), options.onAuthChange);
+    }
+    const signal = options.foregroundSignal === undefined ? documentForegroundSignal() : options.foregroundSignal;
+    this.stopForeground = signal ? signal(() => this.reconnectNow()) : undefined;
+  }
+
+  /** Runs a query once (served from the local cache when subscribed). */
+  query<Q extends FunctionReference<"query">>(
+    query: Q,
+    ...args: OptionalRestArgs<Q>
+  ): Promise<Awaited<FunctionReturnType<Q>>> {
+    return this.convex.query(query, (args[0] ?? {}) as FunctionArgs<Q>);
+  }
+
+  /** Runs a mutation; resolves once its result is visible to subscriptions. */
+  mutation<M extends FunctionReference<"mutation">>(
+    mutation: M,
+    ...args: OptionalRestArgs<M>
+  ): Promise<Awaited<FunctionReturnType<M>>> {
+    return this.convex.mutation(mutation, (args[0] ?? {}) as FunctionArgs<M>);
+  }
+
+  /**
+   * Subscribes: callback gets every new result, onError every error.
+   * Returns the unsubscribe function (which also has getCurrentValue()).
+   */
+  onUpdate<Q extends FunctionReference<"query">>(
+    query: Q,
+    args: FunctionArgs<Q>,
+    callback: (result: FunctionReturnType<Q>) => unknown,
+    onError?: (e: Error) => unknown,
+  ): (() => void) & { getCurrentValue(): FunctionReturnType<Q> | undefined } {
+    return this.convex.onUpdate(query, args, callback, onError);
+  }
+
+  /**
+   * Replaces the token fetcher (e.g. after sign-in); see
+   * {@link ParleyClientOptions.auth}.
+   */
+  setAuth(auth: ParleyClientOptions["auth"], onAuthChange?: (isAuthenticated: boolean) => void): void {
+    if (!auth) {
+      this.clearAuth();
+      return;
+    }
+    const fetcher = auth as AuthFetcher;
+    this.convex.setAuth((args) => fetcher(args), onAuthChange);
+  }
+
+  /** Drops the token: the connection continues anonymously. */
+  clearAuth(): void {
+    this.convex.client.clearAuth();
+  }
+
+  /** "connected", "connecting" (never connected yet) or "disconnected" (lost; reconnecting, or closed). */
+  connectionState(): ConnectionStatus {
+    if (this.closed) return "disconnected";
+    return statusOf(this.convex.connectionState());
+  }
+
+  /** convex's full connection state (inflight requests, retries, …). */
+  connectionDetails(): ConnectionState {
+    return this.convex.connectionState();
+  }
+
+  /** Calls cb with the new status each time it changes; returns the unsubscribe function. */
+  onConnectionStateChange(cb: (status: ConnectionStatus) => void): () => void {
+    let last = this.connectionState();
+    return this.convex.subscribeToConnectionState(() => {
+      const now = this.connectionState();
+      if (now !== last) {
+        last = now;
+        cb(now);
+      }
+    });
+  }
+
+  /**
+   * Reconnects at once when the connection is down and waiting out its
+   * backoff; a no-op when connected. The foreground signal calls it.
+   */
+  reconnectNow(): void {
+    if (this.closed) return;
+    // convex's WebSocketManager (pinned version) has no public hook for
+    // this; it is what its own "online" listener calls.
+    const manager = (this.convex.client as unknown as { webSocketManager?: { tryReconnectImmediately?: () => void } })
+      .webSocketManager;
+    manager?.tryReconnectImmediately?.();
+  }
+
+  /** The chat settings (image limits, …) as the server has them now. */
+  chatSettings(): Promise<ChatSettings> {
+    return this.query(api.shared.chat.getChatSettings, {});
+  }
+
+  /**
+   * Uploads an image and returns its storageId (for
+   * `sendMessage({messageType: "image", imageAttachment: {fileId: storageId}})`).
+   * The file's type (sniffed from its first bytes) and size are checked
+   * against getChatSettings first: a file the server would refuse rejects
+   * with ParleyUploadError (reason "type" or "size") before any request is
+   * made, not even generateUploadUrl.
+   */
+  async uploadImage(file: Blob, options: UploadImageOptions = {}): Promise<UploadResult> {
+    if (options.signal?.aborted) throw new ParleyUploadError("aborted", "Upload aborted");
+    const settings = await this.chatSettings();
+    const type = await checkImage(file, settings);
+    const uploadUrl = await this.mutation(api.shared.chat.generateUploadUrl, {});
+    return postImage(uploadUrl, file, type, options);
+  }
+
+  /**
+   * Uploads file and sends it as an image message; returns the message id.
+   */
+  async sendImage(conversationId: string, file: Blob, options: SendImageOptions = {}): Promise<string> {
+    const { storageId } = await this.uploadImage(file, options);
+    const name = options.fileName ?? (file as Blob & { name?: unknown }).name;
+    const args: SendMessageArgs = {
+      conversationId,
+      content: options.caption ?? "",
+      messageType: "image",
+      imageAttachment: {
+        fileId: storageId,
+        fileSize: file.size,
+        ...(typeof name === "string" && name !== "" ? { fileName: name } : {}),
+      },
+    };
+    return this.mutation(api.shared.chat.sendMessage, args);
+  }
+
+  /** Whether close() was called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Closes the connection and stops every subscription. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopForeground?.();
+    await this.convex.close();
+  }
+}
+
+function statusOf(s: ConnectionState): ConnectionStatus {
+  if (s.isWebSocketConnected) return "connected";
+  return s.hasEverConnected ? "disconnected" : "connecting";
+}
+
+/** visibilitychange → visible, when there is a document (looked up at call time). */
+function documentForegroundSignal(): ForegroundSignal | undefined {
+  const doc = (globalThis as { document?: Document }).document;
+  if (!doc || typeof doc.addEventListener !== "function") return undefined;
+  return (onForeground) => {
+    const handler = () => {
+      if (doc.visibilityState === "visible") onForeground();
+    };
+    doc.addEventListener("visibilitychange", handler);
+    return () => doc.removeEventListener("visibilitychange", handler);
+  };
+}
+
+/** The subset of React Native's AppState that {@link appStateForegroundSignal} uses. */
+export interface AppStateLike {
+  addEventListener(type: "change", listener: (state: string) => void): { remove(): void };
+}
+
+/**
+ * A foreground signal from React Native's AppState (passed in, so this
+ * package never imports react-native):
+ *
+ *     import { AppState } from "react-native";
+ *     createParleyClient({ url, auth, foregroundSignal: appStateForegroundSignal(AppState) });
+ */
+export function appStateForegroundSignal(appState: AppStateLike): ForegroundSignal {
+  return (onForeground) => {
+    const sub = appState.addEventListener("change", (state) => {
+      if (state === "active") onForeground();
+    });
+    return () => sub.remove();
+  };
+}
+
+/** Creates a {@link ParleyClient}. */
+export function createParleyClient(options: ParleyClientOptions): ParleyClient {
+  return new ParleyClient(options);
+}

@@ -1,0 +1,73 @@
+import { ConvexError } from "convex/values";
+import type { ErrorCode, ParleyErrorData } from "./api.js";
+
+/**
+ * The ParleyErrorData of a function error (a ConvexError thrown by a query or
+ * mutation), or undefined when e is anything else (a network failure, a bug).
+ */
+export function parleyErrorData(e: unknown): ParleyErrorData | undefined {
+  if (e instanceof ParleyUploadError) {
+    return e.data;
+  }
+  // instanceof fails when two copies of convex are bundled; the name and
+  // the data's shape do not.
+  const isConvexError =
+    e instanceof ConvexError ||
+    (typeof e === "object" && e !== null && (e as { name?: unknown }).name === "ConvexError");
+  if (!isConvexError) {
+    return undefined;
+  }
+  const data = (e as { data?: unknown }).data;
+  if (
+    typeof data === "object" &&
+    data !== null &&
+    typeof (data as { code?: unknown }).code === "string" &&
+    typeof (data as { status?: unknown }).status === "number"
+  ) {
+    return data as ParleyErrorData;
+  }
+  return undefined;
+}
+
+/** A function error: a ConvexError whose data is ParleyErrorData. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ParleyFunctionError = ConvexError<any> & { data: ParleyErrorData };
+
+/**
+ * Reports whether e is an error a Parley function threw (optionally: with
+ * this code). Its data is then `e.data`, or use {@link parleyErrorData}.
+ */
+export function isParleyError(e: unknown, code?: ErrorCode): e is ParleyFunctionError {
+  if (e instanceof ParleyUploadError) {
+    return false;
+  }
+  const data = parleyErrorData(e);
+  return data !== undefined && (code === undefined || data.code === code);
+}
+
+/**
+ * Why {@link ParleyUploadError} was thrown:
+ * - `type`: the file's type is not one of the chat settings' allowedImageTypes
+ *   (checked before anything is sent);
+ * - `size`: the file is larger than maxImageSizeMB (checked before anything is sent);
+ * - `server`: the upload endpoint refused it (`data` holds its answer);
+ * - `network`: the request failed without an answer;
+ * - `aborted`: the caller's AbortSignal fired.
+ */
+export type UploadErrorReason = "type" | "size" | "server" | "network" | "aborted";
+
+/** The error uploadImage rejects with. */
+export class ParleyUploadError extends Error {
+  override readonly name = "ParleyUploadError";
+  /** Why the upload failed. */
+  readonly reason: UploadErrorReason;
+  /** The server's answer, when it answered (reason "server"); for "type" and
+   * "size", the same shape the server would have answered with. */
+  readonly data: ParleyErrorData | undefined;
+
+  constructor(reason: UploadErrorReason, message: string, data?: ParleyErrorData) {
+    super(message);
+    this.reason = reason;
+    this.data = data;
+  }
+}

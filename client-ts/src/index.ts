@@ -1,0 +1,26 @@
+// @parley/client: the framework-free core. React and Vue adapters live in
+// @parley/client/react and @parley/client/vue; nothing here imports either.
+
+export * from "./api.js";
+export {
+  ParleyClient,
+  createParleyClient,
+  appStateForegroundSignal,
+  type AppStateLike,
+  type AuthFetcher,
+  type ConnectionStatus,
+  type ForegroundSignal,
+  type ParleyClientOptions,
+  type SendImageOptions,
+} from "./client.js";
+export { ParleyUploadError, isParleyError, parleyErrorData, type ParleyFunctionError, type UploadErrorReason } from "./errors.js";
+export {
+  checkImage,
+  sniffImageType,
+  type UploadImageOptions,
+  type UploadProgress,
+  type UploadResult,
+} from "./upload.js";
+export { TypingNotifier, type TypingNotifierOptions } from "./typing.js";
+export { ConvexError } from "convex/values";
+export type { ConnectionState } from "convex/browser";

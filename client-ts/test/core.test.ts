@@ -1,0 +1,152 @@
+// The framework-free core against a real server: queries, subscriptions,
+// errors, connection state, auth refresh and the upload helper.
+
+import { describe, expect, test, vi } from "vitest";
+import { api, isParleyError, parleyErrorData, ParleyUploadError, type MessageDoc } from "../src/index.js";
+import { clientFor, DEMO, IDENTITIES, mintToken, TINY_PNG, unique } from "./helpers.js";
+
+describe("ParleyClient", () => {
+  test("connects, queries and reports its connection state", async () => {
+    const client = clientFor(IDENTITIES.customer);
+    const states: string[] = [];
+    client.onConnectionStateChange((s) => states.push(s));
+    const settings = await client.query(api.shared.chat.getChatSettings, {});
+    expect(settings.allowedImageTypes).toContain("image/png");
+    await vi.waitFor(() => expect(client.connectionState()).toBe("connected"));
+    expect(states).toContain("connected");
+    await client.close();
+    expect(client.connectionState()).toBe("disconnected");
+  });
+
+  test("function errors carry ParleyErrorData", async () => {
+    const client = clientFor(IDENTITIES.customer);
+    const err = await client.query(api.shared.chat.getConversation, { conversationId: "conv-does-not-exist" }).catch((e) => e);
+    expect(isParleyError(err)).toBe(true);
+    expect(isParleyError(err, "not_found")).toBe(true);
+    expect(isParleyError(err, "forbidden")).toBe(false);
+    expect(parleyErrorData(err)).toMatchObject({ code: "not_found", status: 404 });
+    expect(parleyErrorData(new Error("x"))).toBeUndefined();
+  });
+
+  test("a subscription sees another client's message", async () => {
+    const customer = clientFor(IDENTITIES.customer);
+    const store = clientFor(IDENTITIES.store);
+    const seen: MessageDoc[][] = [];
+    customer.onUpdate(api.shared.chat.getMessages, { conversationId: DEMO.conversationId, limit: 10 }, (p) =>
+      seen.push(p.messages),
+    );
+    const content = unique("core hello");
+    await store.mutation(api.shared.chat.sendMessage, { conversationId: DEMO.conversationId, content, messageType: "text" });
+    await vi.waitFor(() => expect(seen.at(-1)?.some((m) => m.content === content)).toBe(true), { timeout: 10_000 });
+  });
+});
+
+describe("auth refresh", () => {
+  test("the token fetcher is called again before the token expires, and the subscription keeps working", async () => {
+    const fetches: { at: number; exp: number }[] = [];
+    const identity = { sub: "cust-refresh-1", role: "customer" as const, name: "Refresh Tester" };
+    const client = clientFor(null, {
+      auth: async () => {
+        const token = await mintToken({ ...identity, ttl: "6s" });
+        const { exp } = JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { exp: number };
+        fetches.push({ at: Date.now(), exp: exp * 1000 });
+        return token;
+      },
+      authRefreshLeewaySeconds: 3,
+    });
+    const { conversationId } = await client.mutation(api.shared.chat.createOrGetConversation, {});
+    const seen: string[] = [];
+    client.onUpdate(api.shared.chat.getMessages, { conversationId, limit: 5 }, (p) => {
+      seen.push(...p.messages.map((m) => m.content));
+    });
+    // A second fetch, made before the first token's exp.
+    await vi.waitFor(() => expect(fetches.length).toBeGreaterThanOrEqual(2), { timeout: 10_000, interval: 100 });
+    expect(fetches[1]!.at).toBeLessThan(fetches[0]!.exp);
+    // Past the first token's expiry, the session still works as the same user.
+    await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(fetches[0]!.exp), { timeout: 10_000, interval: 100 });
+    const admin = clientFor(IDENTITIES.admin);
+    const content = unique("after refresh");
+    await admin.mutation(api.shared.chat.sendMessage, { conversationId, content, messageType: "text" });
+    await vi.waitFor(() => expect(seen).toContain(content), { timeout: 10_000 });
+    const mine = unique("mine after refresh");
+    await client.mutation(api.shared.chat.sendMessage, { conversationId, content: mine, messageType: "text" });
+    await vi.waitFor(() => expect(seen).toContain(mine), { timeout: 10_000 });
+  });
+});
+
+describe("uploadImage", () => {
+  function counting(client: ReturnType<typeof clientFor>) {
+    const fetchSpy = vi.spyOn(globalThis, "fetch");
+    const mutationSpy = vi.spyOn(client.convex, "mutation");
+    return {
+      requests: () => fetchSpy.mock.calls.length + mutationSpy.mock.calls.length,
+      restore: () => {
+        fetchSpy.mockRestore();
+        mutationSpy.mockRestore();
+      },
+    };
+  }
+
+  test("rejects an oversize file before any request", async () => {
+    const client = clientFor(IDENTITIES.customer);
+    const { maxImageSizeMB } = await client.query(api.shared.chat.getChatSettings, {});
+    const big = new Uint8Array(maxImageSizeMB * 1024 * 1024 + 1);
+    big.set(TINY_PNG.subarray(0, 16));
+    const spy = counting(client);
+    try {
+      const err = await client.uploadImage(new Blob([big], { type: "image/png" })).catch((e) => e);
+      expect(err).toBeInstanceOf(ParleyUploadError);
+      expect(err.reason).toBe("size");
+      expect(err.message).toBe(`Image size exceeds ${maxImageSizeMB}MB limit`);
+      expect(spy.requests()).toBe(0);
+    } finally {
+      spy.restore();
+    }
+  });
+
+  test("rejects a file of the wrong type before any request, whatever type it declares", async () => {
+    const client = clientFor(IDENTITIES.customer);
+    const spy = counting(client);
+    try {
+      const text = await client.uploadImage(new Blob(["hello"], { type: "text/plain" })).catch((e) => e);
+      expect(text).toBeInstanceOf(ParleyUploadError);
+      expect(text.reason).toBe("type");
+      const pdf = await client.uploadImage(new Blob(["%PDF-1.7 not an image"], { type: "image/png" })).catch((e) => e);
+      expect(pdf.reason).toBe("type");
+      expect(spy.requests()).toBe(0);
+    } finally {
+      spy.restore();
+    }
+  });
+
+  test("uploads a PNG and the storageId attaches to a message", async () => {
+    const client = clientFor(IDENTITIES.customer);
+    const progress: number[] = [];
+    const { storageId } = await client.uploadImage(new Blob([TINY_PNG], { type: "image/png" }), {
+      onProgress: (p) => progress.push(p.fraction),
+    });
+    expect(storageId).toMatch(/\S/);
+    expect(progress[0]).toBe(0);
+    expect(progress.at(-1)).toBe(1);
+    const caption = unique("a pixel");
+    const messageId = await client.mutation(api.shared.chat.sendMessage, {
+      conversationId: DEMO.conversationId,
+      content: caption,
+      messageType: "image",
+      imageAttachment: { fileId: storageId, fileName: "pixel.png" },
+    });
+    const page = await client.query(api.shared.chat.getMessages, { conversationId: DEMO.conversationId, limit: 20 });
+    const msg = page.messages.find((m) => m._id === messageId);
+    expect(msg?.messageType).toBe("image");
+    expect(msg?.imageAttachment?.fileId).toBe(storageId);
+    expect(msg?.imageAttachment?.url).toMatch(/^http/);
+  });
+
+  test("an aborted upload rejects with reason aborted", async () => {
+    const client = clientFor(IDENTITIES.customer);
+    const ctrl = new AbortController();
+    ctrl.abort();
+    const err = await client.uploadImage(new Blob([TINY_PNG], { type: "image/png" }), { signal: ctrl.signal }).catch((e) => e);
+    expect(err.reason).toBe("aborted");
+  });
+});
