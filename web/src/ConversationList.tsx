@@ -1,7 +1,7 @@
 import { api, type ConversationDoc } from "@parley/client";
 import { useQuery } from "@parley/client/react";
 import { useState } from "react";
-import type { Identity } from "./auth";
+import type { DemoIdentity, Identity } from "./auth";
 import { shortTime } from "./format";
 import { conversationPath, Link, useRouter } from "./router";
 
@@ -20,7 +20,7 @@ export function conversationTitle(c: ConversationDoc, me: Identity): string {
   return c.customerName || c.customerId;
 }
 
-export function ConversationList({ me }: { me: Identity }) {
+export function ConversationList({ me, demo }: { me: Identity; demo: DemoIdentity[] | null }) {
   const [status, setStatus] = useState<Status>("active");
   const conversations = useQuery(api.shared.chat.getConversations, { status, limit: 100 });
   const { route } = useRouter();
@@ -71,7 +71,7 @@ export function ConversationList({ me }: { me: Identity }) {
                       {c.isBlocked ? " · Blocked" : ""}
                       {me.role === "admin" && c.conversationType === "customer_to_admin"
                         ? c.assignedAdminId
-                          ? ` · ${c.assignedAdminId === me.sub ? "assigned to you" : `assigned to ${c.assignedAdminId}`}`
+                          ? ` · ${c.assignedAdminId === me.sub ? "assigned to you" : `assigned to ${demo?.find((d) => d.sub === c.assignedAdminId)?.name ?? c.assignedAdminId}`}`
                           : " · unassigned"
                         : ""}
                     </span>

@@ -54,7 +54,7 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
           <aside className="sidebar">
             <ErrorBoundary fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
               {me.role === "customer" && <NewChat demo={demo} />}
-              <ConversationList me={me} />
+              <ConversationList me={me} demo={demo} />
             </ErrorBoundary>
           </aside>
           <main className="main">

@@ -150,16 +150,18 @@ function Transfer({
   act: (f: () => Promise<unknown>) => Promise<void>;
 }) {
   const transfer = useMutation(api.shared.chat.transferConversation);
-  const admins = (demo ?? []).filter((d) => d.role === "admin" && d.sub !== me.sub && d.sub !== conv.assignedAdminId);
+  const admins = (demo ?? []).filter((d) => d.role === "admin" && d.sub !== me.sub);
+  const open = admins.filter((a) => a.sub !== conv.assignedAdminId);
   const [to, setTo] = useState("");
-  const target = to || admins[0]?.sub || "";
+  const target = demo ? (open.some((a) => a.sub === to) ? to : (open[0]?.sub ?? "")) : to.trim();
   return (
     <span className="transfer">
-      {admins.length > 0 ? (
-        <select value={target} onChange={(e) => setTo(e.target.value)} aria-label="Transfer to">
+      {demo ? (
+        <select value={target} onChange={(e) => setTo(e.target.value)} aria-label="Transfer to" disabled={open.length === 0}>
           {admins.map((a) => (
-            <option key={a.sub} value={a.sub}>
+            <option key={a.sub} value={a.sub} disabled={a.sub === conv.assignedAdminId}>
               {a.name ?? a.sub}
+              {a.sub === conv.assignedAdminId ? " (assigned)" : ""}
             </option>
           ))}
         </select>
@@ -169,7 +171,12 @@ function Transfer({
       <button
         disabled={busy || !target}
         data-testid="transfer"
-        onClick={() => void act(() => transfer({ conversationId: conv._id, toAdminId: target }))}
+        onClick={() =>
+          void act(async () => {
+            await transfer({ conversationId: conv._id, toAdminId: target });
+            setTo("");
+          })
+        }
       >
         Transfer
       </button>
