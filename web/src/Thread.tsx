@@ -150,7 +150,7 @@ function Transfer({
   act: (f: () => Promise<unknown>) => Promise<void>;
 }) {
   const transfer = useMutation(api.shared.chat.transferConversation);
-  const admins = (demo ?? []).filter((d) => d.role === "admin" && d.sub !== me.sub);
+  const admins = (demo ?? []).filter((d) => d.role === "admin");
   const open = admins.filter((a) => a.sub !== conv.assignedAdminId);
   const [to, setTo] = useState("");
   const target = demo ? (open.some((a) => a.sub === to) ? to : (open[0]?.sub ?? "")) : to.trim();
@@ -161,6 +161,7 @@ function Transfer({
           {admins.map((a) => (
             <option key={a.sub} value={a.sub} disabled={a.sub === conv.assignedAdminId}>
               {a.name ?? a.sub}
+              {a.sub === me.sub ? " (you)" : ""}
               {a.sub === conv.assignedAdminId ? " (assigned)" : ""}
             </option>
           ))}

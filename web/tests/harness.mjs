@@ -141,8 +141,9 @@ export async function waitConnected(page, ms = timeout) {
 }
 
 let shot = 0;
-/** Saves a screenshot as web/test-artifacts/NN-name.png. */
+/** Saves a screenshot as web/test-artifacts/NN-name.png (the first one of a run clears the old ones). */
 export async function screenshot(page, name) {
+  if (shot === 0) rmSync(artifactsDir, { recursive: true, force: true });
   mkdirSync(artifactsDir, { recursive: true });
   shot += 1;
   await page.screenshot({ path: join(artifactsDir, `${String(shot).padStart(2, "0")}-${name}.png`) });
