@@ -82,7 +82,9 @@
 // request carries a token. A files row exists only for an image that was
 // fully processed and stored: objects are written first and removed again
 // if the row cannot be. A file is attached to at most one message. An
-// unattached file outlives its expires_at by at most SweepInterval. A
+// unattached file outlives its expires_at by at most SweepInterval, and
+// the stored image of a deleted message outlives the deletion by at most
+// SweepInterval (its row stays, with purged_at set). A
 // download URL opens one variant of one file within one conversation
 // until it expires; nothing the client declares about an image is trusted.
 package media

@@ -516,8 +516,9 @@ func storageKeys(id string, stored, original Format) keys {
 }
 
 // Sweep removes the files that were uploaded but not attached before they
-// expired (their rows, then their stored objects), and upload URLs past
-// their expiry. It returns how many files it removed.
+// expired (their rows, then their stored objects), the stored images of
+// deleted messages, and upload URLs past their expiry. It returns how many
+// files it removed.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	now := s.cfg.Now()
 	removed := 0
@@ -567,7 +568,54 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	if _, err := s.cfg.Pool.Exec(ctx, `DELETE FROM upload_urls WHERE expires_at < $1`, now); err != nil {
 		return removed, fmt.Errorf("remove expired upload urls: %w", err)
 	}
-	return removed, nil
+	purged, err := s.purgeDeleted(ctx, now)
+	return removed + purged, err
+}
+
+// purgeDeleted removes the stored objects of images whose message was
+// deleted (its files row stays, marked purged_at, as the message row
+// stays). It returns how many files it purged.
+func (s *Service) purgeDeleted(ctx context.Context, now time.Time) (int, error) {
+	purged := 0
+	for {
+		rows, err := s.cfg.Pool.Query(ctx, `UPDATE files f SET purged_at = $1 WHERE id IN (
+				SELECT f.id FROM messages m JOIN files f ON f.id = m.image_file_id
+				WHERE m.is_deleted AND m.image_file_id IS NOT NULL AND f.purged_at IS NULL
+				LIMIT 200 FOR UPDATE OF f SKIP LOCKED)
+			RETURNING id, storage_key, thumb_key, original_key`, now)
+		if err != nil {
+			return purged, fmt.Errorf("purge images of deleted messages: %w", err)
+		}
+		var (
+			id, image       string
+			thumb, original *string
+			n               int
+		)
+		var objects [][2]string // file id, key
+		_, err = pgx.ForEachRow(rows, []any{&id, &image, &thumb, &original}, func() error {
+			n++
+			objects = append(objects, [2]string{id, image})
+			for _, p := range []*string{thumb, original} {
+				if p != nil {
+					objects = append(objects, [2]string{id, *p})
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return purged, fmt.Errorf("purge images of deleted messages: %w", err)
+		}
+		for _, o := range objects {
+			if err := s.cfg.Store.Delete(ctx, o[1]); err != nil {
+				s.log.Warn("purge image of deleted message", slog.String(logFile, o[0]), slog.String(logKey, o[1]), slog.Any(logError, err))
+			}
+		}
+		purged += n
+		s.m.removed.Add(float64(n))
+		if n < 200 {
+			return purged, nil
+		}
+	}
 }
 
 // Run sweeps every SweepInterval until ctx is done, then returns nil.
@@ -578,7 +626,7 @@ func (s *Service) Run(ctx context.Context) error {
 		if n, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("media sweep", slog.Any(logError, err))
 		} else if n > 0 {
-			s.log.Info("removed unattached uploads", slog.Int("files", n))
+			s.log.Info("removed unattached uploads and images of deleted messages", slog.Int("files", n))
 		}
 		select {
 		case <-ctx.Done():

@@ -450,3 +450,44 @@ func TestUploadsAreBounded(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, []int{http.StatusOK, http.StatusOK}, statuses)
 }
+
+// A deleted message's image leaves the disk at the next sweep; its row
+// stays, marked purged, as the message row stays. Other images stay.
+func TestDeletedMessagesImagesArePurged(t *testing.T) {
+	s := parleytest.Start(t)
+	ctx := context.Background()
+	img := testimages.PNG(testimages.Photo(64, 48, 3))
+	gone := upload(t, s, john, img)
+	kept := upload(t, s, john, img)
+	goneMsg, errData := sendImage(t, s, john, schema.DemoConversationID, gone)
+	require.Nil(t, errData)
+	_, errData = sendImage(t, s, john, schema.DemoConversationID, kept)
+	require.Nil(t, errData)
+	rows, objects := stored(t, s)
+	require.Equal(t, [2]int{2, 4}, [2]int{rows, objects})
+
+	n, err := s.Server.Media.Sweep(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing is deleted yet")
+
+	mustCall[any](t, s, "mutation", john, "shared/chat:deleteMessage", map[string]any{"messageId": goneMsg})
+	n, err = s.Server.Media.Sweep(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	rows, objects = stored(t, s)
+	require.Equal(t, [2]int{2, 2}, [2]int{rows, objects}, "the deleted message's image and thumbnail are gone; the rows stay")
+	var purged, keptPurged *time.Time
+	require.NoError(t, s.DB.QueryRow(ctx, `SELECT purged_at FROM files WHERE id = $1`, gone).Scan(&purged))
+	require.NoError(t, s.DB.QueryRow(ctx, `SELECT purged_at FROM files WHERE id = $1`, kept).Scan(&keptPurged))
+	require.NotNil(t, purged)
+	require.Nil(t, keptPurged)
+
+	n, err = s.Server.Media.Sweep(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "a purged image is purged once")
+	for _, m := range messages(t, s, staff, schema.DemoConversationID) {
+		if m.ImageAttachment != nil && m.ImageAttachment.FileID == kept {
+			require.Equal(t, http.StatusOK, get(t, m.ImageAttachment.URL).status, "the other image is still served")
+		}
+	}
+}

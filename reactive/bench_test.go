@@ -101,7 +101,7 @@ func BenchmarkIndexMatchRow(b *testing.B) {
 		x := newDepIndex()
 		for i := range n {
 			conv := fmt.Sprintf("c%d", i)
-			x.replace(&instance{}, nil, []schema.Dep{
+			replaceDeps(x, &instance{}, nil, []schema.Dep{
 				{Table: "messages", Column: "conversation_id", Value: conv},
 				{Table: "conversations", Column: "id", Value: conv},
 				{Table: "users", Column: "id", Value: fmt.Sprintf("u%015d", i)},
@@ -136,7 +136,7 @@ func BenchmarkFanout(b *testing.B) {
 				e, in, sessions := fanoutEngine(b, "bench:"+query, n)
 				// Alternate two values so every install is a change.
 				results := [2]*Result{newResult(messagePage(1<<10, 0), nil, ""), newResult(messagePage(1<<10, 1), nil, "")}
-				deps := []schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c1"}}
+				deps := compileDeps([]schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c1"}})
 				b.ReportAllocs()
 				i := 0
 				for b.Loop() {
@@ -248,7 +248,7 @@ func fanoutEngine(b *testing.B, fn string, n int) (*Engine, *instance, []*Sessio
 		}
 	}
 	e.mu.Unlock()
-	if in == nil || len(in.subs) != n {
+	if in == nil || in.subs.len() != n {
 		b.Fatalf("no instance with %d subscribers", n)
 	}
 	return e, in, sessions

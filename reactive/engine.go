@@ -374,7 +374,7 @@ func (e *Engine) nextRefresh() time.Time {
 type runOut struct {
 	in        *instance
 	res       *Result
-	deps      []schema.Dep
+	deps      []depEntry
 	refreshAt time.Time
 }
 
@@ -562,7 +562,7 @@ const internalRetry = time.Second
 
 func (e *Engine) runOne(ctx context.Context, q schema.Querier, in *instance, now time.Time) runOut {
 	out, err := in.fn.RunPart(ctx, q, in.identity, in.args, now, in.journal, in.key.part)
-	o := runOut{in: in, deps: out.Deps.List(), refreshAt: out.RefreshAt}
+	o := runOut{in: in, deps: compileDeps(out.Deps.List()), refreshAt: out.RefreshAt}
 	var value json.RawMessage
 	if err == nil {
 		value, err = json.Marshal(out.Value)
@@ -610,7 +610,7 @@ func (e *Engine) install(outs []runOut) {
 		if prev == nil {
 			close(in.ready)
 		}
-		for ref := range in.subs {
+		for ref := range in.subs.all() {
 			ref.s.queryChanged(ref.qid, o.res)
 		}
 	}
@@ -648,8 +648,7 @@ func (e *Engine) attach(s *Session, qid uint32, fn *functions.Function, args ref
 		e.fresh = append(e.fresh, in)
 		signal(e.wake)
 	}
-	if _, had := in.subs[subRef{s, qid}]; !had {
-		in.subs[subRef{s, qid}] = struct{}{}
+	if in.subs.add(subRef{s, qid}) {
 		e.subscriptions++
 	}
 	return in, nil
@@ -672,11 +671,10 @@ func ready(ctx context.Context, in *instance) error {
 func (e *Engine) unsubscribe(s *Session, qid uint32, in *instance) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if _, had := in.subs[subRef{s, qid}]; had {
-		delete(in.subs, subRef{s, qid})
+	if in.subs.remove(subRef{s, qid}) {
 		e.subscriptions--
 	}
-	if len(in.subs) == 0 && !in.removed {
+	if in.subs.len() == 0 && !in.removed {
 		in.removed = true
 		delete(e.instances, in.key)
 		e.index.replace(in, in.deps, nil)

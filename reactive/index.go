@@ -1,6 +1,7 @@
 package reactive
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/parley-chat/parley/schema"
@@ -20,68 +21,164 @@ const watchAny = ""
 // width and the instances it touches, never to the number of instances.
 // Not safe for concurrent use; the engine guards it with its mutex.
 type depIndex struct {
-	// byKey holds, per key, each instance's watched columns: watchAny, or
-	// a comma-separated list for dependencies narrowed with Dep.Watch.
-	byKey map[depKey]map[*instance]string
+	// byKey holds, per key, the instances that depend on it with their
+	// watched columns: watchAny, or a comma-separated list for
+	// dependencies narrowed with Dep.Watch.
+	byKey map[depKey]keySet
 	// tables counts dependencies per table, so a change to a table that no
 	// query read is dismissed without looking at its columns.
 	tables map[string]int
 }
 
+// keySet is the instances of one key. Most keys (a caller's own rows) have
+// one instance, kept inline; a map is made only for the second.
+type keySet struct {
+	one   *instance // the only instance, when many is nil
+	watch string    // one's watched columns
+	many  map[*instance]string
+}
+
+// each calls f for every instance of the set with its watched columns.
+func (k keySet) each(f func(in *instance, watch string)) {
+	if k.many == nil {
+		if k.one != nil {
+			f(k.one, k.watch)
+		}
+		return
+	}
+	for in, w := range k.many {
+		f(in, w)
+	}
+}
+
 func newDepIndex() *depIndex {
-	return &depIndex{byKey: map[depKey]map[*instance]string{}, tables: map[string]int{}}
+	return &depIndex{byKey: map[depKey]keySet{}, tables: map[string]int{}}
 }
 
 func keyOf(d schema.Dep) depKey { return depKey{d.Table, d.Column, d.Value} }
 
-// merged folds deps into one watch list per key: any unnarrowed read of a
-// key makes the whole key unnarrowed.
-func merged(deps []schema.Dep) map[depKey]string {
-	out := make(map[depKey]string, len(deps))
-	for _, d := range deps {
-		k := keyOf(d)
-		w, seen := out[k]
-		switch {
-		case !seen:
-			out[k] = d.Watch
-		case w == watchAny || d.Watch == watchAny:
-			out[k] = watchAny
-		case !strings.Contains(","+w+",", ","+d.Watch+","):
-			out[k] = w + "," + d.Watch
-		}
-	}
-	return out
+// depEntry is one key an instance depends on, with its watched columns.
+type depEntry struct {
+	key   depKey
+	watch string
 }
 
-// replace swaps an instance's dependencies from old to new.
-func (x *depIndex) replace(in *instance, old, new []schema.Dep) {
-	next := merged(new)
-	for k := range merged(old) {
-		if _, keep := next[k]; !keep {
-			x.remove(in, k)
+func compareKeys(a, b depKey) int {
+	if c := strings.Compare(a.table, b.table); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.column, b.column); c != 0 {
+		return c
+	}
+	return strings.Compare(a.value, b.value)
+}
+
+// compileDeps folds a run's dependencies into one entry per key, sorted by
+// key: any unnarrowed read of a key makes the whole key unnarrowed. It runs
+// on the batch's workers, outside the engine's lock.
+func compileDeps(deps []schema.Dep) []depEntry {
+	if len(deps) == 0 {
+		return nil
+	}
+	out := make([]depEntry, len(deps))
+	for i, d := range deps {
+		out[i] = depEntry{keyOf(d), d.Watch}
+	}
+	slices.SortFunc(out, func(a, b depEntry) int { return compareKeys(a.key, b.key) })
+	n := 0
+	for _, e := range out {
+		if n > 0 && out[n-1].key == e.key {
+			prev := &out[n-1]
+			switch {
+			case prev.watch == watchAny || e.watch == watchAny:
+				prev.watch = watchAny
+			case !strings.Contains(","+prev.watch+",", ","+e.watch+","):
+				prev.watch += "," + e.watch
+			}
+			continue
+		}
+		out[n] = e
+		n++
+	}
+	return slices.Clip(out[:n])
+}
+
+// replace swaps an instance's dependencies from old to new (both from
+// compileDeps): a walk of the two sorted lists, allocating nothing but
+// the index's own entries.
+func (x *depIndex) replace(in *instance, old, new []depEntry) {
+	i, j := 0, 0
+	for i < len(old) || j < len(new) {
+		c := 0
+		switch {
+		case j == len(new):
+			c = -1
+		case i == len(old):
+			c = 1
+		default:
+			c = compareKeys(old[i].key, new[j].key)
+		}
+		switch {
+		case c < 0:
+			x.remove(in, old[i].key)
+			i++
+		case c > 0:
+			x.add(in, new[j])
+			j++
+		default:
+			if old[i].watch != new[j].watch {
+				x.add(in, new[j])
+			}
+			i++
+			j++
 		}
 	}
-	for k, watch := range next {
-		set := x.byKey[k]
-		if set == nil {
-			set = make(map[*instance]string, 1)
-			x.byKey[k] = set
+}
+
+// add records (or updates) in's dependency on e.key.
+func (x *depIndex) add(in *instance, e depEntry) {
+	set, ok := x.byKey[e.key]
+	switch {
+	case !ok:
+		x.byKey[e.key] = keySet{one: in, watch: e.watch}
+	case set.many == nil && set.one == in:
+		set.watch = e.watch
+		x.byKey[e.key] = set
+		return
+	case set.many == nil:
+		set.many = map[*instance]string{set.one: set.watch, in: e.watch}
+		set.one, set.watch = nil, ""
+		x.byKey[e.key] = set
+	default:
+		if _, had := set.many[in]; had {
+			set.many[in] = e.watch
+			return
 		}
-		if _, had := set[in]; !had {
-			x.tables[k.table]++
-		}
-		set[in] = watch
+		set.many[in] = e.watch
 	}
+	x.tables[e.key.table]++
 }
 
 func (x *depIndex) remove(in *instance, k depKey) {
-	set := x.byKey[k]
-	if _, ok := set[in]; !ok {
+	set, ok := x.byKey[k]
+	if !ok {
 		return
 	}
-	delete(set, in)
-	if len(set) == 0 {
+	if set.many == nil {
+		if set.one != in {
+			return
+		}
 		delete(x.byKey, k)
+	} else {
+		if _, ok := set.many[in]; !ok {
+			return
+		}
+		delete(set.many, in)
+		if len(set.many) == 1 {
+			for last, w := range set.many {
+				x.byKey[k] = keySet{one: last, watch: w}
+			}
+		}
 	}
 	if x.tables[k.table]--; x.tables[k.table] == 0 {
 		delete(x.tables, k.table)
@@ -107,7 +204,17 @@ func (x *depIndex) match(c *Change, out map[*instance]struct{}) {
 }
 
 func (x *depIndex) collect(c *Change, k depKey, out map[*instance]struct{}) {
-	for in, watch := range x.byKey[k] {
+	set, ok := x.byKey[k]
+	if !ok {
+		return
+	}
+	if set.many == nil {
+		if set.watch == watchAny || c.Op != OpUpdate || changedAny(c, set.watch) {
+			out[set.one] = struct{}{}
+		}
+		return
+	}
+	for in, watch := range set.many {
 		if watch == watchAny || c.Op != OpUpdate || changedAny(c, watch) {
 			out[in] = struct{}{}
 		}
@@ -143,9 +250,7 @@ func (x *depIndex) matchTable(table string, out map[*instance]struct{}) {
 	}
 	for k, set := range x.byKey {
 		if k.table == table {
-			for in := range set {
-				out[in] = struct{}{}
-			}
+			set.each(func(in *instance, _ string) { out[in] = struct{}{} })
 		}
 	}
 }

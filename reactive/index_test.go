@@ -2,6 +2,7 @@ package reactive
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,9 +17,9 @@ func TestIndexMatch(t *testing.T) {
 	msgs := &instance{key: instanceKey{fn: "messages of c1"}}
 	conv := &instance{key: instanceKey{fn: "conversation c1"}}
 	settings := &instance{key: instanceKey{fn: "settings"}}
-	x.replace(msgs, nil, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c1"}, {Table: "users", Column: "id", Value: "u1"}})
-	x.replace(conv, nil, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1"}})
-	x.replace(settings, nil, []schema.Dep{{Table: "chat_settings", Column: schema.WholeTable}})
+	replaceDeps(x, msgs, nil, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c1"}, {Table: "users", Column: "id", Value: "u1"}})
+	replaceDeps(x, conv, nil, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1"}})
+	replaceDeps(x, settings, nil, []schema.Dep{{Table: "chat_settings", Column: schema.WholeTable}})
 
 	tests := []struct {
 		name   string
@@ -48,7 +49,7 @@ func TestIndexMatch(t *testing.T) {
 	}
 
 	// Replacing dependencies removes the stale ones.
-	x.replace(msgs, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c1"}, {Table: "users", Column: "id", Value: "u1"}},
+	replaceDeps(x, msgs, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c1"}, {Table: "users", Column: "id", Value: "u1"}},
 		[]schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c2"}})
 	got := map[*instance]struct{}{}
 	x.match(&Change{Table: "users", New: []Column{col("id", "u1")}}, got)
@@ -61,9 +62,9 @@ func TestIndexMatch(t *testing.T) {
 	x.matchTable("conversations", got)
 	require.Equal(t, map[*instance]struct{}{conv: {}}, got)
 
-	x.replace(msgs, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c2"}}, nil)
-	x.replace(conv, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1"}}, nil)
-	x.replace(settings, []schema.Dep{{Table: "chat_settings", Column: schema.WholeTable}}, nil)
+	replaceDeps(x, msgs, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c2"}}, nil)
+	replaceDeps(x, conv, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1"}}, nil)
+	replaceDeps(x, settings, []schema.Dep{{Table: "chat_settings", Column: schema.WholeTable}}, nil)
 	require.Empty(t, x.byKey)
 	require.Empty(t, x.tables)
 }
@@ -72,8 +73,8 @@ func TestIndexWatchedColumns(t *testing.T) {
 	x := newDepIndex()
 	access := &instance{key: instanceKey{fn: "access to c1"}}
 	body := &instance{key: instanceKey{fn: "conversation c1"}}
-	x.replace(access, nil, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1", Watch: "customer_id,store_id"}})
-	x.replace(body, nil, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1"}})
+	replaceDeps(x, access, nil, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1", Watch: "customer_id,store_id"}})
+	replaceDeps(x, body, nil, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1"}})
 	row := func(kv ...string) []Column {
 		var out []Column
 		for i := 0; i < len(kv); i += 2 {
@@ -107,7 +108,7 @@ func TestIndexWatchedColumns(t *testing.T) {
 		})
 	}
 	// An unnarrowed read of the same key widens the instance's watch.
-	x.replace(access, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1", Watch: "customer_id,store_id"}},
+	replaceDeps(x, access, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1", Watch: "customer_id,store_id"}},
 		[]schema.Dep{{Table: "conversations", Column: "id", Value: "c1", Watch: "customer_id"}, {Table: "conversations", Column: "id", Value: "c1"}})
 	got := map[*instance]struct{}{}
 	x.match(&tests[0].change, got)
@@ -150,7 +151,7 @@ func BenchmarkIndexMatch(b *testing.B) {
 			x := newDepIndex()
 			for i := 0; i < n; i++ {
 				in := &instance{}
-				x.replace(in, nil, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: fmt.Sprintf("conv%d", i)},
+				replaceDeps(x, in, nil, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: fmt.Sprintf("conv%d", i)},
 					{Table: "conversations", Column: "id", Value: fmt.Sprintf("conv%d", i)}})
 			}
 			change := Change{Table: "messages", Op: OpInsert, New: []Column{col("id", "m1"), col("conversation_id", "conv7"),
@@ -167,4 +168,113 @@ func BenchmarkIndexMatch(b *testing.B) {
 			}
 		})
 	}
+}
+
+// replaceDeps is depIndex.replace with dependencies as runs record them.
+func replaceDeps(x *depIndex, in *instance, old, new []schema.Dep) {
+	x.replace(in, compileDeps(old), compileDeps(new))
+}
+
+// TestIndexKeySetGrowsAndShrinks follows one key from one instance (kept
+// inline) to three (a map) and back, with a watch list changing on the way.
+func TestIndexKeySetGrowsAndShrinks(t *testing.T) {
+	x := newDepIndex()
+	a, b, c := &instance{}, &instance{}, &instance{}
+	key := schema.Dep{Table: "conversations", Column: "id", Value: "c1"}
+	narrowed := key
+	narrowed.Watch = "customer_id"
+	update := func(changed string) *Change {
+		ch := &Change{Table: "conversations", Op: OpUpdate,
+			Old: []Column{col("id", "c1"), col("customer_id", "u1"), col("status", "active")},
+			New: []Column{col("id", "c1"), col("customer_id", "u1"), col("status", "active")}}
+		for i := range ch.New {
+			if ch.New[i].Name == changed {
+				ch.New[i].Value += "-changed"
+			}
+		}
+		return ch
+	}
+	matched := func(ch *Change) []*instance {
+		got := map[*instance]struct{}{}
+		x.match(ch, got)
+		var out []*instance
+		for _, in := range []*instance{a, b, c} {
+			if _, ok := got[in]; ok {
+				out = append(out, in)
+			}
+		}
+		return out
+	}
+
+	replaceDeps(x, a, nil, []schema.Dep{narrowed})
+	require.Nil(t, x.byKey[keyOf(key)].many, "one instance is kept inline")
+	require.Empty(t, matched(update("status")), "a narrowed dependency ignores other columns")
+	require.Equal(t, []*instance{a}, matched(update("customer_id")))
+
+	replaceDeps(x, b, nil, []schema.Dep{key})
+	replaceDeps(x, c, nil, []schema.Dep{narrowed, key}) // an unnarrowed read of the key wins
+	require.Len(t, x.byKey[keyOf(key)].many, 3)
+	require.Equal(t, 3, x.tables["conversations"])
+	require.Equal(t, []*instance{b, c}, matched(update("status")))
+
+	// a's watch widens: same key, new watch list.
+	replaceDeps(x, a, []schema.Dep{narrowed}, []schema.Dep{key})
+	require.Equal(t, []*instance{a, b, c}, matched(update("status")))
+	require.Equal(t, 3, x.tables["conversations"])
+
+	replaceDeps(x, b, []schema.Dep{key}, nil)
+	replaceDeps(x, c, []schema.Dep{narrowed, key}, nil)
+	set := x.byKey[keyOf(key)]
+	require.Nil(t, set.many, "back to one instance, inline again")
+	require.Same(t, a, set.one)
+	require.Equal(t, 1, x.tables["conversations"])
+	replaceDeps(x, a, []schema.Dep{key}, nil)
+	require.Empty(t, x.byKey)
+	require.Empty(t, x.tables)
+}
+
+func TestCompileDepsMergesAndSorts(t *testing.T) {
+	got := compileDeps([]schema.Dep{
+		{Table: "users", Column: "id", Value: "u1"},
+		{Table: "conversations", Column: "id", Value: "c1", Watch: "status"},
+		{Table: "conversations", Column: "id", Value: "c1", Watch: "customer_id"},
+		{Table: "conversations", Column: "id", Value: "c1", Watch: "status"},
+		{Table: "messages", Column: "conversation_id", Value: "c1", Watch: "is_read"},
+		{Table: "messages", Column: "conversation_id", Value: "c1"},
+	})
+	require.Equal(t, []depEntry{
+		{depKey{"conversations", "id", "c1"}, "status,customer_id"},
+		{depKey{"messages", "conversation_id", "c1"}, watchAny},
+		{depKey{"users", "id", "u1"}, watchAny},
+	}, got)
+	require.Nil(t, compileDeps(nil))
+}
+
+func TestSubSetGrowsAndShrinks(t *testing.T) {
+	var ss subSet
+	s1, s2 := &Session{}, &Session{}
+	a, b, c := subRef{s1, 1}, subRef{s1, 2}, subRef{s2, 1}
+	list := func() []subRef { return slices.Collect(ss.all()) }
+
+	require.Zero(t, ss.len())
+	require.Empty(t, list())
+	require.False(t, ss.remove(a))
+	require.True(t, ss.add(a))
+	require.False(t, ss.add(a))
+	require.Nil(t, ss.many, "one subscriber is kept inline")
+	require.Equal(t, []subRef{a}, list())
+
+	require.True(t, ss.add(b))
+	require.True(t, ss.add(c))
+	require.Equal(t, 3, ss.len())
+	require.ElementsMatch(t, []subRef{a, b, c}, list())
+	require.False(t, ss.remove(subRef{s2, 9}))
+
+	require.True(t, ss.remove(a))
+	require.True(t, ss.remove(c))
+	require.Nil(t, ss.many, "back to one, inline")
+	require.Equal(t, []subRef{b}, list())
+	require.True(t, ss.remove(b))
+	require.Zero(t, ss.len())
+	require.Empty(t, list())
 }

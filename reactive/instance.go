@@ -3,12 +3,12 @@ package reactive
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"iter"
 	"reflect"
 	"sync/atomic"
 	"time"
 
 	"github.com/parley-chat/parley/functions"
-	"github.com/parley-chat/parley/schema"
 )
 
 // Result is one computed value of a query: immutable once published and
@@ -68,13 +68,13 @@ type instance struct {
 	args     reflect.Value
 	identity *functions.Identity
 
-	deps      []schema.Dep
+	deps      []depEntry // sorted by key (compileDeps)
 	refreshAt time.Time
 	// journal is the last run's journal, given to the next run. Batches
 	// read it and install writes it, both on the Run goroutine's schedule
 	// (a batch's goroutines start after the previous install).
 	journal string
-	subs    map[subRef]struct{}
+	subs    subSet
 	removed bool
 
 	result atomic.Pointer[Result]
@@ -83,5 +83,81 @@ type instance struct {
 
 func newInstance(key instanceKey, fn *functions.Function, args reflect.Value, id *functions.Identity) *instance {
 	return &instance{key: key, fn: fn, args: args, identity: id, journal: key.journal,
-		subs: map[subRef]struct{}{}, ready: make(chan struct{})}
+		ready: make(chan struct{})}
+}
+
+// subSet is an instance's subscribers. Most instances (a caller's own
+// queries, access checks) have one, kept inline; a map is made only for
+// the second. Guarded by the engine's mutex.
+type subSet struct {
+	one  subRef // the only subscriber, when many is nil and has is set
+	has  bool
+	many map[subRef]struct{}
+}
+
+// add subscribes r; false if it already was.
+func (ss *subSet) add(r subRef) bool {
+	switch {
+	case ss.many != nil:
+		if _, had := ss.many[r]; had {
+			return false
+		}
+		ss.many[r] = struct{}{}
+	case !ss.has:
+		ss.one, ss.has = r, true
+	case ss.one == r:
+		return false
+	default:
+		ss.many = map[subRef]struct{}{ss.one: {}, r: {}}
+		ss.one, ss.has = subRef{}, false
+	}
+	return true
+}
+
+// remove unsubscribes r; false if it was not subscribed.
+func (ss *subSet) remove(r subRef) bool {
+	if ss.many == nil {
+		if !ss.has || ss.one != r {
+			return false
+		}
+		ss.one, ss.has = subRef{}, false
+		return true
+	}
+	if _, had := ss.many[r]; !had {
+		return false
+	}
+	delete(ss.many, r)
+	if len(ss.many) == 1 {
+		for last := range ss.many {
+			ss.one, ss.has, ss.many = last, true, nil
+		}
+	}
+	return true
+}
+
+func (ss *subSet) len() int {
+	if ss.many != nil {
+		return len(ss.many)
+	}
+	if ss.has {
+		return 1
+	}
+	return 0
+}
+
+// all iterates the subscribers.
+func (ss *subSet) all() iter.Seq[subRef] {
+	return func(yield func(subRef) bool) {
+		if ss.many == nil {
+			if ss.has {
+				yield(ss.one)
+			}
+			return
+		}
+		for r := range ss.many {
+			if !yield(r) {
+				return
+			}
+		}
+	}
 }

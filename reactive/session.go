@@ -105,7 +105,13 @@ type SessionConfig struct {
 	// MaxQueries bounds the queries one session may subscribe to; more is
 	// a protocol error. Zero means 1,000.
 	MaxQueries int
-	Logger     *slog.Logger
+	// OnWake, when set, is called whenever Take has something to return,
+	// in addition to Wake being signalled, so a transport can start a
+	// writer only when there is something to write. It must not block and
+	// must not call back into the session; it may be called with the
+	// session's or the engine's lock held.
+	OnWake func()
+	Logger *slog.Logger
 }
 
 // sessQuery is one query of a session: a whole query's instance, or a
@@ -207,7 +213,12 @@ func (e *Engine) NewSession(cfg SessionConfig) *Session {
 // Wake is signalled when Take has something to send.
 func (s *Session) Wake() <-chan struct{} { return s.wake }
 
-func (s *Session) signal() { signal(s.wake) }
+func (s *Session) signal() {
+	signal(s.wake)
+	if s.cfg.OnWake != nil {
+		s.cfg.OnWake()
+	}
+}
 
 // Connect records the client's session id, which scopes mutation
 // idempotency: a mutation resent after a reconnect runs once.

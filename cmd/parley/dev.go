@@ -56,6 +56,7 @@ func runDev(ctx context.Context, args []string) error {
 	chat := chatFlags(fl)
 	mediaOpts := mediaFlags(fl, false)
 	webDir := fl.String("web", defaultWebDir, "directory of the built web app, served at / (empty: none)")
+	debugAddr := debugFlag(fl)
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -142,6 +143,11 @@ parley: serving on %s (Postgres on port %d, database "parley")
 
 Press Ctrl-C to stop.
 `, url, cluster.Port(), webNote(url), dataFlag, dataFlag, dataFlag, url, url, url)
+	stopDebug, err := startDebug(ctx, *debugAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
 	err = srv.Run(ctx)
 	fmt.Fprintln(os.Stderr, "parley: shutting down")
 	return err

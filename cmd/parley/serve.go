@@ -30,6 +30,7 @@ func runServe(ctx context.Context, args []string) error {
 	migrate := fl.Bool("migrate", false, "apply migrations before serving")
 	chat := chatFlags(fl)
 	mediaOpts := mediaFlags(fl, true)
+	debugAddr := debugFlag(fl)
 	logLevel := fl.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
 	webDir := fl.String("web", os.Getenv("PARLEY_WEB_DIR"), "directory of a built web app to serve at / (env PARLEY_WEB_DIR; empty: none)")
 	if err := fl.Parse(args); err != nil {
@@ -77,6 +78,11 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	log.Info("parley serving", "addr", ln.Addr().String(), "version", version)
+	stopDebug, err := startDebug(ctx, *debugAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return verifier.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })

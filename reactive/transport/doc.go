@@ -6,13 +6,19 @@
 //
 // # Concurrency model
 //
-// Each connection has one reader (the HTTP handler goroutine) and one
-// writer goroutine. The reader processes client messages in order; the
-// writer sends whatever the session's Take returns when its Wake channel
-// fires, plus a Ping every PingInterval. Writes have a deadline: a client
-// that stops reading is disconnected, and its session's queue is bounded.
-// Writers encode transitions into buffers from one shared sync.Pool, held
-// only for the duration of a write, so an idle connection holds none.
+// Each connection has one reader goroutine, started when the HTTP handler
+// has upgraded the request (the handler returns, releasing the HTTP
+// server's per-request goroutine and buffers). The reader processes client
+// messages in order. A writer goroutine runs only while there is something
+// to send: the session's OnWake hook (or the ping timer, every
+// PingInterval) starts one if none runs; it sends whatever Take returns
+// until nothing is left, then exits. An idle connection therefore costs one
+// goroutine and a timer. Writes have a deadline: a client that stops
+// reading is disconnected, and its session's queue is bounded. Writers
+// encode transitions into buffers from one shared sync.Pool, held only for
+// the duration of a write, so an idle connection holds none. The reader
+// waits for the writer before it releases the session; a connection's lock
+// (wsConn.mu) is taken after the engine's and session's locks, never before.
 //
 // # Lifecycle
 //

@@ -34,31 +34,114 @@ func putTransitionBuffer(b *[]byte) {
 	}
 }
 
-// serveSync runs one WebSocket connection: this goroutine reads, one
-// writer goroutine writes. It returns after both are done.
+// wsConn is one WebSocket connection. Its reader goroutine owns it and
+// waits for everything else it started. A writer goroutine runs only while
+// there is something to send (a result, a response, a ping): an idle
+// connection costs one goroutine, not two, and holds no write buffer.
+type wsConn struct {
+	s      *Server
+	conn   *websocket.Conn
+	sess   *reactive.Session
+	ctx    context.Context // ends when the connection does
+	cancel context.CancelFunc
+
+	mu        sync.Mutex // guards the fields below
+	writing   bool       // a writer goroutine is running
+	signalled bool       // something to send arrived since the writer last looked
+	pingDue   bool
+	done      bool        // the connection is ending: start no writer, no ping
+	ping      *time.Timer // the next ping
+	writers   sync.WaitGroup
+	shut      chan struct{} // closed when shutdown has run
+}
+
+// serveSync upgrades the request and hands the connection to a goroutine
+// of its own, so the HTTP server's per-request state (its goroutine and
+// buffers) is released while the connection lives on.
 func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
-	s.wg.Add(1)
-	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(s.root)
-	defer cancel()
-	sess := s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log})
-	defer sess.Close()
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
+	ctx, cancel := context.WithCancel(s.root)
+	c := &wsConn{s: s, conn: conn, ctx: ctx, cancel: cancel, shut: make(chan struct{})}
+	c.sess = s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log, OnWake: c.kick})
+	s.wg.Add(1)
+	go c.run()
+}
 
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer conn.Close()
-		defer cancel()
-		s.writeLoop(ctx, conn, sess)
+// run reads the connection until it ends, then waits for the writer and
+// releases the session.
+func (c *wsConn) run() {
+	defer c.s.wg.Done()
+	stopShutdown := context.AfterFunc(c.ctx, c.shutdown)
+	defer func() {
+		if !stopShutdown() {
+			<-c.shut // it ran: wait until it is done
+		}
 	}()
-	s.readLoop(ctx, conn, sess)
-	cancel()
-	<-done
+	c.mu.Lock()
+	c.ping = time.AfterFunc(c.s.cfg.PingInterval, c.pingDueNow)
+	c.mu.Unlock()
+
+	c.s.readLoop(c.ctx, c.conn, c.sess)
+	c.cancel()
+
+	c.mu.Lock()
+	c.done = true
+	c.ping.Stop()
+	c.mu.Unlock()
+	c.writers.Wait()
+	c.sess.Close()
+	c.conn.Close()
+}
+
+// shutdown closes the connection when its context ends: on server
+// shutdown with a Close frame saying so, which unblocks the reader.
+func (c *wsConn) shutdown() {
+	defer close(c.shut)
+	if c.s.root.Err() != nil {
+		c.closeWith(websocket.CloseGoingAway, "server shutting down")
+	}
+	c.conn.Close()
+}
+
+// kick makes sure a writer runs: the session has something to send.
+func (c *wsConn) kick() {
+	c.mu.Lock()
+	c.signalled = true
+	start := !c.writing && !c.done
+	if start {
+		c.writing = true
+		c.writers.Add(1)
+	}
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+}
+
+// pingDueNow runs on the ping timer: the writer sends a Ping, and the
+// timer is set again.
+func (c *wsConn) pingDueNow() {
+	c.mu.Lock()
+	if c.done {
+		c.mu.Unlock()
+		return
+	}
+	c.pingDue = true
+	c.ping.Reset(c.s.cfg.PingInterval)
+	c.mu.Unlock()
+	c.kick()
+}
+
+// fail ends the connection after a failed or final write.
+func (c *wsConn) fail() {
+	c.mu.Lock()
+	c.done = true
+	c.mu.Unlock()
+	c.cancel()
 }
 
 func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, sess *reactive.Session) {
@@ -189,65 +272,87 @@ func (s *Server) expiry(sess *reactive.Session, version uint32, id *functions.Id
 	}))
 }
 
-func (s *Server) writeLoop(ctx context.Context, conn *websocket.Conn, sess *reactive.Session) {
-	ping := time.NewTicker(s.cfg.PingInterval)
-	defer ping.Stop()
-	write := func(b []byte) error {
-		conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)) //nolint:errcheck
-		err := conn.WriteMessage(websocket.TextMessage, b)
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			s.log.Info("closing session: client stopped reading",
-				slog.Duration("write_timeout", s.cfg.WriteTimeout), slog.String("remote", conn.RemoteAddr().String()))
-		}
-		return err
-	}
-	closeWith := func(code int, reason string) {
-		if len(reason) > 120 {
-			reason = reason[:120]
-		}
-		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second)) //nolint:errcheck
-	}
+// writeLoop sends what the session has until there is nothing left, then
+// exits; kick starts it again when there is more.
+func (c *wsConn) writeLoop() {
+	defer c.writers.Done()
 	for {
-		select {
-		case <-ctx.Done():
-			closeWith(websocket.CloseGoingAway, "server shutting down")
-			return
-		case <-ping.C:
-			if err := write(pingMessage); err != nil {
-				return
-			}
-		case <-sess.Wake():
-			out := sess.Take()
-			for _, m := range out.Messages {
-				b, err := encodeMessage(m)
-				if err != nil {
-					s.log.Error("encode message", slog.Any("error", err))
-					return
-				}
-				if err := write(b); err != nil {
-					return
-				}
-			}
-			if out.Transition != nil {
-				buf := transitionBuffers.Get().(*[]byte)
-				*buf = appendTransition((*buf)[:0], out.Transition)
-				err := write(*buf)
-				putTransitionBuffer(buf)
-				if err != nil {
-					return
-				}
-			}
-			if out.Close != "" {
-				code := websocket.ClosePolicyViolation
-				if out.Close == reactive.CloseAuthFailed {
-					code = websocket.CloseNormalClosure
-				} else {
-					s.log.Info("closing session", slog.String("reason", out.Close))
-				}
-				closeWith(code, out.Close)
+		c.mu.Lock()
+		c.signalled = false
+		ping := c.pingDue
+		c.pingDue = false
+		c.mu.Unlock()
+		if ping {
+			if err := c.write(pingMessage); err != nil {
+				c.fail()
 				return
 			}
 		}
+		if !c.send(c.sess.Take()) {
+			c.fail()
+			return
+		}
+		c.mu.Lock()
+		if !c.signalled && !c.pingDue {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
 	}
+}
+
+// send writes an outbox; false means the connection is over (a failed
+// write, or the session closed it).
+func (c *wsConn) send(out reactive.Outbox) bool {
+	for _, m := range out.Messages {
+		b, err := encodeMessage(m)
+		if err != nil {
+			c.s.log.Error("encode message", slog.Any("error", err))
+			return false
+		}
+		if err := c.write(b); err != nil {
+			return false
+		}
+	}
+	if out.Transition != nil {
+		buf := transitionBuffers.Get().(*[]byte)
+		*buf = appendTransition((*buf)[:0], out.Transition)
+		err := c.write(*buf)
+		putTransitionBuffer(buf)
+		if err != nil {
+			return false
+		}
+	}
+	if out.Close != "" {
+		code := websocket.ClosePolicyViolation
+		if out.Close == reactive.CloseAuthFailed {
+			code = websocket.CloseNormalClosure
+		} else {
+			c.s.log.Info("closing session", slog.String("reason", out.Close))
+		}
+		c.closeWith(code, out.Close)
+		return false
+	}
+	return true
+}
+
+// write sends one text message within the write timeout.
+func (c *wsConn) write(b []byte) error {
+	c.conn.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout)) //nolint:errcheck
+	err := c.conn.WriteMessage(websocket.TextMessage, b)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.s.log.Info("closing session: client stopped reading",
+			slog.Duration("write_timeout", c.s.cfg.WriteTimeout), slog.String("remote", c.conn.RemoteAddr().String()))
+	}
+	return err
+}
+
+// closeWith sends a Close frame (safe alongside a running writer).
+func (c *wsConn) closeWith(code int, reason string) {
+	if len(reason) > 120 {
+		reason = reason[:120]
+	}
+	c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second)) //nolint:errcheck
 }

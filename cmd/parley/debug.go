@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+)
+
+// debugFlag declares --debug-addr: a separate listener with the Go
+// profiler (net/http/pprof), off by default. It is never on the public
+// listener: profiles show internals.
+func debugFlag(fl *flag.FlagSet) *string {
+	return fl.String("debug-addr", "", "serve the Go profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
+}
+
+// startDebug serves the profiler on addr until ctx ends; stop waits for it.
+func startDebug(ctx context.Context, addr string, log *slog.Logger) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on --debug-addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("debug listener", slog.Any("error", err))
+		}
+	}()
+	log.Info("profiler listening", slog.String("addr", "http://"+ln.Addr().String()+"/debug/pprof/"))
+	ctx, cancel := context.WithCancel(ctx)
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		<-ctx.Done()
+		srv.Close()
+	}()
+	return func() { cancel(); <-closed; <-done }, nil
+}
