@@ -25,6 +25,7 @@ web:
 test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
+	client-ts/scripts/test.sh
 	web/scripts/test.sh
 
 BENCH_FLAGS ?=

@@ -5,7 +5,7 @@
 #     (both come with the Debian package postgresql);
 #   - libvips with its headers and pkg-config file (libvips-dev), and a C
 #     compiler, for media/vips (cgo);
-#   - the Node packages of e2e/node, when node is installed.
+#   - the Node packages of e2e/node and client-ts, when node is installed.
 # It is idempotent and prints nothing when everything is already present.
 set -euo pipefail
 
@@ -60,25 +60,26 @@ if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
 	apt_install gcc libc6-dev
 fi
 
-# --- Node.js and the Node packages of e2e/node ------------------------------
-node_dir=e2e/node
+# --- Node.js and the Node packages of e2e/node and client-ts ----------------
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	apt_install nodejs npm
 fi
-if command -v node >/dev/null 2>&1 && [[ -f $node_dir/package.json ]]; then
-	if [[ ! -d $node_dir/node_modules ]] ||
-		[[ -f $node_dir/package-lock.json && $node_dir/package-lock.json -nt $node_dir/node_modules ]] ||
-		[[ ! -f $node_dir/package-lock.json && $node_dir/package.json -nt $node_dir/node_modules ]]; then
-		if [[ -f $node_dir/package-lock.json ]]; then
-			log "npm ci in $node_dir"
-			(cd "$node_dir" && npm ci --no-audit --no-fund)
-		else
-			log "npm install in $node_dir (no package-lock.json)"
-			(cd "$node_dir" && npm install --no-audit --no-fund)
+for node_dir in e2e/node client-ts; do
+	if command -v node >/dev/null 2>&1 && [[ -f $node_dir/package.json ]]; then
+		if [[ ! -d $node_dir/node_modules ]] ||
+			[[ -f $node_dir/package-lock.json && $node_dir/package-lock.json -nt $node_dir/node_modules ]] ||
+			[[ ! -f $node_dir/package-lock.json && $node_dir/package.json -nt $node_dir/node_modules ]]; then
+			if [[ -f $node_dir/package-lock.json ]]; then
+				log "npm ci in $node_dir"
+				(cd "$node_dir" && npm ci --no-audit --no-fund)
+			else
+				log "npm install in $node_dir (no package-lock.json)"
+				(cd "$node_dir" && npm install --no-audit --no-fund)
+			fi
+			# npm neither always creates nor always touches the directory (no
+			# dependencies, nothing changed); mark it as up to date.
+			mkdir -p "$node_dir/node_modules"
+			touch "$node_dir/node_modules"
 		fi
-		# npm neither always creates nor always touches the directory (no
-		# dependencies, nothing changed); mark it as up to date.
-		mkdir -p "$node_dir/node_modules"
-		touch "$node_dir/node_modules"
 	fi
-fi
+done

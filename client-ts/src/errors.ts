@@ -30,8 +30,7 @@ export function parleyErrorData(e: unknown): ParleyErrorData | undefined {
 }
 
 /** A function error: a ConvexError whose data is ParleyErrorData. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type ParleyFunctionError = ConvexError<any> & { data: ParleyErrorData };
+export type ParleyFunctionError = Error & { name: "ConvexError"; data: ParleyErrorData };
 
 /**
  * Reports whether e is an error a Parley function threw (optionally: with

@@ -81,17 +81,25 @@ export type QueryArgsSource<Q extends FunctionReference<"query">> = MaybeRefOrGe
 /** What {@link useQuery} returns. */
 export interface UseQueryReturn<T> {
   /** The current result: undefined while pending, on error and when skipped. Never the previous arguments' result. */
-  data: ShallowRef<T | undefined>;
+  data: ComputedRef<T | undefined>;
   /** The query's error (e.g. a ConvexError with ParleyErrorData), else undefined. */
-  error: ShallowRef<Error | undefined>;
+  error: ComputedRef<Error | undefined>;
   /** True while the current arguments' first result has not arrived (false when skipped). */
-  isPending: Ref<boolean>;
+  isPending: ComputedRef<boolean>;
+}
+
+interface QueryState<T> {
+  data: T | undefined;
+  error: Error | undefined;
+  isPending: boolean;
 }
 
 /**
  * Subscribes to a query. args may be reactive: when they change, the old
  * subscription ends and data is cleared at once (isPending turns true), so
- * the previous arguments' result is never shown as the current one.
+ * the previous arguments' result is never shown as the current one. data,
+ * error and isPending change together (one state underneath), so even a
+ * synchronous watcher never sees a mix of two states.
  */
 export function useQuery<Q extends FunctionReference<"query">>(
   query: Q,
@@ -99,11 +107,10 @@ export function useQuery<Q extends FunctionReference<"query">>(
     ? [args?: QueryArgsSource<Q>]
     : [args: QueryArgsSource<Q>]
 ): UseQueryReturn<FunctionReturnType<Q>> {
+  type T = FunctionReturnType<Q>;
   const client = useParleyClient();
   const source = args[0] as QueryArgsSource<Q> | undefined;
-  const data = shallowRef<FunctionReturnType<Q> | undefined>(undefined);
-  const error = shallowRef<Error | undefined>(undefined);
-  const isPending = ref(true);
+  const state = shallowRef<QueryState<T>>({ data: undefined, error: undefined, isPending: true });
   let stop: (() => void) | undefined;
 
   const current = computed(() => {
@@ -115,29 +122,20 @@ export function useQuery<Q extends FunctionReference<"query">>(
   const subscribe = () => {
     stop?.();
     stop = undefined;
-    data.value = undefined;
-    error.value = undefined;
     const c = current.value;
     if (c.skip) {
-      isPending.value = false;
+      state.value = { data: undefined, error: undefined, isPending: false };
       return;
     }
-    isPending.value = true;
     let active = true;
     const unsubscribe = client.onUpdate(
       query,
       c.args,
       (v) => {
-        if (!active) return;
-        data.value = v;
-        error.value = undefined;
-        isPending.value = false;
+        if (active) state.value = { data: v, error: undefined, isPending: false };
       },
       (e) => {
-        if (!active) return;
-        data.value = undefined;
-        error.value = e;
-        isPending.value = false;
+        if (active) state.value = { data: undefined, error: e, isPending: false };
       },
     );
     stop = () => {
@@ -145,16 +143,14 @@ export function useQuery<Q extends FunctionReference<"query">>(
       unsubscribe();
     };
     // A result the client already holds (another subscriber) shows at once.
+    let next: QueryState<T> = { data: undefined, error: undefined, isPending: true };
     try {
       const v = unsubscribe.getCurrentValue();
-      if (v !== undefined) {
-        data.value = v;
-        isPending.value = false;
-      }
+      if (v !== undefined) next = { data: v, error: undefined, isPending: false };
     } catch (e) {
-      error.value = e as Error;
-      isPending.value = false;
+      next = { data: undefined, error: e as Error, isPending: false };
     }
+    state.value = next;
   };
   // flush "sync": the moment the arguments change, the old data is gone.
   watch(key, subscribe, { immediate: true, flush: "sync" });
@@ -162,7 +158,11 @@ export function useQuery<Q extends FunctionReference<"query">>(
     stop?.();
     stop = undefined;
   });
-  return { data, error, isPending };
+  return {
+    data: computed(() => state.value.data),
+    error: computed(() => state.value.error),
+    isPending: computed(() => state.value.isPending),
+  };
 }
 
 /** A mutation as a function; also exposes whether a call is in flight. */
@@ -320,14 +320,14 @@ export interface UseChatReturn {
   /** The newest messages, newest first; undefined while loading. */
   messages: ComputedRef<MessageDoc[] | undefined>;
   /** The whole getMessages page (isDone, continueCursor). */
-  page: ShallowRef<MessagePage | undefined>;
-  typingIndicators: ShallowRef<TypingIndicator[] | undefined>;
+  page: ComputedRef<MessagePage | undefined>;
+  typingIndicators: ComputedRef<TypingIndicator[] | undefined>;
   /** The caller's total of unread messages (all conversations). */
-  unreadCount: ShallowRef<number | undefined>;
+  unreadCount: ComputedRef<number | undefined>;
   /** True until the current conversation's messages have arrived. */
-  isLoading: Ref<boolean>;
+  isLoading: ComputedRef<boolean>;
   /** The messages query's error (e.g. not_found), else undefined. */
-  error: ShallowRef<Error | undefined>;
+  error: ComputedRef<Error | undefined>;
   sendMessage(message: ChatMessageInput): Promise<string>;
   sendImage(file: Blob, options?: SendImageOptions): Promise<string>;
   markAsRead(messageIds?: string[]): Promise<MarkReadResult>;
@@ -386,7 +386,7 @@ export function useChat(
     page: messagesQ.data,
     typingIndicators: typingQ.data,
     unreadCount: unreadQ.data,
-    isLoading: computed(() => id.value !== undefined && messagesQ.isPending.value) as unknown as Ref<boolean>,
+    isLoading: computed(() => id.value !== undefined && messagesQ.isPending.value),
     error: messagesQ.error,
     sendMessage(message) {
       const conv = id.value;
