@@ -316,7 +316,13 @@ function PendingBubble({ item, onRetry, onDiscard }: { item: OutboxItem; onRetry
     <div className={`msg mine pending ${failed ? "failed" : ""} ${item.kind}`} data-testid="pending" data-status={item.status}>
       {item.previewUrl && (
         <div className="image-preview">
-          <img src={item.previewUrl} alt={item.file?.name ?? "Image"} />
+          <img
+            src={item.previewUrl}
+            alt=""
+            onError={(e) => {
+              e.currentTarget.style.display = "none"; // not an image: the error below says so
+            }}
+          />
           {!failed && item.progress !== undefined && item.progress < 1 && (
             <progress value={item.progress} max={1} data-testid="upload-progress" />
           )}

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
+  call,
   DevServer,
   launchBrowser,
   makePNG,
@@ -134,6 +135,48 @@ test("an uploaded photo appears as a thumbnail on both sides", async () => {
   await john.getByTestId("pending").waitFor({ state: "detached" });
   await screenshot(john, "customer-image");
   await screenshot(pizza, "store-image");
+});
+
+test("a failed upload is shown as failed, with retry and discard", async () => {
+  await john.getByTestId("file-input").setInputFiles({ name: "notes.png", mimeType: "image/png", buffer: Buffer.from("not an image") });
+  const failed = john.locator('[data-testid="pending"][data-status="failed"]');
+  await failed.getByText(/Not sent/).waitFor();
+  await failed.getByTestId("retry").waitFor();
+  await screenshot(john, "failed-upload");
+  await failed.getByText("Discard").click();
+  await failed.waitFor({ state: "detached" });
+});
+
+test("the store inbox counts unread messages; history scrolls up page by page", async () => {
+  // A second conversation, about John's other order, with more history
+  // than one page (30), written over the HTTP API by both sides.
+  const { conversationId } = await call(server, "john", "mutation", "shared/chat:createOrGetConversation",
+    { orderId: "order987654321", storeId: "store123456789" });
+  await pizza.getByRole("link", { name: "Parley" }).first().click();
+  const sends = [];
+  for (let i = 1; i <= 40; i++) {
+    const key = i % 2 ? "john" : "pizza";
+    sends.push(() => call(server, key, "mutation", "shared/chat:sendMessage",
+      { conversationId, content: `History ${String(i).padStart(2, "0")} ${stamp}`, messageType: "text" }));
+  }
+  for (const s of sends) await s(); // in order; within the default rate limits' bursts for 2 users
+  const row = pizza.getByTestId("conversation").filter({ hasText: `History 40 ${stamp}` });
+  await row.getByTestId("unread-badge").filter({ hasText: "20" }).waitFor();
+  await screenshot(pizza, "store-inbox-unread");
+
+  await row.click();
+  await message(pizza, `History 40 ${stamp}`).waitFor();
+  await row.getByTestId("unread-badge").waitFor({ state: "detached" });
+  const oldest = message(pizza, `History 01 ${stamp}`);
+  assert.equal(await oldest.count(), 0, "the first page holds the newest 30 only");
+  // Scrolling up loads the older page.
+  await pizza.getByTestId("history-edge").scrollIntoViewIfNeeded();
+  await oldest.waitFor();
+  await pizza.locator('[data-testid="history-edge"][data-status="Exhausted"]').waitFor();
+  await screenshot(pizza, "store-history");
+  await pizza.goto(`${server.url}/c/${conv}`);
+  await pizza.getByTestId("thread").waitFor();
+  await waitConnected(pizza);
 });
 
 test("a customer cannot open another customer's conversation by URL", async () => {

@@ -204,3 +204,21 @@ function crc32(buf) {
   for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
+
+/** Calls a function over the HTTP API as a demo identity; returns its value. */
+export async function call(server, key, kind, path, args) {
+  const tok = await fetch(`${server.url}/dev/token`, { method: "POST", body: JSON.stringify({ identity: key }) });
+  const { token } = await tok.json();
+  for (;;) {
+    const res = await fetch(`${server.url}/api/${kind}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+      body: JSON.stringify({ path, args }),
+    });
+    const body = await res.json();
+    if (body.status === "success") return body.value;
+    const retry = body.errorData?.code === "rate_limited" ? body.errorData.retryAfterMs : undefined;
+    if (retry === undefined) throw new Error(`${path}: ${JSON.stringify(body)}`);
+    await new Promise((r) => setTimeout(r, retry)); // the server says when
+  }
+}
