@@ -147,7 +147,7 @@ test("a failed upload is shown as failed, with retry and discard", async () => {
   await failed.waitFor({ state: "detached" });
 });
 
-test("the store inbox counts unread messages; history scrolls up page by page", async () => {
+test("the store inbox counts unread messages; history scrolls up page by page; archive", async () => {
   // A second conversation, about John's other order, with more history
   // than one page (30), written over the HTTP API by both sides.
   const { conversationId } = await call(server, "john", "mutation", "shared/chat:createOrGetConversation",
@@ -174,6 +174,13 @@ test("the store inbox counts unread messages; history scrolls up page by page", 
   await oldest.waitFor();
   await pizza.locator('[data-testid="history-edge"][data-status="Exhausted"]').waitFor();
   await screenshot(pizza, "store-history");
+
+  // Archiving moves it from the active list to the archived one.
+  await pizza.getByTestId("archive").click();
+  await row.waitFor({ state: "detached" });
+  await pizza.getByRole("tab", { name: "Archived" }).click();
+  await pizza.getByTestId("conversation").filter({ hasText: `History 40 ${stamp}` }).waitFor();
+  await pizza.getByRole("tab", { name: "Active" }).click();
   await pizza.goto(`${server.url}/c/${conv}`);
   await pizza.getByTestId("thread").waitFor();
   await waitConnected(pizza);
