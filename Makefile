@@ -5,7 +5,7 @@ BIN     := bin/parley
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 20s
 
-.PHONY: run test build deps bench bench-go fuzz lint generate clean
+.PHONY: run web test build deps bench bench-go fuzz lint generate clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/parley
@@ -13,15 +13,20 @@ build:
 deps:
 	@scripts/ensure-deps.sh
 
-## run: private Postgres + demo data + server on http://127.0.0.1:3210
-run: deps build
+## run: private Postgres + demo data + server and web app on http://127.0.0.1:3210
+run: deps build web
 	$(BIN) dev
+
+## web: the web app (web/dist) that `parley dev` serves at /, built when its sources changed
+web:
+	@web/scripts/build.sh
 
 ## test: every test, against a private Postgres, with -race
 test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
 	client-ts/scripts/test.sh
+	web/scripts/test.sh
 
 BENCH_FLAGS ?=
 BENCH_JSON  ?= bin/bench.json

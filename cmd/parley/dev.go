@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,12 +18,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/devauth"
 	"github.com/parley-chat/parley/internal/pgcluster"
 	"github.com/parley-chat/parley/internal/server"
 	"github.com/parley-chat/parley/schema"
 )
 
 const devSecretFile = "dev-secret"
+
+// devTokenTTL is the lifetime of the tokens the dev sign-in mints.
+const devTokenTTL = 24 * time.Hour
 
 // devSecret reads the dev signing secret kept in dir, creating it once.
 func devSecret(dir string, create bool) ([]byte, error) {
@@ -50,6 +55,7 @@ func runDev(ctx context.Context, args []string) error {
 	logLevel := fl.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	chat := chatFlags(fl)
 	mediaOpts := mediaFlags(fl, false)
+	webDir := fl.String("web", defaultWebDir, "directory of the built web app, served at / (empty: none)")
 	debugAddr := debugFlag(fl)
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -101,7 +107,14 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srvCfg := server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Chat: *chat, Logger: log}
+	// Dev-only routes: the demo sign-in and the web app.
+	mux := http.NewServeMux()
+	devauth.Register(mux, secret, devTokenTTL)
+	webNote, err := mountWeb(mux, *webDir, flagSet(fl, "web"))
+	if err != nil {
+		return err
+	}
+	srvCfg := server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Chat: *chat, Mux: mux, Logger: log}
 	if err := mediaOpts.apply(&srvCfg, dir); err != nil {
 		return err
 	}
@@ -121,6 +134,7 @@ func runDev(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, `
 parley: serving on %s (Postgres on port %d, database "parley")
 
+  Web app:       %s
   Get a token:   parley token%s --sub cust123456789 --role customer --name "John Doe"
                  parley token%s --sub user123456789 --role store --store-id store123456789 --name "Pizza Palace Support"
                  parley token%s --sub admin123456789 --role admin --name "Parley Support"
@@ -128,7 +142,7 @@ parley: serving on %s (Postgres on port %d, database "parley")
   Health:        %s/healthz     Metrics: %s/metrics
 
 Press Ctrl-C to stop.
-`, url, cluster.Port(), dataFlag, dataFlag, dataFlag, url, url, url)
+`, url, cluster.Port(), webNote(url), dataFlag, dataFlag, dataFlag, url, url, url)
 	stopDebug, err := startDebug(ctx, *debugAddr, log)
 	if err != nil {
 		return err

@@ -58,9 +58,9 @@ type devProcess struct {
 
 var servingRE = regexp.MustCompile(`serving on (http://\S+)`)
 
-func startDev(t *testing.T, bin, data string) *devProcess {
+func startDev(t *testing.T, bin, data string, extra ...string) *devProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "dev", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn")
+	cmd := exec.Command(bin, append([]string{"dev", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn"}, extra...)...)
 	pipe, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

@@ -28,7 +28,8 @@ var version = "dev" // set with -ldflags "-X main.version=…"
 const usage = `parley — a reactive chat backend over PostgreSQL
 
 Usage:
-  parley dev     [--data DIR] [--addr HOST:PORT]     private Postgres + demo data + server
+  parley dev     [--data DIR] [--addr HOST:PORT] [--web DIR]
+                                                      private Postgres + demo data + server + web app
   parley serve   [--addr HOST:PORT] [--jwt-secret S | --jwks-file F | --jwks-url U]
                                                       production server on DATABASE_URL
   parley migrate                                      apply migrations to DATABASE_URL and exit

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -31,6 +32,7 @@ func runServe(ctx context.Context, args []string) error {
 	mediaOpts := mediaFlags(fl, true)
 	debugAddr := debugFlag(fl)
 	logLevel := fl.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
+	webDir := fl.String("web", os.Getenv("PARLEY_WEB_DIR"), "directory of a built web app to serve at / (env PARLEY_WEB_DIR; empty: none)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -61,6 +63,13 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	defer ln.Close()
 	srvCfg := server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Chat: *chat, Logger: log}
+	if *webDir != "" {
+		// No dev sign-in here: the app's users bring tokens of their own.
+		srvCfg.Mux = http.NewServeMux()
+		if _, err := mountWeb(srvCfg.Mux, *webDir, true); err != nil {
+			return err
+		}
+	}
 	if err := mediaOpts.apply(&srvCfg, ""); err != nil {
 		return err
 	}

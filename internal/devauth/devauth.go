@@ -1,0 +1,126 @@
+package devauth
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/schema"
+)
+
+// Paths of the dev-only endpoints.
+const (
+	IdentitiesPath = "/dev/identities"
+	TokenPath      = "/dev/token"
+)
+
+// maxBodyBytes bounds a token request.
+const maxBodyBytes = 4 << 10
+
+// Identity is a demo identity the dev sign-in offers.
+type Identity struct {
+	// Key is the short name a token request may use ("john").
+	Key string `json:"key"`
+	functions.Identity
+	// StoreName is the store a store identity works for.
+	StoreName string `json:"storeName,omitempty"`
+	// About says what the identity is good for in the demo.
+	About string `json:"about"`
+}
+
+// Identities are the demo identities of schema.SeedDemo, in the order the
+// sign-in screen lists them.
+var Identities = []Identity{
+	{Key: "john", Identity: functions.Identity{Subject: schema.DemoCustomerID, Role: functions.RoleCustomer, Name: "John Doe"},
+		About: "Customer with two Pizza Palace orders and a cancelled Burger Barn order"},
+	{Key: "jane", Identity: functions.Identity{Subject: schema.DemoOtherCustomerID, Role: functions.RoleCustomer, Name: "Jane Roe"},
+		About: "Customer with no orders: may contact support only"},
+	{Key: "pizza", Identity: functions.Identity{Subject: schema.DemoStaffID, Role: functions.RoleStore, Name: "Pizza Palace Support", StoreID: schema.DemoStoreID},
+		StoreName: "Pizza Palace", About: "Store staff: the Pizza Palace inbox"},
+	{Key: "burger", Identity: functions.Identity{Subject: schema.DemoClosedStaffID, Role: functions.RoleStore, Name: "Burger Barn Support", StoreID: schema.DemoClosedStoreID},
+		StoreName: "Burger Barn", About: "Store staff: the Burger Barn inbox"},
+	{Key: "admin", Identity: functions.Identity{Subject: schema.DemoAdminID, Role: functions.RoleAdmin, Name: "Parley Support"},
+		About: "Support admin: the support console"},
+	{Key: "alex", Identity: functions.Identity{Subject: schema.DemoAdmin2ID, Role: functions.RoleAdmin, Name: "Alex Admin"},
+		About: "Second support admin, to transfer conversations to"},
+}
+
+// Lookup finds a demo identity by key or subject.
+func Lookup(keyOrSubject string) (Identity, bool) {
+	for _, id := range Identities {
+		if id.Key == keyOrSubject || id.Subject == keyOrSubject {
+			return id, true
+		}
+	}
+	return Identity{}, false
+}
+
+// Register adds GET IdentitiesPath and POST TokenPath to mux. Tokens are
+// signed with secret (the dev secret) and live for ttl.
+func Register(mux *http.ServeMux, secret []byte, ttl time.Duration) {
+	mux.HandleFunc("GET "+IdentitiesPath, func(w http.ResponseWriter, r *http.Request) {
+		if !sameOrigin(r) {
+			writeError(w, http.StatusForbidden, "cross-origin requests are not allowed")
+			return
+		}
+		writeJSON(w, http.StatusOK, Identities)
+	})
+	mux.HandleFunc("POST "+TokenPath, func(w http.ResponseWriter, r *http.Request) {
+		if !sameOrigin(r) {
+			writeError(w, http.StatusForbidden, "cross-origin requests are not allowed")
+			return
+		}
+		var req struct {
+			Identity string `json:"identity"`
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		if err == nil {
+			err = json.Unmarshal(body, &req)
+		}
+		if err != nil {
+			writeError(w, http.StatusBadRequest, `body must be {"identity": KEY or ID}`)
+			return
+		}
+		id, ok := Lookup(req.Identity)
+		if !ok {
+			writeError(w, http.StatusNotFound, "no demo identity "+req.Identity)
+			return
+		}
+		tok, err := jwtauth.MintHS256(secret, id.Identity, ttl)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "mint token")
+			return
+		}
+		writeJSON(w, http.StatusOK, struct {
+			Token    string   `json:"token"`
+			Identity Identity `json:"identity"`
+		}{tok, id})
+	})
+}
+
+// sameOrigin reports whether r has no Origin header or one naming the
+// host it was sent to.
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v) // fixed shapes of strings: cannot fail
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

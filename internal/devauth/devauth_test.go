@@ -1,0 +1,75 @@
+package devauth_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/devauth"
+)
+
+func TestTokenEndpoint(t *testing.T) {
+	secret := []byte(strings.Repeat("s", jwtauth.MinSecretLen))
+	mux := http.NewServeMux()
+	devauth.Register(mux, secret, time.Hour)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	verifier, err := jwtauth.New(context.Background(), jwtauth.Config{HS256Secret: secret})
+	require.NoError(t, err)
+
+	resp, err := http.Get(srv.URL + devauth.IdentitiesPath)
+	require.NoError(t, err)
+	var ids []map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ids))
+	resp.Body.Close()
+	require.Len(t, ids, len(devauth.Identities))
+	require.Equal(t, "john", ids[0]["key"])
+	require.Equal(t, "cust123456789", ids[0]["sub"])
+
+	tests := []struct {
+		name, body, origin string
+		status             int
+		want               functions.Identity
+	}{
+		{"by key", `{"identity":"pizza"}`, "", 200, devauth.Identities[2].Identity},
+		{"by id", `{"identity":"admin987654321"}`, "", 200, devauth.Identities[5].Identity},
+		{"same origin", `{"identity":"john"}`, srv.URL, 200, devauth.Identities[0].Identity},
+		{"other origin", `{"identity":"john"}`, "http://evil.example", 403, functions.Identity{}},
+		{"unknown", `{"identity":"root"}`, "", 404, functions.Identity{}},
+		{"bad body", `{`, "", 400, functions.Identity{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest("POST", srv.URL+devauth.TokenPath, strings.NewReader(tt.body))
+			require.NoError(t, err)
+			if tt.origin != "" {
+				req.Header.Set("Origin", tt.origin)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			var out struct {
+				Token string `json:"token"`
+				Error string `json:"error"`
+			}
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+			require.Equal(t, tt.status, resp.StatusCode, out.Error)
+			if tt.status != 200 {
+				require.NotEmpty(t, out.Error)
+				return
+			}
+			got, err := verifier.Verify(out.Token)
+			require.NoError(t, err)
+			got.ExpiresAt = time.Time{}
+			require.Equal(t, tt.want, *got)
+		})
+	}
+}

@@ -1,0 +1,21 @@
+// Package devauth is the dev-only sign-in of `parley dev`: it lists the
+// demo identities (GET /dev/identities) and mints a token for one of them
+// (POST /dev/token), signed with the dev secret, so the web app can offer
+// "sign in as John Doe" without a real identity provider. `parley serve`
+// never registers it: under serve the paths are 404.
+//
+// # Concurrency model
+//
+// The handlers hold no mutable state; they are safe for concurrent use.
+//
+// # Lifecycle
+//
+// Register adds the routes to a mux once, before the server starts.
+//
+// # Invariants
+//
+// Only the demo identities can be minted, never an arbitrary subject or
+// role. A request that carries an Origin header must come from the
+// server's own origin: another web site open in the same browser cannot
+// mint tokens from a running `parley dev`.
+package devauth

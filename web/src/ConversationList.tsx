@@ -1,0 +1,108 @@
+import { api, type ConversationDoc } from "@parley/client";
+import { useQuery } from "@parley/client/react";
+import { useState } from "react";
+import type { DemoIdentity, Identity } from "./auth";
+import { shortTime } from "./format";
+import { conversationPath, Link, useRouter } from "./router";
+
+type Status = "active" | "archived" | "closed";
+
+/** The unread count of c for the caller (customers count the customer side). */
+export function myUnread(c: ConversationDoc, me: Identity): number {
+  return me.role === "customer" ? c.unreadCountCustomer : c.unreadCountRecipient;
+}
+
+/** The name of a conversation as the caller sees it. */
+export function conversationTitle(c: ConversationDoc, me: Identity): string {
+  if (me.role === "customer") {
+    return c.conversationType === "customer_to_admin" ? "Parley Support" : (c.storeName ?? "Store");
+  }
+  return c.customerName || c.customerId;
+}
+
+export function ConversationList({ me, demo }: { me: Identity; demo: DemoIdentity[] | null }) {
+  const [status, setStatus] = useState<Status>("active");
+  const conversations = useQuery(api.shared.chat.getConversations, { status, limit: 100 });
+  const { route } = useRouter();
+  const current = route.page === "conversation" ? route.conversationId : null;
+
+  return (
+    <section className="conversations" aria-label="Conversations">
+      <div className="tabs" role="tablist">
+        {(["active", "archived", "closed"] as const).map((s) => (
+          <button key={s} role="tab" aria-selected={status === s} className={status === s ? "tab on" : "tab"} onClick={() => setStatus(s)}>
+            {s[0]!.toUpperCase() + s.slice(1)}
+          </button>
+        ))}
+      </div>
+      {conversations === undefined ? (
+        <ul className="conv-list" aria-busy>
+          {[0, 1, 2].map((i) => (
+            <li key={i} className="conv skeleton" />
+          ))}
+        </ul>
+      ) : conversations.length === 0 ? (
+        <p className="empty small muted" data-testid="no-conversations">
+          {status === "active" ? emptyText(me) : `No ${status} conversations.`}
+        </p>
+      ) : (
+        <ul className="conv-list" data-testid="conversation-list">
+          {conversations.map((c) => {
+            const unread = myUnread(c, me);
+            return (
+              <li key={c._id}>
+                <Link
+                  to={conversationPath(c._id)}
+                  className={`conv ${c._id === current ? "current" : ""} ${unread > 0 ? "unread" : ""}`}
+                  data-testid="conversation"
+                  data-conversation-id={c._id}
+                >
+                  <span className={`avatar ${c.conversationType === "customer_to_admin" ? "role-admin" : "role-store"}`}>
+                    {conversationTitle(c, me).slice(0, 1)}
+                  </span>
+                  <span className="conv-text">
+                    <span className="conv-top">
+                      <strong className="conv-title">{conversationTitle(c, me)}</strong>
+                      <span className="muted small">{shortTime(c.lastMessageAt ?? c._creationTime)}</span>
+                    </span>
+                    <span className="conv-sub muted small">
+                      {me.role !== "customer" && c.storeName && c.conversationType === "customer_to_store" ? `${c.storeName} · ` : ""}
+                      {c.orderId ? `Order ${c.orderId}` : c.conversationType === "customer_to_admin" ? "Support" : ""}
+                      {c.isBlocked ? " · Blocked" : ""}
+                      {me.role === "admin" && c.conversationType === "customer_to_admin"
+                        ? c.assignedAdminId
+                          ? ` · ${c.assignedAdminId === me.sub ? "assigned to you" : `assigned to ${demo?.find((d) => d.sub === c.assignedAdminId)?.name ?? c.assignedAdminId}`}`
+                          : " · unassigned"
+                        : ""}
+                    </span>
+                    <span className="conv-preview">
+                      <span className="preview" data-testid="preview">
+                        {c.lastMessagePreview || <em className="muted">No messages yet</em>}
+                      </span>
+                      {unread > 0 && (
+                        <span className="badge" data-testid="unread-badge">
+                          {unread}
+                        </span>
+                      )}
+                    </span>
+                  </span>
+                </Link>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function emptyText(me: Identity): string {
+  switch (me.role) {
+    case "customer":
+      return "No conversations yet. Start one above.";
+    case "store":
+      return "No customer has written to your store yet.";
+    case "admin":
+      return "No support conversations. All quiet.";
+  }
+}

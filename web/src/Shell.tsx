@@ -1,0 +1,170 @@
+import { api } from "@parley/client";
+import { useConnectionState, useQuery } from "@parley/client/react";
+import { useEffect, useState } from "react";
+import { displayName, fetchIdentities, type DemoIdentity, type Session } from "./auth";
+import { ConversationList } from "./ConversationList";
+import { ErrorBoundary } from "./ErrorBoundary";
+import { errorMessage } from "./format";
+import { NewChat } from "./NewChat";
+import { OutboxProvider, useOutbox } from "./outbox";
+import { Link, useRouter } from "./router";
+import { Thread } from "./Thread";
+
+const roleTitle = { customer: "My conversations", store: "Store inbox", admin: "Support console" } as const;
+
+export function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
+  const me = session.identity;
+  const { route } = useRouter();
+  // The demo identities (dev only): the stores a customer may pick and the
+  // admins a conversation may be transferred to.
+  const [demo, setDemo] = useState<DemoIdentity[] | null>(null);
+  useEffect(() => {
+    fetchIdentities().then(setDemo, () => setDemo(null));
+  }, []);
+
+  return (
+    <OutboxProvider>
+      <div className={`app role-${me.role}`} data-role={me.role}>
+        <header className="topbar">
+          <Link to="/" className="brand">
+            <span className="logo" aria-hidden>
+              ◆
+            </span>{" "}
+            Parley
+          </Link>
+          <span className="screen-title">
+            {roleTitle[me.role]}
+            {me.role === "store" && session.kind === "dev" && session.identity.storeName
+              ? ` · ${session.identity.storeName}`
+              : ""}
+          </span>
+          <span className="spacer" />
+          <UnreadTotal />
+          <ConnectionDot />
+          <span className="whoami" data-testid="whoami">
+            <span className={`avatar small role-${me.role}`}>{displayName(me).slice(0, 1)}</span>
+            {displayName(me)}
+          </span>
+          <button className="link" onClick={onSignOut}>
+            Sign out
+          </button>
+        </header>
+        <ConnectionBanner />
+        <div className={`layout ${route.page === "conversation" ? "has-thread" : ""}`}>
+          <aside className="sidebar">
+            <ErrorBoundary fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
+              {me.role === "customer" && <NewChat demo={demo} />}
+              <ConversationList me={me} demo={demo} />
+            </ErrorBoundary>
+          </aside>
+          <main className="main">
+            {route.page === "conversation" ? (
+              <ErrorBoundary
+                key={route.conversationId}
+                fallback={(e, reset) => <ThreadError error={e} onRetry={reset} />}
+              >
+                <Thread conversationId={route.conversationId} me={me} demo={demo} />
+              </ErrorBoundary>
+            ) : (
+              <Welcome role={me.role} />
+            )}
+          </main>
+        </div>
+      </div>
+    </OutboxProvider>
+  );
+}
+
+/** The total unread count, in the header and the page title. */
+function UnreadTotal() {
+  const unread = useQuery(api.shared.chat.getUnreadCount, {});
+  useEffect(() => {
+    document.title = unread ? `(${unread}) Parley` : "Parley";
+  }, [unread]);
+  if (!unread) return null;
+  return (
+    <span className="badge total" data-testid="unread-total" title={`${unread} unread`}>
+      {unread} unread
+    </span>
+  );
+}
+
+function ConnectionDot() {
+  const state = useConnectionState();
+  const label = { connected: "Connected", connecting: "Connecting…", disconnected: "Offline" }[state];
+  return (
+    <span className={`conn conn-${state}`} data-testid="connection" data-state={state} title={label}>
+      <span className="dot" /> {label}
+    </span>
+  );
+}
+
+/** Says when the connection is lost and what happens to what the user sends meanwhile. */
+function ConnectionBanner() {
+  const state = useConnectionState();
+  const { items } = useOutbox();
+  const waiting = items.filter((i) => i.status === "sending").length;
+  if (state === "connected") return null;
+  return (
+    <div className={`banner banner-${state}`} role="status" data-testid="connection-banner">
+      {state === "connecting" ? (
+        "Connecting to the server…"
+      ) : (
+        <>
+          <strong>Connection lost.</strong> Reconnecting… Messages you send are kept and go out when the connection is back
+          {waiting > 0 ? ` (${waiting} waiting)` : ""}.
+        </>
+      )}
+    </div>
+  );
+}
+
+function Welcome({ role }: { role: "customer" | "store" | "admin" }) {
+  const text = {
+    customer: "Pick a conversation, start a chat with a store about one of your orders, or contact support.",
+    store: "Pick a conversation from your store's inbox to reply.",
+    admin: "Pick a support conversation to answer, transfer or moderate it.",
+  }[role];
+  return (
+    <div className="empty welcome">
+      <div className="empty-icon" aria-hidden>
+        <BubbleIcon />
+      </div>
+      <p>{text}</p>
+    </div>
+  );
+}
+
+export function ErrorPanel({ error, onRetry }: { error: unknown; onRetry: () => void }) {
+  return (
+    <div className="empty error-state" role="alert">
+      <p>Something went wrong: {errorMessage(error)}</p>
+      <button onClick={onRetry}>Retry</button>
+    </div>
+  );
+}
+
+function ThreadError({ error, onRetry }: { error: unknown; onRetry: () => void }) {
+  const msg = errorMessage(error);
+  if (/not found/i.test(msg)) {
+    return (
+      <div className="empty not-found" data-testid="not-found" role="alert">
+        <div className="empty-icon" aria-hidden>
+          <BubbleIcon />
+        </div>
+        <h2>Conversation not found</h2>
+        <p className="muted">It does not exist, or you are not part of it.</p>
+        <Link to="/">Back to your conversations</Link>
+      </div>
+    );
+  }
+  return <ErrorPanel error={error} onRetry={onRetry} />;
+}
+
+function BubbleIcon() {
+  return (
+    <svg width="44" height="44" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="1.5" strokeLinejoin="round">
+      <path d="M4 5h16v11H10l-5 4v-4H4z" />
+    </svg>
+  );
+}

@@ -1,0 +1,467 @@
+import { api, type ConversationDoc, type MessageDoc } from "@parley/client";
+import { useChat, useMutation, usePaginatedQuery, useQuery } from "@parley/client/react";
+import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import type { DemoIdentity, Identity } from "./auth";
+import { conversationTitle, myUnread } from "./ConversationList";
+import { errorMessage, money, shortTime } from "./format";
+import { useOutbox, type OutboxItem } from "./outbox";
+
+/** How many messages a page of history holds. */
+const pageSize = 30;
+
+/** Whether me speaks in c (sends, types, marks read); admins only moderate store conversations. */
+function isParticipant(me: Identity, c: ConversationDoc): boolean {
+  switch (me.role) {
+    case "customer":
+      return c.customerId === me.sub;
+    case "store":
+      return c.conversationType === "customer_to_store" && c.storeId === me.store_id;
+    case "admin":
+      return c.conversationType === "customer_to_admin";
+  }
+}
+
+export function Thread({ conversationId, me, demo }: { conversationId: string; me: Identity; demo: DemoIdentity[] | null }) {
+  const conv = useQuery(api.shared.chat.getConversation, { conversationId });
+  // useChat brings typing (debounced on keystrokes), the typing indicators
+  // and markAsRead; the message list itself is paginated below, so its
+  // own subscription needs only the newest message.
+  const chat = useChat(conversationId, { limit: 1 });
+  const history = usePaginatedQuery(api.shared.chat.getMessagesPaginated, { conversationId }, { initialNumItems: pageSize });
+  const participant = conv ? isParticipant(me, conv) : false;
+  const unread = conv ? myUnread(conv, me) : 0;
+
+  // Read receipts: whatever arrives while the thread is open and the page
+  // visible is read.
+  const { markAsRead } = chat;
+  useEffect(() => {
+    if (!participant || unread === 0) return undefined;
+    const mark = () => {
+      if (document.visibilityState !== "hidden") markAsRead().catch(() => {});
+    };
+    mark();
+    document.addEventListener("visibilitychange", mark);
+    window.addEventListener("focus", mark);
+    return () => {
+      document.removeEventListener("visibilitychange", mark);
+      window.removeEventListener("focus", mark);
+    };
+  }, [participant, unread, markAsRead]);
+
+  if (conv === undefined) {
+    return <div className="thread loading muted">Loading conversation…</div>;
+  }
+  return (
+    <section className="thread" data-testid="thread" data-conversation-id={conversationId}>
+      <ThreadHeader conv={conv} me={me} demo={demo} />
+      <MessageList conv={conv} me={me} history={history} />
+      <TypingLine names={(chat.typingIndicators ?? []).map((t) => t.userName)} />
+      <Composer conv={conv} me={me} participant={participant} chat={chat} />
+    </section>
+  );
+}
+
+function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity; demo: DemoIdentity[] | null }) {
+  const archive = useMutation(api.shared.chat.archiveConversation);
+  const block = useMutation(api.shared.chat.blockConversation);
+  const unblock = useMutation(api.shared.chat.unblockConversation);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const act = async (f: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await f();
+    } catch (e) {
+      setError(errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const support = conv.conversationType === "customer_to_admin";
+  const canModerate = me.role === "admin" && support;
+  const canArchive = conv.status === "active" && (me.role === "admin" || isParticipant(me, conv));
+
+  return (
+    <header className="thread-header">
+      <div className="thread-title">
+        <h2 data-testid="thread-title">{conversationTitle(conv, me)}</h2>
+        <div className="muted small">
+          {support ? "Support conversation" : `${conv.storeName ?? "Store"} · ${conv.customerName}`}
+          {conv.orderSummary && (
+            <>
+              {" · "}Order {conv.orderSummary._id} · {money(conv.orderSummary.totalAmount)} · {conv.orderSummary.status}
+            </>
+          )}
+        </div>
+        <div className="tags">
+          {conv.status !== "active" && <span className="tag">{conv.status}</span>}
+          {conv.isBlocked && (
+            <span className="tag danger" data-testid="blocked-tag">
+              blocked
+            </span>
+          )}
+          {support && me.role === "admin" && (
+            <span className="tag">{conv.assignedAdminId ? `assigned: ${adminName(conv.assignedAdminId, demo)}` : "unassigned"}</span>
+          )}
+        </div>
+      </div>
+      <div className="thread-actions">
+        {canModerate && <Transfer conv={conv} me={me} demo={demo} busy={busy} act={act} />}
+        {canModerate && (
+          <button
+            disabled={busy}
+            data-testid={conv.isBlocked ? "unblock" : "block"}
+            onClick={() => void act(() => (conv.isBlocked ? unblock : block)({ conversationId: conv._id }))}
+          >
+            {conv.isBlocked ? "Unblock" : "Block"}
+          </button>
+        )}
+        {canArchive && (
+          <button disabled={busy} data-testid="archive" onClick={() => void act(() => archive({ conversationId: conv._id }))}>
+            Archive
+          </button>
+        )}
+      </div>
+      {error && (
+        <p className="error small" role="alert">
+          {error}
+        </p>
+      )}
+    </header>
+  );
+}
+
+function adminName(id: string, demo: DemoIdentity[] | null): string {
+  return demo?.find((d) => d.sub === id)?.name ?? id;
+}
+
+function Transfer({
+  conv,
+  me,
+  demo,
+  busy,
+  act,
+}: {
+  conv: ConversationDoc;
+  me: Identity;
+  demo: DemoIdentity[] | null;
+  busy: boolean;
+  act: (f: () => Promise<unknown>) => Promise<void>;
+}) {
+  const transfer = useMutation(api.shared.chat.transferConversation);
+  const admins = (demo ?? []).filter((d) => d.role === "admin");
+  const open = admins.filter((a) => a.sub !== conv.assignedAdminId);
+  const [to, setTo] = useState("");
+  const target = demo ? (open.some((a) => a.sub === to) ? to : (open[0]?.sub ?? "")) : to.trim();
+  return (
+    <span className="transfer">
+      {demo ? (
+        <select value={target} onChange={(e) => setTo(e.target.value)} aria-label="Transfer to" disabled={open.length === 0}>
+          {admins.map((a) => (
+            <option key={a.sub} value={a.sub} disabled={a.sub === conv.assignedAdminId}>
+              {a.name ?? a.sub}
+              {a.sub === me.sub ? " (you)" : ""}
+              {a.sub === conv.assignedAdminId ? " (assigned)" : ""}
+            </option>
+          ))}
+        </select>
+      ) : (
+        <input value={to} onChange={(e) => setTo(e.target.value)} placeholder="Admin id" aria-label="Transfer to admin id" />
+      )}
+      <button
+        disabled={busy || !target}
+        data-testid="transfer"
+        onClick={() =>
+          void act(async () => {
+            await transfer({ conversationId: conv._id, toAdminId: target });
+            setTo("");
+          })
+        }
+      >
+        Transfer
+      </button>
+    </span>
+  );
+}
+
+type History = ReturnType<typeof usePaginatedQuery<typeof api.shared.chat.getMessagesPaginated>>;
+
+function MessageList({ conv, me, history }: { conv: ConversationDoc; me: Identity; history: History }) {
+  const { items, discard, retry } = useOutbox();
+  const pending = items.filter((i) => i.conversationId === conv._id);
+  const scroller = useRef<HTMLDivElement>(null);
+  const edge = useRef<HTMLDivElement>(null);
+  const { status, loadMore } = history;
+  const statusRef = useRef(status);
+  statusRef.current = status;
+
+  // Infinite scroll up: when the top edge of the history comes into view,
+  // the next page loads (and again, until the view is full or the
+  // conversation's start is reached).
+  useEffect(() => {
+    const el = edge.current;
+    if (!el || !scroller.current) return undefined;
+    const io = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((e) => e.isIntersecting) && statusRef.current === "CanLoadMore") loadMore(pageSize);
+      },
+      { root: scroller.current, rootMargin: "200px 0px 0px 0px" },
+    );
+    io.observe(el);
+    return () => io.disconnect();
+  }, [loadMore, status]);
+
+  // A new message of one's own scrolls to the bottom (the list is
+  // column-reverse: 0 is the bottom).
+  useEffect(() => {
+    if (pending.length > 0) scroller.current?.scrollTo({ top: 0 });
+  }, [pending.length]);
+
+  if (status === "LoadingFirstPage") {
+    return <div className="messages loading muted">Loading messages…</div>;
+  }
+  const messages = history.results;
+  return (
+    <div className="messages" ref={scroller} data-testid="messages">
+      {[...pending].reverse().map((p) => (
+        <PendingBubble key={p.localId} item={p} onRetry={() => retry(p.localId)} onDiscard={() => discard(p.localId)} />
+      ))}
+      {messages.map((m) => (
+        <Message key={m._id} m={m} me={me} conv={conv} />
+      ))}
+      {messages.length === 0 && pending.length === 0 && (
+        <div className="empty muted" data-testid="no-messages">
+          No messages yet. Say hello!
+        </div>
+      )}
+      <div ref={edge} className="history-edge muted small" data-testid="history-edge" data-status={status}>
+        {status === "LoadingMore" ? "Loading older messages…" : status === "Exhausted" && messages.length > 0 ? "Beginning of the conversation" : ""}
+      </div>
+    </div>
+  );
+}
+
+function Message({ m, me, conv }: { m: MessageDoc; me: Identity; conv: ConversationDoc }) {
+  const del = useMutation(api.shared.chat.deleteMessage);
+  const [error, setError] = useState<string | null>(null);
+  const mine = m.senderId === me.sub;
+  const canDelete = !m.isDeleted && (mine || me.role === "admin");
+  const remove = () => del({ messageId: m._id }).catch((e) => setError(errorMessage(e)));
+
+  if (m.messageType === "system" || m.messageType === "transfer") {
+    return (
+      <div className={`notice ${m.messageType}`} data-testid="notice" data-message-id={m._id}>
+        <span>{m.isDeleted ? "Notice deleted" : m.content}</span>
+        <span className="muted small"> · {shortTime(m._creationTime)}</span>
+        {canDelete && me.role === "admin" && (
+          <button className="link small" onClick={() => void remove()} title="Delete notice">
+            Delete
+          </button>
+        )}
+      </div>
+    );
+  }
+  const img = m.imageAttachment;
+  return (
+    <div className={`msg ${mine ? "mine" : "theirs"} ${m.isDeleted ? "deleted" : ""}`} data-testid="message" data-message-id={m._id}>
+      {!mine && (
+        <div className="sender small">
+          {m.senderName}
+          {conv.conversationType === "customer_to_store" && m.senderType === "admin" ? " (Parley)" : ""}
+        </div>
+      )}
+      {m.isDeleted ? (
+        <div className="text muted">
+          <em>Message deleted</em>
+        </div>
+      ) : (
+        <>
+          {img && (
+            <a href={img.url} target="_blank" rel="noreferrer" className="image-link">
+              <img
+                src={img.thumbnailUrl ?? img.url}
+                width={img.thumbnailWidth || undefined}
+                height={img.thumbnailHeight || undefined}
+                alt={img.fileName || "Image"}
+                data-testid="thumbnail"
+                loading="lazy"
+              />
+            </a>
+          )}
+          {m.content && <div className="text">{m.content}</div>}
+        </>
+      )}
+      <div className="meta small">
+        <span>{shortTime(m._creationTime)}</span>
+        {mine && (
+          <span className={`receipt ${m.isRead ? "read" : ""}`} data-testid="receipt" title={m.readAt ? `Read ${shortTime(m.readAt)}` : "Delivered"}>
+            {m.isRead ? "✓✓ Read" : "✓ Sent"}
+          </span>
+        )}
+        {canDelete && (
+          <button className="link small delete" onClick={() => void remove()} data-testid="delete-message">
+            Delete
+          </button>
+        )}
+      </div>
+      {error && <div className="error small">{error}</div>}
+    </div>
+  );
+}
+
+function PendingBubble({ item, onRetry, onDiscard }: { item: OutboxItem; onRetry: () => void; onDiscard: () => void }) {
+  const failed = item.status === "failed";
+  return (
+    <div className={`msg mine pending ${failed ? "failed" : ""} ${item.kind}`} data-testid="pending" data-status={item.status}>
+      {item.previewUrl && (
+        <div className="image-preview">
+          <img
+            src={item.previewUrl}
+            alt=""
+            onError={(e) => {
+              e.currentTarget.style.display = "none"; // not an image: the error below says so
+            }}
+          />
+          {!failed && item.progress !== undefined && item.progress < 1 && (
+            <progress value={item.progress} max={1} data-testid="upload-progress" />
+          )}
+        </div>
+      )}
+      {item.content && <div className="text">{item.kind === "system" ? `System notice: ${item.content}` : item.content}</div>}
+      <div className="meta small">
+        {failed ? (
+          <>
+            <span className="error" role="alert">
+              Not sent: {item.error}
+            </span>
+            <button className="link small" onClick={onRetry} data-testid="retry">
+              Retry
+            </button>
+            <button className="link small" onClick={onDiscard}>
+              Discard
+            </button>
+          </>
+        ) : (
+          <span className="sending">{item.kind === "image" && (item.progress ?? 0) < 1 ? "Uploading…" : "Sending…"}</span>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function TypingLine({ names }: { names: string[] }) {
+  return (
+    <div className="typing-line small muted" aria-live="polite">
+      {names.length > 0 && (
+        <span data-testid="typing">
+          <span className="dots" aria-hidden>
+            <i />
+            <i />
+            <i />
+          </span>{" "}
+          {names.length === 1 ? `${names[0]} is typing…` : `${names.join(", ")} are typing…`}
+        </span>
+      )}
+    </div>
+  );
+}
+
+function Composer({
+  conv,
+  me,
+  participant,
+  chat,
+}: {
+  conv: ConversationDoc;
+  me: Identity;
+  participant: boolean;
+  chat: ReturnType<typeof useChat>;
+}) {
+  const settings = useQuery(api.shared.chat.getChatSettings, {});
+  const outbox = useOutbox();
+  const [text, setText] = useState("");
+  const [system, setSystem] = useState(false);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const admin = me.role === "admin";
+
+  if (!participant && !admin) return null;
+  if (!participant) {
+    return <div className="composer-note muted small">Admins moderate store conversations: you can delete messages, not write here.</div>;
+  }
+  const systemOnly = admin && (conv.isBlocked || conv.status === "closed");
+  if (!admin && conv.isBlocked) {
+    return (
+      <div className="composer-note small" data-testid="composer-blocked">
+        Support blocked this conversation: no new messages can be sent.
+      </div>
+    );
+  }
+  if (!admin && conv.status === "closed") {
+    return <div className="composer-note small">This conversation is closed.</div>;
+  }
+  const asSystem = system || systemOnly;
+
+  const submit = (e?: FormEvent) => {
+    e?.preventDefault();
+    const content = text.trim();
+    if (!content) return;
+    outbox.sendText(conv._id, content, asSystem ? { system: true } : { send: (args) => chat.sendMessage(args) });
+    setText("");
+  };
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === "Enter" && !e.shiftKey) {
+      e.preventDefault();
+      submit();
+    }
+  };
+  const onFile = () => {
+    const file = fileInput.current?.files?.[0];
+    if (file) outbox.sendImage(conv._id, file, text.trim());
+    if (file && text.trim()) setText("");
+    if (fileInput.current) fileInput.current.value = "";
+  };
+
+  return (
+    <form className="composer" onSubmit={submit}>
+      {!asSystem && (
+        <label className="attach" title={`Send an image (up to ${settings?.maxImageSizeMB ?? 5} MB)`}>
+          <input
+            ref={fileInput}
+            type="file"
+            accept={(settings?.allowedImageTypes ?? ["image/*"]).join(",")}
+            onChange={onFile}
+            data-testid="file-input"
+            hidden
+          />
+          <svg aria-hidden width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round">
+            <path d="M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48" />
+          </svg>
+          <span className="sr-only">Attach an image</span>
+        </label>
+      )}
+      <textarea
+        value={text}
+        rows={1}
+        onChange={(e) => {
+          setText(e.target.value);
+          if (!asSystem) chat.onInput();
+        }}
+        onBlur={() => chat.stopTyping()}
+        onKeyDown={onKeyDown}
+        placeholder={asSystem ? "System notice to both sides…" : "Write a message…"}
+        aria-label="Message"
+        data-testid="composer-input"
+      />
+      {admin && (
+        <label className="system-toggle small" title="Post as a system notice (gets through blocks)">
+          <input type="checkbox" checked={asSystem} disabled={systemOnly} onChange={(e) => setSystem(e.target.checked)} data-testid="system-toggle" />{" "}
+          System notice
+        </label>
+      )}
+      <button type="submit" className="primary" disabled={!text.trim()} data-testid="send">
+        Send
+      </button>
+    </form>
+  );
+}
