@@ -3,8 +3,10 @@ package devauth
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/parley-chat/parley/functions"
@@ -63,15 +65,13 @@ func Lookup(keyOrSubject string) (Identity, bool) {
 // signed with secret (the dev secret) and live for ttl.
 func Register(mux *http.ServeMux, secret []byte, ttl time.Duration) {
 	mux.HandleFunc("GET "+IdentitiesPath, func(w http.ResponseWriter, r *http.Request) {
-		if !sameOrigin(r) {
-			writeError(w, http.StatusForbidden, "cross-origin requests are not allowed")
+		if !allowed(w, r) {
 			return
 		}
 		writeJSON(w, http.StatusOK, Identities)
 	})
 	mux.HandleFunc("POST "+TokenPath, func(w http.ResponseWriter, r *http.Request) {
-		if !sameOrigin(r) {
-			writeError(w, http.StatusForbidden, "cross-origin requests are not allowed")
+		if !allowed(w, r) {
 			return
 		}
 		var req struct {
@@ -100,6 +100,47 @@ func Register(mux *http.ServeMux, secret []byte, ttl time.Duration) {
 			Identity Identity `json:"identity"`
 		}{tok, id})
 	})
+}
+
+// allowed answers 403 unless r comes from this machine, names this machine
+// as its host (a DNS-rebinding page names its own), and is not from a page
+// of another origin: the dev sign-in mints tokens for anyone who asks, so
+// it must never be reachable from a network, even when `parley dev` is
+// started with --addr 0.0.0.0.
+func allowed(w http.ResponseWriter, r *http.Request) bool {
+	switch {
+	case !loopbackAddr(r.RemoteAddr) || !loopbackHost(r.Host):
+		writeError(w, http.StatusForbidden, "the dev sign-in answers only requests from this machine to a loopback address (http://127.0.0.1:PORT or http://localhost:PORT); elsewhere use `parley token`")
+		return false
+	case !sameOrigin(r):
+		writeError(w, http.StatusForbidden, "cross-origin requests are not allowed")
+		return false
+	}
+	return true
+}
+
+// loopbackAddr reports whether a remote address (host:port) is loopback.
+func loopbackAddr(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// loopbackHost reports whether a Host header names this machine: localhost
+// or a loopback IP, with any port.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // sameOrigin reports whether r has no Origin header or one naming the

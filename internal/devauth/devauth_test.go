@@ -73,3 +73,43 @@ func TestTokenEndpoint(t *testing.T) {
 		})
 	}
 }
+
+// The sign-in answers only this machine: not a request from the network
+// (parley dev --addr 0.0.0.0), and not a DNS-rebinding page that reaches
+// 127.0.0.1 under a name of its own.
+func TestTokenEndpointIsLocalOnly(t *testing.T) {
+	secret := []byte(strings.Repeat("s", jwtauth.MinSecretLen))
+	mux := http.NewServeMux()
+	devauth.Register(mux, secret, time.Hour)
+	tests := []struct {
+		name, remote, host, origin string
+		status                     int
+	}{
+		{"loopback", "127.0.0.1:5000", "127.0.0.1:3210", "", 200},
+		{"localhost name", "127.0.0.1:5000", "localhost:3210", "http://localhost:3210", 200},
+		{"ipv6 loopback", "[::1]:5000", "[::1]:3210", "", 200},
+		{"from the network", "192.0.2.7:5000", "192.0.2.1:3210", "", 403},
+		{"rebinding page", "127.0.0.1:5000", "evil.example:3210", "http://evil.example:3210", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, path := range []string{devauth.TokenPath, devauth.IdentitiesPath} {
+				method := "POST"
+				if path == devauth.IdentitiesPath {
+					method = "GET"
+				}
+				req := httptest.NewRequest(method, "http://"+tt.host+path, strings.NewReader(`{"identity":"john"}`))
+				req.RemoteAddr = tt.remote
+				if tt.origin != "" {
+					req.Header.Set("Origin", tt.origin)
+				}
+				rec := httptest.NewRecorder()
+				mux.ServeHTTP(rec, req)
+				require.Equal(t, tt.status, rec.Code, "%s %s: %s", method, path, rec.Body.String())
+				if tt.status == 403 {
+					require.Contains(t, rec.Body.String(), "only requests from this machine")
+				}
+			}
+		})
+	}
+}

@@ -17,5 +17,9 @@
 // Only the demo identities can be minted, never an arbitrary subject or
 // role. A request that carries an Origin header must come from the
 // server's own origin: another web site open in the same browser cannot
-// mint tokens from a running `parley dev`.
+// mint tokens from a running `parley dev`. Both endpoints answer only
+// requests from a loopback address to a loopback host (127.0.0.1, ::1,
+// localhost): `parley dev --addr 0.0.0.0` does not hand tokens to the
+// network, and a DNS-rebinding page, which reaches 127.0.0.1 under a name
+// of its own, gets 403.
 package devauth
