@@ -14,10 +14,14 @@ import type { UploadImageOptions, UploadResult } from "./upload.js";
 
 /**
  * Returns the current JWT, or null/undefined when the user is signed out.
- * It is called at start, again before the token's `exp` (see
- * {@link ParleyClientOptions.authRefreshLeewaySeconds}), and with
- * `forceRefreshToken: true` when the server rejected a token: return a fresh
- * one then, not a cached one.
+ * It is called at start (`forceRefreshToken: false`), then with
+ * `forceRefreshToken: true` before each token's `exp` (see
+ * {@link ParleyClientOptions.authRefreshLeewaySeconds}) and when the server
+ * rejected a token: return a newly issued token then, not a cached one (a
+ * token identical to the current one is not sent again, and no further
+ * refresh is scheduled). The refresh is scheduled `exp − iat − leeway` after
+ * the server accepts a token, so the first token should be recently issued
+ * too.
  */
 export type AuthFetcher = (args: { forceRefreshToken: boolean }) => Promise<string | null | undefined>;
 
@@ -98,7 +102,16 @@ export class ParleyClient {
     if (options.authRefreshLeewaySeconds !== undefined) {
       convexOptions.authRefreshTokenLeewaySeconds = options.authRefreshLeewaySeconds;
     }
-    this.convex = new ConvexClient(this.url, { skipConvexDeploymentUrlCheck: true, ...convexOptions });
+    // initialAuthTokenReuse: the first token the server accepts gets a
+    // refresh scheduled before its exp, like every later one. (convex's
+    // default re-fetches it at once instead; a fetcher that answers that
+    // with the same token, e.g. one minted within the same second, would
+    // then never be refreshed, and the server drops the session at exp.)
+    this.convex = new ConvexClient(this.url, {
+      skipConvexDeploymentUrlCheck: true,
+      initialAuthTokenReuse: true,
+      ...convexOptions,
+    });
     if (options.auth) {
       const fetcher = options.auth as AuthFetcher;
       this.convex.setAuth((args) => fetcher(args), options.onAuthChange);

@@ -42,28 +42,41 @@ describe("ParleyClient", () => {
 });
 
 describe("auth refresh", () => {
-  test("the token fetcher is called again before the token expires, and the subscription keeps working", async () => {
-    const fetches: { at: number; exp: number }[] = [];
+  test("a new token is fetched before each token expires: no auth loss, no reconnect, the subscription keeps working", async () => {
+    const fetches: { at: number; exp: number; token: string }[] = [];
+    const authChanges: boolean[] = [];
+    const states: string[] = [];
     const identity = { sub: "cust-refresh-1", role: "customer" as const, name: "Refresh Tester" };
+    const claims = (t: string) =>
+      JSON.parse(atob(t.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { iat: number; exp: number };
     const client = clientFor(null, {
       auth: async () => {
-        const token = await mintToken({ ...identity, ttl: "6s" });
-        const { exp } = JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { exp: number };
-        fetches.push({ at: Date.now(), exp: exp * 1000 });
+        const at = Date.now();
+        // Tokens carry no nonce: two minted in the same second (same iat,
+        // same exp) are byte-identical, and convex ignores a token identical
+        // to the current one. Each mint starts in a new second.
+        const last = fetches.at(-1);
+        if (last) {
+          const lastIat = claims(last.token).iat;
+          while (Math.floor(Date.now() / 1000) <= lastIat) await new Promise((r) => setTimeout(r, 50));
+        }
+        const token = await mintToken({ ...identity, ttl: "8s" });
+        fetches.push({ at, exp: claims(token).exp * 1000, token });
         return token;
       },
-      authRefreshLeewaySeconds: 3,
+      onAuthChange: (ok) => authChanges.push(ok),
+      authRefreshLeewaySeconds: 4,
     });
+    client.onConnectionStateChange((s) => states.push(s));
     const { conversationId } = await client.mutation(api.shared.chat.createOrGetConversation, {});
     const seen: string[] = [];
     client.onUpdate(api.shared.chat.getMessages, { conversationId, limit: 5 }, (p) => {
       seen.push(...p.messages.map((m) => m.content));
     });
-    // A second fetch, made before the first token's exp.
-    await vi.waitFor(() => expect(fetches.length).toBeGreaterThanOrEqual(2), { timeout: 10_000, interval: 100 });
-    expect(fetches[1]!.at).toBeLessThan(fetches[0]!.exp);
+    // Two refreshes (8s tokens, refreshed 4s before exp): three fetches.
+    await vi.waitFor(() => expect(fetches.length).toBeGreaterThanOrEqual(3), { timeout: 20_000, interval: 100 });
     // Past the first token's expiry, the session still works as the same user.
-    await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(fetches[0]!.exp), { timeout: 10_000, interval: 100 });
+    await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(fetches[0]!.exp + 500), { timeout: 10_000, interval: 100 });
     const admin = clientFor(IDENTITIES.admin);
     const content = unique("after refresh");
     await admin.mutation(api.shared.chat.sendMessage, { conversationId, content, messageType: "text" });
@@ -71,6 +84,16 @@ describe("auth refresh", () => {
     const mine = unique("mine after refresh");
     await client.mutation(api.shared.chat.sendMessage, { conversationId, content: mine, messageType: "text" });
     await vi.waitFor(() => expect(seen).toContain(mine), { timeout: 10_000 });
+
+    // Every refresh came before the previous token expired, with a new token.
+    for (let i = 1; i < fetches.length; i++) {
+      expect(fetches[i]!.at, `fetch ${i} before token ${i - 1} expired`).toBeLessThan(fetches[i - 1]!.exp);
+      expect(fetches[i]!.token).not.toBe(fetches[i - 1]!.token);
+    }
+    expect(authChanges).not.toContain(false);
+    expect(authChanges).toContain(true);
+    expect(states).not.toContain("disconnected");
+    expect(client.connectionDetails().connectionCount).toBe(1);
   });
 });
 
