@@ -374,10 +374,16 @@ export class ParleyClient {
    * made, not even generateUploadUrl.
    */
   async uploadImage(file: Blob, options: UploadImageOptions = {}): Promise<UploadResult> {
-    if (options.signal?.aborted) throw new ParleyUploadError("aborted", "Upload aborted");
+    const { signal } = options;
+    const checkAborted = () => {
+      if (signal?.aborted) throw new ParleyUploadError("aborted", "Upload aborted");
+    };
+    checkAborted();
     const settings = await this.chatSettings();
     const type = await checkImage(file, settings);
+    checkAborted(); // no upload URL for an upload already given up
     const uploadUrl = await this.mutation(api.shared.chat.generateUploadUrl, {});
+    checkAborted();
     return postImage(uploadUrl, file, type, options);
   }
 

@@ -2,8 +2,8 @@
 // errors, connection state, auth refresh and the upload helper.
 
 import { describe, expect, test, vi } from "vitest";
-import { api, isParleyError, parleyErrorData, ParleyUploadError, type MessageDoc } from "../src/index.js";
-import { clientFor, DEMO, IDENTITIES, mintToken, TINY_PNG, unique } from "./helpers.js";
+import { api, checkImage, isParleyError, parleyErrorData, ParleyUploadError, type MessageDoc } from "../src/index.js";
+import { clientFor, DEMO, IDENTITIES, mintToken, noisePng, TINY_PNG, unique } from "./helpers.js";
 
 describe("ParleyClient", () => {
   test("connects, queries and reports its connection state", async () => {
@@ -163,6 +163,90 @@ describe("uploadImage", () => {
     expect(msg?.messageType).toBe("image");
     expect(msg?.imageAttachment?.fileId).toBe(storageId);
     expect(msg?.imageAttachment?.url).toMatch(/^http/);
+  });
+
+  test("the size limit is maxImageSizeMB MiB: exactly that passes, one byte more fails (as the server counts)", async () => {
+    const client = clientFor(IDENTITIES.customer);
+    const settings = await client.query(api.shared.chat.getChatSettings, {});
+    const limit = settings.maxImageSizeMB * 2 ** 20;
+    const png = (size: number) => {
+      const b = new Uint8Array(size);
+      b.set(TINY_PNG.subarray(0, 16));
+      return new Blob([b], { type: "image/png" });
+    };
+    await expect(checkImage(png(limit), settings)).resolves.toBe("image/png");
+    const err = await checkImage(png(limit + 1), settings).catch((e) => e);
+    expect(err).toBeInstanceOf(ParleyUploadError);
+    expect(err.reason).toBe("size");
+    expect(err.data).toMatchObject({ maxBytes: limit, size: limit + 1 });
+  });
+
+  test("a multi-megabyte upload reports progress between 0 and 1 as the body goes out, and 1 only when the server took it", async () => {
+    const client = clientFor(IDENTITIES.customer);
+    const png = noisePng(900); // ≈2.4 MB
+    expect(png.length).toBeGreaterThan(2_000_000);
+    const events: { loaded: number; fraction: number }[] = [];
+    const { storageId } = await client.uploadImage(new Blob([png], { type: "image/png" }), {
+      transport: "fetch",
+      onProgress: (p) => events.push({ loaded: p.loaded, fraction: p.fraction }),
+    });
+    expect(storageId).toMatch(/\S/);
+    expect(events[0]!.fraction).toBe(0);
+    expect(events.at(-1)!.fraction).toBe(1);
+    const between = events.filter((e) => e.fraction > 0 && e.fraction < 1);
+    expect(between.length).toBeGreaterThan(1);
+    expect(events.filter((e) => e.fraction === 1)).toHaveLength(1);
+    for (let i = 1; i < events.length; i++) expect(events[i]!.loaded).toBeGreaterThanOrEqual(events[i - 1]!.loaded);
+  });
+
+  test("a refused upload never reports 100%", async () => {
+    const client = clientFor(IDENTITIES.customer);
+    const fractions: number[] = [];
+    // A PNG signature with a broken header: the client's check passes, the server refuses it.
+    const broken = new Uint8Array(4096);
+    broken.set(TINY_PNG.subarray(0, 8));
+    const err = await client
+      .uploadImage(new Blob([broken], { type: "image/png" }), { transport: "fetch", onProgress: (p) => fractions.push(p.fraction) })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(ParleyUploadError);
+    expect(err.reason).toBe("server");
+    expect(fractions).not.toContain(1);
+  });
+
+  test("aborting during the upload rejects with reason aborted", async () => {
+    const client = clientFor(IDENTITIES.customer);
+    const ctrl = new AbortController();
+    const fractions: number[] = [];
+    const err = await client
+      .uploadImage(new Blob([noisePng(900)], { type: "image/png" }), {
+        transport: "fetch",
+        signal: ctrl.signal,
+        onProgress: (p) => {
+          fractions.push(p.fraction);
+          if (p.fraction > 0.2) ctrl.abort();
+        },
+      })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(ParleyUploadError);
+    expect(err.reason).toBe("aborted");
+    expect(fractions.some((f) => f > 0.2 && f < 1)).toBe(true);
+    expect(fractions).not.toContain(1);
+  });
+
+  test("aborting before the upload starts makes no upload URL", async () => {
+    const client = clientFor(IDENTITIES.customer);
+    await client.chatSettings(); // connected, settings cached
+    const mutation = vi.spyOn(client.convex, "mutation");
+    try {
+      const ctrl = new AbortController();
+      const pending = client.uploadImage(new Blob([TINY_PNG], { type: "image/png" }), { signal: ctrl.signal });
+      ctrl.abort(); // while the settings and the file's type are being read
+      const err = await pending.catch((e) => e);
+      expect(err.reason).toBe("aborted");
+      expect(mutation).not.toHaveBeenCalled();
+    } finally {
+      mutation.mockRestore();
+    }
   });
 
   test("an aborted upload rejects with reason aborted", async () => {

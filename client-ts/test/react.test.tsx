@@ -116,7 +116,17 @@ test("sendImage uploads through XMLHttpRequest with progress", async () => {
   const me = clientFor(customer);
   const conversationId = await supportConversation(me);
   const fractions: number[] = [];
-  const xhrSend = vi.spyOn(XMLHttpRequest.prototype, "send");
+  // jsdom fires one upload progress event, when the answer comes (loaded =
+  // total): no intermediate ones, whatever the size. A browser's mid-upload
+  // event is dispatched here on the real XMLHttpRequest, before it sends.
+  const realSend = XMLHttpRequest.prototype.send;
+  const xhrSend = vi.spyOn(XMLHttpRequest.prototype, "send").mockImplementation(function (
+    this: XMLHttpRequest,
+    body?: Document | XMLHttpRequestBodyInit | null,
+  ) {
+    this.upload.dispatchEvent(new ProgressEvent("progress", { lengthComputable: true, loaded: 30, total: 60 }));
+    return realSend.call(this, body);
+  });
   const caption = unique("react image");
   const messageId = await me.sendImage(conversationId, new File([TINY_PNG], "dot.png", { type: "image/png" }), {
     caption,
@@ -125,7 +135,9 @@ test("sendImage uploads through XMLHttpRequest with progress", async () => {
   expect(xhrSend).toHaveBeenCalledTimes(1);
   xhrSend.mockRestore();
   expect(fractions[0]).toBe(0);
+  expect(fractions).toContain(0.5);
   expect(fractions.at(-1)).toBe(1);
+  expect(fractions.filter((f) => f === 1)).toHaveLength(1); // jsdom's loaded = total event stays below 1
   const page = await me.query(api.shared.chat.getMessages, { conversationId, limit: 10 });
   const msg = page.messages.find((m) => m._id === messageId);
   expect(msg).toMatchObject({ messageType: "image", content: caption });
@@ -239,4 +251,17 @@ test("useChat updateTyping takes a boolean or the API document's object; wrong a
   await expect(bad.markAsRead([1, 2])).rejects.toThrow(/messageIds must be an array of message id strings/);
   await expect(bad.markAsRead({ conversationId, messageIds: "m1" })).rejects.toThrow(TypeError);
   await expect(bad.markAsRead(42)).rejects.toThrow(TypeError);
+});
+
+test("an XMLHttpRequest upload the server refuses never reports 100%", async () => {
+  const me = clientFor(customer);
+  const fractions: number[] = [];
+  const broken = new Uint8Array(4096);
+  broken.set(TINY_PNG.subarray(0, 8));
+  const err = await me
+    .uploadImage(new Blob([broken], { type: "image/png" }), { onProgress: (p) => fractions.push(p.fraction) })
+    .catch((e) => e);
+  expect(err.reason).toBe("server");
+  expect(fractions.length).toBeGreaterThan(0);
+  expect(fractions).not.toContain(1);
 });
