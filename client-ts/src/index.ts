@@ -16,7 +16,14 @@ export {
   type TokenIdentity,
 } from "./client.js";
 export { type ChatMessageInput, type EventLike, type MarkAsReadInput, type UpdateTypingInput } from "./chat.js";
-export { ParleyUploadError, isParleyError, parleyErrorData, type ParleyFunctionError, type UploadErrorReason } from "./errors.js";
+export {
+  ParleyUploadError,
+  isParleyError,
+  parleyErrorData,
+  type ParleyFunctionError,
+  type ParleyUploadErrorWithData,
+  type UploadErrorReason,
+} from "./errors.js";
 export {
   checkImage,
   sniffImageType,

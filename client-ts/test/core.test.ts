@@ -26,6 +26,13 @@ describe("ParleyClient", () => {
     expect(isParleyError(err, "forbidden")).toBe(false);
     expect(parleyErrorData(err)).toMatchObject({ code: "not_found", status: 404 });
     expect(parleyErrorData(new Error("x"))).toBeUndefined();
+    // An upload error with data counts too, exactly when parleyErrorData has it.
+    const refused = new ParleyUploadError("server", "nope", { code: "invalid_argument", status: 400, error: "nope" });
+    expect(isParleyError(refused, "invalid_argument")).toBe(true);
+    expect(parleyErrorData(refused)?.code).toBe("invalid_argument");
+    const aborted = new ParleyUploadError("aborted", "Upload aborted");
+    expect(isParleyError(aborted)).toBe(false);
+    expect(parleyErrorData(aborted)).toBeUndefined();
   });
 
   test("a subscription sees another client's message", async () => {
