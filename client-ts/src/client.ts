@@ -73,6 +73,14 @@ export interface ParleyClientOptions {
    * client is created (never at import); false turns it off.
    */
   foregroundSignal?: ForegroundSignal | false;
+  /**
+   * On an app-foreground event, a connection that looks open but has heard
+   * nothing from the server (not even its pings, every 15s when idle) for
+   * this long is taken for half-open (e.g. the network changed while the app
+   * was in the background) and replaced at once. Undefined means 35 000 ms;
+   * 0 turns the check off (convex's own 60 s inactivity timeout remains).
+   */
+  staleConnectionMs?: number;
   /** A WebSocket implementation where there is no global one. */
   webSocketConstructor?: typeof WebSocket;
   /** Further options of convex's client (logger, verbose, …). */
@@ -95,6 +103,14 @@ interface PaginatedClientInternals {
   localQueryResultByToken(token: string): unknown;
   processPaginatedQuerySplits(changed: unknown, getResult: (token: string) => unknown): void;
   [PAGE_ERROR]?: true;
+}
+
+/** The parts of convex's WebSocketManager (1.48.0) the client uses. */
+interface SocketManagerInternals {
+  socket?: { state: string };
+  tryReconnectImmediately?: () => void;
+  closeAndReconnect?: (reason: string) => void;
+  resetServerInactivityTimeout?: () => void;
 }
 
 /** Arguments of {@link ParleyClient.sendImage}. */
@@ -128,6 +144,8 @@ export class ParleyClient {
   private currentIdentity: TokenIdentity | undefined;
   private readonly identityListeners = new Set<(identity: TokenIdentity | undefined) => void>();
   private authGeneration = 0;
+  private lastHeardAt = Date.now();
+  private readonly staleConnectionMs: number;
 
   constructor(options: ParleyClientOptions) {
     if (!options || typeof options.url !== "string") {
@@ -151,6 +169,18 @@ export class ParleyClient {
     });
     if (options.auth) {
       this.installAuth(options.auth, options.onAuthChange);
+    }
+    this.staleConnectionMs = options.staleConnectionMs ?? 35_000;
+    // Every message from the server, pings included, resets convex's
+    // inactivity timer (WebSocketManager internals of the pinned version):
+    // that is when the server was last heard from.
+    const manager = this.socketManager();
+    if (manager && typeof manager.resetServerInactivityTimeout === "function") {
+      const reset = manager.resetServerInactivityTimeout.bind(manager);
+      manager.resetServerInactivityTimeout = () => {
+        this.lastHeardAt = Date.now();
+        reset();
+      };
     }
     const signal = options.foregroundSignal === undefined ? documentForegroundSignal() : options.foregroundSignal;
     this.stopForeground = signal ? signal(() => this.reconnectNow()) : undefined;
@@ -349,15 +379,30 @@ export class ParleyClient {
 
   /**
    * Reconnects at once when the connection is down and waiting out its
-   * backoff; a no-op when connected. The foreground signal calls it.
+   * backoff, or when it looks open but nothing came from the server for
+   * {@link ParleyClientOptions.staleConnectionMs} (a half-open socket after
+   * the app was in the background); a no-op on a live connection. The
+   * foreground signal calls it.
    */
   reconnectNow(): void {
     if (this.closed) return;
     // convex's WebSocketManager (pinned version) has no public hook for
-    // this; it is what its own "online" listener calls.
-    const manager = (this.convex.client as unknown as { webSocketManager?: { tryReconnectImmediately?: () => void } })
-      .webSocketManager;
-    manager?.tryReconnectImmediately?.();
+    // this; tryReconnectImmediately is what its own "online" listener calls.
+    const manager = this.socketManager();
+    if (!manager) return;
+    const silentFor = Date.now() - this.lastHeardAt;
+    if (
+      this.staleConnectionMs > 0 &&
+      silentFor > this.staleConnectionMs &&
+      (manager.socket?.state === "ready" || manager.socket?.state === "connecting")
+    ) {
+      manager.closeAndReconnect?.("ForegroundStaleConnection");
+    }
+    manager.tryReconnectImmediately?.();
+  }
+
+  private socketManager(): SocketManagerInternals | undefined {
+    return (this.convex.client as unknown as { webSocketManager?: SocketManagerInternals }).webSocketManager;
   }
 
   /** The chat settings (image limits, …) as the server has them now. */
