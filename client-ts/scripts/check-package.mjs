@@ -7,10 +7,10 @@
 // window or document, like React Native).
 
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const pkgDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8"));
@@ -62,6 +62,52 @@ try {
       throw new Error(`${sub}: ${entry.types} is not in the tarball`);
     }
   }
+
+  // The stub folders (react/package.json, vue/package.json) for resolvers
+  // that ignore "exports" (Metro before Expo SDK 53, TypeScript's node10
+  // resolution): resolve "@parley/client/<sub>" the legacy way, as Metro
+  // does (the directory's package.json: react-native, browser, main), import
+  // the file it names, and check its "types" file is in the tarball.
+  for (const sub of ["react", "vue"]) {
+    const stubDir = join(dest, sub);
+    const stubPath = join(stubDir, "package.json");
+    if (!existsSync(stubPath)) throw new Error(`${sub}/package.json is not in the tarball`);
+    const stub = JSON.parse(readFileSync(stubPath, "utf8"));
+    const main = stub["react-native"] ?? stub.browser ?? stub.main;
+    if (typeof main !== "string") throw new Error(`${sub}/package.json has no main`);
+    const file = resolve(stubDir, main);
+    const exported = resolve(dest, pkg.exports[`./${sub}`].default);
+    if (file !== exported) throw new Error(`${sub}/package.json main ${main} is not the ./${sub} export ${exported}`);
+    if (!existsSync(resolve(stubDir, stub.types ?? ""))) throw new Error(`${sub}/package.json types ${stub.types} is missing`);
+    const legacy = `
+      const mod = await import(${JSON.stringify(pathToFileURL(file).href)});
+      if (typeof mod.useChat !== "function") throw new Error("${sub} stub: no useChat");
+    `;
+    execFileSync(process.execPath, ["--input-type=module", "-e", legacy], { cwd: work, stdio: "inherit" });
+  }
+  // TypeScript with moduleResolution node10 (no "exports") finds the stubs' types.
+  writeFileSync(
+    join(work, "legacy.ts"),
+    [
+      `import { createParleyClient } from "@parley/client";`,
+      `import { useChat as useChatReact } from "@parley/client/react";`,
+      `import { useChat as useChatVue } from "@parley/client/vue";`,
+      `export const used: [unknown, unknown, unknown] = [createParleyClient, useChatReact, useChatVue];`,
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(
+    join(work, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        noEmit: true, strict: true, skipLibCheck: true, module: "commonjs", moduleResolution: "node10",
+        target: "es2022", lib: ["es2022", "dom"], types: [], jsx: "react-jsx",
+      },
+      files: ["legacy.ts"],
+    }),
+  );
+  execFileSync(join(pkgDir, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], { cwd: work, stdio: "inherit" });
+  console.log("stub folders resolve: react/package.json, vue/package.json (Metro without exports, TypeScript node10)");
   console.log("package check passed");
 } finally {
   rmSync(work, { recursive: true, force: true });

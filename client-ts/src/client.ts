@@ -1,10 +1,12 @@
 import { ConvexClient } from "convex/browser";
-import type { ConnectionState, ConvexClientOptions } from "convex/browser";
+import type { ConnectionState, ConvexClientOptions, PaginationStatus } from "convex/browser";
 import type {
   FunctionArgs,
   FunctionReference,
   FunctionReturnType,
   OptionalRestArgs,
+  PaginationOptions,
+  PaginationResult,
 } from "convex/server";
 import { api } from "./api.js";
 import type { ChatSettings, SendMessageArgs } from "./api.js";
@@ -14,10 +16,14 @@ import type { UploadImageOptions, UploadResult } from "./upload.js";
 
 /**
  * Returns the current JWT, or null/undefined when the user is signed out.
- * It is called at start, again before the token's `exp` (see
- * {@link ParleyClientOptions.authRefreshLeewaySeconds}), and with
- * `forceRefreshToken: true` when the server rejected a token: return a fresh
- * one then, not a cached one.
+ * It is called at start (`forceRefreshToken: false`), then with
+ * `forceRefreshToken: true` before each token's `exp` (see
+ * {@link ParleyClientOptions.authRefreshLeewaySeconds}) and when the server
+ * rejected a token: return a newly issued token then, not a cached one (a
+ * token identical to the current one is not sent again, and no further
+ * refresh is scheduled). The refresh is scheduled `exp − iat − leeway` after
+ * the server accepts a token, so the first token should be recently issued
+ * too.
  */
 export type AuthFetcher = (args: { forceRefreshToken: boolean }) => Promise<string | null | undefined>;
 
@@ -28,6 +34,20 @@ export type AuthFetcher = (args: { forceRefreshToken: boolean }) => Promise<stri
  * {@link appStateForegroundSignal}(AppState).
  */
 export type ForegroundSignal = (onForeground: () => void) => () => void;
+
+/**
+ * Who the client's current token says the caller is: its claims, decoded
+ * without checking the signature (the server checks it). Parley tokens
+ * carry `sub`, `role` and, for store staff, `store_id`.
+ */
+export interface TokenIdentity {
+  subject: string;
+  role: "customer" | "store" | "admin" | (string & {});
+  name?: string;
+  storeId?: string;
+  /** The token's exp, in milliseconds since the epoch (undefined when it has none). */
+  expiresAt?: number;
+}
 
 /** The three states of the connection to the server. */
 export type ConnectionStatus = "connected" | "connecting" | "disconnected";
@@ -53,10 +73,44 @@ export interface ParleyClientOptions {
    * client is created (never at import); false turns it off.
    */
   foregroundSignal?: ForegroundSignal | false;
+  /**
+   * On an app-foreground event, a connection that looks open but has heard
+   * nothing from the server (not even its pings, every 15s when idle) for
+   * this long is taken for half-open (e.g. the network changed while the app
+   * was in the background) and replaced at once. Undefined means 35 000 ms;
+   * 0 turns the check off (convex's own 60 s inactivity timeout remains).
+   */
+  staleConnectionMs?: number;
   /** A WebSocket implementation where there is no global one. */
   webSocketConstructor?: typeof WebSocket;
   /** Further options of convex's client (logger, verbose, …). */
   convex?: Omit<ConvexClientOptions, "webSocketConstructor" | "authRefreshTokenLeewaySeconds">;
+}
+
+/** A paginated subscription's current value (convex's PaginatedQueryResult). */
+export interface PaginatedUpdate<T> {
+  /** Every loaded item, page after page. */
+  results: T[];
+  status: PaginationStatus;
+  /** Loads numItems more; returns whether loading started. */
+  loadMore: (numItems: number) => boolean;
+}
+
+/** Where a failed page's error rides in a patched paginated result (see guardPaginatedErrors). */
+const PAGE_ERROR: unique symbol = Symbol("parley.paginatedQueryError");
+
+interface PaginatedClientInternals {
+  localQueryResultByToken(token: string): unknown;
+  processPaginatedQuerySplits(changed: unknown, getResult: (token: string) => unknown): void;
+  [PAGE_ERROR]?: true;
+}
+
+/** The parts of convex's WebSocketManager (1.48.0) the client uses. */
+interface SocketManagerInternals {
+  socket?: { state: string };
+  tryReconnectImmediately?: () => void;
+  closeAndReconnect?: (reason: string) => void;
+  resetServerInactivityTimeout?: () => void;
 }
 
 /** Arguments of {@link ParleyClient.sendImage}. */
@@ -87,6 +141,11 @@ export class ParleyClient {
   readonly convex: ConvexClient;
   private closed = false;
   private readonly stopForeground: (() => void) | undefined;
+  private currentIdentity: TokenIdentity | undefined;
+  private readonly identityListeners = new Set<(identity: TokenIdentity | undefined) => void>();
+  private authGeneration = 0;
+  private lastHeardAt = Date.now();
+  private readonly staleConnectionMs: number;
 
   constructor(options: ParleyClientOptions) {
     if (!options || typeof options.url !== "string") {
@@ -98,10 +157,30 @@ export class ParleyClient {
     if (options.authRefreshLeewaySeconds !== undefined) {
       convexOptions.authRefreshTokenLeewaySeconds = options.authRefreshLeewaySeconds;
     }
-    this.convex = new ConvexClient(this.url, { skipConvexDeploymentUrlCheck: true, ...convexOptions });
+    // initialAuthTokenReuse: the first token the server accepts gets a
+    // refresh scheduled before its exp, like every later one. (convex's
+    // default re-fetches it at once instead; a fetcher that answers that
+    // with the same token, e.g. one minted within the same second, would
+    // then never be refreshed, and the server drops the session at exp.)
+    this.convex = new ConvexClient(this.url, {
+      skipConvexDeploymentUrlCheck: true,
+      initialAuthTokenReuse: true,
+      ...convexOptions,
+    });
     if (options.auth) {
-      const fetcher = options.auth as AuthFetcher;
-      this.convex.setAuth((args) => fetcher(args), options.onAuthChange);
+      this.installAuth(options.auth, options.onAuthChange);
+    }
+    this.staleConnectionMs = options.staleConnectionMs ?? 35_000;
+    // Every message from the server, pings included, resets convex's
+    // inactivity timer (WebSocketManager internals of the pinned version):
+    // that is when the server was last heard from.
+    const manager = this.socketManager();
+    if (manager && typeof manager.resetServerInactivityTimeout === "function") {
+      const reset = manager.resetServerInactivityTimeout.bind(manager);
+      manager.resetServerInactivityTimeout = () => {
+        this.lastHeardAt = Date.now();
+        reset();
+      };
     }
     const signal = options.foregroundSignal === undefined ? documentForegroundSignal() : options.foregroundSignal;
     this.stopForeground = signal ? signal(() => this.reconnectNow()) : undefined;
@@ -137,6 +216,75 @@ export class ParleyClient {
   }
 
   /**
+   * Subscribes to a paginated query (convex's onPaginatedUpdate_experimental:
+   * live pages that grow and split): onResult gets each new value, onError
+   * the error of a failed page. Returns the unsubscribe function (which also
+   * has getCurrentValue(), throwing a failed page's error).
+   *
+   * In the pinned convex (1.48.0) a failed page throws out of the client's
+   * transition handler: no onError, and every later transition stops at it
+   * (other subscriptions miss their updates). This client guards its
+   * paginated query client against that: a failed page becomes an
+   * "Exhausted" value carrying the error, turned into onError here.
+   */
+  onPaginatedUpdate<Q extends FunctionReference<"query", "public", { paginationOpts: PaginationOptions }, PaginationResult<unknown>>>(
+    query: Q,
+    args: Omit<FunctionArgs<Q>, "paginationOpts">,
+    options: { initialNumItems: number },
+    onResult: (result: PaginatedUpdate<FunctionReturnType<Q>["page"][number]>) => unknown,
+    onError: (e: Error) => unknown,
+  ): (() => void) & { getCurrentValue(): PaginatedUpdate<FunctionReturnType<Q>["page"][number]> | undefined } {
+    type R = PaginatedUpdate<FunctionReturnType<Q>["page"][number]>;
+    this.guardPaginatedErrors();
+    const current = (): R | undefined => {
+      const r = unsubscribe.getCurrentValue() as (R & { [PAGE_ERROR]?: unknown }) | undefined;
+      if (r && r[PAGE_ERROR] !== undefined) throw r[PAGE_ERROR];
+      return r;
+    };
+    const unsubscribe = this.convex.onPaginatedUpdate_experimental(
+      query,
+      args as FunctionArgs<Q>,
+      options,
+      () => {
+        let r: R | undefined;
+        try {
+          r = current();
+        } catch (e) {
+          onError(e instanceof Error ? e : new Error(String(e)));
+          return;
+        }
+        if (r) onResult(r);
+      },
+      onError,
+    );
+    return Object.assign(() => unsubscribe(), { getCurrentValue: current });
+  }
+
+  /** See onPaginatedUpdate: makes a failed page a value instead of an exception in convex's transition handler. */
+  private guardPaginatedErrors(): void {
+    const pc = (this.convex as unknown as { paginatedClient: PaginatedClientInternals }).paginatedClient;
+    if (!pc || pc[PAGE_ERROR] || typeof pc.localQueryResultByToken !== "function") return;
+    pc[PAGE_ERROR] = true;
+    const localQueryResultByToken = pc.localQueryResultByToken.bind(pc);
+    pc.localQueryResultByToken = (token) => {
+      try {
+        return localQueryResultByToken(token);
+      } catch (e) {
+        return { results: [], status: "Exhausted", loadMore: () => false, [PAGE_ERROR]: e };
+      }
+    };
+    const processSplits = pc.processPaginatedQuerySplits.bind(pc);
+    pc.processPaginatedQuerySplits = (changed, getResult) =>
+      processSplits(changed, (token) => {
+        try {
+          return getResult(token);
+        } catch {
+          return undefined; // a failed page is not split
+        }
+      });
+  }
+
+  /**
    * Replaces the token fetcher (e.g. after sign-in); see
    * {@link ParleyClientOptions.auth}.
    */
@@ -145,13 +293,65 @@ export class ParleyClient {
       this.clearAuth();
       return;
     }
-    const fetcher = auth as AuthFetcher;
-    this.convex.setAuth((args) => fetcher(args), onAuthChange);
+    this.installAuth(auth, onAuthChange);
   }
 
   /** Drops the token: the connection continues anonymously. */
   clearAuth(): void {
+    this.authGeneration++;
+    this.setIdentity(undefined);
     this.convex.client.clearAuth();
+  }
+
+  /**
+   * Who the current token says the caller is (decoded, not verified), or
+   * undefined when there is no token (signed out, or not fetched yet).
+   * The same object until the identity changes.
+   */
+  identity(): TokenIdentity | undefined {
+    return this.currentIdentity;
+  }
+
+  /** Calls cb when {@link identity} changes (sign-in, sign-out, another user); returns the unsubscribe function. */
+  onIdentityChange(cb: (identity: TokenIdentity | undefined) => void): () => void {
+    this.identityListeners.add(cb);
+    return () => {
+      this.identityListeners.delete(cb);
+    };
+  }
+
+  private installAuth(auth: NonNullable<ParleyClientOptions["auth"]>, onAuthChange?: (isAuthenticated: boolean) => void) {
+    const fetcher = auth as AuthFetcher;
+    const generation = ++this.authGeneration;
+    this.convex.setAuth(
+      async (args) => {
+        const token = await fetcher(args);
+        if (generation === this.authGeneration) this.setIdentity(token ? decodeIdentity(token) : undefined);
+        return token;
+      },
+      (ok) => {
+        if (!ok && generation === this.authGeneration) this.setIdentity(undefined);
+        onAuthChange?.(ok);
+      },
+    );
+  }
+
+  private setIdentity(next: TokenIdentity | undefined) {
+    const prev = this.currentIdentity;
+    const same =
+      prev === next ||
+      (prev !== undefined &&
+        next !== undefined &&
+        prev.subject === next.subject &&
+        prev.role === next.role &&
+        prev.name === next.name &&
+        prev.storeId === next.storeId);
+    if (same) {
+      if (prev && next) prev.expiresAt = next.expiresAt;
+      return;
+    }
+    this.currentIdentity = next;
+    for (const cb of [...this.identityListeners]) cb(next);
   }
 
   /** "connected", "connecting" (never connected yet) or "disconnected" (lost; reconnecting, or closed). */
@@ -179,15 +379,30 @@ export class ParleyClient {
 
   /**
    * Reconnects at once when the connection is down and waiting out its
-   * backoff; a no-op when connected. The foreground signal calls it.
+   * backoff, or when it looks open but nothing came from the server for
+   * {@link ParleyClientOptions.staleConnectionMs} (a half-open socket after
+   * the app was in the background); a no-op on a live connection. The
+   * foreground signal calls it.
    */
   reconnectNow(): void {
     if (this.closed) return;
     // convex's WebSocketManager (pinned version) has no public hook for
-    // this; it is what its own "online" listener calls.
-    const manager = (this.convex.client as unknown as { webSocketManager?: { tryReconnectImmediately?: () => void } })
-      .webSocketManager;
-    manager?.tryReconnectImmediately?.();
+    // this; tryReconnectImmediately is what its own "online" listener calls.
+    const manager = this.socketManager();
+    if (!manager) return;
+    const silentFor = Date.now() - this.lastHeardAt;
+    if (
+      this.staleConnectionMs > 0 &&
+      silentFor > this.staleConnectionMs &&
+      (manager.socket?.state === "ready" || manager.socket?.state === "connecting")
+    ) {
+      manager.closeAndReconnect?.("ForegroundStaleConnection");
+    }
+    manager.tryReconnectImmediately?.();
+  }
+
+  private socketManager(): SocketManagerInternals | undefined {
+    return (this.convex.client as unknown as { webSocketManager?: SocketManagerInternals }).webSocketManager;
   }
 
   /** The chat settings (image limits, …) as the server has them now. */
@@ -204,10 +419,16 @@ export class ParleyClient {
    * made, not even generateUploadUrl.
    */
   async uploadImage(file: Blob, options: UploadImageOptions = {}): Promise<UploadResult> {
-    if (options.signal?.aborted) throw new ParleyUploadError("aborted", "Upload aborted");
+    const { signal } = options;
+    const checkAborted = () => {
+      if (signal?.aborted) throw new ParleyUploadError("aborted", "Upload aborted");
+    };
+    checkAborted();
     const settings = await this.chatSettings();
     const type = await checkImage(file, settings);
+    checkAborted(); // no upload URL for an upload already given up
     const uploadUrl = await this.mutation(api.shared.chat.generateUploadUrl, {});
+    checkAborted();
     return postImage(uploadUrl, file, type, options);
   }
 
@@ -241,6 +462,31 @@ export class ParleyClient {
     this.closed = true;
     this.stopForeground?.();
     await this.convex.close();
+  }
+}
+
+/**
+ * The identity a JWT claims: its payload (base64url JSON) read without
+ * checking the signature; undefined when it is not a JWT with sub and role.
+ */
+export function decodeIdentity(token: string): TokenIdentity | undefined {
+  try {
+    const part = token.split(".")[1];
+    if (!part) return undefined;
+    const b64 = part.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((part.length + 3) % 4);
+    // atob gives one char per byte; percent-encoding them lets
+    // decodeURIComponent do the UTF-8 (no TextDecoder needed, e.g. on Hermes).
+    const binary = atob(b64);
+    const utf8 = Array.from(binary, (c) => "%" + c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
+    const claims = JSON.parse(decodeURIComponent(utf8)) as Record<string, unknown>;
+    if (typeof claims.sub !== "string" || typeof claims.role !== "string") return undefined;
+    const id: TokenIdentity = { subject: claims.sub, role: claims.role };
+    if (typeof claims.name === "string") id.name = claims.name;
+    if (typeof claims.store_id === "string") id.storeId = claims.store_id;
+    if (typeof claims.exp === "number") id.expiresAt = claims.exp * 1000;
+    return id;
+  } catch {
+    return undefined;
   }
 }
 

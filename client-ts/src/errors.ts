@@ -3,7 +3,9 @@ import type { ErrorCode, ParleyErrorData } from "./api.js";
 
 /**
  * The ParleyErrorData of a function error (a ConvexError thrown by a query or
- * mutation), or undefined when e is anything else (a network failure, a bug).
+ * mutation) or of a {@link ParleyUploadError} that has it (reasons "server",
+ * "type", "size"), or undefined when e is anything else (a network failure,
+ * an aborted upload, a bug).
  */
 export function parleyErrorData(e: unknown): ParleyErrorData | undefined {
   if (e instanceof ParleyUploadError) {
@@ -32,14 +34,17 @@ export function parleyErrorData(e: unknown): ParleyErrorData | undefined {
 /** A function error: a ConvexError whose data is ParleyErrorData. */
 export type ParleyFunctionError = Error & { name: "ConvexError"; data: ParleyErrorData };
 
+/** A ParleyUploadError with the server's (or the same-shaped) answer. */
+export type ParleyUploadErrorWithData = ParleyUploadError & { data: ParleyErrorData };
+
 /**
- * Reports whether e is an error a Parley function threw (optionally: with
- * this code). Its data is then `e.data`, or use {@link parleyErrorData}.
+ * Reports whether e carries ParleyErrorData (optionally: with this code),
+ * exactly when {@link parleyErrorData} returns it: an error a Parley function
+ * threw, or an upload error with data (the server's refusal, or a type/size
+ * check that gives the answer the server would have). Its data is then
+ * `e.data`. Tell them apart with `e instanceof ParleyUploadError`.
  */
-export function isParleyError(e: unknown, code?: ErrorCode): e is ParleyFunctionError {
-  if (e instanceof ParleyUploadError) {
-    return false;
-  }
+export function isParleyError(e: unknown, code?: ErrorCode): e is ParleyFunctionError | ParleyUploadErrorWithData {
   const data = parleyErrorData(e);
   return data !== undefined && (code === undefined || data.code === code);
 }

@@ -6,14 +6,24 @@ export {
   ParleyClient,
   createParleyClient,
   appStateForegroundSignal,
+  decodeIdentity,
   type AppStateLike,
   type AuthFetcher,
   type ConnectionStatus,
   type ForegroundSignal,
   type ParleyClientOptions,
   type SendImageOptions,
+  type TokenIdentity,
 } from "./client.js";
-export { ParleyUploadError, isParleyError, parleyErrorData, type ParleyFunctionError, type UploadErrorReason } from "./errors.js";
+export { type ChatMessageInput, type EventLike, type MarkAsReadInput, type UpdateTypingInput } from "./chat.js";
+export {
+  ParleyUploadError,
+  isParleyError,
+  parleyErrorData,
+  type ParleyFunctionError,
+  type ParleyUploadErrorWithData,
+  type UploadErrorReason,
+} from "./errors.js";
 export {
   checkImage,
   sniffImageType,

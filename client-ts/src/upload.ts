@@ -12,9 +12,11 @@ export interface UploadProgress {
 /** Options of {@link ParleyClient.uploadImage}. */
 export interface UploadImageOptions {
   /**
-   * Called as the body goes out. With XMLHttpRequest (browsers, React
-   * Native) it follows the upload events; with fetch it is called at 0% and
-   * at 100% only.
+   * Called as the body goes out: 0 first, then as bytes go (below 1), and 1
+   * once the server has taken the upload (a 2xx answer; a refusal rejects
+   * without it). With XMLHttpRequest (browsers, React Native) it follows
+   * the upload events; with fetch it follows the body where the runtime
+   * can stream a request body (Node, Deno), else only 0 and 1.
    */
   onProgress?: (progress: UploadProgress) => void;
   /** Aborts the upload; the promise rejects with reason "aborted". */
@@ -156,14 +158,16 @@ function postWithXHR(
     xhr.open("POST", url);
     if (contentType) xhr.setRequestHeader("Content-Type", contentType);
     if (onProgress && xhr.upload) {
+      // Upload events cover the body; 1 is reported with a 2xx answer only.
       xhr.upload.onprogress = (e) => {
-        const total = e.lengthComputable ? e.total : file.size;
-        onProgress({ loaded: e.loaded, total, fraction: total > 0 ? Math.min(1, e.loaded / total) : 1 });
+        const total = e.lengthComputable && e.total > 0 ? e.total : file.size;
+        onProgress({ loaded: e.loaded, total, fraction: total > 0 ? Math.min(0.999, e.loaded / total) : 0 });
       };
     }
     xhr.onload = () => {
       done();
-      onProgress?.({ loaded: file.size, total: file.size, fraction: 1 });
+      // 100% only for an upload the server took; a refusal rejects instead.
+      if (xhr.status >= 200 && xhr.status < 300) onProgress?.({ loaded: file.size, total: file.size, fraction: 1 });
       resolve({ status: xhr.status, text: xhr.responseText });
     };
     xhr.onerror = () => {
@@ -180,26 +184,113 @@ function postWithXHR(
   });
 }
 
+/**
+ * Whether fetch can send a ReadableStream body (Node 18+, Deno; Chrome
+ * only over HTTP/2), the standard feature test: only a runtime that knows
+ * the duplex option reads it, and a stream body gets no Content-Type.
+ */
+function supportsRequestStreams(): boolean {
+  try {
+    if (typeof ReadableStream === "undefined" || typeof Request === "undefined") return false;
+    let duplexAccessed = false;
+    const hasContentType = new Request("http://localhost/", {
+      body: new ReadableStream(),
+      method: "POST",
+      get duplex() {
+        duplexAccessed = true;
+        return "half";
+      },
+    } as RequestInit).headers.has("Content-Type");
+    return duplexAccessed && !hasContentType;
+  } catch {
+    return false;
+  }
+}
+
+const UPLOAD_CHUNK = 64 * 1024;
+
+/**
+ * file as a stream that reports each chunk as fetch takes it: progress
+ * follows the body as it goes out (bytes handed to the connection).
+ */
+function progressStream(file: Blob, onChunk: (loaded: number) => void): { body: ReadableStream<Uint8Array>; pulled: () => number } {
+  const reader = file.stream().getReader();
+  let loaded = 0;
+  let pending: Uint8Array | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (!pending || pending.byteLength === 0) {
+        const { done, value } = await reader.read();
+        if (done) {
+          controller.close();
+          return;
+        }
+        pending = value;
+      }
+      // At most 64 KiB a pull (a Blob may stream as one chunk), so that the
+      // progress follows the connection taking the bytes.
+      const chunk = pending.subarray(0, UPLOAD_CHUNK);
+      pending = pending.subarray(chunk.byteLength);
+      loaded += chunk.byteLength;
+      controller.enqueue(chunk);
+      onChunk(loaded);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+  return { body, pulled: () => loaded };
+}
+
 async function postWithFetch(
   url: string,
   file: Blob,
   contentType: string,
   { onProgress, signal }: UploadImageOptions,
 ): Promise<{ status: number; text: string }> {
-  onProgress?.({ loaded: 0, total: file.size, fraction: 0 });
+  const total = file.size;
+  onProgress?.({ loaded: 0, total, fraction: 0 });
+  const headers: Record<string, string> = contentType ? { "Content-Type": contentType } : {};
+  const send = (body: BodyInit, streamed: boolean) =>
+    fetch(url, {
+      method: "POST",
+      body,
+      headers,
+      ...(streamed ? { duplex: "half" } : {}),
+      ...(signal ? { signal } : {}),
+    } as RequestInit);
+  const fail = (e: unknown): ParleyUploadError =>
+    signal?.aborted ? abortedError() : new ParleyUploadError("network", `Upload failed: ${(e as Error)?.message ?? String(e)}`);
+
   let res: Response;
   try {
-    res = await fetch(url, {
-      method: "POST",
-      body: file,
-      headers: contentType ? { "Content-Type": contentType } : {},
-      ...(signal ? { signal } : {}),
-    });
+    // With onProgress and a runtime that can stream a request body, the
+    // progress follows the body (the last chunk counts as just under 100%:
+    // 1 comes with the answer). Else 0% and 100% only.
+    if (onProgress && total > 0 && typeof file.stream === "function" && supportsRequestStreams()) {
+      const { body, pulled } = progressStream(file, (loaded) =>
+        onProgress({ loaded, total, fraction: Math.min(loaded / total, 0.999) }),
+      );
+      try {
+        res = await send(body, true);
+      } catch (e) {
+        // A runtime that refuses the stream before reading any of it
+        // (Chrome over HTTP/1.1): send the Blob instead.
+        if (signal?.aborted || pulled() > 0) throw e;
+        res = await send(file, false);
+      }
+    } else {
+      res = await send(file, false);
+    }
   } catch (e) {
-    if (signal?.aborted) throw abortedError();
-    throw new ParleyUploadError("network", `Upload failed: ${(e as Error)?.message ?? String(e)}`);
+    throw fail(e);
   }
-  const text = await res.text();
-  onProgress?.({ loaded: file.size, total: file.size, fraction: 1 });
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (e) {
+    throw fail(e);
+  }
+  if (res.ok) onProgress?.({ loaded: total, total, fraction: 1 });
   return { status: res.status, text };
 }

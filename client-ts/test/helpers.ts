@@ -3,6 +3,7 @@
 
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import zlib from "node:zlib";
 import { afterEach, inject } from "vitest";
 import { createParleyClient, type ParleyClient, type ParleyClientOptions } from "../src/index.js";
 
@@ -71,3 +72,41 @@ export const TINY_PNG = Uint8Array.from(
   atob("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="),
   (ch) => ch.charCodeAt(0),
 );
+
+/**
+ * A valid RGB PNG of side×side noise pixels, stored without compression
+ * (deflate level 0), so its size is about 3·side² bytes.
+ */
+export function noisePng(side: number): Uint8Array<ArrayBuffer> {
+  const row = 1 + side * 3;
+  const raw = Buffer.alloc(row * side);
+  let x = 0x2545f491;
+  for (let i = 0; i < raw.length; i++) {
+    if (i % row === 0) continue; // filter byte 0 (none)
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    raw[i] = x & 0xff;
+  }
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(td) >>> 0);
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(side, 0);
+  ihdr.writeUInt32BE(side, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const png = Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", zlib.deflateSync(raw, { level: 0 })),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+  const out = new Uint8Array(png.length);
+  out.set(png);
+  return out;
+}

@@ -52,6 +52,40 @@ test("a foreground signal reconnects a dropped connection at once, and is releas
   expect(release).toHaveBeenCalledTimes(1);
 });
 
+test("a foreground signal replaces a connection that looks open but has gone silent, and leaves a live one alone", async () => {
+  let onForeground: (() => void) | undefined;
+  const client = clientFor(IDENTITIES.customer, {
+    foregroundSignal: (cb) => {
+      onForeground = cb;
+      return () => {};
+    },
+    staleConnectionMs: 5_000,
+  });
+  const heard = () => (client as unknown as { lastHeardAt: number }).lastHeardAt;
+  const created = heard();
+  await new Promise((r) => setTimeout(r, 20));
+  await client.query(api.shared.chat.getUnreadCount);
+  expect(heard()).toBeGreaterThan(created); // every server message counts
+  await vi.waitFor(() => expect(client.connectionState()).toBe("connected"));
+  const wsm = (client.convex.client as unknown as { webSocketManager: SocketManager }).webSocketManager;
+  expect(client.connectionDetails().connectionCount).toBe(1);
+
+  // Live (heard from just now): nothing happens.
+  onForeground!();
+  expect(wsm.socket.state).toBe("ready");
+  expect(client.connectionDetails().connectionCount).toBe(1);
+
+  // Silent for longer than staleConnectionMs, as after a long background
+  // (the socket may be half-open): replaced at once.
+  (client as unknown as { lastHeardAt: number }).lastHeardAt = Date.now() - 6_000;
+  onForeground!();
+  expect(wsm.socket.state).toBe("connecting");
+  expect(wsm.scheduledReconnect).toBeNull();
+  await vi.waitFor(() => expect(client.connectionDetails().connectionCount).toBe(2), { timeout: 10_000 });
+  await vi.waitFor(() => expect(client.connectionState()).toBe("connected"), { timeout: 10_000 });
+  await client.query(api.shared.chat.getChatSettings);
+});
+
 test("appStateForegroundSignal fires on AppState 'active' only", () => {
   const listeners: ((s: string) => void)[] = [];
   const remove = vi.fn();

@@ -116,7 +116,17 @@ test("sendImage uploads through XMLHttpRequest with progress", async () => {
   const me = clientFor(customer);
   const conversationId = await supportConversation(me);
   const fractions: number[] = [];
-  const xhrSend = vi.spyOn(XMLHttpRequest.prototype, "send");
+  // jsdom fires one upload progress event, when the answer comes (loaded =
+  // total): no intermediate ones, whatever the size. A browser's mid-upload
+  // event is dispatched here on the real XMLHttpRequest, before it sends.
+  const realSend = XMLHttpRequest.prototype.send;
+  const xhrSend = vi.spyOn(XMLHttpRequest.prototype, "send").mockImplementation(function (
+    this: XMLHttpRequest,
+    body?: Document | XMLHttpRequestBodyInit | null,
+  ) {
+    this.upload.dispatchEvent(new ProgressEvent("progress", { lengthComputable: true, loaded: 30, total: 60 }));
+    return realSend.call(this, body);
+  });
   const caption = unique("react image");
   const messageId = await me.sendImage(conversationId, new File([TINY_PNG], "dot.png", { type: "image/png" }), {
     caption,
@@ -125,9 +135,133 @@ test("sendImage uploads through XMLHttpRequest with progress", async () => {
   expect(xhrSend).toHaveBeenCalledTimes(1);
   xhrSend.mockRestore();
   expect(fractions[0]).toBe(0);
+  expect(fractions).toContain(0.5);
   expect(fractions.at(-1)).toBe(1);
+  expect(fractions.filter((f) => f === 1)).toHaveLength(1); // jsdom's loaded = total event stays below 1
   const page = await me.query(api.shared.chat.getMessages, { conversationId, limit: 10 });
   const msg = page.messages.find((m) => m._id === messageId);
   expect(msg).toMatchObject({ messageType: "image", content: caption });
   expect(msg?.imageAttachment?.fileName).toBe("dot.png");
+});
+
+function Unread({ conversationId, onChat }: { conversationId: string | null; onChat?: (c: ReturnType<typeof useChat>) => void }) {
+  const chat = useChat(conversationId);
+  onChat?.(chat);
+  return (
+    <div>
+      <span data-testid="unread">{String(chat.unreadCount)}</span>
+      <span data-testid="total">{String(chat.totalUnreadCount)}</span>
+      <span data-testid="loading">{String(chat.isLoading)}</span>
+      <button onClick={chat.markAsRead}>read all</button>
+    </div>
+  );
+}
+
+test("useChat(null) subscribes to nothing: a signed-out client renders without an error", async () => {
+  const anon = clientFor(null);
+  const errors: unknown[] = [];
+  const spy = vi.spyOn(console, "error").mockImplementation((...a) => void errors.push(a));
+  try {
+    render(
+      <ParleyProvider client={anon}>
+        <Unread conversationId={null} />
+      </ParleyProvider>,
+    );
+    await anon.query(api.shared.chat.getChatSettings);
+    await act(() => new Promise((r) => setTimeout(r, 300)));
+    expect(screen.getByTestId("unread").textContent).toBe("undefined");
+    expect(screen.getByTestId("total").textContent).toBe("undefined");
+    expect(screen.getByTestId("loading").textContent).toBe("false");
+    expect((anon.convex as unknown as { listeners: Set<unknown> }).listeners.size).toBe(0);
+    expect(errors).toEqual([]);
+  } finally {
+    spy.mockRestore();
+  }
+});
+
+test("useChat unreadCount is this conversation's, for the caller's side; markAsRead takes the API document's forms", async () => {
+  const who: TokenOptions = { sub: unique("cust-unread").replace(/\s/g, "-"), role: "customer", name: "Uma Unread" };
+  const me = clientFor(who);
+  const admin = clientFor(IDENTITIES.admin);
+  const conversationId = await supportConversation(me);
+  let chat!: ReturnType<typeof useChat>;
+  render(
+    <ParleyProvider client={me}>
+      <Unread conversationId={conversationId} onChat={(c) => (chat = c)} />
+    </ParleyProvider>,
+  );
+  await waitFor(() => expect(screen.getByTestId("unread").textContent).toBe("0"), { timeout: 10_000 });
+  for (const text of ["one", "two"]) {
+    await admin.mutation(api.shared.chat.sendMessage, { conversationId, content: unique(text), messageType: "text" });
+  }
+  await waitFor(() => expect(screen.getByTestId("unread").textContent).toBe("2"), { timeout: 10_000 });
+  expect(Number(screen.getByTestId("total").textContent)).toBeGreaterThanOrEqual(2);
+  // My own message is not unread for me.
+  await chat.sendMessage({ conversationId, content: unique("mine"), messageType: "text" });
+  await act(() => new Promise((r) => setTimeout(r, 200)));
+  expect(screen.getByTestId("unread").textContent).toBe("2");
+
+  // The API document's form: markAsRead({ conversationId }).
+  const read = await chat.markAsRead({ conversationId });
+  expect(read.markedCount).toBe(2);
+  await waitFor(() => expect(screen.getByTestId("unread").textContent).toBe("0"), { timeout: 10_000 });
+
+  // onClick={markAsRead}: the click event marks everything.
+  await admin.mutation(api.shared.chat.sendMessage, { conversationId, content: unique("three"), messageType: "text" });
+  await waitFor(() => expect(screen.getByTestId("unread").textContent).toBe("1"), { timeout: 10_000 });
+  fireEvent.click(screen.getByText("read all"));
+  await waitFor(() => expect(screen.getByTestId("unread").textContent).toBe("0"), { timeout: 10_000 });
+
+  // The admin's side: the customer's messages.
+  const adminView = clientFor(IDENTITIES.admin);
+  let adminChat!: ReturnType<typeof useChat>;
+  cleanup();
+  render(
+    <ParleyProvider client={adminView}>
+      <Unread conversationId={conversationId} onChat={(c) => (adminChat = c)} />
+    </ParleyProvider>,
+  );
+  await waitFor(() => expect(screen.getByTestId("unread").textContent).toBe("1"), { timeout: 10_000 });
+  await adminChat.markAsRead();
+  await waitFor(() => expect(screen.getByTestId("unread").textContent).toBe("0"), { timeout: 10_000 });
+});
+
+test("useChat updateTyping takes a boolean or the API document's object; wrong arguments reject with a TypeError", async () => {
+  const who: TokenOptions = { sub: unique("cust-typing").replace(/\s/g, "-"), role: "customer", name: "Tia Typing" };
+  const me = clientFor(who);
+  const admin = clientFor(IDENTITIES.admin);
+  const conversationId = await supportConversation(me);
+  const indicators: string[][] = [];
+  admin.onUpdate(api.shared.chat.getTypingIndicators, { conversationId }, (list) => indicators.push(list.map((t) => t.userId)));
+  let chat!: ReturnType<typeof useChat>;
+  render(
+    <ParleyProvider client={me}>
+      <Unread conversationId={conversationId} onChat={(c) => (chat = c)} />
+    </ParleyProvider>,
+  );
+  await waitFor(() => expect(screen.getByTestId("loading").textContent).toBe("false"), { timeout: 10_000 });
+  await chat.updateTyping({ conversationId, isTyping: true });
+  await vi.waitFor(() => expect(indicators.at(-1)).toContain(who.sub), { timeout: 10_000 });
+  await chat.updateTyping(false);
+  await vi.waitFor(() => expect(indicators.at(-1)).not.toContain(who.sub), { timeout: 10_000 });
+
+  const bad = chat as unknown as { updateTyping(x: unknown): Promise<unknown>; markAsRead(x: unknown): Promise<unknown> };
+  await expect(bad.updateTyping({ conversationId })).rejects.toThrow(TypeError);
+  await expect(bad.updateTyping("yes")).rejects.toThrow(/updateTyping/);
+  await expect(bad.markAsRead([1, 2])).rejects.toThrow(/messageIds must be an array of message id strings/);
+  await expect(bad.markAsRead({ conversationId, messageIds: "m1" })).rejects.toThrow(TypeError);
+  await expect(bad.markAsRead(42)).rejects.toThrow(TypeError);
+});
+
+test("an XMLHttpRequest upload the server refuses never reports 100%", async () => {
+  const me = clientFor(customer);
+  const fractions: number[] = [];
+  const broken = new Uint8Array(4096);
+  broken.set(TINY_PNG.subarray(0, 8));
+  const err = await me
+    .uploadImage(new Blob([broken], { type: "image/png" }), { onProgress: (p) => fractions.push(p.fraction) })
+    .catch((e) => e);
+  expect(err.reason).toBe("server");
+  expect(fractions.length).toBeGreaterThan(0);
+  expect(fractions).not.toContain(1);
 });

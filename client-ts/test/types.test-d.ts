@@ -11,8 +11,10 @@ import {
   type ErrorCode,
   type MessageDoc,
   type MessagePage,
+  type SendMessageArgs,
   type TypingIndicator,
 } from "../src/index.js";
+import { computed, ref } from "vue";
 import * as react from "../src/react/index.js";
 import * as vue from "../src/vue/index.js";
 
@@ -71,7 +73,7 @@ describe("react", () => {
 
   test("useMutation and useChat", () => {
     const send = react.useMutation(api.shared.chat.sendMessage);
-    expectTypeOf(send).parameter(0).toEqualTypeOf<Parameters<typeof send>[0]>();
+    expectTypeOf(send).parameter(0).toEqualTypeOf<SendMessageArgs>();
     expectTypeOf(send({ conversationId: "c", content: "x", messageType: "text" })).resolves.toEqualTypeOf<string>();
     // @ts-expect-error content is required
     void send({ conversationId: "c", messageType: "text" });
@@ -79,6 +81,22 @@ describe("react", () => {
     const chat = react.useChat("c");
     expectTypeOf(chat.messages).toEqualTypeOf<MessageDoc[] | undefined>();
     expectTypeOf(chat.unreadCount).toEqualTypeOf<number | undefined>();
+    expectTypeOf(chat.totalUnreadCount).toEqualTypeOf<number | undefined>();
+    // The API document's forms, and onClick={markAsRead}.
+    void chat.markAsRead({ conversationId: "c" });
+    void chat.markAsRead({ conversationId: "c", messageIds: ["m"] });
+    void chat.markAsRead(["m"]);
+    void chat.markAsRead();
+    void chat.markAsRead({} as unknown as import("react").MouseEvent<HTMLButtonElement>);
+    void chat.updateTyping(true);
+    void chat.updateTyping({ conversationId: "c", isTyping: true });
+    void chat.sendMessage({ conversationId: "c", content: "x", messageType: "text" });
+    // @ts-expect-error messageIds are strings
+    void chat.markAsRead([1]);
+    // @ts-expect-error isTyping is required
+    void chat.updateTyping({ conversationId: "c" });
+    // @ts-expect-error a number is no typing state
+    void chat.updateTyping(1);
     expectTypeOf(chat.sendMessage).parameter(0).toEqualTypeOf<react.ChatMessageInput>();
     expectTypeOf(chat.onInput).toEqualTypeOf<() => void>();
     expectTypeOf(react.useConnectionState()).toEqualTypeOf<ConnectionStatus>();
@@ -97,6 +115,16 @@ describe("vue", () => {
     vue.useQuery(api.shared.chat.getUnreadCount);
     vue.useQuery(api.shared.chat.getMessages, "skip");
     vue.useQuery(api.shared.chat.getMessages, () => "skip" as const);
+    const asRef = ref({ conversationId: "c", limit: 5 });
+    expectTypeOf(vue.useQuery(api.shared.chat.getMessages, asRef).data.value).toEqualTypeOf<MessagePage | undefined>();
+    const asComputed = computed(() => ({ conversationId: "c" }));
+    expectTypeOf(vue.useQuery(api.shared.chat.getConversation, asComputed).data.value?._id).toEqualTypeOf<string | undefined>();
+    const skippable = computed(() => (Math.random() > 0.5 ? ({ conversationId: "c" } as const) : ("skip" as const)));
+    vue.useQuery(api.shared.chat.getTypingIndicators, skippable);
+    // @ts-expect-error a ref of the wrong arguments
+    vue.useQuery(api.shared.chat.getMessages, ref({ limit: 5 }));
+    // @ts-expect-error a computed of the wrong arguments
+    vue.useQuery(api.shared.chat.getMessages, computed(() => ({ conversationId: 1 })));
     // @ts-expect-error conversationId is required
     vue.useQuery(api.shared.chat.getMessages, () => ({ limit: 3 }));
     // @ts-expect-error arguments are required
@@ -114,7 +142,17 @@ describe("vue", () => {
     // @ts-expect-error getMessages is not a paginated query
     vue.usePaginatedQuery(api.shared.chat.getMessages, { conversationId: "c" }, { initialNumItems: 5 });
 
+    expectTypeOf(read.isPending.value).toEqualTypeOf<boolean>();
+    // @ts-expect-error isPending is read-only
+    read.isPending.value = true;
+    expectTypeOf(p.isLoading.value).toEqualTypeOf<boolean>();
+    expectTypeOf(p.error.value).toEqualTypeOf<Error | undefined>();
+
     const chat = vue.useChat(() => "c");
+    expectTypeOf(chat.unreadCount.value).toEqualTypeOf<number | undefined>();
+    expectTypeOf(chat.totalUnreadCount.value).toEqualTypeOf<number | undefined>();
+    void chat.markAsRead(new Event("click"));
+    void chat.markAsRead({ conversationId: "c" });
     expectTypeOf(chat.messages.value).toEqualTypeOf<MessageDoc[] | undefined>();
     expectTypeOf(chat.typingIndicators.value).toEqualTypeOf<TypingIndicator[] | undefined>();
   });

@@ -6,7 +6,7 @@
 
 import { flushPromises, mount } from "@vue/test-utils";
 import { afterEach, expect, test, vi } from "vitest";
-import { defineComponent, h, nextTick, ref, watch } from "vue";
+import { computed, createApp, defineComponent, h, nextTick, ref, watch } from "vue";
 import { api, type MessagePage, type ParleyClient } from "../src/index.js";
 import { ParleyPlugin, useChat, useMutation, usePaginatedQuery, useQuery } from "../src/vue/index.js";
 import { clientFor, DEMO, IDENTITIES, unique, type TokenOptions } from "./helpers.js";
@@ -153,4 +153,92 @@ test("usePaginatedQuery loads pages and more; useMutation tracks isPending", asy
   await vi.waitFor(() => expect(p.results.value.length).toBe(4), { timeout: 10_000 });
   await nextTick();
   await flushPromises();
+});
+
+test("useChat: this conversation's unreadCount for the caller's side, markAsRead from a click event, updateTyping's object form", async () => {
+  const who: TokenOptions = { sub: unique("cust-vue-unread").replace(/\s/g, "-"), role: "customer", name: "Ulla Unread" };
+  const me = clientFor(who);
+  const admin = clientFor(IDENTITIES.admin);
+  const { conversationId } = await me.mutation(api.shared.chat.createOrGetConversation, {});
+  const { state: chat } = mountWith(me, () => useChat(() => conversationId));
+  await vi.waitFor(() => expect(chat.unreadCount.value).toBe(0), { timeout: 10_000 });
+  await admin.mutation(api.shared.chat.sendMessage, { conversationId, content: unique("vue unread"), messageType: "text" });
+  await vi.waitFor(() => expect(chat.unreadCount.value).toBe(1), { timeout: 10_000 });
+  expect(chat.totalUnreadCount.value).toBeGreaterThanOrEqual(1);
+  expect(chat.conversation.value?._id).toBe(conversationId);
+  // @click="markAsRead" hands it the DOM event: everything is marked read.
+  const read = await chat.markAsRead(new Event("click"));
+  expect(read.markedCount).toBe(1);
+  await vi.waitFor(() => expect(chat.unreadCount.value).toBe(0), { timeout: 10_000 });
+  await chat.updateTyping({ conversationId, isTyping: false });
+  await expect(chat.updateTyping({ conversationId } as never)).rejects.toThrow(TypeError);
+});
+
+test("useChat(null) with a signed-out client subscribes to nothing", async () => {
+  const anon = clientFor(null);
+  const { state: chat } = mountWith(anon, () => useChat(null));
+  await anon.query(api.shared.chat.getChatSettings);
+  expect(liveSubscriptions(anon)).toBe(0);
+  expect(chat.isLoading.value).toBe(false);
+  expect(chat.unreadCount.value).toBeUndefined();
+  expect(chat.totalUnreadCount.value).toBeUndefined();
+  await expect(chat.markAsRead()).rejects.toThrow("useChat: no conversation");
+});
+
+test("usePaginatedQuery: skipped is not loading; an error ends loading", async () => {
+  const me = clientFor(IDENTITIES.customer);
+  const args = ref<{ conversationId: string } | "skip">("skip");
+  const { state: p } = mountWith(me, () =>
+    usePaginatedQuery(api.shared.chat.getMessagesPaginated, args, { initialNumItems: 2 }),
+  );
+  const seen: { status: string; isLoading: boolean; error: boolean; n: number }[] = [];
+  watch(
+    [p.status, p.isLoading, p.error, p.results],
+    () => seen.push({ status: p.status.value, isLoading: p.isLoading.value, error: !!p.error.value, n: p.results.value.length }),
+    { flush: "sync" },
+  );
+  expect(p.isLoading.value).toBe(false);
+  expect(p.results.value).toEqual([]);
+
+  args.value = { conversationId: "conv-missing-paginated" };
+  expect(p.isLoading.value).toBe(true);
+  expect(p.status.value).toBe("LoadingFirstPage");
+  await vi.waitFor(() => expect(p.error.value).toBeDefined(), { timeout: 10_000 });
+  expect(p.isLoading.value).toBe(false);
+  expect(p.status.value).not.toBe("LoadingFirstPage");
+  expect(p.results.value).toEqual([]);
+  // The failed page breaks nothing else: another subscription still gets its updates.
+  const contents: string[] = [];
+  me.onUpdate(api.shared.chat.getMessages, { conversationId: DEMO.conversationId, limit: 5 }, (pg) =>
+    contents.push(...pg.messages.map((m) => m.content)),
+  );
+  const after = unique("after a failed page");
+  await me.mutation(api.shared.chat.sendMessage, { conversationId: DEMO.conversationId, content: after, messageType: "text" });
+  await vi.waitFor(() => expect(contents).toContain(after), { timeout: 10_000 });
+
+  args.value = { conversationId: DEMO.conversationId };
+  expect(p.error.value).toBeUndefined();
+  await vi.waitFor(() => expect(p.results.value.length).toBe(2), { timeout: 10_000 });
+  expect(p.isLoading.value).toBe(false);
+  args.value = "skip";
+  expect(p.isLoading.value).toBe(false);
+  expect(p.results.value).toEqual([]);
+  // One state: isLoading always agrees with status, and an error never comes with results.
+  for (const s of seen) {
+    expect(s.isLoading).toBe(s.status === "LoadingFirstPage" && !s.error);
+    if (s.error) expect(s.n).toBe(0);
+  }
+});
+
+test("a composable outside any effect scope warns that nothing will stop it", async () => {
+  const me = clientFor(IDENTITIES.customer);
+  const app = createApp({ render: () => null }).use(ParleyPlugin, { client: me });
+  const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+  try {
+    const conv = computed(() => DEMO.conversationId);
+    app.runWithContext(() => useQuery(api.shared.chat.getConversation, () => ({ conversationId: conv.value })));
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining("useQuery was called outside"));
+  } finally {
+    warn.mockRestore();
+  }
 });

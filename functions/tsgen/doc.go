@@ -11,6 +11,10 @@
 //     may be null (the argument validator treats null as absent);
 //   - results: encoding/json always writes a field unless it is omitempty
 //     (then it is optional); a pointer without omitempty may be null;
+//     a slice or map is T[] or Record<string, T>, not "| null": handlers
+//     return empty ones, never nil (functions' TestEmptyResultsHaveNoNullArrays
+//     runs the chat handlers with nothing to list);
+//   - []byte is a string (encoding/json writes it as base64);
 //   - a `ts:"a|b|c"` struct tag narrows a string field to those literals
 //     (the values the server accepts or the database allows);
 //   - a `tstype:"Name"` tag gives a field a type that convex/server

@@ -184,6 +184,9 @@ func (g *gen) typeOf(t reflect.Type, result bool) (string, error) {
 	case reflect.Interface:
 		return "unknown", nil
 	case reflect.Slice, reflect.Array:
+		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
+			return "string", nil // encoding/json writes []byte as base64
+		}
 		inner, err := g.typeOf(t.Elem(), result)
 		if err != nil {
 			return "", err

@@ -32,6 +32,7 @@ type itemDoc struct {
 	Note  *string  `json:"note,omitempty"` // absent when nil
 	Tags  []string `json:"tags,omitempty"` // absent when empty
 	Kind  string   `json:"kind" ts:"a|b"`  // literal union
+	Blob  []byte   `json:"blob"`           // base64, as encoding/json writes it
 	Extra map[string]int
 	Inner struct {
 		N int `json:"n"`
@@ -66,6 +67,7 @@ func TestGenerateTypesFollowTheServersRules(t *testing.T) {
 		"  note?: string;\n",
 		"  tags?: string[];\n",
 		"  kind: \"a\" | \"b\";\n",
+		"  blob: string;\n",
 		"  Extra: Record<string, number>;\n",
 		"  inner: {\n  n: number;\n};\n",
 		"export type noArgs = Record<string, never>;",

@@ -16,8 +16,19 @@ import {
   type ReactNode,
 } from "react";
 import { api } from "../api.js";
-import type { MarkReadResult, MessageDoc, MessagePage, SendMessageArgs, TypingIndicator } from "../api.js";
-import type { ConnectionStatus, ParleyClient, SendImageOptions } from "../client.js";
+import type { ConversationDoc, MarkReadResult, MessageDoc, MessagePage, TypingIndicator } from "../api.js";
+import {
+  attempt,
+  markReadArgs,
+  NoConversationError,
+  sendArgs,
+  typingArgs,
+  unreadCountFor,
+  type ChatMessageInput,
+  type MarkAsReadInput,
+  type UpdateTypingInput,
+} from "../chat.js";
+import type { ConnectionStatus, ParleyClient, SendImageOptions, TokenIdentity } from "../client.js";
 import { TypingNotifier } from "../typing.js";
 
 export {
@@ -101,8 +112,7 @@ export interface UseChatOptions {
   typingIdleMs?: number;
 }
 
-/** A message to send: its content, or sendMessage's arguments without the conversation. */
-export type ChatMessageInput = string | Omit<SendMessageArgs, "conversationId">;
+export type { ChatMessageInput, EventLike, MarkAsReadInput, UpdateTypingInput } from "../chat.js";
 
 /** What {@link useChat} returns. */
 export interface UseChatResult {
@@ -112,48 +122,68 @@ export interface UseChatResult {
   page: MessagePage | undefined;
   /** Who else is typing in the conversation. */
   typingIndicators: TypingIndicator[] | undefined;
-  /** The caller's total of unread messages (all conversations). */
+  /**
+   * The caller's unread messages in this conversation (what markAsRead()
+   * clears): getConversation's unreadCountCustomer for a customer,
+   * unreadCountRecipient for store staff and admins (the role is read from
+   * the token). Undefined while loading or signed out.
+   */
   unreadCount: number | undefined;
+  /** The caller's unread messages across all active conversations (getUnreadCount); undefined while loading, signed out or without a conversation. */
+  totalUnreadCount: number | undefined;
+  /** The conversation (getConversation); undefined while loading. */
+  conversation: ConversationDoc | undefined;
   /** True until the messages have arrived. */
   isLoading: boolean;
   /** Sends a text message (a string) or any message; resolves with its id. Ends typing. */
   sendMessage(message: ChatMessageInput): Promise<string>;
   /** Uploads an image (checked against the chat settings first) and sends it. */
   sendImage(file: Blob, options?: SendImageOptions): Promise<string>;
-  /** Marks the listed messages, or every unread one, as read. */
-  markAsRead(messageIds?: string[]): Promise<MarkReadResult>;
-  /** Sends a typing update as is (no debouncing). */
-  updateTyping(isTyping: boolean): Promise<null>;
+  /**
+   * Marks every unread message (no argument, or an event: `onClick={markAsRead}`)
+   * or the listed ones as read; also takes the API document's
+   * `{ conversationId, messageIds? }`.
+   */
+  markAsRead(input?: MarkAsReadInput): Promise<MarkReadResult>;
+  /** Sends a typing update as is (no debouncing): a boolean, or `{ conversationId, isTyping }`. */
+  updateTyping(input: UpdateTypingInput): Promise<null>;
   /** Call on every keystroke: sends debounced typing updates. */
   onInput(): void;
   /** Sends "stopped typing" now if "typing" was sent (e.g. on blur). */
   stopTyping(): void;
 }
 
-function noConversation(): Promise<never> {
-  return Promise.reject(new Error("useChat: no conversation"));
+/** The identity of the client's token, re-rendering when it changes. */
+export function useIdentity(): TokenIdentity | undefined {
+  const client = useParleyClient();
+  const subscribe = useCallback((cb: () => void) => client.onIdentityChange(cb), [client]);
+  const get = useCallback(() => client.identity(), [client]);
+  return useSyncExternalStore(subscribe, get, () => undefined);
 }
 
 /**
  * The chat of one conversation, as the API document's React example:
- * live messages, typing indicators and unread count, and the calls that
- * change them. conversationId null or undefined skips the subscriptions.
- * Like convex's useQuery, a query error (e.g. not_found) is thrown to the
- * nearest error boundary.
+ * live messages, typing indicators and unread counts, and the calls that
+ * change them (which also take the document's argument objects).
+ * conversationId null or undefined skips every subscription. Like convex's
+ * useQuery, a query error (e.g. not_found) is thrown to the nearest error
+ * boundary.
  */
 export function useChat(conversationId: string | null | undefined, options: UseChatOptions = {}): UseChatResult {
   const client = useParleyClient();
+  const identity = useIdentity();
   const limit = options.limit ?? 50;
   const id = conversationId || undefined;
   const page = useQuery(api.shared.chat.getMessages, id ? { conversationId: id, limit } : "skip");
   const typingIndicators = useQuery(api.shared.chat.getTypingIndicators, id ? { conversationId: id } : "skip");
-  const unreadCount = useQuery(api.shared.chat.getUnreadCount, {});
+  const conversation = useQuery(api.shared.chat.getConversation, id ? { conversationId: id } : "skip");
+  const totalUnreadCount = useQuery(api.shared.chat.getUnreadCount, id && identity ? {} : "skip");
   const send = useMutation(api.shared.chat.sendMessage);
   const markRead = useMutation(api.shared.chat.markMessagesAsRead);
   const typing = useMutation(api.shared.chat.updateTypingStatus);
 
   const updateTyping = useCallback(
-    (isTyping: boolean) => (id ? typing({ conversationId: id, isTyping }) : noConversation()),
+    (input: UpdateTypingInput) => attempt(() => typingArgs(id, input), (args) => typing(args)),
     [typing, id],
   );
 
@@ -175,32 +205,31 @@ export function useChat(conversationId: string | null | undefined, options: UseC
   }, [typing, id, typingThrottleMs, typingIdleMs]);
 
   const sendMessage = useCallback(
-    (message: ChatMessageInput) => {
-      if (!id) return noConversation();
-      const args: SendMessageArgs =
-        typeof message === "string"
-          ? { conversationId: id, content: message, messageType: "text" }
-          : { ...message, conversationId: id };
-      notifier.current?.reset(); // the server ends typing on send
-      return send(args);
-    },
+    (message: ChatMessageInput) =>
+      attempt(
+        () => sendArgs(id, message),
+        (args) => {
+          if (args.conversationId === id) notifier.current?.reset(); // the server ends typing on send
+          return send(args);
+        },
+      ),
     [send, id],
   );
   const sendImage = useCallback(
     (file: Blob, opts?: SendImageOptions) => {
-      if (!id) return noConversation();
+      if (!id) return Promise.reject(new NoConversationError());
       notifier.current?.reset();
       return client.sendImage(id, file, opts);
     },
     [client, id],
   );
   const markAsRead = useCallback(
-    (messageIds?: string[]) =>
-      id ? markRead(messageIds ? { conversationId: id, messageIds } : { conversationId: id }) : noConversation(),
+    (input?: MarkAsReadInput) => attempt(() => markReadArgs(id, input), (args) => markRead(args)),
     [markRead, id],
   );
   const onInput = useCallback(() => notifier.current?.input(), []);
   const stopTyping = useCallback(() => notifier.current?.stop(), []);
+  const unreadCount = unreadCountFor(conversation, identity);
 
   return useMemo(
     () => ({
@@ -208,6 +237,8 @@ export function useChat(conversationId: string | null | undefined, options: UseC
       page,
       typingIndicators,
       unreadCount,
+      totalUnreadCount,
+      conversation,
       isLoading: id !== undefined && page === undefined,
       sendMessage,
       sendImage,
@@ -216,6 +247,19 @@ export function useChat(conversationId: string | null | undefined, options: UseC
       onInput,
       stopTyping,
     }),
-    [page, typingIndicators, unreadCount, id, sendMessage, sendImage, markAsRead, updateTyping, onInput, stopTyping],
+    [
+      page,
+      typingIndicators,
+      unreadCount,
+      totalUnreadCount,
+      conversation,
+      id,
+      sendMessage,
+      sendImage,
+      markAsRead,
+      updateTyping,
+      onInput,
+      stopTyping,
+    ],
   );
 }

@@ -28,8 +28,19 @@ import {
   type ShallowRef,
 } from "vue";
 import { api } from "../api.js";
-import type { MarkReadResult, MessageDoc, MessagePage, SendMessageArgs, TypingIndicator } from "../api.js";
-import type { ConnectionStatus, ParleyClient, SendImageOptions } from "../client.js";
+import type { ConversationDoc, MarkReadResult, MessageDoc, MessagePage, TypingIndicator } from "../api.js";
+import {
+  attempt,
+  markReadArgs,
+  NoConversationError,
+  sendArgs,
+  typingArgs,
+  unreadCountFor,
+  type ChatMessageInput,
+  type MarkAsReadInput,
+  type UpdateTypingInput,
+} from "../chat.js";
+import type { ConnectionStatus, ParleyClient, SendImageOptions, TokenIdentity } from "../client.js";
 import { TypingNotifier } from "../typing.js";
 
 export type { PaginationStatus };
@@ -66,9 +77,36 @@ export function useParleyClient(): ParleyClient {
   return client;
 }
 
-/** Runs fn when the current effect scope (component) ends. */
-function onCleanup(fn: () => void): void {
-  if (getCurrentScope()) onScopeDispose(fn);
+/**
+ * Runs fn when the current effect scope (component) ends. Outside any
+ * scope nothing would ever end the subscription: it warns (outside
+ * production) and the subscription lives as long as the client.
+ */
+function onCleanup(fn: () => void, name: string): void {
+  if (getCurrentScope()) {
+    onScopeDispose(fn);
+  } else if (isDev()) {
+    console.warn(
+      `@parley/client/vue: ${name} was called outside a component's setup or an effectScope(); ` +
+        "its subscription is never stopped (it ends only when the client is closed).",
+    );
+  }
+}
+
+declare const process: { env: { NODE_ENV?: string } };
+
+/**
+ * Whether process.env.NODE_ENV is not "production". Written out literally
+ * so that bundlers (Vite, webpack) replace it; where nothing defines
+ * `process` (a browser without a bundler, React Native without it) the
+ * ReferenceError counts as development.
+ */
+function isDev(): boolean {
+  try {
+    return process.env.NODE_ENV !== "production";
+  } catch {
+    return true;
+  }
 }
 
 function argsKey(args: unknown): string {
@@ -157,7 +195,7 @@ export function useQuery<Q extends FunctionReference<"query">>(
   onCleanup(() => {
     stop?.();
     stop = undefined;
-  });
+  }, "useQuery");
   return {
     data: computed(() => state.value.data),
     error: computed(() => state.value.error),
@@ -169,14 +207,14 @@ export function useQuery<Q extends FunctionReference<"query">>(
 export interface UseMutationReturn<M extends FunctionReference<"mutation">> {
   (...args: OptionalRestArgs<M>): Promise<Awaited<FunctionReturnType<M>>>;
   /** True while at least one call is in flight. */
-  isPending: Ref<boolean>;
+  isPending: Readonly<Ref<boolean>>;
 }
 
 /** Returns a function that runs mutation (e.g. `await send({ conversationId, content, messageType: "text" })`). */
 export function useMutation<M extends FunctionReference<"mutation">>(mutation: M): UseMutationReturn<M> {
   const client = useParleyClient();
   const inflight = ref(0);
-  const isPending = computed(() => inflight.value > 0) as unknown as Ref<boolean>;
+  const isPending: Readonly<Ref<boolean>> = computed(() => inflight.value > 0);
   const run = async (...args: OptionalRestArgs<M>) => {
     inflight.value++;
     try {
@@ -204,31 +242,44 @@ export type PaginatedQueryArgs<Q extends PaginatedQueryReference> = Omit<Functio
 
 /** What {@link usePaginatedQuery} returns. */
 export interface UsePaginatedQueryReturn<T> {
-  /** Every loaded item, page after page. */
-  results: ShallowRef<T[]>;
-  status: Ref<PaginationStatus>;
-  /** True while the first page loads. */
+  /** Every loaded item, page after page ([] while loading, on error and when skipped). */
+  results: ComputedRef<T[]>;
+  /**
+   * convex's status: "LoadingFirstPage" while the first page loads,
+   * "CanLoadMore", "LoadingMore" or "Exhausted". When skipped or after an
+   * error it is "Exhausted" (nothing more will load); see isLoading and error.
+   */
+  status: ComputedRef<PaginationStatus>;
+  /** True while the first page loads (false when skipped or after an error). */
   isLoading: ComputedRef<boolean>;
   /** The error of the current subscription, if any. */
-  error: ShallowRef<Error | undefined>;
+  error: ComputedRef<Error | undefined>;
   /** Loads numItems more; returns whether loading started. */
   loadMore(numItems: number): boolean;
+}
+
+interface PaginatedState<T> {
+  results: T[];
+  status: PaginationStatus;
+  isLoading: boolean;
+  error: Error | undefined;
 }
 
 /**
  * A paginated subscription (convex's pagination: pages stay live, grow and
  * split). args may be reactive; changing them starts over from the first
- * page with results cleared.
+ * page with results cleared. results, status, isLoading and error change
+ * together (one state underneath), as in useQuery.
  */
 export function usePaginatedQuery<Q extends PaginatedQueryReference>(
   query: Q,
   args: MaybeRefOrGetter<PaginatedQueryArgs<Q> | "skip">,
   options: { initialNumItems: number },
 ): UsePaginatedQueryReturn<PaginatedQueryItem<Q>> {
+  type T = PaginatedQueryItem<Q>;
   const client = useParleyClient();
-  const results = shallowRef<PaginatedQueryItem<Q>[]>([]);
-  const status = ref<PaginationStatus>("LoadingFirstPage");
-  const error = shallowRef<Error | undefined>(undefined);
+  const loading: PaginatedState<T> = { results: [], status: "LoadingFirstPage", isLoading: true, error: undefined };
+  const state = shallowRef<PaginatedState<T>>(loading);
   let loadMoreFn: ((n: number) => boolean) | undefined;
   let stop: (() => void) | undefined;
 
@@ -238,36 +289,34 @@ export function usePaginatedQuery<Q extends PaginatedQueryReference>(
   });
   const key = computed(() => `${options.initialNumItems}:${current.value.key}`);
 
-  const apply = (r: PaginatedQueryResult<PaginatedQueryItem<Q>> | undefined) => {
-    if (!r) return;
-    results.value = r.results;
-    status.value = r.status;
+  const fromResult = (r: PaginatedQueryResult<T> | undefined): PaginatedState<T> => {
+    if (!r) return loading;
     loadMoreFn = r.loadMore;
+    return { results: r.results, status: r.status, isLoading: r.status === "LoadingFirstPage", error: undefined };
+  };
+  const failed = (e: Error): PaginatedState<T> => {
+    loadMoreFn = undefined;
+    return { results: [], status: "Exhausted", isLoading: false, error: e };
   };
   const subscribe = () => {
     stop?.();
     stop = undefined;
     loadMoreFn = undefined;
-    results.value = [];
-    error.value = undefined;
     const c = current.value;
     if (c.skip) {
-      status.value = "LoadingFirstPage";
+      state.value = { results: [], status: "Exhausted", isLoading: false, error: undefined };
       return;
     }
-    status.value = "LoadingFirstPage";
     let active = true;
-    const unsubscribe = client.convex.onPaginatedUpdate_experimental(
+    const unsubscribe = client.onPaginatedUpdate(
       query,
-      c.args as FunctionArgs<Q>,
+      c.args as PaginatedQueryArgs<Q>,
       { initialNumItems: options.initialNumItems },
-      () => {
-        if (!active) return;
-        error.value = undefined;
-        apply(unsubscribe.getCurrentValue() as PaginatedQueryResult<PaginatedQueryItem<Q>> | undefined);
+      (r) => {
+        if (active) state.value = fromResult(r as PaginatedQueryResult<T>);
       },
       (e) => {
-        if (active) error.value = e;
+        if (active) state.value = failed(e);
       },
     );
     stop = () => {
@@ -275,21 +324,21 @@ export function usePaginatedQuery<Q extends PaginatedQueryReference>(
       unsubscribe();
     };
     try {
-      apply(unsubscribe.getCurrentValue() as PaginatedQueryResult<PaginatedQueryItem<Q>> | undefined);
+      state.value = fromResult(unsubscribe.getCurrentValue() as PaginatedQueryResult<T> | undefined);
     } catch (e) {
-      error.value = e as Error;
+      state.value = failed(e as Error);
     }
   };
   watch(key, subscribe, { immediate: true, flush: "sync" });
   onCleanup(() => {
     stop?.();
     stop = undefined;
-  });
+  }, "usePaginatedQuery");
   return {
-    results,
-    status,
-    isLoading: computed(() => status.value === "LoadingFirstPage"),
-    error,
+    results: computed(() => state.value.results),
+    status: computed(() => state.value.status),
+    isLoading: computed(() => state.value.isLoading),
+    error: computed(() => state.value.error),
     loadMore: (n: number) => loadMoreFn?.(n) ?? false,
   };
 }
@@ -298,8 +347,16 @@ export function usePaginatedQuery<Q extends PaginatedQueryReference>(
 export function useConnectionState(): Readonly<Ref<ConnectionStatus>> {
   const client = useParleyClient();
   const state = ref<ConnectionStatus>(client.connectionState());
-  onCleanup(client.onConnectionStateChange((s) => (state.value = s)));
+  onCleanup(client.onConnectionStateChange((s) => (state.value = s)), "useConnectionState");
   return state;
+}
+
+/** The identity of the client's token as a ref (see ParleyClient.identity). */
+export function useIdentity(): Readonly<ShallowRef<TokenIdentity | undefined>> {
+  const client = useParleyClient();
+  const identity = shallowRef<TokenIdentity | undefined>(client.identity());
+  onCleanup(client.onIdentityChange((i) => (identity.value = i)), "useIdentity");
+  return identity;
 }
 
 /** Options of {@link useChat}. */
@@ -312,8 +369,7 @@ export interface UseChatOptions {
   typingIdleMs?: number;
 }
 
-/** A message to send: its content, or sendMessage's arguments without the conversation. */
-export type ChatMessageInput = string | Omit<SendMessageArgs, "conversationId">;
+export type { ChatMessageInput, EventLike, MarkAsReadInput, UpdateTypingInput } from "../chat.js";
 
 /** What {@link useChat} returns. */
 export interface UseChatReturn {
@@ -322,17 +378,31 @@ export interface UseChatReturn {
   /** The whole getMessages page (isDone, continueCursor). */
   page: ComputedRef<MessagePage | undefined>;
   typingIndicators: ComputedRef<TypingIndicator[] | undefined>;
-  /** The caller's total of unread messages (all conversations). */
+  /**
+   * The caller's unread messages in this conversation (what markAsRead()
+   * clears): getConversation's unreadCountCustomer for a customer,
+   * unreadCountRecipient for store staff and admins (the role is read from
+   * the token). Undefined while loading or signed out.
+   */
   unreadCount: ComputedRef<number | undefined>;
+  /** The caller's unread messages across all active conversations (getUnreadCount); undefined while loading, signed out or without a conversation. */
+  totalUnreadCount: ComputedRef<number | undefined>;
+  /** The conversation (getConversation); undefined while loading. */
+  conversation: ComputedRef<ConversationDoc | undefined>;
   /** True until the current conversation's messages have arrived. */
   isLoading: ComputedRef<boolean>;
   /** The messages query's error (e.g. not_found), else undefined. */
   error: ComputedRef<Error | undefined>;
   sendMessage(message: ChatMessageInput): Promise<string>;
   sendImage(file: Blob, options?: SendImageOptions): Promise<string>;
-  markAsRead(messageIds?: string[]): Promise<MarkReadResult>;
-  /** Sends a typing update as is (no debouncing). */
-  updateTyping(isTyping: boolean): Promise<null>;
+  /**
+   * Marks every unread message (no argument, or an event: `@click="markAsRead"`)
+   * or the listed ones as read; also takes the API document's
+   * `{ conversationId, messageIds? }`.
+   */
+  markAsRead(input?: MarkAsReadInput): Promise<MarkReadResult>;
+  /** Sends a typing update as is (no debouncing): a boolean, or `{ conversationId, isTyping }`. */
+  updateTyping(input: UpdateTypingInput): Promise<null>;
   /** Call on every keystroke (e.g. @input): debounced typing updates. */
   onInput(): void;
   /** Sends "stopped typing" now if "typing" was sent (e.g. on blur). */
@@ -341,14 +411,16 @@ export interface UseChatReturn {
 
 /**
  * The chat of one conversation: live messages, typing indicators and
- * unread count, and the calls that change them. conversationId may be a
- * ref, getter or computed; null/undefined skips.
+ * unread counts, and the calls that change them (which also take the API
+ * document's argument objects). conversationId may be a ref, getter or
+ * computed; null/undefined skips.
  */
 export function useChat(
   conversationId: MaybeRefOrGetter<string | null | undefined>,
   options: UseChatOptions = {},
 ): UseChatReturn {
   const client = useParleyClient();
+  const identity = useIdentity();
   const limit = options.limit ?? 50;
   const id = computed(() => toValue(conversationId) || undefined);
   const messagesQ = useQuery(api.shared.chat.getMessages, () =>
@@ -357,7 +429,10 @@ export function useChat(
   const typingQ = useQuery(api.shared.chat.getTypingIndicators, () =>
     id.value ? { conversationId: id.value } : "skip",
   );
-  const unreadQ = useQuery(api.shared.chat.getUnreadCount, {});
+  const conversationQ = useQuery(api.shared.chat.getConversation, () =>
+    id.value ? { conversationId: id.value } : "skip",
+  );
+  const totalQ = useQuery(api.shared.chat.getUnreadCount, () => (id.value && identity.value ? {} : "skip"));
 
   const typingUpdate = (conversation: string, isTyping: boolean) =>
     client.mutation(api.shared.chat.updateTypingStatus, { conversationId: conversation, isTyping });
@@ -378,43 +453,43 @@ export function useChat(
   onCleanup(() => {
     notifier?.dispose();
     notifier = undefined;
-  });
+  }, "useChat");
 
-  const noConversation = () => Promise.reject(new Error("useChat: no conversation"));
   return {
     messages: computed(() => messagesQ.data.value?.messages),
     page: messagesQ.data,
     typingIndicators: typingQ.data,
-    unreadCount: unreadQ.data,
+    unreadCount: computed(() => unreadCountFor(conversationQ.data.value, identity.value)),
+    totalUnreadCount: totalQ.data,
+    conversation: conversationQ.data,
     isLoading: computed(() => id.value !== undefined && messagesQ.isPending.value),
     error: messagesQ.error,
     sendMessage(message) {
-      const conv = id.value;
-      if (!conv) return noConversation();
-      const args: SendMessageArgs =
-        typeof message === "string"
-          ? { conversationId: conv, content: message, messageType: "text" }
-          : { ...message, conversationId: conv };
-      notifier?.reset();
-      return client.mutation(api.shared.chat.sendMessage, args);
+      return attempt(
+        () => sendArgs(id.value, message),
+        (args) => {
+          if (args.conversationId === id.value) notifier?.reset(); // the server ends typing on send
+          return client.mutation(api.shared.chat.sendMessage, args);
+        },
+      );
     },
     sendImage(file, opts) {
       const conv = id.value;
-      if (!conv) return noConversation();
+      if (!conv) return Promise.reject(new NoConversationError());
       notifier?.reset();
       return client.sendImage(conv, file, opts);
     },
-    markAsRead(messageIds) {
-      const conv = id.value;
-      if (!conv) return noConversation();
-      return client.mutation(
-        api.shared.chat.markMessagesAsRead,
-        messageIds ? { conversationId: conv, messageIds } : { conversationId: conv },
+    markAsRead(input) {
+      return attempt(
+        () => markReadArgs(id.value, input),
+        (args) => client.mutation(api.shared.chat.markMessagesAsRead, args),
       );
     },
-    updateTyping(isTyping) {
-      const conv = id.value;
-      return conv ? typingUpdate(conv, isTyping) : noConversation();
+    updateTyping(input) {
+      return attempt(
+        () => typingArgs(id.value, input),
+        (args) => client.mutation(api.shared.chat.updateTypingStatus, args),
+      );
     },
     onInput() {
       notifier?.input();
