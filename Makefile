@@ -21,12 +21,12 @@ run: deps build web
 web:
 	@web/scripts/build.sh
 
-## test: every test, against a private Postgres, with -race
-test: deps
+## test: every test (Go with -race against a private Postgres, client-ts vitest, web browser tests in Chromium)
+test: deps build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
-	client-ts/scripts/test.sh
-	web/scripts/test.sh
+	PARLEY_BIN=$(CURDIR)/$(BIN) client-ts/scripts/test.sh
+	PARLEY_BIN=$(CURDIR)/$(BIN) web/scripts/test.sh
 
 BENCH_FLAGS ?=
 BENCH_JSON  ?= bin/bench.json

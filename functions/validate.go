@@ -41,22 +41,33 @@ func structOf(t reflect.Type) *structInfo {
 	si := &structInfo{byName: map[string]int{}}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() {
+		name, omitempty, ok := JSONField(f)
+		if !ok {
 			continue
 		}
-		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		optional := f.Type.Kind() == reflect.Pointer || strings.Contains(opts, "omitempty")
+		optional := f.Type.Kind() == reflect.Pointer || omitempty
 		si.byName[name] = len(si.fields)
 		si.fields = append(si.fields, fieldInfo{name: name, index: i, optional: optional})
 	}
 	structCache.Store(t, si)
 	return si
+}
+
+// JSONField reads a struct field's json tag as encoding/json does: its
+// name on the wire, whether it is omitempty, and ok=false for fields the
+// JSON form leaves out (unexported, or tagged "-").
+func JSONField(f reflect.StructField) (name string, omitempty, ok bool) {
+	if !f.IsExported() {
+		return "", false, false
+	}
+	name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if name == "-" {
+		return "", false, false
+	}
+	if name == "" {
+		name = f.Name
+	}
+	return name, strings.Contains(opts, "omitempty"), true
 }
 
 // decodeArgs decodes raw into a new value of type t (a struct).

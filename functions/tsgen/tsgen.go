@@ -247,20 +247,13 @@ func (g *gen) object(t reflect.Type, result bool, indent string) (string, error)
 	n := 0
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() {
+		name, omitempty, ok := functions.JSONField(f)
+		if !ok {
 			continue
 		}
-		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
-			continue
-		}
-		if f.Anonymous && name == "" {
+		if f.Anonymous && f.Tag.Get("json") == "" {
 			return "", fmt.Errorf("struct %s embeds %s: name the field instead", t, f.Type)
 		}
-		if name == "" {
-			name = f.Name
-		}
-		omitempty := strings.Contains(opts, "omitempty")
 		ptr := f.Type.Kind() == reflect.Pointer
 		var typ string
 		if raw := f.Tag.Get("tstype"); raw != "" {
