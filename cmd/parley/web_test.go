@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -79,7 +80,13 @@ func TestDevSignInOnlyUnderDev(t *testing.T) {
 	t.Run("dev", func(t *testing.T) {
 		p := startDev(t, bin, filepath.Join(t.TempDir(), "data"), "--web", web)
 		defer p.stop(t)
-		require.Contains(t, p.stderr.String(), "Web app:       "+p.url+"/")
+		// The startup message's lines arrive after the "serving on" one.
+		pgtest.Eventually(t, 10*time.Second, func() error {
+			if !strings.Contains(p.stderr.String(), "Web app:       "+p.url+"/") {
+				return fmt.Errorf("the startup message does not name the web app:\n%s", p.stderr)
+			}
+			return nil
+		})
 		requireApp(t, p.url)
 
 		status, body := get(t, p.url+"/dev/identities")
