@@ -90,12 +90,12 @@ type ConfigA struct {
 // (its customer and the staff of its store), Rate writes/s. Its viewers
 // subscribe getMessages with limit Page: the server coalesces pushes per
 // query, so a viewer sees every message only while no more than a page
-// arrives between two of its results. 50 is the API document's useChat
-// page, 2.5 s of messages at 20 writes/s; a dropped message shows as one.
+// arrives between two of its results; 100 (getMessages' most) leaves room
+// for pushes that bunch up.
 type ConfigB struct {
 	Viewers int     // zero means 1,000
 	Rate    float64 // zero means 20
-	Page    int     // zero means 50
+	Page    int     // zero means 100
 }
 
 // ConfigC sizes scenario c: Conversations active two-party conversations
@@ -134,7 +134,7 @@ func Defaults() Config {
 		Duration: 30 * time.Second, WarmUp: 5 * time.Second, Drain: 15 * time.Second,
 		SQLShare: 0.25, PageSize: 20, DialConcurrency: 64, MaxInFlight: 2000,
 		A:     ConfigA{Sessions: 10000, Conversations: 5000, Rate: 200},
-		B:     ConfigB{Viewers: 1000, Rate: 20, Page: 50},
+		B:     ConfigB{Viewers: 1000, Rate: 20, Page: 100},
 		C:     ConfigC{Conversations: 100, Rate: 100, Idle: []int{1000, 100000}, IdlePerSession: 10},
 		D:     ConfigD{Subscribers: 1000, Writers: 32},
 		Stall: ConfigStall{Clients: 100, Viewers: 10, Rate: 50, ContentBytes: 1000, Duration: 40 * time.Second},
@@ -150,7 +150,7 @@ func Quick() Config {
 		Duration: time.Second, WarmUp: 200 * time.Millisecond, Drain: 5 * time.Second,
 		SQLShare: 0.25, PageSize: 20, DialConcurrency: 16, MaxInFlight: 200,
 		A:     ConfigA{Sessions: 100, Conversations: 50, Rate: 20},
-		B:     ConfigB{Viewers: 10, Rate: 10, Page: 50},
+		B:     ConfigB{Viewers: 10, Rate: 10, Page: 100},
 		C:     ConfigC{Conversations: 5, Rate: 10, Idle: []int{10, 1000}, IdlePerSession: 10},
 		D:     ConfigD{Subscribers: 10, Writers: 4},
 		Stall: ConfigStall{Clients: 3, Viewers: 2, Rate: 10, ContentBytes: 1000, Duration: time.Second},
