@@ -8,17 +8,23 @@
 //
 // Each connection has one reader goroutine, started when the HTTP handler
 // has upgraded the request (the handler returns, releasing the HTTP
-// server's per-request goroutine and buffers). The reader processes client
-// messages in order. A writer goroutine runs only while there is something
-// to send: the session's OnWake hook (or the ping timer, every
+// server's per-request goroutine and buffers). The reader only reads: it
+// queues each client message (at most inboxSize wait; then it stops
+// reading and TCP pushes back) and starts a handler goroutine if none
+// runs. The handler handles queued messages in order until none is left,
+// then exits, so the deep stacks of running queries and mutations never
+// stay with the reader, which is blocked in a read for nearly all of a
+// connection's life. A writer goroutine likewise runs only while there is
+// something to send: the session's OnWake hook (or the ping timer, every
 // PingInterval) starts one if none runs; it sends whatever Take returns
-// until nothing is left, then exits. An idle connection therefore costs one
-// goroutine and a timer. Writes have a deadline: a client that stops
-// reading is disconnected, and its session's queue is bounded. Writers
-// encode transitions into buffers from one shared sync.Pool, held only for
-// the duration of a write, so an idle connection holds none. The reader
-// waits for the writer before it releases the session; a connection's lock
-// (wsConn.mu) is taken after the engine's and session's locks, never before.
+// until nothing is left, then exits. An idle connection therefore costs
+// one goroutine with a small stack and a timer. Writes have a deadline: a
+// client that stops reading is disconnected, and its session's queue is
+// bounded. Writers encode transitions into buffers from one shared
+// sync.Pool, held only for the duration of a write, so an idle connection
+// holds none. The reader waits for the handler and the writer before it
+// releases the session; a connection's lock (wsConn.mu) is never held
+// while calling into the session or the engine.
 //
 // # Lifecycle
 //

@@ -45,14 +45,17 @@ type wsConn struct {
 	ctx    context.Context // ends when the connection does
 	cancel context.CancelFunc
 
+	inbox chan []byte // client messages read, not yet handled
+
 	mu        sync.Mutex // guards the fields below
+	handling  bool       // a handler goroutine is running
 	writing   bool       // a writer goroutine is running
 	signalled bool       // something to send arrived since the writer last looked
 	pingDue   bool
-	done      bool        // the connection is ending: start no writer, no ping
-	ping      *time.Timer // the next ping
-	writers   sync.WaitGroup
-	shut      chan struct{} // closed when shutdown has run
+	done      bool           // the connection is ending: start no writer, no ping
+	ping      *time.Timer    // the next ping
+	workers   sync.WaitGroup // the handler and writer goroutines
+	shut      chan struct{}  // closed when shutdown has run
 }
 
 // serveSync upgrades the request and hands the connection to a goroutine
@@ -65,7 +68,7 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
 	ctx, cancel := context.WithCancel(s.root)
-	c := &wsConn{s: s, conn: conn, ctx: ctx, cancel: cancel, shut: make(chan struct{})}
+	c := &wsConn{s: s, conn: conn, ctx: ctx, cancel: cancel, shut: make(chan struct{}), inbox: make(chan []byte, inboxSize)}
 	c.sess = s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log, OnWake: c.kick})
 	s.wg.Add(1)
 	go c.run()
@@ -85,14 +88,14 @@ func (c *wsConn) run() {
 	c.ping = time.AfterFunc(c.s.cfg.PingInterval, c.pingDueNow)
 	c.mu.Unlock()
 
-	c.s.readLoop(c.ctx, c.conn, c.sess)
+	c.readLoop()
 	c.cancel()
 
 	c.mu.Lock()
 	c.done = true
 	c.ping.Stop()
 	c.mu.Unlock()
-	c.writers.Wait()
+	c.workers.Wait()
 	c.sess.Close()
 	c.conn.Close()
 }
@@ -114,7 +117,7 @@ func (c *wsConn) kick() {
 	start := !c.writing && !c.done
 	if start {
 		c.writing = true
-		c.writers.Add(1)
+		c.workers.Add(1)
 	}
 	c.mu.Unlock()
 	if start {
@@ -144,16 +147,65 @@ func (c *wsConn) fail() {
 	c.cancel()
 }
 
-func (s *Server) readLoop(ctx context.Context, conn *websocket.Conn, sess *reactive.Session) {
+// inboxSize bounds the client messages read but not yet handled: the reader
+// stops reading (and TCP pushes back) while that many wait.
+const inboxSize = 4
+
+// readLoop reads client messages and hands them, in order, to a handler
+// goroutine that runs only while messages wait. Handling runs queries and
+// mutations, whose deep stacks would otherwise stay with the reader, which
+// is blocked in a read for nearly all of a connection's life.
+func (c *wsConn) readLoop() {
 	for {
-		_, data, err := conn.ReadMessage()
+		_, data, err := c.conn.ReadMessage()
 		if err != nil {
 			return
 		}
-		if err := s.handle(ctx, sess, data); err != nil {
-			// A protocol violation: the writer sends FatalError and closes.
-			sess.Fatal(err.Error())
-			<-ctx.Done()
+		select {
+		case c.inbox <- data:
+		case <-c.ctx.Done():
+			return
+		}
+		c.mu.Lock()
+		start := !c.handling && !c.done
+		if start {
+			c.handling = true
+			c.workers.Add(1)
+		}
+		c.mu.Unlock()
+		if start {
+			go c.handleLoop()
+		}
+	}
+}
+
+// handleLoop handles waiting client messages until none is left.
+func (c *wsConn) handleLoop() {
+	defer c.workers.Done()
+	for {
+		var data []byte
+		select {
+		case data = <-c.inbox:
+		default:
+			c.mu.Lock()
+			if len(c.inbox) == 0 { // the reader kicks again after its next send
+				c.handling = false
+				c.mu.Unlock()
+				return
+			}
+			c.mu.Unlock()
+			continue
+		}
+		if c.ctx.Err() != nil {
+			return
+		}
+		if err := c.s.handle(c.ctx, c.sess, data); err != nil {
+			// A protocol violation: the writer sends FatalError and
+			// closes; nothing after it is handled.
+			c.sess.Fatal(err.Error())
+			c.mu.Lock()
+			c.done = true
+			c.mu.Unlock()
 			return
 		}
 	}
@@ -275,7 +327,7 @@ func (s *Server) expiry(sess *reactive.Session, version uint32, id *functions.Id
 // writeLoop sends what the session has until there is nothing left, then
 // exits; kick starts it again when there is more.
 func (c *wsConn) writeLoop() {
-	defer c.writers.Done()
+	defer c.workers.Done()
 	for {
 		c.mu.Lock()
 		c.signalled = false
