@@ -96,3 +96,27 @@ func TestBadTokenGetsAuthError(t *testing.T) {
 	require.True(t, f.AuthUpdateAttempted)
 	require.Equal(t, uint32(0), f.BaseVersion)
 }
+
+// Close ends open connections with a Close frame saying why and returns
+// after their goroutines have exited; a connection attempted afterwards is
+// refused, never left running past Close.
+func TestCloseEndsConnectionsAndRefusesNewOnes(t *testing.T) {
+	s := parleytest.Start(t)
+	url := "ws://" + s.Server.Addr().String() + "/api/1.48.0/sync"
+	c, _, err := websocket.DefaultDialer.Dial(url, nil)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.WriteJSON(map[string]any{"type": "Connect", "sessionId": "s1", "connectionCount": 0}))
+
+	s.Server.HTTP.Close()
+	_, err = read(t, c)
+	var ce *websocket.CloseError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, websocket.CloseGoingAway, ce.Code)
+	require.Equal(t, "server shutting down", ce.Text)
+
+	_, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	require.Error(t, err)
+	require.NotNil(t, resp)
+	require.Equal(t, 503, resp.StatusCode)
+}

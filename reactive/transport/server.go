@@ -58,7 +58,9 @@ type Server struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	upgrader websocket.Upgrader
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // WebSocket connections
+	mu       sync.Mutex     // guards closed, and orders wg.Add before Close's Wait
+	closed   bool
 	root     context.Context
 	stop     context.CancelFunc
 }
@@ -130,6 +132,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // have exited. Call it after http.Server.Shutdown, which does not wait for
 // hijacked (WebSocket) connections.
 func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true // no connection starts after this
+	s.mu.Unlock()
 	s.stop()
 	s.wg.Wait()
 }

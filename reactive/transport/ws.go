@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -56,21 +57,36 @@ type wsConn struct {
 	ping      *time.Timer    // the next ping
 	workers   sync.WaitGroup // the handler and writer goroutines
 	shut      chan struct{}  // closed when shutdown has run
+	closeSent atomic.Bool    // a Close frame went out
 }
+
+// closeGrace is how long a connection waits for the client's reply to its
+// Close frame.
+const closeGrace = time.Second
 
 // serveSync upgrades the request and hands the connection to a goroutine
 // of its own, so the HTTP server's per-request state (its goroutine and
 // buffers) is released while the connection lives on.
 func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
+	// Counted before the upgrade, while http.Server still tracks the
+	// request: once hijacked, only this WaitGroup keeps Close waiting.
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		s.wg.Done()
 		return // the upgrader has answered
 	}
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
 	ctx, cancel := context.WithCancel(s.root)
 	c := &wsConn{s: s, conn: conn, ctx: ctx, cancel: cancel, shut: make(chan struct{}), inbox: make(chan []byte, inboxSize)}
 	c.sess = s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log, OnWake: c.kick})
-	s.wg.Add(1)
 	go c.run()
 }
 
@@ -106,6 +122,14 @@ func (c *wsConn) shutdown() {
 	defer close(c.shut)
 	if c.s.root.Err() != nil {
 		c.closeWith(websocket.CloseGoingAway, "server shutting down")
+	}
+	if c.closeSent.Load() {
+		// The closing handshake: the reader waits (a short while) for the
+		// client's Close reply, and run closes the connection after it.
+		// Closing at once could reset the connection while the client
+		// still has our last messages to read.
+		c.conn.SetReadDeadline(time.Now().Add(closeGrace)) //nolint:errcheck
+		return
 	}
 	c.conn.Close()
 }
@@ -406,5 +430,7 @@ func (c *wsConn) closeWith(code int, reason string) {
 	if len(reason) > 120 {
 		reason = reason[:120]
 	}
-	c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second)) //nolint:errcheck
+	if c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second)) == nil {
+		c.closeSent.Store(true)
+	}
 }
