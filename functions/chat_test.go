@@ -412,3 +412,36 @@ func TestReplayAfterTheStateChanged(t *testing.T) {
 	}
 	require.Equal(t, 1, n, "the message exists once")
 }
+
+// After a reconnect (Resumed), resends that already committed are answered
+// from the log before admission, so they spend no rate-limit tokens: the
+// one new message of the batch still goes through.
+func TestResendsAfterReconnectSpendNoTokens(t *testing.T) {
+	e := newEnv(t)
+	r := functions.NewRegistry()
+	functions.RegisterChat(r, functions.ChatConfig{MessagesPerSecond: 0.001, MessageBurst: 3, TypingPerSecond: -1})
+	f, err := r.Lookup("shared/chat:sendMessage")
+	require.NoError(t, err)
+	conv := e.storeConversation()
+	send := func(req int64, resumed bool) (functions.MutationResult, error) {
+		args, err := f.DecodeArgs(json.RawMessage(fmt.Sprintf(`{"conversationId":%q,"content":"message %d","messageType":"text"}`, conv, req)))
+		require.NoError(t, err)
+		return f.RunMutation(context.Background(), e.pool, john, args, functions.RequestKey{SessionID: "tab", RequestID: req, Resumed: resumed})
+	}
+	for req := int64(1); req <= 2; req++ {
+		_, err := send(req, false)
+		require.NoError(t, err)
+	}
+	// The connection drops; the client reconnects and resends 1 and 2
+	// (their answers were lost), then sends 3.
+	for req := int64(1); req <= 2; req++ {
+		res, err := send(req, true)
+		require.NoError(t, err)
+		require.True(t, res.Replayed)
+	}
+	res, err := send(3, true)
+	require.NoError(t, err, "the resends spent no tokens: the third of the burst is left for the new message")
+	require.False(t, res.Replayed)
+	_, err = send(4, true)
+	requireCode(t, err, 429, "")
+}

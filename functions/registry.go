@@ -279,6 +279,13 @@ func (c *MutationCtx) Now() time.Time { return c.now }
 type RequestKey struct {
 	SessionID string
 	RequestID int64
+	// Resumed says the session has connected before, so the request may
+	// be a resend of one that committed: it is looked up before it runs
+	// (and before admission: a resend costs no rate-limit token). A
+	// request of a first connection cannot be a resend and skips the
+	// lookup; the log's primary key still stops any replay from
+	// committing twice.
+	Resumed bool
 }
 
 // MutationResult is a committed mutation's outcome.
@@ -309,8 +316,9 @@ func (f *Function) RunMutation(ctx context.Context, pool *pgxpool.Pool, id *Iden
 		return MutationResult{}, fmt.Errorf("run mutation: acquire: %w", err)
 	}
 	defer conn.Release()
-	// Admission (rate limits) runs once per call, after the replay check:
-	// a resent mutation that already committed gets its stored result.
+	// Admission (rate limits) runs once per call, after the replay check
+	// where there is one (Resumed): a resent mutation that already
+	// committed gets its stored result without spending a token.
 	admitted := f.admit == nil
 	admit := func() error {
 		if admitted {
@@ -320,17 +328,17 @@ func (f *Function) RunMutation(ctx context.Context, pool *pgxpool.Pool, id *Iden
 		return f.admit(id)
 	}
 	for attempt := 1; ; attempt++ {
-		// The first attempt does not look the request up in the mutation
-		// log: nearly every mutation is new, and a replay cannot commit
-		// twice, because the log's primary key fails its insert (a unique
-		// violation, retried) and the retry looks it up. A first attempt
-		// that fails otherwise (a rate limit, an error the first run did
-		// not have) also looks before answering.
-		res, err := f.tryMutation(ctx, conn.Conn(), id, args, key, admit, attempt > 1)
-		if err != nil && attempt == 1 && key.SessionID != "" && !retryable(err) && ctx.Err() == nil {
-			if stored, found, lerr := f.replay(ctx, conn.Conn(), id, key); lerr != nil {
-				return MutationResult{}, lerr
-			} else if found {
+		// A first connection's first attempt does not look the request up
+		// in the mutation log: it cannot be a resend, and even if a client
+		// resent one anyway, the log's primary key fails its insert (a
+		// unique violation, retried) and the retry looks it up. A first
+		// attempt that fails otherwise (a rate limit, an error the first
+		// run did not have) also looks before answering.
+		lookedUp := attempt > 1 || key.Resumed
+		res, err := f.tryMutation(ctx, conn.Conn(), id, args, key, admit, lookedUp)
+		if err != nil && !lookedUp && key.SessionID != "" && !retryable(err) && ctx.Err() == nil {
+			// A failed lookup leaves the first attempt's error standing.
+			if stored, found, lerr := f.replay(ctx, conn.Conn(), id, key); lerr == nil && found {
 				res, err = stored, nil
 			}
 		}

@@ -68,7 +68,7 @@ func startEngine(t *testing.T, register func(*functions.Registry)) *engineEnv {
 func (e *engineEnv) session(t *testing.T, id *functions.Identity, maxPending int) *reactive.Session {
 	s := e.eng.NewSession(reactive.SessionConfig{MaxPendingBytes: maxPending})
 	t.Cleanup(s.Close)
-	s.Connect("test-" + t.Name())
+	s.Connect("test-"+t.Name(), false)
 	require.NoError(t, s.Authenticate(context.Background(), 0, id))
 	out := s.Take()
 	require.NotNil(t, out.Transition)

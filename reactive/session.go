@@ -176,6 +176,7 @@ type Session struct {
 
 	mu        sync.Mutex // guards the fields below; taken after Engine.mu
 	sessionID string
+	resumed   bool // the client has connected before: mutations may be resends
 	identity  *functions.Identity
 	qsVersion uint32
 	idVersion uint32
@@ -221,10 +222,13 @@ func (s *Session) signal() {
 }
 
 // Connect records the client's session id, which scopes mutation
-// idempotency: a mutation resent after a reconnect runs once.
-func (s *Session) Connect(sessionID string) {
+// idempotency: a mutation resent after a reconnect runs once. resumed says
+// the client has connected before (Convex's connectionCount > 0): only
+// then can its mutations be resends, which are looked up before they run.
+func (s *Session) Connect(sessionID string, resumed bool) {
 	s.mu.Lock()
 	s.sessionID = sessionID
+	s.resumed = resumed
 	s.mu.Unlock()
 }
 
@@ -497,11 +501,11 @@ func (s *Session) AuthFailed(base uint32, msg string) {
 // client sees its own write in its queries when the promise resolves.
 func (s *Session) Mutation(ctx context.Context, requestID uint32, udfPath string, args json.RawMessage) {
 	s.mu.Lock()
-	id, sid := s.identity, s.sessionID
+	id, sid, resumed := s.identity, s.sessionID, s.resumed
 	s.mu.Unlock()
 	key := functions.RequestKey{}
 	if sid != "" {
-		key = functions.RequestKey{SessionID: sid, RequestID: int64(requestID)}
+		key = functions.RequestKey{SessionID: sid, RequestID: int64(requestID), Resumed: resumed}
 	}
 	res, err := s.e.Mutate(ctx, udfPath, args, id, key)
 	resp := &MutationResponse{RequestID: requestID}

@@ -277,7 +277,7 @@ func (s *Server) handle(ctx context.Context, sess *reactive.Session, data []byte
 	}
 	switch m.Type {
 	case "Connect":
-		sess.Connect(m.SessionID)
+		sess.Connect(m.SessionID, m.ConnectionCount > 0)
 	case "ModifyQuerySet":
 		adds, removes, err := querySetChanges(m)
 		if err != nil {
