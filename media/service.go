@@ -572,15 +572,18 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	return removed + purged, err
 }
 
-// purgeDeleted removes the stored objects of images whose message was
-// deleted (its files row stays, marked purged_at, as the message row
-// stays). It returns how many files it purged.
+// purgeDeleted removes the stored objects of images whose messages are all
+// deleted (its files row stays, marked purged_at, as the message rows
+// stay). It returns how many files it purged.
 func (s *Service) purgeDeleted(ctx context.Context, now time.Time) (int, error) {
 	purged := 0
 	for {
 		rows, err := s.cfg.Pool.Query(ctx, `UPDATE files f SET purged_at = $1 WHERE id IN (
 				SELECT f.id FROM messages m JOIN files f ON f.id = m.image_file_id
 				WHERE m.is_deleted AND m.image_file_id IS NOT NULL AND f.purged_at IS NULL
+					-- a message written by SQL may show the same file: while
+					-- one that is not deleted does, the image is still served
+					AND NOT EXISTS (SELECT 1 FROM messages k WHERE k.image_file_id = f.id AND NOT k.is_deleted)
 				LIMIT 200 FOR UPDATE OF f SKIP LOCKED)
 			RETURNING id, storage_key, thumb_key, original_key`, now)
 		if err != nil {

@@ -491,3 +491,33 @@ func TestDeletedMessagesImagesArePurged(t *testing.T) {
 		}
 	}
 }
+
+// An image that another, undeleted message still shows (a message written
+// by SQL may name any file) is not purged when one of its messages is
+// deleted.
+func TestSharedImageIsNotPurgedWhileShown(t *testing.T) {
+	s := parleytest.Start(t)
+	ctx := context.Background()
+	fid := upload(t, s, john, testimages.PNG(testimages.Photo(40, 30, 5)))
+	sent, errData := sendImage(t, s, john, schema.DemoConversationID, fid)
+	require.Nil(t, errData)
+	_, err := s.DB.Exec(ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type,
+		content, image_file_id) VALUES ('msgshared', $1, $2, 'store', 'image', 'the same photo', $3)`,
+		schema.DemoConversationID, schema.DemoStaffID, fid)
+	require.NoError(t, err)
+
+	mustCall[any](t, s, "mutation", john, "shared/chat:deleteMessage", map[string]any{"messageId": sent})
+	n, err := s.Server.Media.Sweep(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "the SQL message still shows the image")
+	_, objects := stored(t, s)
+	require.Equal(t, 2, objects)
+
+	_, err = s.DB.Exec(ctx, `UPDATE messages SET is_deleted = true WHERE id = 'msgshared'`)
+	require.NoError(t, err)
+	n, err = s.Server.Media.Sweep(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "now no message shows it")
+	_, objects = stored(t, s)
+	require.Zero(t, objects)
+}

@@ -14,9 +14,11 @@ import (
 
 // debugFlag declares --debug-addr: a separate listener with the Go
 // profiler (net/http/pprof), off by default. It is never on the public
-// listener: profiles show internals.
+// listener, and only on a loopback address: profiles show internals. The
+// command line (pprof's cmdline page) is not served: it may hold
+// --jwt-secret.
 func debugFlag(fl *flag.FlagSet) *string {
-	return fl.String("debug-addr", "", "serve the Go profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
+	return fl.String("debug-addr", "", "serve the Go profiler (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060; empty: off")
 }
 
 // startDebug serves the profiler on addr until ctx ends; stop waits for it.
@@ -24,13 +26,19 @@ func startDebug(ctx context.Context, addr string, log *slog.Logger) (stop func()
 	if addr == "" {
 		return func() {}, nil
 	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--debug-addr %s: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("--debug-addr %s: the profiler listens on loopback addresses only (127.0.0.1:PORT, [::1]:PORT, localhost:PORT); reach it over SSH or kubectl port-forward", addr)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --debug-addr %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

@@ -118,6 +118,11 @@ func runDev(ctx context.Context, args []string) error {
 	if err := mediaOpts.apply(&srvCfg, dir); err != nil {
 		return err
 	}
+	stopDebug, err := startDebug(ctx, *debugAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
 	srv, err := server.New(ctx, srvCfg)
 	if err != nil {
 		return err
@@ -143,11 +148,6 @@ parley: serving on %s (Postgres on port %d, database "parley")
 
 Press Ctrl-C to stop.
 `, url, cluster.Port(), webNote(url), dataFlag, dataFlag, dataFlag, url, url, url)
-	stopDebug, err := startDebug(ctx, *debugAddr, log)
-	if err != nil {
-		return err
-	}
-	defer stopDebug()
 	err = srv.Run(ctx)
 	fmt.Fprintln(os.Stderr, "parley: shutting down")
 	return err

@@ -73,16 +73,16 @@ func runServe(ctx context.Context, args []string) error {
 	if err := mediaOpts.apply(&srvCfg, ""); err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, srvCfg)
-	if err != nil {
-		return err
-	}
-	log.Info("parley serving", "addr", ln.Addr().String(), "version", version)
 	stopDebug, err := startDebug(ctx, *debugAddr, log)
 	if err != nil {
 		return err
 	}
 	defer stopDebug()
+	srv, err := server.New(ctx, srvCfg)
+	if err != nil {
+		return err
+	}
+	log.Info("parley serving", "addr", ln.Addr().String(), "version", version)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return verifier.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })

@@ -109,6 +109,9 @@ func Register(mux *http.ServeMux, secret []byte, ttl time.Duration) {
 // started with --addr 0.0.0.0.
 func allowed(w http.ResponseWriter, r *http.Request) bool {
 	switch {
+	case proxied(r):
+		writeError(w, http.StatusForbidden, "the dev sign-in does not answer through a proxy (the request carries forwarding headers); open parley dev directly, or use `parley token`")
+		return false
 	case !loopbackAddr(r.RemoteAddr) || !loopbackHost(r.Host):
 		writeError(w, http.StatusForbidden, "the dev sign-in answers only requests from this machine to a loopback address (http://127.0.0.1:PORT or http://localhost:PORT); elsewhere use `parley token`")
 		return false
@@ -117,6 +120,18 @@ func allowed(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// proxied reports whether r came through a proxy that says so: a local
+// reverse proxy could otherwise relay requests from the network with a
+// loopback Host.
+func proxied(r *http.Request) bool {
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip", "Via"} {
+		if r.Header.Get(h) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // loopbackAddr reports whether a remote address (host:port) is loopback.

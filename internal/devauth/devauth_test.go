@@ -90,6 +90,7 @@ func TestTokenEndpointIsLocalOnly(t *testing.T) {
 		{"ipv6 loopback", "[::1]:5000", "[::1]:3210", "", 200},
 		{"from the network", "192.0.2.7:5000", "192.0.2.1:3210", "", 403},
 		{"rebinding page", "127.0.0.1:5000", "evil.example:3210", "http://evil.example:3210", 403},
+		{"through a local proxy", "127.0.0.1:5000", "localhost:3210", "", 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,11 +104,14 @@ func TestTokenEndpointIsLocalOnly(t *testing.T) {
 				if tt.origin != "" {
 					req.Header.Set("Origin", tt.origin)
 				}
+				if tt.name == "through a local proxy" {
+					req.Header.Set("X-Forwarded-For", "192.0.2.7")
+				}
 				rec := httptest.NewRecorder()
 				mux.ServeHTTP(rec, req)
 				require.Equal(t, tt.status, rec.Code, "%s %s: %s", method, path, rec.Body.String())
 				if tt.status == 403 {
-					require.Contains(t, rec.Body.String(), "only requests from this machine")
+					require.Regexp(t, "only requests from this machine|through a proxy", rec.Body.String())
 				}
 			}
 		})

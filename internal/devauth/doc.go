@@ -21,5 +21,6 @@
 // requests from a loopback address to a loopback host (127.0.0.1, ::1,
 // localhost): `parley dev --addr 0.0.0.0` does not hand tokens to the
 // network, and a DNS-rebinding page, which reaches 127.0.0.1 under a name
-// of its own, gets 403.
+// of its own, gets 403, as does a request that a local reverse proxy
+// marks as forwarded (Forwarded, X-Forwarded-*, X-Real-IP, Via).
 package devauth
