@@ -608,7 +608,9 @@ func (e *Engine) install(outs []runOut) {
 		}
 		in.result.Store(o.res)
 		if prev == nil {
-			close(in.ready)
+			if ch := in.ready.Swap(closedReady); ch != closedReady {
+				close(*ch)
+			}
 		}
 		for ref := range in.subs.all() {
 			ref.s.queryChanged(ref.qid, o.res)
@@ -661,7 +663,7 @@ const maxJournal = 1024
 // ready waits for an attached instance's first result.
 func ready(ctx context.Context, in *instance) error {
 	select {
-	case <-in.ready:
+	case <-*in.ready.Load():
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

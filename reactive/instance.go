@@ -78,12 +78,24 @@ type instance struct {
 	removed bool
 
 	result atomic.Pointer[Result]
-	ready  chan struct{} // closed when the first result is published
+	// ready is closed when the first result is published, and then
+	// replaced by the shared closed channel, so a live instance holds no
+	// channel of its own.
+	ready atomic.Pointer[chan struct{}]
 }
 
+// closedReady is the ready channel of every instance with a result.
+var closedReady = func() *chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return &ch
+}()
+
 func newInstance(key instanceKey, fn *functions.Function, args reflect.Value, id *functions.Identity) *instance {
-	return &instance{key: key, fn: fn, args: args, identity: id, journal: key.journal,
-		ready: make(chan struct{})}
+	in := &instance{key: key, fn: fn, args: args, identity: id, journal: key.journal}
+	ch := make(chan struct{})
+	in.ready.Store(&ch)
+	return in
 }
 
 // subSet is an instance's subscribers. Most instances (a caller's own

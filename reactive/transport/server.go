@@ -91,9 +91,10 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, mux: mux, root: root, stop: stop, upgrader: websocket.Upgrader{
 		// Idle connections hold no write buffer (writes borrow one from
 		// the pool) and a small read buffer of their own (client messages
-		// are small; larger ones are read through it in pieces), so the
-		// HTTP server's 4 KiB reader is released with its request.
-		ReadBufferSize: 1024, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
+		// are a few hundred bytes; larger ones are read through it in
+		// pieces), so the HTTP server's 4 KiB reader is released with its
+		// request.
+		ReadBufferSize: 256, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
 		// Browsers from any origin may connect: every request is
 		// authorised by its token, never by cookies.
 		CheckOrigin: func(*http.Request) bool { return true },
