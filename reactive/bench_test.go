@@ -242,7 +242,7 @@ func fanoutEngine(b *testing.B, fn string, n int) (*Engine, *instance, []*Sessio
 	}
 	var in *instance
 	e.mu.Lock()
-	for _, x := range e.instances {
+	for x := range e.instances.all() {
 		if x.key.part != functions.Access {
 			in = x
 		}

@@ -53,7 +53,7 @@ type Engine struct {
 	m   *Metrics
 
 	mu        sync.Mutex // guards the fields below
-	instances map[instanceKey]*instance
+	instances *instanceTable
 	index     *depIndex
 	fresh     []*instance            // created, awaiting their first run
 	refresh   map[*instance]struct{} // instances with a refreshAt
@@ -109,7 +109,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg: cfg, log: log, m: cfg.Metrics,
-		instances: map[instanceKey]*instance{}, index: newDepIndex(),
+		instances: newInstanceTable(), index: newDepIndex(),
 		refresh: map[*instance]struct{}{}, sessions: map[*Session]struct{}{},
 		waiting: map[*Session]struct{}{}, retry: map[*instance]struct{}{},
 		space: make(chan struct{}, 1), wake: make(chan struct{}, 1), progressWanted: make(chan struct{}, 1),
@@ -242,7 +242,7 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 
 	e.mu.Lock()
 	if reset {
-		for _, in := range e.instances {
+		for in := range e.instances.all() {
 			dirty[in] = struct{}{}
 		}
 	}
@@ -643,10 +643,10 @@ func (e *Engine) attach(s *Session, qid uint32, fn *functions.Function, args ref
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	in := e.instances[key]
+	in := e.instances.get(key)
 	if in == nil {
 		in = newInstance(key, fn, args, id)
-		e.instances[key] = in
+		e.instances.add(in)
 		e.fresh = append(e.fresh, in)
 		signal(e.wake)
 	}
@@ -678,7 +678,7 @@ func (e *Engine) unsubscribe(s *Session, qid uint32, in *instance) {
 	}
 	if in.subs.len() == 0 && !in.removed {
 		in.removed = true
-		delete(e.instances, in.key)
+		e.instances.remove(in)
 		e.index.replace(in, in.deps, nil)
 		in.deps = nil
 		delete(e.refresh, in)
@@ -758,6 +758,6 @@ type Stats struct {
 func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return Stats{Sessions: len(e.sessions), Subscriptions: e.subscriptions, Instances: len(e.instances),
+	return Stats{Sessions: len(e.sessions), Subscriptions: e.subscriptions, Instances: e.instances.len(),
 		Dependencies: len(e.index.byKey), Runs: e.runs.Load()}
 }

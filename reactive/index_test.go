@@ -278,3 +278,34 @@ func TestSubSetGrowsAndShrinks(t *testing.T) {
 	require.Zero(t, ss.len())
 	require.Empty(t, list())
 }
+
+// The instance table chains keys that share a hash; colliding keys are
+// found, removed from any place in their chain, and counted right.
+func TestInstanceTableChains(t *testing.T) {
+	for _, hash := range []func(instanceKey) uint64{
+		func(instanceKey) uint64 { return 7 }, // every key collides
+		newInstanceTable().hash,
+	} {
+		tab := &instanceTable{byHash: map[uint64]*instance{}, hash: hash}
+		mk := func(args string) *instance { return &instance{key: instanceKey{fn: "m:f", args: args}} }
+		ins := []*instance{mk("a"), mk("b"), mk("c"), mk("d")}
+		for _, in := range ins {
+			tab.add(in)
+		}
+		require.Equal(t, 4, tab.len())
+		for _, in := range ins {
+			require.Same(t, in, tab.get(in.key))
+		}
+		require.Nil(t, tab.get(instanceKey{fn: "m:f", args: "zz"}))
+		require.ElementsMatch(t, ins, slices.Collect(tab.all()))
+
+		// Remove from the middle, the end, twice, then the rest.
+		for _, i := range []int{1, 0, 0, 3, 2} {
+			tab.remove(ins[i])
+			require.Nil(t, tab.get(ins[i].key))
+		}
+		require.Zero(t, tab.len())
+		require.Empty(t, tab.byHash, "empty chains leave no slots")
+		require.Empty(t, slices.Collect(tab.all()))
+	}
+}

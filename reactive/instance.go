@@ -3,6 +3,7 @@ package reactive
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"hash/maphash"
 	"iter"
 	"reflect"
 	"sync/atomic"
@@ -76,6 +77,9 @@ type instance struct {
 	journal string
 	subs    subSet
 	removed bool
+
+	// sameHash chains instances whose keys share a hash (instanceTable).
+	sameHash *instance
 
 	result atomic.Pointer[Result]
 	// ready is closed when the first result is published, and then
@@ -169,6 +173,78 @@ func (ss *subSet) all() iter.Seq[subRef] {
 		for r := range ss.many {
 			if !yield(r) {
 				return
+			}
+		}
+	}
+}
+
+// instanceTable finds instances by key. It is keyed by a hash of the key,
+// so a slot holds 16 bytes instead of the 80 of the key and a pointer;
+// instances whose keys share a hash (rare) are chained through
+// instance.sameHash. Not safe for concurrent use: the engine's mutex
+// guards it.
+type instanceTable struct {
+	hash   func(instanceKey) uint64
+	byHash map[uint64]*instance
+	n      int
+}
+
+func newInstanceTable() *instanceTable {
+	seed := maphash.MakeSeed()
+	return &instanceTable{byHash: map[uint64]*instance{},
+		hash: func(k instanceKey) uint64 { return maphash.Comparable(seed, k) }}
+}
+
+func (t *instanceTable) get(k instanceKey) *instance {
+	for in := t.byHash[t.hash(k)]; in != nil; in = in.sameHash {
+		if in.key == k {
+			return in
+		}
+	}
+	return nil
+}
+
+// add inserts in, whose key is not in the table.
+func (t *instanceTable) add(in *instance) {
+	h := t.hash(in.key)
+	in.sameHash = t.byHash[h]
+	t.byHash[h] = in
+	t.n++
+}
+
+// remove deletes in, if it is in the table.
+func (t *instanceTable) remove(in *instance) {
+	h := t.hash(in.key)
+	if first := t.byHash[h]; first == in {
+		if in.sameHash == nil {
+			delete(t.byHash, h)
+		} else {
+			t.byHash[h] = in.sameHash
+		}
+	} else {
+		p := first
+		for p != nil && p.sameHash != in {
+			p = p.sameHash
+		}
+		if p == nil {
+			return // not in the table
+		}
+		p.sameHash = in.sameHash
+	}
+	in.sameHash = nil
+	t.n--
+}
+
+func (t *instanceTable) len() int { return t.n }
+
+// all iterates every instance.
+func (t *instanceTable) all() iter.Seq[*instance] {
+	return func(yield func(*instance) bool) {
+		for _, first := range t.byHash {
+			for in := first; in != nil; in = in.sameHash {
+				if !yield(in) {
+					return
+				}
 			}
 		}
 	}

@@ -106,8 +106,8 @@ type SessionConfig struct {
 	// a protocol error. Zero means 1,000.
 	MaxQueries int
 	// OnWake, when set, is called whenever Take has something to return,
-	// in addition to Wake being signalled, so a transport can start a
-	// writer only when there is something to write. It must not block and
+	// instead of Wake being signalled, so a transport can start a writer
+	// only when there is something to write. It must not block and
 	// must not call back into the session; it may be called with the
 	// session's or the engine's lock held.
 	OnWake func()
@@ -203,22 +203,26 @@ func (e *Engine) NewSession(cfg SessionConfig) *Session {
 	if log == nil {
 		log = e.log
 	}
-	s := &Session{e: e, cfg: cfg, log: log, wake: make(chan struct{}, 1),
-		queries: map[uint32]*sessQuery{}, dirty: map[uint32]struct{}{}}
+	s := &Session{e: e, cfg: cfg, log: log, queries: map[uint32]*sessQuery{}, dirty: map[uint32]struct{}{}}
+	if cfg.OnWake == nil {
+		s.wake = make(chan struct{}, 1)
+	}
 	e.mu.Lock()
 	e.sessions[s] = struct{}{}
 	e.mu.Unlock()
 	return s
 }
 
-// Wake is signalled when Take has something to send.
+// Wake is signalled when Take has something to send. It is nil when the
+// session was opened with an OnWake hook, which replaces it.
 func (s *Session) Wake() <-chan struct{} { return s.wake }
 
 func (s *Session) signal() {
-	signal(s.wake)
 	if s.cfg.OnWake != nil {
 		s.cfg.OnWake()
+		return
 	}
+	signal(s.wake)
 }
 
 // Connect records the client's session id, which scopes mutation

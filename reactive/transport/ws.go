@@ -55,8 +55,7 @@ type wsConn struct {
 	pingDue   bool
 	done      bool           // the connection is ending: start no writer, no ping
 	ping      *time.Timer    // the next ping
-	workers   sync.WaitGroup // the handler and writer goroutines
-	shut      chan struct{}  // closed when shutdown has run
+	workers   sync.WaitGroup // the handler, the writer and shutdown
 	closeSent atomic.Bool    // a Close frame went out
 }
 
@@ -85,7 +84,7 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
 	ctx, cancel := context.WithCancel(s.root)
-	c := &wsConn{s: s, conn: conn, ctx: ctx, cancel: cancel, shut: make(chan struct{}), inbox: make(chan []byte, inboxSize)}
+	c := &wsConn{s: s, conn: conn, ctx: ctx, cancel: cancel, inbox: make(chan []byte, inboxSize)}
 	c.sess = s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log, OnWake: c.kick})
 	go c.run()
 }
@@ -94,12 +93,13 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 // releases the session.
 func (c *wsConn) run() {
 	defer c.s.wg.Done()
-	stopShutdown := context.AfterFunc(c.ctx, c.shutdown)
-	defer func() {
-		if !stopShutdown() {
-			<-c.shut // it ran: wait until it is done
-		}
-	}()
+	// shutdown runs when the context ends, which run makes sure of before
+	// it waits for its workers.
+	c.workers.Add(1)
+	context.AfterFunc(c.ctx, func() {
+		defer c.workers.Done()
+		c.shutdown()
+	})
 	c.mu.Lock()
 	c.ping = time.AfterFunc(c.s.cfg.PingInterval, c.pingDueNow)
 	c.mu.Unlock()
@@ -119,7 +119,6 @@ func (c *wsConn) run() {
 // shutdown closes the connection when its context ends: on server
 // shutdown with a Close frame saying so, which unblocks the reader.
 func (c *wsConn) shutdown() {
-	defer close(c.shut)
 	if c.s.root.Err() != nil {
 		c.closeWith(websocket.CloseGoingAway, "server shutting down")
 	}
