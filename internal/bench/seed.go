@@ -102,7 +102,7 @@ func seed(ctx context.Context, pool *pgxpool.Pool, g group) error {
 	if !strings.HasPrefix(g.prefix, IDPrefix) {
 		return fmt.Errorf("seed: prefix %q does not start with %q", g.prefix, IDPrefix)
 	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		for _, q := range resetSQL {
 			if _, err := tx.Exec(ctx, q, g.prefix); err != nil {
 				return fmt.Errorf("reset %s: %w", g.prefix, err)
@@ -118,6 +118,10 @@ func seed(ctx context.Context, pool *pgxpool.Pool, g group) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return analyze(ctx, pool)
 }
 
 var paramRE = regexp.MustCompile(`\$([0-9]+)`)
@@ -177,7 +181,7 @@ var idleSQL = []string{
 }
 
 func seedIdle(ctx context.Context, pool *pgxpool.Pool, g idleGroup) error {
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		for _, q := range idleSQL {
 			if _, err := tx.Exec(ctx, q, params(q, g.prefix, g.convs, g.perCustomer)...); err != nil {
 				return fmt.Errorf("seed %s: %w", g.prefix, err)
@@ -185,6 +189,21 @@ func seedIdle(ctx context.Context, pool *pgxpool.Pool, g idleGroup) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return analyze(ctx, pool)
+}
+
+// analyze refreshes the planner's statistics of the tables seeds fill: a
+// scenario measures a database in its steady state, not the minute before
+// autovacuum notices thousands of new rows (a fresh server's first
+// scenario would otherwise run on plans made for the demo data).
+func analyze(ctx context.Context, pool *pgxpool.Pool) error {
+	if _, err := pool.Exec(ctx, `ANALYZE users, stores, store_staff, orders, conversations, conversation_participants, messages`); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	return nil
 }
 
 // insertMessageSQL is sendMessage's effect written directly: the message
