@@ -240,6 +240,10 @@ func checkDatabase(ctx context.Context, pool *pgxpool.Pool) error {
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.cfg.Listener.Addr() }
 
+// shutdownGrace is how long Run waits for HTTP requests to finish after ctx
+// is done before it closes their connections.
+const shutdownGrace = 5 * time.Second
+
 // Run serves until ctx is done.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.Pool.Close()
@@ -259,9 +263,16 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	g.Go(func() error {
 		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 		defer cancel()
 		err := httpSrv.Shutdown(sctx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			// A request still running, or a connection that never sent
+			// one (HTTP clients dial spares): net/http waits 5 s for
+			// those. Past the grace period they are closed.
+			s.log.Warn("closing HTTP connections still open after the shutdown grace period", slog.Duration("grace", shutdownGrace))
+			err = httpSrv.Close()
+		}
 		s.HTTP.Close()
 		return err
 	})
