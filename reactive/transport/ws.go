@@ -137,15 +137,23 @@ func (c *wsConn) shutdown() {
 func (c *wsConn) kick() {
 	c.mu.Lock()
 	c.signalled = true
-	start := !c.writing && !c.done
-	if start {
-		c.writing = true
-		c.workers.Add(1)
-	}
+	start := c.claimLocked(&c.writing)
 	c.mu.Unlock()
 	if start {
 		go c.writeLoop()
 	}
+}
+
+// claimLocked reports whether the caller should start the worker that
+// *running tracks: none runs and the connection is not ending. It marks
+// the worker running and counts it. c.mu must be held.
+func (c *wsConn) claimLocked(running *bool) bool {
+	if *running || c.done {
+		return false
+	}
+	*running = true
+	c.workers.Add(1)
+	return true
 }
 
 // pingDueNow runs on the ping timer: the writer sends a Ping, and the
@@ -190,11 +198,7 @@ func (c *wsConn) readLoop() {
 			return
 		}
 		c.mu.Lock()
-		start := !c.handling && !c.done
-		if start {
-			c.handling = true
-			c.workers.Add(1)
-		}
+		start := c.claimLocked(&c.handling)
 		c.mu.Unlock()
 		if start {
 			go c.handleLoop()
