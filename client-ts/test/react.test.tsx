@@ -265,3 +265,28 @@ test("an XMLHttpRequest upload the server refuses never reports 100%", async () 
   expect(fractions.length).toBeGreaterThan(0);
   expect(fractions).not.toContain(1);
 });
+
+test("useChat with messages: false subscribes to no messages, and still loads, sends and tracks unread", async () => {
+  const who: TokenOptions = { sub: unique("cust-nomsg").replace(/\s/g, "-"), role: "customer", name: "Nora NoMessages" };
+  const me = clientFor(who);
+  const conversationId = await supportConversation(me);
+  let chat!: ReturnType<typeof useChat>;
+  function NoMessages() {
+    chat = useChat(conversationId, { messages: false });
+    return <span data-testid="nomsg-loading">{String(chat.isLoading)}</span>;
+  }
+  render(
+    <ParleyProvider client={me}>
+      <NoMessages />
+    </ParleyProvider>,
+  );
+  await waitFor(() => expect(screen.getByTestId("nomsg-loading").textContent).toBe("false"), { timeout: 10_000 });
+  expect(chat.conversation?._id).toBe(conversationId);
+  expect(chat.unreadCount).toBe(0);
+  const content = unique("sent without a message list");
+  const id = await chat.sendMessage(content);
+  const page = await me.query(api.shared.chat.getMessages, { conversationId, limit: 5 });
+  expect(page.messages.find((m) => m._id === id)?.content).toBe(content);
+  expect(chat.messages).toBeUndefined();
+  expect(chat.page).toBeUndefined();
+});

@@ -24,9 +24,9 @@ function isParticipant(me: Identity, c: ConversationDoc): boolean {
 export function Thread({ conversationId, me, demo }: { conversationId: string; me: Identity; demo: DemoIdentity[] | null }) {
   const conv = useQuery(api.shared.chat.getConversation, { conversationId });
   // useChat brings typing (debounced on keystrokes), the typing indicators
-  // and markAsRead; the message list itself is paginated below, so its
-  // own subscription needs only the newest message.
-  const chat = useChat(conversationId, { limit: 1 });
+  // and markAsRead; the message list itself is paginated below, so useChat
+  // subscribes to no messages of its own.
+  const chat = useChat(conversationId, { messages: false });
   const history = usePaginatedQuery(api.shared.chat.getMessagesPaginated, { conversationId }, { initialNumItems: pageSize });
   const participant = conv ? isParticipant(me, conv) : false;
   const unread = conv ? myUnread(conv, me) : 0;

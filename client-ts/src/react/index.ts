@@ -106,6 +106,12 @@ export function useConnectionState(): ConnectionStatus {
 export interface UseChatOptions {
   /** How many of the newest messages to subscribe to. Undefined means 50. */
   limit?: number;
+  /**
+   * False skips the messages subscription (messages and page stay
+   * undefined), for screens that list messages themselves, e.g. with
+   * usePaginatedQuery. Undefined means true.
+   */
+  messages?: boolean;
   /** Continuous typing re-sends "typing" at most this often. Undefined means 2000ms. */
   typingThrottleMs?: number;
   /** A pause this long sends "stopped typing". Undefined means 2000ms. */
@@ -174,7 +180,8 @@ export function useChat(conversationId: string | null | undefined, options: UseC
   const identity = useIdentity();
   const limit = options.limit ?? 50;
   const id = conversationId || undefined;
-  const page = useQuery(api.shared.chat.getMessages, id ? { conversationId: id, limit } : "skip");
+  const withMessages = options.messages ?? true;
+  const page = useQuery(api.shared.chat.getMessages, id && withMessages ? { conversationId: id, limit } : "skip");
   const typingIndicators = useQuery(api.shared.chat.getTypingIndicators, id ? { conversationId: id } : "skip");
   const conversation = useQuery(api.shared.chat.getConversation, id ? { conversationId: id } : "skip");
   const totalUnreadCount = useQuery(api.shared.chat.getUnreadCount, id && identity ? {} : "skip");
@@ -239,7 +246,7 @@ export function useChat(conversationId: string | null | undefined, options: UseC
       unreadCount,
       totalUnreadCount,
       conversation,
-      isLoading: id !== undefined && page === undefined,
+      isLoading: id !== undefined && (withMessages ? page === undefined : conversation === undefined),
       sendMessage,
       sendImage,
       markAsRead,
@@ -249,6 +256,7 @@ export function useChat(conversationId: string | null | undefined, options: UseC
     }),
     [
       page,
+      withMessages,
       typingIndicators,
       unreadCount,
       totalUnreadCount,

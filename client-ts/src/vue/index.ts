@@ -363,6 +363,12 @@ export function useIdentity(): Readonly<ShallowRef<TokenIdentity | undefined>> {
 export interface UseChatOptions {
   /** How many of the newest messages to subscribe to. Undefined means 50. */
   limit?: number;
+  /**
+   * False skips the messages subscription (messages and page stay
+   * undefined), for screens that list messages themselves, e.g. with
+   * usePaginatedQuery. Undefined means true.
+   */
+  messages?: boolean;
   /** Continuous typing re-sends "typing" at most this often. Undefined means 2000ms. */
   typingThrottleMs?: number;
   /** A pause this long sends "stopped typing". Undefined means 2000ms. */
@@ -423,8 +429,9 @@ export function useChat(
   const identity = useIdentity();
   const limit = options.limit ?? 50;
   const id = computed(() => toValue(conversationId) || undefined);
+  const withMessages = options.messages ?? true;
   const messagesQ = useQuery(api.shared.chat.getMessages, () =>
-    id.value ? { conversationId: id.value, limit } : "skip",
+    id.value && withMessages ? { conversationId: id.value, limit } : "skip",
   );
   const typingQ = useQuery(api.shared.chat.getTypingIndicators, () =>
     id.value ? { conversationId: id.value } : "skip",
@@ -462,8 +469,10 @@ export function useChat(
     unreadCount: computed(() => unreadCountFor(conversationQ.data.value, identity.value)),
     totalUnreadCount: totalQ.data,
     conversation: conversationQ.data,
-    isLoading: computed(() => id.value !== undefined && messagesQ.isPending.value),
-    error: messagesQ.error,
+    isLoading: computed(
+      () => id.value !== undefined && (withMessages ? messagesQ.isPending.value : conversationQ.isPending.value),
+    ),
+    error: withMessages ? messagesQ.error : conversationQ.error,
     sendMessage(message) {
       return attempt(
         () => sendArgs(id.value, message),
