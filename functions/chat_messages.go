@@ -470,12 +470,5 @@ func getUnreadCount(c *QueryCtx, _ EmptyArgs) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	total, err := c.DB.UnreadTotal(c.Ctx, inbox(id, "active"))
-	if err != nil {
-		return 0, err
-	}
-	if customerSide(id) {
-		return total.Customer, nil
-	}
-	return total.Recipient, nil
+	return c.DB.UnreadTotal(c.Ctx, inbox(id, "active"), customerSide(id))
 }

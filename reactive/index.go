@@ -33,21 +33,54 @@ type depIndex struct {
 // keySet is the instances of one key. Most keys (a caller's own rows) have
 // one instance, kept inline; a map is made only for the second.
 type keySet struct {
-	one   *instance // the only instance, when many is nil
-	watch string    // one's watched columns
-	many  map[*instance]string
+	one  *instance // the only instance, when many is nil
+	cond cond      // one's condition
+	many map[*instance]cond
 }
 
-// each calls f for every instance of the set with its watched columns.
-func (k keySet) each(f func(in *instance, watch string)) {
+// cond says which changes of a key's rows matter to an instance: updates
+// of the watched columns (watchAny: every update), and only rows that
+// satisfy only (the zero schema.Cond: every row).
+type cond struct {
+	watch string
+	only  schema.Cond
+}
+
+// matches reports whether change c of a row with the key matters.
+func (d cond) matches(c *Change) bool {
+	if d.watch != watchAny && c.Op == OpUpdate && !changedAny(c, d.watch) {
+		return false
+	}
+	if d.only.Column == "" {
+		return true
+	}
+	return satisfies(c.Old, d.only) || satisfies(c.New, d.only)
+}
+
+// satisfies reports whether row (possibly absent) satisfies o; a row that
+// lacks the column counts as satisfying it (it cannot tell).
+func satisfies(row []Column, o schema.Cond) bool {
+	if row == nil {
+		return false
+	}
+	col, ok := find(row, o.Column)
+	if !ok {
+		return true
+	}
+	equal := !col.Null && col.Value == o.Value
+	return equal != o.Not
+}
+
+// each calls f for every instance of the set.
+func (k keySet) each(f func(in *instance)) {
 	if k.many == nil {
 		if k.one != nil {
-			f(k.one, k.watch)
+			f(k.one)
 		}
 		return
 	}
-	for in, w := range k.many {
-		f(in, w)
+	for in := range k.many {
+		f(in)
 	}
 }
 
@@ -57,10 +90,10 @@ func newDepIndex() *depIndex {
 
 func keyOf(d schema.Dep) depKey { return depKey{d.Table, d.Column, d.Value} }
 
-// depEntry is one key an instance depends on, with its watched columns.
+// depEntry is one key an instance depends on, with its condition.
 type depEntry struct {
-	key   depKey
-	watch string
+	key  depKey
+	cond cond
 }
 
 func compareKeys(a, b depKey) int {
@@ -82,18 +115,21 @@ func compileDeps(deps []schema.Dep) []depEntry {
 	}
 	out := make([]depEntry, len(deps))
 	for i, d := range deps {
-		out[i] = depEntry{keyOf(d), d.Watch}
+		out[i] = depEntry{keyOf(d), cond{watch: d.Watch, only: d.Only}}
 	}
 	slices.SortFunc(out, func(a, b depEntry) int { return compareKeys(a.key, b.key) })
 	n := 0
 	for _, e := range out {
 		if n > 0 && out[n-1].key == e.key {
-			prev := &out[n-1]
+			prev := &out[n-1].cond
 			switch {
-			case prev.watch == watchAny || e.watch == watchAny:
+			case prev.watch == watchAny || e.cond.watch == watchAny:
 				prev.watch = watchAny
-			case !strings.Contains(","+prev.watch+",", ","+e.watch+","):
-				prev.watch += "," + e.watch
+			case !strings.Contains(","+prev.watch+",", ","+e.cond.watch+","):
+				prev.watch += "," + e.cond.watch
+			}
+			if prev.only != e.cond.only {
+				prev.only = schema.Cond{} // two different rows read: any row
 			}
 			continue
 		}
@@ -126,7 +162,7 @@ func (x *depIndex) replace(in *instance, old, new []depEntry) {
 			x.add(in, new[j])
 			j++
 		default:
-			if old[i].watch != new[j].watch {
+			if old[i].cond != new[j].cond {
 				x.add(in, new[j])
 			}
 			i++
@@ -140,21 +176,21 @@ func (x *depIndex) add(in *instance, e depEntry) {
 	set, ok := x.byKey[e.key]
 	switch {
 	case !ok:
-		x.byKey[e.key] = keySet{one: in, watch: e.watch}
+		x.byKey[e.key] = keySet{one: in, cond: e.cond}
 	case set.many == nil && set.one == in:
-		set.watch = e.watch
+		set.cond = e.cond
 		x.byKey[e.key] = set
 		return
 	case set.many == nil:
-		set.many = map[*instance]string{set.one: set.watch, in: e.watch}
-		set.one, set.watch = nil, ""
+		set.many = map[*instance]cond{set.one: set.cond, in: e.cond}
+		set.one, set.cond = nil, cond{}
 		x.byKey[e.key] = set
 	default:
 		if _, had := set.many[in]; had {
-			set.many[in] = e.watch
+			set.many[in] = e.cond
 			return
 		}
-		set.many[in] = e.watch
+		set.many[in] = e.cond
 	}
 	x.tables[e.key.table]++
 }
@@ -175,8 +211,8 @@ func (x *depIndex) remove(in *instance, k depKey) {
 		}
 		delete(set.many, in)
 		if len(set.many) == 1 {
-			for last, w := range set.many {
-				x.byKey[k] = keySet{one: last, watch: w}
+			for last, d := range set.many {
+				x.byKey[k] = keySet{one: last, cond: d}
 			}
 		}
 	}
@@ -209,13 +245,13 @@ func (x *depIndex) collect(c *Change, k depKey, out map[*instance]struct{}) {
 		return
 	}
 	if set.many == nil {
-		if set.watch == watchAny || c.Op != OpUpdate || changedAny(c, set.watch) {
+		if set.cond.matches(c) {
 			out[set.one] = struct{}{}
 		}
 		return
 	}
-	for in, watch := range set.many {
-		if watch == watchAny || c.Op != OpUpdate || changedAny(c, watch) {
+	for in, d := range set.many {
+		if d.matches(c) {
 			out[in] = struct{}{}
 		}
 	}
@@ -250,7 +286,7 @@ func (x *depIndex) matchTable(table string, out map[*instance]struct{}) {
 	}
 	for k, set := range x.byKey {
 		if k.table == table {
-			set.each(func(in *instance, _ string) { out[in] = struct{}{} })
+			set.each(func(in *instance) { out[in] = struct{}{} })
 		}
 	}
 }

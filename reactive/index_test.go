@@ -243,11 +243,66 @@ func TestCompileDepsMergesAndSorts(t *testing.T) {
 		{Table: "messages", Column: "conversation_id", Value: "c1"},
 	})
 	require.Equal(t, []depEntry{
-		{depKey{"conversations", "id", "c1"}, "status,customer_id"},
-		{depKey{"messages", "conversation_id", "c1"}, watchAny},
-		{depKey{"users", "id", "u1"}, watchAny},
+		{depKey{"conversations", "id", "c1"}, cond{watch: "status,customer_id"}},
+		{depKey{"messages", "conversation_id", "c1"}, cond{watch: watchAny}},
+		{depKey{"users", "id", "u1"}, cond{watch: watchAny}},
 	}, got)
 	require.Nil(t, compileDeps(nil))
+
+	// Conditions: the same condition stays; two different ones read any row.
+	customerOnly := schema.Cond{Column: "sender_type", Value: "customer"}
+	othersOnly := schema.Cond{Column: "sender_type", Value: "customer", Not: true}
+	got = compileDeps([]schema.Dep{
+		{Table: "messages", Column: "conversation_id", Value: "c1", Only: customerOnly},
+		{Table: "messages", Column: "conversation_id", Value: "c1", Only: customerOnly},
+		{Table: "messages", Column: "conversation_id", Value: "c2", Only: customerOnly},
+		{Table: "messages", Column: "conversation_id", Value: "c2", Only: othersOnly},
+	})
+	require.Equal(t, []depEntry{
+		{depKey{"messages", "conversation_id", "c1"}, cond{only: customerOnly}},
+		{depKey{"messages", "conversation_id", "c2"}, cond{}},
+	}, got)
+}
+
+// A dependency with a row condition matches a change only when the row,
+// before or after it, satisfies the condition.
+func TestIndexRowConditions(t *testing.T) {
+	x := newDepIndex()
+	customerSide, recipientSide := &instance{}, &instance{}
+	replaceDeps(x, customerSide, nil, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c1",
+		Only: schema.Cond{Column: "sender_type", Value: "customer", Not: true}}})
+	replaceDeps(x, recipientSide, nil, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c1",
+		Only: schema.Cond{Column: "sender_type", Value: "customer"}}})
+	row := func(sender string) []Column {
+		return []Column{col("id", "m1"), col("conversation_id", "c1"), col("sender_type", sender), col("is_read", "f")}
+	}
+	matched := func(c *Change) map[*instance]struct{} {
+		got := map[*instance]struct{}{}
+		x.match(c, got)
+		return got
+	}
+	tests := []struct {
+		name   string
+		change Change
+		want   []*instance
+	}{
+		{"a customer's message", Change{Table: "messages", Op: OpInsert, New: row("customer")}, []*instance{recipientSide}},
+		{"a store's message", Change{Table: "messages", Op: OpInsert, New: row("store")}, []*instance{customerSide}},
+		{"a store's message deleted", Change{Table: "messages", Op: OpDelete, Old: row("store")}, []*instance{customerSide}},
+		{"sender changed by SQL", Change{Table: "messages", Op: OpUpdate, Old: row("store"), New: row("customer")},
+			[]*instance{customerSide, recipientSide}},
+		{"no sender column: cannot tell", Change{Table: "messages", Op: OpInsert,
+			New: []Column{col("conversation_id", "c1")}}, []*instance{customerSide, recipientSide}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := matched(&tt.change)
+			require.Len(t, got, len(tt.want))
+			for _, in := range tt.want {
+				require.Contains(t, got, in)
+			}
+		})
+	}
 }
 
 func TestSubSetGrowsAndShrinks(t *testing.T) {

@@ -172,35 +172,41 @@ const unreadSQL = `LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE m.sender_typ
 				count(*) FILTER (WHERE m.sender_type = 'customer')::int AS recipient
 			FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_read AND NOT m.is_deleted) un ON true`
 
-// UnreadTotal sums the unread counts of the conversations f selects: the
-// customer side's and the recipient side's. It reads no names and sorts
-// nothing, and depends on the selected conversations only through who
-// they belong to and their status (a new message's last-message fields do
-// not matter; its row in messages does).
-func (db *DB) UnreadTotal(ctx context.Context, f ConversationFilter) (Unread, error) {
+// UnreadTotal counts one side's unread messages in the conversations f
+// selects: for the customer side (customerSide), those the store or an
+// admin sent; for the recipient side, those the customer sent. It reads no
+// names and sorts nothing, and depends on the selected conversations only
+// through who they belong to and their status (a new message's
+// last-message fields do not matter), and on their messages only through
+// rows the other side sent (a side's own message cannot change its count).
+func (db *DB) UnreadTotal(ctx context.Context, f ConversationFilter, customerSide bool) (int, error) {
 	where, key, err := db.filterBy(f, "status,customer_id,store_id,conversation_type")
 	if err != nil {
-		return Unread{}, fmt.Errorf("read unread total: %w", err)
+		return 0, fmt.Errorf("read unread total: %w", err)
 	}
-	rows, err := db.q.Query(ctx, `SELECT c.id, coalesce(un.customer, 0), coalesce(un.recipient, 0)
-		FROM conversations c `+unreadSQL+`
+	side := "m.sender_type = 'customer'"
+	if customerSide {
+		side = "m.sender_type <> 'customer'"
+	}
+	rows, err := db.q.Query(ctx, `SELECT c.id, (SELECT count(*) FROM messages m
+			WHERE m.conversation_id = c.id AND NOT m.is_read AND NOT m.is_deleted AND `+side+`)::int
+		FROM conversations c
 		WHERE `+where+` AND ($2 = '' OR c.status = $2)`, key, f.Status)
 	if err != nil {
-		return Unread{}, fmt.Errorf("read unread total: %w", err)
+		return 0, fmt.Errorf("read unread total: %w", err)
 	}
 	var (
-		total Unread
-		id    string
-		u     Unread
+		total, n int
+		id       string
 	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &u.Customer, &u.Recipient}, func() error {
-		db.deps.add("messages", "conversation_id", id)
-		total.Customer += u.Customer
-		total.Recipient += u.Recipient
+	only := Cond{Column: "sender_type", Value: "customer", Not: customerSide}
+	_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+		db.deps.Add(Dep{Table: "messages", Column: "conversation_id", Value: id, Only: only})
+		total += n
 		return nil
 	})
 	if err != nil {
-		return Unread{}, fmt.Errorf("read unread total: %w", err)
+		return 0, fmt.Errorf("read unread total: %w", err)
 	}
 	return total, nil
 }
