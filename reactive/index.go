@@ -39,36 +39,14 @@ type keySet struct {
 }
 
 // cond says which changes of a key's rows matter to an instance: updates
-// of the watched columns (watchAny: every update), and only rows that
-// satisfy only (the zero schema.Cond: every row).
+// of the watched columns (watchAny: every update).
 type cond struct {
 	watch string
-	only  schema.Cond
 }
 
 // matches reports whether change c of a row with the key matters.
 func (d cond) matches(c *Change) bool {
-	if d.watch != watchAny && c.Op == OpUpdate && !changedAny(c, d.watch) {
-		return false
-	}
-	if d.only.Column == "" {
-		return true
-	}
-	return satisfies(c.Old, d.only) || satisfies(c.New, d.only)
-}
-
-// satisfies reports whether row (possibly absent) satisfies o; a row that
-// lacks the column counts as satisfying it (it cannot tell).
-func satisfies(row []Column, o schema.Cond) bool {
-	if row == nil {
-		return false
-	}
-	col, ok := find(row, o.Column)
-	if !ok {
-		return true
-	}
-	equal := !col.Null && col.Value == o.Value
-	return equal != o.Not
+	return d.watch == watchAny || c.Op != OpUpdate || changedAny(c, d.watch)
 }
 
 // each calls f for every instance of the set.
@@ -115,7 +93,7 @@ func compileDeps(deps []schema.Dep) []depEntry {
 	}
 	out := make([]depEntry, len(deps))
 	for i, d := range deps {
-		out[i] = depEntry{keyOf(d), cond{watch: d.Watch, only: d.Only}}
+		out[i] = depEntry{keyOf(d), cond{watch: d.Watch}}
 	}
 	slices.SortFunc(out, func(a, b depEntry) int { return compareKeys(a.key, b.key) })
 	n := 0
@@ -127,9 +105,6 @@ func compileDeps(deps []schema.Dep) []depEntry {
 				prev.watch = watchAny
 			case !strings.Contains(","+prev.watch+",", ","+e.cond.watch+","):
 				prev.watch += "," + e.cond.watch
-			}
-			if prev.only != e.cond.only {
-				prev.only = schema.Cond{} // two different rows read: any row
 			}
 			continue
 		}

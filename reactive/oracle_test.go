@@ -155,6 +155,20 @@ func TestOracle(t *testing.T) {
 		unchanged += sub.sub.Stats().Unchanged
 	}
 	require.Zero(t, unchanged, "results pushed again although unchanged")
+	// The pushed and the fresh results both read the unread counters the
+	// triggers keep; the counters themselves must equal a count.
+	var drifted []string
+	rows, err := s.DB.Query(ctx, `SELECT c.id FROM conversations c WHERE
+		c.unread_customer <> (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_read AND NOT m.is_deleted AND m.sender_type <> 'customer')
+		OR c.unread_recipient <> (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_read AND NOT m.is_deleted AND m.sender_type = 'customer')`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		drifted = append(drifted, id)
+	}
+	require.NoError(t, rows.Err())
+	require.Empty(t, drifted, "conversations whose unread counters differ from a count of their messages")
 	h, err = s.Health()
 	require.NoError(t, err)
 	t.Logf("done in %v: workload %v; %d subscriptions, %d instances",

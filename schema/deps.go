@@ -14,18 +14,6 @@ type Dep struct {
 	// in a conversation need not re-run when its last message changes.
 	// Inserts and deletes of matching rows always match.
 	Watch string
-	// Only, when set, narrows the dependency to rows (before or after the
-	// change) that satisfy it: one side's unread count cannot change when
-	// the other side sends a message.
-	Only Cond
-}
-
-// Cond is a condition on one column of a row: Column equals Value, or with
-// Not, differs from it (NULL differs from every value). The zero Cond holds
-// for every row.
-type Cond struct {
-	Column, Value string
-	Not           bool
 }
 
 // WholeTable is the Column of a dependency on a table as a whole.

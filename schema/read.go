@@ -167,44 +167,24 @@ func (db *DB) filterBy(f ConversationFilter, watch string) (where, key string, e
 	return where, dep.Value, nil
 }
 
-// unreadSQL counts a conversation c's unread messages per side.
-const unreadSQL = `LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE m.sender_type <> 'customer')::int AS customer,
-				count(*) FILTER (WHERE m.sender_type = 'customer')::int AS recipient
-			FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_read AND NOT m.is_deleted) un ON true`
-
-// UnreadTotal counts one side's unread messages in the conversations f
-// selects: for the customer side (customerSide), those the store or an
-// admin sent; for the recipient side, those the customer sent. It reads no
-// names and sorts nothing, and depends on the selected conversations only
-// through who they belong to and their status (a new message's
-// last-message fields do not matter), and on their messages only through
-// rows the other side sent (a side's own message cannot change its count).
+// UnreadTotal sums one side's unread counters over the conversations f
+// selects: the customer side's (customerSide) or the recipient side's. The
+// counters live on the conversation rows (kept by triggers on messages),
+// so it depends on those rows only through who they belong to, their
+// status and that side's counter: a message of the side itself, or a new
+// last message, does not re-run it.
 func (db *DB) UnreadTotal(ctx context.Context, f ConversationFilter, customerSide bool) (int, error) {
-	where, key, err := db.filterBy(f, "status,customer_id,store_id,conversation_type")
-	if err != nil {
-		return 0, fmt.Errorf("read unread total: %w", err)
-	}
-	side := "m.sender_type = 'customer'"
+	counter := "unread_recipient"
 	if customerSide {
-		side = "m.sender_type <> 'customer'"
+		counter = "unread_customer"
 	}
-	rows, err := db.q.Query(ctx, `SELECT c.id, (SELECT count(*) FROM messages m
-			WHERE m.conversation_id = c.id AND NOT m.is_read AND NOT m.is_deleted AND `+side+`)::int
-		FROM conversations c
-		WHERE `+where+` AND ($2 = '' OR c.status = $2)`, key, f.Status)
+	where, key, err := db.filterBy(f, "status,customer_id,store_id,conversation_type,"+counter)
 	if err != nil {
 		return 0, fmt.Errorf("read unread total: %w", err)
 	}
-	var (
-		total, n int
-		id       string
-	)
-	only := Cond{Column: "sender_type", Value: "customer", Not: customerSide}
-	_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error {
-		db.deps.Add(Dep{Table: "messages", Column: "conversation_id", Value: id, Only: only})
-		total += n
-		return nil
-	})
+	var total int
+	err = db.q.QueryRow(ctx, `SELECT coalesce(sum(c.`+counter+`), 0)::int FROM conversations c
+		WHERE `+where+` AND ($2 = '' OR c.status = $2)`, key, f.Status).Scan(&total)
 	if err != nil {
 		return 0, fmt.Errorf("read unread total: %w", err)
 	}
@@ -222,7 +202,9 @@ type InboxRow struct {
 
 // Inbox lists conversations with their names and unread counts in one
 // statement, newest activity first. It records the list's key and, per
-// row, the store, the customer and the conversation's messages.
+// row, the store and the customer; the unread counts are counters on the
+// conversation rows (kept by triggers on messages), so a new message
+// reaches the list through its conversation's row.
 func (db *DB) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, error) {
 	where, key, err := db.filterBy(f, "")
 	if err != nil {
@@ -234,11 +216,10 @@ func (db *DB) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, erro
 	}
 	rows, err := db.q.Query(ctx, `SELECT c.id, c.conversation_type, c.customer_id, c.store_id, c.order_id,
 			c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at, c.last_message_preview, c.created_at,
-			s.name, coalesce(u.name, ''), coalesce(un.customer, 0), coalesce(un.recipient, 0)
+			s.name, coalesce(u.name, ''), c.unread_customer, c.unread_recipient
 		FROM conversations c
 		LEFT JOIN stores s ON s.id = c.store_id
 		LEFT JOIN users u ON u.id = c.customer_id
-		`+unreadSQL+`
 		WHERE `+where+` AND ($2 = '' OR c.status = $2)
 		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $3`, key, f.Status, limit)
 	if err != nil {
@@ -256,7 +237,6 @@ func (db *DB) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, erro
 		return nil, fmt.Errorf("read inbox: %w", err)
 	}
 	for _, x := range out {
-		db.deps.add("messages", "conversation_id", x.ID)
 		db.deps.add("users", "id", x.CustomerID)
 		if x.StoreID != nil {
 			db.deps.add("stores", "id", *x.StoreID)

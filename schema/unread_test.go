@@ -1,0 +1,112 @@
+package schema_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/schema"
+)
+
+// requireCountersTrue compares every conversation's unread counters with
+// a count of its messages.
+func requireCountersTrue(t *testing.T, pool *pgxpool.Pool, step string) {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT c.id, c.unread_customer, c.unread_recipient,
+			(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_read AND NOT m.is_deleted AND m.sender_type <> 'customer'),
+			(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_read AND NOT m.is_deleted AND m.sender_type = 'customer')
+		FROM conversations c ORDER BY c.id`)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id                     string
+			customer, recipient    int
+			wantCust, wantRecipent int64
+		)
+		require.NoError(t, rows.Scan(&id, &customer, &recipient, &wantCust, &wantRecipent))
+		require.Equal(t, [2]int64{wantCust, wantRecipent}, [2]int64{int64(customer), int64(recipient)},
+			"after %s: conversation %s's counters (customer side, recipient side)", step, id)
+	}
+	require.NoError(t, rows.Err())
+}
+
+// The unread counters on conversations follow every kind of write to
+// messages, by any program: single and bulk inserts, reads, soft deletes,
+// deletes, a sender or conversation changed by SQL, and TRUNCATE.
+func TestUnreadCountersFollowEveryWrite(t *testing.T) {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.NewDB(t))
+	require.NoError(t, err)
+	defer pool.Close()
+	_, err = schema.Migrate(ctx, pool)
+	require.NoError(t, err)
+	require.NoError(t, schema.SeedDemo(ctx, pool))
+	_, err = pool.Exec(ctx, `INSERT INTO conversations (id, conversation_type, customer_id) VALUES ('convB', 'customer_to_admin', $1)`,
+		schema.DemoCustomerID)
+	require.NoError(t, err)
+	convs := []string{schema.DemoConversationID, "convB"}
+	senders := []string{"customer", "store", "admin", "system"}
+	requireCountersTrue(t, pool, "migration and demo data")
+
+	rng := rand.New(rand.NewPCG(7, 11))
+	n := 0
+	steps := []struct {
+		name string
+		sql  func() (string, []any)
+	}{
+		{"insert one", func() (string, []any) {
+			n++
+			return `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content, is_read)
+				VALUES ($1, $2, $3, $4, 'text', 'x', $5)`,
+				[]any{fmt.Sprintf("m%d", n), convs[rng.IntN(2)], schema.DemoCustomerID, senders[rng.IntN(4)], rng.IntN(4) == 0}
+		}},
+		{"insert many", func() (string, []any) {
+			n++
+			return `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content)
+				SELECT $1 || '-' || i, CASE WHEN i % 2 = 0 THEN $2 ELSE 'convB' END, $3,
+					CASE WHEN i % 3 = 0 THEN 'customer' ELSE 'store' END, 'text', 'bulk'
+				FROM generate_series(1, 5) i`, []any{fmt.Sprintf("bulk%d", n), schema.DemoConversationID, schema.DemoCustomerID}
+		}},
+		{"read all of a side", func() (string, []any) {
+			return `UPDATE messages SET is_read = true, read_at = now() WHERE conversation_id = $1 AND sender_type = 'customer' AND NOT is_read`,
+				[]any{convs[rng.IntN(2)]}
+		}},
+		{"unread some", func() (string, []any) {
+			return `UPDATE messages SET is_read = false WHERE id IN (SELECT id FROM messages ORDER BY random() LIMIT 3)`, nil
+		}},
+		{"soft delete", func() (string, []any) {
+			return `UPDATE messages SET is_deleted = NOT is_deleted WHERE id IN (SELECT id FROM messages ORDER BY random() LIMIT 2)`, nil
+		}},
+		{"change sender", func() (string, []any) {
+			return `UPDATE messages SET sender_type = CASE WHEN sender_type = 'customer' THEN 'store' ELSE 'customer' END
+				WHERE id IN (SELECT id FROM messages ORDER BY random() LIMIT 2)`, nil
+		}},
+		{"move to the other conversation", func() (string, []any) {
+			return `UPDATE messages SET conversation_id = CASE WHEN conversation_id = 'convB' THEN $1 ELSE 'convB' END
+				WHERE id IN (SELECT id FROM messages ORDER BY random() LIMIT 2)`, []any{schema.DemoConversationID}
+		}},
+		{"edit content", func() (string, []any) {
+			return `UPDATE messages SET content = content || '!' WHERE id IN (SELECT id FROM messages ORDER BY random() LIMIT 3)`, nil
+		}},
+		{"delete", func() (string, []any) {
+			return `DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY random() LIMIT 2)`, nil
+		}},
+	}
+	for i := 0; i < 200; i++ {
+		step := steps[rng.IntN(len(steps))]
+		q, args := step.sql()
+		_, err := pool.Exec(ctx, q, args...)
+		require.NoError(t, err, step.name)
+		requireCountersTrue(t, pool, fmt.Sprintf("step %d (%s)", i, step.name))
+	}
+
+	_, err = pool.Exec(ctx, `TRUNCATE messages CASCADE`)
+	require.NoError(t, err)
+	requireCountersTrue(t, pool, "TRUNCATE")
+}
