@@ -25,5 +25,10 @@
 // # Invariants
 //
 // Dependency values use Postgres' text format, the format replication
-// delivers, so matching is plain string equality. Ids are text.
+// delivers, so matching is plain string equality. Ids are text. A
+// conversation's unread_customer and unread_recipient equal the counts of
+// its unread, undeleted messages by side: statement-level triggers on
+// messages (migration 0005) keep them for writes by any program, so the
+// helpers read them instead of counting, and a change to them reaches the
+// engine as an update of the conversation row.
 package schema
