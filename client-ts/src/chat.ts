@@ -11,6 +11,22 @@ import type {
 import type { TokenIdentity } from "./client.js";
 
 /** A message to send: its content, or sendMessage's arguments (conversationId defaults to the chat's). */
+/** Options of useChat (React and Vue). */
+export interface UseChatOptions {
+  /** How many of the newest messages to subscribe to. Undefined means 50. */
+  limit?: number;
+  /**
+   * False skips the messages subscription (messages and page stay
+   * undefined), for screens that list messages themselves, e.g. with
+   * usePaginatedQuery. Undefined means true.
+   */
+  messages?: boolean;
+  /** Continuous typing re-sends "typing" at most this often. Undefined means 2000ms. */
+  typingThrottleMs?: number;
+  /** A pause this long sends "stopped typing". Undefined means 2000ms. */
+  typingIdleMs?: number;
+}
+
 export type ChatMessageInput = string | (Omit<SendMessageArgs, "conversationId"> & { conversationId?: string });
 
 /** Something with preventDefault (a DOM or React event): `onClick={markAsRead}` marks everything read. */

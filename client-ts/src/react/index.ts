@@ -27,6 +27,7 @@ import {
   type ChatMessageInput,
   type MarkAsReadInput,
   type UpdateTypingInput,
+  type UseChatOptions,
 } from "../chat.js";
 import type { ConnectionStatus, ParleyClient, SendImageOptions, TokenIdentity } from "../client.js";
 import { TypingNotifier } from "../typing.js";
@@ -102,23 +103,7 @@ export function useConnectionState(): ConnectionStatus {
   return useSyncExternalStore(subscribe, get, () => "connecting" as ConnectionStatus);
 }
 
-/** Options of {@link useChat}. */
-export interface UseChatOptions {
-  /** How many of the newest messages to subscribe to. Undefined means 50. */
-  limit?: number;
-  /**
-   * False skips the messages subscription (messages and page stay
-   * undefined), for screens that list messages themselves, e.g. with
-   * usePaginatedQuery. Undefined means true.
-   */
-  messages?: boolean;
-  /** Continuous typing re-sends "typing" at most this often. Undefined means 2000ms. */
-  typingThrottleMs?: number;
-  /** A pause this long sends "stopped typing". Undefined means 2000ms. */
-  typingIdleMs?: number;
-}
-
-export type { ChatMessageInput, EventLike, MarkAsReadInput, UpdateTypingInput } from "../chat.js";
+export type { ChatMessageInput, EventLike, MarkAsReadInput, UpdateTypingInput, UseChatOptions } from "../chat.js";
 
 /** What {@link useChat} returns. */
 export interface UseChatResult {
