@@ -109,10 +109,12 @@ func TestDecodeMemoryCap(t *testing.T) {
 // upload is processed meanwhile, the owner's third upload is answered 429,
 // and a body that does not arrive in time is answered 408.
 func TestSlowUploadsDoNotBlockOthers(t *testing.T) {
-	s := parleytest.StartWith(t, parleytest.NoLimits, media.Config{Workers: 1, MaxQueued: 1, UploadTimeout: 3 * time.Second})
+	s := parleytest.StartWith(t, parleytest.NoLimits, media.Config{Workers: 1, MaxQueued: 1, UploadTimeout: 6 * time.Second})
 	img := testimages.JPEG(testimages.Photo(32, 32, 14), 80)
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	// Registered before the pipes' cleanups, so it runs after them: a
+	// failure below ends the trickles instead of waiting on them forever.
+	t.Cleanup(wg.Wait)
 	statuses := make([]int, 2)
 	for i := range statuses {
 		u := uploadURL(t, s, john)
@@ -131,8 +133,10 @@ func TestSlowUploadsDoNotBlockOthers(t *testing.T) {
 		})
 		wg.Go(func() { pw.Write(img[:10]) }) //nolint:errcheck // then nothing more
 	}
-	// Both trickles are in once John's next upload is refused.
-	pgtest.Eventually(t, 5*time.Second, func() error {
+	// Both trickles are in once John's next upload is refused. (The
+	// bodies' deadline is 6 s from when each was accepted; the wait is
+	// longer so that a slow machine reports what it saw.)
+	pgtest.Eventually(t, 15*time.Second, func() error {
 		a := post(t, s, uploadURL(t, s, john), nil, "image/jpeg", anon)
 		if a.status != http.StatusTooManyRequests {
 			return fmt.Errorf("HTTP %d: %s", a.status, a.body)
