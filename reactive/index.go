@@ -33,20 +33,18 @@ type depIndex struct {
 // keySet is the instances of one key. Most keys (a caller's own rows) have
 // one instance, kept inline; a map is made only for the second.
 type keySet struct {
-	one  *instance // the only instance, when many is nil
-	cond cond      // one's condition
-	many map[*instance]cond
+	one   *instance // the only instance, when many is nil
+	watch watchList // one's watched columns
+	many  map[*instance]watchList
 }
 
-// cond says which changes of a key's rows matter to an instance: updates
-// of the watched columns (watchAny: every update).
-type cond struct {
-	watch string
-}
+// watchList is the columns whose updates matter to an instance
+// (comma-separated), or watchAny.
+type watchList string
 
 // matches reports whether change c of a row with the key matters.
-func (d cond) matches(c *Change) bool {
-	return d.watch == watchAny || c.Op != OpUpdate || changedAny(c, d.watch)
+func (w watchList) matches(c *Change) bool {
+	return w == watchAny || c.Op != OpUpdate || changedAny(c, string(w))
 }
 
 // each calls f for every instance of the set.
@@ -68,10 +66,10 @@ func newDepIndex() *depIndex {
 
 func keyOf(d schema.Dep) depKey { return depKey{d.Table, d.Column, d.Value} }
 
-// depEntry is one key an instance depends on, with its condition.
+// depEntry is one key an instance depends on, with its watched columns.
 type depEntry struct {
-	key  depKey
-	cond cond
+	key   depKey
+	watch watchList
 }
 
 func compareKeys(a, b depKey) int {
@@ -93,18 +91,18 @@ func compileDeps(deps []schema.Dep) []depEntry {
 	}
 	out := make([]depEntry, len(deps))
 	for i, d := range deps {
-		out[i] = depEntry{keyOf(d), cond{watch: d.Watch}}
+		out[i] = depEntry{keyOf(d), watchList(d.Watch)}
 	}
 	slices.SortFunc(out, func(a, b depEntry) int { return compareKeys(a.key, b.key) })
 	n := 0
 	for _, e := range out {
 		if n > 0 && out[n-1].key == e.key {
-			prev := &out[n-1].cond
+			prev := &out[n-1].watch
 			switch {
-			case prev.watch == watchAny || e.cond.watch == watchAny:
-				prev.watch = watchAny
-			case !strings.Contains(","+prev.watch+",", ","+e.cond.watch+","):
-				prev.watch += "," + e.cond.watch
+			case *prev == watchAny || e.watch == watchAny:
+				*prev = watchAny
+			case !strings.Contains(","+string(*prev)+",", ","+string(e.watch)+","):
+				*prev += "," + e.watch
 			}
 			continue
 		}
@@ -137,7 +135,7 @@ func (x *depIndex) replace(in *instance, old, new []depEntry) {
 			x.add(in, new[j])
 			j++
 		default:
-			if old[i].cond != new[j].cond {
+			if old[i].watch != new[j].watch {
 				x.add(in, new[j])
 			}
 			i++
@@ -151,21 +149,21 @@ func (x *depIndex) add(in *instance, e depEntry) {
 	set, ok := x.byKey[e.key]
 	switch {
 	case !ok:
-		x.byKey[e.key] = keySet{one: in, cond: e.cond}
+		x.byKey[e.key] = keySet{one: in, watch: e.watch}
 	case set.many == nil && set.one == in:
-		set.cond = e.cond
+		set.watch = e.watch
 		x.byKey[e.key] = set
 		return
 	case set.many == nil:
-		set.many = map[*instance]cond{set.one: set.cond, in: e.cond}
-		set.one, set.cond = nil, cond{}
+		set.many = map[*instance]watchList{set.one: set.watch, in: e.watch}
+		set.one, set.watch = nil, watchAny
 		x.byKey[e.key] = set
 	default:
 		if _, had := set.many[in]; had {
-			set.many[in] = e.cond
+			set.many[in] = e.watch
 			return
 		}
-		set.many[in] = e.cond
+		set.many[in] = e.watch
 	}
 	x.tables[e.key.table]++
 }
@@ -187,7 +185,7 @@ func (x *depIndex) remove(in *instance, k depKey) {
 		delete(set.many, in)
 		if len(set.many) == 1 {
 			for last, d := range set.many {
-				x.byKey[k] = keySet{one: last, cond: d}
+				x.byKey[k] = keySet{one: last, watch: d}
 			}
 		}
 	}
@@ -220,7 +218,7 @@ func (x *depIndex) collect(c *Change, k depKey, out map[*instance]struct{}) {
 		return
 	}
 	if set.many == nil {
-		if set.cond.matches(c) {
+		if set.watch.matches(c) {
 			out[set.one] = struct{}{}
 		}
 		return

@@ -243,9 +243,9 @@ func TestCompileDepsMergesAndSorts(t *testing.T) {
 		{Table: "messages", Column: "conversation_id", Value: "c1"},
 	})
 	require.Equal(t, []depEntry{
-		{depKey{"conversations", "id", "c1"}, cond{watch: "status,customer_id"}},
-		{depKey{"messages", "conversation_id", "c1"}, cond{watch: watchAny}},
-		{depKey{"users", "id", "u1"}, cond{watch: watchAny}},
+		{depKey{"conversations", "id", "c1"}, watchList("status,customer_id")},
+		{depKey{"messages", "conversation_id", "c1"}, watchList(watchAny)},
+		{depKey{"users", "id", "u1"}, watchList(watchAny)},
 	}, got)
 	require.Nil(t, compileDeps(nil))
 
