@@ -197,8 +197,10 @@ test("useChat unreadCount is this conversation's, for the caller's side; markAsR
   await waitFor(() => expect(screen.getByTestId("unread").textContent).toBe("2"), { timeout: 10_000 });
   expect(Number(screen.getByTestId("total").textContent)).toBeGreaterThanOrEqual(2);
   // My own message is not unread for me.
-  await chat.sendMessage({ conversationId, content: unique("mine"), messageType: "text" });
-  await act(() => new Promise((r) => setTimeout(r, 200)));
+  const mine = unique("mine");
+  await chat.sendMessage({ conversationId, content: mine, messageType: "text" });
+  // Once the conversation shows my message, its counts include it.
+  await waitFor(() => expect(chat.conversation?.lastMessagePreview).toBe(mine), { timeout: 10_000 });
   expect(screen.getByTestId("unread").textContent).toBe("2");
 
   // The API document's form: markAsRead({ conversationId }).
