@@ -521,102 +521,73 @@ func storageKeys(id string, stored, original Format) keys {
 // files it removed.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	now := s.cfg.Now()
-	removed := 0
-	for {
-		// A message that names the file (written by SQL, not attached by
-		// sendMessage) keeps it.
-		const unattached = `message_id IS NULL AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.image_file_id = f.id)`
-		rows, err := s.cfg.Pool.Query(ctx, `DELETE FROM files f WHERE id IN (
-				SELECT id FROM files f WHERE expires_at < $1 AND `+unattached+` LIMIT 200 FOR UPDATE SKIP LOCKED)
-			AND `+unattached+` RETURNING id, storage_key, thumb_key, original_key`, now)
-		if err != nil {
-			return removed, fmt.Errorf("remove expired files: %w", err)
-		}
-		var (
-			id, image       string
-			thumb, original *string
-			keysOf          [][]string
-			ids             []string
-		)
-		_, err = pgx.ForEachRow(rows, []any{&id, &image, &thumb, &original}, func() error {
-			k := []string{image}
-			for _, p := range []*string{thumb, original} {
-				if p != nil {
-					k = append(k, *p)
-				}
-			}
-			keysOf, ids = append(keysOf, k), append(ids, id)
-			return nil
-		})
-		if err != nil {
-			return removed, fmt.Errorf("remove expired files: %w", err)
-		}
-		for i, ks := range keysOf {
-			for _, k := range ks {
-				if err := s.cfg.Store.Delete(ctx, k); err != nil {
-					// The row is gone; the object is an orphan now.
-					s.log.Warn("remove expired file", slog.String(logFile, ids[i]), slog.String(logKey, k), slog.Any(logError, err))
-				}
-			}
-		}
-		removed += len(ids)
-		s.m.removed.Add(float64(len(ids)))
-		if len(ids) < 200 {
-			break
-		}
+	// A message that names the file (written by SQL, not attached by
+	// sendMessage) keeps it.
+	const unattached = `message_id IS NULL AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.image_file_id = f.id)`
+	removed, err := s.removeInBatches(ctx, "remove expired files", `DELETE FROM files f WHERE id IN (
+			SELECT id FROM files f WHERE expires_at < $1 AND `+unattached+` LIMIT $2 FOR UPDATE SKIP LOCKED)
+		AND `+unattached+` RETURNING id, storage_key, thumb_key, original_key`, now)
+	if err != nil {
+		return removed, err
 	}
 	if _, err := s.cfg.Pool.Exec(ctx, `DELETE FROM upload_urls WHERE expires_at < $1`, now); err != nil {
 		return removed, fmt.Errorf("remove expired upload urls: %w", err)
 	}
-	purged, err := s.purgeDeleted(ctx, now)
+	// The stored images of deleted messages go too; their files rows stay,
+	// marked purged_at, as the message rows stay. A message written by SQL
+	// may show the same file: while one that is not deleted does, the image
+	// is still served.
+	purged, err := s.removeInBatches(ctx, "purge images of deleted messages", `UPDATE files f SET purged_at = $1 WHERE id IN (
+			SELECT f.id FROM messages m JOIN files f ON f.id = m.image_file_id
+			WHERE m.is_deleted AND m.image_file_id IS NOT NULL AND f.purged_at IS NULL
+				AND NOT EXISTS (SELECT 1 FROM messages k WHERE k.image_file_id = f.id AND NOT k.is_deleted)
+			LIMIT $2 FOR UPDATE OF f SKIP LOCKED)
+		RETURNING id, storage_key, thumb_key, original_key`, now)
 	return removed + purged, err
 }
 
-// purgeDeleted removes the stored objects of images whose messages are all
-// deleted (its files row stays, marked purged_at, as the message rows
-// stay). It returns how many files it purged.
-func (s *Service) purgeDeleted(ctx context.Context, now time.Time) (int, error) {
-	purged := 0
+// sweepBatch bounds the files one statement of a sweep takes.
+const sweepBatch = 200
+
+// removeInBatches runs query (parameters: now, sweepBatch; it returns the
+// files it took: id, storage_key, thumb_key, original_key) until it takes
+// fewer than a batch, and deletes the stored objects of every file it
+// returned. A failed delete is logged: the row has changed, so the object
+// is an orphan now. It returns how many files it took.
+func (s *Service) removeInBatches(ctx context.Context, what, query string, now time.Time) (int, error) {
+	total := 0
 	for {
-		rows, err := s.cfg.Pool.Query(ctx, `UPDATE files f SET purged_at = $1 WHERE id IN (
-				SELECT f.id FROM messages m JOIN files f ON f.id = m.image_file_id
-				WHERE m.is_deleted AND m.image_file_id IS NOT NULL AND f.purged_at IS NULL
-					-- a message written by SQL may show the same file: while
-					-- one that is not deleted does, the image is still served
-					AND NOT EXISTS (SELECT 1 FROM messages k WHERE k.image_file_id = f.id AND NOT k.is_deleted)
-				LIMIT 200 FOR UPDATE OF f SKIP LOCKED)
-			RETURNING id, storage_key, thumb_key, original_key`, now)
+		rows, err := s.cfg.Pool.Query(ctx, query, now, sweepBatch)
 		if err != nil {
-			return purged, fmt.Errorf("purge images of deleted messages: %w", err)
+			return total, fmt.Errorf("%s: %w", what, err)
 		}
 		var (
 			id, image       string
 			thumb, original *string
 			n               int
+			objects         [][2]string // file id, key
 		)
-		var objects [][2]string // file id, key
 		_, err = pgx.ForEachRow(rows, []any{&id, &image, &thumb, &original}, func() error {
 			n++
-			objects = append(objects, [2]string{id, image})
-			for _, p := range []*string{thumb, original} {
-				if p != nil {
-					objects = append(objects, [2]string{id, *p})
+			for _, k := range []*string{&image, thumb, original} {
+				if k != nil {
+					objects = append(objects, [2]string{id, *k})
 				}
 			}
 			return nil
 		})
 		if err != nil {
-			return purged, fmt.Errorf("purge images of deleted messages: %w", err)
+			return total, fmt.Errorf("%s: %w", what, err)
 		}
 		for _, o := range objects {
 			if err := s.cfg.Store.Delete(ctx, o[1]); err != nil {
-				s.log.Warn("purge image of deleted message", slog.String(logFile, o[0]), slog.String(logKey, o[1]), slog.Any(logError, err))
+				s.log.Warn(what, slog.String(logFile, o[0]), slog.String(logKey, o[1]), slog.Any(logError, err))
 			}
 		}
-		purged += n
+		total += n
 		s.m.removed.Add(float64(n))
-		if n < 200 {
-			return purged, nil
+		if n < sweepBatch {
+			return total, nil
 		}
 	}
 }
