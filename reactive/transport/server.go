@@ -59,8 +59,7 @@ type Server struct {
 	mux      *http.ServeMux
 	upgrader websocket.Upgrader
 	wg       sync.WaitGroup // WebSocket connections
-	mu       sync.Mutex     // guards closed, and orders wg.Add before Close's Wait
-	closed   bool
+	mu       sync.Mutex     // orders a connection's wg.Add before Close's stop and Wait
 	root     context.Context
 	stop     context.CancelFunc
 }
@@ -134,9 +133,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // hijacked (WebSocket) connections.
 func (s *Server) Close() {
 	s.mu.Lock()
-	s.closed = true // no connection starts after this
+	s.stop() // no connection starts after this
 	s.mu.Unlock()
-	s.stop()
 	s.wg.Wait()
 }
 

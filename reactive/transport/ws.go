@@ -70,7 +70,7 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 	// Counted before the upgrade, while http.Server still tracks the
 	// request: once hijacked, only this WaitGroup keeps Close waiting.
 	s.mu.Lock()
-	if s.closed {
+	if s.root.Err() != nil {
 		s.mu.Unlock()
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
