@@ -14,7 +14,8 @@ import (
 // ErrNoIndex means the directory has no index.html (the app is not built).
 var ErrNoIndex = errors.New("webapp: no index.html")
 
-// reserved are the path prefixes of the server's own routes.
+// reserved are the server's own routes: a trailing slash reserves what is
+// below it.
 var reserved = []string{"/api/", "/dev/", "/healthz", "/metrics"}
 
 // Handler serves the app in a directory.
@@ -46,8 +47,9 @@ func (h *Handler) Register(mux *http.ServeMux) { mux.Handle("/", h) }
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := path.Clean("/" + r.URL.Path)
-	for _, prefix := range reserved {
-		if strings.HasPrefix(p, prefix) || p+"/" == prefix {
+	for _, route := range reserved {
+		// "/api/" reserves what is below it (and "/api"); "/healthz" itself.
+		if p == strings.TrimSuffix(route, "/") || (strings.HasSuffix(route, "/") && strings.HasPrefix(p, route)) {
 			http.NotFound(w, r)
 			return
 		}

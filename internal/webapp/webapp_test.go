@@ -48,6 +48,11 @@ func TestHandler(t *testing.T) {
 		{"GET", "/metrics", 404, ""},
 		{"POST", "/dev/token", 404, ""},
 		{"POST", "/c/x", 405, ""},
+		{"GET", "/api", 404, ""},
+		// Only the routes themselves: a client-side route that merely
+		// starts with their names is the app's.
+		{"GET", "/metricsboard", 200, "<!doctype html>app"},
+		{"GET", "/devices", 200, "<!doctype html>app"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
