@@ -1,14 +1,10 @@
 package functions
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/parley-chat/parley/schema"
 )
@@ -221,20 +217,22 @@ func inbox(id *Identity, status string) schema.ConversationFilter {
 }
 
 // ensureUser records the verified caller in users, so rows can refer to it.
-func ensureUser(c *MutationCtx, id *Identity) error { return ensureUserVia(c, c.Tx, id) }
-
-// ensureUserVia is ensureUser through ex (a write batch).
-func ensureUserVia(c *MutationCtx, ex execer, id *Identity) error {
-	name := id.Name
-	if name == "" {
-		name = id.Subject
-	}
-	_, err := ex.Exec(c.Ctx, `INSERT INTO users (id, name, role) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
-		id.Subject, name, string(id.Role))
+func ensureUser(c *MutationCtx, id *Identity) error {
+	_, err := c.Tx.Exec(c.Ctx, `INSERT INTO users (id, name, role) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
+		id.Subject, storedName(id), string(id.Role))
 	if err != nil {
 		return fmt.Errorf("ensure user: %w", err)
 	}
 	return nil
+}
+
+// storedName is the name users records for the caller when it first
+// appears: the token's, else its subject.
+func storedName(id *Identity) string {
+	if id.Name == "" {
+		return id.Subject
+	}
+	return id.Name
 }
 
 // displayName is the caller's name as stored, else as the token says.
@@ -252,15 +250,10 @@ func displayName(c *MutationCtx, id *Identity) (string, error) {
 }
 
 func joinConversation(c *MutationCtx, id *Identity, convID string) error {
-	return joinConversationVia(c, c.Tx, id, convID)
-}
-
-// joinConversationVia is joinConversation through ex (a write batch).
-func joinConversationVia(c *MutationCtx, ex execer, id *Identity, convID string) error {
-	if err := ensureUserVia(c, ex, id); err != nil {
+	if err := ensureUser(c, id); err != nil {
 		return err
 	}
-	_, err := ex.Exec(c.Ctx, `INSERT INTO conversation_participants (conversation_id, user_id, role)
+	_, err := c.Tx.Exec(c.Ctx, `INSERT INTO conversation_participants (conversation_id, user_id, role)
 		VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, convID, id.Subject, string(id.Role))
 	if err != nil {
 		return fmt.Errorf("join conversation: %w", err)
@@ -269,62 +262,32 @@ func joinConversationVia(c *MutationCtx, ex execer, id *Identity, convID string)
 }
 
 // postMessage inserts a message and makes it the conversation's latest.
+// (sendMessage, the busy path, does the same and more in one statement.)
 func postMessage(c *MutationCtx, convID string, id *Identity, senderType, messageType, content string) (string, error) {
-	return postImageMessage(c, c.Tx, convID, id, senderType, messageType, content, nil)
-}
-
-// execer runs a write: the mutation's transaction itself, or a writeBatch.
-type execer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-// writeBatch queues writes that do not depend on each other and sends them
-// in one round trip: a busy mutation's handful of inserts and updates cost
-// one wait instead of one each. Reads must not come between queueing and
-// send, since they would not see the queued writes.
-type writeBatch struct{ b pgx.Batch }
-
-// Exec queues a write.
-func (w *writeBatch) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	w.b.Queue(sql, args...)
-	return pgconn.CommandTag{}, nil
-}
-
-// send runs the queued writes, in order, and returns the first error.
-func (w *writeBatch) send(c *MutationCtx) error {
-	if w.b.Len() == 0 {
-		return nil
+	msgID := schema.NewID("msg")
+	now := c.Now()
+	if _, err := c.Tx.Exec(c.Ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, msgID, convID, id.Subject, senderType, messageType, content, now); err != nil {
+		return "", fmt.Errorf("insert message: %w", err)
 	}
-	err := c.Tx.SendBatch(c.Ctx, &w.b).Close()
-	w.b = pgx.Batch{}
-	if err != nil {
-		return fmt.Errorf("write batch: %w", err)
+	if _, err := c.Tx.Exec(c.Ctx, `UPDATE conversations SET last_message_at = $2, last_message_preview = $3,
+		status = CASE WHEN status = 'archived' THEN 'active' ELSE status END WHERE id = $1`,
+		convID, now, preview(content)); err != nil {
+		return "", fmt.Errorf("update conversation: %w", err)
 	}
-	return nil
+	return msgID, nil
 }
 
 // ImagePreview is the conversation preview of an image without a caption.
 const ImagePreview = "Image"
 
-// postImageMessage is postMessage with an image file (nil: none).
-func postImageMessage(c *MutationCtx, ex execer, convID string, id *Identity, senderType, messageType, content string, fileID *string) (string, error) {
-	msgID := schema.NewID("msg")
-	now := c.Now()
-	if _, err := ex.Exec(c.Ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
-			image_file_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, msgID, convID, id.Subject, senderType, messageType, content, fileID, now); err != nil {
-		return "", fmt.Errorf("insert message: %w", err)
+// messagePreview is what a conversation shows of its latest message: the
+// start of its content, or ImagePreview for an image without a caption.
+func messagePreview(content string, fileID *string) string {
+	if pv := preview(content); pv != "" || fileID == nil {
+		return pv
 	}
-	pv := preview(content)
-	if pv == "" && fileID != nil {
-		pv = ImagePreview
-	}
-	if _, err := ex.Exec(c.Ctx, `UPDATE conversations SET last_message_at = $2, last_message_preview = $3,
-		status = CASE WHEN status = 'archived' THEN 'active' ELSE status END WHERE id = $1`,
-		convID, now, pv); err != nil {
-		return "", fmt.Errorf("update conversation: %w", err)
-	}
-	return msgID, nil
+	return ImagePreview
 }
 
 func preview(s string) string {
