@@ -5,7 +5,7 @@ BIN     := bin/parley
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 20s
 
-.PHONY: run web test build deps bench bench-go fuzz lint generate clean
+.PHONY: run web test build deps bench bench-pg bench-go fuzz lint generate clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/parley
@@ -35,25 +35,12 @@ BENCH_LOG   ?= bin/bench-server.log
 ## bench: the load scenarios (a, b, c, d, stall) against a fresh `parley dev`, one table;
 ## BENCH_FLAGS="--quick" or e.g. "--scenario b --b-viewers 500" to change them
 bench: deps build
-	@set -eu; \
-	ulimit -n "$$(ulimit -Hn)"; \
-	dir=$$(mktemp -d "$${TMPDIR:-/tmp}/parley-bench.XXXXXX"); \
-	log="$(BENCH_LOG)"; : > "$$log"; \
-	$(BIN) dev --data "$$dir" --addr 127.0.0.1:0 --message-rate -1 --typing-rate -1 2>"$$log" & pid=$$!; \
-	trap 'kill -INT $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true; rm -rf "$$dir"' EXIT; \
-	url=""; \
-	for i in $$(seq 1 600); do \
-		url=$$(sed -n 's/.*serving on \(http:[^ ]*\).*/\1/p' "$$log" | head -n 1); \
-		[ -n "$$url" ] && break; \
-		kill -0 $$pid 2>/dev/null || { cat "$$log"; exit 1; }; \
-		sleep 0.2; \
-	done; \
-	[ -n "$$url" ] || { echo "bench: parley dev did not start"; cat "$$log"; exit 1; }; \
-	echo "bench: parley dev on $$url (open files: $$(ulimit -n); server log: $$log)"; \
-	status=0; \
-	$(BIN) bench --url "$$url" --data "$$dir" --scenario all --json "$(BENCH_JSON)" $(BENCH_FLAGS) || status=$$?; \
-	echo "bench: server log has $$(grep -c 'level=ERROR' "$$log" || true) errors and $$(grep -c 'level=WARN' "$$log" || true) warnings"; \
-	exit $$status
+	PARLEY_BIN=$(BIN) PARLEY_LOG="$(BENCH_LOG)" scripts/with-dev-server.sh \
+		sh -c '$(BIN) bench --url "$$PARLEY_URL" --data "$$PARLEY_DATA" --scenario all --json "$(BENCH_JSON)" $(BENCH_FLAGS)'
+
+## bench-pg: Postgres's own ceiling for scenario d, with pgbench (see scripts/bench-pg.sh)
+bench-pg: deps build
+	PARLEY_BIN=$(BIN) PARLEY_LOG="$(BENCH_LOG)" scripts/with-dev-server.sh scripts/bench-pg.sh
 
 ## bench-go: Go benchmarks of the hot paths
 bench-go:

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# with-dev-server.sh CMD [ARGS…]: runs CMD against a fresh `parley dev` on
+# a temporary data directory, with rate limits off, and stops the server
+# afterwards. CMD finds it through PARLEY_URL and PARLEY_DATA; the server's
+# log goes to $PARLEY_LOG (default bin/dev-server.log). Exits with CMD's
+# status. PARLEY_BIN names the binary (default bin/parley).
+set -eu
+bin=${PARLEY_BIN:-bin/parley}
+log=${PARLEY_LOG:-bin/dev-server.log}
+ulimit -n "$(ulimit -Hn)"
+dir=$(mktemp -d "${TMPDIR:-/tmp}/parley-dev.XXXXXX")
+: >"$log"
+"$bin" dev --data "$dir" --addr 127.0.0.1:0 --web "" --message-rate -1 --typing-rate -1 2>"$log" &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+url=""
+for _ in $(seq 1 600); do
+	url=$(sed -n 's/.*serving on \(http:[^ ]*\).*/\1/p' "$log" | head -n 1)
+	[ -n "$url" ] && break
+	kill -0 $pid 2>/dev/null || { cat "$log"; exit 1; }
+	sleep 0.2
+done
+[ -n "$url" ] || { echo "with-dev-server: parley dev did not start" >&2; cat "$log" >&2; exit 1; }
+echo "with-dev-server: parley dev on $url (open files: $(ulimit -n); server log: $log)" >&2
+status=0
+PARLEY_URL=$url PARLEY_DATA=$dir "$@" || status=$?
+echo "with-dev-server: server log has $(grep -c 'level=ERROR' "$log" || true) errors and $(grep -c 'level=WARN' "$log" || true) warnings" >&2
+exit $status
