@@ -27,8 +27,8 @@
 // Dependency values use Postgres' text format, the format replication
 // delivers, so matching is plain string equality. Ids are text. A
 // conversation's unread_customer and unread_recipient equal the counts of
-// its unread, undeleted messages by side: triggers on messages
-// (migrations 0005 and 0006) keep them for writes by any program, so the
+// its unread, undeleted messages by side: statement-level triggers on
+// messages (migration 0005) keep them for writes by any program, so the
 // helpers read them instead of counting, and a change to them reaches the
 // engine as an update of the conversation row.
 package schema
