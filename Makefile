@@ -36,7 +36,7 @@ BENCH_LOG   ?= bin/bench-server.log
 ## BENCH_FLAGS="--quick" or e.g. "--scenario b --b-viewers 500" to change them
 bench: deps build
 	PARLEY_BIN=$(BIN) PARLEY_LOG="$(BENCH_LOG)" scripts/with-dev-server.sh \
-		sh -c '$(BIN) bench --url "$$PARLEY_URL" --data "$$PARLEY_DATA" --scenario all --json "$(BENCH_JSON)" $(BENCH_FLAGS)'
+		scripts/bench.sh --scenario all --json "$(BENCH_JSON)" $(BENCH_FLAGS)
 
 ## bench-pg: Postgres's own ceiling for scenario d, with pgbench (see scripts/bench-pg.sh)
 bench-pg: deps build

@@ -111,15 +111,16 @@ func (ch *chat) sendMessage(c *MutationCtx, a SendMessageArgs) (string, error) {
 	return msgID, nil
 }
 
-// sendMessageSQL is sendMessage's writes, none of which depends on
-// another's effect, as one statement: the sender joins the conversation
-// (recorded in users, then as a participant), the message is inserted and
-// made the conversation's latest (which reopens an archived one and, when
-// $11 says so, assigns the answering admin), and sending ends the sender's
-// typing. One statement costs Postgres markedly less than five: at
-// sendMessage's peak rate the per-statement work is most of the write.
-// The conversation row is changed once here; the unread counters' trigger
-// changes it again after the statement, seeing this change.
+// sendMessageSQL is sendMessage's writes as one statement of
+// data-modifying CTEs: the sender is recorded (in users, and as a
+// participant), the message inserted and made the conversation's latest
+// (which reopens an archived one and, when $11 says so, assigns the
+// answering admin), and the sender's typing ended. The sub-statements share
+// one snapshot and none reads another's rows; the foreign keys that name
+// the caller's new user row (the participant's, the assignment's) are
+// checked after the whole statement, as is the unread counters' trigger,
+// which then sees the conversation as latest left it. One statement costs
+// Postgres markedly less than five (pgbench: internal/bench/pgbench).
 const sendMessageSQL = `WITH
 	caller AS (INSERT INTO users (id, name, role) VALUES ($3, $9, $4) ON CONFLICT (id) DO NOTHING),
 	joined AS (INSERT INTO conversation_participants (conversation_id, user_id, role)

@@ -445,3 +445,53 @@ func TestResendsAfterReconnectSpendNoTokens(t *testing.T) {
 	_, err = send(4, true)
 	requireCode(t, err, 429, "")
 }
+
+// TestSendMessageRecordsFirstTimeSenders: a sender the database has never
+// seen (its identity comes from the token alone) is recorded by the send
+// itself — its user row, its participant row and, for an admin answering
+// an unassigned support conversation, the assignment, whose foreign key
+// names that new user row. sendMessage writes all of it in one statement.
+func TestSendMessageRecordsFirstTimeSenders(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	support := must[functions.ConversationRef](t)(e.mutate(john, "createOrGetConversation", map[string]any{})).ConversationID
+	conv := e.storeConversation()
+	newAdmin := &functions.Identity{Subject: "admin_first_time", Role: functions.RoleAdmin, Name: "Ada New"}
+	newStaff := &functions.Identity{Subject: "staff_first_time", Role: functions.RoleStore, StoreID: schema.DemoStoreID}
+
+	for _, tc := range []struct {
+		id   *functions.Identity
+		conv string
+		name string // as users records it: the token's name, else the subject
+	}{
+		{newAdmin, support, "Ada New"},
+		{newStaff, conv, "staff_first_time"},
+	} {
+		var n int
+		require.NoError(t, e.pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE id = $1`, tc.id.Subject).Scan(&n))
+		require.Zero(t, n, "%s is already a user", tc.id.Subject)
+
+		msg := e.send(tc.id, tc.conv, "First words from "+tc.name)
+
+		var name, role, participantRole, senderType, preview string
+		var unread int
+		require.NoError(t, e.pool.QueryRow(ctx, `SELECT u.name, u.role, p.role, m.sender_type, c.last_message_preview, c.unread_customer
+			FROM messages m JOIN users u ON u.id = m.sender_id
+			JOIN conversation_participants p ON p.conversation_id = m.conversation_id AND p.user_id = m.sender_id
+			JOIN conversations c ON c.id = m.conversation_id
+			WHERE m.id = $1`, msg).Scan(&name, &role, &participantRole, &senderType, &preview, &unread))
+		require.Equal(t, tc.name, name)
+		require.Equal(t, string(tc.id.Role), role)
+		require.Equal(t, string(tc.id.Role), participantRole)
+		require.Equal(t, string(tc.id.Role), senderType)
+		require.Equal(t, "First words from "+tc.name, preview)
+		require.Equal(t, 1, unread, "John's unread count")
+	}
+	var assigned *string
+	require.NoError(t, e.pool.QueryRow(ctx, `SELECT assigned_admin_id FROM conversations WHERE id = $1`, support).Scan(&assigned))
+	require.NotNil(t, assigned)
+	require.Equal(t, newAdmin.Subject, *assigned, "the first admin to answer takes the conversation")
+	var storeAssigned *string
+	require.NoError(t, e.pool.QueryRow(ctx, `SELECT assigned_admin_id FROM conversations WHERE id = $1`, conv).Scan(&storeAssigned))
+	require.Nil(t, storeAssigned, "a store conversation is never assigned")
+}

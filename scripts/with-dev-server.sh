@@ -8,19 +8,30 @@ set -eu
 bin=${PARLEY_BIN:-bin/parley}
 log=${PARLEY_LOG:-bin/dev-server.log}
 ulimit -n "$(ulimit -Hn)"
+pid=""
 dir=$(mktemp -d "${TMPDIR:-/tmp}/parley-dev.XXXXXX")
+stop() {
+	if [ -n "$pid" ]; then
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$dir"
+}
+trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+mkdir -p "$(dirname "$log")"
 : >"$log"
 "$bin" dev --data "$dir" --addr 127.0.0.1:0 --web "" --message-rate -1 --typing-rate -1 2>"$log" &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 url=""
 for _ in $(seq 1 600); do
 	url=$(sed -n 's/.*serving on \(http:[^ ]*\).*/\1/p' "$log" | head -n 1)
 	[ -n "$url" ] && break
-	kill -0 $pid 2>/dev/null || { cat "$log"; exit 1; }
+	kill -0 "$pid" 2>/dev/null || { echo "with-dev-server: parley dev exited; its log:" >&2; cat "$log" >&2; exit 1; }
 	sleep 0.2
 done
-[ -n "$url" ] || { echo "with-dev-server: parley dev did not start" >&2; cat "$log" >&2; exit 1; }
+[ -n "$url" ] || { echo "with-dev-server: parley dev did not start within 2 minutes; its log:" >&2; cat "$log" >&2; exit 1; }
 echo "with-dev-server: parley dev on $url (open files: $(ulimit -n); server log: $log)" >&2
 status=0
 PARLEY_URL=$url PARLEY_DATA=$dir "$@" || status=$?

@@ -2,8 +2,9 @@
 -- (functions/chat_messages.go, functions/registry.go): a customer posts a
 -- text message to its own conversation. Client k writes to conversation
 -- k+1 of the "benchd" data set that `parley bench --scenario d` seeds, as
--- d's closed-loop writers do. Parley sends the middle statements in 4
--- round trips; pgbench sends each statement in its own.
+-- d's closed-loop writers do. Parley sends the transaction in 4 round
+-- trips; pgbench sends each statement in its own. (The mutation log's
+-- identity is not in Parley's format; only its size matters here.)
 \set i :client_id + 1
 \set r random(1, 2000000000)
 BEGIN ISOLATION LEVEL SERIALIZABLE;
