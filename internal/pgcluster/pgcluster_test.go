@@ -3,6 +3,7 @@ package pgcluster_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +66,17 @@ func TestStartStopReuse(t *testing.T) {
 	var v string
 	require.NoError(t, conn2.QueryRow(ctx, "SELECT v FROM kept").Scan(&v))
 	require.Equal(t, "hello", v)
+
+	// The same server over its Unix socket, where the server sees no
+	// client address at all.
+	socketURL, ok := c2.SocketURL("postgres")
+	require.True(t, ok, "a short data directory gets a socket")
+	var tcp, unix *string
+	require.NoError(t, conn2.QueryRow(ctx, "SELECT inet_client_addr()::text").Scan(&tcp))
+	require.NotNil(t, tcp, "URL connects over TCP")
+	require.NoError(t, connect(t, socketURL).QueryRow(ctx, "SELECT inet_client_addr()::text, (SELECT v FROM kept)").Scan(&unix, &v))
+	require.Nil(t, unix, "SocketURL connects over the Unix socket")
+	require.Equal(t, "hello", v)
 }
 
 func TestStartErrors(t *testing.T) {
@@ -114,4 +126,15 @@ func TestStartErrors(t *testing.T) {
 			require.Contains(t, err.Error(), tt.substr)
 		})
 	}
+}
+
+// A data directory too long for a socket path gets TCP only, and SocketURL
+// says so instead of naming a socket that does not exist.
+func TestSocketURLWithoutASocket(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), strings.Repeat("long", 30), "pgdata")
+	c := start(t, pgcluster.Config{Dir: dir})
+	_, ok := c.SocketURL("postgres")
+	require.False(t, ok)
+	var one int
+	require.NoError(t, connect(t, c.URL("postgres")).QueryRow(t.Context(), "SELECT 1").Scan(&one))
 }
