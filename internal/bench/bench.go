@@ -541,6 +541,10 @@ func (r *Runner) scenarioD(ctx context.Context) []Row {
 		return failed("d", err)
 	}
 	f := r.newFleet("d", convIDs(g))
+	// At peak rate, decoding every push with syncclient took the generator
+	// a quarter of a core, half of it in encoding/json: CPU the server and
+	// Postgres share on this host (see liteClient).
+	f.lite = true
 	defer f.close()
 	specs := twoParty(g, c.Subscribers)
 	m, err := r.connectMeasured(ctx, f, specs)

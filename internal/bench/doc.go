@@ -37,9 +37,12 @@
 // next result was a whole page of new messages, so it fell more than a
 // page behind and the server's per-query coalescing left the message off
 // every page) is a slow client's; any other is a server drop. Scenario b's
-// viewers are liteClients: every frame decoded by syncclient would cost
-// the generator more CPU than the server spends; they scan each Transition
-// once for query 0's value and time it when the frame was read. Pushes are
+// viewers and d's sessions are liteClients: every frame decoded by
+// syncclient would cost the generator more CPU than the server spends (b),
+// or take CPU from the server and Postgres on a shared host (d); they scan
+// each Transition once for query 0's value and time it when the frame was
+// read. Scenarios a, c and stall keep syncclient, which checks the
+// protocol as it goes. Pushes are
 // the results the clients received (syncclient SubStats, liteClient's
 // count); query re-runs, mutations, CPU, RSS and replication lag come
 // from the server's /metrics, scraped at the window's edges and every
