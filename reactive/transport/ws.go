@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -42,6 +44,7 @@ func putTransitionBuffer(b *[]byte) {
 type wsConn struct {
 	s      *Server
 	conn   *websocket.Conn
+	br     *bufio.Reader // gorilla's read buffer (see hijacker)
 	sess   *reactive.Session
 	ctx    context.Context // ends when the connection does
 	cancel context.CancelFunc
@@ -57,6 +60,31 @@ type wsConn struct {
 	ping      *time.Timer    // the next ping
 	workers   sync.WaitGroup // the handler, the writer and shutdown
 	closeSent atomic.Bool    // a Close frame went out
+}
+
+// readBufferSize is the size of a connection's read buffer. Client
+// messages are a few hundred bytes; larger ones are read through it in
+// pieces. gorilla reads through the reader hijacked from the HTTP server
+// only if it is larger than 256 bytes; 288 is the next allocation size.
+const readBufferSize = 288
+
+// hijacker gives gorilla a read buffer of the connection's own: with
+// Upgrader.ReadBufferSize zero, gorilla reads through the reader Hijack
+// returns, so the connection can see whether gorilla holds unread data
+// (awaitData must not wait for the socket then). The HTTP server's own
+// 4 KiB reader is released with its request.
+type hijacker struct {
+	http.ResponseWriter
+	br *bufio.Reader // set by a successful Hijack
+}
+
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return conn, brw, err // gorilla rejects data sent before the handshake's end
+	}
+	h.br = bufio.NewReaderSize(conn, readBufferSize)
+	return conn, bufio.NewReadWriter(h.br, brw.Writer), nil
 }
 
 // closeGrace is how long a connection waits for the client's reply to its
@@ -77,14 +105,15 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	conn, err := s.upgrader.Upgrade(w, r, nil)
+	h := &hijacker{ResponseWriter: w}
+	conn, err := s.upgrader.Upgrade(h, r, nil)
 	if err != nil {
 		s.wg.Done()
 		return // the upgrader has answered
 	}
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
 	ctx, cancel := context.WithCancel(s.root)
-	c := &wsConn{s: s, conn: conn, ctx: ctx, cancel: cancel, inbox: make(chan []byte, inboxSize)}
+	c := &wsConn{s: s, conn: conn, br: h.br, ctx: ctx, cancel: cancel, inbox: make(chan []byte, inboxSize)}
 	c.sess = s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log, OnWake: c.kick})
 	go c.run()
 }
@@ -182,20 +211,39 @@ func (c *wsConn) fail() {
 // stops reading (and TCP pushes back) while that many wait.
 const inboxSize = 4
 
-// readLoop reads client messages and hands them, in order, to a handler
-// goroutine that runs only while messages wait. Handling runs queries and
-// mutations, whose deep stacks would otherwise stay with the reader, which
-// is blocked in a read for nearly all of a connection's life.
+// readLoop reads client messages until the connection ends. It runs on
+// the connection's own goroutine, which waits for data without reading
+// (awaitData) and hands the reading to a goroutine started for each burst
+// of messages (readBurst): gorilla's read path is deep, and a goroutine
+// parked in it would keep a 4 KiB stack for all of a connection's idle
+// life, where the shallow wait keeps the minimum 2 KiB.
 func (c *wsConn) readLoop() {
+	for {
+		c.awaitData()
+		var more bool
+		var burst sync.WaitGroup
+		burst.Go(func() { more = c.readBurst() })
+		burst.Wait()
+		if !more {
+			return
+		}
+	}
+}
+
+// readBurst reads client messages and hands them, in order, to a handler
+// goroutine that runs only while messages wait, until gorilla holds no
+// unread data. Handling runs queries and mutations, whose deep stacks would
+// otherwise stay with the reader. False means the connection is over.
+func (c *wsConn) readBurst() bool {
 	for {
 		_, data, err := c.conn.ReadMessage()
 		if err != nil {
-			return
+			return false
 		}
 		select {
 		case c.inbox <- data:
 		case <-c.ctx.Done():
-			return
+			return false
 		}
 		c.mu.Lock()
 		start := c.claimLocked(&c.handling)
@@ -203,7 +251,31 @@ func (c *wsConn) readLoop() {
 		if start {
 			go c.handleLoop()
 		}
+		if c.br == nil || c.br.Buffered() == 0 {
+			return true
+		}
 	}
+}
+
+// awaitData blocks until the socket has something to read: data, EOF or
+// an error, which the read that follows reports. It returns at once when
+// gorilla's buffer already holds data (which no socket event announces)
+// or the connection is not a socket.
+func (c *wsConn) awaitData() {
+	if c.br == nil || c.br.Buffered() > 0 {
+		return
+	}
+	sc, ok := c.conn.NetConn().(syscall.Conn)
+	if !ok {
+		return
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	// The runtime's poller parks the goroutine until the socket is
+	// readable; socketReadable peeks, so nothing is consumed.
+	raw.Read(socketReadable) //nolint:errcheck // the read that follows reports errors
 }
 
 // handleLoop handles waiting client messages until none is left.
