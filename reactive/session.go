@@ -268,7 +268,7 @@ func (s *Session) queryChanged(qid uint32, r *Result) {
 
 // attach resolves one Add to a subscribed query; its first result may
 // still be running.
-func (s *Session) attach(add QueryAdd, id *functions.Identity) (*sessQuery, error) {
+func (s *Session) attach(add QueryAdd, who caller) (*sessQuery, error) {
 	fn, err := s.e.cfg.Registry.Lookup(add.UDFPath)
 	if err == nil && fn.Kind != functions.KindQuery {
 		err = functions.Invalid("%s is a %s, not a query", add.UDFPath, fn.Kind)
@@ -282,28 +282,23 @@ func (s *Session) attach(add QueryAdd, id *functions.Identity) (*sessQuery, erro
 		we, _ := functions.AsError(err)
 		return &sessQuery{static: newResult(nil, we, "")}, nil
 	}
-	return s.attachQuery(add.QueryID, fn, args, id, add.Journal)
+	return s.attachQuery(add.QueryID, fn, args, who, add.Journal)
 }
 
-// attachQuery subscribes qid to fn(args) as id: one instance, or a shared
+// attachQuery subscribes qid to fn(args) as who: one instance, or a shared
 // query's body and the caller's access check.
-func (s *Session) attachQuery(qid uint32, fn *functions.Function, args reflect.Value, id *functions.Identity, journal string) (*sessQuery, error) {
-	q := &sessQuery{fn: fn, args: args, journal: journal}
-	part := functions.Whole
-	if fn.Shared() {
-		part = functions.Body
-	}
-	in, err := s.e.attach(s, qid, fn, args, id, journal, part)
+func (s *Session) attachQuery(qid uint32, fn *functions.Function, args reflect.Value, who caller, journal string) (*sessQuery, error) {
+	canon, err := canonicalArgs(args)
 	if err != nil {
 		return nil, err
 	}
-	q.inst = in
-	if fn.Shared() {
-		if q.access, err = s.e.attach(s, qid, fn, args, id, "", functions.Access); err != nil {
-			s.e.unsubscribe(s, qid, in)
-			return nil, err
-		}
+	q := &sessQuery{fn: fn, args: args, journal: journal}
+	if !fn.Shared() {
+		q.inst = s.e.attach(s, qid, fn, args, canon, who, journal, functions.Whole)
+		return q, nil
 	}
+	q.inst = s.e.attach(s, qid, fn, args, canon, who, journal, functions.Body)
+	q.access = s.e.attach(s, qid, fn, args, canon, who, "", functions.Access)
 	return q, nil
 }
 
@@ -364,8 +359,9 @@ func (s *Session) ModifyQuerySet(ctx context.Context, base, next uint32, adds []
 		}
 		return err
 	}
+	who := callerOf(id)
 	for _, a := range adds {
-		q, err := s.attach(a, id)
+		q, err := s.attach(a, who)
 		if err != nil {
 			return fail(err)
 		}
@@ -422,11 +418,12 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 		}
 		return err
 	}
+	who := callerOf(id)
 	for qid, q := range old {
 		if q.inst == nil || q.fn.Public {
 			continue
 		}
-		nq, err := s.attachQuery(qid, q.fn, q.args, id, q.journal)
+		nq, err := s.attachQuery(qid, q.fn, q.args, who, q.journal)
 		if err != nil {
 			return fail(err)
 		}
