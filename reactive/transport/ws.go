@@ -37,17 +37,18 @@ func putTransitionBuffer(b *[]byte) {
 	}
 }
 
-// wsConn is one WebSocket connection. Its reader goroutine owns it and
+// wsConn is one WebSocket connection. Its goroutine (run) owns it and
 // waits for everything else it started. A writer goroutine runs only while
 // there is something to send (a result, a response, a ping): an idle
-// connection costs one goroutine, not two, and holds no write buffer.
+// connection costs one goroutine, not two, and holds no write buffer. Nor
+// does it hold a context of its own (one with its cancel hook costs half a
+// KiB): a handler's context lives while the handler runs, and end cancels
+// it.
 type wsConn struct {
-	s      *Server
-	conn   *websocket.Conn
-	br     *bufio.Reader // gorilla's read buffer (see hijacker)
-	sess   *reactive.Session
-	ctx    context.Context // ends when the connection does
-	cancel context.CancelFunc
+	s    *Server
+	conn *websocket.Conn
+	br   *bufio.Reader // gorilla's read buffer (see hijacker)
+	sess *reactive.Session
 
 	inbox chan []byte // client messages read, not yet handled
 
@@ -56,9 +57,16 @@ type wsConn struct {
 	writing   bool       // a writer goroutine is running
 	signalled bool       // something to send arrived since the writer last looked
 	pingDue   bool
-	done      bool           // the connection is ending: start no writer, no ping
+	done      bool // the connection is ending: start no writer, no ping
+	ended     bool // end has run
+	// cancelHandling cancels the running handler's context; nil when no
+	// handler runs.
+	cancelHandling context.CancelFunc
+	// endedCh is closed by end. It is made on demand: only a reader
+	// waiting for room in the inbox needs it (endedChan).
+	endedCh   chan struct{}
 	ping      *time.Timer    // the next ping
-	workers   sync.WaitGroup // the handler, the writer and shutdown
+	workers   sync.WaitGroup // the handler, the writer and the shutdown hook
 	closeSent atomic.Bool    // a Close frame went out
 }
 
@@ -112,8 +120,7 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
-	ctx, cancel := context.WithCancel(s.root)
-	c := &wsConn{s: s, conn: conn, br: h.br, ctx: ctx, cancel: cancel, inbox: make(chan []byte, inboxSize)}
+	c := &wsConn{s: s, conn: conn, br: h.br, inbox: make(chan []byte, inboxSize)}
 	c.sess = s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log, OnWake: c.kick})
 	go c.run()
 }
@@ -122,19 +129,21 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 // releases the session.
 func (c *wsConn) run() {
 	defer c.s.wg.Done()
-	// shutdown runs when the context ends, which run makes sure of before
-	// it waits for its workers.
+	// Server shutdown ends the connection.
 	c.workers.Add(1)
-	context.AfterFunc(c.ctx, func() {
+	stop := context.AfterFunc(c.s.root, func() {
 		defer c.workers.Done()
-		c.shutdown()
+		c.end()
 	})
 	c.mu.Lock()
 	c.ping = time.AfterFunc(c.s.cfg.PingInterval, c.pingDueNow)
 	c.mu.Unlock()
 
 	c.readLoop()
-	c.cancel()
+	if stop() {
+		c.workers.Done() // the hook will not run
+	}
+	c.end()
 
 	c.mu.Lock()
 	c.done = true
@@ -145,8 +154,42 @@ func (c *wsConn) run() {
 	c.conn.Close()
 }
 
-// shutdown closes the connection when its context ends: on server
-// shutdown with a Close frame saying so, which unblocks the reader.
+// end ends the connection, once: it cancels the running handler's work,
+// releases a reader waiting for room in the inbox and closes the
+// connection, on server shutdown with a Close frame saying so.
+func (c *wsConn) end() {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended = true
+	cancel := c.cancelHandling
+	if c.endedCh != nil {
+		close(c.endedCh)
+	}
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	c.shutdown()
+}
+
+// endedChan returns a channel that is closed when the connection ends.
+func (c *wsConn) endedChan() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.endedCh == nil {
+		c.endedCh = make(chan struct{})
+		if c.ended {
+			close(c.endedCh)
+		}
+	}
+	return c.endedCh
+}
+
+// shutdown closes the connection as it ends: on server shutdown with a
+// Close frame saying so, which unblocks the reader.
 func (c *wsConn) shutdown() {
 	if c.s.root.Err() != nil {
 		c.closeWith(websocket.CloseGoingAway, "server shutting down")
@@ -204,7 +247,7 @@ func (c *wsConn) fail() {
 	c.mu.Lock()
 	c.done = true
 	c.mu.Unlock()
-	c.cancel()
+	c.end()
 }
 
 // inboxSize bounds the client messages read but not yet handled: the reader
@@ -240,9 +283,7 @@ func (c *wsConn) readBurst() bool {
 		if err != nil {
 			return false
 		}
-		select {
-		case c.inbox <- data:
-		case <-c.ctx.Done():
+		if !c.deliver(data) {
 			return false
 		}
 		c.mu.Lock()
@@ -254,6 +295,22 @@ func (c *wsConn) readBurst() bool {
 		if c.br == nil || c.br.Buffered() == 0 {
 			return true
 		}
+	}
+}
+
+// deliver queues a client message for the handler, waiting while the inbox
+// is full; false when the connection ends first.
+func (c *wsConn) deliver(data []byte) bool {
+	select {
+	case c.inbox <- data:
+		return true
+	default:
+	}
+	select {
+	case c.inbox <- data:
+		return true
+	case <-c.endedChan():
+		return false
 	}
 }
 
@@ -278,9 +335,19 @@ func (c *wsConn) awaitData() {
 	raw.Read(socketReadable) //nolint:errcheck // the read that follows reports errors
 }
 
-// handleLoop handles waiting client messages until none is left.
+// handleLoop handles waiting client messages until none is left, under a
+// context that end cancels.
 func (c *wsConn) handleLoop() {
 	defer c.workers.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.cancelHandling = cancel
+	c.mu.Unlock()
 	for {
 		var data []byte
 		select {
@@ -289,16 +356,17 @@ func (c *wsConn) handleLoop() {
 			c.mu.Lock()
 			if len(c.inbox) == 0 { // the reader kicks again after its next send
 				c.handling = false
+				c.cancelHandling = nil
 				c.mu.Unlock()
 				return
 			}
 			c.mu.Unlock()
 			continue
 		}
-		if c.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return
 		}
-		if err := c.s.handle(c.ctx, c.sess, data); err != nil {
+		if err := c.s.handle(ctx, c.sess, data); err != nil {
 			// A protocol violation: the writer sends FatalError and
 			// closes; nothing after it is handled.
 			c.sess.Fatal(err.Error())
