@@ -273,7 +273,7 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 	}
 	run := make([]*instance, 0, len(dirty))
 	for in := range dirty {
-		if !in.removed {
+		if !in.removed() {
 			run = append(run, in)
 		}
 	}
@@ -563,7 +563,8 @@ func (e *Engine) runChunk(ctx context.Context, tx pgx.Tx, ins []*instance, now t
 const internalRetry = time.Second
 
 func (e *Engine) runOne(ctx context.Context, q schema.Querier, in *instance, now time.Time) runOut {
-	out, err := in.key.fn.RunPart(ctx, q, in.identity, in.args, now, in.journal, in.key.part)
+	journal := in.journal()
+	out, err := in.key.fn.RunPart(ctx, q, in.identity, in.args, now, journal, in.key.part)
 	o := runOut{in: in, deps: compileDeps(out.Deps.List()), refreshAt: out.RefreshAt}
 	var value json.RawMessage
 	if err == nil {
@@ -577,7 +578,7 @@ func (e *Engine) runOne(ctx context.Context, q schema.Querier, in *instance, now
 				o.refreshAt = retryAt
 			}
 		}
-		o.res = newResult(nil, we, in.journal)
+		o.res = newResult(nil, we, journal)
 		return o
 	}
 	if string(value) == "null" && out.Journal == "" {
@@ -595,12 +596,11 @@ func (e *Engine) install(outs []runOut) {
 	defer e.mu.Unlock()
 	for _, o := range outs {
 		in := o.in
-		if in.removed {
+		if in.removed() {
 			continue
 		}
 		e.index.replace(in, in.deps, o.deps)
 		in.deps = o.deps
-		in.journal = o.res.Journal
 		if o.refreshAt.IsZero() {
 			delete(e.refresh, in)
 		} else {
@@ -698,11 +698,11 @@ func ready(ctx context.Context, in *instance) error {
 func (e *Engine) unsubscribe(s *Session, qid uint32, in *instance) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if in.subs.remove(subRef{s, qid}) {
-		e.subscriptions--
+	if !in.subs.remove(subRef{s, qid}) {
+		return
 	}
-	if in.subs.len() == 0 && !in.removed {
-		in.removed = true
+	e.subscriptions--
+	if in.removed() { // the last subscriber left
 		e.instances.remove(in)
 		e.index.replace(in, in.deps, nil)
 		in.deps = nil

@@ -77,12 +77,9 @@ type instance struct {
 	identity *functions.Identity
 
 	deps []depEntry // sorted by key (compileDeps)
-	// journal is the last run's journal, given to the next run. Batches
-	// read it and install writes it, both on the Run goroutine's schedule
-	// (a batch's goroutines start after the previous install).
-	journal string
-	subs    subSet
-	removed bool
+	// subs are the subscribers. The last to leave removes the instance:
+	// one without any is no longer live (removed).
+	subs subSet
 
 	// sameHash chains instances whose keys share a hash (instanceTable).
 	sameHash *instance
@@ -94,6 +91,21 @@ type instance struct {
 	ready atomic.Pointer[chan struct{}]
 }
 
+// removed reports whether the instance has left the engine: its last
+// subscriber has gone (an instance gets its first one as it is made).
+// Guarded by the engine's mutex.
+func (in *instance) removed() bool { return in.subs.len() == 0 }
+
+// journal is the last run's journal, given to the next run: the one its
+// result carries (failures keep the journal they ran with), or before the
+// first result the one the client resubscribed with.
+func (in *instance) journal() string {
+	if r := in.result.Load(); r != nil {
+		return r.Journal
+	}
+	return in.key.journal
+}
+
 // closedReady is the ready channel of every instance with a result.
 var closedReady = func() *chan struct{} {
 	ch := make(chan struct{})
@@ -102,7 +114,7 @@ var closedReady = func() *chan struct{} {
 }()
 
 func newInstance(key instanceKey, args reflect.Value, id *functions.Identity) *instance {
-	in := &instance{key: key, args: args, identity: id, journal: key.journal}
+	in := &instance{key: key, args: args, identity: id}
 	ch := make(chan struct{})
 	in.ready.Store(&ch)
 	return in
