@@ -55,9 +55,11 @@ type Engine struct {
 	mu        sync.Mutex // guards the fields below
 	instances *instanceTable
 	index     *depIndex
-	fresh     []*instance            // created, awaiting their first run
-	refresh   map[*instance]struct{} // instances with a refreshAt
-	sessions  map[*Session]struct{}
+	fresh     []*instance // created, awaiting their first run
+	// refresh holds when instances asked to run again (QueryCtx.RefreshAt):
+	// few do, so the time is kept here rather than in every instance.
+	refresh  map[*instance]time.Time
+	sessions map[*Session]struct{}
 	// subscriptions counts (session, query) attachments to instances, so
 	// Stats (scraped as metrics) costs O(1), not O(instances).
 	subscriptions int
@@ -110,7 +112,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg: cfg, log: log, m: cfg.Metrics,
 		instances: newInstanceTable(), index: newDepIndex(),
-		refresh: map[*instance]struct{}{}, sessions: map[*Session]struct{}{},
+		refresh: map[*instance]time.Time{}, sessions: map[*Session]struct{}{},
 		waiting: map[*Session]struct{}{}, retry: map[*instance]struct{}{},
 		space: make(chan struct{}, 1), wake: make(chan struct{}, 1), progressWanted: make(chan struct{}, 1),
 	}
@@ -264,14 +266,14 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 		dirty[in] = struct{}{}
 	}
 	e.fresh = e.fresh[:0]
-	for in := range e.refresh {
-		if !in.refreshAt.After(now) {
+	for in, at := range e.refresh {
+		if !at.After(now) {
 			dirty[in] = struct{}{}
 		}
 	}
 	run := make([]*instance, 0, len(dirty))
 	for in := range dirty {
-		if !in.removed {
+		if !in.removed() {
 			run = append(run, in)
 		}
 	}
@@ -363,9 +365,9 @@ func (e *Engine) nextRefresh() time.Time {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var next time.Time
-	for in := range e.refresh {
-		if next.IsZero() || in.refreshAt.Before(next) {
-			next = in.refreshAt
+	for _, at := range e.refresh {
+		if next.IsZero() || at.Before(next) {
+			next = at
 		}
 	}
 	return next
@@ -561,7 +563,8 @@ func (e *Engine) runChunk(ctx context.Context, tx pgx.Tx, ins []*instance, now t
 const internalRetry = time.Second
 
 func (e *Engine) runOne(ctx context.Context, q schema.Querier, in *instance, now time.Time) runOut {
-	out, err := in.fn.RunPart(ctx, q, in.identity, in.args, now, in.journal, in.key.part)
+	journal := in.journal()
+	out, err := in.key.fn.RunPart(ctx, q, in.identity, in.args, now, journal, in.key.part)
 	o := runOut{in: in, deps: compileDeps(out.Deps.List()), refreshAt: out.RefreshAt}
 	var value json.RawMessage
 	if err == nil {
@@ -570,15 +573,19 @@ func (e *Engine) runOne(ctx context.Context, q schema.Querier, in *instance, now
 	if err != nil {
 		we, internal := functions.AsError(err)
 		if internal {
-			e.log.Error("query failed", slog.String("function", in.fn.Name), slog.Any("error", err))
+			e.log.Error("query failed", slog.String("function", in.key.fn.Name), slog.Any("error", err))
 			if retryAt := now.Add(internalRetry); o.refreshAt.IsZero() || retryAt.Before(o.refreshAt) {
 				o.refreshAt = retryAt
 			}
 		}
-		o.res = newResult(nil, we, in.journal)
+		o.res = newResult(nil, we, journal)
 		return o
 	}
-	o.res = newResult(value, nil, out.Journal)
+	if string(value) == "null" && out.Journal == "" {
+		o.res = nullResult
+	} else {
+		o.res = newResult(value, nil, out.Journal)
+	}
 	return o
 }
 
@@ -589,17 +596,15 @@ func (e *Engine) install(outs []runOut) {
 	defer e.mu.Unlock()
 	for _, o := range outs {
 		in := o.in
-		if in.removed {
+		if in.removed() {
 			continue
 		}
 		e.index.replace(in, in.deps, o.deps)
 		in.deps = o.deps
-		in.refreshAt = o.refreshAt
-		in.journal = o.res.Journal
-		if in.refreshAt.IsZero() {
+		if o.refreshAt.IsZero() {
 			delete(e.refresh, in)
 		} else {
-			e.refresh[in] = struct{}{}
+			e.refresh[in] = o.refreshAt
 		}
 		prev := in.result.Load()
 		if prev != nil && prev.Hash == o.res.Hash {
@@ -618,26 +623,36 @@ func (e *Engine) install(outs []runOut) {
 	}
 }
 
+// caller is who subscribes: an identity (nil: anonymous) and its Key,
+// made once and shared by the instances keyed by it.
+type caller struct {
+	id  *functions.Identity
+	key string
+}
+
+func callerOf(id *functions.Identity) caller { return caller{id, id.Key()} }
+
 // attach subscribes session s's query qid to the shared instance of one
-// part of (fn, args, identity, journal), creating it (and scheduling its
-// first run) if needed. The caller is part of the key only where the part
-// depends on it: whole non-public queries and access checks. Wait for the
-// first result with ready.
-func (e *Engine) attach(s *Session, qid uint32, fn *functions.Function, args reflect.Value, id *functions.Identity, journal string, part functions.Part) (*instance, error) {
-	canon, err := json.Marshal(args.Interface())
-	if err != nil {
-		return nil, fmt.Errorf("canonical args: %w", err)
-	}
+// part of (fn, args, caller, journal), creating it (and scheduling its
+// first run) if needed; canon is args as canonical JSON (canonicalArgs).
+// The caller is part of the key only where the part depends on it: whole
+// non-public queries and access checks. Wait for the first result with
+// ready.
+func (e *Engine) attach(s *Session, qid uint32, fn *functions.Function, args reflect.Value, canon string, who caller, journal string, part functions.Part) *instance {
 	if len(journal) > maxJournal || part == functions.Access {
 		journal = "" // not one of ours (or not used): start afresh
 	}
-	key := instanceKey{fn: fn.Name, part: part, args: string(canon), journal: journal}
+	key := instanceKey{fn: fn, part: part, args: canon, journal: journal}
+	id := who.id
 	switch part {
 	case functions.Access:
-		key.identity = id.Key()
+		key.identity = who.key
 	case functions.Whole:
-		id = fn.Caller(id)
-		key.identity = id.Key()
+		if id = fn.Caller(id); id == who.id {
+			key.identity = who.key
+		} else {
+			key.identity = id.Key()
+		}
 	default:
 		id = nil
 	}
@@ -645,7 +660,7 @@ func (e *Engine) attach(s *Session, qid uint32, fn *functions.Function, args ref
 	defer e.mu.Unlock()
 	in := e.instances.get(key)
 	if in == nil {
-		in = newInstance(key, fn, args, id)
+		in = newInstance(key, args, id)
 		e.instances.add(in)
 		e.fresh = append(e.fresh, in)
 		signal(e.wake)
@@ -653,7 +668,17 @@ func (e *Engine) attach(s *Session, qid uint32, fn *functions.Function, args ref
 	if in.subs.add(subRef{s, qid}) {
 		e.subscriptions++
 	}
-	return in, nil
+	return in
+}
+
+// canonicalArgs is decoded arguments as JSON, the same for every client
+// spelling of them: part of an instance's key.
+func canonicalArgs(args reflect.Value) (string, error) {
+	canon, err := json.Marshal(args.Interface())
+	if err != nil {
+		return "", fmt.Errorf("canonical args: %w", err)
+	}
+	return string(canon), nil
 }
 
 // maxJournal bounds the journal a client may send back; Parley's journals
@@ -673,11 +698,11 @@ func ready(ctx context.Context, in *instance) error {
 func (e *Engine) unsubscribe(s *Session, qid uint32, in *instance) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if in.subs.remove(subRef{s, qid}) {
-		e.subscriptions--
+	if !in.subs.remove(subRef{s, qid}) {
+		return
 	}
-	if in.subs.len() == 0 && !in.removed {
-		in.removed = true
+	e.subscriptions--
+	if in.removed() { // the last subscriber left
 		e.instances.remove(in)
 		e.index.replace(in, in.deps, nil)
 		in.deps = nil

@@ -3,17 +3,27 @@ package reactive
 import (
 	"slices"
 	"strings"
+	"unique"
 
 	"github.com/parley-chat/parley/schema"
 )
 
-// depKey is what a changed row's column value is looked up by.
+// column names a column of a table (or schema.WholeTable).
+type column struct{ table, name string }
+
+// depKey is what a changed row's column value is looked up by. The column
+// is interned: the index holds an entry per key and every instance a copy
+// of each of its keys, so a key costs 24 bytes rather than 48.
 type depKey struct {
-	table, column, value string
+	col   unique.Handle[column]
+	value string
 }
 
-// watchAny marks a dependency on any change of the matching rows.
-const watchAny = ""
+func makeKey(table, col, value string) depKey {
+	return depKey{unique.Make(column{table, col}), value}
+}
+
+func (k depKey) table() string { return k.col.Value().table }
 
 // depIndex maps read dependencies to the query instances that recorded
 // them. Matching a changed row costs one map lookup per column value (old
@@ -28,6 +38,15 @@ type depIndex struct {
 	// tables counts dependencies per table, so a change to a table that no
 	// query read is dismissed without looking at its columns.
 	tables map[string]int
+	// columns counts dependencies per column, with the column's handle: a
+	// changed row's column that no query depends on is passed over with
+	// one lookup, and the others are looked up without interning.
+	columns map[column]columnDeps
+}
+
+type columnDeps struct {
+	handle unique.Handle[column]
+	n      int
 }
 
 // keySet is the instances of one key. Most keys (a caller's own rows) have
@@ -39,12 +58,20 @@ type keySet struct {
 }
 
 // watchList is the columns whose updates matter to an instance
-// (comma-separated), or watchAny.
-type watchList string
+// (comma-separated), or watchAny. Interned, like depKey's column: the few
+// lists are constants of the schema's read helpers.
+type watchList unique.Handle[string]
+
+func watchOf(columns string) watchList { return watchList(unique.Make(columns)) }
+
+// watchAny marks a dependency on any change of the matching rows.
+var watchAny = watchOf("")
+
+func (w watchList) columns() string { return unique.Handle[string](w).Value() }
 
 // matches reports whether change c of a row with the key matters.
 func (w watchList) matches(c *Change) bool {
-	return w == watchAny || c.Op != OpUpdate || changedAny(c, string(w))
+	return w == watchAny || c.Op != OpUpdate || changedAny(c, w.columns())
 }
 
 // each calls f for every instance of the set.
@@ -61,10 +88,10 @@ func (k keySet) each(f func(in *instance)) {
 }
 
 func newDepIndex() *depIndex {
-	return &depIndex{byKey: map[depKey]keySet{}, tables: map[string]int{}}
+	return &depIndex{byKey: map[depKey]keySet{}, tables: map[string]int{}, columns: map[column]columnDeps{}}
 }
 
-func keyOf(d schema.Dep) depKey { return depKey{d.Table, d.Column, d.Value} }
+func keyOf(d schema.Dep) depKey { return makeKey(d.Table, d.Column, d.Value) }
 
 // depEntry is one key an instance depends on, with its watched columns.
 type depEntry struct {
@@ -72,44 +99,65 @@ type depEntry struct {
 	watch watchList
 }
 
+// compareKeys orders keys by table, column and value, as compareDeps
+// orders the dependencies they are made of.
 func compareKeys(a, b depKey) int {
-	if c := strings.Compare(a.table, b.table); c != 0 {
+	ac, bc := a.col.Value(), b.col.Value()
+	if c := strings.Compare(ac.table, bc.table); c != 0 {
 		return c
 	}
-	if c := strings.Compare(a.column, b.column); c != 0 {
+	if c := strings.Compare(ac.name, bc.name); c != 0 {
 		return c
 	}
 	return strings.Compare(a.value, b.value)
 }
 
+func compareDeps(a, b schema.Dep) int {
+	if c := strings.Compare(a.Table, b.Table); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Column, b.Column); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Value, b.Value)
+}
+
 // compileDeps folds a run's dependencies into one entry per key, sorted by
-// key: any unnarrowed read of a key makes the whole key unnarrowed. It runs
-// on the batch's workers, outside the engine's lock.
+// key: any unnarrowed read of a key makes the whole key unnarrowed. It
+// sorts deps in place. It runs on the batch's workers, outside the
+// engine's lock.
 func compileDeps(deps []schema.Dep) []depEntry {
 	if len(deps) == 0 {
 		return nil
 	}
-	out := make([]depEntry, len(deps))
-	for i, d := range deps {
-		out[i] = depEntry{keyOf(d), watchList(d.Watch)}
-	}
-	slices.SortFunc(out, func(a, b depEntry) int { return compareKeys(a.key, b.key) })
-	n := 0
-	for _, e := range out {
-		if n > 0 && out[n-1].key == e.key {
-			prev := &out[n-1].watch
-			switch {
-			case *prev == watchAny || e.watch == watchAny:
-				*prev = watchAny
-			case !strings.Contains(","+string(*prev)+",", ","+string(e.watch)+","):
-				*prev += "," + e.watch
-			}
-			continue
+	slices.SortFunc(deps, compareDeps)
+	keys := 1
+	for i := 1; i < len(deps); i++ {
+		if compareDeps(deps[i-1], deps[i]) != 0 {
+			keys++
 		}
-		out[n] = e
-		n++
 	}
-	return slices.Clip(out[:n])
+	out := make([]depEntry, 0, keys) // instances keep it: no spare room
+	for i := 0; i < len(deps); {
+		d, watch := deps[i], deps[i].Watch
+		for i++; i < len(deps) && compareDeps(d, deps[i]) == 0; i++ {
+			watch = widen(watch, deps[i].Watch)
+		}
+		out = append(out, depEntry{keyOf(d), watchOf(watch)})
+	}
+	return out
+}
+
+// widen merges two watch lists of one key: an unnarrowed read ("")
+// makes the key unnarrowed.
+func widen(list, more string) string {
+	switch {
+	case list == "" || more == "":
+		return ""
+	case strings.Contains(","+list+",", ","+more+","):
+		return list
+	}
+	return list + "," + more
 }
 
 // replace swaps an instance's dependencies from old to new (both from
@@ -165,7 +213,22 @@ func (x *depIndex) add(in *instance, e depEntry) {
 		}
 		set.many[in] = e.watch
 	}
-	x.tables[e.key.table]++
+	x.count(e.key, 1)
+}
+
+// count adds delta to the dependencies counted on k's table and column.
+func (x *depIndex) count(k depKey, delta int) {
+	col := k.col.Value()
+	if x.tables[col.table] += delta; x.tables[col.table] == 0 {
+		delete(x.tables, col.table)
+	}
+	cd := x.columns[col]
+	if cd.n += delta; cd.n == 0 {
+		delete(x.columns, col)
+	} else {
+		cd.handle = k.col
+		x.columns[col] = cd
+	}
 }
 
 func (x *depIndex) remove(in *instance, k depKey) {
@@ -189,9 +252,7 @@ func (x *depIndex) remove(in *instance, k depKey) {
 			}
 		}
 	}
-	if x.tables[k.table]--; x.tables[k.table] == 0 {
-		delete(x.tables, k.table)
-	}
+	x.count(k, -1)
 }
 
 // match adds to out every instance whose dependencies the change touches:
@@ -201,19 +262,25 @@ func (x *depIndex) match(c *Change, out map[*instance]struct{}) {
 	if x.tables[c.Table] == 0 {
 		return
 	}
-	x.collect(c, depKey{c.Table, schema.WholeTable, ""}, out)
+	x.collect(c, schema.WholeTable, "", out)
 	for _, row := range [2][]Column{c.Old, c.New} {
 		for i := range row {
 			if row[i].Null {
 				continue
 			}
-			x.collect(c, depKey{c.Table, row[i].Name, row[i].Value}, out)
+			x.collect(c, row[i].Name, row[i].Value, out)
 		}
 	}
 }
 
-func (x *depIndex) collect(c *Change, k depKey, out map[*instance]struct{}) {
-	set, ok := x.byKey[k]
+// collect adds the instances of the key (c.Table, col, value) that c
+// matters to.
+func (x *depIndex) collect(c *Change, col, value string, out map[*instance]struct{}) {
+	cd, ok := x.columns[column{c.Table, col}]
+	if !ok {
+		return
+	}
+	set, ok := x.byKey[depKey{cd.handle, value}]
 	if !ok {
 		return
 	}
@@ -258,7 +325,7 @@ func (x *depIndex) matchTable(table string, out map[*instance]struct{}) {
 		return
 	}
 	for k, set := range x.byKey {
-		if k.table == table {
+		if k.table() == table {
 			set.each(func(in *instance) { out[in] = struct{}{} })
 		}
 	}

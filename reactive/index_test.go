@@ -14,9 +14,7 @@ func col(name, value string) Column { return Column{Name: name, Value: value} }
 
 func TestIndexMatch(t *testing.T) {
 	x := newDepIndex()
-	msgs := &instance{key: instanceKey{fn: "messages of c1"}}
-	conv := &instance{key: instanceKey{fn: "conversation c1"}}
-	settings := &instance{key: instanceKey{fn: "settings"}}
+	msgs, conv, settings := &instance{}, &instance{}, &instance{}
 	replaceDeps(x, msgs, nil, []schema.Dep{{Table: "messages", Column: "conversation_id", Value: "c1"}, {Table: "users", Column: "id", Value: "u1"}})
 	replaceDeps(x, conv, nil, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1"}})
 	replaceDeps(x, settings, nil, []schema.Dep{{Table: "chat_settings", Column: schema.WholeTable}})
@@ -71,8 +69,7 @@ func TestIndexMatch(t *testing.T) {
 
 func TestIndexWatchedColumns(t *testing.T) {
 	x := newDepIndex()
-	access := &instance{key: instanceKey{fn: "access to c1"}}
-	body := &instance{key: instanceKey{fn: "conversation c1"}}
+	access, body := &instance{}, &instance{}
 	replaceDeps(x, access, nil, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1", Watch: "customer_id,store_id"}})
 	replaceDeps(x, body, nil, []schema.Dep{{Table: "conversations", Column: "id", Value: "c1"}})
 	row := func(kv ...string) []Column {
@@ -243,9 +240,9 @@ func TestCompileDepsMergesAndSorts(t *testing.T) {
 		{Table: "messages", Column: "conversation_id", Value: "c1"},
 	})
 	require.Equal(t, []depEntry{
-		{depKey{"conversations", "id", "c1"}, watchList("status,customer_id")},
-		{depKey{"messages", "conversation_id", "c1"}, watchList(watchAny)},
-		{depKey{"users", "id", "u1"}, watchList(watchAny)},
+		{makeKey("conversations", "id", "c1"), watchOf("status,customer_id")},
+		{makeKey("messages", "conversation_id", "c1"), watchAny},
+		{makeKey("users", "id", "u1"), watchAny},
 	}, got)
 	require.Nil(t, compileDeps(nil))
 
@@ -259,7 +256,7 @@ func TestInstanceTableChains(t *testing.T) {
 		newInstanceTable().hash,
 	} {
 		tab := &instanceTable{byHash: map[uint64]*instance{}, hash: hash}
-		mk := func(args string) *instance { return &instance{key: instanceKey{fn: "m:f", args: args}} }
+		mk := func(args string) *instance { return &instance{key: instanceKey{args: args}} }
 		ins := []*instance{mk("a"), mk("b"), mk("c"), mk("d")}
 		for _, in := range ins {
 			tab.add(in)
@@ -268,7 +265,7 @@ func TestInstanceTableChains(t *testing.T) {
 		for _, in := range ins {
 			require.Same(t, in, tab.get(in.key))
 		}
-		require.Nil(t, tab.get(instanceKey{fn: "m:f", args: "zz"}))
+		require.Nil(t, tab.get(instanceKey{args: "zz"}))
 		require.ElementsMatch(t, ins, slices.Collect(tab.all()))
 
 		// Remove from the middle, the end, twice, then the rest.

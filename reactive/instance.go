@@ -7,7 +7,6 @@ import (
 	"iter"
 	"reflect"
 	"sync/atomic"
-	"time"
 
 	"github.com/parley-chat/parley/functions"
 )
@@ -38,6 +37,11 @@ func newResult(v json.RawMessage, err *functions.Error, journal string) *Result 
 	return r
 }
 
+// nullResult is the result of every run that returned null and no
+// journal, such as each access check that admits its caller: one shared
+// Result instead of one per instance.
+var nullResult = newResult(json.RawMessage("null"), nil, "")
+
 // size approximates the bytes a result costs in a session's queue.
 func (r *Result) size() int {
 	if r.Err != nil {
@@ -47,13 +51,15 @@ func (r *Result) size() int {
 }
 
 // instanceKey identifies a shared query instance: the function, its
-// canonical arguments and, unless the function is public, the caller.
+// canonical arguments and, unless the function is public, the caller. A
+// shared query's body and access check share one copy of the arguments,
+// and a session's access checks one of the caller's key.
 type instanceKey struct {
-	fn       string
-	part     functions.Part
+	fn       *functions.Function
 	args     string
-	identity string
+	identity string // Identity.Key; "" when the part does not depend on the caller
 	journal  string // the journal the client resubscribed with
+	part     functions.Part
 }
 
 type subRef struct {
@@ -63,20 +69,17 @@ type subRef struct {
 
 // instance is one live query shared by all its subscribers. Fields other
 // than result are guarded by the engine's mutex; result is read lock-free.
+// There is one per live query part, so its size counts (a session with
+// three shared queries holds six).
 type instance struct {
 	key      instanceKey
-	fn       *functions.Function
 	args     reflect.Value
 	identity *functions.Identity
 
-	deps      []depEntry // sorted by key (compileDeps)
-	refreshAt time.Time
-	// journal is the last run's journal, given to the next run. Batches
-	// read it and install writes it, both on the Run goroutine's schedule
-	// (a batch's goroutines start after the previous install).
-	journal string
-	subs    subSet
-	removed bool
+	deps []depEntry // sorted by key (compileDeps)
+	// subs are the subscribers. The last to leave removes the instance:
+	// one without any is no longer live (removed).
+	subs subSet
 
 	// sameHash chains instances whose keys share a hash (instanceTable).
 	sameHash *instance
@@ -88,6 +91,21 @@ type instance struct {
 	ready atomic.Pointer[chan struct{}]
 }
 
+// removed reports whether the instance has left the engine: its last
+// subscriber has gone (an instance gets its first one as it is made).
+// Guarded by the engine's mutex.
+func (in *instance) removed() bool { return in.subs.len() == 0 }
+
+// journal is the last run's journal, given to the next run: the one its
+// result carries (failures keep the journal they ran with), or before the
+// first result the one the client resubscribed with.
+func (in *instance) journal() string {
+	if r := in.result.Load(); r != nil {
+		return r.Journal
+	}
+	return in.key.journal
+}
+
 // closedReady is the ready channel of every instance with a result.
 var closedReady = func() *chan struct{} {
 	ch := make(chan struct{})
@@ -95,8 +113,8 @@ var closedReady = func() *chan struct{} {
 	return &ch
 }()
 
-func newInstance(key instanceKey, fn *functions.Function, args reflect.Value, id *functions.Identity) *instance {
-	in := &instance{key: key, fn: fn, args: args, identity: id, journal: key.journal}
+func newInstance(key instanceKey, args reflect.Value, id *functions.Identity) *instance {
+	in := &instance{key: key, args: args, identity: id}
 	ch := make(chan struct{})
 	in.ready.Store(&ch)
 	return in
@@ -106,8 +124,7 @@ func newInstance(key instanceKey, fn *functions.Function, args reflect.Value, id
 // queries, access checks) have one, kept inline; a map is made only for
 // the second. Guarded by the engine's mutex.
 type subSet struct {
-	one  subRef // the only subscriber, when many is nil and has is set
-	has  bool
+	one  subRef // the only subscriber, when many is nil; one.s is nil when there is none
 	many map[subRef]struct{}
 }
 
@@ -119,13 +136,13 @@ func (ss *subSet) add(r subRef) bool {
 			return false
 		}
 		ss.many[r] = struct{}{}
-	case !ss.has:
-		ss.one, ss.has = r, true
+	case ss.one.s == nil:
+		ss.one = r
 	case ss.one == r:
 		return false
 	default:
 		ss.many = map[subRef]struct{}{ss.one: {}, r: {}}
-		ss.one, ss.has = subRef{}, false
+		ss.one = subRef{}
 	}
 	return true
 }
@@ -133,10 +150,10 @@ func (ss *subSet) add(r subRef) bool {
 // remove unsubscribes r; false if it was not subscribed.
 func (ss *subSet) remove(r subRef) bool {
 	if ss.many == nil {
-		if !ss.has || ss.one != r {
+		if ss.one.s == nil || ss.one != r {
 			return false
 		}
-		ss.one, ss.has = subRef{}, false
+		ss.one = subRef{}
 		return true
 	}
 	if _, had := ss.many[r]; !had {
@@ -145,7 +162,7 @@ func (ss *subSet) remove(r subRef) bool {
 	delete(ss.many, r)
 	if len(ss.many) == 1 {
 		for last := range ss.many {
-			ss.one, ss.has, ss.many = last, true, nil
+			ss.one, ss.many = last, nil
 		}
 	}
 	return true
@@ -155,7 +172,7 @@ func (ss *subSet) len() int {
 	if ss.many != nil {
 		return len(ss.many)
 	}
-	if ss.has {
+	if ss.one.s != nil {
 		return 1
 	}
 	return 0
@@ -165,7 +182,7 @@ func (ss *subSet) len() int {
 func (ss *subSet) all() iter.Seq[subRef] {
 	return func(yield func(subRef) bool) {
 		if ss.many == nil {
-			if ss.has {
+			if ss.one.s != nil {
 				yield(ss.one)
 			}
 			return
@@ -179,7 +196,7 @@ func (ss *subSet) all() iter.Seq[subRef] {
 }
 
 // instanceTable finds instances by key. It is keyed by a hash of the key,
-// so a slot holds 16 bytes instead of the 80 of the key and a pointer;
+// so a slot holds 16 bytes instead of the 72 of the key and a pointer;
 // instances whose keys share a hash (rare) are chained through
 // instance.sameHash. Not safe for concurrent use: the engine's mutex
 // guards it.

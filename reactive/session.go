@@ -1,12 +1,14 @@
 package reactive
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -117,14 +119,76 @@ type SessionConfig struct {
 // sessQuery is one query of a session: a whole query's instance, or a
 // shared query's body and the caller's access check.
 type sessQuery struct {
-	fn       *functions.Function
-	args     reflect.Value
-	journal  string
-	inst     *instance // the query or its shared body; nil when the query failed before running
-	access   *instance // the caller's access check of a shared query, else nil
-	static   *Result   // the failure of a query that could not run
-	sentHash [32]byte
-	sent     bool
+	fn      *functions.Function
+	args    reflect.Value
+	journal string
+	inst    *instance // the query or its shared body; nil when the query failed before running
+	access  *instance // the caller's access check of a shared query, else nil
+	static  *Result   // the failure of a query that could not run
+	// sent is the result the client holds (nil: none yet), or one with the
+	// same hash: Take sends only a result with another.
+	sent *Result
+}
+
+// queryEntry is a query of a session's query set.
+type queryEntry struct {
+	qid uint32
+	q   *sessQuery
+}
+
+// querySet is a session's queries, ordered by id. Sessions hold a few (at
+// most MaxQueries), which a sorted slice keeps at a fraction of a map's
+// size.
+type querySet []queryEntry
+
+func (qs querySet) find(qid uint32) (int, bool) {
+	return slices.BinarySearchFunc(qs, qid, func(e queryEntry, qid uint32) int { return cmp.Compare(e.qid, qid) })
+}
+
+// get returns query qid, or nil.
+func (qs querySet) get(qid uint32) *sessQuery {
+	if i, ok := qs.find(qid); ok {
+		return qs[i].q
+	}
+	return nil
+}
+
+// put adds or replaces query qid.
+func (qs *querySet) put(qid uint32, q *sessQuery) {
+	if i, ok := qs.find(qid); ok {
+		(*qs)[i].q = q
+	} else {
+		*qs = slices.Insert(*qs, i, queryEntry{qid, q})
+	}
+}
+
+// remove removes query qid and returns it, or nil.
+func (qs *querySet) remove(qid uint32) *sessQuery {
+	i, ok := qs.find(qid)
+	if !ok {
+		return nil
+	}
+	q := (*qs)[i].q
+	*qs = slices.Delete(*qs, i, i+1)
+	return q
+}
+
+// idSet is a set of query ids, ascending.
+type idSet []uint32
+
+// add adds id; false if it was there.
+func (ids *idSet) add(id uint32) bool {
+	i, ok := slices.BinarySearch(*ids, id)
+	if !ok {
+		*ids = slices.Insert(*ids, i, id)
+	}
+	return !ok
+}
+
+func (ids *idSet) remove(id uint32) {
+	if i, ok := slices.BinarySearch(*ids, id); ok {
+		*ids = slices.Delete(*ids, i, i+1)
+	}
 }
 
 // result is what the client should hold: the access check's error when
@@ -169,8 +233,7 @@ var ErrProtocol = errors.New("protocol error")
 // Wake fires. Safe for concurrent use in that way.
 type Session struct {
 	e   *Engine
-	cfg SessionConfig
-	log *slog.Logger
+	cfg SessionConfig // its Logger is set
 	// wake is signalled when Take has something to return.
 	wake chan struct{}
 
@@ -180,8 +243,8 @@ type Session struct {
 	identity  *functions.Identity
 	qsVersion uint32
 	idVersion uint32
-	queries   map[uint32]*sessQuery
-	dirty     map[uint32]struct{}
+	queries   querySet
+	dirty     idSet // queries whose result may differ from the one sent
 	removed   []uint32
 	pending   int // bytes of dirty results
 	sent      Version
@@ -199,11 +262,10 @@ func (e *Engine) NewSession(cfg SessionConfig) *Session {
 	if cfg.MaxQueries <= 0 {
 		cfg.MaxQueries = 1000
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = e.log
+	if cfg.Logger == nil {
+		cfg.Logger = e.log
 	}
-	s := &Session{e: e, cfg: cfg, log: log, queries: map[uint32]*sessQuery{}, dirty: map[uint32]struct{}{}}
+	s := &Session{e: e, cfg: cfg}
 	if cfg.OnWake == nil {
 		s.wake = make(chan struct{}, 1)
 	}
@@ -258,8 +320,7 @@ func (s *Session) charge(n int) {
 // the session subscribes to has a new result.
 func (s *Session) queryChanged(qid uint32, r *Result) {
 	s.mu.Lock()
-	if _, ok := s.dirty[qid]; !ok {
-		s.dirty[qid] = struct{}{}
+	if s.dirty.add(qid) {
 		s.charge(r.size())
 	}
 	s.mu.Unlock()
@@ -268,7 +329,7 @@ func (s *Session) queryChanged(qid uint32, r *Result) {
 
 // attach resolves one Add to a subscribed query; its first result may
 // still be running.
-func (s *Session) attach(add QueryAdd, id *functions.Identity) (*sessQuery, error) {
+func (s *Session) attach(add QueryAdd, who caller) (*sessQuery, error) {
 	fn, err := s.e.cfg.Registry.Lookup(add.UDFPath)
 	if err == nil && fn.Kind != functions.KindQuery {
 		err = functions.Invalid("%s is a %s, not a query", add.UDFPath, fn.Kind)
@@ -282,28 +343,23 @@ func (s *Session) attach(add QueryAdd, id *functions.Identity) (*sessQuery, erro
 		we, _ := functions.AsError(err)
 		return &sessQuery{static: newResult(nil, we, "")}, nil
 	}
-	return s.attachQuery(add.QueryID, fn, args, id, add.Journal)
+	return s.attachQuery(add.QueryID, fn, args, who, add.Journal)
 }
 
-// attachQuery subscribes qid to fn(args) as id: one instance, or a shared
+// attachQuery subscribes qid to fn(args) as who: one instance, or a shared
 // query's body and the caller's access check.
-func (s *Session) attachQuery(qid uint32, fn *functions.Function, args reflect.Value, id *functions.Identity, journal string) (*sessQuery, error) {
-	q := &sessQuery{fn: fn, args: args, journal: journal}
-	part := functions.Whole
-	if fn.Shared() {
-		part = functions.Body
-	}
-	in, err := s.e.attach(s, qid, fn, args, id, journal, part)
+func (s *Session) attachQuery(qid uint32, fn *functions.Function, args reflect.Value, who caller, journal string) (*sessQuery, error) {
+	canon, err := canonicalArgs(args)
 	if err != nil {
 		return nil, err
 	}
-	q.inst = in
-	if fn.Shared() {
-		if q.access, err = s.e.attach(s, qid, fn, args, id, "", functions.Access); err != nil {
-			s.e.unsubscribe(s, qid, in)
-			return nil, err
-		}
+	q := &sessQuery{fn: fn, args: args, journal: journal}
+	if !fn.Shared() {
+		q.inst = s.e.attach(s, qid, fn, args, canon, who, journal, functions.Whole)
+		return q, nil
 	}
+	q.inst = s.e.attach(s, qid, fn, args, canon, who, journal, functions.Body)
+	q.access = s.e.attach(s, qid, fn, args, canon, who, "", functions.Access)
 	return q, nil
 }
 
@@ -344,7 +400,7 @@ func (s *Session) ModifyQuerySet(ctx context.Context, base, next uint32, adds []
 	id := s.identity
 	seen := make(map[uint32]bool, len(adds))
 	for _, a := range adds {
-		if _, dup := s.queries[a.QueryID]; dup || seen[a.QueryID] {
+		if s.queries.get(a.QueryID) != nil || seen[a.QueryID] {
 			s.mu.Unlock()
 			return fmt.Errorf("%w: query %d is already in the query set", ErrProtocol, a.QueryID)
 		}
@@ -364,8 +420,9 @@ func (s *Session) ModifyQuerySet(ctx context.Context, base, next uint32, adds []
 		}
 		return err
 	}
+	who := callerOf(id)
 	for _, a := range adds {
-		q, err := s.attach(a, id)
+		q, err := s.attach(a, who)
 		if err != nil {
 			return fail(err)
 		}
@@ -380,16 +437,15 @@ func (s *Session) ModifyQuerySet(ctx context.Context, base, next uint32, adds []
 	s.mu.Lock()
 	gone := map[uint32]*sessQuery{}
 	for _, qid := range removes {
-		if q, ok := s.queries[qid]; ok {
+		if q := s.queries.remove(qid); q != nil {
 			gone[qid] = q
-			delete(s.queries, qid)
-			delete(s.dirty, qid)
+			s.dirty.remove(qid)
 			s.removed = append(s.removed, qid)
 		}
 	}
 	for qid, q := range added {
-		s.queries[qid] = q
-		s.dirty[qid] = struct{}{}
+		s.queries.put(qid, q)
+		s.dirty.add(qid)
 	}
 	s.qsVersion = next
 	s.mu.Unlock()
@@ -410,8 +466,8 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 		return fmt.Errorf("%w: Authenticate base version %d, expected %d", ErrProtocol, base, s.idVersion)
 	}
 	old := make(map[uint32]*sessQuery, len(s.queries))
-	for qid, q := range s.queries {
-		old[qid] = q
+	for _, e := range s.queries {
+		old[e.qid] = e.q
 	}
 	s.mu.Unlock()
 
@@ -422,11 +478,12 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 		}
 		return err
 	}
+	who := callerOf(id)
 	for qid, q := range old {
 		if q.inst == nil || q.fn.Public {
 			continue
 		}
-		nq, err := s.attachQuery(qid, q.fn, q.args, id, q.journal)
+		nq, err := s.attachQuery(qid, q.fn, q.args, who, q.journal)
 		if err != nil {
 			return fail(err)
 		}
@@ -443,10 +500,10 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 	s.idVersion = base + 1
 	var stale []uint32
 	for qid, nq := range fresh {
-		if cur, ok := s.queries[qid]; ok && cur == old[qid] {
-			nq.sent, nq.sentHash = cur.sent, cur.sentHash
-			s.queries[qid] = nq
-			s.dirty[qid] = struct{}{}
+		if cur := s.queries.get(qid); cur != nil && cur == old[qid] {
+			nq.sent = cur.sent
+			s.queries.put(qid, nq)
+			s.dirty.add(qid)
 			stale = append(stale, qid)
 		}
 	}
@@ -519,7 +576,7 @@ func (s *Session) Mutation(ctx context.Context, requestID uint32, udfPath string
 			if ctx.Err() != nil {
 				return // the connection is gone
 			}
-			s.log.Error("mutation failed", slog.String("function", udfPath), slog.Any("error", err))
+			s.cfg.Logger.Error("mutation failed", slog.String("function", udfPath), slog.Any("error", err))
 		}
 		resp.Err = we
 		s.mu.Lock()
@@ -568,23 +625,27 @@ func (s *Session) Take() Outbox {
 	defer s.mu.Unlock()
 	var out Outbox
 	var mods []Modification
-	for qid := range s.dirty {
-		q := s.queries[qid]
+	for _, qid := range s.dirty {
+		q := s.queries.get(qid)
 		if q == nil {
 			continue
 		}
 		r := q.result()
-		if r == nil || (q.sent && q.sentHash == r.Hash) {
+		if r == nil {
 			continue
 		}
-		q.sent, q.sentHash = true, r.Hash
+		sent := q.sent != nil && q.sent.Hash == r.Hash
+		q.sent = r // the same value or the one sent now; older results are released
+		if sent {
+			continue
+		}
 		if r.Err != nil {
 			mods = append(mods, Modification{Type: QueryFailed, QueryID: qid, Err: r.Err, Journal: r.Journal})
 		} else {
 			mods = append(mods, Modification{Type: QueryUpdated, QueryID: qid, Value: r.Value, Journal: r.Journal})
 		}
 	}
-	clear(s.dirty)
+	s.dirty = s.dirty[:0]
 	s.pending = 0
 	for _, qid := range s.removed {
 		mods = append(mods, Modification{Type: QueryRemoved, QueryID: qid})
@@ -635,10 +696,10 @@ func (s *Session) Close() {
 	s.SetExpiry(nil)
 	s.mu.Lock()
 	qs := s.queries
-	s.queries = map[uint32]*sessQuery{}
+	s.queries = nil
 	s.mu.Unlock()
-	for qid, q := range qs {
-		s.drop(qid, q, nil)
+	for _, e := range qs {
+		s.drop(e.qid, e.q, nil)
 	}
 	s.e.mu.Lock()
 	delete(s.e.sessions, s)

@@ -6,15 +6,19 @@
 //
 // # Concurrency model
 //
-// Each connection has one reader goroutine, started when the HTTP handler
-// has upgraded the request (the handler returns, releasing the HTTP
-// server's per-request goroutine and buffers). The reader only reads: it
-// queues each client message (at most inboxSize wait; then it stops
-// reading and TCP pushes back) and starts a handler goroutine if none
-// runs. The handler handles queued messages in order until none is left,
-// then exits, so the deep stacks of running queries and mutations never
-// stay with the reader, which is blocked in a read for nearly all of a
-// connection's life. A writer goroutine likewise runs only while there is
+// Each connection has one goroutine of its own, started when the HTTP
+// handler has upgraded the request (the handler returns, releasing the HTTP
+// server's per-request goroutine and buffers). It waits, for nearly all of
+// a connection's life, until the socket has data, without reading it
+// (syscall.RawConn.Read with a peek), so its stack stays at the minimum:
+// gorilla's read path is deep. When data arrives it starts a reader
+// goroutine, which reads messages until gorilla's buffer is empty, then
+// exits. The reader only reads: it queues each client message (at most
+// inboxSize wait; then it stops reading and TCP pushes back) and starts a
+// handler goroutine if none runs. The handler handles queued messages in
+// order until none is left, then exits, so the deep stacks of running
+// queries and mutations never stay with an idle connection either. A
+// writer goroutine likewise runs only while there is
 // something to send: the session's OnWake hook (or the ping timer, every
 // PingInterval) starts one if none runs; it sends whatever Take returns
 // until nothing is left, then exits. An idle connection therefore costs

@@ -89,11 +89,10 @@ func New(cfg Config) (*Server, error) {
 	root, stop := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, log: log, mux: mux, root: root, stop: stop, upgrader: websocket.Upgrader{
 		// Idle connections hold no write buffer (writes borrow one from
-		// the pool) and a small read buffer of their own (client messages
-		// are a few hundred bytes; larger ones are read through it in
-		// pieces), so the HTTP server's 4 KiB reader is released with its
-		// request.
-		ReadBufferSize: 256, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
+		// the pool) and a small read buffer of their own: ReadBufferSize
+		// zero makes gorilla read through the reader that serveSync's
+		// hijacker hands it.
+		ReadBufferSize: 0, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
 		// Browsers from any origin may connect: every request is
 		// authorised by its token, never by cookies.
 		CheckOrigin: func(*http.Request) bool { return true },

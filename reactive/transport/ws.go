@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -35,16 +37,18 @@ func putTransitionBuffer(b *[]byte) {
 	}
 }
 
-// wsConn is one WebSocket connection. Its reader goroutine owns it and
+// wsConn is one WebSocket connection. Its goroutine (run) owns it and
 // waits for everything else it started. A writer goroutine runs only while
 // there is something to send (a result, a response, a ping): an idle
-// connection costs one goroutine, not two, and holds no write buffer.
+// connection costs one goroutine, not two, and holds no write buffer. Nor
+// does it hold a context of its own (one with its cancel hook costs half a
+// KiB): a handler's context lives while the handler runs, and end cancels
+// it.
 type wsConn struct {
-	s      *Server
-	conn   *websocket.Conn
-	sess   *reactive.Session
-	ctx    context.Context // ends when the connection does
-	cancel context.CancelFunc
+	s    *Server
+	conn *websocket.Conn
+	br   *bufio.Reader // gorilla's read buffer (see hijacker)
+	sess *reactive.Session
 
 	inbox chan []byte // client messages read, not yet handled
 
@@ -53,10 +57,42 @@ type wsConn struct {
 	writing   bool       // a writer goroutine is running
 	signalled bool       // something to send arrived since the writer last looked
 	pingDue   bool
-	done      bool           // the connection is ending: start no writer, no ping
+	done      bool // the connection is ending: start no writer, no ping
+	ended     bool // end has run
+	// cancelHandling cancels the running handler's context; nil when no
+	// handler runs.
+	cancelHandling context.CancelFunc
+	// endedCh is closed by end. It is made on demand: only a reader
+	// waiting for room in the inbox needs it (endedChan).
+	endedCh   chan struct{}
 	ping      *time.Timer    // the next ping
-	workers   sync.WaitGroup // the handler, the writer and shutdown
+	workers   sync.WaitGroup // the handler, the writer and the shutdown hook
 	closeSent atomic.Bool    // a Close frame went out
+}
+
+// readBufferSize is the size of a connection's read buffer. Client
+// messages are a few hundred bytes; larger ones are read through it in
+// pieces. gorilla reads through the reader hijacked from the HTTP server
+// only if it is larger than 256 bytes; 288 is the next allocation size.
+const readBufferSize = 288
+
+// hijacker gives gorilla a read buffer of the connection's own: with
+// Upgrader.ReadBufferSize zero, gorilla reads through the reader Hijack
+// returns, so the connection can see whether gorilla holds unread data
+// (awaitData must not wait for the socket then). The HTTP server's own
+// 4 KiB reader is released with its request.
+type hijacker struct {
+	http.ResponseWriter
+	br *bufio.Reader // set by a successful Hijack
+}
+
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return conn, brw, err // gorilla rejects data sent before the handshake's end
+	}
+	h.br = bufio.NewReaderSize(conn, readBufferSize)
+	return conn, bufio.NewReadWriter(h.br, brw.Writer), nil
 }
 
 // closeGrace is how long a connection waits for the client's reply to its
@@ -77,14 +113,14 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	conn, err := s.upgrader.Upgrade(w, r, nil)
+	h := &hijacker{ResponseWriter: w}
+	conn, err := s.upgrader.Upgrade(h, r, nil)
 	if err != nil {
 		s.wg.Done()
 		return // the upgrader has answered
 	}
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
-	ctx, cancel := context.WithCancel(s.root)
-	c := &wsConn{s: s, conn: conn, ctx: ctx, cancel: cancel, inbox: make(chan []byte, inboxSize)}
+	c := &wsConn{s: s, conn: conn, br: h.br, inbox: make(chan []byte, inboxSize)}
 	c.sess = s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log, OnWake: c.kick})
 	go c.run()
 }
@@ -93,19 +129,21 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 // releases the session.
 func (c *wsConn) run() {
 	defer c.s.wg.Done()
-	// shutdown runs when the context ends, which run makes sure of before
-	// it waits for its workers.
+	// Server shutdown ends the connection.
 	c.workers.Add(1)
-	context.AfterFunc(c.ctx, func() {
+	stop := context.AfterFunc(c.s.root, func() {
 		defer c.workers.Done()
-		c.shutdown()
+		c.end()
 	})
 	c.mu.Lock()
 	c.ping = time.AfterFunc(c.s.cfg.PingInterval, c.pingDueNow)
 	c.mu.Unlock()
 
 	c.readLoop()
-	c.cancel()
+	if stop() {
+		c.workers.Done() // the hook will not run
+	}
+	c.end()
 
 	c.mu.Lock()
 	c.done = true
@@ -116,8 +154,42 @@ func (c *wsConn) run() {
 	c.conn.Close()
 }
 
-// shutdown closes the connection when its context ends: on server
-// shutdown with a Close frame saying so, which unblocks the reader.
+// end ends the connection, once: it cancels the running handler's work,
+// releases a reader waiting for room in the inbox and closes the
+// connection, on server shutdown with a Close frame saying so.
+func (c *wsConn) end() {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended = true
+	cancel := c.cancelHandling
+	if c.endedCh != nil {
+		close(c.endedCh)
+	}
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	c.shutdown()
+}
+
+// endedChan returns a channel that is closed when the connection ends.
+func (c *wsConn) endedChan() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.endedCh == nil {
+		c.endedCh = make(chan struct{})
+		if c.ended {
+			close(c.endedCh)
+		}
+	}
+	return c.endedCh
+}
+
+// shutdown closes the connection as it ends: on server shutdown with a
+// Close frame saying so, which unblocks the reader.
 func (c *wsConn) shutdown() {
 	if c.s.root.Err() != nil {
 		c.closeWith(websocket.CloseGoingAway, "server shutting down")
@@ -175,27 +247,44 @@ func (c *wsConn) fail() {
 	c.mu.Lock()
 	c.done = true
 	c.mu.Unlock()
-	c.cancel()
+	c.end()
 }
 
 // inboxSize bounds the client messages read but not yet handled: the reader
 // stops reading (and TCP pushes back) while that many wait.
 const inboxSize = 4
 
-// readLoop reads client messages and hands them, in order, to a handler
-// goroutine that runs only while messages wait. Handling runs queries and
-// mutations, whose deep stacks would otherwise stay with the reader, which
-// is blocked in a read for nearly all of a connection's life.
+// readLoop reads client messages until the connection ends. It runs on
+// the connection's own goroutine, which waits for data without reading
+// (awaitData) and hands the reading to a goroutine started for each burst
+// of messages (readBurst): gorilla's read path is deep, and a goroutine
+// parked in it would keep a 4 KiB stack for all of a connection's idle
+// life, where the shallow wait keeps the minimum 2 KiB.
 func (c *wsConn) readLoop() {
+	for {
+		c.awaitData()
+		var more bool
+		var burst sync.WaitGroup
+		burst.Go(func() { more = c.readBurst() })
+		burst.Wait()
+		if !more {
+			return
+		}
+	}
+}
+
+// readBurst reads client messages and hands them, in order, to a handler
+// goroutine that runs only while messages wait, until gorilla holds no
+// unread data. Handling runs queries and mutations, whose deep stacks would
+// otherwise stay with the reader. False means the connection is over.
+func (c *wsConn) readBurst() bool {
 	for {
 		_, data, err := c.conn.ReadMessage()
 		if err != nil {
-			return
+			return false
 		}
-		select {
-		case c.inbox <- data:
-		case <-c.ctx.Done():
-			return
+		if !c.deliver(data) {
+			return false
 		}
 		c.mu.Lock()
 		start := c.claimLocked(&c.handling)
@@ -203,12 +292,62 @@ func (c *wsConn) readLoop() {
 		if start {
 			go c.handleLoop()
 		}
+		if c.br == nil || c.br.Buffered() == 0 {
+			return true
+		}
 	}
 }
 
-// handleLoop handles waiting client messages until none is left.
+// deliver queues a client message for the handler, waiting while the inbox
+// is full; false when the connection ends first.
+func (c *wsConn) deliver(data []byte) bool {
+	select {
+	case c.inbox <- data:
+		return true
+	default:
+	}
+	select {
+	case c.inbox <- data:
+		return true
+	case <-c.endedChan():
+		return false
+	}
+}
+
+// awaitData blocks until the socket has something to read: data, EOF or
+// an error, which the read that follows reports. It returns at once when
+// gorilla's buffer already holds data (which no socket event announces)
+// or the connection is not a socket.
+func (c *wsConn) awaitData() {
+	if c.br == nil || c.br.Buffered() > 0 {
+		return
+	}
+	sc, ok := c.conn.NetConn().(syscall.Conn)
+	if !ok {
+		return
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	// The runtime's poller parks the goroutine until the socket is
+	// readable; socketReadable peeks, so nothing is consumed.
+	raw.Read(socketReadable) //nolint:errcheck // the read that follows reports errors
+}
+
+// handleLoop handles waiting client messages until none is left, under a
+// context that end cancels.
 func (c *wsConn) handleLoop() {
 	defer c.workers.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.cancelHandling = cancel
+	c.mu.Unlock()
 	for {
 		var data []byte
 		select {
@@ -217,16 +356,17 @@ func (c *wsConn) handleLoop() {
 			c.mu.Lock()
 			if len(c.inbox) == 0 { // the reader kicks again after its next send
 				c.handling = false
+				c.cancelHandling = nil
 				c.mu.Unlock()
 				return
 			}
 			c.mu.Unlock()
 			continue
 		}
-		if c.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return
 		}
-		if err := c.s.handle(c.ctx, c.sess, data); err != nil {
+		if err := c.s.handle(ctx, c.sess, data); err != nil {
 			// A protocol violation: the writer sends FatalError and
 			// closes; nothing after it is handled.
 			c.sess.Fatal(err.Error())

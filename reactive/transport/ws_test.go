@@ -1,0 +1,85 @@
+package transport_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/internal/parleytest"
+)
+
+// clientFrame is a masked text frame, as clients send them.
+func clientFrame(t *testing.T, msg any) []byte {
+	payload, err := json.Marshal(msg)
+	require.NoError(t, err)
+	require.Less(t, len(payload), 1<<16)
+	f := []byte{0x81}
+	if n := len(payload); n < 126 {
+		f = append(f, 0x80|byte(n))
+	} else {
+		f = append(f, 0x80|126, byte(n>>8), byte(n))
+	}
+	mask := [4]byte{7, 1, 9, 3}
+	f = append(f, mask[:]...)
+	for i, b := range payload {
+		f = append(f, b^mask[i%4])
+	}
+	return f
+}
+
+// Messages that reach the server together are all handled: an idle
+// connection waits for the socket only when gorilla holds no unread data,
+// so a message already in its buffer is never left waiting for the next.
+// Also when the last one arrives in two pieces.
+func TestMessagesArrivingTogetherAreHandled(t *testing.T) {
+	s := parleytest.Start(t)
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+s.Server.Addr().String()+"/api/1.48.0/sync", nil)
+	require.NoError(t, err)
+	defer c.Close()
+	var burst []byte
+	burst = append(burst, clientFrame(t, map[string]any{"type": "Connect", "sessionId": "s1", "connectionCount": 0})...)
+	burst = append(burst, clientFrame(t, map[string]any{"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1,
+		"modifications": []any{map[string]any{"type": "Add", "queryId": 0, "udfPath": "shared/chat:getChatSettings", "args": []any{map[string]any{}}}}})...)
+	last := clientFrame(t, map[string]any{"type": "ModifyQuerySet", "baseVersion": 1, "newVersion": 2,
+		"modifications": []any{map[string]any{"type": "Remove", "queryId": 0}}})
+	// The whole burst fits in the connection's read buffer: one read
+	// takes all of it from the socket.
+	require.Less(t, len(burst)+5, 256)
+	burst = append(burst, last[:5]...)
+	_, err = c.NetConn().Write(burst)
+	require.NoError(t, err)
+	f := readUntil(t, c, "Transition")
+	require.Equal(t, uint32(1), f.EndVersion.QuerySet)
+
+	time.Sleep(50 * time.Millisecond) // the server has read the first piece
+	_, err = c.NetConn().Write(last[5:])
+	require.NoError(t, err)
+	f = readUntil(t, c, "Transition")
+	require.Equal(t, uint32(2), f.EndVersion.QuerySet)
+}
+
+// readUntil reads messages up to the first of type typ, skipping pings.
+func readUntil(t *testing.T, c *websocket.Conn, typ string) versionFrame {
+	t.Helper()
+	for {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, data, err := c.ReadMessage()
+		require.NoError(t, err)
+		var f versionFrame
+		require.NoError(t, json.Unmarshal(data, &f))
+		if f.Type == typ {
+			return f
+		}
+		require.Equal(t, "Ping", f.Type, "%s", data)
+	}
+}
+
+type versionFrame struct {
+	Type       string `json:"type"`
+	EndVersion struct {
+		QuerySet uint32 `json:"querySet"`
+	} `json:"endVersion"`
+}
