@@ -197,16 +197,17 @@ func seedIdle(ctx context.Context, pool *pgxpool.Pool, g idleGroup) error {
 	return analyze(ctx, pool)
 }
 
-// analyze refreshes the planner's statistics of the tables seeds fill: a
-// scenario measures a database in its steady state, not the minute before
-// autovacuum notices thousands of new rows (a fresh server's first
-// scenario would otherwise run on plans made for the demo data). It then
-// checkpoints, so that writing out the seed's pages is not left to a
-// checkpoint that falls inside the measurement window. A role that may not
-// checkpoint (neither superuser nor pg_checkpoint) skips that step.
+// analyze vacuums and refreshes the planner's statistics of the tables
+// seeds fill: a scenario measures a database in its steady state, not the
+// minute before autovacuum notices thousands of new rows (a fresh server's
+// first scenario would otherwise run on plans made for the demo data, and
+// autovacuum's pass over the new rows would fall inside its window). It
+// then checkpoints, so that writing out the seed's pages is not left to a
+// checkpoint that falls inside the measurement window either. A role that
+// may not checkpoint (neither superuser nor pg_checkpoint) skips that step.
 func analyze(ctx context.Context, pool *pgxpool.Pool) error {
-	if _, err := pool.Exec(ctx, `ANALYZE users, stores, store_staff, orders, conversations, conversation_participants, messages`); err != nil {
-		return fmt.Errorf("analyze: %w", err)
+	if _, err := pool.Exec(ctx, `VACUUM (ANALYZE) users, stores, store_staff, orders, conversations, conversation_participants, messages`); err != nil {
+		return fmt.Errorf("vacuum analyze: %w", err)
 	}
 	if _, err := pool.Exec(ctx, `CHECKPOINT`); err != nil {
 		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "42501" { // insufficient_privilege
