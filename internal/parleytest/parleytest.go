@@ -83,6 +83,18 @@ func StartChat(t testing.TB, chat functions.ChatConfig) *Server {
 // image (media.Service.SeedDemo).
 func StartWith(t testing.TB, chat functions.ChatConfig, mediaCfg media.Config) *Server {
 	t.Helper()
+	return start(t, chat, mediaCfg, nil)
+}
+
+// StartWrapped is Start with the server's listener wrapped by wrap: a
+// test's view of connections that are not plain TCP sockets (TLS, proxies).
+func StartWrapped(t testing.TB, wrap func(net.Listener) net.Listener) *Server {
+	t.Helper()
+	return start(t, NoLimits, media.Config{}, wrap)
+}
+
+func start(t testing.TB, chat functions.ChatConfig, mediaCfg media.Config, wrap func(net.Listener) net.Listener) *Server {
+	t.Helper()
 	ctx := context.Background()
 	dbURL := pgtest.NewDB(t)
 	pool, err := pgxpool.New(ctx, dbURL)
@@ -99,6 +111,9 @@ func StartWith(t testing.TB, chat functions.ChatConfig, mediaCfg media.Config) *
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	if wrap != nil {
+		ln = wrap(ln)
+	}
 	if mediaCfg.Key == nil {
 		mediaCfg.Key = make([]byte, media.MinKeyLen)
 		_, err = rand.Read(mediaCfg.Key)

@@ -2,6 +2,9 @@
 
 package transport
 
-// socketReadable reports readiness at once where the socket cannot be
-// peeked at: the reader then waits in the read itself, as without it.
+// canPeek is false where the socket cannot be peeked at: each connection's
+// reader then waits in the read itself (see wsConn.readLoop).
+const canPeek = false
+
+// socketReadable is not called where canPeek is false.
 func socketReadable(uintptr) bool { return true }

@@ -4,6 +4,10 @@ package transport
 
 import "golang.org/x/sys/unix"
 
+// canPeek says whether socketReadable can wait for a socket without
+// reading from it.
+const canPeek = true
+
 // socketReadable is a syscall.RawConn.Read callback that consumes nothing:
 // true once the socket has data, EOF or an error pending; false (the
 // runtime's poller then waits for the socket) while a read would block.

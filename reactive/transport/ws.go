@@ -80,7 +80,9 @@ const readBufferSize = 288
 // Upgrader.ReadBufferSize zero, gorilla reads through the reader Hijack
 // returns, so the connection can see whether gorilla holds unread data
 // (awaitData must not wait for the socket then). The HTTP server's own
-// 4 KiB reader is released with its request.
+// 4 KiB reader is released with its request. That gorilla adopts this
+// reader is its behaviour (v1.5.3), not its promise:
+// TestMessagesArrivingTogetherAreHandled fails if an upgrade changes it.
 type hijacker struct {
 	http.ResponseWriter
 	br *bufio.Reader // set by a successful Hijack
@@ -261,8 +263,14 @@ const inboxSize = 4
 // parked in it would keep a 4 KiB stack for all of a connection's idle
 // life, where the shallow wait keeps the minimum 2 KiB.
 func (c *wsConn) readLoop() {
+	raw := c.waiter()
+	if raw == nil { // no shallow wait here: read on this goroutine
+		for c.readBurst() {
+		}
+		return
+	}
 	for {
-		c.awaitData()
+		c.awaitData(raw)
 		var more bool
 		var burst sync.WaitGroup
 		burst.Go(func() { more = c.readBurst() })
@@ -271,6 +279,25 @@ func (c *wsConn) readLoop() {
 			return
 		}
 	}
+}
+
+// waiter returns the connection's socket for awaitData, or nil where the
+// wait cannot be shallow: no peek on this platform, gorilla not reading
+// through the connection's own buffer (then what it holds is not known),
+// or a connection that is not a socket (TLS, a wrapped listener).
+func (c *wsConn) waiter() syscall.RawConn {
+	if !canPeek || c.br == nil {
+		return nil
+	}
+	sc, ok := c.conn.NetConn().(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
 }
 
 // readBurst reads client messages and hands them, in order, to a handler
@@ -316,18 +343,9 @@ func (c *wsConn) deliver(data []byte) bool {
 
 // awaitData blocks until the socket has something to read: data, EOF or
 // an error, which the read that follows reports. It returns at once when
-// gorilla's buffer already holds data (which no socket event announces)
-// or the connection is not a socket.
-func (c *wsConn) awaitData() {
-	if c.br == nil || c.br.Buffered() > 0 {
-		return
-	}
-	sc, ok := c.conn.NetConn().(syscall.Conn)
-	if !ok {
-		return
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
+// gorilla's buffer already holds data (which no socket event announces).
+func (c *wsConn) awaitData(raw syscall.RawConn) {
+	if c.br.Buffered() > 0 {
 		return
 	}
 	// The runtime's poller parks the goroutine until the socket is

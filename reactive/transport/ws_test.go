@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"encoding/json"
+	"net"
 	"testing"
 	"time"
 
@@ -82,4 +83,39 @@ type versionFrame struct {
 	EndVersion struct {
 		QuerySet uint32 `json:"querySet"`
 	} `json:"endVersion"`
+}
+
+// opaqueListener hands out connections that hide their socket, as TLS
+// connections do.
+type opaqueListener struct{ net.Listener }
+
+type opaqueConn struct{ net.Conn } // no SyscallConn
+
+func (l opaqueListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return opaqueConn{c}, nil
+}
+
+// Where the connection is not a socket the reader cannot wait without
+// reading; it reads on its own goroutine instead, and messages, together
+// or apart, are handled all the same.
+func TestMessagesOverAConnectionThatIsNotASocket(t *testing.T) {
+	s := parleytest.StartWrapped(t, func(ln net.Listener) net.Listener { return opaqueListener{ln} })
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+s.Server.Addr().String()+"/api/1.48.0/sync", nil)
+	require.NoError(t, err)
+	defer c.Close()
+	var burst []byte
+	burst = append(burst, clientFrame(t, map[string]any{"type": "Connect", "sessionId": "s1", "connectionCount": 0})...)
+	burst = append(burst, clientFrame(t, map[string]any{"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1,
+		"modifications": []any{map[string]any{"type": "Add", "queryId": 0, "udfPath": "shared/chat:getChatSettings", "args": []any{map[string]any{}}}}})...)
+	_, err = c.NetConn().Write(burst)
+	require.NoError(t, err)
+	require.Equal(t, uint32(1), readUntil(t, c, "Transition").EndVersion.QuerySet)
+	_, err = c.NetConn().Write(clientFrame(t, map[string]any{"type": "ModifyQuerySet", "baseVersion": 1, "newVersion": 2,
+		"modifications": []any{map[string]any{"type": "Remove", "queryId": 0}}}))
+	require.NoError(t, err)
+	require.Equal(t, uint32(2), readUntil(t, c, "Transition").EndVersion.QuerySet)
 }
