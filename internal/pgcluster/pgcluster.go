@@ -89,9 +89,9 @@ type Cluster struct {
 	port      int
 	socketDir string // where the Unix socket is; empty: TCP only
 	binDir    string
-	cred   *syscall.Credential // nil unless we run the binaries as systemUser
-	logger *slog.Logger
-	pid    int // the postmaster this Cluster started
+	cred      *syscall.Credential // nil unless we run the binaries as systemUser
+	logger    *slog.Logger
+	pid       int // the postmaster this Cluster started
 
 	mu      sync.Mutex
 	stopped bool
