@@ -40,12 +40,8 @@ func TestMessagesArrivingTogetherAreHandled(t *testing.T) {
 	c, _, err := websocket.DefaultDialer.Dial("ws://"+s.Server.Addr().String()+"/api/1.48.0/sync", nil)
 	require.NoError(t, err)
 	defer c.Close()
-	var burst []byte
-	burst = append(burst, clientFrame(t, map[string]any{"type": "Connect", "sessionId": "s1", "connectionCount": 0})...)
-	burst = append(burst, clientFrame(t, map[string]any{"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1,
-		"modifications": []any{map[string]any{"type": "Add", "queryId": 0, "udfPath": "shared/chat:getChatSettings", "args": []any{map[string]any{}}}}})...)
-	last := clientFrame(t, map[string]any{"type": "ModifyQuerySet", "baseVersion": 1, "newVersion": 2,
-		"modifications": []any{map[string]any{"type": "Remove", "queryId": 0}}})
+	burst := connectAndAdd(t)
+	last := removeQuery(t)
 	// The whole burst fits in the connection's read buffer: one read
 	// takes all of it from the socket.
 	require.Less(t, len(burst)+5, 256)
@@ -60,6 +56,20 @@ func TestMessagesArrivingTogetherAreHandled(t *testing.T) {
 	require.NoError(t, err)
 	f = readUntil(t, c, "Transition")
 	require.Equal(t, uint32(2), f.EndVersion.QuerySet)
+}
+
+// connectAndAdd is a session's first two messages, as one write: Connect,
+// and a query set (version 1) with getChatSettings as query 0.
+func connectAndAdd(t *testing.T) []byte {
+	b := clientFrame(t, map[string]any{"type": "Connect", "sessionId": "s1", "connectionCount": 0})
+	return append(b, clientFrame(t, map[string]any{"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1,
+		"modifications": []any{map[string]any{"type": "Add", "queryId": 0, "udfPath": "shared/chat:getChatSettings", "args": []any{map[string]any{}}}}})...)
+}
+
+// removeQuery removes query 0 (query set version 2).
+func removeQuery(t *testing.T) []byte {
+	return clientFrame(t, map[string]any{"type": "ModifyQuerySet", "baseVersion": 1, "newVersion": 2,
+		"modifications": []any{map[string]any{"type": "Remove", "queryId": 0}}})
 }
 
 // readUntil reads messages up to the first of type typ, skipping pings.
@@ -107,15 +117,10 @@ func TestMessagesOverAConnectionThatIsNotASocket(t *testing.T) {
 	c, _, err := websocket.DefaultDialer.Dial("ws://"+s.Server.Addr().String()+"/api/1.48.0/sync", nil)
 	require.NoError(t, err)
 	defer c.Close()
-	var burst []byte
-	burst = append(burst, clientFrame(t, map[string]any{"type": "Connect", "sessionId": "s1", "connectionCount": 0})...)
-	burst = append(burst, clientFrame(t, map[string]any{"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1,
-		"modifications": []any{map[string]any{"type": "Add", "queryId": 0, "udfPath": "shared/chat:getChatSettings", "args": []any{map[string]any{}}}}})...)
-	_, err = c.NetConn().Write(burst)
+	_, err = c.NetConn().Write(connectAndAdd(t))
 	require.NoError(t, err)
 	require.Equal(t, uint32(1), readUntil(t, c, "Transition").EndVersion.QuerySet)
-	_, err = c.NetConn().Write(clientFrame(t, map[string]any{"type": "ModifyQuerySet", "baseVersion": 1, "newVersion": 2,
-		"modifications": []any{map[string]any{"type": "Remove", "queryId": 0}}}))
+	_, err = c.NetConn().Write(removeQuery(t))
 	require.NoError(t, err)
 	require.Equal(t, uint32(2), readUntil(t, c, "Transition").EndVersion.QuerySet)
 }
