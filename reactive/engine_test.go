@@ -371,3 +371,27 @@ func TestInboxSharedByStore(t *testing.T) {
 		require.Equal(t, schema.DemoCustomerID, c.CustomerID, "a customer's inbox is theirs alone")
 	}
 }
+
+// A query removed and added again under the same id before the client
+// reads leaves it in the client's set: the transition lists the removal
+// first, then the query's value, which is how a Convex client applies them.
+func TestQueryReaddedBeforeTakeStaysInTheSet(t *testing.T) {
+	e := startEngine(t, nil)
+	conv := conversation(t, e.pool)
+	s := e.session(t, john, 0)
+	ctx := context.Background()
+	args := json.RawMessage(fmt.Sprintf(`{"conversationId":%q}`, conv))
+	add := []reactive.QueryAdd{{QueryID: 3, UDFPath: "shared/chat:getMessages", Args: args}}
+	require.NoError(t, s.ModifyQuerySet(ctx, 0, 1, add, nil))
+	require.Len(t, s.Take().Transition.Modifications, 1)
+
+	require.NoError(t, s.ModifyQuerySet(ctx, 1, 2, nil, []uint32{3}))
+	require.NoError(t, s.ModifyQuerySet(ctx, 2, 3, add, nil))
+	mods := s.Take().Transition.Modifications
+	var kinds []reactive.ModType
+	for _, m := range mods {
+		require.Equal(t, uint32(3), m.QueryID)
+		kinds = append(kinds, m.Type)
+	}
+	require.Equal(t, []reactive.ModType{reactive.QueryRemoved, reactive.QueryUpdated}, kinds)
+}

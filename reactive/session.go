@@ -624,7 +624,14 @@ func (s *Session) Take() Outbox {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out Outbox
-	var mods []Modification
+	// Removals first: a query removed and then added again under the same
+	// id since the last transition is in the set, and a client applies
+	// the modifications in order.
+	mods := make([]Modification, 0, len(s.removed)+len(s.dirty))
+	for _, qid := range s.removed {
+		mods = append(mods, Modification{Type: QueryRemoved, QueryID: qid})
+	}
+	s.removed = s.removed[:0]
 	for _, qid := range s.dirty {
 		q := s.queries.get(qid)
 		if q == nil {
@@ -647,10 +654,6 @@ func (s *Session) Take() Outbox {
 	}
 	s.dirty = s.dirty[:0]
 	s.pending = 0
-	for _, qid := range s.removed {
-		mods = append(mods, Modification{Type: QueryRemoved, QueryID: qid})
-	}
-	s.removed = s.removed[:0]
 
 	target := Version{QuerySet: s.qsVersion, Identity: s.idVersion, TS: max(s.sent.TS, applied)}
 	out.Messages = s.messages
