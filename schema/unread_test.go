@@ -73,6 +73,13 @@ func TestUnreadCountersFollowEveryWrite(t *testing.T) {
 					CASE WHEN i % 3 = 0 THEN 'customer' ELSE 'store' END, 'text', 'bulk'
 				FROM generate_series(1, 5) i`, []any{fmt.Sprintf("bulk%d", n), schema.DemoConversationID, schema.DemoCustomerID}
 		}},
+		{"insert with the conversation's update, one statement (sendMessage's shape)", func() (string, []any) {
+			n++
+			return `WITH posted AS (INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content)
+					VALUES ($1, $2, $3, $4, 'text', 'x')),
+				latest AS (UPDATE conversations SET last_message_at = now(), last_message_preview = 'x' WHERE id = $2)
+				SELECT`, []any{fmt.Sprintf("cte%d", n), convs[rng.IntN(2)], schema.DemoCustomerID, senders[rng.IntN(4)]}
+		}},
 		{"read all of a side", func() (string, []any) {
 			return `UPDATE messages SET is_read = true, read_at = now() WHERE conversation_id = $1 AND sender_type = 'customer' AND NOT is_read`,
 				[]any{convs[rng.IntN(2)]}
