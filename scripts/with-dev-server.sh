@@ -7,7 +7,7 @@
 set -eu
 bin=${PARLEY_BIN:-bin/parley}
 log=${PARLEY_LOG:-bin/dev-server.log}
-ulimit -n "$(ulimit -Hn)"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true # as many sessions as the hard limit allows
 pid=""
 dir=$(mktemp -d "${TMPDIR:-/tmp}/parley-dev.XXXXXX")
 stop() {

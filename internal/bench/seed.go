@@ -206,7 +206,8 @@ func seedIdle(ctx context.Context, pool *pgxpool.Pool, g idleGroup) error {
 // checkpoint that falls inside the measurement window either. A role that
 // may not checkpoint (neither superuser nor pg_checkpoint) skips that step.
 func analyze(ctx context.Context, pool *pgxpool.Pool) error {
-	if _, err := pool.Exec(ctx, `VACUUM (ANALYZE) users, stores, store_staff, orders, conversations, conversation_participants, messages`); err != nil {
+	if _, err := pool.Exec(ctx, `VACUUM (ANALYZE) users, stores, store_staff, orders, conversations, conversation_participants, messages,
+		typing_state, mutation_log`); err != nil {
 		return fmt.Errorf("vacuum analyze: %w", err)
 	}
 	if _, err := pool.Exec(ctx, `CHECKPOINT`); err != nil {

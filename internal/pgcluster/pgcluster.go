@@ -185,7 +185,10 @@ func (c *Cluster) SocketURL(db string) (string, bool) {
 		return "", false
 	}
 	q := url.Values{"host": {c.socketDir}, "port": {strconv.Itoa(c.port)}, "sslmode": {"disable"}}
-	u := url.URL{Scheme: "postgres", User: url.User(superuser), Path: "/" + db, RawQuery: q.Encode()}
+	// Encode writes a space as "+", which libpq and pgx read as a plus
+	// sign; "%20" is a space to both (a literal "+" is already "%2B").
+	raw := strings.ReplaceAll(q.Encode(), "+", "%20")
+	u := url.URL{Scheme: "postgres", User: url.User(superuser), Path: "/" + db, RawQuery: raw}
 	return u.String(), true
 }
 
@@ -252,7 +255,6 @@ func (c *Cluster) serverOptions(port int, extra map[string]string) string {
 		c.logger.Warn("data dir path too long for a Unix socket; listening on TCP only", logKeyDir, c.dir)
 		socketDir = ""
 	}
-	c.socketDir = socketDir
 	settings := map[string]string{
 		"port":                    strconv.Itoa(port),
 		"listen_addresses":        "127.0.0.1",
@@ -265,6 +267,10 @@ func (c *Cluster) serverOptions(port int, extra map[string]string) string {
 		"max_connections":         "200",
 	}
 	maps.Copy(settings, extra)
+	c.socketDir = socketDir
+	if _, ok := extra["unix_socket_directories"]; ok {
+		c.socketDir = "" // the caller's choice, maybe a list: SocketURL does not guess
+	}
 	words := make([]string, 0, 2*len(settings))
 	for _, name := range slices.Sorted(maps.Keys(settings)) {
 		words = append(words, "-c", shellQuote(name+"="+settings[name]))

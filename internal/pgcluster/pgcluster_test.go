@@ -128,6 +128,17 @@ func TestStartErrors(t *testing.T) {
 	}
 }
 
+// A socket directory with a space in its path (a project folder's, a
+// TMPDIR's) is still reachable through SocketURL.
+func TestSocketURLWithASpace(t *testing.T) {
+	c := start(t, pgcluster.Config{Dir: filepath.Join(t.TempDir(), "with space", "pgdata")})
+	u, ok := c.SocketURL("postgres")
+	require.True(t, ok)
+	var unix *string
+	require.NoError(t, connect(t, u).QueryRow(t.Context(), "SELECT inet_client_addr()::text").Scan(&unix))
+	require.Nil(t, unix, "connected over the Unix socket")
+}
+
 // A data directory too long for a socket path gets TCP only, and SocketURL
 // says so instead of naming a socket that does not exist.
 func TestSocketURLWithoutASocket(t *testing.T) {

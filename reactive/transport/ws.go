@@ -284,13 +284,20 @@ func (c *wsConn) readLoop() {
 // waiter returns the connection's socket for awaitData, or nil where the
 // wait cannot be shallow: no peek on this platform, gorilla not reading
 // through the connection's own buffer (then what it holds is not known),
-// or a connection that is not a socket (TLS, a wrapped listener).
+// or a connection that is not a plain socket. A wrapper (TLS, a proxy
+// protocol) may buffer bytes of its own while still exposing its socket,
+// and a wait on the socket would then leave them unread.
 func (c *wsConn) waiter() syscall.RawConn {
 	if !canPeek || c.br == nil {
 		return nil
 	}
-	sc, ok := c.conn.NetConn().(syscall.Conn)
-	if !ok {
+	var sc syscall.Conn
+	switch nc := c.conn.NetConn().(type) {
+	case *net.TCPConn:
+		sc = nc
+	case *net.UnixConn:
+		sc = nc
+	default:
 		return nil
 	}
 	raw, err := sc.SyscallConn()
