@@ -15,6 +15,19 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+// demoDB is a fresh database of t's, migrated and holding the demo data.
+func demoDB(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.NewDB(t))
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = schema.Migrate(ctx, pool)
+	require.NoError(t, err)
+	require.NoError(t, schema.SeedDemo(ctx, pool))
+	return pool
+}
+
 func TestMigrateAndPublication(t *testing.T) {
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, pgtest.NewDB(t))
@@ -60,16 +73,11 @@ func TestMigrateAndPublication(t *testing.T) {
 
 func TestHelpersRecordDependencies(t *testing.T) {
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewDB(t))
-	require.NoError(t, err)
-	defer pool.Close()
-	_, err = schema.Migrate(ctx, pool)
-	require.NoError(t, err)
-	require.NoError(t, schema.SeedDemo(ctx, pool))
+	pool := demoDB(t)
 
 	deps := &schema.Deps{}
 	db := schema.NewDB(pool, deps)
-	_, err = db.Conversation(ctx, "conv-x")
+	_, err := db.Conversation(ctx, "conv-x")
 	require.ErrorIs(t, err, schema.ErrNoRow)
 	_, err = db.Messages(ctx, "conv-x", schema.MessageRange{Limit: 10})
 	require.NoError(t, err)

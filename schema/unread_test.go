@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/schema"
 )
 
@@ -41,13 +40,8 @@ func requireCountersTrue(t *testing.T, pool *pgxpool.Pool, step string) {
 // deletes, a sender or conversation changed by SQL, and TRUNCATE.
 func TestUnreadCountersFollowEveryWrite(t *testing.T) {
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewDB(t))
-	require.NoError(t, err)
-	defer pool.Close()
-	_, err = schema.Migrate(ctx, pool)
-	require.NoError(t, err)
-	require.NoError(t, schema.SeedDemo(ctx, pool))
-	_, err = pool.Exec(ctx, `INSERT INTO conversations (id, conversation_type, customer_id) VALUES ('convB', 'customer_to_admin', $1)`,
+	pool := demoDB(t)
+	_, err := pool.Exec(ctx, `INSERT INTO conversations (id, conversation_type, customer_id) VALUES ('convB', 'customer_to_admin', $1)`,
 		schema.DemoCustomerID)
 	require.NoError(t, err)
 	convs := []string{schema.DemoConversationID, "convB"}
