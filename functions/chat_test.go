@@ -353,14 +353,21 @@ func TestConcurrentSendsRetrySerializable(t *testing.T) {
 	require.Equal(t, p.Messages[0].Content, preview, "the conversation's preview is its newest message")
 }
 
+// limitedSendMessage is sendMessage with a burst of messages and no refill
+// to speak of (one per 1,000 s).
+func limitedSendMessage(t *testing.T, burst int) *functions.Function {
+	r := functions.NewRegistry()
+	functions.RegisterChat(r, functions.ChatConfig{MessagesPerSecond: 0.001, MessageBurst: burst, TypingPerSecond: -1})
+	f, err := r.Lookup("shared/chat:sendMessage")
+	require.NoError(t, err)
+	return f
+}
+
 // A resent mutation that already committed returns its stored result even
 // when the sender is out of rate-limit tokens; a new one is refused.
 func TestRateLimitAfterIdempotency(t *testing.T) {
 	e := newEnv(t)
-	r := functions.NewRegistry()
-	functions.RegisterChat(r, functions.ChatConfig{MessagesPerSecond: 0.001, MessageBurst: 1, TypingPerSecond: -1})
-	f, err := r.Lookup("shared/chat:sendMessage")
-	require.NoError(t, err)
+	f := limitedSendMessage(t, 1)
 	conv := e.storeConversation()
 	args, err := f.DecodeArgs(json.RawMessage(fmt.Sprintf(`{"conversationId":%q,"content":"once","messageType":"text"}`, conv)))
 	require.NoError(t, err)
@@ -418,10 +425,7 @@ func TestReplayAfterTheStateChanged(t *testing.T) {
 // one new message of the batch still goes through.
 func TestResendsAfterReconnectSpendNoTokens(t *testing.T) {
 	e := newEnv(t)
-	r := functions.NewRegistry()
-	functions.RegisterChat(r, functions.ChatConfig{MessagesPerSecond: 0.001, MessageBurst: 3, TypingPerSecond: -1})
-	f, err := r.Lookup("shared/chat:sendMessage")
-	require.NoError(t, err)
+	f := limitedSendMessage(t, 3)
 	conv := e.storeConversation()
 	send := func(req int64, resumed bool) (functions.MutationResult, error) {
 		args, err := f.DecodeArgs(json.RawMessage(fmt.Sprintf(`{"conversationId":%q,"content":"message %d","messageType":"text"}`, conv, req)))
