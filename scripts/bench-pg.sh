@@ -36,14 +36,14 @@ run() {
 	out=$("$pgbench" -n -M prepared --max-tries=24 -c "$clients" -j 2 -T "$secs" "${args[@]}" "$db" 2>&1) ||
 		{ echo "$out" >&2; return 1; }
 	awk -v name="$name" -v single=$(($# == 1)) '
-		/^tps = / && single { printf "%-12s %-12s %8.0f/s", name, FILENAME_, $3 }
+		/^tps = / && single { printf "%-12s %-12s %8.0f/s", name, first, $3 }
 		/^SQL script [0-9]+:/ { script = $NF; sub(/.*\//, "", script) }
 		/^ - [0-9]+ transactions .*tps = / && !single { t = $0; sub(/.*tps = /, "", t); sub(/\).*/, "", t)
 			printf "%-12s %-12s %8.0f/s\n", name, script, t }
 		/^number of failed transactions:/ { failed = $5 }
 		/^number of transactions retried:/ { retried = $5 }
 		END { if (single) printf "\n"; printf "%-12s %-12s failed %s, retried %s\n", name, "", failed, retried + 0 }
-	' FILENAME_="$1" <<<"$out"
+	' first="$1" <<<"$out"
 }
 version=$(psql -At "$db" -c 'SHOW server_version' 2>/dev/null || echo "?")
 echo "bench-pg: $clients clients, ${secs}s each, $(nproc) CPUs, Postgres $version"
