@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/parley-chat/parley/functions"
 )
@@ -251,7 +250,7 @@ type Session struct {
 	messages  []any
 	awaiting  []*MutationResponse
 	closing   string
-	expiry    *time.Timer // fires when the identity's token expires
+	expiry    Expiry // fires when the identity's token expires
 }
 
 // NewSession opens a session. Close it when the connection ends.
@@ -515,8 +514,11 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 	return nil
 }
 
+// Expiry is a scheduled end of an identity, such as a *time.Timer.
+type Expiry interface{ Stop() bool }
+
 // SetExpiry replaces the timer that ends the current identity (nil: none).
-func (s *Session) SetExpiry(t *time.Timer) {
+func (s *Session) SetExpiry(t Expiry) {
 	s.mu.Lock()
 	old := s.expiry
 	s.expiry = t

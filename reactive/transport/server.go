@@ -62,6 +62,7 @@ type Server struct {
 	mu       sync.Mutex     // orders a connection's wg.Add before Close's stop and Wait
 	root     context.Context
 	stop     context.CancelFunc
+	alarms   alarms // connections' pings and token expiries
 }
 
 // New returns the server's handler.

@@ -65,9 +65,12 @@ type wsConn struct {
 	// endedCh is closed by end. It is made on demand: only a reader
 	// waiting for room in the inbox needs it (endedChan).
 	endedCh   chan struct{}
-	ping      *time.Timer    // the next ping
+	ping      *alarm         // the next ping
 	workers   sync.WaitGroup // the handler, the writer and the shutdown hook
 	closeSent atomic.Bool    // a Close frame went out
+	// deadlineMu orders disarmWrites with closeWith, whose write sets a
+	// deadline of its own.
+	deadlineMu sync.Mutex
 }
 
 // readBufferSize is the size of a connection's read buffer. Client
@@ -138,7 +141,7 @@ func (c *wsConn) run() {
 		c.end()
 	})
 	c.mu.Lock()
-	c.ping = time.AfterFunc(c.s.cfg.PingInterval, c.pingDueNow)
+	c.ping = c.s.alarms.after(c.s.cfg.PingInterval, c.pingDueNow)
 	c.mu.Unlock()
 
 	c.readLoop()
@@ -149,7 +152,7 @@ func (c *wsConn) run() {
 
 	c.mu.Lock()
 	c.done = true
-	c.ping.Stop()
+	c.ping.stop()
 	c.mu.Unlock()
 	c.workers.Wait()
 	c.sess.Close()
@@ -230,8 +233,8 @@ func (c *wsConn) claimLocked(running *bool) bool {
 	return true
 }
 
-// pingDueNow runs on the ping timer: the writer sends a Ping, and the
-// timer is set again.
+// pingDueNow runs on the ping alarm: the writer sends a Ping, and the
+// alarm is set again.
 func (c *wsConn) pingDueNow() {
 	c.mu.Lock()
 	if c.done {
@@ -239,7 +242,7 @@ func (c *wsConn) pingDueNow() {
 		return
 	}
 	c.pingDue = true
-	c.ping.Reset(c.s.cfg.PingInterval)
+	c.ping.reset(c.s.cfg.PingInterval)
 	c.mu.Unlock()
 	c.kick()
 }
@@ -505,13 +508,13 @@ func (s *Server) handle(ctx context.Context, sess *reactive.Session, data []byte
 
 // expiry arms the session's token expiry: once the token's exp passes, the
 // session gets an AuthError and is closed, and the client reconnects with a
-// fresh token. The timer belongs to the session and is stopped with it.
+// fresh token. The alarm belongs to the session and is stopped with it.
 func (s *Server) expiry(sess *reactive.Session, version uint32, id *functions.Identity) {
 	if id.ExpiresAt.IsZero() {
 		sess.SetExpiry(nil)
 		return
 	}
-	sess.SetExpiry(time.AfterFunc(time.Until(id.ExpiresAt), func() {
+	sess.SetExpiry(s.alarms.after(time.Until(id.ExpiresAt), func() {
 		sess.Expired(version, "token expired")
 	}))
 }
@@ -536,6 +539,7 @@ func (c *wsConn) writeLoop() {
 			c.fail()
 			return
 		}
+		c.disarmWrites()
 		c.mu.Lock()
 		if !c.signalled && !c.pingDue {
 			c.writing = false
@@ -593,12 +597,25 @@ func (c *wsConn) write(b []byte) error {
 	return err
 }
 
+// disarmWrites clears the socket's write deadline once the writer has
+// written everything: gorilla sets it before every frame, and left armed
+// it would keep a runtime timer for every connection that wrote within
+// the last WriteTimeout (see alarms for why idle connections hold none).
+func (c *wsConn) disarmWrites() {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	c.conn.NetConn().SetWriteDeadline(time.Time{}) //nolint:errcheck // a failed write reports it
+}
+
 // closeWith sends a Close frame (safe alongside a running writer).
 func (c *wsConn) closeWith(code int, reason string) {
 	if len(reason) > 120 {
 		reason = reason[:120]
 	}
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
 	if c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second)) == nil {
 		c.closeSent.Store(true)
 	}
 }
+

@@ -1,0 +1,132 @@
+package transport
+
+import (
+	"container/heap"
+	"sync"
+	"time"
+)
+
+// alarms runs callbacks at set times, all of them from one runtime timer.
+// It stands in for a time.AfterFunc per connection (its ping, its token's
+// expiry): the runtime keeps timers in a heap per P and, whenever a
+// modified timer comes due, walks every timer of that heap. pgx modifies a
+// timer on every query it sends (its 15 ms guard against a write/read
+// deadlock), so those walks come dozens of times a second, and with a
+// timer or two per idle connection each walk grew with the number of
+// connections: at 10,000 connections it took milliseconds, a delay every
+// change could fall into. Here an idle connection holds no runtime timer,
+// and an alarm costs a heap slot of its own.
+//
+// Callbacks run one after another on the timer's goroutine, outside the
+// lock: they must be quick, and may set or stop alarms.
+type alarms struct {
+	mu    sync.Mutex
+	due   alarmHeap
+	timer *time.Timer // fires at due[0].at; nil until the first alarm
+}
+
+// alarm is one callback's time. Its fields belong to its alarms' lock.
+type alarm struct {
+	set *alarms
+	fn  func()
+	at  time.Time
+	i   int // index in set.due; -1 while not scheduled
+}
+
+// after returns an alarm that runs fn once d has passed.
+func (s *alarms) after(d time.Duration, fn func()) *alarm {
+	a := &alarm{set: s, fn: fn, i: -1}
+	a.reset(d)
+	return a
+}
+
+// reset schedules the alarm to run d from now, replacing any earlier
+// schedule, including after it has run.
+func (a *alarm) reset(d time.Duration) {
+	s := a.set
+	at := time.Now().Add(d)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a.at = at
+	if a.i < 0 {
+		heap.Push(&s.due, a)
+	} else {
+		heap.Fix(&s.due, a.i)
+	}
+	if s.due[0] == a {
+		s.armLocked(at)
+	}
+}
+
+// stop unschedules the alarm. It reports whether it did: false means the
+// alarm had run, was running, or was not scheduled.
+func (a *alarm) stop() bool {
+	s := a.set
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a.i < 0 {
+		return false
+	}
+	heap.Remove(&s.due, a.i)
+	// The timer may now fire early, for an alarm no longer first; fire
+	// then finds nothing due and sets it again.
+	return true
+}
+
+// Stop is stop under the name reactive.Session.SetExpiry expects.
+func (a *alarm) Stop() bool { return a.stop() }
+
+// armLocked sets the runtime timer to fire at at.
+func (s *alarms) armLocked(at time.Time) {
+	d := max(time.Until(at), 0)
+	if s.timer == nil {
+		s.timer = time.AfterFunc(d, s.fire)
+		return
+	}
+	s.timer.Reset(d)
+}
+
+// fire runs the alarms that are due and sets the timer for the next.
+func (s *alarms) fire() {
+	var run []func()
+	s.mu.Lock()
+	now := time.Now()
+	for len(s.due) > 0 && !s.due[0].at.After(now) {
+		a := heap.Pop(&s.due).(*alarm)
+		run = append(run, a.fn)
+	}
+	if len(s.due) > 0 {
+		s.armLocked(s.due[0].at)
+	}
+	s.mu.Unlock()
+	for _, fn := range run {
+		fn()
+	}
+}
+
+// alarmHeap orders alarms by time, for container/heap.
+type alarmHeap []*alarm
+
+func (h alarmHeap) Len() int           { return len(h) }
+func (h alarmHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h alarmHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].i = i
+	h[j].i = j
+}
+
+func (h *alarmHeap) Push(x any) {
+	a := x.(*alarm)
+	a.i = len(*h)
+	*h = append(*h, a)
+}
+
+func (h *alarmHeap) Pop() any {
+	old := *h
+	n := len(old)
+	a := old[n-1]
+	old[n-1] = nil
+	a.i = -1
+	*h = old[:n-1]
+	return a
+}
