@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Querier is what the access helpers need: a pgx connection or transaction.
@@ -262,7 +263,7 @@ type MessageRange struct {
 // their senders' names.
 func (db *DB) Messages(ctx context.Context, conversationID string, r MessageRange) ([]Message, error) {
 	db.deps.add("messages", "conversation_id", conversationID)
-	sql := `SELECT m.id, m.conversation_id, m.sender_id, m.sender_type, coalesce(u.name, ''), m.message_type,
+	sql := `SELECT m.id, m.sender_id, m.sender_type, coalesce(u.name, ''), m.message_type,
 		m.content, m.image_file_id, m.is_read, m.read_at, m.is_deleted, m.created_at
 		FROM messages m LEFT JOIN users u ON u.id = m.sender_id
 		WHERE m.conversation_id = $1`
@@ -281,10 +282,16 @@ func (db *DB) Messages(ctx context.Context, conversationID string, r MessageRang
 	if err != nil {
 		return nil, fmt.Errorf("read messages: %w", err)
 	}
-	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
-		var m Message
-		err := r.Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.SenderType, &m.SenderName, &m.MessageType,
+	// A page repeats its conversation, a few senders and types: those
+	// columns are read as bytes and share one string per distinct value
+	// (see interner), and the page is allocated once.
+	in := interner{}
+	var senderID, senderType, senderName, messageType pgtype.DriverBytes
+	msgs, err := pgx.AppendRows(make([]Message, 0, min(r.Limit, maxPagePrealloc)), rows, func(r pgx.CollectableRow) (Message, error) {
+		m := Message{ConversationID: conversationID}
+		err := r.Scan(&m.ID, &senderID, &senderType, &senderName, &messageType,
 			&m.Content, &m.ImageFileID, &m.IsRead, &m.ReadAt, &m.IsDeleted, &m.CreatedAt)
+		m.SenderID, m.SenderType, m.SenderName, m.MessageType = in.get(senderID), in.get(senderType), in.get(senderName), in.get(messageType)
 		return m, err
 	})
 	if err != nil {
@@ -294,6 +301,24 @@ func (db *DB) Messages(ctx context.Context, conversationID string, r MessageRang
 		db.deps.add("users", "id", msgs[i].SenderID)
 	}
 	return msgs, nil
+}
+
+// maxPagePrealloc bounds the rows Messages allocates room for before
+// reading them.
+const maxPagePrealloc = 256
+
+// interner hands out one string per distinct value read within one
+// result. Re-runs of a conversation's page are the engine's most frequent
+// work, and a string per row and column was most of what they allocated.
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
 }
 
 // Message reads one message (mutations).

@@ -422,6 +422,7 @@ type stream struct {
 }
 
 func (st *stream) run(ctx context.Context) error {
+	defer st.wake.release()
 	st.nextStatus = time.Now().Add(st.src.cfg.StandbyInterval)
 	for {
 		if st.wake.take() {
@@ -537,7 +538,12 @@ func (st *stream) sendStatus(ctx context.Context) error {
 type waker struct {
 	mu     sync.Mutex
 	wanted bool
-	cancel context.CancelFunc // of the receive in progress; nil when none
+	// The receives' context, with the status deadline it was made for: it
+	// serves every receive until that deadline or a wake-up ends it, so a
+	// message costs no context and runtime timer of its own. Nil when none.
+	rctx     context.Context
+	cancel   context.CancelFunc
+	deadline time.Time
 }
 
 // watch turns signals on ch into wake-ups until ctx is done.
@@ -575,20 +581,30 @@ func (w *waker) receive(ctx context.Context, conn *pgconn.PgConn, deadline time.
 		w.mu.Unlock()
 		return nil, nil
 	}
-	rctx, cancel := context.WithDeadline(ctx, deadline)
-	w.cancel = cancel
+	if w.rctx == nil || w.rctx.Err() != nil || !w.deadline.Equal(deadline) {
+		if w.cancel != nil {
+			w.cancel()
+		}
+		w.rctx, w.cancel = context.WithDeadline(ctx, deadline)
+		w.deadline = deadline
+	}
+	rctx := w.rctx
 	w.mu.Unlock()
 
 	msg, err := conn.ReceiveMessage(rctx)
-
-	w.mu.Lock()
-	w.cancel = nil
-	w.mu.Unlock()
-	cancel()
-
 	if err != nil && ctx.Err() == nil &&
 		(pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
-		return nil, nil
+		return nil, nil // rctx is done: the next receive makes another
 	}
 	return msg, err
+}
+
+// release ends the receives' context when the stream ends.
+func (w *waker) release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cancel != nil {
+		w.cancel()
+	}
+	w.rctx, w.cancel = nil, nil
 }

@@ -618,4 +618,3 @@ func (c *wsConn) closeWith(code int, reason string) {
 		c.closeSent.Store(true)
 	}
 }
-
