@@ -287,7 +287,7 @@ func (db *DB) Messages(ctx context.Context, conversationID string, r MessageRang
 	// (see interner), and the page is allocated once.
 	in := interner{}
 	var senderID, senderType, senderName, messageType pgtype.DriverBytes
-	msgs, err := pgx.AppendRows(make([]Message, 0, min(r.Limit, maxPagePrealloc)), rows, func(r pgx.CollectableRow) (Message, error) {
+	msgs, err := pgx.AppendRows(make([]Message, 0, min(max(r.Limit, 0), maxPagePrealloc)), rows, func(r pgx.CollectableRow) (Message, error) {
 		m := Message{ConversationID: conversationID}
 		err := r.Scan(&m.ID, &senderID, &senderType, &senderName, &messageType,
 			&m.Content, &m.ImageFileID, &m.IsRead, &m.ReadAt, &m.IsDeleted, &m.CreatedAt)
@@ -304,8 +304,8 @@ func (db *DB) Messages(ctx context.Context, conversationID string, r MessageRang
 }
 
 // maxPagePrealloc bounds the rows Messages allocates room for before
-// reading them.
-const maxPagePrealloc = 256
+// reading them: a page's usual size, not a pinned page's 1,001.
+const maxPagePrealloc = 100
 
 // interner hands out one string per distinct value read within one
 // result. Re-runs of a conversation's page are the engine's most frequent

@@ -114,3 +114,49 @@ func TestHelpersRecordDependencies(t *testing.T) {
 	require.Equal(t, 5, s.MaxImageSizeMB)
 	require.Equal(t, []string{"image/jpeg", "image/png", "image/gif", "image/webp"}, s.AllowedImageTypes)
 }
+
+// A page of messages holds every row's own values: its senders, types and
+// names are read into strings shared within the page, which must not mix
+// rows up. The expected page is read with plain scans.
+func TestMessagesPageHoldsEachRowsValues(t *testing.T) {
+	ctx := context.Background()
+	pool := demoDB(t)
+	// Two senders with names, one without a user row, types and read
+	// states mixed; created in order so the page order is known.
+	_, err := pool.Exec(ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content, is_read, read_at, created_at)
+		SELECT 'pg' || lpad(i::text, 3, '0'), $1,
+			(ARRAY[$2, $3, 'ghost'])[i % 3 + 1], (ARRAY['customer', 'store', 'system'])[i % 3 + 1],
+			(ARRAY['text', 'system', 'transfer', 'text'])[i % 4 + 1], 'message ' || i,
+			i % 2 = 0, CASE WHEN i % 2 = 0 THEN now() END, now() + i * interval '1 second'
+		FROM generate_series(1, 120) i`, schema.DemoConversationID, schema.DemoCustomerID, schema.DemoStaffID)
+	require.NoError(t, err)
+
+	want := func(limit int) []schema.Message {
+		rows, err := pool.Query(ctx, `SELECT m.id, m.conversation_id, m.sender_id, m.sender_type, coalesce(u.name, ''), m.message_type,
+			m.content, m.image_file_id, m.is_read, m.read_at, m.is_deleted, m.created_at
+			FROM messages m LEFT JOIN users u ON u.id = m.sender_id WHERE m.conversation_id = $1
+			ORDER BY m.created_at DESC, m.id DESC LIMIT $2`, schema.DemoConversationID, limit)
+		require.NoError(t, err)
+		msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (schema.Message, error) {
+			var m schema.Message
+			err := r.Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.SenderType, &m.SenderName, &m.MessageType,
+				&m.Content, &m.ImageFileID, &m.IsRead, &m.ReadAt, &m.IsDeleted, &m.CreatedAt)
+			return m, err
+		})
+		require.NoError(t, err)
+		return msgs
+	}
+	db := schema.NewDB(pool, &schema.Deps{})
+	for _, limit := range []int{1, 20, 100, 1001} { // 1001: beyond what a page allocates up front
+		got, err := db.Messages(ctx, schema.DemoConversationID, schema.MessageRange{Limit: limit})
+		require.NoError(t, err)
+		exp := want(limit)
+		require.Equal(t, exp, got, "limit %d", limit)
+		require.Len(t, got, min(limit, len(exp)))
+	}
+	names := map[string]bool{}
+	for _, m := range want(1001) {
+		names[m.SenderName] = true
+	}
+	require.Len(t, names, 3, "the page has three distinct sender names, one of them empty: %v", names)
+}

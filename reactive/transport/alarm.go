@@ -14,8 +14,8 @@ import (
 // deadlock), so those walks come dozens of times a second, and with a
 // timer or two per idle connection each walk grew with the number of
 // connections: at 10,000 connections it took milliseconds, a delay every
-// change could fall into. Here an idle connection holds no runtime timer,
-// and an alarm costs a heap slot of its own.
+// change could fall into. Here a connection's ping and expiry cost a slot
+// in a heap of our own, which nothing walks.
 //
 // Callbacks run one after another on the timer's goroutine, outside the
 // lock: they must be quick, and may set or stop alarms.
@@ -59,7 +59,9 @@ func (a *alarm) reset(d time.Duration) {
 }
 
 // stop unschedules the alarm. It reports whether it did: false means the
-// alarm had run, was running, or was not scheduled.
+// alarm had run or was running, or was not scheduled. As with
+// time.AfterFunc, a run already under way when the alarm was reset is not
+// stopped by the true that the new schedule's stop returns.
 func (a *alarm) stop() bool {
 	s := a.set
 	s.mu.Lock()

@@ -150,3 +150,28 @@ func TestAlarmsUnderConcurrentUse(t *testing.T) {
 	defer s.mu.Unlock()
 	require.Empty(t, s.due)
 }
+
+// An alarm runs when it is due, not only when something later wakes the
+// set: each of these alarms is set after an earlier-firing reference and
+// must run before a runtime timer due well after it; an alarm due later
+// stays pending meanwhile.
+func TestAlarmRunsWhenDue(t *testing.T) {
+	var s alarms
+	ran := make(chan string, 5)
+	s.after(time.Hour, func() { ran <- "hour" }) // the timer first set far away
+	s.after(20*time.Millisecond, func() { ran <- "soon" })
+	s.after(40*time.Millisecond, func() { ran <- "next" }) // the timer set again as "soon" runs
+	later := s.after(time.Second, func() { ran <- "later" })
+	time.AfterFunc(300*time.Millisecond, func() { ran <- "reference" })
+	require.Equal(t, "soon", receive(t, ran))
+	require.Equal(t, "next", receive(t, ran))
+	require.Equal(t, "reference", receive(t, ran), "the alarm due in a second ran early")
+	require.True(t, later.stop())
+
+	// Moved earlier while the timer waits for something later.
+	moved := s.after(time.Hour, func() { ran <- "moved" })
+	moved.reset(20 * time.Millisecond)
+	time.AfterFunc(300*time.Millisecond, func() { ran <- "reference" })
+	require.Equal(t, "moved", receive(t, ran))
+	require.Equal(t, "reference", receive(t, ran))
+}

@@ -68,9 +68,6 @@ type wsConn struct {
 	ping      *alarm         // the next ping
 	workers   sync.WaitGroup // the handler, the writer and the shutdown hook
 	closeSent atomic.Bool    // a Close frame went out
-	// deadlineMu orders disarmWrites with closeWith, whose write sets a
-	// deadline of its own.
-	deadlineMu sync.Mutex
 }
 
 // readBufferSize is the size of a connection's read buffer. Client
@@ -539,7 +536,6 @@ func (c *wsConn) writeLoop() {
 			c.fail()
 			return
 		}
-		c.disarmWrites()
 		c.mu.Lock()
 		if !c.signalled && !c.pingDue {
 			c.writing = false
@@ -597,23 +593,11 @@ func (c *wsConn) write(b []byte) error {
 	return err
 }
 
-// disarmWrites clears the socket's write deadline once the writer has
-// written everything: gorilla sets it before every frame, and left armed
-// it would keep a runtime timer for every connection that wrote within
-// the last WriteTimeout (see alarms for why idle connections hold none).
-func (c *wsConn) disarmWrites() {
-	c.deadlineMu.Lock()
-	defer c.deadlineMu.Unlock()
-	c.conn.NetConn().SetWriteDeadline(time.Time{}) //nolint:errcheck // a failed write reports it
-}
-
 // closeWith sends a Close frame (safe alongside a running writer).
 func (c *wsConn) closeWith(code int, reason string) {
 	if len(reason) > 120 {
 		reason = reason[:120]
 	}
-	c.deadlineMu.Lock()
-	defer c.deadlineMu.Unlock()
 	if c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second)) == nil {
 		c.closeSent.Store(true)
 	}
