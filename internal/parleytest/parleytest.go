@@ -83,17 +83,26 @@ func StartChat(t testing.TB, chat functions.ChatConfig) *Server {
 // image (media.Service.SeedDemo).
 func StartWith(t testing.TB, chat functions.ChatConfig, mediaCfg media.Config) *Server {
 	t.Helper()
-	return start(t, chat, mediaCfg, nil)
+	return StartConfigured(t, func(cfg *server.Config) { cfg.Chat, cfg.Media = chat, mediaCfg })
 }
 
 // StartWrapped is Start with the server's listener wrapped by wrap: a
 // test's view of connections that are not plain TCP sockets (TLS, proxies).
 func StartWrapped(t testing.TB, wrap func(net.Listener) net.Listener) *Server {
 	t.Helper()
-	return start(t, NoLimits, media.Config{}, wrap)
+	return StartConfigured(t, func(cfg *server.Config) { cfg.Listener = wrap(cfg.Listener) })
 }
 
-func start(t testing.TB, chat functions.ChatConfig, mediaCfg media.Config, wrap func(net.Listener) net.Listener) *Server {
+// StartConfigured is Start with the server's configuration changed by
+// configure before the server is made: cfg holds Start's (a private
+// database, NoLimits, a listener on 127.0.0.1:0, a media directory of the
+// test's own). A nil media key is filled with a random one afterwards.
+func StartConfigured(t testing.TB, configure func(cfg *server.Config)) *Server {
+	t.Helper()
+	return start(t, configure)
+}
+
+func start(t testing.TB, configure func(cfg *server.Config)) *Server {
 	t.Helper()
 	ctx := context.Background()
 	dbURL := pgtest.NewDB(t)
@@ -111,17 +120,19 @@ func start(t testing.TB, chat functions.ChatConfig, mediaCfg media.Config, wrap 
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	if wrap != nil {
-		ln = wrap(ln)
+	cfg := server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln,
+		Chat: NoLimits, MediaDir: t.TempDir(), Logger: testLogger(t)}
+	if configure != nil {
+		configure(&cfg)
 	}
-	if mediaCfg.Key == nil {
-		mediaCfg.Key = make([]byte, media.MinKeyLen)
-		_, err = rand.Read(mediaCfg.Key)
+	ln = cfg.Listener
+	if cfg.Media.Key == nil {
+		cfg.Media.Key = make([]byte, media.MinKeyLen)
+		_, err = rand.Read(cfg.Media.Key)
 		require.NoError(t, err)
 	}
-	mediaDir := t.TempDir()
-	srv, err := server.New(ctx, server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln,
-		Chat: chat, MediaDir: mediaDir, Media: mediaCfg, Logger: testLogger(t)})
+	mediaDir := cfg.MediaDir
+	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		ln.Close()
 		require.NoError(t, err, "server.New")

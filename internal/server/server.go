@@ -65,6 +65,9 @@ type Config struct {
 	Media media.Config
 	// Logger receives logs. Nil discards them.
 	Logger *slog.Logger
+	// WriteTimeout bounds one WebSocket write: a client that does not
+	// take a message in time is disconnected. Zero means 10s.
+	WriteTimeout time.Duration
 }
 
 // Server is an assembled Parley. Not safe for concurrent use of Run.
@@ -139,7 +142,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, Media: svc, reg: reg}
 	s.HTTP, err = transport.New(transport.Config{Engine: eng, Verifier: cfg.Verifier, Health: s.health,
-		Gatherer: reg, Mux: mux, Logger: log})
+		Gatherer: reg, Mux: mux, Logger: log, WriteTimeout: cfg.WriteTimeout})
 	if err != nil {
 		pool.Close()
 		return nil, err

@@ -8,7 +8,7 @@ import (
 
 // alarms runs callbacks at set times, all of them from one runtime timer.
 // It stands in for a time.AfterFunc per connection (its ping, its token's
-// expiry): the runtime keeps timers in a heap per P and, whenever a
+// expiry, its write timeout): the runtime keeps timers in a heap per P and, whenever a
 // modified timer comes due, walks every timer of that heap. pgx modifies a
 // timer on every query it sends (its 15 ms guard against a write/read
 // deadlock), so those walks come dozens of times a second, and with a
@@ -35,9 +35,14 @@ type alarm struct {
 
 // after returns an alarm that runs fn once d has passed.
 func (s *alarms) after(d time.Duration, fn func()) *alarm {
-	a := &alarm{set: s, fn: fn, i: -1}
+	a := s.unset(fn)
 	a.reset(d)
 	return a
+}
+
+// unset returns an alarm for fn that is not scheduled until reset.
+func (s *alarms) unset(fn func()) *alarm {
+	return &alarm{set: s, fn: fn, i: -1}
 }
 
 // reset schedules the alarm to run d from now, replacing any earlier

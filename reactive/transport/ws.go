@@ -66,6 +66,7 @@ type wsConn struct {
 	// waiting for room in the inbox needs it (endedChan).
 	endedCh   chan struct{}
 	ping      *alarm         // the next ping
+	writeDue  *alarm         // set while a write is under way (see write)
 	workers   sync.WaitGroup // the handler, the writer and the shutdown hook
 	closeSent atomic.Bool    // a Close frame went out
 }
@@ -123,6 +124,7 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
 	c := &wsConn{s: s, conn: conn, br: h.br, inbox: make(chan []byte, inboxSize)}
+	c.writeDue = s.alarms.unset(c.writeTimedOut)
 	c.sess = s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log, OnWake: c.kick})
 	go c.run()
 }
@@ -581,16 +583,29 @@ func (c *wsConn) send(out reactive.Outbox) bool {
 	return true
 }
 
-// write sends one text message within the write timeout.
+// errWriteTimeout fails a write that did not finish within WriteTimeout.
+var errWriteTimeout = errors.New("write timed out: the client stopped reading")
+
+// write sends one text message within the write timeout. The timeout is
+// an alarm rather than the socket's write deadline: a deadline stays in
+// the runtime's timer heap after the write, for WriteTimeout, and every
+// connection pinged within the last WriteTimeout would hold one (see
+// alarms).
 func (c *wsConn) write(b []byte) error {
-	c.conn.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout)) //nolint:errcheck
+	c.writeDue.reset(c.s.cfg.WriteTimeout)
 	err := c.conn.WriteMessage(websocket.TextMessage, b)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		c.s.log.Info("closing session: client stopped reading",
-			slog.Duration("write_timeout", c.s.cfg.WriteTimeout), slog.String("remote", c.conn.RemoteAddr().String()))
+	if !c.writeDue.stop() && err == nil {
+		err = errWriteTimeout // it ran as the write finished: the socket is closed
 	}
 	return err
+}
+
+// writeTimedOut runs when a write has not finished within WriteTimeout:
+// closing the socket ends the write, and with it the connection.
+func (c *wsConn) writeTimedOut() {
+	c.s.log.Info("closing session: client stopped reading",
+		slog.Duration("write_timeout", c.s.cfg.WriteTimeout), slog.String("remote", c.conn.RemoteAddr().String()))
+	c.conn.Close()
 }
 
 // closeWith sends a Close frame (safe alongside a running writer).

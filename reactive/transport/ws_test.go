@@ -1,15 +1,22 @@
 package transport_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/parleytest"
+	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/internal/server"
+	"github.com/parley-chat/parley/schema"
 )
 
 // clientFrame is a masked text frame, as clients send them.
@@ -123,4 +130,48 @@ func TestMessagesOverAConnectionThatIsNotASocket(t *testing.T) {
 	_, err = c.NetConn().Write(removeQuery(t))
 	require.NoError(t, err)
 	require.Equal(t, uint32(2), readUntil(t, c, "Transition").EndVersion.QuerySet)
+}
+
+// A client that stops reading is disconnected once a write to it has not
+// finished within the write timeout: its session ends instead of waiting
+// on the socket for as long as the client keeps it open. The client reads
+// nothing while the server pushes pages of large messages.
+func TestClientThatStopsReadingIsDisconnected(t *testing.T) {
+	s := parleytest.StartConfigured(t, func(cfg *server.Config) { cfg.WriteTimeout = 300 * time.Millisecond })
+	dialer := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			err = conn.(*net.TCPConn).SetReadBuffer(4096) // the server's writes back up soon
+		}
+		return conn, err
+	}}
+	c, _, err := dialer.Dial("ws://"+s.Server.Addr().String()+"/api/1.48.0/sync", nil)
+	require.NoError(t, err)
+	defer c.Close()
+	tok := s.Token(t, functions.Identity{Subject: schema.DemoCustomerID, Role: functions.RoleCustomer})
+	require.NoError(t, c.WriteJSON(map[string]any{"type": "Connect", "sessionId": "s1", "connectionCount": 0}))
+	require.NoError(t, c.WriteJSON(map[string]any{"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": tok}))
+	require.NoError(t, c.WriteJSON(map[string]any{"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1,
+		"modifications": []any{map[string]any{"type": "Add", "queryId": 0, "udfPath": "shared/chat:getMessages",
+			"args": []any{map[string]any{"conversationId": schema.DemoConversationID, "limit": functions.MaxMessageLimit}}}}}))
+	for f := readUntil(t, c, "Transition"); f.EndVersion.QuerySet != 1; f = readUntil(t, c, "Transition") {
+	}
+	require.Equal(t, 1, s.Server.Engine.Stats().Sessions)
+
+	// Every message makes the page about 30 KB larger; the client reads
+	// none of them.
+	ctx := context.Background()
+	big := strings.Repeat("x", 30_000)
+	for i := range 60 {
+		_, err := s.DB.Exec(ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content)
+			VALUES ($1, $2, $3, 'customer', 'text', $4)`, fmt.Sprintf("stall%03d", i), schema.DemoConversationID, schema.DemoCustomerID, big)
+		require.NoError(t, err)
+	}
+
+	pgtest.Eventually(t, 20*time.Second, func() error {
+		if n := s.Server.Engine.Stats().Sessions; n != 0 {
+			return fmt.Errorf("%d session still open", n)
+		}
+		return nil
+	})
 }
