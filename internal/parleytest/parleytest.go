@@ -97,6 +97,8 @@ func StartWrapped(t testing.TB, wrap func(net.Listener) net.Listener) *Server {
 // configure before the server is made: cfg holds Start's (a private
 // database, NoLimits, a listener on 127.0.0.1:0, a media directory of the
 // test's own). A nil media key is filled with a random one afterwards.
+// configure may wrap cfg.Listener but should not replace it: the one it
+// replaces would stay open.
 func StartConfigured(t testing.TB, configure func(cfg *server.Config)) *Server {
 	t.Helper()
 	return start(t, configure)

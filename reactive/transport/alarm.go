@@ -17,8 +17,9 @@ import (
 // change could fall into. Here a connection's ping and expiry cost a slot
 // in a heap of our own, which nothing walks.
 //
-// Callbacks run one after another on the timer's goroutine, outside the
-// lock: they must be quick, and may set or stop alarms.
+// The alarms due at one firing run one after another on the timer's
+// goroutine, outside the lock: they must be quick, and may set or stop
+// alarms. (A later firing may run alongside them.)
 type alarms struct {
 	mu    sync.Mutex
 	due   alarmHeap

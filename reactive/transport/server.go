@@ -62,7 +62,7 @@ type Server struct {
 	mu       sync.Mutex     // orders a connection's wg.Add before Close's stop and Wait
 	root     context.Context
 	stop     context.CancelFunc
-	alarms   alarms // connections' pings and token expiries
+	alarms   alarms // connections' pings, token expiries and write timeouts
 }
 
 // New returns the server's handler.
