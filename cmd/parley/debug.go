@@ -9,8 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"time"
 )
+
+// mutexSampling is the mutex profile's sampling while the profiler is on:
+// one contention event in this many is recorded, for /debug/pprof/mutex,
+// which is empty otherwise.
+const mutexSampling = 100
 
 // debugFlag declares --debug-addr: a separate listener with the Go
 // profiler (net/http/pprof), off by default. It is never on the public
@@ -37,6 +43,7 @@ func startDebug(ctx context.Context, addr string, log *slog.Logger) (stop func()
 	if err != nil {
 		return nil, fmt.Errorf("listen on --debug-addr %s: %w", addr, err)
 	}
+	runtime.SetMutexProfileFraction(mutexSampling)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -58,5 +65,5 @@ func startDebug(ctx context.Context, addr string, log *slog.Logger) (stop func()
 		<-ctx.Done()
 		srv.Close()
 	}()
-	return func() { cancel(); <-closed; <-done }, nil
+	return func() { cancel(); <-closed; <-done; runtime.SetMutexProfileFraction(0) }, nil
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -31,12 +32,13 @@ func TestDebugListenerServesProfilesNotTheCommandLine(t *testing.T) {
 	stop, err := startDebug(ctx, addr, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer stop()
-	for path, want := range map[string]int{"/debug/pprof/": 200, "/debug/pprof/heap": 200, "/debug/pprof/cmdline": 404} {
+	for path, want := range map[string]int{"/debug/pprof/": 200, "/debug/pprof/heap": 200, "/debug/pprof/mutex": 200, "/debug/pprof/cmdline": 404} {
 		resp, err := http.Get("http://" + addr + path)
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, want, resp.StatusCode, path)
 	}
+	require.Equal(t, mutexSampling, runtime.SetMutexProfileFraction(-1), "mutex contention is sampled while the profiler is on")
 }
 
 // freeLoopbackAddr returns a loopback address with a port free a moment ago.

@@ -57,8 +57,12 @@ type wsConn struct {
 	writing   bool       // a writer goroutine is running
 	signalled bool       // something to send arrived since the writer last looked
 	pingDue   bool
-	done      bool // the connection is ending: start no writer, no ping
-	ended     bool // end has run
+	// writeStart is when the write under way began; zero when none.
+	writeStart time.Time
+	writeArmed bool // writeDue is scheduled
+	timedOut   bool // a write outlasted WriteTimeout: the socket is closed
+	done       bool // the connection is ending: start no writer, no ping
+	ended      bool // end has run
 	// cancelHandling cancels the running handler's context; nil when no
 	// handler runs.
 	cancelHandling context.CancelFunc
@@ -66,7 +70,7 @@ type wsConn struct {
 	// waiting for room in the inbox needs it (endedChan).
 	endedCh   chan struct{}
 	ping      *alarm         // the next ping
-	writeDue  *alarm         // set while a write is under way (see write)
+	writeDue  *alarm         // checks the write under way (see write)
 	workers   sync.WaitGroup // the handler, the writer and the shutdown hook
 	closeSent atomic.Bool    // a Close frame went out
 }
@@ -124,7 +128,7 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
 	c := &wsConn{s: s, conn: conn, br: h.br, inbox: make(chan []byte, inboxSize)}
-	c.writeDue = s.alarms.unset(c.writeTimedOut)
+	c.writeDue = s.alarms.unset(c.checkWrite)
 	c.sess = s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log, OnWake: c.kick})
 	go c.run()
 }
@@ -154,6 +158,7 @@ func (c *wsConn) run() {
 	c.ping.stop()
 	c.mu.Unlock()
 	c.workers.Wait()
+	c.writeDue.stop() // the writer has exited: nothing to check
 	c.sess.Close()
 	c.conn.Close()
 }
@@ -588,21 +593,48 @@ var errWriteTimeout = errors.New("write timed out: the client stopped reading")
 
 // write sends one text message within the write timeout. The timeout is
 // an alarm rather than the socket's write deadline: a deadline stays in
-// the runtime's timer heap after the write, for WriteTimeout, and every
+// the runtime's timer heap for WriteTimeout after the write, so every
 // connection pinged within the last WriteTimeout would hold one (see
-// alarms).
+// alarms). The alarm is not set for every write either, which would take
+// the alarms' lock twice per message sent: it is set when a write starts
+// and none is set, and when it runs it looks at the write under way then
+// (checkWrite).
 func (c *wsConn) write(b []byte) error {
-	c.writeDue.reset(c.s.cfg.WriteTimeout)
+	c.mu.Lock()
+	c.writeStart = time.Now()
+	if !c.writeArmed {
+		c.writeArmed = true
+		c.writeDue.reset(c.s.cfg.WriteTimeout)
+	}
+	c.mu.Unlock()
 	err := c.conn.WriteMessage(websocket.TextMessage, b)
-	if !c.writeDue.stop() && err == nil {
+	c.mu.Lock()
+	c.writeStart = time.Time{}
+	if c.timedOut && err == nil {
 		err = errWriteTimeout // it ran as the write finished: the socket is closed
 	}
+	c.mu.Unlock()
 	return err
 }
 
-// writeTimedOut runs when a write has not finished within WriteTimeout:
-// closing the socket ends the write, and with it the connection.
-func (c *wsConn) writeTimedOut() {
+// checkWrite runs on the write alarm. A write under way for WriteTimeout
+// means the client stopped reading: closing the socket ends the write,
+// and with it the connection. A younger write sets the alarm for its own
+// time; with none under way the alarm rests until the next write.
+func (c *wsConn) checkWrite() {
+	c.mu.Lock()
+	if c.writeStart.IsZero() {
+		c.writeArmed = false
+		c.mu.Unlock()
+		return
+	}
+	if left := c.s.cfg.WriteTimeout - time.Since(c.writeStart); left > 0 {
+		c.writeDue.reset(left)
+		c.mu.Unlock()
+		return
+	}
+	c.timedOut = true
+	c.mu.Unlock()
 	c.s.log.Info("closing session: client stopped reading",
 		slog.Duration("write_timeout", c.s.cfg.WriteTimeout), slog.String("remote", c.conn.RemoteAddr().String()))
 	c.conn.Close()
