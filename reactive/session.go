@@ -238,8 +238,8 @@ type Session struct {
 
 	mu        sync.Mutex // guards the fields below; taken after Engine.mu
 	sessionID string
-	resumed   bool // the client has connected before: mutations may be resends
-	identity  *functions.Identity
+	resumed   bool   // the client has connected before: mutations may be resends
+	who       caller // the identity (nil: anonymous) and its key, made once per identity
 	qsVersion uint32
 	idVersion uint32
 	queries   querySet
@@ -301,7 +301,7 @@ func (s *Session) Connect(sessionID string, resumed bool) {
 func (s *Session) Identity() *functions.Identity {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.identity
+	return s.who.id
 }
 
 // charge counts n bytes of queued messages against MaxPendingBytes (s.mu
@@ -396,7 +396,7 @@ func (s *Session) ModifyQuerySet(ctx context.Context, base, next uint32, adds []
 		s.mu.Unlock()
 		return fmt.Errorf("%w: ModifyQuerySet new version %d is not after %d", ErrProtocol, next, base)
 	}
-	id := s.identity
+	who := s.who
 	seen := make(map[uint32]bool, len(adds))
 	for _, a := range adds {
 		if s.queries.get(a.QueryID) != nil || seen[a.QueryID] {
@@ -419,7 +419,6 @@ func (s *Session) ModifyQuerySet(ctx context.Context, base, next uint32, adds []
 		}
 		return err
 	}
-	who := callerOf(id)
 	for _, a := range adds {
 		q, err := s.attach(a, who)
 		if err != nil {
@@ -495,7 +494,7 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 	}
 
 	s.mu.Lock()
-	s.identity = id
+	s.who = who
 	s.idVersion = base + 1
 	var stale []uint32
 	for qid, nq := range fresh {
@@ -533,7 +532,7 @@ func (s *Session) SetExpiry(t Expiry) {
 func (s *Session) Expired(version uint32, msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.idVersion != version || s.identity == nil {
+	if s.idVersion != version || s.who.id == nil {
 		return
 	}
 	// The client treats an AuthError with authUpdateAttempted=false and the
@@ -564,7 +563,7 @@ func (s *Session) AuthFailed(base uint32, msg string) {
 // client sees its own write in its queries when the promise resolves.
 func (s *Session) Mutation(ctx context.Context, requestID uint32, udfPath string, args json.RawMessage) {
 	s.mu.Lock()
-	id, sid, resumed := s.identity, s.sessionID, s.resumed
+	id, sid, resumed := s.who.id, s.sessionID, s.resumed
 	s.mu.Unlock()
 	key := functions.RequestKey{}
 	if sid != "" {
