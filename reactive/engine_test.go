@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/reactive"
 	"github.com/parley-chat/parley/reactive/pgrepl"
@@ -33,12 +34,7 @@ type clockArgs struct {
 func startEngine(t *testing.T, register func(*functions.Registry)) *engineEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	url := pgtest.NewDB(t)
-	pool, err := pgxpool.New(ctx, url)
-	require.NoError(t, err)
-	_, err = schema.Migrate(ctx, pool)
-	require.NoError(t, err)
-	require.NoError(t, schema.SeedDemo(ctx, pool))
+	url, pool := parleytest.DemoDB(t)
 	reg := functions.NewRegistry()
 	functions.RegisterChat(reg, functions.ChatConfig{})
 	if register != nil {
@@ -54,7 +50,6 @@ func startEngine(t *testing.T, register func(*functions.Registry)) *engineEnv {
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, g.Wait())
-		pool.Close()
 	})
 	pgtest.Eventually(t, 10*time.Second, func() error {
 		if !eng.Replicating() {

@@ -9,24 +9,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/schema"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// demoDB is a fresh database of t's, migrated and holding the demo data.
-func demoDB(t *testing.T) *pgxpool.Pool {
-	t.Helper()
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewDB(t))
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = schema.Migrate(ctx, pool)
-	require.NoError(t, err)
-	require.NoError(t, schema.SeedDemo(ctx, pool))
-	return pool
-}
 
 func TestMigrateAndPublication(t *testing.T) {
 	ctx := context.Background()
@@ -73,7 +61,7 @@ func TestMigrateAndPublication(t *testing.T) {
 
 func TestHelpersRecordDependencies(t *testing.T) {
 	ctx := context.Background()
-	pool := demoDB(t)
+	_, pool := parleytest.DemoDB(t)
 
 	deps := &schema.Deps{}
 	db := schema.NewDB(pool, deps)
@@ -120,7 +108,7 @@ func TestHelpersRecordDependencies(t *testing.T) {
 // rows up. The expected page is read with plain scans.
 func TestMessagesPageHoldsEachRowsValues(t *testing.T) {
 	ctx := context.Background()
-	pool := demoDB(t)
+	_, pool := parleytest.DemoDB(t)
 	// Two senders with names, one without a user row, types and read
 	// states mixed; created in order so the page order is known.
 	_, err := pool.Exec(ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content, is_read, read_at, created_at)

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/schema"
 )
 
@@ -40,7 +41,7 @@ func requireCountersTrue(t *testing.T, pool *pgxpool.Pool, step string) {
 // deletes, a sender or conversation changed by SQL, and TRUNCATE.
 func TestUnreadCountersFollowEveryWrite(t *testing.T) {
 	ctx := context.Background()
-	pool := demoDB(t)
+	_, pool := parleytest.DemoDB(t)
 	_, err := pool.Exec(ctx, `INSERT INTO conversations (id, conversation_type, customer_id) VALUES ('convB', 'customer_to_admin', $1)`,
 		schema.DemoCustomerID)
 	require.NoError(t, err)

@@ -104,19 +104,28 @@ func StartConfigured(t testing.TB, configure func(cfg *server.Config)) *Server {
 	return start(t, configure)
 }
 
-func start(t testing.TB, configure func(cfg *server.Config)) *Server {
+// DemoDB is a fresh database of t's, migrated and holding the demo data
+// (schema.SeedDemo): its URL, and a pool that closes when t ends.
+func DemoDB(t testing.TB) (url string, pool *pgxpool.Pool) {
 	t.Helper()
 	ctx := context.Background()
-	dbURL := pgtest.NewDB(t)
-	pool, err := pgxpool.New(ctx, dbURL)
+	url = pgtest.NewDB(t)
+	pool, err := pgxpool.New(ctx, url)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	_, err = schema.Migrate(ctx, pool)
 	require.NoError(t, err)
 	require.NoError(t, schema.SeedDemo(ctx, pool))
+	return url, pool
+}
+
+func start(t testing.TB, configure func(cfg *server.Config)) *Server {
+	t.Helper()
+	ctx := context.Background()
+	dbURL, pool := DemoDB(t)
 
 	secret := make([]byte, jwtauth.MinSecretLen)
-	_, err = rand.Read(secret)
+	_, err := rand.Read(secret)
 	require.NoError(t, err)
 	verifier, err := jwtauth.New(ctx, jwtauth.Config{HS256Secret: secret})
 	require.NoError(t, err)
