@@ -7,15 +7,15 @@ import (
 )
 
 // alarms runs callbacks at set times, all of them from one runtime timer.
-// It stands in for a time.AfterFunc per connection (its ping, its token's
-// expiry, its write timeout): the runtime keeps timers in a heap per P and, whenever a
-// modified timer comes due, walks every timer of that heap. pgx modifies a
-// timer on every query it sends (its 15 ms guard against a write/read
-// deadlock), so those walks come dozens of times a second, and with a
-// timer or two per idle connection each walk grew with the number of
-// connections: at 10,000 connections it took milliseconds, a delay every
-// change could fall into. Here a connection's ping and expiry cost a slot
-// in a heap of our own, which nothing walks.
+// It stands in for a time.AfterFunc or socket deadline per connection (its
+// ping, its token's expiry, its write timeout): the runtime keeps timers
+// in a heap per P and, whenever a modified timer comes due, walks every
+// timer of that heap. pgx modifies a timer on every query it sends (its
+// 15 ms guard against a write/read deadlock), so those walks come dozens
+// of times a second, and with timers per idle connection each walk grew
+// with the number of connections: at 10,000 connections it took
+// milliseconds, a delay every change could fall into. Here a connection's
+// times cost slots in a heap of our own, which nothing walks.
 //
 // The alarms due at one firing run one after another on the timer's
 // goroutine, outside the lock: they must be quick, and may set or stop
@@ -64,11 +64,12 @@ func (a *alarm) reset(d time.Duration) {
 	}
 }
 
-// stop unschedules the alarm. It reports whether it did: false means the
+// Stop unschedules the alarm. It reports whether it did: false means the
 // alarm had run or was running, or was not scheduled. As with
 // time.AfterFunc, a run already under way when the alarm was reset is not
-// stopped by the true that the new schedule's stop returns.
-func (a *alarm) stop() bool {
+// stopped by the true that the new schedule's Stop returns. (Exported:
+// an alarm is a reactive.Expiry.)
+func (a *alarm) Stop() bool {
 	s := a.set
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -80,9 +81,6 @@ func (a *alarm) stop() bool {
 	// then finds nothing due and sets it again.
 	return true
 }
-
-// Stop is stop under the name reactive.Session.SetExpiry expects.
-func (a *alarm) Stop() bool { return a.stop() }
 
 // armLocked sets the runtime timer to fire at at.
 func (s *alarms) armLocked(at time.Time) {

@@ -50,8 +50,8 @@ func TestStoppedAlarmDoesNotRun(t *testing.T) {
 	ran := make(chan string, 2)
 	a := s.after(20*time.Millisecond, func() { ran <- "stopped" })
 	s.after(40*time.Millisecond, func() { ran <- "kept" })
-	require.True(t, a.stop())
-	require.False(t, a.stop(), "stopping twice")
+	require.True(t, a.Stop())
+	require.False(t, a.Stop(), "stopping twice")
 	// Alarms run in time order, so the stopped one had its chance
 	// before the kept one ran.
 	require.Equal(t, "kept", receive(t, ran))
@@ -69,13 +69,13 @@ func TestResetMovesAnAlarm(t *testing.T) {
 
 	a.reset(10 * time.Millisecond) // after it ran: scheduled again
 	require.Equal(t, "moved", receive(t, ran))
-	require.False(t, a.stop(), "it ran")
+	require.False(t, a.Stop(), "it ran")
 
 	b := s.after(20*time.Millisecond, func() { ran <- "later" })
 	b.reset(time.Hour) // later than it was: it must not run at the old time
 	s.after(60*time.Millisecond, func() { ran <- "marker" })
 	require.Equal(t, "marker", receive(t, ran))
-	require.True(t, b.stop())
+	require.True(t, b.Stop())
 }
 
 // A connection's ping alarm sets itself again from its callback.
@@ -125,7 +125,7 @@ func TestAlarmsUnderConcurrentUse(t *testing.T) {
 				})
 				switch {
 				case !far && rng.IntN(2) == 0, far && rng.IntN(2) == 0:
-					if a.stop() {
+					if a.Stop() {
 						stopped[k] = true
 						want.Done()
 					}
@@ -166,7 +166,7 @@ func TestAlarmRunsWhenDue(t *testing.T) {
 	require.Equal(t, "soon", receive(t, ran))
 	require.Equal(t, "next", receive(t, ran))
 	require.Equal(t, "reference", receive(t, ran), "the alarm due in a second ran early")
-	require.True(t, later.stop())
+	require.True(t, later.Stop())
 
 	// Moved earlier while the timer waits for something later.
 	moved := s.after(time.Hour, func() { ran <- "moved" })

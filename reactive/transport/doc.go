@@ -18,13 +18,14 @@
 // handler goroutine if none runs. The handler handles queued messages in
 // order until none is left, then exits, so the deep stacks of running
 // queries and mutations never stay with an idle connection either. A
-// writer goroutine likewise runs only while there is
-// something to send: the session's OnWake hook (or the ping timer, every
-// PingInterval) starts one if none runs; it sends whatever Take returns
-// until nothing is left, then exits. An idle connection therefore costs
-// one goroutine with a small stack and a timer. Writes have a deadline: a
-// client that stops reading is disconnected, and its session's queue is
-// bounded. Writers encode transitions into buffers from one shared
+// writer goroutine likewise runs only while there is something to send:
+// the session's OnWake hook (or the ping alarm, every PingInterval) starts
+// one if none runs; it sends whatever Take returns until nothing is left,
+// then exits. An idle connection therefore costs one goroutine with a
+// small stack, and no runtime timer: its ping, its token's expiry and its
+// write timeout are alarms in one heap of the server's (alarms). A write
+// that outlasts WriteTimeout closes the connection: a client that stops
+// reading is disconnected, and its session's queue is bounded. Writers encode transitions into buffers from one shared
 // sync.Pool, held only for the duration of a write, so an idle connection
 // holds none. The reader waits for the handler and the writer before it
 // releases the session; a connection's lock (wsConn.mu) is never held

@@ -155,10 +155,10 @@ func (c *wsConn) run() {
 
 	c.mu.Lock()
 	c.done = true
-	c.ping.stop()
+	c.ping.Stop()
 	c.mu.Unlock()
 	c.workers.Wait()
-	c.writeDue.stop() // the writer has exited: nothing to check
+	c.writeDue.Stop() // the writer has exited: nothing to check
 	c.sess.Close()
 	c.conn.Close()
 }
