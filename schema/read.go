@@ -304,8 +304,10 @@ func (db *DB) Messages(ctx context.Context, conversationID string, r MessageRang
 }
 
 // maxPagePrealloc bounds the rows Messages allocates room for before
-// reading them: a page's usual size, not a pinned page's 1,001.
-const maxPagePrealloc = 100
+// reading them: the largest page getMessages asks for (100 messages and
+// one more, to know whether there are older ones), not a pinned page's
+// 1,001. At 100 a full page outgrew it by one row and was copied.
+const maxPagePrealloc = 128
 
 // interner hands out one string per distinct value read within one
 // result. Re-runs of a conversation's page are the engine's most frequent
