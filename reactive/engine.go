@@ -564,7 +564,11 @@ const internalRetry = time.Second
 
 func (e *Engine) runOne(ctx context.Context, q schema.Querier, in *instance, now time.Time) runOut {
 	journal := in.journal()
-	out, err := in.key.fn.RunPart(ctx, q, in.identity, in.args, now, journal, in.key.part)
+	var out functions.QueryOutput
+	args, err := decodeCanonical(in.key.fn, in.key.args)
+	if err == nil {
+		out, err = in.key.fn.RunPart(ctx, q, in.identity, args, now, journal, in.key.part)
+	}
 	o := runOut{in: in, deps: compileDeps(out.Deps.List()), refreshAt: out.RefreshAt}
 	var value json.RawMessage
 	if err == nil {
@@ -638,7 +642,7 @@ func callerOf(id *functions.Identity) caller { return caller{id, id.Key()} }
 // The caller is part of the key only where the part depends on it: whole
 // non-public queries and access checks. Wait for the first result with
 // ready.
-func (e *Engine) attach(s *Session, qid uint32, fn *functions.Function, args reflect.Value, canon string, who caller, journal string, part functions.Part) *instance {
+func (e *Engine) attach(s *Session, qid uint32, fn *functions.Function, canon string, who caller, journal string, part functions.Part) *instance {
 	if len(journal) > maxJournal || part == functions.Access {
 		journal = "" // not one of ours (or not used): start afresh
 	}
@@ -660,7 +664,7 @@ func (e *Engine) attach(s *Session, qid uint32, fn *functions.Function, args ref
 	defer e.mu.Unlock()
 	in := e.instances.get(key)
 	if in == nil {
-		in = newInstance(key, args, id)
+		in = newInstance(key, id)
 		e.instances.add(in)
 		e.fresh = append(e.fresh, in)
 		signal(e.wake)
@@ -672,13 +676,62 @@ func (e *Engine) attach(s *Session, qid uint32, fn *functions.Function, args ref
 }
 
 // canonicalArgs is decoded arguments as JSON, the same for every client
-// spelling of them: part of an instance's key.
+// spelling of them: part of an instance's key, and all an instance keeps
+// of its arguments (decodeCanonical makes them again for each run).
+// Decoded arguments were three heap objects per subscription, two with
+// pointers for the garbage collector to scan.
 func canonicalArgs(args reflect.Value) (string, error) {
 	canon, err := json.Marshal(args.Interface())
 	if err != nil {
 		return "", fmt.Errorf("canonical args: %w", err)
 	}
 	return string(canon), nil
+}
+
+// decodeCanonical turns canonicalArgs' JSON back into fn's arguments. They
+// were validated when the client's arguments were decoded, and JSON of a
+// Go value decodes to an equal one, so plain json.Unmarshal does: it takes
+// a fraction of validation's time. An error is an internal one.
+//
+// Its strings are then made parts of canon (shareStrings): a query's
+// dependencies keep argument values (a conversation's id), and so they
+// cost no memory beyond the instance's key.
+func decodeCanonical(fn *functions.Function, canon string) (reflect.Value, error) {
+	args := reflect.New(fn.Args)
+	if err := json.Unmarshal([]byte(canon), args.Interface()); err != nil {
+		return reflect.Value{}, fmt.Errorf("%s: decode canonical args %s: %w", fn.Name, canon, err)
+	}
+	shareStrings(args.Elem(), canon)
+	return args.Elem(), nil
+}
+
+// shareStrings replaces each string in v (a settable value: through
+// pointers, structs, slices and arrays) by an equal substring of canon
+// where there is one. Strings JSON escapes, and those in maps and
+// interfaces, keep their own copy.
+func shareStrings(v reflect.Value, canon string) {
+	switch v.Kind() {
+	case reflect.String:
+		if s := v.String(); s != "" {
+			if i := strings.Index(canon, s); i >= 0 {
+				v.SetString(canon[i : i+len(s)])
+			}
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			shareStrings(v.Elem(), canon)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if f := v.Field(i); f.CanSet() {
+				shareStrings(f, canon)
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			shareStrings(v.Index(i), canon)
+		}
+	}
 }
 
 // maxJournal bounds the journal a client may send back; Parley's journals

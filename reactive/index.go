@@ -162,7 +162,9 @@ func widen(list, more string) string {
 
 // replace swaps an instance's dependencies from old to new (both from
 // compileDeps): a walk of the two sorted lists, allocating nothing but
-// the index's own entries.
+// the index's own entries. Keys new shares with old take old's strings,
+// so a re-run's copies of them are left to the collector rather than
+// kept beside the ones the index holds.
 func (x *depIndex) replace(in *instance, old, new []depEntry) {
 	i, j := 0, 0
 	for i < len(old) || j < len(new) {
@@ -183,6 +185,7 @@ func (x *depIndex) replace(in *instance, old, new []depEntry) {
 			x.add(in, new[j])
 			j++
 		default:
+			new[j].key = old[i].key
 			if old[i].watch != new[j].watch {
 				x.add(in, new[j])
 			}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"hash/maphash"
 	"iter"
-	"reflect"
 	"sync/atomic"
 
 	"github.com/parley-chat/parley/functions"
@@ -72,8 +71,7 @@ type subRef struct {
 // There is one per live query part, so its size counts (a session with
 // three shared queries holds six).
 type instance struct {
-	key      instanceKey
-	args     reflect.Value
+	key      instanceKey // its args are the run's arguments (decodeCanonical)
 	identity *functions.Identity
 
 	deps []depEntry // sorted by key (compileDeps)
@@ -113,8 +111,8 @@ var closedReady = func() *chan struct{} {
 	return &ch
 }()
 
-func newInstance(key instanceKey, args reflect.Value, id *functions.Identity) *instance {
-	in := &instance{key: key, args: args, identity: id}
+func newInstance(key instanceKey, id *functions.Identity) *instance {
+	in := &instance{key: key, identity: id}
 	ch := make(chan struct{})
 	in.ready.Store(&ch)
 	return in

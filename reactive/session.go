@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"slices"
 	"sync"
 
@@ -119,7 +118,7 @@ type SessionConfig struct {
 // shared query's body and the caller's access check.
 type sessQuery struct {
 	fn      *functions.Function
-	args    reflect.Value
+	args    string // canonical (canonicalArgs)
 	journal string
 	inst    *instance // the query or its shared body; nil when the query failed before running
 	access  *instance // the caller's access check of a shared query, else nil
@@ -342,24 +341,24 @@ func (s *Session) attach(add QueryAdd, who caller) (*sessQuery, error) {
 		we, _ := functions.AsError(err)
 		return &sessQuery{static: newResult(nil, we, "")}, nil
 	}
-	return s.attachQuery(add.QueryID, fn, args, who, add.Journal)
-}
-
-// attachQuery subscribes qid to fn(args) as who: one instance, or a shared
-// query's body and the caller's access check.
-func (s *Session) attachQuery(qid uint32, fn *functions.Function, args reflect.Value, who caller, journal string) (*sessQuery, error) {
 	canon, err := canonicalArgs(args)
 	if err != nil {
 		return nil, err
 	}
+	return s.attachQuery(add.QueryID, fn, canon, who, add.Journal), nil
+}
+
+// attachQuery subscribes qid to fn(args) as who, args canonical: one
+// instance, or a shared query's body and the caller's access check.
+func (s *Session) attachQuery(qid uint32, fn *functions.Function, args string, who caller, journal string) *sessQuery {
 	q := &sessQuery{fn: fn, args: args, journal: journal}
 	if !fn.Shared() {
-		q.inst = s.e.attach(s, qid, fn, args, canon, who, journal, functions.Whole)
-		return q, nil
+		q.inst = s.e.attach(s, qid, fn, args, who, journal, functions.Whole)
+		return q
 	}
-	q.inst = s.e.attach(s, qid, fn, args, canon, who, journal, functions.Body)
-	q.access = s.e.attach(s, qid, fn, args, canon, who, "", functions.Access)
-	return q, nil
+	q.inst = s.e.attach(s, qid, fn, args, who, journal, functions.Body)
+	q.access = s.e.attach(s, qid, fn, args, who, "", functions.Access)
+	return q
 }
 
 // waitReady waits until every instance of q has its first result.
@@ -481,11 +480,7 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 		if q.inst == nil || q.fn.Public {
 			continue
 		}
-		nq, err := s.attachQuery(qid, q.fn, q.args, who, q.journal)
-		if err != nil {
-			return fail(err)
-		}
-		fresh[qid] = nq
+		fresh[qid] = s.attachQuery(qid, q.fn, q.args, who, q.journal)
 	}
 	for _, q := range fresh {
 		if err := waitReady(ctx, q); err != nil {
