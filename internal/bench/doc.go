@@ -41,8 +41,10 @@
 // syncclient would cost the generator more CPU than the server spends (b),
 // or take CPU from the server and Postgres on a shared host (d); they scan
 // each Transition once for query 0's value and time it when the frame was
-// read. Scenarios a, c and stall keep syncclient, which checks the
-// protocol as it goes. Pushes are
+// read. So are c's idle sessions, which as syncclient sessions held more
+// of the generator's heap than the server holds of its own. The active
+// sessions of a, c and stall keep syncclient, which checks the protocol
+// as it goes. Pushes are
 // the results the clients received (syncclient SubStats, liteClient's
 // count); query re-runs, mutations, CPU, RSS and replication lag come
 // from the server's /metrics, scraped at the window's edges and every

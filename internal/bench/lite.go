@@ -76,13 +76,14 @@ func syncURLOf(base string) (string, error) {
 }
 
 // dialLite connects, authenticates with tok and adds qs (query i gets id
-// i); it returns without waiting for results (see waitFirst).
-func dialLite(ctx context.Context, base, sessionID, tok string, qs []liteQuery, onMessages func([]byte, time.Time)) (*liteClient, error) {
+// i); it returns without waiting for results (see waitFirst). readBuf is
+// the socket's read buffer: larger frames are read in parts.
+func dialLite(ctx context.Context, base, sessionID, tok string, qs []liteQuery, onMessages func([]byte, time.Time), readBuf int) (*liteClient, error) {
 	u, err := syncURLOf(base)
 	if err != nil {
 		return nil, err
 	}
-	d := websocket.Dialer{HandshakeTimeout: dialTimeout, ReadBufferSize: 16 << 10, WriteBufferSize: 4 << 10}
+	d := websocket.Dialer{HandshakeTimeout: dialTimeout, ReadBufferSize: readBuf, WriteBufferSize: 4 << 10}
 	conn, _, err := d.DialContext(ctx, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", u, err)
