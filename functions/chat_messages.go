@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -305,6 +306,29 @@ func messageDocs(msgs []schema.Message) []MessageDoc {
 	return out
 }
 
+// pages holds the message pages of finished runs. getMessages is the query
+// re-run most (once per new message of every watched conversation); a
+// fresh page per run was a sixth of the engine's allocations.
+var pages = sync.Pool{New: func() any { return new(pageBuf) }}
+
+// pageBuf is a pooled page: takePage, then AppendMessages to rows, then
+// release with what it returned once nothing refers to those rows.
+type pageBuf struct{ rows []schema.Message }
+
+func takePage() *pageBuf { return pages.Get().(*pageBuf) }
+
+// release keeps rows' room for the next page, without keeping their
+// strings alive. A page grown past the largest getMessages asks for (a
+// pinned page of getMessagesPaginated) is left to the collector.
+func (b *pageBuf) release(rows []schema.Message) {
+	b.rows = nil
+	if c := cap(rows); c > 0 && c <= MaxMessageLimit+1 {
+		clear(rows[:c])
+		b.rows = rows[:0]
+	}
+	pages.Put(b)
+}
+
 // endCursor marks the end of the list: a page that reaches it is the last.
 const endCursor = "_end"
 
@@ -341,7 +365,9 @@ func (ch *chat) getMessages(c *QueryCtx, a GetMessagesArgs) (MessagePage, error)
 			return MessagePage{}, err
 		}
 	}
-	msgs, err := c.DB.Messages(c.Ctx, a.ConversationID, schema.MessageRange{Before: before, Limit: limit + 1})
+	buf := takePage()
+	msgs, err := c.DB.AppendMessages(c.Ctx, buf.rows, a.ConversationID, schema.MessageRange{Before: before, Limit: limit + 1})
+	defer buf.release(msgs)
 	if err != nil {
 		return MessagePage{}, err
 	}
@@ -429,13 +455,15 @@ func (ch *chat) getMessagesPaginated(c *QueryCtx, a GetMessagesPaginatedArgs) (P
 		end = &j
 	}
 	var out PaginatedMessages
-	var msgs []schema.Message
+	buf := takePage()
+	msgs := buf.rows
+	defer func() { buf.release(msgs) }()
 	switch until, untilEnd, err := parsePageCursor(end); {
 	case err != nil:
 		return PaginatedMessages{}, err
 	case end == nil || *end == "":
 		// First run: numItems messages, and the end is where they stop.
-		msgs, err = c.DB.Messages(c.Ctx, convID, schema.MessageRange{Before: before, Limit: n + 1})
+		msgs, err = c.DB.AppendMessages(c.Ctx, msgs, convID, schema.MessageRange{Before: before, Limit: n + 1})
 		if err != nil {
 			return PaginatedMessages{}, err
 		}
@@ -446,13 +474,13 @@ func (ch *chat) getMessagesPaginated(c *QueryCtx, a GetMessagesPaginatedArgs) (P
 			out.ContinueCursor = encodeCursor(msgs[n-1])
 		}
 	case untilEnd:
-		msgs, err = c.DB.Messages(c.Ctx, convID, schema.MessageRange{Before: before, Limit: maxPageRows + 1})
+		msgs, err = c.DB.AppendMessages(c.Ctx, msgs, convID, schema.MessageRange{Before: before, Limit: maxPageRows + 1})
 		if err != nil {
 			return PaginatedMessages{}, err
 		}
 		out.IsDone, out.ContinueCursor = true, endCursor
 	default:
-		msgs, err = c.DB.Messages(c.Ctx, convID, schema.MessageRange{Before: before, Until: until, Limit: maxPageRows + 1})
+		msgs, err = c.DB.AppendMessages(c.Ctx, msgs, convID, schema.MessageRange{Before: before, Until: until, Limit: maxPageRows + 1})
 		if err != nil {
 			return PaginatedMessages{}, err
 		}

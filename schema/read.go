@@ -262,6 +262,13 @@ type MessageRange struct {
 // Messages reads a range of a conversation's messages, newest first, with
 // their senders' names.
 func (db *DB) Messages(ctx context.Context, conversationID string, r MessageRange) ([]Message, error) {
+	return db.AppendMessages(ctx, nil, conversationID, r)
+}
+
+// AppendMessages is Messages appending to page, whose room it reuses: a
+// query that re-runs for every new message can keep one page for all its
+// runs instead of allocating one per run.
+func (db *DB) AppendMessages(ctx context.Context, page []Message, conversationID string, r MessageRange) ([]Message, error) {
 	db.deps.add("messages", "conversation_id", conversationID)
 	sql := `SELECT m.id, m.sender_id, m.sender_type, coalesce(u.name, ''), m.message_type,
 		m.content, m.image_file_id, m.is_read, m.read_at, m.is_deleted, m.created_at
@@ -287,7 +294,10 @@ func (db *DB) Messages(ctx context.Context, conversationID string, r MessageRang
 	// (see interner), and the page is allocated once.
 	in := interner{}
 	var senderID, senderType, senderName, messageType pgtype.DriverBytes
-	msgs, err := pgx.AppendRows(make([]Message, 0, min(max(r.Limit, 0), maxPagePrealloc)), rows, func(r pgx.CollectableRow) (Message, error) {
+	if page == nil {
+		page = make([]Message, 0, min(max(r.Limit, 0), maxPagePrealloc))
+	}
+	msgs, err := pgx.AppendRows(page, rows, func(r pgx.CollectableRow) (Message, error) {
 		m := Message{ConversationID: conversationID}
 		err := r.Scan(&m.ID, &senderID, &senderType, &senderName, &messageType,
 			&m.Content, &m.ImageFileID, &m.IsRead, &m.ReadAt, &m.IsDeleted, &m.CreatedAt)
@@ -297,7 +307,7 @@ func (db *DB) Messages(ctx context.Context, conversationID string, r MessageRang
 	if err != nil {
 		return nil, fmt.Errorf("read messages: %w", err)
 	}
-	for i := range msgs {
+	for i := len(page); i < len(msgs); i++ {
 		db.deps.add("users", "id", msgs[i].SenderID)
 	}
 	return msgs, nil

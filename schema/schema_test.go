@@ -142,6 +142,12 @@ func TestMessagesPageHoldsEachRowsValues(t *testing.T) {
 		require.Equal(t, exp, got, "limit %d", limit)
 		require.Len(t, got, min(limit, len(exp)))
 	}
+	// A page appended to keeps the rows it held.
+	used, err := db.Messages(ctx, schema.DemoConversationID, schema.MessageRange{Limit: 100})
+	require.NoError(t, err)
+	got, err := db.AppendMessages(ctx, used[:1], schema.DemoConversationID, schema.MessageRange{Limit: 20})
+	require.NoError(t, err)
+	require.Equal(t, append([]schema.Message{want(1)[0]}, want(20)...), got)
 	names := map[string]bool{}
 	for _, m := range want(1001) {
 		names[m.SenderName] = true
