@@ -42,6 +42,32 @@ var benchSizes = []struct {
 	size int
 }{{"1KB", 1 << 10}, {"10KB", 10 << 10}, {"100KB", 100 << 10}}
 
+// BenchmarkDecodeCanonical measures what each run pays to make its
+// arguments from the instance's canonical JSON, which is all an instance
+// keeps of them.
+func BenchmarkDecodeCanonical(b *testing.B) {
+	reg := functions.NewRegistry()
+	functions.RegisterChat(reg, functions.ChatConfig{})
+	fn, err := reg.Lookup("shared/chat:getMessages")
+	if err != nil {
+		b.Fatal(err)
+	}
+	args, err := fn.DecodeArgs(json.RawMessage(`{"conversationId":"c000000000000001","limit":20}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	canon, err := canonicalArgs(args)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeCanonical(fn, canon); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkResultHash measures newResult, run once per re-run instance to
 // decide whether its subscribers are sent anything.
 func BenchmarkResultHash(b *testing.B) {
