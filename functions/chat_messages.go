@@ -318,11 +318,11 @@ type pageBuf struct{ rows []schema.Message }
 func takePage() *pageBuf { return pages.Get().(*pageBuf) }
 
 // release keeps rows' room for the next page, without keeping their
-// strings alive. A page grown past the largest getMessages asks for (a
-// pinned page of getMessagesPaginated) is left to the collector.
+// strings alive. A page grown past what AppendMessages makes room for (a
+// long pinned page of getMessagesPaginated) is left to the collector.
 func (b *pageBuf) release(rows []schema.Message) {
 	b.rows = nil
-	if c := cap(rows); c > 0 && c <= MaxMessageLimit+1 {
+	if c := cap(rows); c > 0 && c <= schema.MaxPagePrealloc {
 		clear(rows[:c])
 		b.rows = rows[:0]
 	}

@@ -227,7 +227,8 @@ type QueryOutput struct {
 }
 
 // RunQuery runs a query, whole, over q (a transaction in the engine's
-// snapshot). Arguments must already be decoded by DecodeArgs.
+// snapshot). Arguments must already be decoded by DecodeArgs, or be equal
+// to arguments that were (the engine decodes their JSON again).
 func (f *Function) RunQuery(ctx context.Context, q schema.Querier, id *Identity, args reflect.Value, now time.Time, journal string) (QueryOutput, error) {
 	return f.RunPart(ctx, q, id, args, now, journal, Whole)
 }

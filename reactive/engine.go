@@ -637,8 +637,9 @@ type caller struct {
 func callerOf(id *functions.Identity) caller { return caller{id, id.Key()} }
 
 // attach subscribes session s's query qid to the shared instance of one
-// part of (fn, args, caller, journal), creating it (and scheduling its
-// first run) if needed; canon is args as canonical JSON (canonicalArgs).
+// part of (fn, canon, caller, journal), creating it (and scheduling its
+// first run) if needed; canon is the arguments as canonical JSON
+// (canonicalArgs).
 // The caller is part of the key only where the part depends on it: whole
 // non-public queries and access checks. Wait for the first result with
 // ready.

@@ -390,3 +390,36 @@ func TestQueryReaddedBeforeTakeStaysInTheSet(t *testing.T) {
 	}
 	require.Equal(t, []reactive.ModType{reactive.QueryRemoved, reactive.QueryUpdated}, kinds)
 }
+
+// oddID is a string argument whose JSON is a number: its canonical form
+// does not decode back, which the engine learns when the query is added.
+type oddID string
+
+func (oddID) MarshalJSON() ([]byte, error) { return []byte("1"), nil }
+
+type oddArgs struct {
+	ID oddID `json:"id"`
+}
+
+// Arguments that cannot be made again from their canonical JSON fail the
+// query as an internal error when it is added: no instance is made that
+// would fail (and be retried) on every run.
+func TestArgumentsWithoutCanonicalFormFailOnce(t *testing.T) {
+	e := startEngine(t, func(r *functions.Registry) {
+		functions.Query(r, "test:odd", func(c *functions.QueryCtx, a oddArgs) (string, error) {
+			return string(a.ID), nil
+		}, functions.Public())
+	})
+	s := e.session(t, john, 0)
+	before := e.eng.Stats()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.ModifyQuerySet(ctx, 0, 1, []reactive.QueryAdd{{QueryID: 1, UDFPath: "test:odd", Args: json.RawMessage(`{"id":"x"}`)}}, nil))
+	mods := s.Take().Transition.GetModifications()
+	require.Len(t, mods, 1)
+	require.Equal(t, reactive.QueryFailed, mods[0].Type)
+	require.Equal(t, "Internal server error", mods[0].Err.Message, "internals do not leak")
+	after := e.eng.Stats()
+	require.Equal(t, before.Instances, after.Instances)
+	require.Equal(t, before.Runs, after.Runs)
+}

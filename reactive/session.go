@@ -345,19 +345,26 @@ func (s *Session) attach(add QueryAdd, who caller) (*sessQuery, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every run decodes canon again: arguments it cannot give back would
+	// fail each run, so they fail here, once.
+	if _, err := decodeCanonical(fn, canon); err != nil {
+		s.cfg.Logger.Error("query arguments do not survive their canonical form", slog.Any("error", err))
+		return &sessQuery{static: newResult(nil, functions.ErrInternal, "")}, nil
+	}
 	return s.attachQuery(add.QueryID, fn, canon, who, add.Journal), nil
 }
 
 // attachQuery subscribes qid to fn(args) as who, args canonical: one
 // instance, or a shared query's body and the caller's access check.
 func (s *Session) attachQuery(qid uint32, fn *functions.Function, args string, who caller, journal string) *sessQuery {
-	q := &sessQuery{fn: fn, args: args, journal: journal}
+	q := &sessQuery{fn: fn, journal: journal}
 	if !fn.Shared() {
 		q.inst = s.e.attach(s, qid, fn, args, who, journal, functions.Whole)
-		return q
+	} else {
+		q.inst = s.e.attach(s, qid, fn, args, who, journal, functions.Body)
+		q.access = s.e.attach(s, qid, fn, args, who, "", functions.Access)
 	}
-	q.inst = s.e.attach(s, qid, fn, args, who, journal, functions.Body)
-	q.access = s.e.attach(s, qid, fn, args, who, "", functions.Access)
+	q.args = q.inst.key.args // the instance's copy: a hot query's subscribers share one
 	return q
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -291,13 +292,10 @@ func (db *DB) AppendMessages(ctx context.Context, page []Message, conversationID
 	}
 	// A page repeats its conversation, a few senders and types: those
 	// columns are read as bytes and share one string per distinct value
-	// (see interner), and the page is allocated once.
+	// (see interner), and the page grows at most once.
 	in := interner{}
 	var senderID, senderType, senderName, messageType pgtype.DriverBytes
-	if page == nil {
-		page = make([]Message, 0, min(max(r.Limit, 0), maxPagePrealloc))
-	}
-	msgs, err := pgx.AppendRows(page, rows, func(r pgx.CollectableRow) (Message, error) {
+	msgs, err := pgx.AppendRows(slices.Grow(page, min(max(r.Limit, 0), MaxPagePrealloc)), rows, func(r pgx.CollectableRow) (Message, error) {
 		m := Message{ConversationID: conversationID}
 		err := r.Scan(&m.ID, &senderID, &senderType, &senderName, &messageType,
 			&m.Content, &m.ImageFileID, &m.IsRead, &m.ReadAt, &m.IsDeleted, &m.CreatedAt)
@@ -313,11 +311,11 @@ func (db *DB) AppendMessages(ctx context.Context, page []Message, conversationID
 	return msgs, nil
 }
 
-// maxPagePrealloc bounds the rows Messages allocates room for before
-// reading them: the largest page getMessages asks for (100 messages and
-// one more, to know whether there are older ones), not a pinned page's
-// 1,001. At 100 a full page outgrew it by one row and was copied.
-const maxPagePrealloc = 128
+// MaxPagePrealloc bounds the rows Messages makes room for before reading
+// them: the largest page getMessages asks for (100 messages and one more,
+// to know whether there are older ones), not a pinned page's 1,001. At 100
+// a full page outgrew it by one row and was copied.
+const MaxPagePrealloc = 128
 
 // interner hands out one string per distinct value read within one
 // result. Re-runs of a conversation's page are the engine's most frequent

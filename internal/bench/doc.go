@@ -2,8 +2,8 @@
 // running server over the real sync protocol and reports write→push
 // latency, throughput and the server's costs. It owns the bench data in
 // the server's database (every id starts with IDPrefix), the sessions it
-// opens (internal/syncclient clients, one identity each), the writes it
-// makes, and the report.
+// opens (internal/syncclient clients or liteClients, one identity each),
+// the writes it makes, and the report.
 //
 // # Scenarios
 //
@@ -41,10 +41,10 @@
 // syncclient would cost the generator more CPU than the server spends (b),
 // or take CPU from the server and Postgres on a shared host (d); they scan
 // each Transition once for query 0's value and time it when the frame was
-// read. So are c's idle sessions, which as syncclient sessions held more
-// of the generator's heap than the server holds of its own. The active
-// sessions of a, c and stall keep syncclient, which checks the protocol
-// as it goes. Pushes are
+// read. c's idle sessions are liteClients too, which only count what they
+// receive: as syncclient sessions they held more of the generator's heap
+// than the server holds of its own. The active sessions of a, c and stall
+// keep syncclient, which checks the protocol as it goes. Pushes are
 // the results the clients received (syncclient SubStats, liteClient's
 // count); query re-runs, mutations, CPU, RSS and replication lag come
 // from the server's /metrics, scraped at the window's edges and every
@@ -55,7 +55,7 @@
 // # Concurrency model
 //
 // Run runs scenarios one at a time. A scenario owns: its sessions (each
-// with syncclient's reader goroutine) and one watcher goroutine per
+// with its client's reader goroutine) and one watcher goroutine per
 // active session, which ends when its client closes — the fleet's close
 // waits for them; a metrics sampler goroutine, which measure stops and
 // waits for; and the load: an open loop issuing each write on a goroutine

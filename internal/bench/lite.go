@@ -16,14 +16,16 @@ import (
 	"github.com/parley-chat/parley/internal/syncclient"
 )
 
-// liteClient is a passive sync-protocol session for scenarios with many
-// viewers of one conversation (b): syncclient decodes every frame with
-// encoding/json and checks the protocol, which at 1,000 viewers × 20
-// writes/s costs the generator more CPU than the server spends producing
-// the pushes. liteClient instead scans each Transition for just the
-// modifications' queryId and the span of their value, hands the value of
-// query 0 (getMessages) to onMessages without decoding it, and reuses one
-// read buffer. It does not verify the protocol (a syncclient session does);
+// liteClient is a passive sync-protocol session for the generator's many
+// sessions (b's viewers, d's sessions, c's idle ones): syncclient decodes
+// every frame with encoding/json and checks the protocol, which at 1,000
+// viewers × 20 writes/s costs the generator more CPU than the server spends
+// producing the pushes. liteClient instead scans each Transition for just
+// the modifications' queryId and the span of their value, and hands the
+// value of query 0 (getMessages) to onMessages, if set, without decoding
+// it. A session with onMessages reuses one read buffer; an idle one keeps
+// none between its rare frames. It does not verify the protocol (a
+// syncclient session does);
 // it reports AuthError, FatalError and frames it cannot parse as protocol
 // errors. It also sends sendMessage mutations: one resolves at its
 // MutationResponse, which the server releases only after the mutation's
@@ -137,6 +139,9 @@ func (c *liteClient) read() {
 			break
 		}
 		c.dispatch(buf, time.Now())
+		if c.onMessages == nil {
+			buf = nil
+		}
 	}
 	c.mu.Lock()
 	if c.closing || err == nil {
