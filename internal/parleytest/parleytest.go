@@ -101,26 +101,6 @@ func StartWrapped(t testing.TB, wrap func(net.Listener) net.Listener) *Server {
 // replaces would stay open.
 func StartConfigured(t testing.TB, configure func(cfg *server.Config)) *Server {
 	t.Helper()
-	return start(t, configure)
-}
-
-// DemoDB is a fresh database of t's, migrated and holding the demo data
-// (schema.SeedDemo): its URL, and a pool that closes when t ends.
-func DemoDB(t testing.TB) (url string, pool *pgxpool.Pool) {
-	t.Helper()
-	ctx := context.Background()
-	url = pgtest.NewDB(t)
-	pool, err := pgxpool.New(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = schema.Migrate(ctx, pool)
-	require.NoError(t, err)
-	require.NoError(t, schema.SeedDemo(ctx, pool))
-	return url, pool
-}
-
-func start(t testing.TB, configure func(cfg *server.Config)) *Server {
-	t.Helper()
 	ctx := context.Background()
 	dbURL, pool := DemoDB(t)
 
@@ -258,4 +238,19 @@ func (w *testWriter) Write(p []byte) (int, error) {
 		w.t.Log("server: " + strings.TrimSpace(string(p)))
 	}
 	return len(p), nil
+}
+
+// DemoDB is a fresh database of t's, migrated and holding the demo data
+// (schema.SeedDemo): its URL, and a pool that closes when t ends.
+func DemoDB(t testing.TB) (url string, pool *pgxpool.Pool) {
+	t.Helper()
+	ctx := context.Background()
+	url = pgtest.NewDB(t)
+	pool, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = schema.Migrate(ctx, pool)
+	require.NoError(t, err)
+	require.NoError(t, schema.SeedDemo(ctx, pool))
+	return url, pool
 }
