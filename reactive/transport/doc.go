@@ -25,9 +25,9 @@
 // small stack, and no runtime timer: its ping, its token's expiry and its
 // write timeout are alarms in one heap of the server's (alarms). A write
 // that outlasts WriteTimeout closes the connection: a client that stops
-// reading is disconnected, and its session's queue is bounded. Writers encode transitions into buffers from one shared
-// sync.Pool, held only for the duration of a write, so an idle connection
-// holds none. The reader waits for the handler and the writer before it
+// reading is disconnected, and its session's queue is bounded. Writers
+// encode transitions into buffers from one shared sync.Pool, held only for
+// the duration of a write, so an idle connection holds none. The reader waits for the handler and the writer before it
 // releases the session; a connection's lock (wsConn.mu) is never held
 // while calling into the session or the engine.
 //
