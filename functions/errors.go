@@ -48,14 +48,10 @@ const (
 var ErrorCodes = []string{CodeInvalidArgument, CodeUnauthenticated, CodeForbidden, CodeNotFound, CodeConflict,
 	CodeRateLimited, CodeUnavailable, CodeInternal, CodeFunctionNotFound}
 
-// The API document's errors, and the others every function shares.
+// The errors every function shares.
 var (
-	ErrConversationNotFound = &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "Conversation not found"}
-	ErrMessageNotFound      = &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "Message not found"}
-	ErrUnauthorizedSend     = &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "Unauthorized to send message to this conversation"}
-	ErrConversationBlocked  = &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "Conversation is blocked"}
-	ErrNotAuthenticated     = &Error{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, Message: "Not authenticated"}
-	ErrInternal             = &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "Internal server error"}
+	ErrNotAuthenticated = &Error{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, Message: "Not authenticated"}
+	ErrInternal         = &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "Internal server error"}
 )
 
 // Invalid returns a 400 error with a message that names what is wrong.
@@ -68,6 +64,17 @@ func Forbidden(msg string) *Error {
 	return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: msg}
 }
 
+// NotFound returns a 404 error: a row the caller may not see is reported
+// as one that does not exist.
+func NotFound(msg string) *Error {
+	return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: msg}
+}
+
+// Conflict returns a 409 error.
+func Conflict(msg string) *Error {
+	return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: msg}
+}
+
 // AsError returns err as a wire error: itself when it is one, else
 // ErrInternal. internal reports whether err was replaced (so the caller can
 // log it once).
@@ -77,11 +84,3 @@ func AsError(err error) (e *Error, internal bool) {
 	}
 	return ErrInternal, true
 }
-
-// More errors of the chat API.
-var (
-	ErrAdminOnly   = &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "Only admins can do this"}
-	ErrNotSender   = &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "Only the sender or an admin can delete this message"}
-	ErrClosed      = &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "Conversation is closed"}
-	ErrNotCustomer = &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "Only customers can do this"}
-)

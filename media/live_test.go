@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/internal/syncclient"
@@ -24,9 +24,9 @@ const liveWait = 15 * time.Second
 
 // waitImage waits until sub's latest page shows message msgID with an
 // image attachment that ok accepts, and returns the attachment.
-func waitImage(t *testing.T, sub *syncclient.Subscription, msgID string, ok func(functions.ImageDoc) error) functions.ImageDoc {
+func waitImage(t *testing.T, sub *syncclient.Subscription, msgID string, ok func(chat.ImageDoc) error) chat.ImageDoc {
 	t.Helper()
-	var found functions.ImageDoc
+	var found chat.ImageDoc
 	pgtest.Eventually(t, liveWait, func() error {
 		u, has := sub.Current()
 		if !has {
@@ -35,7 +35,7 @@ func waitImage(t *testing.T, sub *syncclient.Subscription, msgID string, ok func
 		if u.Failed {
 			return fmt.Errorf("query failed: %s", u.ErrorMessage)
 		}
-		var page functions.MessagePage
+		var page chat.MessagePage
 		if err := json.Unmarshal(u.Value, &page); err != nil {
 			return err
 		}
@@ -74,7 +74,7 @@ func TestImageMessageReachesSubscriber(t *testing.T) {
 	msgID, errData := sendImage(t, s, john, schema.DemoConversationID, sid)
 	require.Nil(t, errData)
 
-	first := waitImage(t, sub, msgID, func(functions.ImageDoc) error { return nil })
+	first := waitImage(t, sub, msgID, func(chat.ImageDoc) error { return nil })
 	require.Equal(t, sid, first.FileID)
 	require.Equal(t, [2]int{800, 600}, [2]int{first.Width, first.Height})
 	for _, u := range []string{first.URL, first.ThumbnailURL} {
@@ -86,7 +86,7 @@ func TestImageMessageReachesSubscriber(t *testing.T) {
 
 	// Nothing changes in the database; the query re-runs on its own to
 	// sign new URLs while the old ones still work.
-	next := waitImage(t, sub, msgID, func(d functions.ImageDoc) error {
+	next := waitImage(t, sub, msgID, func(d chat.ImageDoc) error {
 		if d.URL == first.URL {
 			return errors.New("not re-signed yet")
 		}

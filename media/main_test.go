@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
@@ -190,9 +191,9 @@ func stored(t *testing.T, s *parleytest.Server) (rows, objects int) {
 }
 
 // messages is John's view of a conversation's newest messages.
-func messages(t *testing.T, s *parleytest.Server, id functions.Identity, conv string) []functions.MessageDoc {
+func messages(t *testing.T, s *parleytest.Server, id functions.Identity, conv string) []chat.MessageDoc {
 	t.Helper()
-	return mustCall[functions.MessagePage](t, s, "query", id, "shared/chat:getMessages", map[string]any{"conversationId": conv}).Messages
+	return mustCall[chat.MessagePage](t, s, "query", id, "shared/chat:getMessages", map[string]any{"conversationId": conv}).Messages
 }
 
 func sendImage(t *testing.T, s *parleytest.Server, id functions.Identity, conv, fileID string) (string, map[string]any) {

@@ -15,7 +15,7 @@ import (
 	"github.com/h2non/bimg"
 	"github.com/stretchr/testify/require"
 
-	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/internal/testimages"
@@ -54,7 +54,7 @@ func TestUploadSendAndDownload(t *testing.T) {
 
 	msgID, errData := sendImage(t, s, john, schema.DemoConversationID, sid)
 	require.Nil(t, errData)
-	var doc functions.MessageDoc
+	var doc chat.MessageDoc
 	for _, m := range messages(t, s, staff, schema.DemoConversationID) { // the other participant
 		if m.ID == msgID {
 			doc = m
@@ -202,7 +202,7 @@ func TestUploadURLRules(t *testing.T) {
 	require.Equal(t, "Upload URL was already used", a.json(t)["error"])
 
 	// Someone else's upload cannot be attached: as if it did not exist.
-	janeConv := mustCall[functions.ConversationRef](t, s, "mutation", jane, "shared/chat:createOrGetConversation", map[string]any{})
+	janeConv := mustCall[chat.ConversationRef](t, s, "mutation", jane, "shared/chat:createOrGetConversation", map[string]any{})
 	_, errData := sendImage(t, s, jane, janeConv.ConversationID, sid)
 	require.Equal(t, map[string]any{"code": "not_found", "status": float64(404), "error": "File not found"}, errData)
 
@@ -268,7 +268,7 @@ func TestDownloadIsPrivate(t *testing.T) {
 
 	// Jane's own conversation does not open the file: neither by editing
 	// the URL, nor with a URL properly signed for it.
-	janeConv := mustCall[functions.ConversationRef](t, s, "mutation", jane, "shared/chat:createOrGetConversation", map[string]any{}).ConversationID
+	janeConv := mustCall[chat.ConversationRef](t, s, "mutation", jane, "shared/chat:createOrGetConversation", map[string]any{}).ConversationID
 	edited := withQuery(t, att.URL, "c", janeConv)
 	a := get(t, edited)
 	require.Equal(t, http.StatusForbidden, a.status)
@@ -335,7 +335,7 @@ func TestUnattachedUploadsAreRemoved(t *testing.T) {
 		content, image_file_id) VALUES ('msgsqlimage', $1, $2, 'store', 'image', 'from the shop', $3)`,
 		schema.DemoConversationID, schema.DemoStaffID, bySQL)
 	require.NoError(t, err)
-	var sqlAtt *functions.ImageDoc
+	var sqlAtt *chat.ImageDoc
 	pgtest.Eventually(t, 10*time.Second, func() error {
 		for _, m := range messages(t, s, john, schema.DemoConversationID) {
 			if m.ID == "msgsqlimage" && m.ImageAttachment != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 )
 
@@ -17,7 +18,7 @@ import (
 // was made with, for every query's argument type.
 func TestCanonicalArgsDecodeToTheSameArguments(t *testing.T) {
 	reg := functions.NewRegistry()
-	functions.RegisterChat(reg, functions.ChatConfig{})
+	chat.Register(reg, chat.Config{})
 	rnd := rand.New(rand.NewSource(1))
 	queries := 0
 	for _, fn := range reg.Functions() {
@@ -46,7 +47,7 @@ func TestCanonicalArgsDecodeToTheSameArguments(t *testing.T) {
 // validation alone gives.
 func TestCanonicalArgsOfClientArguments(t *testing.T) {
 	reg := functions.NewRegistry()
-	functions.RegisterChat(reg, functions.ChatConfig{})
+	chat.Register(reg, chat.Config{})
 	fn, err := reg.Lookup("shared/chat:getMessages")
 	require.NoError(t, err)
 	for _, raw := range []string{
@@ -72,13 +73,13 @@ func TestCanonicalArgsOfClientArguments(t *testing.T) {
 // Escaped strings cannot be, and keep a copy of their own.
 func TestCanonicalArgsShareTheKeysMemory(t *testing.T) {
 	reg := functions.NewRegistry()
-	functions.RegisterChat(reg, functions.ChatConfig{})
+	chat.Register(reg, chat.Config{})
 	fn, err := reg.Lookup("shared/chat:getMessages")
 	require.NoError(t, err)
 	canon := `{"conversationId":"conv-1","limit":5,"cursor":"a\"b"}`
 	v, err := decodeCanonical(fn, canon)
 	require.NoError(t, err)
-	a := v.Interface().(functions.GetMessagesArgs)
+	a := v.Interface().(chat.GetMessagesArgs)
 	require.Equal(t, "conv-1", a.ConversationID)
 	require.Equal(t, `a"b`, *a.Cursor)
 	within := func(s string) bool {

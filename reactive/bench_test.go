@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/schema"
 )
@@ -20,9 +21,9 @@ import (
 // messagePage returns a getMessages result of at least size bytes, encoded
 // the way runOne encodes results (json.Marshal).
 func messagePage(size, seed int) json.RawMessage {
-	var page functions.MessagePage
+	var page chat.MessagePage
 	for i := 0; ; i++ {
-		page.Messages = append(page.Messages, functions.MessageDoc{
+		page.Messages = append(page.Messages, chat.MessageDoc{
 			ID: fmt.Sprintf("m%015d", seed+i), CreationTime: 1.7e12 + float64(i), ConversationID: "c000000000000001",
 			SenderID: "u000000000000001", SenderType: "customer", SenderName: "Ada Lovelace", MessageType: "text",
 			Content: fmt.Sprintf("Message %d: \"is the order <shipped>?\" — ok 👍", i),
@@ -47,7 +48,7 @@ var benchSizes = []struct {
 // keeps of them.
 func BenchmarkDecodeCanonical(b *testing.B) {
 	reg := functions.NewRegistry()
-	functions.RegisterChat(reg, functions.ChatConfig{})
+	chat.Register(reg, chat.Config{})
 	fn, err := reg.Lookup("shared/chat:getMessages")
 	if err != nil {
 		b.Fatal(err)
@@ -207,8 +208,8 @@ func fanoutEngine(b *testing.B, fn string, n int) (*Engine, *instance, []*Sessio
 	}
 	b.Cleanup(pool.Close)
 	reg := functions.NewRegistry()
-	page := func(*functions.QueryCtx, benchArgs) (functions.MessagePage, error) {
-		return functions.MessagePage{}, nil
+	page := func(*functions.QueryCtx, benchArgs) (chat.MessagePage, error) {
+		return chat.MessagePage{}, nil
 	}
 	functions.Query(reg, "bench:public", page, functions.Public())
 	functions.QueryShared(reg, "bench:shared", func(*functions.QueryCtx, benchArgs) error { return nil }, page)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
@@ -349,22 +350,22 @@ func flowSend(ctx context.Context, c *syncclient.Client, conv, messageType, cont
 }
 
 // flowConversationIn finds conv in a getConversations result.
-func flowConversationIn(u syncclient.Update, conv string) (functions.ConversationDoc, error) {
-	var docs []functions.ConversationDoc
+func flowConversationIn(u syncclient.Update, conv string) (chat.ConversationDoc, error) {
+	var docs []chat.ConversationDoc
 	if err := flowDecode(u, &docs); err != nil {
-		return functions.ConversationDoc{}, err
+		return chat.ConversationDoc{}, err
 	}
 	for _, d := range docs {
 		if d.ID == conv {
 			return d, nil
 		}
 	}
-	return functions.ConversationDoc{}, fmt.Errorf("conversation %s not listed", conv)
+	return chat.ConversationDoc{}, fmt.Errorf("conversation %s not listed", conv)
 }
 
 // waitFlowConversation waits until the getConversations subscription lists
 // conv and ok accepts it.
-func waitFlowConversation(t *testing.T, sub *syncclient.Subscription, conv string, ok func(functions.ConversationDoc) error) {
+func waitFlowConversation(t *testing.T, sub *syncclient.Subscription, conv string, ok func(chat.ConversationDoc) error) {
 	t.Helper()
 	waitUpdate(t, sub, flowWait, func(u syncclient.Update) error {
 		d, err := flowConversationIn(u, conv)
@@ -375,8 +376,8 @@ func waitFlowConversation(t *testing.T, sub *syncclient.Subscription, conv strin
 	})
 }
 
-func flowAssignedTo(admin string) func(functions.ConversationDoc) error {
-	return func(d functions.ConversationDoc) error {
+func flowAssignedTo(admin string) func(chat.ConversationDoc) error {
+	return func(d chat.ConversationDoc) error {
 		if d.AssignedAdminID == nil || *d.AssignedAdminID != admin {
 			return fmt.Errorf("assigned to %v, want %s", d.AssignedAdminID, admin)
 		}
@@ -421,8 +422,8 @@ func TestSupportFlows(t *testing.T) {
 
 	adminList := subscribeWait(t, ctx, admin, "shared/chat:getConversations", map[string]any{})
 	conv := openConversation(t, ctx, john, map[string]any{})
-	waitFlowConversation(t, adminList, conv, func(d functions.ConversationDoc) error {
-		if d.ConversationType != schema.CustomerToAdmin || d.AssignedAdminID != nil {
+	waitFlowConversation(t, adminList, conv, func(d chat.ConversationDoc) error {
+		if d.ConversationType != chat.CustomerToAdmin || d.AssignedAdminID != nil {
 			return fmt.Errorf("listed as %s assigned to %v", d.ConversationType, d.AssignedAdminID)
 		}
 		return nil
@@ -456,7 +457,7 @@ func TestSupportFlows(t *testing.T) {
 		{"to a customer", admin, conv, schema.DemoCustomerID, 404, "Admin not found"},
 		{"to no one", admin, conv, "admin000000000", 404, "Admin not found"},
 		{"a store conversation", admin, schema.DemoConversationID, schema.DemoAdmin2ID, 400, "Only support conversations can be transferred"},
-		{"by the customer", john, conv, schema.DemoAdminID, 403, functions.ErrAdminOnly.Message},
+		{"by the customer", john, conv, schema.DemoAdminID, 403, chat.ErrAdminOnly.Message},
 		{"by store staff", staff, conv, schema.DemoAdminID, 404, "Conversation not found"},
 	}
 	for _, tt := range transferErrors {
@@ -473,7 +474,7 @@ func TestSupportFlows(t *testing.T) {
 	waitFlowMessage(t, johnMsgs, func(m flowMessage) bool {
 		return m.MessageType == "system" && m.Content == "Support blocked this conversation"
 	})
-	waitFlowConversation(t, adminList, conv, func(d functions.ConversationDoc) error {
+	waitFlowConversation(t, adminList, conv, func(d chat.ConversationDoc) error {
 		if !d.IsBlocked {
 			return errors.New("not blocked")
 		}
@@ -481,7 +482,7 @@ func TestSupportFlows(t *testing.T) {
 	})
 	requireFlowError(t, flowSend(ctx, john, conv, "text", "Hello?"), 403, "Conversation is blocked")
 	requireFlowError(t, flowMutate(ctx, john, "shared/chat:unblockConversation", map[string]any{"conversationId": conv}),
-		403, functions.ErrAdminOnly.Message)
+		403, chat.ErrAdminOnly.Message)
 	require.NoError(t, flowMutate(ctx, admin, "shared/chat:unblockConversation", map[string]any{"conversationId": conv}))
 	waitFlowMessage(t, johnMsgs, func(m flowMessage) bool {
 		return m.MessageType == "system" && m.Content == "Support unblocked this conversation"
@@ -524,8 +525,8 @@ func TestDeleteMessageFlows(t *testing.T) {
 	second, _, err := sendText(ctx, john, conv, "and the code is 999")
 	require.NoError(t, err)
 	waitFlowMessage(t, staffMsgs, func(m flowMessage) bool { return m.ID == second })
-	preview := func(want string) func(functions.ConversationDoc) error {
-		return func(d functions.ConversationDoc) error {
+	preview := func(want string) func(chat.ConversationDoc) error {
+		return func(d chat.ConversationDoc) error {
 			if d.LastMessagePreview == nil || *d.LastMessagePreview != want {
 				return fmt.Errorf("preview %v, want %q", d.LastMessagePreview, want)
 			}
@@ -544,7 +545,7 @@ func TestDeleteMessageFlows(t *testing.T) {
 	// The latest: the preview no longer shows it.
 	require.NoError(t, deleteAs(john, second))
 	waitFlowMessage(t, staffMsgs, deleted(second))
-	waitFlowConversation(t, staffList, conv, preview(functions.DeletedPreview))
+	waitFlowConversation(t, staffList, conv, preview(chat.DeletedPreview))
 
 	// Staff may not delete the customer's message; an admin may.
 	third, _, err := sendText(ctx, john, conv, "third")
@@ -553,7 +554,7 @@ func TestDeleteMessageFlows(t *testing.T) {
 	waitFlowMessage(t, staffMsgs, func(m flowMessage) bool { return m.ID == third && !m.IsDeleted && m.Content == "third" })
 	require.NoError(t, deleteAs(admin, third))
 	waitFlowMessage(t, staffMsgs, deleted(third))
-	waitFlowConversation(t, staffList, conv, preview(functions.DeletedPreview))
+	waitFlowConversation(t, staffList, conv, preview(chat.DeletedPreview))
 	var deletedBy string
 	require.NoError(t, s.DB.QueryRow(ctx, `SELECT deleted_by FROM messages WHERE id = $1`, third).Scan(&deletedBy))
 	require.Equal(t, schema.DemoAdminID, deletedBy)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
@@ -326,7 +327,7 @@ func TestLiveCanChatWithStore(t *testing.T) {
 	pizza := subscribeWait(t, ctx, jc, "shared/chat:canChatWithStore", map[string]any{"storeId": schema.DemoStoreID})
 	burger := subscribeWait(t, ctx, jc, "shared/chat:canChatWithStore", map[string]any{"storeId": schema.DemoClosedStoreID})
 
-	noOrders := functions.ReasonNoEligibleOrders
+	noOrders := chat.ReasonNoEligibleOrders
 	require.Equal(t, liveCanChat{CanChat: false, Reason: &noOrders, OrderIDs: []string{}}, currentValue[liveCanChat](t, burger),
 		"John's only Burger Barn order is cancelled")
 	require.Equal(t, liveCanChat{CanChat: true, OrderIDs: []string{schema.DemoOrderID, schema.DemoOrder2ID}},
@@ -346,19 +347,19 @@ func TestLiveCanChatWithStore(t *testing.T) {
 
 	sqlExec(t, ctx, s, `UPDATE orders SET status = 'cancelled' WHERE customer_id = $1 AND store_id = $2`,
 		schema.DemoCustomerID, schema.DemoStoreID)
-	waitValue(t, pizza, want(liveCanChat{Reason: reason(functions.ReasonNoEligibleOrders), OrderIDs: []string{}}))
+	waitValue(t, pizza, want(liveCanChat{Reason: reason(chat.ReasonNoEligibleOrders), OrderIDs: []string{}}))
 
 	sqlExec(t, ctx, s, `UPDATE orders SET status = 'shipped' WHERE id = $1`, schema.DemoOrder2ID)
 	waitValue(t, pizza, want(liveCanChat{CanChat: true, OrderIDs: []string{schema.DemoOrder2ID}}))
 
 	sqlExec(t, ctx, s, `UPDATE stores SET direct_messaging_enabled = false WHERE id = $1`, schema.DemoStoreID)
-	waitValue(t, pizza, want(liveCanChat{Reason: reason(functions.ReasonStoreMessagingDisabled)}))
+	waitValue(t, pizza, want(liveCanChat{Reason: reason(chat.ReasonStoreMessagingDisabled)}))
 	sqlExec(t, ctx, s, `UPDATE stores SET direct_messaging_enabled = true WHERE id = $1`, schema.DemoStoreID)
 	waitValue(t, pizza, want(liveCanChat{CanChat: true, OrderIDs: []string{schema.DemoOrder2ID}}))
 
 	sqlExec(t, ctx, s, `UPDATE chat_settings SET direct_messaging_enabled = false`)
-	waitValue(t, pizza, want(liveCanChat{Reason: reason(functions.ReasonDirectMessagingDisabled)}))
-	waitValue(t, burger, want(liveCanChat{Reason: reason(functions.ReasonDirectMessagingDisabled), OrderIDs: []string{}}))
+	waitValue(t, pizza, want(liveCanChat{Reason: reason(chat.ReasonDirectMessagingDisabled)}))
+	waitValue(t, burger, want(liveCanChat{Reason: reason(chat.ReasonDirectMessagingDisabled), OrderIDs: []string{}}))
 	sqlExec(t, ctx, s, `UPDATE chat_settings SET direct_messaging_enabled = true`)
 	waitValue(t, pizza, want(liveCanChat{CanChat: true, OrderIDs: []string{schema.DemoOrder2ID}}))
 
@@ -425,7 +426,7 @@ func readTypingRow(t testing.TB, ctx context.Context, s *parleytest.Server, conv
 // the engine's RefreshAt) each clear it.
 func TestLiveTypingIndicators(t *testing.T) {
 	const ttl = time.Second
-	s := parleytest.StartChat(t, functions.ChatConfig{TypingTTL: ttl, MessagesPerSecond: -1, TypingPerSecond: -1})
+	s := parleytest.StartChat(t, chat.Config{TypingTTL: ttl, MessagesPerSecond: -1, TypingPerSecond: -1})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	jc := s.Dial(t, parleytest.John, syncclient.Options{})
@@ -468,7 +469,7 @@ func TestLiveTypingIndicators(t *testing.T) {
 	first := readTypingRow(t, ctx, s, conv, schema.DemoStaffID)
 	require.True(t, first.IsTyping)
 	typing(true)
-	require.Equal(t, first, readTypingRow(t, ctx, s, conv, schema.DemoStaffID), "a repeat within %s wrote", functions.TypingQuiet)
+	require.Equal(t, first, readTypingRow(t, ctx, s, conv, schema.DemoStaffID), "a repeat within %s wrote", chat.TypingQuiet)
 	shown := waitValue(t, johnSees, staffTyping)
 	require.Equal(t, float64(first.Last.UnixMicro())/1000, shown[0].LastTypingAt)
 
@@ -527,7 +528,7 @@ func waitFor(t testing.TB, from time.Time, d time.Duration) {
 // user, over the sync protocol and the HTTP API alike, and say when to
 // retry.
 func TestLiveRateLimits(t *testing.T) {
-	s := parleytest.StartChat(t, functions.ChatConfig{MessagesPerSecond: 1, MessageBurst: 2, TypingPerSecond: 1, TypingBurst: 1})
+	s := parleytest.StartChat(t, chat.Config{MessagesPerSecond: 1, MessageBurst: 2, TypingPerSecond: 1, TypingBurst: 1})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	jc := s.Dial(t, parleytest.John, syncclient.Options{})

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
@@ -36,7 +37,7 @@ func startEngine(t *testing.T, register func(*functions.Registry)) *engineEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	url, pool := parleytest.DemoDB(t)
 	reg := functions.NewRegistry()
-	functions.RegisterChat(reg, functions.ChatConfig{})
+	chat.Register(reg, chat.Config{})
 	if register != nil {
 		register(reg)
 	}
@@ -146,7 +147,7 @@ func TestSlowSessionCoalescesToNewest(t *testing.T) {
 	require.NotNil(t, out.Transition)
 	require.Equal(t, first.Transition.End, out.Transition.Start, "transitions chain")
 	require.Len(t, out.Transition.Modifications, 1, "ten updates coalesce into one")
-	var page functions.MessagePage
+	var page chat.MessagePage
 	require.NoError(t, json.Unmarshal(out.Transition.Modifications[0].Value, &page))
 	require.Len(t, page.Messages, 10)
 	require.Equal(t, "m9", page.Messages[0].Content, "the newest value wins")
@@ -355,7 +356,7 @@ func TestInboxSharedByStore(t *testing.T) {
 	require.NoError(t, cust.ModifyQuerySet(ctx, 0, 1, add, nil))
 	out := cust.Take()
 	require.Equal(t, 6, e.eng.Stats().Instances)
-	var convs []functions.ConversationDoc
+	var convs []chat.ConversationDoc
 	for _, m := range out.Transition.Modifications {
 		if m.QueryID == 1 {
 			require.NoError(t, json.Unmarshal(m.Value, &convs))

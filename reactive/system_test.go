@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/internal/parleytest"
@@ -212,7 +213,7 @@ func TestReadYourWrites(t *testing.T) {
 			}
 			v, err := staff.Mutation(ctx, "shared/chat:markMessagesAsRead", map[string]any{"conversationId": conv})
 			require.NoError(t, err)
-			var marked functions.MarkReadResult
+			var marked chat.MarkReadResult
 			require.NoError(t, json.Unmarshal(v, &marked))
 			require.Equal(t, 20, marked.MarkedCount)
 			page := pageOf(t, currentOf(t, theirs))

@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Querier is what the access helpers need: a pgx connection or transaction.
@@ -35,10 +32,19 @@ func NewDB(q Querier, deps *Deps) *DB { return &DB{q: q, deps: deps} }
 // Querier returns the underlying connection or transaction, for writes.
 func (db *DB) Querier() Querier { return db.q }
 
+// Record notes that the execution read rows of d.Table by d's key, so the
+// engine re-runs it when such a row changes. A helper records its key
+// before it reads (a read that found nothing depends on the key too).
+// Domain packages that read their own tables call it from their helpers;
+// nothing else should. Without a Deps (mutations) it records nothing.
+func (db *DB) Record(d Dep) { db.deps.Add(d) }
+
 // ErrNoRow is returned by single-row reads that found nothing.
 var ErrNoRow = errors.New("schema: no such row")
 
-func one(err error) error {
+// OneRow is the error of a single-row read: ErrNoRow when it found no
+// row, else err.
+func OneRow(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ErrNoRow
 	}
@@ -50,7 +56,7 @@ func (db *DB) User(ctx context.Context, id string) (User, error) {
 	db.deps.add("users", "id", id)
 	var u User
 	err := db.q.QueryRow(ctx, `SELECT id, name, role FROM users WHERE id = $1`, id).Scan(&u.ID, &u.Name, &u.Role)
-	return u, one(err)
+	return u, OneRow(err)
 }
 
 // Store reads one store.
@@ -59,7 +65,7 @@ func (db *DB) Store(ctx context.Context, id string) (Store, error) {
 	var s Store
 	err := db.q.QueryRow(ctx, `SELECT id, name, direct_messaging_enabled FROM stores WHERE id = $1`, id).
 		Scan(&s.ID, &s.Name, &s.DirectMessagingEnabled)
-	return s, one(err)
+	return s, OneRow(err)
 }
 
 const orderCols = `id, customer_id, store_id, total_amount::float8, status, order_date`
@@ -74,7 +80,7 @@ func scanOrder(row pgx.Row) (Order, error) {
 func (db *DB) Order(ctx context.Context, id string) (Order, error) {
 	db.deps.add("orders", "id", id)
 	o, err := scanOrder(db.q.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE id = $1`, id))
-	return o, one(err)
+	return o, OneRow(err)
 }
 
 // CustomerOrdersAtStore reads a customer's orders at one store, oldest first.
@@ -88,331 +94,11 @@ func (db *DB) CustomerOrdersAtStore(ctx context.Context, customerID, storeID str
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) { return scanOrder(r) })
 }
 
-const convCols = `id, conversation_type, customer_id, store_id, order_id, assigned_admin_id, status,
-	is_blocked, last_message_at, last_message_preview, created_at`
-
-func scanConversation(row pgx.Row) (Conversation, error) {
-	var c Conversation
-	err := row.Scan(&c.ID, &c.Type, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
-		&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt)
-	return c, err
-}
-
-// Conversation reads one conversation.
-func (db *DB) Conversation(ctx context.Context, id string) (Conversation, error) {
-	db.deps.add("conversations", "id", id)
-	c, err := scanConversation(db.q.QueryRow(ctx, `SELECT `+convCols+` FROM conversations WHERE id = $1`, id))
-	return c, one(err)
-}
-
-// ConversationMembership reads who belongs to a conversation: only its id,
-// type, customer and store are set. It depends on those columns alone, so
-// an access check built on it is not re-run for every new message (which
-// updates the conversation's last-message fields).
-func (db *DB) ConversationMembership(ctx context.Context, id string) (Conversation, error) {
-	db.deps.Add(Dep{Table: "conversations", Column: "id", Value: id, Watch: "conversation_type,customer_id,store_id"})
-	var c Conversation
-	err := db.q.QueryRow(ctx, `SELECT id, conversation_type, customer_id, store_id FROM conversations WHERE id = $1`, id).
-		Scan(&c.ID, &c.Type, &c.CustomerID, &c.StoreID)
-	return c, one(err)
-}
-
-// ConversationForUpdate reads one conversation and locks it (mutations).
-func (db *DB) ConversationForUpdate(ctx context.Context, id string) (Conversation, error) {
-	c, err := scanConversation(db.q.QueryRow(ctx, `SELECT `+convCols+` FROM conversations WHERE id = $1 FOR UPDATE`, id))
-	return c, one(err)
-}
-
-// ConversationBySubject finds the conversation of a customer about a store
-// and order (either may be empty), if it exists.
-func (db *DB) ConversationBySubject(ctx context.Context, customerID, convType, storeID, orderID string) (Conversation, error) {
-	db.deps.add("conversations", "customer_id", customerID)
-	c, err := scanConversation(db.q.QueryRow(ctx, `SELECT `+convCols+` FROM conversations
-		WHERE customer_id = $1 AND conversation_type = $2 AND coalesce(store_id, '') = $3 AND coalesce(order_id, '') = $4`,
-		customerID, convType, storeID, orderID))
-	return c, one(err)
-}
-
-// ConversationFilter selects conversations for a list. Exactly one of
-// CustomerID, StoreID or Type is the key the list is read by.
-type ConversationFilter struct {
-	ID         string // one conversation
-	CustomerID string // a customer's conversations
-	StoreID    string // a store's customer_to_store conversations
-	Type       string // every conversation of a type (support console)
-	Status     string // empty = any
-	Limit      int    // zero = no limit
-}
-
-// filterBy records f's key as a dependency, narrowed to watch (a
-// comma-separated column list; "" watches every change), and returns its
-// WHERE clause over conversations c with the key as $1.
-func (db *DB) filterBy(f ConversationFilter, watch string) (where, key string, err error) {
-	dep := Dep{Table: "conversations", Watch: watch}
-	switch {
-	case f.ID != "":
-		dep.Column, dep.Value = "id", f.ID
-		where = "c.id = $1"
-	case f.CustomerID != "":
-		dep.Column, dep.Value = "customer_id", f.CustomerID
-		where = "c.customer_id = $1"
-	case f.StoreID != "":
-		dep.Column, dep.Value = "store_id", f.StoreID
-		where = "c.store_id = $1 AND c.conversation_type = 'customer_to_store'"
-	case f.Type != "":
-		dep.Column, dep.Value = "conversation_type", f.Type
-		where = "c.conversation_type = $1"
-	default:
-		return "", "", errors.New("no key")
-	}
-	db.deps.Add(dep)
-	return where, dep.Value, nil
-}
-
-// UnreadTotal sums one side's unread counters over the conversations f
-// selects: the customer side's (customerSide) or the recipient side's. The
-// counters live on the conversation rows (kept by triggers on messages),
-// so it depends on those rows only through who they belong to, their
-// status and that side's counter: a message of the side itself, or a new
-// last message, does not re-run it.
-func (db *DB) UnreadTotal(ctx context.Context, f ConversationFilter, customerSide bool) (int, error) {
-	counter := "unread_recipient"
-	if customerSide {
-		counter = "unread_customer"
-	}
-	where, key, err := db.filterBy(f, "status,customer_id,store_id,conversation_type,"+counter)
-	if err != nil {
-		return 0, fmt.Errorf("read unread total: %w", err)
-	}
-	var total int
-	err = db.q.QueryRow(ctx, `SELECT coalesce(sum(c.`+counter+`), 0)::int FROM conversations c
-		WHERE `+where+` AND ($2 = '' OR c.status = $2)`, key, f.Status).Scan(&total)
-	if err != nil {
-		return 0, fmt.Errorf("read unread total: %w", err)
-	}
-	return total, nil
-}
-
-// InboxRow is a conversation as a list shows it: with its store's and
-// customer's names and its unread counts.
-type InboxRow struct {
-	Conversation
-	StoreName    *string
-	CustomerName string
-	Unread       Unread
-}
-
-// Inbox lists conversations with their names and unread counts in one
-// statement, newest activity first. It records the list's key and, per
-// row, the store and the customer; the unread counts are counters on the
-// conversation rows (kept by triggers on messages), so a new message
-// reaches the list through its conversation's row.
-func (db *DB) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, error) {
-	where, key, err := db.filterBy(f, "")
-	if err != nil {
-		return nil, fmt.Errorf("read inbox: %w", err)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 1 << 30
-	}
-	rows, err := db.q.Query(ctx, `SELECT c.id, c.conversation_type, c.customer_id, c.store_id, c.order_id,
-			c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at, c.last_message_preview, c.created_at,
-			s.name, coalesce(u.name, ''), c.unread_customer, c.unread_recipient
-		FROM conversations c
-		LEFT JOIN stores s ON s.id = c.store_id
-		LEFT JOIN users u ON u.id = c.customer_id
-		WHERE `+where+` AND ($2 = '' OR c.status = $2)
-		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $3`, key, f.Status, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read inbox: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboxRow, error) {
-		var x InboxRow
-		c := &x.Conversation
-		err := r.Scan(&c.ID, &c.Type, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
-			&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt,
-			&x.StoreName, &x.CustomerName, &x.Unread.Customer, &x.Unread.Recipient)
-		return x, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read inbox: %w", err)
-	}
-	for _, x := range out {
-		db.deps.add("users", "id", x.CustomerID)
-		if x.StoreID != nil {
-			db.deps.add("stores", "id", *x.StoreID)
-		}
-	}
-	return out, nil
-}
-
-// MessageCursor is a position in a conversation's newest-first message list.
-type MessageCursor struct {
-	CreatedAt time.Time
-	ID        string
-}
-
-// MessageRange selects part of a conversation's newest-first message list.
-type MessageRange struct {
-	Before *MessageCursor // only messages strictly older than this; nil: from the newest
-	Until  *MessageCursor // only messages at least as new as this; nil: to the oldest
-	Limit  int            // at most this many
-}
-
-// Messages reads a range of a conversation's messages, newest first, with
-// their senders' names.
-func (db *DB) Messages(ctx context.Context, conversationID string, r MessageRange) ([]Message, error) {
-	return db.AppendMessages(ctx, nil, conversationID, r)
-}
-
-// AppendMessages is Messages appending to page, whose room it reuses: a
-// query that re-runs for every new message can keep one page for all its
-// runs instead of allocating one per run.
-func (db *DB) AppendMessages(ctx context.Context, page []Message, conversationID string, r MessageRange) ([]Message, error) {
-	db.deps.add("messages", "conversation_id", conversationID)
-	sql := `SELECT m.id, m.sender_id, m.sender_type, coalesce(u.name, ''), m.message_type,
-		m.content, m.image_file_id, m.is_read, m.read_at, m.is_deleted, m.created_at
-		FROM messages m LEFT JOIN users u ON u.id = m.sender_id
-		WHERE m.conversation_id = $1`
-	args := []any{conversationID}
-	if r.Before != nil {
-		args = append(args, r.Before.CreatedAt, r.Before.ID)
-		sql += fmt.Sprintf(` AND (m.created_at, m.id) < ($%d, $%d)`, len(args)-1, len(args))
-	}
-	if r.Until != nil {
-		args = append(args, r.Until.CreatedAt, r.Until.ID)
-		sql += fmt.Sprintf(` AND (m.created_at, m.id) >= ($%d, $%d)`, len(args)-1, len(args))
-	}
-	args = append(args, r.Limit)
-	sql += fmt.Sprintf(` ORDER BY m.created_at DESC, m.id DESC LIMIT $%d`, len(args))
-	rows, err := db.q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read messages: %w", err)
-	}
-	// A page repeats its conversation, a few senders and types: those
-	// columns are read as bytes and share one string per distinct value
-	// (see interner), and the page grows at most once.
-	in := interner{}
-	var senderID, senderType, senderName, messageType pgtype.DriverBytes
-	msgs, err := pgx.AppendRows(slices.Grow(page, min(max(r.Limit, 0), MaxPagePrealloc)), rows, func(r pgx.CollectableRow) (Message, error) {
-		m := Message{ConversationID: conversationID}
-		err := r.Scan(&m.ID, &senderID, &senderType, &senderName, &messageType,
-			&m.Content, &m.ImageFileID, &m.IsRead, &m.ReadAt, &m.IsDeleted, &m.CreatedAt)
-		m.SenderID, m.SenderType, m.SenderName, m.MessageType = in.get(senderID), in.get(senderType), in.get(senderName), in.get(messageType)
-		return m, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read messages: %w", err)
-	}
-	for i := len(page); i < len(msgs); i++ {
-		db.deps.add("users", "id", msgs[i].SenderID)
-	}
-	return msgs, nil
-}
-
-// MaxPagePrealloc bounds the rows Messages makes room for before reading
-// them: the largest page getMessages asks for (100 messages and one more,
-// to know whether there are older ones), not a pinned page's 1,001. At 100
-// a full page outgrew it by one row and was copied.
-const MaxPagePrealloc = 128
-
-// interner hands out one string per distinct value read within one
-// result. Re-runs of a conversation's page are the engine's most frequent
-// work, and a string per row and column was most of what they allocated.
-type interner map[string]string
-
-func (in interner) get(b []byte) string {
-	if s, ok := in[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	in[s] = s
-	return s
-}
-
-// Message reads one message (mutations).
-func (db *DB) Message(ctx context.Context, id string) (Message, error) {
-	var m Message
-	err := db.q.QueryRow(ctx, `SELECT id, conversation_id, sender_id, sender_type, message_type, content,
-		is_read, is_deleted, created_at FROM messages WHERE id = $1 FOR UPDATE`, id).
-		Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.SenderType, &m.MessageType, &m.Content, &m.IsRead, &m.IsDeleted, &m.CreatedAt)
-	return m, one(err)
-}
-
-const fileCols = `id, owner_id, content_type, size_bytes, width, height, coalesce(thumb_width, 0), coalesce(thumb_height, 0),
-	frames, file_name, message_id, created_at`
-
-func scanFile(row pgx.Row) (File, error) {
-	var f File
-	err := row.Scan(&f.ID, &f.OwnerID, &f.ContentType, &f.SizeBytes, &f.Width, &f.Height, &f.ThumbWidth, &f.ThumbHeight,
-		&f.Frames, &f.FileName, &f.MessageID, &f.CreatedAt)
-	return f, err
-}
-
-// Files reads the given files (the images of a page of messages), by id.
-func (db *DB) Files(ctx context.Context, ids []string) (map[string]File, error) {
-	for _, id := range ids {
-		db.deps.add("files", "id", id)
-	}
-	out := make(map[string]File, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	rows, err := db.q.Query(ctx, `SELECT `+fileCols+` FROM files WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read files: %w", err)
-	}
-	files, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (File, error) { return scanFile(r) })
-	if err != nil {
-		return nil, fmt.Errorf("read files: %w", err)
-	}
-	for _, f := range files {
-		out[f.ID] = f
-	}
-	return out, nil
-}
-
-// FileForUpdate reads one file and locks it (mutations).
-func (db *DB) FileForUpdate(ctx context.Context, id string) (File, error) {
-	f, err := scanFile(db.q.QueryRow(ctx, `SELECT `+fileCols+` FROM files WHERE id = $1 FOR UPDATE`, id))
-	return f, one(err)
-}
-
-// Typing is a row of typing_state.
-type Typing struct {
-	UserID       string
-	UserType     string
-	UserName     string
-	IsTyping     bool
-	LastTypingAt time.Time
-}
-
-// TypingIn reads the typing state of a conversation's users.
-func (db *DB) TypingIn(ctx context.Context, conversationID string) ([]Typing, error) {
-	db.deps.add("typing_state", "conversation_id", conversationID)
-	rows, err := db.q.Query(ctx, `SELECT user_id, user_type, user_name, is_typing, last_typing_at
-		FROM typing_state WHERE conversation_id = $1 ORDER BY last_typing_at, user_id`, conversationID)
-	if err != nil {
-		return nil, fmt.Errorf("read typing state: %w", err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Typing, error) {
-		var t Typing
-		err := r.Scan(&t.UserID, &t.UserType, &t.UserName, &t.IsTyping, &t.LastTypingAt)
-		return t, err
-	})
-}
-
-// Unread counts unread, undeleted messages in a conversation: those the
-// customer has not read (sent by the other side) and those the recipient
-// has not read (sent by the customer).
-type Unread struct{ Customer, Recipient int }
-
 // Settings reads the chat settings.
 func (db *DB) Settings(ctx context.Context) (Settings, error) {
 	db.deps.add("chat_settings", WholeTable, "")
 	var s Settings
 	err := db.q.QueryRow(ctx, `SELECT direct_messaging_enabled, admin_support_enabled, max_image_size_mb, allowed_image_types
 		FROM chat_settings WHERE id`).Scan(&s.DirectMessagingEnabled, &s.AdminSupportEnabled, &s.MaxImageSizeMB, &s.AllowedImageTypes)
-	return s, one(err)
+	return s, OneRow(err)
 }

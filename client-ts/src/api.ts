@@ -4,19 +4,19 @@
 import { makeFunctionReference } from "convex/server";
 import type { PaginationOptions } from "convex/server";
 
-/** Go type functions.CanChat. */
+/** Go type chat.CanChat. */
 export type CanChat = {
   canChat: boolean;
   reason?: string;
   orderIds: string[];
 };
 
-/** Go type functions.CanChatWithStoreArgs. */
+/** Go type chat.CanChatWithStoreArgs. */
 export type CanChatWithStoreArgs = {
   storeId: string;
 };
 
-/** Go type functions.ChatSettings. */
+/** Go type chat.ChatSettings. */
 export type ChatSettings = {
   directMessagingEnabled: boolean;
   maxImageSizeMB: number;
@@ -24,7 +24,7 @@ export type ChatSettings = {
   adminSupportEnabled: boolean;
 };
 
-/** Go type functions.ConversationDoc. */
+/** Go type chat.ConversationDoc. */
 export type ConversationDoc = {
   _id: string;
   _creationTime: number;
@@ -44,24 +44,24 @@ export type ConversationDoc = {
   unreadCountRecipient: number;
 };
 
-/** Go type functions.ConversationIDArgs. */
+/** Go type chat.ConversationIDArgs. */
 export type ConversationIDArgs = {
   conversationId: string;
 };
 
-/** Go type functions.ConversationRef. */
+/** Go type chat.ConversationRef. */
 export type ConversationRef = {
   conversationId: string;
   conversationType: "customer_to_store" | "customer_to_admin";
 };
 
-/** Go type functions.CreateOrGetConversationArgs. */
+/** Go type chat.CreateOrGetConversationArgs. */
 export type CreateOrGetConversationArgs = {
   orderId?: string | null;
   storeId?: string | null;
 };
 
-/** Go type functions.DeleteMessageArgs. */
+/** Go type chat.DeleteMessageArgs. */
 export type DeleteMessageArgs = {
   messageId: string;
 };
@@ -69,26 +69,26 @@ export type DeleteMessageArgs = {
 /** Go type functions.EmptyArgs. */
 export type EmptyArgs = Record<string, never>;
 
-/** Go type functions.GetConversationsArgs. */
+/** Go type chat.GetConversationsArgs. */
 export type GetConversationsArgs = {
   status?: "active" | "archived" | "closed" | null;
   limit?: number | null;
 };
 
-/** Go type functions.GetMessagesArgs. */
+/** Go type chat.GetMessagesArgs. */
 export type GetMessagesArgs = {
   conversationId: string;
   limit?: number | null;
   cursor?: string | null;
 };
 
-/** Go type functions.GetMessagesPaginatedArgs. */
+/** Go type chat.GetMessagesPaginatedArgs. */
 export type GetMessagesPaginatedArgs = {
   conversationId: string;
   paginationOpts: PaginationOptions;
 };
 
-/** Go type functions.ImageAttachment. */
+/** Go type chat.ImageAttachment. */
 export type ImageAttachment = {
   fileId: string;
   fileName?: string | null;
@@ -98,7 +98,7 @@ export type ImageAttachment = {
   height?: number | null;
 };
 
-/** Go type functions.ImageDoc. */
+/** Go type chat.ImageDoc. */
 export type ImageDoc = {
   fileId: string;
   fileName: string;
@@ -114,19 +114,19 @@ export type ImageDoc = {
   expiresAt?: number;
 };
 
-/** Go type functions.MarkMessagesAsReadArgs. */
+/** Go type chat.MarkMessagesAsReadArgs. */
 export type MarkMessagesAsReadArgs = {
   conversationId: string;
   messageIds?: string[] | null;
 };
 
-/** Go type functions.MarkReadResult. */
+/** Go type chat.MarkReadResult. */
 export type MarkReadResult = {
   markedCount: number;
   messageIds: string[];
 };
 
-/** Go type functions.MessageDoc. */
+/** Go type chat.MessageDoc. */
 export type MessageDoc = {
   _id: string;
   _creationTime: number;
@@ -142,14 +142,14 @@ export type MessageDoc = {
   imageAttachment?: ImageDoc;
 };
 
-/** Go type functions.MessagePage. */
+/** Go type chat.MessagePage. */
 export type MessagePage = {
   messages: MessageDoc[];
   isDone: boolean;
   continueCursor?: string;
 };
 
-/** Go type functions.OrderSummary. */
+/** Go type chat.OrderSummary. */
 export type OrderSummary = {
   _id: string;
   totalAmount: number;
@@ -157,7 +157,7 @@ export type OrderSummary = {
   orderDate: number;
 };
 
-/** Go type functions.PaginatedMessages. */
+/** Go type chat.PaginatedMessages. */
 export type PaginatedMessages = {
   page: MessageDoc[];
   isDone: boolean;
@@ -166,7 +166,7 @@ export type PaginatedMessages = {
   pageStatus?: "SplitRecommended" | "SplitRequired";
 };
 
-/** Go type functions.SendMessageArgs. */
+/** Go type chat.SendMessageArgs. */
 export type SendMessageArgs = {
   conversationId: string;
   content: string;
@@ -174,13 +174,13 @@ export type SendMessageArgs = {
   imageAttachment?: ImageAttachment | null;
 };
 
-/** Go type functions.TransferConversationArgs. */
+/** Go type chat.TransferConversationArgs. */
 export type TransferConversationArgs = {
   conversationId: string;
   toAdminId: string;
 };
 
-/** Go type functions.TypingIndicator. */
+/** Go type chat.TypingIndicator. */
 export type TypingIndicator = {
   userId: string;
   userType: "customer" | "store" | "admin";
@@ -188,7 +188,7 @@ export type TypingIndicator = {
   lastTypingAt: number;
 };
 
-/** Go type functions.UpdateTypingStatusArgs. */
+/** Go type chat.UpdateTypingStatusArgs. */
 export type UpdateTypingStatusArgs = {
   conversationId: string;
   isTyping: boolean;

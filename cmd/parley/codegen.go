@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions/tsgen"
 	"github.com/parley-chat/parley/internal/server"
 )
@@ -25,7 +25,7 @@ func runCodegen(args []string) error {
 	if fl.NArg() > 0 {
 		return fmt.Errorf("codegen: unexpected argument %q", fl.Arg(0))
 	}
-	src, err := tsgen.Generate(server.Functions(functions.ChatConfig{}))
+	src, err := tsgen.Generate(server.Functions(chat.Config{}))
 	if err != nil {
 		return fmt.Errorf("codegen: %w", err)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/internal/server"
 	"github.com/parley-chat/parley/schema"
@@ -116,8 +116,8 @@ func migrateDatabase(ctx context.Context, dbURL string) error {
 }
 
 // chatFlags declares the chat API's tuning flags on fl.
-func chatFlags(fl *flag.FlagSet) *functions.ChatConfig {
-	c := &functions.ChatConfig{}
+func chatFlags(fl *flag.FlagSet) *chat.Config {
+	c := &chat.Config{}
 	fl.Float64Var(&c.MessagesPerSecond, "message-rate", 5, "messages per second a user may send (negative: no limit)")
 	fl.IntVar(&c.MessageBurst, "message-burst", 10, "messages a user may send at once")
 	fl.Float64Var(&c.TypingPerSecond, "typing-rate", 2, "typing updates per second a user may send (negative: no limit)")

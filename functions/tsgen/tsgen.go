@@ -67,7 +67,7 @@ func Generate(reg *functions.Registry) ([]byte, error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(&b, "\n/** Go type functions.%s. */\nexport type %s = %s;\n", n, n, g.bodies[n])
+		fmt.Fprintf(&b, "\n/** Go type %s. */\nexport type %s = %s;\n", g.named[n], n, g.bodies[n])
 	}
 
 	b.WriteString("\n/** The machine-readable codes of ParleyErrorData. */\nexport type ErrorCode =")

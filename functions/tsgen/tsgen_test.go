@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/functions/tsgen"
 	"github.com/parley-chat/parley/internal/server"
@@ -16,7 +17,7 @@ import (
 // TestCommittedAPIIsCurrent fails when client-ts/src/api.ts is not what
 // the registry generates: CI catches a Go change without `make generate`.
 func TestCommittedAPIIsCurrent(t *testing.T) {
-	want, err := tsgen.Generate(server.Functions(functions.ChatConfig{}))
+	want, err := tsgen.Generate(server.Functions(chat.Config{}))
 	require.NoError(t, err)
 	path := filepath.Join("..", "..", "client-ts", "src", "api.ts")
 	have, err := os.ReadFile(path)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 )
 
@@ -180,8 +181,8 @@ func (c *Config) fill() error {
 		return fmt.Errorf("%w: SQL share %v is not between 0 and 1", ErrConfig, c.SQLShare)
 	}
 	setInt(&c.PageSize, d.PageSize)
-	if c.PageSize > functions.MaxMessageLimit {
-		return fmt.Errorf("%w: page size %d exceeds getMessages' limit of %d", ErrConfig, c.PageSize, functions.MaxMessageLimit)
+	if c.PageSize > chat.MaxMessageLimit {
+		return fmt.Errorf("%w: page size %d exceeds getMessages' limit of %d", ErrConfig, c.PageSize, chat.MaxMessageLimit)
 	}
 	setInt(&c.DialConcurrency, d.DialConcurrency)
 	setInt(&c.MaxInFlight, d.MaxInFlight)
@@ -192,8 +193,8 @@ func (c *Config) fill() error {
 	setInt(&c.B.Viewers, d.B.Viewers)
 	setRate(&c.B.Rate, d.B.Rate)
 	setInt(&c.B.Page, d.B.Page)
-	if c.B.Page > functions.MaxMessageLimit {
-		return fmt.Errorf("%w: b's page size %d exceeds getMessages' limit of %d", ErrConfig, c.B.Page, functions.MaxMessageLimit)
+	if c.B.Page > chat.MaxMessageLimit {
+		return fmt.Errorf("%w: b's page size %d exceeds getMessages' limit of %d", ErrConfig, c.B.Page, chat.MaxMessageLimit)
 	}
 	setInt(&c.C.Conversations, d.C.Conversations)
 	setRate(&c.C.Rate, d.C.Rate)
@@ -217,7 +218,7 @@ func (c *Config) fill() error {
 		return fmt.Errorf("%w: idle subscription counts %v must ascend from 0 or more", ErrConfig, c.C.Idle)
 	case c.D.Writers > c.D.Subscribers:
 		return fmt.Errorf("%w: scenario d has %d writers but only %d subscribers; writers are subscribers", ErrConfig, c.D.Writers, c.D.Subscribers)
-	case c.Stall.ContentBytes > functions.MaxContentChars-100:
+	case c.Stall.ContentBytes > chat.MaxContentChars-100:
 		return fmt.Errorf("%w: stall content of %d bytes exceeds a message's limit", ErrConfig, c.Stall.ContentBytes)
 	}
 	if c.MaxOpenFiles > 0 {

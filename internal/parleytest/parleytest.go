@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/internal/pgtest"
@@ -62,7 +63,7 @@ type Server struct {
 
 // NoLimits is the chat configuration Start uses: rate limits off, so
 // tests that are not about them can send in bursts.
-var NoLimits = functions.ChatConfig{MessagesPerSecond: -1, TypingPerSecond: -1, UploadsPerSecond: -1}
+var NoLimits = chat.Config{MessagesPerSecond: -1, TypingPerSecond: -1, UploadsPerSecond: -1}
 
 // Start starts a server for t with NoLimits and waits until its
 // replication stream is connected. Everything stops when t ends.
@@ -72,7 +73,7 @@ func Start(t testing.TB) *Server {
 }
 
 // StartChat is Start with the given chat configuration.
-func StartChat(t testing.TB, chat functions.ChatConfig) *Server {
+func StartChat(t testing.TB, chat chat.Config) *Server {
 	t.Helper()
 	return StartWith(t, chat, media.Config{})
 }
@@ -81,7 +82,7 @@ func StartChat(t testing.TB, chat functions.ChatConfig) *Server {
 // media service stores images in a directory of the test's own, signs
 // URLs with a random key unless mediaCfg.Key is set, and holds the demo
 // image (media.Service.SeedDemo).
-func StartWith(t testing.TB, chat functions.ChatConfig, mediaCfg media.Config) *Server {
+func StartWith(t testing.TB, chat chat.Config, mediaCfg media.Config) *Server {
 	t.Helper()
 	return StartConfigured(t, func(cfg *server.Config) { cfg.Chat, cfg.Media = chat, mediaCfg })
 }

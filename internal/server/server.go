@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/media"
 	"github.com/parley-chat/parley/media/vips"
@@ -50,7 +51,7 @@ type Config struct {
 	MaxConns int32
 	// Chat tunes the chat API (rate limits, typing expiry). Zero values
 	// are the documented defaults.
-	Chat functions.ChatConfig
+	Chat chat.Config
 	// Mux receives extra routes (dev-only endpoints). Nil means none.
 	Mux *http.ServeMux
 	// MediaDir is where uploaded images are stored (a media.DirStore),
@@ -212,15 +213,15 @@ func baseURL(addr net.Addr) string {
 // chatMedia is the media service as the chat API sees it.
 type chatMedia struct{ s *media.Service }
 
-var _ functions.Media = chatMedia{}
+var _ chat.Media = chatMedia{}
 
 func (m chatMedia) NewUploadURL(ctx context.Context, q schema.Querier, owner string, now time.Time) (string, error) {
 	return m.s.NewUploadURL(ctx, q, owner, now)
 }
 
-func (m chatMedia) SignImage(conversationID, fileID string, now time.Time) functions.SignedImage {
+func (m chatMedia) SignImage(conversationID, fileID string, now time.Time) chat.SignedImage {
 	s := m.s.Sign(conversationID, fileID, now)
-	return functions.SignedImage{URL: s.URL, ThumbnailURL: s.ThumbnailURL, ExpiresAt: s.ExpiresAt, RefreshAt: s.RefreshAt}
+	return chat.SignedImage{URL: s.URL, ThumbnailURL: s.ThumbnailURL, ExpiresAt: s.ExpiresAt, RefreshAt: s.RefreshAt}
 }
 
 func checkDatabase(ctx context.Context, pool *pgxpool.Pool) error {
@@ -340,11 +341,11 @@ func (s *Server) health(ctx context.Context) (any, bool) {
 	return h, h.Status == "ok"
 }
 
-// Functions is the registry of every function the server serves: the
-// chat API configured by chat. `parley codegen` generates client types
-// from it.
-func Functions(chat functions.ChatConfig) *functions.Registry {
+// Functions is the registry of every function the server serves, one
+// registration per domain: the chat API configured by chatCfg. `parley
+// codegen` generates client types from it.
+func Functions(chatCfg chat.Config) *functions.Registry {
 	r := functions.NewRegistry()
-	functions.RegisterChat(r, chat)
+	chat.Register(r, chatCfg)
 	return r
 }

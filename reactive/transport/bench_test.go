@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/reactive"
 )
@@ -12,9 +13,9 @@ import (
 // messagePage returns a getMessages result of at least size bytes, encoded
 // the way the engine encodes results (json.Marshal).
 func messagePage(size int) json.RawMessage {
-	var page functions.MessagePage
+	var page chat.MessagePage
 	for i := 0; ; i++ {
-		page.Messages = append(page.Messages, functions.MessageDoc{
+		page.Messages = append(page.Messages, chat.MessageDoc{
 			ID: fmt.Sprintf("m%015d", i), CreationTime: 1.7e12 + float64(i), ConversationID: "c000000000000001",
 			SenderID: "u000000000000001", SenderType: "customer", SenderName: "Ada Lovelace", MessageType: "text",
 			Content: fmt.Sprintf("Message %d: \"is the order <shipped>?\" — ok 👍", i),
@@ -60,7 +61,7 @@ func BenchmarkEncodeTransition(b *testing.B) {
 		{"mods=50/value=1KB", benchTransition(50, 1<<10)},
 		{"mods=1/failed", failed},
 		{"mods=1/failed-no-data", &reactive.Transition{End: reactive.Version{QuerySet: 1, TS: 42},
-			Modifications: []reactive.Modification{{Type: reactive.QueryFailed, QueryID: 7, Err: functions.ErrConversationNotFound}}}},
+			Modifications: []reactive.Modification{{Type: reactive.QueryFailed, QueryID: 7, Err: chat.ErrConversationNotFound}}}},
 	}
 	for _, c := range cases {
 		want, err := referenceTransition(c.t)

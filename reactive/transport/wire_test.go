@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/reactive"
 )
@@ -134,7 +135,7 @@ func TestAppendTransition(t *testing.T) {
 			{Type: 0, QueryID: 1}, {Type: reactive.QueryRemoved, QueryID: 2}, {Type: 99, QueryID: 3}, {Type: reactive.QueryRemoved, QueryID: 4}}}},
 		{"mixed", reactive.Transition{Start: v, End: end, Modifications: []reactive.Modification{
 			{Type: reactive.QueryUpdated, QueryID: 0, Value: json.RawMessage(`{"unread":3}`)},
-			{Type: reactive.QueryFailed, QueryID: 1, Err: functions.ErrConversationNotFound},
+			{Type: reactive.QueryFailed, QueryID: 1, Err: chat.ErrConversationNotFound},
 			{Type: reactive.QueryRemoved, QueryID: 2},
 			{Type: reactive.QueryUpdated, QueryID: 3, Value: json.RawMessage(`{"messages":[]}`), Journal: "c"}}}},
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
@@ -153,7 +154,7 @@ func TestClientThatStopsReadingIsDisconnected(t *testing.T) {
 	require.NoError(t, c.WriteJSON(map[string]any{"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": tok}))
 	require.NoError(t, c.WriteJSON(map[string]any{"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1,
 		"modifications": []any{map[string]any{"type": "Add", "queryId": 0, "udfPath": "shared/chat:getMessages",
-			"args": []any{map[string]any{"conversationId": schema.DemoConversationID, "limit": functions.MaxMessageLimit}}}}}))
+			"args": []any{map[string]any{"conversationId": schema.DemoConversationID, "limit": chat.MaxMessageLimit}}}}}))
 	for f := readUntil(t, c, "Transition"); f.EndVersion.QuerySet != 1; f = readUntil(t, c, "Transition") {
 	}
 	require.Equal(t, 1, s.Server.Engine.Stats().Sessions)

@@ -1,4 +1,4 @@
-package functions_test
+package chat_test
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/schema"
 )
@@ -58,7 +59,7 @@ func TestEmptyResultsHaveNoNullArrays(t *testing.T) {
 	require.JSONEq(t, `0`, string(check("getUnreadCount")(e.query(fresh, "getUnreadCount", map[string]any{}))))
 
 	// A new, empty support conversation.
-	ref := must[functions.ConversationRef](t)(e.mutate(fresh, "createOrGetConversation", map[string]any{}))
+	ref := must[chat.ConversationRef](t)(e.mutate(fresh, "createOrGetConversation", map[string]any{}))
 	conv := map[string]any{"conversationId": ref.ConversationID}
 	require.JSONEq(t, `[]`, string(check("getTypingIndicators")(e.query(fresh, "getTypingIndicators", conv))))
 	raw = check("getMessages")(e.query(fresh, "getMessages", conv))

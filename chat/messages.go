@@ -1,4 +1,4 @@
-package functions
+package chat
 
 import (
 	"encoding/base64"
@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/schema"
 )
 
@@ -40,7 +41,7 @@ type SendMessageArgs struct {
 // conversations and system notices anywhere. An image message attaches a
 // file the caller uploaded (imageAttachment.fileId), once; its content is
 // an optional caption.
-func (ch *chat) sendMessage(c *MutationCtx, a SendMessageArgs) (string, error) {
+func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string, error) {
 	id, err := requireIdentity(c.Identity())
 	if err != nil {
 		return "", err
@@ -48,10 +49,10 @@ func (ch *chat) sendMessage(c *MutationCtx, a SendMessageArgs) (string, error) {
 	switch a.MessageType {
 	case "text", "system":
 		if a.ImageAttachment != nil {
-			return "", Invalid(`imageAttachment is only allowed when messageType is "image"`)
+			return "", functions.Invalid(`imageAttachment is only allowed when messageType is "image"`)
 		}
-		if a.MessageType == "system" && id.Role != RoleAdmin {
-			return "", Invalid(`messageType "system" is for admins only`)
+		if a.MessageType == "system" && id.Role != functions.RoleAdmin {
+			return "", functions.Invalid(`messageType "system" is for admins only`)
 		}
 	case "image":
 		if a.ImageAttachment == nil {
@@ -61,14 +62,14 @@ func (ch *chat) sendMessage(c *MutationCtx, a SendMessageArgs) (string, error) {
 			return "", err
 		}
 	default:
-		return "", Invalid(`messageType must be "text" or "image", got %q`, a.MessageType)
+		return "", functions.Invalid(`messageType must be "text" or "image", got %q`, a.MessageType)
 	}
 	content := strings.TrimSpace(a.Content)
 	if content == "" && a.MessageType != "image" {
-		return "", Invalid("Message content must not be empty")
+		return "", functions.Invalid("Message content must not be empty")
 	}
 	if n := utf8.RuneCountInString(content); n > MaxContentChars {
-		return "", Invalid("Message content exceeds %d characters (got %d)", MaxContentChars, n)
+		return "", functions.Invalid("Message content exceeds %d characters (got %d)", MaxContentChars, n)
 	}
 	conv, err := lockedConversation(c, id, a.ConversationID)
 	if err != nil {
@@ -85,7 +86,7 @@ func (ch *chat) sendMessage(c *MutationCtx, a SendMessageArgs) (string, error) {
 	if conv.Status == "closed" && a.MessageType != "system" {
 		return "", ErrClosed
 	}
-	var file *schema.File
+	var file *File
 	if a.MessageType == "image" {
 		f, err := attachImage(c, id, a.ImageAttachment)
 		if err != nil {
@@ -98,11 +99,11 @@ func (ch *chat) sendMessage(c *MutationCtx, a SendMessageArgs) (string, error) {
 		fileID = &file.ID
 	}
 	// The first admin to answer a support conversation takes it.
-	takes := id.Role == RoleAdmin && conv.Type == schema.CustomerToAdmin && conv.AssignedAdminID == nil
+	takes := id.Role == functions.RoleAdmin && conv.Type == CustomerToAdmin && conv.AssignedAdminID == nil
 	msgID := schema.NewID("msg")
-	if _, err := c.Tx.Exec(c.Ctx, sendMessageSQL, msgID, conv.ID, id.Subject, string(id.Role), a.MessageType,
-		content, fileID, c.Now(), storedName(id), messagePreview(content, fileID), takes); err != nil {
-		return "", fmt.Errorf("send message: %w", err)
+	if err := (tables{c.DB}).sendMessage(c.Ctx, sentMessage{ID: msgID, ConversationID: conv.ID, Sender: id,
+		MessageType: a.MessageType, Content: content, FileID: fileID, At: c.Now(), TakeConversation: takes}); err != nil {
+		return "", err
 	}
 	if file != nil {
 		if err := linkImage(c, *file, msgID, a.ImageAttachment.FileName); err != nil {
@@ -111,31 +112,6 @@ func (ch *chat) sendMessage(c *MutationCtx, a SendMessageArgs) (string, error) {
 	}
 	return msgID, nil
 }
-
-// sendMessageSQL is sendMessage's writes as one statement of
-// data-modifying CTEs: the sender is recorded (in users, and as a
-// participant), the message inserted and made the conversation's latest
-// (which reopens an archived one and, when $11 says so, assigns the
-// answering admin), and the sender's typing ended. The sub-statements share
-// one snapshot and none reads another's rows; the foreign keys that name
-// the caller's new user row (the participant's, the assignment's) are
-// checked after the whole statement, as is the unread counters' trigger,
-// which then sees the conversation as latest left it. One statement costs
-// Postgres markedly less than five (pgbench: internal/bench/pgbench).
-const sendMessageSQL = `WITH
-	caller AS (INSERT INTO users (id, name, role) VALUES ($3, $9, $4) ON CONFLICT (id) DO NOTHING),
-	joined AS (INSERT INTO conversation_participants (conversation_id, user_id, role)
-		VALUES ($2, $3, $4) ON CONFLICT DO NOTHING),
-	posted AS (INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
-			image_file_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)),
-	latest AS (UPDATE conversations SET last_message_at = $8, last_message_preview = $10,
-		status = CASE WHEN status = 'archived' THEN 'active' ELSE status END,
-		assigned_admin_id = CASE WHEN $11 THEN coalesce(assigned_admin_id, $3) ELSE assigned_admin_id END
-		WHERE id = $2),
-	typed AS (UPDATE typing_state SET is_typing = false
-		WHERE conversation_id = $2 AND user_id = $3 AND is_typing)
-SELECT`
 
 // MarkMessagesAsReadArgs are the arguments of markMessagesAsRead.
 type MarkMessagesAsReadArgs struct {
@@ -151,59 +127,32 @@ type MarkReadResult struct {
 
 // markMessagesAsRead marks what the other side sent as read: every unread
 // message, or exactly the listed ones.
-func markMessagesAsRead(c *MutationCtx, a MarkMessagesAsReadArgs) (MarkReadResult, error) {
+func markMessagesAsRead(c *functions.MutationCtx, a MarkMessagesAsReadArgs) (MarkReadResult, error) {
 	id, conv, err := callerConversation(c, a.ConversationID)
 	if err != nil {
 		return MarkReadResult{}, err
 	}
 	if !isParticipant(id, conv) {
-		return MarkReadResult{}, Forbidden("Only the conversation's participants can mark its messages as read")
+		return MarkReadResult{}, functions.Forbidden("Only the conversation's participants can mark its messages as read")
 	}
-	// A customer reads everything not from the customer; staff and admins
-	// read the customer's messages.
-	const q = `UPDATE messages SET is_read = true, read_at = $2
-		WHERE conversation_id = $1 AND NOT is_read AND NOT is_deleted
-		AND (sender_type = 'customer') <> $3`
-	now := c.Now()
-	var ids []string
-	if a.MessageIDs == nil {
-		err = scanIDs(c, &ids, q+` RETURNING id`, conv.ID, now, customerSide(id))
-	} else {
-		if len(*a.MessageIDs) > 1000 {
-			return MarkReadResult{}, Invalid("messageIds may list at most 1000 messages")
-		}
-		err = scanIDs(c, &ids, q+` AND id = ANY($4) RETURNING id`, conv.ID, now, customerSide(id), *a.MessageIDs)
+	if a.MessageIDs != nil && len(*a.MessageIDs) > 1000 {
+		return MarkReadResult{}, functions.Invalid("messageIds may list at most 1000 messages")
 	}
+	t, now := tables{c.DB}, c.Now()
+	ids, err := t.markRead(c.Ctx, conv.ID, customerSide(id), a.MessageIDs, now)
 	if err != nil {
 		return MarkReadResult{}, err
 	}
-	if err := joinConversation(c, id, conv.ID); err != nil {
+	if err := t.join(c.Ctx, conv.ID, id); err != nil {
 		return MarkReadResult{}, err
 	}
-	if _, err := c.Tx.Exec(c.Ctx, `UPDATE conversation_participants SET last_read_at = $3, last_seen_at = $3
-		WHERE conversation_id = $1 AND user_id = $2`, conv.ID, id.Subject, now); err != nil {
-		return MarkReadResult{}, fmt.Errorf("update read state: %w", err)
+	if err := t.setReadState(c.Ctx, conv.ID, id.Subject, now); err != nil {
+		return MarkReadResult{}, err
 	}
 	if ids == nil {
 		ids = []string{}
 	}
 	return MarkReadResult{MarkedCount: len(ids), MessageIDs: ids}, nil
-}
-
-func scanIDs(c *MutationCtx, out *[]string, sql string, args ...any) error {
-	rows, err := c.Tx.Query(c.Ctx, sql, args...)
-	if err != nil {
-		return fmt.Errorf("mark read: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return fmt.Errorf("mark read: %w", err)
-		}
-		*out = append(*out, s)
-	}
-	return rows.Err()
 }
 
 // DeleteMessageArgs are the arguments of deleteMessage.
@@ -217,42 +166,33 @@ const DeletedPreview = "Message deleted"
 
 // deleteMessage soft-deletes a message: its content is hidden from
 // everyone and the row is kept for audit. Only its sender or an admin may.
-func deleteMessage(c *MutationCtx, a DeleteMessageArgs) (Null, error) {
+func deleteMessage(c *functions.MutationCtx, a DeleteMessageArgs) (functions.Null, error) {
 	id, err := requireIdentity(c.Identity())
 	if err != nil {
-		return Null{}, err
+		return functions.Null{}, err
 	}
-	m, err := c.DB.Message(c.Ctx, a.MessageID)
+	m, err := tables{c.DB}.Message(c.Ctx, a.MessageID)
 	if errors.Is(err, schema.ErrNoRow) {
-		return Null{}, ErrMessageNotFound
+		return functions.Null{}, ErrMessageNotFound
 	}
 	if err != nil {
-		return Null{}, err
+		return functions.Null{}, err
 	}
-	conv, err := lockedConversation(c, id, m.ConversationID)
+	// Locked, and the caller must be able to see it.
+	_, err = lockedConversation(c, id, m.ConversationID)
 	if errors.Is(err, ErrConversationNotFound) {
-		return Null{}, ErrMessageNotFound
+		return functions.Null{}, ErrMessageNotFound
 	}
 	if err != nil {
-		return Null{}, err
+		return functions.Null{}, err
 	}
-	if m.SenderID != id.Subject && id.Role != RoleAdmin {
-		return Null{}, ErrNotSender
+	if m.SenderID != id.Subject && id.Role != functions.RoleAdmin {
+		return functions.Null{}, ErrNotSender
 	}
 	if m.IsDeleted {
-		return Null{}, nil
+		return functions.Null{}, nil
 	}
-	if _, err := c.Tx.Exec(c.Ctx, `UPDATE messages SET is_deleted = true, deleted_at = $2, deleted_by = $3 WHERE id = $1`,
-		m.ID, c.Now(), id.Subject); err != nil {
-		return Null{}, fmt.Errorf("delete message: %w", err)
-	}
-	// The preview must not keep showing deleted content.
-	if _, err := c.Tx.Exec(c.Ctx, `UPDATE conversations SET last_message_preview = $2 WHERE id = $1
-		AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND (created_at, id) > ($3, $4))`,
-		conv.ID, DeletedPreview, m.CreatedAt, m.ID); err != nil {
-		return Null{}, fmt.Errorf("update preview: %w", err)
-	}
-	return Null{}, nil
+	return functions.Null{}, tables{c.DB}.deleteMessage(c.Ctx, m, id.Subject, c.Now())
 }
 
 // GetMessagesArgs are the arguments of getMessages.
@@ -286,7 +226,7 @@ type MessagePage struct {
 	ContinueCursor *string      `json:"continueCursor,omitempty"`
 }
 
-func messageDoc(m schema.Message) MessageDoc {
+func messageDoc(m Message) MessageDoc {
 	d := MessageDoc{
 		ID: m.ID, CreationTime: schema.Millis(m.CreatedAt), ConversationID: m.ConversationID,
 		SenderID: m.SenderID, SenderType: m.SenderType, SenderName: m.SenderName, MessageType: m.MessageType,
@@ -298,7 +238,7 @@ func messageDoc(m schema.Message) MessageDoc {
 	return d
 }
 
-func messageDocs(msgs []schema.Message) []MessageDoc {
+func messageDocs(msgs []Message) []MessageDoc {
 	out := make([]MessageDoc, len(msgs))
 	for i, m := range msgs {
 		out[i] = messageDoc(m)
@@ -314,16 +254,16 @@ var pages = sync.Pool{New: func() any { return new(pageBuf) }}
 
 // pageBuf is a pooled page: takePage, then AppendMessages to rows, then
 // release with what it returned once nothing refers to those rows.
-type pageBuf struct{ rows []schema.Message }
+type pageBuf struct{ rows []Message }
 
 func takePage() *pageBuf { return pages.Get().(*pageBuf) }
 
 // release keeps rows' room for the next page, without keeping their
 // strings alive. A page grown past what AppendMessages makes room for (a
 // long pinned page of getMessagesPaginated) is left to the collector.
-func (b *pageBuf) release(rows []schema.Message) {
+func (b *pageBuf) release(rows []Message) {
 	b.rows = nil
-	if c := cap(rows); c > 0 && c <= schema.MaxPagePrealloc {
+	if c := cap(rows); c > 0 && c <= MaxPagePrealloc {
 		clear(rows[:c])
 		b.rows = rows[:0]
 	}
@@ -333,41 +273,41 @@ func (b *pageBuf) release(rows []schema.Message) {
 // endCursor marks the end of the list: a page that reaches it is the last.
 const endCursor = "_end"
 
-func encodeCursor(m schema.Message) string {
+func encodeCursor(m Message) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(m.CreatedAt.UnixMicro(), 10) + "." + m.ID))
 }
 
-func decodeCursor(s string) (*schema.MessageCursor, error) {
+func decodeCursor(s string) (*MessageCursor, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err == nil {
 		micros, id, ok := strings.Cut(string(b), ".")
 		if us, perr := strconv.ParseInt(micros, 10, 64); ok && perr == nil && id != "" {
-			return &schema.MessageCursor{CreatedAt: time.UnixMicro(us), ID: id}, nil
+			return &MessageCursor{CreatedAt: time.UnixMicro(us), ID: id}, nil
 		}
 	}
-	return nil, Invalid("Invalid cursor %q", s)
+	return nil, functions.Invalid("Invalid cursor %q", s)
 }
 
 // getMessages returns up to limit messages older than cursor, newest first.
 // It is the body of a shared query: conversationAccess has admitted the
 // caller.
-func (ch *chat) getMessages(c *QueryCtx, a GetMessagesArgs) (MessagePage, error) {
+func (ch *api) getMessages(c *functions.QueryCtx, a GetMessagesArgs) (MessagePage, error) {
 	var err error
 	limit := DefaultMessageLimit
 	if a.Limit != nil {
 		if *a.Limit < 1 || *a.Limit > MaxMessageLimit {
-			return MessagePage{}, Invalid("limit must be between 1 and %d, got %d", MaxMessageLimit, *a.Limit)
+			return MessagePage{}, functions.Invalid("limit must be between 1 and %d, got %d", MaxMessageLimit, *a.Limit)
 		}
 		limit = *a.Limit
 	}
-	var before *schema.MessageCursor
+	var before *MessageCursor
 	if a.Cursor != nil && *a.Cursor != "" {
 		if before, err = decodeCursor(*a.Cursor); err != nil {
 			return MessagePage{}, err
 		}
 	}
 	buf := takePage()
-	msgs, err := c.DB.AppendMessages(c.Ctx, buf.rows, a.ConversationID, schema.MessageRange{Before: before, Limit: limit + 1})
+	msgs, err := tables{c.DB}.AppendMessages(c.Ctx, buf.rows, a.ConversationID, MessageRange{Before: before, Limit: limit + 1})
 	defer buf.release(msgs)
 	if err != nil {
 		return MessagePage{}, err
@@ -412,12 +352,12 @@ type PaginatedMessages struct {
 const maxPageRows = 1000
 
 // paginationError makes usePaginatedQuery restart from the first page.
-func paginationError(s string) *Error {
-	return &Error{Status: 400, Code: CodeInvalidArgument, Message: fmt.Sprintf("InvalidCursor: %q is not a cursor of this query", s),
+func paginationError(s string) *functions.Error {
+	return &functions.Error{Status: 400, Code: functions.CodeInvalidArgument, Message: fmt.Sprintf("InvalidCursor: %q is not a cursor of this query", s),
 		Data: map[string]any{"isConvexSystemError": true, "paginationError": "InvalidCursor"}}
 }
 
-func parsePageCursor(s *string) (*schema.MessageCursor, bool, error) {
+func parsePageCursor(s *string) (*MessageCursor, bool, error) {
 	if s == nil || *s == "" {
 		return nil, false, nil
 	}
@@ -437,10 +377,10 @@ func parsePageCursor(s *string) (*schema.MessageCursor, bool, error) {
 // arrive the page grows rather than slides: pages never overlap or leave
 // gaps. It is the body of a shared query: conversationAccess has admitted
 // the caller.
-func (ch *chat) getMessagesPaginated(c *QueryCtx, a GetMessagesPaginatedArgs) (PaginatedMessages, error) {
+func (ch *api) getMessagesPaginated(c *functions.QueryCtx, a GetMessagesPaginatedArgs) (PaginatedMessages, error) {
 	n := a.PaginationOpts.NumItems
 	if n < 1 || n > MaxMessageLimit {
-		return PaginatedMessages{}, Invalid("paginationOpts.numItems must be between 1 and %d, got %d", MaxMessageLimit, n)
+		return PaginatedMessages{}, functions.Invalid("paginationOpts.numItems must be between 1 and %d, got %d", MaxMessageLimit, n)
 	}
 	before, atEnd, err := parsePageCursor(a.PaginationOpts.Cursor)
 	if err != nil {
@@ -464,7 +404,7 @@ func (ch *chat) getMessagesPaginated(c *QueryCtx, a GetMessagesPaginatedArgs) (P
 		return PaginatedMessages{}, err
 	case end == nil || *end == "":
 		// First run: numItems messages, and the end is where they stop.
-		msgs, err = c.DB.AppendMessages(c.Ctx, msgs, convID, schema.MessageRange{Before: before, Limit: n + 1})
+		msgs, err = tables{c.DB}.AppendMessages(c.Ctx, msgs, convID, MessageRange{Before: before, Limit: n + 1})
 		if err != nil {
 			return PaginatedMessages{}, err
 		}
@@ -475,13 +415,13 @@ func (ch *chat) getMessagesPaginated(c *QueryCtx, a GetMessagesPaginatedArgs) (P
 			out.ContinueCursor = encodeCursor(msgs[n-1])
 		}
 	case untilEnd:
-		msgs, err = c.DB.AppendMessages(c.Ctx, msgs, convID, schema.MessageRange{Before: before, Limit: maxPageRows + 1})
+		msgs, err = tables{c.DB}.AppendMessages(c.Ctx, msgs, convID, MessageRange{Before: before, Limit: maxPageRows + 1})
 		if err != nil {
 			return PaginatedMessages{}, err
 		}
 		out.IsDone, out.ContinueCursor = true, endCursor
 	default:
-		msgs, err = c.DB.AppendMessages(c.Ctx, msgs, convID, schema.MessageRange{Before: before, Until: until, Limit: maxPageRows + 1})
+		msgs, err = tables{c.DB}.AppendMessages(c.Ctx, msgs, convID, MessageRange{Before: before, Until: until, Limit: maxPageRows + 1})
 		if err != nil {
 			return PaginatedMessages{}, err
 		}
@@ -507,10 +447,10 @@ func (ch *chat) getMessagesPaginated(c *QueryCtx, a GetMessagesPaginatedArgs) (P
 
 // getUnreadCount is the caller's total of unread messages from the other
 // side across their active conversations.
-func getUnreadCount(c *QueryCtx, _ EmptyArgs) (int, error) {
+func getUnreadCount(c *functions.QueryCtx, _ functions.EmptyArgs) (int, error) {
 	id, err := requireIdentity(c.Identity())
 	if err != nil {
 		return 0, err
 	}
-	return c.DB.UnreadTotal(c.Ctx, inbox(id, "active"), customerSide(id))
+	return tables{c.DB}.UnreadTotal(c.Ctx, inbox(id, "active"), customerSide(id))
 }

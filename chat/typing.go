@@ -1,10 +1,7 @@
-package functions
+package chat
 
 import (
-	"errors"
-	"fmt"
-
-	"github.com/jackc/pgx/v5"
+	"github.com/parley-chat/parley/functions"
 )
 
 // UpdateTypingStatusArgs are the arguments of updateTypingStatus.
@@ -16,48 +13,32 @@ type UpdateTypingStatusArgs struct {
 // updateTypingStatus records that the caller is (not) typing. A repeated
 // isTyping=true within the quiet window writes nothing; an indicator
 // expires by itself after TypingTTL.
-func (ch *chat) updateTypingStatus(c *MutationCtx, a UpdateTypingStatusArgs) (Null, error) {
+func (ch *api) updateTypingStatus(c *functions.MutationCtx, a UpdateTypingStatusArgs) (functions.Null, error) {
 	id, conv, err := callerConversation(c, a.ConversationID)
 	if err != nil {
-		return Null{}, err
+		return functions.Null{}, err
 	}
 	if !isParticipant(id, conv) {
-		return Null{}, ErrUnauthorizedSend
+		return functions.Null{}, ErrUnauthorizedSend
 	}
-	now := c.Now()
-	var typing bool
-	var last = now
-	err = c.Tx.QueryRow(c.Ctx, `SELECT is_typing, last_typing_at FROM typing_state
-		WHERE conversation_id = $1 AND user_id = $2`, conv.ID, id.Subject).Scan(&typing, &last)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return Null{}, fmt.Errorf("read typing state: %w", err)
+	t, now := tables{c.DB}, c.Now()
+	typing, last, err := t.typingOf(c.Ctx, conv.ID, id.Subject)
+	if err != nil {
+		return functions.Null{}, err
 	}
-	exists := err == nil
 	switch {
 	case a.IsTyping && typing && now.Sub(last) < ch.quiet:
-		return Null{}, nil // still fresh: nothing to write
-	case !a.IsTyping && (!exists || !typing):
-		return Null{}, nil
+		return functions.Null{}, nil // still fresh: nothing to write
+	case !a.IsTyping && !typing:
+		return functions.Null{}, nil
 	case !a.IsTyping:
-		_, err = c.Tx.Exec(c.Ctx, `UPDATE typing_state SET is_typing = false WHERE conversation_id = $1 AND user_id = $2`,
-			conv.ID, id.Subject)
-		if err != nil {
-			return Null{}, fmt.Errorf("stop typing: %w", err)
-		}
-		return Null{}, nil
+		return functions.Null{}, t.stopTyping(c.Ctx, conv.ID, id.Subject)
 	}
 	name, err := displayName(c, id)
 	if err != nil {
-		return Null{}, err
+		return functions.Null{}, err
 	}
-	_, err = c.Tx.Exec(c.Ctx, `INSERT INTO typing_state (conversation_id, user_id, user_type, user_name, is_typing, last_typing_at)
-		VALUES ($1, $2, $3, $4, true, $5)
-		ON CONFLICT (conversation_id, user_id) DO UPDATE SET is_typing = true, last_typing_at = $5, user_name = $4`,
-		conv.ID, id.Subject, string(id.Role), name, now)
-	if err != nil {
-		return Null{}, fmt.Errorf("start typing: %w", err)
-	}
-	return Null{}, nil
+	return functions.Null{}, t.startTyping(c.Ctx, conv.ID, id, name, now)
 }
 
 // TypingIndicator is one user typing in a conversation.
@@ -71,7 +52,7 @@ type TypingIndicator struct {
 // getTypingIndicators lists who else is typing in a conversation. The
 // engine re-runs it when the earliest indicator expires, so indicators go
 // away even if their client vanished without saying so.
-func (ch *chat) getTypingIndicators(c *QueryCtx, a ConversationIDArgs) ([]TypingIndicator, error) {
+func (ch *api) getTypingIndicators(c *functions.QueryCtx, a ConversationIDArgs) ([]TypingIndicator, error) {
 	id, err := requireIdentity(c.Identity())
 	if err != nil {
 		return nil, err
@@ -79,7 +60,7 @@ func (ch *chat) getTypingIndicators(c *QueryCtx, a ConversationIDArgs) ([]Typing
 	if err := conversationAccess(c, a.ConversationID); err != nil {
 		return nil, err
 	}
-	rows, err := c.DB.TypingIn(c.Ctx, a.ConversationID)
+	rows, err := tables{c.DB}.TypingIn(c.Ctx, a.ConversationID)
 	if err != nil {
 		return nil, err
 	}

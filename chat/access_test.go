@@ -1,4 +1,4 @@
-package functions_test
+package chat_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/schema"
 )
@@ -143,9 +144,9 @@ type accessFixture struct {
 }
 
 func newAccessFixture(e *env) *accessFixture {
-	support := must[functions.ConversationRef](e.t)(e.mutate(john, "createOrGetConversation", map[string]any{}))
-	require.Equal(e.t, schema.CustomerToAdmin, support.ConversationType)
-	janeSupport := must[functions.ConversationRef](e.t)(e.mutate(jane, "createOrGetConversation", map[string]any{}))
+	support := must[chat.ConversationRef](e.t)(e.mutate(john, "createOrGetConversation", map[string]any{}))
+	require.Equal(e.t, chat.CustomerToAdmin, support.ConversationType)
+	janeSupport := must[chat.ConversationRef](e.t)(e.mutate(jane, "createOrGetConversation", map[string]any{}))
 	return &accessFixture{
 		targets: map[string]accessTarget{
 			storeConv: {conv: schema.DemoConversationID, msg: schema.DemoMessageID, order: schema.DemoOrderID, store: schema.DemoStoreID},
@@ -227,7 +228,7 @@ func TestAccessRules(t *testing.T) {
 				if want == 200 {
 					require.NoError(t, err)
 					if row.label == "getTypingIndicators" {
-						indicators := must[[]functions.TypingIndicator](t)(raw, nil)
+						indicators := must[[]chat.TypingIndicator](t)(raw, nil)
 						require.NotEmpty(t, indicators, "others are typing")
 						for _, ind := range indicators {
 							require.NotEqual(t, c.id.Subject, ind.UserID, "never lists the caller")
@@ -297,9 +298,9 @@ func TestAccessRules(t *testing.T) {
 		e := &env{t: t, pool: e.pool}
 		fx.reset(e)
 		store, support := fx.targets[storeConv].conv, fx.targets[supportConv].conv
-		list := func(id *functions.Identity) map[string]functions.ConversationDoc {
-			docs := must[[]functions.ConversationDoc](t)(e.query(id, "getConversations", map[string]any{}))
-			out := make(map[string]functions.ConversationDoc, len(docs))
+		list := func(id *functions.Identity) map[string]chat.ConversationDoc {
+			docs := must[[]chat.ConversationDoc](t)(e.query(id, "getConversations", map[string]any{}))
+			out := make(map[string]chat.ConversationDoc, len(docs))
 			for _, d := range docs {
 				out[d.ID] = d
 			}
@@ -310,22 +311,22 @@ func TestAccessRules(t *testing.T) {
 			id       *functions.Identity
 			contains []string
 			excludes []string
-			own      func(functions.ConversationDoc) bool
+			own      func(chat.ConversationDoc) bool
 		}{
 			{"C", john, []string{store, support}, []string{fx.janeSupport},
-				func(d functions.ConversationDoc) bool { return d.CustomerID == schema.DemoCustomerID }},
+				func(d chat.ConversationDoc) bool { return d.CustomerID == schema.DemoCustomerID }},
 			{"OC", jane, []string{fx.janeSupport}, []string{store, support},
-				func(d functions.ConversationDoc) bool { return d.CustomerID == schema.DemoOtherCustomerID }},
+				func(d chat.ConversationDoc) bool { return d.CustomerID == schema.DemoOtherCustomerID }},
 			{"S", staff, []string{store}, []string{support, fx.janeSupport},
-				func(d functions.ConversationDoc) bool {
-					return d.ConversationType == schema.CustomerToStore && d.StoreID != nil && *d.StoreID == schema.DemoStoreID
+				func(d chat.ConversationDoc) bool {
+					return d.ConversationType == chat.CustomerToStore && d.StoreID != nil && *d.StoreID == schema.DemoStoreID
 				}},
 			{"OS", burger, nil, []string{store, support, fx.janeSupport},
-				func(d functions.ConversationDoc) bool {
-					return d.ConversationType == schema.CustomerToStore && d.StoreID != nil && *d.StoreID == schema.DemoClosedStoreID
+				func(d chat.ConversationDoc) bool {
+					return d.ConversationType == chat.CustomerToStore && d.StoreID != nil && *d.StoreID == schema.DemoClosedStoreID
 				}},
 			{"A", admin, []string{support, fx.janeSupport}, []string{store},
-				func(d functions.ConversationDoc) bool { return d.ConversationType == schema.CustomerToAdmin }},
+				func(d chat.ConversationDoc) bool { return d.ConversationType == chat.CustomerToAdmin }},
 		}
 		for _, tt := range tests {
 			t.Run(tt.caller, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package functions_test
+package chat_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
@@ -29,7 +30,7 @@ var (
 	nobody  *functions.Identity
 	chatReg = func() *functions.Registry {
 		r := functions.NewRegistry()
-		functions.RegisterChat(r, functions.ChatConfig{MessagesPerSecond: -1, TypingPerSecond: -1, UploadsPerSecond: -1,
+		chat.Register(r, chat.Config{MessagesPerSecond: -1, TypingPerSecond: -1, UploadsPerSecond: -1,
 			Media: fakeMedia{}})
 		return r
 	}()
@@ -101,9 +102,9 @@ func requireCode(t *testing.T, err error, status int, message string) {
 // storeConversation makes a fresh Pizza Palace conversation about John's
 // second order (the demo data already has one about his first).
 func (e *env) storeConversation() string {
-	ref := must[functions.ConversationRef](e.t)(e.mutate(john, "createOrGetConversation",
+	ref := must[chat.ConversationRef](e.t)(e.mutate(john, "createOrGetConversation",
 		map[string]any{"orderId": schema.DemoOrder2ID, "storeId": schema.DemoStoreID}))
-	require.Equal(e.t, schema.CustomerToStore, ref.ConversationType)
+	require.Equal(e.t, chat.CustomerToStore, ref.ConversationType)
 	return ref.ConversationID
 }
 
@@ -116,16 +117,16 @@ func TestCreateOrGetConversation(t *testing.T) {
 	conv := e.storeConversation()
 	require.Equal(t, conv, e.storeConversation(), "calling twice returns the same conversation")
 
-	support := must[functions.ConversationRef](t)(e.mutate(john, "createOrGetConversation", map[string]any{}))
-	require.Equal(t, schema.CustomerToAdmin, support.ConversationType)
+	support := must[chat.ConversationRef](t)(e.mutate(john, "createOrGetConversation", map[string]any{}))
+	require.Equal(t, chat.CustomerToAdmin, support.ConversationType)
 	require.NotEqual(t, conv, support.ConversationID)
 
 	// A store without an order, or an order of another store, is support.
-	ref := must[functions.ConversationRef](t)(e.mutate(john, "createOrGetConversation", map[string]any{"storeId": schema.DemoStoreID}))
-	require.Equal(t, schema.CustomerToAdmin, ref.ConversationType)
-	ref = must[functions.ConversationRef](t)(e.mutate(john, "createOrGetConversation",
+	ref := must[chat.ConversationRef](t)(e.mutate(john, "createOrGetConversation", map[string]any{"storeId": schema.DemoStoreID}))
+	require.Equal(t, chat.CustomerToAdmin, ref.ConversationType)
+	ref = must[chat.ConversationRef](t)(e.mutate(john, "createOrGetConversation",
 		map[string]any{"orderId": schema.DemoOrderID, "storeId": schema.DemoClosedStoreID}))
-	require.Equal(t, schema.CustomerToAdmin, ref.ConversationType)
+	require.Equal(t, chat.CustomerToAdmin, ref.ConversationType)
 
 	_, err := e.mutate(jane, "createOrGetConversation", map[string]any{"orderId": schema.DemoOrderID, "storeId": schema.DemoStoreID})
 	requireCode(t, err, 404, "Order not found")
@@ -146,7 +147,7 @@ func TestCreateOrGetConversationConcurrent(t *testing.T) {
 		wg.Go(func() {
 			raw, err := e.mutate(john, "createOrGetConversation", map[string]any{"orderId": schema.DemoOrder2ID, "storeId": schema.DemoStoreID})
 			if err == nil {
-				var ref functions.ConversationRef
+				var ref chat.ConversationRef
 				err = json.Unmarshal(raw, &ref)
 				ids[i] = ref.ConversationID
 			}
@@ -165,7 +166,7 @@ func TestCreateOrGetConversationConcurrent(t *testing.T) {
 func TestSendMessageRules(t *testing.T) {
 	e := newEnv(t)
 	conv := e.storeConversation()
-	support := must[functions.ConversationRef](t)(e.mutate(john, "createOrGetConversation", map[string]any{})).ConversationID
+	support := must[chat.ConversationRef](t)(e.mutate(john, "createOrGetConversation", map[string]any{})).ConversationID
 	msg := func(convID, content, typ string) map[string]any {
 		return map[string]any{"conversationId": convID, "content": content, "messageType": typ}
 	}
@@ -186,9 +187,9 @@ func TestSendMessageRules(t *testing.T) {
 		{"no identity", nobody, msg(conv, "x", "text"), 401, "Not authenticated"},
 		{"missing conversation", john, msg("conv-nope", "x", "text"), 404, "Conversation not found"},
 		{"empty", john, msg(conv, "   ", "text"), 400, "Message content must not be empty"},
-		{"too long", john, msg(conv, strings.Repeat("é", functions.MaxContentChars+1), "text"), 400,
-			fmt.Sprintf("Message content exceeds %d characters (got %d)", functions.MaxContentChars, functions.MaxContentChars+1)},
-		{"longest allowed", john, msg(conv, strings.Repeat("é", functions.MaxContentChars), "text"), 0, ""},
+		{"too long", john, msg(conv, strings.Repeat("é", chat.MaxContentChars+1), "text"), 400,
+			fmt.Sprintf("Message content exceeds %d characters (got %d)", chat.MaxContentChars, chat.MaxContentChars+1)},
+		{"longest allowed", john, msg(conv, strings.Repeat("é", chat.MaxContentChars), "text"), 0, ""},
 		{"image without attachment", john, msg(conv, "pic", "image"), 400, `imageAttachment is required when messageType is "image"`},
 		{"unknown type", john, msg(conv, "x", "video"), 400, `messageType must be "text" or "image", got "video"`},
 		{"system by customer", john, msg(conv, "x", "system"), 400, `messageType "system" is for admins only`},
@@ -232,7 +233,7 @@ func TestMessagesPaginationAndReadState(t *testing.T) {
 		if cursor != nil {
 			args["cursor"] = *cursor
 		}
-		p := must[functions.MessagePage](t)(e.query(john, "getMessages", args))
+		p := must[chat.MessagePage](t)(e.query(john, "getMessages", args))
 		for _, m := range p.Messages {
 			got = append(got, m.ID)
 			require.Greater(t, m.CreationTime, 1.6e12, "_creationTime is in ms")
@@ -250,7 +251,7 @@ func TestMessagesPaginationAndReadState(t *testing.T) {
 	}
 	require.Equal(t, sent, got)
 
-	p := must[functions.MessagePage](t)(e.query(staff, "getMessages", map[string]any{"conversationId": conv}))
+	p := must[chat.MessagePage](t)(e.query(staff, "getMessages", map[string]any{"conversationId": conv}))
 	require.Len(t, p.Messages, 7)
 	require.Equal(t, "store", p.Messages[1].SenderType)
 	require.Equal(t, "Pizza Palace Support", p.Messages[1].SenderName)
@@ -262,19 +263,19 @@ func TestMessagesPaginationAndReadState(t *testing.T) {
 	require.Equal(t, 0, must[int](t)(e.query(jane, "getUnreadCount", map[string]any{})))
 
 	// Marking a listed message: only messages from the other side change.
-	res := must[functions.MarkReadResult](t)(e.mutate(john, "markMessagesAsRead",
+	res := must[chat.MarkReadResult](t)(e.mutate(john, "markMessagesAsRead",
 		map[string]any{"conversationId": conv, "messageIds": []string{sent[1], sent[0]}}))
 	require.Equal(t, 1, res.MarkedCount, "sent[1] is the newest staff message; sent[0] is John's own")
 	require.Equal(t, []string{sent[1]}, res.MessageIDs)
 	require.Equal(t, 2, must[int](t)(e.query(john, "getUnreadCount", map[string]any{})))
-	res = must[functions.MarkReadResult](t)(e.mutate(john, "markMessagesAsRead", map[string]any{"conversationId": conv}))
+	res = must[chat.MarkReadResult](t)(e.mutate(john, "markMessagesAsRead", map[string]any{"conversationId": conv}))
 	require.Equal(t, 2, res.MarkedCount)
 	require.Equal(t, 0, must[int](t)(e.query(john, "getUnreadCount", map[string]any{})))
-	res = must[functions.MarkReadResult](t)(e.mutate(john, "markMessagesAsRead", map[string]any{"conversationId": conv}))
+	res = must[chat.MarkReadResult](t)(e.mutate(john, "markMessagesAsRead", map[string]any{"conversationId": conv}))
 	require.Equal(t, 0, res.MarkedCount)
 	require.Equal(t, []string{}, res.MessageIDs)
 
-	p = must[functions.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv, "limit": 2}))
+	p = must[chat.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv, "limit": 2}))
 	require.Equal(t, "store", p.Messages[1].SenderType)
 	require.True(t, p.Messages[1].IsRead)
 	require.NotNil(t, p.Messages[1].ReadAt)
@@ -293,13 +294,13 @@ func TestMessagesPaginationAndReadState(t *testing.T) {
 	requireCode(t, err, 400, "limit must be between 1 and 100, got 0")
 	_, err = e.query(john, "getMessages", map[string]any{"conversationId": conv, "cursor": "!!"})
 	requireCode(t, err, 400, `Invalid cursor "!!"`)
-	p = must[functions.MessagePage](t)(e.query(admin, "getMessages", map[string]any{"conversationId": conv, "limit": 1}))
+	p = must[chat.MessagePage](t)(e.query(admin, "getMessages", map[string]any{"conversationId": conv, "limit": 1}))
 	require.Len(t, p.Messages, 1, "admins may read any conversation")
 
 	// Soft delete hides content from everyone and keeps the row.
 	_, err = e.pool.Exec(context.Background(), `UPDATE messages SET is_deleted = true WHERE id = $1`, sent[0])
 	require.NoError(t, err)
-	p = must[functions.MessagePage](t)(e.query(staff, "getMessages", map[string]any{"conversationId": conv, "limit": 1}))
+	p = must[chat.MessagePage](t)(e.query(staff, "getMessages", map[string]any{"conversationId": conv, "limit": 1}))
 	require.True(t, p.Messages[0].IsDeleted)
 	require.Empty(t, p.Messages[0].Content)
 }
@@ -341,7 +342,7 @@ func TestConcurrentSendsRetrySerializable(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	p := must[functions.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv}))
+	p := must[chat.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv}))
 	require.Len(t, p.Messages, n)
 	var preview string
 	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT last_message_preview FROM conversations WHERE id = $1`, conv).Scan(&preview))
@@ -352,7 +353,7 @@ func TestConcurrentSendsRetrySerializable(t *testing.T) {
 // to speak of (one per 1,000 s).
 func limitedSendMessage(t *testing.T, burst int) *functions.Function {
 	r := functions.NewRegistry()
-	functions.RegisterChat(r, functions.ChatConfig{MessagesPerSecond: 0.001, MessageBurst: burst, TypingPerSecond: -1})
+	chat.Register(r, chat.Config{MessagesPerSecond: 0.001, MessageBurst: burst, TypingPerSecond: -1})
 	f, err := r.Lookup("shared/chat:sendMessage")
 	require.NoError(t, err)
 	return f
@@ -405,7 +406,7 @@ func TestReplayAfterTheStateChanged(t *testing.T) {
 
 	again := must[string](t)(e.mutateKey(john, "sendMessage", args, key))
 	require.Equal(t, first, again, "the resend answers with the first run's message id")
-	p := must[functions.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv}))
+	p := must[chat.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv}))
 	n := 0
 	for _, m := range p.Messages {
 		if m.Content == "sent before the block" {
@@ -453,7 +454,7 @@ func TestResendsAfterReconnectSpendNoTokens(t *testing.T) {
 func TestSendMessageRecordsFirstTimeSenders(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	support := must[functions.ConversationRef](t)(e.mutate(john, "createOrGetConversation", map[string]any{})).ConversationID
+	support := must[chat.ConversationRef](t)(e.mutate(john, "createOrGetConversation", map[string]any{})).ConversationID
 	conv := e.storeConversation()
 	newAdmin := &functions.Identity{Subject: "admin_first_time", Role: functions.RoleAdmin, Name: "Ada New"}
 	newStaff := &functions.Identity{Subject: "staff_first_time", Role: functions.RoleStore, StoreID: schema.DemoStoreID}

@@ -1,19 +1,17 @@
-package functions
+package chat
 
 import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/parley-chat/parley/schema"
 )
 
 // A released page keeps its room but none of its rows: the next query's
 // page starts empty, and the collector may free the old rows' strings.
 func TestReleasedPageKeepsRoomNotRows(t *testing.T) {
-	rows := make([]schema.Message, 3, 21)
+	rows := make([]Message, 3, 21)
 	for i := range rows {
-		rows[i] = schema.Message{ID: "m", Content: "secret of another conversation"}
+		rows[i] = Message{ID: "m", Content: "secret of another conversation"}
 	}
 	b := &pageBuf{}
 	b.release(rows[:2]) // a query may cut its page short
@@ -24,7 +22,7 @@ func TestReleasedPageKeepsRoomNotRows(t *testing.T) {
 	}
 
 	big := &pageBuf{}
-	big.release(make([]schema.Message, 1001))
+	big.release(make([]Message, 1001))
 	require.Nil(t, big.rows, "a pinned page's 1,001 rows are not kept")
 	var failed pageBuf
 	failed.release(nil) // AppendMessages failed

@@ -1,4 +1,4 @@
-package functions_test
+package chat_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/schema"
 )
@@ -23,10 +24,10 @@ func (fakeMedia) NewUploadURL(ctx context.Context, q schema.Querier, owner strin
 	return "https://media.test/upload?owner=" + url.QueryEscape(owner), nil
 }
 
-func (fakeMedia) SignImage(conv, file string, now time.Time) functions.SignedImage {
+func (fakeMedia) SignImage(conv, file string, now time.Time) chat.SignedImage {
 	start := now.Truncate(time.Minute)
 	u := fmt.Sprintf("https://media.test/%s/%s?until=%d", conv, file, start.Add(2*time.Minute).Unix())
-	return functions.SignedImage{URL: u + "&v=image", ThumbnailURL: u + "&v=thumb",
+	return chat.SignedImage{URL: u + "&v=image", ThumbnailURL: u + "&v=thumb",
 		ExpiresAt: start.Add(2 * time.Minute), RefreshAt: start.Add(time.Minute)}
 }
 
@@ -58,7 +59,7 @@ func TestGenerateUploadURL(t *testing.T) {
 
 	// Without a media service, uploads are off.
 	r := functions.NewRegistry()
-	functions.RegisterChat(r, functions.ChatConfig{})
+	chat.Register(r, chat.Config{})
 	f, err := r.Lookup("shared/chat:generateUploadUrl")
 	require.NoError(t, err)
 	v, err := f.DecodeArgs(json.RawMessage(`{}`))
@@ -106,13 +107,13 @@ func TestSendImageMessage(t *testing.T) {
 	// The document's declared values are not what is stored: the server's are.
 	declared := map[string]any{"fileName": "../../etc/issue\x07.jpg", "fileType": "image/jpeg", "fileSize": 1024000, "width": 1920, "height": 1080}
 	msgID := must[string](t)(e.mutate(john, "sendMessage", imageArgs(conv, mine, declared)))
-	page := must[functions.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv}))
+	page := must[chat.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv}))
 	require.Equal(t, msgID, page.Messages[0].ID)
 	got := page.Messages[0]
 	require.Equal(t, "image", got.MessageType)
 	require.Equal(t, "Here's a photo of the issue", got.Content)
 	require.NotNil(t, got.ImageAttachment)
-	require.Equal(t, functions.ImageDoc{FileID: mine, FileName: "issue.jpg", FileType: "image/webp", FileSize: 123456,
+	require.Equal(t, chat.ImageDoc{FileID: mine, FileName: "issue.jpg", FileType: "image/webp", FileSize: 123456,
 		Width: 1600, Height: 900, ThumbnailWidth: 320, ThumbnailHeight: 180,
 		URL: got.ImageAttachment.URL, ThumbnailURL: got.ImageAttachment.ThumbnailURL, ExpiresAt: got.ImageAttachment.ExpiresAt},
 		*got.ImageAttachment)
@@ -130,14 +131,14 @@ func TestSendImageMessage(t *testing.T) {
 	noCaption := imageArgs(conv, staffs, nil)
 	noCaption["content"] = "  "
 	must[string](t)(e.mutate(staff, "sendMessage", noCaption))
-	c := must[functions.ConversationDoc](t)(e.query(john, "getConversation", map[string]any{"conversationId": conv}))
-	require.Equal(t, functions.ImagePreview, *c.LastMessagePreview)
-	page = must[functions.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv}))
+	c := must[chat.ConversationDoc](t)(e.query(john, "getConversation", map[string]any{"conversationId": conv}))
+	require.Equal(t, chat.ImagePreview, *c.LastMessagePreview)
+	page = must[chat.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv}))
 	require.Equal(t, "image.webp", page.Messages[0].ImageAttachment.FileName, "no declared name: a name from the stored type")
 
 	// Deleted: the image is hidden from everyone, as the content is.
 	must[any](t)(e.mutate(john, "deleteMessage", map[string]any{"messageId": msgID}))
-	page = must[functions.MessagePage](t)(e.query(staff, "getMessages", map[string]any{"conversationId": conv}))
+	page = must[chat.MessagePage](t)(e.query(staff, "getMessages", map[string]any{"conversationId": conv}))
 	for _, m := range page.Messages {
 		if m.ID == msgID {
 			require.Nil(t, m.ImageAttachment)

@@ -1,10 +1,10 @@
-package functions
+package chat
 
 import (
 	"context"
 	"errors"
-	"fmt"
 
+	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/schema"
 )
 
@@ -51,13 +51,6 @@ func eligibility(ctx context.Context, db *schema.DB, customerID, storeID string)
 	return true, "", orderIDs, nil
 }
 
-// ErrStoreNotFound and ErrOrderNotFound answer references to rows the
-// caller cannot see.
-var (
-	ErrStoreNotFound = &Error{Status: 404, Code: CodeNotFound, Message: "Store not found"}
-	ErrOrderNotFound = &Error{Status: 404, Code: CodeNotFound, Message: "Order not found"}
-)
-
 // CreateOrGetConversationArgs are the arguments of createOrGetConversation.
 type CreateOrGetConversationArgs struct {
 	OrderID *string `json:"orderId"`
@@ -73,13 +66,13 @@ type ConversationRef struct {
 // createOrGetConversation opens (or finds) a customer's conversation: with
 // the store when an order of theirs at that store is given and they may
 // message it directly, else with support.
-func createOrGetConversation(c *MutationCtx, a CreateOrGetConversationArgs) (ConversationRef, error) {
+func createOrGetConversation(c *functions.MutationCtx, a CreateOrGetConversationArgs) (ConversationRef, error) {
 	id, err := requireIdentity(c.Identity())
 	if err != nil {
 		return ConversationRef{}, err
 	}
-	if id.Role != RoleCustomer {
-		return ConversationRef{}, &Error{Status: 403, Code: CodeForbidden, Message: "Only customers can start conversations"}
+	if id.Role != functions.RoleCustomer {
+		return ConversationRef{}, ErrCustomersStart
 	}
 	storeID, orderID := "", ""
 	if a.StoreID != nil && *a.StoreID != "" {
@@ -101,45 +94,44 @@ func createOrGetConversation(c *MutationCtx, a CreateOrGetConversationArgs) (Con
 		}
 		orderID = order.ID
 	}
-	convType := schema.CustomerToAdmin
+	convType := CustomerToAdmin
 	if storeID != "" && orderID != "" && order.StoreID == storeID {
 		ok, _, _, err := eligibility(c.Ctx, c.DB, id.Subject, storeID)
 		if err != nil {
 			return ConversationRef{}, err
 		}
 		if ok {
-			convType = schema.CustomerToStore
+			convType = CustomerToStore
 		}
 	}
-	if convType == schema.CustomerToAdmin {
+	if convType == CustomerToAdmin {
 		storeID = "" // support conversations are about an order, not with a store
 		settings, err := c.DB.Settings(c.Ctx)
 		if err != nil {
 			return ConversationRef{}, err
 		}
 		if !settings.AdminSupportEnabled {
-			return ConversationRef{}, &Error{Status: 403, Code: CodeForbidden, Message: "Support chat is disabled"}
+			return ConversationRef{}, ErrSupportDisabled
 		}
 	}
-	existing, err := c.DB.ConversationBySubject(c.Ctx, id.Subject, convType, storeID, orderID)
+	existing, err := tables{c.DB}.ConversationBySubject(c.Ctx, id.Subject, convType, storeID, orderID)
 	if err == nil {
 		return ConversationRef{ConversationID: existing.ID, ConversationType: existing.Type}, nil
 	}
 	if !errors.Is(err, schema.ErrNoRow) {
 		return ConversationRef{}, err
 	}
-	if err := ensureUser(c, id); err != nil {
+	t := tables{c.DB}
+	if err := t.ensureUser(c.Ctx, id); err != nil {
 		return ConversationRef{}, err
 	}
 	convID := schema.NewID("conv")
 	// A concurrent twin makes this insert fail with a unique violation; the
 	// mutation is then retried and finds the twin's conversation above.
-	_, err = c.Tx.Exec(c.Ctx, `INSERT INTO conversations (id, conversation_type, customer_id, store_id, order_id)
-		VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''))`, convID, convType, id.Subject, storeID, orderID)
-	if err != nil {
-		return ConversationRef{}, fmt.Errorf("insert conversation: %w", err)
+	if err := t.insertConversation(c.Ctx, convID, convType, id.Subject, storeID, orderID); err != nil {
+		return ConversationRef{}, err
 	}
-	if err := joinConversation(c, id, convID); err != nil {
+	if err := t.join(c.Ctx, convID, id); err != nil {
 		return ConversationRef{}, err
 	}
 	return ConversationRef{ConversationID: convID, ConversationType: convType}, nil
@@ -152,17 +144,15 @@ type ConversationIDArgs struct {
 
 // archiveConversation moves a conversation out of the active list. A new
 // message brings it back.
-func archiveConversation(c *MutationCtx, a ConversationIDArgs) (Null, error) {
+func archiveConversation(c *functions.MutationCtx, a ConversationIDArgs) (functions.Null, error) {
 	_, conv, err := callerConversation(c, a.ConversationID)
 	if err != nil {
-		return Null{}, err
+		return functions.Null{}, err
 	}
 	if conv.Status == "active" {
-		if _, err := c.Tx.Exec(c.Ctx, `UPDATE conversations SET status = 'archived' WHERE id = $1`, conv.ID); err != nil {
-			return Null{}, fmt.Errorf("archive conversation: %w", err)
-		}
+		return functions.Null{}, tables{c.DB}.archive(c.Ctx, conv.ID)
 	}
-	return Null{}, nil
+	return functions.Null{}, nil
 }
 
 // GetConversationsArgs are the arguments of getConversations.
@@ -200,7 +190,7 @@ type OrderSummary struct {
 }
 
 // conversationDoc builds a conversation's document from its inbox row.
-func conversationDoc(x schema.InboxRow) ConversationDoc {
+func conversationDoc(x InboxRow) ConversationDoc {
 	cv := x.Conversation
 	return ConversationDoc{
 		ID: cv.ID, CreationTime: schema.Millis(cv.CreatedAt), ConversationType: cv.Type,
@@ -213,7 +203,7 @@ func conversationDoc(x schema.InboxRow) ConversationDoc {
 
 // getConversations lists the caller's conversations, newest activity
 // first: a customer's own, a store's, or (admins) every support one.
-func getConversations(c *QueryCtx, a GetConversationsArgs) ([]ConversationDoc, error) {
+func getConversations(c *functions.QueryCtx, a GetConversationsArgs) ([]ConversationDoc, error) {
 	id, err := requireIdentity(c.Identity())
 	if err != nil {
 		return nil, err
@@ -224,18 +214,18 @@ func getConversations(c *QueryCtx, a GetConversationsArgs) ([]ConversationDoc, e
 		case "active", "archived", "closed":
 			status = *a.Status
 		default:
-			return nil, Invalid(`status must be "active", "archived" or "closed", got %q`, *a.Status)
+			return nil, functions.Invalid(`status must be "active", "archived" or "closed", got %q`, *a.Status)
 		}
 	}
 	f := inbox(id, status)
 	f.Limit = DefaultConversationLimit
 	if a.Limit != nil {
 		if *a.Limit < 1 {
-			return nil, Invalid("limit must be at least 1, got %d", *a.Limit)
+			return nil, functions.Invalid("limit must be at least 1, got %d", *a.Limit)
 		}
 		f.Limit = min(*a.Limit, MaxConversationLimit)
 	}
-	rows, err := c.DB.Inbox(c.Ctx, f)
+	rows, err := tables{c.DB}.Inbox(c.Ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -248,8 +238,8 @@ func getConversations(c *QueryCtx, a GetConversationsArgs) ([]ConversationDoc, e
 
 // getConversation returns one conversation with its people and order. It
 // is the body of a shared query: conversationAccess has admitted the caller.
-func getConversation(c *QueryCtx, a ConversationIDArgs) (ConversationDoc, error) {
-	rows, err := c.DB.Inbox(c.Ctx, schema.ConversationFilter{ID: a.ConversationID})
+func getConversation(c *functions.QueryCtx, a ConversationIDArgs) (ConversationDoc, error) {
+	rows, err := tables{c.DB}.Inbox(c.Ctx, ConversationFilter{ID: a.ConversationID})
 	if err != nil {
 		return ConversationDoc{}, err
 	}
@@ -281,12 +271,12 @@ type CanChat struct {
 	OrderIDs []string `json:"orderIds"`
 }
 
-func canChatWithStore(c *QueryCtx, a CanChatWithStoreArgs) (CanChat, error) {
+func canChatWithStore(c *functions.QueryCtx, a CanChatWithStoreArgs) (CanChat, error) {
 	id, err := requireIdentity(c.Identity())
 	if err != nil {
 		return CanChat{}, err
 	}
-	if id.Role != RoleCustomer {
+	if id.Role != functions.RoleCustomer {
 		return CanChat{}, ErrNotCustomer
 	}
 	ok, reason, orderIDs, err := eligibility(c.Ctx, c.DB, id.Subject, a.StoreID)
@@ -308,10 +298,7 @@ type ChatSettings struct {
 	AdminSupportEnabled    bool     `json:"adminSupportEnabled"`
 }
 
-// EmptyArgs are the arguments of functions that take none.
-type EmptyArgs struct{}
-
-func getChatSettings(c *QueryCtx, _ EmptyArgs) (ChatSettings, error) {
+func getChatSettings(c *functions.QueryCtx, _ functions.EmptyArgs) (ChatSettings, error) {
 	s, err := c.DB.Settings(c.Ctx)
 	if err != nil {
 		return ChatSettings{}, err

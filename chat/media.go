@@ -1,14 +1,14 @@
-package functions
+package chat
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/schema"
 )
 
@@ -36,16 +36,16 @@ type SignedImage struct {
 
 // Errors of image messages.
 var (
-	ErrFileNotFound    = &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "File not found"}
-	ErrFileAttached    = &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "File is already attached to a message"}
-	ErrMediaDisabled   = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "Image uploads are not enabled on this server"}
-	ErrImageAttachment = Invalid(`imageAttachment is required when messageType is "image"`)
+	ErrFileNotFound    = &functions.Error{Status: http.StatusNotFound, Code: functions.CodeNotFound, Message: "File not found"}
+	ErrFileAttached    = &functions.Error{Status: http.StatusConflict, Code: functions.CodeConflict, Message: "File is already attached to a message"}
+	ErrMediaDisabled   = &functions.Error{Status: http.StatusServiceUnavailable, Code: functions.CodeUnavailable, Message: "Image uploads are not enabled on this server"}
+	ErrImageAttachment = functions.Invalid(`imageAttachment is required when messageType is "image"`)
 )
 
 // ImageTooLarge is the API document's 400 for an image over the settings'
 // limit.
-func ImageTooLarge(maxMB int) *Error {
-	return Invalid("Image size exceeds %dMB limit", maxMB)
+func ImageTooLarge(maxMB int) *functions.Error {
+	return functions.Invalid("Image size exceeds %dMB limit", maxMB)
 }
 
 // maxFileNameChars bounds an attachment's file name.
@@ -57,7 +57,7 @@ type UploadURL = string
 
 // generateUploadUrl returns a short-lived, single-use URL the caller POSTs
 // an image to; the answer is {storageId}, which sendMessage attaches.
-func (ch *chat) generateUploadURL(c *MutationCtx, _ EmptyArgs) (UploadURL, error) {
+func (ch *api) generateUploadURL(c *functions.MutationCtx, _ functions.EmptyArgs) (UploadURL, error) {
 	id, err := requireIdentity(c.Identity())
 	if err != nil {
 		return "", err
@@ -65,7 +65,7 @@ func (ch *chat) generateUploadURL(c *MutationCtx, _ EmptyArgs) (UploadURL, error
 	if ch.cfg.Media == nil {
 		return "", ErrMediaDisabled
 	}
-	if err := ensureUser(c, id); err != nil {
+	if err := (tables{c.DB}).ensureUser(c.Ctx, id); err != nil {
 		return "", err
 	}
 	return ch.cfg.Media.NewUploadURL(c.Ctx, c.Tx, id.Subject, c.Now())
@@ -74,7 +74,7 @@ func (ch *chat) generateUploadURL(c *MutationCtx, _ EmptyArgs) (UploadURL, error
 // checkDeclaredImage checks what the client says about its image: nothing
 // of it is trusted (the server measured the file), but a declared size
 // over the limit is the document's error.
-func checkDeclaredImage(c *MutationCtx, a *ImageAttachment) error {
+func checkDeclaredImage(c *functions.MutationCtx, a *ImageAttachment) error {
 	if a.FileSize == nil {
 		return nil
 	}
@@ -92,8 +92,8 @@ func checkDeclaredImage(c *MutationCtx, a *ImageAttachment) error {
 // file must be the caller's and not yet attached. The declared file name
 // is kept for display (cleaned); the type, size and dimensions are the
 // server's.
-func attachImage(c *MutationCtx, id *Identity, a *ImageAttachment) (schema.File, error) {
-	f, err := c.DB.FileForUpdate(c.Ctx, a.FileID)
+func attachImage(c *functions.MutationCtx, id *functions.Identity, a *ImageAttachment) (File, error) {
+	f, err := tables{c.DB}.FileForUpdate(c.Ctx, a.FileID)
 	switch {
 	case errors.Is(err, schema.ErrNoRow):
 		return f, ErrFileNotFound
@@ -107,19 +107,16 @@ func attachImage(c *MutationCtx, id *Identity, a *ImageAttachment) (schema.File,
 	return f, nil
 }
 
-func linkImage(c *MutationCtx, f schema.File, msgID string, declaredName *string) error {
-	name := cleanFileName(declaredName, f)
-	if _, err := c.Tx.Exec(c.Ctx, `UPDATE files SET message_id = $2, attached_at = $3, expires_at = NULL, file_name = $4
-		WHERE id = $1`, f.ID, msgID, c.Now(), name); err != nil {
-		return fmt.Errorf("attach file: %w", err)
-	}
-	return nil
+// linkImage attaches file f to message msgID, under the declared name
+// (cleaned).
+func linkImage(c *functions.MutationCtx, f File, msgID string, declaredName *string) error {
+	return tables{c.DB}.attachFile(c.Ctx, f.ID, msgID, cleanFileName(declaredName, f), c.Now())
 }
 
 // cleanFileName keeps a declared name's last path element, without
 // control characters, at most maxFileNameChars; else "image" with the
 // stored type's extension.
-func cleanFileName(declared *string, f schema.File) string {
+func cleanFileName(declared *string, f File) string {
 	if declared != nil {
 		s := *declared
 		if i := strings.LastIndexAny(s, `/\`); i >= 0 {
@@ -169,7 +166,7 @@ type ImageDoc struct {
 // file and the time bucket, never on the caller, and the body is shared
 // only among callers that passed conversationAccess. The query is asked to
 // re-run when the URLs should be re-signed.
-func (ch *chat) withImages(c *QueryCtx, msgs []schema.Message, docs []MessageDoc) error {
+func (ch *api) withImages(c *functions.QueryCtx, msgs []Message, docs []MessageDoc) error {
 	var ids []string
 	for _, m := range msgs {
 		if m.ImageFileID != nil && !m.IsDeleted {
@@ -179,7 +176,7 @@ func (ch *chat) withImages(c *QueryCtx, msgs []schema.Message, docs []MessageDoc
 	if len(ids) == 0 {
 		return nil
 	}
-	files, err := c.DB.Files(c.Ctx, ids)
+	files, err := tables{c.DB}.Files(c.Ctx, ids)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package functions
+package chat
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/parley-chat/parley/functions"
 )
 
 // userLimiter applies one token-bucket limit per user. Safe for concurrent
@@ -66,7 +68,7 @@ func (l *userLimiter) allow(user string, now time.Time) error {
 		if ms >= 1000 {
 			wait = fmt.Sprintf("%.1fs", float64(ms)/1000)
 		}
-		return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+		return &functions.Error{Status: http.StatusTooManyRequests, Code: functions.CodeRateLimited,
 			Message: fmt.Sprintf("Too many %s: try again in %s", l.what, wait),
 			Data:    map[string]any{"retryAfterMs": ms}}
 	}

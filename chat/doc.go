@@ -1,0 +1,83 @@
+// Package chat is the chat API of the API document (shared/chat:*):
+// conversations between customers and stores or support, their messages
+// (text, images, system and transfer notices), read state, typing
+// indicators, and the support desk's transfer and block. Register adds
+// every function to a functions.Registry; internal/server calls it once.
+//
+// The package owns its tables' access: read.go reads conversations,
+// messages, typing_state and the files attached to messages, recording
+// each read's key as a dependency (schema.DB.Record) so the engine can
+// re-run a query when a commit changes what it read; write.go holds every
+// statement that writes them, run in the mutation's transaction. Handlers
+// check who may do what and decide what to write; they hold no SQL.
+//
+// # Access rules
+//
+// The caller's identity comes only from a verified JWT (package jwtauth):
+// its subject, its role (customer, store, admin) and, for store staff, the
+// store they work for. Who may see a conversation: its customer, the staff
+// of its store (store conversations only), and every admin. Who speaks in
+// it (sends, marks read, types): its customer; its store's staff in a store
+// conversation; admins in a support conversation. Admins moderate every
+// conversation. A caller outside a conversation learns nothing about it:
+// 404, not 403. The table gives the status for a store conversation (and a
+// support one where it differs) for: the conversation's customer (C),
+// another customer (OC), staff of its store (S), staff of another store
+// (OS), an admin (A), no identity (N).
+//
+//	function                     C    OC   S    OS   A    N    notes
+//	createOrGetConversation      200  404  403  403  403  401  OC: "Order not found" (not their order)
+//	sendMessage (text)           200  404  200  404  403  401  A: 200 in support; S: 404 in support
+//	sendMessage (system)         400  400  400  400  200  401  "system" is for admins only
+//	sendMessage (image)          200  404  200  404  403  401  as text; the file must be the caller's own unattached upload
+//	markMessagesAsRead           200  404  200  404  403  401  A: 200 in support; S: 404 in support
+//	archiveConversation          200  404  200  404  200  401  S: 404 in support
+//	deleteMessage (C's message)  200  404  403  404  200  401  only the sender or an admin; S: 404 in support
+//	updateTypingStatus           200  404  200  404  403  401  A: 200 in support; S: 404 in support
+//	getTypingIndicators          200  404  200  404  200  401  never lists the caller; S: 404 in support
+//	getConversation              200  404  200  404  200  401  S: 404 in support
+//	getMessages                  200  404  200  404  200  401  S: 404 in support
+//	getMessagesPaginated         200  404  200  404  200  401  S: 404 in support
+//	getConversations             200  200  200  200  200  401  each sees their own list
+//	getUnreadCount               200  200  200  200  200  401  each sees their own total
+//	canChatWithStore             200  200  403  403  403  401  customers only
+//	getChatSettings              200  200  200  200  200  200  public
+//	generateUploadUrl            200  200  200  200  200  401  a single-use URL for the caller's own upload
+//	transferConversation         403  404  403  404  200  401  support only (A on a store conversation: 400); S: 404 in support
+//	blockConversation            403  404  403  404  200  401  also unblockConversation; S: 404 in support
+//
+// # Images
+//
+// generateUploadUrl returns a short-lived, single-use upload URL bound to
+// the caller (package media serves it). sendMessage with messageType
+// "image" attaches imageAttachment.fileId, which must be an upload of the
+// caller's that no message has yet (else 404 "File not found", as for an
+// id that does not exist; 409 if it is already attached). The type, size
+// and dimensions shown are what the server measured and stored; of what
+// the client declares, only fileName is kept (for display), and a declared
+// fileSize over the settings' maxImageSizeMB is the document's 400 "Image
+// size exceeds 5MB limit". getMessages and getMessagesPaginated list image
+// messages with imageAttachment: the stored file's facts and signed,
+// expiring URLs of the image and its thumbnail, valid for that
+// conversation only. They are the same for every caller the access check
+// admits (the body is shared), and the query re-runs before they expire.
+//
+// Sending to a blocked conversation is 403 "Conversation is blocked"; to a
+// closed one 403 "Conversation is closed" — except admins' system notices,
+// which are moderation and always get through. sendMessage and
+// updateTypingStatus are rate limited per user (429 with retryAfterMs).
+//
+// # Rate limits
+//
+// sendMessage, updateTypingStatus and generateUploadUrl are limited per
+// user by a token bucket each (ratelimit.go), applied through
+// functions.Admit once per call; a limited call gets 429 rate_limited with
+// retryAfterMs. The buckets live in this process (see internal/server for
+// what a second node would need).
+//
+// # Concurrency model
+//
+// Register runs at start-up. Handlers run concurrently, one call each;
+// the rate limiters are safe for concurrent use, and nothing else in the
+// package is shared between calls.
+package chat

@@ -1,0 +1,22 @@
+package chat
+
+import "github.com/parley-chat/parley/functions"
+
+// The chat API's errors: the API document's messages, and the others its
+// functions return. Clients branch on their codes (package functions).
+var (
+	ErrConversationNotFound = functions.NotFound("Conversation not found")
+	ErrMessageNotFound      = functions.NotFound("Message not found")
+	ErrStoreNotFound        = functions.NotFound("Store not found")
+	ErrOrderNotFound        = functions.NotFound("Order not found")
+	ErrAdminNotFound        = functions.NotFound("Admin not found")
+	ErrUnauthorizedSend     = functions.Forbidden("Unauthorized to send message to this conversation")
+	ErrConversationBlocked  = functions.Forbidden("Conversation is blocked")
+	ErrClosed               = functions.Forbidden("Conversation is closed")
+	ErrAdminOnly            = functions.Forbidden("Only admins can do this")
+	ErrNotSender            = functions.Forbidden("Only the sender or an admin can delete this message")
+	ErrNotCustomer          = functions.Forbidden("Only customers can do this")
+	ErrCustomersStart       = functions.Forbidden("Only customers can start conversations")
+	ErrSupportDisabled      = functions.Forbidden("Support chat is disabled")
+	ErrAlreadyAssigned      = functions.Conflict("Conversation is already assigned to that admin")
+)

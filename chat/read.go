@@ -1,0 +1,350 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/parley-chat/parley/schema"
+)
+
+// tables is the chat domain's access to its tables (conversations,
+// messages, typing_state, and the files attached to messages) for one
+// function execution, over the execution's schema.DB. Every read records
+// the finest key it used (schema.DB.Record) before it reads, as package
+// schema's helpers do, so the engine knows which committed changes can
+// alter a query's result; the shared tables (users, stores, orders,
+// chat_settings) are read through schema.DB's own helpers. Writes
+// (write.go) go through the mutation's transaction. Not safe for
+// concurrent use.
+type tables struct{ *schema.DB }
+
+// record notes a read of table's rows whose column equals value.
+func (t tables) record(table, column, value string) {
+	t.Record(schema.Dep{Table: table, Column: column, Value: value})
+}
+
+const convCols = `id, conversation_type, customer_id, store_id, order_id, assigned_admin_id, status,
+	is_blocked, last_message_at, last_message_preview, created_at`
+
+func scanConversation(row pgx.Row) (Conversation, error) {
+	var c Conversation
+	err := row.Scan(&c.ID, &c.Type, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
+		&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt)
+	return c, err
+}
+
+// Conversation reads one conversation.
+func (t tables) Conversation(ctx context.Context, id string) (Conversation, error) {
+	t.record("conversations", "id", id)
+	c, err := scanConversation(t.Querier().QueryRow(ctx, `SELECT `+convCols+` FROM conversations WHERE id = $1`, id))
+	return c, schema.OneRow(err)
+}
+
+// ConversationMembership reads who belongs to a conversation: only its id,
+// type, customer and store are set. It depends on those columns alone, so
+// an access check built on it is not re-run for every new message (which
+// updates the conversation's last-message fields).
+func (t tables) ConversationMembership(ctx context.Context, id string) (Conversation, error) {
+	t.Record(schema.Dep{Table: "conversations", Column: "id", Value: id, Watch: "conversation_type,customer_id,store_id"})
+	var c Conversation
+	err := t.Querier().QueryRow(ctx, `SELECT id, conversation_type, customer_id, store_id FROM conversations WHERE id = $1`, id).
+		Scan(&c.ID, &c.Type, &c.CustomerID, &c.StoreID)
+	return c, schema.OneRow(err)
+}
+
+// ConversationForUpdate reads one conversation and locks it (mutations).
+func (t tables) ConversationForUpdate(ctx context.Context, id string) (Conversation, error) {
+	c, err := scanConversation(t.Querier().QueryRow(ctx, `SELECT `+convCols+` FROM conversations WHERE id = $1 FOR UPDATE`, id))
+	return c, schema.OneRow(err)
+}
+
+// ConversationBySubject finds the conversation of a customer about a store
+// and order (either may be empty), if it exists.
+func (t tables) ConversationBySubject(ctx context.Context, customerID, convType, storeID, orderID string) (Conversation, error) {
+	t.record("conversations", "customer_id", customerID)
+	c, err := scanConversation(t.Querier().QueryRow(ctx, `SELECT `+convCols+` FROM conversations
+		WHERE customer_id = $1 AND conversation_type = $2 AND coalesce(store_id, '') = $3 AND coalesce(order_id, '') = $4`,
+		customerID, convType, storeID, orderID))
+	return c, schema.OneRow(err)
+}
+
+// ConversationFilter selects conversations for a list. Exactly one of
+// CustomerID, StoreID or Type is the key the list is read by.
+type ConversationFilter struct {
+	ID         string // one conversation
+	CustomerID string // a customer's conversations
+	StoreID    string // a store's customer_to_store conversations
+	Type       string // every conversation of a type (support console)
+	Status     string // empty = any
+	Limit      int    // zero = no limit
+}
+
+// filterBy records f's key as a dependency, narrowed to watch (a
+// comma-separated column list; "" watches every change), and returns its
+// WHERE clause over conversations c with the key as $1.
+func (t tables) filterBy(f ConversationFilter, watch string) (where, key string, err error) {
+	dep := schema.Dep{Table: "conversations", Watch: watch}
+	switch {
+	case f.ID != "":
+		dep.Column, dep.Value = "id", f.ID
+		where = "c.id = $1"
+	case f.CustomerID != "":
+		dep.Column, dep.Value = "customer_id", f.CustomerID
+		where = "c.customer_id = $1"
+	case f.StoreID != "":
+		dep.Column, dep.Value = "store_id", f.StoreID
+		where = "c.store_id = $1 AND c.conversation_type = 'customer_to_store'"
+	case f.Type != "":
+		dep.Column, dep.Value = "conversation_type", f.Type
+		where = "c.conversation_type = $1"
+	default:
+		return "", "", errors.New("no key")
+	}
+	t.Record(dep)
+	return where, dep.Value, nil
+}
+
+// UnreadTotal sums one side's unread counters over the conversations f
+// selects: the customer side's (customerSide) or the recipient side's. The
+// counters live on the conversation rows (kept by triggers on messages),
+// so it depends on those rows only through who they belong to, their
+// status and that side's counter: a message of the side itself, or a new
+// last message, does not re-run it.
+func (t tables) UnreadTotal(ctx context.Context, f ConversationFilter, customerSide bool) (int, error) {
+	counter := "unread_recipient"
+	if customerSide {
+		counter = "unread_customer"
+	}
+	where, key, err := t.filterBy(f, "status,customer_id,store_id,conversation_type,"+counter)
+	if err != nil {
+		return 0, fmt.Errorf("read unread total: %w", err)
+	}
+	var total int
+	err = t.Querier().QueryRow(ctx, `SELECT coalesce(sum(c.`+counter+`), 0)::int FROM conversations c
+		WHERE `+where+` AND ($2 = '' OR c.status = $2)`, key, f.Status).Scan(&total)
+	if err != nil {
+		return 0, fmt.Errorf("read unread total: %w", err)
+	}
+	return total, nil
+}
+
+// InboxRow is a conversation as a list shows it: with its store's and
+// customer's names and its unread counts.
+type InboxRow struct {
+	Conversation
+	StoreName    *string
+	CustomerName string
+	Unread       Unread
+}
+
+// Inbox lists conversations with their names and unread counts in one
+// statement, newest activity first. It records the list's key and, per
+// row, the store and the customer; the unread counts are counters on the
+// conversation rows (kept by triggers on messages), so a new message
+// reaches the list through its conversation's row.
+func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, error) {
+	where, key, err := t.filterBy(f, "")
+	if err != nil {
+		return nil, fmt.Errorf("read inbox: %w", err)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1 << 30
+	}
+	rows, err := t.Querier().Query(ctx, `SELECT c.id, c.conversation_type, c.customer_id, c.store_id, c.order_id,
+			c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at, c.last_message_preview, c.created_at,
+			s.name, coalesce(u.name, ''), c.unread_customer, c.unread_recipient
+		FROM conversations c
+		LEFT JOIN stores s ON s.id = c.store_id
+		LEFT JOIN users u ON u.id = c.customer_id
+		WHERE `+where+` AND ($2 = '' OR c.status = $2)
+		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $3`, key, f.Status, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read inbox: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboxRow, error) {
+		var x InboxRow
+		c := &x.Conversation
+		err := r.Scan(&c.ID, &c.Type, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
+			&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt,
+			&x.StoreName, &x.CustomerName, &x.Unread.Customer, &x.Unread.Recipient)
+		return x, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read inbox: %w", err)
+	}
+	for _, x := range out {
+		t.record("users", "id", x.CustomerID)
+		if x.StoreID != nil {
+			t.record("stores", "id", *x.StoreID)
+		}
+	}
+	return out, nil
+}
+
+// MessageCursor is a position in a conversation's newest-first message list.
+type MessageCursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// MessageRange selects part of a conversation's newest-first message list.
+type MessageRange struct {
+	Before *MessageCursor // only messages strictly older than this; nil: from the newest
+	Until  *MessageCursor // only messages at least as new as this; nil: to the oldest
+	Limit  int            // at most this many
+}
+
+// Messages reads a range of a conversation's messages, newest first, with
+// their senders' names.
+func (t tables) Messages(ctx context.Context, conversationID string, r MessageRange) ([]Message, error) {
+	return t.AppendMessages(ctx, nil, conversationID, r)
+}
+
+// AppendMessages is Messages appending to page, whose room it reuses: a
+// query that re-runs for every new message can keep one page for all its
+// runs instead of allocating one per run.
+func (t tables) AppendMessages(ctx context.Context, page []Message, conversationID string, r MessageRange) ([]Message, error) {
+	t.record("messages", "conversation_id", conversationID)
+	sql := `SELECT m.id, m.sender_id, m.sender_type, coalesce(u.name, ''), m.message_type,
+		m.content, m.image_file_id, m.is_read, m.read_at, m.is_deleted, m.created_at
+		FROM messages m LEFT JOIN users u ON u.id = m.sender_id
+		WHERE m.conversation_id = $1`
+	args := []any{conversationID}
+	if r.Before != nil {
+		args = append(args, r.Before.CreatedAt, r.Before.ID)
+		sql += fmt.Sprintf(` AND (m.created_at, m.id) < ($%d, $%d)`, len(args)-1, len(args))
+	}
+	if r.Until != nil {
+		args = append(args, r.Until.CreatedAt, r.Until.ID)
+		sql += fmt.Sprintf(` AND (m.created_at, m.id) >= ($%d, $%d)`, len(args)-1, len(args))
+	}
+	args = append(args, r.Limit)
+	sql += fmt.Sprintf(` ORDER BY m.created_at DESC, m.id DESC LIMIT $%d`, len(args))
+	rows, err := t.Querier().Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read messages: %w", err)
+	}
+	// A page repeats its conversation, a few senders and types: those
+	// columns are read as bytes and share one string per distinct value
+	// (see interner), and the page grows at most once.
+	in := interner{}
+	var senderID, senderType, senderName, messageType pgtype.DriverBytes
+	msgs, err := pgx.AppendRows(slices.Grow(page, min(max(r.Limit, 0), MaxPagePrealloc)), rows, func(r pgx.CollectableRow) (Message, error) {
+		m := Message{ConversationID: conversationID}
+		err := r.Scan(&m.ID, &senderID, &senderType, &senderName, &messageType,
+			&m.Content, &m.ImageFileID, &m.IsRead, &m.ReadAt, &m.IsDeleted, &m.CreatedAt)
+		m.SenderID, m.SenderType, m.SenderName, m.MessageType = in.get(senderID), in.get(senderType), in.get(senderName), in.get(messageType)
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read messages: %w", err)
+	}
+	for i := len(page); i < len(msgs); i++ {
+		t.record("users", "id", msgs[i].SenderID)
+	}
+	return msgs, nil
+}
+
+// MaxPagePrealloc bounds the rows Messages makes room for before reading
+// them: the largest page getMessages asks for (100 messages and one more,
+// to know whether there are older ones), not a pinned page's 1,001. At 100
+// a full page outgrew it by one row and was copied.
+const MaxPagePrealloc = 128
+
+// interner hands out one string per distinct value read within one
+// result. Re-runs of a conversation's page are the engine's most frequent
+// work, and a string per row and column was most of what they allocated.
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
+}
+
+// Message reads one message (mutations).
+func (t tables) Message(ctx context.Context, id string) (Message, error) {
+	var m Message
+	err := t.Querier().QueryRow(ctx, `SELECT id, conversation_id, sender_id, sender_type, message_type, content,
+		is_read, is_deleted, created_at FROM messages WHERE id = $1 FOR UPDATE`, id).
+		Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.SenderType, &m.MessageType, &m.Content, &m.IsRead, &m.IsDeleted, &m.CreatedAt)
+	return m, schema.OneRow(err)
+}
+
+const fileCols = `id, owner_id, content_type, size_bytes, width, height, coalesce(thumb_width, 0), coalesce(thumb_height, 0),
+	frames, file_name, message_id, created_at`
+
+func scanFile(row pgx.Row) (File, error) {
+	var f File
+	err := row.Scan(&f.ID, &f.OwnerID, &f.ContentType, &f.SizeBytes, &f.Width, &f.Height, &f.ThumbWidth, &f.ThumbHeight,
+		&f.Frames, &f.FileName, &f.MessageID, &f.CreatedAt)
+	return f, err
+}
+
+// Files reads the given files (the images of a page of messages), by id.
+func (t tables) Files(ctx context.Context, ids []string) (map[string]File, error) {
+	for _, id := range ids {
+		t.record("files", "id", id)
+	}
+	out := make(map[string]File, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := t.Querier().Query(ctx, `SELECT `+fileCols+` FROM files WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read files: %w", err)
+	}
+	files, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (File, error) { return scanFile(r) })
+	if err != nil {
+		return nil, fmt.Errorf("read files: %w", err)
+	}
+	for _, f := range files {
+		out[f.ID] = f
+	}
+	return out, nil
+}
+
+// FileForUpdate reads one file and locks it (mutations).
+func (t tables) FileForUpdate(ctx context.Context, id string) (File, error) {
+	f, err := scanFile(t.Querier().QueryRow(ctx, `SELECT `+fileCols+` FROM files WHERE id = $1 FOR UPDATE`, id))
+	return f, schema.OneRow(err)
+}
+
+// Typing is a row of typing_state.
+type Typing struct {
+	UserID       string
+	UserType     string
+	UserName     string
+	IsTyping     bool
+	LastTypingAt time.Time
+}
+
+// TypingIn reads the typing state of a conversation's users.
+func (t tables) TypingIn(ctx context.Context, conversationID string) ([]Typing, error) {
+	t.record("typing_state", "conversation_id", conversationID)
+	rows, err := t.Querier().Query(ctx, `SELECT user_id, user_type, user_name, is_typing, last_typing_at
+		FROM typing_state WHERE conversation_id = $1 ORDER BY last_typing_at, user_id`, conversationID)
+	if err != nil {
+		return nil, fmt.Errorf("read typing state: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Typing, error) {
+		var t Typing
+		err := r.Scan(&t.UserID, &t.UserType, &t.UserName, &t.IsTyping, &t.LastTypingAt)
+		return t, err
+	})
+}
+
+// Unread counts unread, undeleted messages in a conversation: those the
+// customer has not read (sent by the other side) and those the recipient
+// has not read (sent by the customer).
+type Unread struct{ Customer, Recipient int }

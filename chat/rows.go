@@ -1,0 +1,57 @@
+package chat
+
+import "time"
+
+// Conversation is a row of conversations.
+type Conversation struct {
+	ID                 string
+	Type               string
+	CustomerID         string
+	StoreID            *string
+	OrderID            *string
+	AssignedAdminID    *string
+	Status             string
+	IsBlocked          bool
+	LastMessageAt      *time.Time
+	LastMessagePreview *string
+	CreatedAt          time.Time
+}
+
+// Conversation types.
+const (
+	CustomerToStore = "customer_to_store"
+	CustomerToAdmin = "customer_to_admin"
+)
+
+// Message is a row of messages, with the sender's display name.
+type Message struct {
+	ID             string
+	ConversationID string
+	SenderID       string
+	SenderType     string
+	SenderName     string
+	MessageType    string
+	Content        string
+	ImageFileID    *string
+	IsRead         bool
+	ReadAt         *time.Time
+	IsDeleted      bool
+	CreatedAt      time.Time
+}
+
+// File is a row of files: an uploaded image as the server measured and
+// stored it (the compressed image; its thumbnail has the same type).
+type File struct {
+	ID          string
+	OwnerID     string
+	ContentType string
+	SizeBytes   int64
+	Width       int
+	Height      int
+	ThumbWidth  int
+	ThumbHeight int
+	Frames      int
+	FileName    *string
+	MessageID   *string
+	CreatedAt   time.Time
+}
