@@ -52,15 +52,12 @@ func runDev(ctx context.Context, args []string) error {
 	fl := flag.NewFlagSet("parley dev", flag.ContinueOnError)
 	data := fl.String("data", ".parley", "data directory: Postgres cluster, dev secret, database.url, media (uploaded images) and media-key")
 	addr := fl.String("addr", "127.0.0.1:3210", "listen address")
-	logLevel := fl.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
-	chat := chatFlags(fl)
-	mediaOpts := mediaFlags(fl, false)
+	shared := declareServerFlags(fl, false)
 	webDir := fl.String("web", defaultWebDir, "directory of the built web app, served at / (empty: none)")
-	debugAddr := debugFlag(fl)
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	log, err := newLogger(*logLevel)
+	log, err := newLogger(*shared.logLevel)
 	if err != nil {
 		return err
 	}
@@ -114,29 +111,17 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srvCfg := server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Chat: *chat, Mux: mux, Logger: log}
-	if err := mediaOpts.apply(&srvCfg, dir); err != nil {
-		return err
-	}
-	stopDebug, err := startDebug(ctx, *debugAddr, log)
-	if err != nil {
-		return err
-	}
-	defer stopDebug()
-	srv, err := server.New(ctx, srvCfg)
-	if err != nil {
-		return err
-	}
-	// The document's image (file123456789), for its image message.
-	if err := srv.Media.SeedDemo(ctx); err != nil {
-		return err
-	}
 	url := "http://" + ln.Addr().String()
 	dataFlag := ""
 	if *data != ".parley" {
 		dataFlag = " --data " + *data
 	}
-	fmt.Fprintf(os.Stderr, `
+	ready := func(srv *server.Server) error {
+		// The document's image (file123456789), for its image message.
+		if err := srv.Media.SeedDemo(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, `
 parley: serving on %s (Postgres on port %d, database "parley")
 
   Web app:       %s
@@ -148,7 +133,9 @@ parley: serving on %s (Postgres on port %d, database "parley")
 
 Press Ctrl-C to stop.
 `, url, cluster.Port(), webNote(url), dataFlag, dataFlag, dataFlag, url, url, url)
-	err = srv.Run(ctx)
+		return nil
+	}
+	err = runServer(ctx, log, server.Config{DatabaseURL: dbURL, Listener: ln, Mux: mux}, verifier, shared, dir, ready)
 	fmt.Fprintln(os.Stderr, "parley: shutting down")
 	return err
 }

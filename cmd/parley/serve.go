@@ -8,12 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/internal/server"
 	"github.com/parley-chat/parley/schema"
@@ -28,15 +25,12 @@ func runServe(ctx context.Context, args []string) error {
 	issuer := fl.String("jwt-issuer", os.Getenv("PARLEY_JWT_ISSUER"), "required iss claim (env PARLEY_JWT_ISSUER)")
 	audience := fl.String("jwt-audience", os.Getenv("PARLEY_JWT_AUDIENCE"), "required aud claim (env PARLEY_JWT_AUDIENCE)")
 	migrate := fl.Bool("migrate", false, "apply migrations before serving")
-	chat := chatFlags(fl)
-	mediaOpts := mediaFlags(fl, true)
-	debugAddr := debugFlag(fl)
-	logLevel := fl.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
+	shared := declareServerFlags(fl, true)
 	webDir := fl.String("web", os.Getenv("PARLEY_WEB_DIR"), "directory of a built web app to serve at / (env PARLEY_WEB_DIR; empty: none)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	log, err := newLogger(*logLevel)
+	log, err := newLogger(*shared.logLevel)
 	if err != nil {
 		return err
 	}
@@ -62,7 +56,7 @@ func runServe(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	defer ln.Close()
-	srvCfg := server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln, Chat: *chat, Logger: log}
+	srvCfg := server.Config{DatabaseURL: dbURL, Listener: ln}
 	if *webDir != "" {
 		// No dev sign-in here: the app's users bring tokens of their own.
 		srvCfg.Mux = http.NewServeMux()
@@ -70,23 +64,10 @@ func runServe(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	if err := mediaOpts.apply(&srvCfg, ""); err != nil {
-		return err
-	}
-	stopDebug, err := startDebug(ctx, *debugAddr, log)
-	if err != nil {
-		return err
-	}
-	defer stopDebug()
-	srv, err := server.New(ctx, srvCfg)
-	if err != nil {
-		return err
-	}
-	log.Info("parley serving", "addr", ln.Addr().String(), "version", version)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return verifier.Run(gctx) })
-	g.Go(func() error { return srv.Run(gctx) })
-	return g.Wait()
+	return runServer(ctx, log, srvCfg, verifier, shared, "", func(*server.Server) error {
+		log.Info("parley serving", "addr", ln.Addr().String(), "version", version)
+		return nil
+	})
 }
 
 func runMigrate(ctx context.Context, args []string) error {
@@ -113,17 +94,4 @@ func migrateDatabase(ctx context.Context, dbURL string) error {
 	}
 	fmt.Fprintf(os.Stderr, "parley: applied %d migration(s) %v\n", len(applied), applied)
 	return nil
-}
-
-// chatFlags declares the chat API's tuning flags on fl.
-func chatFlags(fl *flag.FlagSet) *chat.Config {
-	c := &chat.Config{}
-	fl.Float64Var(&c.MessagesPerSecond, "message-rate", 5, "messages per second a user may send (negative: no limit)")
-	fl.IntVar(&c.MessageBurst, "message-burst", 10, "messages a user may send at once")
-	fl.Float64Var(&c.TypingPerSecond, "typing-rate", 2, "typing updates per second a user may send (negative: no limit)")
-	fl.IntVar(&c.TypingBurst, "typing-burst", 5, "typing updates a user may send at once")
-	fl.DurationVar(&c.TypingTTL, "typing-ttl", 5*time.Second, "how long a typing indicator lasts without a refresh")
-	fl.Float64Var(&c.UploadsPerSecond, "upload-rate", 1, "image upload URLs per second a user may request (negative: no limit)")
-	fl.IntVar(&c.UploadBurst, "upload-burst", 10, "image upload URLs a user may request at once")
-	return c
 }

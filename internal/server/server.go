@@ -1,18 +1,3 @@
-// Package server assembles a running Parley: the connection pool, the
-// function registry, the engine, the replication source, the media service
-// (image uploads and downloads, on the same mux as the HTTP transport) and
-// the HTTP transport, and runs them together.
-//
-// # Concurrency model
-//
-// Run starts the engine, the replication source, the media janitor and the
-// HTTP server under one errgroup; the first to fail stops the others.
-//
-// # Lifecycle
-//
-// New checks the database (reachable, wal_level=logical, REPLICATION
-// privilege) and builds everything; Run serves until its context is done
-// and returns after every goroutine it started has exited.
 package server
 
 import (
@@ -47,6 +32,11 @@ type Config struct {
 	Verifier transport.Verifier
 	// Listener accepts HTTP connections. Required.
 	Listener net.Listener
+	// Source is the committed change stream the engine follows. Nil means
+	// a pgrepl.Source on DatabaseURL: a temporary logical replication slot
+	// of this node's own. /healthz reports it if it implements
+	// reactive.StatusReporter.
+	Source reactive.ChangeSource
 	// MaxConns bounds the pool. Zero means 32.
 	MaxConns int32
 	// Chat tunes the chat API (rate limits, typing expiry). Zero values
@@ -77,7 +67,7 @@ type Server struct {
 	log    *slog.Logger
 	Pool   *pgxpool.Pool
 	Engine *reactive.Engine
-	Source *pgrepl.Source
+	Source reactive.ChangeSource
 	HTTP   *transport.Server
 	// Media is the image service; nil when disabled.
 	Media *media.Service
@@ -136,10 +126,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		pool.Close()
 		return nil, err
 	}
-	src, err := pgrepl.New(pgrepl.Config{ConnString: cfg.DatabaseURL, Publication: schema.Publication, Logger: log})
-	if err != nil {
-		pool.Close()
-		return nil, err
+	src := cfg.Source
+	if src == nil {
+		if src, err = pgrepl.New(pgrepl.Config{ConnString: cfg.DatabaseURL, Publication: schema.Publication, Logger: log}); err != nil {
+			pool.Close()
+			return nil, err
+		}
 	}
 	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, Media: svc, reg: reg}
 	s.HTTP, err = transport.New(transport.Config{Engine: eng, Verifier: cfg.Verifier, Health: s.health,
@@ -320,7 +312,10 @@ type Health struct {
 func (s *Server) health(ctx context.Context) (any, bool) {
 	var h Health
 	h.Status, h.Database = "ok", "ok"
-	st := s.Source.Status()
+	st := reactive.SourceStatus{Connected: s.Engine.Replicating()}
+	if r, ok := s.Source.(reactive.StatusReporter); ok {
+		st = r.Status()
+	}
 	h.Replication.Connected, h.Replication.Slot, h.Replication.Reconnects = st.Connected, st.Slot, st.Reconnects
 	applied := s.Engine.Applied()
 	h.Replication.AppliedLSN = applied.String()

@@ -21,7 +21,10 @@ import (
 	"github.com/parley-chat/parley/reactive"
 )
 
-var _ reactive.ChangeSource = (*Source)(nil)
+var (
+	_ reactive.ChangeSource   = (*Source)(nil)
+	_ reactive.StatusReporter = (*Source)(nil)
+)
 
 // Errors. Run returns the exported ones, wrapped with details, for
 // misconfiguration it cannot recover from by reconnecting.
@@ -114,16 +117,6 @@ type Source struct {
 	reconnects   atomic.Int64
 }
 
-// Status is a snapshot of a Source's state for health checks. Fields are
-// read one at a time, so they may straddle an event.
-type Status struct {
-	Connected    bool         // replication is streaming
-	Slot         string       // name of the current (or last) temporary slot
-	ReceivedLSN  reactive.LSN // WAL position of the last data message received
-	KeepaliveLSN reactive.LSN // server WAL end of the last keepalive
-	Reconnects   int64        // reconnect attempts since the Source was made
-}
-
 // New validates cfg and fills in its defaults. It does not connect.
 func New(cfg Config) (*Source, error) {
 	if cfg.ConnString == "" {
@@ -167,9 +160,10 @@ func New(cfg Config) (*Source, error) {
 	return s, nil
 }
 
-// Status reports the source's current state. It is safe for concurrent use.
-func (s *Source) Status() Status {
-	return Status{
+// Status reports the source's current state (reactive.StatusReporter).
+// It is safe for concurrent use.
+func (s *Source) Status() reactive.SourceStatus {
+	return reactive.SourceStatus{
 		Connected:    s.connected.Load(),
 		Slot:         *s.slot.Load(),
 		ReceivedLSN:  reactive.LSN(s.receivedLSN.Load()),

@@ -593,7 +593,7 @@ func TestNew(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			require.Equal(t, pgrepl.Status{}, src.Status())
+			require.Equal(t, reactive.SourceStatus{}, src.Status())
 		})
 	}
 }

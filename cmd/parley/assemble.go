@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/parley-chat/parley/chat"
+	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/server"
+)
+
+// serverFlags are the flags `parley dev` and `parley serve` share: the
+// log level, the chat API's tuning, the media options and the profiler.
+type serverFlags struct {
+	logLevel  *string
+	chat      *chat.Config
+	media     *mediaOptions
+	debugAddr *string
+}
+
+// declareServerFlags declares the shared flags on fl; serve adds the
+// production-only ones (see mediaFlags) and reads defaults from the
+// environment.
+func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
+	f := &serverFlags{}
+	help := "log level: debug, info, warn, error"
+	if serve {
+		help += " (env PARLEY_LOG_LEVEL)"
+	}
+	f.logLevel = fl.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), help)
+	f.chat = chatFlags(fl)
+	f.media = mediaFlags(fl, serve)
+	f.debugAddr = debugFlag(fl)
+	return f
+}
+
+// chatFlags declares the chat API's tuning flags on fl.
+func chatFlags(fl *flag.FlagSet) *chat.Config {
+	c := &chat.Config{}
+	fl.Float64Var(&c.MessagesPerSecond, "message-rate", 5, "messages per second a user may send (negative: no limit)")
+	fl.IntVar(&c.MessageBurst, "message-burst", 10, "messages a user may send at once")
+	fl.Float64Var(&c.TypingPerSecond, "typing-rate", 2, "typing updates per second a user may send (negative: no limit)")
+	fl.IntVar(&c.TypingBurst, "typing-burst", 5, "typing updates a user may send at once")
+	fl.DurationVar(&c.TypingTTL, "typing-ttl", 5*time.Second, "how long a typing indicator lasts without a refresh")
+	fl.Float64Var(&c.UploadsPerSecond, "upload-rate", 1, "image upload URLs per second a user may request (negative: no limit)")
+	fl.IntVar(&c.UploadBurst, "upload-burst", 10, "image upload URLs a user may request at once")
+	return c
+}
+
+// runServer is the assembly dev and serve share. cfg names the database,
+// the listener and the extra routes; runServer adds the verifier, the
+// shared flags (media defaults under dataDir, "" for serve) and the
+// logger, starts the profiler, builds the server, calls ready with it
+// (dev seeds its demo image and prints its banner there; nil: nothing),
+// and runs the server and the verifier's key refresh until ctx ends.
+func runServer(ctx context.Context, log *slog.Logger, cfg server.Config, verifier *jwtauth.Verifier, f *serverFlags,
+	dataDir string, ready func(*server.Server) error) error {
+	cfg.Verifier, cfg.Chat, cfg.Logger = verifier, *f.chat, log
+	if err := f.media.apply(&cfg, dataDir); err != nil {
+		return err
+	}
+	stopDebug, err := startDebug(ctx, *f.debugAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		if err := ready(srv); err != nil {
+			return err
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return verifier.Run(gctx) })
+	g.Go(func() error { return srv.Run(gctx) })
+	return g.Wait()
+}

@@ -1,0 +1,58 @@
+// Package server assembles a running Parley: the connection pool, the
+// function registry (one registration per domain: chat.Register), the
+// engine, the change source, the media service (image uploads and
+// downloads, on the same mux as the HTTP transport) and the HTTP
+// transport, and runs them together. `parley dev` and `parley serve`
+// (cmd/parley) both build one through New.
+//
+// # Concurrency model
+//
+// Run starts the engine, the change source, the media janitor, the
+// mutation log pruner and the HTTP server under one errgroup; the first to
+// fail stops the others.
+//
+// # Lifecycle
+//
+// New checks the database (reachable, wal_level=logical, REPLICATION
+// privilege) and builds everything; Run serves until its context is done
+// and returns after every goroutine it started has exited.
+//
+// # Per-node state
+//
+// A Parley node keeps its clients' sockets, sessions and live query
+// instances in memory by nature: a client reconnecting to another node
+// resubscribes there, and its resent mutations are answered from
+// mutation_log, which is in Postgres. Everything else durable is in
+// Postgres too: conversations, messages, typing state, upload URLs, files'
+// rows. What lives in one process today, and what a second node needs:
+//
+//   - Rate limiters (package chat: sendMessage, updateTypingStatus and
+//     generateUploadUrl, one token bucket per user and function, in
+//     memory). Behind a round-robin load balancer each node grants a user
+//     the full rate, so N nodes allow N times the limit. A second node
+//     needs shared buckets (Postgres, or a NATS key-value bucket) or
+//     routing that keeps a user on one node.
+//   - Typing expiry and other timed re-runs (the engine's refresh times,
+//     set by QueryCtx.RefreshAt). The indicator's state is a typing_state
+//     row, so every node computes the same answer; each node only re-runs
+//     its own instances when an indicator expires. Nothing to share, but
+//     the nodes' clocks must agree (NTP), since the expiry compares the
+//     row's time with the node's.
+//   - The media store and its URLs (media.DirStore under --media-dir, URLs
+//     signed with --media-key and starting with --public-url). Every node
+//     must reach the same objects (a shared volume, or a media.Store on
+//     object storage), sign with the same key and name the load balancer's
+//     public URL. The janitor may run on every node: its sweeps take rows
+//     with FOR UPDATE SKIP LOCKED.
+//   - The replication slot (Config.Source: by default a pgrepl.Source on a
+//     temporary slot of the node's own). Each node decodes the whole WAL
+//     itself, so N nodes cost Postgres N walsenders and N decodings, and a
+//     reconnect re-runs every live query of that node. A cluster needs one
+//     reader of one slot, elected, publishing decoded commits with their
+//     LSN to the other nodes (NATS), which follow them through a
+//     ChangeSource of their own; the engine needs no change for that.
+//   - The mutation log pruner runs hourly on every node: an idempotent
+//     DELETE, harmless to repeat.
+//   - Metrics (/metrics) and health (/healthz) describe the node they are
+//     scraped from.
+package server
