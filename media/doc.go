@@ -11,7 +11,7 @@
 // in the mutation's transaction and returns
 // BaseURL/api/storage/upload?token=…. The client POSTs the bytes there
 // (raw, or the first file of a multipart form); the answer is
-// {"storageId": "file…"}. sendMessage (package functions) attaches that
+// {"storageId": "file…"}. sendMessage (package chat) attaches that
 // file to one message, once, and only for its uploader. Queries list image
 // messages with URLs from Sign, and GET /api/storage/{file}/{variant}
 // serves them.
