@@ -453,7 +453,7 @@ func (r *Runner) scenarioB(ctx context.Context) []Row {
 	}
 	f := r.newFleet("b", convIDs(g))
 	// Every viewer gets every push of the hot conversation: decoding them
-	// all with syncclient would saturate the generator (see liteClient).
+	// all with syncclient would saturate the generator (see package lite).
 	f.page, f.lite = c.Page, true
 	defer f.close()
 	m, err := r.connectMeasured(ctx, f, twoParty(g, c.Viewers))
@@ -543,7 +543,7 @@ func (r *Runner) scenarioD(ctx context.Context) []Row {
 	f := r.newFleet("d", convIDs(g))
 	// At peak rate, decoding every push with syncclient took the generator
 	// a quarter of a core, half of it in encoding/json: CPU the server and
-	// Postgres share on this host (see liteClient).
+	// Postgres share on this host (see package lite).
 	f.lite = true
 	defer f.close()
 	specs := twoParty(g, c.Subscribers)

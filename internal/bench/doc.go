@@ -2,7 +2,7 @@
 // running server over the real sync protocol and reports write→push
 // latency, throughput and the server's costs. It owns the bench data in
 // the server's database (every id starts with IDPrefix), the sessions it
-// opens (internal/syncclient clients or liteClients, one identity each),
+// opens (internal/syncclient clients or internal/bench/lite clients, one identity each),
 // the writes it makes, and the report.
 //
 // # Scenarios
@@ -37,15 +37,15 @@
 // next result was a whole page of new messages, so it fell more than a
 // page behind and the server's per-query coalescing left the message off
 // every page) is a slow client's; any other is a server drop. Scenario b's
-// viewers and d's sessions are liteClients: every frame decoded by
+// viewers and d's sessions are lite clients (package lite): every frame decoded by
 // syncclient would cost the generator more CPU than the server spends (b),
 // or take CPU from the server and Postgres on a shared host (d); they scan
 // each Transition once for query 0's value and time it when the frame was
-// read. c's idle sessions are liteClients too, which only count what they
+// read. c's idle sessions are lite clients too, which only count what they
 // receive: as syncclient sessions they held more of the generator's heap
 // than the server holds of its own. The active sessions of a, c and stall
 // keep syncclient, which checks the protocol as it goes. Pushes are
-// the results the clients received (syncclient SubStats, liteClient's
+// the results the clients received (syncclient SubStats, lite.Client's
 // count); query re-runs, mutations, CPU, RSS and replication lag come
 // from the server's /metrics, scraped at the window's edges and every
 // 500ms in between. Writes/s use the nominal window (the writes counted

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"syscall"
 	"time"
 
@@ -16,7 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parley-chat/parley/functions"
-	"github.com/parley-chat/parley/internal/syncclient"
+	"github.com/parley-chat/parley/internal/bench/lite"
 )
 
 const (
@@ -44,22 +43,15 @@ func (r *Runner) openStalled(ctx context.Context, ident functions.Identity, conv
 	if err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(r.base)
+	u, err := lite.SyncURL(r.base)
 	if err != nil {
 		return nil, err
 	}
-	switch u.Scheme {
-	case "https", "wss":
-		u.Scheme = "wss"
-	default:
-		u.Scheme = "ws"
-	}
-	u.Path += "/api/" + syncclient.DefaultClientVersion + "/sync"
 	d := websocket.Dialer{HandshakeTimeout: dialTimeout, ReadBufferSize: 1024, WriteBufferSize: 1024,
 		NetDialContext: (&net.Dialer{Control: smallReceiveBuffer}).DialContext}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	conn, _, err := d.DialContext(dctx, u.String(), nil)
+	conn, _, err := d.DialContext(dctx, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", u, err)
 	}
