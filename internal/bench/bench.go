@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"runtime"
 	"slices"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parley-chat/parley/internal/bench/scrape"
 )
 
 const (
@@ -32,7 +33,7 @@ type Runner struct {
 	log  *slog.Logger
 	base string // cfg.URL without a trailing slash
 	run  string // random id of this Runner, in every message it writes
-	http *http.Client
+	srv  *scrape.Client
 	pool *pgxpool.Pool // open during Run
 	seq  atomic.Uint64 // the last message seq handed out, unique in the run
 }
@@ -48,8 +49,8 @@ func New(cfg Config) (*Runner, error) {
 	}
 	var id [4]byte
 	_, _ = rand.Read(id[:])
-	return &Runner{cfg: cfg, log: log, base: strings.TrimRight(cfg.URL, "/"), run: hex.EncodeToString(id[:]),
-		http: &http.Client{Timeout: 10 * time.Second}}, nil
+	base := strings.TrimRight(cfg.URL, "/")
+	return &Runner{cfg: cfg, log: log, base: base, run: hex.EncodeToString(id[:]), srv: scrape.New(base)}, nil
 }
 
 // Run waits for the server to be healthy, then runs the configured
@@ -126,7 +127,7 @@ func cRatio(rows []Row) *Ratio {
 func (r *Runner) waitHealthy(ctx context.Context) error {
 	deadline := time.Now().Add(healthyTimeout)
 	for {
-		h, err := r.health(ctx)
+		h, err := r.srv.Health(ctx)
 		if err == nil && h.Status == "ok" && h.Replication.Connected {
 			return nil
 		}
@@ -167,7 +168,7 @@ type memory struct {
 
 // connectMeasured connects specs and measures the server's memory growth.
 func (r *Runner) connectMeasured(ctx context.Context, f *fleet, specs []viewerSpec) (memory, error) {
-	before, err := r.scrape(ctx)
+	before, err := r.srv.Metrics(ctx)
 	if err != nil {
 		return memory{}, err
 	}
@@ -185,15 +186,15 @@ func (r *Runner) connectMeasured(ctx context.Context, f *fleet, specs []viewerSp
 		return memory{}, ctx.Err()
 	case <-time.After(wait):
 	}
-	after, err := r.scrape(ctx)
+	after, err := r.srv.Metrics(ctx)
 	if err != nil {
 		return memory{}, err
 	}
 	n := len(specs)
 	m := memory{sessions: n}
 	if n > 0 {
-		m.rss = (after.get(mRSS) - before.get(mRSS)) / float64(n)
-		m.heap = (after.get(mHeapInuse) - before.get(mHeapInuse)) / float64(n)
+		m.rss = (after.Get(scrape.RSS) - before.Get(scrape.RSS)) / float64(n)
+		m.heap = (after.Get(scrape.HeapInuse) - before.Get(scrape.HeapInuse)) / float64(n)
 	}
 	r.log.Info("connected", slog.String("scenario", f.name), slog.Int("sessions", n),
 		slog.Duration("took", took.Round(time.Millisecond)), slog.Float64("rssKBPerSession", m.rss/1024))
@@ -222,7 +223,7 @@ func (r *Runner) measure(ctx context.Context, f *fleet, l load) Row {
 	start := time.Now()
 	measureFrom := start.Add(l.warmUp)
 	end := measureFrom.Add(l.window)
-	smp := r.startSampler(ctx, start)
+	smp := r.srv.StartSampler(ctx, start)
 	overflow0 := f.overflows.Load()
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -243,7 +244,7 @@ func (r *Runner) measure(ctx context.Context, f *fleet, l load) Row {
 	e1 := r.readEdge(ctx, f)
 	wg.Wait()
 	f.waitDrained(ctx, r.cfg.Drain)
-	smp.stop()
+	sum := smp.Stop()
 	row.Overflows = f.overflows.Load() - overflow0
 	if err := errors.Join(e0.err, e1.err, ctx.Err()); err != nil {
 		row.Error = err.Error()
@@ -261,20 +262,18 @@ func (r *Runner) measure(ctx context.Context, f *fleet, l load) Row {
 	row.DroppedKeptUp, row.DroppedBeyondPage = o.droppedKeptUp, o.droppedBeyond
 	row.MissedByAll, row.MissedBySome = o.missedByAll, o.missedBySome
 	row.ViewersMissing, row.ViewersChecked = o.viewersMissing, o.viewersChecked
-	if n := m1.get(mWritePushN) - m0.get(mWritePushN); n > 0 {
-		row.ServerMeanPushS = (m1.get(mWritePushS) - m0.get(mWritePushS)) / n
+	if n := m1.Get(scrape.WriteToPushCount) - m0.Get(scrape.WriteToPushCount); n > 0 {
+		row.ServerMeanPushS = (m1.Get(scrape.WriteToPushSum) - m0.Get(scrape.WriteToPushSum)) / n
 	}
-	row.ServerRSS = m1.get(mRSS)
-	row.ServerSessions, row.ServerInstances = m1.get(mSessions), m1.get(mInstances)
-	smp.mu.Lock()
-	row.ServerRSSMax = max(smp.maxRSS, row.ServerRSS)
-	row.ReplicationLag = smp.maxLag
-	row.Series = smp.series
-	if smp.errs > 0 {
-		row.Notes = append(row.Notes, fmt.Sprintf("%d of %d metrics scrapes failed (last: %v)", smp.errs, smp.errs+smp.scrapes, smp.lastErr))
+	row.ServerRSS = m1.Get(scrape.RSS)
+	row.ServerSessions, row.ServerInstances = m1.Get(scrape.Sessions), m1.Get(scrape.QueryInstances)
+	row.ServerRSSMax = max(sum.MaxRSS, row.ServerRSS)
+	row.ReplicationLag = sum.MaxLag
+	row.Series = sum.Series
+	if sum.Errors > 0 {
+		row.Notes = append(row.Notes, fmt.Sprintf("%d of %d metrics scrapes failed (last: %v)", sum.Errors, sum.Errors+sum.Scrapes, sum.LastErr))
 	}
-	smp.mu.Unlock()
-	if d := m1.get(mClosedSlow) - m0.get(mClosedSlow); d > 0 {
+	if d := m1.Get(scrape.ClosedSlow) - m0.Get(scrape.ClosedSlow); d > 0 {
 		row.Notes = append(row.Notes, fmt.Sprintf("the server closed %.0f sessions as too slow", d))
 	}
 
@@ -327,7 +326,7 @@ type edge struct {
 	at       time.Time // when cpu and host were read, first
 	cpu      time.Duration
 	host     hostCPU
-	m        sample // m.at: when the scrape returned
+	m        scrape.Sample // m.At: when the scrape returned
 	err      error
 	pushes   int64
 	pushesAt time.Time // the middle of the count
@@ -335,7 +334,7 @@ type edge struct {
 
 func (r *Runner) readEdge(ctx context.Context, f *fleet) edge {
 	e := edge{at: time.Now(), cpu: cpuTime(), host: readHostCPU()}
-	e.m, e.err = r.scrape(ctx)
+	e.m, e.err = r.srv.Metrics(ctx)
 	t := time.Now()
 	e.pushes = f.pushes()
 	e.pushesAt = t.Add(time.Since(t) / 2)
@@ -362,9 +361,9 @@ func rates(row *Row, o outcome, measureFrom, end time.Time, e0, e1 edge, cpus in
 	row.WritesPerSec = per(float64(o.doneInWindow), measureFrom, end)
 	row.MutationsPerSec = per(float64(o.mutInWindow), measureFrom, end)
 	row.PushesPerSec = per(float64(e1.pushes-e0.pushes), e0.pushesAt, e1.pushesAt)
-	row.ServerMutationsPerSec = per(e1.m.get(mMutations)-e0.m.get(mMutations), e0.m.at, e1.m.at)
-	row.QueryRunsPerSec = per(e1.m.get(mQueryRuns)-e0.m.get(mQueryRuns), e0.m.at, e1.m.at)
-	row.ServerCPU = per(e1.m.get(mCPU)-e0.m.get(mCPU), e0.m.at, e1.m.at)
+	row.ServerMutationsPerSec = per(e1.m.Get(scrape.Mutations)-e0.m.Get(scrape.Mutations), e0.m.At, e1.m.At)
+	row.QueryRunsPerSec = per(e1.m.Get(scrape.QueryRuns)-e0.m.Get(scrape.QueryRuns), e0.m.At, e1.m.At)
+	row.ServerCPU = per(e1.m.Get(scrape.CPU)-e0.m.Get(scrape.CPU), e0.m.At, e1.m.At)
 	row.BenchCPU = per((e1.cpu - e0.cpu).Seconds(), e0.at, e1.at)
 	row.HostCPU, row.PostgresCPU = hostCores(e0.host, e1.host, cpus, e1.at.Sub(e0.at).Seconds())
 	later := func(a, b time.Time) time.Time {
@@ -373,8 +372,8 @@ func rates(row *Row, o outcome, measureFrom, end time.Time, e0, e1 edge, cpus in
 		}
 		return b
 	}
-	lateStart := later(e0.pushesAt, e0.m.at).Sub(measureFrom)
-	lateEnd := later(e1.pushesAt, e1.m.at).Sub(end)
+	lateStart := later(e0.pushesAt, e0.m.At).Sub(measureFrom)
+	lateEnd := later(e1.pushesAt, e1.m.At).Sub(end)
 	if lateStart > lateEdge || lateEnd > lateEdge {
 		return fmt.Sprintf("the generator read the window's edges late (start +%.1fs, end +%.1fs): it is overloaded; "+
 			"writes/s use the %.0fs window, every other rate the interval between its own readings",

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/internal/bench/scrape"
 )
 
 // TestRatesLateEdge is scenario b of a saturated generator: reading the
@@ -19,9 +21,9 @@ func TestRatesLateEdge(t *testing.T) {
 	end := measureFrom.Add(30 * time.Second)
 	late := measureFrom.Add(30*time.Second - 9*time.Millisecond)
 	e0 := edge{at: measureFrom, cpu: 10 * time.Second, pushes: 0, pushesAt: late,
-		m: sample{at: measureFrom.Add(20 * time.Millisecond), values: map[string]float64{mMutations: 100, mQueryRuns: 0, mCPU: 5}}}
+		m: scrape.Sample{At: measureFrom.Add(20 * time.Millisecond), Values: map[string]float64{scrape.Mutations: 100, scrape.QueryRuns: 0, scrape.CPU: 5}}}
 	e1 := edge{at: end, cpu: 25 * time.Second, pushes: 9_000, pushesAt: end.Add(time.Millisecond),
-		m: sample{at: end.Add(20 * time.Millisecond), values: map[string]float64{mMutations: 550, mQueryRuns: 600, mCPU: 20}}}
+		m: scrape.Sample{At: end.Add(20 * time.Millisecond), Values: map[string]float64{scrape.Mutations: 550, scrape.QueryRuns: 600, scrape.CPU: 20}}}
 	o := outcome{doneInWindow: 600, mutInWindow: 450}
 	var row Row
 	note := rates(&row, o, measureFrom, end, e0, e1, 2)
@@ -37,7 +39,7 @@ func TestRatesLateEdge(t *testing.T) {
 	require.Contains(t, note, "late")
 
 	// Edges read on time: no note, the same write rates.
-	e0.pushesAt, e0.m.at = measureFrom.Add(5*time.Millisecond), measureFrom.Add(5*time.Millisecond)
+	e0.pushesAt, e0.m.At = measureFrom.Add(5*time.Millisecond), measureFrom.Add(5*time.Millisecond)
 	note = rates(&row, o, measureFrom, end, e0, e1, 2)
 	require.Empty(t, note)
 	require.Equal(t, 30.0, row.WindowS)

@@ -247,7 +247,7 @@ func durability(ctx context.Context, pool *pgxpool.Pool) (map[string]string, err
 func (r *Runner) waitReplicated(ctx context.Context, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
-		h, err := r.health(ctx)
+		h, err := r.srv.Health(ctx)
 		if err == nil && h.Replication.Connected && h.Replication.LagBytes < 1<<20 {
 			return nil
 		}

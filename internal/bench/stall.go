@@ -16,6 +16,7 @@ import (
 
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/bench/lite"
+	"github.com/parley-chat/parley/internal/bench/scrape"
 )
 
 const (
@@ -143,11 +144,11 @@ func (r *Runner) scenarioStall(ctx context.Context) []Row {
 	if err := f.connect(ctx, twoParty(g, c.Viewers)); err != nil {
 		return failed("stall", err)
 	}
-	base, err := r.scrape(ctx)
+	base, err := r.srv.Metrics(ctx)
 	if err != nil {
 		return failed("stall", err)
 	}
-	baseline := base.get(mSessions)
+	baseline := base.Get(scrape.Sessions)
 	stalled := make([]*stalledClient, c.Clients)
 	cg, cctx := errgroup.WithContext(ctx)
 	cg.SetLimit(r.cfg.DialConcurrency)
