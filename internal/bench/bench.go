@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/parley-chat/parley/internal/bench/dataset"
 	"github.com/parley-chat/parley/internal/bench/scrape"
 )
 
@@ -71,7 +72,7 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	if err := r.waitHealthy(ctx); err != nil {
 		return nil, err
 	}
-	pg, err := durability(ctx, r.pool)
+	pg, err := dataset.Durability(ctx, r.pool)
 	if err != nil {
 		return nil, err
 	}
@@ -146,17 +147,40 @@ func (r *Runner) waitHealthy(ctx context.Context) error {
 }
 
 // prepare seeds a group and waits for the server to have replicated it.
-func (r *Runner) prepare(ctx context.Context, g group) error {
+func (r *Runner) prepare(ctx context.Context, g dataset.Group) error {
 	start := time.Now()
-	if err := seed(ctx, r.pool, g); err != nil {
+	if err := dataset.Seed(ctx, r.pool, g); err != nil {
 		return err
 	}
 	if err := r.waitReplicated(ctx, replicatedTimeout); err != nil {
 		return err
 	}
-	r.log.Info("seeded", slog.String("group", g.prefix), slog.Int("conversations", g.convs),
+	r.log.Info("seeded", slog.String("group", g.Prefix), slog.Int("conversations", g.Convs),
 		slog.Duration("took", time.Since(start).Round(time.Millisecond)))
 	return nil
+}
+
+// waitReplicated waits until the server has applied the WAL written so
+// far (its /healthz lag falls under 1 MiB), at most limit.
+func (r *Runner) waitReplicated(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		h, err := r.srv.Health(ctx)
+		if err == nil && h.Replication.Connected && h.Replication.LagBytes < 1<<20 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("replication still %d bytes behind after %s", h.Replication.LagBytes, limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // memory is what connecting some sessions cost the server.
@@ -399,23 +423,23 @@ func failed(name string, err error) []Row { return []Row{{Scenario: name, Error:
 
 // twoParty returns the sessions of n conversations of g: conversation
 // s%convs gets session s, its customer first, then its staff.
-func twoParty(g group, n int) []viewerSpec {
+func twoParty(g dataset.Group, n int) []viewerSpec {
 	specs := make([]viewerSpec, n)
 	for s := range specs {
-		i, j := s%g.convs, s/g.convs
-		ident := g.customer(i)
+		i, j := s%g.Convs, s/g.Convs
+		ident := g.Customer(i)
 		if j > 0 {
-			ident = g.staffMember(i, j-1)
+			ident = g.StaffMember(i, j-1)
 		}
 		specs[s] = viewerSpec{ident: ident, conv: i}
 	}
 	return specs
 }
 
-func convIDs(g group) []string {
-	ids := make([]string, g.convs)
+func convIDs(g dataset.Group) []string {
+	ids := make([]string, g.Convs)
 	for i := range ids {
-		ids[i] = g.convID(i)
+		ids[i] = g.ConvID(i)
 	}
 	return ids
 }
@@ -429,7 +453,7 @@ func (r *Runner) withMemory(row Row, m memory) Row {
 func (r *Runner) scenarioA(ctx context.Context) []Row {
 	c := r.cfg.A
 	per := ceilDiv(c.Sessions, c.Conversations)
-	g := group{prefix: IDPrefix + "a", convs: c.Conversations, staff: max(1, per-1), history: r.cfg.PageSize}
+	g := dataset.Group{Prefix: dataset.IDPrefix + "a", Convs: c.Conversations, Staff: max(1, per-1), History: r.cfg.PageSize}
 	if err := r.prepare(ctx, g); err != nil {
 		return failed("a", err)
 	}
@@ -446,7 +470,7 @@ func (r *Runner) scenarioA(ctx context.Context) []Row {
 // scenarioB: one hot conversation; every viewer must receive every message.
 func (r *Runner) scenarioB(ctx context.Context) []Row {
 	c := r.cfg.B
-	g := group{prefix: IDPrefix + "b", convs: 1, staff: max(1, c.Viewers-1), history: c.Page}
+	g := dataset.Group{Prefix: dataset.IDPrefix + "b", Convs: 1, Staff: max(1, c.Viewers-1), History: c.Page}
 	if err := r.prepare(ctx, g); err != nil {
 		return failed("b", err)
 	}
@@ -480,21 +504,21 @@ func (r *Runner) scenarioB(ctx context.Context) []Row {
 // scenarioC: the same writes with more and more idle subscriptions.
 func (r *Runner) scenarioC(ctx context.Context) []Row {
 	c := r.cfg.C
-	g := group{prefix: IDPrefix + "c", convs: c.Conversations, staff: 1, history: r.cfg.PageSize}
+	g := dataset.Group{Prefix: dataset.IDPrefix + "c", Convs: c.Conversations, Staff: 1, History: r.cfg.PageSize}
 	most := c.Idle[len(c.Idle)-1]
-	idle := idleGroup{prefix: IDPrefix + "ci", convs: most, perCustomer: c.IdlePerSession}
+	idle := dataset.IdleGroup{Prefix: dataset.IDPrefix + "ci", Convs: most, PerCustomer: c.IdlePerSession}
 	if err := r.prepare(ctx, g); err != nil {
 		return failed("c", err)
 	}
 	if most > 0 {
 		start := time.Now()
-		if err := seedIdle(ctx, r.pool, idle); err != nil {
+		if err := dataset.SeedIdle(ctx, r.pool, idle); err != nil {
 			return failed("c", err)
 		}
 		if err := r.waitReplicated(ctx, replicatedTimeout); err != nil {
 			return failed("c", err)
 		}
-		r.log.Info("seeded", slog.String("group", idle.prefix), slog.Int("conversations", most),
+		r.log.Info("seeded", slog.String("group", idle.Prefix), slog.Int("conversations", most),
 			slog.Duration("took", time.Since(start).Round(time.Millisecond)))
 	}
 	f := r.newFleet("c", convIDs(g))
@@ -508,9 +532,9 @@ func (r *Runner) scenarioC(ctx context.Context) []Row {
 		name := fmt.Sprintf("c/%d", level)
 		var specs []viewerSpec
 		for ; sessions*c.IdlePerSession < level; sessions++ {
-			spec := viewerSpec{ident: idle.customer(sessions), conv: -1}
+			spec := viewerSpec{ident: idle.Customer(sessions), conv: -1}
 			for i := sessions * c.IdlePerSession; i < min((sessions+1)*c.IdlePerSession, level); i++ {
-				spec.idle = append(spec.idle, idle.convID(i))
+				spec.idle = append(spec.idle, idle.ConvID(i))
 			}
 			specs = append(specs, spec)
 		}
@@ -535,7 +559,7 @@ func (r *Runner) scenarioC(ctx context.Context) []Row {
 // scenarioD: peak sendMessage throughput, closed loop.
 func (r *Runner) scenarioD(ctx context.Context) []Row {
 	c := r.cfg.D
-	g := group{prefix: IDPrefix + "d", convs: ceilDiv(c.Subscribers, 2), staff: 1, history: r.cfg.PageSize}
+	g := dataset.Group{Prefix: dataset.IDPrefix + "d", Convs: ceilDiv(c.Subscribers, 2), Staff: 1, History: r.cfg.PageSize}
 	if err := r.prepare(ctx, g); err != nil {
 		return failed("d", err)
 	}
@@ -553,13 +577,13 @@ func (r *Runner) scenarioD(ctx context.Context) []Row {
 	// Writers: the customers of the first conversations, one each.
 	var writers []*viewer
 	for _, v := range f.snapshot() {
-		if v.ident.Role == g.customer(0).Role && v.conv < c.Writers {
+		if v.ident.Role == g.Customer(0).Role && v.conv < c.Writers {
 			writers = append(writers, v)
 		}
 	}
 	if len(writers) < c.Writers { // more writers than conversations: staff write too
 		for _, v := range f.snapshot() {
-			if len(writers) < c.Writers && v.ident.Role != g.customer(0).Role {
+			if len(writers) < c.Writers && v.ident.Role != g.Customer(0).Role {
 				writers = append(writers, v)
 			}
 		}

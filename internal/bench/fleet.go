@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/bench/dataset"
 	"github.com/parley-chat/parley/internal/bench/lite"
 	"github.com/parley-chat/parley/internal/syncclient"
 )
@@ -108,7 +109,7 @@ type fleet struct {
 }
 
 func (r *Runner) newFleet(name string, convIDs []string) *fleet {
-	f := &fleet{r: r, name: name, page: r.cfg.PageSize, epoch: time.Now(), marker: []byte(IDPrefix + " " + r.run + " #")}
+	f := &fleet{r: r, name: name, page: r.cfg.PageSize, epoch: time.Now(), marker: []byte(dataset.IDPrefix + " " + r.run + " #")}
 	for _, id := range convIDs {
 		f.convs = append(f.convs, &conv{id: id})
 	}
@@ -159,7 +160,7 @@ func (f *fleet) open(ctx context.Context, spec viewerSpec) (*viewer, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	sessionID := fmt.Sprintf("%s-%s-%s-%d", IDPrefix, f.r.run, f.name, f.nextID.Add(1))
+	sessionID := fmt.Sprintf("%s-%s-%s-%d", dataset.IDPrefix, f.r.run, f.name, f.nextID.Add(1))
 	if f.lite || spec.conv < 0 {
 		return f.openLite(ctx, dctx, spec, tok, sessionID)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/internal/bench/dataset"
 	"github.com/parley-chat/parley/internal/bench/scrape"
 )
 
@@ -51,7 +52,7 @@ func TestRatesLateEdge(t *testing.T) {
 // missing within that gap is a slow client's, one outside it a drop.
 func TestObserveAndGaps(t *testing.T) {
 	r := &Runner{run: "ab12"}
-	f := &fleet{r: r, page: 3, epoch: time.Unix(0, 0), marker: []byte(IDPrefix + " ab12 #")}
+	f := &fleet{r: r, page: 3, epoch: time.Unix(0, 0), marker: []byte(dataset.IDPrefix + " ab12 #")}
 	f.convs = []*conv{{id: "c"}}
 	v := &viewer{conv: 0, active: true}
 	f.convs[0].viewers = []*viewer{v}
@@ -59,7 +60,7 @@ func TestObserveAndGaps(t *testing.T) {
 	result := func(seqs ...int) []byte {
 		var ms []string
 		for _, s := range seqs {
-			ms = append(ms, fmt.Sprintf(`{"_id":"m%d","content":"%s ab12 #%d"}`, s, IDPrefix, s))
+			ms = append(ms, fmt.Sprintf(`{"_id":"m%d","content":"%s ab12 #%d"}`, s, dataset.IDPrefix, s))
 		}
 		return []byte(`{"messages":[` + strings.Join(ms, ",") + `]}`)
 	}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/bench/dataset"
 	"github.com/parley-chat/parley/internal/bench/lite"
 	"github.com/parley-chat/parley/internal/bench/scrape"
 )
@@ -58,7 +59,7 @@ func (r *Runner) openStalled(ctx context.Context, ident functions.Identity, conv
 	}
 	reason := "InitialConnect"
 	msgs := []any{
-		map[string]any{"type": "Connect", "sessionId": fmt.Sprintf("%s-%s-stall-%d", IDPrefix, r.run, n),
+		map[string]any{"type": "Connect", "sessionId": fmt.Sprintf("%s-%s-stall-%d", dataset.IDPrefix, r.run, n),
 			"connectionCount": 0, "lastCloseReason": reason, "clientTs": time.Now().UnixMilli()},
 		map[string]any{"type": "Authenticate", "tokenType": "User", "value": tok, "baseVersion": 0},
 		map[string]any{"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": []any{
@@ -135,7 +136,7 @@ func (s *stalledClient) closedByServer(idle, limit time.Duration) bool {
 // scenarioStall: clients that stop reading while writes continue.
 func (r *Runner) scenarioStall(ctx context.Context) []Row {
 	c := r.cfg.Stall
-	g := group{prefix: IDPrefix + "s", convs: 1, staff: c.Viewers + c.Clients, history: r.cfg.PageSize, padding: c.ContentBytes}
+	g := dataset.Group{Prefix: dataset.IDPrefix + "s", Convs: 1, Staff: c.Viewers + c.Clients, History: r.cfg.PageSize, Padding: c.ContentBytes}
 	if err := r.prepare(ctx, g); err != nil {
 		return failed("stall", err)
 	}
@@ -155,7 +156,7 @@ func (r *Runner) scenarioStall(ctx context.Context) []Row {
 	for i := range stalled {
 		cg.Go(func() error {
 			// Staff members after the healthy viewers'.
-			s, err := r.openStalled(cctx, g.staffMember(0, c.Viewers+i), g.convID(0), i)
+			s, err := r.openStalled(cctx, g.StaffMember(0, c.Viewers+i), g.ConvID(0), i)
 			stalled[i] = s
 			return err
 		})
