@@ -1,16 +1,11 @@
-// Package bench is Parley's load generator (`parley bench`): it drives a
-// running server over the real sync protocol and reports write→push
-// latency, throughput and the server's costs. It owns the bench data in
-// the server's database (every id starts with IDPrefix), the sessions it
-// opens (internal/syncclient clients or liteClients, one identity each),
-// the writes it makes, and the report.
+// Package bench is Parley's load generator, behind `parley bench` and
+// `make bench`. It drives a running server over the real sync protocol,
+// with sessions of their own identities and writes by sendMessage and by
+// direct SQL, and reports write→push latency, throughput and what the load
+// costs the server, Postgres and the machine, as a table and a JSON Report.
+// It measures; it never asserts on speed.
 //
 // # Scenarios
-//
-// Each scenario seeds what it needs with set-based SQL (generate_series),
-// idempotently, after deleting what earlier runs wrote to it; waits for
-// the server to replicate the seed; connects its sessions; runs its load
-// for a warm-up and a measurement window; and closes its sessions.
 //
 //	a      many two-party conversations (a customer and its store's staff), open-loop writes
 //	b      one hot conversation watched by every session; checks that every viewer got every message
@@ -18,52 +13,62 @@
 //	d      peak sendMessage throughput: K sessions call sendMessage in a closed loop
 //	stall  clients that subscribe and stop reading while writes continue
 //
-// An active session subscribes what a chat screen does: getConversations,
-// getUnreadCount, and getMessages and getTypingIndicators of its open
-// conversation. An idle subscription is getMessages of a conversation
-// nobody writes to.
+// Each scenario seeds what it needs after deleting what earlier runs wrote
+// to it, waits for the server to replicate the seed, connects its sessions,
+// runs its load for a warm-up and a measurement window, and closes its
+// sessions. An active session subscribes what a chat screen does (see
+// viewer); an idle subscription is getMessages of a conversation nobody
+// writes to.
 //
-// # Measurement
+// # What is measured
 //
-// Every message carries "bench <run> #<seq>" in its content. A writer
-// records when its write happened (see writeRec: COMMIT's return for
-// direct SQL; the send of the Mutation message for sendMessage, since the
-// server releases a mutation's response only after its push). A watcher
-// per active session scans each getMessages result for those markers,
-// without decoding it, and records the first result that holds each
-// message, timed when the client read it (syncclient.Update.Received).
-// After the load, latencies are matched per message, and a viewer that
-// never held a message counts as a drop: one inside a gap (the viewer's
-// next result was a whole page of new messages, so it fell more than a
-// page behind and the server's per-query coalescing left the message off
-// every page) is a slow client's; any other is a server drop. Scenario b's
-// viewers and d's sessions are liteClients: every frame decoded by
-// syncclient would cost the generator more CPU than the server spends (b),
-// or take CPU from the server and Postgres on a shared host (d); they scan
-// each Transition once for query 0's value and time it when the frame was
-// read. c's idle sessions are liteClients too, which only count what they
-// receive: as syncclient sessions they held more of the generator's heap
-// than the server holds of its own. The active sessions of a, c and stall
-// keep syncclient, which checks the protocol as it goes. Pushes are
-// the results the clients received (syncclient SubStats, liteClient's
-// count); query re-runs, mutations, CPU, RSS and replication lag come
-// from the server's /metrics, scraped at the window's edges and every
-// 500ms in between. Writes/s use the nominal window (the writes counted
-// are those that returned inside it); every other rate uses the interval
-// between its own two readings, which a loaded generator may take late.
+// Every message carries "bench <run> #<seq>" in its content. Latency runs
+// from the write (COMMIT's return for direct SQL; the send of the Mutation
+// for sendMessage, whose response the server releases only after the push:
+// see writeRec) to the first getMessages result of a viewer that holds the
+// message, timed when the client read it. A viewer that never held a
+// message counts as a drop: a slow client's when it falls in a gap (its
+// next result was a whole page of new messages, so the server's per-query
+// coalescing left the message off every page), else the server's.
+//
+// Scenario b's viewers, d's sessions and c's idle sessions are lite clients
+// (package lite): with syncclient, b's would cost the generator more CPU
+// than the server spends, d's take CPU from the server and Postgres on a
+// shared host, and c's hold more of the generator's heap than the server
+// holds of its own (see scenarioB, scenarioD, openLite). The active
+// sessions of a, c and stall keep syncclient, which checks the protocol as
+// it goes. Pushes are the results the clients received; query re-runs,
+// mutations, server CPU, RSS and replication lag come from /metrics
+// (package scrape), read at the window's edges and every 500ms; the
+// bench's, Postgres's and the machine's CPU from getrusage and /proc
+// (hostcpu.go). Writes/s use the nominal window, every other rate the
+// interval between its own two readings (see rates).
+//
+// # Pieces
+//
+//	runner.go     Runner: New, Run, the waits for health and replication
+//	scenarios.go  scenarios a, b, c and d; stall.go: stall and its stalled clients
+//	fleet.go      a scenario's sessions, and the watchers that record what each received
+//	load.go       the writes (open and closed loop), matched afterwards to what was received
+//	measure.go    one measurement: the window's edges, the rates, memory per session
+//	report.go     Report, Row and the table (config.go: Config, Defaults, Quick)
+//	lite/         the lightweight sync-protocol client of the many sessions
+//	scrape/       the server's /metrics and /healthz, once or every 500ms
+//	dataset/      the bench's rows in the database: seeding, reset, direct-SQL writes
 //
 // # Concurrency model
 //
-// Run runs scenarios one at a time. A scenario owns: its sessions (each
+// Run runs scenarios one at a time. A scenario owns its sessions (each
 // with its client's reader goroutine) and one watcher goroutine per
-// active session, which ends when its client closes — the fleet's close
-// waits for them; a metrics sampler goroutine, which measure stops and
-// waits for; and the load: an open loop issuing each write on a goroutine
-// of its own (at most MaxInFlight outstanding; more are skipped and
-// counted), or a closed loop of one goroutine per writer, both waited for
-// before the results are read. Watchers write only their own session's
-// receipts (under its mutex) and two atomic counters; writers append to
-// the phase's records under its mutex. Nothing is shared otherwise.
+// active syncclient session (a lite session's reader is its watcher),
+// which ends when its client closes — the fleet's close waits for them; a
+// metrics sampler goroutine, which measure stops and waits for; and the
+// load: an open loop issuing each write on a goroutine of its own (at most
+// MaxInFlight outstanding; more are skipped and counted), or a closed loop
+// of one goroutine per writer, both waited for before the results are
+// read. Watchers write only their own session's receipts (under its
+// mutex) and two atomic counters; writers append to the phase's records
+// under its mutex. Nothing is shared otherwise.
 //
 // # Lifecycle
 //
@@ -74,9 +79,7 @@
 //
 // # Invariants
 //
-// The bench never writes rows whose ids lack IDPrefix, and deletes only
-// such rows (and mutation_log records of sessions whose id starts with
-// IDPrefix). Its messages are never deleted during a run, which is what
-// makes "new in this result" the same as "not in the previous one". It
-// never asserts on speed: it measures and reports.
+// The bench writes and deletes only its own rows (package dataset says
+// which). Its messages are never deleted during a run, which is what
+// makes "new in this result" the same as "not in the previous one".
 package bench

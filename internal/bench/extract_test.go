@@ -18,6 +18,7 @@ func TestExtractSeqs(t *testing.T) {
 		{"other runs ignored", `[{"content":"bench ff00 #5"},{"content":"bench ab12 #6"}]`, []uint64{6}},
 		{"marker without digits", `[{"content":"bench ab12 #"},{"content":"bench ab12 #x"}]`, nil},
 		{"history", `[{"content":"history 4 hhhh"}]`, nil},
+		{"escaped quotes and brackets", `{"messages":[{"content":"a } ] { [ \\\" , bench ab12 #5"},{"content":"bench ab12 #4"}]}`, []uint64{5, 4}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

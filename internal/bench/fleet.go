@@ -14,6 +14,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/bench/dataset"
+	"github.com/parley-chat/parley/internal/bench/lite"
 	"github.com/parley-chat/parley/internal/syncclient"
 )
 
@@ -48,7 +50,7 @@ type viewer struct {
 	conv   int
 	active bool                       // has a conversation open, watched
 	client *syncclient.Client         // nil for a lite session
-	lite   *liteClient                // nil for a syncclient session
+	lite   *lite.Client               // nil for a syncclient session
 	subs   []*syncclient.Subscription // syncclient sessions only
 	msgs   *syncclient.Subscription   // nil when idle or lite
 	nsubs  int
@@ -91,7 +93,7 @@ type fleet struct {
 	r      *Runner
 	name   string
 	page   int  // getMessages limit
-	lite   bool // active sessions are liteClients too, not syncclient (idle ones always are)
+	lite   bool // active sessions are lite clients too, not syncclient (idle ones always are)
 	epoch  time.Time
 	marker []byte // "bench <run> #": what precedes a message's seq in its content
 	convs  []*conv
@@ -107,7 +109,7 @@ type fleet struct {
 }
 
 func (r *Runner) newFleet(name string, convIDs []string) *fleet {
-	f := &fleet{r: r, name: name, page: r.cfg.PageSize, epoch: time.Now(), marker: []byte(IDPrefix + " " + r.run + " #")}
+	f := &fleet{r: r, name: name, page: r.cfg.PageSize, epoch: time.Now(), marker: []byte(dataset.IDPrefix + " " + r.run + " #")}
 	for _, id := range convIDs {
 		f.convs = append(f.convs, &conv{id: id})
 	}
@@ -158,7 +160,7 @@ func (f *fleet) open(ctx context.Context, spec viewerSpec) (*viewer, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	sessionID := fmt.Sprintf("%s-%s-%s-%d", IDPrefix, f.r.run, f.name, f.nextID.Add(1))
+	sessionID := fmt.Sprintf("%s-%s-%s-%d", dataset.IDPrefix, f.r.run, f.name, f.nextID.Add(1))
 	if f.lite || spec.conv < 0 {
 		return f.openLite(ctx, dctx, spec, tok, sessionID)
 	}
@@ -176,7 +178,7 @@ func (f *fleet) open(ctx context.Context, spec viewerSpec) (*viewer, error) {
 	}
 	qs := f.queries(spec)
 	for _, q := range qs {
-		s, err := c.Subscribe(q.path, q.args)
+		s, err := c.Subscribe(q.Path, q.Args)
 		if err != nil {
 			return fail(err)
 		}
@@ -188,10 +190,10 @@ func (f *fleet) open(ctx context.Context, spec viewerSpec) (*viewer, error) {
 	for i, s := range v.subs {
 		u, err := s.Wait(wctx)
 		if err != nil {
-			return fail(fmt.Errorf("first result of %s: %w", qs[i].path, err))
+			return fail(fmt.Errorf("first result of %s: %w", qs[i].Path, err))
 		}
 		if u.Failed {
-			return fail(fmt.Errorf("%s failed: %s", qs[i].path, u.ErrorMessage))
+			return fail(fmt.Errorf("%s failed: %s", qs[i].Path, u.ErrorMessage))
 		}
 	}
 	if spec.conv >= 0 {
@@ -202,29 +204,26 @@ func (f *fleet) open(ctx context.Context, spec viewerSpec) (*viewer, error) {
 	return v, nil
 }
 
-// query is one subscription of a session.
-type query = liteQuery
-
 // queries returns what spec's session subscribes; getMessages of its open
 // conversation first.
-func (f *fleet) queries(spec viewerSpec) []query {
-	var qs []query
+func (f *fleet) queries(spec viewerSpec) []lite.Query {
+	var qs []lite.Query
 	if spec.conv >= 0 {
 		id := f.convs[spec.conv].id
-		qs = []query{
-			{fnMessages, map[string]any{"conversationId": id, "limit": f.page}},
-			{fnConversations, map[string]any{}},
-			{fnUnread, map[string]any{}},
-			{fnTyping, map[string]any{"conversationId": id}},
+		qs = []lite.Query{
+			{Path: fnMessages, Args: map[string]any{"conversationId": id, "limit": f.page}},
+			{Path: fnConversations, Args: map[string]any{}},
+			{Path: fnUnread, Args: map[string]any{}},
+			{Path: fnTyping, Args: map[string]any{"conversationId": id}},
 		}
 	}
 	for _, id := range spec.idle {
-		qs = append(qs, query{fnMessages, map[string]any{"conversationId": id, "limit": f.page}})
+		qs = append(qs, lite.Query{Path: fnMessages, Args: map[string]any{"conversationId": id, "limit": f.page}})
 	}
 	return qs
 }
 
-// openLite connects one lite session (see liteClient) and waits for its
+// openLite connects one lite session (see package lite) and waits for its
 // first results. An active one's reader records the receipts. Idle
 // sessions are always lite: c's 10,000 as syncclient sessions kept a
 // 200 MB heap in the generator, whose collections, on the host the server
@@ -239,15 +238,16 @@ func (f *fleet) openLite(ctx, dctx context.Context, spec viewerSpec, tok, sessio
 		onMessages = func(value []byte, at time.Time) { f.observe(v, value, at) }
 		readBuf = 16 << 10
 	}
-	c, err := dialLite(dctx, f.r.base, sessionID, tok, qs, onMessages, readBuf)
+	c, err := lite.Dial(dctx, f.r.base, lite.Options{Token: tok, SessionID: sessionID, Queries: qs,
+		OnMessages: onMessages, ReadBufferSize: readBuf, HandshakeTimeout: dialTimeout})
 	if err != nil {
 		return nil, err
 	}
 	v.lite = c
 	wctx, cancel := context.WithTimeout(ctx, firstTimeout)
 	defer cancel()
-	if err := c.waitFirst(wctx); err != nil {
-		c.close()
+	if err := c.WaitFirst(wctx); err != nil {
+		c.Close()
 		return nil, fmt.Errorf("session of %s: first results: %w", spec.ident.Subject, err)
 	}
 	return v, nil
@@ -339,7 +339,7 @@ func (f *fleet) pushes() int64 {
 	var n int64
 	for _, v := range f.snapshot() {
 		if v.lite != nil {
-			n += v.lite.pushes.Load()
+			n += v.lite.Pushes()
 		}
 		for _, s := range v.subs {
 			n += int64(s.Stats().Updates)
@@ -364,7 +364,7 @@ func (f *fleet) health() (protoErrs int, firstProto error, disconnected int, fir
 		var done <-chan struct{}
 		var errOf func() error
 		if v.lite != nil {
-			pe, done, errOf = v.lite.ProtocolErrors(), v.lite.done, v.lite.Err
+			pe, done, errOf = v.lite.ProtocolErrors(), v.lite.Done(), v.lite.Err
 		} else {
 			pe, done, errOf = v.client.ProtocolErrors(), v.client.Done(), v.client.Err
 		}
@@ -392,7 +392,7 @@ func (f *fleet) close() {
 	for _, v := range f.snapshot() {
 		g.Go(func() error {
 			if v.lite != nil {
-				v.lite.close()
+				v.lite.Close()
 				return nil
 			}
 			return v.client.Close()
@@ -431,7 +431,7 @@ var errNoViewers = errors.New("bench: a conversation the load writes to has no v
 // read-your-writes) arrives.
 func (v *viewer) mutate(ctx context.Context, udfPath string, args any) error {
 	if v.lite != nil {
-		return v.lite.mutation(ctx, udfPath, args)
+		return v.lite.Mutation(ctx, udfPath, args)
 	}
 	_, err := v.client.Mutation(ctx, udfPath, args)
 	return err

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/parley-chat/parley/internal/bench/dataset"
 	"github.com/parley-chat/parley/internal/syncclient"
 )
 
@@ -62,14 +63,13 @@ func (p *phase) write(ctx context.Context, ci int, how origin, measured bool, se
 	c := f.convs[ci]
 	seq := f.r.seq.Add(1)
 	rec := writeRec{seq: seq, conv: ci, origin: how, measured: measured}
-	content := fmt.Sprintf("%s %s #%d%s", IDPrefix, f.r.run, seq, p.padding)
+	content := fmt.Sprintf("%s %s #%d%s", dataset.IDPrefix, f.r.run, seq, p.padding)
 	switch {
 	case len(c.viewers) == 0:
 		rec.err = errNoViewers
 	case how == viaSQL:
 		who := c.viewers[rand.IntN(len(c.viewers))].ident
-		_, rec.err = f.r.pool.Exec(ctx, insertMessageSQL, fmt.Sprintf("msg%s%s%d", IDPrefix, f.r.run, seq),
-			c.id, who.Subject, string(who.Role), content)
+		rec.err = dataset.InsertMessage(ctx, f.r.pool, f.r.run, seq, c.id, who, content)
 		rec.t0 = f.now()
 		rec.t1 = rec.t0
 	default:

@@ -1,13 +1,15 @@
 package bench
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/internal/bench/dataset"
+	"github.com/parley-chat/parley/internal/bench/scrape"
 )
 
 // TestRatesLateEdge is scenario b of a saturated generator: reading the
@@ -20,9 +22,9 @@ func TestRatesLateEdge(t *testing.T) {
 	end := measureFrom.Add(30 * time.Second)
 	late := measureFrom.Add(30*time.Second - 9*time.Millisecond)
 	e0 := edge{at: measureFrom, cpu: 10 * time.Second, pushes: 0, pushesAt: late,
-		m: sample{at: measureFrom.Add(20 * time.Millisecond), values: map[string]float64{mMutations: 100, mQueryRuns: 0, mCPU: 5}}}
+		m: scrape.Sample{At: measureFrom.Add(20 * time.Millisecond), Values: map[string]float64{scrape.Mutations: 100, scrape.QueryRuns: 0, scrape.CPU: 5}}}
 	e1 := edge{at: end, cpu: 25 * time.Second, pushes: 9_000, pushesAt: end.Add(time.Millisecond),
-		m: sample{at: end.Add(20 * time.Millisecond), values: map[string]float64{mMutations: 550, mQueryRuns: 600, mCPU: 20}}}
+		m: scrape.Sample{At: end.Add(20 * time.Millisecond), Values: map[string]float64{scrape.Mutations: 550, scrape.QueryRuns: 600, scrape.CPU: 20}}}
 	o := outcome{doneInWindow: 600, mutInWindow: 450}
 	var row Row
 	note := rates(&row, o, measureFrom, end, e0, e1, 2)
@@ -38,7 +40,7 @@ func TestRatesLateEdge(t *testing.T) {
 	require.Contains(t, note, "late")
 
 	// Edges read on time: no note, the same write rates.
-	e0.pushesAt, e0.m.at = measureFrom.Add(5*time.Millisecond), measureFrom.Add(5*time.Millisecond)
+	e0.pushesAt, e0.m.At = measureFrom.Add(5*time.Millisecond), measureFrom.Add(5*time.Millisecond)
 	note = rates(&row, o, measureFrom, end, e0, e1, 2)
 	require.Empty(t, note)
 	require.Equal(t, 30.0, row.WindowS)
@@ -50,7 +52,7 @@ func TestRatesLateEdge(t *testing.T) {
 // missing within that gap is a slow client's, one outside it a drop.
 func TestObserveAndGaps(t *testing.T) {
 	r := &Runner{run: "ab12"}
-	f := &fleet{r: r, page: 3, epoch: time.Unix(0, 0), marker: []byte(IDPrefix + " ab12 #")}
+	f := &fleet{r: r, page: 3, epoch: time.Unix(0, 0), marker: []byte(dataset.IDPrefix + " ab12 #")}
 	f.convs = []*conv{{id: "c"}}
 	v := &viewer{conv: 0, active: true}
 	f.convs[0].viewers = []*viewer{v}
@@ -58,7 +60,7 @@ func TestObserveAndGaps(t *testing.T) {
 	result := func(seqs ...int) []byte {
 		var ms []string
 		for _, s := range seqs {
-			ms = append(ms, fmt.Sprintf(`{"_id":"m%d","content":"%s ab12 #%d"}`, s, IDPrefix, s))
+			ms = append(ms, fmt.Sprintf(`{"_id":"m%d","content":"%s ab12 #%d"}`, s, dataset.IDPrefix, s))
 		}
 		return []byte(`{"messages":[` + strings.Join(ms, ",") + `]}`)
 	}
@@ -93,33 +95,3 @@ func TestObserveAndGaps(t *testing.T) {
 }
 
 func ms(n int) int64 { return int64(n) * 1e6 }
-
-func TestLiteScanner(t *testing.T) {
-	frame := `{"type":"Transition","startVersion":{"querySet":0,"identity":0,"ts":"AAA="},` +
-		`"modifications":[{"type":"QueryUpdated","queryId":1,"value":{"page":[{"content":"bench ab12 #99 \"q\" \\"}]},"logLines":[]},` +
-		` {"type":"QueryUpdated","queryId":0,"value":{"messages":[{"content":"a } ] { [ \\\" , bench ab12 #5"},{"content":"bench ab12 #4"}]},"journal":null},` +
-		`{"type":"QueryFailed","queryId":2,"errorMessage":"no","errorData":null}],` +
-		`"endVersion":{"querySet":1,"identity":1,"ts":"AQA="}}`
-	require.True(t, json.Valid([]byte(frame)))
-	var got [][]byte
-	c := &liteClient{queries: 3, seen: make([]bool, 3), unseen: 3, first: make(chan struct{}),
-		onMessages: func(v []byte, _ time.Time) { got = append(got, append([]byte(nil), v...)) }}
-	c.dispatch([]byte(frame), time.Now())
-	require.Empty(t, c.protoErrs)
-	require.Equal(t, int64(3), c.pushes.Load())
-	require.Len(t, got, 1)
-	require.True(t, json.Valid(got[0]), "%s", got[0])
-	require.Equal(t, []uint64{5, 4}, extractSeqs(got[0], []byte("bench ab12 #"), nil))
-	select {
-	case <-c.first:
-	default:
-		t.Fatal("every query has a result")
-	}
-	require.ErrorContains(t, c.firstErr, "query 2 failed")
-
-	c.dispatch([]byte(`{"type":"Ping"}`), time.Now())
-	c.dispatch([]byte(`{"type":"Transition","modifications":[{"type":"QueryUpdated","queryId":7,"value":1}]}`), time.Now())
-	c.dispatch([]byte(`{"type":"Transition","modifications":[{"type":"QueryUpdated","queryId":0,"value":"unterminated}]}`), time.Now())
-	c.dispatch([]byte(`{"type":"FatalError","error":"boom"}`), time.Now())
-	require.Len(t, c.protoErrs, 3)
-}

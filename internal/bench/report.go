@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/parley-chat/parley/internal/bench/scrape"
 )
 
 // Report is the result of a Run: one Row per scenario measurement.
@@ -118,9 +120,9 @@ type Row struct {
 	ProtocolErrors int `json:"protocolErrors"`
 	Disconnects    int `json:"disconnects"`
 
-	Stall  *StallResult `json:"stall,omitempty"`
-	Series []Point      `json:"series,omitempty"`
-	Notes  []string     `json:"notes,omitempty"`
+	Stall  *StallResult   `json:"stall,omitempty"`
+	Series []scrape.Point `json:"series,omitempty"`
+	Notes  []string       `json:"notes,omitempty"`
 }
 
 // StallResult is what the stall scenario saw of its stalled clients.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"syscall"
 	"time"
 
@@ -16,7 +15,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parley-chat/parley/functions"
-	"github.com/parley-chat/parley/internal/syncclient"
+	"github.com/parley-chat/parley/internal/bench/dataset"
+	"github.com/parley-chat/parley/internal/bench/lite"
+	"github.com/parley-chat/parley/internal/bench/scrape"
 )
 
 const (
@@ -44,28 +45,21 @@ func (r *Runner) openStalled(ctx context.Context, ident functions.Identity, conv
 	if err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(r.base)
+	u, err := lite.SyncURL(r.base)
 	if err != nil {
 		return nil, err
 	}
-	switch u.Scheme {
-	case "https", "wss":
-		u.Scheme = "wss"
-	default:
-		u.Scheme = "ws"
-	}
-	u.Path += "/api/" + syncclient.DefaultClientVersion + "/sync"
 	d := websocket.Dialer{HandshakeTimeout: dialTimeout, ReadBufferSize: 1024, WriteBufferSize: 1024,
 		NetDialContext: (&net.Dialer{Control: smallReceiveBuffer}).DialContext}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	conn, _, err := d.DialContext(dctx, u.String(), nil)
+	conn, _, err := d.DialContext(dctx, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", u, err)
 	}
 	reason := "InitialConnect"
 	msgs := []any{
-		map[string]any{"type": "Connect", "sessionId": fmt.Sprintf("%s-%s-stall-%d", IDPrefix, r.run, n),
+		map[string]any{"type": "Connect", "sessionId": fmt.Sprintf("%s-%s-stall-%d", dataset.IDPrefix, r.run, n),
 			"connectionCount": 0, "lastCloseReason": reason, "clientTs": time.Now().UnixMilli()},
 		map[string]any{"type": "Authenticate", "tokenType": "User", "value": tok, "baseVersion": 0},
 		map[string]any{"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": []any{
@@ -142,7 +136,7 @@ func (s *stalledClient) closedByServer(idle, limit time.Duration) bool {
 // scenarioStall: clients that stop reading while writes continue.
 func (r *Runner) scenarioStall(ctx context.Context) []Row {
 	c := r.cfg.Stall
-	g := group{prefix: IDPrefix + "s", convs: 1, staff: c.Viewers + c.Clients, history: r.cfg.PageSize, padding: c.ContentBytes}
+	g := dataset.Group{Prefix: dataset.IDPrefix + "s", Convs: 1, Staff: c.Viewers + c.Clients, History: r.cfg.PageSize, Padding: c.ContentBytes}
 	if err := r.prepare(ctx, g); err != nil {
 		return failed("stall", err)
 	}
@@ -151,18 +145,18 @@ func (r *Runner) scenarioStall(ctx context.Context) []Row {
 	if err := f.connect(ctx, twoParty(g, c.Viewers)); err != nil {
 		return failed("stall", err)
 	}
-	base, err := r.scrape(ctx)
+	base, err := r.srv.Metrics(ctx)
 	if err != nil {
 		return failed("stall", err)
 	}
-	baseline := base.get(mSessions)
+	baseline := base.Get(scrape.Sessions)
 	stalled := make([]*stalledClient, c.Clients)
 	cg, cctx := errgroup.WithContext(ctx)
 	cg.SetLimit(r.cfg.DialConcurrency)
 	for i := range stalled {
 		cg.Go(func() error {
 			// Staff members after the healthy viewers'.
-			s, err := r.openStalled(cctx, g.staffMember(0, c.Viewers+i), g.convID(0), i)
+			s, err := r.openStalled(cctx, g.StaffMember(0, c.Viewers+i), g.ConvID(0), i)
 			stalled[i] = s
 			return err
 		})

@@ -320,7 +320,7 @@ func (c *Cluster) postmasterPID() int {
 	}
 	line, _, _ := strings.Cut(string(data), "\n")
 	pid, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil || pid <= 0 || !processAlive(pid) {
+	if err != nil || pid <= 0 || !ProcessAlive(pid) {
 		return 0
 	}
 	return pid
@@ -550,9 +550,16 @@ func freePort() (int, error) {
 	return port, nil
 }
 
-// processAlive reports whether a process with this pid exists and is not a
-// zombie (which a container's init may never reap).
-func processAlive(pid int) bool {
+// ProcessAlive reports whether a process with this pid exists and is not a
+// zombie (which a container's init may never reap). A process this one may
+// not signal (EPERM) counts as alive. When /proc cannot be read, existence
+// alone decides. A pid that is not positive names no single process (kill(2)
+// reads 0 and -1 as groups) and is reported as not alive. It is safe for
+// concurrent use.
+func ProcessAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
 	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
 		return false
 	}

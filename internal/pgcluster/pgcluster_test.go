@@ -2,7 +2,10 @@ package pgcluster_test
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -148,4 +151,36 @@ func TestSocketURLWithoutASocket(t *testing.T) {
 	require.False(t, ok)
 	var one int
 	require.NoError(t, connect(t, c.URL("postgres")).QueryRow(t.Context(), "SELECT 1").Scan(&one))
+}
+
+func TestProcessAlive(t *testing.T) {
+	// A child that has exited but has not been waited for is a zombie.
+	zombie := exec.Command("true")
+	require.NoError(t, zombie.Start())
+	t.Cleanup(func() { _ = zombie.Wait() })
+	require.Eventually(t, func() bool {
+		stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(zombie.Process.Pid), "stat"))
+		return err == nil && strings.Contains(string(stat), ") Z ")
+	}, 10*time.Second, 10*time.Millisecond)
+
+	// A child that has exited and been waited for no longer exists.
+	reaped := exec.Command("true")
+	require.NoError(t, reaped.Run())
+
+	tests := []struct {
+		name string
+		pid  int
+		want bool
+	}{
+		{"this process", os.Getpid(), true},
+		{"zombie", zombie.Process.Pid, false},
+		{"reaped", reaped.Process.Pid, false},
+		{"zero", 0, false},
+		{"negative", -1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, pgcluster.ProcessAlive(tt.pid))
+		})
+	}
 }

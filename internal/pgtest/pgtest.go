@@ -1,7 +1,6 @@
 package pgtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -302,7 +301,7 @@ func sweepStale() {
 	roots, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
 	for _, root := range roots {
 		owner, ok := readPID(filepath.Join(root, ownerFileName))
-		if !ok || processAlive(owner) {
+		if !ok || pgcluster.ProcessAlive(owner) {
 			continue
 		}
 		if pm, ok := readPID(filepath.Join(root, dataDirName, "postmaster.pid")); ok && isPostgres(pm) {
@@ -310,7 +309,7 @@ func sweepStale() {
 			_ = syscall.Kill(pm, syscall.SIGQUIT)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			err := poll(ctx, func() error {
-				if processAlive(pm) {
+				if pgcluster.ProcessAlive(pm) {
 					return errors.New("postmaster still running")
 				}
 				return nil
@@ -333,22 +332,6 @@ func readPID(path string) (int, bool) {
 	line, _, _ := strings.Cut(string(b), "\n")
 	pid, err := strconv.Atoi(strings.TrimSpace(line))
 	return pid, err == nil && pid > 0
-}
-
-// processAlive reports whether a process with this pid exists and is not a
-// zombie (which a container's init may never reap).
-func processAlive(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return true
-	}
-	// The state follows the parenthesised command name, which may itself
-	// contain ") ".
-	_, rest, ok := strings.Cut(string(stat[bytes.LastIndexByte(stat, ')')+1:]), " ")
-	return !ok || !strings.HasPrefix(rest, "Z")
 }
 
 func isPostgres(pid int) bool {

@@ -1,4 +1,4 @@
-package bench
+package dataset
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -16,34 +15,36 @@ import (
 	"github.com/parley-chat/parley/functions"
 )
 
-// IDPrefix starts the id of every row the bench seeds or writes, and of
-// every session id it connects with.
+// IDPrefix starts the id of every row the bench seeds, and of every
+// session id it connects with.
 const IDPrefix = "bench"
 
-// group is a scenario's data set: convs store conversations, conversation
+// Group is a scenario's data set: Convs store conversations, conversation
 // i (1-based in SQL) between customer i and store i, whose staff are
-// staff i_1 … i_staff. Every id starts with prefix, which starts with
-// IDPrefix. Each conversation holds history messages from before the run,
+// staff i_1 … i_Staff. Every id starts with Prefix, which starts with
+// IDPrefix. Each conversation holds History messages from before the run,
 // so that pages are full from the start.
-type group struct {
-	prefix  string
-	convs   int
-	staff   int
-	history int
-	padding int // bytes added to each history message
+type Group struct {
+	Prefix  string
+	Convs   int
+	Staff   int
+	History int
+	Padding int // bytes added to each history message
 }
 
-func (g group) convID(i int) string { return fmt.Sprintf("%sconv%d", g.prefix, i+1) }
+// ConvID is the id of conversation i (0-based).
+func (g Group) ConvID(i int) string { return fmt.Sprintf("%sconv%d", g.Prefix, i+1) }
 
-func (g group) customer(i int) functions.Identity {
-	return functions.Identity{Subject: fmt.Sprintf("%scust%d", g.prefix, i+1), Role: functions.RoleCustomer,
+// Customer is the customer of conversation i (0-based).
+func (g Group) Customer(i int) functions.Identity {
+	return functions.Identity{Subject: fmt.Sprintf("%scust%d", g.Prefix, i+1), Role: functions.RoleCustomer,
 		Name: fmt.Sprintf("Bench Customer %d", i+1)}
 }
 
-// staffMember is member j (0-based) of store i's staff.
-func (g group) staffMember(i, j int) functions.Identity {
-	return functions.Identity{Subject: fmt.Sprintf("%sstaff%d_%d", g.prefix, i+1, j+1), Role: functions.RoleStore,
-		Name: fmt.Sprintf("Bench Staff %d.%d", i+1, j+1), StoreID: fmt.Sprintf("%sstore%d", g.prefix, i+1)}
+// StaffMember is member j (0-based) of store i's staff.
+func (g Group) StaffMember(i, j int) functions.Identity {
+	return functions.Identity{Subject: fmt.Sprintf("%sstaff%d_%d", g.Prefix, i+1, j+1), Role: functions.RoleStore,
+		Name: fmt.Sprintf("Bench Staff %d.%d", i+1, j+1), StoreID: fmt.Sprintf("%sstore%d", g.Prefix, i+1)}
 }
 
 // seedSQL creates a group's rows; $1 prefix, $2 conversations, $3 staff
@@ -99,23 +100,24 @@ var resetSQL = []string{
 // resetReplaysSQL deletes the replay records of the bench's sessions.
 const resetReplaysSQL = `DELETE FROM mutation_log WHERE session_id LIKE '` + IDPrefix + `-%'`
 
-// seed resets and creates g's rows in one transaction.
-func seed(ctx context.Context, pool *pgxpool.Pool, g group) error {
-	if !strings.HasPrefix(g.prefix, IDPrefix) {
-		return fmt.Errorf("seed: prefix %q does not start with %q", g.prefix, IDPrefix)
+// Seed resets and creates g's rows in one transaction, then vacuums,
+// analyzes and checkpoints (see analyze).
+func Seed(ctx context.Context, pool *pgxpool.Pool, g Group) error {
+	if !strings.HasPrefix(g.Prefix, IDPrefix) {
+		return fmt.Errorf("seed: prefix %q does not start with %q", g.Prefix, IDPrefix)
 	}
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		for _, q := range resetSQL {
-			if _, err := tx.Exec(ctx, q, g.prefix); err != nil {
-				return fmt.Errorf("reset %s: %w", g.prefix, err)
+			if _, err := tx.Exec(ctx, q, g.Prefix); err != nil {
+				return fmt.Errorf("reset %s: %w", g.Prefix, err)
 			}
 		}
 		if _, err := tx.Exec(ctx, resetReplaysSQL); err != nil {
-			return fmt.Errorf("reset %s: %w", g.prefix, err)
+			return fmt.Errorf("reset %s: %w", g.Prefix, err)
 		}
 		for _, q := range seedSQL {
-			if _, err := tx.Exec(ctx, q, params(q, g.prefix, g.convs, g.staff, g.history, g.padding)...); err != nil {
-				return fmt.Errorf("seed %s: %w", g.prefix, err)
+			if _, err := tx.Exec(ctx, q, params(q, g.Prefix, g.Convs, g.Staff, g.History, g.Padding)...); err != nil {
+				return fmt.Errorf("seed %s: %w", g.Prefix, err)
 			}
 		}
 		return nil
@@ -139,20 +141,22 @@ func params(q string, args ...any) []any {
 	return args[:min(n, len(args))]
 }
 
-// idleGroup is scenario c's idle conversations: convs conversations of one
-// store, perCustomer to a customer (each about an order of its own), each
-// with one old message. Nobody writes to them.
-type idleGroup struct {
-	prefix      string
-	convs       int
-	perCustomer int
+// IdleGroup is scenario c's idle conversations: Convs conversations of one
+// store, PerCustomer to a customer (each about an order of its own), each
+// with one old message. Nobody writes to them. Every id starts with
+// Prefix, which starts with IDPrefix.
+type IdleGroup struct {
+	Prefix      string
+	Convs       int
+	PerCustomer int
 }
 
-func (g idleGroup) convID(i int) string { return fmt.Sprintf("%sconv%d", g.prefix, i+1) }
+// ConvID is the id of idle conversation i (0-based).
+func (g IdleGroup) ConvID(i int) string { return fmt.Sprintf("%sconv%d", g.Prefix, i+1) }
 
-// customer is the customer of conversations k*perCustomer … (k+1)*perCustomer-1.
-func (g idleGroup) customer(k int) functions.Identity {
-	return functions.Identity{Subject: fmt.Sprintf("%scust%d", g.prefix, k+1), Role: functions.RoleCustomer,
+// Customer is the customer of conversations k*PerCustomer … (k+1)*PerCustomer-1.
+func (g IdleGroup) Customer(k int) functions.Identity {
+	return functions.Identity{Subject: fmt.Sprintf("%scust%d", g.Prefix, k+1), Role: functions.RoleCustomer,
 		Name: fmt.Sprintf("Bench Idle %d", k+1)}
 }
 
@@ -182,11 +186,17 @@ var idleSQL = []string{
 	 ON CONFLICT (id) DO NOTHING`,
 }
 
-func seedIdle(ctx context.Context, pool *pgxpool.Pool, g idleGroup) error {
+// SeedIdle creates g's rows, where missing, in one transaction, then
+// vacuums, analyzes and checkpoints (see analyze). It resets nothing:
+// nobody writes to idle conversations.
+func SeedIdle(ctx context.Context, pool *pgxpool.Pool, g IdleGroup) error {
+	if !strings.HasPrefix(g.Prefix, IDPrefix) {
+		return fmt.Errorf("seed: prefix %q does not start with %q", g.Prefix, IDPrefix)
+	}
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		for _, q := range idleSQL {
-			if _, err := tx.Exec(ctx, q, params(q, g.prefix, g.convs, g.perCustomer)...); err != nil {
-				return fmt.Errorf("seed %s: %w", g.prefix, err)
+			if _, err := tx.Exec(ctx, q, params(q, g.Prefix, g.Convs, g.PerCustomer)...); err != nil {
+				return fmt.Errorf("seed %s: %w", g.Prefix, err)
 			}
 		}
 		return nil
@@ -229,8 +239,18 @@ UPDATE conversations c SET last_message_at = m.created_at, last_message_preview 
 	status = CASE WHEN c.status = 'archived' THEN 'active' ELSE c.status END
 FROM m WHERE c.id = m.conversation_id`
 
-// durability reads the settings that decide what a commit costs.
-func durability(ctx context.Context, pool *pgxpool.Pool) (map[string]string, error) {
+// InsertMessage writes message seq of run to conversation convID from
+// sender by direct SQL (insertMessageSQL), as one implicit transaction:
+// when it returns nil, the commit has returned. The message's id is
+// "msg" + IDPrefix + run + seq.
+func InsertMessage(ctx context.Context, pool *pgxpool.Pool, run string, seq uint64, convID string, sender functions.Identity, content string) error {
+	_, err := pool.Exec(ctx, insertMessageSQL, fmt.Sprintf("msg%s%s%d", IDPrefix, run, seq),
+		convID, sender.Subject, string(sender.Role), content)
+	return err
+}
+
+// Durability reads the settings that decide what a commit costs.
+func Durability(ctx context.Context, pool *pgxpool.Pool) (map[string]string, error) {
 	out := map[string]string{}
 	for _, name := range []string{"fsync", "synchronous_commit", "wal_level", "full_page_writes", "wal_sync_method", "commit_delay"} {
 		var v string
@@ -240,27 +260,4 @@ func durability(ctx context.Context, pool *pgxpool.Pool) (map[string]string, err
 		out[name] = v
 	}
 	return out, nil
-}
-
-// waitReplicated waits until the server has applied the WAL written so
-// far (its /healthz lag falls under 1 MiB), at most limit.
-func (r *Runner) waitReplicated(ctx context.Context, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		h, err := r.health(ctx)
-		if err == nil && h.Replication.Connected && h.Replication.LagBytes < 1<<20 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			if err != nil {
-				return err
-			}
-			return fmt.Errorf("replication still %d bytes behind after %s", h.Replication.LagBytes, limit)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
