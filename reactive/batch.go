@@ -130,10 +130,7 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 	next = e.nextRefresh()
 	// Held mutation responses wait for a position no keepalive has
 	// confirmed yet: keep asking, paced, until one does.
-	e.wmu.Lock()
-	waiting := len(e.waiting) > 0
-	e.wmu.Unlock()
-	if waiting {
+	if e.anyWaiting() {
 		signal(e.progressWanted)
 		if retryAt := time.Now().Add(progressRetry); next.IsZero() || retryAt.Before(next) {
 			next = retryAt

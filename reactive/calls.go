@@ -10,14 +10,24 @@ import (
 	"github.com/parley-chat/parley/functions"
 )
 
-// Query runs a query once, outside any subscription (HTTP API).
-func (e *Engine) Query(ctx context.Context, udfPath string, args json.RawMessage, id *functions.Identity) (json.RawMessage, error) {
+// lookup returns the function registered as udfPath, which must be of
+// kind: an unknown name is the registry's error, another kind is invalid.
+func (e *Engine) lookup(udfPath string, kind functions.Kind) (*functions.Function, error) {
 	fn, err := e.cfg.Registry.Lookup(udfPath)
 	if err != nil {
 		return nil, err
 	}
-	if fn.Kind != functions.KindQuery {
-		return nil, functions.Invalid("%s is a %s, not a query", udfPath, fn.Kind)
+	if fn.Kind != kind {
+		return nil, functions.Invalid("%s is a %s, not a %s", udfPath, fn.Kind, kind)
+	}
+	return fn, nil
+}
+
+// Query runs a query once, outside any subscription (HTTP API).
+func (e *Engine) Query(ctx context.Context, udfPath string, args json.RawMessage, id *functions.Identity) (json.RawMessage, error) {
+	fn, err := e.lookup(udfPath, functions.KindQuery)
+	if err != nil {
+		return nil, err
 	}
 	v, err := fn.DecodeArgs(args)
 	if err != nil {
@@ -37,12 +47,9 @@ func (e *Engine) Query(ctx context.Context, udfPath string, args json.RawMessage
 
 // Mutate runs a mutation (HTTP API and sessions).
 func (e *Engine) Mutate(ctx context.Context, udfPath string, args json.RawMessage, id *functions.Identity, key functions.RequestKey) (functions.MutationResult, error) {
-	fn, err := e.cfg.Registry.Lookup(udfPath)
+	fn, err := e.lookup(udfPath, functions.KindMutation)
 	if err != nil {
 		return functions.MutationResult{}, err
-	}
-	if fn.Kind != functions.KindMutation {
-		return functions.MutationResult{}, functions.Invalid("%s is a %s, not a mutation", udfPath, fn.Kind)
 	}
 	v, err := fn.DecodeArgs(args)
 	if err != nil {

@@ -73,9 +73,7 @@ func (e *Engine) NewSession(cfg SessionConfig) *Session {
 	if cfg.OnWake == nil {
 		s.wake = make(chan struct{}, 1)
 	}
-	e.mu.Lock()
-	e.sessions[s] = struct{}{}
-	e.mu.Unlock()
+	e.addSession(s)
 	return s
 }
 
@@ -116,7 +114,7 @@ func (s *Session) charge(n int) {
 	s.pending += n
 	if s.pending > s.cfg.MaxPendingBytes && s.closing == "" {
 		s.closing = fmt.Sprintf("client too slow: more than %d bytes of updates waiting", s.cfg.MaxPendingBytes)
-		s.e.m.closedSlow.Inc()
+		s.e.closedSlow()
 	}
 }
 
@@ -134,10 +132,7 @@ func (s *Session) queryChanged(qid uint32, r *Result) {
 // attach resolves one Add to a subscribed query; its first result may
 // still be running.
 func (s *Session) attach(add QueryAdd, who caller) (*sessQuery, error) {
-	fn, err := s.e.cfg.Registry.Lookup(add.UDFPath)
-	if err == nil && fn.Kind != functions.KindQuery {
-		err = functions.Invalid("%s is a %s, not a query", add.UDFPath, fn.Kind)
-	}
+	fn, err := s.e.lookup(add.UDFPath, functions.KindQuery)
 	if err != nil {
 		we, _ := functions.AsError(err)
 		return &sessQuery{static: newResult(nil, we, "")}, nil
@@ -503,10 +498,5 @@ func (s *Session) Close() {
 	for _, e := range qs {
 		s.drop(e.qid, e.q, nil)
 	}
-	s.e.mu.Lock()
-	delete(s.e.sessions, s)
-	s.e.mu.Unlock()
-	s.e.wmu.Lock()
-	delete(s.e.waiting, s)
-	s.e.wmu.Unlock()
+	s.e.removeSession(s)
 }

@@ -147,6 +147,30 @@ func (e *Engine) unsubscribe(s *Session, qid uint32, in *instance) {
 	}
 }
 
+// addSession registers a new session: it counts in Stats until
+// removeSession.
+func (e *Engine) addSession(s *Session) {
+	e.mu.Lock()
+	e.sessions[s] = struct{}{}
+	e.mu.Unlock()
+}
+
+// removeSession forgets a closed session, whose subscriptions are already
+// released: it no longer counts in Stats nor waits for the applied
+// position.
+func (e *Engine) removeSession(s *Session) {
+	e.mu.Lock()
+	delete(e.sessions, s)
+	e.mu.Unlock()
+	e.wmu.Lock()
+	delete(e.waiting, s)
+	e.wmu.Unlock()
+}
+
+// closedSlow counts a session closed because it could not keep up. It
+// takes no lock: sessions call it with their own (and the engine's) held.
+func (e *Engine) closedSlow() { e.m.closedSlow.Inc() }
+
 // awaitApplied registers s to be woken when the applied position advances.
 func (e *Engine) awaitApplied(s *Session) {
 	e.wmu.Lock()
@@ -155,6 +179,15 @@ func (e *Engine) awaitApplied(s *Session) {
 	signal(e.progressWanted)
 }
 
+// anyWaiting reports whether a session waits for the applied position.
+func (e *Engine) anyWaiting() bool {
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	return len(e.waiting) > 0
+}
+
+// notifyWaiting wakes every session waiting for the applied position, and
+// forgets them: each registers again if it still waits.
 func (e *Engine) notifyWaiting() {
 	e.wmu.Lock()
 	ws := e.waiting
