@@ -182,8 +182,9 @@ func (e *Engine) awaitApplied(s *Session) {
 // anyWaiting reports whether a session waits for the applied position.
 func (e *Engine) anyWaiting() bool {
 	e.wmu.Lock()
-	defer e.wmu.Unlock()
-	return len(e.waiting) > 0
+	waiting := len(e.waiting) > 0
+	e.wmu.Unlock()
+	return waiting
 }
 
 // notifyWaiting wakes every session waiting for the applied position, and
