@@ -32,12 +32,28 @@
 // coalesced per query (newest value wins); a session whose unsent results
 // exceed MaxPendingBytes is closed with a clear reason.
 //
+// # Files
+//
+// The engine: engine.go (Engine, Config, New, the ChangeSink methods, Run,
+// Stats), change.go (the change stream's types and interfaces), batch.go
+// (the batch loop: match, snapshot, re-run, install), subscribe.go (what
+// sessions ask of the engine: attach and unsubscribe, canonical arguments,
+// session registration, waiting for the applied position), calls.go
+// (one-shot Query and Mutate), instance.go (shared instances and their
+// results), index.go (the dependency index), metrics.go.
+//
+// The sessions: messages.go (the protocol's message types), session.go
+// (Session and its methods), session_queries.go (a session's query set).
+// Session code reaches the engine only through its methods and takes no
+// engine lock itself.
+//
 // # Concurrency model
 //
 // Run owns the batch loop: one goroutine matches and re-runs; a batch uses
 // up to Workers extra goroutines that it waits for. Locks, in the order
 // they may be taken: Engine.mu (instances, index, sessions) before
-// Session.mu; Engine.qmu (change queue) and Engine.wmu (sessions waiting
+// Session.mu (install tells subscribed sessions of new results under
+// Engine.mu); Engine.qmu (change queue) and Engine.wmu (sessions waiting
 // for the applied position) are leaves, never held while taking another.
 // Results are published through an atomic pointer and read lock-free.
 //

@@ -1,101 +1,14 @@
 package reactive
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 
 	"github.com/parley-chat/parley/functions"
 )
-
-// Version is a session's state as the client knows it: its query set
-// version, identity version and timestamp (a WAL position).
-type Version struct {
-	QuerySet uint32
-	Identity uint32
-	TS       LSN
-}
-
-// ModType is the kind of a query modification in a transition.
-type ModType uint8
-
-// Modification kinds.
-const (
-	QueryUpdated ModType = iota + 1
-	QueryFailed
-	QueryRemoved
-)
-
-// Modification is one query's change in a transition.
-type Modification struct {
-	Type    ModType
-	QueryID uint32
-	Value   json.RawMessage  // QueryUpdated
-	Err     *functions.Error // QueryFailed
-	Journal string           // QueryUpdated, QueryFailed: "" means none
-}
-
-// Transition moves the client from Start to End with Modifications.
-type Transition struct {
-	Start, End    Version
-	Modifications []Modification
-}
-
-// GetModifications returns t's modifications; nil t has none.
-func (t *Transition) GetModifications() []Modification {
-	if t == nil {
-		return nil
-	}
-	return t.Modifications
-}
-
-// MutationResponse answers a Mutation. On success TS is the WAL position of
-// the commit; it is sent only once the session's ts has reached it.
-type MutationResponse struct {
-	RequestID uint32
-	Success   bool
-	Value     json.RawMessage
-	Err       *functions.Error
-	TS        LSN
-}
-
-// ActionResponse answers an Action.
-type ActionResponse struct {
-	RequestID uint32
-	Err       *functions.Error
-}
-
-// AuthError reports a rejected token.
-type AuthError struct {
-	Message             string
-	BaseVersion         uint32
-	AuthUpdateAttempted bool
-}
-
-// FatalError reports a protocol violation; the connection is closed after it.
-type FatalError struct{ Message string }
-
-// Outbox is what a session's writer sends next, in order: Messages, then
-// the transition (if any). Close, when set, is the reason to close the
-// connection after sending.
-type Outbox struct {
-	Transition *Transition
-	Messages   []any // *MutationResponse, *ActionResponse, *AuthError, *FatalError
-	Close      string
-}
-
-// QueryAdd is an Add in a ModifyQuerySet.
-type QueryAdd struct {
-	QueryID uint32
-	UDFPath string
-	Args    json.RawMessage
-	Journal string // from an earlier subscription of the same query, or ""
-}
 
 // SessionConfig configures a session.
 type SessionConfig struct {
@@ -113,113 +26,6 @@ type SessionConfig struct {
 	OnWake func()
 	Logger *slog.Logger
 }
-
-// sessQuery is one query of a session: a whole query's instance, or a
-// shared query's body and the caller's access check.
-type sessQuery struct {
-	fn      *functions.Function
-	args    string // canonical (canonicalArgs)
-	journal string
-	inst    *instance // the query or its shared body; nil when the query failed before running
-	access  *instance // the caller's access check of a shared query, else nil
-	static  *Result   // the failure of a query that could not run
-	// sent is the result the client holds (nil: none yet), or one with the
-	// same hash: Take sends only a result with another.
-	sent *Result
-}
-
-// queryEntry is a query of a session's query set.
-type queryEntry struct {
-	qid uint32
-	q   *sessQuery
-}
-
-// querySet is a session's queries, ordered by id. Sessions hold a few (at
-// most MaxQueries), which a sorted slice keeps at a fraction of a map's
-// size.
-type querySet []queryEntry
-
-func (qs querySet) find(qid uint32) (int, bool) {
-	return slices.BinarySearchFunc(qs, qid, func(e queryEntry, qid uint32) int { return cmp.Compare(e.qid, qid) })
-}
-
-// get returns query qid, or nil.
-func (qs querySet) get(qid uint32) *sessQuery {
-	if i, ok := qs.find(qid); ok {
-		return qs[i].q
-	}
-	return nil
-}
-
-// put adds or replaces query qid.
-func (qs *querySet) put(qid uint32, q *sessQuery) {
-	if i, ok := qs.find(qid); ok {
-		(*qs)[i].q = q
-	} else {
-		*qs = slices.Insert(*qs, i, queryEntry{qid, q})
-	}
-}
-
-// remove removes query qid and returns it, or nil.
-func (qs *querySet) remove(qid uint32) *sessQuery {
-	i, ok := qs.find(qid)
-	if !ok {
-		return nil
-	}
-	q := (*qs)[i].q
-	*qs = slices.Delete(*qs, i, i+1)
-	return q
-}
-
-// idSet is a set of query ids, ascending.
-type idSet []uint32
-
-// add adds id; false if it was there.
-func (ids *idSet) add(id uint32) bool {
-	i, ok := slices.BinarySearch(*ids, id)
-	if !ok {
-		*ids = slices.Insert(*ids, i, id)
-	}
-	return !ok
-}
-
-func (ids *idSet) remove(id uint32) {
-	if i, ok := slices.BinarySearch(*ids, id); ok {
-		*ids = slices.Delete(*ids, i, i+1)
-	}
-}
-
-// result is what the client should hold: the access check's error when
-// it fails, else the query's result; nil until both have run.
-func (q *sessQuery) result() *Result {
-	if q.inst == nil {
-		return q.static
-	}
-	if q.access != nil {
-		if r := q.access.result.Load(); r == nil || r.Err != nil {
-			return r
-		}
-	}
-	return q.inst.result.Load()
-}
-
-// instances are the engine instances the query is subscribed to.
-func (q *sessQuery) instances() []*instance {
-	switch {
-	case q.inst == nil:
-		return nil
-	case q.access == nil:
-		return []*instance{q.inst}
-	}
-	return []*instance{q.inst, q.access}
-}
-
-// CloseAuthFailed is the close reason after an AuthError.
-const CloseAuthFailed = "authentication failed"
-
-// ErrProtocol wraps client protocol violations: the transport answers them
-// with a FatalError and closes the connection.
-var ErrProtocol = errors.New("protocol error")
 
 // Session is one client connection's protocol state: its query set,
 // identity, the versions it has been sent, and what it must be sent next.
@@ -267,9 +73,7 @@ func (e *Engine) NewSession(cfg SessionConfig) *Session {
 	if cfg.OnWake == nil {
 		s.wake = make(chan struct{}, 1)
 	}
-	e.mu.Lock()
-	e.sessions[s] = struct{}{}
-	e.mu.Unlock()
+	e.addSession(s)
 	return s
 }
 
@@ -310,7 +114,7 @@ func (s *Session) charge(n int) {
 	s.pending += n
 	if s.pending > s.cfg.MaxPendingBytes && s.closing == "" {
 		s.closing = fmt.Sprintf("client too slow: more than %d bytes of updates waiting", s.cfg.MaxPendingBytes)
-		s.e.m.closedSlow.Inc()
+		s.e.closedSlow()
 	}
 }
 
@@ -328,10 +132,7 @@ func (s *Session) queryChanged(qid uint32, r *Result) {
 // attach resolves one Add to a subscribed query; its first result may
 // still be running.
 func (s *Session) attach(add QueryAdd, who caller) (*sessQuery, error) {
-	fn, err := s.e.cfg.Registry.Lookup(add.UDFPath)
-	if err == nil && fn.Kind != functions.KindQuery {
-		err = functions.Invalid("%s is a %s, not a query", add.UDFPath, fn.Kind)
-	}
+	fn, err := s.e.lookup(add.UDFPath, functions.KindQuery)
 	if err != nil {
 		we, _ := functions.AsError(err)
 		return &sessQuery{static: newResult(nil, we, "")}, nil
@@ -366,16 +167,6 @@ func (s *Session) attachQuery(qid uint32, fn *functions.Function, args string, w
 	}
 	q.args = q.inst.key.args // the instance's copy: a hot query's subscribers share one
 	return q
-}
-
-// waitReady waits until every instance of q has its first result.
-func waitReady(ctx context.Context, q *sessQuery) error {
-	for _, in := range q.instances() {
-		if err := ready(ctx, in); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // drop unsubscribes q's instances, except those keep still uses.
@@ -707,10 +498,5 @@ func (s *Session) Close() {
 	for _, e := range qs {
 		s.drop(e.qid, e.q, nil)
 	}
-	s.e.mu.Lock()
-	delete(s.e.sessions, s)
-	s.e.mu.Unlock()
-	s.e.wmu.Lock()
-	delete(s.e.waiting, s)
-	s.e.wmu.Unlock()
+	s.e.removeSession(s)
 }
