@@ -1,14 +1,17 @@
-// Package schema owns Parley's tables: the embedded SQL migrations and
-// their runner, the demo data, the row types, and the table access helpers
-// (DB) through which every query reads.
+// Package schema owns Parley's tables as a whole: the embedded SQL
+// migrations and their runner, the demo data, the read-dependency recorder
+// (DB, Deps) and the readers of the tables every domain shares (users,
+// stores, orders, chat_settings). Each domain package reads and writes its
+// own tables through helpers of its own (package chat: read.go, write.go)
+// built on DB.
 //
-// Each helper records, in a Deps set, the finest key it read by —
+// Each reader records, in a Deps set, the finest key it read by —
 // (messages, conversation_id, X), (conversations, id, Y), or a whole table
-// such as (chat_settings, *). The engine matches committed row changes
-// against these keys, so a query never declares its dependencies by hand.
-// A helper that reads rows by a key must record that key before it reads;
-// reading a table without going through a helper is a bug, because the
-// engine cannot see it.
+// such as (chat_settings, *) — through DB.Record. The engine matches
+// committed row changes against these keys, so a query never declares its
+// dependencies by hand. A helper that reads rows by a key must record that
+// key before it reads; reading a table without going through a helper is a
+// bug, because the engine cannot see it.
 //
 // # Replication
 //
