@@ -87,16 +87,7 @@ func New(cfg Config) (*Server, error) {
 		mux = http.NewServeMux()
 	}
 	root, stop := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, log: log, mux: mux, root: root, stop: stop, upgrader: websocket.Upgrader{
-		// Idle connections hold no write buffer (writes borrow one from
-		// the pool) and a small read buffer of their own: ReadBufferSize
-		// zero makes gorilla read through the reader that serveSync's
-		// hijacker hands it.
-		ReadBufferSize: 0, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
-		// Browsers from any origin may connect: every request is
-		// authorised by its token, never by cookies.
-		CheckOrigin: func(*http.Request) bool { return true },
-	}}
+	s := &Server{cfg: cfg, log: log, mux: mux, root: root, stop: stop, upgrader: newUpgrader()}
 	mux.HandleFunc("GET /api/{version}/sync", s.serveSync)
 	mux.HandleFunc("POST /api/query", s.serveCall(functions.KindQuery))
 	mux.HandleFunc("POST /api/mutation", s.serveCall(functions.KindMutation))
