@@ -45,7 +45,7 @@ func (s *Server) identityFromHeader(r *http.Request) (*functions.Identity, error
 	if !ok {
 		return nil, &functions.Error{Status: 401, Code: functions.CodeUnauthenticated, Message: "Authorization header must be \"Bearer <token>\""}
 	}
-	id, err := s.cfg.Verifier.Verify(token)
+	id, err := s.cfg.Verifier.Verify(r.Context(), token)
 	if err != nil {
 		return nil, &functions.Error{Status: 401, Code: functions.CodeUnauthenticated, Message: "Invalid token: " + err.Error()}
 	}

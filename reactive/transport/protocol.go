@@ -156,7 +156,7 @@ func (s *Server) dispatch(ctx context.Context, sess *reactive.Session, data []by
 				sess.AuthFailed(*m.BaseVersion, "Authenticate without a token")
 				return nil
 			}
-			id, err := s.cfg.Verifier.Verify(*m.Value)
+			id, err := s.cfg.Verifier.Verify(ctx, *m.Value)
 			if err != nil {
 				sess.AuthFailed(*m.BaseVersion, "Could not verify token: "+err.Error())
 				return nil

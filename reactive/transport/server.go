@@ -18,9 +18,11 @@ import (
 	"github.com/parley-chat/parley/reactive"
 )
 
-// Verifier turns a bearer token into a verified identity.
+// Verifier turns a bearer token into a verified identity. ctx is the
+// caller's: the connection's or the request's, ending when it does, so
+// that work a token triggers (fetching an issuer's keys) stops with it.
 type Verifier interface {
-	Verify(token string) (*functions.Identity, error)
+	Verify(ctx context.Context, token string) (*functions.Identity, error)
 }
 
 // HealthFunc reports the server's health for GET /healthz. ok=false answers
