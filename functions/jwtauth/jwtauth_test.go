@@ -469,6 +469,67 @@ func TestJWKSURLRefreshFailureKeepsKeys(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// The refresh an unknown kid triggers is bounded by the caller's context,
+// not only by HTTPTimeout: a caller that goes away stops its fetch from a
+// slow issuer, and a caller already gone fetches nothing.
+func TestUnknownKidRefreshStopsWithTheCallersContext(t *testing.T) {
+	keys := jwksJSON(t, rsaKey(0))
+	var fetches atomic.Int64
+	var gaveUp atomic.Bool
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fetches.Add(1) > 1 { // New's fetch is answered, every refresh stalls
+			select {
+			case <-r.Context().Done():
+				gaveUp.Store(true)
+			case <-release:
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(keys)
+	}))
+	t.Cleanup(srv.Close)
+	v := newVerifier(t, jwtauth.Config{JWKSURL: srv.URL, MinRefreshInterval: time.Nanosecond, HTTPTimeout: time.Minute})
+	unknown := signWith(t, ecKey(1), claims(nil))
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { // before srv.Close, which waits for the stalled handler
+		close(release)
+		wg.Wait()
+	})
+	wg.Go(func() {
+		_, err := v.Verify(ctx, unknown)
+		done <- err
+	})
+	pgtest.Eventually(t, 5*time.Second, func() error {
+		if fetches.Load() < 2 {
+			return errors.New("the unknown kid has not triggered a refresh yet")
+		}
+		return nil
+	})
+	cancel()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, jwtauth.ErrUnknownKey)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Verify still waits for the JWKS after its caller went away")
+	}
+	pgtest.Eventually(t, 5*time.Second, func() error {
+		if !gaveUp.Load() {
+			return errors.New("the issuer still serves the abandoned refresh")
+		}
+		return nil
+	})
+
+	_, err := v.Verify(ctx, unknown)
+	require.ErrorIs(t, err, jwtauth.ErrUnknownKey)
+	require.EqualValues(t, 2, fetches.Load(), "a caller already gone fetches nothing")
+}
+
 func TestRunWithoutURLReturns(t *testing.T) {
 	v := newVerifier(t, jwtauth.Config{HS256Secret: secret})
 	require.NoError(t, v.Run(context.Background()))
