@@ -125,7 +125,7 @@ func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 	var caller string
 	if h := r.Header.Get("Authorization"); h != "" && s.cfg.Authenticate != nil {
 		token, ok := strings.CutPrefix(h, "Bearer ")
-		sub, err := s.cfg.Authenticate(token)
+		sub, err := s.cfg.Authenticate(ctx, token)
 		if !ok || err != nil {
 			fail(errUnauthenticated)
 			return

@@ -110,8 +110,9 @@ type Config struct {
 
 	// Authenticate checks the bearer token an upload may carry and
 	// returns its subject: an upload URL used by someone else is refused.
-	// Nil ignores the Authorization header (the URL alone authorises).
-	Authenticate func(token string) (subject string, err error)
+	// ctx is the upload request's. Nil ignores the Authorization header
+	// (the URL alone authorises).
+	Authenticate func(ctx context.Context, token string) (subject string, err error)
 	// Registerer receives the media metrics. Nil registers none.
 	Registerer prometheus.Registerer
 	// Logger receives logs. Nil discards them.

@@ -47,8 +47,9 @@
 // Verify never starts a goroutine. When a token names a kid that the URL
 // key set does not have, Verify refreshes the set itself, in the caller's
 // goroutine, at most once per [Config.MinRefreshInterval] and bounded by
-// [Config.HTTPTimeout]; this is how a key rotation at the issuer is picked up
-// without waiting for the periodic refresh.
+// the caller's context and [Config.HTTPTimeout]; this is how a key rotation
+// at the issuer is picked up without waiting for the periodic refresh. A
+// caller that goes away (its context ends) stops its refresh.
 //
 // # Lifecycle
 //

@@ -116,8 +116,9 @@ type Config struct {
 // Verifier checks tokens against one key source. It is safe for concurrent
 // use.
 type Verifier struct {
-	methods  []string
-	keyfunc  jwt.Keyfunc
+	methods []string
+	// keyfunc finds a token's key; ctx is Verify's.
+	keyfunc  func(ctx context.Context, t *jwt.Token) (any, error)
 	parser   *jwt.Parser
 	log      *slog.Logger
 	issuer   string
@@ -179,7 +180,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		}
 		secret := append([]byte(nil), cfg.HS256Secret...)
 		v.methods = []string{jwt.SigningMethodHS256.Alg()}
-		v.keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
+		v.keyfunc = func(context.Context, *jwt.Token) (any, error) { return secret, nil }
 
 	case cfg.JWKSFile != "":
 		raw, err := os.ReadFile(cfg.JWKSFile)
@@ -312,18 +313,21 @@ func (v *Verifier) fetch(ctx context.Context) ([]jwkset.JWK, error) {
 	return parseJWKS(raw)
 }
 
-// jwksKey is the jwt.Keyfunc for JWKS sources. An unknown kid triggers one
-// rate-limited refresh of a JWKS URL, in the caller's goroutine.
-func (v *Verifier) jwksKey(t *jwt.Token) (any, error) {
+// jwksKey is the keyfunc for JWKS sources. An unknown kid triggers one
+// rate-limited refresh of a JWKS URL, in the caller's goroutine, bounded
+// by ctx and by HTTPTimeout (fetch). A caller whose ctx has ended, while
+// it waited for another's refresh or before, fetches nothing. A refresh
+// that ctx cuts short counts against MinRefreshInterval all the same: the
+// limit protects the issuer from tokens with made-up kids, whose senders
+// may hang up at once.
+func (v *Verifier) jwksKey(ctx context.Context, t *jwt.Token) (any, error) {
 	key, err := v.kf.Keyfunc(t)
 	if err == nil || v.url == "" || !errors.Is(err, jwkset.ErrKeyNotFound) {
 		return key, err
 	}
 	v.refreshMu.Lock()
-	if time.Since(v.lastRefresh) >= v.minRefresh {
-		ctx, cancel := context.WithTimeout(context.Background(), v.httpTimeout)
+	if ctx.Err() == nil && time.Since(v.lastRefresh) >= v.minRefresh {
 		v.refreshLocked(ctx, "unknown kid")
-		cancel()
 	}
 	v.refreshMu.Unlock()
 	return v.kf.Keyfunc(t)
@@ -373,7 +377,9 @@ type claims struct {
 
 // Verify checks token and returns the identity it proves. Every error
 // matches ErrInvalidToken and has a message that may be shown to a client.
-func (v *Verifier) Verify(token string) (*functions.Identity, error) {
+// ctx bounds the JWKS refresh that a token with an unknown kid triggers;
+// should it end first, the kid stays unknown (ErrUnknownKey).
+func (v *Verifier) Verify(ctx context.Context, token string) (*functions.Identity, error) {
 	if token == "" {
 		return nil, reject(ErrMalformed, "token is empty")
 	}
@@ -381,7 +387,7 @@ func (v *Verifier) Verify(token string) (*functions.Identity, error) {
 		return nil, reject(ErrMalformed, "token is too long")
 	}
 	var c claims
-	t, err := v.parser.ParseWithClaims(token, &c, v.keyfunc)
+	t, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) { return v.keyfunc(ctx, t) })
 	if err != nil {
 		return nil, v.translate(t, &c, err)
 	}

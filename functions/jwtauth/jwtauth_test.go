@@ -153,7 +153,7 @@ func newVerifier(t testing.TB, cfg jwtauth.Config) *jwtauth.Verifier {
 // matches wantErr and ErrInvalidToken and reads wantMsg.
 func check(t *testing.T, v *jwtauth.Verifier, token string, want *functions.Identity, wantErr error, wantMsg string) {
 	t.Helper()
-	got, err := v.Verify(token)
+	got, err := v.Verify(t.Context(), token)
 	if wantErr == nil {
 		require.NoError(t, err)
 		require.False(t, got.ExpiresAt.IsZero(), "the identity carries the token's exp")
@@ -436,7 +436,7 @@ func TestJWKSURLRotation(t *testing.T) {
 
 	// The issuer publishes a new key: an unknown kid triggers a refresh.
 	srv.set(t, rsaKey(0), ecKey(1))
-	_, err := v.Verify(newTok)
+	_, err := v.Verify(t.Context(), newTok)
 	require.NoError(t, err)
 
 	// The issuer withdraws the old key: Run's periodic refresh drops it.
@@ -446,7 +446,7 @@ func TestJWKSURLRotation(t *testing.T) {
 	wg.Go(func() { runErr = v.Run(ctx) })
 	srv.set(t, ecKey(1))
 	pgtest.Eventually(t, 5*time.Second, func() error {
-		if _, err := v.Verify(oldTok); !errors.Is(err, jwtauth.ErrUnknownKey) {
+		if _, err := v.Verify(t.Context(), oldTok); !errors.Is(err, jwtauth.ErrUnknownKey) {
 			return errors.New("old key still accepted")
 		}
 		return nil
@@ -455,7 +455,7 @@ func TestJWKSURLRotation(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, runErr)
 
-	_, err = v.Verify(newTok)
+	_, err = v.Verify(t.Context(), newTok)
 	require.NoError(t, err)
 }
 
@@ -465,8 +465,69 @@ func TestJWKSURLRefreshFailureKeepsKeys(t *testing.T) {
 	b := []byte("not json")
 	srv.body.Store(&b)
 	check(t, v, signWith(t, rsaKey(1), claims(nil)), nil, jwtauth.ErrUnknownKey, "")
-	_, err := v.Verify(signWith(t, rsaKey(0), claims(nil)))
+	_, err := v.Verify(t.Context(), signWith(t, rsaKey(0), claims(nil)))
 	require.NoError(t, err)
+}
+
+// The refresh an unknown kid triggers is bounded by the caller's context,
+// not only by HTTPTimeout: a caller that goes away stops its fetch from a
+// slow issuer, and a caller already gone fetches nothing.
+func TestUnknownKidRefreshStopsWithTheCallersContext(t *testing.T) {
+	keys := jwksJSON(t, rsaKey(0))
+	var fetches atomic.Int64
+	var gaveUp atomic.Bool
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fetches.Add(1) > 1 { // New's fetch is answered, every refresh stalls
+			select {
+			case <-r.Context().Done():
+				gaveUp.Store(true)
+			case <-release:
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(keys)
+	}))
+	t.Cleanup(srv.Close)
+	v := newVerifier(t, jwtauth.Config{JWKSURL: srv.URL, MinRefreshInterval: time.Nanosecond, HTTPTimeout: time.Minute})
+	unknown := signWith(t, ecKey(1), claims(nil))
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { // before srv.Close, which waits for the stalled handler
+		close(release)
+		wg.Wait()
+	})
+	wg.Go(func() {
+		_, err := v.Verify(ctx, unknown)
+		done <- err
+	})
+	pgtest.Eventually(t, 5*time.Second, func() error {
+		if fetches.Load() < 2 {
+			return errors.New("the unknown kid has not triggered a refresh yet")
+		}
+		return nil
+	})
+	cancel()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, jwtauth.ErrUnknownKey)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Verify still waits for the JWKS after its caller went away")
+	}
+	pgtest.Eventually(t, 5*time.Second, func() error {
+		if !gaveUp.Load() {
+			return errors.New("the issuer still serves the abandoned refresh")
+		}
+		return nil
+	})
+
+	_, err := v.Verify(ctx, unknown)
+	require.ErrorIs(t, err, jwtauth.ErrUnknownKey)
+	require.EqualValues(t, 2, fetches.Load(), "a caller already gone fetches nothing")
 }
 
 func TestRunWithoutURLReturns(t *testing.T) {
@@ -500,7 +561,7 @@ func TestMintHS256(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			got, err := v.Verify(tok)
+			got, err := v.Verify(t.Context(), tok)
 			require.NoError(t, err)
 			require.WithinDuration(t, time.Now().Add(tt.ttl), got.ExpiresAt, 2*time.Second, "exp is now + ttl")
 			got.ExpiresAt = time.Time{}
@@ -526,10 +587,10 @@ func TestVerifyConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for range 20 {
 				if i%2 == 0 {
-					_, err := v.Verify(good)
+					_, err := v.Verify(t.Context(), good)
 					assert.NoError(t, err)
 				} else {
-					_, err := v.Verify(unknown)
+					_, err := v.Verify(t.Context(), unknown)
 					assert.ErrorIs(t, err, jwtauth.ErrUnknownKey)
 				}
 			}
@@ -547,7 +608,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add("a.b.c")
 	f.Add("eyJhbGciOiJub25lIn0.e30.")
 	f.Fuzz(func(t *testing.T, token string) {
-		id, err := v.Verify(token)
+		id, err := v.Verify(t.Context(), token)
 		if err != nil {
 			require.Nil(t, id)
 			require.ErrorIs(t, err, jwtauth.ErrInvalidToken)

@@ -66,7 +66,7 @@ func TestTokenEndpoint(t *testing.T) {
 				require.NotEmpty(t, out.Error)
 				return
 			}
-			got, err := verifier.Verify(out.Token)
+			got, err := verifier.Verify(t.Context(), out.Token)
 			require.NoError(t, err)
 			got.ExpiresAt = time.Time{}
 			require.Equal(t, tt.want, *got)

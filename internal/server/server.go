@@ -172,8 +172,8 @@ func newMedia(cfg Config, pool *pgxpool.Pool, reg prometheus.Registerer, log *sl
 		mc.BaseURL = baseURL(cfg.Listener.Addr())
 	}
 	if mc.Authenticate == nil {
-		mc.Authenticate = func(token string) (string, error) {
-			id, err := cfg.Verifier.Verify(token)
+		mc.Authenticate = func(ctx context.Context, token string) (string, error) {
+			id, err := cfg.Verifier.Verify(ctx, token)
 			if err != nil {
 				return "", err
 			}

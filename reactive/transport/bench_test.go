@@ -3,6 +3,7 @@ package transport
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"testing"
 
 	"github.com/parley-chat/parley/chat"
@@ -107,5 +108,46 @@ func BenchmarkEncodeMutationResponse(b *testing.B) {
 		if _, err := encodeMessage(m); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// discardFrames is a transport that drops every frame: what remains is the
+// protocol core's own cost of writing an outbox.
+type discardFrames struct{ n int }
+
+func (d *discardFrames) writeFrame(b []byte) error {
+	d.n += len(b)
+	return nil
+}
+
+func (*discardFrames) closeWith(string, bool) {}
+
+// BenchmarkWriteOutbox measures writeOutbox through a frameWriter: a
+// transition alone costs no allocation (its buffer is pooled), a message
+// costs what encodeMessage costs.
+func BenchmarkWriteOutbox(b *testing.B) {
+	s := &Server{log: slog.New(slog.DiscardHandler)}
+	response := &reactive.MutationResponse{RequestID: 12, Success: true, TS: 0x1_2345_6789,
+		Value: json.RawMessage(`{"messageId":"m000000000000042","conversationId":"c000000000000001"}`)}
+	cases := []struct {
+		name string
+		out  reactive.Outbox
+	}{
+		{"transition/mods=1/value=1KB", reactive.Outbox{Transition: benchTransition(1, 1<<10)}},
+		{"transition/mods=50/value=1KB", reactive.Outbox{Transition: benchTransition(50, 1<<10)}},
+		{"response+transition/mods=1/value=1KB", reactive.Outbox{Messages: []any{response}, Transition: benchTransition(1, 1<<10)}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			w := &discardFrames{}
+			if !s.writeOutbox(w, c.out) {
+				b.Fatal("writeOutbox closed the connection")
+			}
+			b.SetBytes(int64(w.n))
+			b.ReportAllocs()
+			for b.Loop() {
+				s.writeOutbox(w, c.out)
+			}
+		})
 	}
 }

@@ -4,44 +4,74 @@
 // to gorilla/websocket and to the Convex wire format; the protocol state
 // lives in reactive.Session.
 //
+// # Layout
+//
+// One protocol, many transports. protocol.go is the sync protocol apart
+// from any transport: it parses a client message and dispatches it to the
+// connection's session (handle), and it writes what the session has to
+// send, in the protocol's order, through the transport's frameWriter
+// (writeOutbox); wire.go encodes the protocol's messages. ws.go is the
+// WebSocket transport: the upgrade, the connection's goroutines, the ping,
+// the write timeout and the Close frame; it implements frameWriter, which
+// only frames bytes and maps the protocol's close to WebSocket close
+// codes. http.go is the HTTP API. server.go holds the configuration, the
+// routes, /healthz and the server's lifecycle; alarm.go the one timer heap
+// behind every connection's times. A further transport (Server-Sent
+// Events, long polling) is one more file beside ws.go that frames bytes,
+// opens sessions with newSession and registers its route in New; the
+// protocol code does not change for it.
+//
 // # Concurrency model
 //
-// Each connection has one goroutine of its own, started when the HTTP
-// handler has upgraded the request (the handler returns, releasing the HTTP
-// server's per-request goroutine and buffers). It waits, for nearly all of
-// a connection's life, until the socket has data, without reading it
-// (syscall.RawConn.Read with a peek), so its stack stays at the minimum:
-// gorilla's read path is deep. When data arrives it starts a reader
-// goroutine, which reads messages until gorilla's buffer is empty, then
-// exits. The reader only reads: it queues each client message (at most
-// inboxSize wait; then it stops reading and TCP pushes back) and starts a
-// handler goroutine if none runs. The handler handles queued messages in
-// order until none is left, then exits, so the deep stacks of running
-// queries and mutations never stay with an idle connection either. A
-// writer goroutine likewise runs only while there is something to send:
-// the session's OnWake hook (or the ping alarm, every PingInterval) starts
-// one if none runs; it sends whatever Take returns until nothing is left,
-// then exits. An idle connection therefore costs one goroutine with a
-// small stack, and no runtime timer: its ping, its token's expiry and its
-// write timeout are alarms in one heap of the server's (alarms). A write
-// that outlasts WriteTimeout closes the connection: a client that stops
-// reading is disconnected, and its session's queue is bounded. Writers
-// encode transitions into buffers from one shared sync.Pool, held only for
-// the duration of a write, so an idle connection holds none. The reader waits for the handler and the writer before it
-// releases the session; a connection's lock (wsConn.mu) is never held
-// while calling into the session or the engine.
+// The protocol core keeps no state of its own: a connection's state is its
+// reactive.Session and its transport's. A transport calls handle from one
+// goroutine at a time, in the order messages arrived, and writeOutbox from
+// one goroutine at a time, which may run alongside handle. HTTP API calls
+// run on the HTTP server's request goroutines.
+//
+// Each WebSocket connection has one goroutine of its own, started when the
+// HTTP handler has upgraded the request (the handler returns, releasing
+// the HTTP server's per-request goroutine and buffers). It waits, for
+// nearly all of a connection's life, until the socket has data, without
+// reading it (syscall.RawConn.Read with a peek), so its stack stays at the
+// minimum: gorilla's read path is deep. When data arrives it starts a
+// reader goroutine, which reads messages until gorilla's buffer is empty,
+// then exits. The reader only reads: it queues each client message (at
+// most inboxSize wait; then it stops reading and TCP pushes back) and
+// starts a handler goroutine if none runs. The handler hands queued
+// messages to handle in order until none is left, then exits, so the deep
+// stacks of running queries and mutations never stay with an idle
+// connection either. A writer goroutine likewise runs only while there is
+// something to send: the session's OnWake hook (or the ping alarm, every
+// PingInterval) starts one if none runs; it passes whatever Take returns
+// to writeOutbox until nothing is left, then exits. An idle connection
+// therefore costs one goroutine with a small stack, and no runtime timer:
+// its ping, its token's expiry and its write timeout are alarms in one
+// heap of the server's (alarms). A write that outlasts WriteTimeout closes
+// the connection: a client that stops reading is disconnected, and its
+// session's queue is bounded. writeOutbox encodes transitions into buffers
+// from one shared sync.Pool, held only for the duration of a write, so an
+// idle connection holds none. The reader waits for the handler and the
+// writer before it releases the session; a connection's lock (wsConn.mu)
+// is never held while calling into the protocol, the session or the
+// engine.
 //
 // # Lifecycle
 //
-// New registers the routes. After http.Server.Shutdown, Close ends every
-// WebSocket connection and waits for its goroutines.
+// New registers the routes. A connection's session is opened when the
+// connection is accepted and closed once its goroutines have exited.
+// After http.Server.Shutdown, Close ends every WebSocket connection and
+// waits for its goroutines.
 //
 // # Invariants
 //
 // A function error reaches the client as errorData {"code", "status",
 // "error"}; internal errors are logged here once and sent as
-// "Internal server error". After an AuthError the connection is closed with
-// code 1000 and the client reconnects with a fresh token; a FatalError
-// closes it for good. Result values are valid JSON (the engine makes them
+// "Internal server error". writeOutbox alone orders what a session sends:
+// its messages, then its transition, then the close; a transport adds
+// nothing but its pings, between outboxes. After an AuthError the
+// connection is closed as an authentication failure (WebSocket code 1000)
+// and the client reconnects with a fresh token; a FatalError closes it for
+// good (code 1008). Result values are valid JSON (the engine makes them
 // with json.Marshal) and go into transitions verbatim, never re-validated.
 package transport

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -19,9 +18,11 @@ import (
 	"github.com/parley-chat/parley/reactive"
 )
 
-// Verifier turns a bearer token into a verified identity.
+// Verifier turns a bearer token into a verified identity. ctx is the
+// caller's: the connection's or the request's, ending when it does, so
+// that work a token triggers (fetching an issuer's keys) stops with it.
 type Verifier interface {
-	Verify(token string) (*functions.Identity, error)
+	Verify(ctx context.Context, token string) (*functions.Identity, error)
 }
 
 // HealthFunc reports the server's health for GET /healthz. ok=false answers
@@ -88,16 +89,7 @@ func New(cfg Config) (*Server, error) {
 		mux = http.NewServeMux()
 	}
 	root, stop := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, log: log, mux: mux, root: root, stop: stop, upgrader: websocket.Upgrader{
-		// Idle connections hold no write buffer (writes borrow one from
-		// the pool) and a small read buffer of their own: ReadBufferSize
-		// zero makes gorilla read through the reader that serveSync's
-		// hijacker hands it.
-		ReadBufferSize: 0, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
-		// Browsers from any origin may connect: every request is
-		// authorised by its token, never by cookies.
-		CheckOrigin: func(*http.Request) bool { return true },
-	}}
+	s := &Server{cfg: cfg, log: log, mux: mux, root: root, stop: stop, upgrader: newUpgrader()}
 	mux.HandleFunc("GET /api/{version}/sync", s.serveSync)
 	mux.HandleFunc("POST /api/query", s.serveCall(functions.KindQuery))
 	mux.HandleFunc("POST /api/mutation", s.serveCall(functions.KindMutation))
@@ -151,98 +143,4 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	json.NewEncoder(w).Encode(report) //nolint:errcheck
-}
-
-// ---- HTTP API ----
-
-type callRequest struct {
-	Path   string          `json:"path"`
-	Args   json.RawMessage `json:"args"`
-	Format string          `json:"format"`
-}
-
-type callResponse struct {
-	Status       string          `json:"status"`
-	Value        json.RawMessage `json:"value,omitempty"`
-	ErrorMessage string          `json:"errorMessage,omitempty"`
-	ErrorData    map[string]any  `json:"errorData,omitempty"`
-	LogLines     []string        `json:"logLines"`
-}
-
-// statusUDFFailed is the HTTP status Convex uses for a function that ran
-// and failed; the body carries the error.
-const statusUDFFailed = 560
-
-func (s *Server) identityFromHeader(r *http.Request) (*functions.Identity, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return nil, nil
-	}
-	token, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok {
-		return nil, &functions.Error{Status: 401, Code: functions.CodeUnauthenticated, Message: "Authorization header must be \"Bearer <token>\""}
-	}
-	id, err := s.cfg.Verifier.Verify(token)
-	if err != nil {
-		return nil, &functions.Error{Status: 401, Code: functions.CodeUnauthenticated, Message: "Invalid token: " + err.Error()}
-	}
-	return id, nil
-}
-
-func (s *Server) writeCall(w http.ResponseWriter, value json.RawMessage, err error, path string) {
-	w.Header().Set("Content-Type", "application/json")
-	if err != nil {
-		we, internal := functions.AsError(err)
-		if internal {
-			s.log.Error("call failed", slog.String("function", path), slog.Any("error", err))
-		}
-		w.WriteHeader(statusUDFFailed)
-		json.NewEncoder(w).Encode(callResponse{Status: "error", ErrorMessage: we.Message, ErrorData: we.ErrorData(), LogLines: noLogLines}) //nolint:errcheck
-		return
-	}
-	json.NewEncoder(w).Encode(callResponse{Status: "success", Value: value, LogLines: noLogLines}) //nolint:errcheck
-}
-
-func (s *Server) serveCall(kind functions.Kind) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var req callRequest
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageBytes))
-		if err := dec.Decode(&req); err != nil || req.Path == "" {
-			http.Error(w, `{"code":"BadJsonBody","message":"body must be {\"path\": string, \"args\": object}"}`, http.StatusBadRequest)
-			return
-		}
-		args := req.Args
-		if len(args) > 0 && args[0] == '[' {
-			var arr []json.RawMessage
-			if err := json.Unmarshal(args, &arr); err != nil {
-				s.writeCall(w, nil, functions.Invalid("args must be an object"), req.Path)
-				return
-			}
-			a, err := singleArg(arr)
-			if err != nil {
-				s.writeCall(w, nil, err, req.Path)
-				return
-			}
-			args = a
-		}
-		id, err := s.identityFromHeader(r)
-		if err != nil {
-			s.writeCall(w, nil, err, req.Path)
-			return
-		}
-		if kind == functions.KindQuery {
-			v, err := s.cfg.Engine.Query(r.Context(), req.Path, args, id)
-			s.writeCall(w, v, err, req.Path)
-			return
-		}
-		res, err := s.cfg.Engine.Mutate(r.Context(), req.Path, args, id, functions.RequestKey{})
-		s.writeCall(w, res.Value, err, req.Path)
-	}
-}
-
-func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
-	var req callRequest
-	json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageBytes)).Decode(&req) //nolint:errcheck
-	s.writeCall(w, nil, &functions.Error{Status: 404, Code: functions.CodeFunctionNotFound,
-		Message: fmt.Sprintf("Could not find function %q", req.Path)}, req.Path)
 }

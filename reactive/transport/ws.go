@@ -3,7 +3,6 @@ package transport
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -15,25 +14,29 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/reactive"
 )
 
-var pingMessage = []byte(`{"type":"Ping"}`)
+// The Convex sync protocol over WebSocket: GET /api/{version}/sync is
+// upgraded, and the connection's goroutines read client messages into the
+// protocol core (handle) and write what the session has through wsConn,
+// the protocol's frameWriter (writeOutbox). Everything here is about the
+// WebSocket: the upgrade, the reader, handler and writer goroutines, the
+// ping, the write timeout and the Close frame.
 
-// transitionBuffers holds encoding buffers shared by every connection's
-// writer: a buffer is needed only while one transition is written
-// (WriteMessage copies it into the connection's frame buffer), so an idle
-// connection holds none.
-var transitionBuffers = sync.Pool{New: func() any { return new([]byte) }}
+var _ frameWriter = (*wsConn)(nil)
 
-// maxPooledBuffer is the largest buffer kept for reuse; a rare huge
-// transition is left to the garbage collector.
-const maxPooledBuffer = 1 << 20
-
-func putTransitionBuffer(b *[]byte) {
-	if cap(*b) <= maxPooledBuffer {
-		transitionBuffers.Put(b)
+// newUpgrader returns the server's WebSocket upgrader.
+func newUpgrader() websocket.Upgrader {
+	return websocket.Upgrader{
+		// Idle connections hold no write buffer (writes borrow one from
+		// the pool) and a small read buffer of their own: ReadBufferSize
+		// zero makes gorilla read through the reader that serveSync's
+		// hijacker hands it.
+		ReadBufferSize: 0, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
+		// Browsers from any origin may connect: every request is
+		// authorised by its token, never by cookies.
+		CheckOrigin: func(*http.Request) bool { return true },
 	}
 }
 
@@ -70,7 +73,7 @@ type wsConn struct {
 	// waiting for room in the inbox needs it (endedChan).
 	endedCh   chan struct{}
 	ping      *alarm         // the next ping
-	writeDue  *alarm         // checks the write under way (see write)
+	writeDue  *alarm         // checks the write under way (see writeFrame)
 	workers   sync.WaitGroup // the handler, the writer and the shutdown hook
 	closeSent atomic.Bool    // a Close frame went out
 }
@@ -129,7 +132,7 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
 	c := &wsConn{s: s, conn: conn, br: h.br, inbox: make(chan []byte, inboxSize)}
 	c.writeDue = s.alarms.unset(c.checkWrite)
-	c.sess = s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log, OnWake: c.kick})
+	c.sess = s.newSession(c.kick)
 	go c.run()
 }
 
@@ -201,7 +204,7 @@ func (c *wsConn) endedChan() <-chan struct{} {
 // Close frame saying so, which unblocks the reader.
 func (c *wsConn) shutdown() {
 	if c.s.root.Err() != nil {
-		c.closeWith(websocket.CloseGoingAway, "server shutting down")
+		c.sendClose(websocket.CloseGoingAway, "server shutting down")
 	}
 	if c.closeSent.Load() {
 		// The closing handshake: the reader waits (a short while) for the
@@ -367,8 +370,8 @@ func (c *wsConn) awaitData(raw syscall.RawConn) {
 	raw.Read(socketReadable) //nolint:errcheck // the read that follows reports errors
 }
 
-// handleLoop handles waiting client messages until none is left, under a
-// context that end cancels.
+// handleLoop hands waiting client messages to the protocol (handle) until
+// none is left, under a context that end cancels.
 func (c *wsConn) handleLoop() {
 	defer c.workers.Done()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -398,10 +401,9 @@ func (c *wsConn) handleLoop() {
 		if ctx.Err() != nil {
 			return
 		}
-		if err := c.s.handle(ctx, c.sess, data); err != nil {
+		if !c.s.handle(ctx, c.sess, data) {
 			// A protocol violation: the writer sends FatalError and
 			// closes; nothing after it is handled.
-			c.sess.Fatal(err.Error())
 			c.mu.Lock()
 			c.done = true
 			c.mu.Unlock()
@@ -410,121 +412,9 @@ func (c *wsConn) handleLoop() {
 	}
 }
 
-// parseMessage decodes one client message; errors are protocol violations.
-func parseMessage(data []byte) (clientMessage, error) {
-	var m clientMessage
-	if err := json.Unmarshal(data, &m); err != nil {
-		return m, errors.New("invalid message: " + err.Error())
-	}
-	return m, nil
-}
-
-// querySetChanges converts a ModifyQuerySet's modifications.
-func querySetChanges(m clientMessage) (adds []reactive.QueryAdd, removes []uint32, err error) {
-	if m.BaseVersion == nil {
-		return nil, nil, errors.New("ModifyQuerySet without baseVersion")
-	}
-	for _, mod := range m.Modifications {
-		switch mod.Type {
-		case "Add":
-			args, err := singleArg(mod.Args)
-			if err != nil {
-				args = json.RawMessage(`null`) // reported as the query's failure
-			}
-			add := reactive.QueryAdd{QueryID: mod.QueryID, UDFPath: mod.UDFPath, Args: args}
-			if mod.Journal != nil {
-				add.Journal = *mod.Journal
-			}
-			adds = append(adds, add)
-		case "Remove":
-			removes = append(removes, mod.QueryID)
-		default:
-			return nil, nil, errors.New("unknown query set modification " + mod.Type)
-		}
-	}
-	return adds, removes, nil
-}
-
-func (s *Server) handle(ctx context.Context, sess *reactive.Session, data []byte) error {
-	m, err := parseMessage(data)
-	if err != nil {
-		return err
-	}
-	switch m.Type {
-	case "Connect":
-		sess.Connect(m.SessionID, m.ConnectionCount > 0)
-	case "ModifyQuerySet":
-		adds, removes, err := querySetChanges(m)
-		if err != nil {
-			return err
-		}
-		if err := sess.ModifyQuerySet(ctx, *m.BaseVersion, m.NewVersion, adds, removes); err != nil && ctx.Err() == nil {
-			return err
-		}
-	case "Mutation":
-		if m.RequestID == nil {
-			return errors.New("Mutation without requestId")
-		}
-		args, err := singleArg(m.Args)
-		if err != nil {
-			args = json.RawMessage(`null`)
-		}
-		sess.Mutation(ctx, *m.RequestID, m.UDFPath, args)
-	case "Action":
-		if m.RequestID == nil {
-			return errors.New("Action without requestId")
-		}
-		sess.Action(*m.RequestID, m.UDFPath)
-	case "Authenticate":
-		if m.BaseVersion == nil {
-			return errors.New("Authenticate without baseVersion")
-		}
-		switch m.TokenType {
-		case "User":
-			if m.Value == nil {
-				sess.AuthFailed(*m.BaseVersion, "Authenticate without a token")
-				return nil
-			}
-			id, err := s.cfg.Verifier.Verify(*m.Value)
-			if err != nil {
-				sess.AuthFailed(*m.BaseVersion, "Could not verify token: "+err.Error())
-				return nil
-			}
-			if err := sess.Authenticate(ctx, *m.BaseVersion, id); err != nil && ctx.Err() == nil {
-				return err
-			}
-			s.expiry(sess, *m.BaseVersion+1, id)
-		case "None":
-			if err := sess.Authenticate(ctx, *m.BaseVersion, nil); err != nil && ctx.Err() == nil {
-				return err
-			}
-			sess.SetExpiry(nil)
-		default:
-			sess.AuthFailed(*m.BaseVersion, "Token type "+m.TokenType+" is not supported")
-		}
-	case "Event":
-		s.log.Debug("client event", slog.String("event", string(data)))
-	default:
-		return errors.New("unknown message type " + m.Type)
-	}
-	return nil
-}
-
-// expiry arms the session's token expiry: once the token's exp passes, the
-// session gets an AuthError and is closed, and the client reconnects with a
-// fresh token. The alarm belongs to the session and is stopped with it.
-func (s *Server) expiry(sess *reactive.Session, version uint32, id *functions.Identity) {
-	if id.ExpiresAt.IsZero() {
-		sess.SetExpiry(nil)
-		return
-	}
-	sess.SetExpiry(s.alarms.after(time.Until(id.ExpiresAt), func() {
-		sess.Expired(version, "token expired")
-	}))
-}
-
-// writeLoop sends what the session has until there is nothing left, then
-// exits; kick starts it again when there is more.
+// writeLoop sends a due ping and what the session has (writeOutbox) until
+// there is nothing left, then exits; kick starts it again when there is
+// more.
 func (c *wsConn) writeLoop() {
 	defer c.workers.Done()
 	for {
@@ -534,12 +424,12 @@ func (c *wsConn) writeLoop() {
 		c.pingDue = false
 		c.mu.Unlock()
 		if ping {
-			if err := c.write(pingMessage); err != nil {
+			if err := c.writeFrame(pingMessage); err != nil {
 				c.fail()
 				return
 			}
 		}
-		if !c.send(c.sess.Take()) {
+		if !c.s.writeOutbox(c, c.sess.Take()) {
 			c.fail()
 			return
 		}
@@ -553,53 +443,18 @@ func (c *wsConn) writeLoop() {
 	}
 }
 
-// send writes an outbox; false means the connection is over (a failed
-// write, or the session closed it).
-func (c *wsConn) send(out reactive.Outbox) bool {
-	for _, m := range out.Messages {
-		b, err := encodeMessage(m)
-		if err != nil {
-			c.s.log.Error("encode message", slog.Any("error", err))
-			return false
-		}
-		if err := c.write(b); err != nil {
-			return false
-		}
-	}
-	if out.Transition != nil {
-		buf := transitionBuffers.Get().(*[]byte)
-		*buf = appendTransition((*buf)[:0], out.Transition)
-		err := c.write(*buf)
-		putTransitionBuffer(buf)
-		if err != nil {
-			return false
-		}
-	}
-	if out.Close != "" {
-		code := websocket.ClosePolicyViolation
-		if out.Close == reactive.CloseAuthFailed {
-			code = websocket.CloseNormalClosure
-		} else {
-			c.s.log.Info("closing session", slog.String("reason", out.Close))
-		}
-		c.closeWith(code, out.Close)
-		return false
-	}
-	return true
-}
-
 // errWriteTimeout fails a write that did not finish within WriteTimeout.
 var errWriteTimeout = errors.New("write timed out: the client stopped reading")
 
-// write sends one text message within the write timeout. The timeout is
-// an alarm rather than the socket's write deadline: a deadline stays in
-// the runtime's timer heap for WriteTimeout after the write, so every
-// connection pinged within the last WriteTimeout would hold one (see
+// writeFrame sends one text message within the write timeout. The
+// timeout is an alarm rather than the socket's write deadline: a deadline
+// stays in the runtime's timer heap for WriteTimeout after the write, so
+// every connection pinged within the last WriteTimeout would hold one (see
 // alarms). The alarm is not set for every write either, which would take
 // the alarms' lock twice per message sent: it is set when a write starts
 // and none is set, and when it runs it looks at the write under way then
 // (checkWrite).
-func (c *wsConn) write(b []byte) error {
+func (c *wsConn) writeFrame(b []byte) error {
 	c.mu.Lock()
 	c.writeStart = time.Now()
 	if !c.writeArmed {
@@ -640,8 +495,21 @@ func (c *wsConn) checkWrite() {
 	c.conn.Close()
 }
 
-// closeWith sends a Close frame (safe alongside a running writer).
-func (c *wsConn) closeWith(code int, reason string) {
+// closeWith closes the connection as the protocol ends a session: with
+// code 1000 (normal closure) after an AuthError, which the client answers
+// by reconnecting with a fresh token, and 1008 (policy violation)
+// otherwise.
+func (c *wsConn) closeWith(reason string, authFailed bool) {
+	code := websocket.ClosePolicyViolation
+	if authFailed {
+		code = websocket.CloseNormalClosure
+	}
+	c.sendClose(code, reason)
+}
+
+// sendClose sends a Close frame (safe alongside a running writer). The
+// reason is cut to fit: a control frame carries at most 125 bytes.
+func (c *wsConn) sendClose(code int, reason string) {
 	if len(reason) > 120 {
 		reason = reason[:120]
 	}
