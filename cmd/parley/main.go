@@ -8,7 +8,11 @@
 //	parley bench    load generator: the standard scenarios against a running server
 //	parley codegen  write the TypeScript API (client-ts/src/api.ts) from the registry
 //
-// Only this package reads flags and the environment.
+// Only this package reads flags and the environment. dev and serve build
+// the server through one assembly (assemble.go: runServer and the flags
+// they share); each adds only what is its own (dev: the private cluster,
+// demo data and sign-in; serve: DATABASE_URL and the production key
+// sources).
 package main
 
 import (
