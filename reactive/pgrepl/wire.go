@@ -134,6 +134,17 @@ func (r *reader) tuple(what string) []tupleCol {
 	return cols
 }
 
+// oldTuple reads the old row an Update or Delete sends after kind k: the
+// whole row ('O'), or only its key ('K'), which it skips and reports as not
+// whole. oldWhat and keyWhat name the two in errors.
+func (r *reader) oldTuple(k byte, oldWhat, keyWhat string) (tup []tupleCol, whole bool) {
+	if k == 'K' {
+		r.tuple(keyWhat)
+		return nil, false
+	}
+	return r.tuple(oldWhat), true
+}
+
 // done reports an error if the message has bytes left over or a read failed.
 func (r *reader) done(what string) error {
 	if r.err != nil {
