@@ -51,6 +51,16 @@ func eligibility(ctx context.Context, db *schema.DB, customerID, storeID string)
 	return true, "", orderIDs, nil
 }
 
+// requireCustomer is requireIdentity for functions only customers may
+// call: anyone else gets notCustomer.
+func requireCustomer(id *functions.Identity, notCustomer error) (*functions.Identity, error) {
+	id, err := requireIdentity(id)
+	if err == nil && id.Role != functions.RoleCustomer {
+		return nil, notCustomer
+	}
+	return id, err
+}
+
 // CreateOrGetConversationArgs are the arguments of createOrGetConversation.
 type CreateOrGetConversationArgs struct {
 	OrderID *string `json:"orderId"`
@@ -67,12 +77,9 @@ type ConversationRef struct {
 // the store when an order of theirs at that store is given and they may
 // message it directly, else with support.
 func createOrGetConversation(c *functions.MutationCtx, a CreateOrGetConversationArgs) (ConversationRef, error) {
-	id, err := requireIdentity(c.Identity())
+	id, err := requireCustomer(c.Identity(), ErrCustomersStart)
 	if err != nil {
 		return ConversationRef{}, err
-	}
-	if id.Role != functions.RoleCustomer {
-		return ConversationRef{}, ErrCustomersStart
 	}
 	storeID, orderID := "", ""
 	if a.StoreID != nil && *a.StoreID != "" {
@@ -272,12 +279,9 @@ type CanChat struct {
 }
 
 func canChatWithStore(c *functions.QueryCtx, a CanChatWithStoreArgs) (CanChat, error) {
-	id, err := requireIdentity(c.Identity())
+	id, err := requireCustomer(c.Identity(), ErrNotCustomer)
 	if err != nil {
 		return CanChat{}, err
-	}
-	if id.Role != functions.RoleCustomer {
-		return CanChat{}, ErrNotCustomer
 	}
 	ok, reason, orderIDs, err := eligibility(c.Ctx, c.DB, id.Subject, a.StoreID)
 	if err != nil {

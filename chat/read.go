@@ -89,25 +89,19 @@ type ConversationFilter struct {
 // comma-separated column list; "" watches every change), and returns its
 // WHERE clause over conversations c with the key as $1.
 func (t tables) filterBy(f ConversationFilter, watch string) (where, key string, err error) {
-	dep := schema.Dep{Table: "conversations", Watch: watch}
-	switch {
-	case f.ID != "":
-		dep.Column, dep.Value = "id", f.ID
-		where = "c.id = $1"
-	case f.CustomerID != "":
-		dep.Column, dep.Value = "customer_id", f.CustomerID
-		where = "c.customer_id = $1"
-	case f.StoreID != "":
-		dep.Column, dep.Value = "store_id", f.StoreID
-		where = "c.store_id = $1 AND c.conversation_type = 'customer_to_store'"
-	case f.Type != "":
-		dep.Column, dep.Value = "conversation_type", f.Type
-		where = "c.conversation_type = $1"
-	default:
-		return "", "", errors.New("no key")
+	keys := [...]struct{ column, value, where string }{
+		{"id", f.ID, "c.id = $1"},
+		{"customer_id", f.CustomerID, "c.customer_id = $1"},
+		{"store_id", f.StoreID, "c.store_id = $1 AND c.conversation_type = 'customer_to_store'"},
+		{"conversation_type", f.Type, "c.conversation_type = $1"},
 	}
-	t.Record(dep)
-	return where, dep.Value, nil
+	for _, k := range keys {
+		if k.value != "" {
+			t.Record(schema.Dep{Table: "conversations", Column: k.column, Value: k.value, Watch: watch})
+			return k.where, k.value, nil
+		}
+	}
+	return "", "", errors.New("no key")
 }
 
 // UnreadTotal sums one side's unread counters over the conversations f

@@ -111,7 +111,17 @@ func (r *Registry) Functions() []*Function {
 	return out
 }
 
-func (r *Registry) add(f *Function) {
+// newFunction starts the registration of a function with arguments A and
+// result R; add completes it.
+func newFunction[A, R any](name string, kind Kind) *Function {
+	return &Function{Name: name, Kind: kind, Args: reflect.TypeFor[A](), Result: reflect.TypeFor[R]()}
+}
+
+// add applies opts to f and registers it.
+func (r *Registry) add(f *Function, opts []Option) {
+	for _, o := range opts {
+		o(f)
+	}
 	if _, dup := r.funcs[f.Name]; dup {
 		panic("functions: duplicate function " + f.Name)
 	}
@@ -143,12 +153,9 @@ func Admit(check func(*Identity) error) Option { return func(f *Function) { f.ad
 
 // Query registers a query.
 func Query[A, R any](r *Registry, name string, h func(*QueryCtx, A) (R, error), opts ...Option) {
-	f := &Function{Name: name, Kind: KindQuery, Args: reflect.TypeFor[A](), Result: reflect.TypeFor[R]()}
+	f := newFunction[A, R](name, KindQuery)
 	f.query = func(c *QueryCtx, v reflect.Value) (any, error) { return h(c, v.Interface().(A)) }
-	for _, o := range opts {
-		o(f)
-	}
-	r.add(f)
+	r.add(f, opts)
 }
 
 // QueryShared registers a query whose answer is the same for every caller
@@ -159,23 +166,17 @@ func Query[A, R any](r *Registry, name string, h func(*QueryCtx, A) (R, error), 
 // conversation watched by a thousand people costs one run per write.
 // body must not depend on who asks: its context has no identity.
 func QueryShared[A, R any](r *Registry, name string, access func(*QueryCtx, A) error, body func(*QueryCtx, A) (R, error), opts ...Option) {
-	f := &Function{Name: name, Kind: KindQuery, Args: reflect.TypeFor[A](), Result: reflect.TypeFor[R]()}
+	f := newFunction[A, R](name, KindQuery)
 	f.query = func(c *QueryCtx, v reflect.Value) (any, error) { return body(c, v.Interface().(A)) }
 	f.access = func(c *QueryCtx, v reflect.Value) error { return access(c, v.Interface().(A)) }
-	for _, o := range opts {
-		o(f)
-	}
-	r.add(f)
+	r.add(f, opts)
 }
 
 // Mutation registers a mutation.
 func Mutation[A, R any](r *Registry, name string, h func(*MutationCtx, A) (R, error), opts ...Option) {
-	f := &Function{Name: name, Kind: KindMutation, Args: reflect.TypeFor[A](), Result: reflect.TypeFor[R]()}
+	f := newFunction[A, R](name, KindMutation)
 	f.mutation = func(c *MutationCtx, v reflect.Value) (any, error) { return h(c, v.Interface().(A)) }
-	for _, o := range opts {
-		o(f)
-	}
-	r.add(f)
+	r.add(f, opts)
 }
 
 // DecodeArgs validates raw arguments against the function's argument type.

@@ -34,9 +34,15 @@ type benchOptions struct {
 	quick                                                              bool
 }
 
-// benchFlags declares the flags on fl with cfg's values as defaults; they
-// write into cfg.
-func benchFlags(fl *flag.FlagSet, cfg *bench.Config, o *benchOptions) {
+// benchFlags returns the flag set of `parley bench`, with cfg's values as
+// defaults; its flags write into cfg and o, its messages go to out.
+func benchFlags(cfg *bench.Config, o *benchOptions, out io.Writer) *flag.FlagSet {
+	fl := flag.NewFlagSet("parley bench", flag.ContinueOnError)
+	fl.SetOutput(out)
+	fl.Usage = func() {
+		fmt.Fprint(fl.Output(), "Usage: parley bench [flags]\n\nDrives a running Parley with the standard load scenarios and prints one table.\n\n")
+		fl.PrintDefaults()
+	}
 	fl.StringVar(&o.url, "url", "http://127.0.0.1:3210", "the server's base URL")
 	fl.StringVar(&o.data, "data", ".parley", `data directory of "parley dev": its dev-secret and database.url`)
 	fl.StringVar(&o.databaseURL, "database-url", "", "the server's database (default: read from --data)")
@@ -72,6 +78,7 @@ func benchFlags(fl *flag.FlagSet, cfg *bench.Config, o *benchOptions) {
 	fl.Float64Var(&cfg.Stall.Rate, "stall-rate", cfg.Stall.Rate, "stall: writes per second")
 	fl.IntVar(&cfg.Stall.ContentBytes, "stall-content-bytes", cfg.Stall.ContentBytes, "stall: bytes of padding in each message")
 	fl.DurationVar(&cfg.Stall.Duration, "stall-duration", cfg.Stall.Duration, "stall: how long writes continue")
+	return fl
 }
 
 // parseBench parses the flags of `parley bench`: --quick switches the
@@ -79,13 +86,7 @@ func benchFlags(fl *flag.FlagSet, cfg *bench.Config, o *benchOptions) {
 func parseBench(args []string, stderr io.Writer) (bench.Config, benchOptions, error) {
 	var o benchOptions
 	cfg := bench.Defaults()
-	fl := flag.NewFlagSet("parley bench", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	fl.Usage = func() {
-		fmt.Fprint(stderr, "Usage: parley bench [flags]\n\nDrives a running Parley with the standard load scenarios and prints one table.\n\n")
-		fl.PrintDefaults()
-	}
-	benchFlags(fl, &cfg, &o)
+	fl := benchFlags(&cfg, &o, stderr)
 	if err := fl.Parse(args); err != nil {
 		return cfg, o, err
 	}
@@ -94,10 +95,7 @@ func parseBench(args []string, stderr io.Writer) (bench.Config, benchOptions, er
 	}
 	if o.quick {
 		cfg = bench.Quick()
-		fl = flag.NewFlagSet("parley bench", flag.ContinueOnError)
-		fl.SetOutput(io.Discard)
-		benchFlags(fl, &cfg, &o)
-		if err := fl.Parse(args); err != nil {
+		if err := benchFlags(&cfg, &o, io.Discard).Parse(args); err != nil {
 			return cfg, o, err
 		}
 	}

@@ -160,7 +160,6 @@ func Quick() Config {
 
 // fill validates c and fills zero fields with Defaults.
 func (c *Config) fill() error {
-	d := Defaults()
 	if c.URL == "" || c.DatabaseURL == "" || c.Mint == nil {
 		return fmt.Errorf("%w: URL, DatabaseURL and Mint are required", ErrConfig)
 	}
@@ -172,45 +171,42 @@ func (c *Config) fill() error {
 			return fmt.Errorf("%w: unknown scenario %q (want a, b, c, d, stall)", ErrConfig, s)
 		}
 	}
-	setDur(&c.Duration, d.Duration)
-	setDur(&c.Drain, d.Drain)
-	if c.WarmUp < 0 {
-		return fmt.Errorf("%w: negative warm-up", ErrConfig)
-	}
-	if c.SQLShare < 0 || c.SQLShare > 1 {
-		return fmt.Errorf("%w: SQL share %v is not between 0 and 1", ErrConfig, c.SQLShare)
-	}
-	setInt(&c.PageSize, d.PageSize)
-	if c.PageSize > chat.MaxMessageLimit {
-		return fmt.Errorf("%w: page size %d exceeds getMessages' limit of %d", ErrConfig, c.PageSize, chat.MaxMessageLimit)
-	}
-	setInt(&c.DialConcurrency, d.DialConcurrency)
-	setInt(&c.MaxInFlight, d.MaxInFlight)
 
-	setInt(&c.A.Sessions, d.A.Sessions)
-	setInt(&c.A.Conversations, d.A.Conversations)
-	setRate(&c.A.Rate, d.A.Rate)
-	setInt(&c.B.Viewers, d.B.Viewers)
-	setRate(&c.B.Rate, d.B.Rate)
-	setInt(&c.B.Page, d.B.Page)
-	if c.B.Page > chat.MaxMessageLimit {
-		return fmt.Errorf("%w: b's page size %d exceeds getMessages' limit of %d", ErrConfig, c.B.Page, chat.MaxMessageLimit)
-	}
-	setInt(&c.C.Conversations, d.C.Conversations)
-	setRate(&c.C.Rate, d.C.Rate)
+	d := Defaults()
+	setDefault(&c.Duration, d.Duration)
+	setDefault(&c.Drain, d.Drain)
+	setDefault(&c.PageSize, d.PageSize)
+	setDefault(&c.DialConcurrency, d.DialConcurrency)
+	setDefault(&c.MaxInFlight, d.MaxInFlight)
+	setDefault(&c.A.Sessions, d.A.Sessions)
+	setDefault(&c.A.Conversations, d.A.Conversations)
+	setDefault(&c.A.Rate, d.A.Rate)
+	setDefault(&c.B.Viewers, d.B.Viewers)
+	setDefault(&c.B.Rate, d.B.Rate)
+	setDefault(&c.B.Page, d.B.Page)
+	setDefault(&c.C.Conversations, d.C.Conversations)
+	setDefault(&c.C.Rate, d.C.Rate)
 	if len(c.C.Idle) == 0 {
 		c.C.Idle = d.C.Idle
 	}
-	setInt(&c.C.IdlePerSession, d.C.IdlePerSession)
-	setInt(&c.D.Subscribers, d.D.Subscribers)
-	setInt(&c.D.Writers, d.D.Writers)
-	setInt(&c.Stall.Clients, d.Stall.Clients)
-	setInt(&c.Stall.Viewers, d.Stall.Viewers)
-	setRate(&c.Stall.Rate, d.Stall.Rate)
-	setInt(&c.Stall.ContentBytes, d.Stall.ContentBytes)
-	setDur(&c.Stall.Duration, d.Stall.Duration)
+	setDefault(&c.C.IdlePerSession, d.C.IdlePerSession)
+	setDefault(&c.D.Subscribers, d.D.Subscribers)
+	setDefault(&c.D.Writers, d.D.Writers)
+	setDefault(&c.Stall.Clients, d.Stall.Clients)
+	setDefault(&c.Stall.Viewers, d.Stall.Viewers)
+	setDefault(&c.Stall.Rate, d.Stall.Rate)
+	setDefault(&c.Stall.ContentBytes, d.Stall.ContentBytes)
+	setDefault(&c.Stall.Duration, d.Stall.Duration)
 
 	switch {
+	case c.WarmUp < 0:
+		return fmt.Errorf("%w: negative warm-up", ErrConfig)
+	case c.SQLShare < 0 || c.SQLShare > 1:
+		return fmt.Errorf("%w: SQL share %v is not between 0 and 1", ErrConfig, c.SQLShare)
+	case c.PageSize > chat.MaxMessageLimit:
+		return fmt.Errorf("%w: page size %d exceeds getMessages' limit of %d", ErrConfig, c.PageSize, chat.MaxMessageLimit)
+	case c.B.Page > chat.MaxMessageLimit:
+		return fmt.Errorf("%w: b's page size %d exceeds getMessages' limit of %d", ErrConfig, c.B.Page, chat.MaxMessageLimit)
 	case c.A.Sessions < c.A.Conversations:
 		return fmt.Errorf("%w: scenario a needs at least one session per conversation (%d sessions, %d conversations)",
 			ErrConfig, c.A.Sessions, c.A.Conversations)
@@ -252,19 +248,8 @@ func (c *Config) connections() int {
 	return most
 }
 
-func setInt(v *int, def int) {
-	if *v <= 0 {
-		*v = def
-	}
-}
-
-func setRate(v *float64, def float64) {
-	if *v <= 0 {
-		*v = def
-	}
-}
-
-func setDur(v *time.Duration, def time.Duration) {
+// setDefault sets *v to def when it is zero or negative.
+func setDefault[T int | float64 | time.Duration](v *T, def T) {
 	if *v <= 0 {
 		*v = def
 	}

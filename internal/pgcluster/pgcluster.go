@@ -300,7 +300,8 @@ func (c *Cluster) checkNotRunning() error {
 	if pid == 0 {
 		return nil
 	}
-	if !isPostmasterOf(pid, c.dir) {
+	// When /proc cannot tell, the server may be running: assume it is.
+	if ours, err := IsPostmasterOf(pid, c.dir); err == nil && !ours {
 		pidPath := filepath.Join(c.dir, pidFileName)
 		c.logger.Warn("removing stale postmaster.pid naming an unrelated process", logKeyDir, c.dir, logKeyPID, pid)
 		if err := os.Remove(pidPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -573,26 +574,29 @@ func ProcessAlive(pid int) bool {
 	return !ok || !strings.HasPrefix(rest, "Z")
 }
 
-// isPostmasterOf reports whether pid is a postgres process working in dir.
-// When /proc cannot tell, it assumes yes.
-func isPostmasterOf(pid int, dir string) bool {
+// IsPostmasterOf reports whether pid is a postgres process working in the
+// data directory dir (a postmaster's working directory is its data
+// directory), from /proc. It returns an error when /proc cannot tell: no
+// /proc, a process that is gone or another user's, a dir that does not
+// resolve. It is safe for concurrent use.
+func IsPostmasterOf(pid int, dir string) (bool, error) {
 	proc := filepath.Join("/proc", strconv.Itoa(pid))
 	comm, err := os.ReadFile(filepath.Join(proc, "comm"))
 	if err != nil {
-		return true
+		return false, err
 	}
 	if strings.TrimSpace(string(comm)) != "postgres" {
-		return false
+		return false, nil
 	}
 	cwd, err := os.Readlink(filepath.Join(proc, "cwd"))
 	if err != nil {
-		return true
+		return false, err
 	}
 	resolved, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return true
+		return false, err
 	}
-	return cwd == resolved
+	return cwd == resolved, nil
 }
 
 // readTail returns at most logTailBytes from the end of the file at path,

@@ -184,3 +184,42 @@ func TestProcessAlive(t *testing.T) {
 		})
 	}
 }
+
+func TestIsPostmasterOf(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pgdata")
+	start(t, pgcluster.Config{Dir: dir})
+	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	require.NoError(t, err)
+	line, _, _ := strings.Cut(string(b), "\n")
+	postmaster, err := strconv.Atoi(line)
+	require.NoError(t, err)
+	link := filepath.Join(t.TempDir(), "link")
+	require.NoError(t, os.Symlink(dir, link))
+	reaped := exec.Command("true")
+	require.NoError(t, reaped.Run())
+
+	tests := []struct {
+		name    string
+		pid     int
+		dir     string
+		want    bool
+		wantErr bool
+	}{
+		{"its postmaster", postmaster, dir, true, false},
+		{"through a link", postmaster, link, true, false},
+		{"another directory", postmaster, t.TempDir(), false, false},
+		{"not postgres", os.Getpid(), dir, false, false},
+		{"gone", reaped.Process.Pid, dir, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := pgcluster.IsPostmasterOf(tt.pid, tt.dir)
+			if tt.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}

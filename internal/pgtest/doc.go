@@ -29,7 +29,10 @@
 // exits with the tests' status. A binary killed before Main's cleanup (a
 // -timeout panic, a signal) leaves its cluster running; the next test binary
 // that starts a private cluster stops and removes every
-// os.TempDir()/parley-pgtest-* directory whose owner process is gone.
+// os.TempDir()/parley-pgtest-* directory whose owner process is gone. It
+// signals a leftover postmaster only when /proc shows a postgres process
+// working in that directory (pgcluster.IsPostmasterOf), never a pid that
+// may have been reused.
 //
 // Each NewDB call creates a database with a unique name; the test's cleanup
 // terminates the backends connected to it, drops the replication slots that

@@ -304,7 +304,8 @@ func sweepStale() {
 		if !ok || pgcluster.ProcessAlive(owner) {
 			continue
 		}
-		if pm, ok := readPID(filepath.Join(root, dataDirName, "postmaster.pid")); ok && isPostgres(pm) {
+		dataDir := filepath.Join(root, dataDirName)
+		if pm, ok := readPID(filepath.Join(dataDir, "postmaster.pid")); ok && isPostmaster(pm, dataDir) {
 			// SIGQUIT is postgres's immediate shutdown.
 			_ = syscall.Kill(pm, syscall.SIGQUIT)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -334,7 +335,10 @@ func readPID(path string) (int, bool) {
 	return pid, err == nil && pid > 0
 }
 
-func isPostgres(pid int) bool {
-	comm, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "comm"))
-	return err == nil && strings.TrimSpace(string(comm)) == "postgres"
+// isPostmaster reports whether pid is the postmaster of the data directory
+// dir. When /proc cannot tell, it says no: the pid may have been reused by
+// an unrelated process, which must not be signalled.
+func isPostmaster(pid int, dir string) bool {
+	ours, err := pgcluster.IsPostmasterOf(pid, dir)
+	return err == nil && ours
 }

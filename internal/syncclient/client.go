@@ -280,13 +280,10 @@ func (c *Client) SubscribeJournal(udfPath string, args any, journal *string) (*S
 	if err != nil {
 		return nil, err
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.mu.Lock()
-	if err := c.usableLocked(); err != nil {
-		c.mu.Unlock()
+	if err := c.lockUsable(); err != nil {
 		return nil, err
 	}
+	defer c.wmu.Unlock()
 	s := &Subscription{c: c, id: c.nextQueryID, udfPath: udfPath, args: wargs[0],
 		addVersion: c.qsSent + 1, updates: make(chan Update, 1), first: make(chan struct{})}
 	c.nextQueryID++
@@ -318,11 +315,7 @@ func (c *Client) MutationTS(ctx context.Context, udfPath string, args any) (json
 	if err != nil {
 		return nil, 0, err
 	}
-	c.wmu.Lock()
-	c.mu.Lock()
-	if err := c.usableLocked(); err != nil {
-		c.mu.Unlock()
-		c.wmu.Unlock()
+	if err := c.lockUsable(); err != nil {
 		return nil, 0, err
 	}
 	rid := c.nextRequestID
@@ -347,13 +340,10 @@ func (c *Client) MutationTS(ctx context.Context, udfPath string, args any) (json
 // Authenticate sends a new token (Authenticate{tokenType:"User"}), or logs
 // out when token is "" (tokenType "None"). See WaitAuth.
 func (c *Client) Authenticate(token string) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.mu.Lock()
-	if err := c.usableLocked(); err != nil {
-		c.mu.Unlock()
+	if err := c.lockUsable(); err != nil {
 		return err
 	}
+	defer c.wmu.Unlock()
 	base := c.idSent
 	c.idSent++
 	c.authErrsSeen = len(c.authErrs)
@@ -452,6 +442,20 @@ func (c *Client) Close() error {
 		_ = c.conn.Close()
 	})
 	<-c.done
+	return nil
+}
+
+// lockUsable takes wmu and then mu, the lock order, and returns holding
+// both if the client can still send. Otherwise it releases both and
+// returns why not.
+func (c *Client) lockUsable() error {
+	c.wmu.Lock()
+	c.mu.Lock()
+	if err := c.usableLocked(); err != nil {
+		c.mu.Unlock()
+		c.wmu.Unlock()
+		return err
+	}
 	return nil
 }
 
@@ -804,13 +808,10 @@ func (s *Subscription) Wait(ctx context.Context) (Update, error) {
 // Results that were already on their way are dropped.
 func (s *Subscription) Unsubscribe() error {
 	c := s.c
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.mu.Lock()
-	if err := c.usableLocked(); err != nil {
-		c.mu.Unlock()
+	if err := c.lockUsable(); err != nil {
 		return err
 	}
+	defer c.wmu.Unlock()
 	if s.removeVersion != 0 {
 		c.mu.Unlock()
 		return nil

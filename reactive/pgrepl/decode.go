@@ -382,14 +382,8 @@ func (d *decoder) data(typ byte, r *reader, subxid uint32) error {
 		k := r.u8("Update")
 		switch {
 		case r.err != nil:
-		case k == 'O':
-			oldTup = r.tuple("Update old tuple")
-			if k := r.u8("Update"); r.err == nil && k != 'N' {
-				return fmt.Errorf("%w: Update new tuple kind %q", errProtocol, k)
-			}
-		case k == 'K':
-			r.tuple("Update key")
-			complete = false // only the key of the old row is known
+		case k == 'O' || k == 'K':
+			oldTup, complete = r.oldTuple(k, "Update old tuple", "Update key") // a key alone leaves it incomplete
 			if k := r.u8("Update"); r.err == nil && k != 'N' {
 				return fmt.Errorf("%w: Update new tuple kind %q", errProtocol, k)
 			}
@@ -404,11 +398,8 @@ func (d *decoder) data(typ byte, r *reader, subxid uint32) error {
 		k := r.u8("Delete")
 		switch {
 		case r.err != nil:
-		case k == 'O':
-			oldTup = r.tuple("Delete")
-		case k == 'K':
-			r.tuple("Delete")
-			complete = false
+		case k == 'O' || k == 'K':
+			oldTup, complete = r.oldTuple(k, "Delete", "Delete")
 		default:
 			return fmt.Errorf("%w: Delete tuple kind %q", errProtocol, k)
 		}

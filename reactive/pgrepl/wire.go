@@ -15,52 +15,61 @@ type reader struct {
 	err error
 }
 
+// need reports whether n more bytes can be read. The check is small enough
+// to inline into every read; failing is not.
 func (r *reader) need(n int, what string) bool {
-	if r.err != nil {
-		return false
+	if r.err == nil && n >= 0 && len(r.b) >= n {
+		return true
 	}
-	if n < 0 || len(r.b) < n {
+	r.short(what)
+	return false
+}
+
+// short records a truncated what, unless a read failed before.
+func (r *reader) short(what string) {
+	if r.err == nil {
 		r.err = fmt.Errorf("%w: truncated %s", errProtocol, what)
 		r.b = nil
-		return false
 	}
-	return true
+}
+
+// take consumes the next n bytes and returns them without copying, or nil
+// after a short read.
+func (r *reader) take(n int, what string) []byte {
+	if !r.need(n, what) {
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
 }
 
 func (r *reader) u8(what string) byte {
-	if !r.need(1, what) {
-		return 0
+	if b := r.take(1, what); b != nil {
+		return b[0]
 	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v
+	return 0
 }
 
 func (r *reader) u16(what string) uint16 {
-	if !r.need(2, what) {
-		return 0
+	if b := r.take(2, what); b != nil {
+		return binary.BigEndian.Uint16(b)
 	}
-	v := binary.BigEndian.Uint16(r.b)
-	r.b = r.b[2:]
-	return v
+	return 0
 }
 
 func (r *reader) u32(what string) uint32 {
-	if !r.need(4, what) {
-		return 0
+	if b := r.take(4, what); b != nil {
+		return binary.BigEndian.Uint32(b)
 	}
-	v := binary.BigEndian.Uint32(r.b)
-	r.b = r.b[4:]
-	return v
+	return 0
 }
 
 func (r *reader) u64(what string) uint64 {
-	if !r.need(8, what) {
-		return 0
+	if b := r.take(8, what); b != nil {
+		return binary.BigEndian.Uint64(b)
 	}
-	v := binary.BigEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return v
+	return 0
 }
 
 // str reads a NUL-terminated string and copies it.
@@ -85,12 +94,7 @@ func (r *reader) bytes(n uint32, what string) []byte {
 		r.need(len(r.b)+1, what)
 		return nil
 	}
-	if !r.need(int(n), what) {
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
+	return r.take(int(n), what)
 }
 
 // tupleCol is one column of a TupleData submessage. data aliases the message
@@ -128,6 +132,17 @@ func (r *reader) tuple(what string) []tupleCol {
 		cols[i].kind = kind
 	}
 	return cols
+}
+
+// oldTuple reads the old row an Update or Delete sends after kind k: the
+// whole row ('O'), or only its key ('K'), which it skips and reports as not
+// whole. oldWhat and keyWhat name the two in errors.
+func (r *reader) oldTuple(k byte, oldWhat, keyWhat string) (tup []tupleCol, whole bool) {
+	if k == 'K' {
+		r.tuple(keyWhat)
+		return nil, false
+	}
+	return r.tuple(oldWhat), true
 }
 
 // done reports an error if the message has bytes left over or a read failed.

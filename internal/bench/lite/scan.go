@@ -74,14 +74,7 @@ func skipValue(b []byte, i int) int {
 // index just past the value (or -1). It returns the index just past the
 // object, or -1 when b is not an object it can walk.
 func members(b []byte, i int, fn func(key []byte, at int) int) int {
-	if i >= len(b) || b[i] != '{' {
-		return -1
-	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1
-	}
-	for i < len(b) {
+	return list(b, i, '{', '}', func(i int) int {
 		if b[i] != '"' {
 			return -1
 		}
@@ -94,22 +87,8 @@ func members(b []byte, i int, fn func(key []byte, at int) int) int {
 		if i >= len(b) || b[i] != ':' {
 			return -1
 		}
-		if i = fn(key, skipSpace(b, i+1)); i < 0 {
-			return -1
-		}
-		i = skipSpace(b, i)
-		if i >= len(b) {
-			return -1
-		}
-		if b[i] == '}' {
-			return i + 1
-		}
-		if b[i] != ',' {
-			return -1
-		}
-		i = skipSpace(b, i+1)
-	}
-	return -1
+		return fn(key, skipSpace(b, i+1))
+	})
 }
 
 // elements walks the array at b[i] (null is an empty one): fn gets the
@@ -119,22 +98,30 @@ func elements(b []byte, i int, fn func(at int) int) int {
 	if i < len(b) && b[i] == 'n' {
 		return skipValue(b, i)
 	}
-	if i >= len(b) || b[i] != '[' {
+	return list(b, i, '[', ']', fn)
+}
+
+// list walks the comma-separated items between the bracket begin at b[i]
+// and the matching end: item gets the index of every item (not space) and
+// returns the index just past it (or -1). It returns the index just past
+// end, or -1.
+func list(b []byte, i int, begin, end byte, item func(at int) int) int {
+	if i >= len(b) || b[i] != begin {
 		return -1
 	}
 	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == ']' {
+	if i < len(b) && b[i] == end {
 		return i + 1
 	}
 	for i < len(b) {
-		if i = fn(i); i < 0 {
+		if i = item(i); i < 0 {
 			return -1
 		}
 		i = skipSpace(b, i)
 		if i >= len(b) {
 			return -1
 		}
-		if b[i] == ']' {
+		if b[i] == end {
 			return i + 1
 		}
 		if b[i] != ',' {
