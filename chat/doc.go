@@ -8,7 +8,10 @@
 // messages, typing_state and the files attached to messages, recording
 // each read's key as a dependency (schema.DB.Record) so the engine can
 // re-run a query when a commit changes what it read; write.go holds every
-// statement that writes them, run in the mutation's transaction. Handlers
+// statement of chat's that writes them, run in the mutation's transaction.
+// Package media creates the files rows and the upload URLs (through the
+// chat.Media interface, in the same transaction); chat only attaches a
+// file to its message. Handlers
 // check who may do what and decide what to write; they hold no SQL.
 //
 // # Access rules
@@ -64,8 +67,7 @@
 //
 // Sending to a blocked conversation is 403 "Conversation is blocked"; to a
 // closed one 403 "Conversation is closed" — except admins' system notices,
-// which are moderation and always get through. sendMessage and
-// updateTypingStatus are rate limited per user (429 with retryAfterMs).
+// which are moderation and always get through.
 //
 // # Rate limits
 //

@@ -12,8 +12,9 @@ import (
 	"github.com/parley-chat/parley/schema"
 )
 
-// The chat domain's writes. Every statement that changes a chat table is
-// here, run through the mutation's transaction (tables' Querier); the
+// The chat domain's writes. Every statement with which chat changes a
+// table is here, run through the mutation's transaction (tables' Querier;
+// the files rows and upload URLs are package media's, behind Media); the
 // handlers decide what to write and check who may, these helpers only
 // write it. A write that fails is wrapped with what it was doing, and the
 // mutation's transaction rolls back.

@@ -35,7 +35,8 @@
 // # Files
 //
 // The engine: engine.go (Engine, Config, New, the ChangeSink methods, Run,
-// Stats), change.go (the change stream's types and interfaces), batch.go
+// Stats), change.go (the change stream's types and interfaces), status.go
+// (what a source reports of itself for health checks), batch.go
 // (the batch loop: match, snapshot, re-run, install), subscribe.go (what
 // sessions ask of the engine: attach and unsubscribe, canonical arguments,
 // session registration, waiting for the applied position), calls.go

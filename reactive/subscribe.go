@@ -168,7 +168,8 @@ func (e *Engine) removeSession(s *Session) {
 }
 
 // closedSlow counts a session closed because it could not keep up. It
-// takes no lock: sessions call it with their own (and the engine's) held.
+// takes no lock: sessions call it with their own lock held, and from
+// install with the engine's too.
 func (e *Engine) closedSlow() { e.m.closedSlow.Inc() }
 
 // awaitApplied registers s to be woken when the applied position advances.

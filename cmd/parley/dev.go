@@ -116,7 +116,9 @@ func runDev(ctx context.Context, args []string) error {
 	if *data != ".parley" {
 		dataFlag = " --data " + *data
 	}
+	serving := false
 	ready := func(srv *server.Server) error {
+		serving = true
 		// The document's image (file123456789), for its image message.
 		if err := srv.Media.SeedDemo(ctx); err != nil {
 			return err
@@ -136,7 +138,9 @@ Press Ctrl-C to stop.
 		return nil
 	}
 	err = runServer(ctx, log, server.Config{DatabaseURL: dbURL, Listener: ln, Mux: mux}, verifier, shared, dir, ready)
-	fmt.Fprintln(os.Stderr, "parley: shutting down")
+	if serving {
+		fmt.Fprintln(os.Stderr, "parley: shutting down")
+	}
 	return err
 }
 

@@ -73,18 +73,18 @@ func Start(t testing.TB) *Server {
 }
 
 // StartChat is Start with the given chat configuration.
-func StartChat(t testing.TB, chat chat.Config) *Server {
+func StartChat(t testing.TB, chatCfg chat.Config) *Server {
 	t.Helper()
-	return StartWith(t, chat, media.Config{})
+	return StartWith(t, chatCfg, media.Config{})
 }
 
 // StartWith is Start with the given chat and media configurations. The
 // media service stores images in a directory of the test's own, signs
 // URLs with a random key unless mediaCfg.Key is set, and holds the demo
 // image (media.Service.SeedDemo).
-func StartWith(t testing.TB, chat chat.Config, mediaCfg media.Config) *Server {
+func StartWith(t testing.TB, chatCfg chat.Config, mediaCfg media.Config) *Server {
 	t.Helper()
-	return StartConfigured(t, func(cfg *server.Config) { cfg.Chat, cfg.Media = chat, mediaCfg })
+	return StartConfigured(t, func(cfg *server.Config) { cfg.Chat, cfg.Media = chatCfg, mediaCfg })
 }
 
 // StartWrapped is Start with the server's listener wrapped by wrap: a

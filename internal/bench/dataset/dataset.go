@@ -15,8 +15,9 @@ import (
 	"github.com/parley-chat/parley/functions"
 )
 
-// IDPrefix starts the id of every row the bench seeds, and of every
-// session id it connects with.
+// IDPrefix starts the id of every row the bench seeds and of every
+// session id it connects with; the messages it inserts by SQL carry it
+// after "msg" (InsertMessage).
 const IDPrefix = "bench"
 
 // Group is a scenario's data set: Convs store conversations, conversation

@@ -1,5 +1,5 @@
 -- sendMessage's transaction, statement for statement as Parley sends it
--- (functions/chat_messages.go, functions/registry.go): a customer posts a
+-- (chat/write.go's sendMessageSQL, functions/registry.go): a customer posts a
 -- text message to its own conversation. Client k writes to conversation
 -- k+1 of the "benchd" data set that `parley bench --scenario d` seeds, as
 -- d's closed-loop writers do. Parley sends the transaction in 4 round
