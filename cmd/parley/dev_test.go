@@ -225,3 +225,44 @@ func TestServeExplainsMissingConfig(t *testing.T) {
 	require.Contains(t, string(out), "DATABASE_URL is not set")
 	require.Contains(t, string(out), "wal_level=logical")
 }
+
+// A `parley dev` killed outright (SIGKILL, an OOM, a closed terminal)
+// leaves its Postgres running; the next `parley dev` on the same data
+// directory stops that orphan and starts afresh, with the data kept, and
+// it warns that it did.
+func TestDevAfterItWasKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildParley(t)
+	data := filepath.Join(t.TempDir(), "data")
+	pidFile := filepath.Join(data, "pg", "postmaster.pid")
+	t.Cleanup(func() { // a failed test must not leave a server behind
+		if b, err := os.ReadFile(pidFile); err == nil {
+			var pid int
+			if _, err := fmt.Sscan(string(b), &pid); err == nil && pid > 0 {
+				_ = syscall.Kill(pid, syscall.SIGQUIT)
+			}
+		}
+	})
+
+	p := startDev(t, bin, data)
+	tok, err := exec.Command(bin, "token", "--data", data, "--sub", "cust123456789", "--role", "customer").Output()
+	require.NoError(t, err)
+	token := strings.TrimSpace(string(tok))
+	args := `{"path":"shared/chat:createOrGetConversation","args":{"orderId":"order555555555","storeId":"store555555555"}}`
+	first := call(t, p.url, "mutation", token, args)
+	require.Equal(t, "success", first["status"], first)
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+	<-p.done
+	_, err = os.Stat(pidFile)
+	require.NoError(t, err, "Postgres outlives a killed parley dev")
+
+	p = startDev(t, bin, data, "--log-level", "info")
+	defer p.stop(t)
+	require.Contains(t, p.stderr.String(), "stopping the postgres an earlier process left running")
+	again := call(t, p.url, "mutation", token, args)
+	require.Equal(t, "success", again["status"], again)
+	require.Equal(t, first["value"], again["value"], "the data written before the kill is kept")
+}

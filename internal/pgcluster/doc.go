@@ -46,10 +46,19 @@
 //
 // # Invariants
 //
-// At most one postmaster runs in a data directory: Start returns
-// ErrAlreadyRunning when postmaster.pid names a live postgres process that
-// works in Dir. A postmaster.pid left by a crash (dead process, or a pid
-// since reused by an unrelated process) does not stop Start.
+// At most one postmaster runs in a data directory. While one that Start
+// started runs, Dir/parley-owner names it and the process that started it
+// (pid and start time, so a reused pid does not count). Start finding a
+// live postgres process working in Dir:
+//   - stops it and starts afresh when parley-owner names it and its owner
+//     has died (a `parley dev` killed with SIGKILL, an OOM, a closed
+//     terminal): an orphan, whose data is kept;
+//   - returns ErrAlreadyRunning naming the owner when the owner still runs;
+//   - returns ErrAlreadyRunning saying how to stop it (pg_ctl stop -D Dir)
+//     when Parley did not start it.
+//
+// A postmaster.pid left by a crash (dead process, or a pid since reused by
+// an unrelated process) does not stop Start. Stop removes parley-owner.
 //
 // The server listens on 127.0.0.1 and on a Unix socket in Dir (no socket when
 // Dir is too long for a socket path); authentication is trust; the superuser

@@ -44,11 +44,15 @@ const (
 	logKeyPort   = "port"
 	logKeyBinDir = "bin_dir"
 	logKeyPID    = "pid"
+	logKeyOwner  = "owner_pid"
 )
 
 const (
 	logFileName = "postgres.log"
 	pidFileName = "postmaster.pid"
+	// ownerFileName names, in the data directory, the process that started
+	// the running postmaster through this package (see owner).
+	ownerFileName = "parley-owner"
 	// logTailBytes bounds how much of postgres.log an error carries.
 	logTailBytes = 4096
 	// startAttempts bounds retries when a picked free port was taken by
@@ -137,7 +141,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 
-	if err := c.checkNotRunning(); err != nil {
+	if err := c.checkNotRunning(ctx); err != nil {
 		return nil, err
 	}
 
@@ -152,6 +156,10 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		if err == nil {
 			c.port = port
 			c.pid = c.postmasterPID()
+			if err := writeOwner(dir, c.pid); err != nil {
+				c.killAfterFailedStart()
+				return nil, err
+			}
 			logger.Info("postgres started", logKeyDir, dir, logKeyPort, port, logKeyBinDir, binDir, logKeyPID, c.pid)
 			return c, nil
 		}
@@ -208,9 +216,8 @@ func (c *Cluster) Stop(ctx context.Context) error {
 		c.stopped = true
 		return nil
 	}
-	out, err := c.command(ctx, "pg_ctl", "stop", "-D", c.dir, "-m", "fast", "-w").CombinedOutput()
-	if err != nil && c.postmasterPID() > 0 {
-		return fmt.Errorf("pg_ctl stop: %w: %s", err, strings.TrimSpace(string(out)))
+	if err := c.stopServer(ctx); err != nil {
+		return err
 	}
 	c.stopped = true
 	c.logger.Info("postgres stopped", logKeyDir, c.dir, logKeyPort, c.port)
@@ -290,18 +297,23 @@ func (c *Cluster) killAfterFailedStart() {
 	_ = c.command(ctx, "pg_ctl", "stop", "-D", c.dir, "-m", "immediate", "-w").Run()
 }
 
-// checkNotRunning returns ErrAlreadyRunning if postmaster.pid names a live
-// postgres process working in the data directory. A pid file naming a
-// process that is gone is left for the postmaster to replace; one naming a
-// live process that is not a postmaster of this directory (the pid was
-// reused after a crash) is removed.
-func (c *Cluster) checkNotRunning() error {
+// checkNotRunning makes sure no server runs in the data directory before
+// Start starts one. A postmaster.pid naming a process that is gone is left
+// for the postmaster to replace; one naming a live process that is not a
+// postmaster of this directory (the pid was reused after a crash) is
+// removed. A postmaster of this directory that this package started for a
+// process that has died since (a `parley dev` killed with SIGKILL, an OOM,
+// a closed terminal: see owner) is an orphan: it is stopped, and Start
+// starts the server afresh with its own settings. Any other live
+// postmaster of the directory is ErrAlreadyRunning, with what to do.
+func (c *Cluster) checkNotRunning(ctx context.Context) error {
 	pid := c.postmasterPID()
 	if pid == 0 {
 		return nil
 	}
 	// When /proc cannot tell, the server may be running: assume it is.
-	if ours, err := IsPostmasterOf(pid, c.dir); err == nil && !ours {
+	ours, err := IsPostmasterOf(pid, c.dir)
+	if err == nil && !ours {
 		pidPath := filepath.Join(c.dir, pidFileName)
 		c.logger.Warn("removing stale postmaster.pid naming an unrelated process", logKeyDir, c.dir, logKeyPID, pid)
 		if err := os.Remove(pidPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -309,7 +321,33 @@ func (c *Cluster) checkNotRunning() error {
 		}
 		return nil
 	}
-	return fmt.Errorf("data dir %s: %w (pid %d)", c.dir, ErrAlreadyRunning, pid)
+	o, found := readOwner(c.dir)
+	switch {
+	case !found || o.postmaster != pid:
+		return fmt.Errorf("data dir %s: %w (pid %d), not started by Parley: stop it (pg_ctl stop -D %s) or use another data directory",
+			c.dir, ErrAlreadyRunning, pid, c.dir)
+	case o.alive():
+		return fmt.Errorf("data dir %s: %w (pid %d), started by process %d, which is still running: stop that process or use another data directory",
+			c.dir, ErrAlreadyRunning, pid, o.pid)
+	}
+	c.logger.Warn("stopping the postgres an earlier process left running", logKeyDir, c.dir, logKeyPID, pid, logKeyOwner, o.pid)
+	if err := c.stopServer(ctx); err != nil {
+		return fmt.Errorf("stop the orphaned server: %w", err)
+	}
+	return nil
+}
+
+// stopServer stops the postmaster running in the data directory
+// (pg_ctl stop -m fast -w) and removes the owner file.
+func (c *Cluster) stopServer(ctx context.Context) error {
+	out, err := c.command(ctx, "pg_ctl", "stop", "-D", c.dir, "-m", "fast", "-w").CombinedOutput()
+	if err != nil && c.postmasterPID() > 0 {
+		return fmt.Errorf("pg_ctl stop: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	if err := os.Remove(filepath.Join(c.dir, ownerFileName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", ownerFileName, err)
+	}
+	return nil
 }
 
 // postmasterPID returns the pid recorded in postmaster.pid if that process
