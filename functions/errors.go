@@ -1,9 +1,15 @@
 package functions
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Error is the one error type that crosses the wire. Its Code and Message
@@ -75,12 +81,48 @@ func Conflict(msg string) *Error {
 	return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: msg}
 }
 
-// AsError returns err as a wire error: itself when it is one, else
-// ErrInternal. internal reports whether err was replaced (so the caller can
-// log it once).
-func AsError(err error) (e *Error, internal bool) {
+// ErrUnavailable answers a call that failed because the database could not
+// be reached (a connection refused, cut or shut down): the caller's fault
+// it is not, nor a bug, and the same call may succeed shortly.
+var ErrUnavailable = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+	Message: "The database is unreachable: try again shortly", Data: map[string]any{"retryAfterMs": unavailableRetryMs}}
+
+// unavailableRetryMs is the retryAfterMs of ErrUnavailable: about one of
+// the replication source's reconnect attempts.
+const unavailableRetryMs = 1000
+
+// AsError returns err as a wire error: itself when it is one, ErrUnavailable
+// when the database could not be reached, else ErrInternal. replaced
+// reports whether err was replaced (so the caller can log it once).
+func AsError(err error) (e *Error, replaced bool) {
 	if errors.As(err, &e) {
 		return e, false
 	}
+	if Unreachable(err) {
+		return ErrUnavailable, true
+	}
 	return ErrInternal, true
+}
+
+// Unreachable reports whether err says the database could not be reached
+// or went away: a failed connect, a connection cut or closed, the server
+// shutting down or not accepting connections (SQLSTATE class 08, 57P01–03).
+// Errors of the statements themselves, and a cancelled or expired context,
+// are not.
+func Unreachable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "57P01", "57P02", "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, "08") // connection_exception
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
 }
