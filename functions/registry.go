@@ -425,7 +425,7 @@ func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity
 	if key.SessionID != "" {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
-			return MutationResult{}, fmt.Errorf("write mutation log: %w", err)
+			return MutationResult{}, fmt.Errorf("write mutation log: %w", outcome(err))
 		}
 	}
 	tag, err := br.Exec()
@@ -437,7 +437,7 @@ func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity
 	}
 	if err != nil {
 		br.Close()
-		return MutationResult{}, fmt.Errorf("commit mutation: %w", err)
+		return MutationResult{}, fmt.Errorf("commit mutation: %w", outcome(err))
 	}
 	var lsnText string
 	err = br.QueryRow().Scan(&lsnText)
@@ -445,13 +445,27 @@ func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity
 		err = cerr
 	}
 	if err != nil {
-		return MutationResult{}, fmt.Errorf("read wal position: %w", err)
+		return MutationResult{}, fmt.Errorf("read wal position: %w", outcome(err))
 	}
 	lsn, err := ParseLSN(lsnText)
 	if err != nil {
 		return MutationResult{}, err
 	}
 	return MutationResult{Value: out, LSN: lsn}, nil
+}
+
+// ErrOutcomeUnknown marks a mutation whose connection was lost after its
+// COMMIT was sent: it may have committed. Only a rerun that looks its
+// request key up in mutation_log may run it again.
+var ErrOutcomeUnknown = errors.New("functions: the connection was lost after COMMIT was sent; the mutation may have committed")
+
+// outcome marks an error of the statements sent with COMMIT: one that
+// lost the connection leaves the outcome unknown.
+func outcome(err error) error {
+	if Unreachable(err) {
+		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+	}
+	return err
 }
 
 // replay looks a request up in the mutation log: found is true when it

@@ -3,6 +3,7 @@ package reactive
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,7 +46,13 @@ func (e *Engine) Query(ctx context.Context, udfPath string, args json.RawMessage
 	return json.Marshal(out.Value)
 }
 
-// Mutate runs a mutation (HTTP API and sessions).
+// Mutate runs a mutation (HTTP API and sessions). A mutation that cannot
+// reach the database (functions.Unreachable) is run again, with backoff,
+// until it gets through or DBGrace has passed; then its error is the
+// caller's (ErrUnavailable on the wire). It is run again only where that
+// cannot apply it twice: it failed before its COMMIT was sent, or it has a
+// request key, whose mutation_log record a rerun finds if the lost COMMIT
+// went through (functions.ErrOutcomeUnknown).
 func (e *Engine) Mutate(ctx context.Context, udfPath string, args json.RawMessage, id *functions.Identity, key functions.RequestKey) (functions.MutationResult, error) {
 	fn, err := e.lookup(udfPath, functions.KindMutation)
 	if err != nil {
@@ -56,8 +63,28 @@ func (e *Engine) Mutate(ctx context.Context, udfPath string, args json.RawMessag
 		return functions.MutationResult{}, err
 	}
 	start := time.Now()
-	res, err := fn.RunMutation(ctx, e.cfg.Pool, id, v, key)
-	e.m.mutations.Inc()
-	e.m.mutationSeconds.Observe(time.Since(start).Seconds())
-	return res, err
+	deadline := start.Add(e.cfg.DBGrace)
+	for wait := dbRetryFirst; ; wait = min(2*wait, dbRetryMax) {
+		res, err := fn.RunMutation(ctx, e.cfg.Pool, id, v, key)
+		rerun := err != nil && functions.Unreachable(err) &&
+			(key.SessionID != "" || !errors.Is(err, functions.ErrOutcomeUnknown)) && time.Now().Add(wait).Before(deadline)
+		if !rerun {
+			e.m.mutations.Inc()
+			e.m.mutationSeconds.Observe(time.Since(start).Seconds())
+			return res, err
+		}
+		e.m.mutationDBRetries.Inc()
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return functions.MutationResult{}, ctx.Err()
+		}
+		key.Resumed = true // the lost attempt may have committed: look it up first
+	}
 }
+
+// Backoff of a mutation waiting for the database to come back.
+const (
+	dbRetryFirst = 50 * time.Millisecond
+	dbRetryMax   = time.Second
+)

@@ -27,6 +27,10 @@ type Config struct {
 	// SnapshotWait bounds how long a batch waits for the commits it covers
 	// to become visible to a new snapshot. Zero means 2s.
 	SnapshotWait time.Duration
+	// DBGrace bounds how long a mutation that cannot reach the database
+	// waits for it to come back before it fails as unavailable (see
+	// Mutate). Zero means 10s; negative means no wait.
+	DBGrace time.Duration
 	// Metrics receives the engine's Prometheus metrics. Nil means none.
 	Metrics *Metrics
 	// Logger receives the engine's logs. Nil discards them.
@@ -93,6 +97,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.MaxQueuedChanges <= 0 {
 		cfg.MaxQueuedChanges = 100_000
+	}
+	if cfg.DBGrace == 0 {
+		cfg.DBGrace = 10 * time.Second
 	}
 	if cfg.SnapshotWait <= 0 {
 		cfg.SnapshotWait = 2 * time.Second

@@ -20,6 +20,7 @@ type serverFlags struct {
 	chat      *chat.Config
 	media     *mediaOptions
 	debugAddr *string
+	dbGrace   *time.Duration
 }
 
 // declareServerFlags declares the shared flags on fl; serve adds the
@@ -35,6 +36,8 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 	f.chat = chatFlags(fl)
 	f.media = mediaFlags(fl, serve)
 	f.debugAddr = debugFlag(fl)
+	f.dbGrace = fl.Duration("db-grace", 10*time.Second,
+		"how long a mutation waits for an unreachable database to come back before it fails as unavailable (negative: no wait)")
 	return f
 }
 
@@ -59,7 +62,7 @@ func chatFlags(fl *flag.FlagSet) *chat.Config {
 // and runs the server and the verifier's key refresh until ctx ends.
 func runServer(ctx context.Context, log *slog.Logger, cfg server.Config, verifier *jwtauth.Verifier, f *serverFlags,
 	dataDir string, ready func(*server.Server) error) error {
-	cfg.Verifier, cfg.Chat, cfg.Logger = verifier, *f.chat, log
+	cfg.Verifier, cfg.Chat, cfg.Logger, cfg.DBGrace = verifier, *f.chat, log, *f.dbGrace
 	if err := f.media.apply(&cfg, dataDir); err != nil {
 		return err
 	}

@@ -108,34 +108,54 @@ func (l *link) restore() {
 	l.mu.Unlock()
 }
 
-// While the database cannot be reached, a mutation fails as unavailable
-// (503, retryAfterMs), never as an internal error; once it is back, the
-// same call succeeds.
-func TestMutationWhileTheDatabaseIsUnreachable(t *testing.T) {
+// startBehindLink starts a server whose every connection to Postgres goes
+// through a link the test can cut, with mutations waiting grace for it.
+func startBehindLink(t *testing.T, grace time.Duration) (*parleytest.Server, *link) {
 	var l *link
 	s := parleytest.StartConfigured(t, func(cfg *server.Config) {
 		var u string
 		l, u = newLink(t, cfg.DatabaseURL)
-		cfg.DatabaseURL = u
+		cfg.DatabaseURL, cfg.DBGrace = u, grace
 	})
-	token := s.Token(t, parleytest.John)
-	call := func() (status int, body map[string]any) {
-		req, err := http.NewRequest("POST", s.URL+"/api/mutation", strings.NewReader(
-			`{"path":"shared/chat:sendMessage","args":{"conversationId":"`+schema.DemoConversationID+`","content":"during the blip","messageType":"text"}}`))
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-		return resp.StatusCode, body
+	return s, l
+}
+
+// send posts John's message content to the demo conversation through the
+// HTTP API and returns the call's JSON answer.
+func send(t *testing.T, s *parleytest.Server, content string) map[string]any {
+	t.Helper()
+	body, err := trySend(s.URL, s.Token(t, parleytest.John), content)
+	require.NoError(t, err)
+	return body
+}
+
+// trySend is send for a goroutine of the test's, where require cannot stop
+// the test.
+func trySend(url, token, content string) (map[string]any, error) {
+	req, err := http.NewRequest("POST", url+"/api/mutation", strings.NewReader(
+		`{"path":"shared/chat:sendMessage","args":{"conversationId":"`+schema.DemoConversationID+`","content":"`+content+`","messageType":"text"}}`))
+	if err != nil {
+		return nil, err
 	}
-	status, body := call()
-	require.Equal(t, "success", body["status"], body)
-	require.Equal(t, http.StatusOK, status)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	return body, json.NewDecoder(resp.Body).Decode(&body)
+}
+
+// While the database stays unreachable past the grace, a mutation fails as
+// unavailable (503, retryAfterMs), never as an internal error; once it is
+// back, the same call succeeds.
+func TestMutationWhileTheDatabaseIsUnreachable(t *testing.T) {
+	s, l := startBehindLink(t, 300*time.Millisecond)
+	require.Equal(t, "success", send(t, s, "before")["status"])
 
 	l.cut()
-	status, body = call()
+	body := send(t, s, "during")
 	require.Equal(t, "error", body["status"], body)
 	data, _ := body["errorData"].(map[string]any)
 	require.Equal(t, "unavailable", data["code"], body)
@@ -144,9 +164,42 @@ func TestMutationWhileTheDatabaseIsUnreachable(t *testing.T) {
 
 	l.restore()
 	pgtest.Eventually(t, 30*time.Second, func() error {
-		if _, body := call(); body["status"] != "success" {
+		if body := send(t, s, "after"); body["status"] != "success" {
 			return errors.New("still failing: " + body["errorMessage"].(string))
 		}
 		return nil
 	})
+}
+
+// A blip shorter than the grace is not the caller's problem: the mutation
+// waits for the database and then runs, once.
+func TestMutationRidesOutABlip(t *testing.T) {
+	s, l := startBehindLink(t, 20*time.Second)
+	require.Equal(t, "success", send(t, s, "before the blip")["status"])
+
+	l.cut()
+	token := s.Token(t, parleytest.John)
+	done := make(chan map[string]any, 1)
+	go func() {
+		body, err := trySend(s.URL, token, "typed during the blip")
+		if err != nil {
+			body = map[string]any{"error": err.Error()}
+		}
+		done <- body
+	}()
+	select {
+	case body := <-done:
+		t.Fatalf("the mutation answered while the database was unreachable: %v", body)
+	case <-time.After(time.Second):
+	}
+	l.restore()
+	select {
+	case body := <-done:
+		require.Equal(t, "success", body["status"], body)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the mutation did not complete after the database came back")
+	}
+	var n int
+	require.NoError(t, s.DB.QueryRow(t.Context(), `SELECT count(*) FROM messages WHERE content = 'typed during the blip'`).Scan(&n))
+	require.Equal(t, 1, n, "written exactly once")
 }

@@ -59,6 +59,10 @@ type Config struct {
 	// WriteTimeout bounds one WebSocket write: a client that does not
 	// take a message in time is disconnected. Zero means 10s.
 	WriteTimeout time.Duration
+	// DBGrace bounds how long a mutation waits for an unreachable database
+	// to come back before it fails as unavailable (reactive.Config.DBGrace).
+	// Zero means 10s; negative means no wait.
+	DBGrace time.Duration
 }
 
 // Server is an assembled Parley. Not safe for concurrent use of Run.
@@ -121,7 +125,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Chat.Media = chatMedia{svc}
 	}
 	registry := Functions(cfg.Chat)
-	eng, err := reactive.New(reactive.Config{Pool: pool, Registry: registry, Metrics: reactive.NewMetrics(reg), Logger: log})
+	eng, err := reactive.New(reactive.Config{Pool: pool, Registry: registry, Metrics: reactive.NewMetrics(reg), Logger: log,
+		DBGrace: cfg.DBGrace})
 	if err != nil {
 		pool.Close()
 		return nil, err
