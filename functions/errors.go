@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -102,6 +103,16 @@ func AsError(err error) (e *Error, replaced bool) {
 		return ErrUnavailable, true
 	}
 	return ErrInternal, true
+}
+
+// LogLevel is the level at which a transport logs an error AsError
+// replaced by we: a database outage is a warning (expected, and logged per
+// call while it lasts), anything else an error.
+func LogLevel(we *Error) slog.Level {
+	if we == ErrUnavailable {
+		return slog.LevelWarn
+	}
+	return slog.LevelError
 }
 
 // Unreachable reports whether err says the database could not be reached

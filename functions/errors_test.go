@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"syscall"
 	"testing"
@@ -49,8 +50,10 @@ func TestUnreachableErrors(t *testing.T) {
 			if tt.want {
 				require.Equal(t, map[string]any{"code": "unavailable", "status": 503,
 					"error": "The database is unreachable: try again shortly", "retryAfterMs": 1000}, we.ErrorData())
+				require.Equal(t, slog.LevelWarn, functions.LogLevel(we), "an outage is logged as a warning")
 			} else {
 				require.Same(t, functions.ErrInternal, we)
+				require.Equal(t, slog.LevelError, functions.LogLevel(we))
 			}
 		})
 	}

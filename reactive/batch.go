@@ -366,7 +366,7 @@ func (e *Engine) runOne(ctx context.Context, q schema.Querier, in *instance, now
 	if err != nil {
 		we, internal := functions.AsError(err)
 		if internal {
-			e.log.Error("query failed", slog.String("function", in.key.fn.Name), slog.Any("error", err))
+			e.log.Log(ctx, functions.LogLevel(we), "query failed", slog.String("function", in.key.fn.Name), slog.Any("error", err))
 			if retryAt := now.Add(internalRetry); o.refreshAt.IsZero() || retryAt.Before(o.refreshAt) {
 				o.refreshAt = retryAt
 			}

@@ -370,7 +370,7 @@ func (s *Session) Mutation(ctx context.Context, requestID uint32, udfPath string
 			if ctx.Err() != nil {
 				return // the connection is gone
 			}
-			s.cfg.Logger.Error("mutation failed", slog.String("function", udfPath), slog.Any("error", err))
+			s.cfg.Logger.Log(ctx, functions.LogLevel(we), "mutation failed", slog.String("function", udfPath), slog.Any("error", err))
 		}
 		resp.Err = we
 		s.mu.Lock()

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -60,7 +61,7 @@ func (s *Server) writeCall(w http.ResponseWriter, value json.RawMessage, err err
 	if err != nil {
 		we, internal := functions.AsError(err)
 		if internal {
-			s.log.Error("call failed", slog.String("function", path), slog.Any("error", err))
+			s.log.Log(context.Background(), functions.LogLevel(we), "call failed", slog.String("function", path), slog.Any("error", err))
 		}
 		w.WriteHeader(statusUDFFailed)
 		json.NewEncoder(w).Encode(callResponse{Status: "error", ErrorMessage: we.Message, ErrorData: we.ErrorData(), LogLines: noLogLines}) //nolint:errcheck
