@@ -81,9 +81,14 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 	if len(run) > 0 {
 		start := time.Now()
 		outs, retry, stale, err := e.runBatch(ctx, run, e.unconfirmed)
+		e.dbDown.Store(err != nil && functions.Unreachable(err))
 		if err != nil {
 			if ctx.Err() == nil {
-				e.log.Error("re-run batch", slog.Int("instances", len(run)), slog.Any("error", err))
+				level := slog.LevelError
+				if functions.Unreachable(err) {
+					level = slog.LevelWarn // an outage, not a bug: results stay as they were
+				}
+				e.log.Log(ctx, level, "re-run batch", slog.Int("instances", len(run)), slog.Any("error", err))
 			}
 			for _, in := range run {
 				e.retry[in] = struct{}{}

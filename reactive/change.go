@@ -65,6 +65,13 @@ type ChangeSink interface {
 	// Reset reports that the stream (re)started at lsn: changes before it
 	// may have been missed, so every live query must be re-run.
 	Reset(lsn LSN)
+	// Resume reports that the stream restarted at lsn and misses nothing
+	// after Applied (a permanent slot resumed): the changes of the gap
+	// follow as commits, and nothing needs re-running.
+	Resume(lsn LSN)
+	// Interrupted reports that the stream stopped: until the next Reset or
+	// Resume, commits may go unseen, so live results may be stale.
+	Interrupted()
 	// Applied returns the highest LSN whose effects on live queries have
 	// been pushed to sessions. The source reports it as flushed/applied.
 	Applied() LSN
@@ -77,7 +84,8 @@ type ChangeSink interface {
 // ChangeSource produces the committed change stream.
 type ChangeSource interface {
 	// Run streams changes into sink until ctx is done or a fatal error
-	// occurs. It reconnects on transient errors, calling sink.Reset after
-	// each (re)start. It returns only after its goroutines have exited.
+	// occurs. It reconnects on transient errors, calling sink.Interrupted
+	// when a stream stops and sink.Reset or sink.Resume when one (re)starts.
+	// It returns only after its goroutines have exited.
 	Run(ctx context.Context, sink ChangeSink) error
 }

@@ -76,6 +76,8 @@ type Engine struct {
 	runs           atomic.Uint64 // query instance runs so far
 	received       atomic.Uint64 // highest position known delivered
 	replicating    atomic.Bool   // a Reset has been applied
+	streaming      atomic.Bool   // between Reset or Resume and Interrupted
+	dbDown         atomic.Bool   // the last re-run batch could not reach the database
 
 	// owned by the Run goroutine
 	unconfirmed   []uint32 // xids of applied commits no snapshot was checked against yet
@@ -173,9 +175,25 @@ func (e *Engine) Reset(lsn LSN) {
 		e.progress = lsn
 	}
 	e.qmu.Unlock()
+	e.streaming.Store(true)
 	e.m.resets.Inc()
 	signal(e.wake)
 }
+
+// Resume implements ChangeSink: the stream goes on where it stopped, so
+// only the commits it delivers next invalidate anything.
+func (e *Engine) Resume(lsn LSN) {
+	e.streaming.Store(true)
+	e.m.resumes.Inc()
+	signal(e.wake)
+}
+
+// Interrupted implements ChangeSink.
+func (e *Engine) Interrupted() { e.streaming.Store(false) }
+
+// Stale reports whether live results may lag the database: the change
+// stream is down, or the last re-run could not reach the database.
+func (e *Engine) Stale() bool { return !e.streaming.Load() || e.dbDown.Load() }
 
 // Applied implements ChangeSink.
 func (e *Engine) Applied() LSN { return LSN(e.applied.Load()) }

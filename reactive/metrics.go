@@ -18,6 +18,7 @@ type Metrics struct {
 	// could not be reached.
 	mutationDBRetries prometheus.Counter
 	resets            prometheus.Counter
+	resumes           prometheus.Counter
 	snapshotRetries   prometheus.Counter
 	closedSlow        prometheus.Counter
 }
@@ -38,12 +39,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		mutationSeconds:   prometheus.NewHistogram(prometheus.HistogramOpts{Name: "parley_mutation_duration_seconds", Help: "Mutation run time including retries.", Buckets: latency}),
 		mutationDBRetries: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_mutation_db_retries_total", Help: "Mutation runs repeated because the database could not be reached."}),
 		resets:            prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_replication_resets_total", Help: "Replication (re)starts; each re-runs every live query."}),
+		resumes:           prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_replication_resumes_total", Help: "Replication restarts that resumed a permanent slot; only the gap's changes are matched."}),
 		snapshotRetries:   prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_snapshot_retries_total", Help: "Snapshots retaken because a replicated commit was not yet visible."}),
 		closedSlow:        prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_sessions_closed_slow_total", Help: "Sessions closed because they could not keep up."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.changes, m.runs, m.unchanged, m.batches, m.batchSeconds, m.writeToPush,
-			m.mutations, m.mutationSeconds, m.mutationDBRetries, m.resets, m.snapshotRetries, m.closedSlow)
+			m.mutations, m.mutationSeconds, m.mutationDBRetries, m.resets, m.resumes, m.snapshotRetries, m.closedSlow)
 	}
 	return m
 }

@@ -197,6 +197,9 @@ func (s *Source) Run(ctx context.Context, sink reactive.ChangeSink) error {
 	for {
 		streamed, err := s.session(ctx, sink)
 		s.connected.Store(false)
+		if streamed {
+			sink.Interrupted()
+		}
 		if ctx.Err() != nil {
 			return nil
 		}

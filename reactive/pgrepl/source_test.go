@@ -33,6 +33,8 @@ type recordingSink struct {
 	mu       sync.Mutex
 	commits  []reactive.Commit
 	resets   []reactive.LSN
+	resumes  []reactive.LSN
+	stopped  int // Interrupted calls
 	progress reactive.LSN // highest Progress
 	applied  reactive.LSN
 	wanted   chan struct{}
@@ -57,6 +59,18 @@ func (s *recordingSink) Reset(lsn reactive.LSN) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.resets = append(s.resets, lsn)
+}
+
+func (s *recordingSink) Resume(lsn reactive.LSN) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resumes = append(s.resumes, lsn)
+}
+
+func (s *recordingSink) Interrupted() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped++
 }
 
 func (s *recordingSink) Applied() reactive.LSN {
