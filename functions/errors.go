@@ -88,6 +88,14 @@ func Conflict(msg string) *Error {
 var ErrUnavailable = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
 	Message: "The database is unreachable: try again shortly", Data: map[string]any{"retryAfterMs": unavailableRetryMs}}
 
+// ErrOutcomeUnavailable answers a mutation whose connection was lost after
+// its COMMIT was sent (ErrOutcomeUnknown) and that could not be looked up
+// again before the grace ran out: it may have committed, so a client must
+// not simply send it again.
+var ErrOutcomeUnavailable = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+	Message: "The database became unreachable while the mutation was committing: it may have been applied",
+	Data:    map[string]any{"retryAfterMs": unavailableRetryMs, "mayHaveCommitted": true}}
+
 // unavailableRetryMs is the retryAfterMs of ErrUnavailable: about one of
 // the replication source's reconnect attempts.
 const unavailableRetryMs = 1000
@@ -100,6 +108,9 @@ func AsError(err error) (e *Error, replaced bool) {
 		return e, false
 	}
 	if Unreachable(err) {
+		if errors.Is(err, ErrOutcomeUnknown) {
+			return ErrOutcomeUnavailable, true
+		}
 		return ErrUnavailable, true
 	}
 	return ErrInternal, true
@@ -109,7 +120,7 @@ func AsError(err error) (e *Error, replaced bool) {
 // replaced by we: a database outage is a warning (expected, and logged per
 // call while it lasts), anything else an error.
 func LogLevel(we *Error) slog.Level {
-	if we == ErrUnavailable {
+	if we == ErrUnavailable || we == ErrOutcomeUnavailable {
 		return slog.LevelWarn
 	}
 	return slog.LevelError

@@ -58,3 +58,16 @@ func TestUnreachableErrors(t *testing.T) {
 		})
 	}
 }
+
+// A connection lost after COMMIT was sent leaves the outcome unknown: the
+// wire error says so, and that a plain resend could apply it twice.
+func TestOutcomeUnknownIsUnavailableButMayHaveCommitted(t *testing.T) {
+	cut := fmt.Errorf("commit: %w: %w", functions.ErrOutcomeUnknown, io.ErrUnexpectedEOF)
+	require.True(t, functions.Unreachable(cut))
+	we, replaced := functions.AsError(cut)
+	require.True(t, replaced)
+	require.Equal(t, map[string]any{"code": "unavailable", "status": 503, "mayHaveCommitted": true,
+		"error": "The database became unreachable while the mutation was committing: it may have been applied",
+		"retryAfterMs": 1000}, we.ErrorData())
+	require.Equal(t, slog.LevelWarn, functions.LogLevel(we))
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,11 +65,21 @@ func (e *Engine) Mutate(ctx context.Context, udfPath string, args json.RawMessag
 	}
 	start := time.Now()
 	deadline := start.Add(e.cfg.DBGrace)
+	unknown := false // an attempt may have committed and no later one looked it up
 	for wait := dbRetryFirst; ; wait = min(2*wait, dbRetryMax) {
 		res, err := fn.RunMutation(ctx, e.cfg.Pool, id, v, key)
+		switch {
+		case errors.Is(err, functions.ErrOutcomeUnknown):
+			unknown = true
+		case err == nil || !functions.Unreachable(err):
+			unknown = false // it reached the database, which settled the lost attempt
+		}
 		rerun := err != nil && functions.Unreachable(err) &&
-			(key.SessionID != "" || !errors.Is(err, functions.ErrOutcomeUnknown)) && time.Now().Add(wait).Before(deadline)
+			(key.SessionID != "" || !unknown) && time.Now().Add(wait).Before(deadline)
 		if !rerun {
+			if unknown && !errors.Is(err, functions.ErrOutcomeUnknown) {
+				err = fmt.Errorf("%w (an earlier attempt: %w)", err, functions.ErrOutcomeUnknown)
+			}
 			e.m.mutations.Inc()
 			e.m.mutationSeconds.Observe(time.Since(start).Seconds())
 			return res, err

@@ -34,7 +34,7 @@ type recordingSink struct {
 	commits  []reactive.Commit
 	resets   []reactive.LSN
 	resumes  []reactive.LSN
-	stopped  int // Interrupted calls
+	stopped  int          // Interrupted calls
 	progress reactive.LSN // highest Progress
 	applied  reactive.LSN
 	wanted   chan struct{}
