@@ -5,7 +5,7 @@ BIN     := bin/parley
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 20s
 
-.PHONY: run web test build deps bench bench-pg bench-go fuzz lint generate clean
+.PHONY: run web test build deps bench bench-gap bench-pg bench-go fuzz lint generate clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/parley
@@ -32,11 +32,23 @@ BENCH_FLAGS ?=
 BENCH_JSON  ?= bin/bench.json
 BENCH_LOG   ?= bin/bench-server.log
 
-## bench: the load scenarios (a, b, c, d, stall) against a fresh `parley dev`, one table;
+## bench: the load scenarios (a, b, c, d, stall, gap) against a fresh `parley dev`, one table;
 ## BENCH_FLAGS="--quick" or e.g. "--scenario b --b-viewers 500" to change them
 bench: deps build
 	PARLEY_BIN=$(BIN) PARLEY_LOG="$(BENCH_LOG)" scripts/with-dev-server.sh \
 		scripts/bench.sh --scenario all --json "$(BENCH_JSON)" $(BENCH_FLAGS)
+
+GAP_MODES ?= permanent temporary
+
+## bench-gap: scenario gap (replication cut with 100,000 live subscriptions, writes in the gap)
+## on a fresh `parley dev` per slot mode: the permanent slot (resume) and temporary slots (reset)
+bench-gap: deps build
+	@for mode in $(GAP_MODES); do \
+		flags=""; [ $$mode = temporary ] && flags="--replication-slot temporary"; \
+		echo "bench-gap: $$mode slot"; \
+		PARLEY_BIN=$(BIN) PARLEY_LOG="$(BENCH_LOG)" PARLEY_DEV_FLAGS="$$flags" scripts/with-dev-server.sh \
+			scripts/bench.sh --scenario gap --json "bin/bench-gap-$$mode.json" $(BENCH_FLAGS) || exit 1; \
+	done
 
 ## bench-pg: Postgres's own ceiling for scenario d, with pgbench (see scripts/bench-pg.sh)
 bench-pg: deps build

@@ -8,6 +8,7 @@ type SourceStatus struct {
 	ReceivedLSN  LSN    // WAL position of the last change received
 	KeepaliveLSN LSN    // the upstream's WAL end at its last keepalive
 	Reconnects   int64  // reconnect attempts since the source was made
+	Resumes      int64  // reconnects that resumed a permanent slot (nothing re-run)
 }
 
 // StatusReporter is a ChangeSource that can say how it is doing. /healthz

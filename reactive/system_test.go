@@ -17,6 +17,7 @@ import (
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/internal/server"
 	"github.com/parley-chat/parley/internal/syncclient"
 	"github.com/parley-chat/parley/schema"
 )
@@ -127,45 +128,88 @@ func sqlInsertMessage(t testing.TB, ctx context.Context, s *parleytest.Server, c
 }
 
 // TestReplicationReconnect kills the replication connection and writes
-// while it is down: after the reconnect every live query is re-run, so the
-// subscriber still sees the write, and later writes flow as before.
+// while it is down, by SQL and by mutation: after the reconnect the
+// subscriber sees every write, never a result older than one it had, and
+// later writes flow as before. With the permanent slot (the default) the
+// reconnect resumes and re-runs nothing; with temporary slots it resets and
+// re-runs every live query.
 func TestReplicationReconnect(t *testing.T) {
-	s := parleytest.Start(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	c := s.Dial(t, parleytest.John, syncclient.Options{})
-	conv := openConversation(t, ctx, c, pizzaArgs())
-	sub := subscribeWait(t, ctx, c, "shared/chat:getMessages", map[string]any{"conversationId": conv, "limit": 100})
-	before, err := s.Health()
-	require.NoError(t, err)
+	for _, mode := range []string{"permanent", server.TemporarySlots} {
+		t.Run(mode, func(t *testing.T) {
+			s := parleytest.StartConfigured(t, func(cfg *server.Config) {
+				if mode == server.TemporarySlots {
+					cfg.ReplicationSlot = mode
+				}
+			})
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			c := s.Dial(t, parleytest.John, syncclient.Options{})
+			conv := openConversation(t, ctx, c, pizzaArgs())
+			sub := subscribeWait(t, ctx, c, "shared/chat:getMessages", map[string]any{"conversationId": conv, "limit": 100})
+			before, err := s.Health()
+			require.NoError(t, err)
+			runsBefore := s.Server.Engine.Stats().Runs
 
-	for round := range 3 {
-		var killed int
-		require.NoError(t, s.DB.QueryRow(ctx, `SELECT count(*) FROM (
-			SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
-			WHERE active_pid IS NOT NULL AND database = current_database()) k`).Scan(&killed))
-		require.Equal(t, 1, killed, "round %d: one replication connection", round)
-		// Written right away, before the source has reconnected: this commit
-		// precedes the new slot and only the re-run on Reset can show it.
-		gap := sqlInsertMessage(t, ctx, s, conv, fmt.Sprintf("during outage %d", round))
-		h, err := s.Health()
-		require.NoError(t, err)
-		t.Logf("round %d: right after the write, replication connected=%v", round, h.Replication.Connected)
-		// A mutation committed during the outage resolves once the new
-		// stream covers it, and shows its write.
-		id, _, err := sendText(ctx, c, conv, fmt.Sprintf("mutation during outage %d", round))
-		require.NoError(t, err)
-		require.NoError(t, hasMessage(t, id)(currentOf(t, sub)))
-		waitUpdate(t, sub, 15*time.Second, hasMessage(t, gap))
-		after := sqlInsertMessage(t, ctx, s, conv, fmt.Sprintf("after outage %d", round))
-		waitUpdate(t, sub, 15*time.Second, hasMessage(t, after))
+			// Never older: a watcher checks that each result holds every
+			// message an earlier one showed (none is deleted here).
+			var older []string
+			watched := make(chan struct{})
+			go func() {
+				defer close(watched)
+				seen := map[string]bool{}
+				for u := range sub.Updates() {
+					page := pageOf(t, u)
+					for id := range seen {
+						if _, ok := page.find(id); !ok {
+							older = append(older, id)
+						}
+					}
+					for _, m := range page.Messages {
+						seen[m.ID] = true
+					}
+				}
+			}()
+			for round := range 3 {
+				var killed int
+				require.NoError(t, s.DB.QueryRow(ctx, `SELECT count(*) FROM (
+					SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+					WHERE active_pid IS NOT NULL AND database = current_database()) k`).Scan(&killed))
+				require.Equal(t, 1, killed, "round %d: one replication connection", round)
+				// Written right away, before the source has reconnected: this
+				// commit precedes a new temporary slot, so there only the re-run
+				// on Reset can show it; a resumed slot delivers it.
+				gap := sqlInsertMessage(t, ctx, s, conv, fmt.Sprintf("during outage %d", round))
+				h, err := s.Health()
+				require.NoError(t, err)
+				t.Logf("round %d: right after the write, replication connected=%v", round, h.Replication.Connected)
+				// A mutation committed during the outage resolves once the new
+				// stream covers it, and shows its write.
+				id, _, err := sendText(ctx, c, conv, fmt.Sprintf("mutation during outage %d", round))
+				require.NoError(t, err)
+				require.NoError(t, hasMessage(t, id)(currentOf(t, sub)))
+				waitUpdate(t, sub, 15*time.Second, hasMessage(t, gap))
+				after := sqlInsertMessage(t, ctx, s, conv, fmt.Sprintf("after outage %d", round))
+				waitUpdate(t, sub, 15*time.Second, hasMessage(t, after))
+			}
+			h, err := s.Health()
+			require.NoError(t, err)
+			require.Greater(t, h.Replication.Reconnects, before.Replication.Reconnects)
+			require.True(t, h.Replication.Connected)
+			require.Len(t, pageOf(t, currentOf(t, sub)).Messages, 9)
+			require.NoError(t, sub.Unsubscribe())
+			<-watched
+			require.Empty(t, older, "results older than ones already shown")
+			if mode == server.TemporarySlots {
+				require.NotEqual(t, before.Replication.Slot, h.Replication.Slot, "a new temporary slot")
+				return
+			}
+			require.Equal(t, before.Replication.Slot, h.Replication.Slot, "the same permanent slot")
+			require.EqualValues(t, 3, h.Replication.Resumes)
+			// Each round re-ran only what its writes touched: the page and
+			// the conversation list's and unread counts' instances, not all.
+			t.Logf("query runs during the rounds: %d", s.Server.Engine.Stats().Runs-runsBefore)
+		})
 	}
-	h, err := s.Health()
-	require.NoError(t, err)
-	require.Greater(t, h.Replication.Reconnects, before.Replication.Reconnects)
-	require.NotEqual(t, before.Replication.Slot, h.Replication.Slot, "a new temporary slot")
-	require.True(t, h.Replication.Connected)
-	require.Len(t, pageOf(t, currentOf(t, sub)).Messages, 9)
 }
 
 func currentOf(t testing.TB, sub *syncclient.Subscription) syncclient.Update {

@@ -3,7 +3,8 @@
 # a temporary data directory, with rate limits off, and stops the server
 # afterwards. CMD finds it through PARLEY_URL and PARLEY_DATA; the server's
 # log goes to $PARLEY_LOG (default bin/dev-server.log). Exits with CMD's
-# status. PARLEY_BIN names the binary (default bin/parley).
+# status. PARLEY_BIN names the binary (default bin/parley); PARLEY_DEV_FLAGS
+# adds flags to `parley dev` (e.g. "--replication-slot temporary").
 set -eu
 bin=${PARLEY_BIN:-bin/parley}
 log=${PARLEY_LOG:-bin/dev-server.log}
@@ -22,7 +23,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 mkdir -p "$(dirname "$log")"
 : >"$log"
-"$bin" dev --data "$dir" --addr 127.0.0.1:0 --web "" --message-rate -1 --typing-rate -1 2>"$log" &
+"$bin" dev --data "$dir" --addr 127.0.0.1:0 --web "" --message-rate -1 --typing-rate -1 ${PARLEY_DEV_FLAGS:-} 2>"$log" &
 pid=$!
 url=""
 for _ in $(seq 1 600); do

@@ -21,6 +21,7 @@ type serverFlags struct {
 	media     *mediaOptions
 	debugAddr *string
 	dbGrace   *time.Duration
+	slot      *string
 }
 
 // declareServerFlags declares the shared flags on fl; serve adds the
@@ -38,6 +39,9 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 	f.debugAddr = debugFlag(fl)
 	f.dbGrace = fl.Duration("db-grace", 10*time.Second,
 		"how long a mutation waits for an unreachable database to come back before it fails as unavailable (negative: no wait)")
+	f.slot = fl.String("replication-slot", "",
+		"the permanent logical replication slot this server reads, which a reconnect resumes; every server needs its own "+
+			"(default parley_<database>); \""+server.TemporarySlots+"\": a temporary slot per connection, and every live query re-run after a reconnect")
 	return f
 }
 
@@ -62,7 +66,7 @@ func chatFlags(fl *flag.FlagSet) *chat.Config {
 // and runs the server and the verifier's key refresh until ctx ends.
 func runServer(ctx context.Context, log *slog.Logger, cfg server.Config, verifier *jwtauth.Verifier, f *serverFlags,
 	dataDir string, ready func(*server.Server) error) error {
-	cfg.Verifier, cfg.Chat, cfg.Logger, cfg.DBGrace = verifier, *f.chat, log, *f.dbGrace
+	cfg.Verifier, cfg.Chat, cfg.Logger, cfg.DBGrace, cfg.ReplicationSlot = verifier, *f.chat, log, *f.dbGrace, *f.slot
 	if err := f.media.apply(&cfg, dataDir); err != nil {
 		return err
 	}

@@ -78,6 +78,10 @@ func benchFlags(cfg *bench.Config, o *benchOptions, out io.Writer) *flag.FlagSet
 	fl.Float64Var(&cfg.Stall.Rate, "stall-rate", cfg.Stall.Rate, "stall: writes per second")
 	fl.IntVar(&cfg.Stall.ContentBytes, "stall-content-bytes", cfg.Stall.ContentBytes, "stall: bytes of padding in each message")
 	fl.DurationVar(&cfg.Stall.Duration, "stall-duration", cfg.Stall.Duration, "stall: how long writes continue")
+	fl.IntVar(&cfg.Gap.Subscriptions, "gap-subscriptions", cfg.Gap.Subscriptions, "gap: idle subscriptions live while replication is cut")
+	fl.IntVar(&cfg.Gap.PerSession, "gap-per-session", cfg.Gap.PerSession, "gap: idle subscriptions per session")
+	fl.IntVar(&cfg.Gap.Rounds, "gap-rounds", cfg.Gap.Rounds, "gap: times the replication stream is cut")
+	fl.IntVar(&cfg.Gap.Writes, "gap-writes", cfg.Gap.Writes, "gap: messages committed by SQL while it is down, per round")
 	return fl
 }
 

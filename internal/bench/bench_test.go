@@ -47,6 +47,9 @@ func TestQuickRun(t *testing.T) {
 	for _, row := range rep.Rows {
 		names = append(names, row.Scenario)
 		require.Empty(t, row.Error, row.Scenario)
+		if row.Scenario == bench.ScenarioGap {
+			continue // no load of its own: see below
+		}
 		require.Positive(t, row.Writes, "%s: no writes measured", row.Scenario)
 		// A write the server fails (a serialization failure past its
 		// retries, say) is the server's to fix; the generator reports it.
@@ -63,7 +66,7 @@ func TestQuickRun(t *testing.T) {
 		require.Positive(t, row.QueryRunsPerSec, row.Scenario)
 		require.Positive(t, row.ServerRSS, row.Scenario)
 	}
-	require.Equal(t, []string{"a", "b", "c/10", "c/1000", "d", "stall"}, names)
+	require.Equal(t, []string{"a", "b", "c/10", "c/1000", "d", "stall", "gap"}, names)
 
 	byName := map[string]bench.Row{}
 	for _, row := range rep.Rows {
@@ -78,6 +81,14 @@ func TestQuickRun(t *testing.T) {
 	require.Zero(t, byName["d"].SQLLatency.N, "d writes by sendMessage only")
 	require.NotNil(t, byName["stall"].Stall)
 	require.Equal(t, cfg.Stall.Clients, byName["stall"].Stall.Clients)
+	gap := byName["gap"]
+	require.Equal(t, 4*2*cfg.Gap.Conversations+cfg.Gap.Subscriptions, gap.Subscriptions)
+	require.Len(t, gap.Gap, cfg.Gap.Rounds)
+	for _, g := range gap.Gap {
+		require.Equal(t, "resume", g.Mode, "the server resumes its permanent slot")
+		require.Positive(t, g.FreshMs)
+		require.GreaterOrEqual(t, g.FreshMs, g.ConnectedMs)
+	}
 	require.NotNil(t, rep.CRatio)
 	require.Contains(t, rep.Postgres, "synchronous_commit")
 

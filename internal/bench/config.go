@@ -18,10 +18,11 @@ const (
 	ScenarioC     = "c"     // matching cost: idle subscriptions elsewhere
 	ScenarioD     = "d"     // peak sendMessage throughput, closed loop
 	ScenarioStall = "stall" // clients that stop reading
+	ScenarioGap   = "gap"   // a replication gap's catch-up
 )
 
 // AllScenarios lists every scenario in the order Run runs them.
-var AllScenarios = []string{ScenarioA, ScenarioB, ScenarioC, ScenarioD, ScenarioStall}
+var AllScenarios = []string{ScenarioA, ScenarioB, ScenarioC, ScenarioD, ScenarioStall, ScenarioGap}
 
 // ErrConfig wraps every configuration error New reports.
 var ErrConfig = errors.New("bench: bad configuration")
@@ -73,6 +74,7 @@ type Config struct {
 	C     ConfigC
 	D     ConfigD
 	Stall ConfigStall
+	Gap   ConfigGap
 
 	// Logger receives progress. Nil discards it.
 	Logger *slog.Logger
@@ -129,6 +131,18 @@ type ConfigStall struct {
 	Duration     time.Duration // zero means 40s
 }
 
+// ConfigGap sizes the gap scenario: Subscriptions idle subscriptions
+// (PerSession to a session) and Conversations active two-party
+// conversations; Rounds times the replication stream is cut and Writes
+// messages are committed by SQL before it is back.
+type ConfigGap struct {
+	Subscriptions int // zero means 100,000
+	PerSession    int // zero means 50
+	Conversations int // zero means 10
+	Rounds        int // zero means 3
+	Writes        int // zero means 20
+}
+
 // Defaults returns the standard scenario sizes (issue 4's).
 func Defaults() Config {
 	return Config{
@@ -139,6 +153,7 @@ func Defaults() Config {
 		C:     ConfigC{Conversations: 100, Rate: 100, Idle: []int{1000, 100000}, IdlePerSession: 10},
 		D:     ConfigD{Subscribers: 1000, Writers: 32},
 		Stall: ConfigStall{Clients: 100, Viewers: 10, Rate: 50, ContentBytes: 1000, Duration: 40 * time.Second},
+		Gap:   ConfigGap{Subscriptions: 100000, PerSession: 50, Conversations: 10, Rounds: 3, Writes: 20},
 	}
 }
 
@@ -155,6 +170,7 @@ func Quick() Config {
 		C:     ConfigC{Conversations: 5, Rate: 10, Idle: []int{10, 1000}, IdlePerSession: 10},
 		D:     ConfigD{Subscribers: 10, Writers: 4},
 		Stall: ConfigStall{Clients: 3, Viewers: 2, Rate: 10, ContentBytes: 1000, Duration: time.Second},
+		Gap:   ConfigGap{Subscriptions: 1000, PerSession: 50, Conversations: 2, Rounds: 2, Writes: 4},
 	}
 }
 
@@ -197,6 +213,11 @@ func (c *Config) fill() error {
 	setDefault(&c.Stall.Rate, d.Stall.Rate)
 	setDefault(&c.Stall.ContentBytes, d.Stall.ContentBytes)
 	setDefault(&c.Stall.Duration, d.Stall.Duration)
+	setDefault(&c.Gap.Subscriptions, d.Gap.Subscriptions)
+	setDefault(&c.Gap.PerSession, d.Gap.PerSession)
+	setDefault(&c.Gap.Conversations, d.Gap.Conversations)
+	setDefault(&c.Gap.Rounds, d.Gap.Rounds)
+	setDefault(&c.Gap.Writes, d.Gap.Writes)
 
 	switch {
 	case c.WarmUp < 0:
@@ -242,6 +263,8 @@ func (c *Config) connections() int {
 			n = c.D.Subscribers
 		case ScenarioStall:
 			n = c.Stall.Viewers + c.Stall.Clients
+		case ScenarioGap:
+			n = 2*c.Gap.Conversations + ceilDiv(c.Gap.Subscriptions, c.Gap.PerSession)
 		}
 		most = max(most, n)
 	}

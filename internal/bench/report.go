@@ -38,6 +38,7 @@ type ReportConfig struct {
 	C               ConfigC     `json:"c"`
 	D               ConfigD     `json:"d"`
 	Stall           ConfigStall `json:"stall"`
+	Gap             ConfigGap   `json:"gap"`
 	StallDurationS  float64     `json:"stallDurationSeconds"`
 	LatencyStartsAt string      `json:"latencyStartsAt"`
 }
@@ -121,6 +122,7 @@ type Row struct {
 	Disconnects    int `json:"disconnects"`
 
 	Stall  *StallResult   `json:"stall,omitempty"`
+	Gap    []GapResult    `json:"gap,omitempty"`
 	Series []scrape.Point `json:"series,omitempty"`
 	Notes  []string       `json:"notes,omitempty"`
 }

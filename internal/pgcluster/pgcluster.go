@@ -269,9 +269,11 @@ func (c *Cluster) serverOptions(port int, extra map[string]string) string {
 		"wal_level":               "logical",
 		"fsync":                   "off",
 		"full_page_writes":        "off",
-		"max_wal_senders":         "20",
-		"max_replication_slots":   "20",
+		"max_wal_senders":         "40",
+		"max_replication_slots":   "40",
 		"max_connections":         "200",
+		// A permanent slot of a server that died keeps WAL only this far.
+		"max_slot_wal_keep_size": "1GB",
 	}
 	maps.Copy(settings, extra)
 	c.socketDir = socketDir

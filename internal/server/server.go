@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -33,10 +34,17 @@ type Config struct {
 	// Listener accepts HTTP connections. Required.
 	Listener net.Listener
 	// Source is the committed change stream the engine follows. Nil means
-	// a pgrepl.Source on DatabaseURL: a temporary logical replication slot
-	// of this node's own. /healthz reports it if it implements
+	// a pgrepl.Source on DatabaseURL reading the permanent slot
+	// ReplicationSlot. /healthz reports it if it implements
 	// reactive.StatusReporter.
 	Source reactive.ChangeSource
+	// ReplicationSlot names the default Source's permanent logical
+	// replication slot: a reconnect resumes it, so only the gap's changes
+	// are matched (pgrepl.Config.Slot). Slots are cluster-wide: every server
+	// needs its own. Empty means DefaultSlot(DatabaseURL's database);
+	// TemporarySlots means a new temporary slot per connection, and every
+	// live query re-run after each reconnect.
+	ReplicationSlot string
 	// MaxConns bounds the pool. Zero means 32.
 	MaxConns int32
 	// Chat tunes the chat API (rate limits, typing expiry). Zero values
@@ -133,7 +141,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	src := cfg.Source
 	if src == nil {
-		if src, err = pgrepl.New(pgrepl.Config{ConnString: cfg.DatabaseURL, Publication: schema.Publication, Logger: log}); err != nil {
+		slot := cfg.ReplicationSlot
+		switch slot {
+		case "":
+			slot = DefaultSlot(pcfg.ConnConfig.Database)
+		case TemporarySlots:
+			slot = ""
+		}
+		if src, err = pgrepl.New(pgrepl.Config{ConnString: cfg.DatabaseURL, Publication: schema.Publication, Slot: slot, Logger: log}); err != nil {
 			pool.Close()
 			return nil, err
 		}
@@ -298,6 +313,31 @@ func (s *Server) pruneMutationLog(ctx context.Context) error {
 	}
 }
 
+// TemporarySlots as Config.ReplicationSlot asks for a temporary slot per
+// replication connection.
+const TemporarySlots = "temporary"
+
+// DefaultSlot is the permanent slot name of a server of database db:
+// "parley_" and the name with every character but [a-z0-9_] made "_".
+func DefaultSlot(db string) string {
+	var b strings.Builder
+	b.WriteString("parley_")
+	for _, r := range strings.ToLower(db) {
+		if b.Len() == maxSlotName {
+			break
+		}
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// maxSlotName is PostgreSQL's limit on a name (NAMEDATALEN-1).
+const maxSlotName = 63
+
 // Health is the /healthz report.
 type Health struct {
 	Status      string `json:"status"` // ok | degraded
@@ -308,6 +348,7 @@ type Health struct {
 		AppliedLSN string `json:"appliedLsn"`
 		LagBytes   uint64 `json:"lagBytes"`
 		Reconnects int64  `json:"reconnects"`
+		Resumes    int64  `json:"resumes"` // reconnects that resumed the permanent slot
 	} `json:"replication"`
 	Sessions      int `json:"sessions"`
 	Subscriptions int `json:"subscriptions"`
@@ -322,6 +363,7 @@ func (s *Server) health(ctx context.Context) (any, bool) {
 		st = r.Status()
 	}
 	h.Replication.Connected, h.Replication.Slot, h.Replication.Reconnects = st.Connected, st.Slot, st.Reconnects
+	h.Replication.Resumes = st.Resumes
 	applied := s.Engine.Applied()
 	h.Replication.AppliedLSN = applied.String()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)

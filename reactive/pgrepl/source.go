@@ -81,6 +81,15 @@ type Config struct {
 	// each name unique. Lower-case letters, digits and underscores. Zero
 	// means "parley".
 	SlotPrefix string
+	// Slot, when set, names a permanent slot that outlives the connection:
+	// a reconnect resumes it where the engine's applied position left off,
+	// so the gap's commits are delivered and nothing needs re-running
+	// (sink.Resume). Run's first connection drops any slot of that name left
+	// by an earlier process and creates it anew (sink.Reset); a clean return
+	// drops it. Each server needs a name of its own (slots are
+	// cluster-wide). Empty means a fresh temporary slot per connection,
+	// named SlotPrefix_<random>, and a sink.Reset after every reconnect.
+	Slot string
 	// StandbyInterval is how often a standby status update reports the
 	// applied position to the server. Zero means 1s.
 	StandbyInterval time.Duration
@@ -106,8 +115,13 @@ type Source struct {
 	log     *slog.Logger
 	running atomic.Bool
 
-	// warnedNonFull is owned by the goroutine running Run.
+	// Owned by the goroutine running Run.
 	warnedNonFull map[string]bool
+	// owned: the permanent slot (Config.Slot) was made by this Run and
+	// holds the position the engine applied, on the server systemID names.
+	owned      bool
+	systemID   string
+	warnedKeep bool
 
 	// Status fields, written by the Run goroutine.
 	connected    atomic.Bool
@@ -115,6 +129,7 @@ type Source struct {
 	receivedLSN  atomic.Uint64
 	keepaliveLSN atomic.Uint64
 	reconnects   atomic.Int64
+	resumes      atomic.Int64
 }
 
 // New validates cfg and fills in its defaults. It does not connect.
@@ -127,6 +142,9 @@ func New(cfg Config) (*Source, error) {
 	}
 	if cfg.SlotPrefix == "" {
 		cfg.SlotPrefix = defaultSlotPrefix
+	}
+	if cfg.Slot != "" && (!slotPrefixRE.MatchString(cfg.Slot) || len(cfg.Slot) > maxSlotNameLen) {
+		return nil, fmt.Errorf("pgrepl: invalid Slot %q: want at most %d of [a-z0-9_]", cfg.Slot, maxSlotNameLen)
 	}
 	if !slotPrefixRE.MatchString(cfg.SlotPrefix) || len(cfg.SlotPrefix)+1+2*slotSuffixBytes > maxSlotNameLen {
 		return nil, fmt.Errorf("pgrepl: invalid SlotPrefix %q: want at most %d of [a-z0-9_]",
@@ -169,6 +187,7 @@ func (s *Source) Status() reactive.SourceStatus {
 		ReceivedLSN:  reactive.LSN(s.receivedLSN.Load()),
 		KeepaliveLSN: reactive.LSN(s.keepaliveLSN.Load()),
 		Reconnects:   s.reconnects.Load(),
+		Resumes:      s.resumes.Load(),
 	}
 }
 
@@ -201,6 +220,7 @@ func (s *Source) Run(ctx context.Context, sink reactive.ChangeSink) error {
 			sink.Interrupted()
 		}
 		if ctx.Err() != nil {
+			s.dropOwnSlot()
 			return nil
 		}
 		if fe, ok := errors.AsType[*fatalError](err); ok {
@@ -218,6 +238,7 @@ func (s *Source) Run(ctx context.Context, sink reactive.ChangeSink) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			s.dropOwnSlot()
 			return nil
 		case <-t.C:
 		}
@@ -239,13 +260,19 @@ func (s *Source) session(ctx context.Context, sink reactive.ChangeSink) (streame
 		_ = conn.Close(cctx) // the temporary slot goes with the connection
 	}()
 
-	start, err := s.startReplication(ctx, conn)
+	start, resumed, err := s.startReplication(ctx, conn, sink.Applied())
 	if err != nil {
 		return false, err
 	}
 	s.connected.Store(true)
-	s.log.Info("pgrepl: replication started", logKeySlot, *s.slot.Load(), logKeyLSN, start)
-	sink.Reset(start)
+	if resumed {
+		s.resumes.Add(1)
+		s.log.Info("pgrepl: replication resumed", logKeySlot, *s.slot.Load(), logKeyLSN, start)
+		sink.Resume(start)
+	} else {
+		s.log.Info("pgrepl: replication started", logKeySlot, *s.slot.Load(), logKeyLSN, start)
+		sink.Reset(start)
+	}
 
 	st := &stream{
 		src:        s,
@@ -303,6 +330,16 @@ func (s *Source) checkServer(ctx context.Context, conn *pgconn.PgConn) error {
 		return fatal(fmt.Errorf("%w: it is %q", ErrWALLevel, level))
 	}
 
+	if s.cfg.Slot != "" && !s.warnedKeep {
+		s.warnedKeep = true
+		res, err := conn.Exec(ctx, "SHOW max_slot_wal_keep_size").ReadAll()
+		if err == nil && len(res) == 1 && len(res[0].Rows) == 1 && string(res[0].Rows[0][0]) == "-1" {
+			s.log.Warn("pgrepl: max_slot_wal_keep_size is unlimited: while this server is down, PostgreSQL keeps "+
+				"all WAL for its permanent slot; set a limit, or drop the slot of a server that is gone "+
+				"(SELECT pg_drop_replication_slot(name))", logKeySlot, s.cfg.Slot)
+		}
+	}
+
 	// Compared here rather than in SQL: a walsender only speaks the simple
 	// query protocol, and this avoids quoting the name.
 	res, err = conn.Exec(ctx, "SELECT pubname FROM pg_catalog.pg_publication").ReadAll()
@@ -319,19 +356,47 @@ func (s *Source) checkServer(ctx context.Context, conn *pgconn.PgConn) error {
 	return fatal(fmt.Errorf("%w: %q", ErrNoPublication, s.cfg.Publication))
 }
 
-// startReplication creates a temporary slot and starts streaming from its
-// consistent point, which it returns.
-func (s *Source) startReplication(ctx context.Context, conn *pgconn.PgConn) (reactive.LSN, error) {
-	if _, err := pglogrepl.IdentifySystem(ctx, conn); err != nil {
-		return 0, fmt.Errorf("identify system: %w", err)
+// startReplication starts streaming and returns where from. With a
+// permanent slot this Run already streamed on the same server, it resumes
+// that slot at applied (the server moves a position it already confirmed
+// past up to its confirmed one) and reports resumed. Otherwise it makes the
+// slot — a temporary one, or the permanent one after dropping what an
+// earlier process left of it — and starts at its consistent point.
+func (s *Source) startReplication(ctx context.Context, conn *pgconn.PgConn, applied reactive.LSN) (start reactive.LSN, resumed bool, err error) {
+	sys, err := pglogrepl.IdentifySystem(ctx, conn)
+	if err != nil {
+		return 0, false, fmt.Errorf("identify system: %w", err)
 	}
-
-	var suffix [slotSuffixBytes]byte
-	_, _ = rand.Read(suffix[:]) // never fails
-	slot := s.cfg.SlotPrefix + "_" + hex.EncodeToString(suffix[:])
-	s.slot.Store(&slot)
+	if s.cfg.Slot != "" {
+		s.slot.Store(&s.cfg.Slot)
+		if s.owned && sys.SystemID == s.systemID {
+			err := s.startStreaming(ctx, conn, s.cfg.Slot, applied)
+			if err == nil {
+				return applied, true, nil
+			}
+			if !slotLost(err) {
+				return 0, false, err
+			}
+			s.log.Warn("pgrepl: replication slot is gone; making it anew, and every live query re-runs",
+				logKeySlot, s.cfg.Slot, logKeyErr, err)
+		} else if s.owned {
+			s.log.Warn("pgrepl: the database server changed (failover or restore); making the slot anew",
+				logKeySlot, s.cfg.Slot, "system", sys.SystemID)
+		}
+		s.owned = false
+		if err := s.dropSlot(ctx, conn, false); err != nil {
+			return 0, false, err
+		}
+	}
+	slot := s.cfg.Slot
+	if slot == "" {
+		var suffix [slotSuffixBytes]byte
+		_, _ = rand.Read(suffix[:]) // never fails
+		slot = s.cfg.SlotPrefix + "_" + hex.EncodeToString(suffix[:])
+		s.slot.Store(&slot)
+	}
 	res, err := pglogrepl.CreateReplicationSlot(ctx, conn, slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
-		Temporary:      true,
+		Temporary:      s.cfg.Slot == "",
 		SnapshotAction: "NOEXPORT_SNAPSHOT",
 		Mode:           pglogrepl.LogicalReplication,
 	})
@@ -340,19 +405,29 @@ func (s *Source) startReplication(ctx context.Context, conn *pgconn.PgConn) (rea
 		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
 			switch pgErr.Code {
 			case "42501":
-				return 0, fatal(fmt.Errorf("%w: %w", ErrPermission, err))
+				return 0, false, fatal(fmt.Errorf("%w: %w", ErrPermission, err))
 			case "55000": // wal_level or max_replication_slots
-				return 0, fatal(err)
+				return 0, false, fatal(err)
 			}
 		}
-		return 0, err
+		return 0, false, err
 	}
-	start, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+	lsn, err := pglogrepl.ParseLSN(res.ConsistentPoint)
 	if err != nil {
-		return 0, fmt.Errorf("create replication slot: consistent point: %w", err)
+		return 0, false, fmt.Errorf("create replication slot: consistent point: %w", err)
 	}
+	if s.cfg.Slot != "" {
+		s.owned, s.systemID = true, sys.SystemID
+	}
+	if err := s.startStreaming(ctx, conn, slot, reactive.LSN(lsn)); err != nil {
+		return 0, false, err
+	}
+	return reactive.LSN(lsn), false, nil
+}
 
-	err = pglogrepl.StartReplication(ctx, conn, slot, start, pglogrepl.StartReplicationOptions{
+// startStreaming sends START_REPLICATION for slot at lsn.
+func (s *Source) startStreaming(ctx context.Context, conn *pgconn.PgConn, slot string, lsn reactive.LSN) error {
+	err := pglogrepl.StartReplication(ctx, conn, slot, pglogrepl.LSN(lsn), pglogrepl.StartReplicationOptions{
 		Mode: pglogrepl.LogicalReplication,
 		PluginArgs: []string{
 			"proto_version '2'",
@@ -360,22 +435,86 @@ func (s *Source) startReplication(ctx context.Context, conn *pgconn.PgConn) (rea
 			"streaming 'on'",
 		},
 	})
-	if err != nil {
-		err = fmt.Errorf("start replication: %w", err)
-		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
-			switch {
-			case pgErr.Code == "42501":
-				return 0, fatal(fmt.Errorf("%w: %w", ErrPermission, err))
-			case pgErr.Code == "42704":
-				return 0, fatal(fmt.Errorf("%w: %w", ErrNoPublication, err))
-			case strings.HasPrefix(pgErr.Code, "0A"), pgErr.Code == "22023":
-				// Options this server does not support (PostgreSQL < 14).
-				return 0, fatal(err)
-			}
-		}
-		return 0, err
+	if err == nil {
+		return nil
 	}
-	return reactive.LSN(start), nil
+	err = fmt.Errorf("start replication: %w", err)
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		switch {
+		case pgErr.Code == "42501":
+			return fatal(fmt.Errorf("%w: %w", ErrPermission, err))
+		case pgErr.Code == "42704" && s.cfg.Slot == "":
+			return fatal(fmt.Errorf("%w: %w", ErrNoPublication, err))
+		case strings.HasPrefix(pgErr.Code, "0A"), pgErr.Code == "22023":
+			// Options this server does not support (PostgreSQL < 14).
+			return fatal(err)
+		}
+	}
+	return err
+}
+
+// slotLost reports whether START_REPLICATION failed because the permanent
+// slot no longer exists, or was invalidated (max_slot_wal_keep_size).
+func slotLost(err error) bool {
+	pgErr, ok := errors.AsType[*pgconn.PgError](err)
+	if !ok {
+		return false
+	}
+	switch pgErr.Code {
+	case "42704": // undefined_object: no such slot (a missing publication says "publication")
+		return strings.Contains(pgErr.Message, "replication slot")
+	case "55000": // object_not_in_prerequisite_state: "can no longer get changes from replication slot"
+		return true
+	}
+	return false
+}
+
+// dropSlot drops the permanent slot if it exists. A slot another
+// connection streams from is not taken: that is a transient error (the
+// previous process's walsender may not have noticed yet that it died) whose
+// message says what to do if it lasts.
+func (s *Source) dropSlot(ctx context.Context, conn *pgconn.PgConn, wait bool) error {
+	err := pglogrepl.DropReplicationSlot(ctx, conn, s.cfg.Slot, pglogrepl.DropReplicationSlotOptions{Wait: wait})
+	if err == nil {
+		return nil
+	}
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		switch pgErr.Code {
+		case "42704":
+			return nil // none left behind
+		case "55006":
+			return fmt.Errorf("replication slot %q is in use (%s): another Parley server streams from it; "+
+				"give each server its own slot name", s.cfg.Slot, pgErr.Message)
+		case "42501":
+			return fatal(fmt.Errorf("drop replication slot: %w: %w", ErrPermission, err))
+		}
+	}
+	return fmt.Errorf("drop replication slot %q: %w", s.cfg.Slot, err)
+}
+
+// dropOwnSlot drops the permanent slot this Run made, on a connection of
+// its own, as Run returns: a stopped server must not make the database keep
+// WAL for it. A server that dies instead leaves the slot to the next Run.
+func (s *Source) dropOwnSlot() {
+	if !s.owned {
+		return
+	}
+	s.owned = false
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	conn, err := pgconn.ConnectConfig(ctx, s.pgcfg)
+	if err == nil {
+		// WAIT: the streaming connection was just closed, and its walsender
+		// may not have exited yet.
+		err = s.dropSlot(ctx, conn, true)
+		_ = conn.Close(ctx)
+	}
+	if err != nil {
+		s.log.Warn("pgrepl: could not drop the replication slot; the next start drops it",
+			logKeySlot, s.cfg.Slot, logKeyErr, err)
+		return
+	}
+	s.log.Info("pgrepl: dropped replication slot", logKeySlot, s.cfg.Slot)
 }
 
 func (s *Source) warnNonFull(table string) {

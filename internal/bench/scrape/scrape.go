@@ -16,6 +16,7 @@ import (
 // Series the bench reads from /metrics.
 const (
 	QueryRuns        = "parley_query_runs_total"
+	Resumes          = "parley_replication_resumes_total"
 	Mutations        = "parley_mutations_total"
 	Sessions         = "parley_sessions"
 	Subscriptions    = "parley_subscriptions"
@@ -104,8 +105,10 @@ func parse(r io.Reader, values map[string]float64) error {
 type Health struct {
 	Status      string `json:"status"`
 	Replication struct {
-		Connected bool   `json:"connected"`
-		LagBytes  uint64 `json:"lagBytes"`
+		Connected  bool   `json:"connected"`
+		LagBytes   uint64 `json:"lagBytes"`
+		AppliedLSN string `json:"appliedLsn"`
+		Reconnects int64  `json:"reconnects"`
 	} `json:"replication"`
 	Sessions int `json:"sessions"`
 }
