@@ -5,7 +5,7 @@ BIN     := bin/parley
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 20s
 
-.PHONY: run web test build deps bench bench-gap bench-pg bench-go fuzz lint generate clean
+.PHONY: run web test build deps bench bench-gap soak bench-pg bench-go fuzz lint generate clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/parley
@@ -49,6 +49,15 @@ bench-gap: deps build
 		PARLEY_BIN=$(BIN) PARLEY_LOG="$(BENCH_LOG)" PARLEY_DEV_FLAGS="$$flags" scripts/with-dev-server.sh \
 			scripts/bench.sh --scenario gap --json "bin/bench-gap-$$mode.json" $(BENCH_FLAGS) || exit 1; \
 	done
+
+SOAK_FLAGS ?=
+
+## soak: scenario a's load for 30 minutes on a fresh `parley dev`, a fault every 2 minutes (the
+## walsender, then every server connection, terminated); the server's RSS, goroutines, open files
+## and replication lag every 10 s go to bin/soak.csv and bin/soak.svg; fails if any grows without bound
+soak: deps build
+	PARLEY_BIN=$(BIN) PARLEY_LOG=bin/soak-server.log scripts/with-dev-server.sh \
+		scripts/bench.sh --scenario soak --json bin/soak.json --soak-csv bin/soak.csv --soak-svg bin/soak.svg $(SOAK_FLAGS)
 
 ## bench-pg: Postgres's own ceiling for scenario d, with pgbench (see scripts/bench-pg.sh)
 bench-pg: deps build

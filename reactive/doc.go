@@ -18,8 +18,12 @@
 //
 // Changes that arrive while a batch runs are matched after it, against the
 // dependencies the batch recorded, so a change committed after the batch's
-// snapshot can never be missed. After Reset (replication restarted) every
-// instance is re-run.
+// snapshot can never be missed. After Reset (replication restarted on a
+// new slot: the gap is unknown) every instance is re-run; after Resume (the
+// same slot, from the applied position) the gap's commits arrive and match
+// like any others. Between Interrupted and the next Reset or Resume, and
+// while re-runs cannot reach the database, Stale reports that results may
+// lag the database.
 //
 // # Sessions and versions
 //

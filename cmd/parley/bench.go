@@ -48,7 +48,7 @@ func benchFlags(cfg *bench.Config, o *benchOptions, out io.Writer) *flag.FlagSet
 	fl.StringVar(&o.databaseURL, "database-url", "", "the server's database (default: read from --data)")
 	fl.StringVar(&o.secret, "jwt-secret", "", "the server's HS256 secret (default: the dev secret in --data)")
 	fl.StringVar(&o.jsonFile, "json", "", "also write the report as JSON to this file")
-	fl.StringVar(&o.scenario, "scenario", "all", "scenarios to run: all, or a comma list of a, b, c, d, stall")
+	fl.StringVar(&o.scenario, "scenario", "all", "scenarios to run: all (a, b, c, d, stall, gap), or a comma list of those and soak")
 	fl.BoolVar(&o.quick, "quick", false, "scale every size down about 100× (a smoke run); explicit flags still win")
 	fl.StringVar(&o.logLevel, "log-level", "info", "progress log level: debug, info, warn, error")
 	fl.StringVar(&o.cpuProfile, "cpuprofile", "", "write the bench process's own CPU profile to this file")
@@ -81,6 +81,11 @@ func benchFlags(cfg *bench.Config, o *benchOptions, out io.Writer) *flag.FlagSet
 	fl.IntVar(&cfg.Gap.Subscriptions, "gap-subscriptions", cfg.Gap.Subscriptions, "gap: idle subscriptions live while replication is cut")
 	fl.IntVar(&cfg.Gap.PerSession, "gap-per-session", cfg.Gap.PerSession, "gap: idle subscriptions per session")
 	fl.IntVar(&cfg.Gap.Rounds, "gap-rounds", cfg.Gap.Rounds, "gap: times the replication stream is cut")
+	fl.DurationVar(&cfg.Soak.Duration, "soak-duration", cfg.Soak.Duration, "soak: how long scenario a's load runs")
+	fl.DurationVar(&cfg.Soak.FaultEvery, "soak-fault-every", cfg.Soak.FaultEvery, "soak: time between faults (walsender, then every server connection, terminated)")
+	fl.DurationVar(&cfg.Soak.Sample, "soak-sample", cfg.Soak.Sample, "soak: time between samples of the server's RSS, goroutines, open files and lag")
+	fl.StringVar(&cfg.Soak.CSV, "soak-csv", "", "soak: write the samples to this CSV file")
+	fl.StringVar(&cfg.Soak.SVG, "soak-svg", "", "soak: plot the samples into this SVG file")
 	fl.IntVar(&cfg.Gap.Writes, "gap-writes", cfg.Gap.Writes, "gap: messages committed by SQL while it is down, per round")
 	return fl
 }

@@ -139,3 +139,40 @@ func TestNewValidates(t *testing.T) {
 		})
 	}
 }
+
+// TestQuickSoak runs the soak at the quick sizes: faults are injected
+// while scenario a's load runs, the samples reach the CSV and the plot,
+// and the server neither loses track nor grows.
+func TestQuickSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the soak")
+	}
+	s := parleytest.Start(t)
+	cfg := bench.Quick()
+	cfg.URL, cfg.DatabaseURL = s.URL, s.DBURL
+	cfg.Mint = func(id functions.Identity) (string, error) { return s.Token(t, id), nil }
+	cfg.Scenarios = []string{bench.ScenarioSoak}
+	dir := t.TempDir()
+	cfg.Soak.CSV, cfg.Soak.SVG = dir+"/soak.csv", dir+"/soak.svg"
+	r, err := bench.New(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	rep, err := r.Run(ctx)
+	require.NoError(t, err)
+	require.Len(t, rep.Rows, 1)
+	row := rep.Rows[0]
+	require.Empty(t, row.Error, "%v", row.Notes)
+	require.NotNil(t, row.Soak)
+	require.GreaterOrEqual(t, row.Soak.Faults, 2, "both faults injected")
+	require.Len(t, row.Soak.Growth, 4)
+	require.Positive(t, row.Writes)
+	csv, err := os.ReadFile(cfg.Soak.CSV)
+	require.NoError(t, err)
+	require.Equal(t, row.Soak.Samples+1, bytes.Count(csv, []byte("\n")), "a header and a line per sample")
+	require.Contains(t, string(csv), "backends-terminated")
+	svg, err := os.ReadFile(cfg.Soak.SVG)
+	require.NoError(t, err)
+	require.Equal(t, 4, bytes.Count(svg, []byte("<polyline")))
+	t.Logf("soak notes: %v", row.Notes)
+}

@@ -19,10 +19,15 @@ const (
 	ScenarioD     = "d"     // peak sendMessage throughput, closed loop
 	ScenarioStall = "stall" // clients that stop reading
 	ScenarioGap   = "gap"   // a replication gap's catch-up
+	ScenarioSoak  = "soak"  // a's load for half an hour, with faults (only when asked for)
 )
 
 // AllScenarios lists every scenario in the order Run runs them.
 var AllScenarios = []string{ScenarioA, ScenarioB, ScenarioC, ScenarioD, ScenarioStall, ScenarioGap}
+
+// ExtraScenarios run only when named: they take far longer than a
+// measurement.
+var ExtraScenarios = []string{ScenarioSoak}
 
 // ErrConfig wraps every configuration error New reports.
 var ErrConfig = errors.New("bench: bad configuration")
@@ -75,6 +80,7 @@ type Config struct {
 	D     ConfigD
 	Stall ConfigStall
 	Gap   ConfigGap
+	Soak  ConfigSoak
 
 	// Logger receives progress. Nil discards it.
 	Logger *slog.Logger
@@ -143,6 +149,16 @@ type ConfigGap struct {
 	Writes        int // zero means 20
 }
 
+// ConfigSoak sizes the soak: scenario a's sessions and rate (Config.A)
+// for Duration, a fault every FaultEvery, the server sampled every Sample;
+// the samples go to CSV and an SVG plot to SVG where those are set.
+type ConfigSoak struct {
+	Duration   time.Duration // zero means 30m
+	FaultEvery time.Duration // zero means 2m
+	Sample     time.Duration // zero means 10s
+	CSV, SVG   string
+}
+
 // Defaults returns the standard scenario sizes (issue 4's).
 func Defaults() Config {
 	return Config{
@@ -154,6 +170,7 @@ func Defaults() Config {
 		D:     ConfigD{Subscribers: 1000, Writers: 32},
 		Stall: ConfigStall{Clients: 100, Viewers: 10, Rate: 50, ContentBytes: 1000, Duration: 40 * time.Second},
 		Gap:   ConfigGap{Subscriptions: 100000, PerSession: 50, Conversations: 10, Rounds: 3, Writes: 20},
+		Soak:  ConfigSoak{Duration: 30 * time.Minute, FaultEvery: 2 * time.Minute, Sample: 10 * time.Second},
 	}
 }
 
@@ -171,6 +188,7 @@ func Quick() Config {
 		D:     ConfigD{Subscribers: 10, Writers: 4},
 		Stall: ConfigStall{Clients: 3, Viewers: 2, Rate: 10, ContentBytes: 1000, Duration: time.Second},
 		Gap:   ConfigGap{Subscriptions: 1000, PerSession: 50, Conversations: 2, Rounds: 2, Writes: 4},
+		Soak:  ConfigSoak{Duration: 6 * time.Second, FaultEvery: 2 * time.Second, Sample: 500 * time.Millisecond},
 	}
 }
 
@@ -183,8 +201,8 @@ func (c *Config) fill() error {
 		c.Scenarios = AllScenarios
 	}
 	for _, s := range c.Scenarios {
-		if !slices.Contains(AllScenarios, s) {
-			return fmt.Errorf("%w: unknown scenario %q (want a, b, c, d, stall)", ErrConfig, s)
+		if !slices.Contains(AllScenarios, s) && !slices.Contains(ExtraScenarios, s) {
+			return fmt.Errorf("%w: unknown scenario %q (want a, b, c, d, stall, gap or soak)", ErrConfig, s)
 		}
 	}
 
@@ -218,6 +236,9 @@ func (c *Config) fill() error {
 	setDefault(&c.Gap.Conversations, d.Gap.Conversations)
 	setDefault(&c.Gap.Rounds, d.Gap.Rounds)
 	setDefault(&c.Gap.Writes, d.Gap.Writes)
+	setDefault(&c.Soak.Duration, d.Soak.Duration)
+	setDefault(&c.Soak.FaultEvery, d.Soak.FaultEvery)
+	setDefault(&c.Soak.Sample, d.Soak.Sample)
 
 	switch {
 	case c.WarmUp < 0:
@@ -253,7 +274,7 @@ func (c *Config) connections() int {
 	for _, s := range c.Scenarios {
 		n := 0
 		switch s {
-		case ScenarioA:
+		case ScenarioA, ScenarioSoak:
 			n = c.A.Sessions
 		case ScenarioB:
 			n = c.B.Viewers

@@ -123,6 +123,7 @@ type Row struct {
 
 	Stall  *StallResult   `json:"stall,omitempty"`
 	Gap    []GapResult    `json:"gap,omitempty"`
+	Soak   *SoakResult    `json:"soak,omitempty"`
 	Series []scrape.Point `json:"series,omitempty"`
 	Notes  []string       `json:"notes,omitempty"`
 }

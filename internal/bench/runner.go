@@ -51,6 +51,9 @@ func New(cfg Config) (*Runner, error) {
 	return &Runner{cfg: cfg, log: log, base: base, run: hex.EncodeToString(id[:]), srv: scrape.New(base)}, nil
 }
 
+// benchAppName is the application_name of the bench's own connections.
+const benchAppName = "parley_bench"
+
 // Run waits for the server to be healthy, then runs the configured
 // scenarios one after another. A scenario that fails gives a Row with
 // Error and the next one still runs; Run returns an error only when it
@@ -61,6 +64,7 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
 	pcfg.MaxConns = sqlConns
+	pcfg.ConnConfig.RuntimeParams["application_name"] = benchAppName // the soak's faults spare it
 	r.pool, err = pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to the database: %w", err)
@@ -80,9 +84,9 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 			LatencyStartsAt: "SQL writes: COMMIT returned; sendMessage: Mutation sent (its response is released only after the push)"}}
 	scenarios := map[string]func(context.Context) []Row{
 		ScenarioA: r.scenarioA, ScenarioB: r.scenarioB, ScenarioC: r.scenarioC, ScenarioD: r.scenarioD,
-		ScenarioStall: r.scenarioStall, ScenarioGap: r.scenarioGap,
+		ScenarioStall: r.scenarioStall, ScenarioGap: r.scenarioGap, ScenarioSoak: r.scenarioSoak,
 	}
-	for _, name := range AllScenarios {
+	for _, name := range slices.Concat(AllScenarios, ExtraScenarios) {
 		if !slices.Contains(c.Scenarios, name) {
 			continue
 		}

@@ -45,9 +45,11 @@
 //     public URL. The janitor may run on every node: its sweeps take rows
 //     with FOR UPDATE SKIP LOCKED.
 //   - The replication slot (Config.Source: by default a pgrepl.Source on a
-//     temporary slot of the node's own). Each node decodes the whole WAL
-//     itself, so N nodes cost Postgres N walsenders and N decodings, and a
-//     reconnect re-runs every live query of that node. A cluster needs one
+//     permanent slot of the node's own, Config.ReplicationSlot, default
+//     parley_<database>: two nodes on one database must name theirs). Each
+//     node decodes the whole WAL itself, so N nodes cost Postgres N
+//     walsenders and N decodings; a reconnect resumes the slot and re-runs
+//     only what the gap's commits touched. A cluster needs one
 //     reader of one slot, elected, publishing decoded commits with their
 //     LSN to the other nodes (NATS), which follow them through a
 //     ChangeSource of their own; the engine needs no change for that.

@@ -1,13 +1,32 @@
 // Package pgrepl is Parley's PostgreSQL logical replication consumer: it
 // implements reactive.ChangeSource with the built-in pgoutput plugin
-// (protocol version 2, streaming on) on a temporary replication slot.
+// (protocol version 2, streaming on), on a permanent slot of the server's
+// own (Config.Slot) or on a temporary slot per connection.
 //
-// The package owns its replication connection, the temporary slot that lives
-// and dies with that connection, the decoding of pgoutput messages into
-// reactive.Commit values, and the standby status updates that tell the server
-// how far the engine has applied. It owns neither the publication nor the
-// tables' REPLICA IDENTITY (package schema sets both up), nor what happens to
-// the changes (the engine behind reactive.ChangeSink).
+// The package owns its replication connection, its slot, the decoding of
+// pgoutput messages into reactive.Commit values, and the standby status
+// updates that tell the server how far the engine has applied. It owns
+// neither the publication nor the tables' REPLICA IDENTITY (package schema
+// sets both up), nor what happens to the changes (the engine behind
+// reactive.ChangeSink).
+//
+// # Permanent or temporary
+//
+// A reconnect on a temporary slot starts a new slot at a new consistent
+// point: the commits of the gap are never delivered, so the engine must
+// re-run every live query (sink.Reset). With 100,000 live queries that is
+// 100,000 query runs per blip, and while they run no mutation's response
+// can be released (it waits for the applied position). A permanent slot
+// keeps its position across connections: the reconnect resumes at the
+// engine's applied position (sink.Resume), the server sends the gap's
+// commits, and only the queries they touch re-run — the cost of a gap is
+// that of its writes, not of the subscriptions (`make bench-gap` measures
+// both). The price is that a dead server's slot keeps WAL until something
+// drops it: the next Run with the same name does at its first connection;
+// a clean return drops it; max_slot_wal_keep_size bounds what a server that
+// never comes back costs (Run warns when it is unlimited; `parley dev`'s
+// cluster sets 1GB). A cluster (one slot per node, or one reader publishing
+// to the nodes) needs the same resumable position.
 //
 // # Concurrency model
 //
@@ -26,15 +45,24 @@
 //
 // New validates the Config and connects to nothing. Run loops: connect with
 // replication=database, check wal_level and the publication, IDENTIFY_SYSTEM,
-// CREATE_REPLICATION_SLOT <prefix>_<random> TEMPORARY LOGICAL pgoutput,
-// START_REPLICATION from the slot's consistent point, then sink.Reset(that
-// point), then decode until something fails. After a failure (network error,
-// pg_terminate_backend, a stream the decoder cannot follow) it logs a warning,
-// waits a growing backoff and starts over from the connect, with a new slot
-// and a new Reset: changes in the gap are unknown, and the engine re-runs
-// every live query on Reset. Run returns nil when its context is done, and an
-// error only for misconfiguration that reconnecting cannot fix (ErrWALLevel,
-// ErrNoPublication, ErrPermission, a server too old for protocol 2). The
+// then start streaming, then decode until something fails, then
+// sink.Interrupted. Starting is, with a temporary slot,
+// CREATE_REPLICATION_SLOT <prefix>_<random> TEMPORARY LOGICAL pgoutput and
+// START_REPLICATION from its consistent point, then sink.Reset(that point).
+// With a permanent slot, Run's first connection (and any connection to a
+// server with another system identifier: a failover, a restore) drops what
+// an earlier process left of the slot, creates it and resets likewise; every
+// later one sends START_REPLICATION on it from sink.Applied(), then
+// sink.Resume. A slot found gone or invalidated at a resume is made anew,
+// with a Reset; a slot another connection streams from is waited for (the
+// walsender of a process that just died may not have noticed yet), with a
+// warning that says to give each server its own name. After a failure
+// (network error, pg_terminate_backend, a stream the decoder cannot follow)
+// Run logs a warning, waits a growing backoff and starts over from the
+// connect. Run returns nil when its context is done, after dropping its
+// permanent slot on a connection of its own, and an error only for
+// misconfiguration that reconnecting cannot fix (ErrWALLevel,
+// ErrNoPublication, ErrPermission, a server too old for protocol 2). A
 // temporary slot is dropped by the server when the connection closes; Run
 // closes it before returning.
 //
@@ -42,8 +70,11 @@
 //
 // Standby status updates report only sink.Applied(), clamped to what this
 // connection has delivered, as write, flush and apply position; never the
-// received position. A temporary slot therefore never holds WAL while Parley
-// is down, and never confirms what the engine has not applied.
+// received position. A slot therefore never confirms what the engine has not
+// applied, and a resume from Applied misses nothing: the server starts at the
+// later of that position and the slot's confirmed one, and a commit at or
+// before either was applied already. A temporary slot never holds WAL while
+// Parley is down.
 //
 // sink.Progress(w) is called for a keepalive with WAL end w only when every
 // message before the keepalive has been delivered and no transaction is half

@@ -202,8 +202,10 @@ func fatal(err error) error { return &fatalError{err: err} }
 // Run streams changes into sink until ctx is done (it then returns nil) or a
 // misconfiguration makes streaming impossible (it returns an error wrapping
 // ErrWALLevel, ErrNoPublication or ErrPermission, or another setup error).
-// Every other failure is logged at warn level and followed, after a backoff,
-// by a fresh connection, a fresh temporary slot and sink.Reset. Run returns
+// Every other failure is logged at warn level, reported by
+// sink.Interrupted and followed, after a backoff, by a fresh connection:
+// with a temporary slot a fresh slot and sink.Reset; with a permanent one
+// the same slot resumed and sink.Resume (see the package doc). Run returns
 // only after the goroutines it started have exited.
 func (s *Source) Run(ctx context.Context, sink reactive.ChangeSink) error {
 	if !s.running.CompareAndSwap(false, true) {
@@ -257,7 +259,7 @@ func (s *Source) session(ctx context.Context, sink reactive.ChangeSink) (streame
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
-		_ = conn.Close(cctx) // the temporary slot goes with the connection
+		_ = conn.Close(cctx) // a temporary slot goes with the connection
 	}()
 
 	start, resumed, err := s.startReplication(ctx, conn, sink.Applied())
