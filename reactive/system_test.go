@@ -146,6 +146,10 @@ func TestReplicationReconnect(t *testing.T) {
 			c := s.Dial(t, parleytest.John, syncclient.Options{})
 			conv := openConversation(t, ctx, c, pizzaArgs())
 			sub := subscribeWait(t, ctx, c, "shared/chat:getMessages", map[string]any{"conversationId": conv, "limit": 100})
+			// A second affected subscriber, of another identity (the page
+			// and access instances are its own), with a smaller page.
+			staff := s.Dial(t, parleytest.PizzaStaff, syncclient.Options{})
+			staffSub := subscribeWait(t, ctx, staff, "shared/chat:getMessages", map[string]any{"conversationId": conv, "limit": 50})
 			before, err := s.Health()
 			require.NoError(t, err)
 			runsBefore := s.Server.Engine.Stats().Runs
@@ -188,8 +192,11 @@ func TestReplicationReconnect(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, hasMessage(t, id)(currentOf(t, sub)))
 				waitUpdate(t, sub, 15*time.Second, hasMessage(t, gap))
+				waitUpdate(t, staffSub, 15*time.Second, hasMessage(t, gap))
+				waitUpdate(t, staffSub, 15*time.Second, hasMessage(t, id))
 				after := sqlInsertMessage(t, ctx, s, conv, fmt.Sprintf("after outage %d", round))
 				waitUpdate(t, sub, 15*time.Second, hasMessage(t, after))
+				waitUpdate(t, staffSub, 15*time.Second, hasMessage(t, after))
 			}
 			h, err := s.Health()
 			require.NoError(t, err)
