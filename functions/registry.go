@@ -310,6 +310,18 @@ const maxAttempts = 24
 // serialization failures and deadlocks, recording (and honouring) its
 // request key, and returns its result with the post-commit WAL position.
 func (f *Function) RunMutation(ctx context.Context, pool *pgxpool.Pool, id *Identity, args reflect.Value, key RequestKey) (MutationResult, error) {
+	return f.RunMutationAdmitted(ctx, pool, id, args, key, new(Admission))
+}
+
+// Admission is a call's admission (rate limits, Admit) carried across
+// runs of it: a call run again after the database went away
+// (reactive.Engine.Mutate) was admitted once and spends no second token.
+// The zero value is a call not admitted yet.
+type Admission struct{ admitted bool }
+
+// RunMutationAdmitted is RunMutation for one run of a call whose admission
+// adm records.
+func (f *Function) RunMutationAdmitted(ctx context.Context, pool *pgxpool.Pool, id *Identity, args reflect.Value, key RequestKey, adm *Admission) (MutationResult, error) {
 	if f.Kind != KindMutation {
 		return MutationResult{}, Invalid("%s is a query, not a mutation", f.Name)
 	}
@@ -321,12 +333,11 @@ func (f *Function) RunMutation(ctx context.Context, pool *pgxpool.Pool, id *Iden
 	// Admission (rate limits) runs once per call, after the replay check
 	// where there is one (Resumed): a resent mutation that already
 	// committed gets its stored result without spending a token.
-	admitted := f.admit == nil
 	admit := func() error {
-		if admitted {
+		if f.admit == nil || adm.admitted {
 			return nil
 		}
-		admitted = true
+		adm.admitted = true
 		return f.admit(id)
 	}
 	for attempt := 1; ; attempt++ {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,12 @@ type clockArgs struct {
 }
 
 func startEngine(t *testing.T, register func(*functions.Registry)) *engineEnv {
+	return startEngineWith(t, register, nil)
+}
+
+// startEngineWith is startEngine with the engine's configuration changed
+// by configure (given the database's URL) before it starts.
+func startEngineWith(t *testing.T, register func(*functions.Registry), configure func(cfg *reactive.Config, url string)) *engineEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	url, pool := parleytest.DemoDB(t)
@@ -41,7 +48,11 @@ func startEngine(t *testing.T, register func(*functions.Registry)) *engineEnv {
 	if register != nil {
 		register(reg)
 	}
-	eng, err := reactive.New(reactive.Config{Pool: pool, Registry: reg})
+	cfg := reactive.Config{Pool: pool, Registry: reg}
+	if configure != nil {
+		configure(&cfg, url)
+	}
+	eng, err := reactive.New(cfg)
 	require.NoError(t, err)
 	src, err := pgrepl.New(pgrepl.Config{ConnString: url, Publication: schema.Publication})
 	require.NoError(t, err)
@@ -423,4 +434,41 @@ func TestArgumentsWithoutCanonicalFormFailOnce(t *testing.T) {
 	after := e.eng.Stats()
 	require.Equal(t, before.Instances, after.Instances)
 	require.Equal(t, before.Runs, after.Runs)
+}
+
+type noArgs struct{}
+
+// A mutation run again after its connection died was admitted once: the
+// rerun spends no second rate-limit token. Here admission itself kills the
+// connection the call holds, on its first run only.
+func TestMutationRerunIsAdmittedOnce(t *testing.T) {
+	var admits atomic.Int32
+	var victims *pgxpool.Pool
+	e := startEngineWith(t, func(r *functions.Registry) {
+		functions.Mutation(r, "test:admitted", func(c *functions.MutationCtx, _ noArgs) (int32, error) {
+			return admits.Load(), nil
+		}, functions.Admit(func(*functions.Identity) error {
+			if admits.Add(1) == 1 {
+				_, err := victims.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+					WHERE application_name = 'parley_victim' AND datname = current_database()`)
+				return err
+			}
+			return nil
+		}))
+	}, func(cfg *reactive.Config, url string) {
+		pcfg, err := pgxpool.ParseConfig(url)
+		require.NoError(t, err)
+		pcfg.ConnConfig.RuntimeParams["application_name"] = "parley_victim"
+		pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+		victims, err = pgxpool.New(context.Background(), url)
+		require.NoError(t, err)
+		t.Cleanup(victims.Close)
+		cfg.Pool, cfg.DBGrace = pool, 10*time.Second
+	})
+	res, err := e.eng.Mutate(context.Background(), "test:admitted", json.RawMessage(`{}`), john, functions.RequestKey{})
+	require.NoError(t, err)
+	require.JSONEq(t, "1", string(res.Value), "the rerun ran without a second admission")
+	require.EqualValues(t, 1, admits.Load())
 }
