@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -96,12 +97,22 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 			e.pendingReset, e.pendingTarget, e.pendingTimes = reset, target, times
 			return time.Now().Add(100 * time.Millisecond)
 		}
+		outs, lost := reachable(outs)
 		e.install(outs)
-		if stale {
-			// The snapshot never saw every commit: results may be stale.
-			// Run them again shortly instead of claiming the position.
-			for _, o := range outs {
-				e.retry[o.in] = struct{}{}
+		if stale || len(lost) > 0 {
+			// The snapshot never saw every commit (results may be stale),
+			// or the database went away during the batch: run them again
+			// shortly instead of claiming the position.
+			if stale {
+				for _, o := range outs {
+					e.retry[o.in] = struct{}{}
+				}
+			}
+			for _, in := range slices.Concat(retry, lost) {
+				e.retry[in] = struct{}{}
+			}
+			if len(lost) > 0 {
+				e.dbDown.Store(true)
 			}
 			e.pendingReset, e.pendingTarget, e.pendingTimes = reset, target, times
 			return time.Now().Add(100 * time.Millisecond)
@@ -147,6 +158,20 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 // progressRetry paces repeated keepalive requests for held responses.
 const progressRetry = 5 * time.Millisecond
 
+// reachable splits outs into those that ran and the instances whose run
+// lost the database.
+func reachable(outs []runOut) (ran []runOut, lost []*instance) {
+	ran = outs[:0]
+	for _, o := range outs {
+		if o.unreachable {
+			lost = append(lost, o.in)
+		} else {
+			ran = append(ran, o)
+		}
+	}
+	return ran, lost
+}
+
 func countChanges(cs []Commit) int {
 	n := 0
 	for i := range cs {
@@ -169,9 +194,13 @@ func (e *Engine) nextRefresh() time.Time {
 
 type runOut struct {
 	in        *instance
-	res       *Result
+	res       *Result // nil when unreachable
 	deps      []depEntry
 	refreshAt time.Time
+	// unreachable: the database went away during the run. The instance
+	// keeps its last result (a subscriber keeps what it had, not an
+	// error) and runs again.
+	unreachable bool
 }
 
 // maxUnconfirmed bounds the xids carried to the next snapshot check. Far
@@ -362,6 +391,9 @@ func (e *Engine) runOne(ctx context.Context, q schema.Querier, in *instance, now
 	args, err := decodeCanonical(in.key.fn, in.key.args)
 	if err == nil {
 		out, err = in.key.fn.RunPart(ctx, q, in.identity, args, now, journal, in.key.part)
+	}
+	if err != nil && functions.Unreachable(err) {
+		return runOut{in: in, unreachable: true}
 	}
 	o := runOut{in: in, deps: compileDeps(out.Deps.List()), refreshAt: out.RefreshAt}
 	var value json.RawMessage

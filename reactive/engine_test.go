@@ -3,6 +3,7 @@ package reactive_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -471,4 +472,43 @@ func TestMutationRerunIsAdmittedOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.JSONEq(t, "1", string(res.Value), "the rerun ran without a second admission")
 	require.EqualValues(t, 1, admits.Load())
+}
+
+// A query whose run loses the database keeps its last result: the
+// subscriber is not shown an "unavailable" error in its place, and the
+// query runs again once the database answers.
+func TestQueryThatLosesTheDatabaseKeepsItsResult(t *testing.T) {
+	var runs atomic.Int32
+	e := startEngine(t, func(r *functions.Registry) {
+		functions.Query(r, "test:fragile", func(c *functions.QueryCtx, _ noArgs) (int32, error) {
+			n := runs.Add(1)
+			c.RefreshAt(c.Now().Add(50 * time.Millisecond)) // run again and again
+			if n == 2 {
+				// The connection dies under the run: admin_shutdown.
+				_, err := c.DB.Querier().Exec(c.Ctx, `SELECT pg_terminate_backend(pg_backend_pid())`)
+				if err == nil {
+					err = errors.New("the backend survived its termination")
+				}
+				return 0, err
+			}
+			return n, nil
+		}, functions.Public())
+	})
+	s := e.session(t, john, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.ModifyQuerySet(ctx, 0, 1, []reactive.QueryAdd{{QueryID: 1, UDFPath: "test:fragile", Args: json.RawMessage(`{}`)}}, nil))
+	var values []string
+	pgtest.Eventually(t, 10*time.Second, func() error {
+		for _, m := range s.Take().Transition.GetModifications() {
+			require.NotEqual(t, reactive.QueryFailed, m.Type, "a lost database is not a failed query: %+v", m.Err)
+			values = append(values, string(m.Value))
+		}
+		if runs.Load() < 4 || len(values) < 2 {
+			return fmt.Errorf("%d runs, values %v", runs.Load(), values)
+		}
+		return nil
+	})
+	require.Equal(t, "1", values[0])
+	require.NotContains(t, values, "2", "the run that lost the database published nothing")
 }
