@@ -19,6 +19,18 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+// quickConfig is bench.Quick aimed at a fresh server of t's own.
+func quickConfig(t *testing.T) bench.Config {
+	s := parleytest.Start(t)
+	cfg := bench.Quick()
+	cfg.URL, cfg.DatabaseURL = s.URL, s.DBURL
+	cfg.Mint = func(id functions.Identity) (string, error) { return s.Token(t, id), nil }
+	if testing.Verbose() {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return cfg
+}
+
 // TestQuickRun runs every scenario at the quick sizes against a real
 // server and checks that the generator measured something and that the
 // server delivered every message to every viewer. It asserts nothing about
@@ -27,13 +39,7 @@ func TestQuickRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every bench scenario")
 	}
-	s := parleytest.Start(t)
-	cfg := bench.Quick()
-	cfg.URL, cfg.DatabaseURL = s.URL, s.DBURL
-	cfg.Mint = func(id functions.Identity) (string, error) { return s.Token(t, id), nil }
-	if testing.Verbose() {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
+	cfg := quickConfig(t)
 	r, err := bench.New(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -147,10 +153,7 @@ func TestQuickSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the soak")
 	}
-	s := parleytest.Start(t)
-	cfg := bench.Quick()
-	cfg.URL, cfg.DatabaseURL = s.URL, s.DBURL
-	cfg.Mint = func(id functions.Identity) (string, error) { return s.Token(t, id), nil }
+	cfg := quickConfig(t)
 	cfg.Scenarios = []string{bench.ScenarioSoak}
 	dir := t.TempDir()
 	cfg.Soak.CSV, cfg.Soak.SVG = dir+"/soak.csv", dir+"/soak.svg"
