@@ -128,7 +128,8 @@ func LogLevel(we *Error) slog.Level {
 
 // Unreachable reports whether err says the database could not be reached
 // or went away: a failed connect, a connection cut or closed, the server
-// shutting down or not accepting connections (SQLSTATE class 08, 57P01–03).
+// shutting down or not accepting connections (SQLSTATE class 08, 57P01–03,
+// and 55000 when a connect is refused with it).
 // Errors of the statements themselves, and a cancelled or expired context,
 // are not.
 func Unreachable(err error) bool {
@@ -136,14 +137,16 @@ func Unreachable(err error) bool {
 		return false
 	}
 	var pgErr *pgconn.PgError
+	var connectErr *pgconn.ConnectError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "57P01", "57P02", "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
 			return true
+		case "55000": // at connect: the database is not accepting connections (ALLOW_CONNECTIONS false)
+			return errors.As(err, &connectErr)
 		}
 		return strings.HasPrefix(pgErr.Code, "08") // connection_exception
 	}
-	var connectErr *pgconn.ConnectError
 	var netErr net.Error
 	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)

@@ -32,6 +32,7 @@ func TestUnreachableErrors(t *testing.T) {
 		{"cannot connect now", &pgconn.PgError{Code: "57P03"}, true},
 		{"cut mid-read", fmt.Errorf("receive: %w", io.ErrUnexpectedEOF), true},
 		{"unique violation", &pgconn.PgError{Code: "23505"}, false},
+		{"not in prerequisite state, not at connect", &pgconn.PgError{Code: "55000"}, false},
 		{"syntax error", &pgconn.PgError{Code: "42601"}, false},
 		{"a bug", errors.New("nil map"), false},
 		{"cancelled", fmt.Errorf("query: %w", context.Canceled), false},

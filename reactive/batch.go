@@ -79,10 +79,13 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 	if over := len(e.unconfirmed) - maxUnconfirmed; over > 0 {
 		e.unconfirmed = append(e.unconfirmed[:0], e.unconfirmed[over:]...)
 	}
+	if len(run) == 0 {
+		e.setDBDown(false) // nothing waits for a re-run, so nothing lags
+	}
 	if len(run) > 0 {
 		start := time.Now()
 		outs, retry, stale, err := e.runBatch(ctx, run, e.unconfirmed)
-		e.dbDown.Store(err != nil && functions.Unreachable(err))
+		e.setDBDown(err != nil && functions.Unreachable(err))
 		if err != nil {
 			if ctx.Err() == nil {
 				level := slog.LevelError

@@ -45,7 +45,8 @@
 // sessions ask of the engine: attach and unsubscribe, canonical arguments,
 // session registration, waiting for the applied position), calls.go
 // (one-shot Query and Mutate), instance.go (shared instances and their
-// results), index.go (the dependency index), metrics.go.
+// results), index.go (the dependency index), stale.go (waking the sessions
+// that asked for Status messages when Stale changes), metrics.go.
 //
 // The sessions: messages.go (the protocol's message types), session.go
 // (Session and its methods), session_queries.go (a session's query set).
@@ -60,6 +61,8 @@
 // Session.mu (install tells subscribed sessions of new results under
 // Engine.mu); Engine.qmu (change queue) and Engine.wmu (sessions waiting
 // for the applied position) are leaves, never held while taking another.
+// The stale notifier's lock is a leaf too, released before it takes
+// Engine.mu to wake sessions.
 // Results are published through an atomic pointer and read lock-free.
 //
 // # Lifecycle

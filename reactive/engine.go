@@ -78,6 +78,7 @@ type Engine struct {
 	replicating    atomic.Bool   // a Reset has been applied
 	streaming      atomic.Bool   // between Reset or Resume and Interrupted
 	dbDown         atomic.Bool   // the last re-run batch could not reach the database
+	stale          staleNotifier // tells sessions when Stale changes (stale.go)
 
 	// owned by the Run goroutine
 	unconfirmed   []uint32 // xids of applied commits no snapshot was checked against yet
@@ -176,6 +177,7 @@ func (e *Engine) Reset(lsn LSN) {
 	}
 	e.qmu.Unlock()
 	e.streaming.Store(true)
+	e.staleChanged()
 	e.m.resets.Inc()
 	signal(e.wake)
 }
@@ -184,12 +186,13 @@ func (e *Engine) Reset(lsn LSN) {
 // only the commits it delivers next invalidate anything.
 func (e *Engine) Resume(lsn LSN) {
 	e.streaming.Store(true)
+	e.staleChanged()
 	e.m.resumes.Inc()
 	signal(e.wake)
 }
 
 // Interrupted implements ChangeSink.
-func (e *Engine) Interrupted() { e.streaming.Store(false) }
+func (e *Engine) Interrupted() { e.streaming.Store(false); e.staleChanged() }
 
 // Stale reports whether live results may lag the database: the change
 // stream is down, or the last re-run could not reach the database.

@@ -74,12 +74,17 @@ type AuthError struct {
 // FatalError reports a protocol violation; the connection is closed after it.
 type FatalError struct{ Message string }
 
+// Status is Parley's own message, not the Convex protocol's: it tells a
+// session that asked for it (SessionConfig.Status) whether its live
+// results may lag the database (Engine.Stale).
+type Status struct{ Stale bool }
+
 // Outbox is what a session's writer sends next, in order: Messages, then
 // the transition (if any). Close, when set, is the reason to close the
 // connection after sending.
 type Outbox struct {
 	Transition *Transition
-	Messages   []any // *MutationResponse, *ActionResponse, *AuthError, *FatalError
+	Messages   []any // *Status, *MutationResponse, *ActionResponse, *AuthError, *FatalError
 	Close      string
 }
 

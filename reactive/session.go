@@ -24,6 +24,11 @@ type SessionConfig struct {
 	// must not call back into the session; it may be called with the
 	// session's or the engine's lock held.
 	OnWake func()
+	// Status asks for Status messages: one once the client has sent
+	// Connect, then one whenever Engine.Stale changes. They are not part
+	// of the Convex protocol, so only a client that opted in gets them.
+	// False means none.
+	Status bool
 	Logger *slog.Logger
 }
 
@@ -56,6 +61,8 @@ type Session struct {
 	awaiting  []*MutationResponse
 	closing   string
 	expiry    Expiry // fires when the identity's token expires
+	connected bool   // Connect has been received
+	stale     *bool  // the Stale last sent in a Status; nil: none sent yet
 }
 
 // NewSession opens a session. Close it when the connection ends.
@@ -97,7 +104,11 @@ func (s *Session) Connect(sessionID string, resumed bool) {
 	s.mu.Lock()
 	s.sessionID = sessionID
 	s.resumed = resumed
+	s.connected = true
 	s.mu.Unlock()
+	if s.cfg.Status {
+		s.signal() // the first Status
+	}
 }
 
 // Identity returns the session's current identity.
@@ -452,6 +463,12 @@ func (s *Session) Take() Outbox {
 	target := Version{QuerySet: s.qsVersion, Identity: s.idVersion, TS: max(s.sent.TS, applied)}
 	out.Messages = s.messages
 	s.messages = nil
+	if s.cfg.Status && s.connected {
+		if stale := s.e.Stale(); s.stale == nil || *s.stale != stale {
+			s.stale = &stale
+			out.Messages = append([]any{&Status{Stale: stale}}, out.Messages...)
+		}
+	}
 	still := s.awaiting[:0]
 	ready := 0
 	for _, r := range s.awaiting {

@@ -1,5 +1,6 @@
 import { ConvexClient } from "convex/browser";
 import type { ConnectionState, ConvexClientOptions, PaginationStatus } from "convex/browser";
+import { getFunctionName } from "convex/server";
 import type {
   FunctionArgs,
   FunctionReference,
@@ -10,7 +11,8 @@ import type {
 } from "convex/server";
 import { api } from "./api.js";
 import type { ChatSettings, SendMessageArgs } from "./api.js";
-import { ParleyUploadError } from "./errors.js";
+import { ParleyUploadError, parleyErrorData } from "./errors.js";
+import { statusSocket } from "./status.js";
 import { checkImage, postImage } from "./upload.js";
 import type { UploadImageOptions, UploadResult } from "./upload.js";
 
@@ -81,10 +83,56 @@ export interface ParleyClientOptions {
    * 0 turns the check off (convex's own 60 s inactivity timeout remains).
    */
   staleConnectionMs?: number;
-  /** A WebSocket implementation where there is no global one. */
+  /**
+   * A WebSocket implementation where there is no global one. The client
+   * wraps it (or the global one) to ask the server for its status
+   * messages (see {@link ParleyClient.isStale}).
+   */
   webSocketConstructor?: typeof WebSocket;
+  /**
+   * How {@link ParleyClient.mutation} retries a mutation that failed because
+   * the server could not reach its database (code `unavailable`, without
+   * `mayHaveCommitted`); false turns retrying off.
+   */
+  mutationRetry?: MutationRetryOptions | false;
   /** Further options of convex's client (logger, verbose, …). */
   convex?: Omit<ConvexClientOptions, "webSocketConstructor" | "authRefreshTokenLeewaySeconds">;
+}
+
+/** Options of {@link ParleyClientOptions.mutationRetry}. */
+export interface MutationRetryOptions {
+  /**
+   * Retries stop once the next one would start later than this after the
+   * first attempt; the call then rejects with the last `unavailable` error.
+   * Undefined means 60 000 ms.
+   */
+  maxTotalMs?: number;
+  /** The longest wait between two attempts. Undefined means 5 000 ms. */
+  maxDelayMs?: number;
+  /** Called before each wait, e.g. to log it. */
+  onRetry?: (info: MutationRetryInfo) => void;
+}
+
+/** What {@link MutationRetryOptions.onRetry} is told. */
+export interface MutationRetryInfo {
+  /** The mutation's path, e.g. "shared/chat:sendMessage". */
+  udfPath: string;
+  /** The attempt that failed, from 1. */
+  attempt: number;
+  /** How long the client waits before the next attempt. */
+  delayMs: number;
+  /** The `unavailable` error of the failed attempt. */
+  error: unknown;
+}
+
+/** Options of one {@link ParleyClient.mutation} call. */
+export interface MutationCallOptions {
+  /**
+   * Stops the retries: an abort while the client waits to retry rejects at
+   * once with the signal's reason. An attempt already sent is not recalled
+   * (the server may apply it); its outcome is the call's.
+   */
+  signal?: AbortSignal;
 }
 
 /** A paginated subscription's current value (convex's PaginatedQueryResult). */
@@ -146,6 +194,14 @@ export class ParleyClient {
   private authGeneration = 0;
   private lastHeardAt = Date.now();
   private readonly staleConnectionMs: number;
+  /** The server's last ParleyStatus (kept across reconnects); false until one arrives. */
+  private serverStale = false;
+  private lastStale: boolean;
+  private readonly staleListeners = new Set<(stale: boolean) => void>();
+  private readonly retry: Required<Omit<MutationRetryOptions, "onRetry">> & Pick<MutationRetryOptions, "onRetry">;
+  private readonly retrying: boolean;
+  /** Aborted by close(): ends every wait between mutation attempts. */
+  private readonly closing = new AbortController();
 
   constructor(options: ParleyClientOptions) {
     if (!options || typeof options.url !== "string") {
@@ -153,7 +209,22 @@ export class ParleyClient {
     }
     this.url = options.url.replace(/\/+$/, "");
     const convexOptions: ConvexClientOptions = { ...options.convex };
-    if (options.webSocketConstructor) convexOptions.webSocketConstructor = options.webSocketConstructor;
+    // The socket asks for ParleyStatus messages and hands them to us, never
+    // to convex (which takes an unknown message type for a protocol error).
+    const base = options.webSocketConstructor ?? (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
+    if (base) {
+      convexOptions.webSocketConstructor = statusSocket(base, (stale) => {
+        this.serverStale = stale;
+        this.notifyStale();
+      });
+    }
+    const retry = options.mutationRetry;
+    this.retrying = retry !== false;
+    this.retry = {
+      maxTotalMs: (retry ? retry.maxTotalMs : undefined) ?? 60_000,
+      maxDelayMs: (retry ? retry.maxDelayMs : undefined) ?? 5_000,
+      onRetry: retry ? retry.onRetry : undefined,
+    };
     if (options.authRefreshLeewaySeconds !== undefined) {
       convexOptions.authRefreshTokenLeewaySeconds = options.authRefreshLeewaySeconds;
     }
@@ -182,6 +253,8 @@ export class ParleyClient {
         reset();
       };
     }
+    this.lastStale = this.isStale();
+    this.convex.subscribeToConnectionState(() => this.notifyStale());
     const signal = options.foregroundSignal === undefined ? documentForegroundSignal() : options.foregroundSignal;
     this.stopForeground = signal ? signal(() => this.reconnectNow()) : undefined;
   }
@@ -194,12 +267,83 @@ export class ParleyClient {
     return this.convex.query(query, (args[0] ?? {}) as FunctionArgs<Q>);
   }
 
-  /** Runs a mutation; resolves once its result is visible to subscriptions. */
+  /**
+   * Runs a mutation; resolves once its result is visible to subscriptions.
+   *
+   * A mutation the server could not run because its database was
+   * unreachable (code `unavailable`: nothing was written) is tried again,
+   * waiting the error's retryAfterMs first, then twice as long each time
+   * (see {@link ParleyClientOptions.mutationRetry}); meanwhile the promise
+   * stays pending and subscriptions keep their last results. An
+   * `unavailable` error with `mayHaveCommitted: true` (the outcome is
+   * unknown, so a retry could apply it twice) and every other error reject
+   * at once. While the connection itself is down, convex holds the
+   * mutation and sends it on reconnect, as before.
+   */
   mutation<M extends FunctionReference<"mutation">>(
     mutation: M,
     ...args: OptionalRestArgs<M>
+  ): Promise<Awaited<FunctionReturnType<M>>>;
+  mutation<M extends FunctionReference<"mutation">>(
+    mutation: M,
+    args: FunctionArgs<M>,
+    options: MutationCallOptions,
+  ): Promise<Awaited<FunctionReturnType<M>>>;
+  mutation<M extends FunctionReference<"mutation">>(
+    mutation: M,
+    args?: FunctionArgs<M>,
+    options: MutationCallOptions = {},
   ): Promise<Awaited<FunctionReturnType<M>>> {
-    return this.convex.mutation(mutation, (args[0] ?? {}) as FunctionArgs<M>);
+    const call = () => this.convex.mutation(mutation, (args ?? {}) as FunctionArgs<M>);
+    if (!this.retrying) return call();
+    return this.withRetries(getFunctionName(mutation), call, options.signal);
+  }
+
+  /** Runs call, again after a backoff while it fails as unavailable; see mutation. */
+  private async withRetries<T>(udfPath: string, call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    const started = Date.now();
+    let delay = 0;
+    for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted();
+      try {
+        return await call();
+      } catch (e) {
+        if (!retryable(e) || this.closed) throw e;
+        const after = Number(parleyErrorData(e)?.retryAfterMs);
+        const first = Number.isFinite(after) && after > 0 ? after : 1000;
+        delay = Math.min(delay === 0 ? first : delay * 2, Math.max(this.retry.maxDelayMs, first));
+        if (Date.now() + delay - started > this.retry.maxTotalMs) throw e;
+        this.retry.onRetry?.({ udfPath, attempt, delayMs: delay, error: e });
+        await wait(delay, signal, this.closing.signal);
+      }
+    }
+  }
+
+  /**
+   * Whether live results may be out of date: the connection is down (or
+   * not up yet, or the client is closed), or the server says it cannot
+   * follow its database right now (its replication stream is interrupted,
+   * or its re-runs cannot reach the database). Subscriptions keep their
+   * last results meanwhile. A server that does not send its status (not
+   * Parley) is taken to be up to date while connected.
+   */
+  isStale(): boolean {
+    return this.closed || !this.convex.connectionState().isWebSocketConnected || this.serverStale;
+  }
+
+  /** Calls cb with {@link isStale} each time it changes; returns the unsubscribe function. */
+  onStaleChange(cb: (stale: boolean) => void): () => void {
+    this.staleListeners.add(cb);
+    return () => {
+      this.staleListeners.delete(cb);
+    };
+  }
+
+  private notifyStale() {
+    const now = this.isStale();
+    if (now === this.lastStale) return;
+    this.lastStale = now;
+    for (const cb of [...this.staleListeners]) cb(now);
   }
 
   /**
@@ -460,7 +604,9 @@ export class ParleyClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort(new Error("ParleyClient closed"));
     this.stopForeground?.();
+    this.notifyStale();
     await this.convex.close();
   }
 }
@@ -488,6 +634,39 @@ export function decodeIdentity(token: string): TokenIdentity | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether a failed mutation is worth trying again: unavailable, and surely not applied. */
+function retryable(e: unknown): boolean {
+  const data = parleyErrorData(e);
+  return data !== undefined && data.code === "unavailable" && data.mayHaveCommitted !== true;
+}
+
+/** Resolves after ms; rejects at once when either signal aborts (with its reason). */
+function wait(ms: number, signal: AbortSignal | undefined, closing: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const signals = signal ? [signal, closing] : [closing];
+    const done = () => {
+      clearTimeout(timer);
+      for (const s of signals) s.removeEventListener("abort", onAbort);
+    };
+    const onAbort = function (this: AbortSignal) {
+      done();
+      reject(this.reason);
+    };
+    const timer = setTimeout(() => {
+      done();
+      resolve();
+    }, ms);
+    for (const s of signals) {
+      if (s.aborted) {
+        done();
+        reject(s.reason);
+        return;
+      }
+      s.addEventListener("abort", onAbort);
+    }
+  });
 }
 
 function statusOf(s: ConnectionState): ConnectionStatus {

@@ -30,9 +30,9 @@ export interface TokenOptions {
   ttl?: string;
 }
 
-/** A JWT signed with the test server's dev secret. */
-export async function mintToken(o: TokenOptions): Promise<string> {
-  const args = ["token", "--data", inject("parleyData"), "--sub", o.sub, "--role", o.role, "--ttl", o.ttl ?? "1h"];
+/** A JWT signed with the dev secret of the test server (or of the one whose data directory is data). */
+export async function mintToken(o: TokenOptions, data: string = inject("parleyData")): Promise<string> {
+  const args = ["token", "--data", data, "--sub", o.sub, "--role", o.role, "--ttl", o.ttl ?? "1h"];
   if (o.name) args.push("--name", o.name);
   if (o.storeId) args.push("--store-id", o.storeId);
   const { stdout } = await run(inject("parleyBin"), args);

@@ -340,7 +340,11 @@ const maxSlotName = 63
 
 // Health is the /healthz report.
 type Health struct {
-	Status      string `json:"status"` // ok | degraded
+	Status string `json:"status"` // ok | degraded
+	// Stale says live results may lag the database (reactive.Engine.Stale):
+	// the change stream is down, or re-runs cannot reach the database.
+	// The status is degraded then.
+	Stale       bool   `json:"stale"`
 	Database    string `json:"database"`
 	Replication struct {
 		Connected  bool   `json:"connected"`
@@ -375,7 +379,8 @@ func (s *Server) health(ctx context.Context) (any, bool) {
 	} else if lsn, err := functions.ParseLSN(current); err == nil && lsn > uint64(applied) {
 		h.Replication.LagBytes = lsn - uint64(applied)
 	}
-	if !st.Connected || !s.Engine.Replicating() {
+	h.Stale = s.Engine.Stale()
+	if !st.Connected || !s.Engine.Replicating() || h.Stale {
 		h.Status = "degraded"
 	}
 	stats := s.Engine.Stats()

@@ -72,6 +72,10 @@
 // nothing but its pings, between outboxes. After an AuthError the
 // connection is closed as an authentication failure (WebSocket code 1000)
 // and the client reconnects with a fresh token; a FatalError closes it for
-// good (code 1008). Result values are valid JSON (the engine makes them
+// good (code 1008). A session is sent Parley's own ParleyStatus message
+// ({"type":"ParleyStatus","stale":bool}, after Connect and whenever
+// reactive.Engine.Stale changes) only when its client opted in with
+// ?parleyStatus=1 on the sync URL: the official Convex client treats an
+// unknown message type as a protocol error. Result values are valid JSON (the engine makes them
 // with json.Marshal) and go into transitions verbatim, never re-validated.
 package transport

@@ -26,7 +26,7 @@ func (e exportedFrameWriter) closeWith(reason string, authFailed bool) {
 }
 
 // NewSession is newSession.
-func (s *Server) NewSession(onWake func()) *reactive.Session { return s.newSession(onWake) }
+func (s *Server) NewSession(onWake func()) *reactive.Session { return s.newSession(onWake, false) }
 
 // Handle is handle.
 func (s *Server) Handle(ctx context.Context, sess *reactive.Session, data []byte) bool {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -60,11 +61,23 @@ func putTransitionBuffer(b *[]byte) {
 	}
 }
 
+// statusQuery is the sync URL's query parameter by which a client opts in
+// to ParleyStatus messages: ?parleyStatus=1. Parley's own client
+// (@parley/client) sets it and removes those messages before the official
+// Convex client, which it wraps, sees them; a client that does not set it
+// never gets one.
+const statusQuery = "parleyStatus"
+
+// wantsStatus reports whether the client opening a session at r opted in
+// to ParleyStatus messages.
+func wantsStatus(r *http.Request) bool { return r.URL.Query().Get(statusQuery) == "1" }
+
 // newSession opens the session of a new connection. onWake is its
 // reactive.SessionConfig.OnWake: the session has something to send, and
-// the transport should make sure its writer runs.
-func (s *Server) newSession(onWake func()) *reactive.Session {
-	return s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log, OnWake: onWake})
+// the transport should make sure its writer runs. status says the client
+// opted in to ParleyStatus messages (wantsStatus).
+func (s *Server) newSession(onWake func(), status bool) *reactive.Session {
+	return s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log, OnWake: onWake, Status: status})
 }
 
 // handle handles one client message under ctx, which the transport

@@ -254,6 +254,14 @@ type fatalErrorWire struct {
 	Error string `json:"error"`
 }
 
+// statusWire is Parley's ParleyStatus message, sent only to clients that
+// opted in (see statusQuery): the official Convex client would take an
+// unknown message type for a protocol error.
+type statusWire struct {
+	Type  string `json:"type"`
+	Stale bool   `json:"stale"`
+}
+
 func errorResult(e *functions.Error) json.RawMessage {
 	b, _ := json.Marshal(e.Message)
 	return b
@@ -280,6 +288,8 @@ func encodeMessage(m any) ([]byte, error) {
 		return json.Marshal(authErrorWire{Type: "AuthError", Error: m.Message, BaseVersion: m.BaseVersion, AuthUpdateAttempted: m.AuthUpdateAttempted})
 	case *reactive.FatalError:
 		return json.Marshal(fatalErrorWire{Type: "FatalError", Error: m.Message})
+	case *reactive.Status:
+		return json.Marshal(statusWire{Type: "ParleyStatus", Stale: m.Stale})
 	}
 	return nil, fmt.Errorf("unknown message %T", m)
 }

@@ -132,7 +132,7 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
 	c := &wsConn{s: s, conn: conn, br: h.br, inbox: make(chan []byte, inboxSize)}
 	c.writeDue = s.alarms.unset(c.checkWrite)
-	c.sess = s.newSession(c.kick)
+	c.sess = s.newSession(c.kick, wantsStatus(r))
 	go c.run()
 }
 

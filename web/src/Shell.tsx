@@ -1,5 +1,5 @@
 import { api } from "@parley/client";
-import { useConnectionState, useQuery } from "@parley/client/react";
+import { useConnectionState, useQuery, useStale } from "@parley/client/react";
 import { useEffect, useState } from "react";
 import { displayName, fetchIdentities, type DemoIdentity, type Session } from "./auth";
 import { ConversationList } from "./ConversationList";
@@ -50,6 +50,7 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
           </button>
         </header>
         <ConnectionBanner />
+        <StaleBanner />
         <div className={`layout ${route.page === "conversation" ? "has-thread" : ""}`}>
           <aside className="sidebar">
             <ErrorBoundary fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
@@ -96,6 +97,26 @@ function ConnectionDot() {
     <span className={`conn conn-${state}`} data-testid="connection" data-state={state} title={label}>
       <span className="dot" /> {label}
     </span>
+  );
+}
+
+/**
+ * Says when the connection is up but the server cannot follow its database
+ * (its change stream or the database itself is down): what is shown may be
+ * out of date, and what the user sends waits. While the connection itself
+ * is down, ConnectionBanner says so instead.
+ */
+function StaleBanner() {
+  const state = useConnectionState();
+  const stale = useStale();
+  const { items } = useOutbox();
+  const waiting = items.filter((i) => i.status === "sending").length;
+  if (state !== "connected" || !stale) return null;
+  return (
+    <div className="banner banner-stale" role="status" data-testid="stale-banner">
+      <strong>Reconnecting…</strong> The data shown may be out of date. Messages you send are kept and go out when the
+      server is back{waiting > 0 ? ` (${waiting} waiting)` : ""}.
+    </div>
   );
 }
 

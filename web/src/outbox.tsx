@@ -4,9 +4,13 @@
 // server's (session, request) log makes a resend run once); a send the
 // server refuses (blocked, rate limited, too big) or an upload that fails
 // stays as "Failed" with Retry and Discard. Nothing is dropped silently.
+// A send the server could not run because its database was unreachable
+// (unavailable, and surely not applied) is no failure: the client retries
+// it with backoff, and when it gives up the outbox sends it again, so it
+// stays "Sending…" until it goes through.
 // It lives above the pages, so leaving a conversation loses nothing.
 import { useParleyClient } from "@parley/client/react";
-import { api, type MessageDoc } from "@parley/client";
+import { api, parleyErrorData, type MessageDoc } from "@parley/client";
 import { createContext, useCallback, useContext, useMemo, useRef, useState, type ReactNode } from "react";
 import { errorMessage } from "./format";
 
@@ -38,6 +42,15 @@ interface OutboxValue {
 const OutboxContext = createContext<OutboxValue | null>(null);
 
 let counter = 0;
+
+/** How long the outbox waits before sending again a message whose retries ran out. */
+const RESEND_MS = 5_000;
+
+/** Whether e says the server could not reach its database and did not apply the call. */
+function stillUnavailable(e: unknown): boolean {
+  const data = parleyErrorData(e);
+  return data?.code === "unavailable" && data.mayHaveCommitted !== true;
+}
 
 export function OutboxProvider({ children }: { children: ReactNode }) {
   const client = useParleyClient();
@@ -83,6 +96,14 @@ export function OutboxProvider({ children }: { children: ReactNode }) {
         // the real message replaces this one without a gap.
         remove(item.localId);
       } catch (e) {
+        if (stillUnavailable(e) && !client.isClosed) {
+          // The client's own retries ran out: keep at it, still "Sending…",
+          // until the user discards it.
+          setTimeout(() => {
+            if (itemsRef.current.some((x) => x.localId === item.localId && x.status === "sending")) void run(item);
+          }, RESEND_MS);
+          return;
+        }
         update(item.localId, { status: "failed", error: errorMessage(e), progress: undefined });
       }
     },

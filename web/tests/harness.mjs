@@ -3,7 +3,7 @@
 // locators and polling, never with fixed sleeps.
 import { spawn, execFileSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, rmSync, existsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -54,17 +54,19 @@ async function freePort() {
  * restart() brings it back where the pages expect it.
  */
 export class DevServer {
-  static async start() {
+  /** Starts a server; args are added to `parley dev`'s (e.g. ["--db-grace", "300ms"]). */
+  static async start(args = []) {
     if (!existsSync(join(webDir, "dist", "index.html"))) {
       throw new Error("web/dist is not built: run `npm run build` in web/ (scripts/test.sh does)");
     }
     const dir = mkdtempSync(join(tmpdir(), "parley-web-test-"));
-    const s = new DevServer(dir, parleyBinary(dir), await freePort());
+    const s = new DevServer(dir, parleyBinary(dir), await freePort(), args);
     await s.run();
     return s;
   }
 
-  constructor(dir, bin, port) {
+  constructor(dir, bin, port, args = []) {
+    this.args = args;
     this.dir = dir;
     this.bin = bin;
     this.port = port;
@@ -75,7 +77,7 @@ export class DevServer {
 
   async run() {
     const args = ["dev", "--data", join(this.dir, "data"), "--addr", `127.0.0.1:${this.port}`,
-      "--web", join(webDir, "dist"), "--log-level", "warn"];
+      "--web", join(webDir, "dist"), "--log-level", "warn", ...this.args];
     const proc = spawn(this.bin, args, { stdio: ["ignore", "ignore", "pipe"] });
     this.proc = proc;
     this.exited = once(proc, "exit");
@@ -103,6 +105,35 @@ export class DevServer {
     const timer = setTimeout(() => this.proc.kill("SIGKILL"), 60_000);
     await this.exited;
     clearTimeout(timer);
+  }
+
+  /**
+   * Runs SQL as the superuser on the cluster's postgres database (not the
+   * server's, which a test may make refuse connections); returns psql's
+   * unaligned output.
+   */
+  sql(query) {
+    // postgres://user@/parley?host=/socket/dir&…: swap the database name.
+    const dbUrl = readFileSync(join(this.dir, "data", "database.url"), "utf8").trim();
+    const m = /^(postgres(?:ql)?:\/\/[^/]*\/)([^?]*)(.*)$/.exec(dbUrl);
+    if (!m) throw new Error(`unexpected database URL ${dbUrl}`);
+    this.dbName = decodeURIComponent(m[2]);
+    return execFileSync("psql", [`${m[1]}postgres${m[3]}`, "-v", "ON_ERROR_STOP=1", "-Atc", query], { encoding: "utf8" }).trim();
+  }
+
+  /** The server's database refuses (false) or accepts (true) new connections; existing ones live on. */
+  allowConnections(on) {
+    this.sql("SELECT 1"); // sets dbName
+    this.sql(`ALTER DATABASE "${this.dbName}" WITH ALLOW_CONNECTIONS ${on}`);
+  }
+
+  /** Ends the server's connections to its database: the replication stream (walsender) only, or all. */
+  terminate(which) {
+    this.sql("SELECT 1");
+    const q = which === "walsender"
+      ? `SELECT count(pg_terminate_backend(r.pid)) FROM pg_stat_replication r JOIN pg_stat_activity a USING (pid) WHERE a.datname = '${this.dbName}'`
+      : `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '${this.dbName}' AND pid <> pg_backend_pid()`;
+    return Number(this.sql(q));
   }
 
   async restart() {

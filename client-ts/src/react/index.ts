@@ -3,7 +3,7 @@
 // useMutation, usePaginatedQuery) run unchanged, typed by the generated api.
 // React Native: nothing here touches DOM globals (see the README).
 
-import { ConvexProvider, ConvexReactClient, useMutation, useQuery } from "convex/react";
+import { ConvexProvider, ConvexReactClient, useQuery } from "convex/react";
 import {
   createContext,
   createElement,
@@ -16,7 +16,15 @@ import {
   type ReactNode,
 } from "react";
 import { api } from "../api.js";
-import type { ConversationDoc, MarkReadResult, MessageDoc, MessagePage, TypingIndicator } from "../api.js";
+import type { FunctionArgs } from "convex/server";
+import type {
+  ConversationDoc,
+  MarkReadResult,
+  MessageDoc,
+  MessagePage,
+  SendMessageArgs,
+  TypingIndicator,
+} from "../api.js";
 import {
   attempt,
   markReadArgs,
@@ -103,6 +111,18 @@ export function useConnectionState(): ConnectionStatus {
   return useSyncExternalStore(subscribe, get, () => "connecting" as ConnectionStatus);
 }
 
+/**
+ * Whether live results may be out of date (see ParleyClient.isStale): the
+ * connection is down, or the server cannot follow its database right now.
+ * Re-renders when it changes.
+ */
+export function useStale(): boolean {
+  const client = useParleyClient();
+  const subscribe = useCallback((cb: () => void) => client.onStaleChange(cb), [client]);
+  const get = useCallback(() => client.isStale(), [client]);
+  return useSyncExternalStore(subscribe, get, () => true);
+}
+
 export type { ChatMessageInput, EventLike, MarkAsReadInput, UpdateTypingInput, UseChatOptions } from "../chat.js";
 
 /** What {@link useChat} returns. */
@@ -170,9 +190,19 @@ export function useChat(conversationId: string | null | undefined, options: UseC
   const typingIndicators = useQuery(api.shared.chat.getTypingIndicators, id ? { conversationId: id } : "skip");
   const conversation = useQuery(api.shared.chat.getConversation, id ? { conversationId: id } : "skip");
   const totalUnreadCount = useQuery(api.shared.chat.getUnreadCount, id && identity ? {} : "skip");
-  const send = useMutation(api.shared.chat.sendMessage);
-  const markRead = useMutation(api.shared.chat.markMessagesAsRead);
-  const typing = useMutation(api.shared.chat.updateTypingStatus);
+  // Through the ParleyClient, not convex's useMutation: its mutation
+  // retries a call the server could not run for want of its database.
+  const send = useCallback((args: SendMessageArgs) => client.mutation(api.shared.chat.sendMessage, args), [client]);
+  const markRead = useCallback(
+    (args: FunctionArgs<typeof api.shared.chat.markMessagesAsRead>) =>
+      client.mutation(api.shared.chat.markMessagesAsRead, args),
+    [client],
+  );
+  const typing = useCallback(
+    (args: FunctionArgs<typeof api.shared.chat.updateTypingStatus>) =>
+      client.mutation(api.shared.chat.updateTypingStatus, args),
+    [client],
+  );
 
   const updateTyping = useCallback(
     (input: UpdateTypingInput) => attempt(() => typingArgs(id, input), (args) => typing(args)),

@@ -352,6 +352,18 @@ export function useConnectionState(): Readonly<Ref<ConnectionStatus>> {
   return state;
 }
 
+/**
+ * Whether live results may be out of date, as a ref (see
+ * ParleyClient.isStale): the connection is down, or the server cannot
+ * follow its database right now.
+ */
+export function useStale(): Readonly<Ref<boolean>> {
+  const client = useParleyClient();
+  const stale = ref(client.isStale());
+  onCleanup(client.onStaleChange((s) => (stale.value = s)), "useStale");
+  return stale;
+}
+
 /** The identity of the client's token as a ref (see ParleyClient.identity). */
 export function useIdentity(): Readonly<ShallowRef<TokenIdentity | undefined>> {
   const client = useParleyClient();
