@@ -85,8 +85,8 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 	if len(run) > 0 {
 		start := time.Now()
 		outs, retry, stale, err := e.runBatch(ctx, run, e.unconfirmed)
-		e.setDBDown(err != nil && functions.Unreachable(err))
 		if err != nil {
+			e.setDBDown(functions.Unreachable(err))
 			if ctx.Err() == nil {
 				level := slog.LevelError
 				if functions.Unreachable(err) {
@@ -101,6 +101,7 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 			return time.Now().Add(100 * time.Millisecond)
 		}
 		outs, lost := reachable(outs)
+		e.setDBDown(len(lost) > 0)
 		e.install(outs)
 		if stale || len(lost) > 0 {
 			// The snapshot never saw every commit (results may be stale),
@@ -113,9 +114,6 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 			}
 			for _, in := range slices.Concat(retry, lost) {
 				e.retry[in] = struct{}{}
-			}
-			if len(lost) > 0 {
-				e.dbDown.Store(true)
 			}
 			e.pendingReset, e.pendingTarget, e.pendingTimes = reset, target, times
 			return time.Now().Add(100 * time.Millisecond)
