@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ func dialJohn(ctx context.Context, e *env) (*syncclient.Client, error) {
 func faults() []faultSpec {
 	return []faultSpec{
 		{name: "postgres immediate stop", health: true, inject: postgresImmediateStop},
+		{name: "walsender terminated", health: true, inject: walsenderTerminated},
 	}
 }
 
@@ -31,5 +33,25 @@ func postgresImmediateStop(t *testing.T, e *env, f form, r *row) {
 	defer cancel()
 	if err := e.restartPostgres(ctx); err != nil {
 		t.Fatalf("restart Postgres: %v", err)
+	}
+}
+
+// walsenderTerminated terminates the server's walsender once a second,
+// f.walKills times.
+func walsenderTerminated(t *testing.T, e *env, f form, r *row) {
+	killed := 0
+	for range f.walKills {
+		var n int
+		if err := e.db.QueryRow(t.Context(), `SELECT count(*) FROM (
+			SELECT pg_terminate_backend(pid) FROM pg_stat_replication) k`).Scan(&n); err != nil {
+			t.Errorf("terminate walsender: %v", err)
+		}
+		killed += n
+		time.Sleep(time.Second)
+	}
+	r.notes = append(r.notes, fmt.Sprintf("%d walsenders terminated", killed))
+	if killed == 0 {
+		r.problems = append(r.problems, "no walsender to terminate")
+		t.Error("no walsender was ever running to terminate")
 	}
 }
