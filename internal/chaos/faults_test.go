@@ -18,6 +18,7 @@ func faults() []faultSpec {
 	return []faultSpec{
 		{name: "postgres immediate stop", health: true, inject: postgresImmediateStop},
 		{name: "walsender terminated", health: true, inject: walsenderTerminated},
+		{name: "server kill -9", health: true, inject: serverKill},
 	}
 }
 
@@ -53,5 +54,15 @@ func walsenderTerminated(t *testing.T, e *env, f form, r *row) {
 	if killed == 0 {
 		r.problems = append(r.problems, "no walsender to terminate")
 		t.Error("no walsender was ever running to terminate")
+	}
+}
+
+// serverKill is kill -9 of the parley process, down for f.serverDown, then
+// `parley serve` again on the same database and address.
+func serverKill(t *testing.T, e *env, f form, r *row) {
+	e.srv.kill()
+	time.Sleep(f.serverDown)
+	if err := e.srv.start(); err != nil {
+		t.Fatalf("restart parley: %v", err)
 	}
 }
