@@ -19,6 +19,8 @@ func faults() []faultSpec {
 		{name: "postgres immediate stop", health: true, inject: postgresImmediateStop},
 		{name: "walsender terminated", health: true, inject: walsenderTerminated},
 		{name: "server kill -9", health: true, inject: serverKill},
+		{name: "link to postgres cut", health: true, inject: linkCut,
+			opts: func(*testing.T) envOptions { return envOptions{link: true} }},
 	}
 }
 
@@ -65,4 +67,12 @@ func serverKill(t *testing.T, e *env, f form, r *row) {
 	if err := e.srv.start(); err != nil {
 		t.Fatalf("restart parley: %v", err)
 	}
+}
+
+// linkCut cuts the server's TCP link to Postgres (every connection
+// closed, new ones refused) for f.linkDown, then restores it.
+func linkCut(t *testing.T, e *env, f form, r *row) {
+	e.link.Cut()
+	time.Sleep(f.linkDown)
+	e.link.Restore()
 }
