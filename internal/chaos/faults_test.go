@@ -21,6 +21,7 @@ func faults() []faultSpec {
 		{name: "server kill -9", health: true, inject: serverKill},
 		{name: "link to postgres cut", health: true, inject: linkCut,
 			opts: func(*testing.T) envOptions { return envOptions{link: true} }},
+		{name: "media directory full", inject: mediaFull, opts: fullMediaDir, recovered: uploadsWork},
 	}
 }
 

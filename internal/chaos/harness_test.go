@@ -118,13 +118,14 @@ type env struct {
 	mu      sync.Mutex
 	cluster *pgcluster.Cluster
 
-	dbURL  string        // the database, directly, as the superuser
-	db     *pgxpool.Pool // the test's own connections (SQL writers, counts)
-	link   *faultnet.Link
-	srv    *server
-	secret []byte
-	john   string // John's token
-	url    string
+	dbURL    string        // the database, directly, as the superuser
+	mediaDir string        // the server's --media-dir
+	db       *pgxpool.Pool // the test's own connections (SQL writers, counts)
+	link     *faultnet.Link
+	srv      *server
+	secret   []byte
+	john     string // John's token
+	url      string
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -161,6 +162,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if media == "" {
 		media = filepath.Join(t.TempDir(), "media")
 	}
+	e.mediaDir = media
 	port, debugPort := freePort(t), freePort(t)
 	e.url = "http://127.0.0.1:" + strconv.Itoa(port)
 	e.srv = &server{
