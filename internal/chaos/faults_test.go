@@ -22,6 +22,7 @@ func faults() []faultSpec {
 		{name: "link to postgres cut", health: true, inject: linkCut,
 			opts: func(*testing.T) envOptions { return envOptions{link: true} }},
 		{name: "media directory full", inject: mediaFull, opts: fullMediaDir, recovered: uploadsWork},
+		{name: "clients stop reading", inject: stalledReaders},
 	}
 }
 
