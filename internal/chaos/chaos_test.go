@@ -67,11 +67,14 @@ var (
 // with the load going and returns once the fault is lifted; it may add
 // problems and notes to r.
 type faultSpec struct {
-	name   string
-	opts   func(t *testing.T) envOptions
-	herd   bool // herd clients subscribe before the fault
-	health bool // /healthz must report the fault while it lasts
-	inject func(t *testing.T, e *env, f form, r *row)
+	name string
+	opts func(t *testing.T) envOptions
+	herd bool // herd clients subscribe before the fault
+	// writePause is the writers' pause between writes. Zero means
+	// defaultWritePause.
+	writePause time.Duration
+	health     bool // /healthz must report the fault while it lasts
+	inject     func(t *testing.T, e *env, f form, r *row)
 	// recovered returns once the server has recovered from what inject
 	// did; nil means: /healthz ok and a new mutation acknowledged.
 	recovered func(t *testing.T, e *env) error
@@ -138,7 +141,7 @@ func runFault(t *testing.T, f form, spec faultSpec) {
 		eventually(t, time.Minute, s.name()+" first result", func() error { _, err := s.latest(); return err })
 	}
 
-	l := startLoad(t, e, strings.ReplaceAll(spec.name, " ", "_")+fmt.Sprint(time.Now().UnixNano()%1e6))
+	l := startLoad(t, e, strings.ReplaceAll(spec.name, " ", "_")+fmt.Sprint(time.Now().UnixNano()%1e6), spec.writePause)
 	eventually(t, time.Minute, "writes before the fault", func() error {
 		if n := l.ledger.ackedCount(); n < 20 {
 			return fmt.Errorf("%d acknowledged", n)
@@ -158,6 +161,11 @@ func runFault(t *testing.T, f form, spec faultSpec) {
 	}
 	if err := poll(recoverTimeout, func() error { return recovered(t, e) }); err != nil {
 		problem("did not recover within %s: %v", recoverTimeout, err)
+	}
+	if spec.herd {
+		if err := poll(recoverTimeout, func() error { return herdBack(herd) }); err != nil {
+			problem("the herd did not reconnect within %s: %v", recoverTimeout, err)
+		}
 	}
 	r.recovered = time.Since(lifted)
 	r.recoveredMeaningful = true
@@ -219,6 +227,21 @@ func runFault(t *testing.T, f form, spec faultSpec) {
 	if r.after.rssKiB > r.before.rssKiB+rssSlackKiB {
 		problem("RSS grew from %d to %d MiB", r.before.rssKiB>>10, r.after.rssKiB>>10)
 	}
+}
+
+// herdBack reports whether every herd client has reconnected and holds a
+// result again.
+func herdBack(herd []*goSub) error {
+	back := 0
+	for _, g := range herd {
+		if _, err := g.latest(); err == nil && g.reconnects() >= 1 {
+			back++
+		}
+	}
+	if back < len(herd) {
+		return fmt.Errorf("%d of %d back", back, len(herd))
+	}
+	return nil
 }
 
 // probe is recovery as a client sees it: /healthz ok, and a new mutation

@@ -23,6 +23,7 @@ func faults() []faultSpec {
 			opts: func(*testing.T) envOptions { return envOptions{link: true} }},
 		{name: "media directory full", inject: mediaFull, opts: fullMediaDir, recovered: uploadsWork},
 		{name: "clients stop reading", inject: stalledReaders},
+		{name: "clients reconnect at once", herd: true, health: true, inject: serverRestart, writePause: 200 * time.Millisecond},
 	}
 }
 
@@ -77,4 +78,15 @@ func linkCut(t *testing.T, e *env, f form, r *row) {
 	e.link.Cut()
 	time.Sleep(f.linkDown)
 	e.link.Restore()
+}
+
+// serverRestart stops the server (SIGINT, a graceful stop that closes
+// every connection) and starts it again after f.serverDown: the herd of
+// clients reconnects and resubscribes at once.
+func serverRestart(t *testing.T, e *env, f form, r *row) {
+	e.srv.stop()
+	time.Sleep(f.serverDown)
+	if err := e.srv.start(); err != nil {
+		t.Fatalf("restart parley: %v", err)
+	}
 }

@@ -83,21 +83,25 @@ func (l *ledger) ackedCount() int {
 // its own, prefix-kind-writer-seq, as its content.
 type load struct {
 	prefix string
+	pause  time.Duration
 	ledger *ledger
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
 const (
-	mutationWriters = 2
-	writePause      = 25 * time.Millisecond
-	insertSQL       = `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content)
+	mutationWriters   = 2
+	defaultWritePause = 25 * time.Millisecond
+	insertSQL         = `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content)
 		VALUES ($1, $2, $3, 'store', 'text', $4)`
 )
 
-func startLoad(t *testing.T, e *env, prefix string) *load {
+func startLoad(t *testing.T, e *env, prefix string, pause time.Duration) *load {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &load{prefix: prefix, ledger: newLedger(), cancel: cancel}
+	if pause == 0 {
+		pause = defaultWritePause
+	}
+	l := &load{prefix: prefix, pause: pause, ledger: newLedger(), cancel: cancel}
 	for w := range mutationWriters {
 		l.wg.Add(1)
 		go func() {
@@ -173,7 +177,7 @@ func (l *load) mutationWriter(ctx context.Context, e *env, w int) {
 			}
 			break
 		}
-		sleep(ctx, writePause)
+		sleep(ctx, l.pause)
 	}
 }
 
@@ -185,7 +189,7 @@ func (l *load) sqlWriter(ctx context.Context, e *env) {
 		cancel()
 		if err == nil {
 			l.ledger.ack(marker)
-			sleep(ctx, writePause)
+			sleep(ctx, l.pause)
 			continue
 		}
 		// The commit may or may not have happened (the connection broke,
