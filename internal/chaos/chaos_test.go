@@ -28,8 +28,8 @@ type form struct {
 }
 
 var (
-	shortForm = form{name: "short", pgDown: 3 * time.Second, walKills: 5, serverDown: time.Second, linkDown: 3 * time.Second,
-		uploads: 3, stalled: 5, stallFor: 15 * time.Second, herd: 200, afterWrites: 20}
+	shortForm = form{name: "short", pgDown: 2 * time.Second, walKills: 5, serverDown: time.Second, linkDown: 2 * time.Second,
+		uploads: 3, stalled: 5, stallFor: 5 * time.Second, herd: 200, afterWrites: 20}
 	longForm = form{name: "long", pgDown: 15 * time.Second, walKills: 30, serverDown: 5 * time.Second, linkDown: 15 * time.Second,
 		uploads: 10, stalled: 20, stallFor: 30 * time.Second, herd: 1000, afterWrites: 200}
 )
@@ -112,11 +112,14 @@ func runFault(t *testing.T, f form, spec faultSpec) {
 		t.Error(msg)
 	}
 
+	began := time.Now()
+	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
 	var opts envOptions
 	if spec.opts != nil {
 		opts = spec.opts(t)
 	}
 	e := newEnv(t, opts)
+	phase("cluster and server up")
 	subs := []subscriber{}
 	for i := range 2 {
 		subs = append(subs, startGoSub(t, e, fmt.Sprintf("go subscriber %d", i), subscriberLimit))
@@ -141,6 +144,7 @@ func runFault(t *testing.T, f form, spec faultSpec) {
 		eventually(t, time.Minute, s.name()+" first result", func() error { _, err := s.latest(); return err })
 	}
 
+	phase("subscribers hold results")
 	l := startLoad(t, e, strings.ReplaceAll(spec.name, " ", "_")+fmt.Sprint(time.Now().UnixNano()%1e6), spec.writePause)
 	eventually(t, time.Minute, "writes before the fault", func() error {
 		if n := l.ledger.ackedCount(); n < 20 {
@@ -152,9 +156,11 @@ func runFault(t *testing.T, f form, spec faultSpec) {
 	r.before, err = e.srv.sample()
 	require.NoError(t, err)
 
+	phase("fault begins")
 	w := watchHealth(e)
 	spec.inject(t, e, f, r)
 	lifted := time.Now()
+	phase("fault lifted")
 	recovered := spec.recovered
 	if recovered == nil {
 		recovered = func(t *testing.T, e *env) error { return probe(t, e, l) }
@@ -169,6 +175,7 @@ func runFault(t *testing.T, f form, spec faultSpec) {
 	}
 	r.recovered = time.Since(lifted)
 	r.recoveredMeaningful = true
+	phase("recovered")
 	states := w.stop()
 	if len(states) > 0 {
 		r.notes = append(r.notes, "healthz: "+brief(states))
@@ -192,6 +199,7 @@ func runFault(t *testing.T, f form, spec faultSpec) {
 	}
 	r.after = settle(e, r.before)
 	l.stop()
+	phase("writers stopped")
 
 	a := l.audit(t, e)
 	r.acked, r.unknown, r.retries, r.lost, r.duplicated = a.acked, a.unknown, a.retries, a.lost, a.duplicated
@@ -204,11 +212,28 @@ func runFault(t *testing.T, f form, spec faultSpec) {
 	if len(a.failures) > 0 {
 		problem("writes failed with unexpected errors: %s", brief(a.failures))
 	}
+	phase("writes audited")
+	if len(a.proto) > 0 {
+		problem("the writers' sync clients saw protocol violations: %s", brief(a.proto))
+	}
 	for _, g := range herd {
 		subs = append(subs, g)
 	}
 	if stale := converge(e, subs, convergeTimeout); len(stale) > 0 {
 		problem("subscriptions not equal to a fresh query after %s: %s", convergeTimeout, brief(stale))
+	}
+	phase("subscriptions checked")
+	var proto []string
+	for _, s := range subs {
+		if g, ok := s.(*goSub); ok {
+			g.stop()
+			for _, p := range g.protocolErrors() {
+				proto = append(proto, g.label+": "+p)
+			}
+		}
+	}
+	if len(proto) > 0 {
+		problem("subscribers saw protocol violations: %s", brief(first(proto, 5)))
 	}
 	if spec.herd {
 		missed := 0

@@ -64,9 +64,58 @@ func TestMain(m *testing.M) {
 		} else if abs, err := filepath.Abs(parleyBin); err == nil {
 			parleyBin = abs
 		}
+		tmpl, err := os.MkdirTemp("", "parley-chaos-pg-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chaos:", err)
+			return 1
+		}
+		defer os.RemoveAll(tmpl)
+		templateDir = filepath.Join(tmpl, "pg")
+		if err := makeTemplate(templateDir); err != nil {
+			fmt.Fprintln(os.Stderr, "chaos: template cluster:", err)
+			return 1
+		}
 		return m.Run()
 	}()
 	os.Exit(code)
+}
+
+// templateDir is a stopped cluster's data directory holding the database
+// "parley" with the schema and the demo data; each fault starts a copy.
+var templateDir string
+
+// makeTemplate initialises a cluster in dir, creates, migrates and seeds
+// the database as `parley dev` does, and stops it.
+func makeTemplate(dir string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := pgcluster.Start(ctx, pgcluster.Config{Dir: dir})
+	if err != nil {
+		return err
+	}
+	defer c.Stop(context.Background()) //nolint:errcheck // the Stop below reports
+	admin, err := pgxpool.New(ctx, c.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	_, err = admin.Exec(ctx, `CREATE DATABASE parley`)
+	admin.Close()
+	if err != nil {
+		return err
+	}
+	pool, err := pgxpool.New(ctx, c.URL("parley"))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := schema.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	if err := schema.SeedDemo(ctx, pool); err != nil {
+		return err
+	}
+	pool.Close()
+	return c.Stop(ctx)
 }
 
 // long reports whether the long form runs.
@@ -133,23 +182,17 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	e := &env{t: t, pgDir: filepath.Join(t.TempDir(), "pg"), secret: []byte(strconv.FormatInt(time.Now().UnixNano(), 36) + "-chaos-secret-0123456789abcdef")}
+	// cp -a keeps the files' owner (the postgres user, when run as root).
+	out, err := exec.Command("cp", "-a", templateDir, e.pgDir).CombinedOutput()
+	require.NoError(t, err, "copy the template cluster: %s", out)
 	c, err := pgcluster.Start(ctx, pgcluster.Config{Dir: e.pgDir})
 	require.NoError(t, err)
 	e.cluster, e.pgPort = c, c.Port()
 	t.Cleanup(e.stopCluster)
-
-	admin, err := pgxpool.New(ctx, c.URL("postgres"))
-	require.NoError(t, err)
-	_, err = admin.Exec(ctx, `CREATE DATABASE parley`)
-	admin.Close()
-	require.NoError(t, err)
 	e.dbURL = c.URL("parley")
 	e.db, err = pgxpool.New(ctx, e.dbURL)
 	require.NoError(t, err)
 	t.Cleanup(e.db.Close)
-	_, err = schema.Migrate(ctx, e.db)
-	require.NoError(t, err)
-	require.NoError(t, schema.SeedDemo(ctx, e.db))
 
 	serverDB := e.dbURL
 	if opts.link {
@@ -280,6 +323,11 @@ func (e *env) health() (health, string) {
 	if !h.Replication.Connected {
 		why = append(why, "replication disconnected")
 	}
+	if len(why) == 0 {
+		// The stream is connected but the engine is not applying it yet
+		// (catching up after a reconnect).
+		why = append(why, "engine not replicating")
+	}
 	return h, h.Status + " (" + strings.Join(why, ", ") + ")"
 }
 
@@ -302,7 +350,7 @@ func (s *server) start() error {
 	}
 	cmd := exec.Command(s.bin, s.args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = s.env, logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return err

@@ -37,6 +37,7 @@ type ledger struct {
 	retries  int
 	failures []string // unexpected errors, first few
 	nfail    int
+	proto    []string // protocol violations the writers' clients saw, first few
 }
 
 func newLedger() *ledger {
@@ -137,9 +138,16 @@ func isUnavailable(err error) bool {
 
 func (l *load) mutationWriter(ctx context.Context, e *env, w int) {
 	var c *syncclient.Client
+	drop := func() {
+		c.Close()
+		l.ledger.mu.Lock()
+		l.ledger.proto = appendProto(l.ledger.proto, c)
+		l.ledger.mu.Unlock()
+		c = nil
+	}
 	defer func() {
 		if c != nil {
-			c.Close()
+			drop()
 		}
 	}()
 	for seq := 0; ctx.Err() == nil; seq++ {
@@ -170,8 +178,7 @@ func (l *load) mutationWriter(ctx context.Context, e *env, w int) {
 			case errors.Is(err, syncclient.ErrClosed), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 				// In flight when the connection ended: applied or not.
 				l.ledger.unsure(marker)
-				c.Close()
-				c = nil
+				drop()
 			default:
 				l.ledger.fail(marker, err)
 			}
@@ -210,7 +217,7 @@ func sleep(ctx context.Context, d time.Duration) {
 type audit struct {
 	acked, unknown, retries, lost, duplicated int
 	lostExamples, dupExamples                 []string
-	failures                                  []string
+	failures, proto                           []string
 }
 
 func (l *load) audit(t *testing.T, e *env) audit {
@@ -236,7 +243,7 @@ func (l *load) audit(t *testing.T, e *env) audit {
 	require.NoError(t, err)
 	l.ledger.mu.Lock()
 	defer l.ledger.mu.Unlock()
-	a := audit{acked: len(l.ledger.acked), unknown: len(l.ledger.unknown), retries: l.ledger.retries, failures: l.ledger.failures}
+	a := audit{acked: len(l.ledger.acked), unknown: len(l.ledger.unknown), retries: l.ledger.retries, failures: l.ledger.failures, proto: l.ledger.proto}
 	for m := range l.ledger.acked {
 		if counts[m] == 0 {
 			a.lost++
@@ -275,6 +282,7 @@ type goSub struct {
 	wg         sync.WaitGroup
 	firstReady chan struct{}
 	readyOnce  sync.Once
+	protoErrs  []string // protocol violations its clients saw, first few
 }
 
 func startGoSub(t *testing.T, e *env, label string, limit int) *goSub {
@@ -319,6 +327,7 @@ func (g *goSub) run(ctx context.Context) {
 		c.Close()
 		g.mu.Lock()
 		g.sub = nil
+		g.protoErrs = appendProto(g.protoErrs, c)
 		g.mu.Unlock()
 		sleep(ctx, g.backoff)
 	}
@@ -342,6 +351,24 @@ func (g *goSub) latest() (json.RawMessage, error) {
 		return nil, fmt.Errorf("query failed: %v", errData)
 	}
 	return v, nil
+}
+
+// protocolErrors returns the violations of the protocol its connections
+// saw, the live one included.
+func (g *goSub) protocolErrors() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.protoErrs
+}
+
+// appendProto adds c's protocol violations to list, keeping the first few.
+func appendProto(list []string, c *syncclient.Client) []string {
+	for _, err := range c.ProtocolErrors() {
+		if len(list) < 5 {
+			list = append(list, err.Error())
+		}
+	}
+	return list
 }
 
 func (g *goSub) reconnects() int {
@@ -375,7 +402,7 @@ func startNodeSub(t *testing.T, e *env, limit int) *nodeSub {
 	cmd.Env = append(os.Environ(), "PARLEY_URL="+e.url, "PARLEY_TOKEN="+e.john,
 		"PARLEY_CONVERSATION="+schema.DemoConversationID, fmt.Sprintf("PARLEY_LIMIT=%d", limit),
 		"CONVEX_PACKAGE_DIR="+pkgDir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
