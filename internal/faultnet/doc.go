@@ -5,7 +5,8 @@
 // A Link owns its listener, every connection it accepted and every
 // upstream connection it opened. Cut closes all of them and makes the
 // link refuse new connections at once (accepted, then closed) until
-// Restore.
+// Restore. CutAfter arms a cut for the moment a client sends a given
+// pattern: the bytes reach the server, the reply is lost.
 //
 // # Concurrency model
 //
@@ -23,5 +24,7 @@
 //
 // While a Link is cut no byte passes it: connections open at the cut are
 // closed under the mutex before Cut returns, and connections accepted
-// while cut are closed before an upstream is dialled.
+// while cut are closed before an upstream is dialled. The one exception is
+// the connection that fired CutAfter's trigger: for half a second more it
+// carries client bytes upstream, and never a byte back.
 package faultnet

@@ -1,16 +1,22 @@
 package faultnet
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// dialTimeout bounds one upstream dial.
-const dialTimeout = 5 * time.Second
+const (
+	// dialTimeout bounds one upstream dial.
+	dialTimeout = 5 * time.Second
+	// afterTrigger is how long a connection that fired CutAfter's trigger
+	// still carries the client's bytes upstream.
+	afterTrigger = 500 * time.Millisecond
+)
 
 // Link is a TCP proxy to one upstream address that can be cut and
 // restored. Safe for concurrent use.
@@ -18,11 +24,12 @@ type Link struct {
 	ln               net.Listener
 	network, address string
 
-	mu     sync.Mutex
-	down   bool
-	closed bool
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	down    bool
+	closed  bool
+	trigger []byte // see CutAfter; nil when unarmed
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
 }
 
 // New listens on 127.0.0.1:0 and proxies every connection to address on
@@ -63,20 +70,87 @@ func (l *Link) accept() {
 		l.conns[c], l.conns[up] = struct{}{}, struct{}{}
 		l.wg.Add(2)
 		l.mu.Unlock()
-		go l.pipe(up, c)
-		go l.pipe(c, up)
+		muted := new(atomic.Bool)
+		go l.forward(up, c, muted)
+		go l.backward(c, up, muted)
 	}
 }
 
-func (l *Link) pipe(dst, src net.Conn) {
+// forward copies client bytes upstream and fires the
+// trigger CutAfter armed. When a read holds its pattern, replies on this
+// connection are dropped from then on (muted), every other connection is
+// closed and new ones refused, and what the client still sends in the
+// next moment (the rest of its batch) is let through before the
+// connection is closed.
+func (l *Link) forward(dst, src net.Conn, muted *atomic.Bool) {
 	defer l.wg.Done()
-	_, _ = io.Copy(dst, src)
+	defer func() {
+		dst.Close()
+		src.Close()
+		l.mu.Lock()
+		delete(l.conns, dst)
+		delete(l.conns, src)
+		l.mu.Unlock()
+	}()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			l.mu.Lock()
+			if l.trigger != nil && bytes.Contains(buf[:n], l.trigger) {
+				muted.Store(true)
+				l.trigger, l.down = nil, true
+				for c := range l.conns {
+					if c != dst && c != src {
+						c.Close()
+						delete(l.conns, c)
+					}
+				}
+				_ = src.SetReadDeadline(time.Now().Add(afterTrigger))
+			}
+			l.mu.Unlock()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// backward copies upstream bytes to the client until the connection is
+// muted; after that it reads and drops them.
+func (l *Link) backward(dst, src net.Conn, muted *atomic.Bool) {
+	defer l.wg.Done()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !muted.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	dst.Close()
 	src.Close()
 	l.mu.Lock()
 	delete(l.conns, dst)
 	delete(l.conns, src)
 	l.mu.Unlock()
+}
+
+// CutAfter arms a one-shot cut: the first time a client sends bytes that
+// contain pattern (within one read), the link is cut, except that those
+// bytes still reach the upstream, over a connection closed right after
+// them: a request that arrived whose reply was lost.
+func (l *Link) CutAfter(pattern []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.trigger = bytes.Clone(pattern)
 }
 
 // Cut closes every proxied connection and refuses new ones until Restore.

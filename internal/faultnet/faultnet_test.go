@@ -68,3 +68,36 @@ func TestCutAndRestore(t *testing.T) {
 	require.NoError(t, l.Close())
 	require.NoError(t, l.Close(), "idempotent")
 }
+
+// CutAfter lets the bytes with the pattern through, then cuts before the
+// reply.
+func TestCutAfter(t *testing.T) {
+	got := make(chan string, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		got <- line
+		c.Write([]byte("reply\n")) //nolint:errcheck // the link is cut by now
+	}()
+	l, err := faultnet.New("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer l.Close()
+	l.CutAfter([]byte("COMMIT"))
+	c, err := net.Dial("tcp", l.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("COMMIT\n"))
+	require.NoError(t, err)
+	require.Equal(t, "COMMIT\n", <-got, "the request reached the server")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+	_, err = bufio.NewReader(c).ReadString('\n')
+	require.Error(t, err, "the reply is lost")
+	require.True(t, l.Down())
+}
