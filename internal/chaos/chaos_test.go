@@ -88,6 +88,9 @@ func TestChaos(t *testing.T) {
 	if long() {
 		f = longForm
 	}
+	rowsMu.Lock()
+	rows = nil
+	rowsMu.Unlock()
 	t.Cleanup(func() { report(t, f) })
 	for _, spec := range faults() {
 		t.Run(spec.name, func(t *testing.T) { runFault(t, f, spec) })
@@ -152,6 +155,7 @@ func runFault(t *testing.T, f form, spec faultSpec) {
 		}
 		return nil
 	})
+	loads.Store(t.Name(), l)
 	var err error
 	r.before, err = e.srv.sample()
 	require.NoError(t, err)
@@ -279,6 +283,14 @@ func probe(t *testing.T, e *env, l *load) error {
 }
 
 var probeSeq sync.Map
+
+// loads maps a subtest's name to its load, for faults that write too.
+var loads sync.Map
+
+func currentLoad(t *testing.T) *load {
+	l, _ := loads.Load(t.Name())
+	return l.(*load)
+}
 
 func probeWrite(t *testing.T, e *env, l *load) error {
 	n, _ := probeSeq.LoadOrStore(t.Name(), new(int))

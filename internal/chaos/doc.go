@@ -14,7 +14,9 @@
 // Every fault gets a world of its own: a private PostgreSQL cluster
 // (internal/pgcluster, in the test's temp dir, since faults stop and kill
 // it) with a database "parley" migrated and seeded with the demo data as
-// `parley dev` does, and the real binary run as `parley serve` on a fixed
+// `parley dev` does (TestMain prepares that once in a template cluster
+// and each fault starts a copy, `cp -a`, of its stopped data directory),
+// and the real binary run as `parley serve` on a fixed
 // loopback port (so a restarted server is where its clients look) with
 // --debug-addr for its goroutine count, rate limits off and the default
 // --db-grace (10s). The binary is $PARLEY_BIN, or one TestMain builds with
@@ -44,13 +46,13 @@
 //
 //  1. postgres immediate stop: SIGQUIT to the postmaster (what `pg_ctl stop
 //     -m immediate` sends: no checkpoint, crash recovery next start), down
-//     for 3s (long 15s), started again on the same data and port.
+//     for 2s (long 15s), started again on the same data and port.
 //  2. walsender terminated: pg_terminate_backend on pg_stat_replication
 //     once a second, 5 times (long 30).
 //  3. server kill -9: SIGKILL to the parley process group, down 1s (long
 //     5s), `parley serve` again on the same database and address.
 //  4. link to postgres cut: every server connection to Postgres goes
-//     through an internal/faultnet link, cut for 3s (long 15s), restored.
+//     through an internal/faultnet link, cut for 2s (long 15s), restored.
 //  5. media directory full: --media-dir is a 2 MiB tmpfs (needs root to
 //     mount; skipped otherwise), filled to ENOSPC; 3 (long 10) uploads
 //     (generateUploadUrl, then a POST of a JPEG) must fail saying the
@@ -58,7 +60,8 @@
 //     after the filler is removed an upload must succeed.
 //  6. clients stop reading: 5 (long 20) sync clients with a 4 KiB receive
 //     buffer subscribe to a 100-message page and never read again while
-//     the writers run for 15s (long 30s); the server must close them
+//     the writers run for at least 5s (long 30s) and until the server has
+//     closed them (at most a minute more); the server must close them
 //     (/healthz sessions back to what it was) and its RSS must stay
 //     within the bound below.
 //  7. clients reconnect at once: 200 (long 1,000) extra subscribers, then

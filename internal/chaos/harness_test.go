@@ -154,6 +154,8 @@ func freePort(t testing.TB) int {
 type envOptions struct {
 	link     bool   // the server reaches Postgres through a faultnet.Link
 	mediaDir string // the server's --media-dir; "" means one in the test's temp dir
+	// serverArgs are more flags for `parley serve`. Nil means none.
+	serverArgs []string
 }
 
 // env is one fault's world: a Postgres cluster of its own with the demo
@@ -216,6 +218,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 			"--message-rate", "-1", "--typing-rate", "-1", "--upload-rate", "-1"},
 		env: append(os.Environ(), "DATABASE_URL="+serverDB, "PARLEY_JWT_SECRET="+string(e.secret)),
 	}
+	e.srv.args = append(e.srv.args, opts.serverArgs...)
 	t.Cleanup(func() {
 		e.srv.kill()
 		if t.Failed() {

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -35,13 +36,14 @@ type ledger struct {
 	acked    map[string]bool
 	unknown  map[string]bool
 	retries  int
+	retried  map[string]int // marker → how often it was sent again after unavailable
 	failures []string // unexpected errors, first few
 	nfail    int
 	proto    []string // protocol violations the writers' clients saw, first few
 }
 
 func newLedger() *ledger {
-	return &ledger{acked: map[string]bool{}, unknown: map[string]bool{}}
+	return &ledger{acked: map[string]bool{}, unknown: map[string]bool{}, retried: map[string]int{}}
 }
 
 func (l *ledger) ack(m string) {
@@ -56,10 +58,11 @@ func (l *ledger) unsure(m string) {
 	l.unknown[m] = true
 }
 
-func (l *ledger) retry() {
+func (l *ledger) retry(m string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.retries++
+	l.retried[m]++
 }
 
 func (l *ledger) fail(m string, err error) {
@@ -85,6 +88,7 @@ func (l *ledger) ackedCount() int {
 type load struct {
 	prefix string
 	pause  time.Duration
+	held   atomic.Bool // writers wait while it is set; see hold
 	ledger *ledger
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -119,6 +123,17 @@ func startLoad(t *testing.T, e *env, prefix string, pause time.Duration) *load {
 	return l
 }
 
+// hold makes the writers wait before their next write (on) or go on
+// (off); writes in flight complete.
+func (l *load) hold(on bool) { l.held.Store(on) }
+
+// waitHeld sleeps while the load is held.
+func (l *load) waitHeld(ctx context.Context) {
+	for l.held.Load() && ctx.Err() == nil {
+		sleep(ctx, 10*time.Millisecond)
+	}
+}
+
 // stop ends the writers and waits for them; idempotent.
 func (l *load) stop() {
 	l.cancel()
@@ -151,6 +166,7 @@ func (l *load) mutationWriter(ctx context.Context, e *env, w int) {
 		}
 	}()
 	for seq := 0; ctx.Err() == nil; seq++ {
+		l.waitHeld(ctx)
 		marker := fmt.Sprintf("%s-mut-%d-%d", l.prefix, w, seq)
 		for ctx.Err() == nil {
 			if c == nil {
@@ -172,7 +188,7 @@ func (l *load) mutationWriter(ctx context.Context, e *env, w int) {
 				l.ledger.ack(marker)
 			case isUnavailable(err):
 				// Not applied: the same write again, as a client would.
-				l.ledger.retry()
+				l.ledger.retry(marker)
 				sleep(ctx, 200*time.Millisecond)
 				continue
 			case errors.Is(err, syncclient.ErrClosed), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
@@ -190,6 +206,7 @@ func (l *load) mutationWriter(ctx context.Context, e *env, w int) {
 
 func (l *load) sqlWriter(ctx context.Context, e *env) {
 	for seq := 0; ctx.Err() == nil; seq++ {
+		l.waitHeld(ctx)
 		marker := fmt.Sprintf("%s-sql-%d", l.prefix, seq)
 		ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_, err := e.db.Exec(ictx, insertSQL, schema.NewID("msgchaos"), schema.DemoConversationID, schema.DemoStaffID, marker)
@@ -253,7 +270,14 @@ func (l *load) audit(t *testing.T, e *env) audit {
 	for m, n := range counts {
 		if n > 1 {
 			a.duplicated++
-			a.dupExamples = append(a.dupExamples, fmt.Sprintf("%s ×%d", m, n))
+			how := ""
+			if k := l.ledger.retried[m]; k > 0 {
+				how = fmt.Sprintf(", sent again %d× after unavailable", k)
+			}
+			if l.ledger.acked[m] {
+				how += ", acknowledged"
+			}
+			a.dupExamples = append(a.dupExamples, fmt.Sprintf("%s ×%d%s", m, n, how))
 		}
 	}
 	sort.Strings(a.lostExamples)
