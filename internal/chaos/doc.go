@@ -53,18 +53,25 @@
 //     5s), `parley serve` again on the same database and address.
 //  4. link to postgres cut: every server connection to Postgres goes
 //     through an internal/faultnet link, cut for 2s (long 15s), restored.
-//  5. media directory full: --media-dir is a 2 MiB tmpfs (needs root to
+//  5. commit reply lost past db-grace: the server runs with --db-grace 1s
+//     behind a link armed with faultnet's CutAfter on the session id of
+//     one mutation of its own (the other writers held meanwhile, so that
+//     its COMMIT does not fail serialization): the batch that carries the
+//     mutation's mutation_log row and COMMIT reaches Postgres, which
+//     commits, and its reply is lost; the link stays cut for 2s, past the
+//     grace. The sender then does what every writer does with the answer.
+//  6. media directory full: --media-dir is a 2 MiB tmpfs (needs root to
 //     mount; skipped otherwise), filled to ENOSPC; 3 (long 10) uploads
 //     (generateUploadUrl, then a POST of a JPEG) must fail saying the
 //     store is full, leaving no object in the store and no files row;
 //     after the filler is removed an upload must succeed.
-//  6. clients stop reading: 5 (long 20) sync clients with a 4 KiB receive
+//  7. clients stop reading: 5 (long 20) sync clients with a 4 KiB receive
 //     buffer subscribe to a 100-message page and never read again while
 //     the writers run for at least 5s (long 30s) and until the server has
 //     closed them (at most a minute more); the server must close them
 //     (/healthz sessions back to what it was) and its RSS must stay
 //     within the bound below.
-//  7. clients reconnect at once: 200 (long 1,000) extra subscribers, then
+//  8. clients reconnect at once: 200 (long 1,000) extra subscribers, then
 //     a graceful restart of the server; all reconnect at the same moment
 //     (100ms backoff, no jitter) and must all hold a result again.
 //
@@ -81,7 +88,7 @@
 //     /api/query within 90s;
 //   - /healthz reported the fault while it lasted (any reading other than
 //     ok: degraded, database unreachable, replication disconnected, or no
-//     answer) for faults 1-4 and 7, and reads ok after;
+//     answer) for faults 1-5 and 8, and reads ok after;
 //   - the server's goroutines and RSS after recovery are within bounds of
 //     what they were before the fault, both sampled with the load running
 //     (a forced GC first): goroutines at most before + max(50, 20 %),
@@ -92,7 +99,7 @@
 //     covers the Go heap's growth to a new high-water mark during catch-up,
 //     which the runtime returns to the OS only slowly; a leak of a queue
 //     per stalled client or a result per write would exceed it. For
-//     faults 3 and 7 "after" is a new process.
+//     faults 3 and 8 "after" is a new process.
 //
 // Each failed check fails the subtest and is written in its row. The
 // table (fault, writes acknowledged, unknown, retries, lost, duplicated,

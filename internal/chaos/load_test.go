@@ -37,7 +37,7 @@ type ledger struct {
 	unknown  map[string]bool
 	retries  int
 	retried  map[string]int // marker → how often it was sent again after unavailable
-	failures []string // unexpected errors, first few
+	failures []string       // unexpected errors, first few
 	nfail    int
 	proto    []string // protocol violations the writers' clients saw, first few
 }
