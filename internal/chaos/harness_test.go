@@ -64,6 +64,7 @@ func TestMain(m *testing.M) {
 		} else if abs, err := filepath.Abs(parleyBin); err == nil {
 			parleyBin = abs
 		}
+		sweepStale()
 		tmpl, err := os.MkdirTemp("", "parley-chaos-pg-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "chaos:", err)
@@ -78,6 +79,53 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	os.Exit(code)
+}
+
+// sweepStale stops the postmasters a chaos test binary that died before
+// its cleanups (a go test timeout, a SIGKILL) left in its temp dirs, and
+// removes those dirs: a postmaster whose parley-owner names a process
+// that no longer runs.
+func sweepStale() {
+	// root is the directory to remove with the data directory in it.
+	roots := map[string]string{}
+	for _, pattern := range []struct{ glob, up string }{
+		{"TestChaos*/*/pg", "../.."}, // t.TempDir(): …/TestChaosX123/001/pg
+		{"parley-chaos-pg-*/pg", ".."},
+	} {
+		m, _ := filepath.Glob(filepath.Join(os.TempDir(), pattern.glob))
+		for _, dir := range m {
+			roots[dir] = filepath.Join(dir, pattern.up)
+		}
+	}
+	for dir, root := range roots {
+		b, err := os.ReadFile(filepath.Join(dir, "parley-owner"))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 2 {
+			continue
+		}
+		pm, err1 := strconv.Atoi(f[0])
+		owner, err2 := strconv.Atoi(f[1])
+		if err1 != nil || err2 != nil || pgcluster.ProcessAlive(owner) {
+			continue
+		}
+		if ours, err := pgcluster.IsPostmasterOf(pm, dir); err == nil && ours {
+			_ = syscall.Kill(pm, syscall.SIGQUIT) // immediate shutdown
+			if poll(10*time.Second, func() error {
+				if pgcluster.ProcessAlive(pm) {
+					return errors.New("still running")
+				}
+				return nil
+			}) != nil {
+				continue
+			}
+		}
+		if filepath.Dir(root) == filepath.Clean(os.TempDir()) {
+			_ = os.RemoveAll(root)
+		}
+	}
 }
 
 // templateDir is a stopped cluster's data directory holding the database
