@@ -122,8 +122,9 @@
 // process group gets SIGKILL, the link closes, the tmpfs is unmounted
 // (lazily), and the cluster is stopped, or its postmaster killed if it
 // will not stop. Child processes also get SIGKILL if the test process
-// dies first (Pdeathsig); a postmaster left by a killed test binary is an
-// orphan that pgcluster recognises.
+// dies first (Pdeathsig). A postmaster left by a killed test binary (its
+// parley-owner names a dead process) is stopped, and its temp dir removed,
+// by the next run's TestMain.
 //
 // # Invariants
 //
