@@ -5,7 +5,7 @@ BIN     := bin/parley
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 20s
 
-.PHONY: run web test build deps bench bench-gap soak bench-pg bench-go fuzz lint generate clean
+.PHONY: run web test build deps bench bench-gap soak bench-pg bench-go fuzz lint generate clean chaos
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/parley
@@ -27,6 +27,15 @@ test: deps build
 	$(GO) test -race -count=1 -timeout 12m ./...
 	PARLEY_BIN=$(CURDIR)/$(BIN) client-ts/scripts/test.sh
 	PARLEY_BIN=$(CURDIR)/$(BIN) web/scripts/test.sh
+
+CHAOS_REPORT ?= bin/chaos.md
+
+## chaos: the chaos suite's long form (internal/chaos: Postgres crash, walsender kills, server kill -9,
+## cut link, full media disk, clients that stop reading, 1,000 clients reconnecting); table in $(CHAOS_REPORT)
+chaos: deps build
+	@mkdir -p $(dir $(CHAOS_REPORT))
+	PARLEY_BIN=$(CURDIR)/$(BIN) PARLEY_CHAOS=long PARLEY_CHAOS_REPORT=$(CURDIR)/$(CHAOS_REPORT) \
+		$(GO) test -race -count=1 -timeout 60m -run '^TestChaos$$' -v ./internal/chaos/
 
 BENCH_FLAGS ?=
 BENCH_JSON  ?= bin/bench.json

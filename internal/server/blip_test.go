@@ -3,38 +3,26 @@ package server_test
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/internal/faultnet"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/internal/server"
 	"github.com/parley-chat/parley/schema"
 )
 
-// link is a TCP proxy between the server and Postgres that a test can cut
-// (every connection closed, new ones refused at once) and restore: a
-// network blip, or a database that went away.
-type link struct {
-	ln       net.Listener
-	upstream func() (net.Conn, error)
-
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-func newLink(t *testing.T, dbURL string) (*link, string) {
+// newLink puts a faultnet.Link between the server and the Postgres at
+// dbURL and returns it with the URL that goes through it.
+func newLink(t *testing.T, dbURL string) (*faultnet.Link, string) {
 	t.Helper()
 	cfg, err := pgconn.ParseConfig(dbURL)
 	require.NoError(t, err)
@@ -42,76 +30,17 @@ func newLink(t *testing.T, dbURL string) (*link, string) {
 	if strings.HasPrefix(cfg.Host, "/") {
 		network, addr = "unix", cfg.Host+"/.s.PGSQL."+strconv.Itoa(int(cfg.Port))
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := faultnet.New(network, addr)
 	require.NoError(t, err)
-	l := &link{ln: ln, conns: map[net.Conn]struct{}{},
-		upstream: func() (net.Conn, error) { return net.DialTimeout(network, addr, 5*time.Second) }}
-	l.wg.Add(1)
-	go l.accept()
-	t.Cleanup(func() {
-		ln.Close()
-		l.cut()
-		l.wg.Wait()
-	})
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	u := "postgres://" + cfg.User + "@127.0.0.1:" + port + "/" + cfg.Database + "?sslmode=disable"
+	t.Cleanup(func() { l.Close() })
+	u := "postgres://" + cfg.User + "@" + l.Addr().String() + "/" + cfg.Database + "?sslmode=disable"
 	return l, u
-}
-
-func (l *link) accept() {
-	defer l.wg.Done()
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			return
-		}
-		l.mu.Lock()
-		if l.down {
-			l.mu.Unlock()
-			c.Close()
-			continue
-		}
-		up, err := l.upstream()
-		if err != nil {
-			l.mu.Unlock()
-			c.Close()
-			continue
-		}
-		l.conns[c], l.conns[up] = struct{}{}, struct{}{}
-		l.wg.Add(2)
-		l.mu.Unlock()
-		pipe := func(dst, src net.Conn) {
-			defer l.wg.Done()
-			io.Copy(dst, src) //nolint:errcheck
-			dst.Close()
-			src.Close()
-		}
-		go pipe(up, c)
-		go pipe(c, up)
-	}
-}
-
-// cut closes every proxied connection and refuses new ones until restore.
-func (l *link) cut() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.down = true
-	for c := range l.conns {
-		c.Close()
-	}
-	clear(l.conns)
-}
-
-func (l *link) restore() {
-	l.mu.Lock()
-	l.down = false
-	l.mu.Unlock()
 }
 
 // startBehindLink starts a server whose every connection to Postgres goes
 // through a link the test can cut, with mutations waiting grace for it.
-func startBehindLink(t *testing.T, grace time.Duration) (*parleytest.Server, *link) {
-	var l *link
+func startBehindLink(t *testing.T, grace time.Duration) (*parleytest.Server, *faultnet.Link) {
+	var l *faultnet.Link
 	s := parleytest.StartConfigured(t, func(cfg *server.Config) {
 		var u string
 		l, u = newLink(t, cfg.DatabaseURL)
@@ -154,7 +83,7 @@ func TestMutationWhileTheDatabaseIsUnreachable(t *testing.T) {
 	s, l := startBehindLink(t, 300*time.Millisecond)
 	require.Equal(t, "success", send(t, s, "before")["status"])
 
-	l.cut()
+	l.Cut()
 	body := send(t, s, "during")
 	require.Equal(t, "error", body["status"], body)
 	data, _ := body["errorData"].(map[string]any)
@@ -162,7 +91,7 @@ func TestMutationWhileTheDatabaseIsUnreachable(t *testing.T) {
 	require.EqualValues(t, 503, data["status"], body)
 	require.NotZero(t, data["retryAfterMs"], body)
 
-	l.restore()
+	l.Restore()
 	pgtest.Eventually(t, 30*time.Second, func() error {
 		if body := send(t, s, "after"); body["status"] != "success" {
 			return errors.New("still failing: " + body["errorMessage"].(string))
@@ -177,7 +106,7 @@ func TestMutationRidesOutABlip(t *testing.T) {
 	s, l := startBehindLink(t, 20*time.Second)
 	require.Equal(t, "success", send(t, s, "before the blip")["status"])
 
-	l.cut()
+	l.Cut()
 	token := s.Token(t, parleytest.John)
 	done := make(chan map[string]any, 1)
 	go func() {
@@ -192,7 +121,7 @@ func TestMutationRidesOutABlip(t *testing.T) {
 		t.Fatalf("the mutation answered while the database was unreachable: %v", body)
 	case <-time.After(time.Second):
 	}
-	l.restore()
+	l.Restore()
 	select {
 	case body := <-done:
 		require.Equal(t, "success", body["status"], body)

@@ -120,11 +120,11 @@ func TestStaleWhileTheDatabaseIsUnreachable(t *testing.T) {
 	_, err = sub.Wait(ctx)
 	require.NoError(t, err)
 
-	l.cut()
+	l.Cut()
 	waitHealth(t, s, true)
 	require.True(t, status.next(t), "ParleyStatus once the database is unreachable")
 
-	l.restore()
+	l.Restore()
 	waitHealth(t, s, false)
 	require.False(t, status.next(t), "ParleyStatus once the database is back")
 
