@@ -11,7 +11,9 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -92,11 +94,20 @@ func uploadError(err error, lim limits) (status int, body errorBody, result stri
 		return http.StatusForbidden, errorBody{Code: "forbidden", Status: http.StatusForbidden, Error: "Upload URL belongs to another user"}, "url", false
 	case errors.Is(err, errUnauthenticated):
 		return http.StatusUnauthorized, errorBody{Code: "unauthenticated", Status: http.StatusUnauthorized, Error: "Invalid token"}, "url", false
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		// The store is full: not the upload's fault, and nothing of it
+		// was kept. Logged as an error: someone must make room.
+		return http.StatusServiceUnavailable, errorBody{Code: "unavailable", Status: http.StatusServiceUnavailable,
+			Error: "The image store is full: try again later", RetryAfterMs: storageFullRetryMs}, "storage_full", true
 	case errors.Is(err, errClientGone), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusBadRequest, errorBody{Code: "invalid_argument", Status: http.StatusBadRequest, Error: "Upload was interrupted"}, "interrupted", false
 	}
 	return http.StatusInternalServerError, errorBody{Code: "internal", Status: http.StatusInternalServerError, Error: "Internal server error"}, "error", true
 }
+
+// storageFullRetryMs is the retryAfterMs of an upload the full store
+// refused: freeing space takes a person, not a moment.
+const storageFullRetryMs = 30_000
 
 var (
 	errUnauthenticated = errors.New("media: invalid token")
@@ -115,7 +126,7 @@ func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 		s.m.uploads.WithLabelValues(result).Inc()
 		switch status {
 		case http.StatusServiceUnavailable, http.StatusTooManyRequests:
-			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, (body.RetryAfterMs+999)/1000)))
 		case http.StatusRequestTimeout:
 			w.Header().Set("Connection", "close")
 		}

@@ -53,7 +53,10 @@ func (e *Engine) Query(ctx context.Context, udfPath string, args json.RawMessage
 // caller's (ErrUnavailable on the wire). It is run again only where that
 // cannot apply it twice: it failed before its COMMIT was sent, or it has a
 // request key, whose mutation_log record a rerun finds if the lost COMMIT
-// went through (functions.ErrOutcomeUnknown).
+// went through (functions.ErrOutcomeUnknown). A keyed call whose COMMIT's
+// outcome is unknown waits past the grace, until a rerun reaches the
+// database or ctx ends; an unkeyed one fails with ErrOutcomeUnavailable
+// (mayHaveCommitted on the wire).
 func (e *Engine) Mutate(ctx context.Context, udfPath string, args json.RawMessage, id *functions.Identity, key functions.RequestKey) (functions.MutationResult, error) {
 	fn, err := e.lookup(udfPath, functions.KindMutation)
 	if err != nil {
@@ -75,8 +78,13 @@ func (e *Engine) Mutate(ctx context.Context, udfPath string, args json.RawMessag
 		case err == nil || !functions.Unreachable(err):
 			unknown = false // it reached the database, which settled the lost attempt
 		}
-		rerun := err != nil && functions.Unreachable(err) &&
-			(key.SessionID != "" || !unknown) && time.Now().Add(wait).Before(deadline)
+		// A keyed call whose outcome is unknown is not given up at the
+		// grace: only its mutation_log record can tell whether it
+		// committed, so it waits for the database (or for its caller to
+		// go), and its answer is the truth, never a guess a client might
+		// resend. Every other rerun stops at the grace.
+		rerun := err != nil && functions.Unreachable(err) && (key.SessionID != "" || !unknown) &&
+			(time.Now().Add(wait).Before(deadline) || unknown && key.SessionID != "")
 		if !rerun {
 			if unknown && !errors.Is(err, functions.ErrOutcomeUnknown) {
 				err = fmt.Errorf("%w (an earlier attempt: %w)", err, functions.ErrOutcomeUnknown)

@@ -145,10 +145,17 @@ func sendArgs(content string) map[string]any {
 }
 
 // isUnavailable reports the retryable refusal: the server did not apply
-// the call.
+// the call (unavailable without mayHaveCommitted).
 func isUnavailable(err error) bool {
 	var fe *syncclient.FunctionError
-	return errors.As(err, &fe) && fe.Code() == "unavailable"
+	return errors.As(err, &fe) && fe.Code() == "unavailable" && fe.Data["mayHaveCommitted"] != true
+}
+
+// mayHaveCommitted reports an unavailable answer whose mutation may have
+// been applied: resending it could apply it twice.
+func mayHaveCommitted(err error) bool {
+	var fe *syncclient.FunctionError
+	return errors.As(err, &fe) && fe.Code() == "unavailable" && fe.Data["mayHaveCommitted"] == true
 }
 
 func (l *load) mutationWriter(ctx context.Context, e *env, w int) {
@@ -191,7 +198,7 @@ func (l *load) mutationWriter(ctx context.Context, e *env, w int) {
 				l.ledger.retry(marker)
 				sleep(ctx, 200*time.Millisecond)
 				continue
-			case errors.Is(err, syncclient.ErrClosed), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+			case mayHaveCommitted(err), errors.Is(err, syncclient.ErrClosed), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 				// In flight when the connection ended: applied or not.
 				l.ledger.unsure(marker)
 				drop()
