@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -137,7 +138,14 @@ type Service struct {
 	reading  atomic.Int64
 	ownersMu sync.Mutex
 	owners   map[string]int
+	// full: the last store write ran out of space (until one succeeds).
+	full atomic.Bool
 }
+
+// StoreFull reports whether the last image the store was given failed
+// for lack of space (ENOSPC, EDQUOT) and none has been stored since:
+// /healthz says so.
+func (s *Service) StoreFull() bool { return s.full.Load() }
 
 // Log attribute keys.
 const (
@@ -461,10 +469,14 @@ func (s *Service) ingest(ctx context.Context, owner, id string, data []byte, lim
 	for _, p := range puts {
 		if err := s.cfg.Store.Put(ctx, p.key, p.data); err != nil {
 			undo()
+			if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+				s.full.Store(true)
+			}
 			return File{}, fmt.Errorf("store image: %w", err)
 		}
 		stored = append(stored, p.key)
 	}
+	s.full.Store(false)
 	tag, err := s.cfg.Pool.Exec(ctx, `INSERT INTO files (id, owner_id, content_type, size_bytes, width, height, storage_key,
 			thumb_key, thumb_width, thumb_height, frames, original_key, original_type, original_size, expires_at, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (id) DO NOTHING`,

@@ -74,6 +74,7 @@ type Engine struct {
 	progressWanted chan struct{}
 	applied        atomic.Uint64
 	runs           atomic.Uint64 // query instance runs so far
+	slowClosed     atomic.Uint64 // sessions closed for not keeping up
 	received       atomic.Uint64 // highest position known delivered
 	replicating    atomic.Bool   // a Reset has been applied
 	streaming      atomic.Bool   // between Reset or Resume and Interrupted
@@ -248,6 +249,7 @@ func (e *Engine) Run(ctx context.Context) error {
 type Stats struct {
 	Sessions, Subscriptions, Instances, Dependencies int
 	Runs                                             uint64 // query runs since the engine started
+	ClosedSlow                                       uint64 // sessions closed for not keeping up, since the start
 }
 
 // Stats reports the engine's current size.
@@ -255,5 +257,5 @@ func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return Stats{Sessions: len(e.sessions), Subscriptions: e.subscriptions, Instances: e.instances.len(),
-		Dependencies: len(e.index.byKey), Runs: e.runs.Load()}
+		Dependencies: len(e.index.byKey), Runs: e.runs.Load(), ClosedSlow: e.slowClosed.Load()}
 }

@@ -129,6 +129,12 @@ func (s *Session) charge(n int) {
 	}
 }
 
+// StoppedReading tells the engine that the transport closes the session
+// because its client stopped reading (a write outlasted the transport's
+// timeout): it counts with the sessions closed for being too slow
+// (parley_sessions_closed_slow_total, /healthz sessionsClosedSlow).
+func (s *Session) StoppedReading() { s.e.closedSlow() }
+
 // queryChanged is called by the engine (under Engine.mu) when an instance
 // the session subscribes to has a new result.
 func (s *Session) queryChanged(qid uint32, r *Result) {

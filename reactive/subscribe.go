@@ -170,7 +170,10 @@ func (e *Engine) removeSession(s *Session) {
 // closedSlow counts a session closed because it could not keep up. It
 // takes no lock: sessions call it with their own lock held, and from
 // install with the engine's too.
-func (e *Engine) closedSlow() { e.m.closedSlow.Inc() }
+func (e *Engine) closedSlow() {
+	e.m.closedSlow.Inc()
+	e.slowClosed.Add(1)
+}
 
 // awaitApplied registers s to be woken when the applied position advances.
 func (e *Engine) awaitApplied(s *Session) {

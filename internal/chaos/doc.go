@@ -63,14 +63,16 @@
 //  6. media directory full: --media-dir is a 2 MiB tmpfs (needs root to
 //     mount; skipped otherwise), filled to ENOSPC; 3 (long 10) uploads
 //     (generateUploadUrl, then a POST of a JPEG) must fail saying the
-//     store is full, leaving no object in the store and no files row;
-//     after the filler is removed an upload must succeed.
+//     store is full, leaving no object in the store and no files row,
+//     and /healthz must say media "full" (status degraded); after the
+//     filler is removed an upload must succeed and /healthz say media
+//     "ok" again.
 //  7. clients stop reading: 5 (long 20) sync clients with a 4 KiB receive
 //     buffer subscribe to a 100-message page and never read again while
 //     the writers run for at least 5s (long 30s) and until the server has
 //     closed them (at most a minute more); the server must close them
-//     (/healthz sessions back to what it was) and its RSS must stay
-//     within the bound below.
+//     (/healthz sessions back to what it was, and its sessionsClosedSlow
+//     up by as many) and its RSS must stay within the bound below.
 //  8. clients reconnect at once: 200 (long 1,000) extra subscribers, then
 //     a graceful restart of the server; all reconnect at the same moment
 //     (100ms backoff, no jitter) and must all hold a result again.
@@ -88,7 +90,8 @@
 //     /api/query within 90s;
 //   - /healthz reported the fault while it lasted (any reading other than
 //     ok: degraded, database unreachable, replication disconnected, or no
-//     answer) for faults 1-5 and 8, and reads ok after;
+//     answer) for faults 1-5 and 8 (6 and 7: as above), and reads ok
+//     after;
 //   - the server's goroutines and RSS after recovery are within bounds of
 //     what they were before the fault, both sampled with the load running
 //     (a forced GC first): goroutines at most before + max(50, 20 %),

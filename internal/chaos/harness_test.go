@@ -347,7 +347,9 @@ type health struct {
 		Connected  bool  `json:"connected"`
 		Reconnects int64 `json:"reconnects"`
 	} `json:"replication"`
-	Sessions int `json:"sessions"`
+	Sessions           int    `json:"sessions"`
+	Media              string `json:"media"`
+	SessionsClosedSlow uint64 `json:"sessionsClosedSlow"`
 }
 
 // state is one reading of /healthz as a short word: "ok", "degraded

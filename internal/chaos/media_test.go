@@ -169,6 +169,13 @@ func mediaFull(t *testing.T, e *env, f form, r *row) {
 			unclear++
 		}
 	}
+	if h, _ := e.health(); h.Media != "full" || h.Status != "degraded" {
+		msg := fmt.Sprintf("healthz says media %q, status %q while the store is full", h.Media, h.Status)
+		r.problems = append(r.problems, msg)
+		t.Error(msg)
+	} else {
+		r.notes = append(r.notes, "healthz: degraded (media full)")
+	}
 	var kinds []string
 	for a, n := range answers {
 		kinds = append(kinds, fmt.Sprintf("%d× %s", n, a))
@@ -212,6 +219,9 @@ func uploadsWork(t *testing.T, e *env) error {
 	}
 	if n := len(stored(e.mediaDir)); n < before+2 {
 		return fmt.Errorf("upload answered ok but the store holds %d objects, was %d", n, before)
+	}
+	if h, _ := e.health(); h.Media != "ok" {
+		return fmt.Errorf("an upload was stored, but healthz still says media %q", h.Media)
 	}
 	return nil
 }

@@ -86,7 +86,7 @@ func (s *stalledClient) close() {
 // and the other clients must not notice.
 func stalledReaders(t *testing.T, e *env, f form, r *row) {
 	h, _ := e.health()
-	baseline := h.Sessions
+	baseline, slowBefore := h.Sessions, h.SessionsClosedSlow
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var clients []*stalledClient
@@ -121,6 +121,14 @@ func stalledReaders(t *testing.T, e *env, f form, r *row) {
 		t.Error(msg)
 	} else {
 		r.notes = append(r.notes, fmt.Sprintf("server closed them after %s", closedAfter.Round(time.Second)))
+	}
+	if h, _ := e.health(); h.SessionsClosedSlow < slowBefore+uint64(f.stalled) {
+		msg := fmt.Sprintf("healthz counts %d sessions closed for being slow, want %d more than the %d before",
+			h.SessionsClosedSlow, f.stalled, slowBefore)
+		r.problems = append(r.problems, msg)
+		t.Error(msg)
+	} else {
+		r.notes = append(r.notes, fmt.Sprintf("healthz: sessionsClosedSlow +%d", h.SessionsClosedSlow-slowBefore))
 	}
 	if peak > r.before.rssKiB+rssSlackKiB {
 		msg := fmt.Sprintf("RSS reached %d MiB while clients did not read (before: %d MiB)", peak>>10, r.before.rssKiB>>10)

@@ -354,9 +354,16 @@ type Health struct {
 		Reconnects int64  `json:"reconnects"`
 		Resumes    int64  `json:"resumes"` // reconnects that resumed the permanent slot
 	} `json:"replication"`
-	Sessions      int `json:"sessions"`
-	Subscriptions int `json:"subscriptions"`
-	Instances     int `json:"queryInstances"`
+	// Media is "ok", "full" (the image store ran out of space at the last
+	// upload; the status is degraded until one is stored again), or absent
+	// when uploads are disabled.
+	Media         string `json:"media,omitempty"`
+	Sessions      int    `json:"sessions"`
+	Subscriptions int    `json:"subscriptions"`
+	Instances     int    `json:"queryInstances"`
+	// SessionsClosedSlow counts the sessions closed, since the start, for
+	// not reading what they were sent.
+	SessionsClosedSlow uint64 `json:"sessionsClosedSlow"`
 }
 
 func (s *Server) health(ctx context.Context) (any, bool) {
@@ -383,8 +390,15 @@ func (s *Server) health(ctx context.Context) (any, bool) {
 	if !st.Connected || !s.Engine.Replicating() || h.Stale {
 		h.Status = "degraded"
 	}
+	if s.Media != nil {
+		h.Media = "ok"
+		if s.Media.StoreFull() {
+			h.Media, h.Status = "full", "degraded"
+		}
+	}
 	stats := s.Engine.Stats()
 	h.Sessions, h.Subscriptions, h.Instances = stats.Sessions, stats.Subscriptions, stats.Instances
+	h.SessionsClosedSlow = stats.ClosedSlow
 	return h, h.Status == "ok"
 }
 

@@ -490,6 +490,9 @@ func (c *wsConn) checkWrite() {
 	}
 	c.timedOut = true
 	c.mu.Unlock()
+	if c.sess != nil {
+		c.sess.StoppedReading()
+	}
 	c.s.log.Info("closing session: client stopped reading",
 		slog.Duration("write_timeout", c.s.cfg.WriteTimeout), slog.String("remote", c.conn.RemoteAddr().String()))
 	c.conn.Close()
