@@ -68,7 +68,7 @@ func (e *Engine) Mutate(ctx context.Context, udfPath string, args json.RawMessag
 	}
 	start := time.Now()
 	deadline := start.Add(e.cfg.DBGrace)
-	unknown := false // an attempt may have committed and no later one looked it up
+	unknown := false                // an attempt may have committed and no later one looked it up
 	adm := new(functions.Admission) // one admission for every run of the call
 	for wait := dbRetryFirst; ; wait = min(2*wait, dbRetryMax) {
 		res, err := fn.RunMutationAdmitted(ctx, e.cfg.Pool, id, v, key, adm)
