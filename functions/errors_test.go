@@ -68,7 +68,7 @@ func TestOutcomeUnknownIsUnavailableButMayHaveCommitted(t *testing.T) {
 	we, replaced := functions.AsError(cut)
 	require.True(t, replaced)
 	require.Equal(t, map[string]any{"code": "unavailable", "status": 503, "mayHaveCommitted": true,
-		"error": "The database became unreachable while the mutation was committing: it may have been applied",
+		"error":        "The database became unreachable while the mutation was committing: it may have been applied",
 		"retryAfterMs": 1000}, we.ErrorData())
 	require.Equal(t, slog.LevelWarn, functions.LogLevel(we))
 }

@@ -84,14 +84,7 @@ func (l *Link) accept() {
 // connection is closed.
 func (l *Link) forward(dst, src net.Conn, muted *atomic.Bool) {
 	defer l.wg.Done()
-	defer func() {
-		dst.Close()
-		src.Close()
-		l.mu.Lock()
-		delete(l.conns, dst)
-		delete(l.conns, src)
-		l.mu.Unlock()
-	}()
+	defer l.drop(dst, src)
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
@@ -123,23 +116,28 @@ func (l *Link) forward(dst, src net.Conn, muted *atomic.Bool) {
 // muted; after that it reads and drops them.
 func (l *Link) backward(dst, src net.Conn, muted *atomic.Bool) {
 	defer l.wg.Done()
+	defer l.drop(dst, src)
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 && !muted.Load() {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
-				break
+				return
 			}
 		}
 		if err != nil {
-			break
+			return
 		}
 	}
-	dst.Close()
-	src.Close()
+}
+
+// drop closes both ends of a proxied connection and forgets them.
+func (l *Link) drop(a, b net.Conn) {
+	a.Close()
+	b.Close()
 	l.mu.Lock()
-	delete(l.conns, dst)
-	delete(l.conns, src)
+	delete(l.conns, a)
+	delete(l.conns, b)
 	l.mu.Unlock()
 }
 
