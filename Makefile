@@ -88,10 +88,12 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 	$(GO) vet ./...
 
-## generate: generated code: client-ts/src/api.ts from the Go registry (a test fails when it is stale)
+## generate: generated code from the Go registry: client-ts/src/api.ts and the Convex-style
+## web/convex-app/convex/_generated (a test fails when either is stale)
 generate:
 	$(GO) generate ./...
 	$(GO) run ./cmd/parley codegen --out client-ts/src/api.ts
+	$(GO) run ./cmd/parley codegen --convex-dir web/convex-app/convex
 
 clean:
 	rm -rf bin

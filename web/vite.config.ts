@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 
 // `npm run dev` serves the app on Vite's dev server and forwards the API to
@@ -18,5 +19,17 @@ export default defineConfig({
       "/dev": { target },
     },
   },
-  build: { outDir: "dist", sourcemap: true, chunkSizeWarningLimit: 1000 },
+  build: {
+    outDir: "dist",
+    sourcemap: true,
+    chunkSizeWarningLimit: 1000,
+    rollupOptions: {
+      input: {
+        main: fileURLToPath(new URL("index.html", import.meta.url)),
+        // The API document's React snippet as a Convex app (convex-app/):
+        // dist/convex-app/index.html.
+        snippet: fileURLToPath(new URL("convex-app/index.html", import.meta.url)),
+      },
+    },
+  },
 });

@@ -18,54 +18,80 @@ const defaultAPIFile = "client-ts/src/api.ts"
 func runCodegen(args []string) error {
 	fl := flag.NewFlagSet("parley codegen", flag.ContinueOnError)
 	out := fl.String("out", defaultAPIFile, `file to write the TypeScript API to; "-" writes to standard output`)
-	check := fl.Bool("check", false, "write nothing; fail if the file differs from what would be generated")
+	convexDir := fl.String("convex-dir", "", "write a Convex app's DIR/_generated/api.js and api.d.ts instead, "+
+		"so `import { api } from \"./convex/_generated/api\"` works against Parley")
+	check := fl.Bool("check", false, "write nothing; fail if a file differs from what would be generated")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	if fl.NArg() > 0 {
 		return fmt.Errorf("codegen: unexpected argument %q", fl.Arg(0))
 	}
-	src, err := tsgen.Generate(server.Functions(chat.Config{}))
-	if err != nil {
-		return fmt.Errorf("codegen: %w", err)
-	}
-	switch {
-	case *out == "-":
-		_, err = os.Stdout.Write(src)
-		return err
-	case *check:
-		have, err := os.ReadFile(*out)
+	reg := server.Functions(chat.Config{})
+	var files []generated
+	if *convexDir != "" {
+		js, dts, err := tsgen.GenerateConvex(reg)
 		if err != nil {
 			return fmt.Errorf("codegen: %w", err)
 		}
-		if !bytes.Equal(have, src) {
-			return fmt.Errorf("codegen: %s is out of date: run `make generate`", *out)
+		dir := filepath.Join(*convexDir, "_generated")
+		files = []generated{{filepath.Join(dir, "api.js"), js}, {filepath.Join(dir, "api.d.ts"), dts}}
+	} else {
+		src, err := tsgen.Generate(reg)
+		if err != nil {
+			return fmt.Errorf("codegen: %w", err)
 		}
-		return nil
+		if *out == "-" {
+			_, err = os.Stdout.Write(src)
+			return err
+		}
+		files = []generated{{*out, src}}
 	}
-	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
-		return fmt.Errorf("codegen: %w", err)
+	for _, f := range files {
+		if *check {
+			have, err := os.ReadFile(f.path)
+			if err != nil {
+				return fmt.Errorf("codegen: %w", err)
+			}
+			if !bytes.Equal(have, f.data) {
+				return fmt.Errorf("codegen: %s is out of date: run `make generate`", f.path)
+			}
+			continue
+		}
+		if err := writeAtomic(f.path, f.data); err != nil {
+			return fmt.Errorf("codegen: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "parley: wrote %s\n", f.path)
 	}
-	// Write a temporary file and rename it, so a failed write never
-	// leaves half a file behind.
-	tmp, err := os.CreateTemp(filepath.Dir(*out), ".api-*.ts")
+	return nil
+}
+
+// generated is one file codegen writes.
+type generated struct {
+	path string
+	data []byte
+}
+
+// writeAtomic writes data to path through a temporary file renamed into
+// place, so a failed write never leaves half a file behind.
+func writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".codegen-*")
 	if err != nil {
-		return fmt.Errorf("codegen: %w", err)
+		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(src); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
-		return fmt.Errorf("codegen: %w", err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("codegen: %w", err)
+		return err
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("codegen: %w", err)
+		return err
 	}
-	if err := os.Rename(tmp.Name(), *out); err != nil {
-		return fmt.Errorf("codegen: %w", err)
-	}
-	fmt.Fprintf(os.Stderr, "parley: wrote %s\n", *out)
-	return nil
+	return os.Rename(tmp.Name(), path)
 }

@@ -27,6 +27,42 @@ func TestCommittedAPIIsCurrent(t *testing.T) {
 	}
 }
 
+// TestCommittedConvexAPIIsCurrent is the same for the Convex-style app's
+// web/convex-app/convex/_generated (parley codegen --convex-dir).
+func TestCommittedConvexAPIIsCurrent(t *testing.T) {
+	js, dts, err := tsgen.GenerateConvex(server.Functions(chat.Config{}))
+	require.NoError(t, err)
+	dir := filepath.Join("..", "..", "web", "convex-app", "convex", "_generated")
+	for name, want := range map[string][]byte{"api.js": js, "api.d.ts": dts} {
+		have, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		if string(have) != string(want) {
+			t.Fatalf("%s is out of date with the Go registry: run `make generate` and commit the result", filepath.Join(dir, name))
+		}
+	}
+}
+
+// The Convex-style files: api.js is convex's anyApi (a reference is its
+// path, as Convex's own codegen writes), api.d.ts types every function as
+// public with its arguments and result, internal is empty.
+func TestGenerateConvex(t *testing.T) {
+	r := functions.NewRegistry()
+	functions.Query(r, "items/search:find", func(*functions.QueryCtx, findArgs) ([]itemDoc, error) { return nil, nil })
+	functions.Mutation(r, "items:touch", func(*functions.MutationCtx, noArgs) (functions.Null, error) { return functions.Null{}, nil })
+	js, dts, err := tsgen.GenerateConvex(r)
+	require.NoError(t, err)
+	require.Contains(t, string(js), `import { anyApi } from "convex/server";`)
+	require.Contains(t, string(js), "export const api = anyApi;")
+	require.Contains(t, string(js), "export const internal = anyApi;")
+	out := string(dts)
+	require.Contains(t, out, `import type { FunctionReference } from "convex/server";`)
+	require.Contains(t, out, `find: FunctionReference<"query", "public", findArgs, itemDoc[]>;`)
+	require.Contains(t, out, `touch: FunctionReference<"mutation", "public", noArgs, null>;`)
+	require.Contains(t, out, "export declare const internal: {};")
+	require.Contains(t, out, "export type itemDoc = {")
+	require.NotContains(t, out, "makeFunctionReference", "a declaration file holds no values")
+}
+
 type itemDoc struct {
 	ID    string   `json:"_id"`
 	Score *float64 `json:"score"`          // always written, maybe null

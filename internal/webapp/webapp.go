@@ -68,6 +68,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			h.files.ServeHTTP(w, r)
 			return
+		case err == nil && st.IsDir():
+			// Another page of the app (a directory with an index.html
+			// of its own, like the convex-app example), or a route.
+			if page := filepath.Join(h.dir, filepath.FromSlash(p), "index.html"); isFile(page) {
+				serveIndex(w, r, page)
+				return
+			}
 		case err != nil && !errors.Is(err, fs.ErrNotExist):
 			http.Error(w, "read app", http.StatusInternalServerError)
 			return
@@ -77,7 +84,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// A client-side route: the app decides what it shows.
-	f, err := os.Open(filepath.Join(h.dir, "index.html"))
+	serveIndex(w, r, filepath.Join(h.dir, "index.html"))
+}
+
+func isFile(name string) bool {
+	st, err := os.Stat(name)
+	return err == nil && !st.IsDir()
+}
+
+// serveIndex serves an index.html, never cached: it names the current
+// build's assets.
+func serveIndex(w http.ResponseWriter, r *http.Request, name string) {
+	f, err := os.Open(name)
 	if err != nil {
 		http.Error(w, "the web app is not built", http.StatusNotFound)
 		return

@@ -20,6 +20,8 @@ func TestHandler(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "assets"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "index.html"), []byte("<!doctype html>app"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "assets", "index-abc.js"), []byte("js"), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "convex-app"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "convex-app", "index.html"), []byte("<!doctype html>page"), 0o644))
 
 	h, err := webapp.New(dir)
 	require.NoError(t, err)
@@ -37,6 +39,10 @@ func TestHandler(t *testing.T) {
 		{"GET", "/c/conv123456789", 200, "<!doctype html>app"},
 		{"GET", "/store", 200, "<!doctype html>app"},
 		{"GET", "/assets/index-abc.js", 200, "js"},
+		// A directory with an index.html of its own is another page.
+		{"GET", "/convex-app/", 200, "<!doctype html>page"},
+		{"GET", "/convex-app", 200, "<!doctype html>page"},
+		{"GET", "/assets", 200, "<!doctype html>app"},
 		{"GET", "/assets/missing.js", 404, ""},
 		{"GET", "/favicon.ico", 404, ""},
 		{"GET", "/healthz", 200, "healthy"},
