@@ -10,10 +10,11 @@
 // read-only snippets first, against the untouched demo conversation, then the
 // snippets that write, then the document's "Error Handling" section.
 //
-// Not here: the document's React hook and Vue composition snippets
-// (useQuery/useMutation from convex/react, api from
-// ./convex/_generated/api). They need a generated api and a UI framework;
-// client-ts covers them (a later issue).
+// Not here: the document's React hook snippet (useQuery/useMutation from
+// convex/react, api from ./convex/_generated/api), which needs a browser:
+// web/convex-app is that snippet verbatim in a Convex app, with the api
+// `parley codegen --convex-dir` generates, and web/tests/convex-app.test.mjs
+// runs it in Chromium. The Vue composition snippet is a later step.
 
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
