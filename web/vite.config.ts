@@ -10,8 +10,8 @@ export default defineConfig({
   esbuild: { jsx: "automatic" },
   resolve: {
     // @parley/client is linked from ../client-ts, which has its own
-    // node_modules: one React and one convex for the whole app.
-    dedupe: ["react", "react-dom", "convex"],
+    // node_modules: one React, one Vue and one convex for the whole app.
+    dedupe: ["react", "react-dom", "convex", "vue"],
   },
   server: {
     proxy: {
@@ -29,6 +29,8 @@ export default defineConfig({
         // The API document's React snippet as a Convex app (convex-app/):
         // dist/convex-app/index.html.
         snippet: fileURLToPath(new URL("convex-app/index.html", import.meta.url)),
+        // The Vue composables of @parley/client/vue: dist/vue-app/index.html.
+        vue: fileURLToPath(new URL("vue-app/index.html", import.meta.url)),
       },
     },
   },

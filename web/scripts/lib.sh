@@ -39,7 +39,7 @@ build_app() {
 		(cd ../client-ts && npm run build --silent)
 	fi
 	npm_deps .
-	if newer_than dist/index.html src convex-app public index.html package.json vite.config.ts tsconfig.json ../client-ts/dist; then
+	if newer_than dist/index.html src convex-app vue-app public index.html package.json vite.config.ts tsconfig.json ../client-ts/dist; then
 		log "building the web app (web/dist)"
 		npm run build --silent
 	fi
