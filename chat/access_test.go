@@ -51,6 +51,7 @@ const (
 	msgNotAuth       = "Not authenticated"
 	msgBlocked       = "Conversation is blocked"
 	msgSystemOnly    = `messageType "system" is for admins only`
+	msgNotCloser     = "Only support or the store can close or reopen this conversation"
 )
 
 type accessRow struct {
@@ -91,6 +92,9 @@ func accessRules() []accessRow {
 	}
 	blocked := func(e *env, x accessTarget) {
 		e.exec(`UPDATE conversations SET is_blocked = true WHERE id = $1`, x.conv)
+	}
+	closed := func(e *env, x accessTarget) {
+		e.exec(`UPDATE conversations SET status = 'closed' WHERE id = $1`, x.conv)
 	}
 	othersTyping := func(e *env, x accessTarget) {
 		e.exec(`INSERT INTO typing_state (conversation_id, user_id, user_type, user_name, is_typing, last_typing_at)
@@ -133,6 +137,10 @@ func accessRules() []accessRow {
 		{label: "blockConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401}},
 		{label: "unblockConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401}, prepare: blocked},
 		{label: "unblockConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401}, prepare: blocked},
+		{label: "closeConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 200, 404, 200, 401}, forbidden: msgNotCloser},
+		{label: "closeConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401}, forbidden: msgNotCloser},
+		{label: "reopenConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 200, 404, 200, 401}, forbidden: msgNotCloser, prepare: closed},
+		{label: "reopenConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401}, forbidden: msgNotCloser, prepare: closed},
 	}
 }
 

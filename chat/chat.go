@@ -101,6 +101,8 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Mutation(r, "shared/chat:transferConversation", transferConversation)
 	functions.Mutation(r, "shared/chat:blockConversation", blockConversation)
 	functions.Mutation(r, "shared/chat:unblockConversation", unblockConversation)
+	functions.Mutation(r, "shared/chat:closeConversation", closeConversation)
+	functions.Mutation(r, "shared/chat:reopenConversation", reopenConversation)
 
 	functions.Query(r, "shared/chat:getConversations", getConversations, functions.ScopeIdentity(inboxCaller))
 	functions.QueryShared(r, "shared/chat:getConversation", func(c *functions.QueryCtx, a ConversationIDArgs) error {

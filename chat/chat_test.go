@@ -495,3 +495,44 @@ func TestSendMessageRecordsFirstTimeSenders(t *testing.T) {
 	require.NoError(t, e.pool.QueryRow(ctx, `SELECT assigned_admin_id FROM conversations WHERE id = $1`, conv).Scan(&storeAssigned))
 	require.Nil(t, storeAssigned, "a store conversation is never assigned")
 }
+
+// Closing a conversation stops its speakers (admins' system notices still
+// get through), says who closed it and why in a system message, and
+// reopening lets them speak again; both are idempotent.
+func TestCloseAndReopenConversation(t *testing.T) {
+	e := newEnv(t)
+	conv := e.storeConversation()
+	status := func() string {
+		return must[chat.ConversationDoc](t)(e.query(john, "getConversation", map[string]any{"conversationId": conv})).Status
+	}
+	latest := func() chat.MessageDoc {
+		page := must[chat.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv, "limit": 1}))
+		require.NotEmpty(t, page.Messages)
+		return page.Messages[0]
+	}
+
+	_, err := e.mutate(staff, "closeConversation", map[string]any{"conversationId": conv, "reason": strings.Repeat("x", 501)})
+	requireCode(t, err, 400, "reason must be at most 500 characters, got 501")
+	_, err = e.mutate(john, "closeConversation", map[string]any{"conversationId": conv})
+	requireCode(t, err, 403, "Only support or the store can close or reopen this conversation")
+
+	must[functions.Null](t)(e.mutate(staff, "closeConversation", map[string]any{"conversationId": conv, "reason": "  order delivered "}))
+	require.Equal(t, "closed", status())
+	notice := latest()
+	require.Equal(t, "system", notice.MessageType)
+	require.Equal(t, "Pizza Palace Support closed this conversation: order delivered", notice.Content)
+	must[functions.Null](t)(e.mutate(staff, "closeConversation", map[string]any{"conversationId": conv}))
+	require.Equal(t, notice.ID, latest().ID, "closing a closed conversation posts nothing")
+
+	_, err = e.mutate(john, "sendMessage", map[string]any{"conversationId": conv, "content": "hello?", "messageType": "text"})
+	requireCode(t, err, 403, "Conversation is closed")
+	_, err = e.mutate(staff, "sendMessage", map[string]any{"conversationId": conv, "content": "hello?", "messageType": "text"})
+	requireCode(t, err, 403, "Conversation is closed")
+
+	must[functions.Null](t)(e.mutate(admin, "reopenConversation", map[string]any{"conversationId": conv}))
+	require.Equal(t, "active", status())
+	require.Equal(t, "Parley Support reopened this conversation", latest().Content)
+	e.send(john, conv, "thanks for reopening")
+	must[functions.Null](t)(e.mutate(admin, "reopenConversation", map[string]any{"conversationId": conv}))
+	require.Equal(t, "thanks for reopening", latest().Content, "reopening an open conversation posts nothing")
+}

@@ -48,6 +48,7 @@
 //	generateUploadUrl            200  200  200  200  200  401  a single-use URL for the caller's own upload
 //	transferConversation         403  404  403  404  200  401  support only (A on a store conversation: 400); S: 404 in support
 //	blockConversation            403  404  403  404  200  401  also unblockConversation; S: 404 in support
+//	closeConversation            403  404  200  404  200  401  also reopenConversation; the store side and admins; S: 404 in support
 //
 // # Images
 //
@@ -67,7 +68,9 @@
 //
 // Sending to a blocked conversation is 403 "Conversation is blocked"; to a
 // closed one 403 "Conversation is closed" — except admins' system notices,
-// which are moderation and always get through.
+// which are moderation and always get through. closeConversation (with an
+// optional reason, at most 500 characters) and reopenConversation post a
+// system message saying who closed or reopened it, and why.
 //
 // # Rate limits
 //

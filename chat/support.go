@@ -3,6 +3,8 @@ package chat
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/schema"
@@ -80,6 +82,70 @@ func setBlocked(c *functions.MutationCtx, convID string, blocked bool) (function
 	notice := "Support blocked this conversation"
 	if !blocked {
 		notice = "Support unblocked this conversation"
+	}
+	if err := t.ensureUser(c.Ctx, id); err != nil {
+		return functions.Null{}, err
+	}
+	_, err = t.postMessage(c.Ctx, conv.ID, id, "system", "system", notice, c.Now())
+	return functions.Null{}, err
+}
+
+// CloseConversationArgs are the arguments of closeConversation.
+type CloseConversationArgs struct {
+	ConversationID string  `json:"conversationId"`
+	Reason         *string `json:"reason"`
+}
+
+// maxCloseReason bounds closeConversation's reason, in characters.
+const maxCloseReason = 500
+
+// closeConversation closes a conversation (admins; the store's staff in a
+// store conversation): nobody may send to it but admins' system notices,
+// until reopenConversation. It posts a system message naming who closed
+// it, and why when a reason is given. Closing a closed one changes nothing.
+func closeConversation(c *functions.MutationCtx, a CloseConversationArgs) (functions.Null, error) {
+	var reason string
+	if a.Reason != nil {
+		reason = strings.TrimSpace(*a.Reason)
+		if n := utf8.RuneCountInString(reason); n > maxCloseReason {
+			return functions.Null{}, functions.Invalid("reason must be at most %d characters, got %d", maxCloseReason, n)
+		}
+	}
+	return setClosed(c, a.ConversationID, true, reason)
+}
+
+// reopenConversation undoes closeConversation (the same callers).
+func reopenConversation(c *functions.MutationCtx, a ConversationIDArgs) (functions.Null, error) {
+	return setClosed(c, a.ConversationID, false, "")
+}
+
+func setClosed(c *functions.MutationCtx, convID string, closed bool, reason string) (functions.Null, error) {
+	id, conv, err := callerConversation(c, convID)
+	if err != nil {
+		return functions.Null{}, err
+	}
+	storeSide := id.Role == functions.RoleStore && conv.Type == CustomerToStore
+	if id.Role != functions.RoleAdmin && !storeSide {
+		return functions.Null{}, ErrNotCloser
+	}
+	if (conv.Status == "closed") == closed {
+		return functions.Null{}, nil
+	}
+	t := tables{c.DB}
+	status, verb := "active", "reopened"
+	if closed {
+		status, verb = "closed", "closed"
+	}
+	if err := t.setStatus(c.Ctx, conv.ID, status); err != nil {
+		return functions.Null{}, err
+	}
+	name, err := displayName(c, id)
+	if err != nil {
+		return functions.Null{}, err
+	}
+	notice := fmt.Sprintf("%s %s this conversation", name, verb)
+	if reason != "" {
+		notice += ": " + reason
 	}
 	if err := t.ensureUser(c.Ctx, id); err != nil {
 		return functions.Null{}, err

@@ -68,6 +68,14 @@ func (t tables) archive(ctx context.Context, convID string) error {
 	return nil
 }
 
+// setStatus sets a conversation's status (active, archived, closed).
+func (t tables) setStatus(ctx context.Context, convID, status string) error {
+	if _, err := t.Querier().Exec(ctx, `UPDATE conversations SET status = $2 WHERE id = $1`, convID, status); err != nil {
+		return fmt.Errorf("set conversation status: %w", err)
+	}
+	return nil
+}
+
 // assign hands a conversation to an admin, who becomes a participant.
 func (t tables) assign(ctx context.Context, convID, adminID string) error {
 	if _, err := t.Querier().Exec(ctx, `UPDATE conversations SET assigned_admin_id = $2 WHERE id = $1`, convID, adminID); err != nil {

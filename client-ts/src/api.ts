@@ -24,6 +24,12 @@ export type ChatSettings = {
   adminSupportEnabled: boolean;
 };
 
+/** Go type chat.CloseConversationArgs. */
+export type CloseConversationArgs = {
+  conversationId: string;
+  reason?: string | null;
+};
+
 /** Go type chat.ConversationDoc. */
 export type ConversationDoc = {
   _id: string;
@@ -227,6 +233,8 @@ export const api = {
       blockConversation: makeFunctionReference<"mutation", ConversationIDArgs, null>("shared/chat:blockConversation"),
       /** query shared/chat:canChatWithStore */
       canChatWithStore: makeFunctionReference<"query", CanChatWithStoreArgs, CanChat>("shared/chat:canChatWithStore"),
+      /** mutation shared/chat:closeConversation */
+      closeConversation: makeFunctionReference<"mutation", CloseConversationArgs, null>("shared/chat:closeConversation"),
       /** mutation shared/chat:createOrGetConversation */
       createOrGetConversation: makeFunctionReference<"mutation", CreateOrGetConversationArgs, ConversationRef>("shared/chat:createOrGetConversation"),
       /** mutation shared/chat:deleteMessage */
@@ -249,6 +257,8 @@ export const api = {
       getUnreadCount: makeFunctionReference<"query", EmptyArgs, number>("shared/chat:getUnreadCount"),
       /** mutation shared/chat:markMessagesAsRead */
       markMessagesAsRead: makeFunctionReference<"mutation", MarkMessagesAsReadArgs, MarkReadResult>("shared/chat:markMessagesAsRead"),
+      /** mutation shared/chat:reopenConversation */
+      reopenConversation: makeFunctionReference<"mutation", ConversationIDArgs, null>("shared/chat:reopenConversation"),
       /** mutation shared/chat:sendMessage */
       sendMessage: makeFunctionReference<"mutation", SendMessageArgs, string>("shared/chat:sendMessage"),
       /** mutation shared/chat:transferConversation */
@@ -266,6 +276,7 @@ export const functionNames = {
   "shared/chat:archiveConversation": "mutation",
   "shared/chat:blockConversation": "mutation",
   "shared/chat:canChatWithStore": "query",
+  "shared/chat:closeConversation": "mutation",
   "shared/chat:createOrGetConversation": "mutation",
   "shared/chat:deleteMessage": "mutation",
   "shared/chat:generateUploadUrl": "mutation",
@@ -277,6 +288,7 @@ export const functionNames = {
   "shared/chat:getTypingIndicators": "query",
   "shared/chat:getUnreadCount": "query",
   "shared/chat:markMessagesAsRead": "mutation",
+  "shared/chat:reopenConversation": "mutation",
   "shared/chat:sendMessage": "mutation",
   "shared/chat:transferConversation": "mutation",
   "shared/chat:unblockConversation": "mutation",

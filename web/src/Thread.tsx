@@ -65,6 +65,8 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
   const archive = useMutation(api.shared.chat.archiveConversation);
   const block = useMutation(api.shared.chat.blockConversation);
   const unblock = useMutation(api.shared.chat.unblockConversation);
+  const close = useMutation(api.shared.chat.closeConversation);
+  const reopen = useMutation(api.shared.chat.reopenConversation);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const act = async (f: () => Promise<unknown>) => {
@@ -81,6 +83,9 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
   const support = conv.conversationType === "customer_to_admin";
   const canModerate = me.role === "admin" && support;
   const canArchive = conv.status === "active" && (me.role === "admin" || isParticipant(me, conv));
+  // Admins close any conversation; a store's staff close their store's.
+  const canClose = me.role === "admin" || (me.role === "store" && !support);
+  const closed = conv.status === "closed";
 
   return (
     <header className="thread-header">
@@ -115,6 +120,15 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
             onClick={() => void act(() => (conv.isBlocked ? unblock : block)({ conversationId: conv._id }))}
           >
             {conv.isBlocked ? "Unblock" : "Block"}
+          </button>
+        )}
+        {canClose && (
+          <button
+            disabled={busy}
+            data-testid={closed ? "reopen" : "close"}
+            onClick={() => void act(() => (closed ? reopen : close)({ conversationId: conv._id }))}
+          >
+            {closed ? "Reopen" : "Close"}
           </button>
         )}
         {canArchive && (
@@ -398,7 +412,11 @@ function Composer({
     );
   }
   if (!admin && conv.status === "closed") {
-    return <div className="composer-note small">This conversation is closed.</div>;
+    return (
+      <div className="composer-note small" data-testid="composer-closed">
+        This conversation is closed.
+      </div>
+    );
   }
   const asSystem = system || systemOnly;
 

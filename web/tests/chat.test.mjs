@@ -241,6 +241,23 @@ test("support console: reply, transfer, block, system notice, delete, unblock", 
   assert.notEqual(supportPath, `/c/${conv}`);
 });
 
+test("the store closes a conversation and reopens it", async () => {
+  await pizza.goto(`${server.url}/c/${conv}`);
+  await pizza.getByTestId("thread").waitFor();
+  await john.getByTestId("composer-input").waitFor();
+  await pizza.getByTestId("close").click();
+  await john.getByTestId("composer-closed").waitFor();
+  await john.getByTestId("notice").filter({ hasText: "Pizza Palace Support closed this conversation" }).waitFor();
+  await pizza.getByTestId("reopen").waitFor();
+  await screenshot(john, "closed-conversation");
+  await pizza.getByTestId("reopen").click();
+  await john.getByTestId("composer-input").waitFor();
+  await john.getByTestId("notice").filter({ hasText: "Pizza Palace Support reopened this conversation" }).waitFor();
+  const after = `Back again ${stamp}`;
+  await send(john, after);
+  await message(pizza, after).waitFor();
+});
+
 test("after a server restart the page reconnects and keeps working", async () => {
   await waitConnected(john);
   await waitConnected(pizza);

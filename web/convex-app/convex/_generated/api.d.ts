@@ -25,6 +25,12 @@ export type ChatSettings = {
   adminSupportEnabled: boolean;
 };
 
+/** Go type chat.CloseConversationArgs. */
+export type CloseConversationArgs = {
+  conversationId: string;
+  reason?: string | null;
+};
+
 /** Go type chat.ConversationDoc. */
 export type ConversationDoc = {
   _id: string;
@@ -228,6 +234,8 @@ export declare const api: {
       blockConversation: FunctionReference<"mutation", "public", ConversationIDArgs, null>;
       /** query shared/chat:canChatWithStore */
       canChatWithStore: FunctionReference<"query", "public", CanChatWithStoreArgs, CanChat>;
+      /** mutation shared/chat:closeConversation */
+      closeConversation: FunctionReference<"mutation", "public", CloseConversationArgs, null>;
       /** mutation shared/chat:createOrGetConversation */
       createOrGetConversation: FunctionReference<"mutation", "public", CreateOrGetConversationArgs, ConversationRef>;
       /** mutation shared/chat:deleteMessage */
@@ -250,6 +258,8 @@ export declare const api: {
       getUnreadCount: FunctionReference<"query", "public", EmptyArgs, number>;
       /** mutation shared/chat:markMessagesAsRead */
       markMessagesAsRead: FunctionReference<"mutation", "public", MarkMessagesAsReadArgs, MarkReadResult>;
+      /** mutation shared/chat:reopenConversation */
+      reopenConversation: FunctionReference<"mutation", "public", ConversationIDArgs, null>;
       /** mutation shared/chat:sendMessage */
       sendMessage: FunctionReference<"mutation", "public", SendMessageArgs, string>;
       /** mutation shared/chat:transferConversation */
