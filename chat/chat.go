@@ -59,6 +59,7 @@ const (
 	MaxContentChars          = 4000 // longest message content, in characters
 	DefaultMessageLimit      = 50
 	MaxMessageLimit          = 100
+	MaxMessageOffset         = 100_000 // getMessages' offset paging: deeper pages take the cursor
 	DefaultConversationLimit = 50
 	MaxConversationLimit     = 100
 	// TypingQuiet is how long a repeated isTyping=true writes nothing.

@@ -536,3 +536,58 @@ func TestCloseAndReopenConversation(t *testing.T) {
 	must[functions.Null](t)(e.mutate(admin, "reopenConversation", map[string]any{"conversationId": conv}))
 	require.Equal(t, "thanks for reopening", latest().Content, "reopening an open conversation posts nothing")
 }
+
+// Offset paging, for clients ported from REST: page k is {offset: k*limit,
+// limit}, the same messages the cursor walks to, and includeTotal counts
+// the conversation's messages.
+func TestGetMessagesOffsetAndTotal(t *testing.T) {
+	e := newEnv(t)
+	conv := e.storeConversation()
+	for i := range 5 {
+		e.send(john, conv, fmt.Sprintf("offset %d", i))
+	}
+	var byCursor []string
+	args := map[string]any{"conversationId": conv, "limit": 2}
+	for {
+		page := must[chat.MessagePage](t)(e.query(john, "getMessages", args))
+		require.Nil(t, page.Total, "no total unless asked")
+		for _, m := range page.Messages {
+			byCursor = append(byCursor, m.ID)
+		}
+		if page.IsDone {
+			break
+		}
+		args = map[string]any{"conversationId": conv, "limit": 2, "cursor": *page.ContinueCursor}
+	}
+	var byOffset []string
+	for k := 0; ; k++ {
+		page := must[chat.MessagePage](t)(e.query(john, "getMessages",
+			map[string]any{"conversationId": conv, "limit": 2, "offset": 2 * k, "includeTotal": true}))
+		require.NotNil(t, page.Total)
+		require.Equal(t, len(byCursor), *page.Total)
+		for _, m := range page.Messages {
+			byOffset = append(byOffset, m.ID)
+		}
+		if page.IsDone {
+			break
+		}
+	}
+	require.Equal(t, byCursor, byOffset)
+	past := must[chat.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv, "offset": len(byCursor)}))
+	require.Empty(t, past.Messages)
+	require.True(t, past.IsDone)
+
+	_, err := e.query(john, "getMessages", map[string]any{"conversationId": conv, "offset": -1})
+	requireCode(t, err, 400, fmt.Sprintf("offset must be between 0 and %d, got -1", chat.MaxMessageOffset))
+	_, err = e.query(john, "getMessages", map[string]any{"conversationId": conv, "offset": 2, "cursor": encodedCursorOf(t, e, conv)})
+	requireCode(t, err, 400, "offset and cursor cannot be combined")
+	_, err = e.query(jane, "getMessages", map[string]any{"conversationId": conv, "offset": 0, "includeTotal": true})
+	requireCode(t, err, 404, "Conversation not found")
+}
+
+// encodedCursorOf is the continueCursor of conv's first page of one.
+func encodedCursorOf(t *testing.T, e *env, conv string) string {
+	page := must[chat.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv, "limit": 1}))
+	require.NotNil(t, page.ContinueCursor)
+	return *page.ContinueCursor
+}

@@ -200,6 +200,11 @@ type GetMessagesArgs struct {
 	ConversationID string  `json:"conversationId"`
 	Limit          *int    `json:"limit"`
 	Cursor         *string `json:"cursor"`
+	// Offset skips that many of the newest messages first: page k of a
+	// client ported from REST is {offset: k*limit, limit}. Not with cursor.
+	Offset *int `json:"offset"`
+	// IncludeTotal adds total, the conversation's message count.
+	IncludeTotal *bool `json:"includeTotal"`
 }
 
 // MessageDoc is a message as queries return it.
@@ -224,6 +229,8 @@ type MessagePage struct {
 	Messages       []MessageDoc `json:"messages"`
 	IsDone         bool         `json:"isDone"`
 	ContinueCursor *string      `json:"continueCursor,omitempty"`
+	// Total is the conversation's message count, when includeTotal asked.
+	Total *int `json:"total,omitempty"`
 }
 
 func messageDoc(m Message) MessageDoc {
@@ -306,8 +313,18 @@ func (ch *api) getMessages(c *functions.QueryCtx, a GetMessagesArgs) (MessagePag
 			return MessagePage{}, err
 		}
 	}
+	offset := 0
+	if a.Offset != nil {
+		if *a.Offset < 0 || *a.Offset > MaxMessageOffset {
+			return MessagePage{}, functions.Invalid("offset must be between 0 and %d, got %d", MaxMessageOffset, *a.Offset)
+		}
+		if before != nil {
+			return MessagePage{}, functions.Invalid("offset and cursor cannot be combined")
+		}
+		offset = *a.Offset
+	}
 	buf := takePage()
-	msgs, err := tables{c.DB}.AppendMessages(c.Ctx, buf.rows, a.ConversationID, MessageRange{Before: before, Limit: limit + 1})
+	msgs, err := tables{c.DB}.AppendMessages(c.Ctx, buf.rows, a.ConversationID, MessageRange{Before: before, Limit: limit + 1, Offset: offset})
 	defer buf.release(msgs)
 	if err != nil {
 		return MessagePage{}, err
@@ -319,6 +336,13 @@ func (ch *api) getMessages(c *functions.QueryCtx, a GetMessagesArgs) (MessagePag
 		page.ContinueCursor = &next
 	}
 	page.Messages = messageDocs(msgs)
+	if a.IncludeTotal != nil && *a.IncludeTotal {
+		n, err := tables{c.DB}.CountMessages(c.Ctx, a.ConversationID)
+		if err != nil {
+			return MessagePage{}, err
+		}
+		page.Total = &n
+	}
 	return page, ch.withImages(c, msgs, page.Messages)
 }
 

@@ -193,6 +193,18 @@ type MessageRange struct {
 	Before *MessageCursor // only messages strictly older than this; nil: from the newest
 	Until  *MessageCursor // only messages at least as new as this; nil: to the oldest
 	Limit  int            // at most this many
+	Offset int            // after skipping this many (offset paging)
+}
+
+// CountMessages counts a conversation's messages, deleted ones included
+// (getMessages lists them, emptied).
+func (t tables) CountMessages(ctx context.Context, conversationID string) (int, error) {
+	t.record("messages", "conversation_id", conversationID)
+	var n int
+	if err := t.Querier().QueryRow(ctx, `SELECT count(*) FROM messages WHERE conversation_id = $1`, conversationID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count messages: %w", err)
+	}
+	return n, nil
 }
 
 // Messages reads a range of a conversation's messages, newest first, with
@@ -221,6 +233,10 @@ func (t tables) AppendMessages(ctx context.Context, page []Message, conversation
 	}
 	args = append(args, r.Limit)
 	sql += fmt.Sprintf(` ORDER BY m.created_at DESC, m.id DESC LIMIT $%d`, len(args))
+	if r.Offset > 0 {
+		args = append(args, r.Offset)
+		sql += fmt.Sprintf(` OFFSET $%d`, len(args))
+	}
 	rows, err := t.Querier().Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read messages: %w", err)

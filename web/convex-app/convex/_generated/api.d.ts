@@ -87,6 +87,8 @@ export type GetMessagesArgs = {
   conversationId: string;
   limit?: number | null;
   cursor?: string | null;
+  offset?: number | null;
+  includeTotal?: boolean | null;
 };
 
 /** Go type chat.GetMessagesPaginatedArgs. */
@@ -154,6 +156,7 @@ export type MessagePage = {
   messages: MessageDoc[];
   isDone: boolean;
   continueCursor?: string;
+  total?: number;
 };
 
 /** Go type chat.OrderSummary. */
