@@ -81,6 +81,10 @@ func sendArgs(messageType string) func(accessTarget) map[string]any {
 // function once for a store conversation and once for a support one, with
 // the support expectations taken from the notes where they differ.
 func accessRules() []accessRow {
+	locationArgs := func(x accessTarget) map[string]any {
+		return map[string]any{"conversationId": x.conv, "content": "", "messageType": "location",
+			"location": map[string]any{"lat": 48.8584, "lng": 2.2945, "label": "access check"}}
+	}
 	createArgs := func(x accessTarget) map[string]any { return map[string]any{"orderId": x.order, "storeId": x.store} }
 	deleteArgs := func(x accessTarget) map[string]any { return map[string]any{"messageId": x.msg} }
 	typingArgs := func(x accessTarget) map[string]any { return map[string]any{"conversationId": x.conv, "isTyping": true} }
@@ -107,6 +111,8 @@ func accessRules() []accessRow {
 		{label: "createOrGetConversation", variant: supportConv, args: createArgs, want: codes{200, 404, 403, 403, 403, 401}, notFound: msgOrderNotFound},
 		{label: "sendMessage", variant: storeConv, args: sendArgs("text"), want: codes{200, 404, 200, 404, 403, 401}, forbidden: msgUnauthorized},
 		{label: "sendMessage", variant: supportConv, args: sendArgs("text"), want: codes{200, 404, 404, 404, 200, 401}, forbidden: msgUnauthorized},
+		{label: "sendMessage(location)", fn: "sendMessage", variant: storeConv, args: locationArgs, want: codes{200, 404, 200, 404, 403, 401}, forbidden: msgUnauthorized},
+		{label: "sendMessage(location)", fn: "sendMessage", variant: supportConv, args: locationArgs, want: codes{200, 404, 404, 404, 200, 401}, forbidden: msgUnauthorized},
 		{label: "sendMessage(system)", fn: "sendMessage", variant: storeConv, args: sendArgs("system"), want: codes{400, 400, 400, 400, 200, 401}, invalid: msgSystemOnly},
 		{label: "sendMessage(system)", fn: "sendMessage", variant: supportConv, args: sendArgs("system"), want: codes{400, 400, 400, 400, 200, 401}, invalid: msgSystemOnly},
 		{label: "markMessagesAsRead", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 403, 401}},

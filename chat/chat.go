@@ -247,12 +247,23 @@ const ImagePreview = "Image"
 
 // messagePreview is what a conversation shows of its latest message: the
 // start of its content, or ImagePreview for an image without a caption.
-func messagePreview(content string, fileID *string) string {
-	if pv := preview(content); pv != "" || fileID == nil {
+func messagePreview(content string, fileID *string, loc *Location) string {
+	switch pv := preview(content); {
+	case pv != "":
 		return pv
+	case fileID != nil:
+		return ImagePreview
+	case loc != nil && loc.Label != nil:
+		return preview(LocationPreview + ": " + *loc.Label)
+	case loc != nil:
+		return LocationPreview
 	}
-	return ImagePreview
+	return ""
 }
+
+// LocationPreview is the conversation preview of a location without a
+// caption.
+const LocationPreview = "Location"
 
 func preview(s string) string {
 	if utf8.RuneCountInString(s) <= previewChars {

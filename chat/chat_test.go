@@ -191,7 +191,7 @@ func TestSendMessageRules(t *testing.T) {
 			fmt.Sprintf("Message content exceeds %d characters (got %d)", chat.MaxContentChars, chat.MaxContentChars+1)},
 		{"longest allowed", john, msg(conv, strings.Repeat("é", chat.MaxContentChars), "text"), 0, ""},
 		{"image without attachment", john, msg(conv, "pic", "image"), 400, `imageAttachment is required when messageType is "image"`},
-		{"unknown type", john, msg(conv, "x", "video"), 400, `messageType must be "text" or "image", got "video"`},
+		{"unknown type", john, msg(conv, "x", "video"), 400, `messageType must be "text", "image" or "location", got "video"`},
 		{"system by customer", john, msg(conv, "x", "system"), 400, `messageType "system" is for admins only`},
 	}
 	for _, tt := range tests {
@@ -590,4 +590,54 @@ func encodedCursorOf(t *testing.T, e *env, conv string) string {
 	page := must[chat.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv, "limit": 1}))
 	require.NotNil(t, page.ContinueCursor)
 	return *page.ContinueCursor
+}
+
+// A location message (seed 003): a point within range and an optional
+// label, listed with the message and previewed in the conversation list.
+func TestLocationMessages(t *testing.T) {
+	e := newEnv(t)
+	conv := e.storeConversation()
+	loc := func(lat, lng float64, label any) map[string]any {
+		l := map[string]any{"lat": lat, "lng": lng}
+		if label != nil {
+			l["label"] = label
+		}
+		return map[string]any{"conversationId": conv, "content": "", "messageType": "location", "location": l}
+	}
+	id := must[string](t)(e.mutate(john, "sendMessage", loc(52.52, 13.405, "  Pickup point, Gate 3 ")))
+	page := must[chat.MessagePage](t)(e.query(staff, "getMessages", map[string]any{"conversationId": conv, "limit": 1}))
+	got := page.Messages[0]
+	require.Equal(t, id, got.ID)
+	require.Equal(t, "location", got.MessageType)
+	require.NotNil(t, got.Location)
+	require.Equal(t, 52.52, got.Location.Lat)
+	require.Equal(t, 13.405, got.Location.Lng)
+	require.Equal(t, "Pickup point, Gate 3", *got.Location.Label)
+	c := must[chat.ConversationDoc](t)(e.query(john, "getConversation", map[string]any{"conversationId": conv}))
+	require.Equal(t, "Location: Pickup point, Gate 3", *c.LastMessagePreview)
+
+	must[string](t)(e.mutate(john, "sendMessage", loc(-90, 180, nil)))
+	page = must[chat.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv, "limit": 1}))
+	require.Nil(t, page.Messages[0].Location.Label)
+
+	for _, tt := range []struct {
+		args map[string]any
+		msg  string
+	}{
+		{loc(90.5, 0, nil), "location.lat must be between -90 and 90, got 90.5"},
+		{loc(0, -180.01, nil), "location.lng must be between -180 and 180, got -180.01"},
+		{loc(0, 0, strings.Repeat("x", 201)), "location.label must be at most 200 characters, got 201"},
+		{map[string]any{"conversationId": conv, "content": "", "messageType": "location"}, `location is required when messageType is "location"`},
+		{map[string]any{"conversationId": conv, "content": "hi", "messageType": "text", "location": map[string]any{"lat": 1, "lng": 2}},
+			`location is only allowed when messageType is "location"`},
+	} {
+		_, err := e.mutate(john, "sendMessage", tt.args)
+		requireCode(t, err, 400, tt.msg)
+	}
+
+	// Deleted, it shows no point.
+	must[functions.Null](t)(e.mutate(john, "deleteMessage", map[string]any{"messageId": id}))
+	page = must[chat.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv, "limit": 2}))
+	require.True(t, page.Messages[1].IsDeleted)
+	require.Nil(t, page.Messages[1].Location)
 }

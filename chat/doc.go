@@ -33,6 +33,7 @@
 //	sendMessage (text)           200  404  200  404  403  401  A: 200 in support; S: 404 in support
 //	sendMessage (system)         400  400  400  400  200  401  "system" is for admins only
 //	sendMessage (image)          200  404  200  404  403  401  as text; the file must be the caller's own unattached upload
+//	sendMessage (location)       200  404  200  404  403  401  as text; lat in [-90, 90], lng in [-180, 180], label ≤ 200 characters
 //	markMessagesAsRead           200  404  200  404  403  401  A: 200 in support; S: 404 in support
 //	archiveConversation          200  404  200  404  200  401  S: 404 in support
 //	deleteMessage (C's message)  200  404  403  404  200  401  only the sender or an admin; S: 404 in support

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,8 +33,51 @@ type ImageAttachment struct {
 type SendMessageArgs struct {
 	ConversationID  string           `json:"conversationId"`
 	Content         string           `json:"content"`
-	MessageType     string           `json:"messageType" ts:"text|image|system"`
+	MessageType     string           `json:"messageType" ts:"text|image|system|location"`
 	ImageAttachment *ImageAttachment `json:"imageAttachment"`
+	// Location is a location message's point (messageType "location");
+	// content is then an optional caption.
+	Location *LocationArgs `json:"location"`
+}
+
+// LocationArgs is the point a location message shares, in degrees.
+type LocationArgs struct {
+	Lat   float64 `json:"lat"`
+	Lng   float64 `json:"lng"`
+	Label *string `json:"label"`
+}
+
+// maxLocationLabel bounds a location's label, in characters.
+const maxLocationLabel = 200
+
+// checkLocation validates a location message's point and tidies its
+// label (trimmed; empty means none).
+func checkLocation(a *LocationArgs) (*Location, error) {
+	if a == nil {
+		return nil, functions.Invalid(`location is required when messageType is "location"`)
+	}
+	l := &Location{Lat: a.Lat, Lng: a.Lng, Label: a.Label}
+	return l, validLocation(l)
+}
+
+func validLocation(l *Location) error {
+	if math.IsNaN(l.Lat) || l.Lat < -90 || l.Lat > 90 {
+		return functions.Invalid("location.lat must be between -90 and 90, got %v", l.Lat)
+	}
+	if math.IsNaN(l.Lng) || l.Lng < -180 || l.Lng > 180 {
+		return functions.Invalid("location.lng must be between -180 and 180, got %v", l.Lng)
+	}
+	if l.Label != nil {
+		label := strings.TrimSpace(*l.Label)
+		if n := utf8.RuneCountInString(label); n > maxLocationLabel {
+			return functions.Invalid("location.label must be at most %d characters, got %d", maxLocationLabel, n)
+		}
+		l.Label = &label
+		if label == "" {
+			l.Label = nil
+		}
+	}
+	return nil
 }
 
 // sendMessage posts a message and returns its id. Customers and store
@@ -46,7 +90,18 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 	if err != nil {
 		return "", err
 	}
+	var loc *Location
+	if a.Location != nil && a.MessageType != "location" {
+		return "", functions.Invalid(`location is only allowed when messageType is "location"`)
+	}
 	switch a.MessageType {
+	case "location":
+		if a.ImageAttachment != nil {
+			return "", functions.Invalid(`imageAttachment is only allowed when messageType is "image"`)
+		}
+		if loc, err = checkLocation(a.Location); err != nil {
+			return "", err
+		}
 	case "text", "system":
 		if a.ImageAttachment != nil {
 			return "", functions.Invalid(`imageAttachment is only allowed when messageType is "image"`)
@@ -62,10 +117,10 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 			return "", err
 		}
 	default:
-		return "", functions.Invalid(`messageType must be "text" or "image", got %q`, a.MessageType)
+		return "", functions.Invalid(`messageType must be "text", "image" or "location", got %q`, a.MessageType)
 	}
 	content := strings.TrimSpace(a.Content)
-	if content == "" && a.MessageType != "image" {
+	if content == "" && a.MessageType != "image" && a.MessageType != "location" {
 		return "", functions.Invalid("Message content must not be empty")
 	}
 	if n := utf8.RuneCountInString(content); n > MaxContentChars {
@@ -102,7 +157,7 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 	takes := id.Role == functions.RoleAdmin && conv.Type == CustomerToAdmin && conv.AssignedAdminID == nil
 	msgID := schema.NewID("msg")
 	if err := (tables{c.DB}).sendMessage(c.Ctx, sentMessage{ID: msgID, ConversationID: conv.ID, Sender: id,
-		MessageType: a.MessageType, Content: content, FileID: fileID, At: c.Now(), TakeConversation: takes}); err != nil {
+		MessageType: a.MessageType, Content: content, FileID: fileID, Location: loc, At: c.Now(), TakeConversation: takes}); err != nil {
 		return "", err
 	}
 	if file != nil {
@@ -215,13 +270,15 @@ type MessageDoc struct {
 	SenderID       string   `json:"senderId"`
 	SenderType     string   `json:"senderType" ts:"customer|store|admin|system"`
 	SenderName     string   `json:"senderName"`
-	MessageType    string   `json:"messageType" ts:"text|image|system|transfer"`
+	MessageType    string   `json:"messageType" ts:"text|image|system|transfer|location"`
 	Content        string   `json:"content"`
 	IsRead         bool     `json:"isRead"`
 	ReadAt         *float64 `json:"readAt,omitempty"`
 	IsDeleted      bool     `json:"isDeleted"`
 	// ImageAttachment is set on image messages that are not deleted.
 	ImageAttachment *ImageDoc `json:"imageAttachment,omitempty"`
+	// Location is set on location messages that are not deleted.
+	Location *Location `json:"location,omitempty"`
 }
 
 // MessagePage is the result of getMessages: newest first.
@@ -241,6 +298,8 @@ func messageDoc(m Message) MessageDoc {
 	}
 	if m.IsDeleted {
 		d.Content = "" // soft-deleted: hidden from everyone, row kept for audit
+	} else {
+		d.Location = m.Location
 	}
 	return d
 }

@@ -219,7 +219,8 @@ func (t tables) Messages(ctx context.Context, conversationID string, r MessageRa
 func (t tables) AppendMessages(ctx context.Context, page []Message, conversationID string, r MessageRange) ([]Message, error) {
 	t.record("messages", "conversation_id", conversationID)
 	sql := `SELECT m.id, m.sender_id, m.sender_type, coalesce(u.name, ''), m.message_type,
-		m.content, m.image_file_id, m.is_read, m.read_at, m.is_deleted, m.created_at
+		m.content, m.image_file_id, m.is_read, m.read_at, m.is_deleted, m.created_at,
+		m.location_lat, m.location_lng, m.location_label
 		FROM messages m LEFT JOIN users u ON u.id = m.sender_id
 		WHERE m.conversation_id = $1`
 	args := []any{conversationID}
@@ -246,10 +247,15 @@ func (t tables) AppendMessages(ctx context.Context, page []Message, conversation
 	// (see interner), and the page grows at most once.
 	in := interner{}
 	var senderID, senderType, senderName, messageType pgtype.DriverBytes
+	var lat, lng pgtype.Float8
 	msgs, err := pgx.AppendRows(slices.Grow(page, min(max(r.Limit, 0), MaxPagePrealloc)), rows, func(r pgx.CollectableRow) (Message, error) {
 		m := Message{ConversationID: conversationID}
+		var label *string
 		err := r.Scan(&m.ID, &senderID, &senderType, &senderName, &messageType,
-			&m.Content, &m.ImageFileID, &m.IsRead, &m.ReadAt, &m.IsDeleted, &m.CreatedAt)
+			&m.Content, &m.ImageFileID, &m.IsRead, &m.ReadAt, &m.IsDeleted, &m.CreatedAt, &lat, &lng, &label)
+		if lat.Valid && lng.Valid {
+			m.Location = &Location{Lat: lat.Float64, Lng: lng.Float64, Label: label}
+		}
 		m.SenderID, m.SenderType, m.SenderName, m.MessageType = in.get(senderID), in.get(senderType), in.get(senderName), in.get(messageType)
 		return m, err
 	})

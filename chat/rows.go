@@ -33,10 +33,18 @@ type Message struct {
 	MessageType    string
 	Content        string
 	ImageFileID    *string
+	Location       *Location // a location message's point
 	IsRead         bool
 	ReadAt         *time.Time
 	IsDeleted      bool
 	CreatedAt      time.Time
+}
+
+// Location is a location message's point, in degrees, and its label.
+type Location struct {
+	Lat   float64 `json:"lat"`
+	Lng   float64 `json:"lng"`
+	Label *string `json:"label,omitempty"`
 }
 
 // File is a row of files: an uploaded image as the server measured and

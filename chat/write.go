@@ -115,7 +115,8 @@ type sentMessage struct {
 	Sender             *functions.Identity
 	MessageType        string
 	Content            string
-	FileID             *string // an image message's attached file
+	FileID             *string   // an image message's attached file
+	Location           *Location // a location message's point
 	At                 time.Time
 	// TakeConversation assigns the conversation to the sender (an admin
 	// answering an unassigned support conversation).
@@ -126,8 +127,14 @@ type sentMessage struct {
 // statement (sendMessageSQL).
 func (t tables) sendMessage(ctx context.Context, m sentMessage) error {
 	id := m.Sender
+	var lat, lng *float64
+	var label *string
+	if m.Location != nil {
+		lat, lng, label = &m.Location.Lat, &m.Location.Lng, m.Location.Label
+	}
 	if _, err := t.Querier().Exec(ctx, sendMessageSQL, m.ID, m.ConversationID, id.Subject, string(id.Role), m.MessageType,
-		m.Content, m.FileID, m.At, storedName(id), messagePreview(m.Content, m.FileID), m.TakeConversation); err != nil {
+		m.Content, m.FileID, m.At, storedName(id), messagePreview(m.Content, m.FileID, m.Location), m.TakeConversation,
+		lat, lng, label); err != nil {
 		return fmt.Errorf("send message: %w", err)
 	}
 	return nil
@@ -148,8 +155,8 @@ const sendMessageSQL = `WITH
 	joined AS (INSERT INTO conversation_participants (conversation_id, user_id, role)
 		VALUES ($2, $3, $4) ON CONFLICT DO NOTHING),
 	posted AS (INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
-			image_file_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)),
+			image_file_id, created_at, location_lat, location_lng, location_label)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $12, $13, $14)),
 	latest AS (UPDATE conversations SET last_message_at = $8, last_message_preview = $10,
 		status = CASE WHEN status = 'archived' THEN 'active' ELSE status END,
 		assigned_admin_id = CASE WHEN $11 THEN coalesce(assigned_admin_id, $3) ELSE assigned_admin_id END

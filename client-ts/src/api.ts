@@ -122,6 +122,20 @@ export type ImageDoc = {
   expiresAt?: number;
 };
 
+/** Go type chat.Location. */
+export type Location = {
+  lat: number;
+  lng: number;
+  label?: string;
+};
+
+/** Go type chat.LocationArgs. */
+export type LocationArgs = {
+  lat: number;
+  lng: number;
+  label?: string | null;
+};
+
 /** Go type chat.MarkMessagesAsReadArgs. */
 export type MarkMessagesAsReadArgs = {
   conversationId: string;
@@ -142,12 +156,13 @@ export type MessageDoc = {
   senderId: string;
   senderType: "customer" | "store" | "admin" | "system";
   senderName: string;
-  messageType: "text" | "image" | "system" | "transfer";
+  messageType: "text" | "image" | "system" | "transfer" | "location";
   content: string;
   isRead: boolean;
   readAt?: number;
   isDeleted: boolean;
   imageAttachment?: ImageDoc;
+  location?: Location;
 };
 
 /** Go type chat.MessagePage. */
@@ -179,8 +194,9 @@ export type PaginatedMessages = {
 export type SendMessageArgs = {
   conversationId: string;
   content: string;
-  messageType: "text" | "image" | "system";
+  messageType: "text" | "image" | "system" | "location";
   imageAttachment?: ImageAttachment | null;
+  location?: LocationArgs | null;
 };
 
 /** Go type chat.TransferConversationArgs. */

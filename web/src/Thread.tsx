@@ -277,6 +277,7 @@ function Message({ m, me, conv }: { m: MessageDoc; me: Identity; conv: Conversat
     );
   }
   const img = m.imageAttachment;
+  const loc = m.location;
   return (
     <div className={`msg ${mine ? "mine" : "theirs"} ${m.isDeleted ? "deleted" : ""}`} data-testid="message" data-message-id={m._id}>
       {!mine && (
@@ -291,6 +292,20 @@ function Message({ m, me, conv }: { m: MessageDoc; me: Identity; conv: Conversat
         </div>
       ) : (
         <>
+          {loc && (
+            <a
+              className="location"
+              data-testid="location"
+              target="_blank"
+              rel="noreferrer"
+              href={`https://www.openstreetmap.org/?mlat=${loc.lat}&mlon=${loc.lng}#map=17/${loc.lat}/${loc.lng}`}
+            >
+              <span aria-hidden>📍</span> {loc.label ?? "Location"}{" "}
+              <span className="muted small">
+                ({loc.lat.toFixed(5)}, {loc.lng.toFixed(5)})
+              </span>
+            </a>
+          )}
           {img && (
             <a href={img.url} target="_blank" rel="noreferrer" className="image-link">
               <img

@@ -241,6 +241,20 @@ test("support console: reply, transfer, block, system notice, delete, unblock", 
   assert.notEqual(supportPath, `/c/${conv}`);
 });
 
+test("a location message shows its label, point and a map link", async () => {
+  const label = `Pickup at gate 3 ${stamp}`;
+  await call(server, "pizza", "mutation", "shared/chat:sendMessage", {
+    conversationId: conv,
+    content: "",
+    messageType: "location",
+    location: { lat: 52.52, lng: 13.405, label },
+  });
+  const shown = john.getByTestId("location").filter({ hasText: label });
+  await shown.waitFor();
+  assert.match(await shown.innerText(), /52\.52000, 13\.40500/);
+  assert.match(await shown.getAttribute("href"), /openstreetmap\.org\/\?mlat=52\.52&mlon=13\.405/);
+});
+
 test("the store closes a conversation and reopens it", async () => {
   await pizza.goto(`${server.url}/c/${conv}`);
   await pizza.getByTestId("thread").waitFor();
