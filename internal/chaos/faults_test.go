@@ -122,7 +122,9 @@ func commitReplyLost(t *testing.T, e *env, f form, r *row) {
 	// The other writers wait meanwhile, so that the COMMIT succeeds rather
 	// than failing serialization against theirs (which would be retried).
 	l.hold(true)
-	time.Sleep(500 * time.Millisecond)
+	if err := l.idle(time.Minute); err != nil {
+		t.Fatalf("the writers did not pause: %v", err)
+	}
 	e.link.CutAfter([]byte(sessionID))
 	type answer struct{ err error }
 	done := make(chan answer, 1)

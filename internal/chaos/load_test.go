@@ -88,7 +88,8 @@ func (l *ledger) ackedCount() int {
 type load struct {
 	prefix string
 	pause  time.Duration
-	held   atomic.Bool // writers wait while it is set; see hold
+	held   atomic.Bool  // writers wait while it is set; see hold
+	busy   atomic.Int32 // writes in flight
 	ledger *ledger
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -127,12 +128,32 @@ func startLoad(t *testing.T, e *env, prefix string, pause time.Duration) *load {
 // (off); writes in flight complete.
 func (l *load) hold(on bool) { l.held.Store(on) }
 
-// waitHeld sleeps while the load is held.
-func (l *load) waitHeld(ctx context.Context) {
-	for l.held.Load() && ctx.Err() == nil {
+// idle waits until no write is in flight (at most limit): after hold, no
+// write of the load's is left to conflict with the one that follows.
+func (l *load) idle(limit time.Duration) error {
+	return poll(limit, func() error {
+		if n := l.busy.Load(); n > 0 {
+			return fmt.Errorf("%d writes in flight", n)
+		}
+		return nil
+	})
+}
+
+// enter waits while the load is held, then counts a write in flight
+// (leave ends it). It counts before it looks at held, so a write that
+// starts after hold(true) backs out and idle never misses one.
+func (l *load) enter(ctx context.Context) {
+	for {
+		l.busy.Add(1)
+		if !l.held.Load() || ctx.Err() != nil {
+			return
+		}
+		l.busy.Add(-1)
 		sleep(ctx, 10*time.Millisecond)
 	}
 }
+
+func (l *load) leave() { l.busy.Add(-1) }
 
 // stop ends the writers and waits for them; idempotent.
 func (l *load) stop() {
@@ -173,7 +194,6 @@ func (l *load) mutationWriter(ctx context.Context, e *env, w int) {
 		}
 	}()
 	for seq := 0; ctx.Err() == nil; seq++ {
-		l.waitHeld(ctx)
 		marker := fmt.Sprintf("%s-mut-%d-%d", l.prefix, w, seq)
 		for ctx.Err() == nil {
 			if c == nil {
@@ -187,8 +207,10 @@ func (l *load) mutationWriter(ctx context.Context, e *env, w int) {
 					continue
 				}
 			}
+			l.enter(ctx)
 			mctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 			_, err := c.Mutation(mctx, "shared/chat:sendMessage", sendArgs(marker))
+			l.leave()
 			cancel()
 			switch {
 			case err == nil:
@@ -213,10 +235,11 @@ func (l *load) mutationWriter(ctx context.Context, e *env, w int) {
 
 func (l *load) sqlWriter(ctx context.Context, e *env) {
 	for seq := 0; ctx.Err() == nil; seq++ {
-		l.waitHeld(ctx)
 		marker := fmt.Sprintf("%s-sql-%d", l.prefix, seq)
+		l.enter(ctx)
 		ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_, err := e.db.Exec(ictx, insertSQL, schema.NewID("msgchaos"), schema.DemoConversationID, schema.DemoStaffID, marker)
+		l.leave()
 		cancel()
 		if err == nil {
 			l.ledger.ack(marker)
