@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -68,27 +67,25 @@ func (e *Engine) Mutate(ctx context.Context, udfPath string, args json.RawMessag
 	}
 	start := time.Now()
 	deadline := start.Add(e.cfg.DBGrace)
-	unknown := false                // an attempt may have committed and no later one looked it up
+	unknown := false                // an attempt may have committed
 	adm := new(functions.Admission) // one admission for every run of the call
 	for wait := dbRetryFirst; ; wait = min(2*wait, dbRetryMax) {
 		res, err := fn.RunMutationAdmitted(ctx, e.cfg.Pool, id, v, key, adm)
+		// Until an attempt reaches the database (and the call returns).
+		unknown = unknown || errors.Is(err, functions.ErrOutcomeUnknown)
+		rerun := err != nil && functions.Unreachable(err)
 		switch {
-		case errors.Is(err, functions.ErrOutcomeUnknown):
-			unknown = true
-		case err == nil || !functions.Unreachable(err):
-			unknown = false // it reached the database, which settled the lost attempt
+		case rerun && unknown:
+			// Only a keyed call's mutation_log record can tell whether the
+			// lost COMMIT went through: it waits for the database (or for
+			// its caller to go) past the grace, and its answer is the
+			// truth, never a guess a client might resend. An unkeyed one
+			// fails at once as ErrOutcomeUnknown.
+			rerun = key.SessionID != ""
+		case rerun:
+			rerun = time.Now().Add(wait).Before(deadline)
 		}
-		// A keyed call whose outcome is unknown is not given up at the
-		// grace: only its mutation_log record can tell whether it
-		// committed, so it waits for the database (or for its caller to
-		// go), and its answer is the truth, never a guess a client might
-		// resend. Every other rerun stops at the grace.
-		rerun := err != nil && functions.Unreachable(err) && (key.SessionID != "" || !unknown) &&
-			(time.Now().Add(wait).Before(deadline) || unknown && key.SessionID != "")
 		if !rerun {
-			if unknown && !errors.Is(err, functions.ErrOutcomeUnknown) {
-				err = fmt.Errorf("%w (an earlier attempt: %w)", err, functions.ErrOutcomeUnknown)
-			}
 			e.m.mutations.Inc()
 			e.m.mutationSeconds.Observe(time.Since(start).Seconds())
 			return res, err
