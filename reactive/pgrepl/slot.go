@@ -77,11 +77,14 @@ func (s *Source) startReplication(ctx context.Context, conn *pgconn.PgConn, appl
 	if err != nil {
 		return 0, false, fmt.Errorf("create replication slot: consistent point: %w", err)
 	}
-	if s.cfg.Slot != "" {
-		s.owned, s.systemID = true, sys.SystemID
-	}
 	if err := s.startStreaming(ctx, conn, slot, reactive.LSN(lsn)); err != nil {
 		return 0, false, err
+	}
+	// Owned only once streaming: the sink gets the Reset that goes with
+	// the new slot now. A slot made but never streamed is made anew by the
+	// next connection, with its Reset, rather than resumed without one.
+	if s.cfg.Slot != "" {
+		s.owned, s.systemID = true, sys.SystemID
 	}
 	return reactive.LSN(lsn), false, nil
 }
