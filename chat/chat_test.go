@@ -619,6 +619,12 @@ func TestLocationMessages(t *testing.T) {
 	must[string](t)(e.mutate(john, "sendMessage", loc(-90, 180, nil)))
 	page = must[chat.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv, "limit": 1}))
 	require.Nil(t, page.Messages[0].Location.Label)
+	// In one page, each location keeps its own label.
+	must[string](t)(e.mutate(john, "sendMessage", loc(1, 2, "Second gate")))
+	page = must[chat.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv, "limit": 3}))
+	require.Equal(t, "Second gate", *page.Messages[0].Location.Label)
+	require.Nil(t, page.Messages[1].Location.Label)
+	require.Equal(t, "Pickup point, Gate 3", *page.Messages[2].Location.Label)
 
 	for _, tt := range []struct {
 		args map[string]any
@@ -637,7 +643,8 @@ func TestLocationMessages(t *testing.T) {
 
 	// Deleted, it shows no point.
 	must[functions.Null](t)(e.mutate(john, "deleteMessage", map[string]any{"messageId": id}))
-	page = must[chat.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv, "limit": 2}))
-	require.True(t, page.Messages[1].IsDeleted)
-	require.Nil(t, page.Messages[1].Location)
+	page = must[chat.MessagePage](t)(e.query(john, "getMessages", map[string]any{"conversationId": conv, "limit": 3}))
+	require.Equal(t, id, page.Messages[2].ID)
+	require.True(t, page.Messages[2].IsDeleted)
+	require.Nil(t, page.Messages[2].Location)
 }

@@ -247,14 +247,20 @@ func (t tables) AppendMessages(ctx context.Context, page []Message, conversation
 	// (see interner), and the page grows at most once.
 	in := interner{}
 	var senderID, senderType, senderName, messageType pgtype.DriverBytes
+	// Reused for every row: a location costs an allocation only on a
+	// location message.
 	var lat, lng pgtype.Float8
+	var label pgtype.Text
 	msgs, err := pgx.AppendRows(slices.Grow(page, min(max(r.Limit, 0), MaxPagePrealloc)), rows, func(r pgx.CollectableRow) (Message, error) {
 		m := Message{ConversationID: conversationID}
-		var label *string
 		err := r.Scan(&m.ID, &senderID, &senderType, &senderName, &messageType,
 			&m.Content, &m.ImageFileID, &m.IsRead, &m.ReadAt, &m.IsDeleted, &m.CreatedAt, &lat, &lng, &label)
 		if lat.Valid && lng.Valid {
-			m.Location = &Location{Lat: lat.Float64, Lng: lng.Float64, Label: label}
+			m.Location = &Location{Lat: lat.Float64, Lng: lng.Float64}
+			if label.Valid {
+				l := label.String // label is the next row's too
+				m.Location.Label = &l
+			}
 		}
 		m.SenderID, m.SenderType, m.SenderName, m.MessageType = in.get(senderID), in.get(senderType), in.get(senderName), in.get(messageType)
 		return m, err
