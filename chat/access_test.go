@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -32,6 +33,7 @@ type codes [len(accessCallers)]int
 // accessTarget is what a row's arguments refer to in one variant.
 type accessTarget struct {
 	conv, msg, order, store string
+	user                    string // a user to add to a group
 }
 
 // Variants of the access table: a store conversation, a support one, and
@@ -39,6 +41,7 @@ type accessTarget struct {
 const (
 	storeConv   = "store"
 	supportConv = "support"
+	groupConv   = "group" // John's group with Pizza Palace's staff
 	noConv      = ""
 )
 
@@ -52,6 +55,8 @@ const (
 	msgBlocked       = "Conversation is blocked"
 	msgSystemOnly    = `messageType "system" is for admins only`
 	msgNotCloser     = "Only support or the store can close or reopen this conversation"
+	msgNotGroupClose = "Only support or the group's creator can close or reopen this group"
+	msgUserNotFound  = "User not found: %s" // of accessTarget.user
 )
 
 type accessRow struct {
@@ -93,6 +98,9 @@ func accessRules() []accessRow {
 	}
 	transferArgs := func(x accessTarget) map[string]any {
 		return map[string]any{"conversationId": x.conv, "toAdminId": schema.DemoAdmin2ID}
+	}
+	groupArgs := func(x accessTarget) map[string]any {
+		return map[string]any{"participantIds": []string{x.user}, "title": "Access"}
 	}
 	blocked := func(e *env, x accessTarget) {
 		e.exec(`UPDATE conversations SET is_blocked = true WHERE id = $1`, x.conv)
@@ -143,6 +151,24 @@ func accessRules() []accessRow {
 		{label: "blockConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401}},
 		{label: "unblockConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401}, prepare: blocked},
 		{label: "unblockConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401}, prepare: blocked},
+		{label: "sendMessage", variant: groupConv, args: sendArgs("text"), want: codes{200, 404, 200, 404, 403, 401}, forbidden: msgUnauthorized},
+		{label: "sendMessage(location)", fn: "sendMessage", variant: groupConv, args: locationArgs, want: codes{200, 404, 200, 404, 403, 401}, forbidden: msgUnauthorized},
+		{label: "sendMessage(system)", fn: "sendMessage", variant: groupConv, args: sendArgs("system"), want: codes{400, 400, 400, 400, 200, 401}, invalid: msgSystemOnly},
+		{label: "markMessagesAsRead", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 403, 401}},
+		{label: "archiveConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}},
+		{label: "deleteMessage", variant: groupConv, args: deleteArgs, want: codes{200, 404, 403, 404, 200, 401}, notFound: msgMsgNotFound},
+		{label: "updateTypingStatus", variant: groupConv, args: typingArgs, want: codes{200, 404, 200, 404, 403, 401}},
+		{label: "getTypingIndicators", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}, prepare: othersTyping},
+		{label: "getConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}},
+		{label: "getMessages", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}},
+		{label: "getMessagesPaginated", variant: groupConv, args: pageArgs, want: codes{200, 404, 200, 404, 200, 401}},
+		{label: "transferConversation", variant: groupConv, args: transferArgs, want: codes{403, 404, 403, 404, 400, 401}},
+		{label: "blockConversation", variant: groupConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401}},
+		{label: "unblockConversation", variant: groupConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401}, prepare: blocked},
+		{label: "closeConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 403, 404, 200, 401}, forbidden: msgNotGroupClose},
+		{label: "reopenConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 403, 404, 200, 401}, forbidden: msgNotGroupClose, prepare: closed},
+		{label: "createGroupConversation", variant: noConv, args: groupArgs, want: codes{200, 404, 200, 404, 200, 401}, notFound: msgUserNotFound},
+		{label: "getGroupConversations", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401}},
 		{label: "closeConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 200, 404, 200, 401}, forbidden: msgNotCloser},
 		{label: "closeConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401}, forbidden: msgNotCloser},
 		{label: "reopenConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 200, 404, 200, 401}, forbidden: msgNotCloser, prepare: closed},
@@ -161,15 +187,19 @@ func newAccessFixture(e *env) *accessFixture {
 	support := must[chat.ConversationRef](e.t)(e.mutate(john, "createOrGetConversation", map[string]any{}))
 	require.Equal(e.t, chat.CustomerToAdmin, support.ConversationType)
 	janeSupport := must[chat.ConversationRef](e.t)(e.mutate(jane, "createOrGetConversation", map[string]any{}))
+	group := must[chat.ConversationRef](e.t)(e.mutate(john, "createGroupConversation",
+		map[string]any{"participantIds": []string{schema.DemoStaffID, schema.DemoStaff2ID}, "title": "Party order"}))
+	require.Equal(e.t, chat.Group, group.ConversationType)
 	return &accessFixture{
 		targets: map[string]accessTarget{
 			storeConv: {conv: schema.DemoConversationID, msg: schema.DemoMessageID, order: schema.DemoOrderID, store: schema.DemoStoreID},
 			// John's cancelled Burger Barn order makes a support conversation.
 			supportConv: {conv: support.ConversationID, msg: e.send(john, support.ConversationID, "I need help"),
 				order: schema.DemoClosedOrderID, store: schema.DemoClosedStoreID},
-			noConv: {},
+			groupConv: {conv: group.ConversationID, msg: e.send(john, group.ConversationID, "Ten pizzas, please")},
+			noConv:    {user: schema.DemoStaff2ID},
 		},
-		nonexistent: accessTarget{conv: "conv-nope", msg: "msg-nope", order: "order-nope", store: schema.DemoStoreID},
+		nonexistent: accessTarget{conv: "conv-nope", msg: "msg-nope", order: "order-nope", store: schema.DemoStoreID, user: "user-nope"},
 		janeSupport: janeSupport.ConversationID,
 	}
 }
@@ -186,7 +216,7 @@ func (e *env) exec(sql string, args ...any) {
 // to the second is a real transfer).
 func (f *accessFixture) reset(e *env) {
 	e.t.Helper()
-	convs := []string{f.targets[storeConv].conv, f.targets[supportConv].conv, f.janeSupport}
+	convs := []string{f.targets[storeConv].conv, f.targets[supportConv].conv, f.targets[groupConv].conv, f.janeSupport}
 	e.exec(`DELETE FROM typing_state`)
 	e.exec(`UPDATE messages SET is_deleted = false, deleted_at = NULL, deleted_by = NULL, is_read = false, read_at = NULL
 		WHERE conversation_id = ANY($1)`, convs)
@@ -264,11 +294,17 @@ func TestAccessRules(t *testing.T) {
 						require.Equal(t, row.invalid, got.Message)
 					}
 				case 404:
-					require.Equal(t, notFound, got.Message)
+					wantMsg, missingMsg := notFound, notFound
+					if strings.Contains(notFound, "%s") { // names the id asked for
+						wantMsg, missingMsg = fmt.Sprintf(notFound, target.user), fmt.Sprintf(notFound, fx.nonexistent.user)
+					}
+					require.Equal(t, wantMsg, got.Message)
 					// An outsider learns nothing: the same bytes as for an id
 					// that does not exist.
 					_, err := e.call(fn, c.id, row.args(fx.nonexistent))
 					missing := wireError(t, err)
+					require.Equal(t, missingMsg, missing.Message)
+					missing.Message = got.Message
 					require.Equal(t, *missing, *got)
 					wantJSON, err := json.Marshal(missing.ErrorData())
 					require.NoError(t, err)

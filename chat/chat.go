@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"context"
 	"errors"
 	"time"
 	"unicode/utf8"
@@ -32,6 +33,9 @@ type Config struct {
 	// messages: generateUploadUrl answers 503 and image attachments are
 	// listed without URLs.
 	Media Media
+	// MaxGroupSize bounds a group's participants, its creator included.
+	// Zero means DefaultMaxGroupSize.
+	MaxGroupSize int
 	// Now is the clock of the rate limiters. Nil means time.Now.
 	Now func() time.Time
 }
@@ -48,6 +52,9 @@ func (c *Config) fill() {
 	}
 	if c.TypingTTL <= 0 {
 		c.TypingTTL = 5 * time.Second
+	}
+	if c.MaxGroupSize <= 0 {
+		c.MaxGroupSize = DefaultMaxGroupSize
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -102,6 +109,7 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Mutation(r, "shared/chat:transferConversation", transferConversation)
 	functions.Mutation(r, "shared/chat:blockConversation", blockConversation)
 	functions.Mutation(r, "shared/chat:unblockConversation", unblockConversation)
+	functions.Mutation(r, "shared/chat:createGroupConversation", c.createGroupConversation)
 	functions.Mutation(r, "shared/chat:closeConversation", closeConversation)
 	functions.Mutation(r, "shared/chat:reopenConversation", reopenConversation)
 
@@ -115,6 +123,7 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.QueryShared(r, "shared/chat:getMessagesPaginated", func(c *functions.QueryCtx, a GetMessagesPaginatedArgs) error {
 		return conversationAccess(c, a.ConversationID)
 	}, c.getMessagesPaginated)
+	functions.Query(r, "shared/chat:getGroupConversations", getGroupConversations, functions.ScopeIdentity(subjectOnly))
 	functions.Query(r, "shared/chat:getUnreadCount", getUnreadCount, functions.ScopeIdentity(inboxCaller))
 	functions.Query(r, "shared/chat:getTypingIndicators", c.getTypingIndicators)
 	functions.Query(r, "shared/chat:canChatWithStore", canChatWithStore)
@@ -126,26 +135,43 @@ func Register(r *functions.Registry, cfg Config) {
 func customerSide(id *functions.Identity) bool { return id.Role == functions.RoleCustomer }
 
 // canSee reports whether id may read conversation c: its customer, staff
-// of its store (store conversations), any admin.
+// of its store (store conversations), a group's participants, any admin.
+// A group's c.Member must have been read (withMember).
 func canSee(id *functions.Identity, c Conversation) bool {
-	switch id.Role {
-	case functions.RoleCustomer:
-		return c.CustomerID == id.Subject
-	case functions.RoleStore:
-		return c.Type == CustomerToStore && c.StoreID != nil && *c.StoreID == id.StoreID
-	case functions.RoleAdmin:
+	switch {
+	case id.Role == functions.RoleAdmin:
 		return true
+	case c.Type == Group:
+		return c.Member
+	case id.Role == functions.RoleCustomer:
+		return c.CustomerID == id.Subject
+	case id.Role == functions.RoleStore:
+		return c.Type == CustomerToStore && c.StoreID != nil && *c.StoreID == id.StoreID
 	}
 	return false
 }
 
 // isParticipant reports whether id speaks in conversation c: admins speak
-// in support conversations only; in store conversations they moderate.
+// in support conversations and groups they are in; in store conversations
+// and other groups they moderate.
 func isParticipant(id *functions.Identity, c Conversation) bool {
-	if id.Role == functions.RoleAdmin {
+	switch {
+	case c.Type == Group:
+		return c.Member
+	case id.Role == functions.RoleAdmin:
 		return c.Type == CustomerToAdmin
 	}
 	return canSee(id, c)
+}
+
+// withMember sets a group's Member for the caller (a read of its
+// participants); other conversations need no read.
+func withMember(ctx context.Context, t tables, id *functions.Identity, c Conversation, err error) (Conversation, error) {
+	if err != nil || c.Type != Group {
+		return c, err
+	}
+	c.Member, err = t.IsMember(ctx, c.ID, id.Subject)
+	return c, err
 }
 
 func requireIdentity(id *functions.Identity) (*functions.Identity, error) {
@@ -163,7 +189,9 @@ func conversationAccess(c *functions.QueryCtx, convID string) error {
 	if err != nil {
 		return err
 	}
-	conv, err := tables{c.DB}.ConversationMembership(c.Ctx, convID)
+	t := tables{c.DB}
+	conv, err := t.ConversationMembership(c.Ctx, convID)
+	conv, err = withMember(c.Ctx, t, id, conv, err)
 	if errors.Is(err, schema.ErrNoRow) || (err == nil && !canSee(id, conv)) {
 		return ErrConversationNotFound
 	}
@@ -173,7 +201,9 @@ func conversationAccess(c *functions.QueryCtx, convID string) error {
 // lockedConversation reads a conversation for a mutation, locked for the
 // transaction, and checks that id may see it: 404 otherwise.
 func lockedConversation(c *functions.MutationCtx, id *functions.Identity, convID string) (Conversation, error) {
-	conv, err := tables{c.DB}.ConversationForUpdate(c.Ctx, convID)
+	t := tables{c.DB}
+	conv, err := t.ConversationForUpdate(c.Ctx, convID)
+	conv, err = withMember(c.Ctx, t, id, conv, err)
 	if errors.Is(err, schema.ErrNoRow) || (err == nil && !canSee(id, conv)) {
 		return conv, ErrConversationNotFound
 	}

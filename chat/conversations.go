@@ -70,7 +70,7 @@ type CreateOrGetConversationArgs struct {
 // ConversationRef is the result of createOrGetConversation.
 type ConversationRef struct {
 	ConversationID   string `json:"conversationId"`
-	ConversationType string `json:"conversationType" ts:"customer_to_store|customer_to_admin"`
+	ConversationType string `json:"conversationType" ts:"customer_to_store|customer_to_admin|group"`
 }
 
 // createOrGetConversation opens (or finds) a customer's conversation: with
@@ -170,9 +170,11 @@ type GetConversationsArgs struct {
 
 // ConversationDoc is a conversation as queries return it.
 type ConversationDoc struct {
-	ID                   string        `json:"_id"`
-	CreationTime         float64       `json:"_creationTime"`
-	ConversationType     string        `json:"conversationType" ts:"customer_to_store|customer_to_admin"`
+	ID               string  `json:"_id"`
+	CreationTime     float64 `json:"_creationTime"`
+	ConversationType string  `json:"conversationType" ts:"customer_to_store|customer_to_admin|group"`
+	// CustomerID and CustomerName are empty for a group, which lists its
+	// people in participants instead.
 	CustomerID           string        `json:"customerId"`
 	CustomerName         string        `json:"customerName"`
 	StoreID              *string       `json:"storeId,omitempty"`
@@ -186,6 +188,12 @@ type ConversationDoc struct {
 	LastMessagePreview   *string       `json:"lastMessagePreview,omitempty"`
 	UnreadCountCustomer  int           `json:"unreadCountCustomer"`
 	UnreadCountRecipient int           `json:"unreadCountRecipient"`
+	// A group's title, creator and participants (groups only), and, in
+	// getGroupConversations, the caller's own unread count.
+	Title        *string          `json:"title,omitempty"`
+	CreatedBy    *string          `json:"createdBy,omitempty"`
+	Participants []ParticipantDoc `json:"participants,omitempty"`
+	UnreadCount  *int             `json:"unreadCount,omitempty"`
 }
 
 // OrderSummary is the order a conversation is about.
@@ -205,6 +213,7 @@ func conversationDoc(x InboxRow) ConversationDoc {
 		OrderID: cv.OrderID, AssignedAdminID: cv.AssignedAdminID, Status: cv.Status, IsBlocked: cv.IsBlocked,
 		LastMessageAt: millisPtr(cv.LastMessageAt), LastMessagePreview: cv.LastMessagePreview,
 		UnreadCountCustomer: x.Unread.Customer, UnreadCountRecipient: x.Unread.Recipient,
+		Title: cv.Title, CreatedBy: cv.CreatedBy,
 	}
 }
 
@@ -215,23 +224,12 @@ func getConversations(c *functions.QueryCtx, a GetConversationsArgs) ([]Conversa
 	if err != nil {
 		return nil, err
 	}
-	status := "active"
-	if a.Status != nil {
-		switch *a.Status {
-		case "active", "archived", "closed":
-			status = *a.Status
-		default:
-			return nil, functions.Invalid(`status must be "active", "archived" or "closed", got %q`, *a.Status)
-		}
+	status, limit, err := listArgs(a.Status, a.Limit)
+	if err != nil {
+		return nil, err
 	}
 	f := inbox(id, status)
-	f.Limit = DefaultConversationLimit
-	if a.Limit != nil {
-		if *a.Limit < 1 {
-			return nil, functions.Invalid("limit must be at least 1, got %d", *a.Limit)
-		}
-		f.Limit = min(*a.Limit, MaxConversationLimit)
-	}
+	f.Limit = limit
 	rows, err := tables{c.DB}.Inbox(c.Ctx, f)
 	if err != nil {
 		return nil, err
@@ -241,6 +239,27 @@ func getConversations(c *functions.QueryCtx, a GetConversationsArgs) ([]Conversa
 		docs[i] = conversationDoc(x)
 	}
 	return docs, nil
+}
+
+// listArgs checks a conversation list's status (default "active") and
+// limit (default DefaultConversationLimit, at most MaxConversationLimit).
+func listArgs(st *string, lim *int) (status string, limit int, err error) {
+	status, limit = "active", DefaultConversationLimit
+	if st != nil {
+		switch *st {
+		case "active", "archived", "closed":
+			status = *st
+		default:
+			return "", 0, functions.Invalid(`status must be "active", "archived" or "closed", got %q`, *st)
+		}
+	}
+	if lim != nil {
+		if *lim < 1 {
+			return "", 0, functions.Invalid("limit must be at least 1, got %d", *lim)
+		}
+		limit = min(*lim, MaxConversationLimit)
+	}
+	return status, limit, nil
 }
 
 // getConversation returns one conversation with its people and order. It
@@ -254,6 +273,13 @@ func getConversation(c *functions.QueryCtx, a ConversationIDArgs) (ConversationD
 		return ConversationDoc{}, ErrConversationNotFound
 	}
 	conv, d := rows[0].Conversation, conversationDoc(rows[0])
+	if conv.Type == Group {
+		members, err := tables{c.DB}.Participants(c.Ctx, []string{conv.ID})
+		if err != nil {
+			return ConversationDoc{}, err
+		}
+		d.Participants = participantDocs(members[conv.ID])
+	}
 	if conv.OrderID != nil {
 		o, err := c.DB.Order(c.Ctx, *conv.OrderID)
 		if err != nil && !errors.Is(err, schema.ErrNoRow) {

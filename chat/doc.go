@@ -19,37 +19,62 @@
 // The caller's identity comes only from a verified JWT (package jwtauth):
 // its subject, its role (customer, store, admin) and, for store staff, the
 // store they work for. Who may see a conversation: its customer, the staff
-// of its store (store conversations only), and every admin. Who speaks in
-// it (sends, marks read, types): its customer; its store's staff in a store
-// conversation; admins in a support conversation. Admins moderate every
-// conversation. A caller outside a conversation learns nothing about it:
-// 404, not 403. The table gives the status for a store conversation (and a
-// support one where it differs) for: the conversation's customer (C),
-// another customer (OC), staff of its store (S), staff of another store
-// (OS), an admin (A), no identity (N).
+// of its store (store conversations only), a group's participants, and
+// every admin. Who speaks in it (sends, marks read, types): its customer;
+// its store's staff in a store conversation; admins in a support
+// conversation; a group's participants. Admins moderate every conversation
+// (they see it, post system notices, block, close) without becoming a
+// member of a group. A caller outside a conversation learns nothing about
+// it: 404, not 403. The table gives the status for a store conversation
+// (and a support one, or a group, where it differs) for: the
+// conversation's customer (C), another customer (OC), staff of its store
+// (S), staff of another store (OS), an admin (A), no identity (N). The
+// group is John's (C) with two of Pizza Palace's staff (S); A is not in it.
 //
 //	function                     C    OC   S    OS   A    N    notes
 //	createOrGetConversation      200  404  403  403  403  401  OC: "Order not found" (not their order)
-//	sendMessage (text)           200  404  200  404  403  401  A: 200 in support; S: 404 in support
+//	sendMessage (text)           200  404  200  404  403  401  A: 200 in support; S: 404 in support; group: as store
 //	sendMessage (system)         400  400  400  400  200  401  "system" is for admins only
 //	sendMessage (image)          200  404  200  404  403  401  as text; the file must be the caller's own unattached upload
 //	sendMessage (location)       200  404  200  404  403  401  as text; lat in [-90, 90], lng in [-180, 180], label ≤ 200 characters
-//	markMessagesAsRead           200  404  200  404  403  401  A: 200 in support; S: 404 in support
+//	markMessagesAsRead           200  404  200  404  403  401  A: 200 in support; S: 404 in support; group: as store
 //	archiveConversation          200  404  200  404  200  401  S: 404 in support
 //	deleteMessage (C's message)  200  404  403  404  200  401  only the sender or an admin; S: 404 in support
-//	updateTypingStatus           200  404  200  404  403  401  A: 200 in support; S: 404 in support
+//	updateTypingStatus           200  404  200  404  403  401  A: 200 in support; S: 404 in support; group: as store
 //	getTypingIndicators          200  404  200  404  200  401  never lists the caller; S: 404 in support
-//	getConversation              200  404  200  404  200  401  S: 404 in support
+//	getConversation              200  404  200  404  200  401  S: 404 in support; a group's lists its participants
 //	getMessages                  200  404  200  404  200  401  S: 404 in support
 //	getMessagesPaginated         200  404  200  404  200  401  S: 404 in support
-//	getConversations             200  200  200  200  200  401  each sees their own list
-//	getUnreadCount               200  200  200  200  200  401  each sees their own total
+//	getConversations             200  200  200  200  200  401  each sees their own list (one-to-one conversations)
+//	getUnreadCount               200  200  200  200  200  401  each sees their own total (one-to-one conversations)
+//	getGroupConversations        200  200  200  200  200  401  each sees the groups they are in
+//	createGroupConversation      200  404  200  404  200  401  adding S's colleague; see # Groups for whom each may add
 //	canChatWithStore             200  200  403  403  403  401  customers only
 //	getChatSettings              200  200  200  200  200  200  public
 //	generateUploadUrl            200  200  200  200  200  401  a single-use URL for the caller's own upload
-//	transferConversation         403  404  403  404  200  401  support only (A on a store conversation: 400); S: 404 in support
+//	transferConversation         403  404  403  404  200  401  support only (A on a store conversation or group: 400); S: 404 in support
 //	blockConversation            403  404  403  404  200  401  also unblockConversation; S: 404 in support
-//	closeConversation            403  404  200  404  200  401  also reopenConversation; the store side and admins; S: 404 in support
+//	closeConversation            403  404  200  404  200  401  also reopenConversation; the store side and admins; S: 404 in support;
+//	                                                           group: its creator (C 200) and admins, S 403
+//
+// # Groups
+//
+// createGroupConversation({participantIds, title?}) starts a group of the
+// caller and the users named, up to Config.MaxGroupSize participants (20
+// unless set), its creator included. Whom each may add: a customer, only
+// staff of a store they may message directly (an active order there,
+// messaging on; otherwise 403 with canChatWithStore's reason when they
+// have an order there); store staff, only colleagues of their store;
+// admins, anyone. Any other user is 404 "User not found: <id>", the same
+// answer as for an id that does not exist. Members are those added at
+// creation. A group has an optional title (at most 100 characters) and no
+// customer or store: its customerId is empty. getConversations and
+// getUnreadCount cover one-to-one conversations, whose lists are shared by
+// a store's or support's whole team; getGroupConversations lists the
+// caller's groups, each with its participants and the caller's own
+// unreadCount. Read state in a group is a position per participant:
+// markMessagesAsRead moves it to now, or to the newest of messageIds,
+// never back, and reports the others' messages it newly covers.
 //
 // # Images
 //

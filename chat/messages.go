@@ -157,7 +157,7 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 	takes := id.Role == functions.RoleAdmin && conv.Type == CustomerToAdmin && conv.AssignedAdminID == nil
 	msgID := schema.NewID("msg")
 	if err := (tables{c.DB}).sendMessage(c.Ctx, sentMessage{ID: msgID, ConversationID: conv.ID, Sender: id,
-		MessageType: a.MessageType, Content: content, FileID: fileID, Location: loc, At: c.Now(), TakeConversation: takes}); err != nil {
+		MessageType: a.MessageType, Content: content, FileID: fileID, Location: loc, At: c.Now(), TakeConversation: takes, InGroup: conv.Type == Group}); err != nil {
 		return "", err
 	}
 	if file != nil {
@@ -194,6 +194,9 @@ func markMessagesAsRead(c *functions.MutationCtx, a MarkMessagesAsReadArgs) (Mar
 		return MarkReadResult{}, functions.Invalid("messageIds may list at most 1000 messages")
 	}
 	t, now := tables{c.DB}, c.Now()
+	if conv.Type == Group {
+		return readGroup(c, t, conv.ID, a.MessageIDs)
+	}
 	ids, err := t.markRead(c.Ctx, conv.ID, customerSide(id), a.MessageIDs, now)
 	if err != nil {
 		return MarkReadResult{}, err
@@ -202,6 +205,28 @@ func markMessagesAsRead(c *functions.MutationCtx, a MarkMessagesAsReadArgs) (Mar
 		return MarkReadResult{}, err
 	}
 	if err := t.setReadState(c.Ctx, conv.ID, id.Subject, now); err != nil {
+		return MarkReadResult{}, err
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	return MarkReadResult{MarkedCount: len(ids), MessageIDs: ids}, nil
+}
+
+// readGroup is markMessagesAsRead in a group, where each participant has
+// a read position: it moves to now, or to the newest of messageIDs.
+func readGroup(c *functions.MutationCtx, t tables, convID string, messageIDs *[]string) (MarkReadResult, error) {
+	now := c.Now()
+	upTo := now
+	if messageIDs != nil {
+		at, ok, err := t.newestOf(c.Ctx, convID, *messageIDs)
+		if err != nil || !ok {
+			return MarkReadResult{MessageIDs: []string{}}, err
+		}
+		upTo = at
+	}
+	ids, err := t.readGroup(c.Ctx, convID, c.Identity().Subject, upTo, now)
+	if err != nil {
 		return MarkReadResult{}, err
 	}
 	if ids == nil {

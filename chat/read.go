@@ -29,13 +29,13 @@ func (t tables) record(table, column, value string) {
 	t.Record(schema.Dep{Table: table, Column: column, Value: value})
 }
 
-const convCols = `id, conversation_type, customer_id, store_id, order_id, assigned_admin_id, status,
-	is_blocked, last_message_at, last_message_preview, created_at`
+const convCols = `id, conversation_type, coalesce(customer_id, ''), store_id, order_id, assigned_admin_id, status,
+	is_blocked, last_message_at, last_message_preview, created_at, title, created_by`
 
 func scanConversation(row pgx.Row) (Conversation, error) {
 	var c Conversation
 	err := row.Scan(&c.ID, &c.Type, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
-		&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt)
+		&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt, &c.Title, &c.CreatedBy)
 	return c, err
 }
 
@@ -53,9 +53,22 @@ func (t tables) Conversation(ctx context.Context, id string) (Conversation, erro
 func (t tables) ConversationMembership(ctx context.Context, id string) (Conversation, error) {
 	t.Record(schema.Dep{Table: "conversations", Column: "id", Value: id, Watch: "conversation_type,customer_id,store_id"})
 	var c Conversation
-	err := t.Querier().QueryRow(ctx, `SELECT id, conversation_type, customer_id, store_id FROM conversations WHERE id = $1`, id).
+	err := t.Querier().QueryRow(ctx, `SELECT id, conversation_type, coalesce(customer_id, ''), store_id FROM conversations WHERE id = $1`, id).
 		Scan(&c.ID, &c.Type, &c.CustomerID, &c.StoreID)
 	return c, schema.OneRow(err)
+}
+
+// IsMember reports whether userID is a participant of a conversation. It
+// depends on who joins or leaves, not on their read state.
+func (t tables) IsMember(ctx context.Context, convID, userID string) (bool, error) {
+	t.Record(schema.Dep{Table: "conversation_participants", Column: "conversation_id", Value: convID, Watch: "user_id"})
+	var member bool
+	err := t.Querier().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM conversation_participants
+		WHERE conversation_id = $1 AND user_id = $2)`, convID, userID).Scan(&member)
+	if err != nil {
+		return false, fmt.Errorf("read membership: %w", err)
+	}
+	return member, nil
 }
 
 // ConversationForUpdate reads one conversation and locks it (mutations).
@@ -151,9 +164,9 @@ func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, er
 	if limit <= 0 {
 		limit = 1 << 30
 	}
-	rows, err := t.Querier().Query(ctx, `SELECT c.id, c.conversation_type, c.customer_id, c.store_id, c.order_id,
+	rows, err := t.Querier().Query(ctx, `SELECT c.id, c.conversation_type, coalesce(c.customer_id, ''), c.store_id, c.order_id,
 			c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at, c.last_message_preview, c.created_at,
-			s.name, coalesce(u.name, ''), c.unread_customer, c.unread_recipient
+			s.name, coalesce(u.name, ''), c.unread_customer, c.unread_recipient, c.title, c.created_by
 		FROM conversations c
 		LEFT JOIN stores s ON s.id = c.store_id
 		LEFT JOIN users u ON u.id = c.customer_id
@@ -167,19 +180,113 @@ func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, er
 		c := &x.Conversation
 		err := r.Scan(&c.ID, &c.Type, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
 			&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt,
-			&x.StoreName, &x.CustomerName, &x.Unread.Customer, &x.Unread.Recipient)
+			&x.StoreName, &x.CustomerName, &x.Unread.Customer, &x.Unread.Recipient, &c.Title, &c.CreatedBy)
 		return x, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read inbox: %w", err)
 	}
 	for _, x := range out {
+		if x.CustomerID == "" {
+			continue // a group: no customer, no store
+		}
 		t.record("users", "id", x.CustomerID)
 		if x.StoreID != nil {
 			t.record("stores", "id", *x.StoreID)
 		}
 	}
 	return out, nil
+}
+
+// GroupRow is a group as its participant's list shows it: with the
+// caller's own unread count.
+type GroupRow struct {
+	Conversation
+	Unread int
+}
+
+// Groups lists the groups userID takes part in, newest activity first,
+// each with how many messages userID has not read (others' undeleted
+// messages after the participant's last_read_at). It depends on userID's
+// participant rows (joining, leaving, reading) and each listed group's
+// row and messages; when the page is full, a group off the page may move
+// onto it, so it then depends on every group's latest activity too.
+func (t tables) Groups(ctx context.Context, userID, status string, limit int) ([]GroupRow, error) {
+	t.record("conversation_participants", "user_id", userID)
+	rows, err := t.Querier().Query(ctx, `SELECT c.id, c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at,
+			c.last_message_preview, c.created_at, c.title, c.created_by,
+			(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_deleted
+				AND m.sender_id <> $1 AND m.created_at > coalesce(p.last_read_at, '-infinity'))::int
+		FROM conversation_participants p JOIN conversations c ON c.id = p.conversation_id
+		WHERE p.user_id = $1 AND c.conversation_type = 'group' AND ($2 = '' OR c.status = $2)
+		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $3`, userID, status, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read groups: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (GroupRow, error) {
+		x := GroupRow{Conversation: Conversation{Type: Group, Member: true}}
+		c := &x.Conversation
+		err := r.Scan(&c.ID, &c.AssignedAdminID, &c.Status, &c.IsBlocked, &c.LastMessageAt,
+			&c.LastMessagePreview, &c.CreatedAt, &c.Title, &c.CreatedBy, &x.Unread)
+		return x, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read groups: %w", err)
+	}
+	for _, x := range out {
+		t.record("conversations", "id", x.ID)
+		t.Record(schema.Dep{Table: "messages", Column: "conversation_id", Value: x.ID, Watch: "is_deleted"})
+	}
+	if len(out) == limit {
+		t.Record(schema.Dep{Table: "conversations", Column: "conversation_type", Value: Group, Watch: "last_message_at,status"})
+	}
+	return out, nil
+}
+
+// Participant is a member of a conversation, with their stored name.
+type Participant struct {
+	UserID, Name, Role string
+}
+
+// Participants lists the members of each of convIDs, in the order they
+// joined. It depends on who joins or leaves them and on the members'
+// names.
+func (t tables) Participants(ctx context.Context, convIDs []string) (map[string][]Participant, error) {
+	for _, id := range convIDs {
+		t.Record(schema.Dep{Table: "conversation_participants", Column: "conversation_id", Value: id, Watch: "user_id"})
+	}
+	rows, err := t.Querier().Query(ctx, `SELECT p.conversation_id, p.user_id, u.name, p.role
+		FROM conversation_participants p JOIN users u ON u.id = p.user_id
+		WHERE p.conversation_id = ANY($1) ORDER BY p.joined_at, p.user_id`, convIDs)
+	if err != nil {
+		return nil, fmt.Errorf("read participants: %w", err)
+	}
+	out := make(map[string][]Participant, len(convIDs))
+	var conv string
+	var p Participant
+	_, err = pgx.ForEachRow(rows, []any{&conv, &p.UserID, &p.Name, &p.Role}, func() error {
+		out[conv] = append(out[conv], p)
+		t.record("users", "id", p.UserID)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read participants: %w", err)
+	}
+	return out, nil
+}
+
+// StaffStores lists the stores userID works for.
+func (t tables) StaffStores(ctx context.Context, userID string) ([]string, error) {
+	t.record("store_staff", "user_id", userID)
+	rows, err := t.Querier().Query(ctx, `SELECT store_id FROM store_staff WHERE user_id = $1 ORDER BY store_id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("read staff stores: %w", err)
+	}
+	stores, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("read staff stores: %w", err)
+	}
+	return stores, nil
 }
 
 // MessageCursor is a position in a conversation's newest-first message list.

@@ -15,12 +15,20 @@ type Conversation struct {
 	LastMessageAt      *time.Time
 	LastMessagePreview *string
 	CreatedAt          time.Time
+	// A group's title and creator (groups only).
+	Title     *string
+	CreatedBy *string
+	// Member is set on a group read for an access check: the caller is one
+	// of its participants.
+	Member bool
 }
 
-// Conversation types.
+// Conversation types. A group's CustomerID is empty: it lists its people
+// in conversation_participants.
 const (
 	CustomerToStore = "customer_to_store"
 	CustomerToAdmin = "customer_to_admin"
+	Group           = "group"
 )
 
 // Message is a row of messages, with the sender's display name.

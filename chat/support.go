@@ -125,7 +125,11 @@ func setClosed(c *functions.MutationCtx, convID string, closed bool, reason stri
 		return functions.Null{}, err
 	}
 	storeSide := id.Role == functions.RoleStore && conv.Type == CustomerToStore
-	if id.Role != functions.RoleAdmin && !storeSide {
+	creator := conv.Type == Group && conv.CreatedBy != nil && *conv.CreatedBy == id.Subject
+	if id.Role != functions.RoleAdmin && !storeSide && !creator {
+		if conv.Type == Group {
+			return functions.Null{}, ErrNotGroupCloser
+		}
 		return functions.Null{}, ErrNotCloser
 	}
 	if (conv.Status == "closed") == closed {

@@ -121,6 +121,10 @@ type sentMessage struct {
 	// TakeConversation assigns the conversation to the sender (an admin
 	// answering an unassigned support conversation).
 	TakeConversation bool
+	// InGroup says the conversation is a group, whose members are only
+	// those added: sending never makes the sender one (an admin's system
+	// notice is moderation).
+	InGroup bool
 }
 
 // sendMessage writes a sent message with everything it implies, in one
@@ -134,15 +138,15 @@ func (t tables) sendMessage(ctx context.Context, m sentMessage) error {
 	}
 	if _, err := t.Querier().Exec(ctx, sendMessageSQL, m.ID, m.ConversationID, id.Subject, string(id.Role), m.MessageType,
 		m.Content, m.FileID, m.At, storedName(id), messagePreview(m.Content, m.FileID, m.Location), m.TakeConversation,
-		lat, lng, label); err != nil {
+		lat, lng, label, !m.InGroup); err != nil {
 		return fmt.Errorf("send message: %w", err)
 	}
 	return nil
 }
 
 // sendMessageSQL is sendMessage's writes as one statement of
-// data-modifying CTEs: the sender is recorded (in users, and as a
-// participant), the message inserted and made the conversation's latest
+// data-modifying CTEs: the sender is recorded (in users, and, outside
+// groups ($15), as a participant), the message inserted and made the conversation's latest
 // (which reopens an archived one and, when $11 says so, assigns the
 // answering admin), and the sender's typing ended. The sub-statements share
 // one snapshot and none reads another's rows; the foreign keys that name
@@ -153,7 +157,7 @@ func (t tables) sendMessage(ctx context.Context, m sentMessage) error {
 const sendMessageSQL = `WITH
 	caller AS (INSERT INTO users (id, name, role) VALUES ($3, $9, $4) ON CONFLICT (id) DO NOTHING),
 	joined AS (INSERT INTO conversation_participants (conversation_id, user_id, role)
-		VALUES ($2, $3, $4) ON CONFLICT DO NOTHING),
+		SELECT $2, $3, $4 WHERE $15 ON CONFLICT DO NOTHING),
 	posted AS (INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
 			image_file_id, created_at, location_lat, location_lng, location_label)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $12, $13, $14)),
@@ -259,4 +263,54 @@ func (t tables) startTyping(ctx context.Context, convID string, id *functions.Id
 		return fmt.Errorf("start typing: %w", err)
 	}
 	return nil
+}
+
+// insertGroup creates a group conversation made by createdBy.
+func (t tables) insertGroup(ctx context.Context, convID, createdBy string, title *string) error {
+	_, err := t.Querier().Exec(ctx, `INSERT INTO conversations (id, conversation_type, created_by, title)
+		VALUES ($1, 'group', $2, $3)`, convID, createdBy, title)
+	if err != nil {
+		return fmt.Errorf("insert group: %w", err)
+	}
+	return nil
+}
+
+// readGroup moves userID's read position in a group up to upTo (never
+// back) and returns the ids of the others' undeleted messages it newly
+// covers. A group's read state is this position, one per participant: a
+// message's own is_read belongs to one-to-one conversations.
+func (t tables) readGroup(ctx context.Context, convID, userID string, upTo, now time.Time) ([]string, error) {
+	rows, err := t.Querier().Query(ctx, `WITH old AS (
+			SELECT coalesce(last_read_at, '-infinity') AS since FROM conversation_participants
+			WHERE conversation_id = $1 AND user_id = $2 FOR UPDATE),
+		moved AS (UPDATE conversation_participants
+			SET last_read_at = greatest(coalesce(last_read_at, '-infinity'), $3), last_seen_at = $4
+			WHERE conversation_id = $1 AND user_id = $2)
+		SELECT m.id FROM messages m, old
+		WHERE m.conversation_id = $1 AND m.created_at > old.since AND m.created_at <= $3
+			AND m.sender_id <> $2 AND NOT m.is_deleted
+		ORDER BY m.created_at, m.id`, convID, userID, upTo, now)
+	if err != nil {
+		return nil, fmt.Errorf("read group: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("read group: %w", err)
+	}
+	return ids, nil
+}
+
+// newestOf returns the creation time of the newest of ids in a
+// conversation, and false when none of them is there.
+func (t tables) newestOf(ctx context.Context, convID string, ids []string) (time.Time, bool, error) {
+	var at *time.Time
+	err := t.Querier().QueryRow(ctx, `SELECT max(created_at) FROM messages WHERE conversation_id = $1 AND id = ANY($2)`,
+		convID, ids).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read messages: %w", err)
+	}
+	if at == nil {
+		return time.Time{}, false, nil
+	}
+	return *at, true, nil
 }

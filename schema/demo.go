@@ -14,6 +14,7 @@ const (
 	DemoOtherCustomerID = "cust555555555"  // Jane Roe, for access tests
 	DemoStoreID         = "store123456789" // Pizza Palace, direct messaging on
 	DemoStaffID         = "user123456789"  // Pizza Palace Support
+	DemoStaff2ID        = "user222222222"  // Pizza Palace Kitchen, a colleague
 	DemoOrderID         = "order123456789" // delivered, 25.50
 	DemoOrder2ID        = "order987654321" // John's second Pizza Palace order
 	DemoClosedStoreID   = "store555555555" // Burger Barn: John's only order is cancelled
@@ -37,6 +38,7 @@ INSERT INTO users (id, name, role, email) VALUES
     ('cust123456789', 'John Doe', 'customer', 'john@example.com'),
     ('cust555555555', 'Jane Roe', 'customer', 'jane@example.com'),
     ('user123456789', 'Pizza Palace Support', 'store', 'support@pizzapalace.example'),
+    ('user222222222', 'Pizza Palace Kitchen', 'store', 'kitchen@pizzapalace.example'),
     ('user555555555', 'Burger Barn Support', 'store', 'help@burgerbarn.example'),
     ('admin123456789', 'Parley Support', 'admin', 'support@parley.example'),
     ('admin987654321', 'Alex Admin', 'admin', 'alex@parley.example')
@@ -49,6 +51,7 @@ ON CONFLICT (id) DO NOTHING;
 
 INSERT INTO store_staff (store_id, user_id) VALUES
     ('store123456789', 'user123456789'),
+    ('store123456789', 'user222222222'),
     ('store555555555', 'user555555555')
 ON CONFLICT DO NOTHING;
 

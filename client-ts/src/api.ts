@@ -34,7 +34,7 @@ export type CloseConversationArgs = {
 export type ConversationDoc = {
   _id: string;
   _creationTime: number;
-  conversationType: "customer_to_store" | "customer_to_admin";
+  conversationType: "customer_to_store" | "customer_to_admin" | "group";
   customerId: string;
   customerName: string;
   storeId?: string;
@@ -48,6 +48,10 @@ export type ConversationDoc = {
   lastMessagePreview?: string;
   unreadCountCustomer: number;
   unreadCountRecipient: number;
+  title?: string;
+  createdBy?: string;
+  participants?: ParticipantDoc[];
+  unreadCount?: number;
 };
 
 /** Go type chat.ConversationIDArgs. */
@@ -58,7 +62,13 @@ export type ConversationIDArgs = {
 /** Go type chat.ConversationRef. */
 export type ConversationRef = {
   conversationId: string;
-  conversationType: "customer_to_store" | "customer_to_admin";
+  conversationType: "customer_to_store" | "customer_to_admin" | "group";
+};
+
+/** Go type chat.CreateGroupConversationArgs. */
+export type CreateGroupConversationArgs = {
+  participantIds: string[];
+  title?: string | null;
 };
 
 /** Go type chat.CreateOrGetConversationArgs. */
@@ -77,6 +87,12 @@ export type EmptyArgs = Record<string, never>;
 
 /** Go type chat.GetConversationsArgs. */
 export type GetConversationsArgs = {
+  status?: "active" | "archived" | "closed" | null;
+  limit?: number | null;
+};
+
+/** Go type chat.GetGroupConversationsArgs. */
+export type GetGroupConversationsArgs = {
   status?: "active" | "archived" | "closed" | null;
   limit?: number | null;
 };
@@ -190,6 +206,13 @@ export type PaginatedMessages = {
   pageStatus?: "SplitRecommended" | "SplitRequired";
 };
 
+/** Go type chat.ParticipantDoc. */
+export type ParticipantDoc = {
+  userId: string;
+  name: string;
+  role: "customer" | "store" | "admin";
+};
+
 /** Go type chat.SendMessageArgs. */
 export type SendMessageArgs = {
   conversationId: string;
@@ -254,6 +277,8 @@ export const api = {
       canChatWithStore: makeFunctionReference<"query", CanChatWithStoreArgs, CanChat>("shared/chat:canChatWithStore"),
       /** mutation shared/chat:closeConversation */
       closeConversation: makeFunctionReference<"mutation", CloseConversationArgs, null>("shared/chat:closeConversation"),
+      /** mutation shared/chat:createGroupConversation */
+      createGroupConversation: makeFunctionReference<"mutation", CreateGroupConversationArgs, ConversationRef>("shared/chat:createGroupConversation"),
       /** mutation shared/chat:createOrGetConversation */
       createOrGetConversation: makeFunctionReference<"mutation", CreateOrGetConversationArgs, ConversationRef>("shared/chat:createOrGetConversation"),
       /** mutation shared/chat:deleteMessage */
@@ -266,6 +291,8 @@ export const api = {
       getConversation: makeFunctionReference<"query", ConversationIDArgs, ConversationDoc>("shared/chat:getConversation"),
       /** query shared/chat:getConversations */
       getConversations: makeFunctionReference<"query", GetConversationsArgs, ConversationDoc[]>("shared/chat:getConversations"),
+      /** query shared/chat:getGroupConversations */
+      getGroupConversations: makeFunctionReference<"query", GetGroupConversationsArgs, ConversationDoc[]>("shared/chat:getGroupConversations"),
       /** query shared/chat:getMessages */
       getMessages: makeFunctionReference<"query", GetMessagesArgs, MessagePage>("shared/chat:getMessages"),
       /** query shared/chat:getMessagesPaginated */
@@ -296,12 +323,14 @@ export const functionNames = {
   "shared/chat:blockConversation": "mutation",
   "shared/chat:canChatWithStore": "query",
   "shared/chat:closeConversation": "mutation",
+  "shared/chat:createGroupConversation": "mutation",
   "shared/chat:createOrGetConversation": "mutation",
   "shared/chat:deleteMessage": "mutation",
   "shared/chat:generateUploadUrl": "mutation",
   "shared/chat:getChatSettings": "query",
   "shared/chat:getConversation": "query",
   "shared/chat:getConversations": "query",
+  "shared/chat:getGroupConversations": "query",
   "shared/chat:getMessages": "query",
   "shared/chat:getMessagesPaginated": "query",
   "shared/chat:getTypingIndicators": "query",

@@ -43,6 +43,8 @@ var Identities = []Identity{
 		About: "Customer with no orders: may contact support only"},
 	{Key: "pizza", Identity: functions.Identity{Subject: schema.DemoStaffID, Role: functions.RoleStore, Name: "Pizza Palace Support", StoreID: schema.DemoStoreID},
 		StoreName: "Pizza Palace", About: "Store staff: the Pizza Palace inbox"},
+	{Key: "kitchen", Identity: functions.Identity{Subject: schema.DemoStaff2ID, Role: functions.RoleStore, Name: "Pizza Palace Kitchen", StoreID: schema.DemoStoreID},
+		StoreName: "Pizza Palace", About: "Store staff: Pizza Palace's kitchen, a colleague to add to groups"},
 	{Key: "burger", Identity: functions.Identity{Subject: schema.DemoClosedStaffID, Role: functions.RoleStore, Name: "Burger Barn Support", StoreID: schema.DemoClosedStoreID},
 		StoreName: "Burger Barn", About: "Store staff: the Burger Barn inbox"},
 	{Key: "admin", Identity: functions.Identity{Subject: schema.DemoAdminID, Role: functions.RoleAdmin, Name: "Parley Support"},

@@ -4,6 +4,7 @@ import { useEffect, useState } from "react";
 import { displayName, fetchIdentities, type DemoIdentity, type Session } from "./auth";
 import { ConversationList } from "./ConversationList";
 import { ErrorBoundary } from "./ErrorBoundary";
+import { Groups } from "./Groups";
 import { errorMessage } from "./format";
 import { NewChat } from "./NewChat";
 import { OutboxProvider, useOutbox } from "./outbox";
@@ -56,6 +57,7 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
             <ErrorBoundary fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
               {me.role === "customer" && <NewChat demo={demo} />}
               <ConversationList me={me} demo={demo} />
+              <Groups me={me} demo={demo} />
             </ErrorBoundary>
           </aside>
           <main className="main">

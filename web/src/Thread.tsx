@@ -11,6 +11,7 @@ const pageSize = 30;
 
 /** Whether me speaks in c (sends, types, marks read); admins only moderate store conversations. */
 function isParticipant(me: Identity, c: ConversationDoc): boolean {
+  if (c.conversationType === "group") return (c.participants ?? []).some((p) => p.userId === me.sub);
   switch (me.role) {
     case "customer":
       return c.customerId === me.sub;
@@ -29,7 +30,10 @@ export function Thread({ conversationId, me, demo }: { conversationId: string; m
   const chat = useChat(conversationId, { messages: false });
   const history = usePaginatedQuery(api.shared.chat.getMessagesPaginated, { conversationId }, { initialNumItems: pageSize });
   const participant = conv ? isParticipant(me, conv) : false;
-  const unread = conv ? myUnread(conv, me) : 0;
+  // A group's detail has no per-member count: any new message there is
+  // marked read (the server reports what it covered).
+  const group = conv?.conversationType === "group";
+  const unread = conv ? (group ? (conv.lastMessageAt ?? 0) : myUnread(conv, me)) : 0;
 
   // Read receipts: whatever arrives while the thread is open and the page
   // visible is read.
@@ -83,8 +87,10 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
   const support = conv.conversationType === "customer_to_admin";
   const canModerate = me.role === "admin" && support;
   const canArchive = conv.status === "active" && (me.role === "admin" || isParticipant(me, conv));
-  // Admins close any conversation; a store's staff close their store's.
-  const canClose = me.role === "admin" || (me.role === "store" && !support);
+  // Admins close any conversation; a store's staff close their store's, a
+  // group's creator the group.
+  const group = conv.conversationType === "group";
+  const canClose = me.role === "admin" || (group ? conv.createdBy === me.sub : me.role === "store" && !support);
   const closed = conv.status === "closed";
 
   return (
@@ -92,7 +98,15 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
       <div className="thread-title">
         <h2 data-testid="thread-title">{conversationTitle(conv, me)}</h2>
         <div className="muted small">
-          {support ? "Support conversation" : `${conv.storeName ?? "Store"} · ${conv.customerName}`}
+          {group ? (
+            <span data-testid="group-members">
+              Group · {(conv.participants ?? []).map((p) => (p.userId === me.sub ? "you" : p.name)).join(", ")}
+            </span>
+          ) : support ? (
+            "Support conversation"
+          ) : (
+            `${conv.storeName ?? "Store"} · ${conv.customerName}`
+          )}
           {conv.orderSummary && (
             <>
               {" · "}Order {conv.orderSummary._id} · {money(conv.orderSummary.totalAmount)} · {conv.orderSummary.status}
@@ -416,7 +430,13 @@ function Composer({
 
   if (!participant && !admin) return null;
   if (!participant) {
-    return <div className="composer-note muted small">Admins moderate store conversations: you can delete messages, not write here.</div>;
+    return (
+      <div className="composer-note muted small">
+        {conv.conversationType === "group"
+          ? "Admins moderate groups they are not in: you can delete messages, not write here."
+          : "Admins moderate store conversations: you can delete messages, not write here."}
+      </div>
+    );
   }
   const systemOnly = admin && (conv.isBlocked || conv.status === "closed");
   if (!admin && conv.isBlocked) {

@@ -39,7 +39,7 @@ test("sign-in lists the demo identities", async () => {
   const context = await browser.newContext({ viewport: { width: 1180, height: 760 } });
   const page = await context.newPage();
   await page.goto(server.url + "/");
-  for (const key of ["john", "jane", "pizza", "burger", "admin", "alex"]) {
+  for (const key of ["john", "jane", "pizza", "kitchen", "burger", "admin", "alex"]) {
     await page.getByTestId(`identity-${key}`).waitFor();
   }
   await screenshot(page, "sign-in");
@@ -270,6 +270,54 @@ test("the store closes a conversation and reopens it", async () => {
   const after = `Back again ${stamp}`;
   await send(john, after);
   await message(pizza, after).waitFor();
+});
+
+test("a customer starts a group with two of the store's staff; it is live for each", async () => {
+  const title = `Party ${stamp}`;
+  await john.goto(`${server.url}/`);
+  await john.getByTestId("new-group").click();
+  await john.getByTestId("add-pizza").check();
+  await john.getByTestId("add-kitchen").check();
+  await john.getByLabel("Group title").fill(title);
+  await john.getByTestId("create-group").click();
+  await john.getByTestId("thread-title").filter({ hasText: title }).waitFor();
+  assert.match(await john.getByTestId("group-members").innerText(), /you, Pizza Palace Support, Pizza Palace Kitchen/);
+  await john.getByTestId("notice").filter({ hasText: "John Doe created this group" }).waitFor();
+
+  // Each member sees it arrive in their list, with their own unread count.
+  const kitchen = await openAs(browser, server, "kitchen");
+  const group = (page) => page.getByTestId("group").filter({ hasText: title });
+  await group(kitchen).waitFor();
+  const first = `Twelve pizzas for Friday ${stamp}`;
+  await send(john, first);
+  await message(john, first).waitFor();
+  await pizza.goto(`${server.url}/`);
+  await group(pizza).getByTestId("unread-badge").filter({ hasText: "2" }).waitFor();
+  await group(kitchen).getByTestId("preview").filter({ hasText: first }).waitFor();
+  await screenshot(pizza, "group-in-list");
+
+  // The kitchen opens it and answers; John sees the answer, the store's
+  // other member sees it counted.
+  await group(kitchen).click();
+  await message(kitchen, first).waitFor();
+  const answer = `Which toppings? ${stamp}`;
+  await send(kitchen, answer);
+  await message(john, answer).waitFor();
+  await group(pizza).getByTestId("unread-badge").filter({ hasText: "3" }).waitFor();
+  await screenshot(john, "group-thread");
+
+  // A user the customer may not add is refused with the server's reason.
+  await john.goto(`${server.url}/`);
+  await john.getByTestId("new-group").click();
+  await john.getByTestId("add-jane").check();
+  await john.getByTestId("create-group").click();
+  await john.getByRole("alert").filter({ hasText: "User not found: cust555555555" }).waitFor();
+  await kitchen.context().close();
+  // Back where the next test expects them: the demo conversation.
+  for (const page of [john, pizza]) {
+    await page.goto(`${server.url}/c/${conv}`);
+    await page.getByTestId("composer-input").waitFor();
+  }
 });
 
 test("after a server restart the page reconnects and keeps working", async () => {

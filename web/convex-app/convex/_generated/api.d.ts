@@ -35,7 +35,7 @@ export type CloseConversationArgs = {
 export type ConversationDoc = {
   _id: string;
   _creationTime: number;
-  conversationType: "customer_to_store" | "customer_to_admin";
+  conversationType: "customer_to_store" | "customer_to_admin" | "group";
   customerId: string;
   customerName: string;
   storeId?: string;
@@ -49,6 +49,10 @@ export type ConversationDoc = {
   lastMessagePreview?: string;
   unreadCountCustomer: number;
   unreadCountRecipient: number;
+  title?: string;
+  createdBy?: string;
+  participants?: ParticipantDoc[];
+  unreadCount?: number;
 };
 
 /** Go type chat.ConversationIDArgs. */
@@ -59,7 +63,13 @@ export type ConversationIDArgs = {
 /** Go type chat.ConversationRef. */
 export type ConversationRef = {
   conversationId: string;
-  conversationType: "customer_to_store" | "customer_to_admin";
+  conversationType: "customer_to_store" | "customer_to_admin" | "group";
+};
+
+/** Go type chat.CreateGroupConversationArgs. */
+export type CreateGroupConversationArgs = {
+  participantIds: string[];
+  title?: string | null;
 };
 
 /** Go type chat.CreateOrGetConversationArgs. */
@@ -78,6 +88,12 @@ export type EmptyArgs = Record<string, never>;
 
 /** Go type chat.GetConversationsArgs. */
 export type GetConversationsArgs = {
+  status?: "active" | "archived" | "closed" | null;
+  limit?: number | null;
+};
+
+/** Go type chat.GetGroupConversationsArgs. */
+export type GetGroupConversationsArgs = {
   status?: "active" | "archived" | "closed" | null;
   limit?: number | null;
 };
@@ -191,6 +207,13 @@ export type PaginatedMessages = {
   pageStatus?: "SplitRecommended" | "SplitRequired";
 };
 
+/** Go type chat.ParticipantDoc. */
+export type ParticipantDoc = {
+  userId: string;
+  name: string;
+  role: "customer" | "store" | "admin";
+};
+
 /** Go type chat.SendMessageArgs. */
 export type SendMessageArgs = {
   conversationId: string;
@@ -255,6 +278,8 @@ export declare const api: {
       canChatWithStore: FunctionReference<"query", "public", CanChatWithStoreArgs, CanChat>;
       /** mutation shared/chat:closeConversation */
       closeConversation: FunctionReference<"mutation", "public", CloseConversationArgs, null>;
+      /** mutation shared/chat:createGroupConversation */
+      createGroupConversation: FunctionReference<"mutation", "public", CreateGroupConversationArgs, ConversationRef>;
       /** mutation shared/chat:createOrGetConversation */
       createOrGetConversation: FunctionReference<"mutation", "public", CreateOrGetConversationArgs, ConversationRef>;
       /** mutation shared/chat:deleteMessage */
@@ -267,6 +292,8 @@ export declare const api: {
       getConversation: FunctionReference<"query", "public", ConversationIDArgs, ConversationDoc>;
       /** query shared/chat:getConversations */
       getConversations: FunctionReference<"query", "public", GetConversationsArgs, ConversationDoc[]>;
+      /** query shared/chat:getGroupConversations */
+      getGroupConversations: FunctionReference<"query", "public", GetGroupConversationsArgs, ConversationDoc[]>;
       /** query shared/chat:getMessages */
       getMessages: FunctionReference<"query", "public", GetMessagesArgs, MessagePage>;
       /** query shared/chat:getMessagesPaginated */
