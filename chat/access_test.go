@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -25,6 +28,10 @@ var accessCallers = [...]struct {
 	{"OS", burger}, // staff of another store (Burger Barn)
 	{"A", admin},   // an admin
 	{"N", nobody},  // no identity
+	// Other orgs: the conversation's customer acting in another org (same
+	// subject, org claim "acme"), and an admin of another org.
+	{"XC", johnAcme},
+	{"XA", acmeAdmin},
 }
 
 // codes are one row's expected statuses, one per accessCallers column.
@@ -114,65 +121,65 @@ func accessRules() []accessRow {
 			($1, $4, 'admin', 'Parley Support', true, now())`, x.conv, schema.DemoCustomerID, schema.DemoStaffID, schema.DemoAdminID)
 	}
 	return []accessRow{
-		//                                                                           C    OC   S    OS   A    N
-		{label: "createOrGetConversation", variant: storeConv, args: createArgs, want: codes{200, 404, 403, 403, 403, 401}, notFound: msgOrderNotFound},
-		{label: "createOrGetConversation", variant: supportConv, args: createArgs, want: codes{200, 404, 403, 403, 403, 401}, notFound: msgOrderNotFound},
-		{label: "sendMessage", variant: storeConv, args: sendArgs("text"), want: codes{200, 404, 200, 404, 403, 401}, forbidden: msgUnauthorized},
-		{label: "sendMessage", variant: supportConv, args: sendArgs("text"), want: codes{200, 404, 404, 404, 200, 401}, forbidden: msgUnauthorized},
-		{label: "sendMessage(location)", fn: "sendMessage", variant: storeConv, args: locationArgs, want: codes{200, 404, 200, 404, 403, 401}, forbidden: msgUnauthorized},
-		{label: "sendMessage(location)", fn: "sendMessage", variant: supportConv, args: locationArgs, want: codes{200, 404, 404, 404, 200, 401}, forbidden: msgUnauthorized},
-		{label: "sendMessage(system)", fn: "sendMessage", variant: storeConv, args: sendArgs("system"), want: codes{400, 400, 400, 400, 200, 401}, invalid: msgSystemOnly},
-		{label: "sendMessage(system)", fn: "sendMessage", variant: supportConv, args: sendArgs("system"), want: codes{400, 400, 400, 400, 200, 401}, invalid: msgSystemOnly},
-		{label: "markMessagesAsRead", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 403, 401}},
-		{label: "markMessagesAsRead", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401}},
-		{label: "archiveConversation", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}},
-		{label: "archiveConversation", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401}},
-		{label: "deleteMessage", variant: storeConv, args: deleteArgs, want: codes{200, 404, 403, 404, 200, 401}, notFound: msgMsgNotFound},
-		{label: "deleteMessage", variant: supportConv, args: deleteArgs, want: codes{200, 404, 404, 404, 200, 401}, notFound: msgMsgNotFound},
-		{label: "updateTypingStatus", variant: storeConv, args: typingArgs, want: codes{200, 404, 200, 404, 403, 401}},
-		{label: "updateTypingStatus", variant: supportConv, args: typingArgs, want: codes{200, 404, 404, 404, 200, 401}},
-		{label: "getTypingIndicators", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}, prepare: othersTyping},
-		{label: "getTypingIndicators", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401}, prepare: othersTyping},
-		{label: "getConversation", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}},
-		{label: "getConversation", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401}},
-		{label: "getMessages", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}},
-		{label: "getMessages", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401}},
-		{label: "getMessagesPaginated", variant: storeConv, args: pageArgs, want: codes{200, 404, 200, 404, 200, 401}},
-		{label: "getMessagesPaginated", variant: supportConv, args: pageArgs, want: codes{200, 404, 404, 404, 200, 401}},
-		{label: "getConversations", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401}},
-		{label: "getUnreadCount", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401}},
+		//                                                                           C    OC   S    OS   A    N    XC   XA
+		{label: "createOrGetConversation", variant: storeConv, args: createArgs, want: codes{200, 404, 403, 403, 403, 401, 404, 403}, notFound: msgOrderNotFound},
+		{label: "createOrGetConversation", variant: supportConv, args: createArgs, want: codes{200, 404, 403, 403, 403, 401, 404, 403}, notFound: msgOrderNotFound},
+		{label: "sendMessage", variant: storeConv, args: sendArgs("text"), want: codes{200, 404, 200, 404, 403, 401, 404, 404}, forbidden: msgUnauthorized},
+		{label: "sendMessage", variant: supportConv, args: sendArgs("text"), want: codes{200, 404, 404, 404, 200, 401, 404, 404}, forbidden: msgUnauthorized},
+		{label: "sendMessage(location)", fn: "sendMessage", variant: storeConv, args: locationArgs, want: codes{200, 404, 200, 404, 403, 401, 404, 404}, forbidden: msgUnauthorized},
+		{label: "sendMessage(location)", fn: "sendMessage", variant: supportConv, args: locationArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}, forbidden: msgUnauthorized},
+		{label: "sendMessage(system)", fn: "sendMessage", variant: storeConv, args: sendArgs("system"), want: codes{400, 400, 400, 400, 200, 401, 400, 404}, invalid: msgSystemOnly},
+		{label: "sendMessage(system)", fn: "sendMessage", variant: supportConv, args: sendArgs("system"), want: codes{400, 400, 400, 400, 200, 401, 400, 404}, invalid: msgSystemOnly},
+		{label: "markMessagesAsRead", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 403, 401, 404, 404}},
+		{label: "markMessagesAsRead", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}},
+		{label: "archiveConversation", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "archiveConversation", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}},
+		{label: "deleteMessage", variant: storeConv, args: deleteArgs, want: codes{200, 404, 403, 404, 200, 401, 404, 404}, notFound: msgMsgNotFound},
+		{label: "deleteMessage", variant: supportConv, args: deleteArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}, notFound: msgMsgNotFound},
+		{label: "updateTypingStatus", variant: storeConv, args: typingArgs, want: codes{200, 404, 200, 404, 403, 401, 404, 404}},
+		{label: "updateTypingStatus", variant: supportConv, args: typingArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}},
+		{label: "getTypingIndicators", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}, prepare: othersTyping},
+		{label: "getTypingIndicators", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}, prepare: othersTyping},
+		{label: "getConversation", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "getConversation", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}},
+		{label: "getMessages", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "getMessages", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}},
+		{label: "getMessagesPaginated", variant: storeConv, args: pageArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "getMessagesPaginated", variant: supportConv, args: pageArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}},
+		{label: "getConversations", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},
+		{label: "getUnreadCount", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},
 		{label: "canChatWithStore", variant: noConv, args: func(accessTarget) map[string]any { return map[string]any{"storeId": schema.DemoStoreID} },
-			want: codes{200, 200, 403, 403, 403, 401}},
-		{label: "getChatSettings", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 200}},
-		{label: "generateUploadUrl", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401}},
-		{label: "transferConversation", variant: storeConv, args: transferArgs, want: codes{403, 404, 403, 404, 400, 401}},
-		{label: "transferConversation", variant: supportConv, args: transferArgs, want: codes{403, 404, 404, 404, 200, 401}},
-		{label: "blockConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401}},
-		{label: "blockConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401}},
-		{label: "unblockConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401}, prepare: blocked},
-		{label: "unblockConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401}, prepare: blocked},
-		{label: "sendMessage", variant: groupConv, args: sendArgs("text"), want: codes{200, 404, 200, 404, 403, 401}, forbidden: msgUnauthorized},
-		{label: "sendMessage(location)", fn: "sendMessage", variant: groupConv, args: locationArgs, want: codes{200, 404, 200, 404, 403, 401}, forbidden: msgUnauthorized},
-		{label: "sendMessage(system)", fn: "sendMessage", variant: groupConv, args: sendArgs("system"), want: codes{400, 400, 400, 400, 200, 401}, invalid: msgSystemOnly},
-		{label: "markMessagesAsRead", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 403, 401}},
-		{label: "archiveConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}},
-		{label: "deleteMessage", variant: groupConv, args: deleteArgs, want: codes{200, 404, 403, 404, 200, 401}, notFound: msgMsgNotFound},
-		{label: "updateTypingStatus", variant: groupConv, args: typingArgs, want: codes{200, 404, 200, 404, 403, 401}},
-		{label: "getTypingIndicators", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}, prepare: othersTyping},
-		{label: "getConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}},
-		{label: "getMessages", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401}},
-		{label: "getMessagesPaginated", variant: groupConv, args: pageArgs, want: codes{200, 404, 200, 404, 200, 401}},
-		{label: "transferConversation", variant: groupConv, args: transferArgs, want: codes{403, 404, 403, 404, 400, 401}},
-		{label: "blockConversation", variant: groupConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401}},
-		{label: "unblockConversation", variant: groupConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401}, prepare: blocked},
-		{label: "closeConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 403, 404, 200, 401}, forbidden: msgNotGroupClose},
-		{label: "reopenConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 403, 404, 200, 401}, forbidden: msgNotGroupClose, prepare: closed},
-		{label: "createGroupConversation", variant: noConv, args: groupArgs, want: codes{200, 404, 200, 404, 200, 401}, notFound: msgUserNotFound},
-		{label: "getGroupConversations", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401}},
-		{label: "closeConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 200, 404, 200, 401}, forbidden: msgNotCloser},
-		{label: "closeConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401}, forbidden: msgNotCloser},
-		{label: "reopenConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 200, 404, 200, 401}, forbidden: msgNotCloser, prepare: closed},
-		{label: "reopenConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401}, forbidden: msgNotCloser, prepare: closed},
+			want: codes{200, 200, 403, 403, 403, 401, 404, 403}, notFound: "Store not found"},
+		{label: "getChatSettings", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 200, 200, 200}},
+		{label: "generateUploadUrl", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},
+		{label: "transferConversation", variant: storeConv, args: transferArgs, want: codes{403, 404, 403, 404, 400, 401, 404, 404}},
+		{label: "transferConversation", variant: supportConv, args: transferArgs, want: codes{403, 404, 404, 404, 200, 401, 404, 404}},
+		{label: "blockConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401, 404, 404}},
+		{label: "blockConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401, 404, 404}},
+		{label: "unblockConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401, 404, 404}, prepare: blocked},
+		{label: "unblockConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401, 404, 404}, prepare: blocked},
+		{label: "sendMessage", variant: groupConv, args: sendArgs("text"), want: codes{200, 404, 200, 404, 403, 401, 404, 404}, forbidden: msgUnauthorized},
+		{label: "sendMessage(location)", fn: "sendMessage", variant: groupConv, args: locationArgs, want: codes{200, 404, 200, 404, 403, 401, 404, 404}, forbidden: msgUnauthorized},
+		{label: "sendMessage(system)", fn: "sendMessage", variant: groupConv, args: sendArgs("system"), want: codes{400, 400, 400, 400, 200, 401, 400, 404}, invalid: msgSystemOnly},
+		{label: "markMessagesAsRead", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 403, 401, 404, 404}},
+		{label: "archiveConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "deleteMessage", variant: groupConv, args: deleteArgs, want: codes{200, 404, 403, 404, 200, 401, 404, 404}, notFound: msgMsgNotFound},
+		{label: "updateTypingStatus", variant: groupConv, args: typingArgs, want: codes{200, 404, 200, 404, 403, 401, 404, 404}},
+		{label: "getTypingIndicators", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}, prepare: othersTyping},
+		{label: "getConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "getMessages", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "getMessagesPaginated", variant: groupConv, args: pageArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "transferConversation", variant: groupConv, args: transferArgs, want: codes{403, 404, 403, 404, 400, 401, 404, 404}},
+		{label: "blockConversation", variant: groupConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401, 404, 404}},
+		{label: "unblockConversation", variant: groupConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401, 404, 404}, prepare: blocked},
+		{label: "closeConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 403, 404, 200, 401, 404, 404}, forbidden: msgNotGroupClose},
+		{label: "reopenConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 403, 404, 200, 401, 404, 404}, forbidden: msgNotGroupClose, prepare: closed},
+		{label: "createGroupConversation", variant: noConv, args: groupArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}, notFound: msgUserNotFound},
+		{label: "getGroupConversations", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},
+		{label: "closeConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 200, 404, 200, 401, 404, 404}, forbidden: msgNotCloser},
+		{label: "closeConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401, 404, 404}, forbidden: msgNotCloser},
+		{label: "reopenConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 200, 404, 200, 401, 404, 404}, forbidden: msgNotCloser, prepare: closed},
+		{label: "reopenConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401, 404, 404}, forbidden: msgNotCloser, prepare: closed},
 	}
 }
 
@@ -377,6 +384,9 @@ func TestAccessRules(t *testing.T) {
 				}},
 			{"A", admin, []string{support, fx.janeSupport}, []string{store},
 				func(d chat.ConversationDoc) bool { return d.ConversationType == chat.CustomerToAdmin }},
+			// Another org's lists hold none of the default org's.
+			{"XC", johnAcme, nil, []string{store, support, fx.janeSupport}, func(chat.ConversationDoc) bool { return false }},
+			{"XA", acmeAdmin, nil, []string{store, support, fx.janeSupport}, func(chat.ConversationDoc) bool { return false }},
 		}
 		for _, tt := range tests {
 			t.Run(tt.caller, func(t *testing.T) {
@@ -393,4 +403,48 @@ func TestAccessRules(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestDocTableIsTheTestedTable: the access table of doc.go and
+// accessRules say the same, cell for cell (doc.go's rows give the store
+// conversation, or no conversation; its notes the variants).
+func TestDocTableIsTheTestedTable(t *testing.T) {
+	src, err := os.ReadFile("doc.go")
+	require.NoError(t, err)
+	row := regexp.MustCompile(`^//\t(\S+(?: \([^)]*\))?)\s+((?:\d{3}\s+){7}\d{3})`)
+	doc := map[string]codes{}
+	for _, line := range strings.Split(string(src), "\n") {
+		m := row.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		var c codes
+		for i, f := range strings.Fields(m[2]) {
+			c[i], err = strconv.Atoi(f)
+			require.NoError(t, err)
+		}
+		label := strings.NewReplacer(" (text)", "", " (C's message)", "", " (", "(").Replace(m[1])
+		doc[label] = c
+	}
+	require.NotEmpty(t, doc)
+	tested := map[string]bool{}
+	for _, r := range accessRules() {
+		if r.variant != storeConv && r.variant != noConv {
+			continue
+		}
+		label := r.label
+		if also, ok := map[string]string{"unblockConversation": "blockConversation", "reopenConversation": "closeConversation"}[label]; ok {
+			label = also // doc.go: "also unblockConversation"
+		}
+		tested[label] = true
+		want, ok := doc[label]
+		require.True(t, ok, "doc.go's table has no row for %s", r.label)
+		require.Equal(t, want, r.want, "%s: doc.go's row and the tested one differ", r.label)
+	}
+	for label := range doc {
+		if label == "sendMessage(image)" {
+			continue // as text, with an upload of the caller's: TestSendImageMessage
+		}
+		require.True(t, tested[label], "doc.go's row %s is not tested here", label)
+	}
 }

@@ -127,7 +127,7 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Query(r, "shared/chat:getUnreadCount", getUnreadCount, functions.ScopeIdentity(inboxCaller))
 	functions.Query(r, "shared/chat:getTypingIndicators", c.getTypingIndicators)
 	functions.Query(r, "shared/chat:canChatWithStore", canChatWithStore)
-	functions.Query(r, "shared/chat:getChatSettings", getChatSettings, functions.Public())
+	functions.Query(r, "shared/chat:getChatSettings", getChatSettings, functions.ScopeIdentity(orgOnly))
 }
 
 // customerSide reports whether id speaks for the customer end of a
@@ -139,6 +139,8 @@ func customerSide(id *functions.Identity) bool { return id.Role == functions.Rol
 // A group's c.Member must have been read (withMember).
 func canSee(id *functions.Identity, c Conversation) bool {
 	switch {
+	case c.OrgID != id.Org:
+		return false // nothing crosses orgs
 	case id.Role == functions.RoleAdmin:
 		return true
 	case c.Type == Group:
@@ -156,6 +158,8 @@ func canSee(id *functions.Identity, c Conversation) bool {
 // and other groups they moderate.
 func isParticipant(id *functions.Identity, c Conversation) bool {
 	switch {
+	case c.OrgID != id.Org:
+		return false
 	case c.Type == Group:
 		return c.Member
 	case id.Role == functions.RoleAdmin:
@@ -222,22 +226,22 @@ func callerConversation(c *functions.MutationCtx, convID string) (*functions.Ide
 }
 
 // inboxCaller is what a caller's inbox depends on: a customer's own id, a
-// store's id for its staff, nothing more for admins. Everyone with the same
-// inbox shares one instance of the inbox queries.
+// store's id for its staff, nothing more for admins; and the org. Everyone
+// with the same inbox shares one instance of the inbox queries.
 func inboxCaller(id *functions.Identity) *functions.Identity {
 	switch id.Role {
 	case functions.RoleCustomer:
-		return &functions.Identity{Role: id.Role, Subject: id.Subject}
+		return &functions.Identity{Role: id.Role, Subject: id.Subject, Org: id.Org}
 	case functions.RoleStore:
-		return &functions.Identity{Role: id.Role, StoreID: id.StoreID}
+		return &functions.Identity{Role: id.Role, StoreID: id.StoreID, Org: id.Org}
 	}
-	return &functions.Identity{Role: id.Role}
+	return &functions.Identity{Role: id.Role, Org: id.Org}
 }
 
 // inbox selects the conversations a caller's lists and totals cover: a
 // customer's own, a store's, or (admins) every support conversation.
 func inbox(id *functions.Identity, status string) ConversationFilter {
-	f := ConversationFilter{Status: status}
+	f := ConversationFilter{Status: status, Org: id.Org}
 	switch id.Role {
 	case functions.RoleCustomer:
 		f.CustomerID = id.Subject

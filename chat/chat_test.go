@@ -22,13 +22,16 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 var (
-	john    = &functions.Identity{Subject: schema.DemoCustomerID, Role: functions.RoleCustomer, Name: "John Doe"}
-	jane    = &functions.Identity{Subject: schema.DemoOtherCustomerID, Role: functions.RoleCustomer, Name: "Jane Roe"}
-	staff   = &functions.Identity{Subject: schema.DemoStaffID, Role: functions.RoleStore, StoreID: schema.DemoStoreID}
-	burger  = &functions.Identity{Subject: schema.DemoClosedStaffID, Role: functions.RoleStore, StoreID: schema.DemoClosedStoreID}
-	admin   = &functions.Identity{Subject: schema.DemoAdminID, Role: functions.RoleAdmin, Name: "Parley Support"}
-	nobody  *functions.Identity
-	chatReg = func() *functions.Registry {
+	john   = &functions.Identity{Subject: schema.DemoCustomerID, Role: functions.RoleCustomer, Name: "John Doe"}
+	jane   = &functions.Identity{Subject: schema.DemoOtherCustomerID, Role: functions.RoleCustomer, Name: "Jane Roe"}
+	staff  = &functions.Identity{Subject: schema.DemoStaffID, Role: functions.RoleStore, StoreID: schema.DemoStoreID}
+	burger = &functions.Identity{Subject: schema.DemoClosedStaffID, Role: functions.RoleStore, StoreID: schema.DemoClosedStoreID}
+	admin  = &functions.Identity{Subject: schema.DemoAdminID, Role: functions.RoleAdmin, Name: "Parley Support"}
+	nobody *functions.Identity
+	// John's subject acting in another org, and that org's admin.
+	johnAcme  = &functions.Identity{Subject: schema.DemoCustomerID, Role: functions.RoleCustomer, Name: "John Doe", Org: "acme"}
+	acmeAdmin = &functions.Identity{Subject: "admin-acme", Role: functions.RoleAdmin, Name: "Acme Support", Org: "acme"}
+	chatReg   = func() *functions.Registry {
 		r := functions.NewRegistry()
 		chat.Register(r, chat.Config{MessagesPerSecond: -1, TypingPerSecond: -1, UploadsPerSecond: -1,
 			Media: fakeMedia{}})

@@ -16,17 +16,19 @@ const (
 )
 
 // eligibility decides whether customer may message store directly: the
-// global switch, the store's switch, and at least one order with the store
-// that is not cancelled. orderIDs lists those orders.
-func eligibility(ctx context.Context, db *schema.DB, customerID, storeID string) (ok bool, reason string, orderIDs []string, err error) {
-	store, err := db.Store(ctx, storeID)
-	if errors.Is(err, schema.ErrNoRow) {
-		return false, "", nil, ErrStoreNotFound
+// org's switch, the store's switch, and at least one order with the store
+// that is not cancelled. orderIDs lists those orders. A store of another
+// org is not found.
+func eligibility(ctx context.Context, db *schema.DB, customer *functions.Identity, storeID string) (ok bool, reason string, orderIDs []string, err error) {
+	customerID := customer.Subject
+	if _, err := storeIn(ctx, db, customer.Org, storeID); err != nil {
+		return false, "", nil, err
 	}
+	store, err := db.Store(ctx, storeID)
 	if err != nil {
 		return false, "", nil, err
 	}
-	settings, err := db.Settings(ctx)
+	settings, err := db.Settings(ctx, customer.Org)
 	if err != nil {
 		return false, "", nil, err
 	}
@@ -49,6 +51,16 @@ func eligibility(ctx context.Context, db *schema.DB, customerID, storeID string)
 		return false, ReasonNoEligibleOrders, orderIDs, nil
 	}
 	return true, "", orderIDs, nil
+}
+
+// storeIn reads a store of org: ErrStoreNotFound when there is none, or it
+// is another org's.
+func storeIn(ctx context.Context, db *schema.DB, org, storeID string) (schema.Store, error) {
+	s, err := db.Store(ctx, storeID)
+	if errors.Is(err, schema.ErrNoRow) || (err == nil && s.OrgID != org) {
+		return s, ErrStoreNotFound
+	}
+	return s, err
 }
 
 // requireCustomer is requireIdentity for functions only customers may
@@ -82,28 +94,32 @@ func createOrGetConversation(c *functions.MutationCtx, a CreateOrGetConversation
 		return ConversationRef{}, err
 	}
 	storeID, orderID := "", ""
-	if a.StoreID != nil && *a.StoreID != "" {
-		storeID = *a.StoreID
-		if _, err := c.DB.Store(c.Ctx, storeID); errors.Is(err, schema.ErrNoRow) {
-			return ConversationRef{}, ErrStoreNotFound
-		} else if err != nil {
-			return ConversationRef{}, err
-		}
-	}
 	var order schema.Order
 	if a.OrderID != nil && *a.OrderID != "" {
+		// The customer's own order, at a store of their org.
 		order, err = c.DB.Order(c.Ctx, *a.OrderID)
+		if err == nil && order.CustomerID == id.Subject {
+			_, err = storeIn(c.Ctx, c.DB, id.Org, order.StoreID)
+		} else if err == nil {
+			err = ErrOrderNotFound
+		}
 		switch {
-		case errors.Is(err, schema.ErrNoRow) || (err == nil && order.CustomerID != id.Subject):
+		case errors.Is(err, schema.ErrNoRow) || errors.Is(err, ErrStoreNotFound) || errors.Is(err, ErrOrderNotFound):
 			return ConversationRef{}, ErrOrderNotFound
 		case err != nil:
 			return ConversationRef{}, err
 		}
 		orderID = order.ID
 	}
+	if a.StoreID != nil && *a.StoreID != "" {
+		storeID = *a.StoreID
+		if _, err := storeIn(c.Ctx, c.DB, id.Org, storeID); err != nil {
+			return ConversationRef{}, err
+		}
+	}
 	convType := CustomerToAdmin
 	if storeID != "" && orderID != "" && order.StoreID == storeID {
-		ok, _, _, err := eligibility(c.Ctx, c.DB, id.Subject, storeID)
+		ok, _, _, err := eligibility(c.Ctx, c.DB, id, storeID)
 		if err != nil {
 			return ConversationRef{}, err
 		}
@@ -113,7 +129,7 @@ func createOrGetConversation(c *functions.MutationCtx, a CreateOrGetConversation
 	}
 	if convType == CustomerToAdmin {
 		storeID = "" // support conversations are about an order, not with a store
-		settings, err := c.DB.Settings(c.Ctx)
+		settings, err := c.DB.Settings(c.Ctx, id.Org)
 		if err != nil {
 			return ConversationRef{}, err
 		}
@@ -121,7 +137,7 @@ func createOrGetConversation(c *functions.MutationCtx, a CreateOrGetConversation
 			return ConversationRef{}, ErrSupportDisabled
 		}
 	}
-	existing, err := tables{c.DB}.ConversationBySubject(c.Ctx, id.Subject, convType, storeID, orderID)
+	existing, err := tables{c.DB}.ConversationBySubject(c.Ctx, id.Org, id.Subject, convType, storeID, orderID)
 	if err == nil {
 		return ConversationRef{ConversationID: existing.ID, ConversationType: existing.Type}, nil
 	}
@@ -135,7 +151,7 @@ func createOrGetConversation(c *functions.MutationCtx, a CreateOrGetConversation
 	convID := schema.NewID("conv")
 	// A concurrent twin makes this insert fail with a unique violation; the
 	// mutation is then retried and finds the twin's conversation above.
-	if err := t.insertConversation(c.Ctx, convID, convType, id.Subject, storeID, orderID); err != nil {
+	if err := t.insertConversation(c.Ctx, convID, id.Org, convType, id.Subject, storeID, orderID); err != nil {
 		return ConversationRef{}, err
 	}
 	if err := t.join(c.Ctx, convID, id); err != nil {
@@ -309,7 +325,7 @@ func canChatWithStore(c *functions.QueryCtx, a CanChatWithStoreArgs) (CanChat, e
 	if err != nil {
 		return CanChat{}, err
 	}
-	ok, reason, orderIDs, err := eligibility(c.Ctx, c.DB, id.Subject, a.StoreID)
+	ok, reason, orderIDs, err := eligibility(c.Ctx, c.DB, id, a.StoreID)
 	if err != nil {
 		return CanChat{}, err
 	}
@@ -328,8 +344,14 @@ type ChatSettings struct {
 	AdminSupportEnabled    bool     `json:"adminSupportEnabled"`
 }
 
+// getChatSettings returns the caller's org's settings (the default org's
+// without an identity).
 func getChatSettings(c *functions.QueryCtx, _ functions.EmptyArgs) (ChatSettings, error) {
-	s, err := c.DB.Settings(c.Ctx)
+	org := ""
+	if id := c.Identity(); id != nil {
+		org = id.Org
+	}
+	s, err := c.DB.Settings(c.Ctx, org)
 	if err != nil {
 		return ChatSettings{}, err
 	}

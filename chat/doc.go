@@ -28,34 +28,37 @@
 // it: 404, not 403. The table gives the status for a store conversation
 // (and a support one, or a group, where it differs) for: the
 // conversation's customer (C), another customer (OC), staff of its store
-// (S), staff of another store (OS), an admin (A), no identity (N). The
-// group is John's (C) with two of Pizza Palace's staff (S); A is not in it.
+// (S), staff of another store (OS), an admin (A), no identity (N), and two
+// callers of another org (see # Organizations): the conversation's
+// customer's subject with a token for that org (XC) and that org's admin
+// (XA). The group is John's (C) with two of Pizza Palace's staff (S); A
+// is not in it.
 //
-//	function                     C    OC   S    OS   A    N    notes
-//	createOrGetConversation      200  404  403  403  403  401  OC: "Order not found" (not their order)
-//	sendMessage (text)           200  404  200  404  403  401  A: 200 in support; S: 404 in support; group: as store
-//	sendMessage (system)         400  400  400  400  200  401  "system" is for admins only
-//	sendMessage (image)          200  404  200  404  403  401  as text; the file must be the caller's own unattached upload
-//	sendMessage (location)       200  404  200  404  403  401  as text; lat in [-90, 90], lng in [-180, 180], label ≤ 200 characters
-//	markMessagesAsRead           200  404  200  404  403  401  A: 200 in support; S: 404 in support; group: as store
-//	archiveConversation          200  404  200  404  200  401  S: 404 in support
-//	deleteMessage (C's message)  200  404  403  404  200  401  only the sender or an admin; S: 404 in support
-//	updateTypingStatus           200  404  200  404  403  401  A: 200 in support; S: 404 in support; group: as store
-//	getTypingIndicators          200  404  200  404  200  401  never lists the caller; S: 404 in support
-//	getConversation              200  404  200  404  200  401  S: 404 in support; a group's lists its participants
-//	getMessages                  200  404  200  404  200  401  S: 404 in support
-//	getMessagesPaginated         200  404  200  404  200  401  S: 404 in support
-//	getConversations             200  200  200  200  200  401  each sees their own list (one-to-one conversations)
-//	getUnreadCount               200  200  200  200  200  401  each sees their own total (one-to-one conversations)
-//	getGroupConversations        200  200  200  200  200  401  each sees the groups they are in
-//	createGroupConversation      200  404  200  404  200  401  adding S's colleague; see # Groups for whom each may add
-//	canChatWithStore             200  200  403  403  403  401  customers only
-//	getChatSettings              200  200  200  200  200  200  public
-//	generateUploadUrl            200  200  200  200  200  401  a single-use URL for the caller's own upload
-//	transferConversation         403  404  403  404  200  401  support only (A on a store conversation or group: 400); S: 404 in support
-//	blockConversation            403  404  403  404  200  401  also unblockConversation; S: 404 in support
-//	closeConversation            403  404  200  404  200  401  also reopenConversation; the store side and admins; S: 404 in support;
-//	                                                           group: its creator (C 200) and admins, S 403
+//	function                     C    OC   S    OS   A    N    XC   XA   notes
+//	createOrGetConversation      200  404  403  403  403  401  404  403  OC, XC: "Order not found" (not their order, or not in their org)
+//	sendMessage (text)           200  404  200  404  403  401  404  404  A: 200 in support; S: 404 in support; group: as store
+//	sendMessage (system)         400  400  400  400  200  401  400  404  "system" is for admins only
+//	sendMessage (image)          200  404  200  404  403  401  404  404  as text; the file must be the caller's own unattached upload
+//	sendMessage (location)       200  404  200  404  403  401  404  404  as text; lat in [-90, 90], lng in [-180, 180], label ≤ 200 characters
+//	markMessagesAsRead           200  404  200  404  403  401  404  404  A: 200 in support; S: 404 in support; group: as store
+//	archiveConversation          200  404  200  404  200  401  404  404  S: 404 in support
+//	deleteMessage (C's message)  200  404  403  404  200  401  404  404  only the sender or an admin; S: 404 in support
+//	updateTypingStatus           200  404  200  404  403  401  404  404  A: 200 in support; S: 404 in support; group: as store
+//	getTypingIndicators          200  404  200  404  200  401  404  404  never lists the caller; S: 404 in support
+//	getConversation              200  404  200  404  200  401  404  404  S: 404 in support; a group's lists its participants
+//	getMessages                  200  404  200  404  200  401  404  404  S: 404 in support
+//	getMessagesPaginated         200  404  200  404  200  401  404  404  S: 404 in support
+//	getConversations             200  200  200  200  200  401  200  200  each sees their own list (one-to-one conversations)
+//	getUnreadCount               200  200  200  200  200  401  200  200  each sees their own total (one-to-one conversations)
+//	getGroupConversations        200  200  200  200  200  401  200  200  each sees the groups they are in
+//	createGroupConversation      200  404  200  404  200  401  404  404  adding S's colleague; see # Groups for whom each may add; XC, XA: another org's user
+//	canChatWithStore             200  200  403  403  403  401  404  403  customers only; XC: "Store not found" (another org's)
+//	getChatSettings              200  200  200  200  200  200  200  200  public; the caller's org's (the default org's without a token)
+//	generateUploadUrl            200  200  200  200  200  401  200  200  a single-use URL for the caller's own upload
+//	transferConversation         403  404  403  404  400  401  404  404  support only: A 200 in support, 400 on a store conversation or group; S: 404 in support
+//	blockConversation            403  404  403  404  200  401  404  404  also unblockConversation; S: 404 in support
+//	closeConversation            403  404  200  404  200  401  404  404  also reopenConversation; the store side and admins; S: 404 in support;
+//	                                                                     group: its creator (C 200) and admins, S 403
 //
 // # Groups
 //
@@ -75,6 +78,22 @@
 // unreadCount. Read state in a group is a position per participant:
 // markMessagesAsRead moves it to now, or to the newest of messageIds,
 // never back, and reports the others' messages it newly covers.
+//
+// # Organizations
+//
+// A token's optional org claim (Identity.Org; none is the default org,
+// "") scopes everything: users, stores and conversations carry their
+// org_id, orders and staff belong to their store's, and a caller sees and
+// changes only their org's. A conversation of another org is not found
+// (404, as one that does not exist), whatever the role: admins are admins
+// of their org only. Lists and totals cover the caller's org; a store, an
+// order, a transfer's admin or a group's participant of another org is not
+// found. Settings are per org: an org's chat_settings row (org_id), else
+// the default org's. A subject is one users row, kept in the org it was
+// first seen in (which decides whom it may be added to and its uploads'
+// limits); a token of another org for the same subject sees only that
+// org's conversations. The domains still to come (support queues, agents,
+// assistants) scope by Identity.Org the same way.
 //
 // # Images
 //

@@ -77,7 +77,7 @@ func (ch *api) createGroupConversation(c *functions.MutationCtx, a CreateGroupCo
 		return ConversationRef{}, err
 	}
 	convID := schema.NewID("conv")
-	if err := t.insertGroup(c.Ctx, convID, id.Subject, title); err != nil {
+	if err := t.insertGroup(c.Ctx, convID, id.Org, id.Subject, title); err != nil {
 		return ConversationRef{}, err
 	}
 	if err := t.addParticipant(c.Ctx, convID, id.Subject, id.Role); err != nil {
@@ -108,7 +108,7 @@ func participantNotFound(userID string) error {
 // role.
 func addable(c *functions.MutationCtx, id *functions.Identity, userID string) (functions.Role, error) {
 	u, err := c.DB.User(c.Ctx, userID)
-	if errors.Is(err, schema.ErrNoRow) {
+	if errors.Is(err, schema.ErrNoRow) || (err == nil && u.OrgID != id.Org) {
 		return "", participantNotFound(userID)
 	}
 	if err != nil {
@@ -133,7 +133,7 @@ func addable(c *functions.MutationCtx, id *functions.Identity, userID string) (f
 	case functions.RoleCustomer:
 		var refusal string
 		for _, s := range stores {
-			ok, reason, orderIDs, err := eligibility(c.Ctx, c.DB, id.Subject, s)
+			ok, reason, orderIDs, err := eligibility(c.Ctx, c.DB, id, s)
 			if err != nil && !errors.Is(err, ErrStoreNotFound) {
 				return "", err
 			}
@@ -172,7 +172,7 @@ func getGroupConversations(c *functions.QueryCtx, a GetGroupConversationsArgs) (
 		return nil, err
 	}
 	t := tables{c.DB}
-	rows, err := t.Groups(c.Ctx, id.Subject, status, limit)
+	rows, err := t.Groups(c.Ctx, id.Org, id.Subject, status, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -201,8 +201,14 @@ func participantDocs(ps []Participant) []ParticipantDoc {
 	return out
 }
 
-// subjectOnly scopes a query to the caller's subject and role: its answer
-// is the same for every session of one user.
+// subjectOnly scopes a query to the caller's subject, role and org: its
+// answer is the same for every session of one user.
 func subjectOnly(id *functions.Identity) *functions.Identity {
-	return &functions.Identity{Role: id.Role, Subject: id.Subject}
+	return &functions.Identity{Role: id.Role, Subject: id.Subject, Org: id.Org}
+}
+
+// orgOnly scopes a query to the caller's org: everyone in it shares one
+// instance.
+func orgOnly(id *functions.Identity) *functions.Identity {
+	return &functions.Identity{Role: id.Role, Org: id.Org}
 }

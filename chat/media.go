@@ -78,7 +78,7 @@ func checkDeclaredImage(c *functions.MutationCtx, a *ImageAttachment) error {
 	if a.FileSize == nil {
 		return nil
 	}
-	s, err := c.DB.Settings(c.Ctx)
+	s, err := c.DB.Settings(c.Ctx, c.Identity().Org)
 	if err != nil {
 		return err
 	}

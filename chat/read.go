@@ -29,12 +29,12 @@ func (t tables) record(table, column, value string) {
 	t.Record(schema.Dep{Table: table, Column: column, Value: value})
 }
 
-const convCols = `id, conversation_type, coalesce(customer_id, ''), store_id, order_id, assigned_admin_id, status,
+const convCols = `id, conversation_type, org_id, coalesce(customer_id, ''), store_id, order_id, assigned_admin_id, status,
 	is_blocked, last_message_at, last_message_preview, created_at, title, created_by`
 
 func scanConversation(row pgx.Row) (Conversation, error) {
 	var c Conversation
-	err := row.Scan(&c.ID, &c.Type, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
+	err := row.Scan(&c.ID, &c.Type, &c.OrgID, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
 		&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt, &c.Title, &c.CreatedBy)
 	return c, err
 }
@@ -47,14 +47,14 @@ func (t tables) Conversation(ctx context.Context, id string) (Conversation, erro
 }
 
 // ConversationMembership reads who belongs to a conversation: only its id,
-// type, customer and store are set. It depends on those columns alone, so
+// type, org, customer and store are set. It depends on those columns alone, so
 // an access check built on it is not re-run for every new message (which
 // updates the conversation's last-message fields).
 func (t tables) ConversationMembership(ctx context.Context, id string) (Conversation, error) {
-	t.Record(schema.Dep{Table: "conversations", Column: "id", Value: id, Watch: "conversation_type,customer_id,store_id"})
+	t.Record(schema.Dep{Table: "conversations", Column: "id", Value: id, Watch: "conversation_type,org_id,customer_id,store_id"})
 	var c Conversation
-	err := t.Querier().QueryRow(ctx, `SELECT id, conversation_type, coalesce(customer_id, ''), store_id FROM conversations WHERE id = $1`, id).
-		Scan(&c.ID, &c.Type, &c.CustomerID, &c.StoreID)
+	err := t.Querier().QueryRow(ctx, `SELECT id, conversation_type, org_id, coalesce(customer_id, ''), store_id FROM conversations WHERE id = $1`, id).
+		Scan(&c.ID, &c.Type, &c.OrgID, &c.CustomerID, &c.StoreID)
 	return c, schema.OneRow(err)
 }
 
@@ -77,19 +77,21 @@ func (t tables) ConversationForUpdate(ctx context.Context, id string) (Conversat
 	return c, schema.OneRow(err)
 }
 
-// ConversationBySubject finds the conversation of a customer about a store
-// and order (either may be empty), if it exists.
-func (t tables) ConversationBySubject(ctx context.Context, customerID, convType, storeID, orderID string) (Conversation, error) {
+// ConversationBySubject finds the conversation of a customer of org about
+// a store and order (either may be empty), if it exists.
+func (t tables) ConversationBySubject(ctx context.Context, org, customerID, convType, storeID, orderID string) (Conversation, error) {
 	t.record("conversations", "customer_id", customerID)
 	c, err := scanConversation(t.Querier().QueryRow(ctx, `SELECT `+convCols+` FROM conversations
-		WHERE customer_id = $1 AND conversation_type = $2 AND coalesce(store_id, '') = $3 AND coalesce(order_id, '') = $4`,
-		customerID, convType, storeID, orderID))
+		WHERE customer_id = $1 AND conversation_type = $2 AND coalesce(store_id, '') = $3 AND coalesce(order_id, '') = $4
+		AND org_id = $5`, customerID, convType, storeID, orderID, org))
 	return c, schema.OneRow(err)
 }
 
 // ConversationFilter selects conversations for a list. Exactly one of
-// CustomerID, StoreID or Type is the key the list is read by.
+// CustomerID, StoreID or Type is the key the list is read by; a list
+// covers one org's conversations.
 type ConversationFilter struct {
+	Org        string // the org listed ("" is the default one)
 	ID         string // one conversation
 	CustomerID string // a customer's conversations
 	StoreID    string // a store's customer_to_store conversations
@@ -100,13 +102,15 @@ type ConversationFilter struct {
 
 // filterBy records f's key as a dependency, narrowed to watch (a
 // comma-separated column list; "" watches every change), and returns its
-// WHERE clause over conversations c with the key as $1.
+// WHERE clause over conversations c with the key as $1 and f.Org as $2.
 func (t tables) filterBy(f ConversationFilter, watch string) (where, key string, err error) {
 	keys := [...]struct{ column, value, where string }{
-		{"id", f.ID, "c.id = $1"},
-		{"customer_id", f.CustomerID, "c.customer_id = $1"},
-		{"store_id", f.StoreID, "c.store_id = $1 AND c.conversation_type = 'customer_to_store'"},
-		{"conversation_type", f.Type, "c.conversation_type = $1"},
+		// One conversation, which its reader's access check has admitted
+		// (its org included): $2 is only typed, never compared.
+		{"id", f.ID, "c.id = $1 AND $2::text IS NOT NULL"},
+		{"customer_id", f.CustomerID, "c.customer_id = $1 AND c.org_id = $2"},
+		{"store_id", f.StoreID, "c.store_id = $1 AND c.conversation_type = 'customer_to_store' AND c.org_id = $2"},
+		{"conversation_type", f.Type, "c.conversation_type = $1 AND c.org_id = $2"},
 	}
 	for _, k := range keys {
 		if k.value != "" {
@@ -134,7 +138,7 @@ func (t tables) UnreadTotal(ctx context.Context, f ConversationFilter, customerS
 	}
 	var total int
 	err = t.Querier().QueryRow(ctx, `SELECT coalesce(sum(c.`+counter+`), 0)::int FROM conversations c
-		WHERE `+where+` AND ($2 = '' OR c.status = $2)`, key, f.Status).Scan(&total)
+		WHERE `+where+` AND ($3 = '' OR c.status = $3)`, key, f.Org, f.Status).Scan(&total)
 	if err != nil {
 		return 0, fmt.Errorf("read unread total: %w", err)
 	}
@@ -164,21 +168,21 @@ func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, er
 	if limit <= 0 {
 		limit = 1 << 30
 	}
-	rows, err := t.Querier().Query(ctx, `SELECT c.id, c.conversation_type, coalesce(c.customer_id, ''), c.store_id, c.order_id,
+	rows, err := t.Querier().Query(ctx, `SELECT c.id, c.conversation_type, c.org_id, coalesce(c.customer_id, ''), c.store_id, c.order_id,
 			c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at, c.last_message_preview, c.created_at,
 			s.name, coalesce(u.name, ''), c.unread_customer, c.unread_recipient, c.title, c.created_by
 		FROM conversations c
 		LEFT JOIN stores s ON s.id = c.store_id
 		LEFT JOIN users u ON u.id = c.customer_id
-		WHERE `+where+` AND ($2 = '' OR c.status = $2)
-		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $3`, key, f.Status, limit)
+		WHERE `+where+` AND ($3 = '' OR c.status = $3)
+		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $4`, key, f.Org, f.Status, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read inbox: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboxRow, error) {
 		var x InboxRow
 		c := &x.Conversation
-		err := r.Scan(&c.ID, &c.Type, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
+		err := r.Scan(&c.ID, &c.Type, &c.OrgID, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
 			&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt,
 			&x.StoreName, &x.CustomerName, &x.Unread.Customer, &x.Unread.Recipient, &c.Title, &c.CreatedBy)
 		return x, err
@@ -205,28 +209,28 @@ type GroupRow struct {
 	Unread int
 }
 
-// Groups lists the groups userID takes part in, newest activity first,
+// Groups lists the groups userID takes part in within org, newest activity first,
 // each with how many messages userID has not read (others' undeleted
 // messages after the participant's last_read_at). It depends on userID's
 // participant rows (joining, leaving, reading) and each listed group's
 // row and messages; when the page is full, a group off the page may move
 // onto it, so it then depends on every group's latest activity too.
-func (t tables) Groups(ctx context.Context, userID, status string, limit int) ([]GroupRow, error) {
+func (t tables) Groups(ctx context.Context, org, userID, status string, limit int) ([]GroupRow, error) {
 	t.record("conversation_participants", "user_id", userID)
-	rows, err := t.Querier().Query(ctx, `SELECT c.id, c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at,
+	rows, err := t.Querier().Query(ctx, `SELECT c.id, c.org_id, c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at,
 			c.last_message_preview, c.created_at, c.title, c.created_by,
 			(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_deleted
 				AND m.sender_id <> $1 AND m.created_at > coalesce(p.last_read_at, '-infinity'))::int
 		FROM conversation_participants p JOIN conversations c ON c.id = p.conversation_id
-		WHERE p.user_id = $1 AND c.conversation_type = 'group' AND ($2 = '' OR c.status = $2)
-		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $3`, userID, status, limit)
+		WHERE p.user_id = $1 AND c.conversation_type = 'group' AND ($2 = '' OR c.status = $2) AND c.org_id = $4
+		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $3`, userID, status, limit, org)
 	if err != nil {
 		return nil, fmt.Errorf("read groups: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (GroupRow, error) {
 		x := GroupRow{Conversation: Conversation{Type: Group, Member: true}}
 		c := &x.Conversation
-		err := r.Scan(&c.ID, &c.AssignedAdminID, &c.Status, &c.IsBlocked, &c.LastMessageAt,
+		err := r.Scan(&c.ID, &c.OrgID, &c.AssignedAdminID, &c.Status, &c.IsBlocked, &c.LastMessageAt,
 			&c.LastMessagePreview, &c.CreatedAt, &c.Title, &c.CreatedBy, &x.Unread)
 		return x, err
 	})

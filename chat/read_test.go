@@ -22,7 +22,7 @@ func TestTablesRecordDependencies(t *testing.T) {
 	require.ErrorIs(t, err, schema.ErrNoRow)
 	_, err = db.Messages(ctx, "conv-x", chat.MessageRange{Limit: 10})
 	require.NoError(t, err)
-	_, err = db.Settings(ctx)
+	_, err = db.Settings(ctx, "")
 	require.NoError(t, err)
 	_, err = db.Inbox(ctx, chat.ConversationFilter{StoreID: schema.DemoClosedStoreID})
 	require.NoError(t, err)

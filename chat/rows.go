@@ -6,6 +6,7 @@ import "time"
 type Conversation struct {
 	ID                 string
 	Type               string
+	OrgID              string // "" is the default organization
 	CustomerID         string
 	StoreID            *string
 	OrderID            *string

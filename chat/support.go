@@ -30,7 +30,7 @@ func transferConversation(c *functions.MutationCtx, a TransferConversationArgs) 
 		return functions.Null{}, functions.Invalid("Only support conversations can be transferred")
 	}
 	to, err := c.DB.User(c.Ctx, a.ToAdminID)
-	if errors.Is(err, schema.ErrNoRow) || (err == nil && to.Role != string(functions.RoleAdmin)) {
+	if errors.Is(err, schema.ErrNoRow) || (err == nil && (to.Role != string(functions.RoleAdmin) || to.OrgID != id.Org)) {
 		return functions.Null{}, ErrAdminNotFound
 	}
 	if err != nil {

@@ -21,8 +21,8 @@ import (
 
 // ensureUser records the verified caller in users, so rows can refer to it.
 func (t tables) ensureUser(ctx context.Context, id *functions.Identity) error {
-	_, err := t.Querier().Exec(ctx, `INSERT INTO users (id, name, role) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
-		id.Subject, storedName(id), string(id.Role))
+	_, err := t.Querier().Exec(ctx, `INSERT INTO users (id, name, role, org_id) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
+		id.Subject, storedName(id), string(id.Role), id.Org)
 	if err != nil {
 		return fmt.Errorf("ensure user: %w", err)
 	}
@@ -48,12 +48,12 @@ func (t tables) join(ctx context.Context, convID string, id *functions.Identity)
 	return t.addParticipant(ctx, convID, id.Subject, id.Role)
 }
 
-// insertConversation creates a conversation; storeID and orderID may be
-// empty. A concurrent twin makes it fail with a unique violation (the
-// mutation is then retried and finds the twin).
-func (t tables) insertConversation(ctx context.Context, convID, convType, customerID, storeID, orderID string) error {
-	_, err := t.Querier().Exec(ctx, `INSERT INTO conversations (id, conversation_type, customer_id, store_id, order_id)
-		VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''))`, convID, convType, customerID, storeID, orderID)
+// insertConversation creates a conversation of org; storeID and orderID
+// may be empty. A concurrent twin makes it fail with a unique violation
+// (the mutation is then retried and finds the twin).
+func (t tables) insertConversation(ctx context.Context, convID, org, convType, customerID, storeID, orderID string) error {
+	_, err := t.Querier().Exec(ctx, `INSERT INTO conversations (id, org_id, conversation_type, customer_id, store_id, order_id)
+		VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''))`, convID, org, convType, customerID, storeID, orderID)
 	if err != nil {
 		return fmt.Errorf("insert conversation: %w", err)
 	}
@@ -138,7 +138,7 @@ func (t tables) sendMessage(ctx context.Context, m sentMessage) error {
 	}
 	if _, err := t.Querier().Exec(ctx, sendMessageSQL, m.ID, m.ConversationID, id.Subject, string(id.Role), m.MessageType,
 		m.Content, m.FileID, m.At, storedName(id), messagePreview(m.Content, m.FileID, m.Location), m.TakeConversation,
-		lat, lng, label, !m.InGroup); err != nil {
+		lat, lng, label, !m.InGroup, id.Org); err != nil {
 		return fmt.Errorf("send message: %w", err)
 	}
 	return nil
@@ -155,7 +155,7 @@ func (t tables) sendMessage(ctx context.Context, m sentMessage) error {
 // which then sees the conversation as latest left it. One statement costs
 // Postgres markedly less than five (pgbench: internal/bench/pgbench).
 const sendMessageSQL = `WITH
-	caller AS (INSERT INTO users (id, name, role) VALUES ($3, $9, $4) ON CONFLICT (id) DO NOTHING),
+	caller AS (INSERT INTO users (id, name, role, org_id) VALUES ($3, $9, $4, $16) ON CONFLICT (id) DO NOTHING),
 	joined AS (INSERT INTO conversation_participants (conversation_id, user_id, role)
 		SELECT $2, $3, $4 WHERE $15 ON CONFLICT DO NOTHING),
 	posted AS (INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
@@ -265,10 +265,10 @@ func (t tables) startTyping(ctx context.Context, convID string, id *functions.Id
 	return nil
 }
 
-// insertGroup creates a group conversation made by createdBy.
-func (t tables) insertGroup(ctx context.Context, convID, createdBy string, title *string) error {
-	_, err := t.Querier().Exec(ctx, `INSERT INTO conversations (id, conversation_type, created_by, title)
-		VALUES ($1, 'group', $2, $3)`, convID, createdBy, title)
+// insertGroup creates a group conversation of org made by createdBy.
+func (t tables) insertGroup(ctx context.Context, convID, org, createdBy string, title *string) error {
+	_, err := t.Querier().Exec(ctx, `INSERT INTO conversations (id, org_id, conversation_type, created_by, title)
+		VALUES ($1, $2, 'group', $3, $4)`, convID, org, createdBy, title)
 	if err != nil {
 		return fmt.Errorf("insert group: %w", err)
 	}

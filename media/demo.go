@@ -25,7 +25,7 @@ func (s *Service) SeedDemo(ctx context.Context) error {
 	if exists {
 		return nil
 	}
-	lim, err := s.limits(ctx)
+	lim, err := s.limits(ctx, schema.DemoCustomerID)
 	if err != nil {
 		return fmt.Errorf("seed demo image: %w", err)
 	}

@@ -157,7 +157,7 @@ func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.leaveOwner(owner)
-	if lim, err = s.limits(ctx); err != nil {
+	if lim, err = s.limits(ctx, owner); err != nil {
 		fail(err)
 		return
 	}

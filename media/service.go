@@ -365,8 +365,14 @@ type limits struct {
 	allowed   []string
 }
 
-func (s *Service) limits(ctx context.Context) (limits, error) {
-	st, err := schema.NewDB(s.cfg.Pool, nil).Settings(ctx)
+// limits reads the settings of owner's org (the default org's when the
+// owner has no users row yet).
+func (s *Service) limits(ctx context.Context, owner string) (limits, error) {
+	var org string
+	if err := s.cfg.Pool.QueryRow(ctx, `SELECT coalesce((SELECT org_id FROM users WHERE id = $1), '')`, owner).Scan(&org); err != nil {
+		return limits{}, fmt.Errorf("read owner's org: %w", err)
+	}
+	st, err := schema.NewDB(s.cfg.Pool, nil).Settings(ctx, org)
 	if err != nil {
 		return limits{}, fmt.Errorf("read chat settings: %w", err)
 	}

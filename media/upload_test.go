@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parley-chat/parley/chat"
+	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/internal/testimages"
@@ -180,6 +181,18 @@ func TestUploadValidation(t *testing.T) {
 	require.NoError(t, err)
 	a = post(t, s, uploadURL(t, s, john), append(bytes.Clone(jpeg), make([]byte, 1<<20)...), "image/jpeg", anon)
 	require.Equal(t, "Image size exceeds 1MB limit", a.json(t)["error"])
+
+	// An org's own settings bind its users' uploads, and only theirs.
+	acme := functions.Identity{Subject: "cust-acme", Role: functions.RoleCustomer, Org: "acme"}
+	_, err = s.DB.Exec(context.Background(), `INSERT INTO chat_settings (org_id, max_image_size_mb, allowed_image_types)
+		VALUES ('acme', 3, ARRAY['image/png'])`)
+	require.NoError(t, err)
+	a = post(t, s, uploadURL(t, s, acme), jpeg, "image/jpeg", anon)
+	require.Equal(t, "Image type image/jpeg is not allowed; allowed types: image/png", a.json(t)["error"])
+	a = post(t, s, uploadURL(t, s, acme), testimages.AlphaPNG(50, 40), "image/png", anon)
+	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+	a = post(t, s, uploadURL(t, s, john), testimages.AlphaPNG(50, 40), "image/png", anon)
+	require.Equal(t, "Image type image/png is not allowed; allowed types: image/jpeg", a.json(t)["error"])
 }
 
 func TestUploadURLRules(t *testing.T) {

@@ -399,6 +399,36 @@ func TestLiveChatSettings(t *testing.T) {
 	}
 }
 
+// TestLiveOrgSettings: an org's own settings row, written in SQL, reaches
+// that org's subscribers (their token's org claim) and no one else's.
+func TestLiveOrgSettings(t *testing.T) {
+	s := parleytest.Start(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	type settings struct {
+		MaxImageSizeMB      int  `json:"maxImageSizeMB"`
+		AdminSupportEnabled bool `json:"adminSupportEnabled"`
+	}
+	acme := functions.Identity{Subject: "cust-acme", Role: functions.RoleCustomer, Org: "acme"}
+	acmeSub := subscribeWait(t, ctx, s.Dial(t, acme, syncclient.Options{}), "shared/chat:getChatSettings", map[string]any{})
+	johnSub := subscribeWait(t, ctx, s.Dial(t, parleytest.John, syncclient.Options{}), "shared/chat:getChatSettings", map[string]any{})
+	require.Equal(t, settings{MaxImageSizeMB: 5, AdminSupportEnabled: true}, currentValue[settings](t, acmeSub))
+
+	sqlExec(t, ctx, s, `INSERT INTO chat_settings (org_id, max_image_size_mb, admin_support_enabled) VALUES ('acme', 2, false)`)
+	waitValue(t, acmeSub, func(v settings) error {
+		if v != (settings{MaxImageSizeMB: 2, AdminSupportEnabled: false}) {
+			return fmt.Errorf("acme's settings %+v", v)
+		}
+		return nil
+	})
+	require.Equal(t, settings{MaxImageSizeMB: 5, AdminSupportEnabled: true}, currentValue[settings](t, johnSub))
+
+	// Acme's customer is refused support over the wire, John is not.
+	_, err := s.Dial(t, acme, syncclient.Options{}).Mutation(ctx, "shared/chat:createOrGetConversation", map[string]any{})
+	require.ErrorContains(t, err, "Support chat is disabled")
+	openConversation(t, ctx, s.Dial(t, parleytest.John, syncclient.Options{}), map[string]any{})
+}
+
 type liveTyping struct {
 	UserID       string  `json:"userId"`
 	UserType     string  `json:"userType"`

@@ -55,7 +55,7 @@ func OneRow(err error) error {
 func (db *DB) User(ctx context.Context, id string) (User, error) {
 	db.deps.add("users", "id", id)
 	var u User
-	err := db.q.QueryRow(ctx, `SELECT id, name, role FROM users WHERE id = $1`, id).Scan(&u.ID, &u.Name, &u.Role)
+	err := db.q.QueryRow(ctx, `SELECT id, name, role, org_id FROM users WHERE id = $1`, id).Scan(&u.ID, &u.Name, &u.Role, &u.OrgID)
 	return u, OneRow(err)
 }
 
@@ -63,8 +63,8 @@ func (db *DB) User(ctx context.Context, id string) (User, error) {
 func (db *DB) Store(ctx context.Context, id string) (Store, error) {
 	db.deps.add("stores", "id", id)
 	var s Store
-	err := db.q.QueryRow(ctx, `SELECT id, name, direct_messaging_enabled FROM stores WHERE id = $1`, id).
-		Scan(&s.ID, &s.Name, &s.DirectMessagingEnabled)
+	err := db.q.QueryRow(ctx, `SELECT id, name, direct_messaging_enabled, org_id FROM stores WHERE id = $1`, id).
+		Scan(&s.ID, &s.Name, &s.DirectMessagingEnabled, &s.OrgID)
 	return s, OneRow(err)
 }
 
@@ -94,11 +94,13 @@ func (db *DB) CustomerOrdersAtStore(ctx context.Context, customerID, storeID str
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) { return scanOrder(r) })
 }
 
-// Settings reads the chat settings.
-func (db *DB) Settings(ctx context.Context) (Settings, error) {
+// Settings reads an organization's chat settings: its own row, else the
+// default organization's ("").
+func (db *DB) Settings(ctx context.Context, org string) (Settings, error) {
 	db.deps.add("chat_settings", WholeTable, "")
 	var s Settings
 	err := db.q.QueryRow(ctx, `SELECT direct_messaging_enabled, admin_support_enabled, max_image_size_mb, allowed_image_types
-		FROM chat_settings WHERE id`).Scan(&s.DirectMessagingEnabled, &s.AdminSupportEnabled, &s.MaxImageSizeMB, &s.AllowedImageTypes)
+		FROM chat_settings WHERE org_id IN ($1, '') ORDER BY org_id = $1 DESC LIMIT 1`, org).
+		Scan(&s.DirectMessagingEnabled, &s.AdminSupportEnabled, &s.MaxImageSizeMB, &s.AllowedImageTypes)
 	return s, OneRow(err)
 }

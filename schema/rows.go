@@ -4,9 +4,10 @@ import "time"
 
 // User is a row of users.
 type User struct {
-	ID   string
-	Name string
-	Role string
+	ID    string
+	Name  string
+	Role  string
+	OrgID string // "" is the default organization
 }
 
 // Store is a row of stores.
@@ -14,6 +15,7 @@ type Store struct {
 	ID                     string
 	Name                   string
 	DirectMessagingEnabled bool
+	OrgID                  string
 }
 
 // Order is a row of orders.
@@ -26,7 +28,7 @@ type Order struct {
 	OrderDate   time.Time
 }
 
-// Settings is the single row of chat_settings.
+// Settings is an organization's row of chat_settings.
 type Settings struct {
 	DirectMessagingEnabled bool
 	AdminSupportEnabled    bool

@@ -24,7 +24,7 @@ func TestMigrateAndPublication(t *testing.T) {
 
 	applied, err := schema.Migrate(ctx, pool)
 	require.NoError(t, err)
-	require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, applied)
+	require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8}, applied)
 	applied, err = schema.Migrate(ctx, pool)
 	require.NoError(t, err)
 	require.Empty(t, applied, "a second run applies nothing")
@@ -75,7 +75,7 @@ func TestHelpersRecordDependencies(t *testing.T) {
 	orders, err := db.CustomerOrdersAtStore(ctx, schema.DemoCustomerID, schema.DemoStoreID)
 	require.NoError(t, err)
 	require.NotEmpty(t, orders)
-	_, err = db.Settings(ctx)
+	_, err = db.Settings(ctx, "")
 	require.NoError(t, err)
 	db.Record(schema.Dep{Table: "messages", Column: "conversation_id", Value: "conv-x", Watch: "content"})
 	require.ElementsMatch(t, []schema.Dep{
@@ -90,7 +90,7 @@ func TestHelpersRecordDependencies(t *testing.T) {
 	// Reads without a Deps record nothing and still work (mutations).
 	nodeps := schema.NewDB(pool, nil)
 	nodeps.Record(schema.Dep{Table: "users", Column: "id", Value: "u"})
-	s, err := nodeps.Settings(ctx)
+	s, err := nodeps.Settings(ctx, "")
 	require.NoError(t, err)
 	require.Equal(t, 5, s.MaxImageSizeMB)
 	require.Equal(t, []string{"image/jpeg", "image/png", "image/gif", "image/webp"}, s.AllowedImageTypes)

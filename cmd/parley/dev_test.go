@@ -172,6 +172,14 @@ func TestDevRunsStopsAndReusesData(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
 
+	// The same subject with a token for another org finds nothing of the
+	// default org's.
+	tok, err = exec.Command(bin, "token", "--data", data, "--sub", "cust123456789", "--role", "customer", "--org", "acme").Output()
+	require.NoError(t, err)
+	other := call(t, p.url, "query", strings.TrimSpace(string(tok)), `{"path":"shared/chat:getMessages","args":{"conversationId":"conv123456789"}}`)
+	require.Equal(t, "error", other["status"], other)
+	require.Equal(t, "Conversation not found", other["errorMessage"], other)
+
 	p.stop(t)
 	require.Contains(t, p.stderr.String(), "Postgres stopped")
 	_, err = os.Stat(filepath.Join(data, "pg", "postmaster.pid"))

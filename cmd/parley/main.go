@@ -37,7 +37,7 @@ Usage:
   parley serve   [--addr HOST:PORT] [--jwt-secret S | --jwks-file F | --jwks-url U]
                                                       production server on DATABASE_URL
   parley migrate                                      apply migrations to DATABASE_URL and exit
-  parley token   [--data DIR] --sub ID --role customer|store|admin [--name NAME] [--store-id ID] [--ttl 24h]
+  parley token   [--data DIR] --sub ID --role customer|store|admin [--name NAME] [--store-id ID] [--org ORG] [--ttl 24h]
                                                       print a JWT signed with the dev secret
   parley bench   [--url URL] [--data DIR] [--scenario a|b|c|d|stall|all] [--quick] [--json FILE]
                                                       drive a running server with the standard load scenarios

@@ -17,6 +17,7 @@ func runToken(args []string) error {
 	role := fl.String("role", "", "customer, store or admin (required)")
 	name := fl.String("name", "", "display name")
 	storeID := fl.String("store-id", "", "the store a store user works for (required for --role store)")
+	org := fl.String("org", "", "the organization the user acts in (default: the default one)")
 	ttl := fl.Duration("ttl", 24*time.Hour, "lifetime")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -39,7 +40,7 @@ func runToken(args []string) error {
 	if err != nil {
 		return err
 	}
-	tok, err := jwtauth.MintHS256(secret, functions.Identity{Subject: *sub, Role: r, Name: *name, StoreID: *storeID}, *ttl)
+	tok, err := jwtauth.MintHS256(secret, functions.Identity{Subject: *sub, Role: r, Name: *name, StoreID: *storeID, Org: *org}, *ttl)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,9 @@
 // # Claims
 //
 // A token must carry exp, sub (non-empty) and role (customer, store or
-// admin); role store also requires store_id. name is optional. iss and aud
+// admin); role store also requires store_id. name is optional, and so is
+// org: the organization the caller acts in (at most 128 bytes, no spaces
+// or control characters; absent or empty is the default one). iss and aud
 // are checked only when [Config.Issuer] / [Config.Audience] are set. exp, nbf
 // and iat are checked with [Config.Leeway].
 //

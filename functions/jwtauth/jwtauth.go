@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
@@ -373,7 +375,11 @@ type claims struct {
 	Role    string `json:"role,omitempty"`
 	Name    string `json:"name,omitempty"`
 	StoreID string `json:"store_id,omitempty"`
+	Org     string `json:"org,omitempty"`
 }
+
+// MaxOrgLen bounds the org claim, in bytes.
+const MaxOrgLen = 128
 
 // Verify checks token and returns the identity it proves. Every error
 // matches ErrInvalidToken and has a message that may be shown to a client.
@@ -406,8 +412,12 @@ func identityFromClaims(c *claims) (*functions.Identity, error) {
 		return nil, reject(ErrInvalidClaim, "token role claim must be customer, store or admin")
 	case role == functions.RoleStore && c.StoreID == "":
 		return nil, reject(ErrMissingClaim, "token has no store_id claim, which role store requires")
+	case len(c.Org) > MaxOrgLen:
+		return nil, reject(ErrInvalidClaim, fmt.Sprintf("token org claim must be at most %d bytes", MaxOrgLen))
+	case strings.IndexFunc(c.Org, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0:
+		return nil, reject(ErrInvalidClaim, "token org claim must have no spaces or control characters")
 	}
-	id := &functions.Identity{Subject: c.Subject, Role: role, Name: c.Name}
+	id := &functions.Identity{Subject: c.Subject, Role: role, Name: c.Name, Org: c.Org}
 	if c.ExpiresAt != nil {
 		id.ExpiresAt = c.ExpiresAt.Time
 	}
@@ -460,7 +470,7 @@ func (v *Verifier) allowed(alg string) bool {
 }
 
 // MintHS256 signs an HS256 token for id that expires after ttl. It sets
-// sub, role, name, store_id, iat and exp, and refuses an identity that
+// sub, role, name, store_id, org, iat and exp, and refuses an identity that
 // Verify would reject.
 func MintHS256(secret []byte, id functions.Identity, ttl time.Duration) (string, error) {
 	if len(secret) < MinSecretLen {
@@ -472,7 +482,7 @@ func MintHS256(secret []byte, id functions.Identity, ttl time.Duration) (string,
 	if id.Subject == "" {
 		return "", fmt.Errorf("mint token: %w", reject(ErrMissingClaim, "token has no sub claim"))
 	}
-	c := claims{Role: string(id.Role), Name: id.Name, StoreID: id.StoreID}
+	c := claims{Role: string(id.Role), Name: id.Name, StoreID: id.StoreID, Org: id.Org}
 	if _, err := identityFromClaims(&c); err != nil {
 		return "", fmt.Errorf("mint token: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -226,6 +227,31 @@ func TestVerifyHS256(t *testing.T) {
 			name:  "store_id ignored for customer",
 			token: hs(claims(func(c jwt.MapClaims) { c["store_id"] = "s-9" })),
 			want:  customer,
+		},
+		{
+			name:  "org",
+			token: hs(claims(func(c jwt.MapClaims) { c["org"] = "acme-market" })),
+			want:  &functions.Identity{Subject: "user-1", Role: functions.RoleCustomer, Name: "Ada", Org: "acme-market"},
+		},
+		{
+			name:  "empty org is the default one",
+			token: hs(claims(func(c jwt.MapClaims) { c["org"] = "" })),
+			want:  customer,
+		},
+		{
+			name:    "org too long",
+			token:   hs(claims(func(c jwt.MapClaims) { c["org"] = strings.Repeat("o", jwtauth.MaxOrgLen+1) })),
+			wantErr: jwtauth.ErrInvalidClaim, wantMsg: "token org claim must be at most 128 bytes",
+		},
+		{
+			name:    "org with a space",
+			token:   hs(claims(func(c jwt.MapClaims) { c["org"] = "acme market" })),
+			wantErr: jwtauth.ErrInvalidClaim, wantMsg: "token org claim must have no spaces or control characters",
+		},
+		{
+			name:    "org not a string",
+			token:   hs(claims(func(c jwt.MapClaims) { c["org"] = 7 })),
+			wantErr: jwtauth.ErrMalformed,
 		},
 		{
 			name:  "expired within leeway",
@@ -547,6 +573,8 @@ func TestMintHS256(t *testing.T) {
 		{name: "customer", secret: secret, id: functions.Identity{Subject: "u1", Role: functions.RoleCustomer, Name: "Ada"}, ttl: time.Hour},
 		{name: "store", secret: secret, id: functions.Identity{Subject: "u2", Role: functions.RoleStore, StoreID: "s1"}, ttl: time.Minute},
 		{name: "admin", secret: secret, id: functions.Identity{Subject: "u3", Role: functions.RoleAdmin}, ttl: time.Hour},
+		{name: "admin of an org", secret: secret, id: functions.Identity{Subject: "u4", Role: functions.RoleAdmin, Org: "acme"}, ttl: time.Hour},
+		{name: "org with a space", secret: secret, id: functions.Identity{Subject: "u4", Role: functions.RoleAdmin, Org: "a b"}, ttl: time.Hour, wantErr: true},
 		{name: "short secret", secret: []byte("dev"), id: functions.Identity{Subject: "u1", Role: functions.RoleAdmin}, ttl: time.Hour, wantErr: true},
 		{name: "zero ttl", secret: secret, id: functions.Identity{Subject: "u1", Role: functions.RoleAdmin}, wantErr: true},
 		{name: "no subject", secret: secret, id: functions.Identity{Role: functions.RoleAdmin}, ttl: time.Hour, wantErr: true},
