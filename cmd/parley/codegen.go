@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions/tsgen"
@@ -18,7 +20,7 @@ const defaultAPIFile = "client-ts/src/api.ts"
 func runCodegen(args []string) error {
 	fl := flag.NewFlagSet("parley codegen", flag.ContinueOnError)
 	out := fl.String("out", defaultAPIFile, `file to write the TypeScript API to; "-" writes to standard output`)
-	convexDir := fl.String("convex-dir", "", "write a Convex app's DIR/_generated/api.js and api.d.ts instead, "+
+	convexDir := fl.String("convex-dir", "", "write a Convex app's DIR/_generated/api.js, api.d.ts and dataModel.d.ts instead, "+
 		"so `import { api } from \"./convex/_generated/api\"` works against Parley")
 	check := fl.Bool("check", false, "write nothing; fail if a file differs from what would be generated")
 	if err := fl.Parse(args); err != nil {
@@ -30,12 +32,14 @@ func runCodegen(args []string) error {
 	reg := server.Functions(chat.Config{})
 	var files []generated
 	if *convexDir != "" {
-		js, dts, err := tsgen.GenerateConvex(reg)
+		out, err := tsgen.GenerateConvex(reg, server.Tables())
 		if err != nil {
 			return fmt.Errorf("codegen: %w", err)
 		}
 		dir := filepath.Join(*convexDir, "_generated")
-		files = []generated{{filepath.Join(dir, "api.js"), js}, {filepath.Join(dir, "api.d.ts"), dts}}
+		for _, name := range slices.Sorted(maps.Keys(out)) {
+			files = append(files, generated{filepath.Join(dir, name), out[name]})
+		}
 	} else {
 		src, err := tsgen.Generate(reg)
 		if err != nil {

@@ -42,20 +42,36 @@ func Generate(reg *functions.Registry) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// Table is a table whose documents queries return, for a Convex-style
+// data model: Doc<Name> is the TypeScript type of Go type Doc.
+type Table struct {
+	Name string
+	Doc  reflect.Type
+}
+
 // GenerateConvex returns what Convex's own codegen writes for an app, in
-// convex/_generated/: api.js, whose api and internal are convex's anyApi
-// (a function reference is its path), and api.d.ts, which types api from
-// reg — every function public, with its arguments and result — so an app
-// written for Convex (`import { api } from "../convex/_generated/api"`)
-// compiles and runs against Parley unchanged. internal is empty: Parley
-// has no internal functions.
-func GenerateConvex(reg *functions.Registry) (js, dts []byte, err error) {
+// convex/_generated/, by file name:
+//   - api.js, whose api and internal are convex's anyApi (a function
+//     reference is its path);
+//   - api.d.ts, which types api from reg — every function public, with its
+//     arguments and result — so an app written for Convex
+//     (`import { api } from "../convex/_generated/api"`) compiles and runs
+//     against Parley unchanged; internal is empty: Parley has no internal
+//     functions;
+//   - dataModel.d.ts: TableNames, Id<T> and Doc<T> for the tables listed,
+//     whose Doc types must be ones a function returns. An Id is a plain
+//     string (ids are Parley's text ids, not Convex's branded ones), so
+//     values read from results pass where an Id is expected and back.
+//
+// server.d.ts is not written: its query and mutation builders are for
+// writing functions in TypeScript, and Parley's functions are Go.
+func GenerateConvex(reg *functions.Registry, tables []Table) (map[string][]byte, error) {
 	g, refs, err := collect(reg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	const regen = "// Regenerate with `parley codegen --convex-dir DIR`.\n"
-	js = []byte("/* eslint-disable */\n" + Header + "\n" + regen + `
+	js := []byte("/* eslint-disable */\n" + Header + "\n" + regen + `
 import { anyApi } from "convex/server";
 
 /** Every function of the Parley server, by module path: api.shared.chat.getMessages. */
@@ -73,7 +89,41 @@ export const internal = anyApi;
 	}, ";")
 	b.WriteString("};\n")
 	b.WriteString("\n/** Parley has no internal functions. */\nexport declare const internal: {};\n")
-	return js, b.Bytes(), nil
+
+	model, err := g.dataModel(tables, regen)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{"api.js": js, "api.d.ts": b.Bytes(), "dataModel.d.ts": model}, nil
+}
+
+// dataModel writes dataModel.d.ts for tables, whose document types g has
+// named.
+func (g *gen) dataModel(tables []Table, regen string) ([]byte, error) {
+	names := make(map[reflect.Type]string, len(g.named))
+	for n, t := range g.named {
+		names[t] = n
+	}
+	var b bytes.Buffer
+	b.WriteString("/* eslint-disable */\n" + Header + "\n" + regen + "\n")
+	var docs []string
+	for _, t := range tables {
+		n, ok := names[t.Doc]
+		if !ok {
+			return nil, fmt.Errorf("table %s: no function returns its document type %s", t.Name, t.Doc)
+		}
+		docs = append(docs, n)
+	}
+	fmt.Fprintf(&b, "import type { %s } from \"./api\";\n\n", strings.Join(docs, ", "))
+	b.WriteString("/** The tables whose documents Parley's queries return, with their types. */\nexport type Documents = {\n")
+	for i, t := range tables {
+		fmt.Fprintf(&b, "  %s: %s;\n", strconv.Quote(t.Name), docs[i])
+	}
+	b.WriteString("};\n\n/** The name of a table. */\nexport type TableNames = keyof Documents;\n")
+	b.WriteString("\n/** A document of a table, as queries return it. */\nexport type Doc<TableName extends TableNames> = Documents[TableName];\n")
+	b.WriteString("\n/** The id of a document of any table (users, stores, _storage too): Parley's ids are text. */\nexport type Id<TableName extends string = TableNames> = TableName extends string ? string : never;\n")
+	b.WriteString("\n/** Parley's data model is its Go schema, not a Convex one. */\nexport type DataModel = Documents;\n")
+	return b.Bytes(), nil
 }
 
 // ref is one registered function as the generated code names it.

@@ -3,6 +3,7 @@ package tsgen_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -30,10 +31,10 @@ func TestCommittedAPIIsCurrent(t *testing.T) {
 // TestCommittedConvexAPIIsCurrent is the same for the Convex-style app's
 // web/convex-app/convex/_generated (parley codegen --convex-dir).
 func TestCommittedConvexAPIIsCurrent(t *testing.T) {
-	js, dts, err := tsgen.GenerateConvex(server.Functions(chat.Config{}))
+	files, err := tsgen.GenerateConvex(server.Functions(chat.Config{}), server.Tables())
 	require.NoError(t, err)
 	dir := filepath.Join("..", "..", "web", "convex-app", "convex", "_generated")
-	for name, want := range map[string][]byte{"api.js": js, "api.d.ts": dts} {
+	for name, want := range files {
 		have, err := os.ReadFile(filepath.Join(dir, name))
 		require.NoError(t, err)
 		if string(have) != string(want) {
@@ -49,8 +50,18 @@ func TestGenerateConvex(t *testing.T) {
 	r := functions.NewRegistry()
 	functions.Query(r, "items/search:find", func(*functions.QueryCtx, findArgs) ([]itemDoc, error) { return nil, nil })
 	functions.Mutation(r, "items:touch", func(*functions.MutationCtx, noArgs) (functions.Null, error) { return functions.Null{}, nil })
-	js, dts, err := tsgen.GenerateConvex(r)
+	files, err := tsgen.GenerateConvex(r, []tsgen.Table{{Name: "items", Doc: reflect.TypeFor[itemDoc]()}})
 	require.NoError(t, err)
+	js, dts := files["api.js"], files["api.d.ts"]
+	model := string(files["dataModel.d.ts"])
+	require.Contains(t, model, `import type { itemDoc } from "./api";`)
+	require.Contains(t, model, `"items": itemDoc;`)
+	require.Contains(t, model, "export type Doc<TableName extends TableNames> = Documents[TableName];")
+	require.Contains(t, model, `export type Id<TableName extends string = TableNames> = TableName extends string ? string : never;`)
+	_, err = tsgen.GenerateConvex(r, []tsgen.Table{{Name: "others", Doc: reflect.TypeFor[findArgs]()}})
+	require.NoError(t, err, "an argument type is named too")
+	_, err = tsgen.GenerateConvex(r, []tsgen.Table{{Name: "nothing", Doc: reflect.TypeFor[struct{ X int }]()}})
+	require.ErrorContains(t, err, "table nothing: no function returns its document type")
 	require.Contains(t, string(js), `import { anyApi } from "convex/server";`)
 	require.Contains(t, string(js), "export const api = anyApi;")
 	require.Contains(t, string(js), "export const internal = anyApi;")

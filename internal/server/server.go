@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/functions/tsgen"
 	"github.com/parley-chat/parley/media"
 	"github.com/parley-chat/parley/media/vips"
 	"github.com/parley-chat/parley/reactive"
@@ -409,4 +411,13 @@ func Functions(chatCfg chat.Config) *functions.Registry {
 	r := functions.NewRegistry()
 	chat.Register(r, chatCfg)
 	return r
+}
+
+// Tables are the tables whose documents the functions return, for the
+// data model `parley codegen --convex-dir` writes (Doc<"messages">).
+func Tables() []tsgen.Table {
+	return []tsgen.Table{
+		{Name: "conversations", Doc: reflect.TypeFor[chat.ConversationDoc]()},
+		{Name: "messages", Doc: reflect.TypeFor[chat.MessageDoc]()},
+	}
 }

@@ -6,11 +6,21 @@
 import { ConvexProvider, ConvexReactClient } from "convex/react";
 import { StrictMode, useState } from "react";
 import { createRoot } from "react-dom/client";
+import type { Doc, Id } from "./convex/_generated/dataModel";
 import useChat from "./useChat";
 
 const params = new URLSearchParams(window.location.search);
 const who = params.get("as") ?? "john";
-const conversationId = params.get("conversation") ?? "conv123456789";
+// Typed as a Convex app types them, from the generated data model.
+const conversationId: Id<"conversations"> = params.get("conversation") ?? "conv123456789";
+
+function Line({ m }: { m: Doc<"messages"> }) {
+  return (
+    <li data-testid="snippet-message" data-sender={m.senderId satisfies Id<"users">}>
+      <b>{m.senderName}</b>: {m.content}
+    </li>
+  );
+}
 
 const convex = new ConvexReactClient(window.location.origin);
 convex.setAuth(async () => {
@@ -28,9 +38,7 @@ function Chat() {
       <p data-testid="unread">unread: {unreadCount ?? "…"}</p>
       <ul>
         {[...messages.messages].reverse().map((m) => (
-          <li key={m._id} data-testid="snippet-message">
-            <b>{m.senderName}</b>: {m.content}
-          </li>
+          <Line key={m._id} m={m} />
         ))}
       </ul>
       <form
