@@ -14,7 +14,8 @@
 // convex/react, api from ./convex/_generated/api), which needs a browser:
 // web/convex-app is that snippet verbatim in a Convex app, with the api
 // `parley codegen --convex-dir` generates, and web/tests/convex-app.test.mjs
-// runs it in Chromium. The Vue composition snippet is a later step.
+// runs it in Chromium, with web/vue-app for the document's Vue
+// Composition API tab (through @parley/client/vue).
 
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
