@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -64,6 +65,7 @@ const (
 	msgNotCloser     = "Only support or the store can close or reopen this conversation"
 	msgNotGroupClose = "Only support or the group's creator can close or reopen this group"
 	msgUserNotFound  = "User not found: %s" // of accessTarget.user
+	msgNotEditor     = "Only the sender can edit this message"
 )
 
 type accessRow struct {
@@ -109,6 +111,17 @@ func accessRules() []accessRow {
 	groupArgs := func(x accessTarget) map[string]any {
 		return map[string]any{"participantIds": []string{x.user}, "title": "Access"}
 	}
+	editArgs := func(x accessTarget) map[string]any {
+		return map[string]any{"messageId": x.msg, "content": "edited for the access check"}
+	}
+	meetingArgs := func(x accessTarget) map[string]any {
+		return map[string]any{"conversationId": x.conv, "content": "", "messageType": "meeting", "meeting": map[string]any{
+			"title": "Access check", "startsAt": time.Now().Add(time.Hour).UnixMilli(), "durationMinutes": 30, "joinUrl": "https://meet.example/abc"}}
+	}
+	// The target message was just sent: within the edit window.
+	fresh := func(e *env, x accessTarget) {
+		e.exec(`UPDATE messages SET created_at = clock_timestamp() WHERE id = $1`, x.msg)
+	}
 	blocked := func(e *env, x accessTarget) {
 		e.exec(`UPDATE conversations SET is_blocked = true WHERE id = $1`, x.conv)
 	}
@@ -134,6 +147,15 @@ func accessRules() []accessRow {
 		{label: "markMessagesAsRead", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}},
 		{label: "archiveConversation", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
 		{label: "archiveConversation", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}},
+		{label: "editMessage", variant: storeConv, args: editArgs, want: codes{200, 404, 403, 404, 403, 401, 404, 404}, notFound: msgMsgNotFound, forbidden: msgNotEditor, prepare: fresh},
+		{label: "editMessage", variant: supportConv, args: editArgs, want: codes{200, 404, 404, 404, 403, 401, 404, 404}, notFound: msgMsgNotFound, forbidden: msgNotEditor, prepare: fresh},
+		{label: "editMessage", variant: groupConv, args: editArgs, want: codes{200, 404, 403, 404, 403, 401, 404, 404}, notFound: msgMsgNotFound, forbidden: msgNotEditor, prepare: fresh},
+		{label: "getMessageHistory", variant: storeConv, args: deleteArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}, notFound: msgMsgNotFound},
+		{label: "getMessageHistory", variant: supportConv, args: deleteArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}, notFound: msgMsgNotFound},
+		{label: "getMessageHistory", variant: groupConv, args: deleteArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}, notFound: msgMsgNotFound},
+		{label: "sendMessage(meeting)", fn: "sendMessage", variant: storeConv, args: meetingArgs, want: codes{200, 404, 200, 404, 403, 401, 404, 404}, forbidden: msgUnauthorized},
+		{label: "sendMessage(meeting)", fn: "sendMessage", variant: supportConv, args: meetingArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}, forbidden: msgUnauthorized},
+		{label: "sendMessage(meeting)", fn: "sendMessage", variant: groupConv, args: meetingArgs, want: codes{200, 404, 200, 404, 403, 401, 404, 404}, forbidden: msgUnauthorized},
 		{label: "deleteMessage", variant: storeConv, args: deleteArgs, want: codes{200, 404, 403, 404, 200, 401, 404, 404}, notFound: msgMsgNotFound},
 		{label: "deleteMessage", variant: supportConv, args: deleteArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}, notFound: msgMsgNotFound},
 		{label: "updateTypingStatus", variant: storeConv, args: typingArgs, want: codes{200, 404, 200, 404, 403, 401, 404, 404}},

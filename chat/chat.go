@@ -33,6 +33,9 @@ type Config struct {
 	// messages: generateUploadUrl answers 503 and image attachments are
 	// listed without URLs.
 	Media Media
+	// EditWindow is how long after sending its sender may edit a message
+	// (admins: any time). Zero means DefaultEditWindow.
+	EditWindow time.Duration
 	// MaxGroupSize bounds a group's participants, its creator included.
 	// Zero means DefaultMaxGroupSize.
 	MaxGroupSize int
@@ -52,6 +55,9 @@ func (c *Config) fill() {
 	}
 	if c.TypingTTL <= 0 {
 		c.TypingTTL = 5 * time.Second
+	}
+	if c.EditWindow <= 0 {
+		c.EditWindow = DefaultEditWindow
 	}
 	if c.MaxGroupSize <= 0 {
 		c.MaxGroupSize = DefaultMaxGroupSize
@@ -105,6 +111,7 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Mutation(r, "shared/chat:markMessagesAsRead", markMessagesAsRead)
 	functions.Mutation(r, "shared/chat:archiveConversation", archiveConversation)
 	functions.Mutation(r, "shared/chat:deleteMessage", deleteMessage)
+	functions.Mutation(r, "shared/chat:editMessage", c.editMessage)
 	functions.Mutation(r, "shared/chat:updateTypingStatus", c.updateTypingStatus, limit(c.typings))
 	functions.Mutation(r, "shared/chat:transferConversation", transferConversation)
 	functions.Mutation(r, "shared/chat:blockConversation", blockConversation)
@@ -126,6 +133,7 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Query(r, "shared/chat:getGroupConversations", getGroupConversations, functions.ScopeIdentity(subjectOnly))
 	functions.Query(r, "shared/chat:getUnreadCount", getUnreadCount, functions.ScopeIdentity(inboxCaller))
 	functions.Query(r, "shared/chat:getTypingIndicators", c.getTypingIndicators)
+	functions.Query(r, "shared/chat:getMessageHistory", getMessageHistory)
 	functions.Query(r, "shared/chat:canChatWithStore", canChatWithStore)
 	functions.Query(r, "shared/chat:getChatSettings", getChatSettings, functions.ScopeIdentity(orgOnly))
 }
@@ -281,12 +289,14 @@ const ImagePreview = "Image"
 
 // messagePreview is what a conversation shows of its latest message: the
 // start of its content, or ImagePreview for an image without a caption.
-func messagePreview(content string, fileID *string, loc *Location) string {
+func messagePreview(content string, fileID *string, loc *Location, meeting *Meeting) string {
 	switch pv := preview(content); {
 	case pv != "":
 		return pv
 	case fileID != nil:
 		return ImagePreview
+	case meeting != nil:
+		return preview(MeetingPreview + ": " + meeting.Title)
 	case loc != nil && loc.Label != nil:
 		return preview(LocationPreview + ": " + *loc.Label)
 	case loc != nil:

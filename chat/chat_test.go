@@ -31,13 +31,15 @@ var (
 	// John's subject acting in another org, and that org's admin.
 	johnAcme  = &functions.Identity{Subject: schema.DemoCustomerID, Role: functions.RoleCustomer, Name: "John Doe", Org: "acme"}
 	acmeAdmin = &functions.Identity{Subject: "admin-acme", Role: functions.RoleAdmin, Name: "Acme Support", Org: "acme"}
-	chatReg   = func() *functions.Registry {
-		r := functions.NewRegistry()
-		chat.Register(r, chat.Config{MessagesPerSecond: -1, TypingPerSecond: -1, UploadsPerSecond: -1,
-			Media: fakeMedia{}})
-		return r
-	}()
+	chatReg   = newRegistry(chat.Config{MessagesPerSecond: -1, TypingPerSecond: -1, UploadsPerSecond: -1, Media: fakeMedia{}})
 )
+
+// newRegistry registers the chat API configured by cfg.
+func newRegistry(cfg chat.Config) *functions.Registry {
+	r := functions.NewRegistry()
+	chat.Register(r, cfg)
+	return r
+}
 
 type env struct {
 	t    *testing.T
@@ -51,7 +53,16 @@ func newEnv(t *testing.T) *env {
 }
 
 func (e *env) mutateKey(id *functions.Identity, name string, args any, key functions.RequestKey) (json.RawMessage, error) {
-	f, err := chatReg.Lookup("shared/chat:" + name)
+	return e.mutateWith(chatReg, id, name, args, key)
+}
+
+// mutateIn runs a mutation of registry r (a chat API configured otherwise).
+func (e *env) mutateIn(r *functions.Registry, id *functions.Identity, name string, args any) (json.RawMessage, error) {
+	return e.mutateWith(r, id, name, args, functions.RequestKey{})
+}
+
+func (e *env) mutateWith(r *functions.Registry, id *functions.Identity, name string, args any, key functions.RequestKey) (json.RawMessage, error) {
+	f, err := r.Lookup("shared/chat:" + name)
 	require.NoError(e.t, err)
 	raw, _ := json.Marshal(args)
 	v, err := f.DecodeArgs(raw)
@@ -194,7 +205,7 @@ func TestSendMessageRules(t *testing.T) {
 			fmt.Sprintf("Message content exceeds %d characters (got %d)", chat.MaxContentChars, chat.MaxContentChars+1)},
 		{"longest allowed", john, msg(conv, strings.Repeat("é", chat.MaxContentChars), "text"), 0, ""},
 		{"image without attachment", john, msg(conv, "pic", "image"), 400, `imageAttachment is required when messageType is "image"`},
-		{"unknown type", john, msg(conv, "x", "video"), 400, `messageType must be "text", "image" or "location", got "video"`},
+		{"unknown type", john, msg(conv, "x", "video"), 400, `messageType must be "text", "image", "location" or "meeting", got "video"`},
 		{"system by customer", john, msg(conv, "x", "system"), 400, `messageType "system" is for admins only`},
 	}
 	for _, tt := range tests {

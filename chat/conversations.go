@@ -223,7 +223,7 @@ type OrderSummary struct {
 // conversationDoc builds a conversation's document from its inbox row.
 func conversationDoc(x InboxRow) ConversationDoc {
 	cv := x.Conversation
-	return ConversationDoc{
+	d := ConversationDoc{
 		ID: cv.ID, CreationTime: schema.Millis(cv.CreatedAt), ConversationType: cv.Type,
 		CustomerID: cv.CustomerID, CustomerName: x.CustomerName, StoreID: cv.StoreID, StoreName: x.StoreName,
 		OrderID: cv.OrderID, AssignedAdminID: cv.AssignedAdminID, Status: cv.Status, IsBlocked: cv.IsBlocked,
@@ -231,6 +231,12 @@ func conversationDoc(x InboxRow) ConversationDoc {
 		UnreadCountCustomer: x.Unread.Customer, UnreadCountRecipient: x.Unread.Recipient,
 		Title: cv.Title, CreatedBy: cv.CreatedBy,
 	}
+	if cv.Type == Group {
+		// One-to-one counters mean nothing in a group, whose read state
+		// is per member: getGroupConversations' unreadCount.
+		d.UnreadCountCustomer, d.UnreadCountRecipient = 0, 0
+	}
+	return d
 }
 
 // getConversations lists the caller's conversations, newest activity

@@ -40,6 +40,9 @@
 //	sendMessage (system)         400  400  400  400  200  401  400  404  "system" is for admins only
 //	sendMessage (image)          200  404  200  404  403  401  404  404  as text; the file must be the caller's own unattached upload
 //	sendMessage (location)       200  404  200  404  403  401  404  404  as text; lat in [-90, 90], lng in [-180, 180], label ≤ 200 characters
+//	sendMessage (meeting)        200  404  200  404  403  401  404  404  as text; see # Meetings
+//	editMessage (C's message)    200  404  403  404  403  401  404  404  only the sender, within the edit window (admins: any time); S: 404 in support
+//	getMessageHistory            200  404  200  404  200  401  404  404  whoever sees the conversation; S: 404 in support
 //	markMessagesAsRead           200  404  200  404  403  401  404  404  A: 200 in support; S: 404 in support; group: as store
 //	archiveConversation          200  404  200  404  200  401  404  404  S: 404 in support
 //	deleteMessage (C's message)  200  404  403  404  200  401  404  404  only the sender or an admin; S: 404 in support
@@ -76,8 +79,37 @@
 // a store's or support's whole team; getGroupConversations lists the
 // caller's groups, each with its participants and the caller's own
 // unreadCount. Read state in a group is a position per participant:
-// markMessagesAsRead moves it to now, or to the newest of messageIds,
-// never back, and reports the others' messages it newly covers.
+// markMessagesAsRead moves it to the latest message, or to the newest of
+// messageIds, never back, and reports the others' messages it newly
+// covers; a group's unreadCountCustomer and unreadCountRecipient are 0.
+// A message's time is after its conversation's latest (the conversation
+// is locked), so a position never passes a message still to commit,
+// whatever the senders' clocks. Archiving a group (any member, or an
+// admin) archives it for every member, as for any conversation; a new
+// message brings it back.
+//
+// # Edits and meetings
+//
+// editMessage({messageId, content}) replaces the content of a text message
+// or the caption of an image, location or meeting. Only the sender may
+// (403 "Only the sender can edit this message"), within Config.EditWindow
+// of sending (15 minutes unless set; 403 "Messages can only be edited
+// within 15 minutes of sending"); admins' own messages have no window.
+// Notices cannot be edited (400), nor a deleted message (409), nor
+// anything in a blocked or closed conversation (403, as sending). The
+// message gets editedAt, the conversation's preview follows when it is the
+// latest, and the replaced version is kept: getMessageHistory({messageId})
+// lists every version, oldest first, the last being the current content,
+// to whoever may see the conversation; a deleted message's history is
+// empty, its content being hidden from everyone.
+//
+// # Meetings
+//
+// sendMessage with messageType "meeting" schedules a call:
+// meeting: {title (1 to 200 characters), startsAt (milliseconds since the
+// epoch, from an hour ago to a year ahead), durationMinutes (1 to 1440),
+// joinUrl (an absolute http or https URL, no credentials)}; content is an
+// optional caption, and the preview "Meeting: <title>" without one.
 //
 // # Organizations
 //

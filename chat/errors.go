@@ -16,6 +16,8 @@ var (
 	ErrAdminOnly            = functions.Forbidden("Only admins can do this")
 	ErrNotCloser            = functions.Forbidden("Only support or the store can close or reopen this conversation")
 	ErrNotGroupCloser       = functions.Forbidden("Only support or the group's creator can close or reopen this group")
+	ErrNotEditor            = functions.Forbidden("Only the sender can edit this message")
+	ErrEditDeleted          = functions.Conflict("A deleted message cannot be edited")
 	ErrNotSender            = functions.Forbidden("Only the sender or an admin can delete this message")
 	ErrNotCustomer          = functions.Forbidden("Only customers can do this")
 	ErrCustomersStart       = functions.Forbidden("Only customers can start conversations")

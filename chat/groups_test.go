@@ -165,3 +165,32 @@ func TestAdminGroupMayHoldAnyone(t *testing.T) {
 	e.send(admin, ref.ConversationID, "Let us sort this out together")
 	require.Equal(t, 2, *groupsOf(t, e, burger)[ref.ConversationID].UnreadCount)
 }
+
+// A message committed after a reader moved past the latest one is newer
+// than that position, even when the sender's clock is behind: messages
+// take times after their conversation's latest, and a read position is the
+// latest message's time, not the reader's clock.
+func TestGroupReadPositionFollowsCommitOrder(t *testing.T) {
+	e := newEnv(t)
+	conv := must[chat.ConversationRef](t)(e.mutate(john, "createGroupConversation",
+		map[string]any{"participantIds": []string{schema.DemoStaffID}})).ConversationID
+	// The latest message was sent by a node whose clock runs an hour ahead.
+	e.exec(`UPDATE messages SET created_at = now() + interval '1 hour' WHERE conversation_id = $1`, conv)
+	e.exec(`UPDATE conversations SET last_message_at = now() + interval '1 hour' WHERE id = $1`, conv)
+	must[chat.MarkReadResult](t)(e.mutate(staff, "markMessagesAsRead", map[string]any{"conversationId": conv}))
+	require.Equal(t, 0, *groupsOf(t, e, staff)[conv].UnreadCount)
+
+	// John's node is on time: his message still sorts after the latest, so
+	// it is unread for the staff member, and reading covers it.
+	m := e.send(john, conv, "Are you there?")
+	var after bool
+	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT m.created_at > now() + interval '59 minutes' AND m.created_at = c.last_message_at
+		FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.id = $1`, m).Scan(&after))
+	require.True(t, after, "the new message is after the conversation's latest, and is its latest")
+	require.Equal(t, 1, *groupsOf(t, e, staff)[conv].UnreadCount)
+	res := must[chat.MarkReadResult](t)(e.mutate(staff, "markMessagesAsRead", map[string]any{"conversationId": conv}))
+	require.Equal(t, []string{m}, res.MessageIDs)
+	require.Equal(t, 0, *groupsOf(t, e, staff)[conv].UnreadCount)
+	newestFirst := must[chat.MessagePage](t)(e.query(staff, "getMessages", map[string]any{"conversationId": conv, "limit": 1}))
+	require.Equal(t, m, newestFirst.Messages[0].ID, "the thread lists it last, as it was committed")
+}

@@ -33,11 +33,14 @@ type ImageAttachment struct {
 type SendMessageArgs struct {
 	ConversationID  string           `json:"conversationId"`
 	Content         string           `json:"content"`
-	MessageType     string           `json:"messageType" ts:"text|image|system|location"`
+	MessageType     string           `json:"messageType" ts:"text|image|system|location|meeting"`
 	ImageAttachment *ImageAttachment `json:"imageAttachment"`
 	// Location is a location message's point (messageType "location");
 	// content is then an optional caption.
 	Location *LocationArgs `json:"location"`
+	// Meeting is a meeting message's call (messageType "meeting");
+	// content is then an optional caption.
+	Meeting *MeetingArgs `json:"meeting"`
 }
 
 // LocationArgs is the point a location message shares, in degrees.
@@ -91,10 +94,21 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 		return "", err
 	}
 	var loc *Location
+	var meeting *Meeting
 	if a.Location != nil && a.MessageType != "location" {
 		return "", functions.Invalid(`location is only allowed when messageType is "location"`)
 	}
+	if a.Meeting != nil && a.MessageType != "meeting" {
+		return "", functions.Invalid(`meeting is only allowed when messageType is "meeting"`)
+	}
 	switch a.MessageType {
+	case "meeting":
+		if a.ImageAttachment != nil {
+			return "", functions.Invalid(`imageAttachment is only allowed when messageType is "image"`)
+		}
+		if meeting, err = checkMeeting(a.Meeting, c.Now()); err != nil {
+			return "", err
+		}
 	case "location":
 		if a.ImageAttachment != nil {
 			return "", functions.Invalid(`imageAttachment is only allowed when messageType is "image"`)
@@ -117,10 +131,10 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 			return "", err
 		}
 	default:
-		return "", functions.Invalid(`messageType must be "text", "image" or "location", got %q`, a.MessageType)
+		return "", functions.Invalid(`messageType must be "text", "image", "location" or "meeting", got %q`, a.MessageType)
 	}
 	content := strings.TrimSpace(a.Content)
-	if content == "" && a.MessageType != "image" && a.MessageType != "location" {
+	if content == "" && (a.MessageType == "text" || a.MessageType == "system") {
 		return "", functions.Invalid("Message content must not be empty")
 	}
 	if n := utf8.RuneCountInString(content); n > MaxContentChars {
@@ -157,7 +171,7 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 	takes := id.Role == functions.RoleAdmin && conv.Type == CustomerToAdmin && conv.AssignedAdminID == nil
 	msgID := schema.NewID("msg")
 	if err := (tables{c.DB}).sendMessage(c.Ctx, sentMessage{ID: msgID, ConversationID: conv.ID, Sender: id,
-		MessageType: a.MessageType, Content: content, FileID: fileID, Location: loc, At: c.Now(), TakeConversation: takes, InGroup: conv.Type == Group}); err != nil {
+		MessageType: a.MessageType, Content: content, FileID: fileID, Location: loc, Meeting: meeting, At: c.Now(), TakeConversation: takes, InGroup: conv.Type == Group}); err != nil {
 		return "", err
 	}
 	if file != nil {
@@ -195,7 +209,7 @@ func markMessagesAsRead(c *functions.MutationCtx, a MarkMessagesAsReadArgs) (Mar
 	}
 	t, now := tables{c.DB}, c.Now()
 	if conv.Type == Group {
-		return readGroup(c, t, conv.ID, a.MessageIDs)
+		return readGroup(c, t, conv, a.MessageIDs)
 	}
 	ids, err := t.markRead(c.Ctx, conv.ID, customerSide(id), a.MessageIDs, now)
 	if err != nil {
@@ -214,10 +228,15 @@ func markMessagesAsRead(c *functions.MutationCtx, a MarkMessagesAsReadArgs) (Mar
 }
 
 // readGroup is markMessagesAsRead in a group, where each participant has
-// a read position: it moves to now, or to the newest of messageIDs.
-func readGroup(c *functions.MutationCtx, t tables, convID string, messageIDs *[]string) (MarkReadResult, error) {
-	now := c.Now()
-	upTo := now
+// a read position: it moves to the conversation's latest message (read
+// under its lock: a message still to commit will be newer, see
+// nextMessageAt), or to the newest of messageIDs.
+func readGroup(c *functions.MutationCtx, t tables, conv Conversation, messageIDs *[]string) (MarkReadResult, error) {
+	convID, now := conv.ID, c.Now()
+	upTo := conv.CreatedAt
+	if conv.LastMessageAt != nil {
+		upTo = *conv.LastMessageAt
+	}
 	if messageIDs != nil {
 		at, ok, err := t.newestOf(c.Ctx, convID, *messageIDs)
 		if err != nil || !ok {
@@ -295,15 +314,20 @@ type MessageDoc struct {
 	SenderID       string   `json:"senderId"`
 	SenderType     string   `json:"senderType" ts:"customer|store|admin|system"`
 	SenderName     string   `json:"senderName"`
-	MessageType    string   `json:"messageType" ts:"text|image|system|transfer|location"`
+	MessageType    string   `json:"messageType" ts:"text|image|system|transfer|location|meeting"`
 	Content        string   `json:"content"`
 	IsRead         bool     `json:"isRead"`
 	ReadAt         *float64 `json:"readAt,omitempty"`
 	IsDeleted      bool     `json:"isDeleted"`
+	// EditedAt is when the content was last edited (getMessageHistory
+	// has the versions).
+	EditedAt *float64 `json:"editedAt,omitempty"`
 	// ImageAttachment is set on image messages that are not deleted.
 	ImageAttachment *ImageDoc `json:"imageAttachment,omitempty"`
 	// Location is set on location messages that are not deleted.
 	Location *Location `json:"location,omitempty"`
+	// Meeting is set on meeting messages that are not deleted.
+	Meeting *Meeting `json:"meeting,omitempty"`
 }
 
 // MessagePage is the result of getMessages: newest first.
@@ -319,12 +343,12 @@ func messageDoc(m Message) MessageDoc {
 	d := MessageDoc{
 		ID: m.ID, CreationTime: schema.Millis(m.CreatedAt), ConversationID: m.ConversationID,
 		SenderID: m.SenderID, SenderType: m.SenderType, SenderName: m.SenderName, MessageType: m.MessageType,
-		Content: m.Content, IsRead: m.IsRead, ReadAt: millisPtr(m.ReadAt), IsDeleted: m.IsDeleted,
+		Content: m.Content, IsRead: m.IsRead, ReadAt: millisPtr(m.ReadAt), IsDeleted: m.IsDeleted, EditedAt: millisPtr(m.EditedAt),
 	}
 	if m.IsDeleted {
 		d.Content = "" // soft-deleted: hidden from everyone, row kept for audit
 	} else {
-		d.Location = m.Location
+		d.Location, d.Meeting = m.Location, m.Meeting
 	}
 	return d
 }

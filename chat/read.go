@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -212,8 +213,10 @@ type GroupRow struct {
 // Groups lists the groups userID takes part in within org, newest activity first,
 // each with how many messages userID has not read (others' undeleted
 // messages after the participant's last_read_at). It depends on userID's
-// participant rows (joining, leaving, reading) and each listed group's
-// row and messages; when the page is full, a group off the page may move
+// participant rows (joining, leaving, reading), each listed group's row
+// and messages, and every group's status (one of userID's groups of
+// another status may come back to this one: archived, a new message
+// reactivates it); when the page is full, a group off the page may move
 // onto it, so it then depends on every group's latest activity too.
 func (t tables) Groups(ctx context.Context, org, userID, status string, limit int) ([]GroupRow, error) {
 	t.record("conversation_participants", "user_id", userID)
@@ -241,9 +244,11 @@ func (t tables) Groups(ctx context.Context, org, userID, status string, limit in
 		t.record("conversations", "id", x.ID)
 		t.Record(schema.Dep{Table: "messages", Column: "conversation_id", Value: x.ID, Watch: "is_deleted"})
 	}
+	watch := "status"
 	if len(out) == limit {
-		t.Record(schema.Dep{Table: "conversations", Column: "conversation_type", Value: Group, Watch: "last_message_at,status"})
+		watch = "last_message_at,status"
 	}
+	t.Record(schema.Dep{Table: "conversations", Column: "conversation_type", Value: Group, Watch: watch})
 	return out, nil
 }
 
@@ -331,7 +336,7 @@ func (t tables) AppendMessages(ctx context.Context, page []Message, conversation
 	t.record("messages", "conversation_id", conversationID)
 	sql := `SELECT m.id, m.sender_id, m.sender_type, coalesce(u.name, ''), m.message_type,
 		m.content, m.image_file_id, m.is_read, m.read_at, m.is_deleted, m.created_at,
-		m.location_lat, m.location_lng, m.location_label
+		m.location_lat, m.location_lng, m.location_label, m.edited_at, m.meeting
 		FROM messages m LEFT JOIN users u ON u.id = m.sender_id
 		WHERE m.conversation_id = $1`
 	args := []any{conversationID}
@@ -362,10 +367,25 @@ func (t tables) AppendMessages(ctx context.Context, page []Message, conversation
 	// location message.
 	var lat, lng pgtype.Float8
 	var label pgtype.Text
+	var edited pgtype.Timestamptz
+	var meeting []byte
 	msgs, err := pgx.AppendRows(slices.Grow(page, min(max(r.Limit, 0), MaxPagePrealloc)), rows, func(r pgx.CollectableRow) (Message, error) {
 		m := Message{ConversationID: conversationID}
 		err := r.Scan(&m.ID, &senderID, &senderType, &senderName, &messageType,
-			&m.Content, &m.ImageFileID, &m.IsRead, &m.ReadAt, &m.IsDeleted, &m.CreatedAt, &lat, &lng, &label)
+			&m.Content, &m.ImageFileID, &m.IsRead, &m.ReadAt, &m.IsDeleted, &m.CreatedAt, &lat, &lng, &label, &edited, &meeting)
+		if err != nil {
+			return m, err
+		}
+		if edited.Valid {
+			at := edited.Time
+			m.EditedAt = &at
+		}
+		if meeting != nil {
+			m.Meeting = new(Meeting)
+			if err := json.Unmarshal(meeting, m.Meeting); err != nil {
+				return m, fmt.Errorf("message %s: meeting: %w", m.ID, err)
+			}
+		}
 		if lat.Valid && lng.Valid {
 			m.Location = &Location{Lat: lat.Float64, Lng: lng.Float64}
 			if label.Valid {
@@ -409,8 +429,9 @@ func (in interner) get(b []byte) string {
 func (t tables) Message(ctx context.Context, id string) (Message, error) {
 	var m Message
 	err := t.Querier().QueryRow(ctx, `SELECT id, conversation_id, sender_id, sender_type, message_type, content,
-		is_read, is_deleted, created_at FROM messages WHERE id = $1 FOR UPDATE`, id).
-		Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.SenderType, &m.MessageType, &m.Content, &m.IsRead, &m.IsDeleted, &m.CreatedAt)
+		is_read, is_deleted, created_at, edited_at FROM messages WHERE id = $1 FOR UPDATE`, id).
+		Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.SenderType, &m.MessageType, &m.Content, &m.IsRead, &m.IsDeleted,
+			&m.CreatedAt, &m.EditedAt)
 	return m, schema.OneRow(err)
 }
 
@@ -481,3 +502,43 @@ func (t tables) TypingIn(ctx context.Context, conversationID string) ([]Typing, 
 // customer has not read (sent by the other side) and those the recipient
 // has not read (sent by the customer).
 type Unread struct{ Customer, Recipient int }
+
+// MessageSeen reads one message for a query, depending on its row.
+func (t tables) MessageSeen(ctx context.Context, id string) (Message, error) {
+	t.record("messages", "id", id)
+	var m Message
+	err := t.Querier().QueryRow(ctx, `SELECT id, conversation_id, sender_id, sender_type, message_type, content,
+		is_deleted, created_at, edited_at FROM messages WHERE id = $1`, id).
+		Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.SenderType, &m.MessageType, &m.Content, &m.IsDeleted,
+			&m.CreatedAt, &m.EditedAt)
+	return m, schema.OneRow(err)
+}
+
+// Version is a past version of an edited message.
+type Version struct {
+	Version    int
+	Content    string
+	WrittenAt  time.Time
+	ReplacedAt time.Time
+	ReplacedBy string
+}
+
+// Versions lists a message's past versions, oldest first. It depends on
+// the message's rows of message_edits.
+func (t tables) Versions(ctx context.Context, msgID string) ([]Version, error) {
+	t.record("message_edits", "message_id", msgID)
+	rows, err := t.Querier().Query(ctx, `SELECT version, content, written_at, replaced_at, replaced_by
+		FROM message_edits WHERE message_id = $1 ORDER BY version`, msgID)
+	if err != nil {
+		return nil, fmt.Errorf("read message versions: %w", err)
+	}
+	vs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Version, error) {
+		var v Version
+		err := r.Scan(&v.Version, &v.Content, &v.WrittenAt, &v.ReplacedAt, &v.ReplacedBy)
+		return v, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read message versions: %w", err)
+	}
+	return vs, nil
+}

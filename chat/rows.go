@@ -43,6 +43,8 @@ type Message struct {
 	Content        string
 	ImageFileID    *string
 	Location       *Location // a location message's point
+	Meeting        *Meeting  // a meeting message's call
+	EditedAt       *time.Time
 	IsRead         bool
 	ReadAt         *time.Time
 	IsDeleted      bool

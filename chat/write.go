@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -97,13 +98,15 @@ func (t tables) setBlocked(ctx context.Context, convID string, blocked bool) err
 // same and more in one statement.)
 func (t tables) postMessage(ctx context.Context, convID string, id *functions.Identity, senderType, messageType, content string, now time.Time) (string, error) {
 	msgID := schema.NewID("msg")
-	if _, err := t.Querier().Exec(ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, msgID, convID, id.Subject, senderType, messageType, content, now); err != nil {
+	var at time.Time
+	if err := t.Querier().QueryRow(ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, greatest($7, (SELECT c.last_message_at + interval '1 microsecond' FROM conversations c WHERE c.id = $2)))
+		RETURNING created_at`, msgID, convID, id.Subject, senderType, messageType, content, now).Scan(&at); err != nil {
 		return "", fmt.Errorf("insert message: %w", err)
 	}
 	if _, err := t.Querier().Exec(ctx, `UPDATE conversations SET last_message_at = $2, last_message_preview = $3,
 		status = CASE WHEN status = 'archived' THEN 'active' ELSE status END WHERE id = $1`,
-		convID, now, preview(content)); err != nil {
+		convID, at, preview(content)); err != nil {
 		return "", fmt.Errorf("update conversation: %w", err)
 	}
 	return msgID, nil
@@ -117,6 +120,7 @@ type sentMessage struct {
 	Content            string
 	FileID             *string   // an image message's attached file
 	Location           *Location // a location message's point
+	Meeting            *Meeting  // a meeting message's call
 	At                 time.Time
 	// TakeConversation assigns the conversation to the sender (an admin
 	// answering an unassigned support conversation).
@@ -136,17 +140,34 @@ func (t tables) sendMessage(ctx context.Context, m sentMessage) error {
 	if m.Location != nil {
 		lat, lng, label = &m.Location.Lat, &m.Location.Lng, m.Location.Label
 	}
+	var meeting []byte
+	if m.Meeting != nil {
+		var err error
+		if meeting, err = json.Marshal(m.Meeting); err != nil {
+			return fmt.Errorf("send message: %w", err)
+		}
+	}
 	if _, err := t.Querier().Exec(ctx, sendMessageSQL, m.ID, m.ConversationID, id.Subject, string(id.Role), m.MessageType,
-		m.Content, m.FileID, m.At, storedName(id), messagePreview(m.Content, m.FileID, m.Location), m.TakeConversation,
-		lat, lng, label, !m.InGroup, id.Org); err != nil {
+		m.Content, m.FileID, m.At, storedName(id), messagePreview(m.Content, m.FileID, m.Location, m.Meeting), m.TakeConversation,
+		lat, lng, label, !m.InGroup, id.Org, meeting); err != nil {
 		return fmt.Errorf("send message: %w", err)
 	}
 	return nil
 }
 
+// nextMessageAt is a new message's created_at in sendMessageSQL: the
+// mutation's time ($8), but always after the conversation's latest
+// message. The conversation row is locked (lockedConversation), so
+// messages' times follow their commit order within a conversation, which
+// a read position (a group member's, readGroup) relies on: a message
+// committed after a reader moved past the latest one is newer than it,
+// whatever the clocks of the nodes that sent them.
+const nextMessageAt = `greatest($8, (SELECT c.last_message_at + interval '1 microsecond' FROM conversations c WHERE c.id = $2))`
+
 // sendMessageSQL is sendMessage's writes as one statement of
 // data-modifying CTEs: the sender is recorded (in users, and, outside
-// groups ($15), as a participant), the message inserted and made the conversation's latest
+// groups ($15), as a participant), the message inserted (at nextMessageAt)
+// and made the conversation's latest
 // (which reopens an archived one and, when $11 says so, assigns the
 // answering admin), and the sender's typing ended. The sub-statements share
 // one snapshot and none reads another's rows; the foreign keys that name
@@ -159,9 +180,9 @@ const sendMessageSQL = `WITH
 	joined AS (INSERT INTO conversation_participants (conversation_id, user_id, role)
 		SELECT $2, $3, $4 WHERE $15 ON CONFLICT DO NOTHING),
 	posted AS (INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
-			image_file_id, created_at, location_lat, location_lng, location_label)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $12, $13, $14)),
-	latest AS (UPDATE conversations SET last_message_at = $8, last_message_preview = $10,
+			image_file_id, created_at, location_lat, location_lng, location_label, meeting)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, ` + nextMessageAt + `, $12, $13, $14, $17) RETURNING created_at),
+	latest AS (UPDATE conversations SET last_message_at = (SELECT created_at FROM posted), last_message_preview = $10,
 		status = CASE WHEN status = 'archived' THEN 'active' ELSE status END,
 		assigned_admin_id = CASE WHEN $11 THEN coalesce(assigned_admin_id, $3) ELSE assigned_admin_id END
 		WHERE id = $2),
@@ -313,4 +334,28 @@ func (t tables) newestOf(ctx context.Context, convID string, ids []string) (time
 		return time.Time{}, false, nil
 	}
 	return *at, true, nil
+}
+
+// editMessage replaces message m's content with content (by userID, at
+// now), keeping the replaced version in message_edits, and, when m is its
+// conversation's latest message, its preview.
+func (t tables) editMessage(ctx context.Context, m Message, content, preview, by string, now time.Time) error {
+	written := m.CreatedAt
+	if m.EditedAt != nil {
+		written = *m.EditedAt
+	}
+	if _, err := t.Querier().Exec(ctx, `INSERT INTO message_edits (message_id, version, content, written_at, replaced_at, replaced_by)
+		SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5 FROM message_edits WHERE message_id = $1`,
+		m.ID, m.Content, written, now, by); err != nil {
+		return fmt.Errorf("keep message version: %w", err)
+	}
+	if _, err := t.Querier().Exec(ctx, `UPDATE messages SET content = $2, edited_at = $3 WHERE id = $1`, m.ID, content, now); err != nil {
+		return fmt.Errorf("edit message: %w", err)
+	}
+	if _, err := t.Querier().Exec(ctx, `UPDATE conversations SET last_message_preview = $2 WHERE id = $1
+		AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND (created_at, id) > ($3, $4))`,
+		m.ConversationID, preview, m.CreatedAt, m.ID); err != nil {
+		return fmt.Errorf("update preview: %w", err)
+	}
+	return nil
 }

@@ -97,6 +97,24 @@ func TestLiveGroups(t *testing.T) {
 	})
 	require.Equal(t, []string{party, team}, groupIDs(currentValue[[]liveGroup](t, all)))
 
+	// Archived by a member, the group leaves everyone's active list; a new
+	// message brings it back.
+	mutate(t, ctx, sc, "archiveConversation", map[string]any{"conversationId": team})
+	waitValue(t, all, func(l []liveGroup) error {
+		if ids := groupIDs(l); len(ids) != 1 || ids[0] != party {
+			return fmt.Errorf("groups %v", ids)
+		}
+		return nil
+	})
+	_, _, err = sendText(ctx, sc, team, "Back to work")
+	require.NoError(t, err)
+	waitValue(t, all, func(l []liveGroup) error {
+		if ids := groupIDs(l); len(ids) != 2 || ids[0] != team {
+			return fmt.Errorf("groups %v", ids)
+		}
+		return nil
+	})
+
 	// The group's thread is live for its members too.
 	msgs := subscribeWait(t, ctx, sc, "shared/chat:getMessages", map[string]any{"conversationId": party})
 	_, _, err = sendText(ctx, jc, party, "And a salad")

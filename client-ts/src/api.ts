@@ -82,6 +82,12 @@ export type DeleteMessageArgs = {
   messageId: string;
 };
 
+/** Go type chat.EditMessageArgs. */
+export type EditMessageArgs = {
+  messageId: string;
+  content: string;
+};
+
 /** Go type functions.EmptyArgs. */
 export type EmptyArgs = Record<string, never>;
 
@@ -164,6 +170,22 @@ export type MarkReadResult = {
   messageIds: string[];
 };
 
+/** Go type chat.Meeting. */
+export type Meeting = {
+  title: string;
+  startsAt: number;
+  durationMinutes: number;
+  joinUrl: string;
+};
+
+/** Go type chat.MeetingArgs. */
+export type MeetingArgs = {
+  title: string;
+  startsAt: number;
+  durationMinutes: number;
+  joinUrl: string;
+};
+
 /** Go type chat.MessageDoc. */
 export type MessageDoc = {
   _id: string;
@@ -172,13 +194,26 @@ export type MessageDoc = {
   senderId: string;
   senderType: "customer" | "store" | "admin" | "system";
   senderName: string;
-  messageType: "text" | "image" | "system" | "transfer" | "location";
+  messageType: "text" | "image" | "system" | "transfer" | "location" | "meeting";
   content: string;
   isRead: boolean;
   readAt?: number;
   isDeleted: boolean;
+  editedAt?: number;
   imageAttachment?: ImageDoc;
   location?: Location;
+  meeting?: Meeting;
+};
+
+/** Go type chat.MessageHistory. */
+export type MessageHistory = {
+  messageId: string;
+  versions: VersionDoc[];
+};
+
+/** Go type chat.MessageIDArgs. */
+export type MessageIDArgs = {
+  messageId: string;
 };
 
 /** Go type chat.MessagePage. */
@@ -217,9 +252,10 @@ export type ParticipantDoc = {
 export type SendMessageArgs = {
   conversationId: string;
   content: string;
-  messageType: "text" | "image" | "system" | "location";
+  messageType: "text" | "image" | "system" | "location" | "meeting";
   imageAttachment?: ImageAttachment | null;
   location?: LocationArgs | null;
+  meeting?: MeetingArgs | null;
 };
 
 /** Go type chat.TransferConversationArgs. */
@@ -240,6 +276,14 @@ export type TypingIndicator = {
 export type UpdateTypingStatusArgs = {
   conversationId: string;
   isTyping: boolean;
+};
+
+/** Go type chat.VersionDoc. */
+export type VersionDoc = {
+  version: number;
+  content: string;
+  writtenAt: number;
+  replacedAt?: number;
 };
 
 /** The machine-readable codes of ParleyErrorData. */
@@ -283,6 +327,8 @@ export const api = {
       createOrGetConversation: makeFunctionReference<"mutation", CreateOrGetConversationArgs, ConversationRef>("shared/chat:createOrGetConversation"),
       /** mutation shared/chat:deleteMessage */
       deleteMessage: makeFunctionReference<"mutation", DeleteMessageArgs, null>("shared/chat:deleteMessage"),
+      /** mutation shared/chat:editMessage */
+      editMessage: makeFunctionReference<"mutation", EditMessageArgs, null>("shared/chat:editMessage"),
       /** mutation shared/chat:generateUploadUrl */
       generateUploadUrl: makeFunctionReference<"mutation", EmptyArgs, string>("shared/chat:generateUploadUrl"),
       /** query shared/chat:getChatSettings */
@@ -293,6 +339,8 @@ export const api = {
       getConversations: makeFunctionReference<"query", GetConversationsArgs, ConversationDoc[]>("shared/chat:getConversations"),
       /** query shared/chat:getGroupConversations */
       getGroupConversations: makeFunctionReference<"query", GetGroupConversationsArgs, ConversationDoc[]>("shared/chat:getGroupConversations"),
+      /** query shared/chat:getMessageHistory */
+      getMessageHistory: makeFunctionReference<"query", MessageIDArgs, MessageHistory>("shared/chat:getMessageHistory"),
       /** query shared/chat:getMessages */
       getMessages: makeFunctionReference<"query", GetMessagesArgs, MessagePage>("shared/chat:getMessages"),
       /** query shared/chat:getMessagesPaginated */
@@ -326,11 +374,13 @@ export const functionNames = {
   "shared/chat:createGroupConversation": "mutation",
   "shared/chat:createOrGetConversation": "mutation",
   "shared/chat:deleteMessage": "mutation",
+  "shared/chat:editMessage": "mutation",
   "shared/chat:generateUploadUrl": "mutation",
   "shared/chat:getChatSettings": "query",
   "shared/chat:getConversation": "query",
   "shared/chat:getConversations": "query",
   "shared/chat:getGroupConversations": "query",
+  "shared/chat:getMessageHistory": "query",
   "shared/chat:getMessages": "query",
   "shared/chat:getMessagesPaginated": "query",
   "shared/chat:getTypingIndicators": "query",

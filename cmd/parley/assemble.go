@@ -55,6 +55,7 @@ func chatFlags(fl *flag.FlagSet) *chat.Config {
 	fl.DurationVar(&c.TypingTTL, "typing-ttl", 5*time.Second, "how long a typing indicator lasts without a refresh")
 	fl.Float64Var(&c.UploadsPerSecond, "upload-rate", 1, "image upload URLs per second a user may request (negative: no limit)")
 	fl.IntVar(&c.UploadBurst, "upload-burst", 10, "image upload URLs a user may request at once")
+	fl.DurationVar(&c.EditWindow, "edit-window", chat.DefaultEditWindow, "how long after sending its sender may edit a message (admins: any time)")
 	fl.IntVar(&c.MaxGroupSize, "max-group-size", chat.DefaultMaxGroupSize, "most participants of a group conversation, its creator included")
 	return c
 }

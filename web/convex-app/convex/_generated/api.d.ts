@@ -83,6 +83,12 @@ export type DeleteMessageArgs = {
   messageId: string;
 };
 
+/** Go type chat.EditMessageArgs. */
+export type EditMessageArgs = {
+  messageId: string;
+  content: string;
+};
+
 /** Go type functions.EmptyArgs. */
 export type EmptyArgs = Record<string, never>;
 
@@ -165,6 +171,22 @@ export type MarkReadResult = {
   messageIds: string[];
 };
 
+/** Go type chat.Meeting. */
+export type Meeting = {
+  title: string;
+  startsAt: number;
+  durationMinutes: number;
+  joinUrl: string;
+};
+
+/** Go type chat.MeetingArgs. */
+export type MeetingArgs = {
+  title: string;
+  startsAt: number;
+  durationMinutes: number;
+  joinUrl: string;
+};
+
 /** Go type chat.MessageDoc. */
 export type MessageDoc = {
   _id: string;
@@ -173,13 +195,26 @@ export type MessageDoc = {
   senderId: string;
   senderType: "customer" | "store" | "admin" | "system";
   senderName: string;
-  messageType: "text" | "image" | "system" | "transfer" | "location";
+  messageType: "text" | "image" | "system" | "transfer" | "location" | "meeting";
   content: string;
   isRead: boolean;
   readAt?: number;
   isDeleted: boolean;
+  editedAt?: number;
   imageAttachment?: ImageDoc;
   location?: Location;
+  meeting?: Meeting;
+};
+
+/** Go type chat.MessageHistory. */
+export type MessageHistory = {
+  messageId: string;
+  versions: VersionDoc[];
+};
+
+/** Go type chat.MessageIDArgs. */
+export type MessageIDArgs = {
+  messageId: string;
 };
 
 /** Go type chat.MessagePage. */
@@ -218,9 +253,10 @@ export type ParticipantDoc = {
 export type SendMessageArgs = {
   conversationId: string;
   content: string;
-  messageType: "text" | "image" | "system" | "location";
+  messageType: "text" | "image" | "system" | "location" | "meeting";
   imageAttachment?: ImageAttachment | null;
   location?: LocationArgs | null;
+  meeting?: MeetingArgs | null;
 };
 
 /** Go type chat.TransferConversationArgs. */
@@ -241,6 +277,14 @@ export type TypingIndicator = {
 export type UpdateTypingStatusArgs = {
   conversationId: string;
   isTyping: boolean;
+};
+
+/** Go type chat.VersionDoc. */
+export type VersionDoc = {
+  version: number;
+  content: string;
+  writtenAt: number;
+  replacedAt?: number;
 };
 
 /** The machine-readable codes of ParleyErrorData. */
@@ -284,6 +328,8 @@ export declare const api: {
       createOrGetConversation: FunctionReference<"mutation", "public", CreateOrGetConversationArgs, ConversationRef>;
       /** mutation shared/chat:deleteMessage */
       deleteMessage: FunctionReference<"mutation", "public", DeleteMessageArgs, null>;
+      /** mutation shared/chat:editMessage */
+      editMessage: FunctionReference<"mutation", "public", EditMessageArgs, null>;
       /** mutation shared/chat:generateUploadUrl */
       generateUploadUrl: FunctionReference<"mutation", "public", EmptyArgs, string>;
       /** query shared/chat:getChatSettings */
@@ -294,6 +340,8 @@ export declare const api: {
       getConversations: FunctionReference<"query", "public", GetConversationsArgs, ConversationDoc[]>;
       /** query shared/chat:getGroupConversations */
       getGroupConversations: FunctionReference<"query", "public", GetGroupConversationsArgs, ConversationDoc[]>;
+      /** query shared/chat:getMessageHistory */
+      getMessageHistory: FunctionReference<"query", "public", MessageIDArgs, MessageHistory>;
       /** query shared/chat:getMessages */
       getMessages: FunctionReference<"query", "public", GetMessagesArgs, MessagePage>;
       /** query shared/chat:getMessagesPaginated */
