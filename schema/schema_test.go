@@ -24,7 +24,7 @@ func TestMigrateAndPublication(t *testing.T) {
 
 	applied, err := schema.Migrate(ctx, pool)
 	require.NoError(t, err)
-	require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8}, applied)
+	require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8, 9}, applied)
 	applied, err = schema.Migrate(ctx, pool)
 	require.NoError(t, err)
 	require.Empty(t, applied, "a second run applies nothing")
@@ -46,7 +46,7 @@ func TestMigrateAndPublication(t *testing.T) {
 		require.Equal(t, "f", id, "%s needs REPLICA IDENTITY FULL", tbl)
 	}
 	sort.Strings(tables)
-	require.Equal(t, []string{"chat_settings", "conversation_participants", "conversations", "files", "messages",
+	require.Equal(t, []string{"chat_settings", "conversation_participants", "conversations", "files", "message_edits", "messages",
 		"orders", "store_staff", "stores", "typing_state", "users"}, tables)
 
 	var n int

@@ -1,6 +1,17 @@
 import { api, type ConversationDoc, type MessageDoc } from "@parley/client";
-import { useChat, useMutation, usePaginatedQuery, useQuery } from "@parley/client/react";
-import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import {
+  useChat,
+  useMutation,
+  usePaginatedQuery,
+  useQuery,
+} from "@parley/client/react";
+import {
+  useEffect,
+  useRef,
+  useState,
+  type FormEvent,
+  type KeyboardEvent,
+} from "react";
 import type { DemoIdentity, Identity } from "./auth";
 import { conversationTitle, myUnread } from "./ConversationList";
 import { errorMessage, money, shortTime } from "./format";
@@ -11,29 +22,48 @@ const pageSize = 30;
 
 /** Whether me speaks in c (sends, types, marks read); admins only moderate store conversations. */
 function isParticipant(me: Identity, c: ConversationDoc): boolean {
-  if (c.conversationType === "group") return (c.participants ?? []).some((p) => p.userId === me.sub);
+  if (c.conversationType === "group")
+    return (c.participants ?? []).some((p) => p.userId === me.sub);
   switch (me.role) {
     case "customer":
       return c.customerId === me.sub;
     case "store":
-      return c.conversationType === "customer_to_store" && c.storeId === me.store_id;
+      return (
+        c.conversationType === "customer_to_store" && c.storeId === me.store_id
+      );
     case "admin":
       return c.conversationType === "customer_to_admin";
   }
 }
 
-export function Thread({ conversationId, me, demo }: { conversationId: string; me: Identity; demo: DemoIdentity[] | null }) {
+export function Thread({
+  conversationId,
+  me,
+  demo,
+}: {
+  conversationId: string;
+  me: Identity;
+  demo: DemoIdentity[] | null;
+}) {
   const conv = useQuery(api.shared.chat.getConversation, { conversationId });
   // useChat brings typing (debounced on keystrokes), the typing indicators
   // and markAsRead; the message list itself is paginated below, so useChat
   // subscribes to no messages of its own.
   const chat = useChat(conversationId, { messages: false });
-  const history = usePaginatedQuery(api.shared.chat.getMessagesPaginated, { conversationId }, { initialNumItems: pageSize });
+  const history = usePaginatedQuery(
+    api.shared.chat.getMessagesPaginated,
+    { conversationId },
+    { initialNumItems: pageSize },
+  );
   const participant = conv ? isParticipant(me, conv) : false;
   // A group's detail has no per-member count: any new message there is
   // marked read (the server reports what it covered).
   const group = conv?.conversationType === "group";
-  const unread = conv ? (group ? (conv.lastMessageAt ?? 0) : myUnread(conv, me)) : 0;
+  const unread = conv
+    ? group
+      ? (conv.lastMessageAt ?? 0)
+      : myUnread(conv, me)
+    : 0;
 
   // Read receipts: whatever arrives while the thread is open and the page
   // visible is read.
@@ -56,16 +86,30 @@ export function Thread({ conversationId, me, demo }: { conversationId: string; m
     return <div className="thread loading muted">Loading conversation…</div>;
   }
   return (
-    <section className="thread" data-testid="thread" data-conversation-id={conversationId}>
+    <section
+      className="thread"
+      data-testid="thread"
+      data-conversation-id={conversationId}
+    >
       <ThreadHeader conv={conv} me={me} demo={demo} />
       <MessageList conv={conv} me={me} history={history} />
-      <TypingLine names={(chat.typingIndicators ?? []).map((t) => t.userName)} />
+      <TypingLine
+        names={(chat.typingIndicators ?? []).map((t) => t.userName)}
+      />
       <Composer conv={conv} me={me} participant={participant} chat={chat} />
     </section>
   );
 }
 
-function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity; demo: DemoIdentity[] | null }) {
+function ThreadHeader({
+  conv,
+  me,
+  demo,
+}: {
+  conv: ConversationDoc;
+  me: Identity;
+  demo: DemoIdentity[] | null;
+}) {
   const archive = useMutation(api.shared.chat.archiveConversation);
   const block = useMutation(api.shared.chat.blockConversation);
   const unblock = useMutation(api.shared.chat.unblockConversation);
@@ -86,11 +130,15 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
   };
   const support = conv.conversationType === "customer_to_admin";
   const canModerate = me.role === "admin" && support;
-  const canArchive = conv.status === "active" && (me.role === "admin" || isParticipant(me, conv));
+  const canArchive =
+    conv.status === "active" &&
+    (me.role === "admin" || isParticipant(me, conv));
   // Admins close any conversation; a store's staff close their store's, a
   // group's creator the group.
   const group = conv.conversationType === "group";
-  const canClose = me.role === "admin" || (group ? conv.createdBy === me.sub : me.role === "store" && !support);
+  const canClose =
+    me.role === "admin" ||
+    (group ? conv.createdBy === me.sub : me.role === "store" && !support);
   const closed = conv.status === "closed";
 
   return (
@@ -100,7 +148,10 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
         <div className="muted small">
           {group ? (
             <span data-testid="group-members">
-              Group · {(conv.participants ?? []).map((p) => (p.userId === me.sub ? "you" : p.name)).join(", ")}
+              Group ·{" "}
+              {(conv.participants ?? [])
+                .map((p) => (p.userId === me.sub ? "you" : p.name))
+                .join(", ")}
             </span>
           ) : support ? (
             "Support conversation"
@@ -109,29 +160,45 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
           )}
           {conv.orderSummary && (
             <>
-              {" · "}Order {conv.orderSummary._id} · {money(conv.orderSummary.totalAmount)} · {conv.orderSummary.status}
+              {" · "}Order {conv.orderSummary._id} ·{" "}
+              {money(conv.orderSummary.totalAmount)} ·{" "}
+              {conv.orderSummary.status}
             </>
           )}
         </div>
         <div className="tags">
-          {conv.status !== "active" && <span className="tag">{conv.status}</span>}
+          {conv.status !== "active" && (
+            <span className="tag">{conv.status}</span>
+          )}
           {conv.isBlocked && (
             <span className="tag danger" data-testid="blocked-tag">
               blocked
             </span>
           )}
           {support && me.role === "admin" && (
-            <span className="tag">{conv.assignedAdminId ? `assigned: ${adminName(conv.assignedAdminId, demo)}` : "unassigned"}</span>
+            <span className="tag">
+              {conv.assignedAdminId
+                ? `assigned: ${adminName(conv.assignedAdminId, demo)}`
+                : "unassigned"}
+            </span>
           )}
         </div>
       </div>
       <div className="thread-actions">
-        {canModerate && <Transfer conv={conv} me={me} demo={demo} busy={busy} act={act} />}
+        {canModerate && (
+          <Transfer conv={conv} me={me} demo={demo} busy={busy} act={act} />
+        )}
         {canModerate && (
           <button
             disabled={busy}
             data-testid={conv.isBlocked ? "unblock" : "block"}
-            onClick={() => void act(() => (conv.isBlocked ? unblock : block)({ conversationId: conv._id }))}
+            onClick={() =>
+              void act(() =>
+                (conv.isBlocked ? unblock : block)({
+                  conversationId: conv._id,
+                }),
+              )
+            }
           >
             {conv.isBlocked ? "Unblock" : "Block"}
           </button>
@@ -140,13 +207,23 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
           <button
             disabled={busy}
             data-testid={closed ? "reopen" : "close"}
-            onClick={() => void act(() => (closed ? reopen : close)({ conversationId: conv._id }))}
+            onClick={() =>
+              void act(() =>
+                (closed ? reopen : close)({ conversationId: conv._id }),
+              )
+            }
           >
             {closed ? "Reopen" : "Close"}
           </button>
         )}
         {canArchive && (
-          <button disabled={busy} data-testid="archive" onClick={() => void act(() => archive({ conversationId: conv._id }))}>
+          <button
+            disabled={busy}
+            data-testid="archive"
+            onClick={() =>
+              void act(() => archive({ conversationId: conv._id }))
+            }
+          >
             Archive
           </button>
         )}
@@ -181,13 +258,26 @@ function Transfer({
   const admins = (demo ?? []).filter((d) => d.role === "admin");
   const open = admins.filter((a) => a.sub !== conv.assignedAdminId);
   const [to, setTo] = useState("");
-  const target = demo ? (open.some((a) => a.sub === to) ? to : (open[0]?.sub ?? "")) : to.trim();
+  const target = demo
+    ? open.some((a) => a.sub === to)
+      ? to
+      : (open[0]?.sub ?? "")
+    : to.trim();
   return (
     <span className="transfer">
       {demo ? (
-        <select value={target} onChange={(e) => setTo(e.target.value)} aria-label="Transfer to" disabled={open.length === 0}>
+        <select
+          value={target}
+          onChange={(e) => setTo(e.target.value)}
+          aria-label="Transfer to"
+          disabled={open.length === 0}
+        >
           {admins.map((a) => (
-            <option key={a.sub} value={a.sub} disabled={a.sub === conv.assignedAdminId}>
+            <option
+              key={a.sub}
+              value={a.sub}
+              disabled={a.sub === conv.assignedAdminId}
+            >
               {a.name ?? a.sub}
               {a.sub === me.sub ? " (you)" : ""}
               {a.sub === conv.assignedAdminId ? " (assigned)" : ""}
@@ -195,7 +285,12 @@ function Transfer({
           ))}
         </select>
       ) : (
-        <input value={to} onChange={(e) => setTo(e.target.value)} placeholder="Admin id" aria-label="Transfer to admin id" />
+        <input
+          value={to}
+          onChange={(e) => setTo(e.target.value)}
+          placeholder="Admin id"
+          aria-label="Transfer to admin id"
+        />
       )}
       <button
         disabled={busy || !target}
@@ -213,9 +308,19 @@ function Transfer({
   );
 }
 
-type History = ReturnType<typeof usePaginatedQuery<typeof api.shared.chat.getMessagesPaginated>>;
+type History = ReturnType<
+  typeof usePaginatedQuery<typeof api.shared.chat.getMessagesPaginated>
+>;
 
-function MessageList({ conv, me, history }: { conv: ConversationDoc; me: Identity; history: History }) {
+function MessageList({
+  conv,
+  me,
+  history,
+}: {
+  conv: ConversationDoc;
+  me: Identity;
+  history: History;
+}) {
   const { items, discard, retry } = useOutbox();
   const pending = items.filter((i) => i.conversationId === conv._id);
   const scroller = useRef<HTMLDivElement>(null);
@@ -232,7 +337,11 @@ function MessageList({ conv, me, history }: { conv: ConversationDoc; me: Identit
     if (!el || !scroller.current) return undefined;
     const io = new IntersectionObserver(
       (entries) => {
-        if (entries.some((e) => e.isIntersecting) && statusRef.current === "CanLoadMore") loadMore(pageSize);
+        if (
+          entries.some((e) => e.isIntersecting) &&
+          statusRef.current === "CanLoadMore"
+        )
+          loadMore(pageSize);
       },
       { root: scroller.current, rootMargin: "200px 0px 0px 0px" },
     );
@@ -253,7 +362,12 @@ function MessageList({ conv, me, history }: { conv: ConversationDoc; me: Identit
   return (
     <div className="messages" ref={scroller} data-testid="messages">
       {[...pending].reverse().map((p) => (
-        <PendingBubble key={p.localId} item={p} onRetry={() => retry(p.localId)} onDiscard={() => discard(p.localId)} />
+        <PendingBubble
+          key={p.localId}
+          item={p}
+          onRetry={() => retry(p.localId)}
+          onDiscard={() => discard(p.localId)}
+        />
       ))}
       {messages.map((m) => (
         <Message key={m._id} m={m} me={me} conv={conv} />
@@ -263,27 +377,78 @@ function MessageList({ conv, me, history }: { conv: ConversationDoc; me: Identit
           No messages yet. Say hello!
         </div>
       )}
-      <div ref={edge} className="history-edge muted small" data-testid="history-edge" data-status={status}>
-        {status === "LoadingMore" ? "Loading older messages…" : status === "Exhausted" && messages.length > 0 ? "Beginning of the conversation" : ""}
+      <div
+        ref={edge}
+        className="history-edge muted small"
+        data-testid="history-edge"
+        data-status={status}
+      >
+        {status === "LoadingMore"
+          ? "Loading older messages…"
+          : status === "Exhausted" && messages.length > 0
+            ? "Beginning of the conversation"
+            : ""}
       </div>
     </div>
   );
 }
 
-function Message({ m, me, conv }: { m: MessageDoc; me: Identity; conv: ConversationDoc }) {
+/** Message types whose content (a text, or a caption) may be edited. */
+const editableTypes = new Set(["text", "image", "location", "meeting"]);
+
+function Message({
+  m,
+  me,
+  conv,
+}: {
+  m: MessageDoc;
+  me: Identity;
+  conv: ConversationDoc;
+}) {
   const del = useMutation(api.shared.chat.deleteMessage);
+  const editMessage = useMutation(api.shared.chat.editMessage);
   const [error, setError] = useState<string | null>(null);
+  const [editing, setEditing] = useState<string | null>(null);
+  const [showHistory, setShowHistory] = useState(false);
   const mine = m.senderId === me.sub;
   const canDelete = !m.isDeleted && (mine || me.role === "admin");
-  const remove = () => del({ messageId: m._id }).catch((e) => setError(errorMessage(e)));
+  // The server holds the edit window (15 minutes unless configured) and
+  // says so when an edit comes too late.
+  const canEdit =
+    mine &&
+    !m.isDeleted &&
+    editableTypes.has(m.messageType) &&
+    conv.status !== "closed" &&
+    !conv.isBlocked;
+  const remove = () =>
+    del({ messageId: m._id }).catch((e) => setError(errorMessage(e)));
+  const save = async (e?: FormEvent) => {
+    e?.preventDefault();
+    if (editing === null) return;
+    setError(null);
+    try {
+      await editMessage({ messageId: m._id, content: editing });
+      setEditing(null);
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
 
   if (m.messageType === "system" || m.messageType === "transfer") {
     return (
-      <div className={`notice ${m.messageType}`} data-testid="notice" data-message-id={m._id}>
+      <div
+        className={`notice ${m.messageType}`}
+        data-testid="notice"
+        data-message-id={m._id}
+      >
         <span>{m.isDeleted ? "Notice deleted" : m.content}</span>
         <span className="muted small"> · {shortTime(m._creationTime)}</span>
         {canDelete && me.role === "admin" && (
-          <button className="link small" onClick={() => void remove()} title="Delete notice">
+          <button
+            className="link small"
+            onClick={() => void remove()}
+            title="Delete notice"
+          >
             Delete
           </button>
         )}
@@ -293,11 +458,18 @@ function Message({ m, me, conv }: { m: MessageDoc; me: Identity; conv: Conversat
   const img = m.imageAttachment;
   const loc = m.location;
   return (
-    <div className={`msg ${mine ? "mine" : "theirs"} ${m.isDeleted ? "deleted" : ""}`} data-testid="message" data-message-id={m._id}>
+    <div
+      className={`msg ${mine ? "mine" : "theirs"} ${m.isDeleted ? "deleted" : ""}`}
+      data-testid="message"
+      data-message-id={m._id}
+    >
       {!mine && (
         <div className="sender small">
           {m.senderName}
-          {conv.conversationType === "customer_to_store" && m.senderType === "admin" ? " (Parley)" : ""}
+          {conv.conversationType === "customer_to_store" &&
+          m.senderType === "admin"
+            ? " (Parley)"
+            : ""}
         </div>
       )}
       {m.isDeleted ? (
@@ -321,7 +493,12 @@ function Message({ m, me, conv }: { m: MessageDoc; me: Identity; conv: Conversat
             </a>
           )}
           {img && (
-            <a href={img.url} target="_blank" rel="noreferrer" className="image-link">
+            <a
+              href={img.url}
+              target="_blank"
+              rel="noreferrer"
+              className="image-link"
+            >
               <img
                 src={img.thumbnailUrl ?? img.url}
                 width={img.thumbnailWidth || undefined}
@@ -332,18 +509,79 @@ function Message({ m, me, conv }: { m: MessageDoc; me: Identity; conv: Conversat
               />
             </a>
           )}
-          {m.content && <div className="text">{m.content}</div>}
+          {m.meeting && <MeetingCard meeting={m.meeting} />}
+          {editing !== null ? (
+            <form className="edit-form" onSubmit={(e) => void save(e)}>
+              <textarea
+                value={editing}
+                onChange={(e) => setEditing(e.target.value)}
+                onKeyDown={(e) => {
+                  if (e.key === "Enter" && !e.shiftKey) void save();
+                  if (e.key === "Escape") setEditing(null);
+                }}
+                aria-label="Edit message"
+                data-testid="edit-input"
+                autoFocus
+              />
+              <div className="row small">
+                <button
+                  type="submit"
+                  className="primary"
+                  data-testid="edit-save"
+                >
+                  Save
+                </button>
+                <button
+                  type="button"
+                  className="link"
+                  onClick={() => setEditing(null)}
+                >
+                  Cancel
+                </button>
+              </div>
+            </form>
+          ) : (
+            m.content && <div className="text">{m.content}</div>
+          )}
+          {showHistory && <History messageId={m._id} />}
         </>
       )}
       <div className="meta small">
         <span>{shortTime(m._creationTime)}</span>
+        {m.editedAt !== undefined && !m.isDeleted && (
+          <button
+            className="link small edited"
+            data-testid="edited"
+            title={`Edited ${shortTime(m.editedAt)}: show the versions`}
+            onClick={() => setShowHistory((v) => !v)}
+          >
+            edited
+          </button>
+        )}
         {mine && (
-          <span className={`receipt ${m.isRead ? "read" : ""}`} data-testid="receipt" title={m.readAt ? `Read ${shortTime(m.readAt)}` : "Delivered"}>
+          <span
+            className={`receipt ${m.isRead ? "read" : ""}`}
+            data-testid="receipt"
+            title={m.readAt ? `Read ${shortTime(m.readAt)}` : "Delivered"}
+          >
             {m.isRead ? "✓✓ Read" : "✓ Sent"}
           </span>
         )}
+        {canEdit && editing === null && (
+          <button
+            className="link small"
+            onClick={() => setEditing(m.content)}
+            data-testid="edit-message"
+          >
+            Edit
+          </button>
+        )}
         {canDelete && (
-          <button className="link small delete" onClick={() => void remove()} data-testid="delete-message">
+          <button
+            className="link small delete"
+            onClick={() => void remove()}
+            data-testid="delete-message"
+          >
             Delete
           </button>
         )}
@@ -353,10 +591,70 @@ function Message({ m, me, conv }: { m: MessageDoc; me: Identity; conv: Conversat
   );
 }
 
-function PendingBubble({ item, onRetry, onDiscard }: { item: OutboxItem; onRetry: () => void; onDiscard: () => void }) {
+/** A meeting message's call: its title, when, how long, and a join link. */
+function MeetingCard({
+  meeting,
+}: {
+  meeting: NonNullable<MessageDoc["meeting"]>;
+}) {
+  const start = new Date(meeting.startsAt);
+  return (
+    <div className="meeting" data-testid="meeting">
+      <div>
+        <span aria-hidden>📅</span> <strong>{meeting.title}</strong>
+      </div>
+      <div className="small muted">
+        {start.toLocaleString(undefined, {
+          dateStyle: "medium",
+          timeStyle: "short",
+        })}{" "}
+        · {meeting.durationMinutes} min
+      </div>
+      <a
+        href={meeting.joinUrl}
+        target="_blank"
+        rel="noreferrer noopener"
+        data-testid="meeting-join"
+      >
+        Join the call
+      </a>
+    </div>
+  );
+}
+
+/** An edited message's versions, oldest first (live). */
+function History({ messageId }: { messageId: string }) {
+  const history = useQuery(api.shared.chat.getMessageHistory, { messageId });
+  if (history === undefined)
+    return <div className="history small muted">Loading versions…</div>;
+  return (
+    <ol className="history small" data-testid="history">
+      {history.versions.map((v) => (
+        <li key={v.version} data-testid="version">
+          <span className="muted">{shortTime(v.writtenAt)}</span>{" "}
+          {v.content || <em className="muted">(no text)</em>}
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function PendingBubble({
+  item,
+  onRetry,
+  onDiscard,
+}: {
+  item: OutboxItem;
+  onRetry: () => void;
+  onDiscard: () => void;
+}) {
   const failed = item.status === "failed";
   return (
-    <div className={`msg mine pending ${failed ? "failed" : ""} ${item.kind}`} data-testid="pending" data-status={item.status}>
+    <div
+      className={`msg mine pending ${failed ? "failed" : ""} ${item.kind}`}
+      data-testid="pending"
+      data-status={item.status}
+    >
       {item.previewUrl && (
         <div className="image-preview">
           <img
@@ -367,18 +665,32 @@ function PendingBubble({ item, onRetry, onDiscard }: { item: OutboxItem; onRetry
             }}
           />
           {!failed && item.progress !== undefined && item.progress < 1 && (
-            <progress value={item.progress} max={1} data-testid="upload-progress" />
+            <progress
+              value={item.progress}
+              max={1}
+              data-testid="upload-progress"
+            />
           )}
         </div>
       )}
-      {item.content && <div className="text">{item.kind === "system" ? `System notice: ${item.content}` : item.content}</div>}
+      {item.content && (
+        <div className="text">
+          {item.kind === "system"
+            ? `System notice: ${item.content}`
+            : item.content}
+        </div>
+      )}
       <div className="meta small">
         {failed ? (
           <>
             <span className="error" role="alert">
               Not sent: {item.error}
             </span>
-            <button className="link small" onClick={onRetry} data-testid="retry">
+            <button
+              className="link small"
+              onClick={onRetry}
+              data-testid="retry"
+            >
               Retry
             </button>
             <button className="link small" onClick={onDiscard}>
@@ -386,7 +698,11 @@ function PendingBubble({ item, onRetry, onDiscard }: { item: OutboxItem; onRetry
             </button>
           </>
         ) : (
-          <span className="sending">{item.kind === "image" && (item.progress ?? 0) < 1 ? "Uploading…" : "Sending…"}</span>
+          <span className="sending">
+            {item.kind === "image" && (item.progress ?? 0) < 1
+              ? "Uploading…"
+              : "Sending…"}
+          </span>
         )}
       </div>
     </div>
@@ -403,7 +719,9 @@ function TypingLine({ names }: { names: string[] }) {
             <i />
             <i />
           </span>{" "}
-          {names.length === 1 ? `${names[0]} is typing…` : `${names.join(", ")} are typing…`}
+          {names.length === 1
+            ? `${names[0]} is typing…`
+            : `${names.join(", ")} are typing…`}
         </span>
       )}
     </div>
@@ -425,6 +743,7 @@ function Composer({
   const outbox = useOutbox();
   const [text, setText] = useState("");
   const [system, setSystem] = useState(false);
+  const [scheduling, setScheduling] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
   const admin = me.role === "admin";
 
@@ -459,7 +778,11 @@ function Composer({
     e?.preventDefault();
     const content = text.trim();
     if (!content) return;
-    outbox.sendText(conv._id, content, asSystem ? { system: true } : { send: (args) => chat.sendMessage(args) });
+    outbox.sendText(
+      conv._id,
+      content,
+      asSystem ? { system: true } : { send: (args) => chat.sendMessage(args) },
+    );
     setText("");
   };
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
@@ -476,45 +799,184 @@ function Composer({
   };
 
   return (
-    <form className="composer" onSubmit={submit}>
-      {!asSystem && (
-        <label className="attach" title={`Send an image (up to ${settings?.maxImageSizeMB ?? 5} MB)`}>
-          <input
-            ref={fileInput}
-            type="file"
-            accept={(settings?.allowedImageTypes ?? ["image/*"]).join(",")}
-            onChange={onFile}
-            data-testid="file-input"
-            hidden
-          />
-          <svg aria-hidden width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round">
-            <path d="M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48" />
-          </svg>
-          <span className="sr-only">Attach an image</span>
-        </label>
+    <>
+      {scheduling && (
+        <MeetingForm
+          conversationId={conv._id}
+          onDone={() => setScheduling(false)}
+        />
       )}
-      <textarea
-        value={text}
-        rows={1}
-        onChange={(e) => {
-          setText(e.target.value);
-          if (!asSystem) chat.onInput();
-        }}
-        onBlur={() => chat.stopTyping()}
-        onKeyDown={onKeyDown}
-        placeholder={asSystem ? "System notice to both sides…" : "Write a message…"}
-        aria-label="Message"
-        data-testid="composer-input"
+      <form className="composer" onSubmit={submit}>
+        {!asSystem && (
+          <button
+            type="button"
+            className="attach"
+            title="Schedule a call"
+            aria-pressed={scheduling}
+            onClick={() => setScheduling((v) => !v)}
+            data-testid="schedule-call"
+          >
+            <span aria-hidden>📅</span>
+            <span className="sr-only">Schedule a call</span>
+          </button>
+        )}
+        {!asSystem && (
+          <label
+            className="attach"
+            title={`Send an image (up to ${settings?.maxImageSizeMB ?? 5} MB)`}
+          >
+            <input
+              ref={fileInput}
+              type="file"
+              accept={(settings?.allowedImageTypes ?? ["image/*"]).join(",")}
+              onChange={onFile}
+              data-testid="file-input"
+              hidden
+            />
+            <svg
+              aria-hidden
+              width="18"
+              height="18"
+              viewBox="0 0 24 24"
+              fill="none"
+              stroke="currentColor"
+              strokeWidth="2"
+              strokeLinecap="round"
+              strokeLinejoin="round"
+            >
+              <path d="M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48" />
+            </svg>
+            <span className="sr-only">Attach an image</span>
+          </label>
+        )}
+        <textarea
+          value={text}
+          rows={1}
+          onChange={(e) => {
+            setText(e.target.value);
+            if (!asSystem) chat.onInput();
+          }}
+          onBlur={() => chat.stopTyping()}
+          onKeyDown={onKeyDown}
+          placeholder={
+            asSystem ? "System notice to both sides…" : "Write a message…"
+          }
+          aria-label="Message"
+          data-testid="composer-input"
+        />
+        {admin && (
+          <label
+            className="system-toggle small"
+            title="Post as a system notice (gets through blocks)"
+          >
+            <input
+              type="checkbox"
+              checked={asSystem}
+              disabled={systemOnly}
+              onChange={(e) => setSystem(e.target.checked)}
+              data-testid="system-toggle"
+            />{" "}
+            System notice
+          </label>
+        )}
+        <button
+          type="submit"
+          className="primary"
+          disabled={!text.trim()}
+          data-testid="send"
+        >
+          Send
+        </button>
+      </form>
+    </>
+  );
+}
+
+/** Schedules a call in the conversation: a meeting message. */
+function MeetingForm({
+  conversationId,
+  onDone,
+}: {
+  conversationId: string;
+  onDone: () => void;
+}) {
+  const send = useMutation(api.shared.chat.sendMessage);
+  const inAnHour = new Date(Date.now() + 3600_000);
+  inAnHour.setMinutes(0, 0, 0);
+  const local = new Date(
+    inAnHour.getTime() - inAnHour.getTimezoneOffset() * 60_000,
+  )
+    .toISOString()
+    .slice(0, 16);
+  const [title, setTitle] = useState("");
+  const [start, setStart] = useState(local);
+  const [minutes, setMinutes] = useState(30);
+  const [url, setUrl] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await send({
+        conversationId,
+        content: "",
+        messageType: "meeting",
+        meeting: {
+          title,
+          startsAt: new Date(start).getTime(),
+          durationMinutes: minutes,
+          joinUrl: url,
+        },
+      });
+      onDone();
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+  return (
+    <form
+      className="meeting-form"
+      onSubmit={(e) => void submit(e)}
+      data-testid="meeting-form"
+    >
+      <input
+        value={title}
+        onChange={(e) => setTitle(e.target.value)}
+        placeholder="Call title"
+        aria-label="Call title"
+        data-testid="meeting-title"
       />
-      {admin && (
-        <label className="system-toggle small" title="Post as a system notice (gets through blocks)">
-          <input type="checkbox" checked={asSystem} disabled={systemOnly} onChange={(e) => setSystem(e.target.checked)} data-testid="system-toggle" />{" "}
-          System notice
-        </label>
-      )}
-      <button type="submit" className="primary" disabled={!text.trim()} data-testid="send">
-        Send
+      <input
+        type="datetime-local"
+        value={start}
+        onChange={(e) => setStart(e.target.value)}
+        aria-label="Starts at"
+        data-testid="meeting-start"
+      />
+      <input
+        type="number"
+        min={1}
+        max={1440}
+        value={minutes}
+        onChange={(e) => setMinutes(Number(e.target.value))}
+        aria-label="Duration in minutes"
+        data-testid="meeting-minutes"
+      />
+      <input
+        value={url}
+        onChange={(e) => setUrl(e.target.value)}
+        placeholder="https://… join link"
+        aria-label="Join link"
+        data-testid="meeting-url"
+      />
+      <button type="submit" className="primary" data-testid="meeting-send">
+        Schedule
       </button>
+      {error && (
+        <p className="error small" role="alert">
+          {error}
+        </p>
+      )}
     </form>
   );
 }

@@ -255,6 +255,41 @@ test("a location message shows its label, point and a map link", async () => {
   assert.match(await shown.getAttribute("href"), /openstreetmap\.org\/\?mlat=52\.52&mlon=13\.405/);
 });
 
+test("an edit shows on both sides, with its versions", async () => {
+  await pizza.goto(`${server.url}/c/${conv}`);
+  await pizza.getByTestId("thread").waitFor();
+  const first = `Two large pizzas ${stamp}`;
+  const second = `Three large pizzas ${stamp}`;
+  await send(john, first);
+  await message(pizza, first).waitFor();
+  await message(john, first).getByTestId("edit-message").click();
+  await john.getByTestId("edit-input").fill(second);
+  await john.getByTestId("edit-save").click();
+  const edited = message(pizza, second);
+  await edited.getByTestId("edited").waitFor();
+  await edited.getByTestId("edited").click();
+  await edited.getByTestId("version").filter({ hasText: first }).waitFor();
+  await edited.getByTestId("version").filter({ hasText: second }).waitFor();
+  assert.equal(await edited.getByTestId("edit-message").count(), 0, "only the sender may edit");
+  await screenshot(pizza, "edited-message");
+});
+
+test("a scheduled call appears as a meeting card with its join link", async () => {
+  const title = `Catering tasting ${stamp}`;
+  await pizza.getByTestId("schedule-call").click();
+  await pizza.getByTestId("meeting-title").fill(title);
+  await pizza.getByTestId("meeting-url").fill("javascript:alert(1)");
+  await pizza.getByTestId("meeting-send").click();
+  await pizza.getByRole("alert").filter({ hasText: "meeting.joinUrl must be an absolute http or https URL" }).waitFor();
+  await pizza.getByTestId("meeting-url").fill("https://meet.example/pizza-42");
+  await pizza.getByTestId("meeting-send").click();
+  const card = john.getByTestId("meeting").filter({ hasText: title });
+  await card.waitFor();
+  assert.equal(await card.getByTestId("meeting-join").getAttribute("href"), "https://meet.example/pizza-42");
+  assert.match(await card.innerText(), /30 min/);
+  await screenshot(john, "meeting");
+});
+
 test("the store closes a conversation and reopens it", async () => {
   await pizza.goto(`${server.url}/c/${conv}`);
   await pizza.getByTestId("thread").waitFor();
