@@ -172,6 +172,7 @@ func accessRules() []accessRow {
 		{label: "getUnreadCount", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},
 		{label: "canChatWithStore", variant: noConv, args: func(accessTarget) map[string]any { return map[string]any{"storeId": schema.DemoStoreID} },
 			want: codes{200, 200, 403, 403, 403, 401, 404, 403}, notFound: "Store not found"},
+		{label: "isChatEnabled", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 200, 200, 200}},
 		{label: "getChatSettings", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 200, 200, 200}},
 		{label: "generateUploadUrl", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},
 		{label: "transferConversation", variant: storeConv, args: transferArgs, want: codes{403, 404, 403, 404, 400, 401, 404, 404}},

@@ -136,6 +136,7 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Query(r, "shared/chat:getMessageHistory", getMessageHistory)
 	functions.Query(r, "shared/chat:canChatWithStore", canChatWithStore)
 	functions.Query(r, "shared/chat:getChatSettings", getChatSettings, functions.ScopeIdentity(orgOnly))
+	functions.Query(r, "shared/chat:isChatEnabled", isChatEnabled, functions.ScopeIdentity(orgOnly))
 }
 
 // customerSide reports whether id speaks for the customer end of a
@@ -211,15 +212,35 @@ func conversationAccess(c *functions.QueryCtx, convID string) error {
 }
 
 // lockedConversation reads a conversation for a mutation, locked for the
-// transaction, and checks that id may see it: 404 otherwise.
+// transaction, and checks that id may see it (404 otherwise) and, but for
+// admins, that its chat switch is on (403 "Chat is disabled").
 func lockedConversation(c *functions.MutationCtx, id *functions.Identity, convID string) (Conversation, error) {
 	t := tables{c.DB}
 	conv, err := t.ConversationForUpdate(c.Ctx, convID)
 	conv, err = withMember(c.Ctx, t, id, conv, err)
-	if errors.Is(err, schema.ErrNoRow) || (err == nil && !canSee(id, conv)) {
+	switch {
+	case errors.Is(err, schema.ErrNoRow) || (err == nil && !canSee(id, conv)):
 		return conv, ErrConversationNotFound
+	case err == nil && conv.ChatOff && id.Role != functions.RoleAdmin:
+		return conv, ErrChatDisabled
 	}
 	return conv, err
+}
+
+// chatOn checks the caller's org's chat switch for the mutations that
+// start something (admins pass): 403 "Chat is disabled" when it is off.
+func chatOn(c *functions.MutationCtx, id *functions.Identity) error {
+	if id.Role == functions.RoleAdmin {
+		return nil
+	}
+	s, err := c.DB.Settings(c.Ctx, id.Org)
+	if err != nil {
+		return err
+	}
+	if !s.ChatEnabled {
+		return ErrChatDisabled
+	}
+	return nil
 }
 
 // callerConversation is how a mutation starts: the verified caller and the

@@ -93,6 +93,9 @@ func createOrGetConversation(c *functions.MutationCtx, a CreateOrGetConversation
 	if err != nil {
 		return ConversationRef{}, err
 	}
+	if err := chatOn(c, id); err != nil {
+		return ConversationRef{}, err
+	}
 	storeID, orderID := "", ""
 	var order schema.Order
 	if a.OrderID != nil && *a.OrderID != "" {
@@ -113,8 +116,12 @@ func createOrGetConversation(c *functions.MutationCtx, a CreateOrGetConversation
 	}
 	if a.StoreID != nil && *a.StoreID != "" {
 		storeID = *a.StoreID
-		if _, err := storeIn(c.Ctx, c.DB, id.Org, storeID); err != nil {
+		store, err := storeIn(c.Ctx, c.DB, id.Org, storeID)
+		if err != nil {
 			return ConversationRef{}, err
+		}
+		if !store.ChatEnabled {
+			return ConversationRef{}, ErrChatDisabled
 		}
 	}
 	convType := CustomerToAdmin
@@ -348,6 +355,40 @@ type ChatSettings struct {
 	MaxImageSizeMB         int      `json:"maxImageSizeMB"`
 	AllowedImageTypes      []string `json:"allowedImageTypes"`
 	AdminSupportEnabled    bool     `json:"adminSupportEnabled"`
+}
+
+// ChatStatusArgs are the arguments of isChatEnabled.
+type ChatStatusArgs struct {
+	StoreID *string `json:"storeId"`
+}
+
+// ChatStatus is the result of isChatEnabled.
+type ChatStatus struct {
+	Enabled bool `json:"enabled"`
+}
+
+// isChatEnabled reports whether chat takes messages: the caller's org's
+// switch and, with storeId, that store's. While it is off, chat's
+// mutations answer 403 "Chat is disabled" (but to admins) and its queries
+// keep working, read-only.
+func isChatEnabled(c *functions.QueryCtx, a ChatStatusArgs) (ChatStatus, error) {
+	org := ""
+	if id := c.Identity(); id != nil {
+		org = id.Org
+	}
+	s, err := c.DB.Settings(c.Ctx, org)
+	if err != nil {
+		return ChatStatus{}, err
+	}
+	on := s.ChatEnabled
+	if a.StoreID != nil {
+		store, err := storeIn(c.Ctx, c.DB, org, *a.StoreID)
+		if err != nil {
+			return ChatStatus{}, err
+		}
+		on = on && store.ChatEnabled
+	}
+	return ChatStatus{Enabled: on}, nil
 }
 
 // getChatSettings returns the caller's org's settings (the default org's

@@ -56,6 +56,7 @@
 //	getGroupConversations        200  200  200  200  200  401  200  200  each sees the groups they are in
 //	createGroupConversation      200  404  200  404  200  401  404  404  adding S's colleague; see # Groups for whom each may add; XC, XA: another org's user
 //	canChatWithStore             200  200  403  403  403  401  404  403  customers only; XC: "Store not found" (another org's)
+//	isChatEnabled                200  200  200  200  200  200  200  200  the chat switch of the caller's org (and of storeId's store)
 //	getChatSettings              200  200  200  200  200  200  200  200  public; the caller's org's (the default org's without a token)
 //	generateUploadUrl            200  200  200  200  200  401  200  200  a single-use URL for the caller's own upload
 //	transferConversation         403  404  403  404  400  401  404  404  support only: A 200 in support, 400 on a store conversation or group; S: 404 in support
@@ -110,6 +111,16 @@
 // epoch, from an hour ago to a year ahead), durationMinutes (1 to 1440),
 // joinUrl (an absolute http or https URL, no credentials)}; content is an
 // optional caption, and the preview "Meeting: <title>" without one.
+//
+// # The chat switch
+//
+// Seed 001's chat_v1_enabled: chat_settings.chat_enabled (per org) and
+// stores.chat_enabled. While the org's is off, every chat mutation of a
+// customer or of store staff answers 403 "Chat is disabled"; while a
+// store's is off, so do those on its conversations and starting one with
+// it. Admins are not stopped (they moderate), queries keep working,
+// read-only, and isChatEnabled({storeId?}) tells clients which. A caller
+// outside a conversation still gets 404 first.
 //
 // # Organizations
 //

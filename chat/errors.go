@@ -13,6 +13,7 @@ var (
 	ErrUnauthorizedSend     = functions.Forbidden("Unauthorized to send message to this conversation")
 	ErrConversationBlocked  = functions.Forbidden("Conversation is blocked")
 	ErrClosed               = functions.Forbidden("Conversation is closed")
+	ErrChatDisabled         = functions.Forbidden("Chat is disabled")
 	ErrAdminOnly            = functions.Forbidden("Only admins can do this")
 	ErrNotCloser            = functions.Forbidden("Only support or the store can close or reopen this conversation")
 	ErrNotGroupCloser       = functions.Forbidden("Only support or the group's creator can close or reopen this group")

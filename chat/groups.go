@@ -41,6 +41,9 @@ func (ch *api) createGroupConversation(c *functions.MutationCtx, a CreateGroupCo
 	if err != nil {
 		return ConversationRef{}, err
 	}
+	if err := chatOn(c, id); err != nil {
+		return ConversationRef{}, err
+	}
 	var title *string
 	if a.Title != nil {
 		s := strings.TrimSpace(*a.Title)

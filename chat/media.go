@@ -65,6 +65,9 @@ func (ch *api) generateUploadURL(c *functions.MutationCtx, _ functions.EmptyArgs
 	if ch.cfg.Media == nil {
 		return "", ErrMediaDisabled
 	}
+	if err := chatOn(c, id); err != nil {
+		return "", err
+	}
 	if err := (tables{c.DB}).ensureUser(c.Ctx, id); err != nil {
 		return "", err
 	}

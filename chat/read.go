@@ -72,9 +72,22 @@ func (t tables) IsMember(ctx context.Context, convID, userID string) (bool, erro
 	return member, nil
 }
 
-// ConversationForUpdate reads one conversation and locks it (mutations).
+// ConversationForUpdate reads one conversation and locks it (mutations),
+// with whether the chat switch of its org or store is off (ChatOff), in
+// the same round trip.
 func (t tables) ConversationForUpdate(ctx context.Context, id string) (Conversation, error) {
-	c, err := scanConversation(t.Querier().QueryRow(ctx, `SELECT `+convCols+` FROM conversations WHERE id = $1 FOR UPDATE`, id))
+	var c Conversation
+	var on bool
+	err := t.Querier().QueryRow(ctx, `SELECT c.id, c.conversation_type, c.org_id, coalesce(c.customer_id, ''), c.store_id,
+			c.order_id, c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at, c.last_message_preview, c.created_at,
+			c.title, c.created_by,
+			coalesce(s.chat_enabled, true) AND coalesce((SELECT cs.chat_enabled FROM chat_settings cs
+				WHERE cs.org_id IN (c.org_id, '') ORDER BY cs.org_id = c.org_id DESC LIMIT 1), true)
+		FROM conversations c LEFT JOIN stores s ON s.id = c.store_id AND c.conversation_type = 'customer_to_store'
+		WHERE c.id = $1 FOR UPDATE OF c`, id).
+		Scan(&c.ID, &c.Type, &c.OrgID, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
+			&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt, &c.Title, &c.CreatedBy, &on)
+	c.ChatOff = !on
 	return c, schema.OneRow(err)
 }
 

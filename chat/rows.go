@@ -22,6 +22,9 @@ type Conversation struct {
 	// Member is set on a group read for an access check: the caller is one
 	// of its participants.
 	Member bool
+	// ChatOff is set on a conversation read for a mutation: the chat
+	// switch of its org or store is off.
+	ChatOff bool
 }
 
 // Conversation types. A group's CustomerID is empty: it lists its people

@@ -63,8 +63,8 @@ func (db *DB) User(ctx context.Context, id string) (User, error) {
 func (db *DB) Store(ctx context.Context, id string) (Store, error) {
 	db.deps.add("stores", "id", id)
 	var s Store
-	err := db.q.QueryRow(ctx, `SELECT id, name, direct_messaging_enabled, org_id FROM stores WHERE id = $1`, id).
-		Scan(&s.ID, &s.Name, &s.DirectMessagingEnabled, &s.OrgID)
+	err := db.q.QueryRow(ctx, `SELECT id, name, direct_messaging_enabled, chat_enabled, org_id FROM stores WHERE id = $1`, id).
+		Scan(&s.ID, &s.Name, &s.DirectMessagingEnabled, &s.ChatEnabled, &s.OrgID)
 	return s, OneRow(err)
 }
 
@@ -99,8 +99,9 @@ func (db *DB) CustomerOrdersAtStore(ctx context.Context, customerID, storeID str
 func (db *DB) Settings(ctx context.Context, org string) (Settings, error) {
 	db.deps.add("chat_settings", WholeTable, "")
 	var s Settings
-	err := db.q.QueryRow(ctx, `SELECT direct_messaging_enabled, admin_support_enabled, max_image_size_mb, allowed_image_types
+	err := db.q.QueryRow(ctx, `SELECT direct_messaging_enabled, admin_support_enabled, max_image_size_mb, allowed_image_types,
+			chat_enabled
 		FROM chat_settings WHERE org_id IN ($1, '') ORDER BY org_id = $1 DESC LIMIT 1`, org).
-		Scan(&s.DirectMessagingEnabled, &s.AdminSupportEnabled, &s.MaxImageSizeMB, &s.AllowedImageTypes)
+		Scan(&s.DirectMessagingEnabled, &s.AdminSupportEnabled, &s.MaxImageSizeMB, &s.AllowedImageTypes, &s.ChatEnabled)
 	return s, OneRow(err)
 }

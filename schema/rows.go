@@ -15,6 +15,7 @@ type Store struct {
 	ID                     string
 	Name                   string
 	DirectMessagingEnabled bool
+	ChatEnabled            bool // the store's chat switch
 	OrgID                  string
 }
 
@@ -32,6 +33,7 @@ type Order struct {
 type Settings struct {
 	DirectMessagingEnabled bool
 	AdminSupportEnabled    bool
+	ChatEnabled            bool // the chat switch
 	MaxImageSizeMB         int
 	AllowedImageTypes      []string
 }

@@ -24,6 +24,16 @@ export type ChatSettings = {
   adminSupportEnabled: boolean;
 };
 
+/** Go type chat.ChatStatus. */
+export type ChatStatus = {
+  enabled: boolean;
+};
+
+/** Go type chat.ChatStatusArgs. */
+export type ChatStatusArgs = {
+  storeId?: string | null;
+};
+
 /** Go type chat.CloseConversationArgs. */
 export type CloseConversationArgs = {
   conversationId: string;
@@ -349,6 +359,8 @@ export const api = {
       getTypingIndicators: makeFunctionReference<"query", ConversationIDArgs, TypingIndicator[]>("shared/chat:getTypingIndicators"),
       /** query shared/chat:getUnreadCount */
       getUnreadCount: makeFunctionReference<"query", EmptyArgs, number>("shared/chat:getUnreadCount"),
+      /** query shared/chat:isChatEnabled */
+      isChatEnabled: makeFunctionReference<"query", ChatStatusArgs, ChatStatus>("shared/chat:isChatEnabled"),
       /** mutation shared/chat:markMessagesAsRead */
       markMessagesAsRead: makeFunctionReference<"mutation", MarkMessagesAsReadArgs, MarkReadResult>("shared/chat:markMessagesAsRead"),
       /** mutation shared/chat:reopenConversation */
@@ -385,6 +397,7 @@ export const functionNames = {
   "shared/chat:getMessagesPaginated": "query",
   "shared/chat:getTypingIndicators": "query",
   "shared/chat:getUnreadCount": "query",
+  "shared/chat:isChatEnabled": "query",
   "shared/chat:markMessagesAsRead": "mutation",
   "shared/chat:reopenConversation": "mutation",
   "shared/chat:sendMessage": "mutation",

@@ -746,8 +746,19 @@ function Composer({
   const [scheduling, setScheduling] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
   const admin = me.role === "admin";
+  const status = useQuery(
+    api.shared.chat.isChatEnabled,
+    conv.conversationType === "customer_to_store" && conv.storeId ? { storeId: conv.storeId } : {},
+  );
 
   if (!participant && !admin) return null;
+  if (!admin && status?.enabled === false) {
+    return (
+      <div className="composer-note small" data-testid="composer-chat-off">
+        Chat is disabled for now: you can read this conversation, not write in it.
+      </div>
+    );
+  }
   if (!participant) {
     return (
       <div className="composer-note muted small">

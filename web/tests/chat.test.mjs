@@ -290,6 +290,17 @@ test("a scheduled call appears as a meeting card with its join link", async () =
   await screenshot(john, "meeting");
 });
 
+test("a store's chat switch turns the composer read-only, live, and back", async () => {
+  await john.getByTestId("composer-input").waitFor();
+  server.appSql("UPDATE stores SET chat_enabled = false WHERE id = 'store123456789'");
+  await john.getByTestId("composer-chat-off").waitFor();
+  await pizza.getByTestId("composer-chat-off").waitFor();
+  await message(john, `Three large pizzas ${stamp}`).waitFor(); // the thread still reads
+  await screenshot(john, "chat-off");
+  server.appSql("UPDATE stores SET chat_enabled = true WHERE id = 'store123456789'");
+  await john.getByTestId("composer-input").waitFor();
+});
+
 test("the store closes a conversation and reopens it", async () => {
   await pizza.goto(`${server.url}/c/${conv}`);
   await pizza.getByTestId("thread").waitFor();

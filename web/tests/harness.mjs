@@ -121,6 +121,12 @@ export class DevServer {
     return execFileSync("psql", [`${m[1]}postgres${m[3]}`, "-v", "ON_ERROR_STOP=1", "-Atc", query], { encoding: "utf8" }).trim();
   }
 
+  /** Runs SQL on the server's own database, as a shop backend would; returns psql's unaligned output. */
+  appSql(query) {
+    const dbUrl = readFileSync(join(this.dir, "data", "database.url"), "utf8").trim();
+    return execFileSync("psql", [dbUrl, "-v", "ON_ERROR_STOP=1", "-Atc", query], { encoding: "utf8" }).trim();
+  }
+
   /** The server's database refuses (false) or accepts (true) new connections; existing ones live on. */
   allowConnections(on) {
     this.sql("SELECT 1"); // sets dbName

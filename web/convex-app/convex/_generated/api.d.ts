@@ -25,6 +25,16 @@ export type ChatSettings = {
   adminSupportEnabled: boolean;
 };
 
+/** Go type chat.ChatStatus. */
+export type ChatStatus = {
+  enabled: boolean;
+};
+
+/** Go type chat.ChatStatusArgs. */
+export type ChatStatusArgs = {
+  storeId?: string | null;
+};
+
 /** Go type chat.CloseConversationArgs. */
 export type CloseConversationArgs = {
   conversationId: string;
@@ -350,6 +360,8 @@ export declare const api: {
       getTypingIndicators: FunctionReference<"query", "public", ConversationIDArgs, TypingIndicator[]>;
       /** query shared/chat:getUnreadCount */
       getUnreadCount: FunctionReference<"query", "public", EmptyArgs, number>;
+      /** query shared/chat:isChatEnabled */
+      isChatEnabled: FunctionReference<"query", "public", ChatStatusArgs, ChatStatus>;
       /** mutation shared/chat:markMessagesAsRead */
       markMessagesAsRead: FunctionReference<"mutation", "public", MarkMessagesAsReadArgs, MarkReadResult>;
       /** mutation shared/chat:reopenConversation */
