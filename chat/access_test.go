@@ -118,6 +118,7 @@ func accessRules() []accessRow {
 		return map[string]any{"conversationId": x.conv, "content": "", "messageType": "meeting", "meeting": map[string]any{
 			"title": "Access check", "startsAt": time.Now().Add(time.Hour).UnixMilli(), "durationMinutes": 30, "joinUrl": "https://meet.example/abc"}}
 	}
+	searchArgs := func(x accessTarget) map[string]any { return map[string]any{"query": "help", "conversationId": x.conv} }
 	// The target message was just sent: within the edit window.
 	fresh := func(e *env, x accessTarget) {
 		e.exec(`UPDATE messages SET created_at = clock_timestamp() WHERE id = $1`, x.msg)
@@ -172,6 +173,9 @@ func accessRules() []accessRow {
 		{label: "getUnreadCount", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},
 		{label: "canChatWithStore", variant: noConv, args: func(accessTarget) map[string]any { return map[string]any{"storeId": schema.DemoStoreID} },
 			want: codes{200, 200, 403, 403, 403, 401, 404, 403}, notFound: "Store not found"},
+		{label: "searchMessages", variant: storeConv, args: searchArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "searchMessages", variant: supportConv, args: searchArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}},
+		{label: "searchMessages", variant: groupConv, args: searchArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
 		{label: "isChatEnabled", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 200, 200, 200}},
 		{label: "getChatSettings", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 200, 200, 200}},
 		{label: "generateUploadUrl", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},

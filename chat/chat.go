@@ -134,6 +134,7 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Query(r, "shared/chat:getUnreadCount", getUnreadCount, functions.ScopeIdentity(inboxCaller))
 	functions.Query(r, "shared/chat:getTypingIndicators", c.getTypingIndicators)
 	functions.Query(r, "shared/chat:getMessageHistory", getMessageHistory)
+	functions.Query(r, "shared/chat:searchMessages", c.searchMessages)
 	functions.Query(r, "shared/chat:canChatWithStore", canChatWithStore)
 	functions.Query(r, "shared/chat:getChatSettings", getChatSettings, functions.ScopeIdentity(orgOnly))
 	functions.Query(r, "shared/chat:isChatEnabled", isChatEnabled, functions.ScopeIdentity(orgOnly))
@@ -280,6 +281,22 @@ func inbox(id *functions.Identity, status string) ConversationFilter {
 		f.Type = CustomerToAdmin
 	}
 	return f
+}
+
+// messageTime is the time of a new message in conv, locked for the
+// mutation (lockedConversation): now, in the microseconds Postgres keeps,
+// but always after conv's latest message. Messages' times so follow their
+// commit order within a conversation, which a read position (a group
+// member's, readGroup) relies on: a message committed after a reader moved
+// past the latest one is newer than it, whatever the clocks of the nodes
+// that sent them. (The lock makes conv.LastMessageAt current: a
+// concurrent change fails the serializable transaction, which reruns.)
+func messageTime(conv Conversation, now time.Time) time.Time {
+	now = now.Truncate(time.Microsecond)
+	if conv.LastMessageAt != nil && !now.After(*conv.LastMessageAt) {
+		return conv.LastMessageAt.Add(time.Microsecond)
+	}
+	return now
 }
 
 // storedName is the name users records for the caller when it first

@@ -43,6 +43,7 @@
 //	sendMessage (meeting)        200  404  200  404  403  401  404  404  as text; see # Meetings
 //	editMessage (C's message)    200  404  403  404  403  401  404  404  only the sender, within the edit window (admins: any time); S: 404 in support
 //	getMessageHistory            200  404  200  404  200  401  404  404  whoever sees the conversation; S: 404 in support
+//	searchMessages               200  404  200  404  200  401  404  404  with conversationId; without, each searches what they may see; S: 404 in support
 //	markMessagesAsRead           200  404  200  404  403  401  404  404  A: 200 in support; S: 404 in support; group: as store
 //	archiveConversation          200  404  200  404  200  401  404  404  S: 404 in support
 //	deleteMessage (C's message)  200  404  403  404  200  401  404  404  only the sender or an admin; S: 404 in support
@@ -111,6 +112,19 @@
 // epoch, from an hour ago to a year ahead), durationMinutes (1 to 1440),
 // joinUrl (an absolute http or https URL, no credentials)}; content is an
 // optional caption, and the preview "Meeting: <title>" without one.
+//
+// # Search
+//
+// searchMessages({query, conversationId?, limit?, cursor?}) finds messages
+// by their words (Postgres full text, the 'simple' configuration: no
+// stemming, any language; websearch syntax: words, "a phrase", -word, or),
+// best first (ts_rank, then newest), among what the caller may see: one
+// conversation's with conversationId (404 for an outsider), else a
+// customer's conversations and groups, a store's and its staff member's
+// groups, or every conversation of an admin's org. Deleted messages never
+// match; the query is a parameter, never part of the SQL; an index
+// (messages_search) serves it. The result is live: a new message that
+// matches joins it.
 //
 // # The chat switch
 //

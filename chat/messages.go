@@ -171,7 +171,7 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 	takes := id.Role == functions.RoleAdmin && conv.Type == CustomerToAdmin && conv.AssignedAdminID == nil
 	msgID := schema.NewID("msg")
 	if err := (tables{c.DB}).sendMessage(c.Ctx, sentMessage{ID: msgID, ConversationID: conv.ID, Sender: id,
-		MessageType: a.MessageType, Content: content, FileID: fileID, Location: loc, Meeting: meeting, At: c.Now(), TakeConversation: takes, InGroup: conv.Type == Group}); err != nil {
+		MessageType: a.MessageType, Content: content, FileID: fileID, Location: loc, Meeting: meeting, At: messageTime(conv, c.Now()), TakeConversation: takes, InGroup: conv.Type == Group}); err != nil {
 		return "", err
 	}
 	if file != nil {
@@ -230,7 +230,7 @@ func markMessagesAsRead(c *functions.MutationCtx, a MarkMessagesAsReadArgs) (Mar
 // readGroup is markMessagesAsRead in a group, where each participant has
 // a read position: it moves to the conversation's latest message (read
 // under its lock: a message still to commit will be newer, see
-// nextMessageAt), or to the newest of messageIDs.
+// messageTime), or to the newest of messageIDs.
 func readGroup(c *functions.MutationCtx, t tables, conv Conversation, messageIDs *[]string) (MarkReadResult, error) {
 	convID, now := conv.ID, c.Now()
 	upTo := conv.CreatedAt

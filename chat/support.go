@@ -50,7 +50,7 @@ func transferConversation(c *functions.MutationCtx, a TransferConversationArgs) 
 	if err != nil {
 		return functions.Null{}, err
 	}
-	_, err = t.postMessage(c.Ctx, conv.ID, id, "admin", "transfer", fmt.Sprintf("%s transferred this conversation to %s", from, to.Name), c.Now())
+	_, err = t.postMessage(c.Ctx, conv.ID, id, "admin", "transfer", fmt.Sprintf("%s transferred this conversation to %s", from, to.Name), messageTime(conv, c.Now()))
 	return functions.Null{}, err
 }
 
@@ -86,7 +86,7 @@ func setBlocked(c *functions.MutationCtx, convID string, blocked bool) (function
 	if err := t.ensureUser(c.Ctx, id); err != nil {
 		return functions.Null{}, err
 	}
-	_, err = t.postMessage(c.Ctx, conv.ID, id, "system", "system", notice, c.Now())
+	_, err = t.postMessage(c.Ctx, conv.ID, id, "system", "system", notice, messageTime(conv, c.Now()))
 	return functions.Null{}, err
 }
 
@@ -154,6 +154,6 @@ func setClosed(c *functions.MutationCtx, convID string, closed bool, reason stri
 	if err := t.ensureUser(c.Ctx, id); err != nil {
 		return functions.Null{}, err
 	}
-	_, err = t.postMessage(c.Ctx, conv.ID, id, "system", "system", notice, c.Now())
+	_, err = t.postMessage(c.Ctx, conv.ID, id, "system", "system", notice, messageTime(conv, c.Now()))
 	return functions.Null{}, err
 }

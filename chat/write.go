@@ -98,15 +98,13 @@ func (t tables) setBlocked(ctx context.Context, convID string, blocked bool) err
 // same and more in one statement.)
 func (t tables) postMessage(ctx context.Context, convID string, id *functions.Identity, senderType, messageType, content string, now time.Time) (string, error) {
 	msgID := schema.NewID("msg")
-	var at time.Time
-	if err := t.Querier().QueryRow(ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, greatest($7, (SELECT c.last_message_at + interval '1 microsecond' FROM conversations c WHERE c.id = $2)))
-		RETURNING created_at`, msgID, convID, id.Subject, senderType, messageType, content, now).Scan(&at); err != nil {
+	if _, err := t.Querier().Exec(ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, msgID, convID, id.Subject, senderType, messageType, content, now); err != nil {
 		return "", fmt.Errorf("insert message: %w", err)
 	}
 	if _, err := t.Querier().Exec(ctx, `UPDATE conversations SET last_message_at = $2, last_message_preview = $3,
 		status = CASE WHEN status = 'archived' THEN 'active' ELSE status END WHERE id = $1`,
-		convID, at, preview(content)); err != nil {
+		convID, now, preview(content)); err != nil {
 		return "", fmt.Errorf("update conversation: %w", err)
 	}
 	return msgID, nil
@@ -155,18 +153,9 @@ func (t tables) sendMessage(ctx context.Context, m sentMessage) error {
 	return nil
 }
 
-// nextMessageAt is a new message's created_at in sendMessageSQL: the
-// mutation's time ($8), but always after the conversation's latest
-// message. The conversation row is locked (lockedConversation), so
-// messages' times follow their commit order within a conversation, which
-// a read position (a group member's, readGroup) relies on: a message
-// committed after a reader moved past the latest one is newer than it,
-// whatever the clocks of the nodes that sent them.
-const nextMessageAt = `greatest($8, (SELECT c.last_message_at + interval '1 microsecond' FROM conversations c WHERE c.id = $2))`
-
 // sendMessageSQL is sendMessage's writes as one statement of
 // data-modifying CTEs: the sender is recorded (in users, and, outside
-// groups ($15), as a participant), the message inserted (at nextMessageAt)
+// groups ($15), as a participant), the message inserted (at $8, a messageTime)
 // and made the conversation's latest
 // (which reopens an archived one and, when $11 says so, assigns the
 // answering admin), and the sender's typing ended. The sub-statements share
@@ -181,8 +170,8 @@ const sendMessageSQL = `WITH
 		SELECT $2, $3, $4 WHERE $15 ON CONFLICT DO NOTHING),
 	posted AS (INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
 			image_file_id, created_at, location_lat, location_lng, location_label, meeting)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, ` + nextMessageAt + `, $12, $13, $14, $17) RETURNING created_at),
-	latest AS (UPDATE conversations SET last_message_at = (SELECT created_at FROM posted), last_message_preview = $10,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $12, $13, $14, $17)),
+	latest AS (UPDATE conversations SET last_message_at = $8, last_message_preview = $10,
 		status = CASE WHEN status = 'archived' THEN 'active' ELSE status END,
 		assigned_admin_id = CASE WHEN $11 THEN coalesce(assigned_admin_id, $3) ELSE assigned_admin_id END
 		WHERE id = $2),

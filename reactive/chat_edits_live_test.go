@@ -56,3 +56,36 @@ func TestLiveEdits(t *testing.T) {
 		return nil
 	})
 }
+
+// TestLiveSearch: a search's results take in a new message that matches,
+// and let go of one deleted.
+func TestLiveSearch(t *testing.T) {
+	s := parleytest.Start(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	jc := s.Dial(t, parleytest.John, syncclient.Options{})
+	sc := s.Dial(t, parleytest.PizzaStaff, syncclient.Options{})
+	type result struct {
+		Messages []struct {
+			ID string `json:"_id"`
+		} `json:"messages"`
+	}
+	found := subscribeWait(t, ctx, jc, "shared/chat:searchMessages", map[string]any{"query": "calzone"})
+	require.Empty(t, currentValue[result](t, found).Messages)
+
+	msg, _, err := sendText(ctx, sc, schema.DemoConversationID, "Would you like a calzone too?")
+	require.NoError(t, err)
+	waitValue(t, found, func(r result) error {
+		if len(r.Messages) != 1 || r.Messages[0].ID != msg {
+			return fmt.Errorf("results %+v", r.Messages)
+		}
+		return nil
+	})
+	mutate(t, ctx, sc, "deleteMessage", map[string]any{"messageId": msg})
+	waitValue(t, found, func(r result) error {
+		if len(r.Messages) != 0 {
+			return fmt.Errorf("results %+v", r.Messages)
+		}
+		return nil
+	})
+}

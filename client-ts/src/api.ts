@@ -258,6 +258,20 @@ export type ParticipantDoc = {
   role: "customer" | "store" | "admin";
 };
 
+/** Go type chat.SearchMessagesArgs. */
+export type SearchMessagesArgs = {
+  query: string;
+  conversationId?: string | null;
+  limit?: number | null;
+  cursor?: string | null;
+};
+
+/** Go type chat.SearchResult. */
+export type SearchResult = {
+  messages: MessageDoc[];
+  cursor?: string;
+};
+
 /** Go type chat.SendMessageArgs. */
 export type SendMessageArgs = {
   conversationId: string;
@@ -365,6 +379,8 @@ export const api = {
       markMessagesAsRead: makeFunctionReference<"mutation", MarkMessagesAsReadArgs, MarkReadResult>("shared/chat:markMessagesAsRead"),
       /** mutation shared/chat:reopenConversation */
       reopenConversation: makeFunctionReference<"mutation", ConversationIDArgs, null>("shared/chat:reopenConversation"),
+      /** query shared/chat:searchMessages */
+      searchMessages: makeFunctionReference<"query", SearchMessagesArgs, SearchResult>("shared/chat:searchMessages"),
       /** mutation shared/chat:sendMessage */
       sendMessage: makeFunctionReference<"mutation", SendMessageArgs, string>("shared/chat:sendMessage"),
       /** mutation shared/chat:transferConversation */
@@ -400,6 +416,7 @@ export const functionNames = {
   "shared/chat:isChatEnabled": "query",
   "shared/chat:markMessagesAsRead": "mutation",
   "shared/chat:reopenConversation": "mutation",
+  "shared/chat:searchMessages": "query",
   "shared/chat:sendMessage": "mutation",
   "shared/chat:transferConversation": "mutation",
   "shared/chat:unblockConversation": "mutation",

@@ -8,6 +8,7 @@ import { Groups } from "./Groups";
 import { errorMessage } from "./format";
 import { NewChat } from "./NewChat";
 import { OutboxProvider, useOutbox } from "./outbox";
+import { Search } from "./Search";
 import { Link, useRouter } from "./router";
 import { Thread } from "./Thread";
 
@@ -55,6 +56,7 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
         <div className={`layout ${route.page === "conversation" ? "has-thread" : ""}`}>
           <aside className="sidebar">
             <ErrorBoundary fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
+              <Search />
               {me.role === "customer" && <NewChat demo={demo} />}
               <ConversationList me={me} demo={demo} />
               <Groups me={me} demo={demo} />

@@ -301,6 +301,23 @@ test("a store's chat switch turns the composer read-only, live, and back", async
   await john.getByTestId("composer-input").waitFor();
 });
 
+test("search finds a message live and opens its conversation", async () => {
+  const word = `zucchini${stamp}`;
+  await pizza.getByTestId("search-input").fill(word);
+  await pizza.getByTestId("search-empty").waitFor();
+  await send(john, `Can I add ${word} to the order?`);
+  const hit = pizza.getByTestId("search-result").filter({ hasText: word });
+  await hit.waitFor(); // live: the result list takes in the new message
+  await hit.click();
+  await pizza.waitForURL(`**/c/${conv}`);
+  // Jane, another customer, finds none of it.
+  const jane = await openAs(browser, server, "jane");
+  await jane.getByTestId("search-input").fill(word);
+  await jane.getByTestId("search-empty").waitFor();
+  await jane.context().close();
+  await pizza.getByTestId("search-input").fill("");
+});
+
 test("the store closes a conversation and reopens it", async () => {
   await pizza.goto(`${server.url}/c/${conv}`);
   await pizza.getByTestId("thread").waitFor();

@@ -259,6 +259,20 @@ export type ParticipantDoc = {
   role: "customer" | "store" | "admin";
 };
 
+/** Go type chat.SearchMessagesArgs. */
+export type SearchMessagesArgs = {
+  query: string;
+  conversationId?: string | null;
+  limit?: number | null;
+  cursor?: string | null;
+};
+
+/** Go type chat.SearchResult. */
+export type SearchResult = {
+  messages: MessageDoc[];
+  cursor?: string;
+};
+
 /** Go type chat.SendMessageArgs. */
 export type SendMessageArgs = {
   conversationId: string;
@@ -366,6 +380,8 @@ export declare const api: {
       markMessagesAsRead: FunctionReference<"mutation", "public", MarkMessagesAsReadArgs, MarkReadResult>;
       /** mutation shared/chat:reopenConversation */
       reopenConversation: FunctionReference<"mutation", "public", ConversationIDArgs, null>;
+      /** query shared/chat:searchMessages */
+      searchMessages: FunctionReference<"query", "public", SearchMessagesArgs, SearchResult>;
       /** mutation shared/chat:sendMessage */
       sendMessage: FunctionReference<"mutation", "public", SendMessageArgs, string>;
       /** mutation shared/chat:transferConversation */
