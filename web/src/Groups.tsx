@@ -13,13 +13,7 @@ import { conversationPath, Link, useRouter } from "./router";
  * colleagues; admins: anyone); the form offers the demo identities and any
  * typed user id, and shows the server's answer when it refuses.
  */
-export function Groups({
-  me,
-  demo,
-}: {
-  me: Identity;
-  demo: DemoIdentity[] | null;
-}) {
+export function Groups({ me, demo }: { me: Identity; demo: DemoIdentity[] | null }) {
   const groups = useQuery(api.shared.chat.getGroupConversations, {
     limit: 100,
   });
@@ -31,11 +25,7 @@ export function Groups({
     <section className="groups" aria-label="Groups">
       <div className="row section-head">
         <h3>Groups</h3>
-        <button
-          className="link small"
-          data-testid="new-group"
-          onClick={() => setOpen((o) => !o)}
-        >
+        <button className="link small" data-testid="new-group" onClick={() => setOpen((o) => !o)}>
           {open ? "Cancel" : "New group"}
         </button>
       </div>
@@ -58,26 +48,16 @@ export function Groups({
                   data-testid="group"
                   data-conversation-id={g._id}
                 >
-                  <span className="avatar role-group">
-                    {conversationTitle(g, me).slice(0, 1)}
-                  </span>
+                  <span className="avatar role-group">{conversationTitle(g, me).slice(0, 1)}</span>
                   <span className="conv-text">
                     <span className="conv-top">
-                      <strong className="conv-title">
-                        {conversationTitle(g, me)}
-                      </strong>
-                      <span className="muted small">
-                        {shortTime(g.lastMessageAt ?? g._creationTime)}
-                      </span>
+                      <strong className="conv-title">{conversationTitle(g, me)}</strong>
+                      <span className="muted small">{shortTime(g.lastMessageAt ?? g._creationTime)}</span>
                     </span>
-                    <span className="conv-sub muted small">
-                      {(g.participants ?? []).length} people
-                    </span>
+                    <span className="conv-sub muted small">{(g.participants ?? []).length} people</span>
                     <span className="conv-preview">
                       <span className="preview" data-testid="preview">
-                        {g.lastMessagePreview || (
-                          <em className="muted">No messages yet</em>
-                        )}
+                        {g.lastMessagePreview || <em className="muted">No messages yet</em>}
                       </span>
                       {unread > 0 && (
                         <span className="badge" data-testid="unread-badge">
@@ -96,15 +76,7 @@ export function Groups({
   );
 }
 
-function NewGroup({
-  me,
-  demo,
-  onDone,
-}: {
-  me: Identity;
-  demo: DemoIdentity[] | null;
-  onDone: () => void;
-}) {
+function NewGroup({ me, demo, onDone }: { me: Identity; demo: DemoIdentity[] | null; onDone: () => void }) {
   const create = useMutation(api.shared.chat.createGroupConversation);
   const { navigate } = useRouter();
   const [title, setTitle] = useState("");
@@ -113,10 +85,7 @@ function NewGroup({
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const people = (demo ?? []).filter((d) => d.sub !== me.sub);
-  const toggle = (id: string) =>
-    setChosen((xs) =>
-      xs.includes(id) ? xs.filter((x) => x !== id) : [...xs, id],
-    );
+  const toggle = (id: string) => setChosen((xs) => (xs.includes(id) ? xs.filter((x) => x !== id) : [...xs, id]));
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -144,11 +113,7 @@ function NewGroup({
   };
 
   return (
-    <form
-      className="new-group"
-      onSubmit={(e) => void submit(e)}
-      data-testid="new-group-form"
-    >
+    <form className="new-group" onSubmit={(e) => void submit(e)} data-testid="new-group-form">
       <input
         value={title}
         onChange={(e) => setTitle(e.target.value)}
@@ -158,28 +123,13 @@ function NewGroup({
       />
       {people.map((p) => (
         <label key={p.sub} className="small row">
-          <input
-            type="checkbox"
-            checked={chosen.includes(p.sub)}
-            onChange={() => toggle(p.sub)}
-            data-testid={`add-${p.key}`}
-          />
+          <input type="checkbox" checked={chosen.includes(p.sub)} onChange={() => toggle(p.sub)} data-testid={`add-${p.key}`} />
           {p.name ?? p.sub}
           <span className="muted"> · {p.role}</span>
         </label>
       ))}
-      <input
-        value={typed}
-        onChange={(e) => setTyped(e.target.value)}
-        placeholder="Other user ids, comma-separated"
-        aria-label="User ids"
-      />
-      <button
-        type="submit"
-        className="primary"
-        disabled={busy || (chosen.length === 0 && !typed.trim())}
-        data-testid="create-group"
-      >
+      <input value={typed} onChange={(e) => setTyped(e.target.value)} placeholder="Other user ids, comma-separated" aria-label="User ids" />
+      <button type="submit" className="primary" disabled={busy || (chosen.length === 0 && !typed.trim())} data-testid="create-group">
         Create group
       </button>
       {error && (

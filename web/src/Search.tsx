@@ -16,10 +16,7 @@ export function Search() {
     const t = setTimeout(() => setQuery(text.trim()), 300);
     return () => clearTimeout(t);
   }, [text]);
-  const results = useQuery(
-    api.shared.chat.searchMessages,
-    query ? { query, limit: 20 } : "skip",
-  );
+  const results = useQuery(api.shared.chat.searchMessages, query ? { query, limit: 20 } : "skip");
 
   return (
     <section className="search" aria-label="Search messages">
@@ -44,13 +41,8 @@ export function Search() {
             <ul>
               {results.messages.map((m) => (
                 <li key={m._id}>
-                  <Link
-                    to={conversationPath(m.conversationId)}
-                    className="search-result"
-                    data-testid="search-result"
-                  >
-                    <strong>{m.senderName}</strong>{" "}
-                    <span className="muted">{shortTime(m._creationTime)}</span>
+                  <Link to={conversationPath(m.conversationId)} className="search-result" data-testid="search-result">
+                    <strong>{m.senderName}</strong> <span className="muted">{shortTime(m._creationTime)}</span>
                     <div className="preview">{m.content}</div>
                   </Link>
                 </li>

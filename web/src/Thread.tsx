@@ -1,20 +1,10 @@
 import { api, type ConversationDoc, type MessageDoc } from "@parley/client";
-import {
-  useChat,
-  useMutation,
-  usePaginatedQuery,
-  useQuery,
-} from "@parley/client/react";
-import {
-  useEffect,
-  useRef,
-  useState,
-  type FormEvent,
-  type KeyboardEvent,
-} from "react";
+import { useChat, useMutation, usePaginatedQuery, useQuery } from "@parley/client/react";
+import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import type { DemoIdentity, Identity } from "./auth";
 import { conversationTitle, myUnread } from "./ConversationList";
 import { errorMessage, money, shortTime } from "./format";
+import { History, MeetingCard, MeetingForm } from "./MessageParts";
 import { useOutbox, type OutboxItem } from "./outbox";
 
 /** How many messages a page of history holds. */
@@ -22,48 +12,29 @@ const pageSize = 30;
 
 /** Whether me speaks in c (sends, types, marks read); admins only moderate store conversations. */
 function isParticipant(me: Identity, c: ConversationDoc): boolean {
-  if (c.conversationType === "group")
-    return (c.participants ?? []).some((p) => p.userId === me.sub);
+  if (c.conversationType === "group") return (c.participants ?? []).some((p) => p.userId === me.sub);
   switch (me.role) {
     case "customer":
       return c.customerId === me.sub;
     case "store":
-      return (
-        c.conversationType === "customer_to_store" && c.storeId === me.store_id
-      );
+      return c.conversationType === "customer_to_store" && c.storeId === me.store_id;
     case "admin":
       return c.conversationType === "customer_to_admin";
   }
 }
 
-export function Thread({
-  conversationId,
-  me,
-  demo,
-}: {
-  conversationId: string;
-  me: Identity;
-  demo: DemoIdentity[] | null;
-}) {
+export function Thread({ conversationId, me, demo }: { conversationId: string; me: Identity; demo: DemoIdentity[] | null }) {
   const conv = useQuery(api.shared.chat.getConversation, { conversationId });
   // useChat brings typing (debounced on keystrokes), the typing indicators
   // and markAsRead; the message list itself is paginated below, so useChat
   // subscribes to no messages of its own.
   const chat = useChat(conversationId, { messages: false });
-  const history = usePaginatedQuery(
-    api.shared.chat.getMessagesPaginated,
-    { conversationId },
-    { initialNumItems: pageSize },
-  );
+  const history = usePaginatedQuery(api.shared.chat.getMessagesPaginated, { conversationId }, { initialNumItems: pageSize });
   const participant = conv ? isParticipant(me, conv) : false;
   // A group's detail has no per-member count: any new message there is
   // marked read (the server reports what it covered).
   const group = conv?.conversationType === "group";
-  const unread = conv
-    ? group
-      ? (conv.lastMessageAt ?? 0)
-      : myUnread(conv, me)
-    : 0;
+  const unread = conv ? (group ? (conv.lastMessageAt ?? 0) : myUnread(conv, me)) : 0;
 
   // Read receipts: whatever arrives while the thread is open and the page
   // visible is read.
@@ -86,30 +57,16 @@ export function Thread({
     return <div className="thread loading muted">Loading conversation…</div>;
   }
   return (
-    <section
-      className="thread"
-      data-testid="thread"
-      data-conversation-id={conversationId}
-    >
+    <section className="thread" data-testid="thread" data-conversation-id={conversationId}>
       <ThreadHeader conv={conv} me={me} demo={demo} />
       <MessageList conv={conv} me={me} history={history} />
-      <TypingLine
-        names={(chat.typingIndicators ?? []).map((t) => t.userName)}
-      />
+      <TypingLine names={(chat.typingIndicators ?? []).map((t) => t.userName)} />
       <Composer conv={conv} me={me} participant={participant} chat={chat} />
     </section>
   );
 }
 
-function ThreadHeader({
-  conv,
-  me,
-  demo,
-}: {
-  conv: ConversationDoc;
-  me: Identity;
-  demo: DemoIdentity[] | null;
-}) {
+function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity; demo: DemoIdentity[] | null }) {
   const archive = useMutation(api.shared.chat.archiveConversation);
   const block = useMutation(api.shared.chat.blockConversation);
   const unblock = useMutation(api.shared.chat.unblockConversation);
@@ -130,15 +87,11 @@ function ThreadHeader({
   };
   const support = conv.conversationType === "customer_to_admin";
   const canModerate = me.role === "admin" && support;
-  const canArchive =
-    conv.status === "active" &&
-    (me.role === "admin" || isParticipant(me, conv));
+  const canArchive = conv.status === "active" && (me.role === "admin" || isParticipant(me, conv));
   // Admins close any conversation; a store's staff close their store's, a
   // group's creator the group.
   const group = conv.conversationType === "group";
-  const canClose =
-    me.role === "admin" ||
-    (group ? conv.createdBy === me.sub : me.role === "store" && !support);
+  const canClose = me.role === "admin" || (group ? conv.createdBy === me.sub : me.role === "store" && !support);
   const closed = conv.status === "closed";
 
   return (
@@ -148,10 +101,7 @@ function ThreadHeader({
         <div className="muted small">
           {group ? (
             <span data-testid="group-members">
-              Group ·{" "}
-              {(conv.participants ?? [])
-                .map((p) => (p.userId === me.sub ? "you" : p.name))
-                .join(", ")}
+              Group · {(conv.participants ?? []).map((p) => (p.userId === me.sub ? "you" : p.name)).join(", ")}
             </span>
           ) : support ? (
             "Support conversation"
@@ -160,34 +110,24 @@ function ThreadHeader({
           )}
           {conv.orderSummary && (
             <>
-              {" · "}Order {conv.orderSummary._id} ·{" "}
-              {money(conv.orderSummary.totalAmount)} ·{" "}
-              {conv.orderSummary.status}
+              {" · "}Order {conv.orderSummary._id} · {money(conv.orderSummary.totalAmount)} · {conv.orderSummary.status}
             </>
           )}
         </div>
         <div className="tags">
-          {conv.status !== "active" && (
-            <span className="tag">{conv.status}</span>
-          )}
+          {conv.status !== "active" && <span className="tag">{conv.status}</span>}
           {conv.isBlocked && (
             <span className="tag danger" data-testid="blocked-tag">
               blocked
             </span>
           )}
           {support && me.role === "admin" && (
-            <span className="tag">
-              {conv.assignedAdminId
-                ? `assigned: ${adminName(conv.assignedAdminId, demo)}`
-                : "unassigned"}
-            </span>
+            <span className="tag">{conv.assignedAdminId ? `assigned: ${adminName(conv.assignedAdminId, demo)}` : "unassigned"}</span>
           )}
         </div>
       </div>
       <div className="thread-actions">
-        {canModerate && (
-          <Transfer conv={conv} me={me} demo={demo} busy={busy} act={act} />
-        )}
+        {canModerate && <Transfer conv={conv} me={me} demo={demo} busy={busy} act={act} />}
         {canModerate && (
           <button
             disabled={busy}
@@ -207,23 +147,13 @@ function ThreadHeader({
           <button
             disabled={busy}
             data-testid={closed ? "reopen" : "close"}
-            onClick={() =>
-              void act(() =>
-                (closed ? reopen : close)({ conversationId: conv._id }),
-              )
-            }
+            onClick={() => void act(() => (closed ? reopen : close)({ conversationId: conv._id }))}
           >
             {closed ? "Reopen" : "Close"}
           </button>
         )}
         {canArchive && (
-          <button
-            disabled={busy}
-            data-testid="archive"
-            onClick={() =>
-              void act(() => archive({ conversationId: conv._id }))
-            }
-          >
+          <button disabled={busy} data-testid="archive" onClick={() => void act(() => archive({ conversationId: conv._id }))}>
             Archive
           </button>
         )}
@@ -258,26 +188,13 @@ function Transfer({
   const admins = (demo ?? []).filter((d) => d.role === "admin");
   const open = admins.filter((a) => a.sub !== conv.assignedAdminId);
   const [to, setTo] = useState("");
-  const target = demo
-    ? open.some((a) => a.sub === to)
-      ? to
-      : (open[0]?.sub ?? "")
-    : to.trim();
+  const target = demo ? (open.some((a) => a.sub === to) ? to : (open[0]?.sub ?? "")) : to.trim();
   return (
     <span className="transfer">
       {demo ? (
-        <select
-          value={target}
-          onChange={(e) => setTo(e.target.value)}
-          aria-label="Transfer to"
-          disabled={open.length === 0}
-        >
+        <select value={target} onChange={(e) => setTo(e.target.value)} aria-label="Transfer to" disabled={open.length === 0}>
           {admins.map((a) => (
-            <option
-              key={a.sub}
-              value={a.sub}
-              disabled={a.sub === conv.assignedAdminId}
-            >
+            <option key={a.sub} value={a.sub} disabled={a.sub === conv.assignedAdminId}>
               {a.name ?? a.sub}
               {a.sub === me.sub ? " (you)" : ""}
               {a.sub === conv.assignedAdminId ? " (assigned)" : ""}
@@ -285,12 +202,7 @@ function Transfer({
           ))}
         </select>
       ) : (
-        <input
-          value={to}
-          onChange={(e) => setTo(e.target.value)}
-          placeholder="Admin id"
-          aria-label="Transfer to admin id"
-        />
+        <input value={to} onChange={(e) => setTo(e.target.value)} placeholder="Admin id" aria-label="Transfer to admin id" />
       )}
       <button
         disabled={busy || !target}
@@ -308,19 +220,9 @@ function Transfer({
   );
 }
 
-type History = ReturnType<
-  typeof usePaginatedQuery<typeof api.shared.chat.getMessagesPaginated>
->;
+type History = ReturnType<typeof usePaginatedQuery<typeof api.shared.chat.getMessagesPaginated>>;
 
-function MessageList({
-  conv,
-  me,
-  history,
-}: {
-  conv: ConversationDoc;
-  me: Identity;
-  history: History;
-}) {
+function MessageList({ conv, me, history }: { conv: ConversationDoc; me: Identity; history: History }) {
   const { items, discard, retry } = useOutbox();
   const pending = items.filter((i) => i.conversationId === conv._id);
   const scroller = useRef<HTMLDivElement>(null);
@@ -337,11 +239,7 @@ function MessageList({
     if (!el || !scroller.current) return undefined;
     const io = new IntersectionObserver(
       (entries) => {
-        if (
-          entries.some((e) => e.isIntersecting) &&
-          statusRef.current === "CanLoadMore"
-        )
-          loadMore(pageSize);
+        if (entries.some((e) => e.isIntersecting) && statusRef.current === "CanLoadMore") loadMore(pageSize);
       },
       { root: scroller.current, rootMargin: "200px 0px 0px 0px" },
     );
@@ -362,12 +260,7 @@ function MessageList({
   return (
     <div className="messages" ref={scroller} data-testid="messages">
       {[...pending].reverse().map((p) => (
-        <PendingBubble
-          key={p.localId}
-          item={p}
-          onRetry={() => retry(p.localId)}
-          onDiscard={() => discard(p.localId)}
-        />
+        <PendingBubble key={p.localId} item={p} onRetry={() => retry(p.localId)} onDiscard={() => discard(p.localId)} />
       ))}
       {messages.map((m) => (
         <Message key={m._id} m={m} me={me} conv={conv} />
@@ -377,12 +270,7 @@ function MessageList({
           No messages yet. Say hello!
         </div>
       )}
-      <div
-        ref={edge}
-        className="history-edge muted small"
-        data-testid="history-edge"
-        data-status={status}
-      >
+      <div ref={edge} className="history-edge muted small" data-testid="history-edge" data-status={status}>
         {status === "LoadingMore"
           ? "Loading older messages…"
           : status === "Exhausted" && messages.length > 0
@@ -396,15 +284,7 @@ function MessageList({
 /** Message types whose content (a text, or a caption) may be edited. */
 const editableTypes = new Set(["text", "image", "location", "meeting"]);
 
-function Message({
-  m,
-  me,
-  conv,
-}: {
-  m: MessageDoc;
-  me: Identity;
-  conv: ConversationDoc;
-}) {
+function Message({ m, me, conv }: { m: MessageDoc; me: Identity; conv: ConversationDoc }) {
   const del = useMutation(api.shared.chat.deleteMessage);
   const editMessage = useMutation(api.shared.chat.editMessage);
   const [error, setError] = useState<string | null>(null);
@@ -414,14 +294,8 @@ function Message({
   const canDelete = !m.isDeleted && (mine || me.role === "admin");
   // The server holds the edit window (15 minutes unless configured) and
   // says so when an edit comes too late.
-  const canEdit =
-    mine &&
-    !m.isDeleted &&
-    editableTypes.has(m.messageType) &&
-    conv.status !== "closed" &&
-    !conv.isBlocked;
-  const remove = () =>
-    del({ messageId: m._id }).catch((e) => setError(errorMessage(e)));
+  const canEdit = mine && !m.isDeleted && editableTypes.has(m.messageType) && conv.status !== "closed" && !conv.isBlocked;
+  const remove = () => del({ messageId: m._id }).catch((e) => setError(errorMessage(e)));
   const save = async (e?: FormEvent) => {
     e?.preventDefault();
     if (editing === null) return;
@@ -436,19 +310,11 @@ function Message({
 
   if (m.messageType === "system" || m.messageType === "transfer") {
     return (
-      <div
-        className={`notice ${m.messageType}`}
-        data-testid="notice"
-        data-message-id={m._id}
-      >
+      <div className={`notice ${m.messageType}`} data-testid="notice" data-message-id={m._id}>
         <span>{m.isDeleted ? "Notice deleted" : m.content}</span>
         <span className="muted small"> · {shortTime(m._creationTime)}</span>
         {canDelete && me.role === "admin" && (
-          <button
-            className="link small"
-            onClick={() => void remove()}
-            title="Delete notice"
-          >
+          <button className="link small" onClick={() => void remove()} title="Delete notice">
             Delete
           </button>
         )}
@@ -458,18 +324,11 @@ function Message({
   const img = m.imageAttachment;
   const loc = m.location;
   return (
-    <div
-      className={`msg ${mine ? "mine" : "theirs"} ${m.isDeleted ? "deleted" : ""}`}
-      data-testid="message"
-      data-message-id={m._id}
-    >
+    <div className={`msg ${mine ? "mine" : "theirs"} ${m.isDeleted ? "deleted" : ""}`} data-testid="message" data-message-id={m._id}>
       {!mine && (
         <div className="sender small">
           {m.senderName}
-          {conv.conversationType === "customer_to_store" &&
-          m.senderType === "admin"
-            ? " (Parley)"
-            : ""}
+          {conv.conversationType === "customer_to_store" && m.senderType === "admin" ? " (Parley)" : ""}
         </div>
       )}
       {m.isDeleted ? (
@@ -493,12 +352,7 @@ function Message({
             </a>
           )}
           {img && (
-            <a
-              href={img.url}
-              target="_blank"
-              rel="noreferrer"
-              className="image-link"
-            >
+            <a href={img.url} target="_blank" rel="noreferrer" className="image-link">
               <img
                 src={img.thumbnailUrl ?? img.url}
                 width={img.thumbnailWidth || undefined}
@@ -524,18 +378,10 @@ function Message({
                 autoFocus
               />
               <div className="row small">
-                <button
-                  type="submit"
-                  className="primary"
-                  data-testid="edit-save"
-                >
+                <button type="submit" className="primary" data-testid="edit-save">
                   Save
                 </button>
-                <button
-                  type="button"
-                  className="link"
-                  onClick={() => setEditing(null)}
-                >
+                <button type="button" className="link" onClick={() => setEditing(null)}>
                   Cancel
                 </button>
               </div>
@@ -568,20 +414,12 @@ function Message({
           </span>
         )}
         {canEdit && editing === null && (
-          <button
-            className="link small"
-            onClick={() => setEditing(m.content)}
-            data-testid="edit-message"
-          >
+          <button className="link small" onClick={() => setEditing(m.content)} data-testid="edit-message">
             Edit
           </button>
         )}
         {canDelete && (
-          <button
-            className="link small delete"
-            onClick={() => void remove()}
-            data-testid="delete-message"
-          >
+          <button className="link small delete" onClick={() => void remove()} data-testid="delete-message">
             Delete
           </button>
         )}
@@ -591,70 +429,10 @@ function Message({
   );
 }
 
-/** A meeting message's call: its title, when, how long, and a join link. */
-function MeetingCard({
-  meeting,
-}: {
-  meeting: NonNullable<MessageDoc["meeting"]>;
-}) {
-  const start = new Date(meeting.startsAt);
-  return (
-    <div className="meeting" data-testid="meeting">
-      <div>
-        <span aria-hidden>📅</span> <strong>{meeting.title}</strong>
-      </div>
-      <div className="small muted">
-        {start.toLocaleString(undefined, {
-          dateStyle: "medium",
-          timeStyle: "short",
-        })}{" "}
-        · {meeting.durationMinutes} min
-      </div>
-      <a
-        href={meeting.joinUrl}
-        target="_blank"
-        rel="noreferrer noopener"
-        data-testid="meeting-join"
-      >
-        Join the call
-      </a>
-    </div>
-  );
-}
-
-/** An edited message's versions, oldest first (live). */
-function History({ messageId }: { messageId: string }) {
-  const history = useQuery(api.shared.chat.getMessageHistory, { messageId });
-  if (history === undefined)
-    return <div className="history small muted">Loading versions…</div>;
-  return (
-    <ol className="history small" data-testid="history">
-      {history.versions.map((v) => (
-        <li key={v.version} data-testid="version">
-          <span className="muted">{shortTime(v.writtenAt)}</span>{" "}
-          {v.content || <em className="muted">(no text)</em>}
-        </li>
-      ))}
-    </ol>
-  );
-}
-
-function PendingBubble({
-  item,
-  onRetry,
-  onDiscard,
-}: {
-  item: OutboxItem;
-  onRetry: () => void;
-  onDiscard: () => void;
-}) {
+function PendingBubble({ item, onRetry, onDiscard }: { item: OutboxItem; onRetry: () => void; onDiscard: () => void }) {
   const failed = item.status === "failed";
   return (
-    <div
-      className={`msg mine pending ${failed ? "failed" : ""} ${item.kind}`}
-      data-testid="pending"
-      data-status={item.status}
-    >
+    <div className={`msg mine pending ${failed ? "failed" : ""} ${item.kind}`} data-testid="pending" data-status={item.status}>
       {item.previewUrl && (
         <div className="image-preview">
           <img
@@ -665,32 +443,18 @@ function PendingBubble({
             }}
           />
           {!failed && item.progress !== undefined && item.progress < 1 && (
-            <progress
-              value={item.progress}
-              max={1}
-              data-testid="upload-progress"
-            />
+            <progress value={item.progress} max={1} data-testid="upload-progress" />
           )}
         </div>
       )}
-      {item.content && (
-        <div className="text">
-          {item.kind === "system"
-            ? `System notice: ${item.content}`
-            : item.content}
-        </div>
-      )}
+      {item.content && <div className="text">{item.kind === "system" ? `System notice: ${item.content}` : item.content}</div>}
       <div className="meta small">
         {failed ? (
           <>
             <span className="error" role="alert">
               Not sent: {item.error}
             </span>
-            <button
-              className="link small"
-              onClick={onRetry}
-              data-testid="retry"
-            >
+            <button className="link small" onClick={onRetry} data-testid="retry">
               Retry
             </button>
             <button className="link small" onClick={onDiscard}>
@@ -698,11 +462,7 @@ function PendingBubble({
             </button>
           </>
         ) : (
-          <span className="sending">
-            {item.kind === "image" && (item.progress ?? 0) < 1
-              ? "Uploading…"
-              : "Sending…"}
-          </span>
+          <span className="sending">{item.kind === "image" && (item.progress ?? 0) < 1 ? "Uploading…" : "Sending…"}</span>
         )}
       </div>
     </div>
@@ -719,9 +479,7 @@ function TypingLine({ names }: { names: string[] }) {
             <i />
             <i />
           </span>{" "}
-          {names.length === 1
-            ? `${names[0]} is typing…`
-            : `${names.join(", ")} are typing…`}
+          {names.length === 1 ? `${names[0]} is typing…` : `${names.join(", ")} are typing…`}
         </span>
       )}
     </div>
@@ -789,11 +547,7 @@ function Composer({
     e?.preventDefault();
     const content = text.trim();
     if (!content) return;
-    outbox.sendText(
-      conv._id,
-      content,
-      asSystem ? { system: true } : { send: (args) => chat.sendMessage(args) },
-    );
+    outbox.sendText(conv._id, content, asSystem ? { system: true } : { send: (args) => chat.sendMessage(args) });
     setText("");
   };
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
@@ -811,12 +565,7 @@ function Composer({
 
   return (
     <>
-      {scheduling && (
-        <MeetingForm
-          conversationId={conv._id}
-          onDone={() => setScheduling(false)}
-        />
-      )}
+      {scheduling && <MeetingForm conversationId={conv._id} onDone={() => setScheduling(false)} />}
       <form className="composer" onSubmit={submit}>
         {!asSystem && (
           <button
@@ -832,10 +581,7 @@ function Composer({
           </button>
         )}
         {!asSystem && (
-          <label
-            className="attach"
-            title={`Send an image (up to ${settings?.maxImageSizeMB ?? 5} MB)`}
-          >
+          <label className="attach" title={`Send an image (up to ${settings?.maxImageSizeMB ?? 5} MB)`}>
             <input
               ref={fileInput}
               type="file"
@@ -869,17 +615,12 @@ function Composer({
           }}
           onBlur={() => chat.stopTyping()}
           onKeyDown={onKeyDown}
-          placeholder={
-            asSystem ? "System notice to both sides…" : "Write a message…"
-          }
+          placeholder={asSystem ? "System notice to both sides…" : "Write a message…"}
           aria-label="Message"
           data-testid="composer-input"
         />
         {admin && (
-          <label
-            className="system-toggle small"
-            title="Post as a system notice (gets through blocks)"
-          >
+          <label className="system-toggle small" title="Post as a system notice (gets through blocks)">
             <input
               type="checkbox"
               checked={asSystem}
@@ -890,104 +631,10 @@ function Composer({
             System notice
           </label>
         )}
-        <button
-          type="submit"
-          className="primary"
-          disabled={!text.trim()}
-          data-testid="send"
-        >
+        <button type="submit" className="primary" disabled={!text.trim()} data-testid="send">
           Send
         </button>
       </form>
     </>
-  );
-}
-
-/** Schedules a call in the conversation: a meeting message. */
-function MeetingForm({
-  conversationId,
-  onDone,
-}: {
-  conversationId: string;
-  onDone: () => void;
-}) {
-  const send = useMutation(api.shared.chat.sendMessage);
-  const inAnHour = new Date(Date.now() + 3600_000);
-  inAnHour.setMinutes(0, 0, 0);
-  const local = new Date(
-    inAnHour.getTime() - inAnHour.getTimezoneOffset() * 60_000,
-  )
-    .toISOString()
-    .slice(0, 16);
-  const [title, setTitle] = useState("");
-  const [start, setStart] = useState(local);
-  const [minutes, setMinutes] = useState(30);
-  const [url, setUrl] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setError(null);
-    try {
-      await send({
-        conversationId,
-        content: "",
-        messageType: "meeting",
-        meeting: {
-          title,
-          startsAt: new Date(start).getTime(),
-          durationMinutes: minutes,
-          joinUrl: url,
-        },
-      });
-      onDone();
-    } catch (err) {
-      setError(errorMessage(err));
-    }
-  };
-  return (
-    <form
-      className="meeting-form"
-      onSubmit={(e) => void submit(e)}
-      data-testid="meeting-form"
-    >
-      <input
-        value={title}
-        onChange={(e) => setTitle(e.target.value)}
-        placeholder="Call title"
-        aria-label="Call title"
-        data-testid="meeting-title"
-      />
-      <input
-        type="datetime-local"
-        value={start}
-        onChange={(e) => setStart(e.target.value)}
-        aria-label="Starts at"
-        data-testid="meeting-start"
-      />
-      <input
-        type="number"
-        min={1}
-        max={1440}
-        value={minutes}
-        onChange={(e) => setMinutes(Number(e.target.value))}
-        aria-label="Duration in minutes"
-        data-testid="meeting-minutes"
-      />
-      <input
-        value={url}
-        onChange={(e) => setUrl(e.target.value)}
-        placeholder="https://… join link"
-        aria-label="Join link"
-        data-testid="meeting-url"
-      />
-      <button type="submit" className="primary" data-testid="meeting-send">
-        Schedule
-      </button>
-      {error && (
-        <p className="error small" role="alert">
-          {error}
-        </p>
-      )}
-    </form>
   );
 }
