@@ -13,6 +13,7 @@ const (
 	ReasonDirectMessagingDisabled = "Direct messaging is disabled"
 	ReasonStoreMessagingDisabled  = "This store does not accept direct messages"
 	ReasonNoEligibleOrders        = "You have no active orders with this store"
+	ReasonChatDisabled            = "Chat is disabled" // the org's or the store's chat switch is off
 )
 
 // eligibility decides whether customer may message store directly: the
@@ -43,6 +44,8 @@ func eligibility(ctx context.Context, db *schema.DB, customer *functions.Identit
 		}
 	}
 	switch {
+	case !settings.ChatEnabled || !store.ChatEnabled:
+		return false, ReasonChatDisabled, orderIDs, nil
 	case !settings.DirectMessagingEnabled:
 		return false, ReasonDirectMessagingDisabled, orderIDs, nil
 	case !store.DirectMessagingEnabled:
@@ -93,9 +96,6 @@ func createOrGetConversation(c *functions.MutationCtx, a CreateOrGetConversation
 	if err != nil {
 		return ConversationRef{}, err
 	}
-	if err := chatOn(c, id); err != nil {
-		return ConversationRef{}, err
-	}
 	storeID, orderID := "", ""
 	var order schema.Order
 	if a.OrderID != nil && *a.OrderID != "" {
@@ -123,6 +123,10 @@ func createOrGetConversation(c *functions.MutationCtx, a CreateOrGetConversation
 		if !store.ChatEnabled {
 			return ConversationRef{}, ErrChatDisabled
 		}
+	}
+	// After the order and store checks: an outsider learns of neither.
+	if err := chatOn(c, id); err != nil {
+		return ConversationRef{}, err
 	}
 	convType := CustomerToAdmin
 	if storeID != "" && orderID != "" && order.StoreID == storeID {

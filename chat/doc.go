@@ -4,7 +4,8 @@
 // indicators, and the support desk's transfer and block. Register adds
 // every function to a functions.Registry; internal/server calls it once.
 //
-// The package owns its tables' access: read.go reads conversations,
+// The package owns its tables' access: read.go (with read_groups.go and
+// read_search.go) reads conversations,
 // messages, typing_state and the files attached to messages, recording
 // each read's key as a dependency (schema.DB.Record) so the engine can
 // re-run a query when a commit changes what it read; write.go holds every
@@ -57,7 +58,7 @@
 //	getGroupConversations        200  200  200  200  200  401  200  200  each sees the groups they are in
 //	createGroupConversation      200  404  200  404  200  401  404  404  adding S's colleague; see # Groups for whom each may add; XC, XA: another org's user
 //	canChatWithStore             200  200  403  403  403  401  404  403  customers only; XC: "Store not found" (another org's)
-//	isChatEnabled                200  200  200  200  200  200  200  200  the chat switch of the caller's org (and of storeId's store)
+//	isChatEnabled                200  200  200  200  200  200  200  200  the chat switch of the caller's org (and of storeId's store: 404 for another org's)
 //	getChatSettings              200  200  200  200  200  200  200  200  public; the caller's org's (the default org's without a token)
 //	generateUploadUrl            200  200  200  200  200  401  200  200  a single-use URL for the caller's own upload
 //	transferConversation         403  404  403  404  400  401  404  404  support only: A 200 in support, 400 on a store conversation or group; S: 404 in support
@@ -124,7 +125,9 @@
 // groups, or every conversation of an admin's org. Deleted messages never
 // match; the query is a parameter, never part of the SQL; an index
 // (messages_search) serves it. The result is live: a new message that
-// matches joins it.
+// matches joins it. (Without conversationId a search depends on every
+// message: each new one re-runs the open searches, which are few and
+// short-lived next to the threads and lists.)
 //
 // # The chat switch
 //
@@ -132,7 +135,8 @@
 // stores.chat_enabled. While the org's is off, every chat mutation of a
 // customer or of store staff answers 403 "Chat is disabled"; while a
 // store's is off, so do those on its conversations and starting one with
-// it. Admins are not stopped (they moderate), queries keep working,
+// it, or a group with its staff (canChatWithStore gives the reason "Chat
+// is disabled"). Admins are not stopped (they moderate), queries keep working,
 // read-only, and isChatEnabled({storeId?}) tells clients which. A caller
 // outside a conversation still gets 404 first.
 //

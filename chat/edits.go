@@ -76,11 +76,18 @@ func (ch *api) editMessage(c *functions.MutationCtx, a EditMessageArgs) (functio
 	if content == m.Content {
 		return functions.Null{}, nil
 	}
-	pv := preview(content)
-	if pv == "" {
-		pv = map[string]string{"image": ImagePreview, "location": LocationPreview, "meeting": MeetingPreview}[m.MessageType]
+	// The edit's time is after the version it replaces, whatever the
+	// clock said when that one was written (see messageTime).
+	at := c.Now().Truncate(time.Microsecond)
+	last := m.CreatedAt
+	if m.EditedAt != nil {
+		last = *m.EditedAt
 	}
-	return functions.Null{}, t.editMessage(c.Ctx, m, content, pv, id.Subject, c.Now())
+	if !at.After(last) {
+		at = last.Add(time.Microsecond)
+	}
+	pv := messagePreview(content, m.ImageFileID, m.Location, m.Meeting)
+	return functions.Null{}, t.editMessage(c.Ctx, m, content, pv, id.Subject, at)
 }
 
 // windowText says a window the way people do: "15 minutes", "1 hour".

@@ -112,13 +112,27 @@ func TestMeetingMessage(t *testing.T) {
 		}
 		return map[string]any{"conversationId": conv, "content": "", "messageType": "meeting", "meeting": m}
 	}
-	id := must[string](t)(e.mutate(staff, "sendMessage", meeting(nil)))
+	id := must[string](t)(e.mutate(staff, "sendMessage", func() map[string]any {
+		a := meeting(nil)
+		a["content"] = "Bring your appetite"
+		return a
+	}()))
 	m := newest(t, e, conv)
 	require.Equal(t, id, m.ID)
 	require.Equal(t, "meeting", m.MessageType)
 	require.Equal(t, &chat.Meeting{Title: "Catering tasting", StartsAt: float64(start), DurationMinutes: 45, JoinURL: "https://meet.example/pizza-42"}, m.Meeting)
 	conversation := must[chat.ConversationDoc](t)(e.query(john, "getConversation", map[string]any{"conversationId": conv}))
+	require.Equal(t, "Bring your appetite", *conversation.LastMessagePreview)
+	// Its caption cleared by an edit, the preview is the meeting's again;
+	// search finds it with its meeting.
+	must[any](t)(e.mutate(staff, "editMessage", map[string]any{"messageId": id, "content": ""}))
+	conversation = must[chat.ConversationDoc](t)(e.query(john, "getConversation", map[string]any{"conversationId": conv}))
 	require.Equal(t, "Meeting: Catering tasting", *conversation.LastMessagePreview)
+	found := must[chat.SearchResult](t)(e.query(john, "searchMessages", map[string]any{"query": "appetite", "conversationId": conv}))
+	require.Empty(t, found.Messages, "the caption is gone")
+	vs := must[chat.MessageHistory](t)(e.query(john, "getMessageHistory", map[string]any{"messageId": id})).Versions
+	require.Len(t, vs, 2)
+	require.Greater(t, vs[1].WrittenAt, vs[0].WrittenAt, "versions follow one another in time")
 
 	tests := []struct {
 		name string

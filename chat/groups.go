@@ -131,6 +131,13 @@ func addable(c *functions.MutationCtx, id *functions.Identity, userID string) (f
 	switch id.Role {
 	case functions.RoleStore:
 		if slices.Contains(stores, id.StoreID) {
+			st, err := c.DB.Store(c.Ctx, id.StoreID)
+			if err != nil {
+				return "", err
+			}
+			if !st.ChatEnabled {
+				return "", ErrChatDisabled // the store's switch covers its staff's groups
+			}
 			return role, nil
 		}
 	case functions.RoleCustomer:

@@ -216,101 +216,6 @@ func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, er
 	return out, nil
 }
 
-// GroupRow is a group as its participant's list shows it: with the
-// caller's own unread count.
-type GroupRow struct {
-	Conversation
-	Unread int
-}
-
-// Groups lists the groups userID takes part in within org, newest activity first,
-// each with how many messages userID has not read (others' undeleted
-// messages after the participant's last_read_at). It depends on userID's
-// participant rows (joining, leaving, reading), each listed group's row
-// and messages, and every group's status (one of userID's groups of
-// another status may come back to this one: archived, a new message
-// reactivates it); when the page is full, a group off the page may move
-// onto it, so it then depends on every group's latest activity too.
-func (t tables) Groups(ctx context.Context, org, userID, status string, limit int) ([]GroupRow, error) {
-	t.record("conversation_participants", "user_id", userID)
-	rows, err := t.Querier().Query(ctx, `SELECT c.id, c.org_id, c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at,
-			c.last_message_preview, c.created_at, c.title, c.created_by,
-			(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_deleted
-				AND m.sender_id <> $1 AND m.created_at > coalesce(p.last_read_at, '-infinity'))::int
-		FROM conversation_participants p JOIN conversations c ON c.id = p.conversation_id
-		WHERE p.user_id = $1 AND c.conversation_type = 'group' AND ($2 = '' OR c.status = $2) AND c.org_id = $4
-		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $3`, userID, status, limit, org)
-	if err != nil {
-		return nil, fmt.Errorf("read groups: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (GroupRow, error) {
-		x := GroupRow{Conversation: Conversation{Type: Group, Member: true}}
-		c := &x.Conversation
-		err := r.Scan(&c.ID, &c.OrgID, &c.AssignedAdminID, &c.Status, &c.IsBlocked, &c.LastMessageAt,
-			&c.LastMessagePreview, &c.CreatedAt, &c.Title, &c.CreatedBy, &x.Unread)
-		return x, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read groups: %w", err)
-	}
-	for _, x := range out {
-		t.record("conversations", "id", x.ID)
-		t.Record(schema.Dep{Table: "messages", Column: "conversation_id", Value: x.ID, Watch: "is_deleted"})
-	}
-	watch := "status"
-	if len(out) == limit {
-		watch = "last_message_at,status"
-	}
-	t.Record(schema.Dep{Table: "conversations", Column: "conversation_type", Value: Group, Watch: watch})
-	return out, nil
-}
-
-// Participant is a member of a conversation, with their stored name.
-type Participant struct {
-	UserID, Name, Role string
-}
-
-// Participants lists the members of each of convIDs, in the order they
-// joined. It depends on who joins or leaves them and on the members'
-// names.
-func (t tables) Participants(ctx context.Context, convIDs []string) (map[string][]Participant, error) {
-	for _, id := range convIDs {
-		t.Record(schema.Dep{Table: "conversation_participants", Column: "conversation_id", Value: id, Watch: "user_id"})
-	}
-	rows, err := t.Querier().Query(ctx, `SELECT p.conversation_id, p.user_id, u.name, p.role
-		FROM conversation_participants p JOIN users u ON u.id = p.user_id
-		WHERE p.conversation_id = ANY($1) ORDER BY p.joined_at, p.user_id`, convIDs)
-	if err != nil {
-		return nil, fmt.Errorf("read participants: %w", err)
-	}
-	out := make(map[string][]Participant, len(convIDs))
-	var conv string
-	var p Participant
-	_, err = pgx.ForEachRow(rows, []any{&conv, &p.UserID, &p.Name, &p.Role}, func() error {
-		out[conv] = append(out[conv], p)
-		t.record("users", "id", p.UserID)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read participants: %w", err)
-	}
-	return out, nil
-}
-
-// StaffStores lists the stores userID works for.
-func (t tables) StaffStores(ctx context.Context, userID string) ([]string, error) {
-	t.record("store_staff", "user_id", userID)
-	rows, err := t.Querier().Query(ctx, `SELECT store_id FROM store_staff WHERE user_id = $1 ORDER BY store_id`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("read staff stores: %w", err)
-	}
-	stores, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("read staff stores: %w", err)
-	}
-	return stores, nil
-}
-
 // MessageCursor is a position in a conversation's newest-first message list.
 type MessageCursor struct {
 	CreatedAt time.Time
@@ -441,11 +346,27 @@ func (in interner) get(b []byte) string {
 // Message reads one message (mutations).
 func (t tables) Message(ctx context.Context, id string) (Message, error) {
 	var m Message
+	var lat, lng *float64
+	var lbl *string
+	var meeting []byte
 	err := t.Querier().QueryRow(ctx, `SELECT id, conversation_id, sender_id, sender_type, message_type, content,
-		is_read, is_deleted, created_at, edited_at FROM messages WHERE id = $1 FOR UPDATE`, id).
+		is_read, is_deleted, created_at, edited_at, image_file_id, location_lat, location_lng, location_label, meeting
+		FROM messages WHERE id = $1 FOR UPDATE`, id).
 		Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.SenderType, &m.MessageType, &m.Content, &m.IsRead, &m.IsDeleted,
-			&m.CreatedAt, &m.EditedAt)
-	return m, schema.OneRow(err)
+			&m.CreatedAt, &m.EditedAt, &m.ImageFileID, &lat, &lng, &lbl, &meeting)
+	if err != nil {
+		return m, schema.OneRow(err)
+	}
+	if lat != nil && lng != nil {
+		m.Location = &Location{Lat: *lat, Lng: *lng, Label: lbl}
+	}
+	if meeting != nil {
+		m.Meeting = new(Meeting)
+		if err := json.Unmarshal(meeting, m.Meeting); err != nil {
+			return m, fmt.Errorf("message %s: meeting: %w", m.ID, err)
+		}
+	}
+	return m, nil
 }
 
 const fileCols = `id, owner_id, content_type, size_bytes, width, height, coalesce(thumb_width, 0), coalesce(thumb_height, 0),
@@ -554,85 +475,4 @@ func (t tables) Versions(ctx context.Context, msgID string) ([]Version, error) {
 		return nil, fmt.Errorf("read message versions: %w", err)
 	}
 	return vs, nil
-}
-
-// SearchScope is the conversations a search covers: one (ConversationID,
-// admitted by its access check), or, in Org, a customer's (CustomerID),
-// a store's (StoreID), or every one (admins); and, with MemberID, the
-// groups MemberID is in.
-type SearchScope struct {
-	Org, ConversationID, CustomerID, StoreID, MemberID string
-}
-
-// SearchHit is a message a search found, with its rank.
-type SearchHit struct {
-	Message
-	Rank float32
-}
-
-// SearchMessages finds up to limit undeleted messages in scope whose
-// words match query (websearch_to_tsquery, 'simple'), best first: rank,
-// then newest; after a cursor, those that come after it. It depends on
-// the scope's conversations and their messages' content and deletion.
-func (t tables) SearchMessages(ctx context.Context, s SearchScope, query string, after *searchCursor, limit int) ([]SearchHit, error) {
-	watch := "content,is_deleted"
-	args := []any{query, limit}
-	where := ""
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	switch {
-	case s.ConversationID != "":
-		t.Record(schema.Dep{Table: "messages", Column: "conversation_id", Value: s.ConversationID, Watch: watch})
-		where = "m.conversation_id = " + arg(s.ConversationID)
-	default:
-		// Any conversation's new or changed message may match.
-		t.Record(schema.Dep{Table: "messages", Column: schema.WholeTable, Watch: watch})
-		org := arg(s.Org)
-		switch {
-		case s.CustomerID != "":
-			t.record("conversations", "customer_id", s.CustomerID)
-			where = "c.org_id = " + org + " AND (c.customer_id = " + arg(s.CustomerID)
-		case s.StoreID != "":
-			t.record("conversations", "store_id", s.StoreID)
-			where = "c.org_id = " + org + " AND ((c.store_id = " + arg(s.StoreID) + " AND c.conversation_type = 'customer_to_store')"
-		default:
-			where = "c.org_id = " + org
-		}
-		if s.MemberID != "" {
-			t.record("conversation_participants", "user_id", s.MemberID)
-			where += " OR (c.conversation_type = 'group' AND EXISTS (SELECT 1 FROM conversation_participants p" +
-				" WHERE p.conversation_id = c.id AND p.user_id = " + arg(s.MemberID) + ")))"
-		}
-	}
-	if after != nil {
-		where += fmt.Sprintf(" AND (rank, m.created_at, m.id) < (%s::real, %s::timestamptz, %s::text)", arg(after.Rank), arg(after.At), arg(after.ID))
-	}
-	rows, err := t.Querier().Query(ctx, `SELECT m.id, m.conversation_id, m.sender_id, m.sender_type, coalesce(u.name, ''),
-			m.message_type, m.content, m.image_file_id, m.is_read, m.read_at, m.created_at, m.edited_at, rank
-		FROM messages m
-		JOIN conversations c ON c.id = m.conversation_id
-		LEFT JOIN users u ON u.id = m.sender_id,
-		LATERAL (SELECT ts_rank(to_tsvector('simple', m.content), websearch_to_tsquery('simple', $1))::real AS rank) r
-		WHERE to_tsvector('simple', m.content) @@ websearch_to_tsquery('simple', $1) AND NOT m.is_deleted
-			AND `+where+`
-		ORDER BY rank DESC, m.created_at DESC, m.id DESC LIMIT $2`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("search messages: %w", err)
-	}
-	hits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SearchHit, error) {
-		var h SearchHit
-		m := &h.Message
-		err := r.Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.SenderType, &m.SenderName, &m.MessageType, &m.Content,
-			&m.ImageFileID, &m.IsRead, &m.ReadAt, &m.CreatedAt, &m.EditedAt, &h.Rank)
-		return h, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("search messages: %w", err)
-	}
-	for _, h := range hits {
-		t.record("users", "id", h.SenderID)
-	}
-	return hits, nil
 }
