@@ -1,6 +1,6 @@
 import { api, type ConversationDoc } from "@parley/client";
 import { useQuery } from "@parley/client/react";
-import { useState } from "react";
+import { useState, type ReactNode } from "react";
 import type { DemoIdentity, Identity } from "./auth";
 import { shortTime } from "./format";
 import { conversationPath, Link, useRouter } from "./router";
@@ -55,21 +55,15 @@ export function ConversationList({ me, demo }: { me: Identity; demo: DemoIdentit
             const unread = myUnread(c, me);
             return (
               <li key={c._id}>
-                <Link
-                  to={conversationPath(c._id)}
-                  className={`conv ${c._id === current ? "current" : ""} ${unread > 0 ? "unread" : ""}`}
-                  data-testid="conversation"
-                  data-conversation-id={c._id}
-                >
-                  <span className={`avatar ${c.conversationType === "customer_to_admin" ? "role-admin" : "role-store"}`}>
-                    {conversationTitle(c, me).slice(0, 1)}
-                  </span>
-                  <span className="conv-text">
-                    <span className="conv-top">
-                      <strong className="conv-title">{conversationTitle(c, me)}</strong>
-                      <span className="muted small">{shortTime(c.lastMessageAt ?? c._creationTime)}</span>
-                    </span>
-                    <span className="conv-sub muted small">
+                <InboxItem
+                  c={c}
+                  me={me}
+                  current={c._id === current}
+                  unread={unread}
+                  testId="conversation"
+                  avatar={c.conversationType === "customer_to_admin" ? "role-admin" : "role-store"}
+                  sub={
+                    <>
                       {me.role !== "customer" && c.storeName && c.conversationType === "customer_to_store" ? `${c.storeName} · ` : ""}
                       {c.orderId ? `Order ${c.orderId}` : c.conversationType === "customer_to_admin" ? "Support" : ""}
                       {c.isBlocked ? " · Blocked" : ""}
@@ -78,25 +72,55 @@ export function ConversationList({ me, demo }: { me: Identity; demo: DemoIdentit
                           ? ` · ${c.assignedAdminId === me.sub ? "assigned to you" : `assigned to ${demo?.find((d) => d.sub === c.assignedAdminId)?.name ?? c.assignedAdminId}`}`
                           : " · unassigned"
                         : ""}
-                    </span>
-                    <span className="conv-preview">
-                      <span className="preview" data-testid="preview">
-                        {c.lastMessagePreview || <em className="muted">No messages yet</em>}
-                      </span>
-                      {unread > 0 && (
-                        <span className="badge" data-testid="unread-badge">
-                          {unread}
-                        </span>
-                      )}
-                    </span>
-                  </span>
-                </Link>
+                    </>
+                  }
+                />
               </li>
             );
           })}
         </ul>
       )}
     </section>
+  );
+}
+
+/** One conversation of a list (one-to-one or group): who, when, the latest message, the caller's unread count. */
+export function InboxItem(props: {
+  c: ConversationDoc;
+  me: Identity;
+  current: boolean;
+  unread: number;
+  testId: string;
+  avatar: string;
+  sub: ReactNode;
+}) {
+  const { c, me, current, unread, testId, avatar, sub } = props;
+  return (
+    <Link
+      to={conversationPath(c._id)}
+      className={`conv ${current ? "current" : ""} ${unread > 0 ? "unread" : ""}`}
+      data-testid={testId}
+      data-conversation-id={c._id}
+    >
+      <span className={`avatar ${avatar}`}>{conversationTitle(c, me).slice(0, 1)}</span>
+      <span className="conv-text">
+        <span className="conv-top">
+          <strong className="conv-title">{conversationTitle(c, me)}</strong>
+          <span className="muted small">{shortTime(c.lastMessageAt ?? c._creationTime)}</span>
+        </span>
+        <span className="conv-sub muted small">{sub}</span>
+        <span className="conv-preview">
+          <span className="preview" data-testid="preview">
+            {c.lastMessagePreview || <em className="muted">No messages yet</em>}
+          </span>
+          {unread > 0 && (
+            <span className="badge" data-testid="unread-badge">
+              {unread}
+            </span>
+          )}
+        </span>
+      </span>
+    </Link>
   );
 }
 

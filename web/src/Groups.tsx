@@ -2,9 +2,9 @@ import { api } from "@parley/client";
 import { useMutation, useQuery } from "@parley/client/react";
 import { useState, type FormEvent } from "react";
 import type { DemoIdentity, Identity } from "./auth";
-import { conversationTitle } from "./ConversationList";
-import { errorMessage, shortTime } from "./format";
-import { conversationPath, Link, useRouter } from "./router";
+import { InboxItem } from "./ConversationList";
+import { errorMessage } from "./format";
+import { conversationPath, useRouter } from "./router";
 
 /**
  * The caller's groups (getGroupConversations: live, with their own unread
@@ -42,31 +42,15 @@ export function Groups({ me, demo }: { me: Identity; demo: DemoIdentity[] | null
             const unread = g.unreadCount ?? 0;
             return (
               <li key={g._id}>
-                <Link
-                  to={conversationPath(g._id)}
-                  className={`conv ${g._id === current ? "current" : ""} ${unread > 0 ? "unread" : ""}`}
-                  data-testid="group"
-                  data-conversation-id={g._id}
-                >
-                  <span className="avatar role-group">{conversationTitle(g, me).slice(0, 1)}</span>
-                  <span className="conv-text">
-                    <span className="conv-top">
-                      <strong className="conv-title">{conversationTitle(g, me)}</strong>
-                      <span className="muted small">{shortTime(g.lastMessageAt ?? g._creationTime)}</span>
-                    </span>
-                    <span className="conv-sub muted small">{(g.participants ?? []).length} people</span>
-                    <span className="conv-preview">
-                      <span className="preview" data-testid="preview">
-                        {g.lastMessagePreview || <em className="muted">No messages yet</em>}
-                      </span>
-                      {unread > 0 && (
-                        <span className="badge" data-testid="unread-badge">
-                          {unread}
-                        </span>
-                      )}
-                    </span>
-                  </span>
-                </Link>
+                <InboxItem
+                  c={g}
+                  me={me}
+                  current={g._id === current}
+                  unread={unread}
+                  testId="group"
+                  avatar="role-group"
+                  sub={`${(g.participants ?? []).length} people`}
+                />
               </li>
             );
           })}
