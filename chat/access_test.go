@@ -118,6 +118,9 @@ func accessRules() []accessRow {
 		return map[string]any{"conversationId": x.conv, "content": "", "messageType": "meeting", "meeting": map[string]any{
 			"title": "Access check", "startsAt": time.Now().Add(time.Hour).UnixMilli(), "durationMinutes": 30, "joinUrl": "https://meet.example/abc"}}
 	}
+	subjectArgs := func(x accessTarget) map[string]any {
+		return map[string]any{"conversationId": x.conv, "subject": "Access check " + time.Now().Format(time.RFC3339Nano)}
+	}
 	searchArgs := func(x accessTarget) map[string]any { return map[string]any{"query": "help", "conversationId": x.conv} }
 	// The target message was just sent: within the edit window.
 	fresh := func(e *env, x accessTarget) {
@@ -176,6 +179,9 @@ func accessRules() []accessRow {
 		{label: "searchMessages", variant: storeConv, args: searchArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
 		{label: "searchMessages", variant: supportConv, args: searchArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}},
 		{label: "searchMessages", variant: groupConv, args: searchArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "setConversationSubject", variant: storeConv, args: subjectArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "setConversationSubject", variant: supportConv, args: subjectArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}},
+		{label: "setConversationSubject", variant: groupConv, args: subjectArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
 		{label: "isChatEnabled", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 200, 200, 200}},
 		{label: "getChatSettings", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 200, 200, 200}},
 		{label: "generateUploadUrl", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},

@@ -117,6 +117,7 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Mutation(r, "shared/chat:blockConversation", blockConversation)
 	functions.Mutation(r, "shared/chat:unblockConversation", unblockConversation)
 	functions.Mutation(r, "shared/chat:createGroupConversation", c.createGroupConversation)
+	functions.Mutation(r, "shared/chat:setConversationSubject", setConversationSubject)
 	functions.Mutation(r, "shared/chat:closeConversation", closeConversation)
 	functions.Mutation(r, "shared/chat:reopenConversation", reopenConversation)
 

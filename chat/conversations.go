@@ -215,6 +215,8 @@ type ConversationDoc struct {
 	LastMessagePreview   *string       `json:"lastMessagePreview,omitempty"`
 	UnreadCountCustomer  int           `json:"unreadCountCustomer"`
 	UnreadCountRecipient int           `json:"unreadCountRecipient"`
+	// Subject is the conversation's subject, when one was set.
+	Subject *string `json:"subject,omitempty"`
 	// A group's title, creator and participants (groups only), and, in
 	// getGroupConversations, the caller's own unread count.
 	Title        *string          `json:"title,omitempty"`
@@ -240,7 +242,7 @@ func conversationDoc(x InboxRow) ConversationDoc {
 		OrderID: cv.OrderID, AssignedAdminID: cv.AssignedAdminID, Status: cv.Status, IsBlocked: cv.IsBlocked,
 		LastMessageAt: millisPtr(cv.LastMessageAt), LastMessagePreview: cv.LastMessagePreview,
 		UnreadCountCustomer: x.Unread.Customer, UnreadCountRecipient: x.Unread.Recipient,
-		Title: cv.Title, CreatedBy: cv.CreatedBy,
+		Title: cv.Title, CreatedBy: cv.CreatedBy, Subject: cv.Subject,
 	}
 	if cv.Type == Group {
 		// One-to-one counters mean nothing in a group, whose read state

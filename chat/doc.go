@@ -58,6 +58,7 @@
 //	getGroupConversations        200  200  200  200  200  401  200  200  each sees the groups they are in
 //	createGroupConversation      200  404  200  404  200  401  404  404  adding S's colleague; see # Groups for whom each may add; XC, XA: another org's user
 //	canChatWithStore             200  200  403  403  403  401  404  403  customers only; XC: "Store not found" (another org's)
+//	setConversationSubject       200  404  200  404  200  401  404  404  those who speak in it, and admins; posts a notice; S: 404 in support
 //	isChatEnabled                200  200  200  200  200  200  200  200  the chat switch of the caller's org (and of storeId's store: 404 for another org's)
 //	getChatSettings              200  200  200  200  200  200  200  200  public; the caller's org's (the default org's without a token)
 //	generateUploadUrl            200  200  200  200  200  401  200  200  a single-use URL for the caller's own upload

@@ -31,12 +31,12 @@ func (t tables) record(table, column, value string) {
 }
 
 const convCols = `id, conversation_type, org_id, coalesce(customer_id, ''), store_id, order_id, assigned_admin_id, status,
-	is_blocked, last_message_at, last_message_preview, created_at, title, created_by`
+	is_blocked, last_message_at, last_message_preview, created_at, title, created_by, subject`
 
 func scanConversation(row pgx.Row) (Conversation, error) {
 	var c Conversation
 	err := row.Scan(&c.ID, &c.Type, &c.OrgID, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
-		&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt, &c.Title, &c.CreatedBy)
+		&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt, &c.Title, &c.CreatedBy, &c.Subject)
 	return c, err
 }
 
@@ -80,13 +80,13 @@ func (t tables) ConversationForUpdate(ctx context.Context, id string) (Conversat
 	var on bool
 	err := t.Querier().QueryRow(ctx, `SELECT c.id, c.conversation_type, c.org_id, coalesce(c.customer_id, ''), c.store_id,
 			c.order_id, c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at, c.last_message_preview, c.created_at,
-			c.title, c.created_by,
+			c.title, c.created_by, c.subject,
 			coalesce(s.chat_enabled, true) AND coalesce((SELECT cs.chat_enabled FROM chat_settings cs
 				WHERE cs.org_id IN (c.org_id, '') ORDER BY cs.org_id = c.org_id DESC LIMIT 1), true)
 		FROM conversations c LEFT JOIN stores s ON s.id = c.store_id AND c.conversation_type = 'customer_to_store'
 		WHERE c.id = $1 FOR UPDATE OF c`, id).
 		Scan(&c.ID, &c.Type, &c.OrgID, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
-			&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt, &c.Title, &c.CreatedBy, &on)
+			&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt, &c.Title, &c.CreatedBy, &c.Subject, &on)
 	c.ChatOff = !on
 	return c, schema.OneRow(err)
 }
@@ -184,7 +184,7 @@ func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, er
 	}
 	rows, err := t.Querier().Query(ctx, `SELECT c.id, c.conversation_type, c.org_id, coalesce(c.customer_id, ''), c.store_id, c.order_id,
 			c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at, c.last_message_preview, c.created_at,
-			s.name, coalesce(u.name, ''), c.unread_customer, c.unread_recipient, c.title, c.created_by
+			s.name, coalesce(u.name, ''), c.unread_customer, c.unread_recipient, c.title, c.created_by, c.subject
 		FROM conversations c
 		LEFT JOIN stores s ON s.id = c.store_id
 		LEFT JOIN users u ON u.id = c.customer_id
@@ -198,7 +198,7 @@ func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, er
 		c := &x.Conversation
 		err := r.Scan(&c.ID, &c.Type, &c.OrgID, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
 			&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt,
-			&x.StoreName, &x.CustomerName, &x.Unread.Customer, &x.Unread.Recipient, &c.Title, &c.CreatedBy)
+			&x.StoreName, &x.CustomerName, &x.Unread.Customer, &x.Unread.Recipient, &c.Title, &c.CreatedBy, &c.Subject)
 		return x, err
 	})
 	if err != nil {

@@ -29,7 +29,7 @@ type GroupRow struct {
 func (t tables) Groups(ctx context.Context, org, userID, status string, limit int) ([]GroupRow, error) {
 	t.record("conversation_participants", "user_id", userID)
 	rows, err := t.Querier().Query(ctx, `SELECT c.id, c.org_id, c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at,
-			c.last_message_preview, c.created_at, c.title, c.created_by,
+			c.last_message_preview, c.created_at, c.title, c.created_by, c.subject,
 			(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_deleted
 				AND m.sender_id <> $1 AND m.created_at > coalesce(p.last_read_at, '-infinity'))::int
 		FROM conversation_participants p JOIN conversations c ON c.id = p.conversation_id
@@ -42,7 +42,7 @@ func (t tables) Groups(ctx context.Context, org, userID, status string, limit in
 		x := GroupRow{Conversation: Conversation{Type: Group, Member: true}}
 		c := &x.Conversation
 		err := r.Scan(&c.ID, &c.OrgID, &c.AssignedAdminID, &c.Status, &c.IsBlocked, &c.LastMessageAt,
-			&c.LastMessagePreview, &c.CreatedAt, &c.Title, &c.CreatedBy, &x.Unread)
+			&c.LastMessagePreview, &c.CreatedAt, &c.Title, &c.CreatedBy, &c.Subject, &x.Unread)
 		return x, err
 	})
 	if err != nil {

@@ -16,6 +16,7 @@ type Conversation struct {
 	LastMessageAt      *time.Time
 	LastMessagePreview *string
 	CreatedAt          time.Time
+	Subject            *string // optional, any conversation
 	// A group's title and creator (groups only).
 	Title     *string
 	CreatedBy *string

@@ -157,3 +157,59 @@ func setClosed(c *functions.MutationCtx, convID string, closed bool, reason stri
 	_, err = t.postMessage(c.Ctx, conv.ID, id, "system", "system", notice, messageTime(conv, c.Now()))
 	return functions.Null{}, err
 }
+
+// SetConversationSubjectArgs are the arguments of setConversationSubject.
+type SetConversationSubjectArgs struct {
+	ConversationID string `json:"conversationId"`
+	// Subject is the new subject; empty or absent clears it.
+	Subject *string `json:"subject"`
+}
+
+// maxSubject bounds a conversation's subject, in characters.
+const maxSubject = 200
+
+// setConversationSubject sets or clears a conversation's subject: those
+// who speak in it, and admins. It posts a notice of the change; setting
+// the subject it has changes nothing.
+func setConversationSubject(c *functions.MutationCtx, a SetConversationSubjectArgs) (functions.Null, error) {
+	var subject *string
+	if a.Subject != nil {
+		s := strings.TrimSpace(*a.Subject)
+		if n := utf8.RuneCountInString(s); n > maxSubject {
+			return functions.Null{}, functions.Invalid("subject must be at most %d characters, got %d", maxSubject, n)
+		}
+		if s != "" {
+			subject = &s
+		}
+	}
+	id, conv, err := callerConversation(c, a.ConversationID)
+	if err != nil {
+		return functions.Null{}, err
+	}
+	if id.Role != functions.RoleAdmin && !isParticipant(id, conv) {
+		return functions.Null{}, ErrUnauthorizedSend
+	}
+	if conv.IsBlocked && id.Role != functions.RoleAdmin {
+		return functions.Null{}, ErrConversationBlocked
+	}
+	if (conv.Subject == nil && subject == nil) || (conv.Subject != nil && subject != nil && *conv.Subject == *subject) {
+		return functions.Null{}, nil
+	}
+	t := tables{c.DB}
+	if err := t.setSubject(c.Ctx, conv.ID, subject); err != nil {
+		return functions.Null{}, err
+	}
+	name, err := displayName(c, id)
+	if err != nil {
+		return functions.Null{}, err
+	}
+	notice := name + " cleared the subject"
+	if subject != nil {
+		notice = fmt.Sprintf("%s changed the subject to “%s”", name, *subject)
+	}
+	if err := t.ensureUser(c.Ctx, id); err != nil {
+		return functions.Null{}, err
+	}
+	_, err = t.postMessage(c.Ctx, conv.ID, id, "system", "system", notice, messageTime(conv, c.Now()))
+	return functions.Null{}, err
+}

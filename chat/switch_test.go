@@ -1,6 +1,7 @@
 package chat_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -89,4 +90,27 @@ func TestChatSwitch(t *testing.T) {
 	requireCode(t, err, 404, "Store not found")
 	_, err = e.query(john, "isChatEnabled", map[string]any{"storeId": "store-acme"})
 	requireCode(t, err, 404, "Store not found")
+}
+
+func TestConversationSubject(t *testing.T) {
+	e := newEnv(t)
+	conv := schema.DemoConversationID
+	set := func(id *functions.Identity, subject any) error {
+		_, err := e.mutate(id, "setConversationSubject", map[string]any{"conversationId": conv, "subject": subject})
+		return err
+	}
+	subjectOf := func() *string {
+		return must[chat.ConversationDoc](t)(e.query(john, "getConversation", map[string]any{"conversationId": conv})).Subject
+	}
+	require.Nil(t, subjectOf())
+	require.NoError(t, set(john, "  Late delivery  "))
+	require.Equal(t, "Late delivery", *subjectOf())
+	require.Equal(t, "John Doe changed the subject to “Late delivery”", newest(t, e, conv).Content)
+	require.NoError(t, set(staff, "Late delivery"), "the same subject is a no-op")
+	require.Equal(t, "John Doe changed the subject to “Late delivery”", newest(t, e, conv).Content)
+	require.NoError(t, set(admin, ""))
+	require.Nil(t, subjectOf())
+	require.Equal(t, "Parley Support cleared the subject", newest(t, e, conv).Content)
+	requireCode(t, set(john, strings.Repeat("s", 201)), 400, "subject must be at most 200 characters, got 201")
+	requireCode(t, set(jane, "mine now"), 404, "Conversation not found")
 }

@@ -69,6 +69,14 @@ func (t tables) archive(ctx context.Context, convID string) error {
 	return nil
 }
 
+// setSubject sets (or, nil, clears) a conversation's subject.
+func (t tables) setSubject(ctx context.Context, convID string, subject *string) error {
+	if _, err := t.Querier().Exec(ctx, `UPDATE conversations SET subject = $2 WHERE id = $1`, convID, subject); err != nil {
+		return fmt.Errorf("set subject: %w", err)
+	}
+	return nil
+}
+
 // setStatus sets a conversation's status (active, archived, closed).
 func (t tables) setStatus(ctx context.Context, convID, status string) error {
 	if _, err := t.Querier().Exec(ctx, `UPDATE conversations SET status = $2 WHERE id = $1`, convID, status); err != nil {

@@ -58,6 +58,7 @@ export type ConversationDoc = {
   lastMessagePreview?: string;
   unreadCountCustomer: number;
   unreadCountRecipient: number;
+  subject?: string;
   title?: string;
   createdBy?: string;
   participants?: ParticipantDoc[];
@@ -282,6 +283,12 @@ export type SendMessageArgs = {
   meeting?: MeetingArgs | null;
 };
 
+/** Go type chat.SetConversationSubjectArgs. */
+export type SetConversationSubjectArgs = {
+  conversationId: string;
+  subject?: string | null;
+};
+
 /** Go type chat.TransferConversationArgs. */
 export type TransferConversationArgs = {
   conversationId: string;
@@ -383,6 +390,8 @@ export const api = {
       searchMessages: makeFunctionReference<"query", SearchMessagesArgs, SearchResult>("shared/chat:searchMessages"),
       /** mutation shared/chat:sendMessage */
       sendMessage: makeFunctionReference<"mutation", SendMessageArgs, string>("shared/chat:sendMessage"),
+      /** mutation shared/chat:setConversationSubject */
+      setConversationSubject: makeFunctionReference<"mutation", SetConversationSubjectArgs, null>("shared/chat:setConversationSubject"),
       /** mutation shared/chat:transferConversation */
       transferConversation: makeFunctionReference<"mutation", TransferConversationArgs, null>("shared/chat:transferConversation"),
       /** mutation shared/chat:unblockConversation */
@@ -418,6 +427,7 @@ export const functionNames = {
   "shared/chat:reopenConversation": "mutation",
   "shared/chat:searchMessages": "query",
   "shared/chat:sendMessage": "mutation",
+  "shared/chat:setConversationSubject": "mutation",
   "shared/chat:transferConversation": "mutation",
   "shared/chat:unblockConversation": "mutation",
   "shared/chat:updateTypingStatus": "mutation",

@@ -98,6 +98,7 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
     <header className="thread-header">
       <div className="thread-title">
         <h2 data-testid="thread-title">{conversationTitle(conv, me)}</h2>
+        <Subject conv={conv} editable={me.role === "admin" || isParticipant(me, conv)} />
         <div className="muted small">
           {group ? (
             <span data-testid="group-members">
@@ -636,5 +637,53 @@ function Composer({
         </button>
       </form>
     </>
+  );
+}
+
+/** A conversation's subject, which those who speak in it (and admins) may change. */
+function Subject({ conv, editable }: { conv: ConversationDoc; editable: boolean }) {
+  const setSubject = useMutation(api.shared.chat.setConversationSubject);
+  const [draft, setDraft] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await setSubject({ conversationId: conv._id, subject: draft ?? "" });
+      setDraft(null);
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+  if (draft !== null) {
+    return (
+      <form className="row small subject-form" onSubmit={(e) => void save(e)}>
+        <input
+          value={draft}
+          onChange={(e) => setDraft(e.target.value)}
+          aria-label="Subject"
+          data-testid="subject-input"
+          maxLength={200}
+          autoFocus
+        />
+        <button type="submit" className="primary" data-testid="subject-save">
+          Save
+        </button>
+        <button type="button" className="link" onClick={() => setDraft(null)}>
+          Cancel
+        </button>
+        {error && <span className="error">{error}</span>}
+      </form>
+    );
+  }
+  return (
+    <div className="small subject">
+      {conv.subject && <span data-testid="subject">{conv.subject}</span>}
+      {editable && (
+        <button className="link small" data-testid="subject-edit" onClick={() => setDraft(conv.subject ?? "")}>
+          {conv.subject ? "Change subject" : "Add a subject"}
+        </button>
+      )}
+    </div>
   );
 }

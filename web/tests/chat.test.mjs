@@ -318,6 +318,15 @@ test("search finds a message live and opens its conversation", async () => {
   await pizza.getByTestId("search-input").fill("");
 });
 
+test("a subject set by the customer shows in the store's header, with a notice", async () => {
+  const subject = `Late delivery ${stamp}`;
+  await john.getByTestId("subject-edit").click();
+  await john.getByTestId("subject-input").fill(subject);
+  await john.getByTestId("subject-save").click();
+  await pizza.getByTestId("subject").filter({ hasText: subject }).waitFor();
+  await pizza.getByTestId("notice").filter({ hasText: `John Doe changed the subject to “${subject}”` }).waitFor();
+});
+
 test("the store closes a conversation and reopens it", async () => {
   await pizza.goto(`${server.url}/c/${conv}`);
   await pizza.getByTestId("thread").waitFor();

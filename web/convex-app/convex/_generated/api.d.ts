@@ -59,6 +59,7 @@ export type ConversationDoc = {
   lastMessagePreview?: string;
   unreadCountCustomer: number;
   unreadCountRecipient: number;
+  subject?: string;
   title?: string;
   createdBy?: string;
   participants?: ParticipantDoc[];
@@ -283,6 +284,12 @@ export type SendMessageArgs = {
   meeting?: MeetingArgs | null;
 };
 
+/** Go type chat.SetConversationSubjectArgs. */
+export type SetConversationSubjectArgs = {
+  conversationId: string;
+  subject?: string | null;
+};
+
 /** Go type chat.TransferConversationArgs. */
 export type TransferConversationArgs = {
   conversationId: string;
@@ -384,6 +391,8 @@ export declare const api: {
       searchMessages: FunctionReference<"query", "public", SearchMessagesArgs, SearchResult>;
       /** mutation shared/chat:sendMessage */
       sendMessage: FunctionReference<"mutation", "public", SendMessageArgs, string>;
+      /** mutation shared/chat:setConversationSubject */
+      setConversationSubject: FunctionReference<"mutation", "public", SetConversationSubjectArgs, null>;
       /** mutation shared/chat:transferConversation */
       transferConversation: FunctionReference<"mutation", "public", TransferConversationArgs, null>;
       /** mutation shared/chat:unblockConversation */
