@@ -217,8 +217,8 @@ func subjectOnly(id *functions.Identity) *functions.Identity {
 	return &functions.Identity{Role: id.Role, Subject: id.Subject, Org: id.Org}
 }
 
-// orgOnly scopes a query to the caller's org: everyone in it shares one
-// instance.
+// orgOnly scopes a query to the caller's org: everyone in it, whatever
+// their role, shares one instance (as a public query's callers do).
 func orgOnly(id *functions.Identity) *functions.Identity {
-	return &functions.Identity{Role: id.Role, Org: id.Org}
+	return &functions.Identity{Org: id.Org}
 }

@@ -454,21 +454,20 @@ type Version struct {
 	Content    string
 	WrittenAt  time.Time
 	ReplacedAt time.Time
-	ReplacedBy string
 }
 
 // Versions lists a message's past versions, oldest first. It depends on
 // the message's rows of message_edits.
 func (t tables) Versions(ctx context.Context, msgID string) ([]Version, error) {
 	t.record("message_edits", "message_id", msgID)
-	rows, err := t.Querier().Query(ctx, `SELECT version, content, written_at, replaced_at, replaced_by
+	rows, err := t.Querier().Query(ctx, `SELECT version, content, written_at, replaced_at
 		FROM message_edits WHERE message_id = $1 ORDER BY version`, msgID)
 	if err != nil {
 		return nil, fmt.Errorf("read message versions: %w", err)
 	}
 	vs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Version, error) {
 		var v Version
-		err := r.Scan(&v.Version, &v.Content, &v.WrittenAt, &v.ReplacedAt, &v.ReplacedBy)
+		err := r.Scan(&v.Version, &v.Content, &v.WrittenAt, &v.ReplacedAt)
 		return v, err
 	})
 	if err != nil {
