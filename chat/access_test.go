@@ -66,6 +66,7 @@ const (
 	msgNotGroupClose = "Only support or the group's creator can close or reopen this group"
 	msgUserNotFound  = "User not found: %s" // of accessTarget.user
 	msgNotEditor     = "Only the sender can edit this message"
+	msgNotRecipient  = "Only the conversation's participants can acknowledge its messages"
 )
 
 type accessRow struct {
@@ -121,6 +122,7 @@ func accessRules() []accessRow {
 	subjectArgs := func(x accessTarget) map[string]any {
 		return map[string]any{"conversationId": x.conv, "subject": "Access check " + time.Now().Format(time.RFC3339Nano)}
 	}
+	deliverArgs := func(x accessTarget) map[string]any { return map[string]any{"conversationId": x.conv, "upToMessageId": x.msg} }
 	searchArgs := func(x accessTarget) map[string]any { return map[string]any{"query": "help", "conversationId": x.conv} }
 	// The target message was just sent: within the edit window.
 	fresh := func(e *env, x accessTarget) {
@@ -202,6 +204,12 @@ func accessRules() []accessRow {
 		{label: "getConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
 		{label: "getMessages", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
 		{label: "getMessagesPaginated", variant: groupConv, args: pageArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "markDelivered", variant: storeConv, args: deliverArgs, want: codes{200, 404, 200, 404, 403, 401, 404, 404}, forbidden: msgNotRecipient},
+		{label: "markDelivered", variant: supportConv, args: deliverArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}},
+		{label: "markDelivered", variant: groupConv, args: deliverArgs, want: codes{200, 404, 200, 404, 403, 401, 404, 404}, forbidden: msgNotRecipient},
+		{label: "getParticipants", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "getParticipants", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}},
+		{label: "getParticipants", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
 		{label: "transferConversation", variant: groupConv, args: transferArgs, want: codes{403, 404, 403, 404, 400, 401, 404, 404}},
 		{label: "blockConversation", variant: groupConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401, 404, 404}},
 		{label: "unblockConversation", variant: groupConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401, 404, 404}, prepare: blocked},

@@ -109,6 +109,7 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Mutation(r, "shared/chat:generateUploadUrl", c.generateUploadURL, limit(c.uploads))
 	functions.Mutation(r, "shared/chat:sendMessage", c.sendMessage, limit(c.sends))
 	functions.Mutation(r, "shared/chat:markMessagesAsRead", markMessagesAsRead)
+	functions.Mutation(r, "shared/chat:markDelivered", markDelivered)
 	functions.Mutation(r, "shared/chat:archiveConversation", archiveConversation)
 	functions.Mutation(r, "shared/chat:deleteMessage", deleteMessage)
 	functions.Mutation(r, "shared/chat:editMessage", c.editMessage)
@@ -131,6 +132,9 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.QueryShared(r, "shared/chat:getMessagesPaginated", func(c *functions.QueryCtx, a GetMessagesPaginatedArgs) error {
 		return conversationAccess(c, a.ConversationID)
 	}, c.getMessagesPaginated)
+	functions.QueryShared(r, "shared/chat:getParticipants", func(c *functions.QueryCtx, a ConversationIDArgs) error {
+		return conversationAccess(c, a.ConversationID)
+	}, getParticipants)
 	functions.Query(r, "shared/chat:getGroupConversations", getGroupConversations, functions.ScopeIdentity(subjectOnly))
 	functions.Query(r, "shared/chat:getUnreadCount", getUnreadCount, functions.ScopeIdentity(inboxCaller))
 	functions.Query(r, "shared/chat:getTypingIndicators", c.getTypingIndicators)

@@ -46,6 +46,8 @@
 //	getMessageHistory            200  404  200  404  200  401  404  404  whoever sees the conversation; S: 404 in support
 //	searchMessages               200  404  200  404  200  401  404  404  with conversationId; without, each searches what they may see; S: 404 in support
 //	markMessagesAsRead           200  404  200  404  403  401  404  404  A: 200 in support; S: 404 in support; group: as store
+//	markDelivered                200  404  200  404  403  401  404  404  as markMessagesAsRead; see # Delivery
+//	getParticipants              200  404  200  404  200  401  404  404  whoever sees the conversation; S: 404 in support
 //	archiveConversation          200  404  200  404  200  401  404  404  S: 404 in support
 //	deleteMessage (C's message)  200  404  403  404  200  401  404  404  only the sender or an admin; S: 404 in support
 //	updateTypingStatus           200  404  200  404  403  401  404  404  A: 200 in support; S: 404 in support; group: as store
@@ -91,6 +93,38 @@
 // whatever the senders' clocks. Archiving a group (any member, or an
 // admin) archives it for every member, as for any conversation; a new
 // message brings it back.
+//
+// # Delivery
+//
+// Seed 003's sent → delivered → read, per recipient. markDelivered
+// ({conversationId, upToMessageId}) says one of the caller's clients has
+// received the conversation's messages up to that one: it moves the
+// caller's delivered position (conversation_participants.delivered_up_to,
+// a message's creation time) forward, never back, in one statement per
+// batch, and writes nothing when the position is already there (another
+// of the caller's clients was first). @parley/client's useChat and the web
+// app call it when a result brings messages of others; staff and support
+// who acknowledge become participants, as when they send or read. In
+// getMessages and getMessagesPaginated, every message but notices and
+// deleted ones has a status: "read" when the other side read it (a group:
+// every other participant), "delivered" when a client of the other side
+// has it (a group: of every other participant; what was read was
+// received), else "sent"; in a group, deliveredTo and readBy name the
+// others it has reached. A state change re-runs the thread's page once,
+// for everyone watching it.
+//
+// # Participants
+//
+// getParticipants({conversationId}) lists who takes part (seed 000's
+// participant model: the customer from creation, store staff and support
+// from their first send, read or acknowledgement, a group's members),
+// with lastReadAt, lastDeliveredAt, lastSeenAt and isOnline. Activity is
+// kept in user_activity by package internal/activity from every
+// authenticated call and open session, written at most once per user per
+// 30 seconds (going online or offline at once), in one statement per
+// second for all users; a user is online while one of their sessions is
+// open, and goes offline, live, when the last closes or its node stops
+// vouching for it.
 //
 // # Edits and meetings
 //

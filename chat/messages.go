@@ -328,6 +328,16 @@ type MessageDoc struct {
 	Location *Location `json:"location,omitempty"`
 	// Meeting is set on meeting messages that are not deleted.
 	Meeting *Meeting `json:"meeting,omitempty"`
+	// Status is how far a message has got (getMessages and
+	// getMessagesPaginated; not on notices or deleted messages): "sent",
+	// "delivered" (a client of the other side has received it; in a
+	// group, one of every other participant's) or "read" (by the other
+	// side; in a group, by every other participant).
+	Status string `json:"status,omitempty" ts:"sent|delivered|read"`
+	// DeliveredTo and ReadBy list, in a group, the other participants
+	// (user ids) whom the message has reached and who have read it.
+	DeliveredTo []string `json:"deliveredTo,omitempty"`
+	ReadBy      []string `json:"readBy,omitempty"`
 }
 
 // MessagePage is the result of getMessages: newest first.
@@ -451,6 +461,9 @@ func (ch *api) getMessages(c *functions.QueryCtx, a GetMessagesArgs) (MessagePag
 		}
 		page.Total = &n
 	}
+	if err := withReceipts(c, a.ConversationID, msgs, page.Messages); err != nil {
+		return MessagePage{}, err
+	}
 	return page, ch.withImages(c, msgs, page.Messages)
 }
 
@@ -573,6 +586,9 @@ func (ch *api) getMessagesPaginated(c *functions.QueryCtx, a GetMessagesPaginate
 	if status != "" {
 		split := encodeCursor(msgs[len(msgs)/2-1])
 		out.SplitCursor, out.PageStatus = &split, &status
+	}
+	if err := withReceipts(c, convID, msgs, out.Page); err != nil {
+		return PaginatedMessages{}, err
 	}
 	return out, ch.withImages(c, msgs, out.Page)
 }

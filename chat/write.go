@@ -356,3 +356,27 @@ func (t tables) editMessage(ctx context.Context, m Message, content, preview, by
 	}
 	return nil
 }
+
+// deliver moves the caller's delivered position in a conversation up to
+// message msgID's creation time, making the caller (a user, and a
+// participant) known if it is not yet, in one statement. It writes
+// nothing when the position is already there (moved false), and finds no
+// row (schema.ErrNoRow) when the message is not the conversation's.
+func (t tables) deliver(ctx context.Context, convID, msgID string, id *functions.Identity, now time.Time) (at time.Time, moved bool, err error) {
+	err = t.Querier().QueryRow(ctx, `WITH
+		caller AS (INSERT INTO users (id, name, role, org_id) VALUES ($3, $5, $4, $6) ON CONFLICT (id) DO NOTHING),
+		m AS (SELECT created_at FROM messages WHERE id = $2 AND conversation_id = $1),
+		moved AS (INSERT INTO conversation_participants (conversation_id, user_id, role, delivered_up_to, delivered_at)
+			SELECT $1, $3, $4, m.created_at, $7 FROM m
+			ON CONFLICT (conversation_id, user_id) DO UPDATE
+				SET delivered_up_to = excluded.delivered_up_to, delivered_at = excluded.delivered_at
+				WHERE conversation_participants.delivered_up_to IS NULL
+					OR conversation_participants.delivered_up_to < excluded.delivered_up_to
+			RETURNING 1)
+		SELECT m.created_at, EXISTS (SELECT 1 FROM moved) FROM m`,
+		convID, msgID, id.Subject, string(id.Role), storedName(id), id.Org, now).Scan(&at, &moved)
+	if err != nil {
+		return at, false, fmt.Errorf("mark delivered: %w", schema.OneRow(err))
+	}
+	return at, moved, nil
+}

@@ -93,6 +93,12 @@ export type DeleteMessageArgs = {
   messageId: string;
 };
 
+/** Go type chat.Delivered. */
+export type Delivered = {
+  moved: boolean;
+  deliveredUpTo: number;
+};
+
 /** Go type chat.EditMessageArgs. */
 export type EditMessageArgs = {
   messageId: string;
@@ -169,6 +175,12 @@ export type LocationArgs = {
   label?: string | null;
 };
 
+/** Go type chat.MarkDeliveredArgs. */
+export type MarkDeliveredArgs = {
+  conversationId: string;
+  upToMessageId: string;
+};
+
 /** Go type chat.MarkMessagesAsReadArgs. */
 export type MarkMessagesAsReadArgs = {
   conversationId: string;
@@ -214,6 +226,9 @@ export type MessageDoc = {
   imageAttachment?: ImageDoc;
   location?: Location;
   meeting?: Meeting;
+  status?: "sent" | "delivered" | "read";
+  deliveredTo?: string[];
+  readBy?: string[];
 };
 
 /** Go type chat.MessageHistory. */
@@ -257,6 +272,18 @@ export type ParticipantDoc = {
   userId: string;
   name: string;
   role: "customer" | "store" | "admin";
+};
+
+/** Go type chat.ParticipantInfo. */
+export type ParticipantInfo = {
+  userId: string;
+  name: string;
+  role: "customer" | "store" | "admin";
+  joinedAt: number;
+  lastReadAt?: number;
+  lastDeliveredAt?: number;
+  lastSeenAt?: number;
+  isOnline: boolean;
 };
 
 /** Go type chat.SearchMessagesArgs. */
@@ -376,12 +403,16 @@ export const api = {
       getMessages: makeFunctionReference<"query", GetMessagesArgs, MessagePage>("shared/chat:getMessages"),
       /** query shared/chat:getMessagesPaginated */
       getMessagesPaginated: makeFunctionReference<"query", GetMessagesPaginatedArgs, PaginatedMessages>("shared/chat:getMessagesPaginated"),
+      /** query shared/chat:getParticipants */
+      getParticipants: makeFunctionReference<"query", ConversationIDArgs, ParticipantInfo[]>("shared/chat:getParticipants"),
       /** query shared/chat:getTypingIndicators */
       getTypingIndicators: makeFunctionReference<"query", ConversationIDArgs, TypingIndicator[]>("shared/chat:getTypingIndicators"),
       /** query shared/chat:getUnreadCount */
       getUnreadCount: makeFunctionReference<"query", EmptyArgs, number>("shared/chat:getUnreadCount"),
       /** query shared/chat:isChatEnabled */
       isChatEnabled: makeFunctionReference<"query", ChatStatusArgs, ChatStatus>("shared/chat:isChatEnabled"),
+      /** mutation shared/chat:markDelivered */
+      markDelivered: makeFunctionReference<"mutation", MarkDeliveredArgs, Delivered>("shared/chat:markDelivered"),
       /** mutation shared/chat:markMessagesAsRead */
       markMessagesAsRead: makeFunctionReference<"mutation", MarkMessagesAsReadArgs, MarkReadResult>("shared/chat:markMessagesAsRead"),
       /** mutation shared/chat:reopenConversation */
@@ -420,9 +451,11 @@ export const functionNames = {
   "shared/chat:getMessageHistory": "query",
   "shared/chat:getMessages": "query",
   "shared/chat:getMessagesPaginated": "query",
+  "shared/chat:getParticipants": "query",
   "shared/chat:getTypingIndicators": "query",
   "shared/chat:getUnreadCount": "query",
   "shared/chat:isChatEnabled": "query",
+  "shared/chat:markDelivered": "mutation",
   "shared/chat:markMessagesAsRead": "mutation",
   "shared/chat:reopenConversation": "mutation",
   "shared/chat:searchMessages": "query",

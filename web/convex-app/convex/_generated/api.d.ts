@@ -94,6 +94,12 @@ export type DeleteMessageArgs = {
   messageId: string;
 };
 
+/** Go type chat.Delivered. */
+export type Delivered = {
+  moved: boolean;
+  deliveredUpTo: number;
+};
+
 /** Go type chat.EditMessageArgs. */
 export type EditMessageArgs = {
   messageId: string;
@@ -170,6 +176,12 @@ export type LocationArgs = {
   label?: string | null;
 };
 
+/** Go type chat.MarkDeliveredArgs. */
+export type MarkDeliveredArgs = {
+  conversationId: string;
+  upToMessageId: string;
+};
+
 /** Go type chat.MarkMessagesAsReadArgs. */
 export type MarkMessagesAsReadArgs = {
   conversationId: string;
@@ -215,6 +227,9 @@ export type MessageDoc = {
   imageAttachment?: ImageDoc;
   location?: Location;
   meeting?: Meeting;
+  status?: "sent" | "delivered" | "read";
+  deliveredTo?: string[];
+  readBy?: string[];
 };
 
 /** Go type chat.MessageHistory. */
@@ -258,6 +273,18 @@ export type ParticipantDoc = {
   userId: string;
   name: string;
   role: "customer" | "store" | "admin";
+};
+
+/** Go type chat.ParticipantInfo. */
+export type ParticipantInfo = {
+  userId: string;
+  name: string;
+  role: "customer" | "store" | "admin";
+  joinedAt: number;
+  lastReadAt?: number;
+  lastDeliveredAt?: number;
+  lastSeenAt?: number;
+  isOnline: boolean;
 };
 
 /** Go type chat.SearchMessagesArgs. */
@@ -377,12 +404,16 @@ export declare const api: {
       getMessages: FunctionReference<"query", "public", GetMessagesArgs, MessagePage>;
       /** query shared/chat:getMessagesPaginated */
       getMessagesPaginated: FunctionReference<"query", "public", GetMessagesPaginatedArgs, PaginatedMessages>;
+      /** query shared/chat:getParticipants */
+      getParticipants: FunctionReference<"query", "public", ConversationIDArgs, ParticipantInfo[]>;
       /** query shared/chat:getTypingIndicators */
       getTypingIndicators: FunctionReference<"query", "public", ConversationIDArgs, TypingIndicator[]>;
       /** query shared/chat:getUnreadCount */
       getUnreadCount: FunctionReference<"query", "public", EmptyArgs, number>;
       /** query shared/chat:isChatEnabled */
       isChatEnabled: FunctionReference<"query", "public", ChatStatusArgs, ChatStatus>;
+      /** mutation shared/chat:markDelivered */
+      markDelivered: FunctionReference<"mutation", "public", MarkDeliveredArgs, Delivered>;
       /** mutation shared/chat:markMessagesAsRead */
       markMessagesAsRead: FunctionReference<"mutation", "public", MarkMessagesAsReadArgs, MarkReadResult>;
       /** mutation shared/chat:reopenConversation */

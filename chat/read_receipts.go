@@ -1,0 +1,86 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parley-chat/parley/schema"
+)
+
+// Receipt is how far one participant has received and read a
+// conversation: the creation times of the newest message one of their
+// clients acknowledged (DeliveredUpTo) and, in a group, of the newest they
+// read (ReadUpTo; one-to-one conversations keep read state on the
+// messages).
+type Receipt struct {
+	UserID, Role            string
+	DeliveredUpTo, ReadUpTo *time.Time
+}
+
+// Receipts reads a conversation's type and its participants' positions.
+// It depends on who takes part and on their positions, not on when they
+// were last seen.
+func (t tables) Receipts(ctx context.Context, convID string) (group bool, rs []Receipt, err error) {
+	t.Record(schema.Dep{Table: "conversations", Column: "id", Value: convID, Watch: "conversation_type"})
+	t.Record(schema.Dep{Table: "conversation_participants", Column: "conversation_id", Value: convID,
+		Watch: "user_id,role,delivered_up_to,last_read_at"})
+	rows, err := t.Querier().Query(ctx, `SELECT c.conversation_type = 'group', p.user_id, p.role, p.delivered_up_to, p.last_read_at
+		FROM conversations c JOIN conversation_participants p ON p.conversation_id = c.id
+		WHERE c.id = $1 ORDER BY p.joined_at, p.user_id`, convID)
+	if err != nil {
+		return false, nil, fmt.Errorf("read receipts: %w", err)
+	}
+	var r Receipt
+	_, err = pgx.ForEachRow(rows, []any{&group, &r.UserID, &r.Role, &r.DeliveredUpTo, &r.ReadUpTo}, func() error {
+		rs = append(rs, r)
+		return nil
+	})
+	if err != nil {
+		return false, nil, fmt.Errorf("read receipts: %w", err)
+	}
+	return group, rs, nil
+}
+
+// ParticipantRow is a participant as getParticipants shows them.
+type ParticipantRow struct {
+	UserID, Name, Role string
+	JoinedAt           time.Time
+	LastReadAt         *time.Time
+	LastDeliveredAt    *time.Time
+	LastSeenAt         *time.Time
+	OnlineUntil        *time.Time
+}
+
+// ParticipantsOf lists a conversation's participants in the order they
+// joined, with their names, read and delivery times and activity. It
+// depends on the participants' rows but for last_seen_at (a conversation
+// opened), their names and their user_activity rows.
+func (t tables) ParticipantsOf(ctx context.Context, convID string) ([]ParticipantRow, error) {
+	t.Record(schema.Dep{Table: "conversation_participants", Column: "conversation_id", Value: convID,
+		Watch: "user_id,role,joined_at,last_read_at,delivered_at"})
+	rows, err := t.Querier().Query(ctx, `SELECT p.user_id, coalesce(u.name, p.user_id), p.role, p.joined_at,
+			p.last_read_at, p.delivered_at, a.last_seen_at, a.online_until
+		FROM conversation_participants p
+		LEFT JOIN users u ON u.id = p.user_id
+		LEFT JOIN user_activity a ON a.user_id = p.user_id
+		WHERE p.conversation_id = $1 ORDER BY p.joined_at, p.user_id`, convID)
+	if err != nil {
+		return nil, fmt.Errorf("read participants: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ParticipantRow, error) {
+		var p ParticipantRow
+		err := r.Scan(&p.UserID, &p.Name, &p.Role, &p.JoinedAt, &p.LastReadAt, &p.LastDeliveredAt, &p.LastSeenAt, &p.OnlineUntil)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read participants: %w", err)
+	}
+	for _, p := range out {
+		t.Record(schema.Dep{Table: "users", Column: "id", Value: p.UserID, Watch: "name"})
+		t.record("user_activity", "user_id", p.UserID)
+	}
+	return out, nil
+}
