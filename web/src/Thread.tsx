@@ -1,5 +1,5 @@
 import { api, type ConversationDoc, type MessageDoc } from "@parley/client";
-import { useChat, useMutation, usePaginatedQuery, useQuery } from "@parley/client/react";
+import { useChat, useMutation, usePaginatedQuery, useParleyClient, useQuery } from "@parley/client/react";
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import type { DemoIdentity, Identity } from "./auth";
 import { conversationTitle, myUnread } from "./ConversationList";
@@ -31,6 +31,12 @@ export function Thread({ conversationId, me, demo }: { conversationId: string; m
   const chat = useChat(conversationId, { messages: false });
   const history = usePaginatedQuery(api.shared.chat.getMessagesPaginated, { conversationId }, { initialNumItems: pageSize });
   const participant = conv ? isParticipant(me, conv) : false;
+  // Delivery receipts: what this client has received is acknowledged.
+  const client = useParleyClient();
+  const received = history.results;
+  useEffect(() => {
+    if (participant) void client.acknowledgeDelivery(conversationId, received);
+  }, [client, conversationId, participant, received]);
   // A group's detail has no per-member count: any new message there is
   // marked read (the server reports what it covered).
   const group = conv?.conversationType === "group";
@@ -63,6 +69,23 @@ export function Thread({ conversationId, me, demo }: { conversationId: string; m
       <TypingLine names={(chat.typingIndicators ?? []).map((t) => t.userName)} />
       <Composer conv={conv} me={me} participant={participant} chat={chat} />
     </section>
+  );
+}
+
+/** Who takes part, each with an online dot and when they were last seen. */
+function Participants({ conversationId, me }: { conversationId: string; me: Identity }) {
+  const people = useQuery(api.shared.chat.getParticipants, { conversationId });
+  if (!people || people.length === 0) return null;
+  return (
+    <ul className="participants small" data-testid="participants">
+      {people.map((p) => (
+        <li key={p.userId} data-testid="participant" data-user-id={p.userId} data-online={String(p.isOnline)}>
+          <span className={`dot ${p.isOnline ? "online" : "offline"}`} aria-hidden="true" />
+          {p.userId === me.sub ? "You" : p.name}
+          <span className="muted">{p.isOnline ? " · online" : p.lastSeenAt ? ` · seen ${shortTime(p.lastSeenAt)}` : ""}</span>
+        </li>
+      ))}
+    </ul>
   );
 }
 
@@ -115,6 +138,7 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
             </>
           )}
         </div>
+        <Participants conversationId={conv._id} me={me} />
         <div className="tags">
           {conv.status !== "active" && <span className="tag">{conv.status}</span>}
           {conv.isBlocked && (
@@ -282,6 +306,23 @@ function MessageList({ conv, me, history }: { conv: ConversationDoc; me: Identit
   );
 }
 
+const receiptLabels = { sent: "✓ Sent", delivered: "✓✓ Delivered", read: "✓✓ Read" } as const;
+
+/** A message's delivery state; in a group, whom it reached and who read it. */
+function Receipt({ m, conv }: { m: MessageDoc; conv: ConversationDoc }) {
+  const status = m.status ?? "sent";
+  let title = status === "read" && m.readAt ? `Read ${shortTime(m.readAt)}` : receiptLabels[status].replace(/^✓+ /, "");
+  if (conv.conversationType === "group") {
+    const name = (id: string) => conv.participants?.find((p) => p.userId === id)?.name ?? id;
+    title = `Delivered to: ${(m.deliveredTo ?? []).map(name).join(", ") || "nobody yet"} · Read by: ${(m.readBy ?? []).map(name).join(", ") || "nobody yet"}`;
+  }
+  return (
+    <span className={`receipt ${status}`} data-testid="receipt" data-status={status} title={title}>
+      {receiptLabels[status]}
+    </span>
+  );
+}
+
 /** Message types whose content (a text, or a caption) may be edited. */
 const editableTypes = new Set(["text", "image", "location", "meeting"]);
 
@@ -405,15 +446,7 @@ function Message({ m, me, conv }: { m: MessageDoc; me: Identity; conv: Conversat
             edited
           </button>
         )}
-        {mine && (
-          <span
-            className={`receipt ${m.isRead ? "read" : ""}`}
-            data-testid="receipt"
-            title={m.readAt ? `Read ${shortTime(m.readAt)}` : "Delivered"}
-          >
-            {m.isRead ? "✓✓ Read" : "✓ Sent"}
-          </span>
-        )}
+        {mine && m.status && <Receipt m={m} conv={conv} />}
         {canEdit && editing === null && (
           <button className="link small" onClick={() => setEditing(m.content)} data-testid="edit-message">
             Edit

@@ -392,6 +392,48 @@ test("a customer starts a group with two of the store's staff; it is live for ea
   }
 });
 
+test("receipts go sent → delivered (a hidden tab received it) → read (looked at); participants show who is online", async () => {
+  // Pizza's staff away from the thread; the kitchen has it open in a tab
+  // it is not looking at.
+  await pizza.goto(`${server.url}/`);
+  await pizza.getByTestId("whoami").waitFor();
+  const context = await browser.newContext({ viewport: { width: 1180, height: 760 } });
+  await context.addInitScript(() => {
+    window.__hidden = true;
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => (window.__hidden ? "hidden" : "visible") });
+  });
+  const kitchen = await context.newPage();
+  await kitchen.goto(`${server.url}/c/${conv}?as=kitchen`);
+  await kitchen.getByTestId("thread").waitFor();
+  await waitConnected(kitchen);
+
+  const text = `Extra cheese on that one ${stamp}`;
+  await send(john, text);
+  const receipt = message(john, text).getByTestId("receipt");
+  await receipt.filter({ hasText: "Delivered" }).waitFor();
+  assert.equal(await receipt.getAttribute("data-status"), "delivered");
+  await message(kitchen, text).waitFor();
+  await screenshot(john, "receipt-delivered");
+
+  // The kitchen looks: read.
+  await kitchen.evaluate(() => {
+    window.__hidden = false;
+    document.dispatchEvent(new Event("visibilitychange"));
+  });
+  await receipt.filter({ hasText: "Read" }).waitFor();
+
+  // John sees the kitchen online; when its tab closes, offline, live.
+  const member = john.locator(`[data-testid="participant"][data-user-id="user222222222"]`);
+  await member.and(john.locator('[data-online="true"]')).waitFor();
+  await screenshot(john, "participants");
+  await context.close();
+  await member.and(john.locator('[data-online="false"]')).waitFor();
+  assert.match(await member.innerText(), /Pizza Palace Kitchen · seen/);
+
+  await pizza.goto(`${server.url}/c/${conv}`);
+  await pizza.getByTestId("composer-input").waitFor();
+});
+
 test("after a server restart the page reconnects and keeps working", async () => {
   await waitConnected(john);
   await waitConnected(pizza);
