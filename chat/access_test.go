@@ -112,6 +112,7 @@ func accessRules() []accessRow {
 	groupArgs := func(x accessTarget) map[string]any {
 		return map[string]any{"participantIds": []string{x.user}, "title": "Access"}
 	}
+	directArgs := func(x accessTarget) map[string]any { return map[string]any{"userId": x.user} }
 	editArgs := func(x accessTarget) map[string]any {
 		return map[string]any{"messageId": x.msg, "content": "edited for the access check"}
 	}
@@ -122,7 +123,9 @@ func accessRules() []accessRow {
 	subjectArgs := func(x accessTarget) map[string]any {
 		return map[string]any{"conversationId": x.conv, "subject": "Access check " + time.Now().Format(time.RFC3339Nano)}
 	}
-	deliverArgs := func(x accessTarget) map[string]any { return map[string]any{"conversationId": x.conv, "upToMessageId": x.msg} }
+	deliverArgs := func(x accessTarget) map[string]any {
+		return map[string]any{"conversationId": x.conv, "upToMessageId": x.msg}
+	}
 	searchArgs := func(x accessTarget) map[string]any { return map[string]any{"query": "help", "conversationId": x.conv} }
 	// The target message was just sent: within the edit window.
 	fresh := func(e *env, x accessTarget) {
@@ -217,6 +220,8 @@ func accessRules() []accessRow {
 		{label: "reopenConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 403, 404, 200, 401, 404, 404}, forbidden: msgNotGroupClose, prepare: closed},
 		{label: "createGroupConversation", variant: noConv, args: groupArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}, notFound: msgUserNotFound},
 		{label: "getGroupConversations", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},
+		{label: "getOrCreateDirectChannel", variant: noConv, args: directArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}, notFound: msgUserNotFound},
+		{label: "getDirectChannels", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},
 		{label: "closeConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 200, 404, 200, 401, 404, 404}, forbidden: msgNotCloser},
 		{label: "closeConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401, 404, 404}, forbidden: msgNotCloser},
 		{label: "reopenConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 200, 404, 200, 401, 404, 404}, forbidden: msgNotCloser, prepare: closed},

@@ -118,6 +118,7 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Mutation(r, "shared/chat:blockConversation", blockConversation)
 	functions.Mutation(r, "shared/chat:unblockConversation", unblockConversation)
 	functions.Mutation(r, "shared/chat:createGroupConversation", c.createGroupConversation)
+	functions.Mutation(r, "shared/chat:getOrCreateDirectChannel", getOrCreateDirectChannel)
 	functions.Mutation(r, "shared/chat:setConversationSubject", setConversationSubject)
 	functions.Mutation(r, "shared/chat:closeConversation", closeConversation)
 	functions.Mutation(r, "shared/chat:reopenConversation", reopenConversation)
@@ -136,6 +137,7 @@ func Register(r *functions.Registry, cfg Config) {
 		return conversationAccess(c, a.ConversationID)
 	}, getParticipants)
 	functions.Query(r, "shared/chat:getGroupConversations", getGroupConversations, functions.ScopeIdentity(subjectOnly))
+	functions.Query(r, "shared/chat:getDirectChannels", getDirectChannels, functions.ScopeIdentity(subjectOnly))
 	functions.Query(r, "shared/chat:getUnreadCount", getUnreadCount, functions.ScopeIdentity(inboxCaller))
 	functions.Query(r, "shared/chat:getTypingIndicators", c.getTypingIndicators)
 	functions.Query(r, "shared/chat:getMessageHistory", getMessageHistory)
@@ -158,7 +160,7 @@ func canSee(id *functions.Identity, c Conversation) bool {
 		return false // nothing crosses orgs
 	case id.Role == functions.RoleAdmin:
 		return true
-	case c.Type == Group:
+	case memberGated(c.Type):
 		return c.Member
 	case id.Role == functions.RoleCustomer:
 		return c.CustomerID == id.Subject
@@ -175,7 +177,7 @@ func isParticipant(id *functions.Identity, c Conversation) bool {
 	switch {
 	case c.OrgID != id.Org:
 		return false
-	case c.Type == Group:
+	case memberGated(c.Type):
 		return c.Member
 	case id.Role == functions.RoleAdmin:
 		return c.Type == CustomerToAdmin
@@ -183,10 +185,10 @@ func isParticipant(id *functions.Identity, c Conversation) bool {
 	return canSee(id, c)
 }
 
-// withMember sets a group's Member for the caller (a read of its
+// withMember sets a group's or direct channel's Member for the caller (a read of its
 // participants); other conversations need no read.
 func withMember(ctx context.Context, t tables, id *functions.Identity, c Conversation, err error) (Conversation, error) {
-	if err != nil || c.Type != Group {
+	if err != nil || !memberGated(c.Type) {
 		return c, err
 	}
 	c.Member, err = t.IsMember(ctx, c.ID, id.Subject)

@@ -85,7 +85,7 @@ type CreateOrGetConversationArgs struct {
 // ConversationRef is the result of createOrGetConversation.
 type ConversationRef struct {
 	ConversationID   string `json:"conversationId"`
-	ConversationType string `json:"conversationType" ts:"customer_to_store|customer_to_admin|group"`
+	ConversationType string `json:"conversationType" ts:"customer_to_store|customer_to_admin|group|direct"`
 }
 
 // createOrGetConversation opens (or finds) a customer's conversation: with
@@ -199,7 +199,7 @@ type GetConversationsArgs struct {
 type ConversationDoc struct {
 	ID               string  `json:"_id"`
 	CreationTime     float64 `json:"_creationTime"`
-	ConversationType string  `json:"conversationType" ts:"customer_to_store|customer_to_admin|group"`
+	ConversationType string  `json:"conversationType" ts:"customer_to_store|customer_to_admin|group|direct"`
 	// CustomerID and CustomerName are empty for a group, which lists its
 	// people in participants instead.
 	CustomerID           string        `json:"customerId"`
@@ -223,6 +223,8 @@ type ConversationDoc struct {
 	CreatedBy    *string          `json:"createdBy,omitempty"`
 	Participants []ParticipantDoc `json:"participants,omitempty"`
 	UnreadCount  *int             `json:"unreadCount,omitempty"`
+	// ChannelKey is a direct channel's key, direct:<idA>:<idB>.
+	ChannelKey *string `json:"channelKey,omitempty"`
 }
 
 // OrderSummary is the order a conversation is about.
@@ -244,7 +246,7 @@ func conversationDoc(x InboxRow) ConversationDoc {
 		UnreadCountCustomer: x.Unread.Customer, UnreadCountRecipient: x.Unread.Recipient,
 		Title: cv.Title, CreatedBy: cv.CreatedBy, Subject: cv.Subject,
 	}
-	if cv.Type == Group {
+	if memberGated(cv.Type) {
 		// One-to-one counters mean nothing in a group, whose read state
 		// is per member: getGroupConversations' unreadCount.
 		d.UnreadCountCustomer, d.UnreadCountRecipient = 0, 0
@@ -308,12 +310,13 @@ func getConversation(c *functions.QueryCtx, a ConversationIDArgs) (ConversationD
 		return ConversationDoc{}, ErrConversationNotFound
 	}
 	conv, d := rows[0].Conversation, conversationDoc(rows[0])
-	if conv.Type == Group {
+	if memberGated(conv.Type) {
 		members, err := tables{c.DB}.Participants(c.Ctx, []string{conv.ID})
 		if err != nil {
 			return ConversationDoc{}, err
 		}
 		d.Participants = participantDocs(members[conv.ID])
+		d.ChannelKey = channelKeyOf(conv.Type, members[conv.ID])
 	}
 	if conv.OrderID != nil {
 		o, err := c.DB.Order(c.Ctx, *conv.OrderID)

@@ -58,6 +58,8 @@
 //	getConversations             200  200  200  200  200  401  200  200  each sees their own list (one-to-one conversations)
 //	getUnreadCount               200  200  200  200  200  401  200  200  each sees their own total (one-to-one conversations)
 //	getGroupConversations        200  200  200  200  200  401  200  200  each sees the groups they are in
+//	getOrCreateDirectChannel     200  404  200  404  200  401  404  404  with S's colleague; see # Direct channels for who may write to whom
+//	getDirectChannels            200  200  200  200  200  401  200  200  each sees their own direct channels
 //	createGroupConversation      200  404  200  404  200  401  404  404  adding S's colleague; see # Groups for whom each may add; XC, XA: another org's user
 //	canChatWithStore             200  200  403  403  403  401  404  403  customers only; XC: "Store not found" (another org's)
 //	setConversationSubject       200  404  200  404  200  401  404  404  those who speak in it, and admins; posts a notice; S: 404 in support
@@ -93,6 +95,22 @@
 // whatever the senders' clocks. Archiving a group (any member, or an
 // admin) archives it for every member, as for any conversation; a new
 // message brings it back.
+//
+// # Direct channels
+//
+// getOrCreateDirectChannel({userId}) returns the direct channel of the
+// caller and userId (seed 001), creating it the first time: one per pair
+// of users of an org, whichever of the two asks, found by its key
+// direct:<idA>:<idB> (the ids in byte order; ConversationDoc.channelKey).
+// Who may write to whom: anyone to an admin of their org (support), admins
+// to anyone; otherwise as for adding to a group (a customer, staff of a
+// store they may message; staff, their colleagues). Any other user is 404
+// "User not found: <id>". The two are its participants, as in a group:
+// only they see it and speak in it, with read positions of their own;
+// admins moderate it (see it, block, close), and either of the two may
+// close it. getDirectChannels({status?, limit?}) lists the caller's, each
+// with both participants and the caller's own unreadCount; the
+// one-to-one lists and totals do not include them.
 //
 // # Delivery
 //

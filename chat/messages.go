@@ -171,7 +171,7 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 	takes := id.Role == functions.RoleAdmin && conv.Type == CustomerToAdmin && conv.AssignedAdminID == nil
 	msgID := schema.NewID("msg")
 	if err := (tables{c.DB}).sendMessage(c.Ctx, sentMessage{ID: msgID, ConversationID: conv.ID, Sender: id,
-		MessageType: a.MessageType, Content: content, FileID: fileID, Location: loc, Meeting: meeting, At: messageTime(conv, c.Now()), TakeConversation: takes, InGroup: conv.Type == Group}); err != nil {
+		MessageType: a.MessageType, Content: content, FileID: fileID, Location: loc, Meeting: meeting, At: messageTime(conv, c.Now()), TakeConversation: takes, InGroup: memberGated(conv.Type)}); err != nil {
 		return "", err
 	}
 	if file != nil {
@@ -208,7 +208,7 @@ func markMessagesAsRead(c *functions.MutationCtx, a MarkMessagesAsReadArgs) (Mar
 		return MarkReadResult{}, functions.Invalid("messageIds may list at most 1000 messages")
 	}
 	t, now := tables{c.DB}, c.Now()
-	if conv.Type == Group {
+	if memberGated(conv.Type) {
 		return readGroup(c, t, conv, a.MessageIDs)
 	}
 	ids, err := t.markRead(c.Ctx, conv.ID, customerSide(id), a.MessageIDs, now)

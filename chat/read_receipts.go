@@ -27,7 +27,7 @@ func (t tables) Receipts(ctx context.Context, convID string) (group bool, rs []R
 	t.Record(schema.Dep{Table: "conversations", Column: "id", Value: convID, Watch: "conversation_type"})
 	t.Record(schema.Dep{Table: "conversation_participants", Column: "conversation_id", Value: convID,
 		Watch: "user_id,role,delivered_up_to,last_read_at"})
-	rows, err := t.Querier().Query(ctx, `SELECT c.conversation_type = 'group', p.user_id, p.role, p.delivered_up_to, p.last_read_at
+	rows, err := t.Querier().Query(ctx, `SELECT c.conversation_type IN ('group', 'direct'), p.user_id, p.role, p.delivered_up_to, p.last_read_at
 		FROM conversations c JOIN conversation_participants p ON p.conversation_id = c.id
 		WHERE c.id = $1 ORDER BY p.joined_at, p.user_id`, convID)
 	if err != nil {

@@ -34,7 +34,14 @@ const (
 	CustomerToStore = "customer_to_store"
 	CustomerToAdmin = "customer_to_admin"
 	Group           = "group"
+	Direct          = "direct" // a direct channel between two users (direct.go)
 )
+
+// memberGated reports whether conversations of type t are seen and spoken
+// in by their participants (groups and direct channels), whose read state
+// is a position per participant, rather than by who their customer and
+// store are.
+func memberGated(t string) bool { return t == Group || t == Direct }
 
 // Message is a row of messages, with the sender's display name.
 type Message struct {

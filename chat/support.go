@@ -126,7 +126,9 @@ func setClosed(c *functions.MutationCtx, convID string, closed bool, reason stri
 	}
 	storeSide := id.Role == functions.RoleStore && conv.Type == CustomerToStore
 	creator := conv.Type == Group && conv.CreatedBy != nil && *conv.CreatedBy == id.Subject
-	if id.Role != functions.RoleAdmin && !storeSide && !creator {
+	// Either person of a direct channel (canSee admitted only them).
+	direct := conv.Type == Direct
+	if id.Role != functions.RoleAdmin && !storeSide && !creator && !direct {
 		if conv.Type == Group {
 			return functions.Null{}, ErrNotGroupCloser
 		}

@@ -293,6 +293,17 @@ func (t tables) insertGroup(ctx context.Context, convID, org, createdBy string, 
 	return nil
 }
 
+// insertDirect creates the direct channel key of org, opened by createdBy.
+// A twin makes it fail with a unique violation (conversations_direct).
+func (t tables) insertDirect(ctx context.Context, convID, org, createdBy, key string) error {
+	_, err := t.Querier().Exec(ctx, `INSERT INTO conversations (id, org_id, conversation_type, created_by, direct_key)
+		VALUES ($1, $2, 'direct', $3, $4)`, convID, org, createdBy, key)
+	if err != nil {
+		return fmt.Errorf("insert direct channel: %w", err)
+	}
+	return nil
+}
+
 // readGroup moves userID's read position in a group up to upTo (never
 // back) and returns the ids of the others' undeleted messages it newly
 // covers. A group's read state is this position, one per participant: a

@@ -44,7 +44,7 @@ export type CloseConversationArgs = {
 export type ConversationDoc = {
   _id: string;
   _creationTime: number;
-  conversationType: "customer_to_store" | "customer_to_admin" | "group";
+  conversationType: "customer_to_store" | "customer_to_admin" | "group" | "direct";
   customerId: string;
   customerName: string;
   storeId?: string;
@@ -63,6 +63,7 @@ export type ConversationDoc = {
   createdBy?: string;
   participants?: ParticipantDoc[];
   unreadCount?: number;
+  channelKey?: string;
 };
 
 /** Go type chat.ConversationIDArgs. */
@@ -73,7 +74,7 @@ export type ConversationIDArgs = {
 /** Go type chat.ConversationRef. */
 export type ConversationRef = {
   conversationId: string;
-  conversationType: "customer_to_store" | "customer_to_admin" | "group";
+  conversationType: "customer_to_store" | "customer_to_admin" | "group" | "direct";
 };
 
 /** Go type chat.CreateGroupConversationArgs. */
@@ -114,6 +115,12 @@ export type GetConversationsArgs = {
   limit?: number | null;
 };
 
+/** Go type chat.GetDirectChannelsArgs. */
+export type GetDirectChannelsArgs = {
+  status?: "active" | "archived" | "closed" | null;
+  limit?: number | null;
+};
+
 /** Go type chat.GetGroupConversationsArgs. */
 export type GetGroupConversationsArgs = {
   status?: "active" | "archived" | "closed" | null;
@@ -133,6 +140,11 @@ export type GetMessagesArgs = {
 export type GetMessagesPaginatedArgs = {
   conversationId: string;
   paginationOpts: PaginationOptions;
+};
+
+/** Go type chat.GetOrCreateDirectChannelArgs. */
+export type GetOrCreateDirectChannelArgs = {
+  userId: string;
 };
 
 /** Go type chat.ImageAttachment. */
@@ -395,6 +407,8 @@ export const api = {
       getConversation: makeFunctionReference<"query", ConversationIDArgs, ConversationDoc>("shared/chat:getConversation"),
       /** query shared/chat:getConversations */
       getConversations: makeFunctionReference<"query", GetConversationsArgs, ConversationDoc[]>("shared/chat:getConversations"),
+      /** query shared/chat:getDirectChannels */
+      getDirectChannels: makeFunctionReference<"query", GetDirectChannelsArgs, ConversationDoc[]>("shared/chat:getDirectChannels"),
       /** query shared/chat:getGroupConversations */
       getGroupConversations: makeFunctionReference<"query", GetGroupConversationsArgs, ConversationDoc[]>("shared/chat:getGroupConversations"),
       /** query shared/chat:getMessageHistory */
@@ -403,6 +417,8 @@ export const api = {
       getMessages: makeFunctionReference<"query", GetMessagesArgs, MessagePage>("shared/chat:getMessages"),
       /** query shared/chat:getMessagesPaginated */
       getMessagesPaginated: makeFunctionReference<"query", GetMessagesPaginatedArgs, PaginatedMessages>("shared/chat:getMessagesPaginated"),
+      /** mutation shared/chat:getOrCreateDirectChannel */
+      getOrCreateDirectChannel: makeFunctionReference<"mutation", GetOrCreateDirectChannelArgs, ConversationRef>("shared/chat:getOrCreateDirectChannel"),
       /** query shared/chat:getParticipants */
       getParticipants: makeFunctionReference<"query", ConversationIDArgs, ParticipantInfo[]>("shared/chat:getParticipants"),
       /** query shared/chat:getTypingIndicators */
@@ -447,10 +463,12 @@ export const functionNames = {
   "shared/chat:getChatSettings": "query",
   "shared/chat:getConversation": "query",
   "shared/chat:getConversations": "query",
+  "shared/chat:getDirectChannels": "query",
   "shared/chat:getGroupConversations": "query",
   "shared/chat:getMessageHistory": "query",
   "shared/chat:getMessages": "query",
   "shared/chat:getMessagesPaginated": "query",
+  "shared/chat:getOrCreateDirectChannel": "mutation",
   "shared/chat:getParticipants": "query",
   "shared/chat:getTypingIndicators": "query",
   "shared/chat:getUnreadCount": "query",

@@ -14,6 +14,9 @@ export function myUnread(c: ConversationDoc, me: Identity): number {
 
 /** The name of a conversation as the caller sees it. */
 export function conversationTitle(c: ConversationDoc, me: Identity): string {
+  if (c.conversationType === "direct") {
+    return (c.participants ?? []).find((p) => p.userId !== me.sub)?.name ?? "Direct message";
+  }
   if (c.conversationType === "group") {
     const others = (c.participants ?? []).filter((p) => p.userId !== me.sub).map((p) => p.name);
     return c.title ?? (others.join(", ") || "Group");

@@ -12,7 +12,7 @@ const pageSize = 30;
 
 /** Whether me speaks in c (sends, types, marks read); admins only moderate store conversations. */
 function isParticipant(me: Identity, c: ConversationDoc): boolean {
-  if (c.conversationType === "group") return (c.participants ?? []).some((p) => p.userId === me.sub);
+  if (c.conversationType === "group" || c.conversationType === "direct") return (c.participants ?? []).some((p) => p.userId === me.sub);
   switch (me.role) {
     case "customer":
       return c.customerId === me.sub;
@@ -39,7 +39,7 @@ export function Thread({ conversationId, me, demo }: { conversationId: string; m
   }, [client, conversationId, participant, received]);
   // A group's detail has no per-member count: any new message there is
   // marked read (the server reports what it covered).
-  const group = conv?.conversationType === "group";
+  const group = conv?.conversationType === "group" || conv?.conversationType === "direct";
   const unread = conv ? (group ? (conv.lastMessageAt ?? 0) : myUnread(conv, me)) : 0;
 
   // Read receipts: whatever arrives while the thread is open and the page
@@ -114,7 +114,9 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
   // Admins close any conversation; a store's staff close their store's, a
   // group's creator the group.
   const group = conv.conversationType === "group";
-  const canClose = me.role === "admin" || (group ? conv.createdBy === me.sub : me.role === "store" && !support);
+  const direct = conv.conversationType === "direct";
+  const canClose =
+    me.role === "admin" || (direct ? isParticipant(me, conv) : group ? conv.createdBy === me.sub : me.role === "store" && !support);
   const closed = conv.status === "closed";
 
   return (
@@ -123,7 +125,9 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
         <h2 data-testid="thread-title">{conversationTitle(conv, me)}</h2>
         <Subject conv={conv} editable={me.role === "admin" || isParticipant(me, conv)} />
         <div className="muted small">
-          {group ? (
+          {direct ? (
+            <span data-testid="direct-members">Direct message · {conv.channelKey}</span>
+          ) : group ? (
             <span data-testid="group-members">
               Group · {(conv.participants ?? []).map((p) => (p.userId === me.sub ? "you" : p.name)).join(", ")}
             </span>

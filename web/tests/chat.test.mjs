@@ -392,6 +392,37 @@ test("a customer starts a group with two of the store's staff; it is live for ea
   }
 });
 
+test("a customer opens a direct message to support; the admin sees it arrive live and answers", async () => {
+  const admin = await openAs(browser, server, "admin");
+  await admin.getByTestId("no-directs").waitFor();
+  await john.goto(`${server.url}/`);
+  await john.getByTestId("new-direct").click();
+  await john.getByTestId("direct-person").selectOption({ label: "Parley Support · admin" });
+  await john.getByTestId("open-direct").click();
+  await john.getByTestId("direct-members").filter({ hasText: "direct:" }).waitFor();
+  const question = `Can I change my address? ${stamp}`;
+  await send(john, question);
+  await message(john, question).waitFor();
+
+  const item = admin.getByTestId("direct").filter({ hasText: "John Doe" });
+  await item.getByTestId("unread-badge").filter({ hasText: "1" }).waitFor();
+  await item.click();
+  await message(admin, question).waitFor();
+  const answer = `Yes, until it ships ${stamp}`;
+  await send(admin, answer);
+  await message(john, answer).waitFor();
+  await message(john, question).getByTestId("receipt").filter({ hasText: "Read" }).waitFor();
+  await screenshot(john, "direct-message");
+  // Nobody else has it: the store's list stays empty.
+  await pizza.goto(`${server.url}/`);
+  await pizza.getByTestId("no-directs").waitFor();
+  await admin.context().close();
+  await john.goto(`${server.url}/c/${conv}`);
+  await john.getByTestId("composer-input").waitFor();
+  await pizza.goto(`${server.url}/c/${conv}`);
+  await pizza.getByTestId("composer-input").waitFor();
+});
+
 test("receipts go sent → delivered (a hidden tab received it) → read (looked at); participants show who is online", async () => {
   // Pizza's staff away from the thread; the kitchen has it open in a tab
   // it is not looking at.

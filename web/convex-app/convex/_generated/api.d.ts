@@ -45,7 +45,7 @@ export type CloseConversationArgs = {
 export type ConversationDoc = {
   _id: string;
   _creationTime: number;
-  conversationType: "customer_to_store" | "customer_to_admin" | "group";
+  conversationType: "customer_to_store" | "customer_to_admin" | "group" | "direct";
   customerId: string;
   customerName: string;
   storeId?: string;
@@ -64,6 +64,7 @@ export type ConversationDoc = {
   createdBy?: string;
   participants?: ParticipantDoc[];
   unreadCount?: number;
+  channelKey?: string;
 };
 
 /** Go type chat.ConversationIDArgs. */
@@ -74,7 +75,7 @@ export type ConversationIDArgs = {
 /** Go type chat.ConversationRef. */
 export type ConversationRef = {
   conversationId: string;
-  conversationType: "customer_to_store" | "customer_to_admin" | "group";
+  conversationType: "customer_to_store" | "customer_to_admin" | "group" | "direct";
 };
 
 /** Go type chat.CreateGroupConversationArgs. */
@@ -115,6 +116,12 @@ export type GetConversationsArgs = {
   limit?: number | null;
 };
 
+/** Go type chat.GetDirectChannelsArgs. */
+export type GetDirectChannelsArgs = {
+  status?: "active" | "archived" | "closed" | null;
+  limit?: number | null;
+};
+
 /** Go type chat.GetGroupConversationsArgs. */
 export type GetGroupConversationsArgs = {
   status?: "active" | "archived" | "closed" | null;
@@ -134,6 +141,11 @@ export type GetMessagesArgs = {
 export type GetMessagesPaginatedArgs = {
   conversationId: string;
   paginationOpts: PaginationOptions;
+};
+
+/** Go type chat.GetOrCreateDirectChannelArgs. */
+export type GetOrCreateDirectChannelArgs = {
+  userId: string;
 };
 
 /** Go type chat.ImageAttachment. */
@@ -396,6 +408,8 @@ export declare const api: {
       getConversation: FunctionReference<"query", "public", ConversationIDArgs, ConversationDoc>;
       /** query shared/chat:getConversations */
       getConversations: FunctionReference<"query", "public", GetConversationsArgs, ConversationDoc[]>;
+      /** query shared/chat:getDirectChannels */
+      getDirectChannels: FunctionReference<"query", "public", GetDirectChannelsArgs, ConversationDoc[]>;
       /** query shared/chat:getGroupConversations */
       getGroupConversations: FunctionReference<"query", "public", GetGroupConversationsArgs, ConversationDoc[]>;
       /** query shared/chat:getMessageHistory */
@@ -404,6 +418,8 @@ export declare const api: {
       getMessages: FunctionReference<"query", "public", GetMessagesArgs, MessagePage>;
       /** query shared/chat:getMessagesPaginated */
       getMessagesPaginated: FunctionReference<"query", "public", GetMessagesPaginatedArgs, PaginatedMessages>;
+      /** mutation shared/chat:getOrCreateDirectChannel */
+      getOrCreateDirectChannel: FunctionReference<"mutation", "public", GetOrCreateDirectChannelArgs, ConversationRef>;
       /** query shared/chat:getParticipants */
       getParticipants: FunctionReference<"query", "public", ConversationIDArgs, ParticipantInfo[]>;
       /** query shared/chat:getTypingIndicators */
