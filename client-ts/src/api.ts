@@ -106,6 +106,20 @@ export type EmptyArgs = Record<string, never>;
 export type GetConversationsArgs = {
   status?: "active" | "archived" | "closed" | null;
   limit?: number | null;
+  kind?: "customer_to_store" | "customer_to_admin" | null;
+  orderId?: string | null;
+  storeId?: string | null;
+  unreadOnly?: boolean | null;
+};
+
+/** Go type chat.GetConversationsPaginatedArgs. */
+export type GetConversationsPaginatedArgs = {
+  paginationOpts: PaginationOptions;
+  status?: "active" | "archived" | "closed" | null;
+  kind?: "customer_to_store" | "customer_to_admin" | null;
+  orderId?: string | null;
+  storeId?: string | null;
+  unreadOnly?: boolean | null;
 };
 
 /** Go type chat.GetGroupConversationsArgs. */
@@ -243,6 +257,15 @@ export type OrderSummary = {
   orderDate: number;
 };
 
+/** Go type chat.PaginatedConversations. */
+export type PaginatedConversations = {
+  page: ConversationDoc[];
+  isDone: boolean;
+  continueCursor: string;
+  splitCursor?: string;
+  pageStatus?: "SplitRecommended" | "SplitRequired";
+};
+
 /** Go type chat.PaginatedMessages. */
 export type PaginatedMessages = {
   page: MessageDoc[];
@@ -368,6 +391,8 @@ export const api = {
       getConversation: makeFunctionReference<"query", ConversationIDArgs, ConversationDoc>("shared/chat:getConversation"),
       /** query shared/chat:getConversations */
       getConversations: makeFunctionReference<"query", GetConversationsArgs, ConversationDoc[]>("shared/chat:getConversations"),
+      /** query shared/chat:getConversationsPaginated */
+      getConversationsPaginated: makeFunctionReference<"query", GetConversationsPaginatedArgs, PaginatedConversations>("shared/chat:getConversationsPaginated"),
       /** query shared/chat:getGroupConversations */
       getGroupConversations: makeFunctionReference<"query", GetGroupConversationsArgs, ConversationDoc[]>("shared/chat:getGroupConversations"),
       /** query shared/chat:getMessageHistory */
@@ -416,6 +441,7 @@ export const functionNames = {
   "shared/chat:getChatSettings": "query",
   "shared/chat:getConversation": "query",
   "shared/chat:getConversations": "query",
+  "shared/chat:getConversationsPaginated": "query",
   "shared/chat:getGroupConversations": "query",
   "shared/chat:getMessageHistory": "query",
   "shared/chat:getMessages": "query",

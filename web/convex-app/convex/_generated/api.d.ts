@@ -107,6 +107,20 @@ export type EmptyArgs = Record<string, never>;
 export type GetConversationsArgs = {
   status?: "active" | "archived" | "closed" | null;
   limit?: number | null;
+  kind?: "customer_to_store" | "customer_to_admin" | null;
+  orderId?: string | null;
+  storeId?: string | null;
+  unreadOnly?: boolean | null;
+};
+
+/** Go type chat.GetConversationsPaginatedArgs. */
+export type GetConversationsPaginatedArgs = {
+  paginationOpts: PaginationOptions;
+  status?: "active" | "archived" | "closed" | null;
+  kind?: "customer_to_store" | "customer_to_admin" | null;
+  orderId?: string | null;
+  storeId?: string | null;
+  unreadOnly?: boolean | null;
 };
 
 /** Go type chat.GetGroupConversationsArgs. */
@@ -244,6 +258,15 @@ export type OrderSummary = {
   orderDate: number;
 };
 
+/** Go type chat.PaginatedConversations. */
+export type PaginatedConversations = {
+  page: ConversationDoc[];
+  isDone: boolean;
+  continueCursor: string;
+  splitCursor?: string;
+  pageStatus?: "SplitRecommended" | "SplitRequired";
+};
+
 /** Go type chat.PaginatedMessages. */
 export type PaginatedMessages = {
   page: MessageDoc[];
@@ -369,6 +392,8 @@ export declare const api: {
       getConversation: FunctionReference<"query", "public", ConversationIDArgs, ConversationDoc>;
       /** query shared/chat:getConversations */
       getConversations: FunctionReference<"query", "public", GetConversationsArgs, ConversationDoc[]>;
+      /** query shared/chat:getConversationsPaginated */
+      getConversationsPaginated: FunctionReference<"query", "public", GetConversationsPaginatedArgs, PaginatedConversations>;
       /** query shared/chat:getGroupConversations */
       getGroupConversations: FunctionReference<"query", "public", GetGroupConversationsArgs, ConversationDoc[]>;
       /** query shared/chat:getMessageHistory */
