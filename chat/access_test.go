@@ -106,6 +106,9 @@ func accessRules() []accessRow {
 	pageArgs := func(x accessTarget) map[string]any {
 		return map[string]any{"conversationId": x.conv, "paginationOpts": map[string]any{"numItems": 10}}
 	}
+	inboxPageArgs := func(accessTarget) map[string]any {
+		return map[string]any{"paginationOpts": map[string]any{"numItems": 10}}
+	}
 	transferArgs := func(x accessTarget) map[string]any {
 		return map[string]any{"conversationId": x.conv, "toAdminId": schema.DemoAdmin2ID}
 	}
@@ -178,6 +181,7 @@ func accessRules() []accessRow {
 		{label: "getMessagesPaginated", variant: storeConv, args: pageArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}},
 		{label: "getMessagesPaginated", variant: supportConv, args: pageArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404}},
 		{label: "getConversations", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},
+		{label: "getConversationsPaginated", variant: noConv, args: inboxPageArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},
 		{label: "getUnreadCount", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},
 		{label: "canChatWithStore", variant: noConv, args: func(accessTarget) map[string]any { return map[string]any{"storeId": schema.DemoStoreID} },
 			want: codes{200, 200, 403, 403, 403, 401, 404, 403}, notFound: "Store not found"},

@@ -124,6 +124,7 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Mutation(r, "shared/chat:reopenConversation", reopenConversation)
 
 	functions.Query(r, "shared/chat:getConversations", getConversations, functions.ScopeIdentity(inboxCaller))
+	functions.Query(r, "shared/chat:getConversationsPaginated", getConversationsPaginated, functions.ScopeIdentity(inboxCaller))
 	functions.QueryShared(r, "shared/chat:getConversation", func(c *functions.QueryCtx, a ConversationIDArgs) error {
 		return conversationAccess(c, a.ConversationID)
 	}, getConversation)

@@ -189,12 +189,6 @@ func archiveConversation(c *functions.MutationCtx, a ConversationIDArgs) (functi
 	return functions.Null{}, nil
 }
 
-// GetConversationsArgs are the arguments of getConversations.
-type GetConversationsArgs struct {
-	Status *string `json:"status" ts:"active|archived|closed"`
-	Limit  *int    `json:"limit"`
-}
-
 // ConversationDoc is a conversation as queries return it.
 type ConversationDoc struct {
 	ID               string  `json:"_id"`
@@ -252,51 +246,6 @@ func conversationDoc(x InboxRow) ConversationDoc {
 		d.UnreadCountCustomer, d.UnreadCountRecipient = 0, 0
 	}
 	return d
-}
-
-// getConversations lists the caller's conversations, newest activity
-// first: a customer's own, a store's, or (admins) every support one.
-func getConversations(c *functions.QueryCtx, a GetConversationsArgs) ([]ConversationDoc, error) {
-	id, err := requireIdentity(c.Identity())
-	if err != nil {
-		return nil, err
-	}
-	status, limit, err := listArgs(a.Status, a.Limit)
-	if err != nil {
-		return nil, err
-	}
-	f := inbox(id, status)
-	f.Limit = limit
-	rows, err := tables{c.DB}.Inbox(c.Ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	docs := make([]ConversationDoc, len(rows))
-	for i, x := range rows {
-		docs[i] = conversationDoc(x)
-	}
-	return docs, nil
-}
-
-// listArgs checks a conversation list's status (default "active") and
-// limit (default DefaultConversationLimit, at most MaxConversationLimit).
-func listArgs(st *string, lim *int) (status string, limit int, err error) {
-	status, limit = "active", DefaultConversationLimit
-	if st != nil {
-		switch *st {
-		case "active", "archived", "closed":
-			status = *st
-		default:
-			return "", 0, functions.Invalid(`status must be "active", "archived" or "closed", got %q`, *st)
-		}
-	}
-	if lim != nil {
-		if *lim < 1 {
-			return "", 0, functions.Invalid("limit must be at least 1, got %d", *lim)
-		}
-		limit = min(*lim, MaxConversationLimit)
-	}
-	return status, limit, nil
 }
 
 // getConversation returns one conversation with its people and order. It

@@ -55,7 +55,8 @@
 //	getConversation              200  404  200  404  200  401  404  404  S: 404 in support; a group's lists its participants
 //	getMessages                  200  404  200  404  200  401  404  404  S: 404 in support
 //	getMessagesPaginated         200  404  200  404  200  401  404  404  S: 404 in support
-//	getConversations             200  200  200  200  200  401  200  200  each sees their own list (one-to-one conversations)
+//	getConversations             200  200  200  200  200  401  200  200  each sees their own list (one-to-one conversations); see # Inboxes
+//	getConversationsPaginated    200  200  200  200  200  401  200  200  as getConversations, a page at a time
 //	getUnreadCount               200  200  200  200  200  401  200  200  each sees their own total (one-to-one conversations)
 //	getGroupConversations        200  200  200  200  200  401  200  200  each sees the groups they are in
 //	getOrCreateDirectChannel     200  404  200  404  200  401  404  404  with S's colleague; see # Direct channels for who may write to whom
@@ -70,6 +71,36 @@
 //	blockConversation            403  404  403  404  200  401  404  404  also unblockConversation; S: 404 in support
 //	closeConversation            403  404  200  404  200  401  404  404  also reopenConversation; the store side and admins; S: 404 in support;
 //	                                                                     group: its creator (C 200) and admins, S 403
+//
+// # Inboxes
+//
+// getConversations({status?, limit?, kind?, orderId?, storeId?,
+// unreadOnly?}) lists the caller's one-to-one conversations of one status
+// ("active" unless given), newest activity first: a customer's own, their
+// store's for its staff, every support conversation of the org for
+// admins. The filters only narrow that list: kind ("customer_to_store" or
+// "customer_to_admin"), orderId (about that order), storeId (with that
+// store; support conversations have none), unreadOnly (those where the
+// caller's side has unread messages: unreadCountCustomer for customers,
+// unreadCountRecipient for store staff and admins). A filter outside the
+// caller's list (an admin's kind "customer_to_store", another store's
+// storeId, someone else's order) lists nothing, as a filter that matches
+// nothing does: it tells nobody what exists. A malformed one is 400,
+// naming the argument. getConversationsPaginated({paginationOpts, status?,
+// kind?, orderId?, storeId?, unreadOnly?}) takes the same filters and
+// answers usePaginatedQuery ({page, isDone, continueCursor, splitCursor?,
+// pageStatus?}) as getMessagesPaginated does: keyset pages on (latest
+// activity, id), so no inbox has a load cap, and a page that has run keeps
+// its range, growing and shrinking in place. A conversation with a new
+// message moves to the top: it leaves its page and joins the first (whose
+// range has no newer bound) while every page's bounds stay, so nothing is
+// shown twice or skipped. Both are live: a conversation entering or
+// leaving a filter (a message arrives, the caller's side reads, a status
+// changes) re-runs them. A store's staff share one instance per arguments,
+// as do a support team's admins. Indexes conversations_store_inbox and
+// conversations_type_inbox walk a store's or support's list from a page's
+// cursor; conversations_order serves orderId, and a list filtered by order
+// depends on that order's conversations only.
 //
 // # Groups
 //

@@ -398,17 +398,32 @@ func (b *pageBuf) release(rows []Message) {
 // endCursor marks the end of the list: a page that reaches it is the last.
 const endCursor = "_end"
 
-func encodeCursor(m Message) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(m.CreatedAt.UnixMicro(), 10) + "." + m.ID))
+// encodePosition makes the cursor of a place in a newest-first list
+// ordered by a time and then an id: a message's (created_at, id), a
+// conversation's (latest activity, id). Times keep Postgres' microseconds.
+func encodePosition(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at.UnixMicro(), 10) + "." + id))
 }
 
-func decodeCursor(s string) (*MessageCursor, error) {
+// decodePosition reads a cursor of encodePosition's.
+func decodePosition(s string) (at time.Time, id string, ok bool) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		micros, id, ok := strings.Cut(string(b), ".")
-		if us, perr := strconv.ParseInt(micros, 10, 64); ok && perr == nil && id != "" {
-			return &MessageCursor{CreatedAt: time.UnixMicro(us), ID: id}, nil
-		}
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	micros, id, ok := strings.Cut(string(b), ".")
+	us, err := strconv.ParseInt(micros, 10, 64)
+	if !ok || err != nil || id == "" {
+		return time.Time{}, "", false
+	}
+	return time.UnixMicro(us), id, true
+}
+
+func encodeCursor(m Message) string { return encodePosition(m.CreatedAt, m.ID) }
+
+func decodeCursor(s string) (*MessageCursor, error) {
+	if at, id, ok := decodePosition(s); ok {
+		return &MessageCursor{CreatedAt: at, ID: id}, nil
 	}
 	return nil, functions.Invalid("Invalid cursor %q", s)
 }

@@ -103,7 +103,8 @@ func (t tables) ConversationBySubject(ctx context.Context, org, customerID, conv
 
 // ConversationFilter selects conversations for a list. Exactly one of
 // CustomerID, StoreID or Type is the key the list is read by; a list
-// covers one org's conversations.
+// covers one org's conversations. The fields after Status narrow the
+// key's conversations; their zero values narrow nothing.
 type ConversationFilter struct {
 	Org        string // the org listed ("" is the default one)
 	ID         string // one conversation
@@ -111,13 +112,51 @@ type ConversationFilter struct {
 	StoreID    string // a store's customer_to_store conversations
 	Type       string // every conversation of a type (support console)
 	Status     string // empty = any
-	Limit      int    // zero = no limit
+	Kind       string // only conversations of this type
+	OrderID    string // only those about this order
+	WithStore  string // only those with this store
+	UnreadBy   Side   // only those with messages this side has not read
+	// After and Until bound a range of the newest-activity-first list
+	// (the keyset coalesce(last_message_at, created_at), id).
+	After *InboxCursor // strictly older than this; nil: from the newest
+	Until *InboxCursor // at least as new as this; nil: to the oldest
+	Limit int          // zero = no limit
 }
 
-// filterBy records f's key as a dependency, narrowed to watch (a
-// comma-separated column list; "" watches every change), and returns its
-// WHERE clause over conversations c with the key as $1 and f.Org as $2.
-func (t tables) filterBy(f ConversationFilter, watch string) (where, key string, err error) {
+// Side is an end of a one-to-one conversation as its unread counters
+// count it: the customer, or the recipient (a store's staff, or support).
+type Side uint8
+
+// Sides of ConversationFilter.UnreadBy; the zero Side is neither.
+const (
+	SideCustomer Side = iota + 1
+	SideRecipient
+)
+
+// InboxCursor is a position in a newest-activity-first conversation list:
+// a conversation's latest activity (its last message's time, else its
+// creation) and, among equal times, its id.
+type InboxCursor struct {
+	At time.Time
+	ID string
+}
+
+// activitySQL is a conversation's place in a list, newest first, as
+// index conversations_store_inbox and conversations_type_inbox keep it.
+const activitySQL = `(coalesce(c.last_message_at, c.created_at), c.id)`
+
+// filterBy records f's dependency, narrowed to watch (a comma-separated
+// column list; "" watches every change), and returns its WHERE clause over
+// conversations c with its arguments: the key as $1, f.Org as $2, and the
+// filters' values after them. Every value is a parameter.
+//
+// The dependency is on the key's conversations, or, with OrderID, on the
+// order's (an order has a conversation or two, a store thousands): either
+// covers every row the list can hold before or after a change, since the
+// engine matches a changed row's old and new values, so a conversation
+// entering or leaving a filter (a message arrives, one is read, a status
+// changes) re-runs the list.
+func (t tables) filterBy(f ConversationFilter, watch string) (where string, args []any, err error) {
 	keys := [...]struct{ column, value, where string }{
 		// One conversation, which its reader's access check has admitted
 		// (its org included): $2 is only typed, never compared.
@@ -126,13 +165,50 @@ func (t tables) filterBy(f ConversationFilter, watch string) (where, key string,
 		{"store_id", f.StoreID, "c.store_id = $1 AND c.conversation_type = 'customer_to_store' AND c.org_id = $2"},
 		{"conversation_type", f.Type, "c.conversation_type = $1 AND c.org_id = $2"},
 	}
+	var dep schema.Dep
 	for _, k := range keys {
 		if k.value != "" {
-			t.Record(schema.Dep{Table: "conversations", Column: k.column, Value: k.value, Watch: watch})
-			return k.where, k.value, nil
+			where, args = k.where, []any{k.value, f.Org}
+			dep = schema.Dep{Table: "conversations", Column: k.column, Value: k.value, Watch: watch}
+			break
 		}
 	}
-	return "", "", errors.New("no key")
+	if where == "" {
+		return "", nil, errors.New("no key")
+	}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.Status != "" {
+		where += " AND c.status = " + arg(f.Status)
+	}
+	if f.Kind != "" {
+		where += " AND c.conversation_type = " + arg(f.Kind)
+	}
+	if f.OrderID != "" {
+		where += " AND c.order_id = " + arg(f.OrderID)
+		if f.ID == "" {
+			dep.Column, dep.Value = "order_id", f.OrderID
+		}
+	}
+	if f.WithStore != "" {
+		where += " AND c.store_id = " + arg(f.WithStore)
+	}
+	switch f.UnreadBy {
+	case SideCustomer:
+		where += " AND c.unread_customer > 0"
+	case SideRecipient:
+		where += " AND c.unread_recipient > 0"
+	}
+	if f.After != nil {
+		where += " AND " + activitySQL + " < (" + arg(f.After.At) + ", " + arg(f.After.ID) + ")"
+	}
+	if f.Until != nil {
+		where += " AND " + activitySQL + " >= (" + arg(f.Until.At) + ", " + arg(f.Until.ID) + ")"
+	}
+	t.Record(dep)
+	return where, args, nil
 }
 
 // UnreadTotal sums one side's unread counters over the conversations f
@@ -146,13 +222,12 @@ func (t tables) UnreadTotal(ctx context.Context, f ConversationFilter, customerS
 	if customerSide {
 		counter = "unread_customer"
 	}
-	where, key, err := t.filterBy(f, "status,customer_id,store_id,conversation_type,"+counter)
+	where, args, err := t.filterBy(f, "status,customer_id,store_id,conversation_type,"+counter)
 	if err != nil {
 		return 0, fmt.Errorf("read unread total: %w", err)
 	}
 	var total int
-	err = t.Querier().QueryRow(ctx, `SELECT coalesce(sum(c.`+counter+`), 0)::int FROM conversations c
-		WHERE `+where+` AND ($3 = '' OR c.status = $3)`, key, f.Org, f.Status).Scan(&total)
+	err = t.Querier().QueryRow(ctx, `SELECT coalesce(sum(c.`+counter+`), 0)::int FROM conversations c WHERE `+where, args...).Scan(&total)
 	if err != nil {
 		return 0, fmt.Errorf("read unread total: %w", err)
 	}
@@ -168,13 +243,21 @@ type InboxRow struct {
 	Unread       Unread
 }
 
+// Position is the row's place in its list (see InboxCursor).
+func (x InboxRow) Position() InboxCursor {
+	if x.LastMessageAt != nil {
+		return InboxCursor{At: *x.LastMessageAt, ID: x.ID}
+	}
+	return InboxCursor{At: x.CreatedAt, ID: x.ID}
+}
+
 // Inbox lists conversations with their names and unread counts in one
-// statement, newest activity first. It records the list's key and, per
-// row, the store and the customer; the unread counts are counters on the
-// conversation rows (kept by triggers on messages), so a new message
-// reaches the list through its conversation's row.
+// statement, newest activity first. It records the list's key (see
+// filterBy) and, per row, the store and the customer; the unread counts
+// are counters on the conversation rows (kept by triggers on messages),
+// so a new message reaches the list through its conversation's row.
 func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, error) {
-	where, key, err := t.filterBy(f, "")
+	where, args, err := t.filterBy(f, "")
 	if err != nil {
 		return nil, fmt.Errorf("read inbox: %w", err)
 	}
@@ -182,14 +265,15 @@ func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, er
 	if limit <= 0 {
 		limit = 1 << 30
 	}
+	args = append(args, limit)
 	rows, err := t.Querier().Query(ctx, `SELECT c.id, c.conversation_type, c.org_id, coalesce(c.customer_id, ''), c.store_id, c.order_id,
 			c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at, c.last_message_preview, c.created_at,
 			s.name, coalesce(u.name, ''), c.unread_customer, c.unread_recipient, c.title, c.created_by, c.subject
 		FROM conversations c
 		LEFT JOIN stores s ON s.id = c.store_id
 		LEFT JOIN users u ON u.id = c.customer_id
-		WHERE `+where+` AND ($3 = '' OR c.status = $3)
-		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $4`, key, f.Org, f.Status, limit)
+		WHERE `+where+`
+		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT `+fmt.Sprintf("$%d", len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read inbox: %w", err)
 	}

@@ -113,6 +113,20 @@ export type EmptyArgs = Record<string, never>;
 export type GetConversationsArgs = {
   status?: "active" | "archived" | "closed" | null;
   limit?: number | null;
+  kind?: "customer_to_store" | "customer_to_admin" | null;
+  orderId?: string | null;
+  storeId?: string | null;
+  unreadOnly?: boolean | null;
+};
+
+/** Go type chat.GetConversationsPaginatedArgs. */
+export type GetConversationsPaginatedArgs = {
+  paginationOpts: PaginationOptions;
+  status?: "active" | "archived" | "closed" | null;
+  kind?: "customer_to_store" | "customer_to_admin" | null;
+  orderId?: string | null;
+  storeId?: string | null;
+  unreadOnly?: boolean | null;
 };
 
 /** Go type chat.GetDirectChannelsArgs. */
@@ -270,6 +284,15 @@ export type OrderSummary = {
   orderDate: number;
 };
 
+/** Go type chat.PaginatedConversations. */
+export type PaginatedConversations = {
+  page: ConversationDoc[];
+  isDone: boolean;
+  continueCursor: string;
+  splitCursor?: string;
+  pageStatus?: "SplitRecommended" | "SplitRequired";
+};
+
 /** Go type chat.PaginatedMessages. */
 export type PaginatedMessages = {
   page: MessageDoc[];
@@ -407,6 +430,8 @@ export const api = {
       getConversation: makeFunctionReference<"query", ConversationIDArgs, ConversationDoc>("shared/chat:getConversation"),
       /** query shared/chat:getConversations */
       getConversations: makeFunctionReference<"query", GetConversationsArgs, ConversationDoc[]>("shared/chat:getConversations"),
+      /** query shared/chat:getConversationsPaginated */
+      getConversationsPaginated: makeFunctionReference<"query", GetConversationsPaginatedArgs, PaginatedConversations>("shared/chat:getConversationsPaginated"),
       /** query shared/chat:getDirectChannels */
       getDirectChannels: makeFunctionReference<"query", GetDirectChannelsArgs, ConversationDoc[]>("shared/chat:getDirectChannels"),
       /** query shared/chat:getGroupConversations */
@@ -463,6 +488,7 @@ export const functionNames = {
   "shared/chat:getChatSettings": "query",
   "shared/chat:getConversation": "query",
   "shared/chat:getConversations": "query",
+  "shared/chat:getConversationsPaginated": "query",
   "shared/chat:getDirectChannels": "query",
   "shared/chat:getGroupConversations": "query",
   "shared/chat:getMessageHistory": "query",

@@ -7,6 +7,7 @@ import {
   createParleyClient,
   isParleyError,
   type ConnectionStatus,
+  type ConversationDoc,
   type ConversationRef,
   type ErrorCode,
   type MessageDoc,
@@ -103,6 +104,10 @@ describe("react", () => {
 
     const pages = react.usePaginatedQuery(api.shared.chat.getMessagesPaginated, { conversationId: "c" }, { initialNumItems: 10 });
     expectTypeOf(pages.results).toEqualTypeOf<MessageDoc[]>();
+    const inbox = react.usePaginatedQuery(api.shared.chat.getConversationsPaginated, { unreadOnly: true }, { initialNumItems: 20 });
+    expectTypeOf(inbox.results).toEqualTypeOf<ConversationDoc[]>();
+    // @ts-expect-error kind is "customer_to_store" or "customer_to_admin"
+    react.usePaginatedQuery(api.shared.chat.getConversationsPaginated, { kind: "group" }, { initialNumItems: 20 });
   });
 });
 

@@ -1,11 +1,15 @@
 import { api, type ConversationDoc } from "@parley/client";
-import { useQuery } from "@parley/client/react";
+import { usePaginatedQuery } from "@parley/client/react";
 import { useState, type ReactNode } from "react";
 import type { DemoIdentity, Identity } from "./auth";
 import { shortTime } from "./format";
 import { conversationPath, Link, useRouter } from "./router";
 
 type Status = "active" | "archived" | "closed";
+type Kind = "customer_to_store" | "customer_to_admin";
+
+/** Conversations per page of the list; "Load more" fetches as many again. */
+const pageSize = 25;
 
 /** The unread count of c for the caller (customers count the customer side). */
 export function myUnread(c: ConversationDoc, me: Identity): number {
@@ -29,7 +33,13 @@ export function conversationTitle(c: ConversationDoc, me: Identity): string {
 
 export function ConversationList({ me, demo }: { me: Identity; demo: DemoIdentity[] | null }) {
   const [status, setStatus] = useState<Status>("active");
-  const conversations = useQuery(api.shared.chat.getConversations, { status, limit: 100 });
+  // Only a customer's list has both kinds: a store's is its own, an admin's is support.
+  const [kind, setKind] = useState<Kind | "all">("all");
+  const [unreadOnly, setUnreadOnly] = useState(false);
+  const filtered = kind !== "all" || unreadOnly;
+  const args = { status, ...(kind !== "all" && { kind }), ...(unreadOnly && { unreadOnly }) };
+  const pages = usePaginatedQuery(api.shared.chat.getConversationsPaginated, args, { initialNumItems: pageSize });
+  const conversations = pages.results;
   const { route } = useRouter();
   const current = route.page === "conversation" ? route.conversationId : null;
 
@@ -42,7 +52,20 @@ export function ConversationList({ me, demo }: { me: Identity; demo: DemoIdentit
           </button>
         ))}
       </div>
-      {conversations === undefined ? (
+      <div className="inbox-filters small">
+        {me.role === "customer" && (
+          <select aria-label="Kind" data-testid="kind-filter" value={kind} onChange={(e) => setKind(e.target.value as Kind | "all")}>
+            <option value="all">All conversations</option>
+            <option value="customer_to_store">Stores</option>
+            <option value="customer_to_admin">Support</option>
+          </select>
+        )}
+        <label>
+          <input type="checkbox" data-testid="unread-only" checked={unreadOnly} onChange={(e) => setUnreadOnly(e.target.checked)} /> Unread
+          only
+        </label>
+      </div>
+      {pages.status === "LoadingFirstPage" ? (
         <ul className="conv-list" aria-busy>
           {[0, 1, 2].map((i) => (
             <li key={i} className="conv skeleton" />
@@ -50,7 +73,7 @@ export function ConversationList({ me, demo }: { me: Identity; demo: DemoIdentit
         </ul>
       ) : conversations.length === 0 ? (
         <p className="empty small muted" data-testid="no-conversations">
-          {status === "active" ? emptyText(me) : `No ${status} conversations.`}
+          {filtered ? "No conversations match." : status === "active" ? emptyText(me) : `No ${status} conversations.`}
         </p>
       ) : (
         <ul className="conv-list" data-testid="conversation-list">
@@ -82,6 +105,16 @@ export function ConversationList({ me, demo }: { me: Identity; demo: DemoIdentit
             );
           })}
         </ul>
+      )}
+      {(pages.status === "CanLoadMore" || pages.status === "LoadingMore") && (
+        <button
+          className="link load-more small"
+          data-testid="load-more"
+          disabled={pages.status === "LoadingMore"}
+          onClick={() => pages.loadMore(pageSize)}
+        >
+          {pages.status === "LoadingMore" ? "Loading…" : "Load more"}
+        </button>
       )}
     </section>
   );

@@ -114,6 +114,20 @@ export type EmptyArgs = Record<string, never>;
 export type GetConversationsArgs = {
   status?: "active" | "archived" | "closed" | null;
   limit?: number | null;
+  kind?: "customer_to_store" | "customer_to_admin" | null;
+  orderId?: string | null;
+  storeId?: string | null;
+  unreadOnly?: boolean | null;
+};
+
+/** Go type chat.GetConversationsPaginatedArgs. */
+export type GetConversationsPaginatedArgs = {
+  paginationOpts: PaginationOptions;
+  status?: "active" | "archived" | "closed" | null;
+  kind?: "customer_to_store" | "customer_to_admin" | null;
+  orderId?: string | null;
+  storeId?: string | null;
+  unreadOnly?: boolean | null;
 };
 
 /** Go type chat.GetDirectChannelsArgs. */
@@ -271,6 +285,15 @@ export type OrderSummary = {
   orderDate: number;
 };
 
+/** Go type chat.PaginatedConversations. */
+export type PaginatedConversations = {
+  page: ConversationDoc[];
+  isDone: boolean;
+  continueCursor: string;
+  splitCursor?: string;
+  pageStatus?: "SplitRecommended" | "SplitRequired";
+};
+
 /** Go type chat.PaginatedMessages. */
 export type PaginatedMessages = {
   page: MessageDoc[];
@@ -408,6 +431,8 @@ export declare const api: {
       getConversation: FunctionReference<"query", "public", ConversationIDArgs, ConversationDoc>;
       /** query shared/chat:getConversations */
       getConversations: FunctionReference<"query", "public", GetConversationsArgs, ConversationDoc[]>;
+      /** query shared/chat:getConversationsPaginated */
+      getConversationsPaginated: FunctionReference<"query", "public", GetConversationsPaginatedArgs, PaginatedConversations>;
       /** query shared/chat:getDirectChannels */
       getDirectChannels: FunctionReference<"query", "public", GetDirectChannelsArgs, ConversationDoc[]>;
       /** query shared/chat:getGroupConversations */
