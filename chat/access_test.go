@@ -50,7 +50,9 @@ const (
 	storeConv   = "store"
 	supportConv = "support"
 	groupConv   = "group" // John's group with Pizza Palace's staff
-	noConv      = ""
+	// Pizza Palace's thread with support (store_to_admin): C is not in it.
+	storeSupportConv = "storeSupport"
+	noConv           = ""
 )
 
 // Messages of the documented errors.
@@ -67,6 +69,8 @@ const (
 	msgUserNotFound  = "User not found: %s" // of accessTarget.user
 	msgNotEditor     = "Only the sender can edit this message"
 	msgNotRecipient  = "Only the conversation's participants can acknowledge its messages"
+	msgStoreNotFound = "Store not found"
+	msgStaffOrAdmins = "Only a store's staff or support can open a store support conversation"
 )
 
 type accessRow struct {
@@ -130,6 +134,7 @@ func accessRules() []accessRow {
 		return map[string]any{"conversationId": x.conv, "upToMessageId": x.msg}
 	}
 	searchArgs := func(x accessTarget) map[string]any { return map[string]any{"query": "help", "conversationId": x.conv} }
+	storeSupportArgs := func(x accessTarget) map[string]any { return map[string]any{"storeId": x.store} }
 	// The target message was just sent: within the edit window.
 	fresh := func(e *env, x accessTarget) {
 		e.exec(`UPDATE messages SET created_at = clock_timestamp() WHERE id = $1`, x.msg)
@@ -226,6 +231,18 @@ func accessRules() []accessRow {
 		{label: "getGroupConversations", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},
 		{label: "getOrCreateDirectChannel", variant: noConv, args: directArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404}, notFound: msgUserNotFound},
 		{label: "getDirectChannels", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200}},
+		{label: "createOrGetStoreSupportConversation", variant: storeSupportConv, args: storeSupportArgs, want: codes{403, 403, 200, 404, 200, 401, 403, 404}, notFound: msgStoreNotFound, forbidden: msgStaffOrAdmins},
+		{label: "sendMessage", variant: storeSupportConv, args: sendArgs("text"), want: codes{404, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "markMessagesAsRead", variant: storeSupportConv, args: conversationArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "markDelivered", variant: storeSupportConv, args: deliverArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "getMessages", variant: storeSupportConv, args: conversationArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "getConversation", variant: storeSupportConv, args: conversationArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "getParticipants", variant: storeSupportConv, args: conversationArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "searchMessages", variant: storeSupportConv, args: searchArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "updateTypingStatus", variant: storeSupportConv, args: typingArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "transferConversation", variant: storeSupportConv, args: transferArgs, want: codes{404, 404, 403, 404, 200, 401, 404, 404}},
+		{label: "closeConversation", variant: storeSupportConv, args: conversationArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404}},
+		{label: "reopenConversation", variant: storeSupportConv, args: conversationArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404}, prepare: closed},
 		{label: "closeConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 200, 404, 200, 401, 404, 404}, forbidden: msgNotCloser},
 		{label: "closeConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401, 404, 404}, forbidden: msgNotCloser},
 		{label: "reopenConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 200, 404, 200, 401, 404, 404}, forbidden: msgNotCloser, prepare: closed},
@@ -247,6 +264,7 @@ func newAccessFixture(e *env) *accessFixture {
 	group := must[chat.ConversationRef](e.t)(e.mutate(john, "createGroupConversation",
 		map[string]any{"participantIds": []string{schema.DemoStaffID, schema.DemoStaff2ID}, "title": "Party order"}))
 	require.Equal(e.t, chat.Group, group.ConversationType)
+	storeSupport := must[chat.ConversationRef](e.t)(e.mutate(staff, "createOrGetStoreSupportConversation", map[string]any{}))
 	return &accessFixture{
 		targets: map[string]accessTarget{
 			storeConv: {conv: schema.DemoConversationID, msg: schema.DemoMessageID, order: schema.DemoOrderID, store: schema.DemoStoreID},
@@ -255,6 +273,8 @@ func newAccessFixture(e *env) *accessFixture {
 				order: schema.DemoClosedOrderID, store: schema.DemoClosedStoreID},
 			groupConv: {conv: group.ConversationID, msg: e.send(john, group.ConversationID, "Ten pizzas, please")},
 			noConv:    {user: schema.DemoStaff2ID},
+			storeSupportConv: {conv: storeSupport.ConversationID, msg: e.send(staff, storeSupport.ConversationID, "Can you help with payouts?"),
+				store: schema.DemoStoreID},
 		},
 		nonexistent: accessTarget{conv: "conv-nope", msg: "msg-nope", order: "order-nope", store: schema.DemoStoreID, user: "user-nope"},
 		janeSupport: janeSupport.ConversationID,
@@ -273,12 +293,13 @@ func (e *env) exec(sql string, args ...any) {
 // to the second is a real transfer).
 func (f *accessFixture) reset(e *env) {
 	e.t.Helper()
-	convs := []string{f.targets[storeConv].conv, f.targets[supportConv].conv, f.targets[groupConv].conv, f.janeSupport}
+	convs := []string{f.targets[storeConv].conv, f.targets[supportConv].conv, f.targets[groupConv].conv,
+		f.targets[storeSupportConv].conv, f.janeSupport}
 	e.exec(`DELETE FROM typing_state`)
 	e.exec(`UPDATE messages SET is_deleted = false, deleted_at = NULL, deleted_by = NULL, is_read = false, read_at = NULL
 		WHERE conversation_id = ANY($1)`, convs)
 	e.exec(`UPDATE conversations SET status = 'active', is_blocked = false,
-		assigned_admin_id = CASE WHEN conversation_type = 'customer_to_admin' THEN $2 END
+		assigned_admin_id = CASE WHEN conversation_type IN ('customer_to_admin', 'store_to_admin') THEN $2 END
 		WHERE id = ANY($1)`, convs, schema.DemoAdminID)
 }
 
@@ -404,7 +425,7 @@ func TestAccessRules(t *testing.T) {
 	t.Run("getConversations", func(t *testing.T) {
 		e := &env{t: t, pool: e.pool}
 		fx.reset(e)
-		store, support := fx.targets[storeConv].conv, fx.targets[supportConv].conv
+		store, support, storeSupport := fx.targets[storeConv].conv, fx.targets[supportConv].conv, fx.targets[storeSupportConv].conv
 		list := func(id *functions.Identity) map[string]chat.ConversationDoc {
 			docs := must[[]chat.ConversationDoc](t)(e.query(id, "getConversations", map[string]any{}))
 			out := make(map[string]chat.ConversationDoc, len(docs))
@@ -420,23 +441,27 @@ func TestAccessRules(t *testing.T) {
 			excludes []string
 			own      func(chat.ConversationDoc) bool
 		}{
-			{"C", john, []string{store, support}, []string{fx.janeSupport},
+			{"C", john, []string{store, support}, []string{fx.janeSupport, storeSupport},
 				func(d chat.ConversationDoc) bool { return d.CustomerID == schema.DemoCustomerID }},
-			{"OC", jane, []string{fx.janeSupport}, []string{store, support},
+			{"OC", jane, []string{fx.janeSupport}, []string{store, support, storeSupport},
 				func(d chat.ConversationDoc) bool { return d.CustomerID == schema.DemoOtherCustomerID }},
-			{"S", staff, []string{store}, []string{support, fx.janeSupport},
+			{"S", staff, []string{store, storeSupport}, []string{support, fx.janeSupport},
 				func(d chat.ConversationDoc) bool {
-					return d.ConversationType == chat.CustomerToStore && d.StoreID != nil && *d.StoreID == schema.DemoStoreID
+					return (d.ConversationType == chat.CustomerToStore || d.ConversationType == chat.StoreToAdmin) &&
+						d.StoreID != nil && *d.StoreID == schema.DemoStoreID
 				}},
-			{"OS", burger, nil, []string{store, support, fx.janeSupport},
+			{"OS", burger, nil, []string{store, support, fx.janeSupport, storeSupport},
 				func(d chat.ConversationDoc) bool {
-					return d.ConversationType == chat.CustomerToStore && d.StoreID != nil && *d.StoreID == schema.DemoClosedStoreID
+					return (d.ConversationType == chat.CustomerToStore || d.ConversationType == chat.StoreToAdmin) &&
+						d.StoreID != nil && *d.StoreID == schema.DemoClosedStoreID
 				}},
-			{"A", admin, []string{support, fx.janeSupport}, []string{store},
-				func(d chat.ConversationDoc) bool { return d.ConversationType == chat.CustomerToAdmin }},
+			{"A", admin, []string{support, fx.janeSupport, storeSupport}, []string{store},
+				func(d chat.ConversationDoc) bool {
+					return d.ConversationType == chat.CustomerToAdmin || d.ConversationType == chat.StoreToAdmin
+				}},
 			// Another org's lists hold none of the default org's.
-			{"XC", johnAcme, nil, []string{store, support, fx.janeSupport}, func(chat.ConversationDoc) bool { return false }},
-			{"XA", acmeAdmin, nil, []string{store, support, fx.janeSupport}, func(chat.ConversationDoc) bool { return false }},
+			{"XC", johnAcme, nil, []string{store, support, fx.janeSupport, storeSupport}, func(chat.ConversationDoc) bool { return false }},
+			{"XA", acmeAdmin, nil, []string{store, support, fx.janeSupport, storeSupport}, func(chat.ConversationDoc) bool { return false }},
 		}
 		for _, tt := range tests {
 			t.Run(tt.caller, func(t *testing.T) {
@@ -479,7 +504,7 @@ func TestDocTableIsTheTestedTable(t *testing.T) {
 	require.NotEmpty(t, doc)
 	tested := map[string]bool{}
 	for _, r := range accessRules() {
-		if r.variant != storeConv && r.variant != noConv {
+		if r.variant != storeConv && r.variant != noConv && r.label != "createOrGetStoreSupportConversation" {
 			continue
 		}
 		label := r.label

@@ -106,6 +106,7 @@ func Register(r *functions.Registry, cfg Config) {
 	}
 
 	functions.Mutation(r, "shared/chat:createOrGetConversation", createOrGetConversation)
+	functions.Mutation(r, "shared/chat:createOrGetStoreSupportConversation", createOrGetStoreSupportConversation)
 	functions.Mutation(r, "shared/chat:generateUploadUrl", c.generateUploadURL, limit(c.uploads))
 	functions.Mutation(r, "shared/chat:sendMessage", c.sendMessage, limit(c.sends))
 	functions.Mutation(r, "shared/chat:markMessagesAsRead", markMessagesAsRead)
@@ -148,9 +149,10 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Query(r, "shared/chat:isChatEnabled", isChatEnabled, functions.ScopeIdentity(orgOnly))
 }
 
-// customerSide reports whether id speaks for the customer end of a
-// conversation; store staff and admins are the recipient end.
-func customerSide(id *functions.Identity) bool { return id.Role == functions.RoleCustomer }
+// customerSide reports whether id speaks for the asking end of a
+// one-to-one conversation of type t (askingSide): a customer, or a store's
+// staff with support; the others are its recipient end.
+func customerSide(id *functions.Identity, t string) bool { return askingSide(string(id.Role), t) }
 
 // canSee reports whether id may read conversation c: its customer, staff
 // of its store (store conversations), a group's participants, any admin.
@@ -166,7 +168,7 @@ func canSee(id *functions.Identity, c Conversation) bool {
 	case id.Role == functions.RoleCustomer:
 		return c.CustomerID == id.Subject
 	case id.Role == functions.RoleStore:
-		return c.Type == CustomerToStore && c.StoreID != nil && *c.StoreID == id.StoreID
+		return withStore(c.Type) && c.StoreID != nil && *c.StoreID == id.StoreID
 	}
 	return false
 }
@@ -181,7 +183,7 @@ func isParticipant(id *functions.Identity, c Conversation) bool {
 	case memberGated(c.Type):
 		return c.Member
 	case id.Role == functions.RoleAdmin:
-		return c.Type == CustomerToAdmin
+		return supportType(c.Type)
 	}
 	return canSee(id, c)
 }
@@ -277,7 +279,8 @@ func inboxCaller(id *functions.Identity) *functions.Identity {
 }
 
 // inbox selects the conversations a caller's lists and totals cover: a
-// customer's own, a store's, or (admins) every support conversation.
+// customer's own, a store's (with its customers and with support), or
+// (admins) every support conversation, customers' and stores'.
 func inbox(id *functions.Identity, status string) ConversationFilter {
 	f := ConversationFilter{Status: status, Org: id.Org}
 	switch id.Role {
@@ -286,9 +289,22 @@ func inbox(id *functions.Identity, status string) ConversationFilter {
 	case functions.RoleStore:
 		f.StoreID = id.StoreID
 	case functions.RoleAdmin:
-		f.Type = CustomerToAdmin
+		f.Support = true
 	}
 	return f
+}
+
+// inboxSide is the side whose unread messages a caller's inbox counts: a
+// customer's, a store's (the recipient of its customers, the asking side
+// with support), or support's.
+func inboxSide(id *functions.Identity) Side {
+	switch id.Role {
+	case functions.RoleCustomer:
+		return SideCustomer
+	case functions.RoleStore:
+		return SideStore
+	}
+	return SideRecipient
 }
 
 // messageTime is the time of a new message in conv, locked for the

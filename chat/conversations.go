@@ -85,7 +85,7 @@ type CreateOrGetConversationArgs struct {
 // ConversationRef is the result of createOrGetConversation.
 type ConversationRef struct {
 	ConversationID   string `json:"conversationId"`
-	ConversationType string `json:"conversationType" ts:"customer_to_store|customer_to_admin|group|direct"`
+	ConversationType string `json:"conversationType" ts:"customer_to_store|customer_to_admin|store_to_admin|group|direct"`
 }
 
 // createOrGetConversation opens (or finds) a customer's conversation: with
@@ -193,7 +193,7 @@ func archiveConversation(c *functions.MutationCtx, a ConversationIDArgs) (functi
 type ConversationDoc struct {
 	ID               string  `json:"_id"`
 	CreationTime     float64 `json:"_creationTime"`
-	ConversationType string  `json:"conversationType" ts:"customer_to_store|customer_to_admin|group|direct"`
+	ConversationType string  `json:"conversationType" ts:"customer_to_store|customer_to_admin|store_to_admin|group|direct"`
 	// CustomerID and CustomerName are empty for a group, which lists its
 	// people in participants instead.
 	CustomerID           string        `json:"customerId"`

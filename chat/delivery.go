@@ -70,7 +70,7 @@ func withReceipts(c *functions.QueryCtx, convID string, msgs []Message, docs []M
 	if len(msgs) == 0 {
 		return nil
 	}
-	group, rs, err := tables{c.DB}.Receipts(c.Ctx, convID)
+	convType, rs, err := tables{c.DB}.Receipts(c.Ctx, convID)
 	if err != nil {
 		return err
 	}
@@ -78,10 +78,10 @@ func withReceipts(c *functions.QueryCtx, convID string, msgs []Message, docs []M
 		if m.IsDeleted || m.MessageType == "system" || m.MessageType == "transfer" {
 			continue
 		}
-		if group {
+		if memberGated(convType) {
 			docs[i].Status, docs[i].DeliveredTo, docs[i].ReadBy = groupStatus(rs, m)
 		} else {
-			docs[i].Status = directStatus(rs, m)
+			docs[i].Status = directStatus(rs, convType, m)
 		}
 	}
 	return nil
@@ -91,15 +91,15 @@ func withReceipts(c *functions.QueryCtx, convID string, msgs []Message, docs []M
 func covers(pos *time.Time, m Message) bool { return pos != nil && !pos.Before(m.CreatedAt) }
 
 // directStatus is a one-to-one message's state: the other side is the
-// customer for the store's or support's messages, and the store's staff
-// or support for the customer's.
-func directStatus(rs []Receipt, m Message) string {
+// asking side (the customer; a store with support) for the answering
+// side's messages, and the store's staff or support for the asking side's.
+func directStatus(rs []Receipt, convType string, m Message) string {
 	if m.IsRead {
 		return StatusRead
 	}
-	fromCustomer := m.SenderType == string(functions.RoleCustomer)
+	fromAsker := askingSide(m.SenderType, convType)
 	for _, r := range rs {
-		if (r.Role == string(functions.RoleCustomer)) != fromCustomer && covers(r.DeliveredUpTo, m) {
+		if askingSide(r.Role, convType) != fromAsker && covers(r.DeliveredUpTo, m) {
 			return StatusDelivered
 		}
 	}

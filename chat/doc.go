@@ -37,6 +37,7 @@
 //
 //	function                     C    OC   S    OS   A    N    XC   XA   notes
 //	createOrGetConversation      200  404  403  403  403  401  404  403  OC, XC: "Order not found" (not their order, or not in their org)
+//	createOrGetStoreSupportConversation  403  403  200  404  200  401  403  404  with S's store; OS, XA: "Store not found"; see # Store support
 //	sendMessage (text)           200  404  200  404  403  401  404  404  A: 200 in support; S: 404 in support; group: as store
 //	sendMessage (system)         400  400  400  400  200  401  400  404  "system" is for admins only
 //	sendMessage (image)          200  404  200  404  403  401  404  404  as text; the file must be the caller's own unattached upload
@@ -72,17 +73,29 @@
 //	closeConversation            403  404  200  404  200  401  404  404  also reopenConversation; the store side and admins; S: 404 in support;
 //	                                                                     group: its creator (C 200) and admins, S 403
 //
+// In a store ↔ support thread (store_to_admin, Pizza Palace's) the store's
+// staff (S) and admins (A) speak, as a customer and admins do in a support
+// conversation, and nobody else sees it: C, OC, OS, XC, XA 404. Tested so
+// for sendMessage, markMessagesAsRead, markDelivered, getMessages,
+// getConversation, getParticipants, searchMessages, updateTypingStatus,
+// closeConversation and reopenConversation (S and A 200) and
+// transferConversation (A 200, S 403).
+//
 // # Inboxes
 //
 // getConversations({status?, limit?, kind?, orderId?, storeId?,
 // unreadOnly?}) lists the caller's one-to-one conversations of one status
 // ("active" unless given), newest activity first: a customer's own, their
-// store's for its staff, every support conversation of the org for
-// admins. The filters only narrow that list: kind ("customer_to_store" or
-// "customer_to_admin"), orderId (about that order), storeId (with that
-// store; support conversations have none), unreadOnly (those where the
-// caller's side has unread messages: unreadCountCustomer for customers,
-// unreadCountRecipient for store staff and admins). A filter outside the
+// store's for its staff (with its customers and with support), every
+// support conversation of the org for admins (customers' and stores'). The
+// filters only narrow that list: kind ("customer_to_store",
+// "customer_to_admin" or "store_to_admin"), orderId (about that order),
+// storeId (with that store; customers' support conversations have none),
+// unreadOnly (those where the caller's side has unread messages:
+// unreadCountCustomer for the asking side — customers, and a store in its
+// threads with support — unreadCountRecipient for the answering side — a
+// store's staff with its customers, admins). getUnreadCount sums the same
+// counts. A filter outside the
 // caller's list (an admin's kind "customer_to_store", another store's
 // storeId, someone else's order) lists nothing, as a filter that matches
 // nothing does: it tells nobody what exists. A malformed one is 400,
@@ -126,6 +139,24 @@
 // whatever the senders' clocks. Archiving a group (any member, or an
 // admin) archives it for every member, as for any conversation; a new
 // message brings it back.
+//
+// # Store support
+//
+// createOrGetStoreSupportConversation({storeId?, orderId?}) opens (or
+// finds) the thread between a store's staff and the marketplace's support
+// (store_to_admin; seed 000's vendor ↔ admin): one per store and order, or
+// per store without one. Staff open their own store's (storeId defaults
+// to it; another store is 404 "Store not found"); admins name the store
+// (400 without storeId); customers are 403. orderId must be an order of
+// that store (404 "Order not found"). The thread has a store and no
+// customer; in it the store is the asking side, as a customer is in a
+// support conversation: its staff's messages count in
+// unreadCountRecipient (what support has not read), support's in
+// unreadCountCustomer (what the store has not read), and each side marks
+// the other's read. Admins take it by answering (assignedAdminId), transfer
+// it, block it; the store's staff and admins close it. The store's chat
+// switch does not apply (it is the store's chat with customers); the
+// org's does. It is in the store's inbox and in support's.
 //
 // # Direct channels
 //

@@ -10,7 +10,7 @@ type GetConversationsArgs struct {
 	Limit  *int    `json:"limit"`
 	// Kind, OrderID, StoreID and UnreadOnly narrow the list (see
 	// inboxFilters).
-	Kind       *string `json:"kind" ts:"customer_to_store|customer_to_admin"`
+	Kind       *string `json:"kind" ts:"customer_to_store|customer_to_admin|store_to_admin"`
 	OrderID    *string `json:"orderId"`
 	StoreID    *string `json:"storeId"`
 	UnreadOnly *bool   `json:"unreadOnly"`
@@ -22,7 +22,7 @@ type GetConversationsArgs struct {
 type GetConversationsPaginatedArgs struct {
 	PaginationOpts PaginationOpts `json:"paginationOpts" tstype:"PaginationOptions"`
 	Status         *string        `json:"status" ts:"active|archived|closed"`
-	Kind           *string        `json:"kind" ts:"customer_to_store|customer_to_admin"`
+	Kind           *string        `json:"kind" ts:"customer_to_store|customer_to_admin|store_to_admin"`
 	OrderID        *string        `json:"orderId"`
 	StoreID        *string        `json:"storeId"`
 	UnreadOnly     *bool          `json:"unreadOnly"`
@@ -54,10 +54,10 @@ func (a inboxFilters) filter(id *functions.Identity) (ConversationFilter, error)
 	f := inbox(id, status)
 	if a.kind != nil {
 		switch *a.kind {
-		case CustomerToStore, CustomerToAdmin:
+		case CustomerToStore, CustomerToAdmin, StoreToAdmin:
 			f.Kind = *a.kind
 		default:
-			return ConversationFilter{}, functions.Invalid(`kind must be "customer_to_store" or "customer_to_admin", got %q`, *a.kind)
+			return ConversationFilter{}, functions.Invalid(`kind must be "customer_to_store", "customer_to_admin" or "store_to_admin", got %q`, *a.kind)
 		}
 	}
 	if a.orderID != nil {
@@ -73,10 +73,7 @@ func (a inboxFilters) filter(id *functions.Identity) (ConversationFilter, error)
 		f.WithStore = *a.storeID
 	}
 	if a.unreadOnly != nil && *a.unreadOnly {
-		f.UnreadBy = SideRecipient
-		if customerSide(id) {
-			f.UnreadBy = SideCustomer
-		}
+		f.UnreadBy = inboxSide(id)
 	}
 	return f, nil
 }

@@ -151,8 +151,8 @@ func TestInboxFilterArguments(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"kind", john, map[string]any{"kind": "x"}, 400, `kind must be "customer_to_store" or "customer_to_admin", got "x"`},
-		{"kind group", john, map[string]any{"kind": "group"}, 400, `kind must be "customer_to_store" or "customer_to_admin", got "group"`},
+		{"kind", john, map[string]any{"kind": "x"}, 400, `kind must be "customer_to_store", "customer_to_admin" or "store_to_admin", got "x"`},
+		{"kind group", john, map[string]any{"kind": "group"}, 400, `kind must be "customer_to_store", "customer_to_admin" or "store_to_admin", got "group"`},
 		{"kind not a string", john, map[string]any{"kind": 5}, 400, `Argument "kind" must be a string, got a number`},
 		{"orderId empty", staff, map[string]any{"orderId": ""}, 400, "orderId must not be empty"},
 		{"orderId not a string", staff, map[string]any{"orderId": []string{"a"}}, 400, `Argument "orderId" must be a string, got an array`},

@@ -168,7 +168,7 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 		fileID = &file.ID
 	}
 	// The first admin to answer a support conversation takes it.
-	takes := id.Role == functions.RoleAdmin && conv.Type == CustomerToAdmin && conv.AssignedAdminID == nil
+	takes := id.Role == functions.RoleAdmin && supportType(conv.Type) && conv.AssignedAdminID == nil
 	msgID := schema.NewID("msg")
 	if err := (tables{c.DB}).sendMessage(c.Ctx, sentMessage{ID: msgID, ConversationID: conv.ID, Sender: id,
 		MessageType: a.MessageType, Content: content, FileID: fileID, Location: loc, Meeting: meeting, At: messageTime(conv, c.Now()), TakeConversation: takes, InGroup: memberGated(conv.Type)}); err != nil {
@@ -211,7 +211,7 @@ func markMessagesAsRead(c *functions.MutationCtx, a MarkMessagesAsReadArgs) (Mar
 	if memberGated(conv.Type) {
 		return readGroup(c, t, conv, a.MessageIDs)
 	}
-	ids, err := t.markRead(c.Ctx, conv.ID, customerSide(id), a.MessageIDs, now)
+	ids, err := t.markRead(c.Ctx, conv.ID, conv.Type, customerSide(id, conv.Type), a.MessageIDs, now)
 	if err != nil {
 		return MarkReadResult{}, err
 	}
@@ -615,5 +615,5 @@ func getUnreadCount(c *functions.QueryCtx, _ functions.EmptyArgs) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return tables{c.DB}.UnreadTotal(c.Ctx, inbox(id, "active"), customerSide(id))
+	return tables{c.DB}.UnreadTotal(c.Ctx, inbox(id, "active"), inboxSide(id))
 }

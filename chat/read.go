@@ -109,8 +109,8 @@ type ConversationFilter struct {
 	Org        string // the org listed ("" is the default one)
 	ID         string // one conversation
 	CustomerID string // a customer's conversations
-	StoreID    string // a store's customer_to_store conversations
-	Type       string // every conversation of a type (support console)
+	StoreID    string // a store's conversations: with customers, and with support
+	Support    bool   // every support conversation, customers' and stores' (support console)
 	Status     string // empty = any
 	Kind       string // only conversations of this type
 	OrderID    string // only those about this order
@@ -124,14 +124,31 @@ type ConversationFilter struct {
 }
 
 // Side is an end of a one-to-one conversation as its unread counters
-// count it: the customer, or the recipient (a store's staff, or support).
+// count it: the customer (the asking side: in a store ↔ support thread the
+// store), or the recipient (a store's staff, or support). SideStore is a
+// store's in each of its conversations: the recipient with its customers,
+// the asking side with support.
 type Side uint8
 
 // Sides of ConversationFilter.UnreadBy; the zero Side is neither.
 const (
 	SideCustomer Side = iota + 1
 	SideRecipient
+	SideStore
 )
+
+// counter is the SQL of side's unread count on conversations c, and the
+// columns it reads.
+func (s Side) counter() (sql, columns string) {
+	switch s {
+	case SideCustomer:
+		return "c.unread_customer", "unread_customer"
+	case SideStore:
+		return "CASE WHEN c.conversation_type = 'store_to_admin' THEN c.unread_customer ELSE c.unread_recipient END",
+			"unread_customer,unread_recipient"
+	}
+	return "c.unread_recipient", "unread_recipient"
+}
 
 // InboxCursor is a position in a newest-activity-first conversation list:
 // a conversation's latest activity (its last message's time, else its
@@ -162,15 +179,21 @@ func (t tables) filterBy(f ConversationFilter, watch string) (where string, args
 		// (its org included): $2 is only typed, never compared.
 		{"id", f.ID, "c.id = $1 AND $2::text IS NOT NULL"},
 		{"customer_id", f.CustomerID, "c.customer_id = $1 AND c.org_id = $2"},
-		{"store_id", f.StoreID, "c.store_id = $1 AND c.conversation_type = 'customer_to_store' AND c.org_id = $2"},
-		{"conversation_type", f.Type, "c.conversation_type = $1 AND c.org_id = $2"},
+		{"store_id", f.StoreID, "c.store_id = $1 AND c.conversation_type IN ('customer_to_store', 'store_to_admin') AND c.org_id = $2"},
 	}
-	var dep schema.Dep
+	var deps []schema.Dep
 	for _, k := range keys {
 		if k.value != "" {
 			where, args = k.where, []any{k.value, f.Org}
-			dep = schema.Dep{Table: "conversations", Column: k.column, Value: k.value, Watch: watch}
+			deps = []schema.Dep{{Table: "conversations", Column: k.column, Value: k.value, Watch: watch}}
 			break
+		}
+	}
+	if where == "" && f.Support {
+		// Both support types: a dependency on each.
+		where, args = "c.conversation_type = ANY($1) AND c.org_id = $2", []any{[]string{CustomerToAdmin, StoreToAdmin}, f.Org}
+		for _, t := range []string{CustomerToAdmin, StoreToAdmin} {
+			deps = append(deps, schema.Dep{Table: "conversations", Column: "conversation_type", Value: t, Watch: watch})
 		}
 	}
 	if where == "" {
@@ -189,17 +212,15 @@ func (t tables) filterBy(f ConversationFilter, watch string) (where string, args
 	if f.OrderID != "" {
 		where += " AND c.order_id = " + arg(f.OrderID)
 		if f.ID == "" {
-			dep.Column, dep.Value = "order_id", f.OrderID
+			deps = []schema.Dep{{Table: "conversations", Column: "order_id", Value: f.OrderID, Watch: watch}}
 		}
 	}
 	if f.WithStore != "" {
 		where += " AND c.store_id = " + arg(f.WithStore)
 	}
-	switch f.UnreadBy {
-	case SideCustomer:
-		where += " AND c.unread_customer > 0"
-	case SideRecipient:
-		where += " AND c.unread_recipient > 0"
+	if f.UnreadBy != 0 {
+		counter, _ := f.UnreadBy.counter()
+		where += " AND " + counter + " > 0"
 	}
 	if f.After != nil {
 		where += " AND " + activitySQL + " < (" + arg(f.After.At) + ", " + arg(f.After.ID) + ")"
@@ -207,27 +228,26 @@ func (t tables) filterBy(f ConversationFilter, watch string) (where string, args
 	if f.Until != nil {
 		where += " AND " + activitySQL + " >= (" + arg(f.Until.At) + ", " + arg(f.Until.ID) + ")"
 	}
-	t.Record(dep)
+	for _, d := range deps {
+		t.Record(d)
+	}
 	return where, args, nil
 }
 
 // UnreadTotal sums one side's unread counters over the conversations f
-// selects: the customer side's (customerSide) or the recipient side's. The
+// selects (see Side). The
 // counters live on the conversation rows (kept by triggers on messages),
 // so it depends on those rows only through who they belong to, their
 // status and that side's counter: a message of the side itself, or a new
 // last message, does not re-run it.
-func (t tables) UnreadTotal(ctx context.Context, f ConversationFilter, customerSide bool) (int, error) {
-	counter := "unread_recipient"
-	if customerSide {
-		counter = "unread_customer"
-	}
-	where, args, err := t.filterBy(f, "status,customer_id,store_id,conversation_type,"+counter)
+func (t tables) UnreadTotal(ctx context.Context, f ConversationFilter, side Side) (int, error) {
+	counter, columns := side.counter()
+	where, args, err := t.filterBy(f, "status,customer_id,store_id,conversation_type,"+columns)
 	if err != nil {
 		return 0, fmt.Errorf("read unread total: %w", err)
 	}
 	var total int
-	err = t.Querier().QueryRow(ctx, `SELECT coalesce(sum(c.`+counter+`), 0)::int FROM conversations c WHERE `+where, args...).Scan(&total)
+	err = t.Querier().QueryRow(ctx, `SELECT coalesce(sum(`+counter+`), 0)::int FROM conversations c WHERE `+where, args...).Scan(&total)
 	if err != nil {
 		return 0, fmt.Errorf("read unread total: %w", err)
 	}
@@ -289,10 +309,11 @@ func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, er
 		return nil, fmt.Errorf("read inbox: %w", err)
 	}
 	for _, x := range out {
-		if x.CustomerID == "" {
-			continue // a group: no customer, no store
+		// Neither for a group or direct channel; a store ↔ support
+		// thread has no customer.
+		if x.CustomerID != "" {
+			t.record("users", "id", x.CustomerID)
 		}
-		t.record("users", "id", x.CustomerID)
 		if x.StoreID != nil {
 			t.record("stores", "id", *x.StoreID)
 		}

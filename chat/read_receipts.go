@@ -23,25 +23,25 @@ type Receipt struct {
 // Receipts reads a conversation's type and its participants' positions.
 // It depends on who takes part and on their positions, not on when they
 // were last seen.
-func (t tables) Receipts(ctx context.Context, convID string) (group bool, rs []Receipt, err error) {
+func (t tables) Receipts(ctx context.Context, convID string) (convType string, rs []Receipt, err error) {
 	t.Record(schema.Dep{Table: "conversations", Column: "id", Value: convID, Watch: "conversation_type"})
 	t.Record(schema.Dep{Table: "conversation_participants", Column: "conversation_id", Value: convID,
 		Watch: "user_id,role,delivered_up_to,last_read_at"})
-	rows, err := t.Querier().Query(ctx, `SELECT c.conversation_type IN ('group', 'direct'), p.user_id, p.role, p.delivered_up_to, p.last_read_at
+	rows, err := t.Querier().Query(ctx, `SELECT c.conversation_type, p.user_id, p.role, p.delivered_up_to, p.last_read_at
 		FROM conversations c JOIN conversation_participants p ON p.conversation_id = c.id
 		WHERE c.id = $1 ORDER BY p.joined_at, p.user_id`, convID)
 	if err != nil {
-		return false, nil, fmt.Errorf("read receipts: %w", err)
+		return "", nil, fmt.Errorf("read receipts: %w", err)
 	}
 	var r Receipt
-	_, err = pgx.ForEachRow(rows, []any{&group, &r.UserID, &r.Role, &r.DeliveredUpTo, &r.ReadUpTo}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&convType, &r.UserID, &r.Role, &r.DeliveredUpTo, &r.ReadUpTo}, func() error {
 		rs = append(rs, r)
 		return nil
 	})
 	if err != nil {
-		return false, nil, fmt.Errorf("read receipts: %w", err)
+		return "", nil, fmt.Errorf("read receipts: %w", err)
 	}
-	return group, rs, nil
+	return convType, rs, nil
 }
 
 // ParticipantRow is a participant as getParticipants shows them.

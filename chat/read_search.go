@@ -53,7 +53,7 @@ func (t tables) SearchMessages(ctx context.Context, s SearchScope, query string,
 		}
 		if s.StoreID != "" {
 			t.record("conversations", "store_id", s.StoreID)
-			ors = append(ors, "(c.store_id = "+arg(s.StoreID)+" AND c.conversation_type = 'customer_to_store')")
+			ors = append(ors, "(c.store_id = "+arg(s.StoreID)+" AND c.conversation_type IN ('customer_to_store', 'store_to_admin'))")
 		}
 		if s.MemberID != "" {
 			t.record("conversation_participants", "user_id", s.MemberID)

@@ -54,7 +54,7 @@ func (t tables) join(ctx context.Context, convID string, id *functions.Identity)
 // (the mutation is then retried and finds the twin).
 func (t tables) insertConversation(ctx context.Context, convID, org, convType, customerID, storeID, orderID string) error {
 	_, err := t.Querier().Exec(ctx, `INSERT INTO conversations (id, org_id, conversation_type, customer_id, store_id, order_id)
-		VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''))`, convID, org, convType, customerID, storeID, orderID)
+		VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), nullif($6, ''))`, convID, org, convType, customerID, storeID, orderID)
 	if err != nil {
 		return fmt.Errorf("insert conversation: %w", err)
 	}
@@ -199,20 +199,25 @@ func (t tables) attachFile(ctx context.Context, fileID, msgID, name string, now 
 
 // markRead marks what the other side sent in a conversation as read —
 // every unread message, or those of ids — and returns the ids it marked.
-// A customer (customerSide) reads everything not from the customer; staff
-// and admins read the customer's messages.
-func (t tables) markRead(ctx context.Context, convID string, customerSide bool, ids *[]string, now time.Time) ([]string, error) {
+// The asking side (customerSide; a conversation of type convType, see
+// askingSide) reads everything not from itself; the recipient side reads
+// the asking side's messages.
+func (t tables) markRead(ctx context.Context, convID, convType string, customerSide bool, ids *[]string, now time.Time) ([]string, error) {
+	asker := "customer"
+	if convType == StoreToAdmin {
+		asker = "store"
+	}
 	const q = `UPDATE messages SET is_read = true, read_at = $2
 		WHERE conversation_id = $1 AND NOT is_read AND NOT is_deleted
-		AND (sender_type = 'customer') <> $3`
+		AND (sender_type = $4) <> $3`
 	var (
 		rows pgx.Rows
 		err  error
 	)
 	if ids == nil {
-		rows, err = t.Querier().Query(ctx, q+` RETURNING id`, convID, now, customerSide)
+		rows, err = t.Querier().Query(ctx, q+` RETURNING id`, convID, now, customerSide, asker)
 	} else {
-		rows, err = t.Querier().Query(ctx, q+` AND id = ANY($4) RETURNING id`, convID, now, customerSide, *ids)
+		rows, err = t.Querier().Query(ctx, q+` AND id = ANY($5) RETURNING id`, convID, now, customerSide, asker, *ids)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mark read: %w", err)

@@ -44,7 +44,7 @@ export type CloseConversationArgs = {
 export type ConversationDoc = {
   _id: string;
   _creationTime: number;
-  conversationType: "customer_to_store" | "customer_to_admin" | "group" | "direct";
+  conversationType: "customer_to_store" | "customer_to_admin" | "store_to_admin" | "group" | "direct";
   customerId: string;
   customerName: string;
   storeId?: string;
@@ -74,7 +74,7 @@ export type ConversationIDArgs = {
 /** Go type chat.ConversationRef. */
 export type ConversationRef = {
   conversationId: string;
-  conversationType: "customer_to_store" | "customer_to_admin" | "group" | "direct";
+  conversationType: "customer_to_store" | "customer_to_admin" | "store_to_admin" | "group" | "direct";
 };
 
 /** Go type chat.CreateGroupConversationArgs. */
@@ -87,6 +87,12 @@ export type CreateGroupConversationArgs = {
 export type CreateOrGetConversationArgs = {
   orderId?: string | null;
   storeId?: string | null;
+};
+
+/** Go type chat.CreateOrGetStoreSupportConversationArgs. */
+export type CreateOrGetStoreSupportConversationArgs = {
+  storeId?: string | null;
+  orderId?: string | null;
 };
 
 /** Go type chat.DeleteMessageArgs. */
@@ -113,7 +119,7 @@ export type EmptyArgs = Record<string, never>;
 export type GetConversationsArgs = {
   status?: "active" | "archived" | "closed" | null;
   limit?: number | null;
-  kind?: "customer_to_store" | "customer_to_admin" | null;
+  kind?: "customer_to_store" | "customer_to_admin" | "store_to_admin" | null;
   orderId?: string | null;
   storeId?: string | null;
   unreadOnly?: boolean | null;
@@ -123,7 +129,7 @@ export type GetConversationsArgs = {
 export type GetConversationsPaginatedArgs = {
   paginationOpts: PaginationOptions;
   status?: "active" | "archived" | "closed" | null;
-  kind?: "customer_to_store" | "customer_to_admin" | null;
+  kind?: "customer_to_store" | "customer_to_admin" | "store_to_admin" | null;
   orderId?: string | null;
   storeId?: string | null;
   unreadOnly?: boolean | null;
@@ -418,6 +424,8 @@ export const api = {
       createGroupConversation: makeFunctionReference<"mutation", CreateGroupConversationArgs, ConversationRef>("shared/chat:createGroupConversation"),
       /** mutation shared/chat:createOrGetConversation */
       createOrGetConversation: makeFunctionReference<"mutation", CreateOrGetConversationArgs, ConversationRef>("shared/chat:createOrGetConversation"),
+      /** mutation shared/chat:createOrGetStoreSupportConversation */
+      createOrGetStoreSupportConversation: makeFunctionReference<"mutation", CreateOrGetStoreSupportConversationArgs, ConversationRef>("shared/chat:createOrGetStoreSupportConversation"),
       /** mutation shared/chat:deleteMessage */
       deleteMessage: makeFunctionReference<"mutation", DeleteMessageArgs, null>("shared/chat:deleteMessage"),
       /** mutation shared/chat:editMessage */
@@ -482,6 +490,7 @@ export const functionNames = {
   "shared/chat:closeConversation": "mutation",
   "shared/chat:createGroupConversation": "mutation",
   "shared/chat:createOrGetConversation": "mutation",
+  "shared/chat:createOrGetStoreSupportConversation": "mutation",
   "shared/chat:deleteMessage": "mutation",
   "shared/chat:editMessage": "mutation",
   "shared/chat:generateUploadUrl": "mutation",

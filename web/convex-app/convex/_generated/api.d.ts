@@ -45,7 +45,7 @@ export type CloseConversationArgs = {
 export type ConversationDoc = {
   _id: string;
   _creationTime: number;
-  conversationType: "customer_to_store" | "customer_to_admin" | "group" | "direct";
+  conversationType: "customer_to_store" | "customer_to_admin" | "store_to_admin" | "group" | "direct";
   customerId: string;
   customerName: string;
   storeId?: string;
@@ -75,7 +75,7 @@ export type ConversationIDArgs = {
 /** Go type chat.ConversationRef. */
 export type ConversationRef = {
   conversationId: string;
-  conversationType: "customer_to_store" | "customer_to_admin" | "group" | "direct";
+  conversationType: "customer_to_store" | "customer_to_admin" | "store_to_admin" | "group" | "direct";
 };
 
 /** Go type chat.CreateGroupConversationArgs. */
@@ -88,6 +88,12 @@ export type CreateGroupConversationArgs = {
 export type CreateOrGetConversationArgs = {
   orderId?: string | null;
   storeId?: string | null;
+};
+
+/** Go type chat.CreateOrGetStoreSupportConversationArgs. */
+export type CreateOrGetStoreSupportConversationArgs = {
+  storeId?: string | null;
+  orderId?: string | null;
 };
 
 /** Go type chat.DeleteMessageArgs. */
@@ -114,7 +120,7 @@ export type EmptyArgs = Record<string, never>;
 export type GetConversationsArgs = {
   status?: "active" | "archived" | "closed" | null;
   limit?: number | null;
-  kind?: "customer_to_store" | "customer_to_admin" | null;
+  kind?: "customer_to_store" | "customer_to_admin" | "store_to_admin" | null;
   orderId?: string | null;
   storeId?: string | null;
   unreadOnly?: boolean | null;
@@ -124,7 +130,7 @@ export type GetConversationsArgs = {
 export type GetConversationsPaginatedArgs = {
   paginationOpts: PaginationOptions;
   status?: "active" | "archived" | "closed" | null;
-  kind?: "customer_to_store" | "customer_to_admin" | null;
+  kind?: "customer_to_store" | "customer_to_admin" | "store_to_admin" | null;
   orderId?: string | null;
   storeId?: string | null;
   unreadOnly?: boolean | null;
@@ -419,6 +425,8 @@ export declare const api: {
       createGroupConversation: FunctionReference<"mutation", "public", CreateGroupConversationArgs, ConversationRef>;
       /** mutation shared/chat:createOrGetConversation */
       createOrGetConversation: FunctionReference<"mutation", "public", CreateOrGetConversationArgs, ConversationRef>;
+      /** mutation shared/chat:createOrGetStoreSupportConversation */
+      createOrGetStoreSupportConversation: FunctionReference<"mutation", "public", CreateOrGetStoreSupportConversationArgs, ConversationRef>;
       /** mutation shared/chat:deleteMessage */
       deleteMessage: FunctionReference<"mutation", "public", DeleteMessageArgs, null>;
       /** mutation shared/chat:editMessage */
