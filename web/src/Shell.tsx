@@ -8,6 +8,7 @@ import { DirectChannels } from "./Direct";
 import { Groups } from "./Groups";
 import { errorMessage } from "./format";
 import { NewChat } from "./NewChat";
+import { StoreSupport } from "./StoreSupport";
 import { OutboxProvider, useOutbox } from "./outbox";
 import { Search } from "./Search";
 import { Link, useRouter } from "./router";
@@ -57,6 +58,7 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
             <ErrorBoundary fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
               <Search />
               {me.role === "customer" && <NewChat demo={demo} />}
+              {me.role === "store" && <StoreSupport />}
               <ConversationList me={me} demo={demo} />
               <Groups me={me} demo={demo} />
               <DirectChannels me={me} demo={demo} />

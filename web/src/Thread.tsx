@@ -2,7 +2,7 @@ import { api, type ConversationDoc, type MessageDoc } from "@parley/client";
 import { useChat, useMutation, usePaginatedQuery, useParleyClient, useQuery } from "@parley/client/react";
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import type { DemoIdentity, Identity } from "./auth";
-import { conversationTitle, myUnread } from "./ConversationList";
+import { conversationTitle, isSupport, myUnread } from "./ConversationList";
 import { errorMessage, money, shortTime } from "./format";
 import { History, MeetingCard, MeetingForm } from "./MessageParts";
 import { useOutbox, type OutboxItem } from "./outbox";
@@ -17,9 +17,9 @@ function isParticipant(me: Identity, c: ConversationDoc): boolean {
     case "customer":
       return c.customerId === me.sub;
     case "store":
-      return c.conversationType === "customer_to_store" && c.storeId === me.store_id;
+      return (c.conversationType === "customer_to_store" || c.conversationType === "store_to_admin") && c.storeId === me.store_id;
     case "admin":
-      return c.conversationType === "customer_to_admin";
+      return isSupport(c);
   }
 }
 
@@ -108,7 +108,8 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
       setBusy(false);
     }
   };
-  const support = conv.conversationType === "customer_to_admin";
+  const support = isSupport(conv);
+  const storeSupport = conv.conversationType === "store_to_admin";
   const canModerate = me.role === "admin" && support;
   const canArchive = conv.status === "active" && (me.role === "admin" || isParticipant(me, conv));
   // Admins close any conversation; a store's staff close their store's, a
@@ -116,7 +117,8 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
   const group = conv.conversationType === "group";
   const direct = conv.conversationType === "direct";
   const canClose =
-    me.role === "admin" || (direct ? isParticipant(me, conv) : group ? conv.createdBy === me.sub : me.role === "store" && !support);
+    me.role === "admin" ||
+    (direct ? isParticipant(me, conv) : group ? conv.createdBy === me.sub : me.role === "store" && (!support || storeSupport));
   const closed = conv.status === "closed";
 
   return (
@@ -131,6 +133,8 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
             <span data-testid="group-members">
               Group · {(conv.participants ?? []).map((p) => (p.userId === me.sub ? "you" : p.name)).join(", ")}
             </span>
+          ) : storeSupport ? (
+            <span data-testid="store-support">Store support · {conv.storeName ?? conv.storeId}</span>
           ) : support ? (
             "Support conversation"
           ) : (
