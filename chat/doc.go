@@ -293,6 +293,15 @@
 // optional reason, at most 500 characters) and reopenConversation post a
 // system message saying who closed or reopened it, and why.
 //
+// Notices (system messages) also say who created a group, who transferred
+// a conversation to whom, who blocked or unblocked it, who changed its
+// subject, and who joined: the first admin to answer a support
+// conversation (a customer's or a store's) takes it, and "<name> joined
+// the conversation" comes just before the answer. A join notice is posted
+// read (it asks nothing of anyone, so no unread count shows it). Staff
+// answering their store's conversations join it silently (as participants
+// only: a notice there would cost the busiest path a statement).
+//
 // # Rate limits
 //
 // sendMessage, updateTypingStatus and generateUploadUrl are limited per

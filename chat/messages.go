@@ -167,11 +167,19 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 	if file != nil {
 		fileID = &file.ID
 	}
-	// The first admin to answer a support conversation takes it.
+	// The first admin to answer a support conversation takes it, and a
+	// notice says so just before the answer.
 	takes := id.Role == functions.RoleAdmin && supportType(conv.Type) && conv.AssignedAdminID == nil
+	at := messageTime(conv, c.Now())
+	if takes && a.MessageType != "system" {
+		if err := joinNotice(c, id, conv.ID, at); err != nil {
+			return "", err
+		}
+		at = at.Add(time.Microsecond)
+	}
 	msgID := schema.NewID("msg")
 	if err := (tables{c.DB}).sendMessage(c.Ctx, sentMessage{ID: msgID, ConversationID: conv.ID, Sender: id,
-		MessageType: a.MessageType, Content: content, FileID: fileID, Location: loc, Meeting: meeting, At: messageTime(conv, c.Now()), TakeConversation: takes, InGroup: memberGated(conv.Type)}); err != nil {
+		MessageType: a.MessageType, Content: content, FileID: fileID, Location: loc, Meeting: meeting, At: at, TakeConversation: takes, InGroup: memberGated(conv.Type)}); err != nil {
 		return "", err
 	}
 	if file != nil {
@@ -180,6 +188,26 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 		}
 	}
 	return msgID, nil
+}
+
+// joinNotice posts "<name> joined the conversation" in convID at at, as
+// read: it tells who answers from now on, and asks nothing of anyone, so
+// no unread count shows it.
+func joinNotice(c *functions.MutationCtx, id *functions.Identity, convID string, at time.Time) error {
+	t := tables{c.DB}
+	if err := t.ensureUser(c.Ctx, id); err != nil {
+		return err
+	}
+	name, err := displayName(c, id)
+	if err != nil {
+		return err
+	}
+	if _, err := t.Querier().Exec(c.Ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
+			created_at, is_read, read_at) VALUES ($1, $2, $3, 'system', 'system', $4, $5, true, $5)`,
+		schema.NewID("msg"), convID, id.Subject, name+" joined the conversation", at); err != nil {
+		return fmt.Errorf("post join notice: %w", err)
+	}
+	return nil
 }
 
 // MarkMessagesAsReadArgs are the arguments of markMessagesAsRead.
