@@ -50,7 +50,7 @@ func markDelivered(c *functions.MutationCtx, a MarkDeliveredArgs) (Delivered, er
 	if !isParticipant(id, conv) {
 		return Delivered{}, ErrNotRecipient
 	}
-	at, moved, err := tables{c.DB}.deliver(c.Ctx, conv.ID, a.UpToMessageID, id, c.Now())
+	at, moved, err := tables{c.DB}.deliver(c.Ctx, conv.ID, a.UpToMessageID, id, memberGated(conv.Type), c.Now())
 	if errors.Is(err, schema.ErrNoRow) {
 		return Delivered{}, ErrMessageNotFound
 	}
@@ -70,9 +70,22 @@ func withReceipts(c *functions.QueryCtx, convID string, msgs []Message, docs []M
 	if len(msgs) == 0 {
 		return nil
 	}
-	convType, rs, err := tables{c.DB}.Receipts(c.Ctx, convID)
+	t := tables{c.DB}
+	convType, rs, err := t.Receipts(c.Ctx, convID)
 	if err != nil {
 		return err
+	}
+	var marks map[string]*Marks
+	if memberGated(convType) {
+		oldest := msgs[0].CreatedAt
+		for _, m := range msgs {
+			if m.CreatedAt.Before(oldest) {
+				oldest = m.CreatedAt
+			}
+		}
+		if marks, err = t.MarksSince(c.Ctx, convID, oldest); err != nil {
+			return err
+		}
 	}
 	for i, m := range msgs {
 		if m.IsDeleted || m.MessageType == "system" || m.MessageType == "transfer" {
@@ -80,6 +93,7 @@ func withReceipts(c *functions.QueryCtx, convID string, msgs []Message, docs []M
 		}
 		if memberGated(convType) {
 			docs[i].Status, docs[i].DeliveredTo, docs[i].ReadBy = groupStatus(rs, m)
+			docs[i].Receipts = receiptsOf(rs, marks, m)
 		} else {
 			docs[i].Status = directStatus(rs, convType, m)
 		}
@@ -131,6 +145,40 @@ func groupStatus(rs []Receipt, m Message) (status string, deliveredTo, readBy []
 		return StatusDelivered, deliveredTo, readBy
 	}
 	return StatusSent, deliveredTo, readBy
+}
+
+// ReceiptDoc is when a group's or direct channel's message reached one of
+// the other participants and when they read it (MessageDoc.Receipts).
+type ReceiptDoc struct {
+	UserID string `json:"userId"`
+	// DeliveredAt is when one of their clients first acknowledged it (or
+	// they read it, if earlier); absent while it has not reached them.
+	DeliveredAt *float64 `json:"deliveredAt,omitempty"`
+	// ReadAt is when they read it; absent while they have not.
+	ReadAt *float64 `json:"readAt,omitempty"`
+}
+
+// receiptsOf is m's receipt for each other participant, in the order
+// they joined, from their receipt marks. A position that reaches m
+// without a mark (set by SQL, not by Parley) says that, not when: the
+// time is then absent, as the position's own is no message's.
+func receiptsOf(rs []Receipt, marks map[string]*Marks, m Message) []ReceiptDoc {
+	out := []ReceiptDoc{}
+	for _, r := range rs {
+		if r.UserID == m.SenderID {
+			continue
+		}
+		doc := ReceiptDoc{UserID: r.UserID}
+		if ms := marks[r.UserID]; ms != nil {
+			read, delivered := firstReaching(ms.Read, m.CreatedAt), firstReaching(ms.Delivered, m.CreatedAt)
+			if delivered == nil || (read != nil && read.Before(*delivered)) {
+				delivered = read // what was read was received
+			}
+			doc.ReadAt, doc.DeliveredAt = millisPtr(read), millisPtr(delivered)
+		}
+		out = append(out, doc)
+	}
+	return out
 }
 
 // ParticipantInfo is a participant as getParticipants shows them.

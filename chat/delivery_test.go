@@ -153,6 +153,74 @@ func TestDeliveryStatusInGroups(t *testing.T) {
 	requireCode(t, err, 403, chat.ErrNotRecipient.Message)
 }
 
+// receiptOf is m's receipt for userID.
+func receiptOf(t *testing.T, m chat.MessageDoc, userID string) chat.ReceiptDoc {
+	t.Helper()
+	for _, r := range m.Receipts {
+		if r.UserID == userID {
+			return r
+		}
+	}
+	t.Fatalf("message %s has no receipt for %s: %+v", m.ID, userID, m.Receipts)
+	return chat.ReceiptDoc{}
+}
+
+// millis is a time as the wire has it.
+func millis(at time.Time) float64 { return float64(at.UnixMicro()) / 1000 }
+
+// In a group each message says when it reached each other participant
+// and when they read it: the time of the acknowledgement or read that
+// first covered it, which later ones do not move.
+func TestDeliveryTimesInGroups(t *testing.T) {
+	e := newEnv(t)
+	ref := must[chat.ConversationRef](t)(e.mutate(john, "createGroupConversation", map[string]any{
+		"participantIds": []string{schema.DemoStaffID, schema.DemoStaff2ID}}))
+	conv := ref.ConversationID
+	first := e.send(john, conv, "Party at eight")
+	m := statuses(t, e, john, conv)[first]
+	require.Len(t, m.Receipts, 2, "one per other participant")
+	require.Equal(t, chat.ReceiptDoc{UserID: schema.DemoStaffID}, receiptOf(t, m, schema.DemoStaffID), "not yet delivered")
+
+	before := time.Now()
+	must[chat.Delivered](t)(deliver(e, staff, conv, first))
+	after := time.Now()
+	second := e.send(john, conv, "Bring cake")
+	time.Sleep(5 * time.Millisecond)
+	must[chat.Delivered](t)(deliver(e, staff, conv, second))
+	laterAck := time.Now()
+
+	ms := statuses(t, e, john, conv)
+	r1, r2 := receiptOf(t, ms[first], schema.DemoStaffID), receiptOf(t, ms[second], schema.DemoStaffID)
+	require.NotNil(t, r1.DeliveredAt)
+	require.InDelta(t, (millis(before)+millis(after))/2, *r1.DeliveredAt, (millis(after)-millis(before))/2+1,
+		"the first acknowledgement's time, not the later one's")
+	require.Greater(t, *r2.DeliveredAt, *r1.DeliveredAt)
+	require.LessOrEqual(t, *r2.DeliveredAt, millis(laterAck)+1)
+	require.Nil(t, r1.ReadAt)
+
+	// Kitchen reads only the first (by id), then everything: read implies
+	// delivered, at the read's time.
+	time.Sleep(5 * time.Millisecond)
+	must[chat.MarkReadResult](t)(e.mutate(kitchen, "markMessagesAsRead", map[string]any{"conversationId": conv, "messageIds": []string{first}}))
+	time.Sleep(5 * time.Millisecond)
+	must[chat.MarkReadResult](t)(e.mutate(kitchen, "markMessagesAsRead", map[string]any{"conversationId": conv}))
+	ms = statuses(t, e, john, conv)
+	k1, k2 := receiptOf(t, ms[first], schema.DemoStaff2ID), receiptOf(t, ms[second], schema.DemoStaff2ID)
+	require.NotNil(t, k1.ReadAt)
+	require.NotNil(t, k2.ReadAt)
+	require.Less(t, *k1.ReadAt, *k2.ReadAt, "each at the read that covered it")
+	require.Equal(t, *k1.ReadAt, *k1.DeliveredAt)
+	require.Equal(t, *k2.ReadAt, *k2.DeliveredAt)
+	// The sender has no receipt of their own; the others' messages list John.
+	for _, m := range ms {
+		for _, r := range m.Receipts {
+			require.NotEqual(t, m.SenderID, r.UserID)
+		}
+	}
+	reply := e.send(kitchen, conv, "Will do")
+	require.Len(t, statuses(t, e, john, conv)[reply].Receipts, 2, "John and the other staff member")
+}
+
 func TestGetParticipants(t *testing.T) {
 	e := newEnv(t)
 	conv := e.storeConversation()

@@ -190,8 +190,13 @@
 // every other participant), "delivered" when a client of the other side
 // has it (a group: of every other participant; what was read was
 // received), else "sent"; in a group, deliveredTo and readBy name the
-// others it has reached. A state change re-runs the thread's page once,
-// for everyone watching it.
+// others it has reached. In a group or direct channel, receipts say for
+// each other participant when it reached them (deliveredAt) and when they
+// read it (readAt): each move of a position there is also a row of
+// receipt_marks (the new position and its time), and a message's time is
+// that of the first mark that reached it, which later marks do not move.
+// (One-to-one conversations keep readAt on the message itself.) A state
+// change re-runs the thread's page once, for everyone watching it.
 //
 // # Participants
 //

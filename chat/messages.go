@@ -366,6 +366,9 @@ type MessageDoc struct {
 	// (user ids) whom the message has reached and who have read it.
 	DeliveredTo []string `json:"deliveredTo,omitempty"`
 	ReadBy      []string `json:"readBy,omitempty"`
+	// Receipts say, in a group or direct channel, when the message
+	// reached each other participant and when they read it.
+	Receipts []ReceiptDoc `json:"receipts,omitempty"`
 }
 
 // MessagePage is the result of getMessages: newest first.

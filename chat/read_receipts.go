@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -83,4 +84,58 @@ func (t tables) ParticipantsOf(ctx context.Context, convID string) ([]Participan
 		t.record("user_activity", "user_id", p.UserID)
 	}
 	return out, nil
+}
+
+// Mark is a receipt mark: a participant's position (UpTo) of a kind
+// ("delivered" or "read") as it moved, at At.
+type Mark struct {
+	UpTo, At time.Time
+}
+
+// Marks are one participant's receipt marks, each kind in position order.
+type Marks struct{ Delivered, Read []Mark }
+
+// MarksSince reads a group's or direct channel's receipt marks that reach
+// messages created at or after since, by user: whatever a page of
+// messages from since on needs to say when each reached whom. It depends
+// on the conversation's marks.
+func (t tables) MarksSince(ctx context.Context, convID string, since time.Time) (map[string]*Marks, error) {
+	t.record("receipt_marks", "conversation_id", convID)
+	rows, err := t.Querier().Query(ctx, `SELECT user_id, kind, up_to, at FROM receipt_marks
+		WHERE conversation_id = $1 AND up_to >= $2 ORDER BY up_to`, convID, since)
+	if err != nil {
+		return nil, fmt.Errorf("read receipt marks: %w", err)
+	}
+	out := map[string]*Marks{}
+	var (
+		user, kind string
+		m          Mark
+	)
+	_, err = pgx.ForEachRow(rows, []any{&user, &kind, &m.UpTo, &m.At}, func() error {
+		ms := out[user]
+		if ms == nil {
+			ms = &Marks{}
+			out[user] = ms
+		}
+		if kind == "read" {
+			ms.Read = append(ms.Read, m)
+		} else {
+			ms.Delivered = append(ms.Delivered, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read receipt marks: %w", err)
+	}
+	return out, nil
+}
+
+// firstReaching is the time of the first of marks (in position order)
+// that reaches a message created at created, or nil.
+func firstReaching(marks []Mark, created time.Time) *time.Time {
+	i := sort.Search(len(marks), func(i int) bool { return !marks[i].UpTo.Before(created) })
+	if i == len(marks) {
+		return nil
+	}
+	return &marks[i].At
 }

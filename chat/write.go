@@ -319,7 +319,10 @@ func (t tables) readGroup(ctx context.Context, convID, userID string, upTo, now 
 			WHERE conversation_id = $1 AND user_id = $2 FOR UPDATE),
 		moved AS (UPDATE conversation_participants
 			SET last_read_at = greatest(coalesce(last_read_at, '-infinity'), $3), last_seen_at = $4
-			WHERE conversation_id = $1 AND user_id = $2)
+			WHERE conversation_id = $1 AND user_id = $2),
+		mark AS (INSERT INTO receipt_marks (conversation_id, up_to, user_id, kind, at)
+			SELECT $1, $3, $2, 'read', $4 FROM old WHERE old.since < $3
+			ON CONFLICT DO NOTHING)
 		SELECT m.id FROM messages m, old
 		WHERE m.conversation_id = $1 AND m.created_at > old.since AND m.created_at <= $3
 			AND m.sender_id <> $2 AND NOT m.is_deleted
@@ -377,8 +380,9 @@ func (t tables) editMessage(ctx context.Context, m Message, content, preview, by
 // message msgID's creation time, making the caller (a user, and a
 // participant) known if it is not yet, in one statement. It writes
 // nothing when the position is already there (moved false), and finds no
-// row (schema.ErrNoRow) when the message is not the conversation's.
-func (t tables) deliver(ctx context.Context, convID, msgID string, id *functions.Identity, now time.Time) (at time.Time, moved bool, err error) {
+// row (schema.ErrNoRow) when the message is not the conversation's. In a
+// group or direct channel (marked) a move is also a delivery mark.
+func (t tables) deliver(ctx context.Context, convID, msgID string, id *functions.Identity, marked bool, now time.Time) (at time.Time, moved bool, err error) {
 	err = t.Querier().QueryRow(ctx, `WITH
 		caller AS (INSERT INTO users (id, name, role, org_id) VALUES ($3, $5, $4, $6) ON CONFLICT (id) DO NOTHING),
 		m AS (SELECT created_at FROM messages WHERE id = $2 AND conversation_id = $1),
@@ -388,9 +392,12 @@ func (t tables) deliver(ctx context.Context, convID, msgID string, id *functions
 				SET delivered_up_to = excluded.delivered_up_to, delivered_at = excluded.delivered_at
 				WHERE conversation_participants.delivered_up_to IS NULL
 					OR conversation_participants.delivered_up_to < excluded.delivered_up_to
-			RETURNING 1)
+			RETURNING 1),
+		mark AS (INSERT INTO receipt_marks (conversation_id, up_to, user_id, kind, at)
+			SELECT $1, m.created_at, $3, 'delivered', $7 FROM m WHERE $8 AND EXISTS (SELECT 1 FROM moved)
+			ON CONFLICT DO NOTHING)
 		SELECT m.created_at, EXISTS (SELECT 1 FROM moved) FROM m`,
-		convID, msgID, id.Subject, string(id.Role), storedName(id), id.Org, now).Scan(&at, &moved)
+		convID, msgID, id.Subject, string(id.Role), storedName(id), id.Org, now, marked).Scan(&at, &moved)
 	if err != nil {
 		return at, false, fmt.Errorf("mark delivered: %w", schema.OneRow(err))
 	}

@@ -261,6 +261,7 @@ export type MessageDoc = {
   status?: "sent" | "delivered" | "read";
   deliveredTo?: string[];
   readBy?: string[];
+  receipts?: ReceiptDoc[];
 };
 
 /** Go type chat.MessageHistory. */
@@ -325,6 +326,13 @@ export type ParticipantInfo = {
   lastDeliveredAt?: number;
   lastSeenAt?: number;
   isOnline: boolean;
+};
+
+/** Go type chat.ReceiptDoc. */
+export type ReceiptDoc = {
+  userId: string;
+  deliveredAt?: number;
+  readAt?: number;
 };
 
 /** Go type chat.SearchMessagesArgs. */

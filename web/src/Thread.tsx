@@ -320,9 +320,25 @@ const receiptLabels = { sent: "✓ Sent", delivered: "✓✓ Delivered", read: "
 function Receipt({ m, conv }: { m: MessageDoc; conv: ConversationDoc }) {
   const status = m.status ?? "sent";
   let title = status === "read" && m.readAt ? `Read ${shortTime(m.readAt)}` : receiptLabels[status].replace(/^✓+ /, "");
+  const name = (id: string) => conv.participants?.find((p) => p.userId === id)?.name ?? id;
   if (conv.conversationType === "group") {
-    const name = (id: string) => conv.participants?.find((p) => p.userId === id)?.name ?? id;
     title = `Delivered to: ${(m.deliveredTo ?? []).map(name).join(", ") || "nobody yet"} · Read by: ${(m.readBy ?? []).map(name).join(", ") || "nobody yet"}`;
+  }
+  if (m.receipts) {
+    // A group's or direct channel's message: when it reached each of the others, and when they read it.
+    return (
+      <details className={`receipt ${status}`} data-testid="receipt" data-status={status}>
+        <summary title={title}>{receiptLabels[status]}</summary>
+        <ul className="receipt-info small" data-testid="receipt-info">
+          {m.receipts.map((r) => (
+            <li key={r.userId} data-testid="receipt-of" data-user-id={r.userId}>
+              {name(r.userId)}:{" "}
+              {r.readAt ? `read ${shortTime(r.readAt)}` : r.deliveredAt ? `delivered ${shortTime(r.deliveredAt)}` : "not yet delivered"}
+            </li>
+          ))}
+        </ul>
+      </details>
+    );
   }
   return (
     <span className={`receipt ${status}`} data-testid="receipt" data-status={status} title={title}>

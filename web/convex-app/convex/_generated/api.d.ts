@@ -262,6 +262,7 @@ export type MessageDoc = {
   status?: "sent" | "delivered" | "read";
   deliveredTo?: string[];
   readBy?: string[];
+  receipts?: ReceiptDoc[];
 };
 
 /** Go type chat.MessageHistory. */
@@ -326,6 +327,13 @@ export type ParticipantInfo = {
   lastDeliveredAt?: number;
   lastSeenAt?: number;
   isOnline: boolean;
+};
+
+/** Go type chat.ReceiptDoc. */
+export type ReceiptDoc = {
+  userId: string;
+  deliveredAt?: number;
+  readAt?: number;
 };
 
 /** Go type chat.SearchMessagesArgs. */
