@@ -160,3 +160,38 @@ func TestStoreSupportArguments(t *testing.T) {
 	_, err := e.mutate(nil, "createOrGetStoreSupportConversation", map[string]any{})
 	requireCode(t, err, 401, "Not authenticated")
 }
+
+// Support's inbox holds customers' and stores' threads in one order,
+// newest activity first, however a limit or a page cuts it.
+func TestSupportInboxMergesBothKinds(t *testing.T) {
+	e := newEnv(t)
+	johns := must[chat.ConversationRef](t)(e.mutate(john, "createOrGetConversation", map[string]any{})).ConversationID
+	stores := openStoreSupport(t, e, staff, map[string]any{})
+	janes := must[chat.ConversationRef](t)(e.mutate(jane, "createOrGetConversation", map[string]any{})).ConversationID
+	e.send(john, johns, "Where is my refund?")
+	e.send(staff, stores, "Our payouts are late")
+	e.send(jane, janes, "Wrong address")
+	ids := func(docs []chat.ConversationDoc) []string {
+		out := make([]string, len(docs))
+		for i, d := range docs {
+			out[i] = d.ID
+		}
+		return out
+	}
+	all := ids(must[[]chat.ConversationDoc](t)(e.query(admin, "getConversations", map[string]any{})))
+	require.Equal(t, []string{janes, stores, johns}, all[:3])
+	require.Equal(t, []string{janes, stores},
+		ids(must[[]chat.ConversationDoc](t)(e.query(admin, "getConversations", map[string]any{"limit": 2}))))
+	e.send(john, johns, "Hello?")
+	require.Equal(t, []string{johns, janes},
+		ids(must[[]chat.ConversationDoc](t)(e.query(admin, "getConversations", map[string]any{"limit": 2}))))
+	first := must[chat.PaginatedConversations](t)(e.query(admin, "getConversationsPaginated",
+		map[string]any{"paginationOpts": map[string]any{"numItems": 2, "cursor": nil}}))
+	require.Equal(t, []string{johns, janes}, ids(first.Page))
+	next := must[chat.PaginatedConversations](t)(e.query(admin, "getConversationsPaginated",
+		map[string]any{"paginationOpts": map[string]any{"numItems": 2, "cursor": first.ContinueCursor}}))
+	require.Equal(t, stores, next.Page[0].ID)
+	require.Equal(t, []string{stores},
+		ids(must[[]chat.ConversationDoc](t)(e.query(admin, "getConversations", map[string]any{"kind": "store_to_admin"}))))
+	require.Empty(t, must[[]chat.ConversationDoc](t)(e.query(admin, "getConversations", map[string]any{"kind": "customer_to_store"})))
+}
