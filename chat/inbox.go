@@ -226,19 +226,7 @@ func getConversationsPaginated(c *functions.QueryCtx, a GetConversationsPaginate
 		out.ContinueCursor = *end
 	}
 	c.SetJournal(out.ContinueCursor)
-	status := ""
-	switch {
-	case len(rows) > maxPageRows:
-		// More than a page may hold: what is left out would be a gap, so
-		// the client must split before showing it.
-		rows, status = rows[:maxPageRows], "SplitRequired"
-	case len(rows) > 2*n:
-		status = "SplitRecommended"
-	}
+	rows, out.SplitCursor, out.PageStatus = splitPage(rows, n, inboxCursor)
 	out.Page = conversationDocs(rows)
-	if status != "" {
-		split := inboxCursor(rows[len(rows)/2-1])
-		out.SplitCursor, out.PageStatus = &split, &status
-	}
 	return out, nil
 }

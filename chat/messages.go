@@ -542,6 +542,26 @@ type PaginatedMessages struct {
 // splits pages long before (at twice numItems).
 const maxPageRows = 1000
 
+// splitPage bounds the rows of a pinned page (read up to maxPageRows+1)
+// of numItems n: beyond maxPageRows what is left out would be a gap, so
+// the client must split before showing it (SplitRequired); beyond twice n
+// it should (SplitRecommended). Either way the split cursor is the middle
+// row's, by cursor.
+func splitPage[T any](rows []T, n int, cursor func(T) string) (page []T, splitCursor, pageStatus *string) {
+	status := ""
+	switch {
+	case len(rows) > maxPageRows:
+		rows, status = rows[:maxPageRows], "SplitRequired"
+	case len(rows) > 2*n:
+		status = "SplitRecommended"
+	}
+	if status == "" {
+		return rows, nil, nil
+	}
+	split := cursor(rows[len(rows)/2-1])
+	return rows, &split, &status
+}
+
 // paginationError makes usePaginatedQuery restart from the first page.
 func paginationError(s string) *functions.Error {
 	return &functions.Error{Status: 400, Code: functions.CodeInvalidArgument, Message: fmt.Sprintf("InvalidCursor: %q is not a cursor of this query", s),
@@ -619,20 +639,8 @@ func (ch *api) getMessagesPaginated(c *functions.QueryCtx, a GetMessagesPaginate
 		out.ContinueCursor = *end
 	}
 	c.SetJournal(out.ContinueCursor)
-	status := ""
-	switch {
-	case len(msgs) > maxPageRows:
-		// The pinned range holds more than one page may: what is left out
-		// would be a gap, so the client must split before showing it.
-		msgs, status = msgs[:maxPageRows], "SplitRequired"
-	case len(msgs) > 2*n:
-		status = "SplitRecommended"
-	}
+	msgs, out.SplitCursor, out.PageStatus = splitPage(msgs, n, encodeCursor)
 	out.Page = messageDocs(msgs)
-	if status != "" {
-		split := encodeCursor(msgs[len(msgs)/2-1])
-		out.SplitCursor, out.PageStatus = &split, &status
-	}
 	if err := withReceipts(c, convID, msgs, out.Page); err != nil {
 		return PaginatedMessages{}, err
 	}
