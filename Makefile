@@ -41,7 +41,7 @@ BENCH_FLAGS ?=
 BENCH_JSON  ?= bin/bench.json
 BENCH_LOG   ?= bin/bench-server.log
 
-## bench: the load scenarios (a, b, c, d, stall, gap) against a fresh `parley dev`, one table;
+## bench: the load scenarios (a, b, c, d, stall, gap, e, search) against a fresh `parley dev`, one table;
 ## BENCH_FLAGS="--quick" or e.g. "--scenario b --b-viewers 500" to change them
 bench: deps build
 	PARLEY_BIN=$(BIN) PARLEY_LOG="$(BENCH_LOG)" scripts/with-dev-server.sh \

@@ -33,50 +33,23 @@ type SearchHit struct {
 // the scope's conversations and their messages' content and deletion.
 func (t tables) SearchMessages(ctx context.Context, s SearchScope, query string, after *searchCursor, limit int) ([]SearchHit, error) {
 	watch := "content,is_deleted,is_read,read_at,edited_at"
-	args := []any{query, limit}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	var where string
 	if s.ConversationID != "" {
 		t.Record(schema.Dep{Table: "messages", Column: "conversation_id", Value: s.ConversationID, Watch: watch})
-		where = "m.conversation_id = " + arg(s.ConversationID)
 	} else {
 		// Any conversation's new or changed message may match.
 		t.Record(schema.Dep{Table: "messages", Column: schema.WholeTable, Watch: watch})
-		where = "c.org_id = " + arg(s.Org)
-		var ors []string // the caller's conversations, by kind; none: the whole org (admins)
 		if s.CustomerID != "" {
 			t.record("conversations", "customer_id", s.CustomerID)
-			ors = append(ors, "c.customer_id = "+arg(s.CustomerID))
 		}
 		if s.StoreID != "" {
 			t.record("conversations", "store_id", s.StoreID)
-			ors = append(ors, "(c.store_id = "+arg(s.StoreID)+" AND c.conversation_type IN ('customer_to_store', 'store_to_admin'))")
 		}
 		if s.MemberID != "" {
 			t.record("conversation_participants", "user_id", s.MemberID)
-			ors = append(ors, "(c.conversation_type IN ('group', 'direct') AND EXISTS (SELECT 1 FROM conversation_participants p"+
-				" WHERE p.conversation_id = c.id AND p.user_id = "+arg(s.MemberID)+"))")
-		}
-		if len(ors) > 0 {
-			where += " AND (" + strings.Join(ors, " OR ") + ")"
 		}
 	}
-	if after != nil {
-		where += fmt.Sprintf(" AND (rank, m.created_at, m.id) < (%s::real, %s::timestamptz, %s::text)", arg(after.Rank), arg(after.At), arg(after.ID))
-	}
-	rows, err := t.Querier().Query(ctx, `SELECT m.id, m.conversation_id, m.sender_id, m.sender_type, coalesce(u.name, ''),
-			m.message_type, m.content, m.image_file_id, m.is_read, m.read_at, m.created_at, m.edited_at,
-			m.location_lat, m.location_lng, m.location_label, m.meeting, rank
-		FROM messages m
-		JOIN conversations c ON c.id = m.conversation_id
-		LEFT JOIN users u ON u.id = m.sender_id,
-		LATERAL (SELECT ts_rank(to_tsvector('simple', m.content), websearch_to_tsquery('simple', $1))::real AS rank) r
-		WHERE to_tsvector('simple', m.content) @@ websearch_to_tsquery('simple', $1) AND NOT m.is_deleted
-			AND `+where+`
-		ORDER BY rank DESC, m.created_at DESC, m.id DESC LIMIT $2`, args...)
+	sql, args := searchSQL(s, query, after, limit)
+	rows, err := t.Querier().Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search messages: %w", err)
 	}
@@ -107,4 +80,53 @@ func (t tables) SearchMessages(ctx context.Context, s SearchScope, query string,
 		t.record("users", "id", h.SenderID)
 	}
 	return hits, nil
+}
+
+// SearchSQL is the statement, and its arguments, that searchMessages runs
+// for scope s, query and limit (on its first page): for EXPLAIN, as the
+// bench does. Its dependencies are SearchMessages' to record.
+func SearchSQL(s SearchScope, query string, limit int) (string, []any) {
+	return searchSQL(s, query, nil, limit)
+}
+
+// searchSQL builds SearchMessages' statement and arguments.
+func searchSQL(s SearchScope, query string, after *searchCursor, limit int) (string, []any) {
+	args := []any{query, limit}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	var where string
+	if s.ConversationID != "" {
+		where = "m.conversation_id = " + arg(s.ConversationID)
+	} else {
+		where = "c.org_id = " + arg(s.Org)
+		var ors []string // the caller's conversations, by kind; none: the whole org (admins)
+		if s.CustomerID != "" {
+			ors = append(ors, "c.customer_id = "+arg(s.CustomerID))
+		}
+		if s.StoreID != "" {
+			ors = append(ors, "(c.store_id = "+arg(s.StoreID)+" AND c.conversation_type IN ('customer_to_store', 'store_to_admin'))")
+		}
+		if s.MemberID != "" {
+			ors = append(ors, "(c.conversation_type IN ('group', 'direct') AND EXISTS (SELECT 1 FROM conversation_participants p"+
+				" WHERE p.conversation_id = c.id AND p.user_id = "+arg(s.MemberID)+"))")
+		}
+		if len(ors) > 0 {
+			where += " AND (" + strings.Join(ors, " OR ") + ")"
+		}
+	}
+	if after != nil {
+		where += fmt.Sprintf(" AND (rank, m.created_at, m.id) < (%s::real, %s::timestamptz, %s::text)", arg(after.Rank), arg(after.At), arg(after.ID))
+	}
+	return `SELECT m.id, m.conversation_id, m.sender_id, m.sender_type, coalesce(u.name, ''),
+			m.message_type, m.content, m.image_file_id, m.is_read, m.read_at, m.created_at, m.edited_at,
+			m.location_lat, m.location_lng, m.location_label, m.meeting, rank
+		FROM messages m
+		JOIN conversations c ON c.id = m.conversation_id
+		LEFT JOIN users u ON u.id = m.sender_id,
+		LATERAL (SELECT ts_rank(to_tsvector('simple', m.content), websearch_to_tsquery('simple', $1))::real AS rank) r
+		WHERE to_tsvector('simple', m.content) @@ websearch_to_tsquery('simple', $1) AND NOT m.is_deleted
+			AND ` + where + `
+		ORDER BY rank DESC, m.created_at DESC, m.id DESC LIMIT $2`, args
 }

@@ -48,7 +48,7 @@ func benchFlags(cfg *bench.Config, o *benchOptions, out io.Writer) *flag.FlagSet
 	fl.StringVar(&o.databaseURL, "database-url", "", "the server's database (default: read from --data)")
 	fl.StringVar(&o.secret, "jwt-secret", "", "the server's HS256 secret (default: the dev secret in --data)")
 	fl.StringVar(&o.jsonFile, "json", "", "also write the report as JSON to this file")
-	fl.StringVar(&o.scenario, "scenario", "all", "scenarios to run: all (a, b, c, d, stall, gap), or a comma list of those and soak")
+	fl.StringVar(&o.scenario, "scenario", "all", "scenarios to run: all (a, b, c, d, stall, gap, e, search), or a comma list of those and soak")
 	fl.BoolVar(&o.quick, "quick", false, "scale every size down about 100× (a smoke run); explicit flags still win")
 	fl.StringVar(&o.logLevel, "log-level", "info", "progress log level: debug, info, warn, error")
 	fl.StringVar(&o.cpuProfile, "cpuprofile", "", "write the bench process's own CPU profile to this file")
@@ -87,6 +87,12 @@ func benchFlags(cfg *bench.Config, o *benchOptions, out io.Writer) *flag.FlagSet
 	fl.StringVar(&cfg.Soak.CSV, "soak-csv", "", "soak: write the samples to this CSV file")
 	fl.StringVar(&cfg.Soak.SVG, "soak-svg", "", "soak: plot the samples into this SVG file")
 	fl.IntVar(&cfg.Gap.Writes, "gap-writes", cfg.Gap.Writes, "gap: messages committed by SQL while it is down, per round")
+	fl.IntVar(&cfg.E.Viewers, "e-viewers", cfg.E.Viewers, "e: sessions watching the conversation whose message is edited and acknowledged")
+	fl.Float64Var(&cfg.E.Rate, "e-rate", cfg.E.Rate, "e: edits (then acknowledgements) per second at most, one at a time")
+	fl.IntVar(&cfg.Search.Messages, "search-messages", cfg.Search.Messages, "search: messages seeded (once: a seed of the same size is reused)")
+	fl.IntVar(&cfg.Search.Conversations, "search-conversations", cfg.Search.Conversations, "search: conversations the messages are spread over")
+	fl.IntVar(&cfg.Search.PerCustomer, "search-per-customer", cfg.Search.PerCustomer, "search: conversations per customer")
+	fl.IntVar(&cfg.Search.Limit, "search-limit", cfg.Search.Limit, "search: limit of every searchMessages call")
 	return fl
 }
 

@@ -37,6 +37,13 @@ func TestParseBench(t *testing.T) {
 			require.Equal(t, []string{"b", "stall"}, cfg.Scenarios)
 			require.Equal(t, []int{5, 50}, cfg.C.Idle)
 		}, ""},
+		{"e and search", []string{"--scenario", "e,search", "--e-viewers", "50", "--search-messages", "5000"},
+			func(t *testing.T, cfg bench.Config, _ benchOptions) {
+				require.Equal(t, []string{"e", "search"}, cfg.Scenarios)
+				require.Equal(t, 50, cfg.E.Viewers)
+				require.Equal(t, 5000, cfg.Search.Messages)
+				require.Equal(t, bench.Defaults().Search.Conversations, cfg.Search.Conversations)
+			}, ""},
 		{"bad idle list", []string{"--c-idle", "1000,lots"}, nil, `--c-idle: bad number "lots"`},
 		{"stray argument", []string{"a"}, nil, `unexpected argument "a"`},
 	}

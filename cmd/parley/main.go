@@ -39,7 +39,7 @@ Usage:
   parley migrate                                      apply migrations to DATABASE_URL and exit
   parley token   [--data DIR] --sub ID --role customer|store|admin [--name NAME] [--store-id ID] [--org ORG] [--ttl 24h]
                                                       print a JWT signed with the dev secret
-  parley bench   [--url URL] [--data DIR] [--scenario a|b|c|d|stall|all] [--quick] [--json FILE]
+  parley bench   [--url URL] [--data DIR] [--scenario a|b|c|d|stall|gap|e|search|all] [--quick] [--json FILE]
                                                       drive a running server with the standard load scenarios
   parley codegen  [--out FILE|-] [--check]           write client-ts/src/api.ts, typed from the Go registry
   parley version

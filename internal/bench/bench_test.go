@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,8 +54,8 @@ func TestQuickRun(t *testing.T) {
 	for _, row := range rep.Rows {
 		names = append(names, row.Scenario)
 		require.Empty(t, row.Error, row.Scenario)
-		if row.Scenario == bench.ScenarioGap {
-			continue // no load of its own: see below
+		if row.Scenario == bench.ScenarioGap || strings.HasPrefix(row.Scenario, bench.ScenarioSearch+"/") {
+			continue // no load of its own, no sessions: see below, and TestQuickSearch
 		}
 		require.Positive(t, row.Writes, "%s: no writes measured", row.Scenario)
 		// A write the server fails (a serialization failure past its
@@ -72,7 +73,8 @@ func TestQuickRun(t *testing.T) {
 		require.Positive(t, row.QueryRunsPerSec, row.Scenario)
 		require.Positive(t, row.ServerRSS, row.Scenario)
 	}
-	require.Equal(t, []string{"a", "b", "c/10", "c/1000", "d", "stall", "gap"}, names)
+	require.Equal(t, []string{"a", "b", "c/10", "c/1000", "d", "stall", "gap", "e/edit", "e/ack",
+		"search/rare", "search/common", "search/two-word", "search/conversation", "search/customer"}, names)
 
 	byName := map[string]bench.Row{}
 	for _, row := range rep.Rows {
@@ -122,7 +124,10 @@ func TestNewValidates(t *testing.T) {
 	}{
 		{"ok with defaults", func(*bench.Config) {}, ""},
 		{"missing url", func(c *bench.Config) { c.URL = "" }, "required"},
-		{"unknown scenario", func(c *bench.Config) { c.Scenarios = []string{"e"} }, `unknown scenario "e"`},
+		{"unknown scenario", func(c *bench.Config) { c.Scenarios = []string{"f"} }, `unknown scenario "f"`},
+		{"e with one viewer", func(c *bench.Config) { c.E.Viewers = 1 }, "at least 2 viewers"},
+		{"search limit above the limit", func(c *bench.Config) { c.Search.Limit = 51 }, "exceeds searchMessages' limit"},
+		{"fewer searched messages than conversations", func(c *bench.Config) { c.Search.Messages, c.Search.Conversations = 10, 20 }, "a message per conversation"},
 		{"sql share above 1", func(c *bench.Config) { c.SQLShare = 1.5 }, "not between 0 and 1"},
 		{"page above the limit", func(c *bench.Config) { c.PageSize = 101 }, "exceeds getMessages' limit"},
 		{"fewer sessions than conversations", func(c *bench.Config) { c.A.Sessions, c.A.Conversations = 10, 20 }, "at least one session per conversation"},
@@ -143,6 +148,79 @@ func TestNewValidates(t *testing.T) {
 			require.ErrorIs(t, err, bench.ErrConfig)
 			require.ErrorContains(t, err, tt.want)
 		})
+	}
+}
+
+// TestQuickE runs scenario e at the quick sizes: every viewer receives
+// every edit and every acknowledgement, and the rows hold latencies.
+func TestQuickE(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs bench scenario e")
+	}
+	cfg := quickConfig(t)
+	cfg.Scenarios = []string{bench.ScenarioE}
+	r, err := bench.New(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	rep, err := r.Run(ctx)
+	require.NoError(t, err)
+	require.Len(t, rep.Rows, 2)
+	for i, name := range []string{"e/edit", "e/ack"} {
+		row := rep.Rows[i]
+		require.Equal(t, name, row.Scenario)
+		require.Empty(t, row.Error, "%s: %v", name, row.Notes)
+		require.Positive(t, row.Writes, name)
+		require.Zero(t, row.WriteErrors, "%s: %v", name, row.Notes)
+		require.Equal(t, cfg.E.Viewers, row.ViewersChecked, name)
+		require.Equal(t, row.Writes*cfg.E.Viewers, row.Expected, name)
+		require.Zero(t, row.Dropped, "%s: every viewer receives every operation: %v", name, row.Notes)
+		require.Equal(t, row.Expected, row.Latency.N, name)
+		require.Equal(t, row.Writes, row.LastViewerLatency.N, name)
+		require.GreaterOrEqual(t, row.LastViewerLatency.Max, row.Latency.P50, name)
+		require.Zero(t, row.ProtocolErrors, "%s: %v", name, row.Notes)
+		require.Zero(t, row.Disconnects, "%s: %v", name, row.Notes)
+		t.Logf("%s: %v", name, row.Notes)
+	}
+}
+
+// TestQuickSearch runs the search scenario at the quick sizes twice: the
+// first run seeds, the second finds the seed and reuses it; every kind of
+// query returns messages and has its plan.
+func TestQuickSearch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs bench scenario search")
+	}
+	cfg := quickConfig(t)
+	cfg.Scenarios = []string{bench.ScenarioSearch}
+	cfg.Duration = 500 * time.Millisecond
+	kinds := []string{"search/rare", "search/common", "search/two-word", "search/conversation", "search/customer"}
+	for run, seed := range []string{"seeded 2000 messages", "already seeded"} {
+		r, err := bench.New(cfg)
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		rep, err := r.Run(ctx)
+		cancel()
+		require.NoError(t, err)
+		require.Len(t, rep.Rows, len(kinds), "run %d", run)
+		for i, row := range rep.Rows {
+			require.Equal(t, kinds[i], row.Scenario)
+			require.Empty(t, row.Error, "%s: %v", row.Scenario, row.Notes)
+			require.Positive(t, row.Writes, row.Scenario)
+			require.Zero(t, row.WriteErrors, "%s: %v", row.Scenario, row.Notes)
+			require.Equal(t, row.Writes, row.Latency.N, row.Scenario)
+			require.Positive(t, row.Returned, "%s: its first query finds messages: %v", row.Scenario, row.Notes)
+			require.NotEmpty(t, row.Plan, row.Scenario)
+			require.NotEmpty(t, row.GenericPlan, row.Scenario)
+			require.Contains(t, row.Notes[0], seed, "run %d", run)
+			require.Contains(t, strings.Join(row.Notes, "\n"), "EXPLAIN (ANALYZE)", row.Scenario)
+		}
+		var table bytes.Buffer
+		require.NoError(t, rep.WriteTable(&table))
+		require.Contains(t, table.String(), "search/rare: plan (its nodes")
+		if run == 0 {
+			t.Log("\n" + table.String())
+		}
 	}
 }
 

@@ -13,17 +13,19 @@ import (
 
 // Scenario names, in the order Run runs them.
 const (
-	ScenarioA     = "a"     // many two-party conversations
-	ScenarioB     = "b"     // one hot conversation, many viewers
-	ScenarioC     = "c"     // matching cost: idle subscriptions elsewhere
-	ScenarioD     = "d"     // peak sendMessage throughput, closed loop
-	ScenarioStall = "stall" // clients that stop reading
-	ScenarioGap   = "gap"   // a replication gap's catch-up
-	ScenarioSoak  = "soak"  // a's load for half an hour, with faults (only when asked for)
+	ScenarioA      = "a"      // many two-party conversations
+	ScenarioB      = "b"      // one hot conversation, many viewers
+	ScenarioC      = "c"      // matching cost: idle subscriptions elsewhere
+	ScenarioD      = "d"      // peak sendMessage throughput, closed loop
+	ScenarioStall  = "stall"  // clients that stop reading
+	ScenarioGap    = "gap"    // a replication gap's catch-up
+	ScenarioE      = "e"      // an edit's and an acknowledgement's push to many viewers
+	ScenarioSearch = "search" // searchMessages over a million messages
+	ScenarioSoak   = "soak"   // a's load for half an hour, with faults (only when asked for)
 )
 
 // AllScenarios lists every scenario in the order Run runs them.
-var AllScenarios = []string{ScenarioA, ScenarioB, ScenarioC, ScenarioD, ScenarioStall, ScenarioGap}
+var AllScenarios = []string{ScenarioA, ScenarioB, ScenarioC, ScenarioD, ScenarioStall, ScenarioGap, ScenarioE, ScenarioSearch}
 
 // ExtraScenarios run only when named: they take far longer than a
 // measurement.
@@ -74,13 +76,15 @@ type Config struct {
 	// check.
 	MaxOpenFiles int
 
-	A     ConfigA
-	B     ConfigB
-	C     ConfigC
-	D     ConfigD
-	Stall ConfigStall
-	Gap   ConfigGap
-	Soak  ConfigSoak
+	A      ConfigA
+	B      ConfigB
+	C      ConfigC
+	D      ConfigD
+	Stall  ConfigStall
+	Gap    ConfigGap
+	E      ConfigE
+	Search ConfigSearch
+	Soak   ConfigSoak
 
 	// Logger receives progress. Nil discards it.
 	Logger *slog.Logger
@@ -149,6 +153,28 @@ type ConfigGap struct {
 	Writes        int // zero means 20
 }
 
+// ConfigE sizes scenario e: one conversation watched by Viewers sessions
+// (its customer and the staff of its store, lite clients, as b's), where
+// its customer edits a message of theirs and one of the staff
+// acknowledges the customer's new messages (markDelivered), one operation
+// at a time, at most Rate a second: each waits until every viewer has its
+// push, or Config.Drain has passed.
+type ConfigE struct {
+	Viewers int     // zero means 1,000
+	Rate    float64 // operations per second, at most; zero means 10
+}
+
+// ConfigSearch sizes the search scenario: Messages messages in
+// Conversations conversations of one store, PerCustomer to a customer,
+// searched by searchMessages with limit Limit, one call at a time, for
+// Config.Duration per kind of query.
+type ConfigSearch struct {
+	Messages      int // zero means 1,000,000
+	Conversations int // zero means 1,000
+	PerCustomer   int // zero means 10
+	Limit         int // zero means 20 (searchMessages' default)
+}
+
 // ConfigSoak sizes the soak: scenario a's sessions and rate (Config.A)
 // for Duration, a fault every FaultEvery, the server sampled every Sample;
 // the samples go to CSV and an SVG plot to SVG where those are set.
@@ -164,13 +190,15 @@ func Defaults() Config {
 	return Config{
 		Duration: 30 * time.Second, WarmUp: 5 * time.Second, Drain: 15 * time.Second,
 		SQLShare: 0.25, PageSize: 20, DialConcurrency: 64, MaxInFlight: 2000,
-		A:     ConfigA{Sessions: 10000, Conversations: 5000, Rate: 200},
-		B:     ConfigB{Viewers: 1000, Rate: 20, Page: 100},
-		C:     ConfigC{Conversations: 100, Rate: 100, Idle: []int{1000, 100000}, IdlePerSession: 10},
-		D:     ConfigD{Subscribers: 1000, Writers: 32},
-		Stall: ConfigStall{Clients: 100, Viewers: 10, Rate: 50, ContentBytes: 1000, Duration: 40 * time.Second},
-		Gap:   ConfigGap{Subscriptions: 100000, PerSession: 50, Conversations: 10, Rounds: 3, Writes: 20},
-		Soak:  ConfigSoak{Duration: 30 * time.Minute, FaultEvery: 2 * time.Minute, Sample: 10 * time.Second},
+		A:      ConfigA{Sessions: 10000, Conversations: 5000, Rate: 200},
+		B:      ConfigB{Viewers: 1000, Rate: 20, Page: 100},
+		C:      ConfigC{Conversations: 100, Rate: 100, Idle: []int{1000, 100000}, IdlePerSession: 10},
+		D:      ConfigD{Subscribers: 1000, Writers: 32},
+		Stall:  ConfigStall{Clients: 100, Viewers: 10, Rate: 50, ContentBytes: 1000, Duration: 40 * time.Second},
+		Gap:    ConfigGap{Subscriptions: 100000, PerSession: 50, Conversations: 10, Rounds: 3, Writes: 20},
+		E:      ConfigE{Viewers: 1000, Rate: 10},
+		Search: ConfigSearch{Messages: 1000000, Conversations: 1000, PerCustomer: 10, Limit: 20},
+		Soak:   ConfigSoak{Duration: 30 * time.Minute, FaultEvery: 2 * time.Minute, Sample: 10 * time.Second},
 	}
 }
 
@@ -182,13 +210,15 @@ func Quick() Config {
 	return Config{
 		Duration: time.Second, WarmUp: 200 * time.Millisecond, Drain: 5 * time.Second,
 		SQLShare: 0.25, PageSize: 20, DialConcurrency: 16, MaxInFlight: 200,
-		A:     ConfigA{Sessions: 100, Conversations: 50, Rate: 20},
-		B:     ConfigB{Viewers: 10, Rate: 10, Page: 100},
-		C:     ConfigC{Conversations: 5, Rate: 10, Idle: []int{10, 1000}, IdlePerSession: 10},
-		D:     ConfigD{Subscribers: 10, Writers: 4},
-		Stall: ConfigStall{Clients: 3, Viewers: 2, Rate: 10, ContentBytes: 1000, Duration: time.Second},
-		Gap:   ConfigGap{Subscriptions: 1000, PerSession: 50, Conversations: 2, Rounds: 2, Writes: 4},
-		Soak:  ConfigSoak{Duration: 6 * time.Second, FaultEvery: 2 * time.Second, Sample: 500 * time.Millisecond},
+		A:      ConfigA{Sessions: 100, Conversations: 50, Rate: 20},
+		B:      ConfigB{Viewers: 10, Rate: 10, Page: 100},
+		C:      ConfigC{Conversations: 5, Rate: 10, Idle: []int{10, 1000}, IdlePerSession: 10},
+		D:      ConfigD{Subscribers: 10, Writers: 4},
+		Stall:  ConfigStall{Clients: 3, Viewers: 2, Rate: 10, ContentBytes: 1000, Duration: time.Second},
+		Gap:    ConfigGap{Subscriptions: 1000, PerSession: 50, Conversations: 2, Rounds: 2, Writes: 4},
+		E:      ConfigE{Viewers: 10, Rate: 10},
+		Search: ConfigSearch{Messages: 2000, Conversations: 20, PerCustomer: 5, Limit: 20},
+		Soak:   ConfigSoak{Duration: 6 * time.Second, FaultEvery: 2 * time.Second, Sample: 500 * time.Millisecond},
 	}
 }
 
@@ -202,7 +232,7 @@ func (c *Config) fill() error {
 	}
 	for _, s := range c.Scenarios {
 		if !slices.Contains(AllScenarios, s) && !slices.Contains(ExtraScenarios, s) {
-			return fmt.Errorf("%w: unknown scenario %q (want a, b, c, d, stall, gap or soak)", ErrConfig, s)
+			return fmt.Errorf("%w: unknown scenario %q (want a, b, c, d, stall, gap, e, search or soak)", ErrConfig, s)
 		}
 	}
 
@@ -236,6 +266,12 @@ func (c *Config) fill() error {
 	setDefault(&c.Gap.Conversations, d.Gap.Conversations)
 	setDefault(&c.Gap.Rounds, d.Gap.Rounds)
 	setDefault(&c.Gap.Writes, d.Gap.Writes)
+	setDefault(&c.E.Viewers, d.E.Viewers)
+	setDefault(&c.E.Rate, d.E.Rate)
+	setDefault(&c.Search.Messages, d.Search.Messages)
+	setDefault(&c.Search.Conversations, d.Search.Conversations)
+	setDefault(&c.Search.PerCustomer, d.Search.PerCustomer)
+	setDefault(&c.Search.Limit, d.Search.Limit)
 	setDefault(&c.Soak.Duration, d.Soak.Duration)
 	setDefault(&c.Soak.FaultEvery, d.Soak.FaultEvery)
 	setDefault(&c.Soak.Sample, d.Soak.Sample)
@@ -256,6 +292,13 @@ func (c *Config) fill() error {
 		return fmt.Errorf("%w: idle subscription counts %v must ascend from 0 or more", ErrConfig, c.C.Idle)
 	case c.D.Writers > c.D.Subscribers:
 		return fmt.Errorf("%w: scenario d has %d writers but only %d subscribers; writers are subscribers", ErrConfig, c.D.Writers, c.D.Subscribers)
+	case c.E.Viewers < 2:
+		return fmt.Errorf("%w: scenario e needs at least 2 viewers (the customer who edits, a staff member who acknowledges)", ErrConfig)
+	case c.Search.Limit > chat.MaxSearchLimit:
+		return fmt.Errorf("%w: search limit %d exceeds searchMessages' limit of %d", ErrConfig, c.Search.Limit, chat.MaxSearchLimit)
+	case c.Search.Conversations < c.Search.PerCustomer || c.Search.Messages < c.Search.Conversations:
+		return fmt.Errorf("%w: search needs at least a customer's conversations (%d) and a message per conversation (%d conversations, %d messages)",
+			ErrConfig, c.Search.PerCustomer, c.Search.Conversations, c.Search.Messages)
 	case c.Stall.ContentBytes > chat.MaxContentChars-100:
 		return fmt.Errorf("%w: stall content of %d bytes exceeds a message's limit", ErrConfig, c.Stall.ContentBytes)
 	}
@@ -286,6 +329,8 @@ func (c *Config) connections() int {
 			n = c.Stall.Viewers + c.Stall.Clients
 		case ScenarioGap:
 			n = 2*c.Gap.Conversations + ceilDiv(c.Gap.Subscriptions, c.Gap.PerSession)
+		case ScenarioE:
+			n = c.E.Viewers
 		}
 		most = max(most, n)
 	}

@@ -12,6 +12,9 @@
 //	c      the same writes with growing numbers of idle subscriptions on other conversations; one row each
 //	d      peak sendMessage throughput: K sessions call sendMessage in a closed loop
 //	stall  clients that subscribe and stop reading while writes continue
+//	gap    a replication gap's catch-up with many live subscriptions
+//	e      an edit's and a delivery acknowledgement's push to b's 1,000 viewers, one at a time
+//	search searchMessages over a million messages, per kind of query, with EXPLAIN (ANALYZE)
 //
 // Each scenario seeds what it needs after deleting what earlier runs wrote
 // to it, waits for the server to replicate the seed, connects its sessions,
@@ -26,18 +29,22 @@
 // from the write (COMMIT's return for direct SQL; the send of the Mutation
 // for sendMessage, whose response the server releases only after the push:
 // see writeRec) to the first getMessages result of a viewer that holds the
-// message, timed when the client read it. A viewer that never held a
+// message, timed when the client read it. Scenario e instead has each
+// operation publish a probe (a message object's id with its new content
+// or its "delivered" status) that every viewer looks for in its results,
+// and waits for all of them before the next (edit.go); search times calls
+// of the HTTP API, no push (search.go). A viewer that never held a
 // message counts as a drop: a slow client's when it falls in a gap (its
 // next result was a whole page of new messages, so the server's per-query
 // coalescing left the message off every page), else the server's.
 //
-// Scenario b's viewers, d's sessions and c's idle sessions are lite clients
-// (package lite): with syncclient, b's would cost the generator more CPU
-// than the server spends, d's take CPU from the server and Postgres on a
-// shared host, and c's hold more of the generator's heap than the server
-// holds of its own (see scenarioB, scenarioD, openLite). The active
-// sessions of a, c and stall keep syncclient, which checks the protocol as
-// it goes. Pushes are the results the clients received; query re-runs,
+// Scenario b's and e's viewers, d's sessions and c's idle sessions are
+// lite clients (package lite): with syncclient, b's would cost the
+// generator more CPU than the server spends, d's take CPU from the server
+// and Postgres on a shared host, and c's hold more of the generator's heap
+// than the server holds of its own (see scenarioB, scenarioD, openLite).
+// The active sessions of a, c and stall keep syncclient, which checks the
+// protocol as it goes. Pushes are the results the clients received; query re-runs,
 // mutations, server CPU, RSS and replication lag come from /metrics
 // (package scrape), read at the window's edges and every 500ms; the
 // bench's, Postgres's and the machine's CPU from getrusage and /proc
@@ -48,6 +55,8 @@
 //
 //	runner.go     Runner: New, Run, the waits for health and replication
 //	scenarios.go  scenarios a, b, c and d; stall.go: stall and its stalled clients
+//	edit.go       scenario e: its probes and their operations, one at a time
+//	search.go     scenario search: the calls, the plans
 //	fleet.go      a scenario's sessions, and the watchers that record what each received
 //	load.go       the writes (open and closed loop), matched afterwards to what was received
 //	measure.go    one measurement: the window's edges, the rates, memory per session
@@ -66,7 +75,9 @@
 // load: an open loop issuing each write on a goroutine of its own (at most
 // MaxInFlight outstanding; more are skipped and counted), or a closed loop
 // of one goroutine per writer, both waited for before the results are
-// read. Watchers write only their own session's receipts (under its
+// read; scenario e's one goroutine of operations, waited for likewise,
+// publishes its probes through an atomic pointer that the viewers'
+// readers load. Watchers write only their own session's receipts (under its
 // mutex) and two atomic counters; writers append to the phase's records
 // under its mutex. Nothing is shared otherwise.
 //

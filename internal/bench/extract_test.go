@@ -36,3 +36,27 @@ func TestSummarize(t *testing.T) {
 	require.Equal(t, Latency{N: 100, P50: 50, P95: 95, P99: 99, Max: 100}, l)
 	require.Equal(t, Latency{}, summarize(nil))
 }
+
+func TestProbeMatches(t *testing.T) {
+	ack := &probe{id: []byte(`"m2"`), status: []byte(`"delivered"`)}
+	edit := &probe{id: []byte(`"m2"`), content: []byte(`"bench ab12 edit #3"`)}
+	tests := []struct {
+		name      string
+		value     string
+		ack, edit bool
+	}{
+		{"delivered, edited", `{"messages":[{"_id":"m2","content":"bench ab12 edit #3","status":"delivered"}],"isDone":true}`, true, true},
+		{"another message delivered", `{"messages":[{"_id":"m2","content":"x","status":"sent"},{"_id":"m1","status":"delivered"}]}`, false, false},
+		{"the id elsewhere", `{"messages":[{"_id":"m3","content":"m2","status":"delivered","replyTo":"m2"}]}`, false, false},
+		{"members in any order", `{"isDone":false,"messages":[{"status":"delivered","content":"bench ab12 edit #3","_id":"m2"}]}`, true, true},
+		{"an older content", `{"messages":[{"_id":"m2","content":"bench ab12 edit #2","status":"sent"}]}`, false, false},
+		{"content as a prefix", `{"messages":[{"_id":"m2","content":"bench ab12 edit #30","status":"sent"}]}`, false, false},
+		{"not a page", `{"messages":[{"_id":"m2","status":"delivered"`, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.ack, ack.matches([]byte(tt.value)), "ack")
+			require.Equal(t, tt.edit, edit.matches([]byte(tt.value)), "edit")
+		})
+	}
+}

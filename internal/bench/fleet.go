@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,6 +62,7 @@ type viewer struct {
 	sorted    []uint64 // prev, sorted
 	seen      bool     // a result arrived
 	lastAt    int64    // when the previous result arrived
+	probed    uint64   // scenario e: the last probe v found (see prober)
 
 	mu       sync.Mutex // guards receipts and gaps
 	receipts []receipt
@@ -90,13 +92,16 @@ type conv struct {
 // Viewers are added by connect; their watchers run until the fleet is
 // closed. Safe for concurrent use.
 type fleet struct {
-	r      *Runner
-	name   string
-	page   int  // getMessages limit
-	lite   bool // active sessions are lite clients too, not syncclient (idle ones always are)
-	epoch  time.Time
-	marker []byte // "bench <run> #": what precedes a message's seq in its content
-	convs  []*conv
+	r    *Runner
+	name string
+	page int  // getMessages limit
+	lite bool // active sessions are lite clients too, not syncclient (idle ones always are)
+	// onResult, if set, replaces observe for the active lite sessions'
+	// getMessages results (scenario e's probes); set before connect.
+	onResult func(v *viewer, value []byte, at time.Time)
+	epoch    time.Time
+	marker   []byte // "bench <run> #": what precedes a message's seq in its content
+	convs    []*conv
 
 	mu      sync.Mutex // guards viewers
 	viewers []*viewer
@@ -236,6 +241,9 @@ func (f *fleet) openLite(ctx, dctx context.Context, spec viewerSpec, tok, sessio
 	readBuf := 4 << 10 // idle: results only when it subscribes
 	if v.active {
 		onMessages = func(value []byte, at time.Time) { f.observe(v, value, at) }
+		if f.onResult != nil {
+			onMessages = func(value []byte, at time.Time) { f.onResult(v, value, at) }
+		}
 		readBuf = 16 << 10
 	}
 	c, err := lite.Dial(dctx, f.r.base, lite.Options{Token: tok, SessionID: sessionID, Queries: qs,
@@ -435,4 +443,12 @@ func (v *viewer) mutate(ctx context.Context, udfPath string, args any) error {
 	}
 	_, err := v.client.Mutation(ctx, udfPath, args)
 	return err
+}
+
+// call is mutate that also returns the mutation's result.
+func (v *viewer) call(ctx context.Context, udfPath string, args any) (json.RawMessage, error) {
+	if v.lite != nil {
+		return v.lite.Call(ctx, udfPath, args)
+	}
+	return v.client.Mutation(ctx, udfPath, args)
 }

@@ -29,18 +29,20 @@ type Report struct {
 
 // ReportConfig is the configuration a Report was measured with.
 type ReportConfig struct {
-	Duration        string      `json:"duration"`
-	WarmUp          string      `json:"warmUp"`
-	SQLShare        float64     `json:"sqlShare"`
-	PageSize        int         `json:"pageSize"`
-	A               ConfigA     `json:"a"`
-	B               ConfigB     `json:"b"`
-	C               ConfigC     `json:"c"`
-	D               ConfigD     `json:"d"`
-	Stall           ConfigStall `json:"stall"`
-	Gap             ConfigGap   `json:"gap"`
-	StallDurationS  float64     `json:"stallDurationSeconds"`
-	LatencyStartsAt string      `json:"latencyStartsAt"`
+	Duration        string       `json:"duration"`
+	WarmUp          string       `json:"warmUp"`
+	SQLShare        float64      `json:"sqlShare"`
+	PageSize        int          `json:"pageSize"`
+	A               ConfigA      `json:"a"`
+	B               ConfigB      `json:"b"`
+	C               ConfigC      `json:"c"`
+	D               ConfigD      `json:"d"`
+	Stall           ConfigStall  `json:"stall"`
+	Gap             ConfigGap    `json:"gap"`
+	E               ConfigE      `json:"e"`
+	Search          ConfigSearch `json:"search"`
+	StallDurationS  float64      `json:"stallDurationSeconds"`
+	LatencyStartsAt string       `json:"latencyStartsAt"`
 }
 
 // Ratio is one latency over another.
@@ -72,10 +74,13 @@ type Row struct {
 	// Latency is write→push over every receipt: from COMMIT returning
 	// (SQL writes) or from sending sendMessage (mutations) to the moment
 	// a subscribed client first held a result with the message.
-	Latency         Latency `json:"latencyMs"`
-	MutationLatency Latency `json:"mutationLatencyMs"` // send→push
-	SQLLatency      Latency `json:"sqlLatencyMs"`      // commit→push
-	Early           int     `json:"early"`             // SQL pushes that beat COMMIT's return
+	Latency Latency `json:"latencyMs"`
+	// LastViewerLatency is, in scenario e, each operation's latency to
+	// the last of its viewers, over the operations every viewer saw.
+	LastViewerLatency Latency `json:"lastViewerLatencyMs"`
+	MutationLatency   Latency `json:"mutationLatencyMs"` // send→push
+	SQLLatency        Latency `json:"sqlLatencyMs"`      // commit→push
+	Early             int     `json:"early"`             // SQL pushes that beat COMMIT's return
 
 	Expected int `json:"expectedReceipts"`
 	Received int `json:"receivedReceipts"`
@@ -125,7 +130,15 @@ type Row struct {
 	Gap    []GapResult    `json:"gap,omitempty"`
 	Soak   *SoakResult    `json:"soak,omitempty"`
 	Series []scrape.Point `json:"series,omitempty"`
-	Notes  []string       `json:"notes,omitempty"`
+	// Plan and GenericPlan are, in the search scenario, EXPLAIN (ANALYZE,
+	// BUFFERS) of searchMessages' statement: with its parameters, and as
+	// the generic plan of a prepared statement.
+	// Returned is, in the search scenario, how many messages its kind's
+	// first query returned.
+	Returned    int      `json:"returned,omitempty"`
+	Plan        []string `json:"plan,omitempty"`
+	GenericPlan []string `json:"genericPlan,omitempty"`
+	Notes       []string `json:"notes,omitempty"`
 }
 
 // StallResult is what the stall scenario saw of its stalled clients.
@@ -200,6 +213,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 		for _, n := range row.Notes {
 			fmt.Fprintf(w, "%s: %s\n", row.Scenario, n)
+		}
+		if len(row.Plan) > 0 {
+			fmt.Fprintf(w, "%s: plan (its nodes; the JSON report has all of it):\n", row.Scenario)
+			for _, l := range planNodes(row.Plan) {
+				fmt.Fprintf(w, "    %s\n", l)
+			}
 		}
 	}
 	return nil

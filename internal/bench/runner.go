@@ -80,11 +80,12 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	c := r.cfg
 	rep := &Report{Run: r.run, Started: time.Now(), URL: r.base, CPUs: runtime.NumCPU(), Postgres: pg,
 		Config: ReportConfig{Duration: c.Duration.String(), WarmUp: c.WarmUp.String(), SQLShare: c.SQLShare,
-			PageSize: c.PageSize, A: c.A, B: c.B, C: c.C, D: c.D, Stall: c.Stall, Gap: c.Gap, StallDurationS: c.Stall.Duration.Seconds(),
+			PageSize: c.PageSize, A: c.A, B: c.B, C: c.C, D: c.D, Stall: c.Stall, Gap: c.Gap, E: c.E, Search: c.Search, StallDurationS: c.Stall.Duration.Seconds(),
 			LatencyStartsAt: "SQL writes: COMMIT returned; sendMessage: Mutation sent (its response is released only after the push)"}}
 	scenarios := map[string]func(context.Context) []Row{
 		ScenarioA: r.scenarioA, ScenarioB: r.scenarioB, ScenarioC: r.scenarioC, ScenarioD: r.scenarioD,
 		ScenarioStall: r.scenarioStall, ScenarioGap: r.scenarioGap, ScenarioSoak: r.scenarioSoak,
+		ScenarioE: r.scenarioE, ScenarioSearch: r.scenarioSearch,
 	}
 	for _, name := range slices.Concat(AllScenarios, ExtraScenarios) {
 		if !slices.Contains(c.Scenarios, name) {

@@ -1,6 +1,8 @@
 // Package dataset owns the load generator's rows in the server's database:
-// the data set each scenario seeds (a Group of two-party conversations, or
-// scenario c's IdleGroup of conversations nobody writes to), the reset of
+// the data set each scenario seeds (a Group of two-party conversations,
+// scenario c's IdleGroup of conversations nobody writes to, or the search
+// scenario's SearchGroup: a million messages of a Zipf-like word mix,
+// seeded once and reused while its size stays the same), the reset of
 // what earlier runs wrote into it, and the message the load writes by
 // direct SQL instead of sendMessage (InsertMessage: sendMessage's effect,
 // written directly). It also reads the durability settings that decide
@@ -17,7 +19,8 @@
 //
 // The package has no state and starts no goroutines; its functions are
 // safe for concurrent use as far as the pool they are given is. Seed and
-// SeedIdle each run in one transaction.
+// SeedIdle each run in one transaction; SeedSearch in one for its reset
+// and conversations, then one per 50,000 messages.
 //
 // # Lifecycle
 //
@@ -29,9 +32,11 @@
 //
 // # Invariants
 //
-// Every row Seed and SeedIdle create has an id that starts with the
-// group's prefix, and both refuse a prefix that does not start with
-// IDPrefix. The messages the load writes belong to the groups'
+// Every row Seed, SeedIdle and SeedSearch create has an id that starts
+// with the group's prefix, and all three refuse a prefix that does not
+// start with IDPrefix. SeedSearch deletes a search group's messages,
+// conversations and orders only when their count is not the one asked
+// for, and seeds them again. The messages the load writes belong to the groups'
 // conversations: InsertMessage's are "msg" + IDPrefix + run + seq,
 // sendMessage's get the server's ids. The reset deletes only messages of
 // a group's conversations that are not its history, the typing state of

@@ -72,7 +72,13 @@ type Client struct {
 // call is a mutation waiting for its MutationResponse.
 type call struct {
 	udfPath string
-	ch      chan error // buffered: the reader never blocks on it
+	ch      chan callResult // buffered: the reader never blocks on it
+}
+
+// callResult is a mutation's outcome: its result, or why it failed.
+type callResult struct {
+	value json.RawMessage
+	err   error
 }
 
 // SyncURL returns the sync endpoint of the server at base: its scheme
@@ -174,7 +180,7 @@ func (c *Client) read() {
 		c.err = fmt.Errorf("%w: %w", syncclient.ErrClosed, err)
 	}
 	for _, cl := range c.calls {
-		cl.ch <- c.err
+		cl.ch <- callResult{err: c.err}
 	}
 	clear(c.calls)
 	c.mu.Unlock()
@@ -302,31 +308,37 @@ func (c *Client) mutationResponse(data []byte) {
 		return
 	}
 	if m.Success {
-		cl.ch <- nil
+		cl.ch <- callResult{value: m.Result} // Unmarshal copied it out of data
 		return
 	}
 	fe := &syncclient.FunctionError{UDFPath: cl.udfPath}
 	_ = json.Unmarshal(m.Result, &fe.Message)
 	_ = json.Unmarshal(m.ErrorData, &fe.Data)
-	cl.ch <- fe
+	cl.ch <- callResult{err: fe}
 }
 
 // Mutation calls udfPath with args and returns when its MutationResponse
 // arrives: nil on success, a *syncclient.FunctionError when the function
 // failed.
 func (c *Client) Mutation(ctx context.Context, udfPath string, args any) error {
+	_, err := c.Call(ctx, udfPath, args)
+	return err
+}
+
+// Call is Mutation that also returns the mutation's result, undecoded.
+func (c *Client) Call(ctx context.Context, udfPath string, args any) (json.RawMessage, error) {
 	a, err := json.Marshal(args)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ch := make(chan error, 1)
+	ch := make(chan callResult, 1)
 	c.wmu.Lock()
 	c.mu.Lock()
 	if c.err != nil || c.closing {
 		err := c.err
 		c.mu.Unlock()
 		c.wmu.Unlock()
-		return cmpErr(err, syncclient.ErrClosed)
+		return nil, cmpErr(err, syncclient.ErrClosed)
 	}
 	id := c.nextReq
 	c.nextReq++
@@ -339,16 +351,16 @@ func (c *Client) Mutation(ctx context.Context, udfPath string, args any) error {
 		c.mu.Lock()
 		delete(c.calls, id)
 		c.mu.Unlock()
-		return fmt.Errorf("mutation %s: write: %w", udfPath, err)
+		return nil, fmt.Errorf("mutation %s: write: %w", udfPath, err)
 	}
 	select {
-	case err := <-ch:
-		return err
+	case res := <-ch:
+		return res.value, res.err
 	case <-ctx.Done():
 		c.mu.Lock()
 		delete(c.calls, id)
 		c.mu.Unlock()
-		return fmt.Errorf("mutation %s (request %d): %w", udfPath, id, ctx.Err())
+		return nil, fmt.Errorf("mutation %s (request %d): %w", udfPath, id, ctx.Err())
 	}
 }
 

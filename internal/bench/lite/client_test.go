@@ -38,3 +38,25 @@ func TestScanner(t *testing.T) {
 	c.dispatch([]byte(`{"type":"FatalError","error":"boom"}`), time.Now())
 	require.Len(t, c.protoErrs, 3)
 }
+
+func TestElementsAndFields(t *testing.T) {
+	value := []byte(`{"messages":[{"_id":"m2","content":"a \"}\" b","status":"sent"}, {"_id":"m1","status":"delivered"}],"isDone":true}`)
+	var ids, statuses []string
+	require.True(t, Elements(value, "messages", func(msg []byte) {
+		require.True(t, Fields(msg, func(k, v []byte) {
+			switch string(k) {
+			case "_id":
+				ids = append(ids, string(v))
+			case "status":
+				statuses = append(statuses, string(v))
+			}
+		}))
+	}))
+	require.Equal(t, []string{`"m2"`, `"m1"`}, ids)
+	require.Equal(t, []string{`"sent"`, `"delivered"`}, statuses)
+
+	require.False(t, Elements([]byte(`{"page":[]}`), "messages", func([]byte) {}), "no such member")
+	require.False(t, Elements([]byte(`{"messages":[{"_id":`), "messages", func([]byte) {}), "truncated")
+	require.True(t, Elements([]byte(`{"messages":null}`), "messages", func([]byte) { t.Fatal("null has no elements") }))
+	require.False(t, Fields([]byte(`[1]`), func(_, _ []byte) {}))
+}

@@ -14,7 +14,9 @@
 // AuthError, FatalError and frames it cannot parse as protocol errors
 // (ProtocolErrors, at most 100 of them). It also sends mutations: one
 // resolves at its MutationResponse, which the server releases only after
-// the mutation's push.
+// the mutation's push (Call also returns its result). Elements and Fields
+// expose the scanner to OnMessages callbacks that look inside a result's
+// message objects without decoding them.
 //
 // # Concurrency model
 //

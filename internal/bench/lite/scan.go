@@ -145,3 +145,38 @@ func parseUint(b []byte) int {
 	}
 	return n
 }
+
+// Elements calls fn with every element of the array that is member key
+// of the object value (a query result, undecoded: getMessages' "messages",
+// say), each undecoded. It returns false when value is not an object it
+// can walk or that member is not an array; fn may have been called then.
+func Elements(value []byte, key string, fn func(elem []byte)) bool {
+	found := false
+	end := members(value, skipSpace(value, 0), func(k []byte, i int) int {
+		if string(k) != key {
+			return skipValue(value, i)
+		}
+		found = true
+		return elements(value, i, func(j int) int {
+			e := skipValue(value, j)
+			if e >= 0 {
+				fn(value[j:e])
+			}
+			return e
+		})
+	})
+	return end >= 0 && found
+}
+
+// Fields calls fn with the key (without quotes) and the undecoded value
+// of every member of the object obj. It returns false when obj is not an
+// object it can walk.
+func Fields(obj []byte, fn func(key, value []byte)) bool {
+	return members(obj, skipSpace(obj, 0), func(k []byte, i int) int {
+		e := skipValue(obj, i)
+		if e >= 0 {
+			fn(k, obj[i:e])
+		}
+		return e
+	}) >= 0
+}
