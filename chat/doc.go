@@ -244,7 +244,11 @@
 // customer's conversations and groups, a store's and its staff member's
 // groups, or every conversation of an admin's org. Deleted messages never
 // match; the query is a parameter, never part of the SQL; an index
-// (messages_search) serves it. The result is live: a new message that
+// (messages_search) serves it, and statistics of the words
+// (messages_words) let the planner tell a rare word from a common one. The
+// newest SearchCandidates (5,000) matches are ranked: a word in a third of
+// a million messages costs that many, not all of them (beyond it, the
+// result is the best of the newest 5,000). The result is live: a new message that
 // matches joins it. (Without conversationId a search depends on every
 // message: each new one re-runs the open searches, which are few and
 // short-lived next to the threads and lists.)

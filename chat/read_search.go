@@ -116,17 +116,30 @@ func searchSQL(s SearchScope, query string, after *searchCursor, limit int) (str
 			where += " AND (" + strings.Join(ors, " OR ") + ")"
 		}
 	}
+	page := "true"
 	if after != nil {
-		where += fmt.Sprintf(" AND (rank, m.created_at, m.id) < (%s::real, %s::timestamptz, %s::text)", arg(after.Rank), arg(after.At), arg(after.ID))
+		page = fmt.Sprintf("(rank, h.created_at, h.id) < (%s::real, %s::timestamptz, %s::text)", arg(after.Rank), arg(after.At), arg(after.ID))
 	}
-	return `SELECT m.id, m.conversation_id, m.sender_id, m.sender_type, coalesce(u.name, ''),
-			m.message_type, m.content, m.image_file_id, m.is_read, m.read_at, m.created_at, m.edited_at,
-			m.location_lat, m.location_lng, m.location_label, m.meeting, rank
-		FROM messages m
-		JOIN conversations c ON c.id = m.conversation_id
-		LEFT JOIN users u ON u.id = m.sender_id,
-		LATERAL (SELECT ts_rank(to_tsvector('simple', m.content), websearch_to_tsquery('simple', $1))::real AS rank) r
-		WHERE to_tsvector('simple', m.content) @@ websearch_to_tsquery('simple', $1) AND NOT m.is_deleted
-			AND ` + where + `
-		ORDER BY rank DESC, m.created_at DESC, m.id DESC LIMIT $2`, args
+	// The newest SearchCandidates matches are ranked (ts_rank parses each
+	// one's content again): a word in most messages costs no more than
+	// that many.
+	return `WITH hits AS (
+			SELECT m.id, m.conversation_id, m.sender_id, m.sender_type, m.message_type, m.content, m.image_file_id,
+				m.is_read, m.read_at, m.created_at, m.edited_at, m.location_lat, m.location_lng, m.location_label, m.meeting
+			FROM messages m JOIN conversations c ON c.id = m.conversation_id
+			WHERE to_tsvector('simple', m.content) @@ websearch_to_tsquery('simple', $1) AND NOT m.is_deleted
+				AND ` + where + `
+			ORDER BY m.created_at DESC LIMIT ` + fmt.Sprint(SearchCandidates) + `)
+		SELECT h.id, h.conversation_id, h.sender_id, h.sender_type, coalesce(u.name, ''),
+			h.message_type, h.content, h.image_file_id, h.is_read, h.read_at, h.created_at, h.edited_at,
+			h.location_lat, h.location_lng, h.location_label, h.meeting, rank
+		FROM hits h
+		LEFT JOIN users u ON u.id = h.sender_id,
+		LATERAL (SELECT ts_rank(to_tsvector('simple', h.content), websearch_to_tsquery('simple', $1))::real AS rank) r
+		WHERE ` + page + `
+		ORDER BY rank DESC, h.created_at DESC, h.id DESC LIMIT $2`, args
 }
+
+// SearchCandidates is how many matches of a search, the newest, are
+// ranked: beyond it, the best of the newest that many are found.
+const SearchCandidates = 5000
