@@ -85,3 +85,26 @@ func TestSearchMessages(t *testing.T) {
 	_, err := e.query(jane, "searchMessages", map[string]any{"query": "pizza", "conversationId": conv})
 	requireCode(t, err, 404, "Conversation not found")
 }
+
+// A word in more messages than chat.SearchCandidates is ranked among its
+// newest that many matches: an older, better match is left out, and any
+// newer one is found.
+func TestSearchRanksTheNewestCandidates(t *testing.T) {
+	e := newEnv(t)
+	conv := schema.DemoConversationID
+	best := e.send(john, conv, "quince quince quince quince")
+	e.exec(`UPDATE messages SET created_at = now() - interval '2 hours' WHERE id = $1`, best)
+	e.exec(`INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content, created_at)
+		SELECT 'bulk' || i, $1, $2, 'customer', 'text', 'one quince among many other words here', now() - interval '1 hour' + i * interval '1 ms'
+		FROM generate_series(1, $3::int) i`, conv, schema.DemoCustomerID, chat.SearchCandidates)
+	r := search(t, e, john, map[string]any{"query": "quince", "limit": 5})
+	require.Len(t, r.Messages, 5)
+	require.NotContains(t, ids(r), best, "the best match is older than the newest 5,000")
+	newest := e.send(john, conv, "quince quince")
+	r = search(t, e, john, map[string]any{"query": "quince", "limit": 5})
+	require.Equal(t, newest, r.Messages[0].ID, "the best of the newest")
+	// Fewer matches than that: every one is ranked.
+	e.exec(`DELETE FROM messages WHERE id LIKE 'bulk%'`)
+	r = search(t, e, john, map[string]any{"query": "quince", "limit": 5})
+	require.Equal(t, []string{best, newest}, ids(r))
+}
