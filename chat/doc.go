@@ -110,9 +110,12 @@
 // shown twice or skipped. Both are live: a conversation entering or
 // leaving a filter (a message arrives, the caller's side reads, a status
 // changes) re-runs them. A store's staff share one instance per arguments,
-// as do a support team's admins. Indexes conversations_store_inbox and
-// conversations_type_inbox walk a store's or support's list from a page's
-// cursor; conversations_order serves orderId, and a list filtered by order
+// as do a support team's admins. Indexes conversations_store and
+// conversations_type find a store's or support's conversations of a
+// status, and a page is the top of their sort by latest activity: no index
+// holds the activity, which every message moves (an index on it cost
+// sendMessage 40% of its peak throughput, 0020_inbox_hot.sql);
+// conversations_order serves orderId, and a list filtered by order
 // depends on that order's conversations only.
 //
 // # Groups

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -112,7 +111,6 @@ type ConversationFilter struct {
 	CustomerID string // a customer's conversations
 	StoreID    string // a store's conversations: with customers, and with support
 	Support    bool   // every support conversation, customers' and stores' (support console)
-	Type       string // every conversation of one type (Inbox's half of Support)
 	Status     string // empty = any
 	Kind       string // only conversations of this type
 	OrderID    string // only those about this order
@@ -160,8 +158,9 @@ type InboxCursor struct {
 	ID string
 }
 
-// activitySQL is a conversation's place in a list, newest first, as
-// index conversations_store_inbox and conversations_type_inbox keep it.
+// activitySQL is a conversation's place in a list, newest first. No
+// index keeps it (0020_inbox_hot.sql): a message moves it, and an index on
+// it would make every message's update of its conversation non-HOT.
 const activitySQL = `(coalesce(c.last_message_at, c.created_at), c.id)`
 
 // filterBy records f's dependency, narrowed to watch (a comma-separated
@@ -182,7 +181,6 @@ func (t tables) filterBy(f ConversationFilter, watch string) (where string, args
 		{"id", f.ID, "c.id = $1 AND $2::text IS NOT NULL"},
 		{"customer_id", f.CustomerID, "c.customer_id = $1 AND c.org_id = $2"},
 		{"store_id", f.StoreID, "c.store_id = $1 AND c.conversation_type IN ('customer_to_store', 'store_to_admin') AND c.org_id = $2"},
-		{"conversation_type", f.Type, "c.conversation_type = $1 AND c.org_id = $2"},
 	}
 	var deps []schema.Dep
 	for _, k := range keys {
@@ -193,8 +191,7 @@ func (t tables) filterBy(f ConversationFilter, watch string) (where string, args
 		}
 	}
 	if where == "" && f.Support {
-		// Both support types (a total; Inbox lists each type on its own):
-		// a dependency on each.
+		// Both support types: a dependency on each.
 		where, args = "c.conversation_type = ANY($1) AND c.org_id = $2", []any{[]string{CustomerToAdmin, StoreToAdmin}, f.Org}
 		for _, t := range []string{CustomerToAdmin, StoreToAdmin} {
 			deps = append(deps, schema.Dep{Table: "conversations", Column: "conversation_type", Value: t, Watch: watch})
@@ -238,28 +235,6 @@ func (t tables) filterBy(f ConversationFilter, watch string) (where string, args
 	return where, args, nil
 }
 
-// supportInbox is Inbox of every support conversation (f.Support): the
-// customers' and the stores', each walked in its own index range
-// (conversations_type_inbox) and merged, newest activity first, so a
-// page reads no more than its own rows of each.
-func (t tables) supportInbox(ctx context.Context, f ConversationFilter) ([]InboxRow, error) {
-	var out []InboxRow
-	for _, typ := range []string{CustomerToAdmin, StoreToAdmin} {
-		g := f
-		g.Support, g.Type = false, typ
-		rows, err := t.Inbox(ctx, g)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rows...)
-	}
-	slices.SortFunc(out, func(a, b InboxRow) int { return b.Position().Compare(a.Position()) })
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
-	}
-	return out, nil
-}
-
 // UnreadTotal sums one side's unread counters over the conversations f
 // selects (see Side). The
 // counters live on the conversation rows (kept by triggers on messages),
@@ -289,15 +264,6 @@ type InboxRow struct {
 	Unread       Unread
 }
 
-// Compare orders positions by time, then id, as the list's keyset does
-// (the list runs from the greatest down).
-func (c InboxCursor) Compare(d InboxCursor) int {
-	if n := c.At.Compare(d.At); n != 0 {
-		return n
-	}
-	return strings.Compare(c.ID, d.ID)
-}
-
 // Position is the row's place in its list (see InboxCursor).
 func (x InboxRow) Position() InboxCursor {
 	if x.LastMessageAt != nil {
@@ -312,15 +278,6 @@ func (x InboxRow) Position() InboxCursor {
 // are counters on the conversation rows (kept by triggers on messages),
 // so a new message reaches the list through its conversation's row.
 func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, error) {
-	if f.Support && f.Kind == "" {
-		return t.supportInbox(ctx, f)
-	}
-	if f.Support {
-		if !supportType(f.Kind) {
-			return nil, nil // a kind no support conversation is: nothing, ever
-		}
-		f.Support, f.Type, f.Kind = false, f.Kind, "" // one type: its own key
-	}
 	where, args, err := t.filterBy(f, "")
 	if err != nil {
 		return nil, fmt.Errorf("read inbox: %w", err)
