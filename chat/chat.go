@@ -39,8 +39,18 @@ type Config struct {
 	// MaxGroupSize bounds a group's participants, its creator included.
 	// Zero means DefaultMaxGroupSize.
 	MaxGroupSize int
+	// Guests verifies the guest tokens claimGuestThreads takes as proof
+	// (jwtauth.Verifier.VerifyGuest). Nil means guest access is off:
+	// claimGuestThreads answers 403.
+	Guests GuestVerifier
 	// Now is the clock of the rate limiters. Nil means time.Now.
 	Now func() time.Time
+}
+
+// GuestVerifier checks a guest token and returns the guest it proves; it
+// accepts guest tokens only. Its errors' messages may be shown to clients.
+type GuestVerifier interface {
+	VerifyGuest(ctx context.Context, token string) (*functions.Identity, error)
 }
 
 func (c *Config) fill() {
@@ -120,6 +130,7 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Mutation(r, "shared/chat:setConversationSubject", setConversationSubject)
 	functions.Mutation(r, "shared/chat:closeConversation", closeConversation)
 	functions.Mutation(r, "shared/chat:reopenConversation", reopenConversation)
+	functions.Mutation(r, "shared/chat:claimGuestThreads", c.claimGuestThreads)
 
 	functions.Query(r, "shared/chat:getConversations", getConversations, functions.ScopeIdentity(inboxCaller))
 	functions.QueryShared(r, "shared/chat:getConversation", func(c *functions.QueryCtx, a ConversationIDArgs) error {
@@ -142,8 +153,22 @@ func Register(r *functions.Registry, cfg Config) {
 }
 
 // customerSide reports whether id speaks for the customer end of a
-// conversation; store staff and admins are the recipient end.
-func customerSide(id *functions.Identity) bool { return id.Role == functions.RoleCustomer }
+// conversation (customers and guests); store staff and admins are the
+// recipient end.
+func customerSide(id *functions.Identity) bool {
+	return id.Role == functions.RoleCustomer || id.Role == functions.RoleGuest
+}
+
+// side is what id's messages and typing say of their sender
+// (messages.sender_type, typing_state.user_type): its role, but
+// "customer" for a guest, who speaks for the customer end. The unread
+// counters and read receipts count by it.
+func side(id *functions.Identity) string {
+	if id.Role == functions.RoleGuest {
+		return string(functions.RoleCustomer)
+	}
+	return string(id.Role)
+}
 
 // canSee reports whether id may read conversation c: its customer, staff
 // of its store (store conversations), a group's participants, any admin.
@@ -156,8 +181,8 @@ func canSee(id *functions.Identity, c Conversation) bool {
 		return true
 	case c.Type == Group:
 		return c.Member
-	case id.Role == functions.RoleCustomer:
-		return c.CustomerID == id.Subject
+	case customerSide(id):
+		return c.CustomerID == id.Subject // a guest's: its own support conversations
 	case id.Role == functions.RoleStore:
 		return c.Type == CustomerToStore && c.StoreID != nil && *c.StoreID == id.StoreID
 	}
@@ -256,12 +281,13 @@ func callerConversation(c *functions.MutationCtx, convID string) (*functions.Ide
 	return id, conv, err
 }
 
-// inboxCaller is what a caller's inbox depends on: a customer's own id, a
-// store's id for its staff, nothing more for admins; and the org. Everyone
-// with the same inbox shares one instance of the inbox queries.
+// inboxCaller is what a caller's inbox depends on: a customer's (or a
+// guest's) own id, a store's id for its staff, nothing more for admins;
+// and the org. Everyone with the same inbox shares one instance of the
+// inbox queries.
 func inboxCaller(id *functions.Identity) *functions.Identity {
 	switch id.Role {
-	case functions.RoleCustomer:
+	case functions.RoleCustomer, functions.RoleGuest:
 		return &functions.Identity{Role: id.Role, Subject: id.Subject, Org: id.Org}
 	case functions.RoleStore:
 		return &functions.Identity{Role: id.Role, StoreID: id.StoreID, Org: id.Org}
@@ -270,11 +296,12 @@ func inboxCaller(id *functions.Identity) *functions.Identity {
 }
 
 // inbox selects the conversations a caller's lists and totals cover: a
-// customer's own, a store's, or (admins) every support conversation.
+// customer's (or a guest's) own, a store's, or (admins) every support
+// conversation.
 func inbox(id *functions.Identity, status string) ConversationFilter {
 	f := ConversationFilter{Status: status, Org: id.Org}
 	switch id.Role {
-	case functions.RoleCustomer:
+	case functions.RoleCustomer, functions.RoleGuest:
 		f.CustomerID = id.Subject
 	case functions.RoleStore:
 		f.StoreID = id.StoreID

@@ -24,4 +24,8 @@ var (
 	ErrCustomersStart       = functions.Forbidden("Only customers can start conversations")
 	ErrSupportDisabled      = functions.Forbidden("Support chat is disabled")
 	ErrAlreadyAssigned      = functions.Conflict("Conversation is already assigned to that admin")
+	ErrGuest                = functions.Forbidden("Guests can only chat with support: sign in to do this")
+	ErrGuestInGroup         = functions.Forbidden("Guests cannot be added to a group")
+	ErrGuestsOff            = functions.Forbidden("Guest access is disabled")
+	ErrNotClaimant          = functions.Forbidden("Only a signed-in customer can claim a guest's conversations")
 )
