@@ -57,7 +57,9 @@ const (
 	// The guest's own support conversation: derived from the support
 	// rows (guestRows), G taking C's column and C another customer's.
 	guestConv = "guest"
-	noConv    = ""
+	// Pizza Palace's thread with support (store_to_admin): C is not in it.
+	storeSupportConv = "storeSupport"
+	noConv           = ""
 )
 
 // Messages of the documented errors.
@@ -76,6 +78,9 @@ const (
 	msgGuest         = "Guests can only chat with support: sign in to do this"
 	msgNotClaimant   = "Only a signed-in customer can claim a guest's conversations"
 	msgOtherOrgGuest = "guestToken is a guest's of another organization"
+	msgNotRecipient  = "Only the conversation's participants can acknowledge its messages"
+	msgStoreNotFound = "Store not found"
+	msgStaffOrAdmins = "Only a store's staff or support can open a store support conversation"
 )
 
 type accessRow struct {
@@ -116,12 +121,16 @@ func accessRules() []accessRow {
 	pageArgs := func(x accessTarget) map[string]any {
 		return map[string]any{"conversationId": x.conv, "paginationOpts": map[string]any{"numItems": 10}}
 	}
+	inboxPageArgs := func(accessTarget) map[string]any {
+		return map[string]any{"paginationOpts": map[string]any{"numItems": 10}}
+	}
 	transferArgs := func(x accessTarget) map[string]any {
 		return map[string]any{"conversationId": x.conv, "toAdminId": schema.DemoAdmin2ID}
 	}
 	groupArgs := func(x accessTarget) map[string]any {
 		return map[string]any{"participantIds": []string{x.user}, "title": "Access"}
 	}
+	directArgs := func(x accessTarget) map[string]any { return map[string]any{"userId": x.user} }
 	editArgs := func(x accessTarget) map[string]any {
 		return map[string]any{"messageId": x.msg, "content": "edited for the access check"}
 	}
@@ -132,7 +141,11 @@ func accessRules() []accessRow {
 	subjectArgs := func(x accessTarget) map[string]any {
 		return map[string]any{"conversationId": x.conv, "subject": "Access check " + time.Now().Format(time.RFC3339Nano)}
 	}
+	deliverArgs := func(x accessTarget) map[string]any {
+		return map[string]any{"conversationId": x.conv, "upToMessageId": x.msg}
+	}
 	searchArgs := func(x accessTarget) map[string]any { return map[string]any{"query": "help", "conversationId": x.conv} }
+	storeSupportArgs := func(x accessTarget) map[string]any { return map[string]any{"storeId": x.store} }
 	// The target message was just sent: within the edit window.
 	fresh := func(e *env, x accessTarget) {
 		e.exec(`UPDATE messages SET created_at = clock_timestamp() WHERE id = $1`, x.msg)
@@ -184,6 +197,7 @@ func accessRules() []accessRow {
 		{label: "getMessagesPaginated", variant: storeConv, args: pageArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404, 404}},
 		{label: "getMessagesPaginated", variant: supportConv, args: pageArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404, 404}},
 		{label: "getConversations", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200, 200}},
+		{label: "getConversationsPaginated", variant: noConv, args: inboxPageArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200, 200}},
 		{label: "getUnreadCount", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200, 200}},
 		{label: "canChatWithStore", variant: noConv, args: func(accessTarget) map[string]any { return map[string]any{"storeId": schema.DemoStoreID} },
 			want: codes{200, 200, 403, 403, 403, 401, 404, 403, 403}, notFound: "Store not found", guestForbidden: msgGuest},
@@ -213,6 +227,12 @@ func accessRules() []accessRow {
 		{label: "getConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404, 404}},
 		{label: "getMessages", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404, 404}},
 		{label: "getMessagesPaginated", variant: groupConv, args: pageArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404, 404}},
+		{label: "markDelivered", variant: storeConv, args: deliverArgs, want: codes{200, 404, 200, 404, 403, 401, 404, 404, 404}, forbidden: msgNotRecipient},
+		{label: "markDelivered", variant: supportConv, args: deliverArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404, 404}},
+		{label: "markDelivered", variant: groupConv, args: deliverArgs, want: codes{200, 404, 200, 404, 403, 401, 404, 404, 404}, forbidden: msgNotRecipient},
+		{label: "getParticipants", variant: storeConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404, 404}},
+		{label: "getParticipants", variant: supportConv, args: conversationArgs, want: codes{200, 404, 404, 404, 200, 401, 404, 404, 404}},
+		{label: "getParticipants", variant: groupConv, args: conversationArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404, 404}},
 		{label: "transferConversation", variant: groupConv, args: transferArgs, want: codes{403, 404, 403, 404, 400, 401, 404, 404, 404}},
 		{label: "blockConversation", variant: groupConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401, 404, 404, 404}},
 		{label: "unblockConversation", variant: groupConv, args: conversationArgs, want: codes{403, 404, 403, 404, 200, 401, 404, 404, 404}, prepare: blocked},
@@ -220,6 +240,20 @@ func accessRules() []accessRow {
 		{label: "reopenConversation", variant: groupConv, args: conversationArgs, want: codes{200, 404, 403, 404, 200, 401, 404, 404, 404}, forbidden: msgNotGroupClose, prepare: closed},
 		{label: "createGroupConversation", variant: noConv, args: groupArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404, 403}, notFound: msgUserNotFound, forbidden: msgGuest},
 		{label: "getGroupConversations", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200, 200}},
+		{label: "getOrCreateDirectChannel", variant: noConv, args: directArgs, want: codes{200, 404, 200, 404, 200, 401, 404, 404, 403}, notFound: msgUserNotFound, guestForbidden: msgGuest},
+		{label: "getDirectChannels", variant: noConv, args: noArgs, want: codes{200, 200, 200, 200, 200, 401, 200, 200, 200}},
+		{label: "createOrGetStoreSupportConversation", variant: storeSupportConv, args: storeSupportArgs, want: codes{403, 403, 200, 404, 200, 401, 403, 404, 403}, notFound: msgStoreNotFound, forbidden: msgStaffOrAdmins},
+		{label: "sendMessage", variant: storeSupportConv, args: sendArgs("text"), want: codes{404, 404, 200, 404, 200, 401, 404, 404, 404}},
+		{label: "markMessagesAsRead", variant: storeSupportConv, args: conversationArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404, 404}},
+		{label: "markDelivered", variant: storeSupportConv, args: deliverArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404, 404}},
+		{label: "getMessages", variant: storeSupportConv, args: conversationArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404, 404}},
+		{label: "getConversation", variant: storeSupportConv, args: conversationArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404, 404}},
+		{label: "getParticipants", variant: storeSupportConv, args: conversationArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404, 404}},
+		{label: "searchMessages", variant: storeSupportConv, args: searchArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404, 404}},
+		{label: "updateTypingStatus", variant: storeSupportConv, args: typingArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404, 404}},
+		{label: "transferConversation", variant: storeSupportConv, args: transferArgs, want: codes{404, 404, 403, 404, 200, 401, 404, 404, 404}},
+		{label: "closeConversation", variant: storeSupportConv, args: conversationArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404, 404}},
+		{label: "reopenConversation", variant: storeSupportConv, args: conversationArgs, want: codes{404, 404, 200, 404, 200, 401, 404, 404, 404}, prepare: closed},
 		{label: "closeConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 200, 404, 200, 401, 404, 404, 404}, forbidden: msgNotCloser},
 		{label: "closeConversation", variant: supportConv, args: conversationArgs, want: codes{403, 404, 404, 404, 200, 401, 404, 404, 404}, forbidden: msgNotCloser},
 		{label: "reopenConversation", variant: storeConv, args: conversationArgs, want: codes{403, 404, 200, 404, 200, 401, 404, 404, 404}, forbidden: msgNotCloser, prepare: closed},
@@ -266,7 +300,8 @@ type accessFixture struct {
 }
 
 func (f *accessFixture) conversations() []string {
-	return []string{f.targets[storeConv].conv, f.targets[supportConv].conv, f.targets[groupConv].conv, f.targets[guestConv].conv, f.janeSupport}
+	return []string{f.targets[storeConv].conv, f.targets[supportConv].conv, f.targets[groupConv].conv, f.targets[guestConv].conv,
+		f.targets[storeSupportConv].conv, f.janeSupport}
 }
 
 func newAccessFixture(e *env) *accessFixture {
@@ -278,6 +313,7 @@ func newAccessFixture(e *env) *accessFixture {
 	require.Equal(e.t, chat.Group, group.ConversationType)
 	guestSupport := must[chat.ConversationRef](e.t)(e.mutate(guest, "createOrGetConversation", map[string]any{}))
 	require.Equal(e.t, chat.CustomerToAdmin, guestSupport.ConversationType)
+	storeSupport := must[chat.ConversationRef](e.t)(e.mutate(staff, "createOrGetStoreSupportConversation", map[string]any{}))
 	return &accessFixture{
 		targets: map[string]accessTarget{
 			storeConv: {conv: schema.DemoConversationID, msg: schema.DemoMessageID, order: schema.DemoOrderID, store: schema.DemoStoreID},
@@ -287,6 +323,8 @@ func newAccessFixture(e *env) *accessFixture {
 			groupConv: {conv: group.ConversationID, msg: e.send(john, group.ConversationID, "Ten pizzas, please")},
 			guestConv: {conv: guestSupport.ConversationID, msg: e.send(guest, guestSupport.ConversationID, "I need help, as a guest")},
 			noConv:    {user: schema.DemoStaff2ID},
+			storeSupportConv: {conv: storeSupport.ConversationID, msg: e.send(staff, storeSupport.ConversationID, "Can you help with payouts?"),
+				store: schema.DemoStoreID},
 		},
 		nonexistent: accessTarget{conv: "conv-nope", msg: "msg-nope", order: "order-nope", store: schema.DemoStoreID, user: "user-nope"},
 		janeSupport: janeSupport.ConversationID,
@@ -310,7 +348,7 @@ func (f *accessFixture) reset(e *env) {
 	e.exec(`UPDATE messages SET is_deleted = false, deleted_at = NULL, deleted_by = NULL, is_read = false, read_at = NULL
 		WHERE conversation_id = ANY($1)`, convs)
 	e.exec(`UPDATE conversations SET status = 'active', is_blocked = false,
-		assigned_admin_id = CASE WHEN conversation_type = 'customer_to_admin' THEN $2 END
+		assigned_admin_id = CASE WHEN conversation_type IN ('customer_to_admin', 'store_to_admin') THEN $2 END
 		WHERE id = ANY($1)`, convs, schema.DemoAdminID)
 }
 
@@ -438,7 +476,8 @@ func TestAccessRules(t *testing.T) {
 	t.Run("getConversations", func(t *testing.T) {
 		e := &env{t: t, pool: e.pool}
 		fx.reset(e)
-		store, support, guestSupport := fx.targets[storeConv].conv, fx.targets[supportConv].conv, fx.targets[guestConv].conv
+		store, support, storeSupport, guestSupport := fx.targets[storeConv].conv, fx.targets[supportConv].conv,
+			fx.targets[storeSupportConv].conv, fx.targets[guestConv].conv
 		list := func(id *functions.Identity) map[string]chat.ConversationDoc {
 			docs := must[[]chat.ConversationDoc](t)(e.query(id, "getConversations", map[string]any{}))
 			out := make(map[string]chat.ConversationDoc, len(docs))
@@ -454,28 +493,32 @@ func TestAccessRules(t *testing.T) {
 			excludes []string
 			own      func(chat.ConversationDoc) bool
 		}{
-			{"C", john, []string{store, support}, []string{fx.janeSupport, guestSupport},
+			{"C", john, []string{store, support}, []string{fx.janeSupport, storeSupport, guestSupport},
 				func(d chat.ConversationDoc) bool { return d.CustomerID == schema.DemoCustomerID }},
-			{"OC", jane, []string{fx.janeSupport}, []string{store, support},
+			{"OC", jane, []string{fx.janeSupport}, []string{store, support, storeSupport},
 				func(d chat.ConversationDoc) bool { return d.CustomerID == schema.DemoOtherCustomerID }},
-			{"S", staff, []string{store}, []string{support, fx.janeSupport},
+			{"S", staff, []string{store, storeSupport}, []string{support, fx.janeSupport},
 				func(d chat.ConversationDoc) bool {
-					return d.ConversationType == chat.CustomerToStore && d.StoreID != nil && *d.StoreID == schema.DemoStoreID
+					return (d.ConversationType == chat.CustomerToStore || d.ConversationType == chat.StoreToAdmin) &&
+						d.StoreID != nil && *d.StoreID == schema.DemoStoreID
 				}},
-			{"OS", burger, nil, []string{store, support, fx.janeSupport},
+			{"OS", burger, nil, []string{store, support, fx.janeSupport, storeSupport},
 				func(d chat.ConversationDoc) bool {
-					return d.ConversationType == chat.CustomerToStore && d.StoreID != nil && *d.StoreID == schema.DemoClosedStoreID
+					return (d.ConversationType == chat.CustomerToStore || d.ConversationType == chat.StoreToAdmin) &&
+						d.StoreID != nil && *d.StoreID == schema.DemoClosedStoreID
 				}},
-			{"A", admin, []string{support, fx.janeSupport, guestSupport}, []string{store},
-				func(d chat.ConversationDoc) bool { return d.ConversationType == chat.CustomerToAdmin }},
+			{"A", admin, []string{support, fx.janeSupport, storeSupport, guestSupport}, []string{store},
+				func(d chat.ConversationDoc) bool {
+					return d.ConversationType == chat.CustomerToAdmin || d.ConversationType == chat.StoreToAdmin
+				}},
 			// A guest's list is its own support conversation, marked as a guest's.
-			{"G", guest, []string{guestSupport}, []string{store, support, fx.janeSupport},
+			{"G", guest, []string{guestSupport}, []string{store, support, fx.janeSupport, storeSupport},
 				func(d chat.ConversationDoc) bool { return d.CustomerID == guest.Subject && d.CustomerIsGuest }},
 			// Another org's lists hold none of the default org's (only what
 			// the cells above started there: John's acme support conversation).
-			{"XC", johnAcme, nil, []string{store, support, fx.janeSupport, guestSupport},
+			{"XC", johnAcme, nil, []string{store, support, fx.janeSupport, storeSupport, guestSupport},
 				func(d chat.ConversationDoc) bool { return d.CustomerID == schema.DemoCustomerID }},
-			{"XA", acmeAdmin, nil, []string{store, support, fx.janeSupport, guestSupport},
+			{"XA", acmeAdmin, nil, []string{store, support, fx.janeSupport, storeSupport, guestSupport},
 				func(d chat.ConversationDoc) bool { return d.ConversationType == chat.CustomerToAdmin }},
 		}
 		for _, tt := range tests {
@@ -519,7 +562,7 @@ func TestDocTableIsTheTestedTable(t *testing.T) {
 	require.NotEmpty(t, doc)
 	tested := map[string]bool{}
 	for _, r := range accessRules() {
-		if r.variant != storeConv && r.variant != noConv {
+		if r.variant != storeConv && r.variant != noConv && r.label != "createOrGetStoreSupportConversation" {
 			continue
 		}
 		label := r.label

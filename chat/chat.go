@@ -116,9 +116,11 @@ func Register(r *functions.Registry, cfg Config) {
 	}
 
 	functions.Mutation(r, "shared/chat:createOrGetConversation", createOrGetConversation)
+	functions.Mutation(r, "shared/chat:createOrGetStoreSupportConversation", createOrGetStoreSupportConversation)
 	functions.Mutation(r, "shared/chat:generateUploadUrl", c.generateUploadURL, limit(c.uploads))
 	functions.Mutation(r, "shared/chat:sendMessage", c.sendMessage, limit(c.sends))
 	functions.Mutation(r, "shared/chat:markMessagesAsRead", markMessagesAsRead)
+	functions.Mutation(r, "shared/chat:markDelivered", markDelivered)
 	functions.Mutation(r, "shared/chat:archiveConversation", archiveConversation)
 	functions.Mutation(r, "shared/chat:deleteMessage", deleteMessage)
 	functions.Mutation(r, "shared/chat:editMessage", c.editMessage)
@@ -127,12 +129,14 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Mutation(r, "shared/chat:blockConversation", blockConversation)
 	functions.Mutation(r, "shared/chat:unblockConversation", unblockConversation)
 	functions.Mutation(r, "shared/chat:createGroupConversation", c.createGroupConversation)
+	functions.Mutation(r, "shared/chat:getOrCreateDirectChannel", getOrCreateDirectChannel)
 	functions.Mutation(r, "shared/chat:setConversationSubject", setConversationSubject)
 	functions.Mutation(r, "shared/chat:closeConversation", closeConversation)
 	functions.Mutation(r, "shared/chat:reopenConversation", reopenConversation)
 	functions.Mutation(r, "shared/chat:claimGuestThreads", c.claimGuestThreads)
 
 	functions.Query(r, "shared/chat:getConversations", getConversations, functions.ScopeIdentity(inboxCaller))
+	functions.Query(r, "shared/chat:getConversationsPaginated", getConversationsPaginated, functions.ScopeIdentity(inboxCaller))
 	functions.QueryShared(r, "shared/chat:getConversation", func(c *functions.QueryCtx, a ConversationIDArgs) error {
 		return conversationAccess(c, a.ConversationID)
 	}, getConversation)
@@ -142,7 +146,11 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.QueryShared(r, "shared/chat:getMessagesPaginated", func(c *functions.QueryCtx, a GetMessagesPaginatedArgs) error {
 		return conversationAccess(c, a.ConversationID)
 	}, c.getMessagesPaginated)
+	functions.QueryShared(r, "shared/chat:getParticipants", func(c *functions.QueryCtx, a ConversationIDArgs) error {
+		return conversationAccess(c, a.ConversationID)
+	}, getParticipants)
 	functions.Query(r, "shared/chat:getGroupConversations", getGroupConversations, functions.ScopeIdentity(subjectOnly))
+	functions.Query(r, "shared/chat:getDirectChannels", getDirectChannels, functions.ScopeIdentity(subjectOnly))
 	functions.Query(r, "shared/chat:getUnreadCount", getUnreadCount, functions.ScopeIdentity(inboxCaller))
 	functions.Query(r, "shared/chat:getTypingIndicators", c.getTypingIndicators)
 	functions.Query(r, "shared/chat:getMessageHistory", getMessageHistory)
@@ -152,10 +160,15 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Query(r, "shared/chat:isChatEnabled", isChatEnabled, functions.ScopeIdentity(orgOnly))
 }
 
-// customerSide reports whether id speaks for the customer end of a
-// conversation (customers and guests); store staff and admins are the
-// recipient end.
-func customerSide(id *functions.Identity) bool {
+// customerSide reports whether id speaks for the asking end of a
+// one-to-one conversation of type t (askingSide): a customer or a guest,
+// or a store's staff with support; the others are its recipient end.
+func customerSide(id *functions.Identity, t string) bool { return askingSide(string(id.Role), t) }
+
+// customerRole reports whether id is a customer or a guest (a customer
+// without orders): the conversations it sees are those it is the
+// customer of.
+func customerRole(id *functions.Identity) bool {
 	return id.Role == functions.RoleCustomer || id.Role == functions.RoleGuest
 }
 
@@ -179,12 +192,12 @@ func canSee(id *functions.Identity, c Conversation) bool {
 		return false // nothing crosses orgs
 	case id.Role == functions.RoleAdmin:
 		return true
-	case c.Type == Group:
+	case memberGated(c.Type):
 		return c.Member
-	case customerSide(id):
+	case customerRole(id):
 		return c.CustomerID == id.Subject // a guest's: its own support conversations
 	case id.Role == functions.RoleStore:
-		return c.Type == CustomerToStore && c.StoreID != nil && *c.StoreID == id.StoreID
+		return withStore(c.Type) && c.StoreID != nil && *c.StoreID == id.StoreID
 	}
 	return false
 }
@@ -196,18 +209,18 @@ func isParticipant(id *functions.Identity, c Conversation) bool {
 	switch {
 	case c.OrgID != id.Org:
 		return false
-	case c.Type == Group:
+	case memberGated(c.Type):
 		return c.Member
 	case id.Role == functions.RoleAdmin:
-		return c.Type == CustomerToAdmin
+		return supportType(c.Type)
 	}
 	return canSee(id, c)
 }
 
-// withMember sets a group's Member for the caller (a read of its
+// withMember sets a group's or direct channel's Member for the caller (a read of its
 // participants); other conversations need no read.
 func withMember(ctx context.Context, t tables, id *functions.Identity, c Conversation, err error) (Conversation, error) {
-	if err != nil || c.Type != Group {
+	if err != nil || !memberGated(c.Type) {
 		return c, err
 	}
 	c.Member, err = t.IsMember(ctx, c.ID, id.Subject)
@@ -296,8 +309,9 @@ func inboxCaller(id *functions.Identity) *functions.Identity {
 }
 
 // inbox selects the conversations a caller's lists and totals cover: a
-// customer's (or a guest's) own, a store's, or (admins) every support
-// conversation.
+// customer's (or a guest's) own, a store's (with its customers and with
+// support), or (admins) every support conversation, customers' and
+// stores'.
 func inbox(id *functions.Identity, status string) ConversationFilter {
 	f := ConversationFilter{Status: status, Org: id.Org}
 	switch id.Role {
@@ -306,9 +320,22 @@ func inbox(id *functions.Identity, status string) ConversationFilter {
 	case functions.RoleStore:
 		f.StoreID = id.StoreID
 	case functions.RoleAdmin:
-		f.Type = CustomerToAdmin
+		f.Support = true
 	}
 	return f
+}
+
+// inboxSide is the side whose unread messages a caller's inbox counts: a
+// customer's (or a guest's), a store's (the recipient of its customers,
+// the asking side with support), or support's.
+func inboxSide(id *functions.Identity) Side {
+	switch id.Role {
+	case functions.RoleCustomer, functions.RoleGuest:
+		return SideCustomer
+	case functions.RoleStore:
+		return SideStore
+	}
+	return SideRecipient
 }
 
 // messageTime is the time of a new message in conv, locked for the

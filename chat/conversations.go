@@ -88,7 +88,7 @@ type CreateOrGetConversationArgs struct {
 // ConversationRef is the result of createOrGetConversation.
 type ConversationRef struct {
 	ConversationID   string `json:"conversationId"`
-	ConversationType string `json:"conversationType" ts:"customer_to_store|customer_to_admin|group"`
+	ConversationType string `json:"conversationType" ts:"customer_to_store|customer_to_admin|store_to_admin|group|direct"`
 }
 
 // createOrGetConversation opens (or finds) a customer's conversation: with
@@ -200,17 +200,11 @@ func archiveConversation(c *functions.MutationCtx, a ConversationIDArgs) (functi
 	return functions.Null{}, nil
 }
 
-// GetConversationsArgs are the arguments of getConversations.
-type GetConversationsArgs struct {
-	Status *string `json:"status" ts:"active|archived|closed"`
-	Limit  *int    `json:"limit"`
-}
-
 // ConversationDoc is a conversation as queries return it.
 type ConversationDoc struct {
 	ID               string  `json:"_id"`
 	CreationTime     float64 `json:"_creationTime"`
-	ConversationType string  `json:"conversationType" ts:"customer_to_store|customer_to_admin|group"`
+	ConversationType string  `json:"conversationType" ts:"customer_to_store|customer_to_admin|store_to_admin|group|direct"`
 	// CustomerID and CustomerName are empty for a group, which lists its
 	// people in participants instead.
 	CustomerID   string `json:"customerId"`
@@ -237,6 +231,8 @@ type ConversationDoc struct {
 	CreatedBy    *string          `json:"createdBy,omitempty"`
 	Participants []ParticipantDoc `json:"participants,omitempty"`
 	UnreadCount  *int             `json:"unreadCount,omitempty"`
+	// ChannelKey is a direct channel's key, direct:<idA>:<idB>.
+	ChannelKey *string `json:"channelKey,omitempty"`
 }
 
 // OrderSummary is the order a conversation is about.
@@ -258,57 +254,12 @@ func conversationDoc(x InboxRow) ConversationDoc {
 		UnreadCountCustomer: x.Unread.Customer, UnreadCountRecipient: x.Unread.Recipient,
 		Title: cv.Title, CreatedBy: cv.CreatedBy, Subject: cv.Subject,
 	}
-	if cv.Type == Group {
+	if memberGated(cv.Type) {
 		// One-to-one counters mean nothing in a group, whose read state
 		// is per member: getGroupConversations' unreadCount.
 		d.UnreadCountCustomer, d.UnreadCountRecipient = 0, 0
 	}
 	return d
-}
-
-// getConversations lists the caller's conversations, newest activity
-// first: a customer's own, a store's, or (admins) every support one.
-func getConversations(c *functions.QueryCtx, a GetConversationsArgs) ([]ConversationDoc, error) {
-	id, err := requireIdentity(c.Identity())
-	if err != nil {
-		return nil, err
-	}
-	status, limit, err := listArgs(a.Status, a.Limit)
-	if err != nil {
-		return nil, err
-	}
-	f := inbox(id, status)
-	f.Limit = limit
-	rows, err := tables{c.DB}.Inbox(c.Ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	docs := make([]ConversationDoc, len(rows))
-	for i, x := range rows {
-		docs[i] = conversationDoc(x)
-	}
-	return docs, nil
-}
-
-// listArgs checks a conversation list's status (default "active") and
-// limit (default DefaultConversationLimit, at most MaxConversationLimit).
-func listArgs(st *string, lim *int) (status string, limit int, err error) {
-	status, limit = "active", DefaultConversationLimit
-	if st != nil {
-		switch *st {
-		case "active", "archived", "closed":
-			status = *st
-		default:
-			return "", 0, functions.Invalid(`status must be "active", "archived" or "closed", got %q`, *st)
-		}
-	}
-	if lim != nil {
-		if *lim < 1 {
-			return "", 0, functions.Invalid("limit must be at least 1, got %d", *lim)
-		}
-		limit = min(*lim, MaxConversationLimit)
-	}
-	return status, limit, nil
 }
 
 // getConversation returns one conversation with its people and order. It
@@ -322,12 +273,13 @@ func getConversation(c *functions.QueryCtx, a ConversationIDArgs) (ConversationD
 		return ConversationDoc{}, ErrConversationNotFound
 	}
 	conv, d := rows[0].Conversation, conversationDoc(rows[0])
-	if conv.Type == Group {
+	if memberGated(conv.Type) {
 		members, err := tables{c.DB}.Participants(c.Ctx, []string{conv.ID})
 		if err != nil {
 			return ConversationDoc{}, err
 		}
 		d.Participants = participantDocs(members[conv.ID])
+		d.ChannelKey = channelKeyOf(conv.Type, members[conv.ID])
 	}
 	if conv.OrderID != nil {
 		o, err := c.DB.Order(c.Ctx, *conv.OrderID)

@@ -39,6 +39,7 @@
 //
 //	function                     C    OC   S    OS   A    N    XC   XA   G    notes
 //	createOrGetConversation      200  404  403  403  403  401  404  403  403  OC, XC: "Order not found" (not their order, or not in their org); G: 403 with an order or a store, {} opens its support conversation
+//	createOrGetStoreSupportConversation  403  403  200  404  200  401  403  404  403  with S's store; OS, XA: "Store not found"; see # Store support; G: 403, as customers
 //	sendMessage (text)           200  404  200  404  403  401  404  404  404  A: 200 in support; S: 404 in support; group: as store
 //	sendMessage (system)         400  400  400  400  200  401  400  404  400  "system" is for admins only
 //	sendMessage (image)          200  404  200  404  403  401  404  404  404  as text; the file must be the caller's own unattached upload
@@ -48,6 +49,8 @@
 //	getMessageHistory            200  404  200  404  200  401  404  404  404  whoever sees the conversation; S: 404 in support
 //	searchMessages               200  404  200  404  200  401  404  404  404  with conversationId; without, each searches what they may see; S: 404 in support
 //	markMessagesAsRead           200  404  200  404  403  401  404  404  404  A: 200 in support; S: 404 in support; group: as store
+//	markDelivered                200  404  200  404  403  401  404  404  404  as markMessagesAsRead; see # Delivery; G: 200 in its own support conversation
+//	getParticipants              200  404  200  404  200  401  404  404  404  whoever sees the conversation; S: 404 in support; G: 200 in its own support conversation
 //	archiveConversation          200  404  200  404  200  401  404  404  404  S: 404 in support
 //	deleteMessage (C's message)  200  404  403  404  200  401  404  404  404  only the sender or an admin; S: 404 in support
 //	updateTypingStatus           200  404  200  404  403  401  404  404  404  A: 200 in support; S: 404 in support; group: as store
@@ -55,9 +58,12 @@
 //	getConversation              200  404  200  404  200  401  404  404  404  S: 404 in support; a group's lists its participants
 //	getMessages                  200  404  200  404  200  401  404  404  404  S: 404 in support
 //	getMessagesPaginated         200  404  200  404  200  401  404  404  404  S: 404 in support
-//	getConversations             200  200  200  200  200  401  200  200  200  each sees their own list (one-to-one conversations); G: its support conversations
+//	getConversations             200  200  200  200  200  401  200  200  200  each sees their own list (one-to-one conversations); see # Inboxes; G: its support conversations
+//	getConversationsPaginated    200  200  200  200  200  401  200  200  200  as getConversations, a page at a time
 //	getUnreadCount               200  200  200  200  200  401  200  200  200  each sees their own total (one-to-one conversations)
 //	getGroupConversations        200  200  200  200  200  401  200  200  200  each sees the groups they are in
+//	getOrCreateDirectChannel     200  404  200  404  200  401  404  404  403  with S's colleague; see # Direct channels for who may write to whom; G: 403, guests have no direct channels (A naming one: 403)
+//	getDirectChannels            200  200  200  200  200  401  200  200  200  each sees their own direct channels
 //	createGroupConversation      200  404  200  404  200  401  404  404  403  adding S's colleague; see # Groups for whom each may add; XC, XA: another org's user; G: 403, guests join no group (A adding one: 403)
 //	canChatWithStore             200  200  403  403  403  401  404  403  403  customers only; XC: "Store not found" (another org's); G: 403
 //	setConversationSubject       200  404  200  404  200  401  404  404  404  those who speak in it, and admins; posts a notice; S: 404 in support
@@ -70,50 +76,94 @@
 //	                                                                          group: its creator (C 200) and admins, S 403
 //	claimGuestThreads            200  200  403  403  403  401  400  403  403  customers only, with a guest token of their org (XC: 400); see # Guests
 //
+// In a store ↔ support thread (store_to_admin, Pizza Palace's) the store's
+// staff (S) and admins (A) speak, as a customer and admins do in a support
+// conversation, and nobody else sees it: C, OC, OS, XC, XA, G 404. Tested so
+// for sendMessage, markMessagesAsRead, markDelivered, getMessages,
+// getConversation, getParticipants, searchMessages, updateTypingStatus,
+// closeConversation and reopenConversation (S and A 200) and
+// transferConversation (A 200, S 403).
+//
 // # Guests
 //
-// A guest is a visitor without an account (a shop's chat widget; seed
-// 001's guest_id_for_live_chat) with a short-lived token that Parley mints
-// itself (POST /api/guest, package internal/guestauth; role guest, a
-// subject of its own, "guest_…"; package jwtauth says why no other token
-// can pose as one). A guest is a customer without orders: it opens its
-// support conversation with createOrGetConversation({}) (with an orderId
-// or storeId: 403 "Guests can only chat with support: sign in to do
-// this"), and there sends (text, locations, meetings), edits, deletes,
-// types, marks read, archives, sets the subject and reads as the
-// conversation's customer does; lists, totals and search cover its own
-// conversations. Its messages and typing speak for the customer side
-// (senderType and userType "customer"); its name is the token's. A guest
-// cannot reach another guest's conversation, nor any other (404, as
-// anyone outside one). Store conversations, groups (starting one, or
-// being added to one: only an admin could name a guest, 403), uploads
-// (generateUploadUrl: anonymous storage for anyone) and canChatWithStore
-// are 403 for guests. Lists show a guest's conversations with
-// customerIsGuest.
+// A guest is a visitor without an account (a shop's chat widget; seed 001's
+// guest_id_for_live_chat) with a short-lived token that Parley mints itself
+// (POST /api/guest, package internal/guestauth; role guest, a subject of
+// its own, "guest_…"; package jwtauth says why no other token can pose as
+// one). A guest is a customer without orders: it opens its support
+// conversation with createOrGetConversation({}) (with an orderId or
+// storeId: 403 "Guests can only chat with support: sign in to do this"),
+// and there sends (text, locations, meetings), edits, deletes, types, marks
+// read, acknowledges delivery (markDelivered), archives, sets the subject
+// and reads (getParticipants too) as the conversation's customer does;
+// lists, totals and search cover its own conversations. Its messages and
+// typing speak for the customer side (senderType and userType "customer");
+// its name is the token's. A guest cannot reach another guest's
+// conversation, nor any other (404, as anyone outside one). Store
+// conversations, store ↔ support threads, groups (starting one, or being
+// added to one: only an admin could name a guest, 403), direct channels
+// (opening one, or being named in one: only an admin could, 403;
+// getDirectChannels lists none), uploads (generateUploadUrl: anonymous
+// storage for anyone) and canChatWithStore are 403 for guests. Lists show a
+// guest's conversations with customerIsGuest.
 //
-// claimGuestThreads({guestToken}) is how a guest who signs in keeps what
-// it said: a customer calls it with the token it had as a guest, which
-// must verify as a guest's (Config.Guests: signature, expiry, role) of the
+// claimGuestThreads({guestToken}) is how a guest who signs in keeps what it
+// said: a customer calls it with the token it had as a guest, which must
+// verify as a guest's (Config.Guests: signature, expiry, role) of the
 // caller's org (else 400 naming guestToken and why: "guestToken: token
 // expired"). In the mutation's one transaction every conversation of the
-// guest's becomes the customer's: its customer, the guest's participant
-// row and the guest's messages (their sender, and who deleted or edited
-// them); a conversation the customer already has about the same subject
-// (type, store, order: its support conversation) takes the guest's
-// instead — the messages move there with their times, interleaving in
-// time order, the participants join with the later read state, the later
-// last message and preview win, the conversation stays active if either
-// was and blocked if either was, and the emptied guest conversation is
-// deleted. The unread counters follow the moved messages (their triggers
-// count a row out of one conversation and into the other), and every live
-// query sees the move: its rows change (REPLICA IDENTITY FULL carries the
-// old customer and conversation to the guest's subscriptions, which then
-// answer 404). Nothing is lost or counted twice. It returns
-// {claimedConversationIds, movedMessages, threads: [{guestConversationId,
-// conversationId, merged, messages}]}; claiming again finds nothing left
-// and returns none. The guest's token still opens a new support
-// conversation until it expires, never a claimed one. The chat switch
-// does not stop a claim, which keeps what was said and sends nothing.
+// guest's becomes the customer's: its customer, the guest's participant row
+// and the guest's messages (their sender, and who deleted or edited them);
+// a conversation the customer already has about the same subject (type,
+// store, order: its support conversation) takes the guest's instead — the
+// messages move there with their times, interleaving in time order, the
+// participants join with the later read and delivery state, the later last
+// message and preview win, the conversation stays active if either was and
+// blocked if either was, and the emptied guest conversation is deleted. The
+// unread counters follow the moved messages (their triggers count a row out
+// of one conversation and into the other), and every live query sees the
+// move: its rows change (REPLICA IDENTITY FULL carries the old customer and
+// conversation to the guest's subscriptions, which then answer 404).
+// Nothing is lost or counted twice. It returns {claimedConversationIds,
+// movedMessages, threads: [{guestConversationId, conversationId, merged,
+// messages}]}; claiming again finds nothing left and returns none. The
+// guest's token still opens a new support conversation until it expires,
+// never a claimed one. The chat switch does not stop a claim, which keeps
+// what was said and sends nothing.
+//
+// # Inboxes
+//
+// getConversations({status?, limit?, kind?, orderId?, storeId?,
+// unreadOnly?}) lists the caller's one-to-one conversations of one status
+// ("active" unless given), newest activity first: a customer's own, their
+// store's for its staff (with its customers and with support), every
+// support conversation of the org for admins (customers' and stores'). The
+// filters only narrow that list: kind ("customer_to_store",
+// "customer_to_admin" or "store_to_admin"), orderId (about that order),
+// storeId (with that store; customers' support conversations have none),
+// unreadOnly (those where the caller's side has unread messages:
+// unreadCountCustomer for the asking side — customers, and a store in its
+// threads with support — unreadCountRecipient for the answering side — a
+// store's staff with its customers, admins). getUnreadCount sums the same
+// counts. A filter outside the
+// caller's list (an admin's kind "customer_to_store", another store's
+// storeId, someone else's order) lists nothing, as a filter that matches
+// nothing does: it tells nobody what exists. A malformed one is 400,
+// naming the argument. getConversationsPaginated({paginationOpts, status?,
+// kind?, orderId?, storeId?, unreadOnly?}) takes the same filters and
+// answers usePaginatedQuery ({page, isDone, continueCursor, splitCursor?,
+// pageStatus?}) as getMessagesPaginated does: keyset pages on (latest
+// activity, id), so no inbox has a load cap, and a page that has run keeps
+// its range, growing and shrinking in place. A conversation with a new
+// message moves to the top: it leaves its page and joins the first (whose
+// range has no newer bound) while every page's bounds stay, so nothing is
+// shown twice or skipped. Both are live: a conversation entering or
+// leaving a filter (a message arrives, the caller's side reads, a status
+// changes) re-runs them. A store's staff share one instance per arguments,
+// as do a support team's admins. Indexes conversations_store_inbox and
+// conversations_type_inbox walk a store's or support's list from a page's
+// cursor; conversations_order serves orderId, and a list filtered by order
+// depends on that order's conversations only.
 //
 // # Groups
 //
@@ -139,6 +189,77 @@
 // whatever the senders' clocks. Archiving a group (any member, or an
 // admin) archives it for every member, as for any conversation; a new
 // message brings it back.
+//
+// # Store support
+//
+// createOrGetStoreSupportConversation({storeId?, orderId?}) opens (or
+// finds) the thread between a store's staff and the marketplace's support
+// (store_to_admin; seed 000's vendor ↔ admin): one per store and order, or
+// per store without one. Staff open their own store's (storeId defaults
+// to it; another store is 404 "Store not found"); admins name the store
+// (400 without storeId); customers are 403. orderId must be an order of
+// that store (404 "Order not found"). The thread has a store and no
+// customer; in it the store is the asking side, as a customer is in a
+// support conversation: its staff's messages count in
+// unreadCountRecipient (what support has not read), support's in
+// unreadCountCustomer (what the store has not read), and each side marks
+// the other's read. Admins take it by answering (assignedAdminId), transfer
+// it, block it; the store's staff and admins close it. The store's chat
+// switch does not apply (it is the store's chat with customers); the
+// org's does. It is in the store's inbox and in support's.
+//
+// # Direct channels
+//
+// getOrCreateDirectChannel({userId}) returns the direct channel of the
+// caller and userId (seed 001), creating it the first time: one per pair
+// of users of an org, whichever of the two asks, found by its key
+// direct:<idA>:<idB> (the ids in byte order; ConversationDoc.channelKey).
+// Who may write to whom: anyone to an admin of their org (support), admins
+// to anyone; otherwise as for adding to a group (a customer, staff of a
+// store they may message; staff, their colleagues). Any other user is 404
+// "User not found: <id>". The two are its participants, as in a group:
+// only they see it and speak in it, with read positions of their own;
+// admins moderate it (see it, block, close), and either of the two may
+// close it. getDirectChannels({status?, limit?}) lists the caller's, each
+// with both participants and the caller's own unreadCount; the
+// one-to-one lists and totals do not include them.
+//
+// # Delivery
+//
+// Seed 003's sent → delivered → read, per recipient. markDelivered
+// ({conversationId, upToMessageId}) says one of the caller's clients has
+// received the conversation's messages up to that one: it moves the
+// caller's delivered position (conversation_participants.delivered_up_to,
+// a message's creation time) forward, never back, in one statement per
+// batch, and writes nothing when the position is already there (another
+// of the caller's clients was first). @parley/client's useChat and the web
+// app call it when a result brings messages of others; staff and support
+// who acknowledge become participants, as when they send or read. In
+// getMessages and getMessagesPaginated, every message but notices and
+// deleted ones has a status: "read" when the other side read it (a group:
+// every other participant), "delivered" when a client of the other side
+// has it (a group: of every other participant; what was read was
+// received), else "sent"; in a group, deliveredTo and readBy name the
+// others it has reached. In a group or direct channel, receipts say for
+// each other participant when it reached them (deliveredAt) and when they
+// read it (readAt): each move of a position there is also a row of
+// receipt_marks (the new position and its time), and a message's time is
+// that of the first mark that reached it, which later marks do not move.
+// (One-to-one conversations keep readAt on the message itself.) A state
+// change re-runs the thread's page once, for everyone watching it.
+//
+// # Participants
+//
+// getParticipants({conversationId}) lists who takes part (seed 000's
+// participant model: the customer from creation, store staff and support
+// from their first send, read or acknowledgement, a group's members),
+// with lastReadAt, lastDeliveredAt, lastSeenAt and isOnline. Activity is
+// kept in user_activity by package internal/activity from every
+// authenticated call and open session, written at most once per user per
+// 30 seconds (going online or offline at once), in one statement per
+// second for all users; a user is online while one of their sessions is
+// open, and goes offline, live, when the last closes or its node stops
+// vouching for it.
 //
 // # Edits and meetings
 //
@@ -226,6 +347,15 @@
 // which are moderation and always get through. closeConversation (with an
 // optional reason, at most 500 characters) and reopenConversation post a
 // system message saying who closed or reopened it, and why.
+//
+// Notices (system messages) also say who created a group, who transferred
+// a conversation to whom, who blocked or unblocked it, who changed its
+// subject, and who joined: the first admin to answer a support
+// conversation (a customer's or a store's) takes it, and "<name> joined
+// the conversation" comes just before the answer. A join notice is posted
+// read (it asks nothing of anyone, so no unread count shows it). Staff
+// answering their store's conversations join it silently (as participants
+// only: a notice there would cost the busiest path a statement).
 //
 // # Rate limits
 //

@@ -26,6 +26,7 @@ var (
 	ErrAlreadyAssigned      = functions.Conflict("Conversation is already assigned to that admin")
 	ErrGuest                = functions.Forbidden("Guests can only chat with support: sign in to do this")
 	ErrGuestInGroup         = functions.Forbidden("Guests cannot be added to a group")
+	ErrGuestDirect          = functions.Forbidden("Guests have no direct channels: they chat with support in their support conversation")
 	ErrGuestsOff            = functions.Forbidden("Guest access is disabled")
 	ErrNotClaimant          = functions.Forbidden("Only a signed-in customer can claim a guest's conversations")
 )

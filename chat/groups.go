@@ -187,8 +187,14 @@ func getGroupConversations(c *functions.QueryCtx, a GetGroupConversationsArgs) (
 	if err != nil {
 		return nil, err
 	}
+	return memberLists(c, id, Group, status, limit)
+}
+
+// memberLists lists the groups or direct channels (convType) id takes part
+// in, each with its participants and id's own unread count.
+func memberLists(c *functions.QueryCtx, id *functions.Identity, convType, status string, limit int) ([]ConversationDoc, error) {
 	t := tables{c.DB}
-	rows, err := t.Groups(c.Ctx, id.Org, id.Subject, status, limit)
+	rows, err := t.Groups(c.Ctx, id.Org, id.Subject, convType, status, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +211,7 @@ func getGroupConversations(c *functions.QueryCtx, a GetGroupConversationsArgs) (
 		docs[i] = conversationDoc(InboxRow{Conversation: x.Conversation})
 		docs[i].Participants = participantDocs(members[x.ID])
 		docs[i].UnreadCount = &rows[i].Unread
+		docs[i].ChannelKey = channelKeyOf(convType, members[x.ID])
 	}
 	return docs, nil
 }

@@ -83,7 +83,7 @@ func TestGuestChatsWithSupport(t *testing.T) {
 	require.Equal(t, chat.TypingIndicator{UserID: ada.Subject, UserType: "customer", UserName: "Ada (guest)", LastTypingAt: typing[0].LastTypingAt}, typing[0])
 
 	msgs := e.page(ada, conv)
-	require.Len(t, msgs, 2)
+	require.Len(t, msgs, 3, "the guest's, support's join notice, support's answer")
 	require.Equal(t, ada.Subject, msgs[0].SenderID)
 	require.Equal(t, "customer", msgs[0].SenderType)
 	require.Equal(t, "Ada (guest)", msgs[0].SenderName)
@@ -129,6 +129,23 @@ func TestGuestChatsWithSupport(t *testing.T) {
 	// An admin cannot put a guest in a group.
 	_, err = e.mutate(admin, "createGroupConversation", map[string]any{"participantIds": []string{ada.Subject}})
 	requireCode(t, err, 403, "Guests cannot be added to a group")
+	// Nor open a direct channel with one; a customer does not find one; a
+	// guest opens none.
+	_, err = e.mutate(admin, "getOrCreateDirectChannel", map[string]any{"userId": ada.Subject})
+	requireCode(t, err, 403, "Guests have no direct channels: they chat with support in their support conversation")
+	_, err = e.mutate(john, "getOrCreateDirectChannel", map[string]any{"userId": ada.Subject})
+	requireCode(t, err, 404, "User not found: "+ada.Subject)
+	_, err = e.mutate(ada, "getOrCreateDirectChannel", map[string]any{"userId": schema.DemoAdminID})
+	requireCode(t, err, 403, "Guests can only chat with support: sign in to do this")
+	require.Empty(t, must[[]chat.ConversationDoc](t)(e.query(ada, "getDirectChannels", map[string]any{})))
+	// Its own thread's participants and delivery are its to see and move.
+	parts := must[[]chat.ParticipantInfo](t)(e.query(ada, "getParticipants", map[string]any{"conversationId": conv}))
+	require.Len(t, parts, 2)
+	_, err = e.query(bob, "getParticipants", map[string]any{"conversationId": conv})
+	requireCode(t, err, 404, "Conversation not found")
+	_, err = e.mutate(bob, "markDelivered", map[string]any{"conversationId": conv, "upToMessageId": msgs[2].ID})
+	requireCode(t, err, 404, "Conversation not found")
+	must[any](t)(e.mutate(ada, "markDelivered", map[string]any{"conversationId": conv, "upToMessageId": msgs[2].ID}))
 	// Nor does a guest name a store or an order.
 	_, err = e.mutate(ada, "createOrGetConversation", map[string]any{"storeId": schema.DemoStoreID})
 	requireCode(t, err, 403, "Guests can only chat with support: sign in to do this")
@@ -158,8 +175,9 @@ func TestClaimGuestThreads(t *testing.T) {
 
 		customer := &functions.Identity{Subject: "cust-ada", Role: functions.RoleCustomer, Name: "Ada Lovelace"}
 		got := e.claim(customer, token)
-		require.Equal(t, chat.ClaimResult{ClaimedConversationIDs: []string{conv}, MovedMessages: 3,
-			Threads: []chat.ClaimedThread{{GuestConversationID: conv, ConversationID: conv, Messages: 3}}}, got)
+		// The guest's three and support's join notice.
+		require.Equal(t, chat.ClaimResult{ClaimedConversationIDs: []string{conv}, MovedMessages: 4,
+			Threads: []chat.ClaimedThread{{GuestConversationID: conv, ConversationID: conv, Messages: 4}}}, got)
 
 		after := e.page(customer, conv)
 		require.Len(t, after, len(before))
@@ -218,12 +236,18 @@ func TestClaimGuestThreads(t *testing.T) {
 		var order []string
 		order = append(order, e.send(john, johnConv, "1 john"))
 		order = append(order, e.send(bob, guestConv, "2 guest"))
-		order = append(order, e.send(admin, johnConv, "3 admin to john"))
+		three := e.send(admin, johnConv, "3 admin to john")
+		joined := e.page(admin, johnConv)[1]
+		require.Equal(t, "Parley Support joined the conversation", joined.Content)
+		order = append(order, joined.ID, three)
+		// The admin joins the guest's too: the merge keeps one notice of it.
 		order = append(order, e.send(admin, guestConv, "4 admin to guest"))
 		order = append(order, e.send(bob, guestConv, "5 guest again"))
 		must[any](t)(e.mutate(admin, "markMessagesAsRead", map[string]any{"conversationId": guestConv}))
 		must[any](t)(e.mutate(admin, "setConversationSubject", map[string]any{"conversationId": guestConv, "subject": "Late parcel"}))
-		order = append(order, e.page(admin, guestConv)[3].ID) // the subject's notice
+		guestMsgs := e.page(admin, guestConv)
+		require.Len(t, guestMsgs, 5, "2, the join notice, 4, 5, the subject's notice")
+		order = append(order, guestMsgs[4].ID)
 		e.requireCounters(johnConv)
 		e.requireCounters(guestConv)
 		var unreadBefore int

@@ -167,11 +167,19 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 	if file != nil {
 		fileID = &file.ID
 	}
-	// The first admin to answer a support conversation takes it.
-	takes := id.Role == functions.RoleAdmin && conv.Type == CustomerToAdmin && conv.AssignedAdminID == nil
+	// The first admin to answer a support conversation takes it, and a
+	// notice says so just before the answer.
+	takes := id.Role == functions.RoleAdmin && supportType(conv.Type) && conv.AssignedAdminID == nil
+	at := messageTime(conv, c.Now())
+	if takes && a.MessageType != "system" {
+		if err := joinNotice(c, id, conv.ID, at); err != nil {
+			return "", err
+		}
+		at = at.Add(time.Microsecond)
+	}
 	msgID := schema.NewID("msg")
 	if err := (tables{c.DB}).sendMessage(c.Ctx, sentMessage{ID: msgID, ConversationID: conv.ID, Sender: id,
-		MessageType: a.MessageType, Content: content, FileID: fileID, Location: loc, Meeting: meeting, At: messageTime(conv, c.Now()), TakeConversation: takes, InGroup: conv.Type == Group}); err != nil {
+		MessageType: a.MessageType, Content: content, FileID: fileID, Location: loc, Meeting: meeting, At: at, TakeConversation: takes, InGroup: memberGated(conv.Type)}); err != nil {
 		return "", err
 	}
 	if file != nil {
@@ -180,6 +188,26 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 		}
 	}
 	return msgID, nil
+}
+
+// joinNotice posts "<name> joined the conversation" in convID at at, as
+// read: it tells who answers from now on, and asks nothing of anyone, so
+// no unread count shows it.
+func joinNotice(c *functions.MutationCtx, id *functions.Identity, convID string, at time.Time) error {
+	t := tables{c.DB}
+	if err := t.ensureUser(c.Ctx, id); err != nil {
+		return err
+	}
+	name, err := displayName(c, id)
+	if err != nil {
+		return err
+	}
+	if _, err := t.Querier().Exec(c.Ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
+			created_at, is_read, read_at) VALUES ($1, $2, $3, 'system', 'system', $4, $5, true, $5)`,
+		schema.NewID("msg"), convID, id.Subject, name+" joined the conversation", at); err != nil {
+		return fmt.Errorf("post join notice: %w", err)
+	}
+	return nil
 }
 
 // MarkMessagesAsReadArgs are the arguments of markMessagesAsRead.
@@ -208,10 +236,10 @@ func markMessagesAsRead(c *functions.MutationCtx, a MarkMessagesAsReadArgs) (Mar
 		return MarkReadResult{}, functions.Invalid("messageIds may list at most 1000 messages")
 	}
 	t, now := tables{c.DB}, c.Now()
-	if conv.Type == Group {
+	if memberGated(conv.Type) {
 		return readGroup(c, t, conv, a.MessageIDs)
 	}
-	ids, err := t.markRead(c.Ctx, conv.ID, customerSide(id), a.MessageIDs, now)
+	ids, err := t.markRead(c.Ctx, conv.ID, conv.Type, customerSide(id, conv.Type), a.MessageIDs, now)
 	if err != nil {
 		return MarkReadResult{}, err
 	}
@@ -328,6 +356,19 @@ type MessageDoc struct {
 	Location *Location `json:"location,omitempty"`
 	// Meeting is set on meeting messages that are not deleted.
 	Meeting *Meeting `json:"meeting,omitempty"`
+	// Status is how far a message has got (getMessages and
+	// getMessagesPaginated; not on notices or deleted messages): "sent",
+	// "delivered" (a client of the other side has received it; in a
+	// group, one of every other participant's) or "read" (by the other
+	// side; in a group, by every other participant).
+	Status string `json:"status,omitempty" ts:"sent|delivered|read"`
+	// DeliveredTo and ReadBy list, in a group, the other participants
+	// (user ids) whom the message has reached and who have read it.
+	DeliveredTo []string `json:"deliveredTo,omitempty"`
+	ReadBy      []string `json:"readBy,omitempty"`
+	// Receipts say, in a group or direct channel, when the message
+	// reached each other participant and when they read it.
+	Receipts []ReceiptDoc `json:"receipts,omitempty"`
 }
 
 // MessagePage is the result of getMessages: newest first.
@@ -388,17 +429,32 @@ func (b *pageBuf) release(rows []Message) {
 // endCursor marks the end of the list: a page that reaches it is the last.
 const endCursor = "_end"
 
-func encodeCursor(m Message) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(m.CreatedAt.UnixMicro(), 10) + "." + m.ID))
+// encodePosition makes the cursor of a place in a newest-first list
+// ordered by a time and then an id: a message's (created_at, id), a
+// conversation's (latest activity, id). Times keep Postgres' microseconds.
+func encodePosition(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at.UnixMicro(), 10) + "." + id))
 }
 
-func decodeCursor(s string) (*MessageCursor, error) {
+// decodePosition reads a cursor of encodePosition's.
+func decodePosition(s string) (at time.Time, id string, ok bool) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		micros, id, ok := strings.Cut(string(b), ".")
-		if us, perr := strconv.ParseInt(micros, 10, 64); ok && perr == nil && id != "" {
-			return &MessageCursor{CreatedAt: time.UnixMicro(us), ID: id}, nil
-		}
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	micros, id, ok := strings.Cut(string(b), ".")
+	us, err := strconv.ParseInt(micros, 10, 64)
+	if !ok || err != nil || id == "" {
+		return time.Time{}, "", false
+	}
+	return time.UnixMicro(us), id, true
+}
+
+func encodeCursor(m Message) string { return encodePosition(m.CreatedAt, m.ID) }
+
+func decodeCursor(s string) (*MessageCursor, error) {
+	if at, id, ok := decodePosition(s); ok {
+		return &MessageCursor{CreatedAt: at, ID: id}, nil
 	}
 	return nil, functions.Invalid("Invalid cursor %q", s)
 }
@@ -451,6 +507,9 @@ func (ch *api) getMessages(c *functions.QueryCtx, a GetMessagesArgs) (MessagePag
 		}
 		page.Total = &n
 	}
+	if err := withReceipts(c, a.ConversationID, msgs, page.Messages); err != nil {
+		return MessagePage{}, err
+	}
 	return page, ch.withImages(c, msgs, page.Messages)
 }
 
@@ -482,6 +541,26 @@ type PaginatedMessages struct {
 // maxPageRows bounds a page that has grown while pinned; usePaginatedQuery
 // splits pages long before (at twice numItems).
 const maxPageRows = 1000
+
+// splitPage bounds the rows of a pinned page (read up to maxPageRows+1)
+// of numItems n: beyond maxPageRows what is left out would be a gap, so
+// the client must split before showing it (SplitRequired); beyond twice n
+// it should (SplitRecommended). Either way the split cursor is the middle
+// row's, by cursor.
+func splitPage[T any](rows []T, n int, cursor func(T) string) (page []T, splitCursor, pageStatus *string) {
+	status := ""
+	switch {
+	case len(rows) > maxPageRows:
+		rows, status = rows[:maxPageRows], "SplitRequired"
+	case len(rows) > 2*n:
+		status = "SplitRecommended"
+	}
+	if status == "" {
+		return rows, nil, nil
+	}
+	split := cursor(rows[len(rows)/2-1])
+	return rows, &split, &status
+}
 
 // paginationError makes usePaginatedQuery restart from the first page.
 func paginationError(s string) *functions.Error {
@@ -560,19 +639,10 @@ func (ch *api) getMessagesPaginated(c *functions.QueryCtx, a GetMessagesPaginate
 		out.ContinueCursor = *end
 	}
 	c.SetJournal(out.ContinueCursor)
-	status := ""
-	switch {
-	case len(msgs) > maxPageRows:
-		// The pinned range holds more than one page may: what is left out
-		// would be a gap, so the client must split before showing it.
-		msgs, status = msgs[:maxPageRows], "SplitRequired"
-	case len(msgs) > 2*n:
-		status = "SplitRecommended"
-	}
+	msgs, out.SplitCursor, out.PageStatus = splitPage(msgs, n, encodeCursor)
 	out.Page = messageDocs(msgs)
-	if status != "" {
-		split := encodeCursor(msgs[len(msgs)/2-1])
-		out.SplitCursor, out.PageStatus = &split, &status
+	if err := withReceipts(c, convID, msgs, out.Page); err != nil {
+		return PaginatedMessages{}, err
 	}
 	return out, ch.withImages(c, msgs, out.Page)
 }
@@ -584,5 +654,5 @@ func getUnreadCount(c *functions.QueryCtx, _ functions.EmptyArgs) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return tables{c.DB}.UnreadTotal(c.Ctx, inbox(id, "active"), customerSide(id))
+	return tables{c.DB}.UnreadTotal(c.Ctx, inbox(id, "active"), inboxSide(id))
 }

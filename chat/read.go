@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -127,56 +128,176 @@ func (t tables) CustomerConversationsForUpdate(ctx context.Context, org, custome
 
 // ConversationFilter selects conversations for a list. Exactly one of
 // CustomerID, StoreID or Type is the key the list is read by; a list
-// covers one org's conversations.
+// covers one org's conversations. The fields after Status narrow the
+// key's conversations; their zero values narrow nothing.
 type ConversationFilter struct {
 	Org        string // the org listed ("" is the default one)
 	ID         string // one conversation
 	CustomerID string // a customer's conversations
-	StoreID    string // a store's customer_to_store conversations
-	Type       string // every conversation of a type (support console)
+	StoreID    string // a store's conversations: with customers, and with support
+	Support    bool   // every support conversation, customers' and stores' (support console)
+	Type       string // every conversation of one type (Inbox's half of Support)
 	Status     string // empty = any
-	Limit      int    // zero = no limit
+	Kind       string // only conversations of this type
+	OrderID    string // only those about this order
+	WithStore  string // only those with this store
+	UnreadBy   Side   // only those with messages this side has not read
+	// After and Until bound a range of the newest-activity-first list
+	// (the keyset coalesce(last_message_at, created_at), id).
+	After *InboxCursor // strictly older than this; nil: from the newest
+	Until *InboxCursor // at least as new as this; nil: to the oldest
+	Limit int          // zero = no limit
 }
 
-// filterBy records f's key as a dependency, narrowed to watch (a
-// comma-separated column list; "" watches every change), and returns its
-// WHERE clause over conversations c with the key as $1 and f.Org as $2.
-func (t tables) filterBy(f ConversationFilter, watch string) (where, key string, err error) {
+// Side is an end of a one-to-one conversation as its unread counters
+// count it: the customer (the asking side: in a store ↔ support thread the
+// store), or the recipient (a store's staff, or support). SideStore is a
+// store's in each of its conversations: the recipient with its customers,
+// the asking side with support.
+type Side uint8
+
+// Sides of ConversationFilter.UnreadBy; the zero Side is neither.
+const (
+	SideCustomer Side = iota + 1
+	SideRecipient
+	SideStore
+)
+
+// counter is the SQL of side's unread count on conversations c, and the
+// columns it reads.
+func (s Side) counter() (sql, columns string) {
+	switch s {
+	case SideCustomer:
+		return "c.unread_customer", "unread_customer"
+	case SideStore:
+		return "CASE WHEN c.conversation_type = 'store_to_admin' THEN c.unread_customer ELSE c.unread_recipient END",
+			"unread_customer,unread_recipient"
+	}
+	return "c.unread_recipient", "unread_recipient"
+}
+
+// InboxCursor is a position in a newest-activity-first conversation list:
+// a conversation's latest activity (its last message's time, else its
+// creation) and, among equal times, its id.
+type InboxCursor struct {
+	At time.Time
+	ID string
+}
+
+// activitySQL is a conversation's place in a list, newest first, as
+// index conversations_store_inbox and conversations_type_inbox keep it.
+const activitySQL = `(coalesce(c.last_message_at, c.created_at), c.id)`
+
+// filterBy records f's dependency, narrowed to watch (a comma-separated
+// column list; "" watches every change), and returns its WHERE clause over
+// conversations c with its arguments: the key as $1, f.Org as $2, and the
+// filters' values after them. Every value is a parameter.
+//
+// The dependency is on the key's conversations, or, with OrderID, on the
+// order's (an order has a conversation or two, a store thousands): either
+// covers every row the list can hold before or after a change, since the
+// engine matches a changed row's old and new values, so a conversation
+// entering or leaving a filter (a message arrives, one is read, a status
+// changes) re-runs the list.
+func (t tables) filterBy(f ConversationFilter, watch string) (where string, args []any, err error) {
 	keys := [...]struct{ column, value, where string }{
 		// One conversation, which its reader's access check has admitted
 		// (its org included): $2 is only typed, never compared.
 		{"id", f.ID, "c.id = $1 AND $2::text IS NOT NULL"},
 		{"customer_id", f.CustomerID, "c.customer_id = $1 AND c.org_id = $2"},
-		{"store_id", f.StoreID, "c.store_id = $1 AND c.conversation_type = 'customer_to_store' AND c.org_id = $2"},
+		{"store_id", f.StoreID, "c.store_id = $1 AND c.conversation_type IN ('customer_to_store', 'store_to_admin') AND c.org_id = $2"},
 		{"conversation_type", f.Type, "c.conversation_type = $1 AND c.org_id = $2"},
 	}
+	var deps []schema.Dep
 	for _, k := range keys {
 		if k.value != "" {
-			t.Record(schema.Dep{Table: "conversations", Column: k.column, Value: k.value, Watch: watch})
-			return k.where, k.value, nil
+			where, args = k.where, []any{k.value, f.Org}
+			deps = []schema.Dep{{Table: "conversations", Column: k.column, Value: k.value, Watch: watch}}
+			break
 		}
 	}
-	return "", "", errors.New("no key")
+	if where == "" && f.Support {
+		// Both support types (a total; Inbox lists each type on its own):
+		// a dependency on each.
+		where, args = "c.conversation_type = ANY($1) AND c.org_id = $2", []any{[]string{CustomerToAdmin, StoreToAdmin}, f.Org}
+		for _, t := range []string{CustomerToAdmin, StoreToAdmin} {
+			deps = append(deps, schema.Dep{Table: "conversations", Column: "conversation_type", Value: t, Watch: watch})
+		}
+	}
+	if where == "" {
+		return "", nil, errors.New("no key")
+	}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.Status != "" {
+		where += " AND c.status = " + arg(f.Status)
+	}
+	if f.Kind != "" {
+		where += " AND c.conversation_type = " + arg(f.Kind)
+	}
+	if f.OrderID != "" {
+		where += " AND c.order_id = " + arg(f.OrderID)
+		if f.ID == "" {
+			deps = []schema.Dep{{Table: "conversations", Column: "order_id", Value: f.OrderID, Watch: watch}}
+		}
+	}
+	if f.WithStore != "" {
+		where += " AND c.store_id = " + arg(f.WithStore)
+	}
+	if f.UnreadBy != 0 {
+		counter, _ := f.UnreadBy.counter()
+		where += " AND " + counter + " > 0"
+	}
+	if f.After != nil {
+		where += " AND " + activitySQL + " < (" + arg(f.After.At) + ", " + arg(f.After.ID) + ")"
+	}
+	if f.Until != nil {
+		where += " AND " + activitySQL + " >= (" + arg(f.Until.At) + ", " + arg(f.Until.ID) + ")"
+	}
+	for _, d := range deps {
+		t.Record(d)
+	}
+	return where, args, nil
+}
+
+// supportInbox is Inbox of every support conversation (f.Support): the
+// customers' and the stores', each walked in its own index range
+// (conversations_type_inbox) and merged, newest activity first, so a
+// page reads no more than its own rows of each.
+func (t tables) supportInbox(ctx context.Context, f ConversationFilter) ([]InboxRow, error) {
+	var out []InboxRow
+	for _, typ := range []string{CustomerToAdmin, StoreToAdmin} {
+		g := f
+		g.Support, g.Type = false, typ
+		rows, err := t.Inbox(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	slices.SortFunc(out, func(a, b InboxRow) int { return b.Position().Compare(a.Position()) })
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
 }
 
 // UnreadTotal sums one side's unread counters over the conversations f
-// selects: the customer side's (customerSide) or the recipient side's. The
+// selects (see Side). The
 // counters live on the conversation rows (kept by triggers on messages),
 // so it depends on those rows only through who they belong to, their
 // status and that side's counter: a message of the side itself, or a new
 // last message, does not re-run it.
-func (t tables) UnreadTotal(ctx context.Context, f ConversationFilter, customerSide bool) (int, error) {
-	counter := "unread_recipient"
-	if customerSide {
-		counter = "unread_customer"
-	}
-	where, key, err := t.filterBy(f, "status,customer_id,store_id,conversation_type,"+counter)
+func (t tables) UnreadTotal(ctx context.Context, f ConversationFilter, side Side) (int, error) {
+	counter, columns := side.counter()
+	where, args, err := t.filterBy(f, "status,customer_id,store_id,conversation_type,"+columns)
 	if err != nil {
 		return 0, fmt.Errorf("read unread total: %w", err)
 	}
 	var total int
-	err = t.Querier().QueryRow(ctx, `SELECT coalesce(sum(c.`+counter+`), 0)::int FROM conversations c
-		WHERE `+where+` AND ($3 = '' OR c.status = $3)`, key, f.Org, f.Status).Scan(&total)
+	err = t.Querier().QueryRow(ctx, `SELECT coalesce(sum(`+counter+`), 0)::int FROM conversations c WHERE `+where, args...).Scan(&total)
 	if err != nil {
 		return 0, fmt.Errorf("read unread total: %w", err)
 	}
@@ -194,13 +315,39 @@ type InboxRow struct {
 	Unread          Unread
 }
 
+// Compare orders positions by time, then id, as the list's keyset does
+// (the list runs from the greatest down).
+func (c InboxCursor) Compare(d InboxCursor) int {
+	if n := c.At.Compare(d.At); n != 0 {
+		return n
+	}
+	return strings.Compare(c.ID, d.ID)
+}
+
+// Position is the row's place in its list (see InboxCursor).
+func (x InboxRow) Position() InboxCursor {
+	if x.LastMessageAt != nil {
+		return InboxCursor{At: *x.LastMessageAt, ID: x.ID}
+	}
+	return InboxCursor{At: x.CreatedAt, ID: x.ID}
+}
+
 // Inbox lists conversations with their names and unread counts in one
-// statement, newest activity first. It records the list's key and, per
-// row, the store and the customer; the unread counts are counters on the
-// conversation rows (kept by triggers on messages), so a new message
-// reaches the list through its conversation's row.
+// statement, newest activity first. It records the list's key (see
+// filterBy) and, per row, the store and the customer; the unread counts
+// are counters on the conversation rows (kept by triggers on messages),
+// so a new message reaches the list through its conversation's row.
 func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, error) {
-	where, key, err := t.filterBy(f, "")
+	if f.Support && f.Kind == "" {
+		return t.supportInbox(ctx, f)
+	}
+	if f.Support {
+		if !supportType(f.Kind) {
+			return nil, nil // a kind no support conversation is: nothing, ever
+		}
+		f.Support, f.Type, f.Kind = false, f.Kind, "" // one type: its own key
+	}
+	where, args, err := t.filterBy(f, "")
 	if err != nil {
 		return nil, fmt.Errorf("read inbox: %w", err)
 	}
@@ -208,6 +355,7 @@ func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, er
 	if limit <= 0 {
 		limit = 1 << 30
 	}
+	args = append(args, limit)
 	rows, err := t.Querier().Query(ctx, `SELECT c.id, c.conversation_type, c.org_id, coalesce(c.customer_id, ''), c.store_id, c.order_id,
 			c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at, c.last_message_preview, c.created_at,
 			s.name, coalesce(u.name, ''), coalesce(u.role = 'guest', false), c.unread_customer, c.unread_recipient,
@@ -215,8 +363,8 @@ func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, er
 		FROM conversations c
 		LEFT JOIN stores s ON s.id = c.store_id
 		LEFT JOIN users u ON u.id = c.customer_id
-		WHERE `+where+` AND ($3 = '' OR c.status = $3)
-		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $4`, key, f.Org, f.Status, limit)
+		WHERE `+where+`
+		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT `+fmt.Sprintf("$%d", len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read inbox: %w", err)
 	}
@@ -232,10 +380,11 @@ func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, er
 		return nil, fmt.Errorf("read inbox: %w", err)
 	}
 	for _, x := range out {
-		if x.CustomerID == "" {
-			continue // a group: no customer, no store
+		// Neither for a group or direct channel; a store ↔ support
+		// thread has no customer.
+		if x.CustomerID != "" {
+			t.record("users", "id", x.CustomerID)
 		}
-		t.record("users", "id", x.CustomerID)
 		if x.StoreID != nil {
 			t.record("stores", "id", *x.StoreID)
 		}

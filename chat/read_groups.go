@@ -18,7 +18,8 @@ type GroupRow struct {
 	Unread int
 }
 
-// Groups lists the groups userID takes part in within org, newest activity first,
+// Groups lists the groups (or, convType Direct, the direct channels)
+// userID takes part in within org, newest activity first,
 // each with how many messages userID has not read (others' undeleted
 // messages after the participant's last_read_at). It depends on userID's
 // participant rows (joining, leaving, reading), each listed group's row
@@ -26,20 +27,20 @@ type GroupRow struct {
 // another status may come back to this one: archived, a new message
 // reactivates it); when the page is full, a group off the page may move
 // onto it, so it then depends on every group's latest activity too.
-func (t tables) Groups(ctx context.Context, org, userID, status string, limit int) ([]GroupRow, error) {
+func (t tables) Groups(ctx context.Context, org, userID, convType, status string, limit int) ([]GroupRow, error) {
 	t.record("conversation_participants", "user_id", userID)
 	rows, err := t.Querier().Query(ctx, `SELECT c.id, c.org_id, c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at,
 			c.last_message_preview, c.created_at, c.title, c.created_by, c.subject,
 			(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_deleted
 				AND m.sender_id <> $1 AND m.created_at > coalesce(p.last_read_at, '-infinity'))::int
 		FROM conversation_participants p JOIN conversations c ON c.id = p.conversation_id
-		WHERE p.user_id = $1 AND c.conversation_type = 'group' AND ($2 = '' OR c.status = $2) AND c.org_id = $4
-		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $3`, userID, status, limit, org)
+		WHERE p.user_id = $1 AND c.conversation_type = $5 AND ($2 = '' OR c.status = $2) AND c.org_id = $4
+		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $3`, userID, status, limit, org, convType)
 	if err != nil {
 		return nil, fmt.Errorf("read groups: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (GroupRow, error) {
-		x := GroupRow{Conversation: Conversation{Type: Group, Member: true}}
+		x := GroupRow{Conversation: Conversation{Type: convType, Member: true}}
 		c := &x.Conversation
 		err := r.Scan(&c.ID, &c.OrgID, &c.AssignedAdminID, &c.Status, &c.IsBlocked, &c.LastMessageAt,
 			&c.LastMessagePreview, &c.CreatedAt, &c.Title, &c.CreatedBy, &c.Subject, &x.Unread)
@@ -56,7 +57,7 @@ func (t tables) Groups(ctx context.Context, org, userID, status string, limit in
 	if len(out) == limit {
 		watch = "last_message_at,status"
 	}
-	t.Record(schema.Dep{Table: "conversations", Column: "conversation_type", Value: Group, Watch: watch})
+	t.Record(schema.Dep{Table: "conversations", Column: "conversation_type", Value: convType, Watch: watch})
 	return out, nil
 }
 
@@ -90,6 +91,13 @@ func (t tables) Participants(ctx context.Context, convIDs []string) (map[string]
 		return nil, fmt.Errorf("read participants: %w", err)
 	}
 	return out, nil
+}
+
+// DirectChannel finds the id of org's direct channel key (mutations).
+func (t tables) DirectChannel(ctx context.Context, org, key string) (string, error) {
+	var id string
+	err := t.Querier().QueryRow(ctx, `SELECT id FROM conversations WHERE org_id = $1 AND direct_key = $2`, org, key).Scan(&id)
+	return id, schema.OneRow(err)
 }
 
 // StaffStores lists the stores userID works for.

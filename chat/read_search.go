@@ -16,7 +16,7 @@ import (
 // SearchScope is the conversations a search covers: one (ConversationID,
 // admitted by its access check), or, in Org, a customer's (CustomerID),
 // a store's (StoreID), or every one (admins); and, with MemberID, the
-// groups MemberID is in.
+// groups and direct channels MemberID is in.
 type SearchScope struct {
 	Org, ConversationID, CustomerID, StoreID, MemberID string
 }
@@ -53,11 +53,11 @@ func (t tables) SearchMessages(ctx context.Context, s SearchScope, query string,
 		}
 		if s.StoreID != "" {
 			t.record("conversations", "store_id", s.StoreID)
-			ors = append(ors, "(c.store_id = "+arg(s.StoreID)+" AND c.conversation_type = 'customer_to_store')")
+			ors = append(ors, "(c.store_id = "+arg(s.StoreID)+" AND c.conversation_type IN ('customer_to_store', 'store_to_admin'))")
 		}
 		if s.MemberID != "" {
 			t.record("conversation_participants", "user_id", s.MemberID)
-			ors = append(ors, "(c.conversation_type = 'group' AND EXISTS (SELECT 1 FROM conversation_participants p"+
+			ors = append(ors, "(c.conversation_type IN ('group', 'direct') AND EXISTS (SELECT 1 FROM conversation_participants p"+
 				" WHERE p.conversation_id = c.id AND p.user_id = "+arg(s.MemberID)+"))")
 		}
 		if len(ors) > 0 {

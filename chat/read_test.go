@@ -49,6 +49,25 @@ func TestTablesRecordDependencies(t *testing.T) {
 		{Table: "stores", Column: "id", Value: schema.DemoStoreID},
 	}, deps.List())
 
+	// Filters keep the list's key as its dependency (every change of the
+	// key's rows re-runs it, so a conversation entering or leaving a filter
+	// does); an order filter depends on the order's conversations instead.
+	deps = &schema.Deps{}
+	rows, err = chat.Tables{DB: schema.NewDB(pool, deps)}.Inbox(ctx, chat.ConversationFilter{StoreID: schema.DemoStoreID, Status: "active",
+		Kind: chat.CustomerToStore, WithStore: schema.DemoStoreID, UnreadBy: chat.SideRecipient})
+	require.NoError(t, err)
+	require.Empty(t, rows, "the demo messages are read")
+	require.ElementsMatch(t, []schema.Dep{{Table: "conversations", Column: "store_id", Value: schema.DemoStoreID}}, deps.List())
+	deps = &schema.Deps{}
+	rows, err = chat.Tables{DB: schema.NewDB(pool, deps)}.Inbox(ctx, chat.ConversationFilter{StoreID: schema.DemoStoreID, OrderID: schema.DemoOrderID})
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	require.ElementsMatch(t, []schema.Dep{
+		{Table: "conversations", Column: "order_id", Value: schema.DemoOrderID},
+		{Table: "users", Column: "id", Value: schema.DemoCustomerID},
+		{Table: "stores", Column: "id", Value: schema.DemoStoreID},
+	}, deps.List())
+
 	// Reads without a Deps record nothing and still work (mutations).
 	conv, err := chat.Tables{DB: schema.NewDB(pool, nil)}.ConversationForUpdate(ctx, schema.DemoConversationID)
 	require.NoError(t, err)

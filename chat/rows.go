@@ -33,8 +33,34 @@ type Conversation struct {
 const (
 	CustomerToStore = "customer_to_store"
 	CustomerToAdmin = "customer_to_admin"
+	StoreToAdmin    = "store_to_admin" // a store's staff and support (store_support.go)
 	Group           = "group"
+	Direct          = "direct" // a direct channel between two users (direct.go)
 )
+
+// memberGated reports whether conversations of type t are seen and spoken
+// in by their participants (groups and direct channels), whose read state
+// is a position per participant, rather than by who their customer and
+// store are.
+func memberGated(t string) bool { return t == Group || t == Direct }
+
+// supportType reports whether conversations of type t are with support:
+// a customer's, or a store's.
+func supportType(t string) bool { return t == CustomerToAdmin || t == StoreToAdmin }
+
+// withStore reports whether conversations of type t belong to a store
+// (its staff see them): its customers', and its own with support.
+func withStore(t string) bool { return t == CustomerToStore || t == StoreToAdmin }
+
+// askingSide reports whether a sender of role (a sender_type, or a
+// participant's role) is the side of a one-to-one conversation of type t
+// that asks — the customer, or in a store ↔ support thread the store —
+// rather than the side that answers. The unread counters count by it
+// (0017_store_support.sql): unread_customer is what the asking side has
+// not read.
+func askingSide(role, t string) bool {
+	return role == "customer" || role == "guest" || (role == "store" && t == StoreToAdmin)
+}
 
 // Message is a row of messages, with the sender's display name.
 type Message struct {

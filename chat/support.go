@@ -26,7 +26,7 @@ func transferConversation(c *functions.MutationCtx, a TransferConversationArgs) 
 	if id.Role != functions.RoleAdmin {
 		return functions.Null{}, ErrAdminOnly
 	}
-	if conv.Type != CustomerToAdmin {
+	if !supportType(conv.Type) {
 		return functions.Null{}, functions.Invalid("Only support conversations can be transferred")
 	}
 	to, err := c.DB.User(c.Ctx, a.ToAdminID)
@@ -124,9 +124,11 @@ func setClosed(c *functions.MutationCtx, convID string, closed bool, reason stri
 	if err != nil {
 		return functions.Null{}, err
 	}
-	storeSide := id.Role == functions.RoleStore && conv.Type == CustomerToStore
+	storeSide := id.Role == functions.RoleStore && withStore(conv.Type)
 	creator := conv.Type == Group && conv.CreatedBy != nil && *conv.CreatedBy == id.Subject
-	if id.Role != functions.RoleAdmin && !storeSide && !creator {
+	// Either person of a direct channel (canSee admitted only them).
+	direct := conv.Type == Direct
+	if id.Role != functions.RoleAdmin && !storeSide && !creator && !direct {
 		if conv.Type == Group {
 			return functions.Null{}, ErrNotGroupCloser
 		}

@@ -54,7 +54,7 @@ func (t tables) join(ctx context.Context, convID string, id *functions.Identity)
 // (the mutation is then retried and finds the twin).
 func (t tables) insertConversation(ctx context.Context, convID, org, convType, customerID, storeID, orderID string) error {
 	_, err := t.Querier().Exec(ctx, `INSERT INTO conversations (id, org_id, conversation_type, customer_id, store_id, order_id)
-		VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''))`, convID, org, convType, customerID, storeID, orderID)
+		VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), nullif($6, ''))`, convID, org, convType, customerID, storeID, orderID)
 	if err != nil {
 		return fmt.Errorf("insert conversation: %w", err)
 	}
@@ -200,20 +200,25 @@ func (t tables) attachFile(ctx context.Context, fileID, msgID, name string, now 
 
 // markRead marks what the other side sent in a conversation as read —
 // every unread message, or those of ids — and returns the ids it marked.
-// A customer (customerSide) reads everything not from the customer; staff
-// and admins read the customer's messages.
-func (t tables) markRead(ctx context.Context, convID string, customerSide bool, ids *[]string, now time.Time) ([]string, error) {
+// The asking side (customerSide; a conversation of type convType, see
+// askingSide) reads everything not from itself; the recipient side reads
+// the asking side's messages.
+func (t tables) markRead(ctx context.Context, convID, convType string, customerSide bool, ids *[]string, now time.Time) ([]string, error) {
+	asker := "customer"
+	if convType == StoreToAdmin {
+		asker = "store"
+	}
 	const q = `UPDATE messages SET is_read = true, read_at = $2
 		WHERE conversation_id = $1 AND NOT is_read AND NOT is_deleted
-		AND (sender_type = 'customer') <> $3`
+		AND (sender_type = $4) <> $3`
 	var (
 		rows pgx.Rows
 		err  error
 	)
 	if ids == nil {
-		rows, err = t.Querier().Query(ctx, q+` RETURNING id`, convID, now, customerSide)
+		rows, err = t.Querier().Query(ctx, q+` RETURNING id`, convID, now, customerSide, asker)
 	} else {
-		rows, err = t.Querier().Query(ctx, q+` AND id = ANY($4) RETURNING id`, convID, now, customerSide, *ids)
+		rows, err = t.Querier().Query(ctx, q+` AND id = ANY($5) RETURNING id`, convID, now, customerSide, asker, *ids)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mark read: %w", err)
@@ -294,6 +299,17 @@ func (t tables) insertGroup(ctx context.Context, convID, org, createdBy string, 
 	return nil
 }
 
+// insertDirect creates the direct channel key of org, opened by createdBy.
+// A twin makes it fail with a unique violation (conversations_direct).
+func (t tables) insertDirect(ctx context.Context, convID, org, createdBy, key string) error {
+	_, err := t.Querier().Exec(ctx, `INSERT INTO conversations (id, org_id, conversation_type, created_by, direct_key)
+		VALUES ($1, $2, 'direct', $3, $4)`, convID, org, createdBy, key)
+	if err != nil {
+		return fmt.Errorf("insert direct channel: %w", err)
+	}
+	return nil
+}
+
 // readGroup moves userID's read position in a group up to upTo (never
 // back) and returns the ids of the others' undeleted messages it newly
 // covers. A group's read state is this position, one per participant: a
@@ -304,7 +320,10 @@ func (t tables) readGroup(ctx context.Context, convID, userID string, upTo, now 
 			WHERE conversation_id = $1 AND user_id = $2 FOR UPDATE),
 		moved AS (UPDATE conversation_participants
 			SET last_read_at = greatest(coalesce(last_read_at, '-infinity'), $3), last_seen_at = $4
-			WHERE conversation_id = $1 AND user_id = $2)
+			WHERE conversation_id = $1 AND user_id = $2),
+		mark AS (INSERT INTO receipt_marks (conversation_id, up_to, user_id, kind, at)
+			SELECT $1, $3, $2, 'read', $4 FROM old WHERE old.since < $3
+			ON CONFLICT DO NOTHING)
 		SELECT m.id FROM messages m, old
 		WHERE m.conversation_id = $1 AND m.created_at > old.since AND m.created_at <= $3
 			AND m.sender_id <> $2 AND NOT m.is_deleted
@@ -389,8 +408,17 @@ func (t tables) handOver(ctx context.Context, convID, guestID, customerID string
 // later read state of each, the twin takes the later last message, the
 // stricter of the two blocks and the first assignment and subject it
 // lacks, and stays active if either was; the emptied guest conversation
-// and its typing state are deleted. It returns how many messages moved.
+// and its typing state are deleted. A join notice ("<admin> joined the
+// conversation") the twin already has from the same admin is not moved
+// but dropped: it would say the same twice. It returns how many messages
+// moved.
 func (t tables) mergeInto(ctx context.Context, guestConv, twin, guestID, customerID string) (int, error) {
+	if _, err := t.Querier().Exec(ctx, `DELETE FROM messages g WHERE g.conversation_id = $1
+			AND g.message_type = 'system' AND g.sender_type = 'system' AND g.content LIKE '% joined the conversation'
+			AND EXISTS (SELECT 1 FROM messages x WHERE x.conversation_id = $2 AND x.message_type = 'system'
+				AND x.sender_type = 'system' AND x.sender_id = g.sender_id AND x.content = g.content)`, guestConv, twin); err != nil {
+		return 0, fmt.Errorf("merge join notices: %w", err)
+	}
 	n, err := t.moveMessages(ctx, guestConv, twin, guestID, customerID)
 	if err != nil {
 		return 0, err
@@ -441,19 +469,51 @@ func (t tables) moveMessages(ctx context.Context, from, to, guestID, customerID 
 // moveParticipants moves conversation from's participants to conversation
 // to (from = to: only the guest's row moves), the guest's row becoming the
 // customer's (role customer). A participant already in to keeps the
-// earlier join and the later read state of its two rows.
+// earlier join and the later read and delivery state of its two rows.
 func (t tables) moveParticipants(ctx context.Context, from, to, guestID, customerID string) error {
 	_, err := t.Querier().Exec(ctx, `WITH gone AS (
 			DELETE FROM conversation_participants WHERE conversation_id = $1 AND ($1 <> $2 OR user_id = $3)
-			RETURNING user_id, role, joined_at, last_read_at, last_seen_at)
-		INSERT INTO conversation_participants AS p (conversation_id, user_id, role, joined_at, last_read_at, last_seen_at)
+			RETURNING user_id, role, joined_at, last_read_at, last_seen_at, delivered_up_to, delivered_at)
+		INSERT INTO conversation_participants AS p (conversation_id, user_id, role, joined_at, last_read_at, last_seen_at,
+			delivered_up_to, delivered_at)
 		SELECT $2, CASE WHEN user_id = $3 THEN $4 ELSE user_id END, CASE WHEN user_id = $3 THEN 'customer' ELSE role END,
-			joined_at, last_read_at, last_seen_at FROM gone
+			joined_at, last_read_at, last_seen_at, delivered_up_to, delivered_at FROM gone
 		ON CONFLICT (conversation_id, user_id) DO UPDATE SET joined_at = least(p.joined_at, excluded.joined_at),
-			last_read_at = greatest(p.last_read_at, excluded.last_read_at), last_seen_at = greatest(p.last_seen_at, excluded.last_seen_at)`,
+			last_read_at = greatest(p.last_read_at, excluded.last_read_at), last_seen_at = greatest(p.last_seen_at, excluded.last_seen_at),
+			delivered_up_to = greatest(p.delivered_up_to, excluded.delivered_up_to),
+			delivered_at = CASE WHEN excluded.delivered_up_to > coalesce(p.delivered_up_to, '-infinity') THEN excluded.delivered_at
+				ELSE p.delivered_at END`,
 		from, to, guestID, customerID)
 	if err != nil {
 		return fmt.Errorf("move participants: %w", err)
 	}
 	return nil
+}
+
+// deliver moves the caller's delivered position in a conversation up to
+// message msgID's creation time, making the caller (a user, and a
+// participant) known if it is not yet, in one statement. It writes
+// nothing when the position is already there (moved false), and finds no
+// row (schema.ErrNoRow) when the message is not the conversation's. In a
+// group or direct channel (marked) a move is also a delivery mark.
+func (t tables) deliver(ctx context.Context, convID, msgID string, id *functions.Identity, marked bool, now time.Time) (at time.Time, moved bool, err error) {
+	err = t.Querier().QueryRow(ctx, `WITH
+		caller AS (INSERT INTO users (id, name, role, org_id) VALUES ($3, $5, $4, $6) ON CONFLICT (id) DO NOTHING),
+		m AS (SELECT created_at FROM messages WHERE id = $2 AND conversation_id = $1),
+		moved AS (INSERT INTO conversation_participants (conversation_id, user_id, role, delivered_up_to, delivered_at)
+			SELECT $1, $3, $4, m.created_at, $7 FROM m
+			ON CONFLICT (conversation_id, user_id) DO UPDATE
+				SET delivered_up_to = excluded.delivered_up_to, delivered_at = excluded.delivered_at
+				WHERE conversation_participants.delivered_up_to IS NULL
+					OR conversation_participants.delivered_up_to < excluded.delivered_up_to
+			RETURNING 1),
+		mark AS (INSERT INTO receipt_marks (conversation_id, up_to, user_id, kind, at)
+			SELECT $1, m.created_at, $3, 'delivered', $7 FROM m WHERE $8 AND EXISTS (SELECT 1 FROM moved)
+			ON CONFLICT DO NOTHING)
+		SELECT m.created_at, EXISTS (SELECT 1 FROM moved) FROM m`,
+		convID, msgID, id.Subject, string(id.Role), storedName(id), id.Org, now, marked).Scan(&at, &moved)
+	if err != nil {
+		return at, false, fmt.Errorf("mark delivered: %w", schema.OneRow(err))
+	}
+	return at, moved, nil
 }

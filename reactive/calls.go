@@ -26,6 +26,7 @@ func (e *Engine) lookup(udfPath string, kind functions.Kind) (*functions.Functio
 
 // Query runs a query once, outside any subscription (HTTP API).
 func (e *Engine) Query(ctx context.Context, udfPath string, args json.RawMessage, id *functions.Identity) (json.RawMessage, error) {
+	e.seen(id)
 	fn, err := e.lookup(udfPath, functions.KindQuery)
 	if err != nil {
 		return nil, err
@@ -57,6 +58,7 @@ func (e *Engine) Query(ctx context.Context, udfPath string, args json.RawMessage
 // database or ctx ends; an unkeyed one fails with ErrOutcomeUnavailable
 // (mayHaveCommitted on the wire).
 func (e *Engine) Mutate(ctx context.Context, udfPath string, args json.RawMessage, id *functions.Identity, key functions.RequestKey) (functions.MutationResult, error) {
+	e.seen(id)
 	fn, err := e.lookup(udfPath, functions.KindMutation)
 	if err != nil {
 		return functions.MutationResult{}, err
@@ -105,3 +107,10 @@ const (
 	dbRetryFirst = 50 * time.Millisecond
 	dbRetryMax   = time.Second
 )
+
+// seen tells Config.Activity of a call by id.
+func (e *Engine) seen(id *functions.Identity) {
+	if e.cfg.Activity != nil && id != nil {
+		e.cfg.Activity.Seen(id)
+	}
+}

@@ -35,6 +35,17 @@ type Config struct {
 	Metrics *Metrics
 	// Logger receives the engine's logs. Nil discards them.
 	Logger *slog.Logger
+	// Activity learns who is active: the identities sessions take and
+	// leave, and every authenticated call. Nil means nobody is told.
+	Activity Activity
+}
+
+// Activity is told who is active (package activity's Tracker keeps
+// user_activity from it). Its methods must not block.
+type Activity interface {
+	Open(id *functions.Identity)  // a session took identity id
+	Close(id *functions.Identity) // a session left identity id (it closed, or took another)
+	Seen(id *functions.Identity)  // id made a call
 }
 
 // Engine keeps live queries up to date. It consumes the committed change

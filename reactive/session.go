@@ -304,6 +304,7 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 	}
 
 	s.mu.Lock()
+	prev := s.who
 	s.who = who
 	s.idVersion = base + 1
 	var stale []uint32
@@ -318,6 +319,10 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 	s.mu.Unlock()
 	for _, qid := range stale {
 		s.drop(qid, old[qid], fresh[qid])
+	}
+	if a := s.e.cfg.Activity; a != nil && prev.key != who.key {
+		a.Close(prev.id) // a refreshed token (the same key) is the same user staying
+		a.Open(id)
 	}
 	s.signal()
 	return nil
@@ -517,7 +522,12 @@ func (s *Session) Close() {
 	s.mu.Lock()
 	qs := s.queries
 	s.queries = nil
+	who := s.who.id
+	s.who = caller{}
 	s.mu.Unlock()
+	if a := s.e.cfg.Activity; a != nil {
+		a.Close(who)
+	}
 	for _, e := range qs {
 		s.drop(e.qid, e.q, nil)
 	}

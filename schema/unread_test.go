@@ -14,12 +14,17 @@ import (
 )
 
 // requireCountersTrue compares every conversation's unread counters with
-// a count of its messages.
+// a count of its messages: the asking side's (a customer's; in a store ↔
+// support thread the store's) count in unread_recipient, the others' in
+// unread_customer.
 func requireCountersTrue(t *testing.T, pool *pgxpool.Pool, step string) {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT c.id, c.unread_customer, c.unread_recipient,
-			(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_read AND NOT m.is_deleted AND m.sender_type <> 'customer'),
-			(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_read AND NOT m.is_deleted AND m.sender_type = 'customer')
+	rows, err := pool.Query(context.Background(), `WITH m AS (
+			SELECT m.conversation_id, m.sender_type = 'customer' OR (m.sender_type = 'store' AND c.conversation_type = 'store_to_admin') AS asking
+			FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE NOT m.is_read AND NOT m.is_deleted)
+		SELECT c.id, c.unread_customer, c.unread_recipient,
+			(SELECT count(*) FROM m WHERE m.conversation_id = c.id AND NOT m.asking),
+			(SELECT count(*) FROM m WHERE m.conversation_id = c.id AND m.asking)
 		FROM conversations c ORDER BY c.id`)
 	require.NoError(t, err)
 	defer rows.Close()
@@ -38,14 +43,18 @@ func requireCountersTrue(t *testing.T, pool *pgxpool.Pool, step string) {
 
 // The unread counters on conversations follow every kind of write to
 // messages, by any program: single and bulk inserts, reads, soft deletes,
-// deletes, a sender or conversation changed by SQL, and TRUNCATE.
+// deletes, a sender or conversation changed by SQL, and TRUNCATE, in
+// conversations with a customer and in a store ↔ support thread.
 func TestUnreadCountersFollowEveryWrite(t *testing.T) {
 	ctx := context.Background()
 	_, pool := parleytest.DemoDB(t)
 	_, err := pool.Exec(ctx, `INSERT INTO conversations (id, conversation_type, customer_id) VALUES ('convB', 'customer_to_admin', $1)`,
 		schema.DemoCustomerID)
 	require.NoError(t, err)
-	convs := []string{schema.DemoConversationID, "convB"}
+	_, err = pool.Exec(ctx, `INSERT INTO conversations (id, conversation_type, store_id) VALUES ('convS', 'store_to_admin', $1)`,
+		schema.DemoStoreID)
+	require.NoError(t, err)
+	convs := []string{schema.DemoConversationID, "convB", "convS"}
 	senders := []string{"customer", "store", "admin", "system"}
 	requireCountersTrue(t, pool, "migration and demo data")
 
@@ -59,12 +68,12 @@ func TestUnreadCountersFollowEveryWrite(t *testing.T) {
 			n++
 			return `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content, is_read)
 				VALUES ($1, $2, $3, $4, 'text', 'x', $5)`,
-				[]any{fmt.Sprintf("m%d", n), convs[rng.IntN(2)], schema.DemoCustomerID, senders[rng.IntN(4)], rng.IntN(4) == 0}
+				[]any{fmt.Sprintf("m%d", n), convs[rng.IntN(len(convs))], schema.DemoCustomerID, senders[rng.IntN(4)], rng.IntN(4) == 0}
 		}},
 		{"insert many", func() (string, []any) {
 			n++
 			return `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content)
-				SELECT $1 || '-' || i, CASE WHEN i % 2 = 0 THEN $2 ELSE 'convB' END, $3,
+				SELECT $1 || '-' || i, CASE i % 3 WHEN 0 THEN $2 WHEN 1 THEN 'convB' ELSE 'convS' END, $3,
 					CASE WHEN i % 3 = 0 THEN 'customer' ELSE 'store' END, 'text', 'bulk'
 				FROM generate_series(1, 5) i`, []any{fmt.Sprintf("bulk%d", n), schema.DemoConversationID, schema.DemoCustomerID}
 		}},
@@ -73,11 +82,11 @@ func TestUnreadCountersFollowEveryWrite(t *testing.T) {
 			return `WITH posted AS (INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content)
 					VALUES ($1, $2, $3, $4, 'text', 'x')),
 				latest AS (UPDATE conversations SET last_message_at = now(), last_message_preview = 'x' WHERE id = $2)
-				SELECT`, []any{fmt.Sprintf("cte%d", n), convs[rng.IntN(2)], schema.DemoCustomerID, senders[rng.IntN(4)]}
+				SELECT`, []any{fmt.Sprintf("cte%d", n), convs[rng.IntN(len(convs))], schema.DemoCustomerID, senders[rng.IntN(4)]}
 		}},
 		{"read all of a side", func() (string, []any) {
 			return `UPDATE messages SET is_read = true, read_at = now() WHERE conversation_id = $1 AND sender_type = 'customer' AND NOT is_read`,
-				[]any{convs[rng.IntN(2)]}
+				[]any{convs[rng.IntN(len(convs))]}
 		}},
 		{"unread some", func() (string, []any) {
 			return `UPDATE messages SET is_read = false WHERE id IN (SELECT id FROM messages ORDER BY random() LIMIT 3)`, nil
@@ -90,7 +99,7 @@ func TestUnreadCountersFollowEveryWrite(t *testing.T) {
 				WHERE id IN (SELECT id FROM messages ORDER BY random() LIMIT 2)`, nil
 		}},
 		{"move to the other conversation", func() (string, []any) {
-			return `UPDATE messages SET conversation_id = CASE WHEN conversation_id = 'convB' THEN $1 ELSE 'convB' END
+			return `UPDATE messages SET conversation_id = CASE conversation_id WHEN 'convB' THEN 'convS' WHEN 'convS' THEN $1 ELSE 'convB' END
 				WHERE id IN (SELECT id FROM messages ORDER BY random() LIMIT 2)`, []any{schema.DemoConversationID}
 		}},
 		{"edit content", func() (string, []any) {

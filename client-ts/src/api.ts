@@ -44,7 +44,7 @@ export type CloseConversationArgs = {
 export type ConversationDoc = {
   _id: string;
   _creationTime: number;
-  conversationType: "customer_to_store" | "customer_to_admin" | "group";
+  conversationType: "customer_to_store" | "customer_to_admin" | "store_to_admin" | "group" | "direct";
   customerId: string;
   customerName: string;
   storeId?: string;
@@ -63,6 +63,7 @@ export type ConversationDoc = {
   createdBy?: string;
   participants?: ParticipantDoc[];
   unreadCount?: number;
+  channelKey?: string;
 };
 
 /** Go type chat.ConversationIDArgs. */
@@ -73,7 +74,7 @@ export type ConversationIDArgs = {
 /** Go type chat.ConversationRef. */
 export type ConversationRef = {
   conversationId: string;
-  conversationType: "customer_to_store" | "customer_to_admin" | "group";
+  conversationType: "customer_to_store" | "customer_to_admin" | "store_to_admin" | "group" | "direct";
 };
 
 /** Go type chat.CreateGroupConversationArgs. */
@@ -88,9 +89,21 @@ export type CreateOrGetConversationArgs = {
   storeId?: string | null;
 };
 
+/** Go type chat.CreateOrGetStoreSupportConversationArgs. */
+export type CreateOrGetStoreSupportConversationArgs = {
+  storeId?: string | null;
+  orderId?: string | null;
+};
+
 /** Go type chat.DeleteMessageArgs. */
 export type DeleteMessageArgs = {
   messageId: string;
+};
+
+/** Go type chat.Delivered. */
+export type Delivered = {
+  moved: boolean;
+  deliveredUpTo: number;
 };
 
 /** Go type chat.EditMessageArgs. */
@@ -104,6 +117,26 @@ export type EmptyArgs = Record<string, never>;
 
 /** Go type chat.GetConversationsArgs. */
 export type GetConversationsArgs = {
+  status?: "active" | "archived" | "closed" | null;
+  limit?: number | null;
+  kind?: "customer_to_store" | "customer_to_admin" | "store_to_admin" | null;
+  orderId?: string | null;
+  storeId?: string | null;
+  unreadOnly?: boolean | null;
+};
+
+/** Go type chat.GetConversationsPaginatedArgs. */
+export type GetConversationsPaginatedArgs = {
+  paginationOpts: PaginationOptions;
+  status?: "active" | "archived" | "closed" | null;
+  kind?: "customer_to_store" | "customer_to_admin" | "store_to_admin" | null;
+  orderId?: string | null;
+  storeId?: string | null;
+  unreadOnly?: boolean | null;
+};
+
+/** Go type chat.GetDirectChannelsArgs. */
+export type GetDirectChannelsArgs = {
   status?: "active" | "archived" | "closed" | null;
   limit?: number | null;
 };
@@ -127,6 +160,11 @@ export type GetMessagesArgs = {
 export type GetMessagesPaginatedArgs = {
   conversationId: string;
   paginationOpts: PaginationOptions;
+};
+
+/** Go type chat.GetOrCreateDirectChannelArgs. */
+export type GetOrCreateDirectChannelArgs = {
+  userId: string;
 };
 
 /** Go type chat.ImageAttachment. */
@@ -167,6 +205,12 @@ export type LocationArgs = {
   lat: number;
   lng: number;
   label?: string | null;
+};
+
+/** Go type chat.MarkDeliveredArgs. */
+export type MarkDeliveredArgs = {
+  conversationId: string;
+  upToMessageId: string;
 };
 
 /** Go type chat.MarkMessagesAsReadArgs. */
@@ -214,6 +258,10 @@ export type MessageDoc = {
   imageAttachment?: ImageDoc;
   location?: Location;
   meeting?: Meeting;
+  status?: "sent" | "delivered" | "read";
+  deliveredTo?: string[];
+  readBy?: string[];
+  receipts?: ReceiptDoc[];
 };
 
 /** Go type chat.MessageHistory. */
@@ -243,6 +291,15 @@ export type OrderSummary = {
   orderDate: number;
 };
 
+/** Go type chat.PaginatedConversations. */
+export type PaginatedConversations = {
+  page: ConversationDoc[];
+  isDone: boolean;
+  continueCursor: string;
+  splitCursor?: string;
+  pageStatus?: "SplitRecommended" | "SplitRequired";
+};
+
 /** Go type chat.PaginatedMessages. */
 export type PaginatedMessages = {
   page: MessageDoc[];
@@ -257,6 +314,25 @@ export type ParticipantDoc = {
   userId: string;
   name: string;
   role: "customer" | "store" | "admin";
+};
+
+/** Go type chat.ParticipantInfo. */
+export type ParticipantInfo = {
+  userId: string;
+  name: string;
+  role: "customer" | "store" | "admin";
+  joinedAt: number;
+  lastReadAt?: number;
+  lastDeliveredAt?: number;
+  lastSeenAt?: number;
+  isOnline: boolean;
+};
+
+/** Go type chat.ReceiptDoc. */
+export type ReceiptDoc = {
+  userId: string;
+  deliveredAt?: number;
+  readAt?: number;
 };
 
 /** Go type chat.SearchMessagesArgs. */
@@ -356,6 +432,8 @@ export const api = {
       createGroupConversation: makeFunctionReference<"mutation", CreateGroupConversationArgs, ConversationRef>("shared/chat:createGroupConversation"),
       /** mutation shared/chat:createOrGetConversation */
       createOrGetConversation: makeFunctionReference<"mutation", CreateOrGetConversationArgs, ConversationRef>("shared/chat:createOrGetConversation"),
+      /** mutation shared/chat:createOrGetStoreSupportConversation */
+      createOrGetStoreSupportConversation: makeFunctionReference<"mutation", CreateOrGetStoreSupportConversationArgs, ConversationRef>("shared/chat:createOrGetStoreSupportConversation"),
       /** mutation shared/chat:deleteMessage */
       deleteMessage: makeFunctionReference<"mutation", DeleteMessageArgs, null>("shared/chat:deleteMessage"),
       /** mutation shared/chat:editMessage */
@@ -368,6 +446,10 @@ export const api = {
       getConversation: makeFunctionReference<"query", ConversationIDArgs, ConversationDoc>("shared/chat:getConversation"),
       /** query shared/chat:getConversations */
       getConversations: makeFunctionReference<"query", GetConversationsArgs, ConversationDoc[]>("shared/chat:getConversations"),
+      /** query shared/chat:getConversationsPaginated */
+      getConversationsPaginated: makeFunctionReference<"query", GetConversationsPaginatedArgs, PaginatedConversations>("shared/chat:getConversationsPaginated"),
+      /** query shared/chat:getDirectChannels */
+      getDirectChannels: makeFunctionReference<"query", GetDirectChannelsArgs, ConversationDoc[]>("shared/chat:getDirectChannels"),
       /** query shared/chat:getGroupConversations */
       getGroupConversations: makeFunctionReference<"query", GetGroupConversationsArgs, ConversationDoc[]>("shared/chat:getGroupConversations"),
       /** query shared/chat:getMessageHistory */
@@ -376,12 +458,18 @@ export const api = {
       getMessages: makeFunctionReference<"query", GetMessagesArgs, MessagePage>("shared/chat:getMessages"),
       /** query shared/chat:getMessagesPaginated */
       getMessagesPaginated: makeFunctionReference<"query", GetMessagesPaginatedArgs, PaginatedMessages>("shared/chat:getMessagesPaginated"),
+      /** mutation shared/chat:getOrCreateDirectChannel */
+      getOrCreateDirectChannel: makeFunctionReference<"mutation", GetOrCreateDirectChannelArgs, ConversationRef>("shared/chat:getOrCreateDirectChannel"),
+      /** query shared/chat:getParticipants */
+      getParticipants: makeFunctionReference<"query", ConversationIDArgs, ParticipantInfo[]>("shared/chat:getParticipants"),
       /** query shared/chat:getTypingIndicators */
       getTypingIndicators: makeFunctionReference<"query", ConversationIDArgs, TypingIndicator[]>("shared/chat:getTypingIndicators"),
       /** query shared/chat:getUnreadCount */
       getUnreadCount: makeFunctionReference<"query", EmptyArgs, number>("shared/chat:getUnreadCount"),
       /** query shared/chat:isChatEnabled */
       isChatEnabled: makeFunctionReference<"query", ChatStatusArgs, ChatStatus>("shared/chat:isChatEnabled"),
+      /** mutation shared/chat:markDelivered */
+      markDelivered: makeFunctionReference<"mutation", MarkDeliveredArgs, Delivered>("shared/chat:markDelivered"),
       /** mutation shared/chat:markMessagesAsRead */
       markMessagesAsRead: makeFunctionReference<"mutation", MarkMessagesAsReadArgs, MarkReadResult>("shared/chat:markMessagesAsRead"),
       /** mutation shared/chat:reopenConversation */
@@ -410,19 +498,25 @@ export const functionNames = {
   "shared/chat:closeConversation": "mutation",
   "shared/chat:createGroupConversation": "mutation",
   "shared/chat:createOrGetConversation": "mutation",
+  "shared/chat:createOrGetStoreSupportConversation": "mutation",
   "shared/chat:deleteMessage": "mutation",
   "shared/chat:editMessage": "mutation",
   "shared/chat:generateUploadUrl": "mutation",
   "shared/chat:getChatSettings": "query",
   "shared/chat:getConversation": "query",
   "shared/chat:getConversations": "query",
+  "shared/chat:getConversationsPaginated": "query",
+  "shared/chat:getDirectChannels": "query",
   "shared/chat:getGroupConversations": "query",
   "shared/chat:getMessageHistory": "query",
   "shared/chat:getMessages": "query",
   "shared/chat:getMessagesPaginated": "query",
+  "shared/chat:getOrCreateDirectChannel": "mutation",
+  "shared/chat:getParticipants": "query",
   "shared/chat:getTypingIndicators": "query",
   "shared/chat:getUnreadCount": "query",
   "shared/chat:isChatEnabled": "query",
+  "shared/chat:markDelivered": "mutation",
   "shared/chat:markMessagesAsRead": "mutation",
   "shared/chat:reopenConversation": "mutation",
   "shared/chat:searchMessages": "query",

@@ -11,6 +11,7 @@ import type {
 } from "convex/server";
 import { api } from "./api.js";
 import type { ChatSettings, SendMessageArgs } from "./api.js";
+import { DeliveryAcker, type ReceivedMessages } from "./delivery.js";
 import { ParleyUploadError, parleyErrorData } from "./errors.js";
 import { statusSocket } from "./status.js";
 import { checkImage, postImage } from "./upload.js";
@@ -202,6 +203,7 @@ export class ParleyClient {
   private readonly retrying: boolean;
   /** Aborted by close(): ends every wait between mutation attempts. */
   private readonly closing = new AbortController();
+  private readonly acker = new DeliveryAcker((args) => this.mutation(api.shared.chat.markDelivered, args));
 
   constructor(options: ParleyClientOptions) {
     if (!options || typeof options.url !== "string") {
@@ -593,6 +595,18 @@ export class ParleyClient {
       },
     };
     return this.mutation(api.shared.chat.sendMessage, args);
+  }
+
+  /**
+   * Tells the server this client has received conversationId's messages
+   * (markDelivered up to the newest one someone else sent), unless it
+   * already did for that message or a newer one. Call it with every
+   * result that lists messages (useChat does for its own). A
+   * conversation the caller only moderates is not acknowledged.
+   */
+  acknowledgeDelivery(conversationId: string, messages: ReceivedMessages | undefined): Promise<void> | undefined {
+    if (this.closed) return undefined;
+    return this.acker.observe(conversationId, this.currentIdentity?.subject, messages);
   }
 
   /** Whether close() was called. */

@@ -35,5 +35,6 @@ export {
   type UploadResult,
 } from "./upload.js";
 export { TypingNotifier, type TypingNotifierOptions } from "./typing.js";
+export { DeliveryAcker, type ReceivedMessages } from "./delivery.js";
 export { ConvexError } from "convex/values";
 export type { ConnectionState } from "convex/browser";

@@ -292,3 +292,35 @@ test("useChat with messages: false subscribes to no messages, and still loads, s
   expect(chat.messages).toBeUndefined();
   expect(chat.page).toBeUndefined();
 });
+
+test("useChat acknowledges what it receives: the sender sees it delivered, once per message", async () => {
+  const me = clientFor({ sub: "cust-react-ack", role: "customer", name: "Ada Ack" }); // a fresh conversation
+  const admin = clientFor(IDENTITIES.admin);
+  const conversationId = await supportConversation(me);
+  const mutate = vi.spyOn(me.convex.client, "mutation");
+  const acks = () => mutate.mock.calls.filter(([name]) => name === "shared/chat:markDelivered").map(([, args]) => args);
+  render(
+    <ParleyProvider client={me}>
+      <Chat conversationId={conversationId} outgoing="unused" />
+    </ParleyProvider>,
+  );
+  await waitFor(() => expect(screen.getByTestId("loading").textContent).toBe("false"), { timeout: 10_000 });
+
+  const incoming = unique("delivered to react");
+  const messageId = await admin.mutation(api.shared.chat.sendMessage, { conversationId, content: incoming, messageType: "text" });
+  expect(await screen.findByText(incoming, undefined, { timeout: 10_000 })).toBeTruthy();
+  await vi.waitFor(
+    async () => {
+      const page = await admin.query(api.shared.chat.getMessages, { conversationId, limit: 10 });
+      expect(page.messages.find((m) => m._id === messageId)?.status).toBe("delivered");
+    },
+    { timeout: 10_000 },
+  );
+  expect(acks()).toEqual([{ conversationId, upToMessageId: messageId }]);
+
+  // The customer's own message is not acknowledged by the customer.
+  fireEvent.click(screen.getByText("send"));
+  await new Promise((r) => setTimeout(r, 500));
+  expect(acks()).toHaveLength(1);
+  mutate.mockRestore();
+});

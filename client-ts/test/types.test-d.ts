@@ -7,6 +7,7 @@ import {
   createParleyClient,
   isParleyError,
   type ConnectionStatus,
+  type ConversationDoc,
   type ConversationRef,
   type ErrorCode,
   type MessageDoc,
@@ -25,6 +26,7 @@ describe("core", () => {
     expectTypeOf(client.query(api.shared.chat.getMessages, { conversationId: "c" })).resolves.toEqualTypeOf<MessagePage>();
     expectTypeOf(client.query(api.shared.chat.getUnreadCount)).resolves.toEqualTypeOf<number>();
     expectTypeOf(client.mutation(api.shared.chat.createOrGetConversation, {})).resolves.toEqualTypeOf<ConversationRef>();
+    expectTypeOf(client.mutation(api.shared.chat.createOrGetStoreSupportConversation, { orderId: "o" })).resolves.toEqualTypeOf<ConversationRef>();
     expectTypeOf(client.mutation(api.shared.chat.sendMessage, { conversationId: "c", content: "hi", messageType: "text" }))
       .resolves.toEqualTypeOf<string>();
     expectTypeOf(client.connectionState()).toEqualTypeOf<ConnectionStatus>();
@@ -103,6 +105,11 @@ describe("react", () => {
 
     const pages = react.usePaginatedQuery(api.shared.chat.getMessagesPaginated, { conversationId: "c" }, { initialNumItems: 10 });
     expectTypeOf(pages.results).toEqualTypeOf<MessageDoc[]>();
+    const inbox = react.usePaginatedQuery(api.shared.chat.getConversationsPaginated, { unreadOnly: true }, { initialNumItems: 20 });
+    expectTypeOf(inbox.results).toEqualTypeOf<ConversationDoc[]>();
+    react.usePaginatedQuery(api.shared.chat.getConversationsPaginated, { kind: "store_to_admin" }, { initialNumItems: 20 });
+    // @ts-expect-error kind is "customer_to_store", "customer_to_admin" or "store_to_admin"
+    react.usePaginatedQuery(api.shared.chat.getConversationsPaginated, { kind: "group" }, { initialNumItems: 20 });
   });
 });
 

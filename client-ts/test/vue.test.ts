@@ -242,3 +242,29 @@ test("a composable outside any effect scope warns that nothing will stop it", as
     warn.mockRestore();
   }
 });
+
+test("useChat acknowledges what it receives: the sender sees it delivered", async () => {
+  const me = clientFor({ sub: "cust-vue-ack", role: "customer", name: "Ada Vue" }); // a fresh conversation
+  const admin = clientFor(IDENTITIES.admin);
+  const { conversationId } = await me.mutation(api.shared.chat.createOrGetConversation, {});
+  const mutate = vi.spyOn(me.convex.client, "mutation");
+  const { wrapper, state: chat } = mountWith(
+    me,
+    () => useChat(ref<string | undefined>(conversationId)),
+    (c) => h("ul", c.messages.value?.map((m) => h("li", { key: m._id }, m.content))),
+  );
+  await vi.waitFor(() => expect(chat.isLoading.value).toBe(false), { timeout: 10_000 });
+  const incoming = unique("delivered to vue");
+  const messageId = await admin.mutation(api.shared.chat.sendMessage, { conversationId, content: incoming, messageType: "text" });
+  await vi.waitFor(() => expect(wrapper.text()).toContain(incoming), { timeout: 10_000 });
+  await vi.waitFor(
+    async () => {
+      const page = await admin.query(api.shared.chat.getMessages, { conversationId, limit: 10 });
+      expect(page.messages.find((m) => m._id === messageId)?.status).toBe("delivered");
+    },
+    { timeout: 10_000 },
+  );
+  const acks = mutate.mock.calls.filter(([name]) => name === "shared/chat:markDelivered").map(([, args]) => args);
+  expect(acks).toEqual([{ conversationId, upToMessageId: messageId }]);
+  mutate.mockRestore();
+});

@@ -10,6 +10,7 @@ import (
 
 	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/activity"
 	"github.com/parley-chat/parley/internal/server"
 )
 
@@ -24,6 +25,7 @@ type serverFlags struct {
 	dbGrace   *time.Duration
 	slot      *string
 	guests    *guestOptions
+	activity  *time.Duration
 }
 
 // declareServerFlags declares the shared flags on fl; serve adds the
@@ -42,6 +44,8 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 	f.debugAddr = debugFlag(fl)
 	f.dbGrace = fl.Duration("db-grace", 10*time.Second,
 		"how long a mutation waits for an unreachable database to come back before it fails as unavailable (negative: no wait)")
+	f.activity = fl.Duration("activity-interval", activity.DefaultInterval,
+		"least time between two writes of one user's last-seen time and online state (user_activity); open sessions are refreshed this often")
 	f.slot = fl.String("replication-slot", "",
 		"the permanent logical replication slot this server reads, which a reconnect resumes; every server needs its own "+
 			"(default parley_<database>); \""+server.TemporarySlots+"\": a temporary slot per connection, and every live query re-run after a reconnect")
@@ -73,6 +77,7 @@ func chatFlags(fl *flag.FlagSet) *chat.Config {
 func runServer(ctx context.Context, log *slog.Logger, cfg server.Config, verifier *jwtauth.Verifier, f *serverFlags,
 	dataDir string, ready func(*server.Server) error) error {
 	cfg.Verifier, cfg.Chat, cfg.Logger, cfg.DBGrace, cfg.ReplicationSlot = verifier, *f.chat, log, *f.dbGrace, *f.slot
+	cfg.ActivityInterval = *f.activity
 	if err := f.media.apply(&cfg, dataDir); err != nil {
 		return err
 	}

@@ -134,9 +134,11 @@ const DOC_SETTINGS = {
 // noticed.
 const EXTRA_CONVERSATION_LIST_FIELDS = { customerId: "cust123456789", customerName: "John Doe", isBlocked: false };
 const EXTRA_CONVERSATION_FIELDS = { isBlocked: false, lastMessagePreview: "Thank you for your help!" };
+// status is the message's delivery state (sent, delivered, read; issue 17):
+// both demo messages are read; a deleted message has none.
 const EXTRA_MESSAGE_FIELDS = {
-  msg123456789: { conversationId: "conv123456789", senderId: "cust123456789" },
-  msg987654321: { conversationId: "conv123456789", senderId: "user123456789" },
+  msg123456789: { conversationId: "conv123456789", senderId: "cust123456789", status: "read" },
+  msg987654321: { conversationId: "conv123456789", senderId: "user123456789", status: "read" },
 };
 
 /**
@@ -274,7 +276,7 @@ test("Send Message (text): returns the new message's id", async () => {
       readAt: undefined,
       isDeleted: false,
     },
-    { conversationId: "conv123456789", senderId: "cust123456789" },
+    { conversationId: "conv123456789", senderId: "cust123456789", status: "sent" },
     "the sent message",
   );
 
@@ -322,7 +324,7 @@ test("Send Message (image): attaches the demo upload file123456789, with the ser
       readAt: undefined,
       isDeleted: false,
     },
-    { conversationId: "conv123456789", senderId: "cust123456789", imageAttachment: att },
+    { conversationId: "conv123456789", senderId: "cust123456789", imageAttachment: att, status: "sent" },
     "the image message",
   );
   // Compressed to WebP, bounded to 1600 pixels: not the declared JPEG of
@@ -507,7 +509,7 @@ test("Delete Message: John's msg123456789 is soft-deleted, content hidden", asyn
   assertDocumented(
     deleted,
     { ...DOC_MESSAGES.messages[0], content: "", isDeleted: true },
-    EXTRA_MESSAGE_FIELDS.msg123456789,
+    { conversationId: "conv123456789", senderId: "cust123456789" },
     "the deleted message",
   );
   const other = msgs.find((m) => m._id === "msg987654321");

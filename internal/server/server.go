@@ -20,6 +20,7 @@ import (
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/functions/tsgen"
+	"github.com/parley-chat/parley/internal/activity"
 	"github.com/parley-chat/parley/internal/guestauth"
 	"github.com/parley-chat/parley/media"
 	"github.com/parley-chat/parley/media/vips"
@@ -82,6 +83,10 @@ type Config struct {
 	// to come back before it fails as unavailable (reactive.Config.DBGrace).
 	// Zero means 10s; negative means no wait.
 	DBGrace time.Duration
+	// ActivityInterval is the least time between two writes of one user's
+	// activity (user_activity; activity.Config.Interval). Zero means
+	// activity.DefaultInterval.
+	ActivityInterval time.Duration
 }
 
 // Server is an assembled Parley. Not safe for concurrent use of Run.
@@ -94,7 +99,9 @@ type Server struct {
 	HTTP   *transport.Server
 	// Media is the image service; nil when disabled.
 	Media *media.Service
-	reg   *prometheus.Registry
+	// Activity keeps user_activity from the engine's sessions and calls.
+	Activity *activity.Tracker
+	reg      *prometheus.Registry
 }
 
 // Sentinel errors for a database Parley cannot use.
@@ -148,8 +155,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	registry := Functions(cfg.Chat)
+	act := activity.New(activity.Config{Pool: pool, Interval: cfg.ActivityInterval, Logger: log})
 	eng, err := reactive.New(reactive.Config{Pool: pool, Registry: registry, Metrics: reactive.NewMetrics(reg), Logger: log,
-		DBGrace: cfg.DBGrace})
+		DBGrace: cfg.DBGrace, Activity: act})
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -168,7 +176,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, Media: svc, reg: reg}
+	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, Media: svc, Activity: act, reg: reg}
 	s.HTTP, err = transport.New(transport.Config{Engine: eng, Verifier: cfg.Verifier, Health: s.health,
 		Gatherer: reg, Mux: mux, Logger: log, WriteTimeout: cfg.WriteTimeout})
 	if err != nil {
@@ -322,6 +330,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return s.pruneMutationLog(gctx) })
+	g.Go(func() error { return s.Activity.Run(gctx) })
 	if s.Media != nil {
 		g.Go(func() error { return s.Media.Run(gctx) })
 	}

@@ -1,22 +1,58 @@
 import { api, type ConversationDoc } from "@parley/client";
-import { useQuery } from "@parley/client/react";
+import { usePaginatedQuery } from "@parley/client/react";
 import { useState, type ReactNode } from "react";
 import type { DemoIdentity, Identity } from "./auth";
 import { shortTime } from "./format";
 import { conversationPath, Link, useRouter } from "./router";
 
 type Status = "active" | "archived" | "closed";
+type Kind = "customer_to_store" | "customer_to_admin" | "store_to_admin";
 
-/** The unread count of c for the caller (customers count the customer side). */
+/** The kinds a caller's list holds, as its filter offers them (a customer's: stores and support; a store's: customers and support; support's: customers and stores). */
+const kindsOf: Record<Identity["role"], [Kind, string][]> = {
+  customer: [
+    ["customer_to_store", "Stores"],
+    ["customer_to_admin", "Support"],
+  ],
+  store: [
+    ["customer_to_store", "Customers"],
+    ["store_to_admin", "Support"],
+  ],
+  admin: [
+    ["customer_to_admin", "Customers"],
+    ["store_to_admin", "Stores"],
+  ],
+};
+
+/** Conversations per page of the list; "Load more" fetches as many again. */
+const pageSize = 25;
+
+/** Whether me is the asking side of c: a customer, or a store's staff in its thread with support. */
+function asking(c: ConversationDoc, me: Identity): boolean {
+  return me.role === "customer" || (me.role === "store" && c.conversationType === "store_to_admin");
+}
+
+/** The unread count of c for the caller (the asking side counts unreadCountCustomer). */
 export function myUnread(c: ConversationDoc, me: Identity): number {
-  return me.role === "customer" ? c.unreadCountCustomer : c.unreadCountRecipient;
+  return asking(c, me) ? c.unreadCountCustomer : c.unreadCountRecipient;
+}
+
+/** Whether c is with support: a customer's, or a store's. */
+export function isSupport(c: ConversationDoc): boolean {
+  return c.conversationType === "customer_to_admin" || c.conversationType === "store_to_admin";
 }
 
 /** The name of a conversation as the caller sees it. */
 export function conversationTitle(c: ConversationDoc, me: Identity): string {
+  if (c.conversationType === "direct") {
+    return (c.participants ?? []).find((p) => p.userId !== me.sub)?.name ?? "Direct message";
+  }
   if (c.conversationType === "group") {
     const others = (c.participants ?? []).filter((p) => p.userId !== me.sub).map((p) => p.name);
     return c.title ?? (others.join(", ") || "Group");
+  }
+  if (c.conversationType === "store_to_admin") {
+    return me.role === "store" ? "Parley Support" : (c.storeName ?? c.storeId ?? "Store");
   }
   if (me.role === "customer") {
     return c.conversationType === "customer_to_admin" ? "Parley Support" : (c.storeName ?? "Store");
@@ -26,7 +62,12 @@ export function conversationTitle(c: ConversationDoc, me: Identity): string {
 
 export function ConversationList({ me, demo }: { me: Identity; demo: DemoIdentity[] | null }) {
   const [status, setStatus] = useState<Status>("active");
-  const conversations = useQuery(api.shared.chat.getConversations, { status, limit: 100 });
+  const [kind, setKind] = useState<Kind | "all">("all");
+  const [unreadOnly, setUnreadOnly] = useState(false);
+  const filtered = kind !== "all" || unreadOnly;
+  const args = { status, ...(kind !== "all" && { kind }), ...(unreadOnly && { unreadOnly }) };
+  const pages = usePaginatedQuery(api.shared.chat.getConversationsPaginated, args, { initialNumItems: pageSize });
+  const conversations = pages.results;
   const { route } = useRouter();
   const current = route.page === "conversation" ? route.conversationId : null;
 
@@ -39,7 +80,21 @@ export function ConversationList({ me, demo }: { me: Identity; demo: DemoIdentit
           </button>
         ))}
       </div>
-      {conversations === undefined ? (
+      <div className="inbox-filters small">
+        <select aria-label="Kind" data-testid="kind-filter" value={kind} onChange={(e) => setKind(e.target.value as Kind | "all")}>
+          <option value="all">All conversations</option>
+          {kindsOf[me.role].map(([k, label]) => (
+            <option key={k} value={k}>
+              {label}
+            </option>
+          ))}
+        </select>
+        <label>
+          <input type="checkbox" data-testid="unread-only" checked={unreadOnly} onChange={(e) => setUnreadOnly(e.target.checked)} /> Unread
+          only
+        </label>
+      </div>
+      {pages.status === "LoadingFirstPage" ? (
         <ul className="conv-list" aria-busy>
           {[0, 1, 2].map((i) => (
             <li key={i} className="conv skeleton" />
@@ -47,7 +102,7 @@ export function ConversationList({ me, demo }: { me: Identity; demo: DemoIdentit
         </ul>
       ) : conversations.length === 0 ? (
         <p className="empty small muted" data-testid="no-conversations">
-          {status === "active" ? emptyText(me) : `No ${status} conversations.`}
+          {filtered ? "No conversations match." : status === "active" ? emptyText(me) : `No ${status} conversations.`}
         </p>
       ) : (
         <ul className="conv-list" data-testid="conversation-list">
@@ -61,13 +116,23 @@ export function ConversationList({ me, demo }: { me: Identity; demo: DemoIdentit
                   current={c._id === current}
                   unread={unread}
                   testId="conversation"
-                  avatar={c.conversationType === "customer_to_admin" ? "role-admin" : "role-store"}
+                  avatar={
+                    c.conversationType === "store_to_admin"
+                      ? me.role === "store"
+                        ? "role-admin"
+                        : "role-store"
+                      : c.conversationType === "customer_to_admin"
+                        ? "role-admin"
+                        : "role-store"
+                  }
                   sub={
                     <>
+                      {c.conversationType === "store_to_admin" ? "Store support" : ""}
+                      {c.conversationType === "store_to_admin" && c.orderId ? " · " : ""}
                       {me.role !== "customer" && c.storeName && c.conversationType === "customer_to_store" ? `${c.storeName} · ` : ""}
                       {c.orderId ? `Order ${c.orderId}` : c.conversationType === "customer_to_admin" ? "Support" : ""}
                       {c.isBlocked ? " · Blocked" : ""}
-                      {me.role === "admin" && c.conversationType === "customer_to_admin"
+                      {me.role === "admin" && isSupport(c)
                         ? c.assignedAdminId
                           ? ` · ${c.assignedAdminId === me.sub ? "assigned to you" : `assigned to ${demo?.find((d) => d.sub === c.assignedAdminId)?.name ?? c.assignedAdminId}`}`
                           : " · unassigned"
@@ -79,6 +144,16 @@ export function ConversationList({ me, demo }: { me: Identity; demo: DemoIdentit
             );
           })}
         </ul>
+      )}
+      {(pages.status === "CanLoadMore" || pages.status === "LoadingMore") && (
+        <button
+          className="link load-more small"
+          data-testid="load-more"
+          disabled={pages.status === "LoadingMore"}
+          onClick={() => pages.loadMore(pageSize)}
+        >
+          {pages.status === "LoadingMore" ? "Loading…" : "Load more"}
+        </button>
       )}
     </section>
   );

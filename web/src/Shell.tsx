@@ -4,9 +4,11 @@ import { useEffect, useState } from "react";
 import { displayName, fetchIdentities, type DemoIdentity, type Session } from "./auth";
 import { ConversationList } from "./ConversationList";
 import { ErrorBoundary } from "./ErrorBoundary";
+import { DirectChannels } from "./Direct";
 import { Groups } from "./Groups";
 import { errorMessage } from "./format";
 import { NewChat } from "./NewChat";
+import { StoreSupport } from "./StoreSupport";
 import { OutboxProvider, useOutbox } from "./outbox";
 import { Search } from "./Search";
 import { Link, useRouter } from "./router";
@@ -36,9 +38,7 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
           </Link>
           <span className="screen-title">
             {roleTitle[me.role]}
-            {me.role === "store" && session.kind === "dev" && session.identity.storeName
-              ? ` · ${session.identity.storeName}`
-              : ""}
+            {me.role === "store" && session.kind === "dev" && session.identity.storeName ? ` · ${session.identity.storeName}` : ""}
           </span>
           <span className="spacer" />
           <UnreadTotal />
@@ -58,16 +58,15 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
             <ErrorBoundary fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
               <Search />
               {me.role === "customer" && <NewChat demo={demo} />}
+              {me.role === "store" && <StoreSupport />}
               <ConversationList me={me} demo={demo} />
               <Groups me={me} demo={demo} />
+              <DirectChannels me={me} demo={demo} />
             </ErrorBoundary>
           </aside>
           <main className="main">
             {route.page === "conversation" ? (
-              <ErrorBoundary
-                key={route.conversationId}
-                fallback={(e, reset) => <ThreadError error={e} onRetry={reset} />}
-              >
+              <ErrorBoundary key={route.conversationId} fallback={(e, reset) => <ThreadError error={e} onRetry={reset} />}>
                 <Thread conversationId={route.conversationId} me={me} demo={demo} />
               </ErrorBoundary>
             ) : (
@@ -118,8 +117,8 @@ function StaleBanner() {
   if (state !== "connected" || !stale) return null;
   return (
     <div className="banner banner-stale" role="status" data-testid="stale-banner">
-      <strong>Reconnecting…</strong> The data shown may be out of date. Messages you send are kept and go out when the
-      server is back{waiting > 0 ? ` (${waiting} waiting)` : ""}.
+      <strong>Reconnecting…</strong> The data shown may be out of date. Messages you send are kept and go out when the server is back
+      {waiting > 0 ? ` (${waiting} waiting)` : ""}.
     </div>
   );
 }

@@ -1,8 +1,8 @@
 import { api, type ConversationDoc, type MessageDoc } from "@parley/client";
-import { useChat, useMutation, usePaginatedQuery, useQuery } from "@parley/client/react";
+import { useChat, useMutation, usePaginatedQuery, useParleyClient, useQuery } from "@parley/client/react";
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import type { DemoIdentity, Identity } from "./auth";
-import { conversationTitle, myUnread } from "./ConversationList";
+import { conversationTitle, isSupport, myUnread } from "./ConversationList";
 import { errorMessage, money, shortTime } from "./format";
 import { History, MeetingCard, MeetingForm } from "./MessageParts";
 import { useOutbox, type OutboxItem } from "./outbox";
@@ -12,14 +12,14 @@ const pageSize = 30;
 
 /** Whether me speaks in c (sends, types, marks read); admins only moderate store conversations. */
 function isParticipant(me: Identity, c: ConversationDoc): boolean {
-  if (c.conversationType === "group") return (c.participants ?? []).some((p) => p.userId === me.sub);
+  if (c.conversationType === "group" || c.conversationType === "direct") return (c.participants ?? []).some((p) => p.userId === me.sub);
   switch (me.role) {
     case "customer":
       return c.customerId === me.sub;
     case "store":
-      return c.conversationType === "customer_to_store" && c.storeId === me.store_id;
+      return (c.conversationType === "customer_to_store" || c.conversationType === "store_to_admin") && c.storeId === me.store_id;
     case "admin":
-      return c.conversationType === "customer_to_admin";
+      return isSupport(c);
   }
 }
 
@@ -31,9 +31,15 @@ export function Thread({ conversationId, me, demo }: { conversationId: string; m
   const chat = useChat(conversationId, { messages: false });
   const history = usePaginatedQuery(api.shared.chat.getMessagesPaginated, { conversationId }, { initialNumItems: pageSize });
   const participant = conv ? isParticipant(me, conv) : false;
+  // Delivery receipts: what this client has received is acknowledged.
+  const client = useParleyClient();
+  const received = history.results;
+  useEffect(() => {
+    if (participant) void client.acknowledgeDelivery(conversationId, received);
+  }, [client, conversationId, participant, received]);
   // A group's detail has no per-member count: any new message there is
   // marked read (the server reports what it covered).
-  const group = conv?.conversationType === "group";
+  const group = conv?.conversationType === "group" || conv?.conversationType === "direct";
   const unread = conv ? (group ? (conv.lastMessageAt ?? 0) : myUnread(conv, me)) : 0;
 
   // Read receipts: whatever arrives while the thread is open and the page
@@ -66,6 +72,23 @@ export function Thread({ conversationId, me, demo }: { conversationId: string; m
   );
 }
 
+/** Who takes part, each with an online dot and when they were last seen. */
+function Participants({ conversationId, me }: { conversationId: string; me: Identity }) {
+  const people = useQuery(api.shared.chat.getParticipants, { conversationId });
+  if (!people || people.length === 0) return null;
+  return (
+    <ul className="participants small" data-testid="participants">
+      {people.map((p) => (
+        <li key={p.userId} data-testid="participant" data-user-id={p.userId} data-online={String(p.isOnline)}>
+          <span className={`dot ${p.isOnline ? "online" : "offline"}`} aria-hidden="true" />
+          {p.userId === me.sub ? "You" : p.name}
+          <span className="muted">{p.isOnline ? " · online" : p.lastSeenAt ? ` · seen ${shortTime(p.lastSeenAt)}` : ""}</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity; demo: DemoIdentity[] | null }) {
   const archive = useMutation(api.shared.chat.archiveConversation);
   const block = useMutation(api.shared.chat.blockConversation);
@@ -85,13 +108,17 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
       setBusy(false);
     }
   };
-  const support = conv.conversationType === "customer_to_admin";
+  const support = isSupport(conv);
+  const storeSupport = conv.conversationType === "store_to_admin";
   const canModerate = me.role === "admin" && support;
   const canArchive = conv.status === "active" && (me.role === "admin" || isParticipant(me, conv));
   // Admins close any conversation; a store's staff close their store's, a
   // group's creator the group.
   const group = conv.conversationType === "group";
-  const canClose = me.role === "admin" || (group ? conv.createdBy === me.sub : me.role === "store" && !support);
+  const direct = conv.conversationType === "direct";
+  const canClose =
+    me.role === "admin" ||
+    (direct ? isParticipant(me, conv) : group ? conv.createdBy === me.sub : me.role === "store" && (!support || storeSupport));
   const closed = conv.status === "closed";
 
   return (
@@ -100,10 +127,14 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
         <h2 data-testid="thread-title">{conversationTitle(conv, me)}</h2>
         <Subject conv={conv} editable={me.role === "admin" || isParticipant(me, conv)} />
         <div className="muted small">
-          {group ? (
+          {direct ? (
+            <span data-testid="direct-members">Direct message · {conv.channelKey}</span>
+          ) : group ? (
             <span data-testid="group-members">
               Group · {(conv.participants ?? []).map((p) => (p.userId === me.sub ? "you" : p.name)).join(", ")}
             </span>
+          ) : storeSupport ? (
+            <span data-testid="store-support">Store support · {conv.storeName ?? conv.storeId}</span>
           ) : support ? (
             "Support conversation"
           ) : (
@@ -115,6 +146,7 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
             </>
           )}
         </div>
+        <Participants conversationId={conv._id} me={me} />
         <div className="tags">
           {conv.status !== "active" && <span className="tag">{conv.status}</span>}
           {conv.isBlocked && (
@@ -282,6 +314,39 @@ function MessageList({ conv, me, history }: { conv: ConversationDoc; me: Identit
   );
 }
 
+const receiptLabels = { sent: "✓ Sent", delivered: "✓✓ Delivered", read: "✓✓ Read" } as const;
+
+/** A message's delivery state; in a group, whom it reached and who read it. */
+function Receipt({ m, conv }: { m: MessageDoc; conv: ConversationDoc }) {
+  const status = m.status ?? "sent";
+  let title = status === "read" && m.readAt ? `Read ${shortTime(m.readAt)}` : receiptLabels[status].replace(/^✓+ /, "");
+  const name = (id: string) => conv.participants?.find((p) => p.userId === id)?.name ?? id;
+  if (conv.conversationType === "group") {
+    title = `Delivered to: ${(m.deliveredTo ?? []).map(name).join(", ") || "nobody yet"} · Read by: ${(m.readBy ?? []).map(name).join(", ") || "nobody yet"}`;
+  }
+  if (m.receipts) {
+    // A group's or direct channel's message: when it reached each of the others, and when they read it.
+    return (
+      <details className={`receipt ${status}`} data-testid="receipt" data-status={status}>
+        <summary title={title}>{receiptLabels[status]}</summary>
+        <ul className="receipt-info small" data-testid="receipt-info">
+          {m.receipts.map((r) => (
+            <li key={r.userId} data-testid="receipt-of" data-user-id={r.userId}>
+              {name(r.userId)}:{" "}
+              {r.readAt ? `read ${shortTime(r.readAt)}` : r.deliveredAt ? `delivered ${shortTime(r.deliveredAt)}` : "not yet delivered"}
+            </li>
+          ))}
+        </ul>
+      </details>
+    );
+  }
+  return (
+    <span className={`receipt ${status}`} data-testid="receipt" data-status={status} title={title}>
+      {receiptLabels[status]}
+    </span>
+  );
+}
+
 /** Message types whose content (a text, or a caption) may be edited. */
 const editableTypes = new Set(["text", "image", "location", "meeting"]);
 
@@ -405,15 +470,7 @@ function Message({ m, me, conv }: { m: MessageDoc; me: Identity; conv: Conversat
             edited
           </button>
         )}
-        {mine && (
-          <span
-            className={`receipt ${m.isRead ? "read" : ""}`}
-            data-testid="receipt"
-            title={m.readAt ? `Read ${shortTime(m.readAt)}` : "Delivered"}
-          >
-            {m.isRead ? "✓✓ Read" : "✓ Sent"}
-          </span>
-        )}
+        {mine && m.status && <Receipt m={m} conv={conv} />}
         {canEdit && editing === null && (
           <button className="link small" onClick={() => setEditing(m.content)} data-testid="edit-message">
             Edit

@@ -4,18 +4,7 @@
 // in order on one server; each leaves the app where the next expects it.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import {
-  call,
-  DevServer,
-  launchBrowser,
-  makePNG,
-  message,
-  openAs,
-  reconnectTimeout,
-  screenshot,
-  send,
-  waitConnected,
-} from "./harness.mjs";
+import { call, DevServer, launchBrowser, makePNG, message, openAs, reconnectTimeout, screenshot, send, waitConnected } from "./harness.mjs";
 
 const conv = "conv123456789"; // John ↔ Pizza Palace, about order123456789 (demo data)
 const stamp = Date.now().toString(36);
@@ -150,14 +139,21 @@ test("a failed upload is shown as failed, with retry and discard", async () => {
 test("the store inbox counts unread messages; history scrolls up page by page; archive", async () => {
   // A second conversation, about John's other order, with more history
   // than one page (30), written over the HTTP API by both sides.
-  const { conversationId } = await call(server, "john", "mutation", "shared/chat:createOrGetConversation",
-    { orderId: "order987654321", storeId: "store123456789" });
+  const { conversationId } = await call(server, "john", "mutation", "shared/chat:createOrGetConversation", {
+    orderId: "order987654321",
+    storeId: "store123456789",
+  });
   await pizza.getByRole("link", { name: "Parley" }).first().click();
   const sends = [];
   for (let i = 1; i <= 40; i++) {
     const key = i % 2 ? "john" : "pizza";
-    sends.push(() => call(server, key, "mutation", "shared/chat:sendMessage",
-      { conversationId, content: `History ${String(i).padStart(2, "0")} ${stamp}`, messageType: "text" }));
+    sends.push(() =>
+      call(server, key, "mutation", "shared/chat:sendMessage", {
+        conversationId,
+        content: `History ${String(i).padStart(2, "0")} ${stamp}`,
+        messageType: "text",
+      }),
+    );
   }
   for (const s of sends) await s(); // in order; within the default rate limits' bursts for 2 users
   const row = pizza.getByTestId("conversation").filter({ hasText: `History 40 ${stamp}` });
@@ -179,7 +175,10 @@ test("the store inbox counts unread messages; history scrolls up page by page; a
   await pizza.getByTestId("archive").click();
   await row.waitFor({ state: "detached" });
   await pizza.getByRole("tab", { name: "Archived" }).click();
-  await pizza.getByTestId("conversation").filter({ hasText: `History 40 ${stamp}` }).waitFor();
+  await pizza
+    .getByTestId("conversation")
+    .filter({ hasText: `History 40 ${stamp}` })
+    .waitFor();
   await pizza.getByRole("tab", { name: "Active" }).click();
   await pizza.goto(`${server.url}/c/${conv}`);
   await pizza.getByTestId("thread").waitFor();
@@ -324,7 +323,10 @@ test("a subject set by the customer shows in the store's header, with a notice",
   await john.getByTestId("subject-input").fill(subject);
   await john.getByTestId("subject-save").click();
   await pizza.getByTestId("subject").filter({ hasText: subject }).waitFor();
-  await pizza.getByTestId("notice").filter({ hasText: `John Doe changed the subject to “${subject}”` }).waitFor();
+  await pizza
+    .getByTestId("notice")
+    .filter({ hasText: `John Doe changed the subject to “${subject}”` })
+    .waitFor();
 });
 
 test("the store closes a conversation and reopens it", async () => {
@@ -377,6 +379,18 @@ test("a customer starts a group with two of the store's staff; it is live for ea
   await message(john, answer).waitFor();
   await group(pizza).getByTestId("unread-badge").filter({ hasText: "3" }).waitFor();
   await screenshot(john, "group-thread");
+  // John's message says whom it reached, and when: the kitchen has read
+  // it (it opened the thread); the other member has not opened it.
+  const receipt = message(john, first).getByTestId("receipt");
+  await receipt.locator("summary").click();
+  await receipt
+    .locator('[data-testid="receipt-of"][data-user-id="user222222222"]')
+    .filter({ hasText: /Pizza Palace Kitchen: read \d/ })
+    .waitFor();
+  assert.match(
+    await receipt.locator('[data-testid="receipt-of"][data-user-id="user123456789"]').innerText(),
+    /Pizza Palace Support: not yet delivered/,
+  );
 
   // A user the customer may not add is refused with the server's reason.
   await john.goto(`${server.url}/`);
@@ -390,6 +404,79 @@ test("a customer starts a group with two of the store's staff; it is live for ea
     await page.goto(`${server.url}/c/${conv}`);
     await page.getByTestId("composer-input").waitFor();
   }
+});
+
+test("a customer opens a direct message to support; the admin sees it arrive live and answers", async () => {
+  const admin = await openAs(browser, server, "admin");
+  await admin.getByTestId("no-directs").waitFor();
+  await john.goto(`${server.url}/`);
+  await john.getByTestId("new-direct").click();
+  await john.getByTestId("direct-person").selectOption({ label: "Parley Support · admin" });
+  await john.getByTestId("open-direct").click();
+  await john.getByTestId("direct-members").filter({ hasText: "direct:" }).waitFor();
+  const question = `Can I change my address? ${stamp}`;
+  await send(john, question);
+  await message(john, question).waitFor();
+
+  const item = admin.getByTestId("direct").filter({ hasText: "John Doe" });
+  await item.getByTestId("unread-badge").filter({ hasText: "1" }).waitFor();
+  await item.click();
+  await message(admin, question).waitFor();
+  const answer = `Yes, until it ships ${stamp}`;
+  await send(admin, answer);
+  await message(john, answer).waitFor();
+  await message(john, question).getByTestId("receipt").filter({ hasText: "Read" }).waitFor();
+  await screenshot(john, "direct-message");
+  // Nobody else has it: the store's list stays empty.
+  await pizza.goto(`${server.url}/`);
+  await pizza.getByTestId("no-directs").waitFor();
+  await admin.context().close();
+  await john.goto(`${server.url}/c/${conv}`);
+  await john.getByTestId("composer-input").waitFor();
+  await pizza.goto(`${server.url}/c/${conv}`);
+  await pizza.getByTestId("composer-input").waitFor();
+});
+
+test("receipts go sent → delivered (a hidden tab received it) → read (looked at); participants show who is online", async () => {
+  // Pizza's staff away from the thread; the kitchen has it open in a tab
+  // it is not looking at.
+  await pizza.goto(`${server.url}/`);
+  await pizza.getByTestId("whoami").waitFor();
+  const context = await browser.newContext({ viewport: { width: 1180, height: 760 } });
+  await context.addInitScript(() => {
+    window.__hidden = true;
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => (window.__hidden ? "hidden" : "visible") });
+  });
+  const kitchen = await context.newPage();
+  await kitchen.goto(`${server.url}/c/${conv}?as=kitchen`);
+  await kitchen.getByTestId("thread").waitFor();
+  await waitConnected(kitchen);
+
+  const text = `Extra cheese on that one ${stamp}`;
+  await send(john, text);
+  const receipt = message(john, text).getByTestId("receipt");
+  await receipt.filter({ hasText: "Delivered" }).waitFor();
+  assert.equal(await receipt.getAttribute("data-status"), "delivered");
+  await message(kitchen, text).waitFor();
+  await screenshot(john, "receipt-delivered");
+
+  // The kitchen looks: read.
+  await kitchen.evaluate(() => {
+    window.__hidden = false;
+    document.dispatchEvent(new Event("visibilitychange"));
+  });
+  await receipt.filter({ hasText: "Read" }).waitFor();
+
+  // John sees the kitchen online; when its tab closes, offline, live.
+  const member = john.locator(`[data-testid="participant"][data-user-id="user222222222"]`);
+  await member.and(john.locator('[data-online="true"]')).waitFor();
+  await screenshot(john, "participants");
+  await context.close();
+  await member.and(john.locator('[data-online="false"]')).waitFor();
+  assert.match(await member.innerText(), /Pizza Palace Kitchen · seen/);
+
+  await pizza.goto(`${server.url}/c/${conv}`);
+  await pizza.getByTestId("composer-input").waitFor();
 });
 
 test("after a server restart the page reconnects and keeps working", async () => {

@@ -249,6 +249,12 @@ export function useChat(conversationId: string | null | undefined, options: UseC
     (input?: MarkAsReadInput) => attempt(() => markReadArgs(id, input), (args) => markRead(args)),
     [markRead, id],
   );
+  // What arrives is acknowledged as delivered (markDelivered).
+  const messages = page?.messages;
+  useEffect(() => {
+    if (id) void client.acknowledgeDelivery(id, messages);
+  }, [client, id, messages, identity]);
+
   const onInput = useCallback(() => notifier.current?.input(), []);
   const stopTyping = useCallback(() => notifier.current?.stop(), []);
   const unreadCount = unreadCountFor(conversation, identity);

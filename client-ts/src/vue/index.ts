@@ -458,6 +458,14 @@ export function useChat(
     notifier?.dispose();
     notifier = undefined;
   }, "useChat");
+  // What arrives is acknowledged as delivered (markDelivered).
+  watch(
+    [id, () => messagesQ.data.value?.messages, identity],
+    ([conv, messages]) => {
+      if (conv) void client.acknowledgeDelivery(conv, messages);
+    },
+    { immediate: true },
+  );
 
   return {
     messages: computed(() => messagesQ.data.value?.messages),

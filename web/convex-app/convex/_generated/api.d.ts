@@ -45,7 +45,7 @@ export type CloseConversationArgs = {
 export type ConversationDoc = {
   _id: string;
   _creationTime: number;
-  conversationType: "customer_to_store" | "customer_to_admin" | "group";
+  conversationType: "customer_to_store" | "customer_to_admin" | "store_to_admin" | "group" | "direct";
   customerId: string;
   customerName: string;
   storeId?: string;
@@ -64,6 +64,7 @@ export type ConversationDoc = {
   createdBy?: string;
   participants?: ParticipantDoc[];
   unreadCount?: number;
+  channelKey?: string;
 };
 
 /** Go type chat.ConversationIDArgs. */
@@ -74,7 +75,7 @@ export type ConversationIDArgs = {
 /** Go type chat.ConversationRef. */
 export type ConversationRef = {
   conversationId: string;
-  conversationType: "customer_to_store" | "customer_to_admin" | "group";
+  conversationType: "customer_to_store" | "customer_to_admin" | "store_to_admin" | "group" | "direct";
 };
 
 /** Go type chat.CreateGroupConversationArgs. */
@@ -89,9 +90,21 @@ export type CreateOrGetConversationArgs = {
   storeId?: string | null;
 };
 
+/** Go type chat.CreateOrGetStoreSupportConversationArgs. */
+export type CreateOrGetStoreSupportConversationArgs = {
+  storeId?: string | null;
+  orderId?: string | null;
+};
+
 /** Go type chat.DeleteMessageArgs. */
 export type DeleteMessageArgs = {
   messageId: string;
+};
+
+/** Go type chat.Delivered. */
+export type Delivered = {
+  moved: boolean;
+  deliveredUpTo: number;
 };
 
 /** Go type chat.EditMessageArgs. */
@@ -105,6 +118,26 @@ export type EmptyArgs = Record<string, never>;
 
 /** Go type chat.GetConversationsArgs. */
 export type GetConversationsArgs = {
+  status?: "active" | "archived" | "closed" | null;
+  limit?: number | null;
+  kind?: "customer_to_store" | "customer_to_admin" | "store_to_admin" | null;
+  orderId?: string | null;
+  storeId?: string | null;
+  unreadOnly?: boolean | null;
+};
+
+/** Go type chat.GetConversationsPaginatedArgs. */
+export type GetConversationsPaginatedArgs = {
+  paginationOpts: PaginationOptions;
+  status?: "active" | "archived" | "closed" | null;
+  kind?: "customer_to_store" | "customer_to_admin" | "store_to_admin" | null;
+  orderId?: string | null;
+  storeId?: string | null;
+  unreadOnly?: boolean | null;
+};
+
+/** Go type chat.GetDirectChannelsArgs. */
+export type GetDirectChannelsArgs = {
   status?: "active" | "archived" | "closed" | null;
   limit?: number | null;
 };
@@ -128,6 +161,11 @@ export type GetMessagesArgs = {
 export type GetMessagesPaginatedArgs = {
   conversationId: string;
   paginationOpts: PaginationOptions;
+};
+
+/** Go type chat.GetOrCreateDirectChannelArgs. */
+export type GetOrCreateDirectChannelArgs = {
+  userId: string;
 };
 
 /** Go type chat.ImageAttachment. */
@@ -168,6 +206,12 @@ export type LocationArgs = {
   lat: number;
   lng: number;
   label?: string | null;
+};
+
+/** Go type chat.MarkDeliveredArgs. */
+export type MarkDeliveredArgs = {
+  conversationId: string;
+  upToMessageId: string;
 };
 
 /** Go type chat.MarkMessagesAsReadArgs. */
@@ -215,6 +259,10 @@ export type MessageDoc = {
   imageAttachment?: ImageDoc;
   location?: Location;
   meeting?: Meeting;
+  status?: "sent" | "delivered" | "read";
+  deliveredTo?: string[];
+  readBy?: string[];
+  receipts?: ReceiptDoc[];
 };
 
 /** Go type chat.MessageHistory. */
@@ -244,6 +292,15 @@ export type OrderSummary = {
   orderDate: number;
 };
 
+/** Go type chat.PaginatedConversations. */
+export type PaginatedConversations = {
+  page: ConversationDoc[];
+  isDone: boolean;
+  continueCursor: string;
+  splitCursor?: string;
+  pageStatus?: "SplitRecommended" | "SplitRequired";
+};
+
 /** Go type chat.PaginatedMessages. */
 export type PaginatedMessages = {
   page: MessageDoc[];
@@ -258,6 +315,25 @@ export type ParticipantDoc = {
   userId: string;
   name: string;
   role: "customer" | "store" | "admin";
+};
+
+/** Go type chat.ParticipantInfo. */
+export type ParticipantInfo = {
+  userId: string;
+  name: string;
+  role: "customer" | "store" | "admin";
+  joinedAt: number;
+  lastReadAt?: number;
+  lastDeliveredAt?: number;
+  lastSeenAt?: number;
+  isOnline: boolean;
+};
+
+/** Go type chat.ReceiptDoc. */
+export type ReceiptDoc = {
+  userId: string;
+  deliveredAt?: number;
+  readAt?: number;
 };
 
 /** Go type chat.SearchMessagesArgs. */
@@ -357,6 +433,8 @@ export declare const api: {
       createGroupConversation: FunctionReference<"mutation", "public", CreateGroupConversationArgs, ConversationRef>;
       /** mutation shared/chat:createOrGetConversation */
       createOrGetConversation: FunctionReference<"mutation", "public", CreateOrGetConversationArgs, ConversationRef>;
+      /** mutation shared/chat:createOrGetStoreSupportConversation */
+      createOrGetStoreSupportConversation: FunctionReference<"mutation", "public", CreateOrGetStoreSupportConversationArgs, ConversationRef>;
       /** mutation shared/chat:deleteMessage */
       deleteMessage: FunctionReference<"mutation", "public", DeleteMessageArgs, null>;
       /** mutation shared/chat:editMessage */
@@ -369,6 +447,10 @@ export declare const api: {
       getConversation: FunctionReference<"query", "public", ConversationIDArgs, ConversationDoc>;
       /** query shared/chat:getConversations */
       getConversations: FunctionReference<"query", "public", GetConversationsArgs, ConversationDoc[]>;
+      /** query shared/chat:getConversationsPaginated */
+      getConversationsPaginated: FunctionReference<"query", "public", GetConversationsPaginatedArgs, PaginatedConversations>;
+      /** query shared/chat:getDirectChannels */
+      getDirectChannels: FunctionReference<"query", "public", GetDirectChannelsArgs, ConversationDoc[]>;
       /** query shared/chat:getGroupConversations */
       getGroupConversations: FunctionReference<"query", "public", GetGroupConversationsArgs, ConversationDoc[]>;
       /** query shared/chat:getMessageHistory */
@@ -377,12 +459,18 @@ export declare const api: {
       getMessages: FunctionReference<"query", "public", GetMessagesArgs, MessagePage>;
       /** query shared/chat:getMessagesPaginated */
       getMessagesPaginated: FunctionReference<"query", "public", GetMessagesPaginatedArgs, PaginatedMessages>;
+      /** mutation shared/chat:getOrCreateDirectChannel */
+      getOrCreateDirectChannel: FunctionReference<"mutation", "public", GetOrCreateDirectChannelArgs, ConversationRef>;
+      /** query shared/chat:getParticipants */
+      getParticipants: FunctionReference<"query", "public", ConversationIDArgs, ParticipantInfo[]>;
       /** query shared/chat:getTypingIndicators */
       getTypingIndicators: FunctionReference<"query", "public", ConversationIDArgs, TypingIndicator[]>;
       /** query shared/chat:getUnreadCount */
       getUnreadCount: FunctionReference<"query", "public", EmptyArgs, number>;
       /** query shared/chat:isChatEnabled */
       isChatEnabled: FunctionReference<"query", "public", ChatStatusArgs, ChatStatus>;
+      /** mutation shared/chat:markDelivered */
+      markDelivered: FunctionReference<"mutation", "public", MarkDeliveredArgs, Delivered>;
       /** mutation shared/chat:markMessagesAsRead */
       markMessagesAsRead: FunctionReference<"mutation", "public", MarkMessagesAsReadArgs, MarkReadResult>;
       /** mutation shared/chat:reopenConversation */

@@ -1,0 +1,70 @@
+-- Store ↔ support threads (seed 000's vendor ↔ admin): a store's staff
+-- talk to the marketplace's support, about the store or one of its orders.
+-- One thread per store and order (or none), found by that pair. It has a
+-- store and no customer; in it the store is the side that asks, where a
+-- customer is in a customer's support thread: its staff's messages count
+-- in unread_recipient (what support has not read) and support's in
+-- unread_customer (what the store has not read).
+ALTER TABLE conversations DROP CONSTRAINT conversations_conversation_type_check;
+ALTER TABLE conversations ADD CONSTRAINT conversations_conversation_type_check
+    CHECK (conversation_type IN ('customer_to_store', 'customer_to_admin', 'store_to_admin', 'group', 'direct'));
+ALTER TABLE conversations DROP CONSTRAINT conversations_shape_check;
+ALTER TABLE conversations ADD CONSTRAINT conversations_shape_check CHECK (CASE conversation_type
+    WHEN 'group' THEN customer_id IS NULL AND store_id IS NULL AND created_by IS NOT NULL
+    WHEN 'direct' THEN customer_id IS NULL AND store_id IS NULL AND created_by IS NOT NULL AND direct_key IS NOT NULL
+    WHEN 'customer_to_store' THEN customer_id IS NOT NULL AND store_id IS NOT NULL
+    WHEN 'store_to_admin' THEN customer_id IS NULL AND store_id IS NOT NULL
+    ELSE customer_id IS NOT NULL END);
+CREATE UNIQUE INDEX conversations_store_support
+    ON conversations (org_id, store_id, coalesce(order_id, '')) WHERE conversation_type = 'store_to_admin';
+
+-- The unread counters, side-aware: a message is the asking side's (counts
+-- in unread_recipient) when a customer sent it, or a store's staff in a
+-- store ↔ support thread. Each statement's rows are counted per
+-- conversation and sender kind; the conversation row the UPDATE joins says
+-- which side a store's message is on, so no further read is needed.
+CREATE OR REPLACE FUNCTION parley_unread_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE conversations c SET
+        unread_customer = c.unread_customer + d.other + CASE WHEN c.conversation_type = 'store_to_admin' THEN 0 ELSE d.store END,
+        unread_recipient = c.unread_recipient + d.customer + CASE WHEN c.conversation_type = 'store_to_admin' THEN d.store ELSE 0 END
+    FROM (SELECT conversation_id,
+                 count(*) FILTER (WHERE sender_type = 'customer')::int AS customer,
+                 count(*) FILTER (WHERE sender_type = 'store')::int AS store,
+                 count(*) FILTER (WHERE sender_type NOT IN ('customer', 'store'))::int AS other
+          FROM new_rows WHERE NOT is_read AND NOT is_deleted GROUP BY conversation_id) d
+    WHERE c.id = d.conversation_id;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION parley_unread_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE conversations c SET
+        unread_customer = c.unread_customer - d.other - CASE WHEN c.conversation_type = 'store_to_admin' THEN 0 ELSE d.store END,
+        unread_recipient = c.unread_recipient - d.customer - CASE WHEN c.conversation_type = 'store_to_admin' THEN d.store ELSE 0 END
+    FROM (SELECT conversation_id,
+                 count(*) FILTER (WHERE sender_type = 'customer')::int AS customer,
+                 count(*) FILTER (WHERE sender_type = 'store')::int AS store,
+                 count(*) FILTER (WHERE sender_type NOT IN ('customer', 'store'))::int AS other
+          FROM old_rows WHERE NOT is_read AND NOT is_deleted GROUP BY conversation_id) d
+    WHERE c.id = d.conversation_id;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION parley_unread_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE conversations c SET
+        unread_customer = c.unread_customer + d.other + CASE WHEN c.conversation_type = 'store_to_admin' THEN 0 ELSE d.store END,
+        unread_recipient = c.unread_recipient + d.customer + CASE WHEN c.conversation_type = 'store_to_admin' THEN d.store ELSE 0 END
+    FROM (SELECT conversation_id, sum(customer)::int AS customer, sum(store)::int AS store, sum(other)::int AS other
+          FROM (SELECT conversation_id, -(sender_type = 'customer')::int AS customer, -(sender_type = 'store')::int AS store,
+                       -(sender_type NOT IN ('customer', 'store'))::int AS other
+                FROM old_rows WHERE NOT is_read AND NOT is_deleted
+                UNION ALL
+                SELECT conversation_id, (sender_type = 'customer')::int, (sender_type = 'store')::int,
+                       (sender_type NOT IN ('customer', 'store'))::int
+                FROM new_rows WHERE NOT is_read AND NOT is_deleted) x
+          GROUP BY conversation_id) d
+    WHERE c.id = d.conversation_id AND (d.customer <> 0 OR d.store <> 0 OR d.other <> 0);
+    RETURN NULL;
+END $$;
