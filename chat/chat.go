@@ -39,8 +39,18 @@ type Config struct {
 	// MaxGroupSize bounds a group's participants, its creator included.
 	// Zero means DefaultMaxGroupSize.
 	MaxGroupSize int
+	// Guests verifies the guest tokens claimGuestThreads takes as proof
+	// (jwtauth.Verifier.VerifyGuest). Nil means guest access is off:
+	// claimGuestThreads answers 403.
+	Guests GuestVerifier
 	// Now is the clock of the rate limiters. Nil means time.Now.
 	Now func() time.Time
+}
+
+// GuestVerifier checks a guest token and returns the guest it proves; it
+// accepts guest tokens only. Its errors' messages may be shown to clients.
+type GuestVerifier interface {
+	VerifyGuest(ctx context.Context, token string) (*functions.Identity, error)
 }
 
 func (c *Config) fill() {
@@ -123,6 +133,7 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Mutation(r, "shared/chat:setConversationSubject", setConversationSubject)
 	functions.Mutation(r, "shared/chat:closeConversation", closeConversation)
 	functions.Mutation(r, "shared/chat:reopenConversation", reopenConversation)
+	functions.Mutation(r, "shared/chat:claimGuestThreads", c.claimGuestThreads)
 
 	functions.Query(r, "shared/chat:getConversations", getConversations, functions.ScopeIdentity(inboxCaller))
 	functions.Query(r, "shared/chat:getConversationsPaginated", getConversationsPaginated, functions.ScopeIdentity(inboxCaller))
@@ -150,9 +161,27 @@ func Register(r *functions.Registry, cfg Config) {
 }
 
 // customerSide reports whether id speaks for the asking end of a
-// one-to-one conversation of type t (askingSide): a customer, or a store's
-// staff with support; the others are its recipient end.
+// one-to-one conversation of type t (askingSide): a customer or a guest,
+// or a store's staff with support; the others are its recipient end.
 func customerSide(id *functions.Identity, t string) bool { return askingSide(string(id.Role), t) }
+
+// customerRole reports whether id is a customer or a guest (a customer
+// without orders): the conversations it sees are those it is the
+// customer of.
+func customerRole(id *functions.Identity) bool {
+	return id.Role == functions.RoleCustomer || id.Role == functions.RoleGuest
+}
+
+// side is what id's messages and typing say of their sender
+// (messages.sender_type, typing_state.user_type): its role, but
+// "customer" for a guest, who speaks for the customer end. The unread
+// counters and read receipts count by it.
+func side(id *functions.Identity) string {
+	if id.Role == functions.RoleGuest {
+		return string(functions.RoleCustomer)
+	}
+	return string(id.Role)
+}
 
 // canSee reports whether id may read conversation c: its customer, staff
 // of its store (store conversations), a group's participants, any admin.
@@ -165,8 +194,8 @@ func canSee(id *functions.Identity, c Conversation) bool {
 		return true
 	case memberGated(c.Type):
 		return c.Member
-	case id.Role == functions.RoleCustomer:
-		return c.CustomerID == id.Subject
+	case customerRole(id):
+		return c.CustomerID == id.Subject // a guest's: its own support conversations
 	case id.Role == functions.RoleStore:
 		return withStore(c.Type) && c.StoreID != nil && *c.StoreID == id.StoreID
 	}
@@ -265,12 +294,13 @@ func callerConversation(c *functions.MutationCtx, convID string) (*functions.Ide
 	return id, conv, err
 }
 
-// inboxCaller is what a caller's inbox depends on: a customer's own id, a
-// store's id for its staff, nothing more for admins; and the org. Everyone
-// with the same inbox shares one instance of the inbox queries.
+// inboxCaller is what a caller's inbox depends on: a customer's (or a
+// guest's) own id, a store's id for its staff, nothing more for admins;
+// and the org. Everyone with the same inbox shares one instance of the
+// inbox queries.
 func inboxCaller(id *functions.Identity) *functions.Identity {
 	switch id.Role {
-	case functions.RoleCustomer:
+	case functions.RoleCustomer, functions.RoleGuest:
 		return &functions.Identity{Role: id.Role, Subject: id.Subject, Org: id.Org}
 	case functions.RoleStore:
 		return &functions.Identity{Role: id.Role, StoreID: id.StoreID, Org: id.Org}
@@ -279,12 +309,13 @@ func inboxCaller(id *functions.Identity) *functions.Identity {
 }
 
 // inbox selects the conversations a caller's lists and totals cover: a
-// customer's own, a store's (with its customers and with support), or
-// (admins) every support conversation, customers' and stores'.
+// customer's (or a guest's) own, a store's (with its customers and with
+// support), or (admins) every support conversation, customers' and
+// stores'.
 func inbox(id *functions.Identity, status string) ConversationFilter {
 	f := ConversationFilter{Status: status, Org: id.Org}
 	switch id.Role {
-	case functions.RoleCustomer:
+	case functions.RoleCustomer, functions.RoleGuest:
 		f.CustomerID = id.Subject
 	case functions.RoleStore:
 		f.StoreID = id.StoreID
@@ -295,11 +326,11 @@ func inbox(id *functions.Identity, status string) ConversationFilter {
 }
 
 // inboxSide is the side whose unread messages a caller's inbox counts: a
-// customer's, a store's (the recipient of its customers, the asking side
-// with support), or support's.
+// customer's (or a guest's), a store's (the recipient of its customers,
+// the asking side with support), or support's.
 func inboxSide(id *functions.Identity) Side {
 	switch id.Role {
-	case functions.RoleCustomer:
+	case functions.RoleCustomer, functions.RoleGuest:
 		return SideCustomer
 	case functions.RoleStore:
 		return SideStore

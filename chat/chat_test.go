@@ -14,6 +14,7 @@ import (
 
 	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/schema"
@@ -31,8 +32,33 @@ var (
 	// John's subject acting in another org, and that org's admin.
 	johnAcme  = &functions.Identity{Subject: schema.DemoCustomerID, Role: functions.RoleCustomer, Name: "John Doe", Org: "acme"}
 	acmeAdmin = &functions.Identity{Subject: "admin-acme", Role: functions.RoleAdmin, Name: "Acme Support", Org: "acme"}
-	chatReg   = newRegistry(chat.Config{MessagesPerSecond: -1, TypingPerSecond: -1, UploadsPerSecond: -1, Media: fakeMedia{}})
+	// A widget visitor with a guest token.
+	guest   = &functions.Identity{Subject: "guest_0fa1c0ffee", Role: functions.RoleGuest, Name: "Guest 0fa1"}
+	chatReg = newRegistry(chat.Config{MessagesPerSecond: -1, TypingPerSecond: -1, UploadsPerSecond: -1, Media: fakeMedia{},
+		Guests: guestVerifier})
 )
+
+// guestKey signs the tests' guest tokens; guestVerifier is the chat API's
+// Config.Guests.
+var (
+	guestKey      = []byte("chat-tests-guest-key-0123456789ab")
+	guestVerifier = func() *jwtauth.Verifier {
+		v, err := jwtauth.New(context.Background(), jwtauth.Config{HS256Secret: []byte("chat-tests-secret-0123456789abcdef"), GuestKey: guestKey})
+		if err != nil {
+			panic(err)
+		}
+		return v
+	}()
+)
+
+// guestToken mints a guest token for id (a guest) valid for an hour.
+func guestToken(id functions.Identity) string {
+	tok, err := jwtauth.MintGuest(guestKey, id, time.Hour)
+	if err != nil {
+		panic(err)
+	}
+	return tok
+}
 
 // newRegistry registers the chat API configured by cfg.
 func newRegistry(cfg chat.Config) *functions.Registry {

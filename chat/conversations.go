@@ -67,10 +67,13 @@ func storeIn(ctx context.Context, db *schema.DB, org, storeID string) (schema.St
 }
 
 // requireCustomer is requireIdentity for functions only customers may
-// call: anyone else gets notCustomer.
+// call: a guest gets ErrGuest, anyone else notCustomer.
 func requireCustomer(id *functions.Identity, notCustomer error) (*functions.Identity, error) {
 	id, err := requireIdentity(id)
-	if err == nil && id.Role != functions.RoleCustomer {
+	switch {
+	case err == nil && id.Role == functions.RoleGuest:
+		return nil, ErrGuest
+	case err == nil && id.Role != functions.RoleCustomer:
 		return nil, notCustomer
 	}
 	return id, err
@@ -90,9 +93,17 @@ type ConversationRef struct {
 
 // createOrGetConversation opens (or finds) a customer's conversation: with
 // the store when an order of theirs at that store is given and they may
-// message it directly, else with support.
+// message it directly, else with support. A guest has no orders: it opens
+// its support conversation, without orderId or storeId (403 ErrGuest).
 func createOrGetConversation(c *functions.MutationCtx, a CreateOrGetConversationArgs) (ConversationRef, error) {
-	id, err := requireCustomer(c.Identity(), ErrCustomersStart)
+	id, err := requireIdentity(c.Identity())
+	if err == nil && id.Role == functions.RoleGuest {
+		if (a.OrderID != nil && *a.OrderID != "") || (a.StoreID != nil && *a.StoreID != "") {
+			return ConversationRef{}, ErrGuest
+		}
+	} else if err == nil {
+		id, err = requireCustomer(id, ErrCustomersStart)
+	}
 	if err != nil {
 		return ConversationRef{}, err
 	}
@@ -196,8 +207,11 @@ type ConversationDoc struct {
 	ConversationType string  `json:"conversationType" ts:"customer_to_store|customer_to_admin|store_to_admin|group|direct"`
 	// CustomerID and CustomerName are empty for a group, which lists its
 	// people in participants instead.
-	CustomerID           string        `json:"customerId"`
-	CustomerName         string        `json:"customerName"`
+	CustomerID   string `json:"customerId"`
+	CustomerName string `json:"customerName"`
+	// CustomerIsGuest says the customer is a guest: a visitor without an
+	// account (see claimGuestThreads).
+	CustomerIsGuest      bool          `json:"customerIsGuest,omitempty"`
 	StoreID              *string       `json:"storeId,omitempty"`
 	StoreName            *string       `json:"storeName,omitempty"`
 	OrderID              *string       `json:"orderId,omitempty"`
@@ -234,7 +248,7 @@ func conversationDoc(x InboxRow) ConversationDoc {
 	cv := x.Conversation
 	d := ConversationDoc{
 		ID: cv.ID, CreationTime: schema.Millis(cv.CreatedAt), ConversationType: cv.Type,
-		CustomerID: cv.CustomerID, CustomerName: x.CustomerName, StoreID: cv.StoreID, StoreName: x.StoreName,
+		CustomerID: cv.CustomerID, CustomerName: x.CustomerName, CustomerIsGuest: x.CustomerIsGuest, StoreID: cv.StoreID, StoreName: x.StoreName,
 		OrderID: cv.OrderID, AssignedAdminID: cv.AssignedAdminID, Status: cv.Status, IsBlocked: cv.IsBlocked,
 		LastMessageAt: millisPtr(cv.LastMessageAt), LastMessagePreview: cv.LastMessagePreview,
 		UnreadCountCustomer: x.Unread.Customer, UnreadCountRecipient: x.Unread.Recipient,

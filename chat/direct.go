@@ -36,7 +36,9 @@ func channelKeyOf(convType string, ps []Participant) *string {
 // returns userID's role: anyone may write to an admin of their org
 // (support), and admins to anyone in it; otherwise the rules of adding
 // someone to a group apply (a customer, staff of a store they may message;
-// staff, their colleagues). Anyone else is not found.
+// staff, their colleagues). Anyone else is not found. A guest has none:
+// an admin naming one is refused (ErrGuestDirect), anyone else does not
+// find it.
 func directable(c *functions.MutationCtx, id *functions.Identity, userID string) (functions.Role, error) {
 	u, err := c.DB.User(c.Ctx, userID)
 	if errors.Is(err, schema.ErrNoRow) || (err == nil && u.OrgID != id.Org) {
@@ -45,19 +47,28 @@ func directable(c *functions.MutationCtx, id *functions.Identity, userID string)
 	if err != nil {
 		return "", err
 	}
-	if functions.Role(u.Role) == functions.RoleAdmin {
+	switch functions.Role(u.Role) {
+	case functions.RoleAdmin:
 		return functions.RoleAdmin, nil
+	case functions.RoleGuest:
+		if id.Role == functions.RoleAdmin {
+			return "", ErrGuestDirect // only admins could name one: they see guests' support conversations
+		}
+		return "", participantNotFound(userID)
 	}
 	return addable(c, id, userID)
 }
 
 // getOrCreateDirectChannel returns the direct channel between the caller
 // and userId, creating it the first time: one per pair, whichever of the
-// two asks.
+// two asks. Guests have no direct channels (ErrGuest).
 func getOrCreateDirectChannel(c *functions.MutationCtx, a GetOrCreateDirectChannelArgs) (ConversationRef, error) {
 	id, err := requireIdentity(c.Identity())
 	if err != nil {
 		return ConversationRef{}, err
+	}
+	if id.Role == functions.RoleGuest {
+		return ConversationRef{}, ErrGuest
 	}
 	other := strings.TrimSpace(a.UserID)
 	switch {

@@ -18,8 +18,8 @@
 // # Access rules
 //
 // The caller's identity comes only from a verified JWT (package jwtauth):
-// its subject, its role (customer, store, admin) and, for store staff, the
-// store they work for. Who may see a conversation: its customer, the staff
+// its subject, its role (customer, store, admin, or guest: see # Guests)
+// and, for store staff, the store they work for. Who may see a conversation: its customer, the staff
 // of its store (store conversations only), a group's participants, and
 // every admin. Who speaks in it (sends, marks read, types): its customer;
 // its store's staff in a store conversation; admins in a support
@@ -32,54 +32,104 @@
 // (S), staff of another store (OS), an admin (A), no identity (N), and two
 // callers of another org (see # Organizations): the conversation's
 // customer's subject with a token for that org (XC) and that org's admin
-// (XA). The group is John's (C) with two of Pizza Palace's staff (S); A
-// is not in it.
+// (XA); and a guest (G), whose own support conversation is as C's support
+// conversation is to C (the tests' guest variant: G takes C's column and
+// C another customer's). The group is John's (C) with two of Pizza
+// Palace's staff (S); A is not in it.
 //
-//	function                     C    OC   S    OS   A    N    XC   XA   notes
-//	createOrGetConversation      200  404  403  403  403  401  404  403  OC, XC: "Order not found" (not their order, or not in their org)
-//	createOrGetStoreSupportConversation  403  403  200  404  200  401  403  404  with S's store; OS, XA: "Store not found"; see # Store support
-//	sendMessage (text)           200  404  200  404  403  401  404  404  A: 200 in support; S: 404 in support; group: as store
-//	sendMessage (system)         400  400  400  400  200  401  400  404  "system" is for admins only
-//	sendMessage (image)          200  404  200  404  403  401  404  404  as text; the file must be the caller's own unattached upload
-//	sendMessage (location)       200  404  200  404  403  401  404  404  as text; lat in [-90, 90], lng in [-180, 180], label ≤ 200 characters
-//	sendMessage (meeting)        200  404  200  404  403  401  404  404  as text; see # Meetings
-//	editMessage (C's message)    200  404  403  404  403  401  404  404  only the sender, within the edit window (admins: any time); S: 404 in support
-//	getMessageHistory            200  404  200  404  200  401  404  404  whoever sees the conversation; S: 404 in support
-//	searchMessages               200  404  200  404  200  401  404  404  with conversationId; without, each searches what they may see; S: 404 in support
-//	markMessagesAsRead           200  404  200  404  403  401  404  404  A: 200 in support; S: 404 in support; group: as store
-//	markDelivered                200  404  200  404  403  401  404  404  as markMessagesAsRead; see # Delivery
-//	getParticipants              200  404  200  404  200  401  404  404  whoever sees the conversation; S: 404 in support
-//	archiveConversation          200  404  200  404  200  401  404  404  S: 404 in support
-//	deleteMessage (C's message)  200  404  403  404  200  401  404  404  only the sender or an admin; S: 404 in support
-//	updateTypingStatus           200  404  200  404  403  401  404  404  A: 200 in support; S: 404 in support; group: as store
-//	getTypingIndicators          200  404  200  404  200  401  404  404  never lists the caller; S: 404 in support
-//	getConversation              200  404  200  404  200  401  404  404  S: 404 in support; a group's lists its participants
-//	getMessages                  200  404  200  404  200  401  404  404  S: 404 in support
-//	getMessagesPaginated         200  404  200  404  200  401  404  404  S: 404 in support
-//	getConversations             200  200  200  200  200  401  200  200  each sees their own list (one-to-one conversations); see # Inboxes
-//	getConversationsPaginated    200  200  200  200  200  401  200  200  as getConversations, a page at a time
-//	getUnreadCount               200  200  200  200  200  401  200  200  each sees their own total (one-to-one conversations)
-//	getGroupConversations        200  200  200  200  200  401  200  200  each sees the groups they are in
-//	getOrCreateDirectChannel     200  404  200  404  200  401  404  404  with S's colleague; see # Direct channels for who may write to whom
-//	getDirectChannels            200  200  200  200  200  401  200  200  each sees their own direct channels
-//	createGroupConversation      200  404  200  404  200  401  404  404  adding S's colleague; see # Groups for whom each may add; XC, XA: another org's user
-//	canChatWithStore             200  200  403  403  403  401  404  403  customers only; XC: "Store not found" (another org's)
-//	setConversationSubject       200  404  200  404  200  401  404  404  those who speak in it, and admins; posts a notice; S: 404 in support
-//	isChatEnabled                200  200  200  200  200  200  200  200  the chat switch of the caller's org (and of storeId's store: 404 for another org's)
-//	getChatSettings              200  200  200  200  200  200  200  200  public; the caller's org's (the default org's without a token)
-//	generateUploadUrl            200  200  200  200  200  401  200  200  a single-use URL for the caller's own upload
-//	transferConversation         403  404  403  404  400  401  404  404  support only: A 200 in support, 400 on a store conversation or group; S: 404 in support
-//	blockConversation            403  404  403  404  200  401  404  404  also unblockConversation; S: 404 in support
-//	closeConversation            403  404  200  404  200  401  404  404  also reopenConversation; the store side and admins; S: 404 in support;
-//	                                                                     group: its creator (C 200) and admins, S 403
+//	function                     C    OC   S    OS   A    N    XC   XA   G    notes
+//	createOrGetConversation      200  404  403  403  403  401  404  403  403  OC, XC: "Order not found" (not their order, or not in their org); G: 403 with an order or a store, {} opens its support conversation
+//	createOrGetStoreSupportConversation  403  403  200  404  200  401  403  404  403  with S's store; OS, XA: "Store not found"; see # Store support; G: 403, as customers
+//	sendMessage (text)           200  404  200  404  403  401  404  404  404  A: 200 in support; S: 404 in support; group: as store
+//	sendMessage (system)         400  400  400  400  200  401  400  404  400  "system" is for admins only
+//	sendMessage (image)          200  404  200  404  403  401  404  404  404  as text; the file must be the caller's own unattached upload
+//	sendMessage (location)       200  404  200  404  403  401  404  404  404  as text; lat in [-90, 90], lng in [-180, 180], label ≤ 200 characters
+//	sendMessage (meeting)        200  404  200  404  403  401  404  404  404  as text; see # Meetings
+//	editMessage (C's message)    200  404  403  404  403  401  404  404  404  only the sender, within the edit window (admins: any time); S: 404 in support
+//	getMessageHistory            200  404  200  404  200  401  404  404  404  whoever sees the conversation; S: 404 in support
+//	searchMessages               200  404  200  404  200  401  404  404  404  with conversationId; without, each searches what they may see; S: 404 in support
+//	markMessagesAsRead           200  404  200  404  403  401  404  404  404  A: 200 in support; S: 404 in support; group: as store
+//	markDelivered                200  404  200  404  403  401  404  404  404  as markMessagesAsRead; see # Delivery; G: 200 in its own support conversation
+//	getParticipants              200  404  200  404  200  401  404  404  404  whoever sees the conversation; S: 404 in support; G: 200 in its own support conversation
+//	archiveConversation          200  404  200  404  200  401  404  404  404  S: 404 in support
+//	deleteMessage (C's message)  200  404  403  404  200  401  404  404  404  only the sender or an admin; S: 404 in support
+//	updateTypingStatus           200  404  200  404  403  401  404  404  404  A: 200 in support; S: 404 in support; group: as store
+//	getTypingIndicators          200  404  200  404  200  401  404  404  404  never lists the caller; S: 404 in support
+//	getConversation              200  404  200  404  200  401  404  404  404  S: 404 in support; a group's lists its participants
+//	getMessages                  200  404  200  404  200  401  404  404  404  S: 404 in support
+//	getMessagesPaginated         200  404  200  404  200  401  404  404  404  S: 404 in support
+//	getConversations             200  200  200  200  200  401  200  200  200  each sees their own list (one-to-one conversations); see # Inboxes; G: its support conversations
+//	getConversationsPaginated    200  200  200  200  200  401  200  200  200  as getConversations, a page at a time
+//	getUnreadCount               200  200  200  200  200  401  200  200  200  each sees their own total (one-to-one conversations)
+//	getGroupConversations        200  200  200  200  200  401  200  200  200  each sees the groups they are in
+//	getOrCreateDirectChannel     200  404  200  404  200  401  404  404  403  with S's colleague; see # Direct channels for who may write to whom; G: 403, guests have no direct channels (A naming one: 403)
+//	getDirectChannels            200  200  200  200  200  401  200  200  200  each sees their own direct channels
+//	createGroupConversation      200  404  200  404  200  401  404  404  403  adding S's colleague; see # Groups for whom each may add; XC, XA: another org's user; G: 403, guests join no group (A adding one: 403)
+//	canChatWithStore             200  200  403  403  403  401  404  403  403  customers only; XC: "Store not found" (another org's); G: 403
+//	setConversationSubject       200  404  200  404  200  401  404  404  404  those who speak in it, and admins; posts a notice; S: 404 in support
+//	isChatEnabled                200  200  200  200  200  200  200  200  200  the chat switch of the caller's org (and of storeId's store: 404 for another org's)
+//	getChatSettings              200  200  200  200  200  200  200  200  200  public; the caller's org's (the default org's without a token)
+//	generateUploadUrl            200  200  200  200  200  401  200  200  403  a single-use URL for the caller's own upload; G: 403, guests upload nothing
+//	transferConversation         403  404  403  404  400  401  404  404  404  support only: A 200 in support, 400 on a store conversation or group; S: 404 in support
+//	blockConversation            403  404  403  404  200  401  404  404  404  also unblockConversation; S: 404 in support
+//	closeConversation            403  404  200  404  200  401  404  404  404  also reopenConversation; the store side and admins; S: 404 in support;
+//	                                                                          group: its creator (C 200) and admins, S 403
+//	claimGuestThreads            200  200  403  403  403  401  400  403  403  customers only, with a guest token of their org (XC: 400); see # Guests
 //
 // In a store ↔ support thread (store_to_admin, Pizza Palace's) the store's
 // staff (S) and admins (A) speak, as a customer and admins do in a support
-// conversation, and nobody else sees it: C, OC, OS, XC, XA 404. Tested so
+// conversation, and nobody else sees it: C, OC, OS, XC, XA, G 404. Tested so
 // for sendMessage, markMessagesAsRead, markDelivered, getMessages,
 // getConversation, getParticipants, searchMessages, updateTypingStatus,
 // closeConversation and reopenConversation (S and A 200) and
 // transferConversation (A 200, S 403).
+//
+// # Guests
+//
+// A guest is a visitor without an account (a shop's chat widget; seed 001's
+// guest_id_for_live_chat) with a short-lived token that Parley mints itself
+// (POST /api/guest, package internal/guestauth; role guest, a subject of
+// its own, "guest_…"; package jwtauth says why no other token can pose as
+// one). A guest is a customer without orders: it opens its support
+// conversation with createOrGetConversation({}) (with an orderId or
+// storeId: 403 "Guests can only chat with support: sign in to do this"),
+// and there sends (text, locations, meetings), edits, deletes, types, marks
+// read, acknowledges delivery (markDelivered), archives, sets the subject
+// and reads (getParticipants too) as the conversation's customer does;
+// lists, totals and search cover its own conversations. Its messages and
+// typing speak for the customer side (senderType and userType "customer");
+// its name is the token's. A guest cannot reach another guest's
+// conversation, nor any other (404, as anyone outside one). Store
+// conversations, store ↔ support threads, groups (starting one, or being
+// added to one: only an admin could name a guest, 403), direct channels
+// (opening one, or being named in one: only an admin could, 403;
+// getDirectChannels lists none), uploads (generateUploadUrl: anonymous
+// storage for anyone) and canChatWithStore are 403 for guests. Lists show a
+// guest's conversations with customerIsGuest.
+//
+// claimGuestThreads({guestToken}) is how a guest who signs in keeps what it
+// said: a customer calls it with the token it had as a guest, which must
+// verify as a guest's (Config.Guests: signature, expiry, role) of the
+// caller's org (else 400 naming guestToken and why: "guestToken: token
+// expired"). In the mutation's one transaction every conversation of the
+// guest's becomes the customer's: its customer, the guest's participant row
+// and the guest's messages (their sender, and who deleted or edited them);
+// a conversation the customer already has about the same subject (type,
+// store, order: its support conversation) takes the guest's instead — the
+// messages move there with their times, interleaving in time order, the
+// participants join with the later read and delivery state, the later last
+// message and preview win, the conversation stays active if either was and
+// blocked if either was, and the emptied guest conversation is deleted. The
+// unread counters follow the moved messages (their triggers count a row out
+// of one conversation and into the other), and every live query sees the
+// move: its rows change (REPLICA IDENTITY FULL carries the old customer and
+// conversation to the guest's subscriptions, which then answer 404).
+// Nothing is lost or counted twice. It returns {claimedConversationIds,
+// movedMessages, threads: [{guestConversationId, conversationId, merged,
+// messages}]}; claiming again finds nothing left and returns none. The
+// guest's token still opens a new support conversation until it expires,
+// never a claimed one. The chat switch does not stop a claim, which keeps
+// what was said and sends nothing.
 //
 // # Inboxes
 //

@@ -41,6 +41,9 @@ func (ch *api) createGroupConversation(c *functions.MutationCtx, a CreateGroupCo
 	if err != nil {
 		return ConversationRef{}, err
 	}
+	if id.Role == functions.RoleGuest {
+		return ConversationRef{}, ErrGuest
+	}
 	if err := chatOn(c, id); err != nil {
 		return ConversationRef{}, err
 	}
@@ -118,6 +121,9 @@ func addable(c *functions.MutationCtx, id *functions.Identity, userID string) (f
 		return "", err
 	}
 	role := functions.Role(u.Role)
+	if role == functions.RoleGuest && id.Role == functions.RoleAdmin {
+		return "", ErrGuestInGroup // only admins could name one: they see guests' support conversations
+	}
 	if id.Role == functions.RoleAdmin {
 		return role, nil
 	}

@@ -62,6 +62,9 @@ func (ch *api) generateUploadURL(c *functions.MutationCtx, _ functions.EmptyArgs
 	if err != nil {
 		return "", err
 	}
+	if id.Role == functions.RoleGuest {
+		return "", ErrGuest // anonymous uploads would be free storage for anyone
+	}
 	if ch.cfg.Media == nil {
 		return "", ErrMediaDisabled
 	}

@@ -101,6 +101,30 @@ func (t tables) ConversationBySubject(ctx context.Context, org, customerID, conv
 	return c, schema.OneRow(err)
 }
 
+// ConversationBySubjectForUpdate is ConversationBySubject for a mutation:
+// the conversation is locked, and no dependency recorded.
+func (t tables) ConversationBySubjectForUpdate(ctx context.Context, org, customerID, convType, storeID, orderID string) (Conversation, error) {
+	c, err := scanConversation(t.Querier().QueryRow(ctx, `SELECT `+convCols+` FROM conversations
+		WHERE customer_id = $1 AND conversation_type = $2 AND coalesce(store_id, '') = $3 AND coalesce(order_id, '') = $4
+		AND org_id = $5 FOR UPDATE`, customerID, convType, storeID, orderID, org))
+	return c, schema.OneRow(err)
+}
+
+// CustomerConversationsForUpdate reads a customer's (a guest's)
+// conversations of org, oldest first, and locks them (mutations).
+func (t tables) CustomerConversationsForUpdate(ctx context.Context, org, customerID string) ([]Conversation, error) {
+	rows, err := t.Querier().Query(ctx, `SELECT `+convCols+` FROM conversations
+		WHERE customer_id = $1 AND org_id = $2 ORDER BY created_at, id FOR UPDATE`, customerID, org)
+	if err != nil {
+		return nil, fmt.Errorf("read conversations: %w", err)
+	}
+	convs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conversation, error) { return scanConversation(r) })
+	if err != nil {
+		return nil, fmt.Errorf("read conversations: %w", err)
+	}
+	return convs, nil
+}
+
 // ConversationFilter selects conversations for a list. Exactly one of
 // CustomerID, StoreID or Type is the key the list is read by; a list
 // covers one org's conversations. The fields after Status narrow the
@@ -261,7 +285,9 @@ type InboxRow struct {
 	Conversation
 	StoreName    *string
 	CustomerName string
-	Unread       Unread
+	// CustomerIsGuest says the customer is a guest (users.role).
+	CustomerIsGuest bool
+	Unread          Unread
 }
 
 // Position is the row's place in its list (see InboxCursor).
@@ -289,7 +315,8 @@ func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, er
 	args = append(args, limit)
 	rows, err := t.Querier().Query(ctx, `SELECT c.id, c.conversation_type, c.org_id, coalesce(c.customer_id, ''), c.store_id, c.order_id,
 			c.assigned_admin_id, c.status, c.is_blocked, c.last_message_at, c.last_message_preview, c.created_at,
-			s.name, coalesce(u.name, ''), c.unread_customer, c.unread_recipient, c.title, c.created_by, c.subject
+			s.name, coalesce(u.name, ''), coalesce(u.role = 'guest', false), c.unread_customer, c.unread_recipient,
+			c.title, c.created_by, c.subject
 		FROM conversations c
 		LEFT JOIN stores s ON s.id = c.store_id
 		LEFT JOIN users u ON u.id = c.customer_id
@@ -303,7 +330,7 @@ func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, er
 		c := &x.Conversation
 		err := r.Scan(&c.ID, &c.Type, &c.OrgID, &c.CustomerID, &c.StoreID, &c.OrderID, &c.AssignedAdminID, &c.Status,
 			&c.IsBlocked, &c.LastMessageAt, &c.LastMessagePreview, &c.CreatedAt,
-			&x.StoreName, &x.CustomerName, &x.Unread.Customer, &x.Unread.Recipient, &c.Title, &c.CreatedBy, &c.Subject)
+			&x.StoreName, &x.CustomerName, &x.CustomerIsGuest, &x.Unread.Customer, &x.Unread.Recipient, &c.Title, &c.CreatedBy, &c.Subject)
 		return x, err
 	})
 	if err != nil {

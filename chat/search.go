@@ -107,7 +107,7 @@ func (ch *api) searchMessages(c *functions.QueryCtx, a SearchMessagesArgs) (Sear
 			return SearchResult{}, err
 		}
 		scope.ConversationID = conv.ID
-	case id.Role == functions.RoleCustomer:
+	case customerRole(id):
 		scope.CustomerID, scope.MemberID = id.Subject, id.Subject
 	case id.Role == functions.RoleStore:
 		scope.StoreID, scope.MemberID = id.StoreID, id.Subject

@@ -155,7 +155,7 @@ func (t tables) sendMessage(ctx context.Context, m sentMessage) error {
 	}
 	if _, err := t.Querier().Exec(ctx, sendMessageSQL, m.ID, m.ConversationID, id.Subject, string(id.Role), m.MessageType,
 		m.Content, m.FileID, m.At, storedName(id), messagePreview(m.Content, m.FileID, m.Location, m.Meeting), m.TakeConversation,
-		lat, lng, label, !m.InGroup, id.Org, meeting); err != nil {
+		lat, lng, label, !m.InGroup, id.Org, meeting, side(id)); err != nil {
 		return fmt.Errorf("send message: %w", err)
 	}
 	return nil
@@ -163,7 +163,8 @@ func (t tables) sendMessage(ctx context.Context, m sentMessage) error {
 
 // sendMessageSQL is sendMessage's writes as one statement of
 // data-modifying CTEs: the sender is recorded (in users, and, outside
-// groups ($15), as a participant), the message inserted (at $8, a messageTime)
+// groups ($15), as a participant, with its role $4), the message inserted
+// (from side $18, at $8, a messageTime)
 // and made the conversation's latest
 // (which reopens an archived one and, when $11 says so, assigns the
 // answering admin), and the sender's typing ended. The sub-statements share
@@ -178,7 +179,7 @@ const sendMessageSQL = `WITH
 		SELECT $2, $3, $4 WHERE $15 ON CONFLICT DO NOTHING),
 	posted AS (INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
 			image_file_id, created_at, location_lat, location_lng, location_label, meeting)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $12, $13, $14, $17)),
+		VALUES ($1, $2, $3, $18, $5, $6, $7, $8, $12, $13, $14, $17)),
 	latest AS (UPDATE conversations SET last_message_at = $8, last_message_preview = $10,
 		status = CASE WHEN status = 'archived' THEN 'active' ELSE status END,
 		assigned_admin_id = CASE WHEN $11 THEN coalesce(assigned_admin_id, $3) ELSE assigned_admin_id END
@@ -282,7 +283,7 @@ func (t tables) startTyping(ctx context.Context, convID string, id *functions.Id
 	if _, err := t.Querier().Exec(ctx, `INSERT INTO typing_state (conversation_id, user_id, user_type, user_name, is_typing, last_typing_at)
 		VALUES ($1, $2, $3, $4, true, $5)
 		ON CONFLICT (conversation_id, user_id) DO UPDATE SET is_typing = true, last_typing_at = $5, user_name = $4`,
-		convID, id.Subject, string(id.Role), name, now); err != nil {
+		convID, id.Subject, side(id), name, now); err != nil {
 		return fmt.Errorf("start typing: %w", err)
 	}
 	return nil
@@ -372,6 +373,119 @@ func (t tables) editMessage(ctx context.Context, m Message, content, preview, by
 		AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND (created_at, id) > ($3, $4))`,
 		m.ConversationID, preview, m.CreatedAt, m.ID); err != nil {
 		return fmt.Errorf("update preview: %w", err)
+	}
+	return nil
+}
+
+// handOver makes a guest's conversation the customer's (claimGuestThreads,
+// when the customer has no twin of it): its customer, the guest's
+// participant row (role customer now) and the guest's messages become the
+// customer's, and the guest's typing state goes. It returns the
+// conversation's message count.
+func (t tables) handOver(ctx context.Context, convID, guestID, customerID string) (int, error) {
+	if _, err := t.Querier().Exec(ctx, `UPDATE conversations SET customer_id = $2 WHERE id = $1`, convID, customerID); err != nil {
+		return 0, fmt.Errorf("hand over conversation: %w", err)
+	}
+	if err := t.moveParticipants(ctx, convID, convID, guestID, customerID); err != nil {
+		return 0, err
+	}
+	if _, err := t.moveMessages(ctx, convID, convID, guestID, customerID); err != nil {
+		return 0, err
+	}
+	if _, err := t.Querier().Exec(ctx, `DELETE FROM typing_state WHERE conversation_id = $1 AND user_id = $2`, convID, guestID); err != nil {
+		return 0, fmt.Errorf("hand over typing state: %w", err)
+	}
+	var n int
+	if err := t.Querier().QueryRow(ctx, `SELECT count(*) FROM messages WHERE conversation_id = $1`, convID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count messages: %w", err)
+	}
+	return n, nil
+}
+
+// mergeInto merges a guest's conversation into the customer's twin of it
+// (claimGuestThreads): every message moves to the twin with its time (the
+// guest's becoming the customer's), the participants join it with the
+// later read state of each, the twin takes the later last message, the
+// stricter of the two blocks and the first assignment and subject it
+// lacks, and stays active if either was; the emptied guest conversation
+// and its typing state are deleted. A join notice ("<admin> joined the
+// conversation") the twin already has from the same admin is not moved
+// but dropped: it would say the same twice. It returns how many messages
+// moved.
+func (t tables) mergeInto(ctx context.Context, guestConv, twin, guestID, customerID string) (int, error) {
+	if _, err := t.Querier().Exec(ctx, `DELETE FROM messages g WHERE g.conversation_id = $1
+			AND g.message_type = 'system' AND g.sender_type = 'system' AND g.content LIKE '% joined the conversation'
+			AND EXISTS (SELECT 1 FROM messages x WHERE x.conversation_id = $2 AND x.message_type = 'system'
+				AND x.sender_type = 'system' AND x.sender_id = g.sender_id AND x.content = g.content)`, guestConv, twin); err != nil {
+		return 0, fmt.Errorf("merge join notices: %w", err)
+	}
+	n, err := t.moveMessages(ctx, guestConv, twin, guestID, customerID)
+	if err != nil {
+		return 0, err
+	}
+	if err := t.moveParticipants(ctx, guestConv, twin, guestID, customerID); err != nil {
+		return 0, err
+	}
+	if _, err := t.Querier().Exec(ctx, `UPDATE conversations x SET
+			last_message_at = CASE WHEN g.last_message_at > coalesce(x.last_message_at, '-infinity') THEN g.last_message_at ELSE x.last_message_at END,
+			last_message_preview = CASE WHEN g.last_message_at > coalesce(x.last_message_at, '-infinity')
+				THEN g.last_message_preview ELSE x.last_message_preview END,
+			status = CASE WHEN 'active' IN (x.status, g.status) THEN 'active' WHEN 'closed' IN (x.status, g.status) THEN 'closed'
+				ELSE x.status END,
+			is_blocked = x.is_blocked OR g.is_blocked,
+			assigned_admin_id = coalesce(x.assigned_admin_id, g.assigned_admin_id),
+			subject = coalesce(x.subject, g.subject)
+		FROM conversations g WHERE x.id = $1 AND g.id = $2`, twin, guestConv); err != nil {
+		return 0, fmt.Errorf("merge conversation: %w", err)
+	}
+	if _, err := t.Querier().Exec(ctx, `DELETE FROM typing_state WHERE conversation_id = $1`, guestConv); err != nil {
+		return 0, fmt.Errorf("merge typing state: %w", err)
+	}
+	if _, err := t.Querier().Exec(ctx, `DELETE FROM conversations WHERE id = $1`, guestConv); err != nil {
+		return 0, fmt.Errorf("delete merged conversation: %w", err)
+	}
+	return n, nil
+}
+
+// moveMessages moves conversation from's messages to conversation to
+// (from = to: they stay), the guest's becoming the customer's: their
+// sender, and who deleted or edited them. It returns how many rows it
+// changed.
+func (t tables) moveMessages(ctx context.Context, from, to, guestID, customerID string) (int, error) {
+	tag, err := t.Querier().Exec(ctx, `UPDATE messages SET conversation_id = $2,
+			sender_id = CASE WHEN sender_id = $3 THEN $4 ELSE sender_id END,
+			deleted_by = CASE WHEN deleted_by = $3 THEN $4 ELSE deleted_by END
+		WHERE conversation_id = $1 AND ($1 <> $2 OR sender_id = $3 OR deleted_by = $3)`, from, to, guestID, customerID)
+	if err != nil {
+		return 0, fmt.Errorf("move messages: %w", err)
+	}
+	if _, err := t.Querier().Exec(ctx, `UPDATE message_edits SET replaced_by = $3
+		WHERE replaced_by = $2 AND message_id IN (SELECT id FROM messages WHERE conversation_id = $1)`, to, guestID, customerID); err != nil {
+		return 0, fmt.Errorf("move message versions: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// moveParticipants moves conversation from's participants to conversation
+// to (from = to: only the guest's row moves), the guest's row becoming the
+// customer's (role customer). A participant already in to keeps the
+// earlier join and the later read and delivery state of its two rows.
+func (t tables) moveParticipants(ctx context.Context, from, to, guestID, customerID string) error {
+	_, err := t.Querier().Exec(ctx, `WITH gone AS (
+			DELETE FROM conversation_participants WHERE conversation_id = $1 AND ($1 <> $2 OR user_id = $3)
+			RETURNING user_id, role, joined_at, last_read_at, last_seen_at, delivered_up_to, delivered_at)
+		INSERT INTO conversation_participants AS p (conversation_id, user_id, role, joined_at, last_read_at, last_seen_at,
+			delivered_up_to, delivered_at)
+		SELECT $2, CASE WHEN user_id = $3 THEN $4 ELSE user_id END, CASE WHEN user_id = $3 THEN 'customer' ELSE role END,
+			joined_at, last_read_at, last_seen_at, delivered_up_to, delivered_at FROM gone
+		ON CONFLICT (conversation_id, user_id) DO UPDATE SET joined_at = least(p.joined_at, excluded.joined_at),
+			last_read_at = greatest(p.last_read_at, excluded.last_read_at), last_seen_at = greatest(p.last_seen_at, excluded.last_seen_at),
+			delivered_up_to = greatest(p.delivered_up_to, excluded.delivered_up_to),
+			delivered_at = CASE WHEN excluded.delivered_up_to > coalesce(p.delivered_up_to, '-infinity') THEN excluded.delivered_at
+				ELSE p.delivered_at END`,
+		from, to, guestID, customerID)
+	if err != nil {
+		return fmt.Errorf("move participants: %w", err)
 	}
 	return nil
 }

@@ -13,10 +13,16 @@ const (
 	RoleCustomer Role = "customer"
 	RoleStore    Role = "store"
 	RoleAdmin    Role = "admin"
+	// RoleGuest is a visitor without an account (a shop's chat widget):
+	// a customer without orders, whose token Parley itself minted. No
+	// other issuer's token may claim it (package jwtauth).
+	RoleGuest Role = "guest"
 )
 
 // Valid reports whether r is a known role.
-func (r Role) Valid() bool { return r == RoleCustomer || r == RoleStore || r == RoleAdmin }
+func (r Role) Valid() bool {
+	return r == RoleCustomer || r == RoleStore || r == RoleAdmin || r == RoleGuest
+}
 
 // Identity is a caller proven by a verified JWT. Its fields come only from
 // the token's claims: sub, role, name, store_id, org.

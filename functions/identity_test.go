@@ -20,6 +20,8 @@ func TestIdentityKeysNeverMeet(t *testing.T) {
 		{Subject: "bob", Role: functions.RoleStore, StoreID: "x"},
 		{Subject: "bob", Role: functions.RoleAdmin, Org: "acme"},
 		{Subject: "bob", Role: functions.RoleAdmin},
+		{Subject: "bob", Role: functions.RoleGuest},
+		{Subject: "bob", Role: functions.RoleGuest, Org: "acme"},
 	}
 	seen := map[string]int{}
 	for i, id := range ids {

@@ -34,6 +34,26 @@ export type ChatStatusArgs = {
   storeId?: string | null;
 };
 
+/** Go type chat.ClaimGuestThreadsArgs. */
+export type ClaimGuestThreadsArgs = {
+  guestToken: string;
+};
+
+/** Go type chat.ClaimResult. */
+export type ClaimResult = {
+  claimedConversationIds: string[];
+  movedMessages: number;
+  threads: ClaimedThread[];
+};
+
+/** Go type chat.ClaimedThread. */
+export type ClaimedThread = {
+  guestConversationId: string;
+  conversationId: string;
+  merged: boolean;
+  messages: number;
+};
+
 /** Go type chat.CloseConversationArgs. */
 export type CloseConversationArgs = {
   conversationId: string;
@@ -47,6 +67,7 @@ export type ConversationDoc = {
   conversationType: "customer_to_store" | "customer_to_admin" | "store_to_admin" | "group" | "direct";
   customerId: string;
   customerName: string;
+  customerIsGuest?: boolean;
   storeId?: string;
   storeName?: string;
   orderId?: string;
@@ -426,6 +447,8 @@ export const api = {
       blockConversation: makeFunctionReference<"mutation", ConversationIDArgs, null>("shared/chat:blockConversation"),
       /** query shared/chat:canChatWithStore */
       canChatWithStore: makeFunctionReference<"query", CanChatWithStoreArgs, CanChat>("shared/chat:canChatWithStore"),
+      /** mutation shared/chat:claimGuestThreads */
+      claimGuestThreads: makeFunctionReference<"mutation", ClaimGuestThreadsArgs, ClaimResult>("shared/chat:claimGuestThreads"),
       /** mutation shared/chat:closeConversation */
       closeConversation: makeFunctionReference<"mutation", CloseConversationArgs, null>("shared/chat:closeConversation"),
       /** mutation shared/chat:createGroupConversation */
@@ -495,6 +518,7 @@ export const functionNames = {
   "shared/chat:archiveConversation": "mutation",
   "shared/chat:blockConversation": "mutation",
   "shared/chat:canChatWithStore": "query",
+  "shared/chat:claimGuestThreads": "mutation",
   "shared/chat:closeConversation": "mutation",
   "shared/chat:createGroupConversation": "mutation",
   "shared/chat:createOrGetConversation": "mutation",

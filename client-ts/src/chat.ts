@@ -133,7 +133,9 @@ export function unreadCountFor(
   identity: TokenIdentity | undefined,
 ): number | undefined {
   if (!conversation || !identity) return undefined;
-  return identity.role === "customer" ? conversation.unreadCountCustomer : conversation.unreadCountRecipient;
+  // A guest is a customer without an account: the customer side's count.
+  const customerSide = identity.role === "customer" || identity.role === "guest";
+  return customerSide ? conversation.unreadCountCustomer : conversation.unreadCountRecipient;
 }
 
 /** run(build()), with build's exception as a rejected promise (the calls of useChat never throw synchronously). */

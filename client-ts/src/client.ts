@@ -41,11 +41,12 @@ export type ForegroundSignal = (onForeground: () => void) => () => void;
 /**
  * Who the client's current token says the caller is: its claims, decoded
  * without checking the signature (the server checks it). Parley tokens
- * carry `sub`, `role` and, for store staff, `store_id`.
+ * carry `sub`, `role` and, for store staff, `store_id`; a guest's
+ * (requestGuestToken) has role "guest".
  */
 export interface TokenIdentity {
   subject: string;
-  role: "customer" | "store" | "admin" | (string & {});
+  role: "customer" | "store" | "admin" | "guest" | (string & {});
   name?: string;
   storeId?: string;
   /** The token's exp, in milliseconds since the epoch (undefined when it has none). */

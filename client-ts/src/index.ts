@@ -36,5 +36,13 @@ export {
 } from "./upload.js";
 export { TypingNotifier, type TypingNotifierOptions } from "./typing.js";
 export { DeliveryAcker, type ReceivedMessages } from "./delivery.js";
+export {
+  GuestTokenError,
+  guestTokenPath,
+  requestGuestToken,
+  type GuestToken,
+  type GuestTokenErrorReason,
+  type GuestTokenOptions,
+} from "./guest.js";
 export { ConvexError } from "convex/values";
 export type { ConnectionState } from "convex/browser";

@@ -15,7 +15,8 @@ import (
 )
 
 // serverFlags are the flags `parley dev` and `parley serve` share: the
-// log level, the chat API's tuning, the media options and the profiler.
+// log level, the chat API's tuning, the media options, guest access and
+// the profiler.
 type serverFlags struct {
 	logLevel  *string
 	chat      *chat.Config
@@ -23,6 +24,7 @@ type serverFlags struct {
 	debugAddr *string
 	dbGrace   *time.Duration
 	slot      *string
+	guests    *guestOptions
 	activity  *time.Duration
 }
 
@@ -38,6 +40,7 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 	f.logLevel = fl.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), help)
 	f.chat = chatFlags(fl)
 	f.media = mediaFlags(fl, serve)
+	f.guests = guestFlags(fl, serve)
 	f.debugAddr = debugFlag(fl)
 	f.dbGrace = fl.Duration("db-grace", 10*time.Second,
 		"how long a mutation waits for an unreachable database to come back before it fails as unavailable (negative: no wait)")
@@ -65,7 +68,8 @@ func chatFlags(fl *flag.FlagSet) *chat.Config {
 }
 
 // runServer is the assembly dev and serve share. cfg names the database,
-// the listener and the extra routes; runServer adds the verifier, the
+// the listener, the extra routes and guest access (whose key the verifier
+// holds too); runServer adds the verifier, the
 // shared flags (media defaults under dataDir, "" for serve) and the
 // logger, starts the profiler, builds the server, calls ready with it
 // (dev seeds its demo image and prints its banner there; nil: nothing),

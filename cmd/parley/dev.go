@@ -100,7 +100,11 @@ func runDev(ctx context.Context, args []string) error {
 	if err := os.WriteFile(filepath.Join(dir, databaseURLFile), []byte(dbURL+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write database url: %w", err)
 	}
-	verifier, err := jwtauth.New(ctx, jwtauth.Config{HS256Secret: secret})
+	guestKey, err := shared.guests.resolveKey("", dir)
+	if err != nil {
+		return err
+	}
+	verifier, err := jwtauth.New(ctx, jwtauth.Config{HS256Secret: secret, GuestKey: guestKey})
 	if err != nil {
 		return err
 	}
@@ -131,13 +135,15 @@ parley: serving on %s (Postgres on port %d, database "parley")
                  parley token%s --sub user123456789 --role store --store-id store123456789 --name "Pizza Palace Support"
                  parley token%s --sub admin123456789 --role admin --name "Parley Support"
   Connect:       new ConvexClient("%s") and client.setAuth(async () => token)
+  Guests:        %s
   Health:        %s/healthz     Metrics: %s/metrics
 
 Press Ctrl-C to stop.
-`, url, cluster.Port(), webNote(url), dataFlag, dataFlag, dataFlag, url, url, url)
+`, url, cluster.Port(), webNote(url), dataFlag, dataFlag, dataFlag, url, guestNote(url, guestKey != nil), url, url)
 		return nil
 	}
-	err = runServer(ctx, log, server.Config{DatabaseURL: dbURL, Listener: ln, Mux: mux}, verifier, shared, dir, ready)
+	srvCfg := server.Config{DatabaseURL: dbURL, Listener: ln, Mux: mux, Guests: shared.guests.config(guestKey)}
+	err = runServer(ctx, log, srvCfg, verifier, shared, dir, ready)
 	if serving {
 		fmt.Fprintln(os.Stderr, "parley: shutting down")
 	}

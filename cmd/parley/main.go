@@ -34,7 +34,7 @@ const usage = `parley — a reactive chat backend over PostgreSQL
 Usage:
   parley dev     [--data DIR] [--addr HOST:PORT] [--web DIR]
                                                       private Postgres + demo data + server + web app
-  parley serve   [--addr HOST:PORT] [--jwt-secret S | --jwks-file F | --jwks-url U]
+  parley serve   [--addr HOST:PORT] [--jwt-secret S | --jwks-file F | --jwks-url U] [--guests [--guest-key K]]
                                                       production server on DATABASE_URL
   parley migrate                                      apply migrations to DATABASE_URL and exit
   parley token   [--data DIR] --sub ID --role customer|store|admin [--name NAME] [--store-id ID] [--org ORG] [--ttl 24h]

@@ -86,30 +86,37 @@ func (o *mediaOptions) apply(cfg *server.Config, dataDir string) error {
 	return nil
 }
 
-// mediaKey decodes a given key (64+ hex digits, else its bytes), or reads
-// the key kept in dir, creating it once.
+// mediaKey decodes a given media key (64+ hex digits, else its bytes), or
+// reads the key kept in dir, creating it once.
 func mediaKey(given, dir string) ([]byte, error) {
+	return secretKey(given, dir, mediaKeyFile, "--media-key")
+}
+
+// secretKey decodes a given key (64+ hex digits, else its bytes; flag
+// names it in errors), or reads the key kept in dir/file, creating it
+// once.
+func secretKey(given, dir, file, flag string) ([]byte, error) {
 	if given != "" {
 		key := []byte(given)
 		if b, err := hex.DecodeString(given); err == nil {
 			key = b
 		}
 		if len(key) < media.MinKeyLen {
-			return nil, fmt.Errorf("--media-key must have at least %d bytes", media.MinKeyLen)
+			return nil, fmt.Errorf("%s must have at least %d bytes", flag, media.MinKeyLen)
 		}
 		return key, nil
 	}
-	path := filepath.Join(dir, mediaKeyFile)
+	path := filepath.Join(dir, file)
 	b, err := os.ReadFile(path)
 	if err == nil {
 		key, derr := hex.DecodeString(strings.TrimSpace(string(b)))
 		if derr != nil || len(key) < media.MinKeyLen {
-			return nil, fmt.Errorf("media key %s: not %d hex-encoded bytes", path, media.MinKeyLen)
+			return nil, fmt.Errorf("key %s: not %d hex-encoded bytes", path, media.MinKeyLen)
 		}
 		return key, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read media key: %w", err)
+		return nil, fmt.Errorf("read key %s: %w", path, err)
 	}
 	key := make([]byte, media.MinKeyLen)
 	rand.Read(key)
@@ -118,9 +125,9 @@ func mediaKey(given, dir string) ([]byte, error) {
 	}
 	// Written aside and linked into place: two nodes starting together
 	// over a shared directory end up with the same key.
-	tmp, err := os.CreateTemp(dir, ".media-key-*")
+	tmp, err := os.CreateTemp(dir, "."+file+"-*")
 	if err != nil {
-		return nil, fmt.Errorf("write media key: %w", err)
+		return nil, fmt.Errorf("write key %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
 	_, err = tmp.WriteString(hex.EncodeToString(key) + "\n")
@@ -131,12 +138,12 @@ func mediaKey(given, dir string) ([]byte, error) {
 		err = os.Chmod(tmp.Name(), 0o600)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("write media key: %w", err)
+		return nil, fmt.Errorf("write key %s: %w", path, err)
 	}
 	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
-		return mediaKey("", dir)
+		return secretKey("", dir, file, flag)
 	} else if err != nil {
-		return nil, fmt.Errorf("write media key: %w", err)
+		return nil, fmt.Errorf("write key %s: %w", path, err)
 	}
 	return key, nil
 }

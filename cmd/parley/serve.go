@@ -38,13 +38,17 @@ func runServe(ctx context.Context, args []string) error {
 	if dbURL == "" {
 		return errors.New("DATABASE_URL is not set (a Postgres URL; the server needs wal_level=logical and a role with REPLICATION)")
 	}
-	cfg := jwtauth.Config{Issuer: *issuer, Audience: *audience, JWKSFile: *jwksFile, JWKSURL: *jwksURL, Logger: log}
+	guestKey, err := shared.guests.resolveKey(os.Getenv("PARLEY_GUEST_KEY"), shared.media.dir)
+	if err != nil {
+		return err
+	}
+	cfg := jwtauth.Config{Issuer: *issuer, Audience: *audience, JWKSFile: *jwksFile, JWKSURL: *jwksURL, GuestKey: guestKey, Logger: log}
 	if *secret != "" {
 		cfg.HS256Secret = []byte(*secret)
 	}
 	verifier, err := jwtauth.New(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("%w (set exactly one of --jwt-secret, --jwks-file, --jwks-url)", err)
+		return fmt.Errorf("%w (set exactly one of --jwt-secret, --jwks-file, --jwks-url; --guest-key must differ from --jwt-secret)", err)
 	}
 	if *migrate {
 		if err := migrateDatabase(ctx, dbURL); err != nil {
@@ -56,7 +60,7 @@ func runServe(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	defer ln.Close()
-	srvCfg := server.Config{DatabaseURL: dbURL, Listener: ln}
+	srvCfg := server.Config{DatabaseURL: dbURL, Listener: ln, Guests: shared.guests.config(guestKey)}
 	if *webDir != "" {
 		// No dev sign-in here: the app's users bring tokens of their own.
 		srvCfg.Mux = http.NewServeMux()
@@ -65,7 +69,7 @@ func runServe(ctx context.Context, args []string) error {
 		}
 	}
 	return runServer(ctx, log, srvCfg, verifier, shared, "", func(*server.Server) error {
-		log.Info("parley serving", "addr", ln.Addr().String(), "version", version)
+		log.Info("parley serving", "addr", ln.Addr().String(), "version", version, "guests", guestKey != nil)
 		return nil
 	})
 }

@@ -26,6 +26,9 @@ func runToken(args []string) error {
 		return fmt.Errorf("--sub is required")
 	}
 	r := functions.Role(*role)
+	if r == functions.RoleGuest {
+		return fmt.Errorf("--role guest: guest tokens are the server's own, from POST /api/guest (guestauth), not the dev secret's")
+	}
 	if !r.Valid() {
 		return fmt.Errorf("--role must be customer, store or admin, got %q", *role)
 	}

@@ -106,6 +106,10 @@ func TestDevSignInOnlyUnderDev(t *testing.T) {
 
 		status, _ = post(t, p.url+"/dev/token", `{"identity":"root"}`)
 		require.Equal(t, http.StatusNotFound, status)
+
+		// Guests are on under dev: the widget's token opens a support
+		// conversation.
+		requireGuests(t, p.url)
 	})
 
 	t.Run("serve", func(t *testing.T) {
@@ -119,6 +123,21 @@ func TestDevSignInOnlyUnderDev(t *testing.T) {
 		require.Equal(t, http.StatusNotFound, status)
 		status, _ = post(t, url+"/dev/token", `{"identity":"john"}`)
 		require.Equal(t, http.StatusNotFound, status)
+		// Guests are off under serve unless asked for.
+		status, body := post(t, url+"/api/guest", "")
+		require.Equal(t, http.StatusForbidden, status, body)
+	})
+
+	t.Run("serve with guests", func(t *testing.T) {
+		media := t.TempDir()
+		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--migrate", "--log-level", "info",
+			"--jwt-secret", strings.Repeat("k", 32), "--media-dir", media, "--guests", "--guest-ttl", "1h")
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+pgtest.NewDB(t))
+		url, stop := startServe(t, cmd)
+		defer stop()
+		requireGuests(t, url)
+		_, err := os.Stat(filepath.Join(media, "guest-key"))
+		require.NoError(t, err, "the guest key is kept beside the media key")
 	})
 
 	t.Run("missing app", func(t *testing.T) {
@@ -126,6 +145,20 @@ func TestDevSignInOnlyUnderDev(t *testing.T) {
 		require.Error(t, err)
 		require.Contains(t, string(out), "no index.html")
 	})
+}
+
+// requireGuests checks that url mints guest tokens with which a guest
+// opens its support conversation.
+func requireGuests(t *testing.T, url string) {
+	t.Helper()
+	status, body := post(t, url+"/api/guest", `{"name":"Visitor"}`)
+	require.Equal(t, http.StatusOK, status, body)
+	var guest struct{ Token, GuestID, Name string }
+	require.NoError(t, json.Unmarshal([]byte(body), &guest))
+	require.Equal(t, "Visitor", guest.Name)
+	conv := call(t, url, "mutation", guest.Token, `{"path":"shared/chat:createOrGetConversation","args":{}}`)
+	require.Equal(t, "success", conv["status"], conv)
+	require.Equal(t, "customer_to_admin", conv["value"].(map[string]any)["conversationType"])
 }
 
 var serveAddrRE = regexp.MustCompile(`parley serving"? addr=(\S+)`)

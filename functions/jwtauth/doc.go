@@ -22,10 +22,29 @@
 // "sig" or unset are loaded, and private parameters in a JWKS are dropped
 // on load.
 //
+// # Guest tokens
+//
+// A visitor without an account (a shop's chat widget) gets a guest token
+// that Parley mints itself ([MintGuest], behind POST /api/guest): HS256
+// with [Config.GuestKey], a key that only Parley holds, iss [GuestIssuer],
+// role guest and a subject of [GuestSubjectPrefix] and 128 random bits.
+// The trust model is two keys with two powers, neither reaching the
+// other's: a token whose iss is GuestIssuer is verified with the guest key
+// alone and must be a guest's (so a leaked guest key mints guests, never
+// a customer, store or admin), and every other token is verified with the
+// key source and may claim neither role guest nor a guest's subject (so no
+// identity provider, nor anyone holding the HS256 secret, can pose as a
+// guest or reach a guest's conversations). The iss claim only picks the
+// verifier, read before any check; the chosen one then checks everything,
+// signature first. The guest key must differ from HS256Secret. Without
+// a GuestKey, guest tokens are rejected ("guest access is off").
+// [Verifier.VerifyGuest] accepts guest tokens only: claimGuestThreads
+// takes one as proof.
+//
 // # Claims
 //
 // A token must carry exp, sub (non-empty) and role (customer, store or
-// admin); role store also requires store_id. name is optional, and so is
+// admin, or guest for a guest token); role store also requires store_id. name is optional, and so is
 // org: the organization the caller acts in (at most 128 bytes, no spaces
 // or control characters; absent or empty is the default one). iss and aud
 // are checked only when [Config.Issuer] / [Config.Audience] are set. exp, nbf
@@ -67,6 +86,9 @@
 // # Invariants
 //
 // An Identity returned by Verify has a non-empty Subject and a valid Role.
+// Its Role is guest if and only if it was verified with the guest key, and
+// then its Subject starts with GuestSubjectPrefix; no other identity's
+// does.
 // Its StoreID is non-empty if and only if its Role is store; a store_id
 // claim on any other role is ignored. A token minted by [MintHS256]
 // verifies with a Verifier built from the same secret, as long as no

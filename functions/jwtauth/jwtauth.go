@@ -2,6 +2,7 @@ package jwtauth
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
@@ -111,6 +112,13 @@ type Config struct {
 	// unknown kids. Zero means 1m.
 	MinRefreshInterval time.Duration
 
+	// GuestKey is the HS256 key of the guest tokens Parley mints itself
+	// (MintGuest, POST /api/guest): a token whose iss is GuestIssuer is
+	// verified with it and nothing else, and must be a guest's. At least
+	// MinSecretLen bytes, and not HS256Secret. Nil means guest tokens are
+	// not accepted.
+	GuestKey []byte
+
 	// Logger receives JWKS refresh outcomes. Nil means discard.
 	Logger *slog.Logger
 }
@@ -137,6 +145,12 @@ type Verifier struct {
 
 	refreshMu   sync.Mutex // serialises fetches; guards lastRefresh
 	lastRefresh time.Time
+
+	// guests verifies the tokens whose iss is GuestIssuer; nil when
+	// Config.GuestKey is. A guest verifier's own guests is nil and its
+	// guestOnly true.
+	guests    *Verifier
+	guestOnly bool
 }
 
 // New validates cfg, fills defaults and loads the keys. ctx bounds the
@@ -151,38 +165,31 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if sources != 1 {
 		return nil, fmt.Errorf("%w: exactly one of HS256Secret, JWKSFile and JWKSURL must be set, got %d", ErrConfig, sources)
 	}
-
-	leeway := cfg.Leeway
-	switch {
-	case leeway == 0:
-		leeway = DefaultLeeway
-	case leeway < 0:
-		leeway = 0
+	if cfg.Issuer == GuestIssuer {
+		return nil, fmt.Errorf("%w: Issuer %q is the guest tokens' own", ErrConfig, GuestIssuer)
 	}
-	v := &Verifier{
-		log:             cfg.Logger,
-		issuer:          cfg.Issuer,
-		audience:        cfg.Audience,
-		client:          cfg.HTTPClient,
-		httpTimeout:     orDefault(cfg.HTTPTimeout, DefaultHTTPTimeout),
-		refreshInterval: orDefault(cfg.RefreshInterval, DefaultRefreshInterval),
-		minRefresh:      orDefault(cfg.MinRefreshInterval, DefaultMinRefreshInterval),
+	var guests *Verifier
+	if cfg.GuestKey != nil {
+		if len(cfg.GuestKey) < MinSecretLen {
+			return nil, fmt.Errorf("%w: GuestKey has %d bytes, need at least %d", ErrConfig, len(cfg.GuestKey), MinSecretLen)
+		}
+		if cfg.HS256Secret != nil && hmac.Equal(cfg.HS256Secret, cfg.GuestKey) {
+			return nil, fmt.Errorf("%w: GuestKey must differ from HS256Secret (whoever holds the secret could mint guests)", ErrConfig)
+		}
+		gcfg := Config{Issuer: GuestIssuer, Leeway: cfg.Leeway}
+		guests = newVerifier(gcfg)
+		guests.useSecret(cfg.GuestKey)
+		guests.parser = newParser(gcfg, guests.methods)
+		guests.guestOnly = true
 	}
-	if v.log == nil {
-		v.log = slog.New(slog.DiscardHandler)
-	}
-	if v.client == nil {
-		v.client = http.DefaultClient
-	}
-
+	v := newVerifier(cfg)
+	v.guests = guests
 	switch {
 	case cfg.HS256Secret != nil:
 		if len(cfg.HS256Secret) < MinSecretLen {
 			return nil, fmt.Errorf("%w: HS256Secret has %d bytes, need at least %d", ErrConfig, len(cfg.HS256Secret), MinSecretLen)
 		}
-		secret := append([]byte(nil), cfg.HS256Secret...)
-		v.methods = []string{jwt.SigningMethodHS256.Alg()}
-		v.keyfunc = func(context.Context, *jwt.Token) (any, error) { return secret, nil }
+		v.useSecret(cfg.HS256Secret)
 
 	case cfg.JWKSFile != "":
 		raw, err := os.ReadFile(cfg.JWKSFile)
@@ -215,9 +222,49 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		}
 		v.lastRefresh = time.Now()
 	}
+	v.parser = newParser(cfg, v.methods)
+	return v, nil
+}
 
+// newVerifier fills a Verifier's settings from cfg, without its keys or
+// parser, which New installs.
+func newVerifier(cfg Config) *Verifier {
+	v := &Verifier{
+		log:             cfg.Logger,
+		issuer:          cfg.Issuer,
+		audience:        cfg.Audience,
+		client:          cfg.HTTPClient,
+		httpTimeout:     orDefault(cfg.HTTPTimeout, DefaultHTTPTimeout),
+		refreshInterval: orDefault(cfg.RefreshInterval, DefaultRefreshInterval),
+		minRefresh:      orDefault(cfg.MinRefreshInterval, DefaultMinRefreshInterval),
+	}
+	if v.log == nil {
+		v.log = slog.New(slog.DiscardHandler)
+	}
+	if v.client == nil {
+		v.client = http.DefaultClient
+	}
+	return v
+}
+
+// useSecret installs an HS256 secret (a copy) as the key source.
+func (v *Verifier) useSecret(s []byte) {
+	secret := append([]byte(nil), s...)
+	v.methods = []string{jwt.SigningMethodHS256.Alg()}
+	v.keyfunc = func(context.Context, *jwt.Token) (any, error) { return secret, nil }
+}
+
+// newParser is the token parser of cfg's claim checks, for methods.
+func newParser(cfg Config, methods []string) *jwt.Parser {
+	leeway := cfg.Leeway
+	switch {
+	case leeway == 0:
+		leeway = DefaultLeeway
+	case leeway < 0:
+		leeway = 0
+	}
 	opts := []jwt.ParserOption{
-		jwt.WithValidMethods(v.methods),
+		jwt.WithValidMethods(methods),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(leeway),
@@ -228,8 +275,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
-	v.parser = jwt.NewParser(opts...)
-	return v, nil
+	return jwt.NewParser(opts...)
 }
 
 // useStore installs keys behind keyfunc for a JWKS source.
@@ -385,13 +431,61 @@ const MaxOrgLen = 128
 // matches ErrInvalidToken and has a message that may be shown to a client.
 // ctx bounds the JWKS refresh that a token with an unknown kid triggers;
 // should it end first, the kid stays unknown (ErrUnknownKey).
+//
+// A token whose (unverified) iss claim is GuestIssuer is a guest token:
+// it is verified with Config.GuestKey alone (VerifyGuest), never with the
+// configured key source. Every other token is verified with the key
+// source and may not claim role guest nor a subject starting with
+// GuestSubjectPrefix.
 func (v *Verifier) Verify(ctx context.Context, token string) (*functions.Identity, error) {
+	if err := checkLength(token); err != nil {
+		return nil, err
+	}
+	if !v.guestOnly && unverifiedIssuer(token) == GuestIssuer {
+		return v.VerifyGuest(ctx, token)
+	}
+	return v.verify(ctx, token)
+}
+
+// VerifyGuest checks a guest token (MintGuest) and returns the guest it
+// proves: signed with Config.GuestKey, iss GuestIssuer, role guest. Any
+// other token is rejected, as is every token when Config.GuestKey is nil
+// (ErrIssuer). Its errors are Verify's.
+func (v *Verifier) VerifyGuest(ctx context.Context, token string) (*functions.Identity, error) {
+	if err := checkLength(token); err != nil {
+		return nil, err
+	}
+	if v.guests == nil {
+		return nil, reject(ErrIssuer, "guest tokens are not accepted: guest access is off")
+	}
+	if unverifiedIssuer(token) != GuestIssuer {
+		return nil, reject(ErrIssuer, "not a guest token")
+	}
+	return v.guests.verify(ctx, token)
+}
+
+func checkLength(token string) error {
 	if token == "" {
-		return nil, reject(ErrMalformed, "token is empty")
+		return reject(ErrMalformed, "token is empty")
 	}
 	if len(token) > maxTokenLen {
-		return nil, reject(ErrMalformed, "token is too long")
+		return reject(ErrMalformed, "token is too long")
 	}
+	return nil
+}
+
+// unverifiedIssuer is token's iss claim, unverified: it only picks the
+// verifier, which then checks everything. "" when the token does not
+// decode.
+func unverifiedIssuer(token string) string {
+	var c jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &c); err != nil {
+		return ""
+	}
+	return c.Issuer
+}
+
+func (v *Verifier) verify(ctx context.Context, token string) (*functions.Identity, error) {
 	var c claims
 	t, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) { return v.keyfunc(ctx, t) })
 	if err != nil {
@@ -400,22 +494,28 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*functions.Identit
 	if c.Subject == "" {
 		return nil, reject(ErrMissingClaim, "token has no sub claim")
 	}
+	if v.guestOnly {
+		return guestFromClaims(&c)
+	}
 	return identityFromClaims(&c)
 }
 
+// identityFromClaims checks the claims of a token of the key source:
+// every role but guest's, whose tokens only Parley mints.
 func identityFromClaims(c *claims) (*functions.Identity, error) {
 	role := functions.Role(c.Role)
 	switch {
 	case c.Role == "":
 		return nil, reject(ErrMissingClaim, "token has no role claim")
-	case !role.Valid():
+	case !role.Valid() || role == functions.RoleGuest:
 		return nil, reject(ErrInvalidClaim, "token role claim must be customer, store or admin")
+	case strings.HasPrefix(c.Subject, GuestSubjectPrefix):
+		return nil, reject(ErrInvalidClaim, "token sub claim must not start with "+GuestSubjectPrefix+", which guests' subjects do")
 	case role == functions.RoleStore && c.StoreID == "":
 		return nil, reject(ErrMissingClaim, "token has no store_id claim, which role store requires")
-	case len(c.Org) > MaxOrgLen:
-		return nil, reject(ErrInvalidClaim, fmt.Sprintf("token org claim must be at most %d bytes", MaxOrgLen))
-	case strings.IndexFunc(c.Org, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0:
-		return nil, reject(ErrInvalidClaim, "token org claim must have no spaces or control characters")
+	}
+	if err := checkOrg(c.Org); err != nil {
+		return nil, err
 	}
 	id := &functions.Identity{Subject: c.Subject, Role: role, Name: c.Name, Org: c.Org}
 	if c.ExpiresAt != nil {
@@ -426,6 +526,22 @@ func identityFromClaims(c *claims) (*functions.Identity, error) {
 	}
 	return id, nil
 }
+
+// checkOrg checks an org claim: at most MaxOrgLen bytes, no spaces or
+// control characters.
+func checkOrg(org string) error {
+	switch {
+	case len(org) > MaxOrgLen:
+		return reject(ErrInvalidClaim, fmt.Sprintf("token org claim must be at most %d bytes", MaxOrgLen))
+	case strings.IndexFunc(org, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0:
+		return reject(ErrInvalidClaim, "token org claim must have no spaces or control characters")
+	}
+	return nil
+}
+
+// ValidOrg reports why org cannot be an org claim, or nil: at most
+// MaxOrgLen bytes, no spaces or control characters.
+func ValidOrg(org string) error { return checkOrg(org) }
 
 // translate maps a jwt error to a client-safe rejection.
 func (v *Verifier) translate(t *jwt.Token, c *claims, err error) error {
@@ -483,6 +599,7 @@ func MintHS256(secret []byte, id functions.Identity, ttl time.Duration) (string,
 		return "", fmt.Errorf("mint token: %w", reject(ErrMissingClaim, "token has no sub claim"))
 	}
 	c := claims{Role: string(id.Role), Name: id.Name, StoreID: id.StoreID, Org: id.Org}
+	c.Subject = id.Subject
 	if _, err := identityFromClaims(&c); err != nil {
 		return "", fmt.Errorf("mint token: %w", err)
 	}

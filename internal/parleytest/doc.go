@@ -1,12 +1,14 @@
 // Package parleytest starts a full Parley server for tests: a fresh
 // database of the test's own with the schema and the demo data
 // (schema.SeedDemo), server.New listening on 127.0.0.1:0 with an HS256
-// verifier over a random secret and the media service storing images in a
+// verifier over a random secret (and guests on, POST /api/guest without a
+// rate limit, over a random guest key) and the media service storing images in a
 // temporary directory of the test's (with the demo image seeded), and Run
 // in the background. It owns that
 // server, the secret, and the demo identities (John, Jane, PizzaStaff,
 // BurgerStaff, Admin, Anonymous) as the demo tokens prove them; it mints
-// tokens for them (Token, TokenTTL) and connects sync clients (Dial).
+// tokens for them (Token, TokenTTL; a guest's with the guest key), asks
+// the server for guests (NewGuest) and connects sync clients (Dial).
 //
 // The database comes from internal/pgtest, so a package that calls Start
 // must call pgtest.Main from its TestMain:

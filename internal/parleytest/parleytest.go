@@ -19,6 +19,7 @@ import (
 	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/guestauth"
 	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/internal/server"
 	"github.com/parley-chat/parley/internal/syncclient"
@@ -59,6 +60,7 @@ type Server struct {
 	MediaDir string
 	Server   *server.Server
 	secret   []byte
+	guestKey []byte
 }
 
 // NoLimits is the chat configuration Start uses: rate limits off, so
@@ -108,12 +110,16 @@ func StartConfigured(t testing.TB, configure func(cfg *server.Config)) *Server {
 	secret := make([]byte, jwtauth.MinSecretLen)
 	_, err := rand.Read(secret)
 	require.NoError(t, err)
-	verifier, err := jwtauth.New(ctx, jwtauth.Config{HS256Secret: secret})
+	guestKey := make([]byte, jwtauth.MinSecretLen)
+	_, err = rand.Read(guestKey)
+	require.NoError(t, err)
+	verifier, err := jwtauth.New(ctx, jwtauth.Config{HS256Secret: secret, GuestKey: guestKey})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	cfg := server.Config{DatabaseURL: dbURL, Verifier: verifier, Listener: ln,
-		Chat: NoLimits, MediaDir: t.TempDir(), Logger: testLogger(t)}
+		Chat: NoLimits, MediaDir: t.TempDir(), Logger: testLogger(t),
+		Guests: guestauth.Config{Key: guestKey, PerSecond: -1}}
 	if configure != nil {
 		configure(&cfg)
 	}
@@ -142,7 +148,8 @@ func StartConfigured(t testing.TB, configure func(cfg *server.Config)) *Server {
 		}
 	})
 	require.NoError(t, srv.Media.SeedDemo(ctx), "seed the demo image")
-	s := &Server{URL: "http://" + ln.Addr().String(), DBURL: dbURL, DB: pool, MediaDir: mediaDir, Server: srv, secret: secret}
+	s := &Server{URL: "http://" + ln.Addr().String(), DBURL: dbURL, DB: pool, MediaDir: mediaDir, Server: srv, secret: secret,
+		guestKey: guestKey}
 	s.waitHealthy(t)
 	return s
 }
@@ -186,13 +193,45 @@ func (s *Server) Token(t testing.TB, id functions.Identity) string {
 	return s.TokenTTL(t, id, tokenTTL)
 }
 
-// TokenTTL mints a token for id, signed with the server's secret, that
-// expires after ttl.
+// TokenTTL mints a token for id, signed with the server's secret (a
+// guest's with its guest key), that expires after ttl.
 func (s *Server) TokenTTL(t testing.TB, id functions.Identity, ttl time.Duration) string {
 	t.Helper()
-	tok, err := jwtauth.MintHS256(s.secret, id, ttl)
+	var tok string
+	var err error
+	if id.Role == functions.RoleGuest {
+		tok, err = jwtauth.MintGuest(s.guestKey, id, ttl)
+	} else {
+		tok, err = jwtauth.MintHS256(s.secret, id, ttl)
+	}
 	require.NoError(t, err)
 	return tok
+}
+
+// Guest is a guest identity POST /api/guest minted, with its token.
+type Guest struct {
+	functions.Identity
+	Token string
+}
+
+// NewGuest asks the server's POST /api/guest for a guest named name ("":
+// the default name), as a widget would.
+func (s *Server) NewGuest(t testing.TB, name string) Guest {
+	t.Helper()
+	body := "{}"
+	if name != "" {
+		b, err := json.Marshal(map[string]string{"name": name})
+		require.NoError(t, err)
+		body = string(b)
+	}
+	client := &http.Client{Timeout: healthRequestTimeout}
+	resp, err := client.Post(s.URL+guestauth.Path, "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out guestauth.Response
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "POST %s", guestauth.Path)
+	return Guest{Identity: functions.Identity{Subject: out.GuestID, Role: functions.RoleGuest, Name: out.Name}, Token: out.Token}
 }
 
 // Dial connects a sync client as id (Anonymous: no token) with opts (its
@@ -201,13 +240,20 @@ func (s *Server) TokenTTL(t testing.TB, id functions.Identity, ttl time.Duration
 func (s *Server) Dial(t testing.TB, id functions.Identity, opts syncclient.Options) *syncclient.Client {
 	t.Helper()
 	opts.Token = s.Token(t, id)
+	return s.DialToken(t, opts)
+}
+
+// DialToken is Dial with opts.Token as it is (a guest's from NewGuest;
+// "": anonymous).
+func (s *Server) DialToken(t testing.TB, opts syncclient.Options) *syncclient.Client {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	defer cancel()
 	c, err := syncclient.Dial(ctx, s.URL, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		c.Close()
-		require.Empty(t, c.ProtocolErrors(), "protocol violations seen by the client of %s", id.Subject)
+		require.Empty(t, c.ProtocolErrors(), "protocol violations seen by a client")
 	})
 	require.NoError(t, c.WaitAuth(ctx))
 	return c

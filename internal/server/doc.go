@@ -1,8 +1,9 @@
 // Package server assembles a running Parley: the connection pool, the
 // function registry (one registration per domain: chat.Register), the
 // engine, the change source, the media service (image uploads and
-// downloads, on the same mux as the HTTP transport) and the HTTP
-// transport, and runs them together. `parley dev` and `parley serve`
+// downloads, on the same mux as the HTTP transport), guest access (POST
+// /api/guest, package guestauth) and the HTTP transport, and runs them
+// together. `parley dev` and `parley serve`
 // (cmd/parley) both build one through New.
 //
 // # Concurrency model
@@ -32,6 +33,11 @@
 //     the full rate, so N nodes allow N times the limit. A second node
 //     needs shared buckets (Postgres, or a NATS key-value bucket) or
 //     routing that keeps a user on one node.
+//   - The guest endpoint's rate limiter (package guestauth: POST
+//     /api/guest, one token bucket per client address, in memory): N
+//     nodes allow N times the limit, as the chat limiters do. The guest
+//     key (--guest-key, else GUEST-KEY file beside the media key) must be
+//     the same on every node, or a guest's token works on one node only.
 //   - Typing expiry and other timed re-runs (the engine's refresh times,
 //     set by QueryCtx.RefreshAt). The indicator's state is a typing_state
 //     row, so every node computes the same answer; each node only re-runs

@@ -18,8 +18,10 @@ import (
 
 	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/functions/tsgen"
 	"github.com/parley-chat/parley/internal/activity"
+	"github.com/parley-chat/parley/internal/guestauth"
 	"github.com/parley-chat/parley/media"
 	"github.com/parley-chat/parley/media/vips"
 	"github.com/parley-chat/parley/reactive"
@@ -51,8 +53,15 @@ type Config struct {
 	// MaxConns bounds the pool. Zero means 32.
 	MaxConns int32
 	// Chat tunes the chat API (rate limits, typing expiry). Zero values
-	// are the documented defaults.
+	// are the documented defaults. Its Guests is filled in from Verifier
+	// when guests are on.
 	Chat chat.Config
+	// Guests configures guest access: POST /api/guest (package guestauth)
+	// and claimGuestThreads. A nil Guests.Key turns it off: the endpoint
+	// and claimGuestThreads answer 403. With a key, Verifier must accept
+	// the tokens it signs (jwtauth.Config.GuestKey) and have VerifyGuest
+	// (chat.GuestVerifier). Registerer and Logger are filled in when nil.
+	Guests guestauth.Config
 	// Mux receives extra routes (dev-only endpoints). Nil means none.
 	Mux *http.ServeMux
 	// MediaDir is where uploaded images are stored (a media.DirStore),
@@ -130,16 +139,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var svc *media.Service
 	mux := cfg.Mux
+	if mux == nil {
+		mux = http.NewServeMux()
+	}
 	if cfg.MediaDir != "" || cfg.Media.Store != nil {
 		if svc, err = newMedia(cfg, pool, reg, log); err != nil {
 			pool.Close()
 			return nil, err
 		}
-		if mux == nil {
-			mux = http.NewServeMux()
-		}
 		svc.Register(mux)
 		cfg.Chat.Media = chatMedia{svc}
+	}
+	if err := registerGuests(&cfg, mux, reg, log); err != nil {
+		pool.Close()
+		return nil, err
 	}
 	registry := Functions(cfg.Chat)
 	act := activity.New(activity.Config{Pool: pool, Interval: cfg.ActivityInterval, Logger: log})
@@ -171,6 +184,39 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// registerGuests puts POST /api/guest on mux and, with guests on, the
+// verifier of claimGuestThreads in cfg.Chat.
+func registerGuests(cfg *Config, mux *http.ServeMux, reg prometheus.Registerer, log *slog.Logger) error {
+	gc := cfg.Guests
+	if gc.Registerer == nil {
+		gc.Registerer = reg
+	}
+	if gc.Logger == nil {
+		gc.Logger = log
+	}
+	if gc.Key != nil {
+		gv, ok := cfg.Verifier.(chat.GuestVerifier)
+		if !ok {
+			return errors.New("server: guests need a Verifier with VerifyGuest (a jwtauth.Verifier with GuestKey)")
+		}
+		// The verifier must take what the endpoint mints: a probe says so.
+		probe, err := jwtauth.MintGuest(gc.Key, functions.Identity{Subject: jwtauth.NewGuestSubject(), Role: functions.RoleGuest}, time.Minute)
+		if err == nil {
+			_, err = gv.VerifyGuest(context.Background(), probe)
+		}
+		if err != nil {
+			return fmt.Errorf("server: the Verifier does not accept the guest tokens Guests.Key signs (give it the key as jwtauth.Config.GuestKey): %w", err)
+		}
+		cfg.Chat.Guests = gv
+	}
+	g, err := guestauth.New(gc)
+	if err != nil {
+		return err
+	}
+	g.Register(mux)
+	return nil
 }
 
 // newMedia builds the media service from cfg.Media, filling in what the

@@ -5,11 +5,20 @@ import { loadSession, mintDevToken, saveSession, tokenFetcher, type Session } fr
 import { Router } from "./router";
 import { Shell } from "./Shell";
 import { SignIn } from "./SignIn";
+import { Widget } from "./Widget";
 
 /** The server: the one that serves the app, unless built with VITE_PARLEY_URL. */
 const serverURL = (import.meta.env.VITE_PARLEY_URL as string | undefined) || window.location.origin;
 
+/** The support widget's page (/widget), which a shop embeds; everything else is the app. */
+const widgetPath = /^\/widget\/?$/;
+
 export function App() {
+  if (widgetPath.test(window.location.pathname)) return <Widget serverURL={serverURL} />;
+  return <MainApp />;
+}
+
+function MainApp() {
   const [session, setSession] = useState<Session | null>(loadSession);
   const [autoSignIn, setAutoSignIn] = useState<string | null>(() => new URLSearchParams(window.location.search).get("as"));
 

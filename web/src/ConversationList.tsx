@@ -181,6 +181,11 @@ export function InboxItem(props: {
       <span className="conv-text">
         <span className="conv-top">
           <strong className="conv-title">{conversationTitle(c, me)}</strong>
+          {c.customerIsGuest && (
+            <span className="tag guest" data-testid="guest-badge" title="A visitor without an account, from the support widget">
+              Guest
+            </span>
+          )}
           <span className="muted small">{shortTime(c.lastMessageAt ?? c._creationTime)}</span>
         </span>
         <span className="conv-sub muted small">{sub}</span>

@@ -35,6 +35,26 @@ export type ChatStatusArgs = {
   storeId?: string | null;
 };
 
+/** Go type chat.ClaimGuestThreadsArgs. */
+export type ClaimGuestThreadsArgs = {
+  guestToken: string;
+};
+
+/** Go type chat.ClaimResult. */
+export type ClaimResult = {
+  claimedConversationIds: string[];
+  movedMessages: number;
+  threads: ClaimedThread[];
+};
+
+/** Go type chat.ClaimedThread. */
+export type ClaimedThread = {
+  guestConversationId: string;
+  conversationId: string;
+  merged: boolean;
+  messages: number;
+};
+
 /** Go type chat.CloseConversationArgs. */
 export type CloseConversationArgs = {
   conversationId: string;
@@ -48,6 +68,7 @@ export type ConversationDoc = {
   conversationType: "customer_to_store" | "customer_to_admin" | "store_to_admin" | "group" | "direct";
   customerId: string;
   customerName: string;
+  customerIsGuest?: boolean;
   storeId?: string;
   storeName?: string;
   orderId?: string;
@@ -427,6 +448,8 @@ export declare const api: {
       blockConversation: FunctionReference<"mutation", "public", ConversationIDArgs, null>;
       /** query shared/chat:canChatWithStore */
       canChatWithStore: FunctionReference<"query", "public", CanChatWithStoreArgs, CanChat>;
+      /** mutation shared/chat:claimGuestThreads */
+      claimGuestThreads: FunctionReference<"mutation", "public", ClaimGuestThreadsArgs, ClaimResult>;
       /** mutation shared/chat:closeConversation */
       closeConversation: FunctionReference<"mutation", "public", CloseConversationArgs, null>;
       /** mutation shared/chat:createGroupConversation */
