@@ -109,7 +109,7 @@ func TestDecodeMemoryCap(t *testing.T) {
 // upload is processed meanwhile, the owner's third upload is answered 429,
 // and a body that does not arrive in time is answered 408.
 func TestSlowUploadsDoNotBlockOthers(t *testing.T) {
-	s := parleytest.StartWith(t, parleytest.NoLimits, media.Config{Workers: 1, MaxQueued: 1, UploadTimeout: 6 * time.Second})
+	s := parleytest.StartWith(t, parleytest.NoLimits, media.Config{Workers: 1, MaxQueued: 1, UploadTimeout: 12 * time.Second})
 	img := testimages.JPEG(testimages.Photo(32, 32, 14), 80)
 	var wg sync.WaitGroup
 	// Registered before the pipes' cleanups, so it runs after them: a
@@ -134,9 +134,11 @@ func TestSlowUploadsDoNotBlockOthers(t *testing.T) {
 		wg.Go(func() { pw.Write(img[:10]) }) //nolint:errcheck // then nothing more
 	}
 	// Both trickles are in once John's next upload is refused. (The
-	// bodies' deadline is 6 s from when each was accepted; the wait is
-	// longer so that a slow machine reports what it saw.)
-	pgtest.Eventually(t, 15*time.Second, func() error {
+	// bodies' deadline is 12 s from when each was accepted, so that on a
+	// loaded machine, where the two may be accepted seconds apart, they
+	// are still in together; the wait is longer so that a slow machine
+	// reports what it saw.)
+	pgtest.Eventually(t, 30*time.Second, func() error {
 		a := post(t, s, uploadURL(t, s, john), nil, "image/jpeg", anon)
 		if a.status != http.StatusTooManyRequests {
 			return fmt.Errorf("HTTP %d: %s", a.status, a.body)
