@@ -4,39 +4,25 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/keyrate"
 )
 
-// userLimiter applies one token-bucket limit per user. Safe for concurrent
-// use. Idle users are forgotten, so memory follows active users.
+// userLimiter applies one token-bucket limit per user (keyrate). A nil
+// one allows everything.
 type userLimiter struct {
-	what  string // "messages", "typing updates": for the error message
-	limit rate.Limit
-	burst int
-
-	mu    sync.Mutex
-	users map[string]*userBucket
-	calls int
+	what string // "messages", "typing updates": for the error message
+	lim  *keyrate.Limiter
 }
-
-type userBucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-// idleAfter is how long an unused bucket is kept; by then it is full again.
-const idleAfter = 10 * time.Minute
 
 func newUserLimiter(what string, perSecond float64, burst int) *userLimiter {
-	if perSecond <= 0 {
+	lim := keyrate.New(perSecond, burst)
+	if lim == nil {
 		return nil // disabled
 	}
-	return &userLimiter{what: what, limit: rate.Limit(perSecond), burst: max(burst, 1), users: map[string]*userBucket{}}
+	return &userLimiter{what: what, lim: lim}
 }
 
 // allow takes one token for user, or returns a 429 error saying when to
@@ -45,24 +31,7 @@ func (l *userLimiter) allow(user string, now time.Time) error {
 	if l == nil {
 		return nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.calls++; l.calls%1024 == 0 {
-		for u, b := range l.users {
-			if now.Sub(b.seen) > idleAfter {
-				delete(l.users, u)
-			}
-		}
-	}
-	b := l.users[user]
-	if b == nil {
-		b = &userBucket{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.users[user] = b
-	}
-	b.seen = now
-	r := b.lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
+	if d := l.lim.Take(user, now); d > 0 {
 		ms := int(math.Ceil(float64(d) / float64(time.Millisecond)))
 		wait := fmt.Sprintf("%dms", ms)
 		if ms >= 1000 {

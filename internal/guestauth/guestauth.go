@@ -11,16 +11,15 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/keyrate"
 )
 
 // Path is the endpoint's path.
@@ -35,8 +34,6 @@ const (
 	MaxNameChars = 100
 	// maxBodyBytes bounds a request body.
 	maxBodyBytes = 4 << 10
-	// idleAfter is how long an address's unused bucket is kept.
-	idleAfter = 10 * time.Minute
 )
 
 // ErrConfig is returned by New for unusable settings.
@@ -77,7 +74,7 @@ type Service struct {
 	ttl   time.Duration
 	now   func() time.Time
 	log   *slog.Logger
-	limit *addrLimiter // nil: no limit
+	limit *keyrate.Limiter // per client address; nil: no limit
 	count *prometheus.CounterVec
 }
 
@@ -107,7 +104,7 @@ func New(cfg Config) (*Service, error) {
 		burst = DefaultBurst
 	}
 	if perSecond > 0 {
-		s.limit = &addrLimiter{limit: rate.Limit(perSecond), burst: burst, addrs: map[string]*bucket{}}
+		s.limit = keyrate.New(perSecond, burst)
 	}
 	s.count = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_guest_tokens_total",
 		Help: "Guest token requests (POST /api/guest) by outcome: issued, limited (429), refused (400, 403)."}, []string{"outcome"})
@@ -148,7 +145,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	if wait := s.limit.allow(clientKey(r.RemoteAddr), now); wait > 0 {
+	if wait := s.limit.Take(clientKey(r.RemoteAddr), now); wait > 0 {
 		s.count.WithLabelValues("limited").Inc()
 		ms := int(math.Ceil(float64(wait) / float64(time.Millisecond)))
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
@@ -250,50 +247,6 @@ func clientKey(remote string) string {
 		return ip.To4().String()
 	}
 	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
-}
-
-// addrLimiter is one token bucket per client address. Safe for concurrent
-// use; a nil one allows everything.
-type addrLimiter struct {
-	limit rate.Limit
-	burst int
-
-	mu    sync.Mutex
-	addrs map[string]*bucket
-	calls int
-}
-
-type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-// allow takes a token for addr, or returns how long until one is there.
-func (l *addrLimiter) allow(addr string, now time.Time) time.Duration {
-	if l == nil {
-		return 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.calls++; l.calls%1024 == 0 {
-		for a, b := range l.addrs {
-			if now.Sub(b.seen) > idleAfter {
-				delete(l.addrs, a)
-			}
-		}
-	}
-	b := l.addrs[addr]
-	if b == nil {
-		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.addrs[addr] = b
-	}
-	b.seen = now
-	r := b.lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return d
-	}
-	return 0
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
