@@ -326,14 +326,14 @@ func inbox(id *functions.Identity, status string) ConversationFilter {
 }
 
 // inboxSide is the side whose unread messages a caller's inbox counts: a
-// customer's (or a guest's), a store's (the recipient of its customers,
-// the asking side with support), or support's.
+// customer's (or a guest's), a store's (unread_recipient in each of its
+// conversations), or support's (SideSupport).
 func inboxSide(id *functions.Identity) Side {
 	switch id.Role {
 	case functions.RoleCustomer, functions.RoleGuest:
 		return SideCustomer
-	case functions.RoleStore:
-		return SideStore
+	case functions.RoleAdmin:
+		return SideSupport
 	}
 	return SideRecipient
 }

@@ -142,10 +142,10 @@
 // "customer_to_admin" or "store_to_admin"), orderId (about that order),
 // storeId (with that store; customers' support conversations have none),
 // unreadOnly (those where the caller's side has unread messages:
-// unreadCountCustomer for the asking side — customers, and a store in its
-// threads with support — unreadCountRecipient for the answering side — a
-// store's staff with its customers, admins). getUnreadCount sums the same
-// counts. A filter outside the
+// unreadCountCustomer for customers, unreadCountRecipient for a store's
+// staff in each of the store's conversations and for admins in a
+// customer's, unreadCountCustomer for admins in a store's thread with
+// support). getUnreadCount sums the same counts. A filter outside the
 // caller's list (an admin's kind "customer_to_store", another store's
 // storeId, someone else's order) lists nothing, as a filter that matches
 // nothing does: it tells nobody what exists. A malformed one is 400,
@@ -203,10 +203,11 @@
 // (400 without storeId); customers are 403. orderId must be an order of
 // that store (404 "Order not found"). The thread has a store and no
 // customer; in it the store is the asking side, as a customer is in a
-// support conversation: its staff's messages count in
-// unreadCountRecipient (what support has not read), support's in
-// unreadCountCustomer (what the store has not read), and each side marks
-// the other's read. Admins take it by answering (assignedAdminId), transfer
+// support conversation: each side marks the other's messages read, and a
+// message is delivered when the other side has it. The counters keep a
+// column per party: the store's unread count is unreadCountRecipient, as
+// in its conversations with customers, so a store's total is one column
+// over all of them; support's is unreadCountCustomer. Admins take it by answering (assignedAdminId), transfer
 // it, block it; the store's staff and admins close it. The store's chat
 // switch does not apply (it is the store's chat with customers); the
 // org's does. It is in the store's inbox and in support's.

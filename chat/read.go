@@ -148,30 +148,36 @@ type ConversationFilter struct {
 }
 
 // Side is an end of a one-to-one conversation as its unread counters
-// count it: the customer (the asking side: in a store ↔ support thread the
-// store), or the recipient (a store's staff, or support). SideStore is a
-// store's in each of its conversations: the recipient with its customers,
-// the asking side with support.
+// count it: the customer's (unread_customer), or the recipient's
+// (unread_recipient: a store's staff, in each of its conversations, or
+// support in a customer's). SideSupport is support's in each of its
+// conversations: the recipient's in a customer's, unread_customer in a
+// store's (0017_store_support.sql).
 type Side uint8
 
 // Sides of ConversationFilter.UnreadBy; the zero Side is neither.
 const (
 	SideCustomer Side = iota + 1
 	SideRecipient
-	SideStore
+	SideSupport
 )
 
 // counter is the SQL of side's unread count on conversations c, and the
-// columns it reads.
-func (s Side) counter() (sql, columns string) {
+// column it reads in conversations of type t.
+func (s Side) counter() (sql string, column func(t string) string) {
 	switch s {
 	case SideCustomer:
-		return "c.unread_customer", "unread_customer"
-	case SideStore:
+		return "c.unread_customer", func(string) string { return "unread_customer" }
+	case SideSupport:
 		return "CASE WHEN c.conversation_type = 'store_to_admin' THEN c.unread_customer ELSE c.unread_recipient END",
-			"unread_customer,unread_recipient"
+			func(t string) string {
+				if t == StoreToAdmin {
+					return "unread_customer"
+				}
+				return "unread_recipient"
+			}
 	}
-	return "c.unread_recipient", "unread_recipient"
+	return "c.unread_recipient", func(string) string { return "unread_recipient" }
 }
 
 // InboxCursor is a position in a newest-activity-first conversation list:
@@ -188,7 +194,8 @@ type InboxCursor struct {
 const activitySQL = `(coalesce(c.last_message_at, c.created_at), c.id)`
 
 // filterBy records f's dependency, narrowed to watch (a comma-separated
-// column list; "" watches every change), and returns its WHERE clause over
+// column list per conversation type of the dependency, the support
+// inbox's having one per type; nil watches every change), and returns its WHERE clause over
 // conversations c with its arguments: the key as $1, f.Org as $2, and the
 // filters' values after them. Every value is a parameter.
 //
@@ -198,7 +205,11 @@ const activitySQL = `(coalesce(c.last_message_at, c.created_at), c.id)`
 // engine matches a changed row's old and new values, so a conversation
 // entering or leaving a filter (a message arrives, one is read, a status
 // changes) re-runs the list.
-func (t tables) filterBy(f ConversationFilter, watch string) (where string, args []any, err error) {
+func (t tables) filterBy(f ConversationFilter, watchFor func(convType string) string) (where string, args []any, err error) {
+	watch := ""
+	if watchFor != nil {
+		watch = watchFor("")
+	}
 	keys := [...]struct{ column, value, where string }{
 		// One conversation, which its reader's access check has admitted
 		// (its org included): $2 is only typed, never compared.
@@ -217,8 +228,12 @@ func (t tables) filterBy(f ConversationFilter, watch string) (where string, args
 	if where == "" && f.Support {
 		// Both support types: a dependency on each.
 		where, args = "c.conversation_type = ANY($1) AND c.org_id = $2", []any{[]string{CustomerToAdmin, StoreToAdmin}, f.Org}
-		for _, t := range []string{CustomerToAdmin, StoreToAdmin} {
-			deps = append(deps, schema.Dep{Table: "conversations", Column: "conversation_type", Value: t, Watch: watch})
+		for _, typ := range []string{CustomerToAdmin, StoreToAdmin} {
+			w := ""
+			if watchFor != nil {
+				w = watchFor(typ)
+			}
+			deps = append(deps, schema.Dep{Table: "conversations", Column: "conversation_type", Value: typ, Watch: w})
 		}
 	}
 	if where == "" {
@@ -266,8 +281,8 @@ func (t tables) filterBy(f ConversationFilter, watch string) (where string, args
 // status and that side's counter: a message of the side itself, or a new
 // last message, does not re-run it.
 func (t tables) UnreadTotal(ctx context.Context, f ConversationFilter, side Side) (int, error) {
-	counter, columns := side.counter()
-	where, args, err := t.filterBy(f, "status,customer_id,store_id,conversation_type,"+columns)
+	counter, column := side.counter()
+	where, args, err := t.filterBy(f, func(t string) string { return "status,customer_id,store_id,conversation_type," + column(t) })
 	if err != nil {
 		return 0, fmt.Errorf("read unread total: %w", err)
 	}
@@ -304,7 +319,7 @@ func (x InboxRow) Position() InboxCursor {
 // are counters on the conversation rows (kept by triggers on messages),
 // so a new message reaches the list through its conversation's row.
 func (t tables) Inbox(ctx context.Context, f ConversationFilter) ([]InboxRow, error) {
-	where, args, err := t.filterBy(f, "")
+	where, args, err := t.filterBy(f, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read inbox: %w", err)
 	}

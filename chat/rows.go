@@ -55,9 +55,10 @@ func withStore(t string) bool { return t == CustomerToStore || t == StoreToAdmin
 // askingSide reports whether a sender of role (a sender_type, or a
 // participant's role) is the side of a one-to-one conversation of type t
 // that asks — the customer, or in a store ↔ support thread the store —
-// rather than the side that answers. The unread counters count by it
-// (0017_store_support.sql): unread_customer is what the asking side has
-// not read.
+// rather than the side that answers: each side reads the other's
+// messages, and a message is delivered when the other side has it. (The
+// unread counters keep a column per party instead: a store's is always
+// unread_recipient, 0017_store_support.sql.)
 func askingSide(role, t string) bool {
 	return role == "customer" || role == "guest" || (role == "store" && t == StoreToAdmin)
 }

@@ -13,7 +13,9 @@ import (
 // the marketplace's support, about the store or one of its orders. In them
 // the store is the asking side, as a customer is in a customer's support
 // thread (askingSide): its staff mark support's messages read and support
-// the staff's; they are in the store's inbox and in support's.
+// the staff's; they are in the store's inbox and in support's. The store's
+// unread count is unreadCountRecipient there too, support's
+// unreadCountCustomer (0017_store_support.sql).
 
 // ErrStaffOrAdmins refuses customers (and guests) a store ↔ support thread.
 var ErrStaffOrAdmins = functions.Forbidden("Only a store's staff or support can open a store support conversation")

@@ -54,8 +54,8 @@ func TestStoreSupportThread(t *testing.T) {
 	require.Equal(t, adminUnread+2, unreadCount(t, e, admin))
 	require.Equal(t, storeUnread, unreadCount(t, e, staff))
 	a := inboxOf(t, e, admin, map[string]any{})[conv]
-	require.Equal(t, 2, a.UnreadCountRecipient, "support has not read the store's two")
-	require.Equal(t, 0, a.UnreadCountCustomer)
+	require.Equal(t, 2, a.UnreadCountCustomer, "support has not read the store's two (support's column)")
+	require.Equal(t, 0, a.UnreadCountRecipient)
 	require.Contains(t, inboxOf(t, e, admin, map[string]any{"kind": "store_to_admin", "unreadOnly": true}), conv)
 	require.NotContains(t, inboxOf(t, e, staff, map[string]any{"unreadOnly": true}), conv, "the store has read its own")
 
@@ -78,7 +78,7 @@ func TestStoreSupportThread(t *testing.T) {
 	reply = e.send(admin, conv, "Still on it")
 	s := inboxOf(t, e, staff, map[string]any{"kind": "store_to_admin"})
 	require.Len(t, s, 2, "the store's support threads only")
-	require.Equal(t, 1, s[conv].UnreadCountCustomer, "the store has not read support's answer")
+	require.Equal(t, 1, s[conv].UnreadCountRecipient, "the store has not read support's answer (its column, as with customers)")
 	require.Equal(t, schema.DemoAdminID, *s[conv].AssignedAdminID)
 	require.Contains(t, inboxOf(t, e, staff, map[string]any{"unreadOnly": true}), conv)
 	// The store's inbox also still has its customers' conversations.

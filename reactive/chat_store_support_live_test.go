@@ -23,10 +23,10 @@ func TestLiveStoreSupport(t *testing.T) {
 	sc := s.Dial(t, parleytest.PizzaStaff, syncclient.Options{})
 	ac := s.Dial(t, parleytest.Admin, syncclient.Options{})
 	type conv struct {
-		ID                   string `json:"_id"`
-		ConversationType     string `json:"conversationType"`
-		UnreadCountRecipient int    `json:"unreadCountRecipient"`
-		LastMessagePreview   string `json:"lastMessagePreview"`
+		ID                  string `json:"_id"`
+		ConversationType    string `json:"conversationType"`
+		UnreadCountCustomer int    `json:"unreadCountCustomer"` // support's, in a store's thread
+		LastMessagePreview  string `json:"lastMessagePreview"`
 	}
 	inbox := subscribeWait(t, ctx, ac, "shared/chat:getConversations", map[string]any{"kind": "store_to_admin"})
 	require.Empty(t, currentValue[[]conv](t, inbox))
@@ -51,7 +51,7 @@ func TestLiveStoreSupport(t *testing.T) {
 	_, _, err := sendText(ctx, sc, ref.ConversationID, "Our payouts are late")
 	require.NoError(t, err)
 	waitValue(t, inbox, func(cs []conv) error {
-		if len(cs) != 1 || cs[0].ID != ref.ConversationID || cs[0].UnreadCountRecipient != 1 ||
+		if len(cs) != 1 || cs[0].ID != ref.ConversationID || cs[0].UnreadCountCustomer != 1 ||
 			cs[0].LastMessagePreview != "Our payouts are late" {
 			return fmt.Errorf("want %s with the store's message unread: %+v", ref.ConversationID, cs)
 		}

@@ -14,13 +14,13 @@ import (
 )
 
 // requireCountersTrue compares every conversation's unread counters with
-// a count of its messages: the asking side's (a customer's; in a store ↔
-// support thread the store's) count in unread_recipient, the others' in
+// a count of its messages: a customer's, and in a store ↔ support thread
+// support's and notices, count in unread_recipient; the others' in
 // unread_customer.
 func requireCountersTrue(t *testing.T, pool *pgxpool.Pool, step string) {
 	t.Helper()
 	rows, err := pool.Query(context.Background(), `WITH m AS (
-			SELECT m.conversation_id, m.sender_type = 'customer' OR (m.sender_type = 'store' AND c.conversation_type = 'store_to_admin') AS asking
+			SELECT m.conversation_id, CASE WHEN c.conversation_type = 'store_to_admin' THEN m.sender_type <> 'store' ELSE m.sender_type = 'customer' END AS asking
 			FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE NOT m.is_read AND NOT m.is_deleted)
 		SELECT c.id, c.unread_customer, c.unread_recipient,
 			(SELECT count(*) FROM m WHERE m.conversation_id = c.id AND NOT m.asking),

@@ -124,9 +124,10 @@ export function sendArgs(own: string | undefined, input: unknown): SendMessageAr
 
 /**
  * The caller's unread messages in conversation: the other side's unread
- * ones. Customers are the customer side, store staff and admins the
- * recipient side (as the server decides it). Undefined when either is
- * unknown.
+ * ones. Customers count unreadCountCustomer, store staff
+ * unreadCountRecipient, admins unreadCountRecipient in a customer's
+ * conversation and unreadCountCustomer in a store's thread with support
+ * (as the server keeps them). Undefined when either is unknown.
  */
 export function unreadCountFor(
   conversation: ConversationDoc | undefined,
@@ -134,8 +135,9 @@ export function unreadCountFor(
 ): number | undefined {
   if (!conversation || !identity) return undefined;
   // A guest is a customer without an account: the customer side's count.
-  const customerSide = identity.role === "customer" || identity.role === "guest";
-  return customerSide ? conversation.unreadCountCustomer : conversation.unreadCountRecipient;
+  const customerColumn =
+    identity.role === "customer" || identity.role === "guest" || (identity.role === "admin" && conversation.conversationType === "store_to_admin");
+  return customerColumn ? conversation.unreadCountCustomer : conversation.unreadCountRecipient;
 }
 
 /** run(build()), with build's exception as a rejected promise (the calls of useChat never throw synchronously). */

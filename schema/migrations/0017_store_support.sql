@@ -1,10 +1,12 @@
 -- Store ↔ support threads (seed 000's vendor ↔ admin): a store's staff
 -- talk to the marketplace's support, about the store or one of its orders.
 -- One thread per store and order (or none), found by that pair. It has a
--- store and no customer; in it the store is the side that asks, where a
--- customer is in a customer's support thread: its staff's messages count
--- in unread_recipient (what support has not read) and support's in
--- unread_customer (what the store has not read).
+-- store and no customer. Its counters keep each side's column: the store's
+-- unread count is unread_recipient, as in its conversations with
+-- customers (support's messages count there), and support's is
+-- unread_customer (the staff's messages count there). A store's total is
+-- so one column over all its conversations, and re-runs on no message of
+-- its own.
 ALTER TABLE conversations DROP CONSTRAINT conversations_conversation_type_check;
 ALTER TABLE conversations ADD CONSTRAINT conversations_conversation_type_check
     CHECK (conversation_type IN ('customer_to_store', 'customer_to_admin', 'store_to_admin', 'group', 'direct'));
@@ -18,16 +20,17 @@ ALTER TABLE conversations ADD CONSTRAINT conversations_shape_check CHECK (CASE c
 CREATE UNIQUE INDEX conversations_store_support
     ON conversations (org_id, store_id, coalesce(order_id, '')) WHERE conversation_type = 'store_to_admin';
 
--- The unread counters, side-aware: a message is the asking side's (counts
--- in unread_recipient) when a customer sent it, or a store's staff in a
--- store ↔ support thread. Each statement's rows are counted per
--- conversation and sender kind; the conversation row the UPDATE joins says
--- which side a store's message is on, so no further read is needed.
+-- The unread counters, side-aware: a customer's message counts in
+-- unread_recipient, a store's or support's in unread_customer; in a store ↔
+-- support thread a store's message counts in unread_customer (support's)
+-- and support's in unread_recipient (the store's). Each statement's rows
+-- are counted per conversation and sender kind; the conversation row the
+-- UPDATE joins says which thread it is, so no further read is needed.
 CREATE OR REPLACE FUNCTION parley_unread_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE conversations c SET
-        unread_customer = c.unread_customer + d.other + CASE WHEN c.conversation_type = 'store_to_admin' THEN 0 ELSE d.store END,
-        unread_recipient = c.unread_recipient + d.customer + CASE WHEN c.conversation_type = 'store_to_admin' THEN d.store ELSE 0 END
+        unread_customer = c.unread_customer + d.store + CASE WHEN c.conversation_type = 'store_to_admin' THEN 0 ELSE d.other END,
+        unread_recipient = c.unread_recipient + d.customer + CASE WHEN c.conversation_type = 'store_to_admin' THEN d.other ELSE 0 END
     FROM (SELECT conversation_id,
                  count(*) FILTER (WHERE sender_type = 'customer')::int AS customer,
                  count(*) FILTER (WHERE sender_type = 'store')::int AS store,
@@ -40,8 +43,8 @@ END $$;
 CREATE OR REPLACE FUNCTION parley_unread_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE conversations c SET
-        unread_customer = c.unread_customer - d.other - CASE WHEN c.conversation_type = 'store_to_admin' THEN 0 ELSE d.store END,
-        unread_recipient = c.unread_recipient - d.customer - CASE WHEN c.conversation_type = 'store_to_admin' THEN d.store ELSE 0 END
+        unread_customer = c.unread_customer - d.store - CASE WHEN c.conversation_type = 'store_to_admin' THEN 0 ELSE d.other END,
+        unread_recipient = c.unread_recipient - d.customer - CASE WHEN c.conversation_type = 'store_to_admin' THEN d.other ELSE 0 END
     FROM (SELECT conversation_id,
                  count(*) FILTER (WHERE sender_type = 'customer')::int AS customer,
                  count(*) FILTER (WHERE sender_type = 'store')::int AS store,
@@ -54,8 +57,8 @@ END $$;
 CREATE OR REPLACE FUNCTION parley_unread_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE conversations c SET
-        unread_customer = c.unread_customer + d.other + CASE WHEN c.conversation_type = 'store_to_admin' THEN 0 ELSE d.store END,
-        unread_recipient = c.unread_recipient + d.customer + CASE WHEN c.conversation_type = 'store_to_admin' THEN d.store ELSE 0 END
+        unread_customer = c.unread_customer + d.store + CASE WHEN c.conversation_type = 'store_to_admin' THEN 0 ELSE d.other END,
+        unread_recipient = c.unread_recipient + d.customer + CASE WHEN c.conversation_type = 'store_to_admin' THEN d.other ELSE 0 END
     FROM (SELECT conversation_id, sum(customer)::int AS customer, sum(store)::int AS store, sum(other)::int AS other
           FROM (SELECT conversation_id, -(sender_type = 'customer')::int AS customer, -(sender_type = 'store')::int AS store,
                        -(sender_type NOT IN ('customer', 'store'))::int AS other

@@ -27,14 +27,14 @@ const kindsOf: Record<Identity["role"], [Kind, string][]> = {
 /** Conversations per page of the list; "Load more" fetches as many again. */
 const pageSize = 25;
 
-/** Whether me is the asking side of c: a customer, or a store's staff in its thread with support. */
-function asking(c: ConversationDoc, me: Identity): boolean {
-  return me.role === "customer" || (me.role === "store" && c.conversationType === "store_to_admin");
-}
-
-/** The unread count of c for the caller (the asking side counts unreadCountCustomer). */
+/**
+ * The unread count of c for the caller: a customer's is unreadCountCustomer, a store's staff's
+ * unreadCountRecipient (in its threads with support too), support's unreadCountRecipient in a
+ * customer's conversation and unreadCountCustomer in a store's.
+ */
 export function myUnread(c: ConversationDoc, me: Identity): number {
-  return asking(c, me) ? c.unreadCountCustomer : c.unreadCountRecipient;
+  const customerColumn = me.role === "customer" || (me.role === "admin" && c.conversationType === "store_to_admin");
+  return customerColumn ? c.unreadCountCustomer : c.unreadCountRecipient;
 }
 
 /** Whether c is with support: a customer's, or a store's. */
