@@ -23,11 +23,17 @@ type Receipt struct {
 
 // Receipts reads a conversation's type and its participants' positions.
 // It depends on who takes part and on their positions, not on when they
-// were last seen.
+// were last seen; in a one-to-one conversation, whose messages say
+// themselves whether they were read, not on read positions either (a
+// markMessagesAsRead that marks nothing re-runs no thread).
 func (t tables) Receipts(ctx context.Context, convID string) (convType string, rs []Receipt, err error) {
-	t.Record(schema.Dep{Table: "conversations", Column: "id", Value: convID, Watch: "conversation_type"})
-	t.Record(schema.Dep{Table: "conversation_participants", Column: "conversation_id", Value: convID,
-		Watch: "user_id,role,delivered_up_to,last_read_at"})
+	defer func() {
+		watch := "user_id,role,delivered_up_to"
+		if convType == "" || memberGated(convType) { // "": no participant yet, the type unread
+			watch += ",last_read_at"
+		}
+		t.Record(schema.Dep{Table: "conversation_participants", Column: "conversation_id", Value: convID, Watch: watch})
+	}()
 	rows, err := t.Querier().Query(ctx, `SELECT c.conversation_type, p.user_id, p.role, p.delivered_up_to, p.last_read_at
 		FROM conversations c JOIN conversation_participants p ON p.conversation_id = c.id
 		WHERE c.id = $1 ORDER BY p.joined_at, p.user_id`, convID)
