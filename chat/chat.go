@@ -417,3 +417,12 @@ func millisPtr(t *time.Time) *float64 {
 	ms := schema.Millis(*t)
 	return &ms
 }
+
+// ConversationAccess is the check every query about one conversation
+// makes, for other domains (package events' conversation event stream):
+// nil when the caller may see conversation convID, else the error chat's
+// own queries answer (401, or 404 for a conversation the caller may not
+// see or that does not exist). It records what it read, as they do.
+func ConversationAccess(c *functions.QueryCtx, convID string) error {
+	return conversationAccess(c, convID)
+}

@@ -179,6 +179,8 @@ func createOrGetConversation(c *functions.MutationCtx, a CreateOrGetConversation
 	if err := t.join(c.Ctx, convID, id); err != nil {
 		return ConversationRef{}, err
 	}
+	emitConversation(c, eventConversationCreated, convID, ConversationEvent{ConversationType: convType,
+		CustomerID: &id.Subject, StoreID: optional(storeID), OrderID: optional(orderID)})
 	return ConversationRef{ConversationID: convID, ConversationType: convType}, nil
 }
 
@@ -195,6 +197,8 @@ func archiveConversation(c *functions.MutationCtx, a ConversationIDArgs) (functi
 		return functions.Null{}, err
 	}
 	if conv.Status == "active" {
+		emitConversation(c, eventConversationArchived, conv.ID, ConversationEvent{ConversationType: conv.Type,
+			CustomerID: optional(conv.CustomerID), StoreID: conv.StoreID, OrderID: conv.OrderID})
 		return functions.Null{}, tables{c.DB}.archive(c.Ctx, conv.ID)
 	}
 	return functions.Null{}, nil

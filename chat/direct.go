@@ -108,6 +108,7 @@ func getOrCreateDirectChannel(c *functions.MutationCtx, a GetOrCreateDirectChann
 	if err := t.addParticipant(c.Ctx, convID, other, role); err != nil {
 		return ConversationRef{}, err
 	}
+	emitConversation(c, eventConversationCreated, convID, ConversationEvent{ConversationType: Direct})
 	return ConversationRef{ConversationID: convID, ConversationType: Direct}, nil
 }
 

@@ -98,7 +98,8 @@ func (ch *api) createGroupConversation(c *functions.MutationCtx, a CreateGroupCo
 	if err != nil {
 		return ConversationRef{}, err
 	}
-	if _, err := t.postMessage(c.Ctx, convID, id, "system", "system", name+" created this group", c.Now()); err != nil {
+	emitConversation(c, eventConversationCreated, convID, ConversationEvent{ConversationType: Group})
+	if _, err := postNotice(c, t, convID, id, "system", "system", name+" created this group", c.Now()); err != nil {
 		return ConversationRef{}, err
 	}
 	return ConversationRef{ConversationID: convID, ConversationType: Group}, nil

@@ -187,6 +187,8 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 			return "", err
 		}
 	}
+	emitMessage(c, eventMessageCreated, MessageEventDoc{ID: msgID, SenderID: id.Subject, SenderType: side(id),
+		MessageType: a.MessageType, Content: content, CreatedAt: eventTime(at), ImageFileID: fileID}, conv.ID)
 	return msgID, nil
 }
 
@@ -202,11 +204,14 @@ func joinNotice(c *functions.MutationCtx, id *functions.Identity, convID string,
 	if err != nil {
 		return err
 	}
+	msgID, content := schema.NewID("msg"), name+" joined the conversation"
 	if _, err := t.Querier().Exec(c.Ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
 			created_at, is_read, read_at) VALUES ($1, $2, $3, 'system', 'system', $4, $5, true, $5)`,
-		schema.NewID("msg"), convID, id.Subject, name+" joined the conversation", at); err != nil {
+		msgID, convID, id.Subject, content, at); err != nil {
 		return fmt.Errorf("post join notice: %w", err)
 	}
+	emitMessage(c, eventMessageCreated, MessageEventDoc{ID: msgID, SenderID: id.Subject, SenderType: "system",
+		MessageType: "system", Content: content, CreatedAt: eventTime(at)}, convID)
 	return nil
 }
 
@@ -252,7 +257,16 @@ func markMessagesAsRead(c *functions.MutationCtx, a MarkMessagesAsReadArgs) (Mar
 	if ids == nil {
 		ids = []string{}
 	}
+	emitRead(c, conv.ID, id.Subject, ids, now)
 	return MarkReadResult{MarkedCount: len(ids), MessageIDs: ids}, nil
+}
+
+// emitRead emits message.read for the messages a read marked, if any.
+func emitRead(c *functions.MutationCtx, convID, reader string, ids []string, at time.Time) {
+	if len(ids) > 0 {
+		c.Emit(functions.Event{Type: eventMessageRead, ConversationID: convID,
+			Data: ReadEvent{ReaderID: reader, MessageIDs: ids, ReadAt: eventTime(at)}})
+	}
 }
 
 // readGroup is markMessagesAsRead in a group, where each participant has
@@ -279,6 +293,7 @@ func readGroup(c *functions.MutationCtx, t tables, conv Conversation, messageIDs
 	if ids == nil {
 		ids = []string{}
 	}
+	emitRead(c, convID, c.Identity().Subject, ids, now)
 	return MarkReadResult{MarkedCount: len(ids), MessageIDs: ids}, nil
 }
 
@@ -319,6 +334,8 @@ func deleteMessage(c *functions.MutationCtx, a DeleteMessageArgs) (functions.Nul
 	if m.IsDeleted {
 		return functions.Null{}, nil
 	}
+	c.Emit(functions.Event{Type: eventMessageDeleted, ConversationID: m.ConversationID, MessageID: m.ID,
+		Data: map[string]any{"deletedBy": id.Subject, "senderId": m.SenderID}})
 	return functions.Null{}, tables{c.DB}.deleteMessage(c.Ctx, m, id.Subject, c.Now())
 }
 

@@ -90,6 +90,8 @@ func createOrGetStoreSupportConversation(c *functions.MutationCtx, a CreateOrGet
 	if err := t.join(c.Ctx, convID, id); err != nil {
 		return ConversationRef{}, err
 	}
+	emitConversation(c, eventConversationCreated, convID, ConversationEvent{ConversationType: StoreToAdmin,
+		StoreID: &storeID, OrderID: optional(orderID)})
 	return ConversationRef{ConversationID: convID, ConversationType: StoreToAdmin}, nil
 }
 

@@ -50,7 +50,9 @@ func transferConversation(c *functions.MutationCtx, a TransferConversationArgs) 
 	if err != nil {
 		return functions.Null{}, err
 	}
-	_, err = t.postMessage(c.Ctx, conv.ID, id, "admin", "transfer", fmt.Sprintf("%s transferred this conversation to %s", from, to.Name), messageTime(conv, c.Now()))
+	_, err = postNotice(c, t, conv.ID, id, "admin", "transfer", fmt.Sprintf("%s transferred this conversation to %s", from, to.Name), messageTime(conv, c.Now()))
+	emitConversation(c, eventConversationTransferred, conv.ID, ConversationEvent{ConversationType: conv.Type,
+		CustomerID: optional(conv.CustomerID), StoreID: conv.StoreID, FromAdminID: conv.AssignedAdminID, ToAdminID: &to.ID})
 	return functions.Null{}, err
 }
 
@@ -86,7 +88,12 @@ func setBlocked(c *functions.MutationCtx, convID string, blocked bool) (function
 	if err := t.ensureUser(c.Ctx, id); err != nil {
 		return functions.Null{}, err
 	}
-	_, err = t.postMessage(c.Ctx, conv.ID, id, "system", "system", notice, messageTime(conv, c.Now()))
+	_, err = postNotice(c, t, conv.ID, id, "system", "system", notice, messageTime(conv, c.Now()))
+	typ := eventConversationBlocked
+	if !blocked {
+		typ = eventConversationUnblocked
+	}
+	emitConversation(c, typ, conv.ID, ConversationEvent{ConversationType: conv.Type, CustomerID: optional(conv.CustomerID), StoreID: conv.StoreID})
 	return functions.Null{}, err
 }
 
@@ -156,7 +163,13 @@ func setClosed(c *functions.MutationCtx, convID string, closed bool, reason stri
 	if err := t.ensureUser(c.Ctx, id); err != nil {
 		return functions.Null{}, err
 	}
-	_, err = t.postMessage(c.Ctx, conv.ID, id, "system", "system", notice, messageTime(conv, c.Now()))
+	_, err = postNotice(c, t, conv.ID, id, "system", "system", notice, messageTime(conv, c.Now()))
+	typ := eventConversationClosed
+	if !closed {
+		typ = eventConversationReopened
+	}
+	emitConversation(c, typ, conv.ID, ConversationEvent{ConversationType: conv.Type, CustomerID: optional(conv.CustomerID),
+		StoreID: conv.StoreID, Reason: optional(reason)})
 	return functions.Null{}, err
 }
 
@@ -212,6 +225,6 @@ func setConversationSubject(c *functions.MutationCtx, a SetConversationSubjectAr
 	if err := t.ensureUser(c.Ctx, id); err != nil {
 		return functions.Null{}, err
 	}
-	_, err = t.postMessage(c.Ctx, conv.ID, id, "system", "system", notice, messageTime(conv, c.Now()))
+	_, err = postNotice(c, t, conv.ID, id, "system", "system", notice, messageTime(conv, c.Now()))
 	return functions.Null{}, err
 }

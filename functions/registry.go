@@ -49,6 +49,7 @@ type Function struct {
 	mutation func(*MutationCtx, reflect.Value) (any, error)
 	admit    func(*Identity) error
 	scope    func(*Identity) *Identity
+	outbox   *outboxRef
 }
 
 // Caller is the identity a query's instances see for caller id: nil for
@@ -85,11 +86,12 @@ const (
 // Registry holds the named functions. Registration happens at start-up;
 // afterwards it is read-only and safe for concurrent use.
 type Registry struct {
-	funcs map[string]*Function
+	funcs  map[string]*Function
+	outbox *outboxRef
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{funcs: map[string]*Function{}} }
+func NewRegistry() *Registry { return &Registry{funcs: map[string]*Function{}, outbox: &outboxRef{}} }
 
 // Lookup finds a function by name.
 func (r *Registry) Lookup(name string) (*Function, error) {
@@ -128,6 +130,7 @@ func (r *Registry) add(f *Function, opts []Option) {
 	if f.Args.Kind() != reflect.Struct {
 		panic("functions: arguments of " + f.Name + " must be a struct")
 	}
+	f.outbox = r.outbox
 	r.funcs[f.Name] = f
 }
 
@@ -267,6 +270,7 @@ type MutationCtx struct {
 	Tx       pgx.Tx
 	identity *Identity
 	now      time.Time
+	events   []Event
 }
 
 // Identity returns the verified caller, or nil.
@@ -426,6 +430,14 @@ func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity
 	// round trip. An error stops the pipeline before COMMIT, leaving the
 	// transaction for the deferred rollback.
 	var b pgx.Batch
+	var outbox Outbox
+	if len(c.events) > 0 && f.outbox != nil && f.outbox.o != nil {
+		outbox = f.outbox.o
+		if err := outbox.Write(ctx, tx, &b, id, c.now, c.events); err != nil {
+			return MutationResult{}, fmt.Errorf("write events: %w", err)
+		}
+	}
+	n := b.Len() // the outbox's statements, answered before the log's
 	if key.SessionID != "" {
 		b.Queue(`INSERT INTO mutation_log (session_id, identity, request_id, udf_path, result) VALUES ($1, $2, $3, $4, $5)`,
 			key.SessionID, id.Key(), key.RequestID, f.Name, out)
@@ -433,6 +445,13 @@ func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity
 	b.Queue(`COMMIT`)
 	b.Queue(`SELECT pg_current_wal_lsn()::text`)
 	br := conn.SendBatch(ctx, &b)
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			outbox.Failed(err)
+			return MutationResult{}, fmt.Errorf("write events: %w", outcome(err))
+		}
+	}
 	if key.SessionID != "" {
 		if _, err := br.Exec(); err != nil {
 			br.Close()

@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parley-chat/parley/internal/jobs"
 )
 
 //go:embed migrations/*.sql
@@ -75,6 +77,10 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 			return applied, fmt.Errorf("migrate: apply %s: %w", name, err)
 		}
 		applied = append(applied, version)
+	}
+	// The job queue's tables (river's own migrations, versioned apart).
+	if err := jobs.Migrate(ctx, pool); err != nil {
+		return applied, fmt.Errorf("migrate: %w", err)
 	}
 	return applied, nil
 }

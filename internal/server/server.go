@@ -14,14 +14,17 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/riverqueue/river"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parley-chat/parley/chat"
+	"github.com/parley-chat/parley/events"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/functions/tsgen"
 	"github.com/parley-chat/parley/internal/activity"
 	"github.com/parley-chat/parley/internal/guestauth"
+	"github.com/parley-chat/parley/internal/jobs"
 	"github.com/parley-chat/parley/media"
 	"github.com/parley-chat/parley/media/vips"
 	"github.com/parley-chat/parley/reactive"
@@ -83,10 +86,33 @@ type Config struct {
 	// to come back before it fails as unavailable (reactive.Config.DBGrace).
 	// Zero means 10s; negative means no wait.
 	DBGrace time.Duration
+	// Events configures the events domain: webhooks' reach and retries.
+	Events EventsConfig
+	// Jobs tunes the job queue.
+	Jobs JobsConfig
 	// ActivityInterval is the least time between two writes of one user's
 	// activity (user_activity; activity.Config.Interval). Zero means
 	// activity.DefaultInterval.
 	ActivityInterval time.Duration
+}
+
+// EventsConfig is the part of events.Config a server's user sets; zero
+// values are events.Config's defaults.
+type EventsConfig struct {
+	// AllowPrivate lets webhooks reach private and loopback addresses
+	// (parley dev; `parley serve --webhooks-allow-private`).
+	AllowPrivate    bool
+	DeliveryTimeout time.Duration
+	RetryHorizon    time.Duration
+	RetryBase       time.Duration
+	RetryMax        time.Duration
+}
+
+// JobsConfig is the part of jobs.Config a server's user sets; zero values
+// are jobs.Config's defaults.
+type JobsConfig struct {
+	MaxWorkers  int
+	RescueAfter time.Duration
 }
 
 // Server is an assembled Parley. Not safe for concurrent use of Run.
@@ -101,7 +127,11 @@ type Server struct {
 	Media *media.Service
 	// Activity keeps user_activity from the engine's sessions and calls.
 	Activity *activity.Tracker
-	reg      *prometheus.Registry
+	// Events is the events domain (the outbox, webhooks).
+	Events *events.Service
+	// Jobs is the durable job queue (webhook deliveries, digests).
+	Jobs *jobs.Queue
+	reg  *prometheus.Registry
 }
 
 // Sentinel errors for a database Parley cannot use.
@@ -154,7 +184,23 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		pool.Close()
 		return nil, err
 	}
-	registry := Functions(cfg.Chat)
+	ev, err := events.New(events.Config{Pool: pool, ConversationAccess: chat.ConversationAccess, AllowPrivate: cfg.Events.AllowPrivate,
+		DeliveryTimeout: cfg.Events.DeliveryTimeout, RetryHorizon: cfg.Events.RetryHorizon, RetryBase: cfg.Events.RetryBase,
+		RetryMax: cfg.Events.RetryMax, Registerer: reg, Logger: log})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	registry := Functions(cfg.Chat, ev)
+	workers := river.NewWorkers()
+	ev.AddWorkers(workers)
+	queue, err := jobs.New(jobs.Config{Pool: pool, Workers: workers, Periodic: ev.Periodic(), MaxWorkers: cfg.Jobs.MaxWorkers,
+		RescueAfter: cfg.Jobs.RescueAfter, Logger: log})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	ev.SetQueue(queue)
 	act := activity.New(activity.Config{Pool: pool, Interval: cfg.ActivityInterval, Logger: log})
 	eng, err := reactive.New(reactive.Config{Pool: pool, Registry: registry, Metrics: reactive.NewMetrics(reg), Logger: log,
 		DBGrace: cfg.DBGrace, Activity: act})
@@ -176,7 +222,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, Media: svc, Activity: act, reg: reg}
+	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, Media: svc, Activity: act, Events: ev, Jobs: queue, reg: reg}
 	s.HTTP, err = transport.New(transport.Config{Engine: eng, Verifier: cfg.Verifier, Health: s.health,
 		Gatherer: reg, Mux: mux, Logger: log, WriteTimeout: cfg.WriteTimeout})
 	if err != nil {
@@ -331,6 +377,7 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return s.pruneMutationLog(gctx) })
 	g.Go(func() error { return s.Activity.Run(gctx) })
+	g.Go(func() error { return s.Jobs.Run(gctx) })
 	if s.Media != nil {
 		g.Go(func() error { return s.Media.Run(gctx) })
 	}
@@ -460,11 +507,19 @@ func (s *Server) health(ctx context.Context) (any, bool) {
 }
 
 // Functions is the registry of every function the server serves, one
-// registration per domain: the chat API configured by chatCfg. `parley
+// registration per domain: the chat API configured by chatCfg and the
+// events domain ev (nil: one that only describes its functions). `parley
 // codegen` generates client types from it.
-func Functions(chatCfg chat.Config) *functions.Registry {
+func Functions(chatCfg chat.Config, ev *events.Service) *functions.Registry {
 	r := functions.NewRegistry()
 	chat.Register(r, chatCfg)
+	if ev == nil {
+		var err error
+		if ev, err = events.New(events.Config{ConversationAccess: chat.ConversationAccess}); err != nil {
+			panic(err) // only a missing ConversationAccess fails
+		}
+	}
+	ev.Register(r)
 	return r
 }
 

@@ -1,0 +1,28 @@
+package events
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	events     *prometheus.CounterVec
+	deliveries *prometheus.CounterVec
+	latency    prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_events_written_total", Help: "Domain events written with their mutations' commits, by type.",
+		}, []string{"type"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_webhook_attempts_total", Help: "Webhook delivery attempts, by result (succeeded, failed, dead, skipped).",
+		}, []string{"result"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "parley_webhook_attempt_seconds", Help: "Time of one webhook delivery attempt, until the response's headers.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.events, m.deliveries, m.latency)
+	}
+	return m
+}

@@ -1,0 +1,144 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+// Client is the river client jobs are inserted with.
+type Client = river.Client[pgx.Tx]
+
+// Config configures the queue.
+type Config struct {
+	// Pool is the database. Required.
+	Pool *pgxpool.Pool
+	// Workers holds every domain's workers. Required (river needs at
+	// least one to run jobs).
+	Workers *river.Workers
+	// Periodic are the periodic jobs (digests, pruning), run by the
+	// leader only.
+	Periodic []*river.PeriodicJob
+	// MaxWorkers bounds the jobs run at once on this node. Zero means 20.
+	MaxWorkers int
+	// JobTimeout bounds one run of a job that sets no timeout of its own.
+	// Zero means 1 minute.
+	JobTimeout time.Duration
+	// RescueAfter is how long a job may stay running before the leader
+	// takes it for one whose node died and runs it again. It must exceed
+	// every job's timeout. Zero means JobTimeout plus 30s.
+	RescueAfter time.Duration
+	// FetchCooldown is the least time between two fetches of a queue; a
+	// job inserted meanwhile waits for the next. Zero means 5ms (river's
+	// default of 100ms would add up to that to every webhook's latency).
+	FetchCooldown time.Duration
+	// FetchPollInterval is how often a queue looks for jobs when no
+	// insert notification arrived (jobs coming due after a backoff). Zero
+	// means 1s.
+	FetchPollInterval time.Duration
+	// StopGrace is how long Run lets running jobs finish once ctx is done.
+	// Zero means 5s.
+	StopGrace time.Duration
+	Logger    *slog.Logger
+}
+
+// Queue names.
+const (
+	// QueueDefault takes every job but webhook deliveries.
+	QueueDefault = river.QueueDefault
+	// QueueWebhooks takes webhook deliveries, so that slow endpoints never
+	// hold up other work.
+	QueueWebhooks = "webhooks"
+)
+
+// queues gives each queue its share of n workers.
+func queues(n int) map[string]river.QueueConfig {
+	return map[string]river.QueueConfig{
+		QueueDefault:  {MaxWorkers: max(n/4, 2)},
+		QueueWebhooks: {MaxWorkers: n},
+	}
+}
+
+// Queue runs jobs. Safe for concurrent use.
+type Queue struct {
+	*Client
+	cfg Config
+}
+
+// New builds the queue's client; Run starts its work.
+func New(cfg Config) (*Queue, error) {
+	if cfg.Pool == nil || cfg.Workers == nil {
+		return nil, errors.New("jobs: Pool and Workers are required")
+	}
+	if cfg.MaxWorkers <= 0 {
+		cfg.MaxWorkers = 20
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = time.Minute
+	}
+	if cfg.RescueAfter <= 0 {
+		cfg.RescueAfter = cfg.JobTimeout + 30*time.Second
+	}
+	if cfg.FetchCooldown <= 0 {
+		cfg.FetchCooldown = 5 * time.Millisecond
+	}
+	if cfg.FetchPollInterval <= 0 {
+		cfg.FetchPollInterval = time.Second
+	}
+	if cfg.StopGrace <= 0 {
+		cfg.StopGrace = 5 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
+		Queues:               queues(cfg.MaxWorkers),
+		Workers:              cfg.Workers,
+		PeriodicJobs:         cfg.Periodic,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		FetchCooldown:        cfg.FetchCooldown,
+		FetchPollInterval:    cfg.FetchPollInterval,
+		Logger:               log.With(slog.String("component", "river")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: new river client: %w", err)
+	}
+	return &Queue{Client: c, cfg: cfg}, nil
+}
+
+// Run works jobs until ctx is done, then stops.
+func (q *Queue) Run(ctx context.Context) error {
+	if err := q.Start(ctx); err != nil {
+		return fmt.Errorf("jobs: start: %w", err)
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.cfg.StopGrace)
+	defer cancel()
+	if err := q.Stop(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("jobs: stop: %w", err)
+	}
+	return nil
+}
+
+// Migrate applies river's migrations not yet applied. Serialise it with
+// other migrators (schema.Migrate holds its lock).
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return fmt.Errorf("jobs: migrate: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("jobs: migrate: %w", err)
+	}
+	return nil
+}
