@@ -114,7 +114,7 @@ func New(cfg Config) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, log: log, hooks: newHookCache(cfg.Pool, cfg.CacheTTL), metrics: newMetrics(cfg.Registerer)}
+	s := &Service{cfg: cfg, log: log, hooks: newHookCache(cfg.CacheTTL), metrics: newMetrics(cfg.Registerer)}
 	s.client = deliveryClient(cfg.DeliveryTimeout, cfg.AllowPrivate)
 	return s, nil
 }

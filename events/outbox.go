@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/parley-chat/parley/functions"
@@ -111,7 +110,7 @@ func (s *Service) Write(ctx context.Context, tx pgx.Tx, b *pgx.Batch, caller *fu
 		s.metrics.events.WithLabelValues(t).Inc()
 	}
 
-	hooks, err := s.hooks.get(ctx, org)
+	hooks, err := s.hooks.get(ctx, tx, org)
 	if err != nil {
 		return err
 	}
@@ -174,16 +173,13 @@ func (h hook) wants(t string) bool {
 // after ttl or when a commit's check finds it stale. Safe for concurrent
 // use.
 type hookCache struct {
-	pool *pgxpool.Pool
 	ttl  time.Duration
 	mu   sync.Mutex
 	at   time.Time
 	orgs map[string][]hook
 }
 
-func newHookCache(pool *pgxpool.Pool, ttl time.Duration) *hookCache {
-	return &hookCache{pool: pool, ttl: ttl}
-}
+func newHookCache(ttl time.Duration) *hookCache { return &hookCache{ttl: ttl} }
 
 func (c *hookCache) invalidate() {
 	c.mu.Lock()
@@ -191,14 +187,16 @@ func (c *hookCache) invalidate() {
 	c.mu.Unlock()
 }
 
-// get returns org's enabled webhooks.
-func (c *hookCache) get(ctx context.Context, org string) ([]hook, error) {
+// get returns org's enabled webhooks, read again through q (the
+// mutation's transaction: a read through the pool could wait for a
+// connection that a transaction waiting for this lock holds) when stale.
+func (c *hookCache) get(ctx context.Context, q schema.Querier, org string) ([]hook, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if time.Since(c.at) < c.ttl {
 		return c.orgs[org], nil
 	}
-	rows, err := c.pool.Query(ctx, `SELECT id, org_id, events FROM webhooks WHERE enabled`)
+	rows, err := q.Query(ctx, `SELECT id, org_id, events FROM webhooks WHERE enabled`)
 	if err != nil {
 		return nil, fmt.Errorf("read webhooks: %w", err)
 	}

@@ -111,8 +111,9 @@ type EventsConfig struct {
 // JobsConfig is the part of jobs.Config a server's user sets; zero values
 // are jobs.Config's defaults.
 type JobsConfig struct {
-	MaxWorkers  int
-	RescueAfter time.Duration
+	MaxWorkers        int
+	RescueAfter       time.Duration
+	FetchPollInterval time.Duration
 }
 
 // Server is an assembled Parley. Not safe for concurrent use of Run.
@@ -195,7 +196,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	workers := river.NewWorkers()
 	ev.AddWorkers(workers)
 	queue, err := jobs.New(jobs.Config{Pool: pool, Workers: workers, Periodic: ev.Periodic(), MaxWorkers: cfg.Jobs.MaxWorkers,
-		RescueAfter: cfg.Jobs.RescueAfter, Logger: log})
+		RescueAfter: cfg.Jobs.RescueAfter, FetchPollInterval: cfg.Jobs.FetchPollInterval, Logger: log})
 	if err != nil {
 		pool.Close()
 		return nil, err

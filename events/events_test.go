@@ -1,0 +1,353 @@
+package events_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/events"
+	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/parleytest"
+	"github.com/parley-chat/parley/internal/server"
+	"github.com/parley-chat/parley/schema"
+)
+
+var (
+	john  = parleytest.John
+	jane  = parleytest.Jane
+	staff = parleytest.PizzaStaff
+	admin = parleytest.Admin
+)
+
+// env is a running server whose webhooks may reach loopback receivers and
+// retry fast.
+type env struct {
+	t *testing.T
+	s *parleytest.Server
+}
+
+func newEnv(t *testing.T, configure ...func(*server.Config)) *env {
+	s := parleytest.StartConfigured(t, func(cfg *server.Config) {
+		cfg.Events = server.EventsConfig{AllowPrivate: true, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
+			DeliveryTimeout: 2 * time.Second}
+		cfg.Jobs.FetchPollInterval = 50 * time.Millisecond
+		for _, c := range configure {
+			c(cfg)
+		}
+	})
+	return &env{t: t, s: s}
+}
+
+func (e *env) mutate(id functions.Identity, name string, args any) (json.RawMessage, error) {
+	raw, err := json.Marshal(args)
+	require.NoError(e.t, err)
+	res, err := e.s.Server.Engine.Mutate(context.Background(), name, raw, identity(id), functions.RequestKey{})
+	return res.Value, err
+}
+
+func (e *env) query(id functions.Identity, name string, args any) (json.RawMessage, error) {
+	raw, err := json.Marshal(args)
+	require.NoError(e.t, err)
+	return e.s.Server.Engine.Query(context.Background(), name, raw, identity(id))
+}
+
+func identity(id functions.Identity) *functions.Identity {
+	if id.Subject == "" {
+		return nil
+	}
+	return &id
+}
+
+func must[T any](t *testing.T) func(json.RawMessage, error) T {
+	return func(raw json.RawMessage, err error) T {
+		t.Helper()
+		require.NoError(t, err)
+		var v T
+		require.NoError(t, json.Unmarshal(raw, &v))
+		return v
+	}
+}
+
+func (e *env) send(id functions.Identity, conv, content string) string {
+	return must[string](e.t)(e.mutate(id, "shared/chat:sendMessage", map[string]any{"conversationId": conv, "content": content, "messageType": "text"}))
+}
+
+func (e *env) events(id functions.Identity, conv string, after *string) events.ConversationEvents {
+	args := map[string]any{"conversationId": conv, "limit": 200}
+	if after != nil {
+		args["after"] = *after
+	}
+	return must[events.ConversationEvents](e.t)(e.query(id, "shared/events:getConversationEvents", args))
+}
+
+func types(evs []events.Envelope) []string {
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.Type
+	}
+	return out
+}
+
+// TestConversationLog: what each mutation committed is in the log, in
+// order, once; what failed or rolled back is not.
+func TestConversationLog(t *testing.T) {
+	e := newEnv(t)
+	conv := schema.DemoConversationID
+	before := e.events(john, conv, nil).Events
+	require.Empty(t, before, "the demo data was written by no mutation")
+
+	msg := e.send(john, conv, "Where is my pizza?")
+	_, err := e.mutate(staff, "shared/chat:markMessagesAsRead", map[string]any{"conversationId": conv})
+	require.NoError(t, err)
+	_, err = e.mutate(john, "shared/chat:editMessage", map[string]any{"messageId": msg, "content": "Where is my pizza now?"})
+	require.NoError(t, err)
+	_, err = e.mutate(john, "shared/chat:deleteMessage", map[string]any{"messageId": msg})
+	require.NoError(t, err)
+	// Failures emit nothing: an empty message, and a message in a
+	// conversation the caller may not see.
+	_, err = e.mutate(john, "shared/chat:sendMessage", map[string]any{"conversationId": conv, "content": "  ", "messageType": "text"})
+	require.Error(t, err)
+	_, err = e.mutate(jane, "shared/chat:sendMessage", map[string]any{"conversationId": conv, "content": "hi", "messageType": "text"})
+	require.Error(t, err)
+	// A read that marks nothing is no event.
+	_, err = e.mutate(staff, "shared/chat:markMessagesAsRead", map[string]any{"conversationId": conv})
+	require.NoError(t, err)
+	_, err = e.mutate(john, "shared/chat:archiveConversation", map[string]any{"conversationId": conv})
+	require.NoError(t, err)
+
+	log := e.events(john, conv, nil).Events
+	require.Equal(t, []string{"message.created", "message.read", "message.edited", "message.deleted", "conversation.archived"}, types(log))
+	created := log[0]
+	require.True(t, strings.HasPrefix(created.ID, "evt_"))
+	require.Equal(t, conv, *created.ConversationID)
+	require.Equal(t, msg, *created.MessageID)
+	require.Equal(t, "customer", created.Actor.Type)
+	require.Equal(t, john.Subject, *created.Actor.ID)
+	var data struct {
+		Message struct {
+			ID          string `json:"_id"`
+			Content     string `json:"content"`
+			MessageType string `json:"messageType"`
+		}
+	}
+	require.NoError(t, json.Unmarshal(created.Data, &data))
+	require.Equal(t, msg, data.Message.ID)
+	require.Equal(t, "Where is my pizza?", data.Message.Content)
+	require.Equal(t, "text", data.Message.MessageType)
+	require.Equal(t, "store", log[1].Actor.Type, "the store's staff read it")
+	var read events.Envelope = log[1]
+	require.Contains(t, string(read.Data), msg)
+	require.Contains(t, string(log[2].Data), "Where is my pizza now?")
+	for i := 1; i < len(log); i++ {
+		require.False(t, log[i].TS.Before(log[i-1].TS), "ordered")
+	}
+
+	// Reading on from an event gives what followed it; the store sees the
+	// same log, an outsider nothing.
+	require.Equal(t, log[2:], e.events(staff, conv, &log[1].ID).Events)
+	_, err = e.query(jane, "shared/events:getConversationEvents", map[string]any{"conversationId": conv})
+	require.ErrorContains(t, err, "Conversation not found")
+	_, err = e.query(parleytest.Anonymous, "shared/events:getConversationEvents", map[string]any{"conversationId": conv})
+	require.ErrorContains(t, err, "Not authenticated")
+}
+
+// TestResentMutationEmitsOnce: a mutation resent with its request key
+// replays its result, and its events are in the log once.
+func TestResentMutationEmitsOnce(t *testing.T) {
+	e := newEnv(t)
+	conv := schema.DemoConversationID
+	args, _ := json.Marshal(map[string]any{"conversationId": conv, "content": "once", "messageType": "text"})
+	key := functions.RequestKey{SessionID: "session-1", RequestID: 7, Resumed: true}
+	id := john
+	first, err := e.s.Server.Engine.Mutate(context.Background(), "shared/chat:sendMessage", args, &id, key)
+	require.NoError(t, err)
+	again, err := e.s.Server.Engine.Mutate(context.Background(), "shared/chat:sendMessage", args, &id, key)
+	require.NoError(t, err)
+	require.True(t, again.Replayed)
+	require.Equal(t, first.Value, again.Value)
+	require.Equal(t, []string{"message.created"}, types(e.events(john, conv, nil).Events))
+}
+
+// TestConcurrentEventsOrdered: concurrent writers to one conversation get
+// events in commit order, none lost or doubled.
+func TestConcurrentEventsOrdered(t *testing.T) {
+	e := newEnv(t)
+	conv := schema.DemoConversationID
+	const n = 40
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			who := john
+			if i%2 == 1 {
+				who = staff
+			}
+			e.send(who, conv, fmt.Sprintf("m%d", i))
+		}()
+	}
+	wg.Wait()
+	log := e.events(john, conv, nil).Events
+	require.Len(t, log, n)
+	// Commit order is the messages' order (each message's time is after
+	// the conversation's latest, under its lock).
+	rows, err := e.s.DB.Query(context.Background(), `SELECT id FROM messages WHERE conversation_id = $1 AND content LIKE 'm%' ORDER BY created_at, id`, conv)
+	require.NoError(t, err)
+	var order []string
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		order = append(order, id)
+	}
+	require.NoError(t, rows.Err())
+	got := make([]string, len(log))
+	for i, ev := range log {
+		got[i] = *ev.MessageID
+	}
+	require.Equal(t, order, got)
+}
+
+// receiver is a webhook endpoint that records what it gets; fail decides,
+// per attempt (1-based), the status it answers.
+type receiver struct {
+	*httptest.Server
+	mu   sync.Mutex
+	got  []received
+	fail func(n int) int
+}
+
+type received struct {
+	path   string
+	header http.Header
+	body   []byte
+	at     time.Time
+}
+
+func newReceiver(t *testing.T, fail func(n int) int) *receiver {
+	r := &receiver{fail: fail}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.got = append(r.got, received{path: req.URL.Path, header: req.Header.Clone(), body: body, at: time.Now()})
+		n := len(r.got)
+		r.mu.Unlock()
+		code := http.StatusNoContent
+		if r.fail != nil {
+			code = r.fail(n)
+		}
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *receiver) received() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.got...)
+}
+
+func eventually(t *testing.T, within time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			require.NoError(t, err, "not within %s", within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// verify checks a delivery's Standard Webhooks signature, written here
+// from the specification rather than with events.Sign.
+func verify(t *testing.T, secret string, r received) {
+	t.Helper()
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	require.NoError(t, err)
+	id, ts := r.header.Get("webhook-id"), r.header.Get("webhook-timestamp")
+	require.NotEmpty(t, id)
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	require.NoError(t, err)
+	require.InDelta(t, time.Now().Unix(), sec, 60, "a timestamp of now")
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(id + "." + ts + "." + string(r.body)))
+	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	require.Contains(t, strings.Split(r.header.Get("webhook-signature"), " "), want)
+}
+
+func (e *env) createWebhook(url string, evs []string, secret *string) events.CreatedWebhook {
+	args := map[string]any{"url": url, "events": evs}
+	if secret != nil {
+		args["secret"] = *secret
+	}
+	return must[events.CreatedWebhook](e.t)(e.mutate(admin, "shared/events:createWebhook", args))
+}
+
+func (e *env) deliveries(hook string) []events.DeliveryDoc {
+	return must[[]events.DeliveryDoc](e.t)(e.query(admin, "shared/events:getWebhookDeliveries", map[string]any{"webhookId": hook}))
+}
+
+func TestWebhookDelivered(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t, nil)
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	hook := e.createWebhook(rcv.URL+"/hooks", []string{"message.created"}, &secret)
+	require.Equal(t, secret, hook.Secret)
+	other := e.createWebhook(rcv.URL+"/all", []string{"*"}, nil)
+	require.True(t, strings.HasPrefix(other.Secret, "whsec_"), "a generated secret")
+
+	msg := e.send(john, schema.DemoConversationID, "Hello, webhooks")
+	_, err := e.mutate(staff, "shared/chat:markMessagesAsRead", map[string]any{"conversationId": schema.DemoConversationID})
+	require.NoError(t, err)
+	eventually(t, 10*time.Second, func() error {
+		if n := len(rcv.received()); n != 3 {
+			return fmt.Errorf("%d deliveries, want 3 (created to both, read to the catch-all)", n)
+		}
+		return nil
+	})
+	byPath := map[string][]events.Envelope{}
+	for _, r := range rcv.received() {
+		var ev events.Envelope
+		require.NoError(t, json.Unmarshal(r.body, &ev))
+		require.Equal(t, ev.ID, r.header.Get("webhook-id"))
+		require.Equal(t, "application/json", r.header.Get("Content-Type"))
+		if r.path == "/hooks" {
+			verify(t, secret, r)
+		} else {
+			verify(t, other.Secret, r)
+		}
+		byPath[r.path] = append(byPath[r.path], ev)
+	}
+	require.Len(t, byPath["/hooks"], 1)
+	require.Equal(t, "message.created", byPath["/hooks"][0].Type)
+	require.Equal(t, msg, *byPath["/hooks"][0].MessageID)
+	require.ElementsMatch(t, []string{"message.created", "message.read"}, types(byPath["/all"]))
+	eventually(t, 5*time.Second, func() error {
+		ds := e.deliveries(hook.ID)
+		if len(ds) != 1 || ds[0].Status != "succeeded" {
+			return fmt.Errorf("deliveries %+v", ds)
+		}
+		return nil
+	})
+	d := e.deliveries(hook.ID)[0]
+	require.Equal(t, 1, d.Attempts)
+	require.Equal(t, 204, *d.LastStatus)
+	require.NotNil(t, d.DeliveredAt)
+}
