@@ -22,6 +22,7 @@ import (
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/server"
+	"github.com/parley-chat/parley/internal/syncclient"
 	"github.com/parley-chat/parley/schema"
 )
 
@@ -350,4 +351,224 @@ func TestWebhookDelivered(t *testing.T) {
 	require.Equal(t, 1, d.Attempts)
 	require.Equal(t, 204, *d.LastStatus)
 	require.NotNil(t, d.DeliveredAt)
+}
+
+// TestWebhookRetries: a failing endpoint is retried with the same
+// webhook-id until it answers 2xx; one that never does goes dead at the
+// horizon, and replayDelivery sends it again.
+func TestWebhookRetries(t *testing.T) {
+	e := newEnv(t, func(cfg *server.Config) { cfg.Events.RetryHorizon = 1500 * time.Millisecond })
+	flaky := newReceiver(t, func(n int) int {
+		if n <= 2 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	var down sync.Mutex
+	broken := true
+	dead := newReceiver(t, func(int) int {
+		down.Lock()
+		defer down.Unlock()
+		if broken {
+			return http.StatusBadGateway
+		}
+		return http.StatusOK
+	})
+	h1 := e.createWebhook(flaky.URL, []string{"message.created"}, nil)
+	h2 := e.createWebhook(dead.URL, []string{"message.created"}, nil)
+	e.send(john, schema.DemoConversationID, "retry me")
+
+	eventually(t, 10*time.Second, func() error {
+		if ds := e.deliveries(h1.ID); len(ds) != 1 || ds[0].Status != "succeeded" {
+			return fmt.Errorf("flaky deliveries %+v", ds)
+		}
+		return nil
+	})
+	got := flaky.received()
+	require.Len(t, got, 3)
+	for _, r := range got {
+		require.Equal(t, got[0].header.Get("webhook-id"), r.header.Get("webhook-id"), "one id across attempts")
+		require.Equal(t, got[0].body, r.body)
+		verify(t, h1.Secret, r)
+	}
+	d := e.deliveries(h1.ID)[0]
+	require.Equal(t, 3, d.Attempts)
+	require.Equal(t, 200, *d.LastStatus)
+
+	eventually(t, 15*time.Second, func() error {
+		if ds := e.deliveries(h2.ID); len(ds) != 1 || ds[0].Status != "dead" {
+			return fmt.Errorf("dead deliveries %+v", ds)
+		}
+		return nil
+	})
+	dd := e.deliveries(h2.ID)[0]
+	require.GreaterOrEqual(t, dd.Attempts, 2)
+	require.Equal(t, 502, *dd.LastStatus)
+	require.Contains(t, *dd.LastError, "502")
+	attempts := len(dead.received())
+	// The dead letter stays dead...
+	time.Sleep(300 * time.Millisecond)
+	require.Len(t, dead.received(), attempts)
+	require.Len(t, must[[]events.DeliveryDoc](t)(e.query(admin, "shared/events:getWebhookDeliveries",
+		map[string]any{"webhookId": h2.ID, "status": "dead"})), 1)
+	// ...until it is replayed, with its id.
+	down.Lock()
+	broken = false
+	down.Unlock()
+	_, err := e.mutate(admin, "shared/events:replayDelivery", map[string]any{"deliveryId": dd.ID})
+	require.NoError(t, err)
+	eventually(t, 10*time.Second, func() error {
+		if ds := e.deliveries(h2.ID); ds[0].Status != "succeeded" {
+			return fmt.Errorf("replayed delivery %+v", ds[0])
+		}
+		return nil
+	})
+	all := dead.received()
+	require.Equal(t, all[0].header.Get("webhook-id"), all[len(all)-1].header.Get("webhook-id"))
+}
+
+// TestSlowEndpoint: an endpoint that hangs is cut by the timeout and
+// delays neither other endpoints nor pushes to clients.
+func TestSlowEndpoint(t *testing.T) {
+	e := newEnv(t, func(cfg *server.Config) { cfg.Events.DeliveryTimeout = 300 * time.Millisecond })
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); hang.Close() })
+	fast := newReceiver(t, nil)
+	slow := e.createWebhook(hang.URL, []string{"*"}, nil)
+	e.createWebhook(fast.URL, []string{"*"}, nil)
+
+	c := e.s.Dial(t, john, syncclient.Options{})
+	sub, err := c.Subscribe("shared/chat:getMessages", map[string]any{"conversationId": schema.DemoConversationID})
+	require.NoError(t, err)
+	for i := range 5 {
+		e.send(staff, schema.DemoConversationID, fmt.Sprintf("burst %d", i))
+	}
+	// Pushes flow while an endpoint hangs, and so do other endpoints.
+	eventually(t, 5*time.Second, func() error {
+		if v, _, ok := sub.Latest(); !ok || !strings.Contains(string(v), "burst 4") {
+			return fmt.Errorf("the subscriber has not got the burst")
+		}
+		return nil
+	})
+	eventually(t, 5*time.Second, func() error {
+		if n := len(fast.received()); n < 5 {
+			return fmt.Errorf("fast endpoint has %d of 5", n)
+		}
+		return nil
+	})
+	eventually(t, 10*time.Second, func() error {
+		for _, d := range e.deliveries(slow.ID) {
+			if d.LastError != nil && strings.Contains(*d.LastError, "deadline") || d.LastError != nil && strings.Contains(*d.LastError, "timeout") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no timed-out attempt yet: %+v", e.deliveries(slow.ID))
+	})
+}
+
+// TestWebhookManagement: the admin functions, their validation, and who
+// may call them.
+func TestWebhookManagement(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t, nil)
+	h := e.createWebhook(rcv.URL, []string{"message.read", "message.created", "message.created"}, nil)
+	require.Equal(t, []string{"message.created", "message.read"}, h.Events, "deduplicated and sorted")
+	list := must[[]events.WebhookDoc](t)(e.query(admin, "shared/events:listWebhooks", map[string]any{}))
+	require.Len(t, list, 1)
+	require.Equal(t, h.ID, list[0].ID)
+	require.True(t, list[0].Enabled)
+	require.NotContains(t, list[0].SecretHint, h.Secret[10:], "the list shows no secret")
+
+	bad := []struct {
+		args map[string]any
+		msg  string
+	}{
+		{map[string]any{"url": "ftp://example.com", "events": []string{"*"}}, "absolute http or https"},
+		{map[string]any{"url": "/hooks", "events": []string{"*"}}, "absolute http or https"},
+		{map[string]any{"url": "https://user:pw@example.com/", "events": []string{"*"}}, "credentials"},
+		{map[string]any{"url": "https://example.com/", "events": []string{}}, "at least one event type"},
+		{map[string]any{"url": "https://example.com/", "events": []string{"message.sent"}}, `unknown event type "message.sent"`},
+		{map[string]any{"url": "https://example.com/", "events": []string{"*"}, "secret": "hunter2"}, "whsec_"},
+		{map[string]any{"url": "https://example.com/", "events": []string{"*"}, "secret": "whsec_c2hvcnQ="}, "24 to 64"},
+	}
+	for _, b := range bad {
+		_, err := e.mutate(admin, "shared/events:createWebhook", b.args)
+		require.ErrorContains(t, err, b.msg, "%v", b.args)
+		var fe *functions.Error
+		require.ErrorAs(t, err, &fe)
+		require.Equal(t, functions.CodeInvalidArgument, fe.Code)
+	}
+
+	// Only admins; another org's admin sees nothing of this one's.
+	for _, who := range []functions.Identity{john, staff, parleytest.Anonymous} {
+		for _, call := range []struct {
+			name string
+			args map[string]any
+			m    bool
+		}{
+			{"createWebhook", map[string]any{"url": rcv.URL, "events": []string{"*"}}, true},
+			{"listWebhooks", map[string]any{}, false},
+			{"disableWebhook", map[string]any{"webhookId": h.ID}, true},
+			{"deleteWebhook", map[string]any{"webhookId": h.ID}, true},
+			{"getWebhookDeliveries", map[string]any{"webhookId": h.ID}, false},
+			{"replayDelivery", map[string]any{"deliveryId": "whd_x"}, true},
+		} {
+			var err error
+			if call.m {
+				_, err = e.mutate(who, "shared/events:"+call.name, call.args)
+			} else {
+				_, err = e.query(who, "shared/events:"+call.name, call.args)
+			}
+			want := "Only admins can manage webhooks"
+			if who.Subject == "" {
+				want = "Not authenticated"
+			}
+			require.ErrorContains(t, err, want, "%s by %q", call.name, who.Subject)
+		}
+	}
+	other := admin
+	other.Org = "other-org"
+	require.Empty(t, must[[]events.WebhookDoc](t)(e.query(other, "shared/events:listWebhooks", map[string]any{})))
+	_, err := e.mutate(other, "shared/events:disableWebhook", map[string]any{"webhookId": h.ID})
+	require.ErrorContains(t, err, "Webhook not found")
+
+	// Disabled: nothing more is sent; deleted: gone with its deliveries.
+	e.send(john, schema.DemoConversationID, "one")
+	eventually(t, 5*time.Second, func() error {
+		if len(rcv.received()) != 1 {
+			return fmt.Errorf("%d received", len(rcv.received()))
+		}
+		return nil
+	})
+	_, err = e.mutate(admin, "shared/events:disableWebhook", map[string]any{"webhookId": h.ID})
+	require.NoError(t, err)
+	e.send(john, schema.DemoConversationID, "two")
+	time.Sleep(300 * time.Millisecond)
+	require.Len(t, rcv.received(), 1, "a disabled endpoint gets nothing")
+	require.Len(t, e.deliveries(h.ID), 1)
+	_, err = e.mutate(admin, "shared/events:replayDelivery", map[string]any{"deliveryId": e.deliveries(h.ID)[0].ID})
+	require.ErrorContains(t, err, "Webhook is disabled")
+	_, err = e.mutate(admin, "shared/events:deleteWebhook", map[string]any{"webhookId": h.ID})
+	require.NoError(t, err)
+	require.Empty(t, must[[]events.WebhookDoc](t)(e.query(admin, "shared/events:listWebhooks", map[string]any{})))
+	_, err = e.query(admin, "shared/events:getWebhookDeliveries", map[string]any{"webhookId": h.ID})
+	require.ErrorContains(t, err, "Webhook not found")
+}
+
+// TestPrivateAddressesRefused: without AllowPrivate, loopback and private
+// endpoints are refused at registration, and a name that resolves to one
+// is refused when dialled.
+func TestPrivateAddressesRefused(t *testing.T) {
+	e := newEnv(t, func(cfg *server.Config) { cfg.Events.AllowPrivate = false })
+	for _, u := range []string{"http://127.0.0.1:8080/x", "http://[::1]/x", "http://10.1.2.3/x", "http://192.168.0.10/x",
+		"http://169.254.169.254/latest/meta-data", "http://localhost:9/x", "http://0.0.0.0/x", "http://100.64.0.1/x"} {
+		_, err := e.mutate(admin, "shared/events:createWebhook", map[string]any{"url": u, "events": []string{"*"}})
+		require.ErrorContains(t, err, "must not point at", u)
+	}
 }
