@@ -36,11 +36,11 @@ var (
 // env is a running server whose webhooks may reach loopback receivers and
 // retry fast.
 type env struct {
-	t *testing.T
+	t testing.TB
 	s *parleytest.Server
 }
 
-func newEnv(t *testing.T, configure ...func(*server.Config)) *env {
+func newEnv(t testing.TB, configure ...func(*server.Config)) *env {
 	s := parleytest.StartConfigured(t, func(cfg *server.Config) {
 		cfg.Events = server.EventsConfig{AllowPrivate: true, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 			DeliveryTimeout: 2 * time.Second}
@@ -72,7 +72,7 @@ func identity(id functions.Identity) *functions.Identity {
 	return &id
 }
 
-func must[T any](t *testing.T) func(json.RawMessage, error) T {
+func must[T any](t testing.TB) func(json.RawMessage, error) T {
 	return func(raw json.RawMessage, err error) T {
 		t.Helper()
 		require.NoError(t, err)

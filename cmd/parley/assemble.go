@@ -26,6 +26,8 @@ type serverFlags struct {
 	slot      *string
 	guests    *guestOptions
 	activity  *time.Duration
+	events    *server.EventsConfig
+	jobs      *server.JobsConfig
 }
 
 // declareServerFlags declares the shared flags on fl; serve adds the
@@ -46,6 +48,17 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 		"how long a mutation waits for an unreachable database to come back before it fails as unavailable (negative: no wait)")
 	f.activity = fl.Duration("activity-interval", activity.DefaultInterval,
 		"least time between two writes of one user's last-seen time and online state (user_activity); open sessions are refreshed this often")
+	f.events = &server.EventsConfig{}
+	// parley dev's webhooks may reach a receiver on the same machine;
+	// serve's may not unless told (SSRF).
+	fl.BoolVar(&f.events.AllowPrivate, "webhooks-allow-private", !serve,
+		"let webhooks reach private, loopback and link-local addresses (off in serve: an admin could otherwise make Parley call into its own network)")
+	fl.DurationVar(&f.events.DeliveryTimeout, "webhook-timeout", 10*time.Second, "bound of one webhook delivery attempt (a receiver that hangs is cut)")
+	fl.DurationVar(&f.events.RetryHorizon, "webhook-retry-horizon", 24*time.Hour,
+		"how long a failing webhook delivery is retried (exponential backoff with jitter) before it is dead; replayDelivery revives it")
+	f.jobs = &server.JobsConfig{}
+	fl.DurationVar(&f.jobs.RescueAfter, "jobs-rescue-after", 0,
+		"how long a job may stay running before it is taken for one whose node died and run again (default: job timeout + 30s)")
 	f.slot = fl.String("replication-slot", "",
 		"the permanent logical replication slot this server reads, which a reconnect resumes; every server needs its own "+
 			"(default parley_<database>); \""+server.TemporarySlots+"\": a temporary slot per connection, and every live query re-run after a reconnect")
@@ -78,6 +91,7 @@ func runServer(ctx context.Context, log *slog.Logger, cfg server.Config, verifie
 	dataDir string, ready func(*server.Server) error) error {
 	cfg.Verifier, cfg.Chat, cfg.Logger, cfg.DBGrace, cfg.ReplicationSlot = verifier, *f.chat, log, *f.dbGrace, *f.slot
 	cfg.ActivityInterval = *f.activity
+	cfg.Events, cfg.Jobs = *f.events, *f.jobs
 	if err := f.media.apply(&cfg, dataDir); err != nil {
 		return err
 	}
