@@ -84,7 +84,8 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) e
 		WHERE d.id = $1`, job.Args.DeliveryID).
 		Scan(append([]any{&d.id, &d.status, &d.hookID, &d.retrySince, &url, &secret, &enabled}, ev.dest()...)...)
 	if err == nil {
-		d.eventID, ev.TS = ev.ID, ev.TS.UTC()
+		ev.finish()
+		d.eventID = ev.ID
 		d.body, err = json.Marshal(ev)
 	}
 	switch {

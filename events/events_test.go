@@ -153,7 +153,11 @@ func TestConversationLog(t *testing.T) {
 	require.Contains(t, string(read.Data), msg)
 	require.Contains(t, string(log[2].Data), "Where is my pizza now?")
 	for i := 1; i < len(log); i++ {
-		require.False(t, log[i].TS.Before(log[i-1].TS), "ordered")
+		a, err := time.Parse(time.RFC3339Nano, log[i-1].TS)
+		require.NoError(t, err)
+		b, err := time.Parse(time.RFC3339Nano, log[i].TS)
+		require.NoError(t, err)
+		require.False(t, b.Before(a), "ordered")
 	}
 
 	// Reading on from an event gives what followed it; the store sees the
@@ -341,13 +345,13 @@ func TestWebhookDelivered(t *testing.T) {
 	require.Equal(t, msg, *byPath["/hooks"][0].MessageID)
 	require.ElementsMatch(t, []string{"message.created", "message.read"}, types(byPath["/all"]))
 	eventually(t, 5*time.Second, func() error {
-		ds := e.deliveries(hook.ID)
+		ds := e.deliveries(hook.Webhook.ID)
 		if len(ds) != 1 || ds[0].Status != "succeeded" {
 			return fmt.Errorf("deliveries %+v", ds)
 		}
 		return nil
 	})
-	d := e.deliveries(hook.ID)[0]
+	d := e.deliveries(hook.Webhook.ID)[0]
 	require.Equal(t, 1, d.Attempts)
 	require.Equal(t, 204, *d.LastStatus)
 	require.NotNil(t, d.DeliveredAt)
@@ -379,7 +383,7 @@ func TestWebhookRetries(t *testing.T) {
 	e.send(john, schema.DemoConversationID, "retry me")
 
 	eventually(t, 10*time.Second, func() error {
-		if ds := e.deliveries(h1.ID); len(ds) != 1 || ds[0].Status != "succeeded" {
+		if ds := e.deliveries(h1.Webhook.ID); len(ds) != 1 || ds[0].Status != "succeeded" {
 			return fmt.Errorf("flaky deliveries %+v", ds)
 		}
 		return nil
@@ -391,17 +395,17 @@ func TestWebhookRetries(t *testing.T) {
 		require.Equal(t, got[0].body, r.body)
 		verify(t, h1.Secret, r)
 	}
-	d := e.deliveries(h1.ID)[0]
+	d := e.deliveries(h1.Webhook.ID)[0]
 	require.Equal(t, 3, d.Attempts)
 	require.Equal(t, 200, *d.LastStatus)
 
 	eventually(t, 15*time.Second, func() error {
-		if ds := e.deliveries(h2.ID); len(ds) != 1 || ds[0].Status != "dead" {
+		if ds := e.deliveries(h2.Webhook.ID); len(ds) != 1 || ds[0].Status != "dead" {
 			return fmt.Errorf("dead deliveries %+v", ds)
 		}
 		return nil
 	})
-	dd := e.deliveries(h2.ID)[0]
+	dd := e.deliveries(h2.Webhook.ID)[0]
 	require.GreaterOrEqual(t, dd.Attempts, 2)
 	require.Equal(t, 502, *dd.LastStatus)
 	require.Contains(t, *dd.LastError, "502")
@@ -410,7 +414,7 @@ func TestWebhookRetries(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	require.Len(t, dead.received(), attempts)
 	require.Len(t, must[[]events.DeliveryDoc](t)(e.query(admin, "shared/events:getWebhookDeliveries",
-		map[string]any{"webhookId": h2.ID, "status": "dead"})), 1)
+		map[string]any{"webhookId": h2.Webhook.ID, "status": "dead"})), 1)
 	// ...until it is replayed, with its id.
 	down.Lock()
 	broken = false
@@ -418,7 +422,7 @@ func TestWebhookRetries(t *testing.T) {
 	_, err := e.mutate(admin, "shared/events:replayDelivery", map[string]any{"deliveryId": dd.ID})
 	require.NoError(t, err)
 	eventually(t, 10*time.Second, func() error {
-		if ds := e.deliveries(h2.ID); ds[0].Status != "succeeded" {
+		if ds := e.deliveries(h2.Webhook.ID); ds[0].Status != "succeeded" {
 			return fmt.Errorf("replayed delivery %+v", ds[0])
 		}
 		return nil
@@ -463,12 +467,12 @@ func TestSlowEndpoint(t *testing.T) {
 		return nil
 	})
 	eventually(t, 10*time.Second, func() error {
-		for _, d := range e.deliveries(slow.ID) {
+		for _, d := range e.deliveries(slow.Webhook.ID) {
 			if d.LastError != nil && strings.Contains(*d.LastError, "deadline") || d.LastError != nil && strings.Contains(*d.LastError, "timeout") {
 				return nil
 			}
 		}
-		return fmt.Errorf("no timed-out attempt yet: %+v", e.deliveries(slow.ID))
+		return fmt.Errorf("no timed-out attempt yet: %+v", e.deliveries(slow.Webhook.ID))
 	})
 }
 
@@ -478,10 +482,10 @@ func TestWebhookManagement(t *testing.T) {
 	e := newEnv(t)
 	rcv := newReceiver(t, nil)
 	h := e.createWebhook(rcv.URL, []string{"message.read", "message.created", "message.created"}, nil)
-	require.Equal(t, []string{"message.created", "message.read"}, h.Events, "deduplicated and sorted")
+	require.Equal(t, []string{"message.created", "message.read"}, h.Webhook.Events, "deduplicated and sorted")
 	list := must[[]events.WebhookDoc](t)(e.query(admin, "shared/events:listWebhooks", map[string]any{}))
 	require.Len(t, list, 1)
-	require.Equal(t, h.ID, list[0].ID)
+	require.Equal(t, h.Webhook.ID, list[0].ID)
 	require.True(t, list[0].Enabled)
 	require.NotContains(t, list[0].SecretHint, h.Secret[10:], "the list shows no secret")
 
@@ -514,9 +518,9 @@ func TestWebhookManagement(t *testing.T) {
 		}{
 			{"createWebhook", map[string]any{"url": rcv.URL, "events": []string{"*"}}, true},
 			{"listWebhooks", map[string]any{}, false},
-			{"disableWebhook", map[string]any{"webhookId": h.ID}, true},
-			{"deleteWebhook", map[string]any{"webhookId": h.ID}, true},
-			{"getWebhookDeliveries", map[string]any{"webhookId": h.ID}, false},
+			{"disableWebhook", map[string]any{"webhookId": h.Webhook.ID}, true},
+			{"deleteWebhook", map[string]any{"webhookId": h.Webhook.ID}, true},
+			{"getWebhookDeliveries", map[string]any{"webhookId": h.Webhook.ID}, false},
 			{"replayDelivery", map[string]any{"deliveryId": "whd_x"}, true},
 		} {
 			var err error
@@ -535,7 +539,7 @@ func TestWebhookManagement(t *testing.T) {
 	other := admin
 	other.Org = "other-org"
 	require.Empty(t, must[[]events.WebhookDoc](t)(e.query(other, "shared/events:listWebhooks", map[string]any{})))
-	_, err := e.mutate(other, "shared/events:disableWebhook", map[string]any{"webhookId": h.ID})
+	_, err := e.mutate(other, "shared/events:disableWebhook", map[string]any{"webhookId": h.Webhook.ID})
 	require.ErrorContains(t, err, "Webhook not found")
 
 	// Disabled: nothing more is sent; deleted: gone with its deliveries.
@@ -546,18 +550,18 @@ func TestWebhookManagement(t *testing.T) {
 		}
 		return nil
 	})
-	_, err = e.mutate(admin, "shared/events:disableWebhook", map[string]any{"webhookId": h.ID})
+	_, err = e.mutate(admin, "shared/events:disableWebhook", map[string]any{"webhookId": h.Webhook.ID})
 	require.NoError(t, err)
 	e.send(john, schema.DemoConversationID, "two")
 	time.Sleep(300 * time.Millisecond)
 	require.Len(t, rcv.received(), 1, "a disabled endpoint gets nothing")
-	require.Len(t, e.deliveries(h.ID), 1)
-	_, err = e.mutate(admin, "shared/events:replayDelivery", map[string]any{"deliveryId": e.deliveries(h.ID)[0].ID})
+	require.Len(t, e.deliveries(h.Webhook.ID), 1)
+	_, err = e.mutate(admin, "shared/events:replayDelivery", map[string]any{"deliveryId": e.deliveries(h.Webhook.ID)[0].ID})
 	require.ErrorContains(t, err, "Webhook is disabled")
-	_, err = e.mutate(admin, "shared/events:deleteWebhook", map[string]any{"webhookId": h.ID})
+	_, err = e.mutate(admin, "shared/events:deleteWebhook", map[string]any{"webhookId": h.Webhook.ID})
 	require.NoError(t, err)
 	require.Empty(t, must[[]events.WebhookDoc](t)(e.query(admin, "shared/events:listWebhooks", map[string]any{})))
-	_, err = e.query(admin, "shared/events:getWebhookDeliveries", map[string]any{"webhookId": h.ID})
+	_, err = e.query(admin, "shared/events:getWebhookDeliveries", map[string]any{"webhookId": h.Webhook.ID})
 	require.ErrorContains(t, err, "Webhook not found")
 }
 

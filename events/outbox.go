@@ -21,21 +21,26 @@ import (
 // Envelope is an event as the log keeps it and webhooks and event
 // streams send it.
 type Envelope struct {
-	ID             string          `json:"id"`
-	Type           string          `json:"type"`
-	TS             time.Time       `json:"ts"`
+	ID   string `json:"id"`
+	Type string `json:"type"`
+	// TS is when it happened: RFC 3339 in UTC, with nanoseconds.
+	TS             string          `json:"ts"`
 	ConversationID *string         `json:"conversationId"`
 	MessageID      *string         `json:"messageId,omitempty"`
 	Actor          Actor           `json:"actor"`
 	Data           json.RawMessage `json:"data"`
+	ts             time.Time
 }
+
+// finish completes an Envelope read with dest.
+func (ev *Envelope) finish() { ev.TS = ev.ts.UTC().Format(time.RFC3339Nano) }
 
 // envelopeCols are the columns of events (as e) that make an Envelope,
 // in dest's order.
 const envelopeCols = `e.id, e.type, e.ts, e.conversation_id, e.message_id, e.actor_type, e.actor_id, e.data`
 
 func (ev *Envelope) dest() []any {
-	return []any{&ev.ID, &ev.Type, &ev.TS, &ev.ConversationID, &ev.MessageID, &ev.Actor.Type, &ev.Actor.ID, &ev.Data}
+	return []any{&ev.ID, &ev.Type, &ev.ts, &ev.ConversationID, &ev.MessageID, &ev.Actor.Type, &ev.Actor.ID, &ev.Data}
 }
 
 // Actor is who caused an event: type is a role (customer, store, admin,

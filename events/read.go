@@ -60,7 +60,7 @@ func getConversationEvents(c *functions.QueryCtx, a GetConversationEventsArgs) (
 	var seq int64
 	var ev Envelope
 	if _, err := pgx.ForEachRow(rows, append([]any{&seq}, ev.dest()...), func() error {
-		ev.TS = ev.TS.UTC()
+		ev.finish()
 		out.Events = append(out.Events, ev)
 		ev = Envelope{}
 		return nil

@@ -54,8 +54,8 @@ type WebhookDoc struct {
 
 // CreatedWebhook is createWebhook's result: the endpoint and its secret.
 type CreatedWebhook struct {
-	WebhookDoc
-	Secret string `json:"secret"`
+	Webhook WebhookDoc `json:"webhook"`
+	Secret  string     `json:"secret"`
 }
 
 // WebhookIDArgs names an endpoint.
@@ -221,7 +221,7 @@ func (s *Service) createWebhook(c *functions.MutationCtx, a CreateWebhookArgs) (
 		return CreatedWebhook{}, fmt.Errorf("insert webhook: %w", err)
 	}
 	s.hooks.invalidate()
-	return CreatedWebhook{WebhookDoc: w.doc(), Secret: secret}, nil
+	return CreatedWebhook{Webhook: w.doc(), Secret: secret}, nil
 }
 
 type webhookRow struct {

@@ -4,6 +4,12 @@
 import { makeFunctionReference } from "convex/server";
 import type { PaginationOptions } from "convex/server";
 
+/** Go type events.Actor. */
+export type Actor = {
+  type: string;
+  id: string | null;
+};
+
 /** Go type chat.CanChat. */
 export type CanChat = {
   canChat: boolean;
@@ -87,6 +93,12 @@ export type ConversationDoc = {
   channelKey?: string;
 };
 
+/** Go type events.ConversationEvents. */
+export type ConversationEvents = {
+  events: Envelope[];
+  hasMore: boolean;
+};
+
 /** Go type chat.ConversationIDArgs. */
 export type ConversationIDArgs = {
   conversationId: string;
@@ -116,6 +128,19 @@ export type CreateOrGetStoreSupportConversationArgs = {
   orderId?: string | null;
 };
 
+/** Go type events.CreateWebhookArgs. */
+export type CreateWebhookArgs = {
+  url: string;
+  events: string[];
+  secret?: string | null;
+};
+
+/** Go type events.CreatedWebhook. */
+export type CreatedWebhook = {
+  webhook: WebhookDoc;
+  secret: string;
+};
+
 /** Go type chat.DeleteMessageArgs. */
 export type DeleteMessageArgs = {
   messageId: string;
@@ -127,6 +152,22 @@ export type Delivered = {
   deliveredUpTo: number;
 };
 
+/** Go type events.DeliveryDoc. */
+export type DeliveryDoc = {
+  _id: string;
+  webhookId: string;
+  eventId: string;
+  eventType: string;
+  status: "pending" | "succeeded" | "dead";
+  attempts: number;
+  lastStatus: number | null;
+  lastError: string | null;
+  lastAttemptAt: number | null;
+  nextAttemptAt: number | null;
+  createdAt: number;
+  deliveredAt: number | null;
+};
+
 /** Go type chat.EditMessageArgs. */
 export type EditMessageArgs = {
   messageId: string;
@@ -135,6 +176,24 @@ export type EditMessageArgs = {
 
 /** Go type functions.EmptyArgs. */
 export type EmptyArgs = Record<string, never>;
+
+/** Go type events.Envelope. */
+export type Envelope = {
+  id: string;
+  type: string;
+  ts: string;
+  conversationId: string | null;
+  messageId?: string;
+  actor: Actor;
+  data: unknown;
+};
+
+/** Go type events.GetConversationEventsArgs. */
+export type GetConversationEventsArgs = {
+  conversationId: string;
+  after?: string | null;
+  limit?: number | null;
+};
 
 /** Go type chat.GetConversationsArgs. */
 export type GetConversationsArgs = {
@@ -186,6 +245,13 @@ export type GetMessagesPaginatedArgs = {
 /** Go type chat.GetOrCreateDirectChannelArgs. */
 export type GetOrCreateDirectChannelArgs = {
   userId: string;
+};
+
+/** Go type events.GetWebhookDeliveriesArgs. */
+export type GetWebhookDeliveriesArgs = {
+  webhookId: string;
+  status?: "pending" | "succeeded" | "dead" | null;
+  limit?: number | null;
 };
 
 /** Go type chat.ImageAttachment. */
@@ -356,6 +422,11 @@ export type ReceiptDoc = {
   readAt?: number;
 };
 
+/** Go type events.ReplayDeliveryArgs. */
+export type ReplayDeliveryArgs = {
+  deliveryId: string;
+};
+
 /** Go type chat.SearchMessagesArgs. */
 export type SearchMessagesArgs = {
   query: string;
@@ -412,6 +483,23 @@ export type VersionDoc = {
   content: string;
   writtenAt: number;
   replacedAt?: number;
+};
+
+/** Go type events.WebhookDoc. */
+export type WebhookDoc = {
+  _id: string;
+  url: string;
+  events: string[];
+  enabled: boolean;
+  createdAt: number;
+  createdBy: string;
+  disabledAt: number | null;
+  secretHint: string;
+};
+
+/** Go type events.WebhookIDArgs. */
+export type WebhookIDArgs = {
+  webhookId: string;
 };
 
 /** The machine-readable codes of ParleyErrorData. */
@@ -510,6 +598,22 @@ export const api = {
       /** mutation shared/chat:updateTypingStatus */
       updateTypingStatus: makeFunctionReference<"mutation", UpdateTypingStatusArgs, null>("shared/chat:updateTypingStatus"),
     },
+    events: {
+      /** mutation shared/events:createWebhook */
+      createWebhook: makeFunctionReference<"mutation", CreateWebhookArgs, CreatedWebhook>("shared/events:createWebhook"),
+      /** mutation shared/events:deleteWebhook */
+      deleteWebhook: makeFunctionReference<"mutation", WebhookIDArgs, null>("shared/events:deleteWebhook"),
+      /** mutation shared/events:disableWebhook */
+      disableWebhook: makeFunctionReference<"mutation", WebhookIDArgs, null>("shared/events:disableWebhook"),
+      /** query shared/events:getConversationEvents */
+      getConversationEvents: makeFunctionReference<"query", GetConversationEventsArgs, ConversationEvents>("shared/events:getConversationEvents"),
+      /** query shared/events:getWebhookDeliveries */
+      getWebhookDeliveries: makeFunctionReference<"query", GetWebhookDeliveriesArgs, DeliveryDoc[]>("shared/events:getWebhookDeliveries"),
+      /** query shared/events:listWebhooks */
+      listWebhooks: makeFunctionReference<"query", EmptyArgs, WebhookDoc[]>("shared/events:listWebhooks"),
+      /** mutation shared/events:replayDelivery */
+      replayDelivery: makeFunctionReference<"mutation", ReplayDeliveryArgs, null>("shared/events:replayDelivery"),
+    },
   },
 } as const;
 
@@ -549,4 +653,11 @@ export const functionNames = {
   "shared/chat:transferConversation": "mutation",
   "shared/chat:unblockConversation": "mutation",
   "shared/chat:updateTypingStatus": "mutation",
+  "shared/events:createWebhook": "mutation",
+  "shared/events:deleteWebhook": "mutation",
+  "shared/events:disableWebhook": "mutation",
+  "shared/events:getConversationEvents": "query",
+  "shared/events:getWebhookDeliveries": "query",
+  "shared/events:listWebhooks": "query",
+  "shared/events:replayDelivery": "mutation",
 } as const;

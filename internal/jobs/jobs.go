@@ -119,6 +119,9 @@ func New(cfg Config) (*Queue, error) {
 // Run works jobs until ctx is done, then stops.
 func (q *Queue) Run(ctx context.Context) error {
 	if err := q.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return fmt.Errorf("jobs: start: %w", err)
 	}
 	<-ctx.Done()

@@ -5,6 +5,12 @@
 import type { FunctionReference } from "convex/server";
 import type { PaginationOptions } from "convex/server";
 
+/** Go type events.Actor. */
+export type Actor = {
+  type: string;
+  id: string | null;
+};
+
 /** Go type chat.CanChat. */
 export type CanChat = {
   canChat: boolean;
@@ -88,6 +94,12 @@ export type ConversationDoc = {
   channelKey?: string;
 };
 
+/** Go type events.ConversationEvents. */
+export type ConversationEvents = {
+  events: Envelope[];
+  hasMore: boolean;
+};
+
 /** Go type chat.ConversationIDArgs. */
 export type ConversationIDArgs = {
   conversationId: string;
@@ -117,6 +129,19 @@ export type CreateOrGetStoreSupportConversationArgs = {
   orderId?: string | null;
 };
 
+/** Go type events.CreateWebhookArgs. */
+export type CreateWebhookArgs = {
+  url: string;
+  events: string[];
+  secret?: string | null;
+};
+
+/** Go type events.CreatedWebhook. */
+export type CreatedWebhook = {
+  webhook: WebhookDoc;
+  secret: string;
+};
+
 /** Go type chat.DeleteMessageArgs. */
 export type DeleteMessageArgs = {
   messageId: string;
@@ -128,6 +153,22 @@ export type Delivered = {
   deliveredUpTo: number;
 };
 
+/** Go type events.DeliveryDoc. */
+export type DeliveryDoc = {
+  _id: string;
+  webhookId: string;
+  eventId: string;
+  eventType: string;
+  status: "pending" | "succeeded" | "dead";
+  attempts: number;
+  lastStatus: number | null;
+  lastError: string | null;
+  lastAttemptAt: number | null;
+  nextAttemptAt: number | null;
+  createdAt: number;
+  deliveredAt: number | null;
+};
+
 /** Go type chat.EditMessageArgs. */
 export type EditMessageArgs = {
   messageId: string;
@@ -136,6 +177,24 @@ export type EditMessageArgs = {
 
 /** Go type functions.EmptyArgs. */
 export type EmptyArgs = Record<string, never>;
+
+/** Go type events.Envelope. */
+export type Envelope = {
+  id: string;
+  type: string;
+  ts: string;
+  conversationId: string | null;
+  messageId?: string;
+  actor: Actor;
+  data: unknown;
+};
+
+/** Go type events.GetConversationEventsArgs. */
+export type GetConversationEventsArgs = {
+  conversationId: string;
+  after?: string | null;
+  limit?: number | null;
+};
 
 /** Go type chat.GetConversationsArgs. */
 export type GetConversationsArgs = {
@@ -187,6 +246,13 @@ export type GetMessagesPaginatedArgs = {
 /** Go type chat.GetOrCreateDirectChannelArgs. */
 export type GetOrCreateDirectChannelArgs = {
   userId: string;
+};
+
+/** Go type events.GetWebhookDeliveriesArgs. */
+export type GetWebhookDeliveriesArgs = {
+  webhookId: string;
+  status?: "pending" | "succeeded" | "dead" | null;
+  limit?: number | null;
 };
 
 /** Go type chat.ImageAttachment. */
@@ -357,6 +423,11 @@ export type ReceiptDoc = {
   readAt?: number;
 };
 
+/** Go type events.ReplayDeliveryArgs. */
+export type ReplayDeliveryArgs = {
+  deliveryId: string;
+};
+
 /** Go type chat.SearchMessagesArgs. */
 export type SearchMessagesArgs = {
   query: string;
@@ -413,6 +484,23 @@ export type VersionDoc = {
   content: string;
   writtenAt: number;
   replacedAt?: number;
+};
+
+/** Go type events.WebhookDoc. */
+export type WebhookDoc = {
+  _id: string;
+  url: string;
+  events: string[];
+  enabled: boolean;
+  createdAt: number;
+  createdBy: string;
+  disabledAt: number | null;
+  secretHint: string;
+};
+
+/** Go type events.WebhookIDArgs. */
+export type WebhookIDArgs = {
+  webhookId: string;
 };
 
 /** The machine-readable codes of ParleyErrorData. */
@@ -510,6 +598,22 @@ export declare const api: {
       unblockConversation: FunctionReference<"mutation", "public", ConversationIDArgs, null>;
       /** mutation shared/chat:updateTypingStatus */
       updateTypingStatus: FunctionReference<"mutation", "public", UpdateTypingStatusArgs, null>;
+    };
+    events: {
+      /** mutation shared/events:createWebhook */
+      createWebhook: FunctionReference<"mutation", "public", CreateWebhookArgs, CreatedWebhook>;
+      /** mutation shared/events:deleteWebhook */
+      deleteWebhook: FunctionReference<"mutation", "public", WebhookIDArgs, null>;
+      /** mutation shared/events:disableWebhook */
+      disableWebhook: FunctionReference<"mutation", "public", WebhookIDArgs, null>;
+      /** query shared/events:getConversationEvents */
+      getConversationEvents: FunctionReference<"query", "public", GetConversationEventsArgs, ConversationEvents>;
+      /** query shared/events:getWebhookDeliveries */
+      getWebhookDeliveries: FunctionReference<"query", "public", GetWebhookDeliveriesArgs, DeliveryDoc[]>;
+      /** query shared/events:listWebhooks */
+      listWebhooks: FunctionReference<"query", "public", EmptyArgs, WebhookDoc[]>;
+      /** mutation shared/events:replayDelivery */
+      replayDelivery: FunctionReference<"mutation", "public", ReplayDeliveryArgs, null>;
     };
   };
 };
