@@ -191,17 +191,22 @@ func TestResentMutationEmitsOnce(t *testing.T) {
 func TestConcurrentEventsOrdered(t *testing.T) {
 	e := newEnv(t)
 	conv := schema.DemoConversationID
-	const n = 40
+	// Eight writers, five messages each: as many writers to one
+	// conversation as retries absorb on a loaded machine.
+	const writers, each = 8, 5
+	const n = writers * each
 	var wg sync.WaitGroup
-	for i := range n {
+	for w := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			who := john
-			if i%2 == 1 {
+			if w%2 == 1 {
 				who = staff
 			}
-			e.send(who, conv, fmt.Sprintf("m%d", i))
+			for i := range each {
+				e.send(who, conv, fmt.Sprintf("m%d-%d", w, i))
+			}
 		}()
 	}
 	wg.Wait()
