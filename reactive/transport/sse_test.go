@@ -537,3 +537,13 @@ func TestSubscriptionSSETokenExpiry(t *testing.T) {
 		t.Fatal("the stream did not end")
 	}
 }
+
+// events=1 turns a result that is not a list of events into an internal
+// error event (the query is wrong for the mode), logged, not shown.
+func TestSubscriptionSSEEventsModeNeedsEvents(t *testing.T) {
+	s := parleytest.Start(t)
+	st := openSSE(t, subURL(s, "/api/sse", "shared/chat:getMessages", demoMessages, url.Values{"events": {"1"}}), bearer(s.Token(t, parleytest.John)))
+	ev := st.next(t)
+	require.Equal(t, "error", ev.event)
+	require.JSONEq(t, `{"code":"internal","message":"Internal server error","status":500}`, ev.data)
+}

@@ -174,6 +174,13 @@ func (s *Server) serveSubscriptionSSE(w http.ResponseWriter, r *http.Request) {
 	if last == "" {
 		last = r.URL.Query().Get(lastEventIDQuery)
 	}
+	events := r.URL.Query().Get(eventsQuery) == "1"
+	if events && last != "" {
+		if sub.args, err = withAfter(sub.args, last); err != nil {
+			writeHTTPError(w, functions.Invalid("args must be a JSON object"))
+			return
+		}
+	}
 	if !s.track() {
 		writeHTTPError(w, errShuttingDown)
 		return
@@ -201,7 +208,13 @@ func (s *Server) serveSubscriptionSSE(w http.ResponseWriter, r *http.Request) {
 	defer stopPings()
 	for {
 		res, authErr, ended := subUpdate(sess.Take())
-		if res != nil && res.token != last {
+		switch {
+		case res == nil:
+		case events && res.err == nil:
+			if err := s.sendEvents(e, res.value, &last, sub.path); err != nil {
+				return
+			}
+		case res.token != last:
 			last = res.token
 			if res.err != nil {
 				err = e.event("error", res.token, errorBody(res.err))
@@ -228,6 +241,24 @@ func (s *Server) serveSubscriptionSSE(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// sendEvents sends the items of an events result that follow *last as
+// events of their own (see events.go) and moves *last to the newest. A
+// result that is not a list of events is an internal error event, logged.
+func (s *Server) sendEvents(e *sseWriter, value json.RawMessage, last *string, path string) error {
+	items, newest, err := newEvents(value, *last)
+	if err != nil {
+		s.log.Error("events=1 on a query whose result is not {events: [...]}", slog.String("function", path), slog.Any("error", err))
+		return e.event("error", "", errorBody(functions.ErrInternal))
+	}
+	for _, it := range items {
+		if err := e.event(it.typ, it.id, it.raw); err != nil {
+			return err
+		}
+	}
+	*last = newest
+	return nil
 }
 
 // pollResult is GET /api/poll's answer.
