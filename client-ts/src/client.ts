@@ -14,6 +14,7 @@ import type { ChatSettings, SendMessageArgs } from "./api.js";
 import { DeliveryAcker, type ReceivedMessages } from "./delivery.js";
 import { ParleyUploadError, parleyErrorData } from "./errors.js";
 import { statusSocket } from "./status.js";
+import { newTransportState, transportConstructor, type ActiveTransport, type Transport } from "./transports.js";
 import { checkImage, postImage } from "./upload.js";
 import type { UploadImageOptions, UploadResult } from "./upload.js";
 
@@ -91,6 +92,24 @@ export interface ParleyClientOptions {
    * messages (see {@link ParleyClient.isStale}).
    */
   webSocketConstructor?: typeof WebSocket;
+  /**
+   * How the client reaches the server. "websocket": the sync protocol
+   * over a WebSocket (convex's own way). "sse": the same protocol over a
+   * Server-Sent Events stream (read with fetch) plus POSTs, for networks
+   * whose proxies refuse the WebSocket Upgrade. "poll": over long polls
+   * plus POSTs, for proxies that also hold back streamed responses.
+   * "auto" (the default): the WebSocket first; when it cannot open (its
+   * handshake fails, it closes before it opens, or it has not opened after
+   * 8 s) SSE, then long polling; the transport that worked is tried first
+   * at every reconnect (the WebSocket again after 10 minutes). Queries,
+   * mutations, hooks and read-your-writes behave the same on each. "auto"
+   * and "websocket" wrap a WebSocket constructor (global, or
+   * webSocketConstructor); where there is none (Node 20) convex's own
+   * is used and "auto" cannot fall back: give webSocketConstructor (e.g.
+   * the ws package). "sse" and "poll" need only fetch (SSE: with a
+   * streaming response body; React Native's fetch has none, use "poll").
+   */
+  transport?: Transport;
   /**
    * How {@link ParleyClient.mutation} retries a mutation that failed because
    * the server could not reach its database (code `unavailable`, without
@@ -205,6 +224,7 @@ export class ParleyClient {
   /** Aborted by close(): ends every wait between mutation attempts. */
   private readonly closing = new AbortController();
   private readonly acker = new DeliveryAcker((args) => this.mutation(api.shared.chat.markDelivered, args));
+  private readonly transportState = newTransportState();
 
   constructor(options: ParleyClientOptions) {
     if (!options || typeof options.url !== "string") {
@@ -214,7 +234,8 @@ export class ParleyClient {
     const convexOptions: ConvexClientOptions = { ...options.convex };
     // The socket asks for ParleyStatus messages and hands them to us, never
     // to convex (which takes an unknown message type for a protocol error).
-    const base = options.webSocketConstructor ?? (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
+    const ws = options.webSocketConstructor ?? (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
+    const base = transportConstructor(options.transport ?? "auto", ws, this.transportState);
     if (base) {
       convexOptions.webSocketConstructor = statusSocket(base, (stale) => {
         this.serverStale = stale;
@@ -505,6 +526,15 @@ export class ParleyClient {
   connectionState(): ConnectionStatus {
     if (this.closed) return "disconnected";
     return statusOf(this.convex.connectionState());
+  }
+
+  /**
+   * The transport of the open connection ("websocket", "sse" or "poll"),
+   * or undefined while there is none (or convex uses a WebSocket of its
+   * own: no constructor was available to wrap).
+   */
+  transport(): ActiveTransport | undefined {
+    return this.closed ? undefined : this.transportState.current;
   }
 
   /** convex's full connection state (inflight requests, retries, …). */

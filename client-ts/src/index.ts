@@ -34,6 +34,7 @@ export {
   type UploadProgress,
   type UploadResult,
 } from "./upload.js";
+export { type ActiveTransport, type Transport } from "./transports.js";
 export { TypingNotifier, type TypingNotifierOptions } from "./typing.js";
 export { DeliveryAcker, type ReceivedMessages } from "./delivery.js";
 export {

@@ -82,6 +82,15 @@ type Config struct {
 	// WriteTimeout bounds one WebSocket write: a client that does not
 	// take a message in time is disconnected. Zero means 10s.
 	WriteTimeout time.Duration
+	// PingInterval, PollTimeout, PollIdleTimeout and TicketTTL tune the
+	// long-lived transports (transport.Config's fields of those names:
+	// the ping of idle WebSocket and SSE connections, the long poll's
+	// wait, the end of a long-polling connection nobody polls, a
+	// ticket's life). Zero means transport's defaults: 15s, 25s, 30s, 60s.
+	PingInterval    time.Duration
+	PollTimeout     time.Duration
+	PollIdleTimeout time.Duration
+	TicketTTL       time.Duration
 	// DBGrace bounds how long a mutation waits for an unreachable database
 	// to come back before it fails as unavailable (reactive.Config.DBGrace).
 	// Zero means 10s; negative means no wait.
@@ -225,7 +234,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, Media: svc, Activity: act, Events: ev, Jobs: queue, reg: reg}
 	s.HTTP, err = transport.New(transport.Config{Engine: eng, Verifier: cfg.Verifier, Health: s.health,
-		Gatherer: reg, Mux: mux, Logger: log, WriteTimeout: cfg.WriteTimeout})
+		Gatherer: reg, Registerer: reg, Mux: mux, Logger: log, WriteTimeout: cfg.WriteTimeout,
+		PingInterval: cfg.PingInterval, PollTimeout: cfg.PollTimeout, PollIdleTimeout: cfg.PollIdleTimeout, TicketTTL: cfg.TicketTTL})
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -367,6 +377,8 @@ const shutdownGrace = 5 * time.Second
 func (s *Server) Run(ctx context.Context) error {
 	defer s.Pool.Close()
 	httpSrv := &http.Server{Handler: s.HTTP, ReadHeaderTimeout: 10 * time.Second}
+	// SSE streams and long polls are requests Shutdown would wait for.
+	httpSrv.RegisterOnShutdown(s.HTTP.Shutdown)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.Engine.Run(gctx) })
 	g.Go(func() error { return s.Source.Run(gctx, s.Engine) })

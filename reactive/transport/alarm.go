@@ -3,6 +3,7 @@ package transport
 import (
 	"container/heap"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -107,6 +108,27 @@ func (s *alarms) fire() {
 	s.mu.Unlock()
 	for _, fn := range run {
 		fn()
+	}
+}
+
+// ticker returns a channel signalled every d (a signal not yet received
+// is not repeated) and the function that stops it, from the server's
+// alarms rather than a runtime timer of its own.
+func (s *Server) ticker(d time.Duration) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	var stopped atomic.Bool
+	var a *alarm
+	a = s.alarms.unset(func() {
+		if stopped.Load() {
+			return // a run under way as stop ran: not set again
+		}
+		notify(ch)
+		a.reset(d)
+	})
+	a.reset(d)
+	return ch, func() {
+		stopped.Store(true)
+		a.Stop()
 	}
 }
 

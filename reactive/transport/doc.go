@@ -1,5 +1,10 @@
 // Package transport speaks to clients: the Convex sync protocol over
-// WebSocket at /api/{version}/sync, the Convex HTTP API (POST /api/query,
+// WebSocket at /api/{version}/sync, over Server-Sent Events at
+// /api/{version}/sse-sync and over long polling at /api/{version}/poll-sync
+// (for networks whose proxies refuse the WebSocket Upgrade), one query's
+// results over SSE or long polling (GET /api/sse, /api/poll, for
+// EventSource and scripts), the tickets that stand in for a JWT in those
+// URLs (POST /api/tickets), the Convex HTTP API (POST /api/query,
 // /api/mutation, /api/action), GET /healthz and GET /metrics. It is tied
 // to gorilla/websocket and to the Convex wire format; the protocol state
 // lives in reactive.Session.
@@ -14,12 +19,19 @@
 // WebSocket transport: the upgrade, the connection's goroutines, the ping,
 // the write timeout and the Close frame; it implements frameWriter, which
 // only frames bytes and maps the protocol's close to WebSocket close
-// codes. http.go is the HTTP API. server.go holds the configuration, the
-// routes, /healthz and the server's lifecycle; alarm.go the one timer heap
-// behind every connection's times. A further transport (Server-Sent
-// Events, long polling) is one more file beside ws.go that frames bytes,
-// opens sessions with newSession and registers its route in New; the
-// protocol code does not change for it.
+// codes. sse.go (an SSE stream out, POSTs in) and poll.go (long polls
+// out, POSTs in) are the sync protocol's other transports, each a
+// frameWriter too; httpconn.go is what they share: a connection that
+// outlives its requests, named by an unguessable id in ?connection=, and
+// the POST that hands client messages to handle. subscription.go serves
+// one query's results without the sync protocol (GET /api/sse, /api/poll),
+// on a reactive.Session subscribed to that one query, so access checks,
+// sharing and MaxPendingBytes are the sync protocol's; events.go is its
+// event mode (events=1), the hook for a domain-events query; tickets.go
+// the single-use tickets. http.go is the HTTP API. server.go holds the
+// configuration, the routes, /healthz and the server's lifecycle;
+// metrics.go the sessions per transport; alarm.go the one timer heap
+// behind every connection's times.
 //
 // # Concurrency model
 //
@@ -60,8 +72,16 @@
 //
 // New registers the routes. A connection's session is opened when the
 // connection is accepted and closed once its goroutines have exited.
+// Shutdown (for http.Server.RegisterOnShutdown) ends every long-lived
+// connection at once: SSE streams get a close event (1001), long polls
+// answer with one, since http.Server.Shutdown waits for running requests.
 // After http.Server.Shutdown, Close ends every WebSocket connection and
-// waits for its goroutines.
+// waits for its goroutines and for every SSE and long-polling
+// connection's release. An SSE sync connection ends with its stream (the
+// client went away, the protocol closed it, or a write outlasted
+// WriteTimeout); a long-polling one when its client DELETEs it, the
+// protocol closed it and the poll carrying the close was answered, or no
+// poll was under way for PollIdleTimeout. Its session is closed then.
 //
 // # Invariants
 //
@@ -78,4 +98,15 @@
 // ?parleyStatus=1 on the sync URL: the official Convex client treats an
 // unknown message type as a protocol error. Result values are valid JSON (the engine makes them
 // with json.Marshal) and go into transitions verbatim, never re-validated.
+//
+// SSE and long polling carry exactly the frames a WebSocket carries, from
+// the same writeOutbox, and close with the WebSocket's codes (in a close
+// event or a poll's close field). The identity of every transport comes
+// only from a token the Verifier accepted: in Authenticate for the sync
+// protocol, in an Authorization header or a ticket for a single
+// subscription. A ticket is 256 random bits, good for one request, for
+// TicketTTL at most and never past its token's exp, and kept in this
+// server's memory (cluster mode will need them in a shared store, or
+// sticky routing). Neither tickets, tokens nor connection ids are logged
+// here; no URL is.
 package transport

@@ -46,6 +46,20 @@ type Config struct {
 	MaxMessageBytes int64
 	// MaxPendingBytes bounds a session's unsent results. Zero means 8 MiB.
 	MaxPendingBytes int
+	// PollTimeout is how long a long poll (GET /api/poll, and a poll of a
+	// long-polling sync connection) waits for something to send before
+	// it answers that nothing changed. Zero means 25s.
+	PollTimeout time.Duration
+	// PollIdleTimeout ends a long-polling sync connection that has had no
+	// poll under way for this long (its client went away). Zero means 30s.
+	PollIdleTimeout time.Duration
+	// TicketTTL is how long a ticket from POST /api/tickets stays good
+	// (it is good for one request, and never outlives its token). Zero
+	// means 60s.
+	TicketTTL time.Duration
+	// Registerer receives the transport's metrics (sessions per
+	// transport). Nil registers none.
+	Registerer prometheus.Registerer
 	// Mux, when set, receives the routes in addition to Parley's own (for
 	// dev-only endpoints). Nil means a new mux.
 	Mux    *http.ServeMux
@@ -64,6 +78,11 @@ type Server struct {
 	root     context.Context
 	stop     context.CancelFunc
 	alarms   alarms // connections' pings, token expiries and write timeouts
+	tickets  *tickets
+	metrics  *metrics
+
+	connMu sync.Mutex           // guards conns
+	conns  map[string]*httpConn // SSE and long-polling sync connections by id
 }
 
 // New returns the server's handler.
@@ -80,6 +99,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = 1 << 20
 	}
+	if cfg.PollTimeout <= 0 {
+		cfg.PollTimeout = 25 * time.Second
+	}
+	if cfg.PollIdleTimeout <= 0 {
+		cfg.PollIdleTimeout = 30 * time.Second
+	}
+	if cfg.TicketTTL <= 0 {
+		cfg.TicketTTL = time.Minute
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -89,8 +117,26 @@ func New(cfg Config) (*Server, error) {
 		mux = http.NewServeMux()
 	}
 	root, stop := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, log: log, mux: mux, root: root, stop: stop, upgrader: newUpgrader()}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, mux: mux, root: root, stop: stop, upgrader: newUpgrader(),
+		tickets: newTickets(cfg.TicketTTL), metrics: m, conns: map[string]*httpConn{}}
 	mux.HandleFunc("GET /api/{version}/sync", s.serveSync)
+	// An SSE or long-polling connection is named by ?connection= (a
+	// path segment would make patterns the mux cannot order against
+	// /api/storage/{file}/{variant}).
+	mux.HandleFunc("GET /api/{version}/sse-sync", s.serveSSESync)
+	mux.HandleFunc("POST /api/{version}/sse-sync", s.serveSend(transportSSE))
+	mux.HandleFunc("DELETE /api/{version}/sse-sync", s.serveEnd(transportSSE))
+	mux.HandleFunc("POST /api/{version}/poll-sync", s.servePollPost)
+	mux.HandleFunc("GET /api/{version}/poll-sync", s.servePollSync)
+	mux.HandleFunc("DELETE /api/{version}/poll-sync", s.serveEnd(transportPoll))
+	mux.HandleFunc("GET /api/sse", s.serveSubscriptionSSE)
+	mux.HandleFunc("GET /api/poll", s.serveSubscriptionPoll)
+	mux.HandleFunc("POST /api/tickets", s.serveTickets)
 	mux.HandleFunc("POST /api/query", s.serveCall(functions.KindQuery))
 	mux.HandleFunc("POST /api/mutation", s.serveCall(functions.KindMutation))
 	mux.HandleFunc("POST /api/action", s.serveAction)
@@ -105,8 +151,8 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	if r.Method == http.MethodOptions {
-		w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Convex-Client")
+		w.Header().Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Convex-Client, Last-Event-ID")
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -120,14 +166,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// Close closes every WebSocket connection and waits until their goroutines
-// have exited. Call it after http.Server.Shutdown, which does not wait for
-// hijacked (WebSocket) connections.
-func (s *Server) Close() {
+// Shutdown ends every long-lived connection (WebSocket, SSE stream, long
+// poll) without waiting for it; no new one is accepted. Give it to
+// http.Server.RegisterOnShutdown: http.Server.Shutdown waits for running
+// requests, and an SSE stream or a long poll is one until it ends.
+func (s *Server) Shutdown() {
 	s.mu.Lock()
 	s.stop() // no connection starts after this
 	s.mu.Unlock()
+}
+
+// Close ends every long-lived connection (Shutdown) and waits until their
+// goroutines have exited. Call it after http.Server.Shutdown, which does
+// not wait for hijacked (WebSocket) connections.
+func (s *Server) Close() {
+	s.Shutdown()
 	s.wg.Wait()
+}
+
+// track counts a long-lived connection in s.wg, which Close waits for;
+// false once the server is shutting down (start nothing then). The
+// connection calls s.wg.Done when it is over.
+func (s *Server) track() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.root.Err() != nil {
+		return false
+	}
+	s.wg.Add(1)
+	return true
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {

@@ -133,6 +133,7 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 	c := &wsConn{s: s, conn: conn, br: h.br, inbox: make(chan []byte, inboxSize)}
 	c.writeDue = s.alarms.unset(c.checkWrite)
 	c.sess = s.newSession(c.kick, wantsStatus(r))
+	s.metrics.sessionOpened(transportWebSocket)
 	go c.run()
 }
 
@@ -163,6 +164,7 @@ func (c *wsConn) run() {
 	c.workers.Wait()
 	c.writeDue.Stop() // the writer has exited: nothing to check
 	c.sess.Close()
+	c.s.metrics.sessionClosed(transportWebSocket)
 	c.conn.Close()
 }
 

@@ -1,4 +1,4 @@
-import { createParleyClient, type ParleyClient } from "@parley/client";
+import { createParleyClient, type ParleyClient, type Transport } from "@parley/client";
 import { ParleyProvider } from "@parley/client/react";
 import { useEffect, useState } from "react";
 import { loadSession, mintDevToken, saveSession, tokenFetcher, type Session } from "./auth";
@@ -9,6 +9,15 @@ import { Widget } from "./Widget";
 
 /** The server: the one that serves the app, unless built with VITE_PARLEY_URL. */
 const serverURL = (import.meta.env.VITE_PARLEY_URL as string | undefined) || window.location.origin;
+
+/**
+ * How the app reaches the server: "?transport=websocket", "sse" or "poll"
+ * forces one (read once, when the page loads); anything else, or none, is
+ * "auto" (the WebSocket, falling back to SSE, then long polling).
+ */
+const transports: readonly Transport[] = ["auto", "websocket", "sse", "poll"];
+const requestedTransport = new URLSearchParams(window.location.search).get("transport");
+const transport: Transport = transports.find((t) => t === requestedTransport) ?? "auto";
 
 /** The support widget's page (/widget), which a shop embeds; everything else is the app. */
 const widgetPath = /^\/widget\/?$/;
@@ -62,7 +71,7 @@ function sessionKey(s: Session): string {
 function Connected({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
   const [client, setClient] = useState<ParleyClient | null>(null);
   useEffect(() => {
-    const c = createParleyClient({ url: serverURL, auth: tokenFetcher(session) });
+    const c = createParleyClient({ url: serverURL, auth: tokenFetcher(session), transport });
     setClient(c);
     return () => {
       void c.close();

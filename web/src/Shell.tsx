@@ -1,5 +1,5 @@
 import { api } from "@parley/client";
-import { useConnectionState, useQuery, useStale } from "@parley/client/react";
+import { useConnectionState, useParleyClient, useQuery, useStale } from "@parley/client/react";
 import { useEffect, useState } from "react";
 import { displayName, fetchIdentities, type DemoIdentity, type Session } from "./auth";
 import { ConversationList } from "./ConversationList";
@@ -95,9 +95,16 @@ function UnreadTotal() {
 
 function ConnectionDot() {
   const state = useConnectionState();
+  const transport = useParleyClient().transport(); // read again with each state change
   const label = { connected: "Connected", connecting: "Connecting…", disconnected: "Offline" }[state];
   return (
-    <span className={`conn conn-${state}`} data-testid="connection" data-state={state} title={label}>
+    <span
+      className={`conn conn-${state}`}
+      data-testid="connection"
+      data-state={state}
+      data-transport={state === "connected" ? transport : undefined}
+      title={transport && state === "connected" ? `${label} (${transport})` : label}
+    >
       <span className="dot" /> {label}
     </span>
   );

@@ -1,0 +1,178 @@
+package transport
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley/functions"
+)
+
+// Tickets: a short-lived, single-use stand-in for a JWT in a URL. A
+// browser's EventSource cannot send an Authorization header, and a JWT in
+// a URL would end up in proxy and server logs for as long as it is valid;
+// a ticket is worth one stream, for a minute. POST /api/tickets, with the
+// JWT as a bearer token, answers {ticket, expiresAt}; the stream's URL
+// carries ?ticket=.
+//
+// Tickets are kept in this server's memory: a ticket is good only on the
+// server that issued it. Cluster mode (several nodes behind a balancer)
+// will need them in a shared store (Postgres, or NATS's key-value store),
+// or sticky routing for POST /api/tickets and the stream that follows.
+
+// ticketQuery is the query parameter that carries a ticket.
+const ticketQuery = "ticket"
+
+// Ticket errors. Each answers 401 with its message.
+var (
+	ErrTicketUnknown = errors.New("transport: unknown ticket (it was never issued by this server, or it expired and was forgotten)")
+	ErrTicketUsed    = errors.New("transport: ticket already used (a ticket is good for one request; get a new one from POST /api/tickets)")
+	ErrTicketExpired = errors.New("transport: ticket expired (get a new one from POST /api/tickets)")
+	ErrTooManyTicket = errors.New("transport: too many outstanding tickets")
+)
+
+// maxTickets bounds the tickets one server keeps (issued and not yet
+// forgotten); beyond it POST /api/tickets answers 503.
+const maxTickets = 100_000
+
+// ticketEntry is an issued ticket: the identity its JWT proved.
+type ticketEntry struct {
+	id      *functions.Identity
+	expires time.Time
+	used    bool
+}
+
+// tickets holds issued tickets by the SHA-256 of their text (a map lookup
+// by the secret itself would leak timing about it). A used or expired
+// ticket is remembered until ttl after its expiry, so that its reuse is
+// told apart from a forgery for that long. Safe for concurrent use.
+type tickets struct {
+	ttl time.Duration
+
+	mu        sync.Mutex
+	byHash    map[[32]byte]*ticketEntry
+	lastSweep time.Time
+}
+
+func newTickets(ttl time.Duration) *tickets {
+	return &tickets{ttl: ttl, byHash: map[[32]byte]*ticketEntry{}}
+}
+
+// issue returns a new ticket for id and its expiry.
+func (t *tickets) issue(id *functions.Identity, now time.Time) (string, time.Time, error) {
+	var raw [32]byte
+	rand.Read(raw[:]) // never fails (crypto/rand)
+	ticket := base64.RawURLEncoding.EncodeToString(raw[:])
+	expires := now.Add(t.ttl)
+	if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(expires) {
+		expires = id.ExpiresAt // a ticket never outlives its token
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if now.Sub(t.lastSweep) >= t.ttl || len(t.byHash) >= maxTickets {
+		t.sweepLocked(now)
+	}
+	if len(t.byHash) >= maxTickets {
+		return "", time.Time{}, ErrTooManyTicket
+	}
+	t.byHash[sha256.Sum256([]byte(ticket))] = &ticketEntry{id: id, expires: expires}
+	return ticket, expires, nil
+}
+
+// redeem uses up ticket and returns the identity it stands for.
+func (t *tickets) redeem(ticket string, now time.Time) (*functions.Identity, error) {
+	h := sha256.Sum256([]byte(ticket))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.byHash[h]
+	switch {
+	case e == nil:
+		return nil, ErrTicketUnknown
+	case e.used:
+		return nil, ErrTicketUsed
+	case !now.Before(e.expires):
+		return nil, ErrTicketExpired
+	}
+	e.used = true
+	return e.id, nil
+}
+
+// sweepLocked forgets tickets whose expiry is more than ttl past.
+func (t *tickets) sweepLocked(now time.Time) {
+	t.lastSweep = now
+	for h, e := range t.byHash {
+		if now.Sub(e.expires) > t.ttl {
+			delete(t.byHash, h)
+		}
+	}
+}
+
+// ticketResponse is POST /api/tickets's answer.
+type ticketResponse struct {
+	Ticket    string    `json:"ticket"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// serveTickets serves POST /api/tickets: the bearer token is verified and
+// exchanged for a ticket. Neither is ever logged.
+func (s *Server) serveTickets(w http.ResponseWriter, r *http.Request) {
+	id, err := s.identityFromHeader(r)
+	if err == nil && id == nil {
+		err = &functions.Error{Status: http.StatusUnauthorized, Code: functions.CodeUnauthenticated,
+			Message: "POST /api/tickets needs an Authorization: Bearer <token> header"}
+	}
+	if err != nil {
+		writeHTTPError(w, err)
+		return
+	}
+	ticket, expires, err := s.tickets.issue(id, time.Now())
+	if err != nil {
+		writeHTTPError(w, &functions.Error{Status: http.StatusServiceUnavailable, Code: functions.CodeUnavailable, Message: err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(ticketResponse{Ticket: ticket, ExpiresAt: expires.UTC()}) //nolint:errcheck
+}
+
+// streamIdentity is the identity of a request to a single-subscription
+// endpoint: from ?ticket= (used up here) or from the Authorization header;
+// neither means anonymous (nil, nil). Both at once is refused: which one
+// counts would be a guess.
+func (s *Server) streamIdentity(r *http.Request) (*functions.Identity, error) {
+	ticket := r.URL.Query().Get(ticketQuery)
+	if ticket == "" {
+		return s.identityFromHeader(r)
+	}
+	if r.Header.Get("Authorization") != "" {
+		return nil, &functions.Error{Status: http.StatusBadRequest, Code: functions.CodeInvalidArgument,
+			Message: "give either ?ticket= or an Authorization header, not both"}
+	}
+	id, err := s.tickets.redeem(ticket, time.Now())
+	if err != nil {
+		return nil, &functions.Error{Status: http.StatusUnauthorized, Code: functions.CodeUnauthenticated, Message: err.Error()[len("transport: "):]}
+	}
+	return id, nil
+}
+
+// httpErrorBody is the body of an endpoint's refusal: the code and
+// message a WebSocket client gets in errorData, and the HTTP status.
+type httpErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Status  int    `json:"status"`
+}
+
+// writeHTTPError answers err, a *functions.Error (anything else is an
+// internal error, shown without its text), with its status.
+func writeHTTPError(w http.ResponseWriter, err error) {
+	we, _ := functions.AsError(err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(we.Status)
+	json.NewEncoder(w).Encode(httpErrorBody{Code: we.Code, Message: we.Message, Status: we.Status}) //nolint:errcheck
+}
