@@ -87,9 +87,9 @@ func (ch *api) editMessage(c *functions.MutationCtx, a EditMessageArgs) (functio
 		at = last.Add(time.Microsecond)
 	}
 	pv := messagePreview(content, m.ImageFileID, m.Location, m.Meeting)
-	edited := eventTime(at)
+	edited := schema.Millis(at)
 	emitMessage(c, eventMessageEdited, MessageEventDoc{ID: m.ID, SenderID: m.SenderID, SenderType: m.SenderType,
-		MessageType: m.MessageType, Content: content, CreatedAt: eventTime(m.CreatedAt), EditedAt: &edited,
+		MessageType: m.MessageType, Content: content, CreatedAt: schema.Millis(m.CreatedAt), EditedAt: &edited,
 		ImageFileID: m.ImageFileID}, m.ConversationID)
 	return functions.Null{}, t.editMessage(c.Ctx, m, content, pv, id.Subject, at)
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/schema"
 )
 
 // The domain events chat's mutations emit (functions.MutationCtx.Emit),
@@ -64,8 +65,6 @@ type ConversationEvent struct {
 	Reason *string `json:"reason,omitempty"`
 }
 
-func eventTime(t time.Time) float64 { return float64(t.UnixMicro()) / 1000 }
-
 func emitMessage(c *functions.MutationCtx, typ string, m MessageEventDoc, convID string) {
 	c.Emit(functions.Event{Type: typ, ConversationID: convID, MessageID: m.ID, Data: MessageEvent{Message: m}})
 }
@@ -82,7 +81,7 @@ func postNotice(c *functions.MutationCtx, t tables, convID string, id *functions
 		return "", err
 	}
 	emitMessage(c, eventMessageCreated, MessageEventDoc{ID: msgID, SenderID: id.Subject, SenderType: senderType,
-		MessageType: messageType, Content: content, CreatedAt: eventTime(at)}, convID)
+		MessageType: messageType, Content: content, CreatedAt: schema.Millis(at)}, convID)
 	return msgID, nil
 }
 

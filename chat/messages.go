@@ -188,7 +188,7 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 		}
 	}
 	emitMessage(c, eventMessageCreated, MessageEventDoc{ID: msgID, SenderID: id.Subject, SenderType: side(id),
-		MessageType: a.MessageType, Content: content, CreatedAt: eventTime(at), ImageFileID: fileID}, conv.ID)
+		MessageType: a.MessageType, Content: content, CreatedAt: schema.Millis(at), ImageFileID: fileID}, conv.ID)
 	return msgID, nil
 }
 
@@ -211,7 +211,7 @@ func joinNotice(c *functions.MutationCtx, id *functions.Identity, convID string,
 		return fmt.Errorf("post join notice: %w", err)
 	}
 	emitMessage(c, eventMessageCreated, MessageEventDoc{ID: msgID, SenderID: id.Subject, SenderType: "system",
-		MessageType: "system", Content: content, CreatedAt: eventTime(at)}, convID)
+		MessageType: "system", Content: content, CreatedAt: schema.Millis(at)}, convID)
 	return nil
 }
 
@@ -265,7 +265,7 @@ func markMessagesAsRead(c *functions.MutationCtx, a MarkMessagesAsReadArgs) (Mar
 func emitRead(c *functions.MutationCtx, convID, reader string, ids []string, at time.Time) {
 	if len(ids) > 0 {
 		c.Emit(functions.Event{Type: eventMessageRead, ConversationID: convID,
-			Data: ReadEvent{ReaderID: reader, MessageIDs: ids, ReadAt: eventTime(at)}})
+			Data: ReadEvent{ReaderID: reader, MessageIDs: ids, ReadAt: schema.Millis(at)}})
 	}
 }
 

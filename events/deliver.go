@@ -64,11 +64,9 @@ func (s *Service) backoff(jobID int64, attempt int) time.Duration {
 
 // delivery is what an attempt needs.
 type delivery struct {
-	id, status, hookID, url, secret string
-	enabled, hookFound              bool
-	retrySince                      time.Time
-	body                            []byte
-	eventID                         string
+	id, status, hookID, url, secret, eventID string
+	retrySince                               time.Time
+	body                                     []byte
 }
 
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
@@ -97,7 +95,8 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) e
 	case d.status != "pending":
 		s.metrics.deliveries.WithLabelValues("skipped").Inc()
 		return nil // done already: a rescued run, a replay's twin
-	case url == nil:
+	case url == nil: // its webhook went a moment ago
+		s.metrics.deliveries.WithLabelValues("skipped").Inc()
 		return nil
 	case !*enabled:
 		s.metrics.deliveries.WithLabelValues("dead").Inc()

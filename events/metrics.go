@@ -11,7 +11,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "parley_events_written_total", Help: "Domain events written with their mutations' commits, by type.",
+			Name: "parley_events_queued_total", Help: "Domain events queued on mutations' commits, by type (a commit that fails and is retried counts again).",
 		}, []string{"type"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_webhook_attempts_total", Help: "Webhook delivery attempts, by result (succeeded, failed, dead, skipped).",

@@ -245,17 +245,15 @@ func (w webhookRow) doc() WebhookDoc {
 	if len(hint) > len(secretPrefix)+4 {
 		hint = hint[:len(secretPrefix)+4] + "…"
 	}
-	return WebhookDoc{ID: w.ID, URL: w.URL, Events: w.Events, Enabled: w.Enabled, CreatedAt: millis(w.CreatedAt),
+	return WebhookDoc{ID: w.ID, URL: w.URL, Events: w.Events, Enabled: w.Enabled, CreatedAt: schema.Millis(w.CreatedAt),
 		CreatedBy: w.CreatedBy, DisabledAt: millisPtr(w.DisabledAt), SecretHint: hint}
 }
-
-func millis(t time.Time) float64 { return float64(t.UnixMicro()) / 1000 }
 
 func millisPtr(t *time.Time) *float64 {
 	if t == nil {
 		return nil
 	}
-	m := millis(*t)
+	m := schema.Millis(*t)
 	return &m
 }
 
@@ -344,7 +342,7 @@ func (d *deliveryRow) dest() []any {
 func (d *deliveryRow) doc() DeliveryDoc {
 	out := d.DeliveryDoc
 	out.LastAttemptAt, out.NextAttemptAt, out.DeliveredAt = millisPtr(d.lastAttempt), millisPtr(d.nextAttempt), millisPtr(d.delivered)
-	out.CreatedAt = millis(d.created)
+	out.CreatedAt = schema.Millis(d.created)
 	return out
 }
 
