@@ -414,10 +414,20 @@ func TestWebhookRetries(t *testing.T) {
 	require.GreaterOrEqual(t, dd.Attempts, 2)
 	require.Equal(t, 502, *dd.LastStatus)
 	require.Contains(t, *dd.LastError, "502")
-	attempts := len(dead.received())
-	// The dead letter stays dead...
-	time.Sleep(300 * time.Millisecond)
-	require.Len(t, dead.received(), attempts)
+	// The dead letter stays dead: its job has ended, and no attempt
+	// follows the last one recorded...
+	eventually(t, 5*time.Second, func() error {
+		var state string
+		if err := e.s.DB.QueryRow(context.Background(), `SELECT state FROM river_job
+			WHERE kind = 'events.deliver' AND args->>'deliveryId' = $1`, dd.ID).Scan(&state); err != nil {
+			return err
+		}
+		if state != "cancelled" {
+			return fmt.Errorf("the delivery's job is %s", state)
+		}
+		return nil
+	})
+	require.Len(t, dead.received(), dd.Attempts)
 	require.Len(t, must[[]events.DeliveryDoc](t)(e.query(admin, "shared/events:getWebhookDeliveries",
 		map[string]any{"webhookId": h2.Webhook.ID, "status": "dead"})), 1)
 	// ...until it is replayed, with its id.
@@ -557,15 +567,28 @@ func TestWebhookManagement(t *testing.T) {
 	})
 	_, err = e.mutate(admin, "shared/events:disableWebhook", map[string]any{"webhookId": h.Webhook.ID})
 	require.NoError(t, err)
+	// A witness endpoint that takes everything: once it has "two", the
+	// commit's deliveries are all out.
+	witness := newReceiver(t, nil)
+	e.createWebhook(witness.URL, []string{"*"}, nil)
 	e.send(john, schema.DemoConversationID, "two")
-	time.Sleep(300 * time.Millisecond)
+	eventually(t, 5*time.Second, func() error {
+		for _, r := range witness.received() {
+			if strings.Contains(string(r.body), `"content":"two"`) {
+				return nil
+			}
+		}
+		return fmt.Errorf("the witness has not got the message")
+	})
 	require.Len(t, rcv.received(), 1, "a disabled endpoint gets nothing")
 	require.Len(t, e.deliveries(h.Webhook.ID), 1)
 	_, err = e.mutate(admin, "shared/events:replayDelivery", map[string]any{"deliveryId": e.deliveries(h.Webhook.ID)[0].ID})
 	require.ErrorContains(t, err, "Webhook is disabled")
 	_, err = e.mutate(admin, "shared/events:deleteWebhook", map[string]any{"webhookId": h.Webhook.ID})
 	require.NoError(t, err)
-	require.Empty(t, must[[]events.WebhookDoc](t)(e.query(admin, "shared/events:listWebhooks", map[string]any{})))
+	for _, w := range must[[]events.WebhookDoc](t)(e.query(admin, "shared/events:listWebhooks", map[string]any{})) {
+		require.NotEqual(t, h.Webhook.ID, w.ID, "deleted")
+	}
 	_, err = e.query(admin, "shared/events:getWebhookDeliveries", map[string]any{"webhookId": h.Webhook.ID})
 	require.ErrorContains(t, err, "Webhook not found")
 }
