@@ -181,25 +181,11 @@ func (s *Server) serveSubscriptionSSE(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !s.track() {
-		writeHTTPError(w, errShuttingDown)
+	ctx, sess, wake, done, ok := s.openSubscription(w, r, sub, transportSubSSE)
+	if !ok {
 		return
 	}
-	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	defer context.AfterFunc(s.root, cancel)()
-	sess, wake, err := s.subscribe(ctx, sub)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Error("open subscription", slog.Any("error", err))
-		}
-		writeHTTPError(w, functions.ErrInternal)
-		return
-	}
-	defer sess.Close()
-	s.metrics.sessionOpened(transportSubSSE)
-	defer s.metrics.sessionClosed(transportSubSSE)
+	defer done()
 	e := newSSEWriter(w, s.cfg.WriteTimeout)
 	if e.start() != nil {
 		return
@@ -269,6 +255,38 @@ type pollResult struct {
 	Changed bool            `json:"changed"`
 }
 
+// openSubscription opens sub's session for a request of transport tr,
+// which ends with the request or the server (ctx); it answers the request
+// itself when it cannot (ok false). done closes what it opened.
+func (s *Server) openSubscription(w http.ResponseWriter, r *http.Request, sub subscription, tr string) (
+	ctx context.Context, sess *reactive.Session, wake chan struct{}, done func(), ok bool) {
+	if !s.track() {
+		writeHTTPError(w, errShuttingDown)
+		return nil, nil, nil, nil, false
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(s.root, cancel)
+	sess, wake, err := s.subscribe(ctx, sub)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("open subscription", slog.Any("error", err))
+		}
+		writeHTTPError(w, functions.ErrInternal)
+		stop()
+		cancel()
+		s.wg.Done()
+		return nil, nil, nil, nil, false
+	}
+	s.metrics.sessionOpened(tr)
+	return ctx, sess, wake, func() {
+		s.metrics.sessionClosed(tr)
+		sess.Close()
+		stop()
+		cancel()
+		s.wg.Done()
+	}, true
+}
+
 // serveSubscriptionPoll serves GET /api/poll.
 func (s *Server) serveSubscriptionPoll(w http.ResponseWriter, r *http.Request) {
 	sub, err := s.parseSubscription(r)
@@ -277,25 +295,11 @@ func (s *Server) serveSubscriptionPoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	since := r.URL.Query().Get("since")
-	if !s.track() {
-		writeHTTPError(w, errShuttingDown)
+	ctx, sess, wake, done, ok := s.openSubscription(w, r, sub, transportSubPoll)
+	if !ok {
 		return
 	}
-	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	defer context.AfterFunc(s.root, cancel)()
-	sess, wake, err := s.subscribe(ctx, sub)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Error("open subscription", slog.Any("error", err))
-		}
-		writeHTTPError(w, functions.ErrInternal)
-		return
-	}
-	defer sess.Close()
-	s.metrics.sessionOpened(transportSubPoll)
-	defer s.metrics.sessionClosed(transportSubPoll)
+	defer done()
 	timeout, stopTimeout := s.ticker(s.cfg.PollTimeout)
 	defer stopTimeout()
 	answer := func(p pollResult) {
