@@ -62,7 +62,8 @@ type NotifyConfig struct {
 	// open session) to be mailed. Zero means 5 minutes.
 	OfflineAfter time.Duration
 	// ScanInterval is how often the leader looks for offline recipients.
-	// Zero means 20s.
+	// Zero means 20s. Negative schedules neither scan: whoever holds the
+	// service calls ScanOffline and ScanDigests (tests).
 	ScanInterval time.Duration
 	// DigestInterval is a digest's period: each digest user gets at most
 	// one per period, aligned on the Unix epoch. Zero means 24h.
@@ -92,7 +93,7 @@ func (c *NotifyConfig) fill() error {
 	if c.OfflineAfter <= 0 {
 		c.OfflineAfter = 5 * time.Minute
 	}
-	if c.ScanInterval <= 0 {
+	if c.ScanInterval == 0 {
 		c.ScanInterval = 20 * time.Second
 	}
 	if c.DigestInterval <= 0 {

@@ -154,13 +154,13 @@ type mailEnv struct {
 	key  []byte
 }
 
-// mailConfig is the tests' mail configuration: scans run when the test
-// calls them, retries come quickly.
+// mailConfig is the tests' mail configuration: scans run only when the
+// test calls them, retries come quickly.
 func mailConfig(t *testing.T, smtpAddr string, key []byte) server.MailConfig {
 	m, err := smtpmail.New(smtpmail.Config{URL: "smtp://" + smtpAddr, Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	return server.MailConfig{Mailer: m, UnsubscribeKey: key, BaseURL: "https://chat.example", OfflineAfter: 5 * time.Minute,
-		ScanInterval: time.Hour, DigestInterval: 24 * time.Hour, RetryBase: 100 * time.Millisecond, RetryMax: 500 * time.Millisecond}
+		ScanInterval: -1, DigestInterval: 24 * time.Hour, RetryBase: 100 * time.Millisecond, RetryMax: 500 * time.Millisecond}
 }
 
 func newMailEnv(t *testing.T) *mailEnv {
@@ -455,4 +455,20 @@ func TestDigestOncePerPeriod(t *testing.T) {
 	require.Contains(t, got[0].body, "And me")
 	require.Contains(t, got[1].body, "3 unread messages")
 	require.Contains(t, got[1].body, "More news")
+}
+
+// The scan runs by itself: river's leader schedules it every
+// ScanInterval.
+func TestPeriodicScanSendsOnItsOwn(t *testing.T) {
+	key := make([]byte, 32)
+	_, err := rand.Read(key)
+	require.NoError(t, err)
+	e := &mailEnv{t: t, smtp: newSMTPServer(t), key: key}
+	e.srv = parleytest.StartConfigured(t, func(cfg *server.Config) {
+		cfg.Mail = mailConfig(t, e.smtp.addr, key)
+		cfg.Mail.ScanInterval = 200 * time.Millisecond
+	})
+	e.send("Nobody scans by hand here")
+	got := e.waitMails(1)
+	require.Contains(t, got[0].body, "Nobody scans by hand here")
 }

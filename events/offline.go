@@ -27,14 +27,27 @@ const (
 // notifyPeriodic are the periodic jobs of email notifications.
 func (s *Service) notifyPeriodic() []*river.PeriodicJob {
 	n := s.cfg.Notify
+	if n.ScanInterval < 0 {
+		return nil
+	}
 	return []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(n.ScanInterval), func() (river.JobArgs, *river.InsertOpts) {
 			return offlineScanArgs{}, nil
 		}, &river.PeriodicJobOpts{ID: "events.offline-scan"}),
-		river.NewPeriodicJob(river.PeriodicInterval(n.DigestInterval), func() (river.JobArgs, *river.InsertOpts) {
+		// At each period's start, and at the leader's start (a leader
+		// that never lives a whole period still sends each period's
+		// digests: a second run of a period sends nothing).
+		river.NewPeriodicJob(periodSchedule{s}, func() (river.JobArgs, *river.InsertOpts) {
 			return digestScanArgs{}, nil
-		}, &river.PeriodicJobOpts{ID: "events.digest-scan"}),
+		}, &river.PeriodicJobOpts{ID: "events.digest-scan", RunOnStart: true}),
 	}
+}
+
+// periodSchedule fires at the start of each digest period.
+type periodSchedule struct{ s *Service }
+
+func (p periodSchedule) Next(t time.Time) time.Time {
+	return p.s.DigestPeriod(t).Add(p.s.cfg.Notify.DigestInterval)
 }
 
 // recipientUnread is true for a message m of conversation c that is
