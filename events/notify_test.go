@@ -27,10 +27,8 @@ import (
 	"github.com/parley-chat/parley/schema"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// received is one mail an SMTP test server accepted.
-type received struct {
+// receivedMail is one mail an SMTP test server accepted.
+type receivedMail struct {
 	from string
 	to   []string
 	msg  *mail.Message
@@ -44,7 +42,7 @@ type smtpServer struct {
 	t    *testing.T
 	addr string
 	mu   sync.Mutex
-	got  []received
+	got  []receivedMail
 	srv  *smtp.Server
 	done chan struct{}
 }
@@ -88,10 +86,10 @@ func (s *smtpServer) Up() {
 	s.serve(ln)
 }
 
-func (s *smtpServer) mails() []received {
+func (s *smtpServer) mails() []receivedMail {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]received(nil), s.got...)
+	return append([]receivedMail(nil), s.got...)
 }
 
 func (s *smtpServer) NewSession(*smtp.Conn) (smtp.Session, error) { return &smtpSession{s: s}, nil }
@@ -124,7 +122,7 @@ func (x *smtpSession) Data(r io.Reader) error {
 		return err
 	}
 	x.s.mu.Lock()
-	x.s.got = append(x.s.got, received{from: x.from, to: x.to, msg: msg, body: decodeBody(msg, body)})
+	x.s.got = append(x.s.got, receivedMail{from: x.from, to: x.to, msg: msg, body: decodeBody(msg, body)})
 	x.s.mu.Unlock()
 	return nil
 }
@@ -211,7 +209,7 @@ func (e *mailEnv) scan() int {
 
 // waitMails waits until the SMTP server has n mails and every mail job
 // has finished (so that none more is coming), and returns them.
-func (e *mailEnv) waitMails(n int) []received {
+func (e *mailEnv) waitMails(n int) []receivedMail {
 	e.t.Helper()
 	pgtest.Eventually(e.t, 20*time.Second, func() error {
 		if got := len(e.smtp.mails()); got != n {

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/parley-chat/parley/functions"
 )
@@ -267,9 +266,6 @@ func (g *gen) typeOf(t reflect.Type, result bool) (string, error) {
 	if t == reflect.TypeFor[functions.Null]() {
 		return "null", nil
 	}
-	if t == reflect.TypeFor[time.Time]() {
-		return "string", nil // RFC 3339, as encoding/json writes it
-	}
 	if t.Implements(marshalerType) || reflect.PointerTo(t).Implements(marshalerType) {
 		return "", fmt.Errorf("type %s has its own JSON encoding: add a case for it to tsgen", t)
 	}
@@ -352,14 +348,14 @@ func (g *gen) object(t reflect.Type, result bool) (string, error) {
 	var b strings.Builder
 	b.WriteString("{")
 	n := 0
-	fields, err := flatFields(t)
-	if err != nil {
-		return "", err
-	}
-	for _, f := range fields {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
 		name, omitempty, ok := functions.JSONField(f)
 		if !ok {
 			continue
+		}
+		if f.Anonymous && f.Tag.Get("json") == "" {
+			return "", fmt.Errorf("struct %s embeds %s: name the field instead", t, f.Type)
 		}
 		ptr := f.Type.Kind() == reflect.Pointer
 		var typ string
@@ -402,29 +398,6 @@ func (g *gen) object(t reflect.Type, result bool) (string, error) {
 	}
 	b.WriteString("\n}")
 	return b.String(), nil
-}
-
-// flatFields are t's fields with those of an embedded struct (untagged,
-// not a pointer) in its place, as encoding/json flattens them; any other
-// embedding is an error.
-func flatFields(t reflect.Type) ([]reflect.StructField, error) {
-	var out []reflect.StructField
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if f.Anonymous && f.Tag.Get("json") == "" {
-			if f.Type.Kind() != reflect.Struct {
-				return nil, fmt.Errorf("struct %s embeds %s: name the field instead", t, f.Type)
-			}
-			inner, err := flatFields(f.Type)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, inner...)
-			continue
-		}
-		out = append(out, f)
-	}
-	return out, nil
 }
 
 // literalUnion turns a ts tag "a|b|c" into "\"a\" | \"b\" | \"c\"".
