@@ -370,6 +370,14 @@ export type MessagePage = {
   total?: number;
 };
 
+/** Go type events.NotificationSettings. */
+export type NotificationSettings = {
+  mode: "off" | "immediate" | "digest";
+  email: string | null;
+  emailSource: "settings" | "token" | "account" | null;
+  emailEnabled: boolean;
+};
+
 /** Go type chat.OrderSummary. */
 export type OrderSummary = {
   _id: string;
@@ -469,6 +477,12 @@ export type TypingIndicator = {
   userType: "customer" | "store" | "admin";
   userName: string;
   lastTypingAt: number;
+};
+
+/** Go type events.UpdateNotificationSettingsArgs. */
+export type UpdateNotificationSettingsArgs = {
+  mode?: "off" | "immediate" | "digest" | null;
+  email?: string | null;
 };
 
 /** Go type chat.UpdateTypingStatusArgs. */
@@ -607,12 +621,16 @@ export const api = {
       disableWebhook: makeFunctionReference<"mutation", WebhookIDArgs, null>("shared/events:disableWebhook"),
       /** query shared/events:getConversationEvents */
       getConversationEvents: makeFunctionReference<"query", GetConversationEventsArgs, ConversationEvents>("shared/events:getConversationEvents"),
+      /** query shared/events:getNotificationSettings */
+      getNotificationSettings: makeFunctionReference<"query", EmptyArgs, NotificationSettings>("shared/events:getNotificationSettings"),
       /** query shared/events:getWebhookDeliveries */
       getWebhookDeliveries: makeFunctionReference<"query", GetWebhookDeliveriesArgs, DeliveryDoc[]>("shared/events:getWebhookDeliveries"),
       /** query shared/events:listWebhooks */
       listWebhooks: makeFunctionReference<"query", EmptyArgs, WebhookDoc[]>("shared/events:listWebhooks"),
       /** mutation shared/events:replayDelivery */
       replayDelivery: makeFunctionReference<"mutation", ReplayDeliveryArgs, null>("shared/events:replayDelivery"),
+      /** mutation shared/events:updateNotificationSettings */
+      updateNotificationSettings: makeFunctionReference<"mutation", UpdateNotificationSettingsArgs, NotificationSettings>("shared/events:updateNotificationSettings"),
     },
   },
 } as const;
@@ -657,7 +675,9 @@ export const functionNames = {
   "shared/events:deleteWebhook": "mutation",
   "shared/events:disableWebhook": "mutation",
   "shared/events:getConversationEvents": "query",
+  "shared/events:getNotificationSettings": "query",
   "shared/events:getWebhookDeliveries": "query",
   "shared/events:listWebhooks": "query",
   "shared/events:replayDelivery": "mutation",
+  "shared/events:updateNotificationSettings": "mutation",
 } as const;

@@ -371,6 +371,14 @@ export type MessagePage = {
   total?: number;
 };
 
+/** Go type events.NotificationSettings. */
+export type NotificationSettings = {
+  mode: "off" | "immediate" | "digest";
+  email: string | null;
+  emailSource: "settings" | "token" | "account" | null;
+  emailEnabled: boolean;
+};
+
 /** Go type chat.OrderSummary. */
 export type OrderSummary = {
   _id: string;
@@ -470,6 +478,12 @@ export type TypingIndicator = {
   userType: "customer" | "store" | "admin";
   userName: string;
   lastTypingAt: number;
+};
+
+/** Go type events.UpdateNotificationSettingsArgs. */
+export type UpdateNotificationSettingsArgs = {
+  mode?: "off" | "immediate" | "digest" | null;
+  email?: string | null;
 };
 
 /** Go type chat.UpdateTypingStatusArgs. */
@@ -608,12 +622,16 @@ export declare const api: {
       disableWebhook: FunctionReference<"mutation", "public", WebhookIDArgs, null>;
       /** query shared/events:getConversationEvents */
       getConversationEvents: FunctionReference<"query", "public", GetConversationEventsArgs, ConversationEvents>;
+      /** query shared/events:getNotificationSettings */
+      getNotificationSettings: FunctionReference<"query", "public", EmptyArgs, NotificationSettings>;
       /** query shared/events:getWebhookDeliveries */
       getWebhookDeliveries: FunctionReference<"query", "public", GetWebhookDeliveriesArgs, DeliveryDoc[]>;
       /** query shared/events:listWebhooks */
       listWebhooks: FunctionReference<"query", "public", EmptyArgs, WebhookDoc[]>;
       /** mutation shared/events:replayDelivery */
       replayDelivery: FunctionReference<"mutation", "public", ReplayDeliveryArgs, null>;
+      /** mutation shared/events:updateNotificationSettings */
+      updateNotificationSettings: FunctionReference<"mutation", "public", UpdateNotificationSettingsArgs, NotificationSettings>;
     };
   };
 };
