@@ -41,7 +41,21 @@ type deliverWorker struct {
 
 // Timeout bounds a run: the attempt's own timeout and the writes around it.
 func (w *deliverWorker) Timeout(*river.Job[deliverArgs]) time.Duration {
-	return w.s.cfg.DeliveryTimeout + 10*time.Second
+	return w.s.cfg.DeliveryTimeout + jobMargin
+}
+
+// jobMargin is what a job's timeout allows beyond its network call for
+// the writes around it.
+const jobMargin = 10 * time.Second
+
+// LongestJob is the longest timeout the service's workers set on their
+// jobs: the job queue's rescue delay must exceed it.
+func (s *Service) LongestJob() time.Duration {
+	longest := s.cfg.DeliveryTimeout
+	if s.cfg.Notify.Mailer != nil {
+		longest = max(longest, s.cfg.Notify.SendTimeout)
+	}
+	return longest + jobMargin
 }
 
 // NextRetry is when a failed attempt is tried again: backoff doubling from

@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -603,4 +605,126 @@ func TestPrivateAddressesRefused(t *testing.T) {
 		_, err := e.mutate(admin, "shared/events:createWebhook", map[string]any{"url": u, "events": []string{"*"}})
 		require.ErrorContains(t, err, "must not point at", u)
 	}
+}
+
+// sseEvent is one event of a text/event-stream.
+type sseEvent struct{ name, id, data string }
+
+// openSSE opens GET /api/sse for getConversationEvents in event mode as
+// token's holder, resuming after lastID when it is set.
+func (e *env) openSSE(token, conv, lastID string) (*http.Response, <-chan sseEvent) {
+	t := e.t
+	args, _ := json.Marshal(map[string]any{"conversationId": conv})
+	u := e.s.URL + "/api/sse?path=shared/events:getConversationEvents&events=1&args=" + url.QueryEscape(string(args))
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { cancel(); resp.Body.Close() })
+	out := make(chan sseEvent, 100)
+	go func() { // owned: ends when the body does (cancel above)
+		defer close(out)
+		sc := bufio.NewScanner(resp.Body)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.data != "" {
+					out <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, "event: "):
+				ev.name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "id: "):
+				ev.id = strings.TrimPrefix(line, "id: ")
+			case strings.HasPrefix(line, "data: "):
+				ev.data += strings.TrimPrefix(line, "data: ")
+			}
+		}
+	}()
+	return resp, out
+}
+
+// next is the next event of stream other than the connection's own, or
+// a failure after 10s.
+func next(t *testing.T, stream <-chan sseEvent) sseEvent {
+	t.Helper()
+	for {
+		select {
+		case ev, ok := <-stream:
+			require.True(t, ok, "the stream ended")
+			if ev.name == "connection" {
+				continue
+			}
+			return ev
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event within 10s")
+		}
+	}
+}
+
+// TestConversationEventStream: GET /api/sse?events=1 on
+// getConversationEvents sends each new domain event as an SSE event
+// named by its type with its id, resumes after Last-Event-ID without
+// sending one twice, and refuses a caller who may not read the
+// conversation as every other transport does.
+func TestConversationEventStream(t *testing.T) {
+	e := newEnv(t)
+	conv := schema.DemoConversationID
+	johnTok := e.s.Token(t, john)
+	before := e.events(john, conv, nil).Events
+	var lastBefore string
+	if len(before) > 0 {
+		lastBefore = before[len(before)-1].ID
+	}
+	resp, stream := e.openSSE(johnTok, conv, lastBefore)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/event-stream", strings.Split(resp.Header.Get("Content-Type"), ";")[0])
+
+	first := e.send(john, conv, "over SSE one")
+	ev := next(t, stream)
+	require.Equal(t, "message.created", ev.name)
+	var env1 events.Envelope
+	require.NoError(t, json.Unmarshal([]byte(ev.data), &env1))
+	require.Equal(t, ev.id, env1.ID)
+	require.Equal(t, &first, env1.MessageID)
+	require.Equal(t, &conv, env1.ConversationID)
+
+	// Dropped; two more events while away; the resumed stream sends
+	// exactly those, in order.
+	resp.Body.Close()
+	second := e.send(staff, conv, "over SSE two")
+	must[json.RawMessage](t)(e.mutate(john, "shared/chat:markMessagesAsRead", map[string]any{"conversationId": conv}))
+	_, resumed := e.openSSE(johnTok, conv, ev.id)
+	a, b := next(t, resumed), next(t, resumed)
+	require.Equal(t, []string{"message.created", "message.read"}, []string{a.name, b.name})
+	var env2 events.Envelope
+	require.NoError(t, json.Unmarshal([]byte(a.data), &env2))
+	require.Equal(t, &second, env2.MessageID)
+	third := e.send(staff, conv, "over SSE three")
+	c := next(t, resumed)
+	require.Contains(t, c.data, third)
+	select {
+	case extra := <-resumed:
+		t.Fatalf("an event sent twice or unasked: %+v", extra)
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	// Jane is no participant: the stream gives the error the query gives
+	// her anywhere (chat's rule: not found, so that ids do not leak), and
+	// no event of the conversation.
+	_, queryErr := e.query(jane, "shared/events:getConversationEvents", map[string]any{"conversationId": conv})
+	require.Error(t, queryErr)
+	_, foreign := e.openSSE(e.s.Token(t, jane), conv, "")
+	refused := next(t, foreign)
+	require.Equal(t, "error", refused.name)
+	require.Contains(t, refused.data, `"code":"not_found"`)
+	require.Contains(t, refused.data, queryErr.Error())
+	require.NotContains(t, refused.data, "over SSE")
 }

@@ -206,7 +206,7 @@ type mailWorker struct {
 }
 
 func (w *mailWorker) Timeout(*river.Job[mailArgs]) time.Duration {
-	return w.s.cfg.Notify.SendTimeout + 10*time.Second
+	return w.s.cfg.Notify.SendTimeout + jobMargin
 }
 
 func (w *mailWorker) NextRetry(job *river.Job[mailArgs]) time.Time {

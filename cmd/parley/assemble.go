@@ -59,8 +59,9 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 	fl.DurationVar(&f.events.RetryHorizon, "webhook-retry-horizon", 24*time.Hour,
 		"how long a failing webhook delivery is retried (exponential backoff with jitter) before it is dead; replayDelivery revives it")
 	f.jobs = &server.JobsConfig{}
+	fl.DurationVar(&f.jobs.Timeout, "jobs-timeout", time.Minute, "bound of one run of a background job (offline-mail and digest scans); a webhook delivery's is --webhook-timeout + 10s")
 	fl.DurationVar(&f.jobs.RescueAfter, "jobs-rescue-after", 0,
-		"how long a job may stay running before it is taken for one whose node died and run again (default: job timeout + 30s)")
+		"how long a job may stay running before it is taken for one whose node died and run again; more than every job's timeout (default: the longest + 30s)")
 	f.slot = fl.String("replication-slot", "",
 		"the permanent logical replication slot this server reads, which a reconnect resumes; every server needs its own "+
 			"(default parley_<database>); \""+server.TemporarySlots+"\": a temporary slot per connection, and every live query re-run after a reconnect")

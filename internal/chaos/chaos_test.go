@@ -51,6 +51,9 @@ type row struct {
 	acked, unknown      int
 	retries             int
 	lost, duplicated    int
+	events              int // message.created events of the load's messages
+	hooksLost           int // of those, never delivered to the webhook
+	redelivered         int // webhook deliveries beyond the first of an event
 	recovered           time.Duration
 	before, after       sample
 	problems            []string
@@ -74,7 +77,9 @@ type faultSpec struct {
 	// defaultWritePause.
 	writePause time.Duration
 	health     bool // /healthz must report the fault while it lasts
-	inject     func(t *testing.T, e *env, f form, r *row)
+	// hookDelay is how long the webhook receiver takes to answer.
+	hookDelay time.Duration
+	inject    func(t *testing.T, e *env, f form, r *row)
 	// recovered returns once the server has recovered from what inject
 	// did; nil means: /healthz ok and a new mutation acknowledged.
 	recovered func(t *testing.T, e *env) error
@@ -122,6 +127,7 @@ func runFault(t *testing.T, f form, spec faultSpec) {
 		opts = spec.opts(t)
 	}
 	e := newEnv(t, opts)
+	hk := startHooks(t, e, spec.hookDelay)
 	phase("cluster and server up")
 	subs := []subscriber{}
 	for i := range 2 {
@@ -216,7 +222,12 @@ func runFault(t *testing.T, f form, spec faultSpec) {
 	if len(a.failures) > 0 {
 		problem("writes failed with unexpected errors: %s", brief(a.failures))
 	}
-	phase("writes audited")
+	ha := hk.audit(t, e, l.prefix, convergeTimeout)
+	r.events, r.hooksLost, r.redelivered = ha.events, ha.lost, ha.redelivered
+	for _, p := range ha.problems {
+		problem("webhook: %s", p)
+	}
+	phase("writes and events audited")
 	if len(a.proto) > 0 {
 		problem("the writers' sync clients saw protocol violations: %s", brief(a.proto))
 	}
@@ -353,8 +364,8 @@ func report(t *testing.T, f form) {
 	defer rowsMu.Unlock()
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaos suite, %s form\n\n", f.name)
-	b.WriteString("| fault | writes acknowledged | unknown | retries | lost | duplicated | time to recover | goroutines before → after | RSS before → after | result |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| fault | writes acknowledged | unknown | retries | lost | duplicated | events | webhook lost | redelivered | time to recover | goroutines before → after | RSS before → after | result |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range rows {
 		result := "ok"
 		if len(r.problems) > 0 {
@@ -367,8 +378,8 @@ func report(t *testing.T, f form) {
 		if r.recoveredMeaningful {
 			rec = r.recovered.Round(100 * time.Millisecond).String()
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %s | %d → %d | %d → %d MiB | %s |\n",
-			r.fault, r.acked, r.unknown, r.retries, r.lost, r.duplicated, rec,
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %s | %d → %d | %d → %d MiB | %s |\n",
+			r.fault, r.acked, r.unknown, r.retries, r.lost, r.duplicated, r.events, r.hooksLost, r.redelivered, rec,
 			r.before.goroutines, r.after.goroutines, r.before.rssKiB>>10, r.after.rssKiB>>10, result)
 	}
 	t.Log("\n" + b.String())

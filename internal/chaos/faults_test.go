@@ -20,7 +20,9 @@ func faults() []faultSpec {
 	return []faultSpec{
 		{name: "postgres immediate stop", health: true, inject: postgresImmediateStop},
 		{name: "walsender terminated", health: true, inject: walsenderTerminated},
-		{name: "server kill -9", health: true, inject: serverKill},
+		// The receiver answers slowly so that deliveries are in flight
+		// when the server dies: river's rescuer must run them again.
+		{name: "server kill -9", health: true, inject: serverKill, hookDelay: 300 * time.Millisecond},
 		{name: "link to postgres cut", health: true, inject: linkCut,
 			opts: func(*testing.T) envOptions { return envOptions{link: true} }},
 		{name: "commit reply lost past db-grace", health: true, inject: commitReplyLost,

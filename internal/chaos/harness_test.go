@@ -266,7 +266,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 			"--message-rate", "-1", "--typing-rate", "-1", "--upload-rate", "-1"},
 		env: append(os.Environ(), "DATABASE_URL="+serverDB, "PARLEY_JWT_SECRET="+string(e.secret)),
 	}
-	e.srv.args = append(e.srv.args, opts.serverArgs...)
+	e.srv.args = append(append(e.srv.args, webhookArgs...), opts.serverArgs...)
 	t.Cleanup(func() {
 		e.srv.kill()
 		if t.Failed() {

@@ -34,8 +34,12 @@ type Config struct {
 	JobTimeout time.Duration
 	// RescueAfter is how long a job may stay running before the leader
 	// takes it for one whose node died and runs it again. It must exceed
-	// every job's timeout. Zero means JobTimeout plus 30s.
+	// every job's timeout. Zero means the longer of JobTimeout and
+	// LongestJob, plus 30s.
 	RescueAfter time.Duration
+	// LongestJob is the longest timeout a worker sets for its own jobs
+	// (river's Worker.Timeout); the rescue delay must exceed it too.
+	LongestJob time.Duration
 	// FetchCooldown is the least time between two fetches of a queue; a
 	// job inserted meanwhile waits for the next. Zero means 5ms (river's
 	// default of 100ms would add up to that to every webhook's latency).
@@ -84,8 +88,12 @@ func New(cfg Config) (*Queue, error) {
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = time.Minute
 	}
+	longest := max(cfg.JobTimeout, cfg.LongestJob)
 	if cfg.RescueAfter <= 0 {
-		cfg.RescueAfter = cfg.JobTimeout + 30*time.Second
+		cfg.RescueAfter = longest + 30*time.Second
+	}
+	if cfg.RescueAfter <= longest {
+		return nil, fmt.Errorf("jobs: the rescue delay (%s) must exceed the longest job timeout (%s): a job would be taken for a dead node's while it still runs", cfg.RescueAfter, longest)
 	}
 	if cfg.FetchCooldown <= 0 {
 		cfg.FetchCooldown = 5 * time.Millisecond

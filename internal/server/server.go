@@ -172,6 +172,7 @@ func notifyConfig(cfg Config, log *slog.Logger) (events.NotifyConfig, error) {
 // are jobs.Config's defaults.
 type JobsConfig struct {
 	MaxWorkers        int
+	Timeout           time.Duration // a job's bound unless its worker sets one
 	RescueAfter       time.Duration
 	FetchPollInterval time.Duration
 }
@@ -262,7 +263,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	workers := river.NewWorkers()
 	ev.AddWorkers(workers)
 	queue, err := jobs.New(jobs.Config{Pool: pool, Workers: workers, Periodic: ev.Periodic(), MaxWorkers: cfg.Jobs.MaxWorkers,
-		RescueAfter: cfg.Jobs.RescueAfter, FetchPollInterval: cfg.Jobs.FetchPollInterval, Logger: log})
+		JobTimeout: cfg.Jobs.Timeout, LongestJob: ev.LongestJob(), RescueAfter: cfg.Jobs.RescueAfter, FetchPollInterval: cfg.Jobs.FetchPollInterval, Logger: log})
 	if err != nil {
 		pool.Close()
 		return nil, err
