@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/schema"
 )
 
 // Config configures an Engine.
@@ -38,6 +39,11 @@ type Config struct {
 	// Activity learns who is active: the identities sessions take and
 	// leave, and every authenticated call. Nil means nobody is told.
 	Activity Activity
+	// SessionClosed is called with a session's connection id (what its
+	// mutations see as functions.MutationCtx.Connection) when the session
+	// closes, so state kept per connection (presence) can go with it. It
+	// must not block. Nil means nobody is told.
+	SessionClosed func(conn uint64)
 }
 
 // Activity is told who is active (package activity's Tracker keeps
@@ -73,6 +79,7 @@ type Engine struct {
 
 	qmu      sync.Mutex // guards the change queue
 	queue    []Commit
+	touched  []schema.Dep // Invalidate's keys, matched with the queue
 	queued   int
 	reset    bool
 	progress LSN
@@ -81,6 +88,7 @@ type Engine struct {
 	wmu     sync.Mutex // guards waiting
 	waiting map[*Session]struct{}
 
+	conns          atomic.Uint64 // the last connection id given to a session
 	wake           chan struct{}
 	progressWanted chan struct{}
 	applied        atomic.Uint64
@@ -165,6 +173,24 @@ func (e *Engine) Commit(ctx context.Context, c Commit) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// Invalidate re-runs, in the next batch, every query instance that
+// recorded one of keys, as if a committed row had that column value: the
+// way state kept outside the database (presence, in memory) makes the
+// queries that read it live. Such state has no WAL position, so a re-run
+// it causes moves no ts, and a mutation that changes only it has ts 0.
+// Keys of a table name no Postgres table has (by convention "@name")
+// cannot collide with a real change. Watch lists do not narrow them.
+// Safe for concurrent use; it never blocks on the batch.
+func (e *Engine) Invalidate(keys ...schema.Dep) {
+	if len(keys) == 0 {
+		return
+	}
+	e.qmu.Lock()
+	e.touched = append(e.touched, keys...)
+	e.qmu.Unlock()
+	signal(e.wake)
 }
 
 // Progress implements ChangeSink.
