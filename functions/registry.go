@@ -305,7 +305,8 @@ func (c *MutationCtx) Now() time.Time { return c.now }
 // Connection is the id of the sync connection (WebSocket session) the call
 // came over, unique among the node's connections, or 0 for a call that
 // came over none (HTTP): state kept per connection is keyed by it, and the
-// engine reports its end (reactive.Config.SessionClosed).
+// engine reports when it stops speaking for the caller
+// (reactive.Config.IdentityLeft).
 func (c *MutationCtx) Connection() uint64 { return c.conn }
 
 // RequestKey makes a mutation idempotent: a mutation resent with the same

@@ -39,11 +39,13 @@ type Config struct {
 	// Activity learns who is active: the identities sessions take and
 	// leave, and every authenticated call. Nil means nobody is told.
 	Activity Activity
-	// SessionClosed is called with a session's connection id (what its
-	// mutations see as functions.MutationCtx.Connection) when the session
-	// closes, so state kept per connection (presence) can go with it. It
-	// must not block. Nil means nobody is told.
-	SessionClosed func(conn uint64)
+	// IdentityLeft is called with a session's connection id (what its
+	// mutations see as functions.MutationCtx.Connection) when the
+	// connection stops speaking for an identity: the session closes, or
+	// takes another identity (a logout, another user; not a refreshed
+	// token of the same one). State kept per connection (presence) goes
+	// with it. It must not block. Nil means nobody is told.
+	IdentityLeft func(conn uint64)
 }
 
 // Activity is told who is active (package activity's Tracker keeps

@@ -538,7 +538,7 @@ func TestInvalidateRerunsQueriesOfMemoryState(t *testing.T) {
 			return functions.Null{}, nil
 		}, functions.InMemory())
 	}, func(cfg *reactive.Config, _ string) {
-		cfg.SessionClosed = func(c uint64) { closed <- c }
+		cfg.IdentityLeft = func(c uint64) { closed <- c }
 	})
 	s := e.eng.NewSession(reactive.SessionConfig{})
 	s.Connect("test-memory", false)

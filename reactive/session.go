@@ -325,6 +325,9 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 		a.Close(prev.id) // a refreshed token (the same key) is the same user staying
 		a.Open(id)
 	}
+	if f := s.e.cfg.IdentityLeft; f != nil && prev.key != who.key && prev.id != nil {
+		f(s.conn)
+	}
 	s.signal()
 	return nil
 }
@@ -529,7 +532,7 @@ func (s *Session) Close() {
 	if a := s.e.cfg.Activity; a != nil {
 		a.Close(who)
 	}
-	if f := s.e.cfg.SessionClosed; f != nil {
+	if f := s.e.cfg.IdentityLeft; f != nil {
 		f(s.conn)
 	}
 	for _, e := range qs {

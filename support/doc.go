@@ -25,7 +25,8 @@
 // Each sync connection (WebSocket) keeps a presence entry alive by
 // calling heartbeat({idle?, idleSeconds?}) over it; the entry expires
 // Config.PresenceTTL (30s, `--presence-ttl`) after its last beat, and goes
-// at once when its connection closes (reactive.Config.SessionClosed). A
+// at once when its connection closes or takes another identity (a logout:
+// reactive.Config.IdentityLeft). A
 // session is away when the client says idle, or reports idleSeconds of at
 // least Config.AwayAfter (5 minutes). A user is online while any of their
 // sessions (tabs, devices) is live and not idle, away while all their
@@ -72,7 +73,7 @@
 //
 // # Lifecycle
 //
-// New, then Register before the engine is built (whose SessionClosed is
+// New, then Register before the engine is built (whose IdentityLeft is
 // the service's), then SetInvalidator with the engine's Invalidate; Run
 // sweeps expired entries until its context ends, and returns then.
 //

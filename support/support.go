@@ -65,9 +65,9 @@ func (s *Service) SetInvalidator(f func(keys ...schema.Dep)) {
 	s.mu.Unlock()
 }
 
-// SessionClosed drops the presence of connection conn
-// (reactive.Config.SessionClosed).
-func (s *Service) SessionClosed(conn uint64) { s.cfg.Presence.Leave(conn) }
+// IdentityLeft drops the presence of connection conn, which closed or took
+// another identity (reactive.Config.IdentityLeft).
+func (s *Service) IdentityLeft(conn uint64) { s.cfg.Presence.Leave(conn) }
 
 // Run sweeps expired presence entries until ctx is done (nothing to do
 // with a Presence of Config's).

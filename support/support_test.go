@@ -340,9 +340,14 @@ func TestPresenceIsLive(t *testing.T) {
 	require.NoError(t, err)
 	agents("online again", func(a []support.OnlineAgent) bool { return len(a) == 1 && a[0].Status == support.Online })
 
-	// Closing a session drops its entry at once; the last one, the user.
+	// A logout (the tab goes anonymous) drops its entry at once, as does
+	// closing a session; the last one takes the user offline.
+	require.NoError(t, tab.Authenticate(""))
+	presence("one logged out", is(support.Online, 1))
+	_, err = beat(tab, map[string]any{})
+	require.Equal(t, http.StatusUnauthorized, status(t, err), "anonymous beats are refused")
 	require.NoError(t, tab.Close())
-	presence("one closed", is(support.Online, 1))
+	presence("its close changes nothing more", is(support.Online, 1))
 	require.NoError(t, console.Close())
 	presence("both closed", is(support.Offline, 0))
 	again := watch[[]support.OnlineAgent](t, e.dial(admin, ""), "getOnlineAgents", map[string]any{})

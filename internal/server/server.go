@@ -220,7 +220,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	ev.SetQueue(queue)
 	act := activity.New(activity.Config{Pool: pool, Interval: cfg.ActivityInterval, Logger: log})
 	eng, err := reactive.New(reactive.Config{Pool: pool, Registry: registry, Metrics: reactive.NewMetrics(reg), Logger: log,
-		DBGrace: cfg.DBGrace, Activity: act, SessionClosed: sup.SessionClosed})
+		DBGrace: cfg.DBGrace, Activity: act, IdentityLeft: sup.IdentityLeft})
 	if err != nil {
 		pool.Close()
 		return nil, err
