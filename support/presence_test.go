@@ -1,6 +1,7 @@
 package support_test
 
 import (
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -55,4 +56,36 @@ func TestMemoryPresence(t *testing.T) {
 	require.Equal(t, []support.PresenceChange{{UserID: "u2"}}, take())
 	p.Leave(2)
 	require.Empty(t, take(), "a second leave changes nothing")
+}
+
+// BenchmarkMemoryPresenceBeat: one refreshing heartbeat among 10,000
+// sessions (5,000 users with two each); no change, so nothing is told.
+func BenchmarkMemoryPresenceBeat(b *testing.B) {
+	const sessions = 10_000
+	p := support.NewMemoryPresence(support.MemoryConfig{TTL: time.Minute})
+	now := time.Now()
+	for i := range sessions {
+		p.Beat(support.Beat{Conn: uint64(i + 1), UserID: "u" + strconv.Itoa(i/2), At: now})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		p.Beat(support.Beat{Conn: uint64(i%sessions + 1), UserID: "u" + strconv.Itoa(i%sessions/2), At: now})
+	}
+}
+
+// BenchmarkMemoryPresenceSweep: one sweep of 10,000 live sessions (Run
+// does four a second).
+func BenchmarkMemoryPresenceSweep(b *testing.B) {
+	const sessions = 10_000
+	p := support.NewMemoryPresence(support.MemoryConfig{TTL: time.Hour})
+	now := time.Now()
+	for i := range sessions {
+		p.Beat(support.Beat{Conn: uint64(i + 1), UserID: "u" + strconv.Itoa(i/2), At: now})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		p.Sweep(now)
+	}
 }
