@@ -37,7 +37,10 @@
 // getOnlineAgents({skill?}) lists the org's agents whose effective status
 // is online or away, by name. Both are live.
 //
-// Heartbeats write no row: heartbeat is an InMemory mutation (no
+// heartbeat is limited per user (Config.HeartbeatsPerSecond: 2 a second,
+// bursts of 20; 429 rate_limited with retryAfterMs beyond), since a client
+// flipping idle would re-run the queries that read its presence each
+// time. Heartbeats write no row: heartbeat is an InMemory mutation (no
 // transaction, no mutation_log record) and the entries live in a Presence,
 // in this process's memory (MemoryPresence) until the cluster issue backs
 // the interface with its shared transport. The queries that read presence

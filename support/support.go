@@ -2,10 +2,14 @@ package support
 
 import (
 	"context"
+	"fmt"
+	"math"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/keyrate"
 	"github.com/parley-chat/parley/schema"
 )
 
@@ -21,6 +25,13 @@ type Config struct {
 	// AwayAfter is the idle time (heartbeat's idleSeconds) from which a
 	// session counts as away. Zero means DefaultAwayAfter.
 	AwayAfter time.Duration
+	// HeartbeatsPerSecond and HeartbeatBurst limit heartbeat per user (all
+	// their sessions): a client flipping idle on and off re-runs the
+	// queries that read its presence each time. Zero means 2 per second
+	// with bursts of 20 (ten tabs reconnecting at once); negative disables
+	// the limit.
+	HeartbeatsPerSecond float64
+	HeartbeatBurst      int
 }
 
 // DefaultAwayAfter is the idle time from which a session is away.
@@ -32,6 +43,7 @@ type Service struct {
 	cfg    Config
 	memory *MemoryPresence // the default Presence; nil when Config.Presence was given
 	ttl    time.Duration
+	beats  *keyrate.Limiter // heartbeats per user; nil: no limit
 
 	mu         sync.RWMutex
 	invalidate func(keys ...schema.Dep)
@@ -46,7 +58,10 @@ func New(cfg Config) *Service {
 	if cfg.AwayAfter <= 0 {
 		cfg.AwayAfter = DefaultAwayAfter
 	}
-	s := &Service{cfg: cfg, ttl: cfg.PresenceTTL}
+	if cfg.HeartbeatsPerSecond == 0 {
+		cfg.HeartbeatsPerSecond, cfg.HeartbeatBurst = 2, 20
+	}
+	s := &Service{cfg: cfg, ttl: cfg.PresenceTTL, beats: keyrate.New(cfg.HeartbeatsPerSecond, cfg.HeartbeatBurst)}
 	if cfg.Presence == nil {
 		s.memory = NewMemoryPresence(MemoryConfig{TTL: cfg.PresenceTTL})
 		s.cfg.Presence = s.memory
@@ -108,7 +123,7 @@ func (s *Service) changed(c PresenceChange) {
 func (s *Service) Register(r *functions.Registry) {
 	functions.Query(r, "shared/support:getMyAgentProfile", s.getMyAgentProfile)
 	functions.Mutation(r, "shared/support:updateAgentProfile", s.updateAgentProfile)
-	functions.Mutation(r, "shared/support:heartbeat", s.heartbeat, functions.InMemory())
+	functions.Mutation(r, "shared/support:heartbeat", s.heartbeat, functions.InMemory(), functions.Admit(s.admitBeat))
 	functions.Query(r, "shared/support:getPresence", s.getPresence, functions.ScopeIdentity(orgOnly))
 	functions.Query(r, "shared/support:getOnlineAgents", s.getOnlineAgents, functions.ScopeIdentity(roleInOrg))
 }
@@ -123,6 +138,21 @@ func orgOnly(id *functions.Identity) *functions.Identity {
 // share its instances.
 func roleInOrg(id *functions.Identity) *functions.Identity {
 	return &functions.Identity{Subject: "org", Role: id.Role, Org: id.Org}
+}
+
+// admitBeat takes a heartbeat token for the caller, or answers 429 with
+// retryAfterMs.
+func (s *Service) admitBeat(id *functions.Identity) error {
+	if id == nil {
+		return nil // the handler answers 401
+	}
+	d := s.beats.Take(presenceKey(id.Org, id.Subject), time.Now())
+	if d <= 0 {
+		return nil
+	}
+	ms := int(math.Ceil(float64(d) / float64(time.Millisecond)))
+	return &functions.Error{Status: http.StatusTooManyRequests, Code: functions.CodeRateLimited,
+		Message: fmt.Sprintf("Too many heartbeats: try again in %dms", ms), Data: map[string]any{"retryAfterMs": ms}}
 }
 
 func requireIdentity(id *functions.Identity) (*functions.Identity, error) {

@@ -39,9 +39,15 @@ type env struct {
 	s *parleytest.Server
 }
 
-// newEnv starts a server whose presence entries live ttl without a beat.
-func newEnv(t testing.TB, ttl time.Duration) *env {
-	s := parleytest.StartConfigured(t, func(cfg *server.Config) { cfg.Support = support.Config{PresenceTTL: ttl} })
+// newEnv starts a server whose presence entries live ttl without a beat,
+// with heartbeats unlimited unless configure says otherwise.
+func newEnv(t testing.TB, ttl time.Duration, configure ...func(*support.Config)) *env {
+	s := parleytest.StartConfigured(t, func(cfg *server.Config) {
+		cfg.Support = support.Config{PresenceTTL: ttl, HeartbeatsPerSecond: -1}
+		for _, c := range configure {
+			c(&cfg.Support)
+		}
+	})
 	return &env{t: t, s: s}
 }
 
@@ -435,4 +441,23 @@ func TestHeartbeatWritesNothing(t *testing.T) {
 	require.ErrorIs(t, err, support.ErrNoConnection)
 	_, err = beat(c, map[string]any{"idleSeconds": -1})
 	require.Equal(t, http.StatusBadRequest, status(t, err))
+}
+
+// TestHeartbeatRateLimit: a user's heartbeats, all sessions together, are
+// limited; the limited call says when to retry.
+func TestHeartbeatRateLimit(t *testing.T) {
+	e := newEnv(t, 0, func(c *support.Config) { c.HeartbeatsPerSecond, c.HeartbeatBurst = 0.5, 3 })
+	one, two := e.dial(admin, ""), e.dial(admin, "")
+	for _, c := range []*syncclient.Client{one, two, one} {
+		_, err := beat(c, map[string]any{})
+		require.NoError(t, err)
+	}
+	_, err := beat(two, map[string]any{})
+	require.Equal(t, http.StatusTooManyRequests, status(t, err))
+	var fe *syncclient.FunctionError
+	require.ErrorAs(t, err, &fe)
+	require.Equal(t, functions.CodeRateLimited, fe.Code())
+	require.Greater(t, fe.Data["retryAfterMs"], float64(0))
+	_, err = beat(e.dial(john, ""), map[string]any{})
+	require.NoError(t, err, "another user's bucket")
 }

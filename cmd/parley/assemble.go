@@ -66,6 +66,8 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 		"how long a session's presence entry lives without a heartbeat (shared/support:heartbeat); a user is online while one of their sessions is")
 	fl.DurationVar(&f.support.AwayAfter, "presence-away-after", support.DefaultAwayAfter,
 		"idle time (a heartbeat's idleSeconds) from which a session counts as away")
+	fl.Float64Var(&f.support.HeartbeatsPerSecond, "heartbeat-rate", 2, "presence heartbeats per second a user may send, all sessions together (negative: no limit)")
+	fl.IntVar(&f.support.HeartbeatBurst, "heartbeat-burst", 20, "presence heartbeats a user may send at once")
 	f.slot = fl.String("replication-slot", "",
 		"the permanent logical replication slot this server reads, which a reconnect resumes; every server needs its own "+
 			"(default parley_<database>); \""+server.TemporarySlots+"\": a temporary slot per connection, and every live query re-run after a reconnect")
