@@ -67,6 +67,9 @@ type Config struct {
 	// with a fresh list (events_check_webhooks), so the TTL only bounds
 	// the reads. Zero means 5s.
 	CacheTTL time.Duration
+	// Notify configures email notifications (offline mail, digests). Its
+	// zero value sends none.
+	Notify NotifyConfig
 	// Registerer receives the metrics. Nil registers none.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -114,6 +117,9 @@ func New(cfg Config) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := cfg.Notify.fill(); err != nil {
+		return nil, err
+	}
 	s := &Service{cfg: cfg, log: log, hooks: newHookCache(cfg.CacheTTL), metrics: newMetrics(cfg.Registerer)}
 	s.client = deliveryClient(cfg.DeliveryTimeout, cfg.AllowPrivate)
 	return s, nil
@@ -123,15 +129,23 @@ func New(cfg Config) (*Service, error) {
 func (s *Service) AddWorkers(w *river.Workers) {
 	river.AddWorker(w, &deliverWorker{s: s})
 	river.AddWorker(w, &pruneWorker{s: s})
+	river.AddWorker(w, &mailWorker{s: s})
+	river.AddWorker(w, &offlineScanWorker{s: s})
+	river.AddWorker(w, &digestScanWorker{s: s})
 }
 
-// Periodic is the domain's periodic work: pruning old events.
+// Periodic is the domain's periodic work: pruning old events and, with
+// a Mailer, the offline scan and the digest run.
 func (s *Service) Periodic() []*river.PeriodicJob {
-	return []*river.PeriodicJob{
+	jobs := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
 			return pruneArgs{}, nil
 		}, &river.PeriodicJobOpts{RunOnStart: true, ID: "events.prune"}),
 	}
+	if s.cfg.Notify.Mailer != nil {
+		jobs = append(jobs, s.notifyPeriodic()...)
+	}
+	return jobs
 }
 
 // SetQueue gives the service the job queue its deliveries go to. Call it
@@ -143,6 +157,7 @@ func (s *Service) SetQueue(q *jobs.Queue) { s.queue = q }
 func (s *Service) Register(r *functions.Registry) {
 	r.SetOutbox(s)
 	s.registerFunctions(r)
+	s.registerNotifyFunctions(r)
 }
 
 // Attribute keys of the domain's logs.
@@ -150,4 +165,6 @@ const (
 	logWebhook  = "webhook"
 	logDelivery = "delivery"
 	logError    = "error"
+	logMail     = "mail"
+	logUser     = "user"
 )

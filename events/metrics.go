@@ -6,6 +6,7 @@ type metrics struct {
 	events     *prometheus.CounterVec
 	deliveries *prometheus.CounterVec
 	latency    prometheus.Histogram
+	mails      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -20,9 +21,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "parley_webhook_attempt_seconds", Help: "Time of one webhook delivery attempt, until the response's headers.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
 		}),
+		mails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_notification_mails_total", Help: "Notification mails, by kind (message, digest) and outcome (decided, sent, failed, skipped).",
+		}, []string{"kind", "result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.deliveries, m.latency)
+		reg.MustRegister(m.events, m.deliveries, m.latency, m.mails)
 	}
 	return m
 }

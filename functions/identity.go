@@ -35,6 +35,11 @@ type Identity struct {
 	// (a token without an org claim). Nothing a caller sees or changes
 	// crosses it.
 	Org string `json:"org,omitempty"`
+	// Email is the token's optional email claim: where notification mail
+	// goes unless the user set another address (package events). "" for
+	// none or a malformed one. Not part of Key: no function's result
+	// depends on it.
+	Email string `json:"email,omitempty"`
 	// ExpiresAt is the token's exp: a connection must re-authenticate by
 	// then. Zero means the token does not expire.
 	ExpiresAt time.Time `json:"-"`

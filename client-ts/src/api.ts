@@ -405,6 +405,14 @@ export type MessagePage = {
   total?: number;
 };
 
+/** Go type events.NotificationSettings. */
+export type NotificationSettings = {
+  mode: "off" | "immediate" | "digest";
+  email: string | null;
+  emailSource: "settings" | "token" | "account" | null;
+  emailEnabled: boolean;
+};
+
 /** Go type support.OnlineAgent. */
 export type OnlineAgent = {
   userId: string;
@@ -528,6 +536,12 @@ export type UpdateAgentProfileArgs = {
   skills?: string[] | null;
   capacity?: number | null;
   status?: "online" | "away" | "offline" | null;
+};
+
+/** Go type events.UpdateNotificationSettingsArgs. */
+export type UpdateNotificationSettingsArgs = {
+  mode?: "off" | "immediate" | "digest" | null;
+  email?: string | null;
 };
 
 /** Go type chat.UpdateTypingStatusArgs. */
@@ -666,12 +680,16 @@ export const api = {
       disableWebhook: makeFunctionReference<"mutation", WebhookIDArgs, null>("shared/events:disableWebhook"),
       /** query shared/events:getConversationEvents */
       getConversationEvents: makeFunctionReference<"query", GetConversationEventsArgs, ConversationEvents>("shared/events:getConversationEvents"),
+      /** query shared/events:getNotificationSettings */
+      getNotificationSettings: makeFunctionReference<"query", EmptyArgs, NotificationSettings>("shared/events:getNotificationSettings"),
       /** query shared/events:getWebhookDeliveries */
       getWebhookDeliveries: makeFunctionReference<"query", GetWebhookDeliveriesArgs, DeliveryDoc[]>("shared/events:getWebhookDeliveries"),
       /** query shared/events:listWebhooks */
       listWebhooks: makeFunctionReference<"query", EmptyArgs, WebhookDoc[]>("shared/events:listWebhooks"),
       /** mutation shared/events:replayDelivery */
       replayDelivery: makeFunctionReference<"mutation", ReplayDeliveryArgs, null>("shared/events:replayDelivery"),
+      /** mutation shared/events:updateNotificationSettings */
+      updateNotificationSettings: makeFunctionReference<"mutation", UpdateNotificationSettingsArgs, NotificationSettings>("shared/events:updateNotificationSettings"),
     },
     support: {
       /** query shared/support:getMyAgentProfile */
@@ -728,9 +746,11 @@ export const functionNames = {
   "shared/events:deleteWebhook": "mutation",
   "shared/events:disableWebhook": "mutation",
   "shared/events:getConversationEvents": "query",
+  "shared/events:getNotificationSettings": "query",
   "shared/events:getWebhookDeliveries": "query",
   "shared/events:listWebhooks": "query",
   "shared/events:replayDelivery": "mutation",
+  "shared/events:updateNotificationSettings": "mutation",
   "shared/support:getMyAgentProfile": "query",
   "shared/support:getOnlineAgents": "query",
   "shared/support:getPresence": "query",

@@ -30,6 +30,7 @@ type serverFlags struct {
 	events    *server.EventsConfig
 	jobs      *server.JobsConfig
 	support   *support.Config
+	mail      *mailOptions
 }
 
 // declareServerFlags declares the shared flags on fl; serve adds the
@@ -45,6 +46,7 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 	f.chat = chatFlags(fl)
 	f.media = mediaFlags(fl, serve)
 	f.guests = guestFlags(fl, serve)
+	f.mail = mailFlags(fl, serve)
 	f.debugAddr = debugFlag(fl)
 	f.dbGrace = fl.Duration("db-grace", 10*time.Second,
 		"how long a mutation waits for an unreachable database to come back before it fails as unavailable (negative: no wait)")
@@ -102,6 +104,13 @@ func runServer(ctx context.Context, log *slog.Logger, cfg server.Config, verifie
 	cfg.ActivityInterval = *f.activity
 	cfg.Events, cfg.Jobs, cfg.Support = *f.events, *f.jobs, *f.support
 	if err := f.media.apply(&cfg, dataDir); err != nil {
+		return err
+	}
+	keyDir := dataDir
+	if keyDir == "" {
+		keyDir = cfg.MediaDir
+	}
+	if err := f.mail.apply(&cfg, keyDir, f.media.publicURL); err != nil {
 		return err
 	}
 	stopDebug, err := startDebug(ctx, *f.debugAddr, log)

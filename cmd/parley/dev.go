@@ -19,6 +19,7 @@ import (
 
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/internal/devauth"
+	"github.com/parley-chat/parley/internal/devmail"
 	"github.com/parley-chat/parley/internal/pgcluster"
 	"github.com/parley-chat/parley/internal/server"
 	"github.com/parley-chat/parley/schema"
@@ -50,7 +51,7 @@ func devSecret(dir string, create bool) ([]byte, error) {
 
 func runDev(ctx context.Context, args []string) error {
 	fl := flag.NewFlagSet("parley dev", flag.ContinueOnError)
-	data := fl.String("data", ".parley", "data directory: Postgres cluster, dev secret, database.url, media (uploaded images) and media-key")
+	data := fl.String("data", ".parley", "data directory: Postgres cluster, dev secret, database.url, media (uploaded images), media-key, mail (captured notification mail) and unsubscribe-key")
 	addr := fl.String("addr", "127.0.0.1:3210", "listen address")
 	shared := declareServerFlags(fl, false)
 	webDir := fl.String("web", defaultWebDir, "directory of the built web app, served at / (empty: none)")
@@ -108,9 +109,14 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Dev-only routes: the demo sign-in and the web app.
+	// Dev-only routes: the demo sign-in, captured mail and the web app.
 	mux := http.NewServeMux()
 	devauth.Register(mux, secret, devTokenTTL)
+	mailDir, err := devmail.New(filepath.Join(dir, "mail"))
+	if err != nil {
+		return err
+	}
+	mailDir.Register(mux)
 	webNote, err := mountWeb(mux, *webDir, flagSet(fl, "web"))
 	if err != nil {
 		return err
@@ -136,18 +142,28 @@ parley: serving on %s (Postgres on port %d, database "parley")
                  parley token%s --sub admin123456789 --role admin --name "Parley Support"
   Connect:       new ConvexClient("%s") and client.setAuth(async () => token)
   Guests:        %s
+  Mail:          %s
   Health:        %s/healthz     Metrics: %s/metrics
 
 Press Ctrl-C to stop.
-`, url, cluster.Port(), webNote(url), dataFlag, dataFlag, dataFlag, url, guestNote(url, guestKey != nil), url, url)
+`, url, cluster.Port(), webNote(url), dataFlag, dataFlag, dataFlag, url, guestNote(url, guestKey != nil), mailNote(url, *shared.mail, mailDir), url, url)
 		return nil
 	}
-	srvCfg := server.Config{DatabaseURL: dbURL, Listener: ln, Mux: mux, Guests: shared.guests.config(guestKey)}
+	srvCfg := server.Config{DatabaseURL: dbURL, Listener: ln, Mux: mux, Guests: shared.guests.config(guestKey),
+		Mail: server.MailConfig{Mailer: mailDir}}
 	err = runServer(ctx, log, srvCfg, verifier, shared, dir, ready)
 	if serving {
 		fmt.Fprintln(os.Stderr, "parley: shutting down")
 	}
 	return err
+}
+
+// mailNote is the startup message's line about notification mail.
+func mailNote(url string, o mailOptions, d *devmail.Dir) string {
+	if o.smtpURL != "" {
+		return "sent through --smtp-url to participants offline for " + o.offlineAfter.String()
+	}
+	return "kept in " + d.Path() + ", shown at " + url + devmail.PagePath + " (participants offline for " + o.offlineAfter.String() + ")"
 }
 
 // prepareDevDatabase creates the "parley" database if needed, migrates it

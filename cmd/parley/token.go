@@ -18,6 +18,7 @@ func runToken(args []string) error {
 	name := fl.String("name", "", "display name")
 	storeID := fl.String("store-id", "", "the store a store user works for (required for --role store)")
 	org := fl.String("org", "", "the organization the user acts in (default: the default one)")
+	email := fl.String("email", "", "the user's email address (the email claim: where notification mail goes)")
 	ttl := fl.Duration("ttl", 24*time.Hour, "lifetime")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -43,7 +44,7 @@ func runToken(args []string) error {
 	if err != nil {
 		return err
 	}
-	tok, err := jwtauth.MintHS256(secret, functions.Identity{Subject: *sub, Role: r, Name: *name, StoreID: *storeID, Org: *org}, *ttl)
+	tok, err := jwtauth.MintHS256(secret, functions.Identity{Subject: *sub, Role: r, Name: *name, StoreID: *storeID, Org: *org, Email: *email}, *ttl)
 	if err != nil {
 		return err
 	}

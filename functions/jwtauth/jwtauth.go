@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"os"
 	"strings"
@@ -422,6 +423,7 @@ type claims struct {
 	Name    string `json:"name,omitempty"`
 	StoreID string `json:"store_id,omitempty"`
 	Org     string `json:"org,omitempty"`
+	Email   string `json:"email,omitempty"`
 }
 
 // MaxOrgLen bounds the org claim, in bytes.
@@ -517,7 +519,7 @@ func identityFromClaims(c *claims) (*functions.Identity, error) {
 	if err := checkOrg(c.Org); err != nil {
 		return nil, err
 	}
-	id := &functions.Identity{Subject: c.Subject, Role: role, Name: c.Name, Org: c.Org}
+	id := &functions.Identity{Subject: c.Subject, Role: role, Name: c.Name, Org: c.Org, Email: claimEmail(c.Email)}
 	if c.ExpiresAt != nil {
 		id.ExpiresAt = c.ExpiresAt.Time
 	}
@@ -525,6 +527,23 @@ func identityFromClaims(c *claims) (*functions.Identity, error) {
 		id.StoreID = c.StoreID
 	}
 	return id, nil
+}
+
+// MaxEmailLen bounds the email claim, in bytes (RFC 5321's path limit).
+const MaxEmailLen = 254
+
+// claimEmail is the email claim's address, or "" when it is not one (a
+// bare addr-spec of at most MaxEmailLen bytes): the claim is optional, so
+// a token is never refused for it; a malformed one only gives no address.
+func claimEmail(s string) string {
+	if s == "" || len(s) > MaxEmailLen {
+		return ""
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s {
+		return ""
+	}
+	return s
 }
 
 // checkOrg checks an org claim: at most MaxOrgLen bytes, no spaces or
@@ -586,7 +605,7 @@ func (v *Verifier) allowed(alg string) bool {
 }
 
 // MintHS256 signs an HS256 token for id that expires after ttl. It sets
-// sub, role, name, store_id, org, iat and exp, and refuses an identity that
+// sub, role, name, store_id, org, email, iat and exp, and refuses an identity that
 // Verify would reject.
 func MintHS256(secret []byte, id functions.Identity, ttl time.Duration) (string, error) {
 	if len(secret) < MinSecretLen {
@@ -598,8 +617,11 @@ func MintHS256(secret []byte, id functions.Identity, ttl time.Duration) (string,
 	if id.Subject == "" {
 		return "", fmt.Errorf("mint token: %w", reject(ErrMissingClaim, "token has no sub claim"))
 	}
-	c := claims{Role: string(id.Role), Name: id.Name, StoreID: id.StoreID, Org: id.Org}
+	c := claims{Role: string(id.Role), Name: id.Name, StoreID: id.StoreID, Org: id.Org, Email: id.Email}
 	c.Subject = id.Subject
+	if id.Email != "" && claimEmail(id.Email) == "" {
+		return "", fmt.Errorf("mint token: %w", reject(ErrInvalidClaim, "token email claim is not an email address"))
+	}
 	if _, err := identityFromClaims(&c); err != nil {
 		return "", fmt.Errorf("mint token: %w", err)
 	}

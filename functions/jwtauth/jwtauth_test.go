@@ -234,6 +234,16 @@ func TestVerifyHS256(t *testing.T) {
 			want:  &functions.Identity{Subject: "user-1", Role: functions.RoleCustomer, Name: "Ada", Org: "acme-market"},
 		},
 		{
+			name:  "email",
+			token: hs(claims(func(c jwt.MapClaims) { c["email"] = "ada@example.com" })),
+			want:  &functions.Identity{Subject: "user-1", Role: functions.RoleCustomer, Name: "Ada", Email: "ada@example.com"},
+		},
+		{
+			name:  "a malformed email is no address, not a refusal",
+			token: hs(claims(func(c jwt.MapClaims) { c["email"] = "Ada <ada@example.com>" })),
+			want:  customer,
+		},
+		{
 			name:  "empty org is the default one",
 			token: hs(claims(func(c jwt.MapClaims) { c["org"] = "" })),
 			want:  customer,
@@ -574,6 +584,8 @@ func TestMintHS256(t *testing.T) {
 		{name: "store", secret: secret, id: functions.Identity{Subject: "u2", Role: functions.RoleStore, StoreID: "s1"}, ttl: time.Minute},
 		{name: "admin", secret: secret, id: functions.Identity{Subject: "u3", Role: functions.RoleAdmin}, ttl: time.Hour},
 		{name: "admin of an org", secret: secret, id: functions.Identity{Subject: "u4", Role: functions.RoleAdmin, Org: "acme"}, ttl: time.Hour},
+		{name: "with an email", secret: secret, id: functions.Identity{Subject: "u5", Role: functions.RoleCustomer, Email: "u5@example.com"}, ttl: time.Hour},
+		{name: "with a malformed email", secret: secret, id: functions.Identity{Subject: "u5", Role: functions.RoleCustomer, Email: "nope"}, ttl: time.Hour, wantErr: true},
 		{name: "org with a space", secret: secret, id: functions.Identity{Subject: "u4", Role: functions.RoleAdmin, Org: "a b"}, ttl: time.Hour, wantErr: true},
 		{name: "short secret", secret: []byte("dev"), id: functions.Identity{Subject: "u1", Role: functions.RoleAdmin}, ttl: time.Hour, wantErr: true},
 		{name: "zero ttl", secret: secret, id: functions.Identity{Subject: "u1", Role: functions.RoleAdmin}, wantErr: true},

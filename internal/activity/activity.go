@@ -72,6 +72,8 @@ type user struct {
 	open    int       // this node's sessions with the user's identity
 	written time.Time // when the last write for the user began (zero: never)
 	pending bool      // something to write
+	email   string    // the latest email claim seen ("" none)
+	emailed string    // the email claim last written
 }
 
 // New returns a Tracker; Run writes what it notes.
@@ -112,6 +114,7 @@ func (t *Tracker) Open(id *functions.Identity) {
 	if u.open == 1 {
 		u.pending = true
 	}
+	u.noteEmail(id.Email)
 	t.mu.Unlock()
 }
 
@@ -142,15 +145,33 @@ func (t *Tracker) Seen(id *functions.Identity) {
 	t.mu.Lock()
 	if u := t.get(id); now.Sub(u.written) >= t.cfg.Interval {
 		u.pending = true
+		u.noteEmail(id.Email)
+	} else if id.Email != u.email {
+		u.noteEmail(id.Email)
 	}
 	t.mu.Unlock()
 }
 
-// batch is one write: the users' ids, each with its online_until.
+// noteEmail notes the email claim of a call; one not yet written makes
+// the user pending.
+func (u *user) noteEmail(email string) {
+	if email == "" {
+		return
+	}
+	u.email = email
+	if email != u.emailed {
+		u.pending = true
+	}
+}
+
+// batch is one write: the users' ids, each with its online_until, and
+// the email claims not yet written.
 type batch struct {
-	ids   []string
-	until []time.Time
-	at    time.Time
+	ids    []string
+	until  []time.Time
+	at     time.Time
+	mailed []string // users whose email claim is written
+	emails []string // their addresses
 }
 
 // take collects what is due at now: the pending users, and the open ones
@@ -176,6 +197,10 @@ func (t *Tracker) take(now time.Time) batch {
 			until = vouch
 		}
 		b.ids, b.until = append(b.ids, id), append(b.until, until)
+		if u.email != "" && u.email != u.emailed {
+			u.emailed = u.email
+			b.mailed, b.emails = append(b.mailed, id), append(b.emails, u.email)
+		}
 	}
 	return b
 }
@@ -188,6 +213,11 @@ func (t *Tracker) putBack(b batch) {
 			u.pending = true
 		}
 	}
+	for _, id := range b.mailed {
+		if u := t.users[id]; u != nil {
+			u.emailed = ""
+		}
+	}
 	t.mu.Unlock()
 }
 
@@ -197,16 +227,30 @@ func (t *Tracker) Flush(ctx context.Context) error {
 	if len(b.ids) == 0 {
 		return nil
 	}
-	_, err := t.cfg.Pool.Exec(ctx, `INSERT INTO user_activity (user_id, last_seen_at, online_until)
-		SELECT id, $3, until FROM unnest($1::text[], $2::timestamptz[]) AS a (id, until)
-		ON CONFLICT (user_id) DO UPDATE SET last_seen_at = greatest(user_activity.last_seen_at, excluded.last_seen_at),
-			online_until = excluded.online_until`, b.ids, b.until, b.at)
+	var err error
+	if len(b.mailed) == 0 {
+		_, err = t.cfg.Pool.Exec(ctx, activitySQL, b.ids, b.until, b.at)
+	} else {
+		_, err = t.cfg.Pool.Exec(ctx, `WITH emails AS (`+emailSQL+`) `+activitySQL, b.ids, b.until, b.at, b.mailed, b.emails)
+	}
 	if err != nil {
 		t.putBack(b)
 		return err
 	}
 	return nil
 }
+
+const activitySQL = `INSERT INTO user_activity (user_id, last_seen_at, online_until)
+	SELECT id, $3, until FROM unnest($1::text[], $2::timestamptz[]) AS a (id, until)
+	ON CONFLICT (user_id) DO UPDATE SET last_seen_at = greatest(user_activity.last_seen_at, excluded.last_seen_at),
+		online_until = excluded.online_until`
+
+// emailSQL upserts the email claims ($4, $5), writing no row whose
+// address is unchanged.
+const emailSQL = `INSERT INTO user_emails (user_id, email, updated_at)
+	SELECT id, email, $3 FROM unnest($4::text[], $5::text[]) AS e (id, email)
+	ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, updated_at = excluded.updated_at
+		WHERE user_emails.email <> excluded.email`
 
 // Run writes noted activity every Flush until ctx ends, then once more
 // (within a second) so that the users of sessions closed by a shutdown go

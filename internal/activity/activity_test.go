@@ -111,3 +111,54 @@ func TestTrackerWritesThrottledBatches(t *testing.T) {
 	r, _ = read(ann)
 	require.True(t, r.until.Equal(clk.Now()))
 }
+
+// The email claim rides the activity writes: written when first seen and
+// when it changes, and an unchanged address writes no row.
+func TestTrackerRecordsEmailClaims(t *testing.T) {
+	_, pool := parleytest.DemoDB(t)
+	ctx := context.Background()
+	clk := &clock{now: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	tr := activity.New(activity.Config{Pool: pool, Interval: 30 * time.Second, Now: clk.Now})
+	email := func(sub string) (string, time.Time) {
+		var e string
+		var at time.Time
+		err := pool.QueryRow(ctx, `SELECT email, updated_at FROM user_emails WHERE user_id = $1`, sub).Scan(&e, &at)
+		if err != nil {
+			return "", time.Time{}
+		}
+		return e, at
+	}
+	ann := &functions.Identity{Subject: "user-ann", Role: functions.RoleCustomer, Email: "ann@example.com"}
+	noMail := &functions.Identity{Subject: "user-bob", Role: functions.RoleCustomer}
+
+	tests := []struct {
+		name    string
+		id      *functions.Identity
+		advance time.Duration
+		want    string
+		written bool // updated_at moved
+	}{
+		{"first call writes the claim", ann, 0, "ann@example.com", true},
+		{"the same claim within the interval writes nothing", ann, time.Second, "ann@example.com", false},
+		{"the same claim after the interval writes no row", ann, time.Minute, "ann@example.com", false},
+		{"a changed claim is written at once", &functions.Identity{Subject: "user-ann", Role: functions.RoleCustomer, Email: "ann@new.example"},
+			time.Second, "ann@new.example", true},
+		{"a token without the claim keeps the address", &functions.Identity{Subject: "user-ann", Role: functions.RoleCustomer},
+			time.Minute, "ann@new.example", false},
+		{"a user without a claim has none", noMail, time.Second, "", false},
+	}
+	var last time.Time
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk.add(tt.advance)
+			tr.Seen(tt.id)
+			require.NoError(t, tr.Flush(ctx))
+			got, at := email(tt.id.Subject)
+			require.Equal(t, tt.want, got)
+			if tt.id.Subject == ann.Subject {
+				require.Equal(t, tt.written, !at.Equal(last), "updated_at moved")
+				last = at
+			}
+		})
+	}
+}

@@ -61,6 +61,7 @@ type Server struct {
 	Server   *server.Server
 	secret   []byte
 	guestKey []byte
+	stop     func()
 }
 
 // NoLimits is the chat configuration Start uses: rate limits off, so
@@ -100,6 +101,8 @@ func StartWrapped(t testing.TB, wrap func(net.Listener) net.Listener) *Server {
 // configure before the server is made: cfg holds Start's (a private
 // database, NoLimits, a listener on 127.0.0.1:0, a media directory of the
 // test's own). A nil media key is filled with a random one afterwards.
+// configure may point cfg.DatabaseURL at another database (a stopped
+// server's, to restart it): DB and DBURL are then that one's.
 // configure may wrap cfg.Listener but should not replace it: the one it
 // replaces would stay open.
 func StartConfigured(t testing.TB, configure func(cfg *server.Config)) *Server {
@@ -124,6 +127,12 @@ func StartConfigured(t testing.TB, configure func(cfg *server.Config)) *Server {
 		configure(&cfg)
 	}
 	ln = cfg.Listener
+	if cfg.DatabaseURL != dbURL {
+		dbURL = cfg.DatabaseURL
+		pool, err = pgxpool.New(ctx, dbURL)
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+	}
 	if cfg.Media.Key == nil {
 		cfg.Media.Key = make([]byte, media.MinKeyLen)
 		_, err = rand.Read(cfg.Media.Key)
@@ -138,20 +147,32 @@ func StartConfigured(t testing.TB, configure func(cfg *server.Config)) *Server {
 	runCtx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Run(runCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-errc:
-			require.NoError(t, err, "server.Run")
-		case <-time.After(stopTimeout):
-			t.Errorf("server.Run did not return within %s of cancellation", stopTimeout)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-errc:
+				require.NoError(t, err, "server.Run")
+			case <-time.After(stopTimeout):
+				t.Errorf("server.Run did not return within %s of cancellation", stopTimeout)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	require.NoError(t, srv.Media.SeedDemo(ctx), "seed the demo image")
 	s := &Server{URL: "http://" + ln.Addr().String(), DBURL: dbURL, DB: pool, MediaDir: mediaDir, Server: srv, secret: secret,
-		guestKey: guestKey}
+		guestKey: guestKey, stop: stop}
 	s.waitHealthy(t)
 	return s
+}
+
+// Stop stops the server and waits until it has (its database stays, for
+// a restart: StartConfigured with cfg.DatabaseURL = s.DBURL). Cleanup
+// stops it too.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	s.stop()
 }
 
 // waitHealthy waits until /healthz reports the replication stream

@@ -67,6 +67,13 @@
 //     reader of one slot, elected, publishing decoded commits with their
 //     LSN to the other nodes (NATS), which follow them through a
 //     ChangeSource of their own; the engine needs no change for that.
+//   - Notification mail (Config.Mail; package events): the scans are river
+//     periodic jobs, run by river's leader only, and every mail is a row
+//     and a job in Postgres, so nodes share nothing but the unsubscribe
+//     key (--unsubscribe-key, else UNSUBSCRIBE-KEY beside the media key),
+//     which must be the same on every node for old links to keep working.
+//     `parley dev` keeps mail in DATA/mail (package devmail), a directory
+//     of that node's.
 //   - The mutation log pruner runs hourly on every node: an idempotent
 //     DELETE, harmless to repeat.
 //   - Metrics (/metrics) and health (/healthz) describe the node they are

@@ -19,6 +19,7 @@ import (
 
 	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/events"
+	"github.com/parley-chat/parley/events/smtpmail"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/functions/tsgen"
@@ -103,6 +104,9 @@ type Config struct {
 	Support support.Config
 	// Jobs tunes the job queue.
 	Jobs JobsConfig
+	// Mail configures notification mail (offline mail, digests). Its
+	// zero value sends none (logged once at start).
+	Mail MailConfig
 	// ActivityInterval is the least time between two writes of one user's
 	// activity (user_activity; activity.Config.Interval). Zero means
 	// activity.DefaultInterval.
@@ -119,6 +123,53 @@ type EventsConfig struct {
 	RetryHorizon    time.Duration
 	RetryBase       time.Duration
 	RetryMax        time.Duration
+}
+
+// MailConfig configures notification mail; zero durations are
+// events.NotifyConfig's defaults.
+type MailConfig struct {
+	// Mailer sends the mail. Nil means an SMTP sender on SMTPURL.
+	Mailer events.Mailer
+	// SMTPURL is smtp://[user:pass@]host[:port] (STARTTLS when offered)
+	// or smtps://… (implicit TLS). Empty with a nil Mailer turns mail off.
+	SMTPURL string
+	// From is the sender. Empty means "Parley <parley@localhost>".
+	From string
+	// BaseURL is the web app's URL that thread and unsubscribe links
+	// start with. Empty means "http://" + the listener's address.
+	BaseURL string
+	// UnsubscribeKey signs unsubscribe links, at least 32 bytes.
+	// Required when mail is on.
+	UnsubscribeKey []byte
+	OfflineAfter   time.Duration
+	ScanInterval   time.Duration
+	DigestInterval time.Duration
+	RetryBase      time.Duration
+	RetryMax       time.Duration
+}
+
+// notifyConfig is the events domain's mail configuration from cfg.
+func notifyConfig(cfg Config, log *slog.Logger) (events.NotifyConfig, error) {
+	mc := cfg.Mail
+	n := events.NotifyConfig{Mailer: mc.Mailer, From: mc.From, BaseURL: mc.BaseURL, UnsubscribeKey: mc.UnsubscribeKey,
+		OfflineAfter: mc.OfflineAfter, ScanInterval: mc.ScanInterval, DigestInterval: mc.DigestInterval,
+		RetryBase: mc.RetryBase, RetryMax: mc.RetryMax}
+	if n.Mailer == nil && mc.SMTPURL != "" {
+		m, err := smtpmail.New(smtpmail.Config{URL: mc.SMTPURL})
+		if err != nil {
+			return n, err
+		}
+		n.Mailer = m
+		log.Info("notification mail on", slog.String("smtp", m.String()))
+	}
+	if n.Mailer == nil {
+		log.Info("notification mail off: no SMTP server configured (--smtp-url)")
+		return n, nil
+	}
+	if n.BaseURL == "" {
+		n.BaseURL = baseURL(cfg.Listener.Addr())
+	}
+	return n, nil
 }
 
 // JobsConfig is the part of jobs.Config a server's user sets; zero values
@@ -200,13 +251,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		pool.Close()
 		return nil, err
 	}
-	ev, err := events.New(events.Config{Pool: pool, ConversationAccess: chat.ConversationAccess, AllowPrivate: cfg.Events.AllowPrivate,
-		DeliveryTimeout: cfg.Events.DeliveryTimeout, RetryHorizon: cfg.Events.RetryHorizon, RetryBase: cfg.Events.RetryBase,
-		RetryMax: cfg.Events.RetryMax, Registerer: reg, Logger: log})
+	notify, err := notifyConfig(cfg, log)
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
+	ev, err := events.New(events.Config{Pool: pool, ConversationAccess: chat.ConversationAccess, AllowPrivate: cfg.Events.AllowPrivate,
+		DeliveryTimeout: cfg.Events.DeliveryTimeout, RetryHorizon: cfg.Events.RetryHorizon, RetryBase: cfg.Events.RetryBase,
+		RetryMax: cfg.Events.RetryMax, Notify: notify, Registerer: reg, Logger: log})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	ev.RegisterHTTP(mux)
 	sup := support.New(cfg.Support)
 	registry := Functions(cfg.Chat, ev, sup)
 	workers := river.NewWorkers()

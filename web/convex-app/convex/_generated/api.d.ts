@@ -406,6 +406,14 @@ export type MessagePage = {
   total?: number;
 };
 
+/** Go type events.NotificationSettings. */
+export type NotificationSettings = {
+  mode: "off" | "immediate" | "digest";
+  email: string | null;
+  emailSource: "settings" | "token" | "account" | null;
+  emailEnabled: boolean;
+};
+
 /** Go type support.OnlineAgent. */
 export type OnlineAgent = {
   userId: string;
@@ -529,6 +537,12 @@ export type UpdateAgentProfileArgs = {
   skills?: string[] | null;
   capacity?: number | null;
   status?: "online" | "away" | "offline" | null;
+};
+
+/** Go type events.UpdateNotificationSettingsArgs. */
+export type UpdateNotificationSettingsArgs = {
+  mode?: "off" | "immediate" | "digest" | null;
+  email?: string | null;
 };
 
 /** Go type chat.UpdateTypingStatusArgs. */
@@ -667,12 +681,16 @@ export declare const api: {
       disableWebhook: FunctionReference<"mutation", "public", WebhookIDArgs, null>;
       /** query shared/events:getConversationEvents */
       getConversationEvents: FunctionReference<"query", "public", GetConversationEventsArgs, ConversationEvents>;
+      /** query shared/events:getNotificationSettings */
+      getNotificationSettings: FunctionReference<"query", "public", EmptyArgs, NotificationSettings>;
       /** query shared/events:getWebhookDeliveries */
       getWebhookDeliveries: FunctionReference<"query", "public", GetWebhookDeliveriesArgs, DeliveryDoc[]>;
       /** query shared/events:listWebhooks */
       listWebhooks: FunctionReference<"query", "public", EmptyArgs, WebhookDoc[]>;
       /** mutation shared/events:replayDelivery */
       replayDelivery: FunctionReference<"mutation", "public", ReplayDeliveryArgs, null>;
+      /** mutation shared/events:updateNotificationSettings */
+      updateNotificationSettings: FunctionReference<"mutation", "public", UpdateNotificationSettingsArgs, NotificationSettings>;
     };
     support: {
       /** query shared/support:getMyAgentProfile */
