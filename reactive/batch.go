@@ -55,7 +55,7 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 			times = append(times, c.CommitTime)
 		}
 	}
-	for _, k := range touched {
+	for k := range touched {
 		// An insert: every dependency on the key matches, watched or not.
 		c := Change{Table: k.Table, Op: OpInsert, New: []Column{{Name: k.Column, Value: k.Value}}}
 		e.index.match(&c, dirty)

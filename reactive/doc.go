@@ -81,6 +81,6 @@
 // Over-invalidation is allowed (it costs a re-run); a missed invalidation
 // is a bug. The applied position never passes a commit whose effects have
 // not been published. No queue is unbounded: the change queue blocks the
-// source past MaxQueuedChanges, and a session's pending updates are one
-// per query.
+// source past MaxQueuedChanges, Invalidate's keys are a set, and a
+// session's pending updates are one per query.
 package reactive

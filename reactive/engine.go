@@ -81,7 +81,7 @@ type Engine struct {
 
 	qmu      sync.Mutex // guards the change queue
 	queue    []Commit
-	touched  []schema.Dep // Invalidate's keys, matched with the queue
+	touched  map[schema.Dep]struct{} // Invalidate's keys (a set: bounded by the distinct keys), matched with the queue
 	queued   int
 	reset    bool
 	progress LSN
@@ -190,7 +190,12 @@ func (e *Engine) Invalidate(keys ...schema.Dep) {
 		return
 	}
 	e.qmu.Lock()
-	e.touched = append(e.touched, keys...)
+	if e.touched == nil {
+		e.touched = make(map[schema.Dep]struct{}, len(keys))
+	}
+	for _, k := range keys {
+		e.touched[k] = struct{}{}
+	}
 	e.qmu.Unlock()
 	signal(e.wake)
 }
