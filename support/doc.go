@@ -37,6 +37,14 @@
 // getOnlineAgents({skill?}) lists the org's agents whose effective status
 // is online or away, by name. Both are live.
 //
+// A client that reconnects is offline from its old connection's close to
+// its new connection's first beat (@parley/client's startPresence beats
+// as soon as it is connected): dropping at once was chosen over a grace
+// period so that leaving shows within a second. Like every call, a beat
+// counts as activity for chat's getParticipants (package
+// internal/activity: at most one user_activity write per user per 30s,
+// batched), which is not presence.
+//
 // heartbeat is limited per user (Config.HeartbeatsPerSecond: 2 a second,
 // bursts of 20; 429 rate_limited with retryAfterMs beyond), since a client
 // flipping idle would re-run the queries that read its presence each
