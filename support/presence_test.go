@@ -89,3 +89,42 @@ func BenchmarkMemoryPresenceSweep(b *testing.B) {
 		p.Sweep(now)
 	}
 }
+
+// TestMemoryPresenceConcurrent: beats, leaves, reads and sweeps from many
+// goroutines (under -race); afterwards every user with a live session is
+// online and every change was told.
+func TestMemoryPresenceConcurrent(t *testing.T) {
+	p := support.NewMemoryPresence(support.MemoryConfig{TTL: time.Minute})
+	var mu sync.Mutex
+	told := map[string]int{}
+	p.OnChange(func(c support.PresenceChange) { mu.Lock(); told[c.UserID]++; mu.Unlock() })
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				conn := uint64(g*1000 + i%50 + 1)
+				user := "u" + strconv.Itoa(i%10)
+				p.Beat(support.Beat{Conn: conn, UserID: user, Agent: i%2 == 0, Idle: i%3 == 0})
+				if i%7 == 0 {
+					p.Leave(conn)
+				}
+				p.Users("", []string{user})
+				p.Agents("")
+				if i%50 == 0 {
+					p.Sweep(time.Now())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range 10 {
+		user := "u" + strconv.Itoa(i)
+		up := p.Users("", []string{user})[0]
+		if up.Sessions > 0 {
+			require.NotEqual(t, support.Offline, up.Status, user)
+		}
+		require.Positive(t, told[user], user)
+	}
+}
