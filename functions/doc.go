@@ -20,7 +20,10 @@
 // records what they read. Mutations run in one SERIALIZABLE transaction,
 // retried on serialization failures; a (sessionId, requestId) pair is
 // recorded in mutation_log in the same transaction, so a resent mutation
-// returns its first result instead of running twice.
+// returns its first result instead of running twice. An InMemory mutation
+// (presence heartbeats) changes only state kept in memory: no
+// transaction, no mutation_log record, ts 0; MutationCtx.Connection names
+// the sync connection a call came over.
 //
 // # Errors
 //

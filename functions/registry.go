@@ -49,6 +49,7 @@ type Function struct {
 	mutation func(*MutationCtx, reflect.Value) (any, error)
 	admit    func(*Identity) error
 	scope    func(*Identity) *Identity
+	inMemory bool // a mutation that touches no database (InMemory)
 	outbox   *outboxRef
 }
 
@@ -153,6 +154,27 @@ func ScopeIdentity(scope func(*Identity) *Identity) Option {
 // serialization retry does not count twice) and after the idempotency check
 // (a resent mutation that already ran returns its result): rate limits.
 func Admit(check func(*Identity) error) Option { return func(f *Function) { f.admit = check } }
+
+// InMemory marks a mutation that changes only state kept in memory
+// (presence heartbeats), so that calling it writes no row: it runs without
+// a transaction (its MutationCtx has neither DB nor Tx) and leaves no
+// mutation_log record, so a resent call runs again and the handler must be
+// idempotent; it emits no events; its result's ts (LSN) is 0, there being
+// no commit to wait for. Queries that read such state are made live by
+// the engine's Invalidate, not by the WAL.
+func InMemory() Option { return func(f *Function) { f.inMemory = true } }
+
+// InMemory reports whether the mutation touches no database (InMemory).
+func (f *Function) InMemory() bool { return f.inMemory }
+
+// connectionKey is the context key of WithConnection.
+type connectionKey struct{}
+
+// WithConnection returns ctx carrying the id of the sync connection a call
+// came over (reactive.Session), which MutationCtx.Connection reports.
+func WithConnection(ctx context.Context, conn uint64) context.Context {
+	return context.WithValue(ctx, connectionKey{}, conn)
+}
 
 // Query registers a query.
 func Query[A, R any](r *Registry, name string, h func(*QueryCtx, A) (R, error), opts ...Option) {
@@ -271,6 +293,7 @@ type MutationCtx struct {
 	identity *Identity
 	now      time.Time
 	events   []Event
+	conn     uint64
 }
 
 // Identity returns the verified caller, or nil.
@@ -278,6 +301,13 @@ func (c *MutationCtx) Identity() *Identity { return c.identity }
 
 // Now is the time the mutation runs at.
 func (c *MutationCtx) Now() time.Time { return c.now }
+
+// Connection is the id of the sync connection (WebSocket session) the call
+// came over, unique among the node's connections, or 0 for a call that
+// came over none (HTTP): state kept per connection is keyed by it, and the
+// engine reports when it stops speaking for the caller
+// (reactive.Config.IdentityLeft).
+func (c *MutationCtx) Connection() uint64 { return c.conn }
 
 // RequestKey makes a mutation idempotent: a mutation resent with the same
 // session and request id returns the first run's result. A zero SessionID
@@ -328,6 +358,9 @@ type Admission struct{ admitted bool }
 func (f *Function) RunMutationAdmitted(ctx context.Context, pool *pgxpool.Pool, id *Identity, args reflect.Value, key RequestKey, adm *Admission) (MutationResult, error) {
 	if f.Kind != KindMutation {
 		return MutationResult{}, Invalid("%s is a query, not a mutation", f.Name)
+	}
+	if f.inMemory {
+		return f.runInMemory(ctx, id, args, adm)
 	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
@@ -384,6 +417,28 @@ func (f *Function) RunMutationAdmitted(ctx context.Context, pool *pgxpool.Pool, 
 	}
 }
 
+// runInMemory runs an InMemory mutation: admitted once, no transaction,
+// no log, ts 0.
+func (f *Function) runInMemory(ctx context.Context, id *Identity, args reflect.Value, adm *Admission) (MutationResult, error) {
+	if f.admit != nil && !adm.admitted {
+		adm.admitted = true
+		if err := f.admit(id); err != nil {
+			return MutationResult{}, err
+		}
+	}
+	conn, _ := ctx.Value(connectionKey{}).(uint64)
+	c := &MutationCtx{Ctx: ctx, identity: id, now: time.Now(), conn: conn}
+	v, err := f.mutation(c, args)
+	if err != nil {
+		return MutationResult{}, err
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return MutationResult{}, fmt.Errorf("encode mutation result: %w", err)
+	}
+	return MutationResult{Value: out, Attempts: 1}, nil
+}
+
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
@@ -417,7 +472,8 @@ func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity
 			tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
 		}
 	}()
-	c := &MutationCtx{Ctx: ctx, DB: schema.NewDB(tx, nil), Tx: tx, identity: id, now: time.Now()}
+	connID, _ := ctx.Value(connectionKey{}).(uint64)
+	c := &MutationCtx{Ctx: ctx, DB: schema.NewDB(tx, nil), Tx: tx, identity: id, now: time.Now(), conn: connID}
 	v, err := f.mutation(c, args)
 	if err != nil {
 		return MutationResult{}, err

@@ -21,8 +21,8 @@ import (
 // the applied position. It returns when the next timed refresh is due.
 func (e *Engine) step(ctx context.Context) (next time.Time) {
 	e.qmu.Lock()
-	commits, reset, progress := e.queue, e.reset, e.progress
-	e.queue, e.queued, e.reset = nil, 0, false
+	commits, reset, progress, touched := e.queue, e.reset, e.progress, e.touched
+	e.queue, e.queued, e.reset, e.touched = nil, 0, false, nil
 	e.qmu.Unlock()
 	signal(e.space)
 	reset = reset || e.pendingReset
@@ -54,6 +54,11 @@ func (e *Engine) step(ctx context.Context) (next time.Time) {
 		if !c.CommitTime.IsZero() {
 			times = append(times, c.CommitTime)
 		}
+	}
+	for k := range touched {
+		// An insert: every dependency on the key matches, watched or not.
+		c := Change{Table: k.Table, Op: OpInsert, New: []Column{{Name: k.Column, Value: k.Value}}}
+		e.index.match(&c, dirty)
 	}
 	for _, in := range e.fresh {
 		dirty[in] = struct{}{}

@@ -16,6 +16,12 @@
 // unchanged are not sent. Only then does the applied position advance to
 // the batch's WAL end; the source reports that position to Postgres.
 //
+// State kept outside the database (presence, in memory) has no WAL: its
+// owner calls Invalidate with the keys its queries recorded (a table name
+// no Postgres table has, "@presence"), and those keys are matched with the
+// next batch as if a row with that column value had changed. Such a re-run
+// moves no ts.
+//
 // Changes that arrive while a batch runs are matched after it, against the
 // dependencies the batch recorded, so a change committed after the batch's
 // snapshot can never be missed. After Reset (replication restarted on a
@@ -75,6 +81,6 @@
 // Over-invalidation is allowed (it costs a re-run); a missed invalidation
 // is a bug. The applied position never passes a commit whose effects have
 // not been published. No queue is unbounded: the change queue blocks the
-// source past MaxQueuedChanges, and a session's pending updates are one
-// per query.
+// source past MaxQueuedChanges, Invalidate's keys are a set, and a
+// session's pending updates are one per query.
 package reactive

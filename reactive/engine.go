@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/schema"
 )
 
 // Config configures an Engine.
@@ -38,6 +39,13 @@ type Config struct {
 	// Activity learns who is active: the identities sessions take and
 	// leave, and every authenticated call. Nil means nobody is told.
 	Activity Activity
+	// IdentityLeft is called with a session's connection id (what its
+	// mutations see as functions.MutationCtx.Connection) when the
+	// connection stops speaking for an identity: the session closes, or
+	// takes another identity (a logout, another user; not a refreshed
+	// token of the same one). State kept per connection (presence) goes
+	// with it. It must not block. Nil means nobody is told.
+	IdentityLeft func(conn uint64)
 }
 
 // Activity is told who is active (package activity's Tracker keeps
@@ -73,6 +81,7 @@ type Engine struct {
 
 	qmu      sync.Mutex // guards the change queue
 	queue    []Commit
+	touched  map[schema.Dep]struct{} // Invalidate's keys (a set: bounded by the distinct keys), matched with the queue
 	queued   int
 	reset    bool
 	progress LSN
@@ -81,6 +90,7 @@ type Engine struct {
 	wmu     sync.Mutex // guards waiting
 	waiting map[*Session]struct{}
 
+	conns          atomic.Uint64 // the last connection id given to a session
 	wake           chan struct{}
 	progressWanted chan struct{}
 	applied        atomic.Uint64
@@ -165,6 +175,29 @@ func (e *Engine) Commit(ctx context.Context, c Commit) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// Invalidate re-runs, in the next batch, every query instance that
+// recorded one of keys, as if a committed row had that column value: the
+// way state kept outside the database (presence, in memory) makes the
+// queries that read it live. Such state has no WAL position, so a re-run
+// it causes moves no ts, and a mutation that changes only it has ts 0.
+// Keys of a table name no Postgres table has (by convention "@name")
+// cannot collide with a real change. Watch lists do not narrow them.
+// Safe for concurrent use; it never blocks on the batch.
+func (e *Engine) Invalidate(keys ...schema.Dep) {
+	if len(keys) == 0 {
+		return
+	}
+	e.qmu.Lock()
+	if e.touched == nil {
+		e.touched = make(map[schema.Dep]struct{}, len(keys))
+	}
+	for _, k := range keys {
+		e.touched[k] = struct{}{}
+	}
+	e.qmu.Unlock()
+	signal(e.wake)
 }
 
 // Progress implements ChangeSink.

@@ -512,3 +512,68 @@ func TestQueryThatLosesTheDatabaseKeepsItsResult(t *testing.T) {
 	require.Equal(t, "1", values[0])
 	require.NotContains(t, values, "2", "the run that lost the database published nothing")
 }
+
+// TestInvalidateRerunsQueriesOfMemoryState: a query that reads state kept
+// in memory records a key; Invalidate with that key re-runs it, and an
+// InMemory mutation that changes the state writes no row (no mutation log
+// record, ts 0) and learns its connection, whose end is reported.
+func TestInvalidateRerunsQueriesOfMemoryState(t *testing.T) {
+	var value atomic.Int64
+	closed := make(chan uint64, 4)
+	var conn atomic.Uint64
+	key := schema.Dep{Table: "@test", Column: "k", Value: "v"}
+	var e *engineEnv
+	e = startEngineWith(t, func(r *functions.Registry) {
+		functions.Query(r, "test:memory", func(c *functions.QueryCtx, _ struct{}) (int64, error) {
+			c.DB.Record(key)
+			return value.Load(), nil
+		}, functions.Public())
+		functions.Mutation(r, "test:set", func(c *functions.MutationCtx, a struct {
+			N int64 `json:"n"`
+		}) (functions.Null, error) {
+			require.Nil(t, c.DB, "an in-memory mutation has no transaction")
+			conn.Store(c.Connection())
+			value.Store(a.N)
+			e.eng.Invalidate(key)
+			return functions.Null{}, nil
+		}, functions.InMemory())
+	}, func(cfg *reactive.Config, _ string) {
+		cfg.IdentityLeft = func(c uint64) { closed <- c }
+	})
+	s := e.eng.NewSession(reactive.SessionConfig{})
+	s.Connect("test-memory", false)
+	require.NoError(t, s.Authenticate(context.Background(), 0, john))
+	s.Take()
+	require.NoError(t, s.ModifyQuerySet(context.Background(), 0, 1, []reactive.QueryAdd{{QueryID: 1, UDFPath: "test:memory", Args: json.RawMessage(`{}`)}}, nil))
+	out := s.Take()
+	require.Len(t, out.Transition.Modifications, 1)
+	require.JSONEq(t, "0", string(out.Transition.Modifications[0].Value))
+
+	s.Mutation(context.Background(), 1, "test:set", json.RawMessage(`{"n": 7}`))
+	var seen bool
+	pgtest.Eventually(t, 5*time.Second, func() error {
+		out := s.Take()
+		for _, m := range out.Messages {
+			if r, ok := m.(*reactive.MutationResponse); ok {
+				require.True(t, r.Success, "%v", r.Err)
+				require.Equal(t, reactive.LSN(0), r.TS, "nothing committed")
+			}
+		}
+		if out.Transition != nil {
+			for _, m := range out.Transition.Modifications {
+				require.JSONEq(t, "7", string(m.Value))
+				seen = true
+			}
+		}
+		if !seen {
+			return errors.New("no re-run yet")
+		}
+		return nil
+	})
+	var logged int
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT count(*) FROM mutation_log WHERE udf_path = 'test:set'`).Scan(&logged))
+	require.Zero(t, logged, "an in-memory mutation leaves no log record")
+	require.NotZero(t, conn.Load())
+	s.Close()
+	require.Equal(t, conn.Load(), <-closed, "the session's end is reported with its connection")
+}

@@ -41,8 +41,9 @@ type SessionConfig struct {
 // its one reader goroutine, and Take from its one writer goroutine whenever
 // Wake fires. Safe for concurrent use in that way.
 type Session struct {
-	e   *Engine
-	cfg SessionConfig // its Logger is set
+	e    *Engine
+	cfg  SessionConfig // its Logger is set
+	conn uint64        // the connection id, unique in the engine (functions.MutationCtx.Connection)
 	// wake is signalled when Take has something to return.
 	wake chan struct{}
 
@@ -76,7 +77,7 @@ func (e *Engine) NewSession(cfg SessionConfig) *Session {
 	if cfg.Logger == nil {
 		cfg.Logger = e.log
 	}
-	s := &Session{e: e, cfg: cfg}
+	s := &Session{e: e, cfg: cfg, conn: e.conns.Add(1)}
 	if cfg.OnWake == nil {
 		s.wake = make(chan struct{}, 1)
 	}
@@ -324,6 +325,9 @@ func (s *Session) Authenticate(ctx context.Context, base uint32, id *functions.I
 		a.Close(prev.id) // a refreshed token (the same key) is the same user staying
 		a.Open(id)
 	}
+	if f := s.e.cfg.IdentityLeft; f != nil && prev.key != who.key && prev.id != nil {
+		f(s.conn)
+	}
 	s.signal()
 	return nil
 }
@@ -384,7 +388,7 @@ func (s *Session) Mutation(ctx context.Context, requestID uint32, udfPath string
 	if sid != "" {
 		key = functions.RequestKey{SessionID: sid, RequestID: int64(requestID), Resumed: resumed}
 	}
-	res, err := s.e.Mutate(ctx, udfPath, args, id, key)
+	res, err := s.e.Mutate(functions.WithConnection(ctx, s.conn), udfPath, args, id, key)
 	resp := &MutationResponse{RequestID: requestID}
 	if err != nil {
 		we, internal := functions.AsError(err)
@@ -527,6 +531,9 @@ func (s *Session) Close() {
 	s.mu.Unlock()
 	if a := s.e.cfg.Activity; a != nil {
 		a.Close(who)
+	}
+	if f := s.e.cfg.IdentityLeft; f != nil {
+		f(s.conn)
 	}
 	for _, e := range qs {
 		s.drop(e.qid, e.q, nil)

@@ -10,6 +10,18 @@ export type Actor = {
   id: string | null;
 };
 
+/** Go type support.AgentProfile. */
+export type AgentProfile = {
+  userId: string;
+  name: string;
+  skills: string[];
+  capacity: number;
+  status: "online" | "away" | "offline";
+  presence: "online" | "away" | "offline";
+  effectiveStatus: "online" | "away" | "offline";
+  sessions: number;
+};
+
 /** Go type chat.CanChat. */
 export type CanChat = {
   canChat: boolean;
@@ -242,9 +254,19 @@ export type GetMessagesPaginatedArgs = {
   paginationOpts: PaginationOptions;
 };
 
+/** Go type support.GetOnlineAgentsArgs. */
+export type GetOnlineAgentsArgs = {
+  skill?: string | null;
+};
+
 /** Go type chat.GetOrCreateDirectChannelArgs. */
 export type GetOrCreateDirectChannelArgs = {
   userId: string;
+};
+
+/** Go type support.GetPresenceArgs. */
+export type GetPresenceArgs = {
+  userIds: string[];
 };
 
 /** Go type events.GetWebhookDeliveriesArgs. */
@@ -252,6 +274,19 @@ export type GetWebhookDeliveriesArgs = {
   webhookId: string;
   status?: "pending" | "succeeded" | "dead" | null;
   limit?: number | null;
+};
+
+/** Go type support.HeartbeatArgs. */
+export type HeartbeatArgs = {
+  idle?: boolean | null;
+  idleSeconds?: number | null;
+};
+
+/** Go type support.HeartbeatResult. */
+export type HeartbeatResult = {
+  status: "online" | "away";
+  ttlMs: number;
+  intervalMs: number;
 };
 
 /** Go type chat.ImageAttachment. */
@@ -378,6 +413,16 @@ export type NotificationSettings = {
   emailEnabled: boolean;
 };
 
+/** Go type support.OnlineAgent. */
+export type OnlineAgent = {
+  userId: string;
+  name: string;
+  skills: string[];
+  capacity: number;
+  status: "online" | "away";
+  sessions: number;
+};
+
 /** Go type chat.OrderSummary. */
 export type OrderSummary = {
   _id: string;
@@ -421,6 +466,13 @@ export type ParticipantInfo = {
   lastDeliveredAt?: number;
   lastSeenAt?: number;
   isOnline: boolean;
+};
+
+/** Go type support.PresenceDoc. */
+export type PresenceDoc = {
+  userId: string;
+  status: "online" | "away" | "offline";
+  sessions: number;
 };
 
 /** Go type chat.ReceiptDoc. */
@@ -477,6 +529,13 @@ export type TypingIndicator = {
   userType: "customer" | "store" | "admin";
   userName: string;
   lastTypingAt: number;
+};
+
+/** Go type support.UpdateAgentProfileArgs. */
+export type UpdateAgentProfileArgs = {
+  skills?: string[] | null;
+  capacity?: number | null;
+  status?: "online" | "away" | "offline" | null;
 };
 
 /** Go type events.UpdateNotificationSettingsArgs. */
@@ -632,6 +691,18 @@ export const api = {
       /** mutation shared/events:updateNotificationSettings */
       updateNotificationSettings: makeFunctionReference<"mutation", UpdateNotificationSettingsArgs, NotificationSettings>("shared/events:updateNotificationSettings"),
     },
+    support: {
+      /** query shared/support:getMyAgentProfile */
+      getMyAgentProfile: makeFunctionReference<"query", Record<string, never>, AgentProfile>("shared/support:getMyAgentProfile"),
+      /** query shared/support:getOnlineAgents */
+      getOnlineAgents: makeFunctionReference<"query", GetOnlineAgentsArgs, OnlineAgent[]>("shared/support:getOnlineAgents"),
+      /** query shared/support:getPresence */
+      getPresence: makeFunctionReference<"query", GetPresenceArgs, PresenceDoc[]>("shared/support:getPresence"),
+      /** mutation shared/support:heartbeat */
+      heartbeat: makeFunctionReference<"mutation", HeartbeatArgs, HeartbeatResult>("shared/support:heartbeat"),
+      /** mutation shared/support:updateAgentProfile */
+      updateAgentProfile: makeFunctionReference<"mutation", UpdateAgentProfileArgs, AgentProfile>("shared/support:updateAgentProfile"),
+    },
   },
 } as const;
 
@@ -680,4 +751,9 @@ export const functionNames = {
   "shared/events:listWebhooks": "query",
   "shared/events:replayDelivery": "mutation",
   "shared/events:updateNotificationSettings": "mutation",
+  "shared/support:getMyAgentProfile": "query",
+  "shared/support:getOnlineAgents": "query",
+  "shared/support:getPresence": "query",
+  "shared/support:heartbeat": "mutation",
+  "shared/support:updateAgentProfile": "mutation",
 } as const;

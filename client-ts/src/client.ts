@@ -13,6 +13,7 @@ import { api } from "./api.js";
 import type { ChatSettings, SendMessageArgs } from "./api.js";
 import { DeliveryAcker, type ReceivedMessages } from "./delivery.js";
 import { ParleyUploadError, parleyErrorData } from "./errors.js";
+import { PresenceHeartbeat, type PresenceHeartbeatOptions } from "./presence.js";
 import { statusSocket } from "./status.js";
 import { newTransportState, transportConstructor, type ActiveTransport, type Transport } from "./transports.js";
 import { checkImage, postImage } from "./upload.js";
@@ -638,6 +639,34 @@ export class ParleyClient {
   acknowledgeDelivery(conversationId: string, messages: ReceivedMessages | undefined): Promise<void> | undefined {
     if (this.closed) return undefined;
     return this.acker.observe(conversationId, this.currentIdentity?.subject, messages);
+  }
+
+  /**
+   * Starts keeping this connection's presence alive
+   * (`shared/support:heartbeat`, see {@link PresenceHeartbeat}): a beat now
+   * (or as soon as the connection is up), every interval the server asks
+   * for, and again after every reconnect or change of identity (the server
+   * drops a connection's entry when it closes or logs out). Beats are
+   * skipped while disconnected rather than queued. Tell it when the user is
+   * idle with setIdle; dispose it (or close the client) to stop.
+   */
+  startPresence(options: PresenceHeartbeatOptions = {}): PresenceHeartbeat {
+    const hb = new PresenceHeartbeat((args) => {
+      if (this.closed || this.connectionState() !== "connected" || !this.currentIdentity) return undefined;
+      return this.convex.mutation(api.shared.support.heartbeat, args);
+    }, options);
+    const offConnection = this.onConnectionStateChange((status) => {
+      if (status === "connected") hb.beat();
+    });
+    const offIdentity = this.onIdentityChange(() => hb.beat());
+    const dispose = hb.dispose.bind(hb);
+    hb.dispose = () => {
+      offConnection();
+      offIdentity();
+      dispose();
+    };
+    hb.start();
+    return hb;
   }
 
   /** Whether close() was called. */

@@ -12,6 +12,7 @@ import (
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/internal/activity"
 	"github.com/parley-chat/parley/internal/server"
+	"github.com/parley-chat/parley/support"
 )
 
 // serverFlags are the flags `parley dev` and `parley serve` share: the
@@ -28,6 +29,7 @@ type serverFlags struct {
 	activity  *time.Duration
 	events    *server.EventsConfig
 	jobs      *server.JobsConfig
+	support   *support.Config
 	mail      *mailOptions
 }
 
@@ -62,6 +64,13 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 	fl.DurationVar(&f.jobs.Timeout, "jobs-timeout", time.Minute, "bound of one run of a background job (offline-mail and digest scans); a webhook delivery's is --webhook-timeout + 10s")
 	fl.DurationVar(&f.jobs.RescueAfter, "jobs-rescue-after", 0,
 		"how long a job may stay running before it is taken for one whose node died and run again; more than every job's timeout (default: the longest + 30s)")
+	f.support = &support.Config{}
+	fl.DurationVar(&f.support.PresenceTTL, "presence-ttl", support.DefaultPresenceTTL,
+		"how long a session's presence entry lives without a heartbeat (shared/support:heartbeat); a user is online while one of their sessions is")
+	fl.DurationVar(&f.support.AwayAfter, "presence-away-after", support.DefaultAwayAfter,
+		"idle time (a heartbeat's idleSeconds) from which a session counts as away")
+	fl.Float64Var(&f.support.HeartbeatsPerSecond, "heartbeat-rate", 2, "presence heartbeats per second a user may send, all sessions together (negative: no limit)")
+	fl.IntVar(&f.support.HeartbeatBurst, "heartbeat-burst", 20, "presence heartbeats a user may send at once")
 	f.slot = fl.String("replication-slot", "",
 		"the permanent logical replication slot this server reads, which a reconnect resumes; every server needs its own "+
 			"(default parley_<database>); \""+server.TemporarySlots+"\": a temporary slot per connection, and every live query re-run after a reconnect")
@@ -94,7 +103,7 @@ func runServer(ctx context.Context, log *slog.Logger, cfg server.Config, verifie
 	dataDir string, ready func(*server.Server) error) error {
 	cfg.Verifier, cfg.Chat, cfg.Logger, cfg.DBGrace, cfg.ReplicationSlot = verifier, *f.chat, log, *f.dbGrace, *f.slot
 	cfg.ActivityInterval = *f.activity
-	cfg.Events, cfg.Jobs = *f.events, *f.jobs
+	cfg.Events, cfg.Jobs, cfg.Support = *f.events, *f.jobs, *f.support
 	if err := f.media.apply(&cfg, dataDir); err != nil {
 		return err
 	}

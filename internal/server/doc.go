@@ -44,6 +44,14 @@
 //     its own instances when an indicator expires. Nothing to share, but
 //     the nodes' clocks must agree (NTP), since the expiry compares the
 //     row's time with the node's.
+//   - Presence (package support: one entry per connection, kept alive by
+//     heartbeats, in a support.MemoryPresence). A user connected to two
+//     nodes is known to each only through its own connections, and a
+//     node's queries hear only of its own changes. A second node needs a
+//     support.Presence on a shared transport (NATS) that merges every
+//     node's entries (connection ids qualified by node) and tells each
+//     node's service of every change, so its Invalidate re-runs the
+//     queries there.
 //   - The media store and its URLs (media.DirStore under --media-dir, URLs
 //     signed with --media-key and starting with --public-url). Every node
 //     must reach the same objects (a shared volume, or a media.Store on

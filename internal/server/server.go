@@ -32,6 +32,7 @@ import (
 	"github.com/parley-chat/parley/reactive/pgrepl"
 	"github.com/parley-chat/parley/reactive/transport"
 	"github.com/parley-chat/parley/schema"
+	"github.com/parley-chat/parley/support"
 )
 
 // Config configures a server.
@@ -98,6 +99,9 @@ type Config struct {
 	DBGrace time.Duration
 	// Events configures the events domain: webhooks' reach and retries.
 	Events EventsConfig
+	// Support configures the support domain (presence TTL, idle time).
+	// Zero values are support.Config's defaults.
+	Support support.Config
 	// Jobs tunes the job queue.
 	Jobs JobsConfig
 	// Mail configures notification mail (offline mail, digests). Its
@@ -191,6 +195,8 @@ type Server struct {
 	Activity *activity.Tracker
 	// Events is the events domain (the outbox, webhooks).
 	Events *events.Service
+	// Support is the support domain (agents, presence).
+	Support *support.Service
 	// Jobs is the durable job queue (webhook deliveries, digests).
 	Jobs *jobs.Queue
 	reg  *prometheus.Registry
@@ -259,7 +265,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ev.RegisterHTTP(mux)
-	registry := Functions(cfg.Chat, ev)
+	sup := support.New(cfg.Support)
+	registry := Functions(cfg.Chat, ev, sup)
 	workers := river.NewWorkers()
 	ev.AddWorkers(workers)
 	queue, err := jobs.New(jobs.Config{Pool: pool, Workers: workers, Periodic: ev.Periodic(), MaxWorkers: cfg.Jobs.MaxWorkers,
@@ -271,11 +278,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	ev.SetQueue(queue)
 	act := activity.New(activity.Config{Pool: pool, Interval: cfg.ActivityInterval, Logger: log})
 	eng, err := reactive.New(reactive.Config{Pool: pool, Registry: registry, Metrics: reactive.NewMetrics(reg), Logger: log,
-		DBGrace: cfg.DBGrace, Activity: act})
+		DBGrace: cfg.DBGrace, Activity: act, IdentityLeft: sup.IdentityLeft})
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
+	sup.SetInvalidator(eng.Invalidate)
 	src := cfg.Source
 	if src == nil {
 		slot := cfg.ReplicationSlot
@@ -290,7 +298,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, Media: svc, Activity: act, Events: ev, Jobs: queue, reg: reg}
+	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, Media: svc, Activity: act, Events: ev, Support: sup,
+		Jobs: queue, reg: reg}
 	s.HTTP, err = transport.New(transport.Config{Engine: eng, Verifier: cfg.Verifier, Health: s.health,
 		Gatherer: reg, Registerer: reg, Mux: mux, Logger: log, WriteTimeout: cfg.WriteTimeout,
 		PingInterval: cfg.PingInterval, PollTimeout: cfg.PollTimeout, PollIdleTimeout: cfg.PollIdleTimeout, TicketTTL: cfg.TicketTTL})
@@ -448,6 +457,7 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return s.pruneMutationLog(gctx) })
 	g.Go(func() error { return s.Activity.Run(gctx) })
+	g.Go(func() error { return s.Support.Run(gctx) })
 	g.Go(func() error { return s.Jobs.Run(gctx) })
 	if s.Media != nil {
 		g.Go(func() error { return s.Media.Run(gctx) })
@@ -578,12 +588,17 @@ func (s *Server) health(ctx context.Context) (any, bool) {
 }
 
 // Functions is the registry of every function the server serves, one
-// registration per domain: the chat API configured by chatCfg and the
-// events domain ev (nil: one that only describes its functions). `parley
-// codegen` generates client types from it.
-func Functions(chatCfg chat.Config, ev *events.Service) *functions.Registry {
+// registration per domain: the chat API configured by chatCfg, the
+// events domain ev and the support domain sup (nil: ones that only
+// describe their functions). `parley codegen` generates client types
+// from it.
+func Functions(chatCfg chat.Config, ev *events.Service, sup *support.Service) *functions.Registry {
 	r := functions.NewRegistry()
 	chat.Register(r, chatCfg)
+	if sup == nil {
+		sup = support.New(support.Config{})
+	}
+	sup.Register(r)
 	if ev == nil {
 		var err error
 		if ev, err = events.New(events.Config{ConversationAccess: chat.ConversationAccess}); err != nil {

@@ -11,6 +11,18 @@ export type Actor = {
   id: string | null;
 };
 
+/** Go type support.AgentProfile. */
+export type AgentProfile = {
+  userId: string;
+  name: string;
+  skills: string[];
+  capacity: number;
+  status: "online" | "away" | "offline";
+  presence: "online" | "away" | "offline";
+  effectiveStatus: "online" | "away" | "offline";
+  sessions: number;
+};
+
 /** Go type chat.CanChat. */
 export type CanChat = {
   canChat: boolean;
@@ -243,9 +255,19 @@ export type GetMessagesPaginatedArgs = {
   paginationOpts: PaginationOptions;
 };
 
+/** Go type support.GetOnlineAgentsArgs. */
+export type GetOnlineAgentsArgs = {
+  skill?: string | null;
+};
+
 /** Go type chat.GetOrCreateDirectChannelArgs. */
 export type GetOrCreateDirectChannelArgs = {
   userId: string;
+};
+
+/** Go type support.GetPresenceArgs. */
+export type GetPresenceArgs = {
+  userIds: string[];
 };
 
 /** Go type events.GetWebhookDeliveriesArgs. */
@@ -253,6 +275,19 @@ export type GetWebhookDeliveriesArgs = {
   webhookId: string;
   status?: "pending" | "succeeded" | "dead" | null;
   limit?: number | null;
+};
+
+/** Go type support.HeartbeatArgs. */
+export type HeartbeatArgs = {
+  idle?: boolean | null;
+  idleSeconds?: number | null;
+};
+
+/** Go type support.HeartbeatResult. */
+export type HeartbeatResult = {
+  status: "online" | "away";
+  ttlMs: number;
+  intervalMs: number;
 };
 
 /** Go type chat.ImageAttachment. */
@@ -379,6 +414,16 @@ export type NotificationSettings = {
   emailEnabled: boolean;
 };
 
+/** Go type support.OnlineAgent. */
+export type OnlineAgent = {
+  userId: string;
+  name: string;
+  skills: string[];
+  capacity: number;
+  status: "online" | "away";
+  sessions: number;
+};
+
 /** Go type chat.OrderSummary. */
 export type OrderSummary = {
   _id: string;
@@ -422,6 +467,13 @@ export type ParticipantInfo = {
   lastDeliveredAt?: number;
   lastSeenAt?: number;
   isOnline: boolean;
+};
+
+/** Go type support.PresenceDoc. */
+export type PresenceDoc = {
+  userId: string;
+  status: "online" | "away" | "offline";
+  sessions: number;
 };
 
 /** Go type chat.ReceiptDoc. */
@@ -478,6 +530,13 @@ export type TypingIndicator = {
   userType: "customer" | "store" | "admin";
   userName: string;
   lastTypingAt: number;
+};
+
+/** Go type support.UpdateAgentProfileArgs. */
+export type UpdateAgentProfileArgs = {
+  skills?: string[] | null;
+  capacity?: number | null;
+  status?: "online" | "away" | "offline" | null;
 };
 
 /** Go type events.UpdateNotificationSettingsArgs. */
@@ -632,6 +691,18 @@ export declare const api: {
       replayDelivery: FunctionReference<"mutation", "public", ReplayDeliveryArgs, null>;
       /** mutation shared/events:updateNotificationSettings */
       updateNotificationSettings: FunctionReference<"mutation", "public", UpdateNotificationSettingsArgs, NotificationSettings>;
+    };
+    support: {
+      /** query shared/support:getMyAgentProfile */
+      getMyAgentProfile: FunctionReference<"query", "public", Record<string, never>, AgentProfile>;
+      /** query shared/support:getOnlineAgents */
+      getOnlineAgents: FunctionReference<"query", "public", GetOnlineAgentsArgs, OnlineAgent[]>;
+      /** query shared/support:getPresence */
+      getPresence: FunctionReference<"query", "public", GetPresenceArgs, PresenceDoc[]>;
+      /** mutation shared/support:heartbeat */
+      heartbeat: FunctionReference<"mutation", "public", HeartbeatArgs, HeartbeatResult>;
+      /** mutation shared/support:updateAgentProfile */
+      updateAgentProfile: FunctionReference<"mutation", "public", UpdateAgentProfileArgs, AgentProfile>;
     };
   };
 };
