@@ -1,8 +1,8 @@
 // Package support is the live-support desk (shared/support:*), the
 // sibling of package chat whose support conversations it serves: agents'
-// profiles and presence so far (issue 19, items 1 and 2); the queue,
-// agents' actions, timers and transcripts come next. Register adds its
-// functions to a functions.Registry; internal/server calls it once.
+// profiles and presence, the queue and agents' actions (issue 19, items 1
+// to 4); timers and transcripts come next. Register adds its functions to
+// a functions.Registry; internal/server calls it once.
 //
 // # Agents
 //
@@ -61,6 +61,69 @@
 // change shows within a second. A name shown by getOnlineAgents is the
 // token's of the agent's newest session and is not live by itself.
 //
+// # The queue
+//
+// requestSupport({topic?, skills?, priority?, orderId?}) opens (or finds)
+// the calling customer's (or guest's) support conversation through chat
+// (chat.OpenSupportConversation: createOrGetConversation's checks and
+// answers) and queues it: a support_requests row (durable, in Postgres),
+// with the skills an agent must all have, a priority (low, normal, high,
+// urgent; normal by default; the customer's say, which a shop's client
+// sets) and a notice in the thread ("Waiting for an agent: <topic>"). A
+// conversation has at most one open request (queued or assigned): asking
+// again returns it (created false); a closed conversation is reopened by a
+// new request. The queue is per org, ordered by priority (higher first),
+// then enqueuedAt, then id. getQueue lists it for agents (position, from
+// 1; enqueuedAt; skills; customer; the conversation's preview), the first
+// MaxQueueListed with the count of all. getMyQueueStatus({conversationId})
+// answers whoever sees the conversation (chat's rule) with its latest
+// request's state (none, queued, assigned, closed), its position (every
+// queued request before it, whatever its skills, plus one), and
+// etaSeconds = ceil(position / availableAgents) * avgHandleTimeSeconds,
+// where availableAgents counts the org's agents whose effective status is
+// online (not away), with fewer open chats than their capacity and every
+// skill the request needs, and avgHandleTimeSeconds is the average time
+// from assignment to close over the org's Config.HandleTimeWindow (50)
+// latest closed chats, Config.AvgHandleTime (5 minutes,
+// `--support-avg-handle-time`) before any. With no agent available
+// etaSeconds is null. Results carry timestamps (enqueuedAt, assignedAt,
+// milliseconds since the epoch), never a ticking wait: a result changes
+// when the queue, a profile or an agent's presence does, not every second,
+// and the client counts the wait. Both queries depend on the org's
+// support_requests (any change re-runs them: positions, loads and handle
+// times move together), its support_agents and its agents' presence.
+//
+// # Agents' actions
+//
+// pickNext() takes the org's best queued request the caller may handle
+// (its skills within theirs), while their open chats are fewer than their
+// capacity; else it answers conversationId null and a reason:
+// capacity_full, no_matching_request (requests wait, none the caller may
+// take) or queue_empty. Taking is atomic: the request row is locked (FOR
+// UPDATE SKIP LOCKED, so a concurrent pick takes the next one), and the
+// mutation's serializable transaction fails and runs again if another took
+// it or changed the caller's load meanwhile: two agents never get the same
+// chat, nor one beyond their capacity. claim({conversationId}) takes one
+// conversation: its queued request, or a request made for a support
+// conversation that asked for nobody (409 when another agent holds it, or
+// at capacity). Taking assigns the conversation in chat too
+// (assignedAdminId; the agent becomes a participant) and posts chat's join
+// notice, "<name> joined the conversation". transferChat({conversationId,
+// toAgentId | toSkill, note?}) hands an open request to an agent who is
+// online or away with free capacity (offline or unknown: 400 naming them;
+// at capacity: 409; the holder: 409) or back to the queue, at its place
+// (its enqueuedAt), needing toSkill; it posts "Transferred to Maria" or
+// "Transferred to Billing" (and ": <note>"). closeChat({conversationId,
+// reason?}) closes the open request (its handle time counts from then on)
+// and the conversation, through chat's closeConversation (its notice and
+// its 500-character reason). Handle time runs from the first assignment,
+// across transfers. Every action emits an event with its commit
+// (support.queued, support.assigned, support.transferred, support.closed;
+// EventData), and the customer's getMyQueueStatus and thread follow live.
+// The agents' actions lock the request before the conversation;
+// requestSupport the conversation first (a deadlock between the two is
+// rolled back and run again, as every serialization failure is).
+//
 // # Access rules
 //
 // The caller's identity comes only from a verified JWT. For: a customer
@@ -73,6 +136,13 @@
 //	heartbeat            200  200  200  401  200  200  over a sync connection only (over HTTP: 400)
 //	getPresence          200  200  200  401  200  200  XA: the default org's users are offline to it
 //	getOnlineAgents      403  403  200  401  200  403  XA: their org's agents, none of the default org's
+//	requestSupport       200  403  403  401  403  200  customers and guests (chat's createOrGetConversation's answers); topic, skills, priority validated (400)
+//	getQueue             403  403  200  401  200  403  XA: their org's queue
+//	getMyQueueStatus     200  404  200  401  404  200  whoever sees the conversation (chat.ConversationAccess); C, G: their own
+//	pickNext             403  403  200  401  200  403  XA: their org's queue (nothing: null and a reason)
+//	claim                403  403  200  401  404  403  C: the conversation's customer; XA: "Conversation not found"; 409 another agent's or capacity full
+//	transferChat         403  403  200  401  404  403  to an offline or unknown agent: 400; to one at capacity: 409
+//	closeChat            403  403  200  401  404  403  the reason as closeConversation's (400 beyond 500 characters)
 //
 // # Concurrency model
 //

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/keyrate"
 	"github.com/parley-chat/parley/schema"
@@ -32,6 +33,14 @@ type Config struct {
 	// the limit.
 	HeartbeatsPerSecond float64
 	HeartbeatBurst      int
+	// AvgHandleTime is the average handle time of an org's ETAs until one
+	// of its chats closes (`--support-avg-handle-time`). Zero means
+	// DefaultAvgHandleTime.
+	AvgHandleTime time.Duration
+	// HandleTimeWindow is how many of an org's latest closed chats the
+	// average handle time is measured over. Zero means
+	// DefaultHandleTimeWindow.
+	HandleTimeWindow int
 }
 
 // DefaultAwayAfter is the idle time from which a session is away.
@@ -57,6 +66,12 @@ func New(cfg Config) *Service {
 	}
 	if cfg.AwayAfter <= 0 {
 		cfg.AwayAfter = DefaultAwayAfter
+	}
+	if cfg.AvgHandleTime <= 0 {
+		cfg.AvgHandleTime = DefaultAvgHandleTime
+	}
+	if cfg.HandleTimeWindow <= 0 {
+		cfg.HandleTimeWindow = DefaultHandleTimeWindow
 	}
 	if cfg.HeartbeatsPerSecond == 0 {
 		cfg.HeartbeatsPerSecond, cfg.HeartbeatBurst = 2, 20
@@ -126,6 +141,15 @@ func (s *Service) Register(r *functions.Registry) {
 	functions.Mutation(r, "shared/support:heartbeat", s.heartbeat, functions.InMemory(), functions.Admit(s.admitBeat))
 	functions.Query(r, "shared/support:getPresence", s.getPresence, functions.ScopeIdentity(orgOnly))
 	functions.Query(r, "shared/support:getOnlineAgents", s.getOnlineAgents, functions.ScopeIdentity(roleInOrg))
+	functions.Mutation(r, "shared/support:requestSupport", s.requestSupport)
+	functions.Query(r, "shared/support:getQueue", s.getQueue, functions.ScopeIdentity(roleInOrg))
+	functions.QueryShared(r, "shared/support:getMyQueueStatus", func(c *functions.QueryCtx, a QueueStatusArgs) error {
+		return chat.ConversationAccess(c, a.ConversationID)
+	}, s.getMyQueueStatus)
+	functions.Mutation(r, "shared/support:pickNext", s.pickNext)
+	functions.Mutation(r, "shared/support:claim", s.claim)
+	functions.Mutation(r, "shared/support:transferChat", s.transferChat)
+	functions.Mutation(r, "shared/support:closeChat", s.closeChat)
 }
 
 // orgOnly is the identity getPresence depends on: every caller of an org

@@ -158,6 +158,13 @@ func accessRules() map[string]codes {
 		"heartbeat":          {200, 200, 200, 401, 200, 200},
 		"getPresence":        {200, 200, 200, 401, 200, 200},
 		"getOnlineAgents":    {403, 403, 200, 401, 200, 403},
+		"requestSupport":     {200, 403, 403, 401, 403, 200},
+		"getQueue":           {403, 403, 200, 401, 200, 403},
+		"getMyQueueStatus":   {200, 404, 200, 401, 404, 200},
+		"pickNext":           {403, 403, 200, 401, 200, 403},
+		"claim":              {403, 403, 200, 401, 404, 403},
+		"transferChat":       {403, 403, 200, 401, 404, 403},
+		"closeChat":          {403, 403, 200, 401, 404, 403},
 	}
 }
 
@@ -188,6 +195,51 @@ func TestAccess(t *testing.T) {
 			_, err := e.query(ids[caller], "getOnlineAgents", map[string]any{})
 			return err
 		},
+		"requestSupport": func(caller string) error {
+			_, err := e.mutate(ids[caller], "requestSupport", map[string]any{"topic": "help"})
+			return err
+		},
+		"getQueue": func(caller string) error {
+			_, err := e.query(ids[caller], "getQueue", map[string]any{})
+			return err
+		},
+		"getMyQueueStatus": func(caller string) error {
+			// C and G ask about their own support conversation; the others
+			// about John's.
+			owner := john
+			if caller == "G" {
+				owner = ids["G"]
+			}
+			ref := must[support.SupportRequestRef](t)(e.mutate(owner, "requestSupport", map[string]any{}))
+			_, err := e.query(ids[caller], "getMyQueueStatus", map[string]any{"conversationId": ref.ConversationID})
+			return err
+		},
+		"pickNext": func(caller string) error {
+			_, err := e.mutate(ids[caller], "pickNext", map[string]any{})
+			return err
+		},
+	}
+	// The agents' actions on a conversation of a customer of its own (C is
+	// that customer), queued for each call.
+	fresh := func(fn, caller string) (functions.Identity, string) {
+		cust := functions.Identity{Subject: "acc-" + fn + "-" + caller, Role: functions.RoleCustomer, Name: "Customer"}
+		ref := must[support.SupportRequestRef](t)(e.mutate(cust, "requestSupport", map[string]any{}))
+		if caller == "C" {
+			return cust, ref.ConversationID
+		}
+		return ids[caller], ref.ConversationID
+	}
+	for fn, args := range map[string]map[string]any{"claim": {}, "transferChat": {"toSkill": "billing", "note": "n"},
+		"closeChat": {"reason": "done"}} {
+		calls[fn] = func(caller string) error {
+			who, conv := fresh(fn, caller)
+			a := map[string]any{"conversationId": conv}
+			for k, v := range args {
+				a[k] = v
+			}
+			_, err := e.mutate(who, fn, a)
+			return err
+		}
 	}
 	for fn, want := range accessRules() {
 		for i, caller := range callers {
