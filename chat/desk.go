@@ -29,7 +29,8 @@ var ErrNotCustomerSupport = functions.Invalid("Only a customer's support convers
 // LockDeskConversation reads a customer's support conversation for a desk
 // action of the caller, locked for the transaction: 404 when the caller
 // may not see it (another org's, or none), 400 ErrNotCustomerSupport for
-// any other kind of conversation.
+// any other kind of conversation, and for all but admins 403 when it is
+// blocked or chat is off.
 func LockDeskConversation(c *functions.MutationCtx, convID string) (Conversation, error) {
 	_, conv, err := callerConversation(c, convID)
 	if err != nil {
@@ -37,6 +38,9 @@ func LockDeskConversation(c *functions.MutationCtx, convID string) (Conversation
 	}
 	if conv.Type != CustomerToAdmin {
 		return conv, ErrNotCustomerSupport
+	}
+	if conv.IsBlocked && c.Identity().Role != functions.RoleAdmin {
+		return conv, ErrConversationBlocked
 	}
 	return conv, nil
 }
@@ -68,6 +72,22 @@ func DeskAssign(c *functions.MutationCtx, conv *Conversation, agent *functions.I
 func DeskJoin(c *functions.MutationCtx, conv *Conversation, agent *functions.Identity) error {
 	at := deskTime(conv, c.Now())
 	if err := joinNotice(c, agent, conv.ID, at); err != nil {
+		return err
+	}
+	return deskLatest(c, conv, at)
+}
+
+// DeskStatus posts a system notice of actor's in conv, read, that leaves
+// the conversation's preview as it is (a customer's "Waiting for an
+// agent": it asks nothing of anyone, and the desk's queue shows what the
+// customer wrote).
+func DeskStatus(c *functions.MutationCtx, conv *Conversation, actor *functions.Identity, content string) error {
+	t := tables{c.DB}
+	if err := t.ensureUser(c.Ctx, actor); err != nil {
+		return err
+	}
+	at := deskTime(conv, c.Now())
+	if err := readNotice(c, t, actor, conv.ID, content, at); err != nil {
 		return err
 	}
 	return deskLatest(c, conv, at)

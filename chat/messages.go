@@ -204,11 +204,16 @@ func joinNotice(c *functions.MutationCtx, id *functions.Identity, convID string,
 	if err != nil {
 		return err
 	}
-	msgID, content := schema.NewID("msg"), name+" joined the conversation"
-	if _, err := t.Querier().Exec(c.Ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
-			created_at, is_read, read_at) VALUES ($1, $2, $3, 'system', 'system', $4, $5, true, $5)`,
-		msgID, convID, id.Subject, content, at); err != nil {
-		return fmt.Errorf("post join notice: %w", err)
+	return readNotice(c, t, id, convID, name+" joined the conversation", at)
+}
+
+// readNotice posts a system notice of id's in convID at at, read, and
+// emits its message.created; the conversation's latest message and
+// preview are the caller's to update, if at all.
+func readNotice(c *functions.MutationCtx, t tables, id *functions.Identity, convID, content string, at time.Time) error {
+	msgID := schema.NewID("msg")
+	if err := t.postReadNotice(c.Ctx, msgID, convID, id.Subject, content, at); err != nil {
+		return err
 	}
 	emitMessage(c, eventMessageCreated, MessageEventDoc{ID: msgID, SenderID: id.Subject, SenderType: "system",
 		MessageType: "system", Content: content, CreatedAt: schema.Millis(at)}, convID)

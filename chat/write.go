@@ -136,6 +136,17 @@ func (t tables) postMessage(ctx context.Context, convID string, id *functions.Id
 	return msgID, nil
 }
 
+// postReadNotice inserts a system notice posted read (a join: it asks
+// nothing of anyone, so no unread count shows it).
+func (t tables) postReadNotice(ctx context.Context, msgID, convID, senderID, content string, at time.Time) error {
+	if _, err := t.Querier().Exec(ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
+			created_at, is_read, read_at) VALUES ($1, $2, $3, 'system', 'system', $4, $5, true, $5)`,
+		msgID, convID, senderID, content, at); err != nil {
+		return fmt.Errorf("post notice: %w", err)
+	}
+	return nil
+}
+
 // sentMessage is a message sendMessage posts.
 type sentMessage struct {
 	ID, ConversationID string

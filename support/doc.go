@@ -69,7 +69,10 @@
 // answers) and queues it: a support_requests row (durable, in Postgres),
 // with the skills an agent must all have, a priority (low, normal, high,
 // urgent; normal by default; the customer's say, which a shop's client
-// sets) and a notice in the thread ("Waiting for an agent: <topic>"). A
+// sets) and a notice in the thread ("Waiting for an agent: <topic>";
+// posted read and leaving the conversation's preview, so it counts as
+// nobody's unread message and the queue shows what the customer wrote). A
+// blocked conversation asks for nobody (403). A
 // conversation has at most one open request (queued or assigned): asking
 // again returns it (created false); a closed conversation is reopened by a
 // new request. The queue is per org, ordered by priority (higher first),

@@ -110,7 +110,7 @@ func (s *Service) requestSupport(c *functions.MutationCtx, a RequestSupportArgs)
 	if topic != nil {
 		notice += ": " + *topic
 	}
-	if err := chat.DeskNotice(c, &conv, id, notice); err != nil {
+	if err := chat.DeskStatus(c, &conv, id, notice); err != nil {
 		return SupportRequestRef{}, err
 	}
 	emit(c, EventQueued, r, EventData{})

@@ -101,6 +101,9 @@ func TestRequestSupportAndQueueOrder(t *testing.T) {
 	d := e.request(customer("d"), map[string]any{"priority": "low"})
 	require.True(t, a.Created)
 	require.Equal(t, support.StateQueued, a.State)
+	_, err := e.chatMutate(customer("a"), "sendMessage", map[string]any{"conversationId": a.ConversationID,
+		"content": "My parcel is late", "messageType": "text"})
+	require.NoError(t, err)
 
 	q := must[support.QueueView](t)(e.query(admin, "getQueue", map[string]any{}))
 	require.Equal(t, 4, q.Waiting)
@@ -117,7 +120,8 @@ func TestRequestSupportAndQueueOrder(t *testing.T) {
 	require.Equal(t, "Where is my order?", *first.Topic)
 	require.Equal(t, "normal", first.Priority)
 	require.Equal(t, a.EnqueuedAt, first.EnqueuedAt)
-	require.Equal(t, "Waiting for an agent: Where is my order?", *first.Preview)
+	require.Equal(t, "My parcel is late", *first.Preview, "what the customer wrote, not the desk's notice")
+	require.Nil(t, q.Requests[0].Preview, "nothing written yet")
 
 	for i, w := range []struct {
 		who string
@@ -153,8 +157,23 @@ func TestRequestSupportAndQueueOrder(t *testing.T) {
 			require.Contains(t, err.Error(), tt.msg)
 		})
 	}
-	_, err := e.mutate(customer("bad"), "requestSupport", map[string]any{"priority": "max"})
+	_, err = e.mutate(customer("bad"), "requestSupport", map[string]any{"priority": "max"})
 	require.Equal(t, http.StatusBadRequest, status(t, err))
+
+	// The waiting notice counts as read: the customer has nothing unread.
+	unread := must[int](t)(e.chatQuery(customer("b"), "getUnreadCount", map[string]any{}))
+	require.Zero(t, unread)
+
+	// A blocked conversation asks for nobody.
+	_, err = e.chatMutate(admin, "blockConversation", map[string]any{"conversationId": b.ConversationID})
+	require.NoError(t, err)
+	_, err = e.mutate(customer("b"), "closeChat", map[string]any{"conversationId": b.ConversationID})
+	require.Equal(t, http.StatusForbidden, status(t, err))
+	_, err = e.mutate(admin, "closeChat", map[string]any{"conversationId": b.ConversationID})
+	require.NoError(t, err)
+	_, err = e.mutate(customer("b"), "requestSupport", map[string]any{})
+	require.Equal(t, http.StatusForbidden, status(t, err))
+	require.ErrorIs(t, err, chat.ErrConversationBlocked)
 }
 
 // TestETA: etaSeconds = ceil(position / availableAgents) * avgHandleTime,
