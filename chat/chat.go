@@ -45,6 +45,13 @@ type Config struct {
 	Guests GuestVerifier
 	// Now is the clock of the rate limiters. Nil means time.Now.
 	Now func() time.Time
+	// SupportWaiting, when set, is told of every message a customer (or a
+	// guest) sends in their support conversation while no admin holds it
+	// (assignedAdminId empty), in the sending mutation, after the message
+	// is written (conv as it was locked): the support desk queues the
+	// conversation (support.Service.CustomerWrote). An error fails the
+	// send. Nil means nothing is told.
+	SupportWaiting func(c *functions.MutationCtx, conv Conversation) error
 }
 
 // GuestVerifier checks a guest token and returns the guest it proves; it

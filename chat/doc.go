@@ -375,7 +375,9 @@
 // (assignedAdminId), DeskJoin (the join notice), DeskNotice (a system
 // notice), DeskReopen and CloseSupportConversation (closeConversation).
 // They write chat's rows and emit chat's events as chat's own functions
-// do; the desk decides who may call them.
+// do; the desk decides who may call them. Config.SupportWaiting, when
+// set, tells the desk of a customer's message in their support
+// conversation while no admin holds it (the desk may queue it).
 //
 // # Rate limits
 //

@@ -189,6 +189,11 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 	}
 	emitMessage(c, eventMessageCreated, MessageEventDoc{ID: msgID, SenderID: id.Subject, SenderType: side(id),
 		MessageType: a.MessageType, Content: content, CreatedAt: schema.Millis(at), ImageFileID: fileID}, conv.ID)
+	if ch.cfg.SupportWaiting != nil && conv.Type == CustomerToAdmin && conv.AssignedAdminID == nil && customerRole(id) {
+		if err := ch.cfg.SupportWaiting(c, conv); err != nil {
+			return "", err
+		}
+	}
 	return msgID, nil
 }
 

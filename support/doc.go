@@ -72,7 +72,12 @@
 // sets) and a notice in the thread ("Waiting for an agent: <topic>";
 // posted read and leaving the conversation's preview, so it counts as
 // nobody's unread message and the queue shows what the customer wrote). A
-// blocked conversation asks for nobody (403). A
+// blocked conversation asks for nobody (403). With Config.QueueOnMessage
+// (`--support-queue-on-message`, off by default until the AI assistant
+// issue says who else may hold a conversation) a customer's message in
+// their support conversation while no agent holds it queues it too, once
+// (CustomerWrote, chat's Config.SupportWaiting): default priority, no
+// skills, no notice. A
 // conversation has at most one open request (queued or assigned): asking
 // again returns it (created false); a closed conversation is reopened by a
 // new request. The queue is per org, ordered by priority (higher first),

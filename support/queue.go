@@ -117,6 +117,35 @@ func (s *Service) requestSupport(c *functions.MutationCtx, a RequestSupportArgs)
 	return SupportRequestRef{ConversationID: conv.ID, RequestID: r.id, State: StateQueued, EnqueuedAt: now.UnixMilli(), Created: true}, nil
 }
 
+// CustomerWrote queues conv, a customer's support conversation no admin
+// holds, in which its customer (the caller) just wrote, unless it has an
+// open request: the issue's "the first message of a support conversation
+// when no agent holds it" (chat.Config.SupportWaiting, set when
+// Config.QueueOnMessage is). The request has the default priority, no
+// skills and no topic; it posts no notice (the message is there), and
+// emits support.queued.
+func (s *Service) CustomerWrote(c *functions.MutationCtx, conv chat.Conversation) error {
+	id := c.Identity()
+	t := requestTables{c.DB}
+	_, err := t.openForUpdate(c.Ctx, id.Org, conv.ID)
+	if err == nil || !noRow(err) {
+		return err
+	}
+	prio, _ := priorityOf(DefaultPriority)
+	r := request{id: schema.NewID("sreq"), org: id.Org, conversationID: conv.ID, customerID: id.Subject, customerName: name(id),
+		skills: []string{}, priority: prio, orderID: conv.OrderID, state: StateQueued, enqueuedAt: c.Now().Truncate(time.Microsecond)}
+	if err := t.insert(c.Ctx, r); err != nil {
+		return err
+	}
+	emit(c, EventQueued, r, EventData{})
+	return nil
+}
+
+// QueueOnMessage reports whether a customer's message in a support
+// conversation no agent holds queues it (Config.QueueOnMessage): then
+// chat.Config.SupportWaiting is CustomerWrote.
+func (s *Service) QueueOnMessage() bool { return s.cfg.QueueOnMessage }
+
 // name is what the desk calls a caller: the token's name, else its
 // subject.
 func name(id *functions.Identity) string {

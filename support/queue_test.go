@@ -507,3 +507,46 @@ func TestCloseChat(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status(t, err))
 	require.Equal(t, support.StateQueued, e.status(customer("c"), r.ConversationID).State, "a refused close changes nothing")
 }
+
+// TestQueueOnMessage: with Config.QueueOnMessage, a customer's message in
+// their support conversation that no agent holds queues it, once; without
+// it, only requestSupport does.
+func TestQueueOnMessage(t *testing.T) {
+	send := func(e *env, id functions.Identity, convID, text string) {
+		t.Helper()
+		_, err := e.chatMutate(id, "sendMessage", map[string]any{"conversationId": convID, "content": text, "messageType": "text"})
+		require.NoError(t, err)
+	}
+	open := func(e *env, id functions.Identity) string {
+		t.Helper()
+		return must[chat.ConversationRef](t)(e.chatMutate(id, "createOrGetConversation", map[string]any{})).ConversationID
+	}
+
+	off := newEnv(t, 0)
+	conv := open(off, customer("off"))
+	send(off, customer("off"), conv, "hello")
+	require.Equal(t, support.StateNone, off.status(customer("off"), conv).State, "off by default")
+
+	e := newEnv(t, 0, func(c *support.Config) { c.QueueOnMessage = true })
+	conv = open(e, customer("on"))
+	require.Equal(t, support.StateNone, e.status(customer("on"), conv).State, "opening asks for nobody")
+	send(e, customer("on"), conv, "hello")
+	st := e.status(customer("on"), conv)
+	require.Equal(t, support.StateQueued, st.State)
+	require.Equal(t, 1, *st.Position)
+	first := *st.RequestID
+	send(e, customer("on"), conv, "anyone?")
+	require.Equal(t, first, *e.status(customer("on"), conv).RequestID, "one open request")
+	q := must[support.QueueView](t)(e.query(admin, "getQueue", map[string]any{}))
+	require.Equal(t, 1, q.Waiting)
+	require.Equal(t, "anyone?", *q.Requests[0].Preview)
+	require.Equal(t, []string{"anyone?", "hello"}, e.messages(customer("on"), conv), "no notice (newest first): the messages are there")
+
+	// An agent holds it: the customer's messages queue nothing more, nor
+	// does the agent's own.
+	require.Equal(t, conv, *e.pick(admin).ConversationID)
+	send(e, customer("on"), conv, "thanks")
+	send(e, admin, conv, "you're welcome")
+	require.Equal(t, support.StateAssigned, e.status(customer("on"), conv).State)
+	require.Equal(t, []string{support.EventQueued, support.EventAssigned}, e.events(conv))
+}

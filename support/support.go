@@ -41,6 +41,12 @@ type Config struct {
 	// average handle time is measured over. Zero means
 	// DefaultHandleTimeWindow.
 	HandleTimeWindow int
+	// QueueOnMessage queues a customer's support conversation when they
+	// write in it while no agent holds it and it has no open request, as
+	// requestSupport would (`--support-queue-on-message`). False (the
+	// default) queues only on requestSupport: until the AI assistant
+	// issue says who else may hold a conversation, a shop opts in.
+	QueueOnMessage bool
 }
 
 // DefaultAwayAfter is the idle time from which a session is away.
