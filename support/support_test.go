@@ -266,6 +266,17 @@ func TestAccess(t *testing.T) {
 	require.Equal(t, 3, p.Capacity, "XA's own update")
 	p = must[support.AgentProfile](t)(e.query(admin, "getMyAgentProfile", map[string]any{}))
 	require.Equal(t, 3, p.Capacity)
+
+	// XA's queue is its org's: none of the default org's requests, which
+	// its pickNext cannot take.
+	q := must[support.QueueView](t)(e.query(admin, "getQueue", map[string]any{}))
+	require.NotZero(t, q.Waiting)
+	q = must[support.QueueView](t)(e.query(acmeAdmin, "getQueue", map[string]any{}))
+	require.Zero(t, q.Waiting)
+	require.Empty(t, q.Requests)
+	res := must[support.PickResult](t)(e.mutate(acmeAdmin, "pickNext", map[string]any{}))
+	require.Nil(t, res.ConversationID)
+	require.Equal(t, support.ReasonQueueEmpty, *res.Reason)
 }
 
 // TestDocTableIsTheTestedTable: doc.go's access table and accessRules say
