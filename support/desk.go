@@ -51,42 +51,47 @@ func taken(r request, load, capacity int) PickResult {
 // (every skill it needs, a free place in their capacity), atomically: the
 // row is locked (FOR UPDATE SKIP LOCKED: a concurrent pick takes the next
 // one) and the serializable transaction fails, and is run again, if
-// another took it or changed the caller's load meanwhile.
+// another took it or changed the caller's load meanwhile. The pick is the
+// transaction's first statement (requestTables.pick), so the snapshot is
+// as fresh as can be; concurrent picks still retry over the predicate
+// reads of the queue and of loads (see the package documentation).
 func (s *Service) pickNext(c *functions.MutationCtx, _ struct{}) (PickResult, error) {
 	id, err := requireAgent(c.Identity())
 	if err != nil {
 		return PickResult{}, err
 	}
+	t := requestTables{c.DB}
+	r, err := t.pick(c.Ctx, id.Org, id.Subject, DefaultCapacity)
+	if err != nil && !noRow(err) {
+		return PickResult{}, err
+	}
+	found := err == nil
 	p, err := agentTables{c.DB}.profile(c.Ctx, id.Org, id.Subject)
 	if err != nil {
 		return PickResult{}, err
 	}
-	t := requestTables{c.DB}
 	load, err := t.load(c.Ctx, id.Org, id.Subject)
 	if err != nil {
 		return PickResult{}, err
 	}
+	if found {
+		if err := s.take(c, id, r); err != nil {
+			return PickResult{}, err
+		}
+		return taken(r, load+1, p.capacity), nil
+	}
 	if load >= p.capacity {
 		return nothing(ReasonCapacityFull, load, p.capacity), nil
 	}
-	r, err := t.next(c.Ctx, id.Org, p.skills)
-	if noRow(err) {
-		waiting, err := t.unmatched(c.Ctx, id.Org, p.skills)
-		if err != nil {
-			return PickResult{}, err
-		}
-		if waiting {
-			return nothing(ReasonNoMatch, load, p.capacity), nil
-		}
-		return nothing(ReasonQueueEmpty, load, p.capacity), nil
-	}
+	// Requests a concurrent pick holds were skipped: they are being taken.
+	waiting, err := t.unmatched(c.Ctx, id.Org, p.skills)
 	if err != nil {
 		return PickResult{}, err
 	}
-	if err := s.take(c, id, r); err != nil {
-		return PickResult{}, err
+	if waiting {
+		return nothing(ReasonNoMatch, load, p.capacity), nil
 	}
-	return taken(r, load+1, p.capacity), nil
+	return nothing(ReasonQueueEmpty, load, p.capacity), nil
 }
 
 // take assigns request r (locked) to agent: the request, the conversation

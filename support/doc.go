@@ -111,7 +111,13 @@
 // UPDATE SKIP LOCKED, so a concurrent pick takes the next one), and the
 // mutation's serializable transaction fails and runs again if another took
 // it or changed the caller's load meanwhile: two agents never get the same
-// chat, nor one beyond their capacity. claim({conversationId}) takes one
+// chat, nor one beyond their capacity. Picks at once do conflict: their
+// predicate reads (the queue's head, the agents' loads, all in
+// support_requests) make Postgres fail some of them to serialize, and the
+// runtime runs them again (six agents picking 30 requests in a tight loop
+// took up to 10 of its 24 attempts); keeping loads in a per-agent row
+// would leave them conflicting only over the rows they take, for the
+// benchmark's 200 agents. claim({conversationId}) takes one
 // conversation: its queued request, or a request made for a support
 // conversation that asked for nobody (409 when another agent holds it, or
 // at capacity). Taking assigns the conversation in chat too

@@ -206,13 +206,26 @@ func (t requestTables) insert(ctx context.Context, r request) error {
 	return nil
 }
 
-// next takes the org's best queued request that needs no skill outside
-// skills, locked; requests another transaction holds are skipped (two
-// agents picking at once take two requests). schema.ErrNoRow: none.
-func (t requestTables) next(ctx context.Context, org string, skills []string) (request, error) {
-	return scanRequest(t.Querier().QueryRow(ctx, `SELECT `+requestCols+` FROM support_requests
-		WHERE org_id = $1 AND state = 'queued' AND skills <@ $2::text[]
-		ORDER BY priority DESC, enqueued_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, org, skills))
+// pick takes, in one statement, the org's best queued request agent may
+// handle: every skill it needs among the agent's (their profile's; none
+// without one), while the agent's assigned requests are fewer than their
+// capacity (defaultCapacity without a profile); locked, skipping those
+// another transaction holds. schema.ErrNoRow: none (next and the reasons
+// say why). pickNext runs it first, so that its transaction's snapshot is
+// taken as it runs: a request another pick took and committed before is
+// seen taken, rather than failing this transaction to serialize.
+func (t requestTables) pick(ctx context.Context, org, agent string, defaultCapacity int) (request, error) {
+	return scanRequest(t.Querier().QueryRow(ctx, `WITH me AS (
+			SELECT coalesce(a.skills, '{}') AS skills, coalesce(a.capacity, $3) AS capacity
+			FROM (SELECT 1) one LEFT JOIN support_agents a ON a.org_id = $1 AND a.user_id = $2
+		), load AS (
+			SELECT count(*) AS n FROM support_requests WHERE org_id = $1 AND state = 'assigned' AND agent_id = $2
+		)
+		SELECT r.id, r.org_id, r.conversation_id, r.customer_id, r.customer_name, r.topic, r.skills, r.priority, r.order_id,
+			r.state, r.agent_id, r.agent_name, r.enqueued_at, r.assigned_at, r.closed_at, r.close_reason
+		FROM support_requests r, me, load
+		WHERE r.org_id = $1 AND r.state = 'queued' AND r.skills <@ me.skills AND load.n < me.capacity
+		ORDER BY r.priority DESC, r.enqueued_at, r.id LIMIT 1 FOR UPDATE OF r SKIP LOCKED`, org, agent, defaultCapacity))
 }
 
 // unmatched reports whether the org has a queued request that needs a
