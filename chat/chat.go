@@ -52,6 +52,13 @@ type Config struct {
 	// conversation (support.Service.CustomerWrote). An error fails the
 	// send. Nil means nothing is told.
 	SupportWaiting func(c *functions.MutationCtx, conv Conversation) error
+	// SupportClosed, when set, is told of every conversation
+	// closeConversation closes, in the closing mutation, after it closed
+	// it: the support desk closes the conversation's open request
+	// (support.Service.ConversationClosed), which would otherwise count
+	// in its agent's load. An error fails the close. Nil means nothing is
+	// told.
+	SupportClosed func(c *functions.MutationCtx, convID string, reason *string) error
 }
 
 // GuestVerifier checks a guest token and returns the guest it proves; it
@@ -138,7 +145,7 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Mutation(r, "shared/chat:createGroupConversation", c.createGroupConversation)
 	functions.Mutation(r, "shared/chat:getOrCreateDirectChannel", getOrCreateDirectChannel)
 	functions.Mutation(r, "shared/chat:setConversationSubject", setConversationSubject)
-	functions.Mutation(r, "shared/chat:closeConversation", closeConversation)
+	functions.Mutation(r, "shared/chat:closeConversation", c.closeConversation)
 	functions.Mutation(r, "shared/chat:reopenConversation", reopenConversation)
 	functions.Mutation(r, "shared/chat:claimGuestThreads", c.claimGuestThreads)
 

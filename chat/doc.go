@@ -377,7 +377,9 @@
 // They write chat's rows and emit chat's events as chat's own functions
 // do; the desk decides who may call them. Config.SupportWaiting, when
 // set, tells the desk of a customer's message in their support
-// conversation while no admin holds it (the desk may queue it).
+// conversation while no admin holds it (the desk may queue it);
+// Config.SupportClosed of each conversation closeConversation closes (the
+// desk closes its open request).
 //
 // # Rate limits
 //

@@ -121,6 +121,16 @@ func closeConversation(c *functions.MutationCtx, a CloseConversationArgs) (funct
 	return setClosed(c, a.ConversationID, true, reason)
 }
 
+// closeConversation is the registered closeConversation: it also tells
+// the support desk (Config.SupportClosed) of a conversation it closed.
+func (ch *api) closeConversation(c *functions.MutationCtx, a CloseConversationArgs) (functions.Null, error) {
+	res, err := closeConversation(c, a)
+	if err != nil || ch.cfg.SupportClosed == nil {
+		return res, err
+	}
+	return res, ch.cfg.SupportClosed(c, a.ConversationID, a.Reason)
+}
+
 // reopenConversation undoes closeConversation (the same callers).
 func reopenConversation(c *functions.MutationCtx, a ConversationIDArgs) (functions.Null, error) {
 	return setClosed(c, a.ConversationID, false, "")

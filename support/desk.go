@@ -310,37 +310,48 @@ type CloseChatArgs struct {
 	Reason         *string `json:"reason"`
 }
 
-// closeChat ends a support chat: its open request is closed (its handle
-// time counts in the average from now on) and the conversation closed as
-// chat's closeConversation does, with its notice.
+// closeChat ends a support chat: the conversation is closed as chat's
+// closeConversation does, with its notice, and its open request with it
+// (closeRequest: its handle time counts in the average from now on).
 func (s *Service) closeChat(c *functions.MutationCtx, a CloseChatArgs) (functions.Null, error) {
-	id, err := requireAgent(c.Identity())
-	if err != nil {
+	if _, err := requireAgent(c.Identity()); err != nil {
 		return functions.Null{}, err
 	}
-	t := requestTables{c.DB}
-	r, err := t.openForUpdate(c.Ctx, id.Org, a.ConversationID)
-	if err != nil && !noRow(err) {
-		return functions.Null{}, err
-	}
-	found := err == nil
 	if _, err := chat.LockDeskConversation(c, a.ConversationID); err != nil {
 		return functions.Null{}, err
 	}
 	if err := chat.CloseSupportConversation(c, a.ConversationID, a.Reason); err != nil {
 		return functions.Null{}, err
 	}
-	if !found {
-		return functions.Null{}, nil
+	return functions.Null{}, s.closeRequest(c, a.ConversationID, a.Reason)
+}
+
+// ConversationClosed closes the open request of a conversation chat's
+// closeConversation closed (chat.Config.SupportClosed), so that a chat
+// closed from the inbox rather than the desk frees its agent too.
+func (s *Service) ConversationClosed(c *functions.MutationCtx, convID string, reason *string) error {
+	return s.closeRequest(c, convID, reason)
+}
+
+// closeRequest closes convID's open request, if it has one, and emits
+// support.closed with the time from its first assignment.
+func (s *Service) closeRequest(c *functions.MutationCtx, convID string, reason *string) error {
+	id := c.Identity()
+	t := requestTables{c.DB}
+	r, err := t.openForUpdate(c.Ctx, id.Org, convID)
+	if noRow(err) {
+		return nil
 	}
-	var reason *string
-	if a.Reason != nil && strings.TrimSpace(*a.Reason) != "" {
-		rs := strings.TrimSpace(*a.Reason)
-		reason = &rs
+	if err != nil {
+		return err
+	}
+	if reason != nil {
+		rs := strings.TrimSpace(*reason)
+		reason = optional(rs)
 	}
 	now := c.Now()
 	if err := t.close(c.Ctx, r.id, reason, now); err != nil {
-		return functions.Null{}, err
+		return err
 	}
 	data := EventData{AgentID: r.agentID, Reason: reason}
 	if r.assignedAt != nil {
@@ -348,7 +359,7 @@ func (s *Service) closeChat(c *functions.MutationCtx, a CloseChatArgs) (function
 		data.HandleTimeSeconds = &secs
 	}
 	emit(c, EventClosed, r, data)
-	return functions.Null{}, nil
+	return nil
 }
 
 func optional(s string) *string {

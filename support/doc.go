@@ -128,15 +128,19 @@
 // at capacity: 409; the holder: 409) or back to the queue, at its place
 // (its enqueuedAt), needing toSkill; it posts "Transferred to Maria" or
 // "Transferred to Billing" (and ": <note>"). closeChat({conversationId,
-// reason?}) closes the open request (its handle time counts from then on)
-// and the conversation, through chat's closeConversation (its notice and
-// its 500-character reason). Handle time runs from the first assignment,
-// across transfers. Every action emits an event with its commit
-// (support.queued, support.assigned, support.transferred, support.closed;
-// EventData), and the customer's getMyQueueStatus and thread follow live.
-// The agents' actions lock the request before the conversation;
-// requestSupport the conversation first (a deadlock between the two is
-// rolled back and run again, as every serialization failure is).
+// reason?}) closes the conversation through chat's closeConversation (its
+// notice and its 500-character reason) and its open request (its handle
+// time counts from then on); a conversation closed from the inbox
+// (shared/chat:closeConversation) closes its open request too
+// (ConversationClosed, chat's Config.SupportClosed), so its agent's place
+// is free again. Handle time runs from the first assignment, across
+// transfers. Every action emits an event with its commit (support.queued,
+// support.assigned, support.transferred, support.closed; EventData), and
+// the customer's getMyQueueStatus and thread follow live. pickNext, claim
+// and transferChat lock the request before the conversation;
+// requestSupport, closeChat and chat's hooks the conversation first (a
+// deadlock between them is rolled back and run again, as every
+// serialization failure is).
 //
 // # Access rules
 //

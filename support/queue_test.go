@@ -506,6 +506,18 @@ func TestCloseChat(t *testing.T) {
 	_, err = e.mutate(admin, "closeChat", map[string]any{"conversationId": r.ConversationID, "reason": strings.Repeat("r", 501)})
 	require.Equal(t, http.StatusBadRequest, status(t, err))
 	require.Equal(t, support.StateQueued, e.status(customer("c"), r.ConversationID).State, "a refused close changes nothing")
+
+	// Closed from the inbox (chat's closeConversation) rather than the
+	// desk: the request closes too, and frees its agent.
+	e.profile(maria, map[string]any{"capacity": 1})
+	require.Equal(t, r.ConversationID, *e.pick(maria).ConversationID)
+	_, err = e.chatMutate(maria, "closeConversation", map[string]any{"conversationId": r.ConversationID, "reason": "done"})
+	require.NoError(t, err)
+	require.Equal(t, support.StateClosed, e.status(customer("c"), r.ConversationID).State)
+	next := e.request(customer("n"), map[string]any{})
+	require.Equal(t, next.ConversationID, *e.pick(maria).ConversationID, "Maria's one place is free again")
+	require.Equal(t, []string{support.EventQueued, support.EventAssigned, support.EventClosed, support.EventQueued,
+		support.EventAssigned, support.EventClosed}, e.events(r.ConversationID))
 }
 
 // TestQueueOnMessage: with Config.QueueOnMessage, a customer's message in
