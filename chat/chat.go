@@ -59,6 +59,13 @@ type Config struct {
 	// in its agent's load. An error fails the close. Nil means nothing is
 	// told.
 	SupportClosed func(c *functions.MutationCtx, convID string, reason *string) error
+	// SupportAssigned, when set, is told of every customer's support
+	// conversation an admin takes by answering it (sendMessage) or that
+	// transferConversation hands to an admin, in that mutation, after the
+	// assignment: the support desk gives the conversation's open request
+	// to that admin (support.Service.ConversationAssigned). An error fails
+	// the call. Nil means nothing is told.
+	SupportAssigned func(c *functions.MutationCtx, convID, adminID, adminName string) error
 }
 
 // GuestVerifier checks a guest token and returns the guest it proves; it
@@ -139,7 +146,7 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Mutation(r, "shared/chat:deleteMessage", deleteMessage)
 	functions.Mutation(r, "shared/chat:editMessage", c.editMessage)
 	functions.Mutation(r, "shared/chat:updateTypingStatus", c.updateTypingStatus, limit(c.typings))
-	functions.Mutation(r, "shared/chat:transferConversation", transferConversation)
+	functions.Mutation(r, "shared/chat:transferConversation", c.transferConversation)
 	functions.Mutation(r, "shared/chat:blockConversation", blockConversation)
 	functions.Mutation(r, "shared/chat:unblockConversation", unblockConversation)
 	functions.Mutation(r, "shared/chat:createGroupConversation", c.createGroupConversation)

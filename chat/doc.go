@@ -379,7 +379,9 @@
 // set, tells the desk of a customer's message in their support
 // conversation while no admin holds it (the desk may queue it);
 // Config.SupportClosed of each conversation closeConversation closes (the
-// desk closes its open request).
+// desk closes its open request); Config.SupportAssigned of each customer's
+// support conversation an admin takes by answering or receives by
+// transferConversation (the desk gives them its open request).
 //
 // # Rate limits
 //

@@ -189,6 +189,15 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 	}
 	emitMessage(c, eventMessageCreated, MessageEventDoc{ID: msgID, SenderID: id.Subject, SenderType: side(id),
 		MessageType: a.MessageType, Content: content, CreatedAt: schema.Millis(at), ImageFileID: fileID}, conv.ID)
+	if takes && ch.cfg.SupportAssigned != nil && conv.Type == CustomerToAdmin {
+		name, err := displayName(c, id)
+		if err != nil {
+			return "", err
+		}
+		if err := ch.cfg.SupportAssigned(c, conv.ID, id.Subject, name); err != nil {
+			return "", err
+		}
+	}
 	if ch.cfg.SupportWaiting != nil && conv.Type == CustomerToAdmin && conv.AssignedAdminID == nil && customerRole(id) {
 		if err := ch.cfg.SupportWaiting(c, conv); err != nil {
 			return "", err

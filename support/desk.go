@@ -333,6 +333,36 @@ func (s *Service) ConversationClosed(c *functions.MutationCtx, convID string, re
 	return s.closeRequest(c, convID, reason)
 }
 
+// ConversationAssigned gives convID's open request, if it has one, to the
+// admin chat assigned the conversation to (chat.Config.SupportAssigned:
+// an admin answered it, or transferConversation handed it over), so that
+// the desk and chat agree on who holds it: support.assigned for a queued
+// request, support.transferred for another agent's. Capacity is not
+// checked: chat's own actions do not know of it.
+func (s *Service) ConversationAssigned(c *functions.MutationCtx, convID, adminID, adminName string) error {
+	id := c.Identity()
+	t := requestTables{c.DB}
+	r, err := t.openForUpdate(c.Ctx, id.Org, convID)
+	if noRow(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if r.state == StateAssigned && *r.agentID == adminID {
+		return nil
+	}
+	if err := t.assign(c.Ctx, r.id, adminID, adminName, c.Now()); err != nil {
+		return err
+	}
+	if r.state == StateQueued {
+		emit(c, EventAssigned, r, EventData{AgentID: &adminID})
+		return nil
+	}
+	emit(c, EventTransferred, r, EventData{AgentID: &adminID, FromAgentID: r.agentID, ToAgentID: &adminID})
+	return nil
+}
+
 // closeRequest closes convID's open request, if it has one, and emits
 // support.closed with the time from its first assignment.
 func (s *Service) closeRequest(c *functions.MutationCtx, convID string, reason *string) error {

@@ -133,7 +133,11 @@
 // time counts from then on); a conversation closed from the inbox
 // (shared/chat:closeConversation) closes its open request too
 // (ConversationClosed, chat's Config.SupportClosed), so its agent's place
-// is free again. Handle time runs from the first assignment, across
+// is free again. Likewise an admin who answers a queued conversation from
+// the inbox (chat's sendMessage, which assigns it to them) takes its
+// request, and chat's transferConversation hands the request over
+// (ConversationAssigned, chat's Config.SupportAssigned; capacity is not
+// checked there). Handle time runs from the first assignment, across
 // transfers. Every action emits an event with its commit (support.queued,
 // support.assigned, support.transferred, support.closed; EventData), and
 // the customer's getMyQueueStatus and thread follow live. pickNext, claim

@@ -562,3 +562,31 @@ func TestQueueOnMessage(t *testing.T) {
 	require.Equal(t, support.StateAssigned, e.status(customer("on"), conv).State)
 	require.Equal(t, []string{support.EventQueued, support.EventAssigned}, e.events(conv))
 }
+
+// TestChatActionsKeepTheDeskInStep: an admin answering a queued
+// conversation from the inbox takes its request; chat's
+// transferConversation hands the request over too.
+func TestChatActionsKeepTheDeskInStep(t *testing.T) {
+	e := newEnv(t, 0)
+	r := e.request(customer("x"), map[string]any{})
+	_, err := e.chatMutate(admin, "sendMessage", map[string]any{"conversationId": r.ConversationID, "content": "Hi, how can I help?",
+		"messageType": "text"})
+	require.NoError(t, err)
+	st := e.status(customer("x"), r.ConversationID)
+	require.Equal(t, support.StateAssigned, st.State)
+	require.Equal(t, admin.Subject, *st.AgentID)
+	require.Equal(t, admin.Name, *st.AgentName)
+	require.Zero(t, must[support.QueueView](t)(e.query(admin, "getQueue", map[string]any{})).Waiting)
+
+	// Maria (known: she claimed a chat) gets it through chat's transfer.
+	m := e.request(customer("m"), map[string]any{})
+	_ = must[support.PickResult](t)(e.mutate(maria, "claim", map[string]any{"conversationId": m.ConversationID}))
+	_, err = e.chatMutate(admin, "transferConversation", map[string]any{"conversationId": r.ConversationID, "toAdminId": maria.Subject})
+	require.NoError(t, err)
+	st = e.status(customer("x"), r.ConversationID)
+	require.Equal(t, maria.Subject, *st.AgentID)
+	require.Equal(t, []string{support.EventQueued, support.EventAssigned, support.EventTransferred}, e.events(r.ConversationID))
+	e.profile(admin, map[string]any{"capacity": 1})
+	next := e.request(customer("y"), map[string]any{})
+	require.Equal(t, next.ConversationID, *e.pick(admin).ConversationID, "the admin's place is free again")
+}

@@ -600,7 +600,7 @@ func Functions(chatCfg chat.Config, ev *events.Service, sup *support.Service) *f
 	if sup.QueueOnMessage() {
 		chatCfg.SupportWaiting = sup.CustomerWrote
 	}
-	chatCfg.SupportClosed = sup.ConversationClosed
+	chatCfg.SupportClosed, chatCfg.SupportAssigned = sup.ConversationClosed, sup.ConversationAssigned
 	chat.Register(r, chatCfg)
 	sup.Register(r)
 	if ev == nil {
