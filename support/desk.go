@@ -122,7 +122,8 @@ type ClaimArgs struct {
 // claim takes one conversation: its queued request, or (a customer's
 // support conversation that asked for nobody) a request made for it and
 // taken at once. Claiming one's own again changes nothing; another
-// agent's is 409, as is a claim beyond the caller's capacity.
+// agent's is 409, as are a claim beyond the caller's capacity and one of
+// a closed conversation.
 func (s *Service) claim(c *functions.MutationCtx, a ClaimArgs) (PickResult, error) {
 	id, err := requireAgent(c.Identity())
 	if err != nil {
@@ -153,6 +154,9 @@ func (s *Service) claim(c *functions.MutationCtx, a ClaimArgs) (PickResult, erro
 		return PickResult{}, functions.Conflict(fmt.Sprintf("%s already has this conversation", *r.agentName))
 	case load >= p.capacity:
 		return PickResult{}, ErrCapacityFull
+	}
+	if !found && conv.Status == "closed" {
+		return PickResult{}, ErrClosed
 	}
 	if !found {
 		customer, err := c.DB.User(c.Ctx, conv.CustomerID)

@@ -507,6 +507,12 @@ func TestCloseChat(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status(t, err))
 	require.Equal(t, support.StateQueued, e.status(customer("c"), r.ConversationID).State, "a refused close changes nothing")
 
+	// A closed conversation that asked for nobody since cannot be claimed.
+	_, err = e.mutate(admin, "closeChat", map[string]any{"conversationId": waiting.ConversationID})
+	require.NoError(t, err)
+	_, err = e.mutate(admin, "claim", map[string]any{"conversationId": waiting.ConversationID})
+	require.ErrorIs(t, err, support.ErrClosed)
+
 	// Closed from the inbox (chat's closeConversation) rather than the
 	// desk: the request closes too, and frees its agent.
 	e.profile(maria, map[string]any{"capacity": 1})
