@@ -14,6 +14,7 @@ import (
 
 	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/schema"
 	"github.com/parley-chat/parley/support"
 )
 
@@ -159,6 +160,16 @@ func TestRequestSupportAndQueueOrder(t *testing.T) {
 	}
 	_, err = e.mutate(customer("bad"), "requestSupport", map[string]any{"priority": "max"})
 	require.Equal(t, http.StatusBadRequest, status(t, err))
+
+	// About an order of theirs: the support conversation about it.
+	o := e.request(john, map[string]any{"orderId": schema.DemoOrderID})
+	conv := must[chat.ConversationDoc](t)(e.chatQuery(john, "getConversation", map[string]any{"conversationId": o.ConversationID}))
+	require.Equal(t, chat.CustomerToAdmin, conv.ConversationType)
+	require.Equal(t, schema.DemoOrderID, *conv.OrderID)
+	q = must[support.QueueView](t)(e.query(admin, "getQueue", map[string]any{}))
+	require.Equal(t, schema.DemoOrderID, *q.Requests[len(q.Requests)-2].OrderID, "before the low one")
+	_, err = e.mutate(john, "requestSupport", map[string]any{"orderId": "order-someone-elses"})
+	require.Equal(t, http.StatusNotFound, status(t, err))
 
 	// The waiting notice counts as read: the customer has nothing unread.
 	unread := must[int](t)(e.chatQuery(customer("b"), "getUnreadCount", map[string]any{}))
