@@ -1,9 +1,11 @@
 // The settings pages in headless Chromium against a real `parley dev`: an
 // admin's Webhooks page, with a receiver run here on 127.0.0.1 (`parley
 // dev` lets webhooks reach private addresses), and a customer's
-// Notifications settings. The server's retry horizon is 1s, so a failed
-// delivery is dead at once (its first retry is at least 2.5s away) and
-// nothing is retried behind the test's back. The tests run in order.
+// Notifications settings. The server's retry horizon is first 1s, so a
+// failed delivery is dead at once (its first retry is at least 2.5s away)
+// and nothing is retried behind the test's back; the last test restarts
+// it with an hour's, so a failed delivery stays pending (failing) between
+// retries. The tests run in order.
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { once } from "node:events";
@@ -172,4 +174,42 @@ test("a customer sets digest mail, which persists; sees no Webhooks link; dev ma
   assert.equal(await john.getByTestId("webhooks-page").count(), 0);
   assert.deepEqual(john.errors, []);
   await john.context().close();
+});
+
+test("a failing delivery shows as failing (pending) with its error, and Replay sends it again", async () => {
+  server.args = ["--webhook-retry-horizon", "1h"];
+  await server.restart();
+  failing = true;
+  received.length = 0;
+  const { webhook } = await call(server, "admin", "mutation", "shared/events:createWebhook", { url: receiverURL, events: ["message.created"] });
+  const admin = await openAs(browser, server, "admin", "/admin/webhooks");
+  const hook = admin.locator(`[data-testid="webhook"][data-webhook-id="${webhook._id}"]`);
+  await hook.getByTestId("toggle-deliveries").click();
+  await hook.getByTestId("no-deliveries").waitFor();
+
+  await call(server, "john", "mutation", "shared/chat:sendMessage", { conversationId: conv, content: `Retry me ${stamp}`, messageType: "text" });
+  const row = hook.locator('[data-testid="delivery"][data-status="pending"]').filter({ hasText: "HTTP 500" }).first();
+  await row.waitFor();
+  assert.equal(await row.getByTestId("delivery-status").textContent(), "failing");
+  const id = await row.getAttribute("data-delivery-id");
+  const eventId = await row.getAttribute("data-event-id");
+  const delivery = hook.locator(`[data-testid="delivery"][data-delivery-id="${id}"]`);
+
+  // Replayed while the receiver still fails: another attempt, still failing.
+  await delivery.getByTestId("replay").click();
+  await receivedWhere(() => received.filter((x) => x.id === eventId).length >= 2);
+  await admin.waitForFunction(
+    (sel) => Number(document.querySelector(sel)?.querySelector('[data-testid="delivery-attempts"]')?.textContent) >= 2,
+    `[data-testid="delivery"][data-delivery-id="${id}"]`,
+  );
+  assert.equal(await delivery.getAttribute("data-status"), "pending");
+
+  // Back up and replayed: it succeeds (a scheduled retry may get there first; either way, live).
+  failing = false;
+  await delivery.getByTestId("replay").click();
+  await hook.locator(`[data-testid="delivery"][data-delivery-id="${id}"][data-status="succeeded"]`).waitFor();
+  assert.equal(await delivery.getByTestId("replay").count(), 0);
+  await receivedWhere((r) => r.id === eventId && !r.failed);
+  assert.deepEqual(admin.errors, []);
+  await admin.context().close();
 });
