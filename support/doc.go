@@ -1,6 +1,6 @@
 // Package support is the live-support desk (shared/support:*), the
 // sibling of package chat whose support conversations it serves: agents'
-// profiles and presence so far (issue 19, items 1 and 2); the queue,
+// profiles, presence and ICE servers so far (issue 19, items 1, 2 and 7); the queue,
 // agents' actions, timers and transcripts come next. Register adds its
 // functions to a functions.Registry; internal/server calls it once.
 //
@@ -61,6 +61,25 @@
 // change shows within a second. A name shown by getOnlineAgents is the
 // token's of the agent's newest session and is not live by itself.
 //
+// # ICE servers
+//
+// getIceServers (and GET /api/ice-servers, the same query for a bearer
+// token, answered as plain JSON with Cache-Control: no-store) returns
+// {iceServers: [{urls, username?, credential?}], expiresAt}, the shape an
+// RTCPeerConnection takes: the STUN servers of Config.ICE, then its TURN
+// servers with a credential of the caller's own in the TURN REST API
+// scheme: username "<expiry, Unix seconds>:<user>" (user: the subject, or
+// "<org>/<subject>" in an org), credential the base64 HMAC-SHA1 of the
+// username keyed with the secret shared with the TURN server (coturn's
+// use-auth-secret), which checks it without asking Parley. Expiries sit on
+// a grid of half the lifetime (CredentialTTL, 1 hour), so a credential is
+// good for between half and all of it and the calls of one window give
+// one answer; the query asks to re-run when its credential enters the
+// second half (QueryCtx.RefreshAt), so a subscriber always holds one good
+// for at least half the lifetime. `parley dev` runs a real TURN/STUN
+// server on loopback (internal/devturn) with a secret kept in its data
+// directory; `parley serve` takes --stun-url, --turn-url, --turn-secret.
+//
 // # Access rules
 //
 // The caller's identity comes only from a verified JWT. For: a customer
@@ -73,6 +92,7 @@
 //	heartbeat            200  200  200  401  200  200  over a sync connection only (over HTTP: 400)
 //	getPresence          200  200  200  401  200  200  XA: the default org's users are offline to it
 //	getOnlineAgents      403  403  200  401  200  403  XA: their org's agents, none of the default org's
+//	getIceServers        200  200  200  401  200  200  TURN credentials of the caller's own; also GET /api/ice-servers
 //
 // # Concurrency model
 //

@@ -32,6 +32,8 @@ type Config struct {
 	// the limit.
 	HeartbeatsPerSecond float64
 	HeartbeatBurst      int
+	// ICE are the STUN and TURN servers of getIceServers.
+	ICE ICEConfig
 }
 
 // DefaultAwayAfter is the idle time from which a session is away.
@@ -126,6 +128,7 @@ func (s *Service) Register(r *functions.Registry) {
 	functions.Mutation(r, "shared/support:heartbeat", s.heartbeat, functions.InMemory(), functions.Admit(s.admitBeat))
 	functions.Query(r, "shared/support:getPresence", s.getPresence, functions.ScopeIdentity(orgOnly))
 	functions.Query(r, "shared/support:getOnlineAgents", s.getOnlineAgents, functions.ScopeIdentity(roleInOrg))
+	functions.Query(r, "shared/support:getIceServers", s.getIceServers)
 }
 
 // orgOnly is the identity getPresence depends on: every caller of an org

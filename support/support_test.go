@@ -158,6 +158,7 @@ func accessRules() map[string]codes {
 		"heartbeat":          {200, 200, 200, 401, 200, 200},
 		"getPresence":        {200, 200, 200, 401, 200, 200},
 		"getOnlineAgents":    {403, 403, 200, 401, 200, 403},
+		"getIceServers":      {200, 200, 200, 401, 200, 200},
 	}
 }
 
@@ -186,6 +187,10 @@ func TestAccess(t *testing.T) {
 		},
 		"getOnlineAgents": func(caller string) error {
 			_, err := e.query(ids[caller], "getOnlineAgents", map[string]any{})
+			return err
+		},
+		"getIceServers": func(caller string) error {
+			_, err := e.query(ids[caller], "getIceServers", map[string]any{})
 			return err
 		},
 	}

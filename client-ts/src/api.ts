@@ -289,6 +289,19 @@ export type HeartbeatResult = {
   intervalMs: number;
 };
 
+/** Go type support.ICEServer. */
+export type ICEServer = {
+  urls: string[];
+  username?: string;
+  credential?: string;
+};
+
+/** Go type support.ICEServers. */
+export type ICEServers = {
+  iceServers: ICEServer[];
+  expiresAt: number | null;
+};
+
 /** Go type chat.ImageAttachment. */
 export type ImageAttachment = {
   fileId: string;
@@ -692,6 +705,8 @@ export const api = {
       updateNotificationSettings: makeFunctionReference<"mutation", UpdateNotificationSettingsArgs, NotificationSettings>("shared/events:updateNotificationSettings"),
     },
     support: {
+      /** query shared/support:getIceServers */
+      getIceServers: makeFunctionReference<"query", EmptyArgs, ICEServers>("shared/support:getIceServers"),
       /** query shared/support:getMyAgentProfile */
       getMyAgentProfile: makeFunctionReference<"query", Record<string, never>, AgentProfile>("shared/support:getMyAgentProfile"),
       /** query shared/support:getOnlineAgents */
@@ -751,6 +766,7 @@ export const functionNames = {
   "shared/events:listWebhooks": "query",
   "shared/events:replayDelivery": "mutation",
   "shared/events:updateNotificationSettings": "mutation",
+  "shared/support:getIceServers": "query",
   "shared/support:getMyAgentProfile": "query",
   "shared/support:getOnlineAgents": "query",
   "shared/support:getPresence": "query",

@@ -265,6 +265,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ev.RegisterHTTP(mux)
+	if err := cfg.Support.ICE.Validate(); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	sup := support.New(cfg.Support)
 	registry := Functions(cfg.Chat, ev, sup)
 	workers := river.NewWorkers()
@@ -301,6 +305,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, Media: svc, Activity: act, Events: ev, Support: sup,
 		Jobs: queue, reg: reg}
 	s.HTTP, err = transport.New(transport.Config{Engine: eng, Verifier: cfg.Verifier, Health: s.health,
+		Queries:  []transport.QueryRoute{{Path: "/api/ice-servers", Function: "shared/support:getIceServers"}},
 		Gatherer: reg, Registerer: reg, Mux: mux, Logger: log, WriteTimeout: cfg.WriteTimeout,
 		PingInterval: cfg.PingInterval, PollTimeout: cfg.PollTimeout, PollIdleTimeout: cfg.PollIdleTimeout, TicketTTL: cfg.TicketTTL})
 	if err != nil {

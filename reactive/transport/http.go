@@ -109,6 +109,36 @@ func (s *Server) serveCall(kind functions.Kind) http.HandlerFunc {
 	}
 }
 
+// QueryRoute is a plain GET endpoint for a query without arguments.
+type QueryRoute struct {
+	Path     string // e.g. /api/ice-servers
+	Function string // e.g. shared/support:getIceServers
+}
+
+// serveQueryGET answers GET on a QueryRoute: the query's value for the
+// Authorization header's identity (anonymous without one), as the JSON
+// body itself, not wrapped as POST /api/query wraps it; a refusal is its
+// status with {"code","message","status"}. Nothing is cached.
+func (s *Server) serveQueryGET(function string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := s.identityFromHeader(r)
+		var v json.RawMessage
+		if err == nil {
+			v, err = s.cfg.Engine.Query(r.Context(), function, json.RawMessage(`{}`), id)
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		if err != nil {
+			if _, internal := functions.AsError(err); internal {
+				s.log.Error("call failed", slog.String("function", function), slog.Any("error", err))
+			}
+			writeHTTPError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(v) //nolint:errcheck // the client went away
+	}
+}
+
 // serveAction serves POST /api/action: Parley has no actions, so every
 // call is answered as a function not found.
 func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {

@@ -290,6 +290,19 @@ export type HeartbeatResult = {
   intervalMs: number;
 };
 
+/** Go type support.ICEServer. */
+export type ICEServer = {
+  urls: string[];
+  username?: string;
+  credential?: string;
+};
+
+/** Go type support.ICEServers. */
+export type ICEServers = {
+  iceServers: ICEServer[];
+  expiresAt: number | null;
+};
+
 /** Go type chat.ImageAttachment. */
 export type ImageAttachment = {
   fileId: string;
@@ -693,6 +706,8 @@ export declare const api: {
       updateNotificationSettings: FunctionReference<"mutation", "public", UpdateNotificationSettingsArgs, NotificationSettings>;
     };
     support: {
+      /** query shared/support:getIceServers */
+      getIceServers: FunctionReference<"query", "public", EmptyArgs, ICEServers>;
       /** query shared/support:getMyAgentProfile */
       getMyAgentProfile: FunctionReference<"query", "public", Record<string, never>, AgentProfile>;
       /** query shared/support:getOnlineAgents */
