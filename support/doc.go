@@ -1,7 +1,8 @@
 // Package support is the live-support desk (shared/support:*), the
 // sibling of package chat whose support conversations it serves: agents'
-// profiles, presence, ICE servers and transcripts so far (issue 19, items 1, 2, 6 and 7); the queue,
-// agents' actions, timers and transcripts come next. Register adds its
+// profiles, presence, transcripts and ICE servers so far (issue 19, items
+// 1, 2, 6 and 7); the queue, agents' actions and timers come next.
+// Register adds its
 // functions to a functions.Registry; internal/server calls it once.
 //
 // # Agents
