@@ -1,7 +1,8 @@
 // Package support is the live-support desk (shared/support:*), the
 // sibling of package chat whose support conversations it serves: agents'
-// profiles, presence and ICE servers so far (issue 19, items 1, 2 and 7); the queue,
-// agents' actions, timers and transcripts come next. Register adds its
+// profiles, presence, transcripts and ICE servers so far (issue 19, items
+// 1, 2, 6 and 7); the queue, agents' actions and timers come next.
+// Register adds its
 // functions to a functions.Registry; internal/server calls it once.
 //
 // # Agents
@@ -80,6 +81,23 @@
 // server on loopback (internal/devturn) with a secret kept in its data
 // directory; `parley serve` takes --stun-url, --turn-url, --turn-secret.
 //
+// # Transcripts
+//
+// getTranscript({conversationId, format?, timeZone?}) renders a whole
+// conversation for whoever may read it (chat's rule, the same instance
+// for all of them: QueryShared with chat.ConversationAccess), as
+// {filename, mimeType, content, messageCount, truncated}: format json (a
+// TranscriptDoc), text or html; every message oldest first, notices
+// ("Maria has joined", a close's reason) included, a deleted message as
+// "(deleted)", an image as its signed link (which expires, as in
+// getMessages), locations and meetings spelled out; every time in the
+// viewer's IANA time zone (default UTC; the zone database is built in).
+// html is html/template's: what people wrote is escaped, and the download
+// serves it with a Content-Security-Policy that runs nothing. At most
+// MaxTranscriptMessages (the newest; truncated says so), read in pages
+// (chat.ReadTranscript). GET /api/transcript?conversationId=&format=&timeZone=
+// with a bearer token serves the same as a file to save.
+//
 // # Access rules
 //
 // The caller's identity comes only from a verified JWT. For: a customer
@@ -93,6 +111,7 @@
 //	getPresence          200  200  200  401  200  200  XA: the default org's users are offline to it
 //	getOnlineAgents      403  403  200  401  200  403  XA: their org's agents, none of the default org's
 //	getIceServers        200  200  200  401  200  200  TURN credentials of the caller's own; also GET /api/ice-servers
+//	getTranscript        200  200  200  401  404  404  chat's rule for the conversation (C: John's; S: its store's staff); also GET /api/transcript?conversationId=
 //
 // # Concurrency model
 //

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/keyrate"
 	"github.com/parley-chat/parley/schema"
@@ -32,6 +33,9 @@ type Config struct {
 	// the limit.
 	HeartbeatsPerSecond float64
 	HeartbeatBurst      int
+	// Media signs the links of transcripts' images (internal/server sets
+	// chat's). Nil means transcripts list images without links.
+	Media chat.Media
 	// ICE are the STUN and TURN servers of getIceServers.
 	ICE ICEConfig
 }
@@ -129,6 +133,9 @@ func (s *Service) Register(r *functions.Registry) {
 	functions.Query(r, "shared/support:getPresence", s.getPresence, functions.ScopeIdentity(orgOnly))
 	functions.Query(r, "shared/support:getOnlineAgents", s.getOnlineAgents, functions.ScopeIdentity(roleInOrg))
 	functions.Query(r, "shared/support:getIceServers", s.getIceServers)
+	functions.QueryShared(r, "shared/support:getTranscript", func(c *functions.QueryCtx, a GetTranscriptArgs) error {
+		return chat.ConversationAccess(c, a.ConversationID)
+	}, s.getTranscript)
 }
 
 // orgOnly is the identity getPresence depends on: every caller of an org

@@ -20,6 +20,7 @@ import (
 	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/internal/server"
 	"github.com/parley-chat/parley/internal/syncclient"
+	"github.com/parley-chat/parley/schema"
 	"github.com/parley-chat/parley/support"
 )
 
@@ -159,6 +160,7 @@ func accessRules() map[string]codes {
 		"getPresence":        {200, 200, 200, 401, 200, 200},
 		"getOnlineAgents":    {403, 403, 200, 401, 200, 403},
 		"getIceServers":      {200, 200, 200, 401, 200, 200},
+		"getTranscript":      {200, 200, 200, 401, 404, 404},
 	}
 }
 
@@ -187,6 +189,10 @@ func TestAccess(t *testing.T) {
 		},
 		"getOnlineAgents": func(caller string) error {
 			_, err := e.query(ids[caller], "getOnlineAgents", map[string]any{})
+			return err
+		},
+		"getTranscript": func(caller string) error {
+			_, err := e.query(ids[caller], "getTranscript", map[string]any{"conversationId": schema.DemoConversationID})
 			return err
 		},
 		"getIceServers": func(caller string) error {

@@ -269,6 +269,13 @@ export type GetPresenceArgs = {
   userIds: string[];
 };
 
+/** Go type support.GetTranscriptArgs. */
+export type GetTranscriptArgs = {
+  conversationId: string;
+  format?: "json" | "text" | "html" | null;
+  timeZone?: string | null;
+};
+
 /** Go type events.GetWebhookDeliveriesArgs. */
 export type GetWebhookDeliveriesArgs = {
   webhookId: string;
@@ -530,6 +537,18 @@ export type SetConversationSubjectArgs = {
   subject?: string | null;
 };
 
+/** Go type support.TranscriptFile. */
+export type TranscriptFile = {
+  conversationId: string;
+  format: "json" | "text" | "html";
+  timeZone: string;
+  filename: string;
+  mimeType: string;
+  content: string;
+  messageCount: number;
+  truncated: boolean;
+};
+
 /** Go type chat.TransferConversationArgs. */
 export type TransferConversationArgs = {
   conversationId: string;
@@ -713,6 +732,8 @@ export const api = {
       getOnlineAgents: makeFunctionReference<"query", GetOnlineAgentsArgs, OnlineAgent[]>("shared/support:getOnlineAgents"),
       /** query shared/support:getPresence */
       getPresence: makeFunctionReference<"query", GetPresenceArgs, PresenceDoc[]>("shared/support:getPresence"),
+      /** query shared/support:getTranscript */
+      getTranscript: makeFunctionReference<"query", GetTranscriptArgs, TranscriptFile>("shared/support:getTranscript"),
       /** mutation shared/support:heartbeat */
       heartbeat: makeFunctionReference<"mutation", HeartbeatArgs, HeartbeatResult>("shared/support:heartbeat"),
       /** mutation shared/support:updateAgentProfile */
@@ -770,6 +791,7 @@ export const functionNames = {
   "shared/support:getMyAgentProfile": "query",
   "shared/support:getOnlineAgents": "query",
   "shared/support:getPresence": "query",
+  "shared/support:getTranscript": "query",
   "shared/support:heartbeat": "mutation",
   "shared/support:updateAgentProfile": "mutation",
 } as const;

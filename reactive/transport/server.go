@@ -33,8 +33,8 @@ type HealthFunc func(ctx context.Context) (report any, ok bool)
 type Config struct {
 	Engine   *reactive.Engine // required
 	Verifier Verifier         // required
-	// Queries are plain GET endpoints for queries without arguments
-	// (GET /api/ice-servers): see serveQueryGET.
+	// Queries are plain GET endpoints for queries (GET /api/ice-servers,
+	// GET /api/transcript): see serveQueryGET.
 	Queries []QueryRoute
 	// Health answers /healthz. Nil answers {"status":"ok"}.
 	Health HealthFunc
@@ -141,7 +141,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /api/poll", s.serveSubscriptionPoll)
 	mux.HandleFunc("POST /api/tickets", s.serveTickets)
 	for _, q := range cfg.Queries {
-		mux.HandleFunc("GET "+q.Path, s.serveQueryGET(q.Function))
+		mux.HandleFunc("GET "+q.Path, s.serveQueryGET(q))
 	}
 	mux.HandleFunc("POST /api/query", s.serveCall(functions.KindQuery))
 	mux.HandleFunc("POST /api/mutation", s.serveCall(functions.KindMutation))

@@ -270,6 +270,13 @@ export type GetPresenceArgs = {
   userIds: string[];
 };
 
+/** Go type support.GetTranscriptArgs. */
+export type GetTranscriptArgs = {
+  conversationId: string;
+  format?: "json" | "text" | "html" | null;
+  timeZone?: string | null;
+};
+
 /** Go type events.GetWebhookDeliveriesArgs. */
 export type GetWebhookDeliveriesArgs = {
   webhookId: string;
@@ -531,6 +538,18 @@ export type SetConversationSubjectArgs = {
   subject?: string | null;
 };
 
+/** Go type support.TranscriptFile. */
+export type TranscriptFile = {
+  conversationId: string;
+  format: "json" | "text" | "html";
+  timeZone: string;
+  filename: string;
+  mimeType: string;
+  content: string;
+  messageCount: number;
+  truncated: boolean;
+};
+
 /** Go type chat.TransferConversationArgs. */
 export type TransferConversationArgs = {
   conversationId: string;
@@ -714,6 +733,8 @@ export declare const api: {
       getOnlineAgents: FunctionReference<"query", "public", GetOnlineAgentsArgs, OnlineAgent[]>;
       /** query shared/support:getPresence */
       getPresence: FunctionReference<"query", "public", GetPresenceArgs, PresenceDoc[]>;
+      /** query shared/support:getTranscript */
+      getTranscript: FunctionReference<"query", "public", GetTranscriptArgs, TranscriptFile>;
       /** mutation shared/support:heartbeat */
       heartbeat: FunctionReference<"mutation", "public", HeartbeatArgs, HeartbeatResult>;
       /** mutation shared/support:updateAgentProfile */
