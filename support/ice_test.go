@@ -33,7 +33,14 @@ func iceEnv(t *testing.T) (*env, *devturn.Server) {
 
 // getICE is GET /api/ice-servers with token (none: "").
 func getICE(t *testing.T, e *env, token string) (int, []byte) {
-	req, err := http.NewRequest("GET", e.s.URL+"/api/ice-servers", nil)
+	resp, body := e.get(t, "/api/ice-servers", token)
+	require.Equal(t, "no-store", resp.Header.Get("Cache-Control"), "credentials are not cached")
+	return resp.StatusCode, []byte(body)
+}
+
+// get is GET path of the server with a bearer token (none: "").
+func (e *env) get(t *testing.T, path, token string) (*http.Response, string) {
+	req, err := http.NewRequest("GET", e.s.URL+path, nil)
 	require.NoError(t, err)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -41,10 +48,9 @@ func getICE(t *testing.T, e *env, token string) (int, []byte) {
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	require.Equal(t, "no-store", resp.Header.Get("Cache-Control"), "credentials are not cached")
-	return resp.StatusCode, body
+	return resp, string(b)
 }
 
 // allocate asks the TURN server at addr for a relay with the credentials.

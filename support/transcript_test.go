@@ -3,7 +3,6 @@ package support_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -135,17 +134,7 @@ func TestTranscriptLong(t *testing.T) {
 func TestTranscriptDownload(t *testing.T) {
 	e := newEnv(t, 0)
 	get := func(token, query string) (*http.Response, string) {
-		req, err := http.NewRequest("GET", e.s.URL+"/api/transcript?conversationId="+schema.DemoConversationID+query, nil)
-		require.NoError(t, err)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp, string(b)
+		return e.get(t, "/api/transcript?conversationId="+schema.DemoConversationID+query, token)
 	}
 	resp, body := get(e.s.Token(t, john), "&format=text&timeZone=Asia/Tokyo")
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
