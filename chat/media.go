@@ -173,6 +173,12 @@ type ImageDoc struct {
 // only among callers that passed conversationAccess. The query is asked to
 // re-run when the URLs should be re-signed.
 func (ch *api) withImages(c *functions.QueryCtx, msgs []Message, docs []MessageDoc) error {
+	return withImages(c, ch.cfg.Media, msgs, docs)
+}
+
+// withImages is api.withImages with the image service given (nil: no
+// URLs).
+func withImages(c *functions.QueryCtx, media Media, msgs []Message, docs []MessageDoc) error {
 	var ids []string
 	for _, m := range msgs {
 		if m.ImageFileID != nil && !m.IsDeleted {
@@ -199,8 +205,8 @@ func (ch *api) withImages(c *functions.QueryCtx, msgs []Message, docs []MessageD
 		if f.FileName != nil {
 			d.FileName = *f.FileName
 		}
-		if ch.cfg.Media != nil {
-			s := ch.cfg.Media.SignImage(m.ConversationID, f.ID, c.Now())
+		if media != nil {
+			s := media.SignImage(m.ConversationID, f.ID, c.Now())
 			d.URL, d.ThumbnailURL, d.ExpiresAt = s.URL, s.ThumbnailURL, schema.Millis(s.ExpiresAt)
 			c.RefreshAt(s.RefreshAt)
 		}

@@ -1,8 +1,9 @@
 // Package support is the live-support desk (shared/support:*), the
 // sibling of package chat whose support conversations it serves: agents'
-// profiles and presence, the queue and agents' actions (issue 19, items 1
-// to 4); timers and transcripts come next. Register adds its functions to
-// a functions.Registry; internal/server calls it once.
+// profiles, presence, the queue and agents' actions, transcripts and ICE
+// servers so far (issue 19, items 1 to 4, 6 and 7); timers come next.
+// Register adds its functions to a functions.Registry; internal/server
+// calls it once.
 //
 // # Agents
 //
@@ -146,6 +147,42 @@
 // deadlock between them is rolled back and run again, as every
 // serialization failure is).
 //
+// # ICE servers
+//
+// getIceServers (and GET /api/ice-servers, the same query for a bearer
+// token, answered as plain JSON with Cache-Control: no-store) returns
+// {iceServers: [{urls, username?, credential?}], expiresAt}, the shape an
+// RTCPeerConnection takes: the STUN servers of Config.ICE, then its TURN
+// servers with a credential of the caller's own in the TURN REST API
+// scheme: username "<expiry, Unix seconds>:<user>" (user: the subject, or
+// "<org>/<subject>" in an org), credential the base64 HMAC-SHA1 of the
+// username keyed with the secret shared with the TURN server (coturn's
+// use-auth-secret), which checks it without asking Parley. Expiries sit on
+// a grid of half the lifetime (CredentialTTL, 1 hour), so a credential is
+// good for between half and all of it and the calls of one window give
+// one answer; the query asks to re-run when its credential enters the
+// second half (QueryCtx.RefreshAt), so a subscriber always holds one good
+// for at least half the lifetime. `parley dev` runs a real TURN/STUN
+// server on loopback (internal/devturn) with a secret kept in its data
+// directory; `parley serve` takes --stun-url, --turn-url, --turn-secret.
+//
+// # Transcripts
+//
+// getTranscript({conversationId, format?, timeZone?}) renders a whole
+// conversation for whoever may read it (chat's rule, the same instance
+// for all of them: QueryShared with chat.ConversationAccess), as
+// {filename, mimeType, content, messageCount, truncated}: format json (a
+// TranscriptDoc), text or html; every message oldest first, notices
+// ("Maria has joined", a close's reason) included, a deleted message as
+// "(deleted)", an image as its signed link (which expires, as in
+// getMessages), locations and meetings spelled out; every time in the
+// viewer's IANA time zone (default UTC; the zone database is built in).
+// html is html/template's: what people wrote is escaped, and the download
+// serves it with a Content-Security-Policy that runs nothing. At most
+// MaxTranscriptMessages (the newest; truncated says so), read in pages
+// (chat.ReadTranscript). GET /api/transcript?conversationId=&format=&timeZone=
+// with a bearer token serves the same as a file to save.
+//
 // # Access rules
 //
 // The caller's identity comes only from a verified JWT. For: a customer
@@ -165,6 +202,8 @@
 //	claim                403  403  200  401  404  403  C: the conversation's customer; XA: "Conversation not found"; 409 another agent's or capacity full
 //	transferChat         403  403  200  401  404  403  to an offline or unknown agent: 400; to one at capacity: 409
 //	closeChat            403  403  200  401  404  403  the reason as closeConversation's (400 beyond 500 characters)
+//	getIceServers        200  200  200  401  200  200  TURN credentials of the caller's own; also GET /api/ice-servers
+//	getTranscript        200  200  200  401  404  404  chat's rule for the conversation (C: John's; S: its store's staff); also GET /api/transcript?conversationId=
 //
 // # Concurrency model
 //

@@ -47,6 +47,11 @@ type Config struct {
 	// default) queues only on requestSupport: until the AI assistant
 	// issue says who else may hold a conversation, a shop opts in.
 	QueueOnMessage bool
+	// Media signs the links of transcripts' images (internal/server sets
+	// chat's). Nil means transcripts list images without links.
+	Media chat.Media
+	// ICE are the STUN and TURN servers of getIceServers.
+	ICE ICEConfig
 }
 
 // DefaultAwayAfter is the idle time from which a session is away.
@@ -156,6 +161,10 @@ func (s *Service) Register(r *functions.Registry) {
 	functions.Mutation(r, "shared/support:claim", s.claim)
 	functions.Mutation(r, "shared/support:transferChat", s.transferChat)
 	functions.Mutation(r, "shared/support:closeChat", s.closeChat)
+	functions.Query(r, "shared/support:getIceServers", s.getIceServers)
+	functions.QueryShared(r, "shared/support:getTranscript", func(c *functions.QueryCtx, a GetTranscriptArgs) error {
+		return chat.ConversationAccess(c, a.ConversationID)
+	}, s.getTranscript)
 }
 
 // orgOnly is the identity getPresence depends on: every caller of an org

@@ -20,6 +20,7 @@ import (
 	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/internal/server"
 	"github.com/parley-chat/parley/internal/syncclient"
+	"github.com/parley-chat/parley/schema"
 	"github.com/parley-chat/parley/support"
 )
 
@@ -165,6 +166,8 @@ func accessRules() map[string]codes {
 		"claim":              {403, 403, 200, 401, 404, 403},
 		"transferChat":       {403, 403, 200, 401, 404, 403},
 		"closeChat":          {403, 403, 200, 401, 404, 403},
+		"getIceServers":      {200, 200, 200, 401, 200, 200},
+		"getTranscript":      {200, 200, 200, 401, 404, 404},
 	}
 }
 
@@ -216,6 +219,14 @@ func TestAccess(t *testing.T) {
 		},
 		"pickNext": func(caller string) error {
 			_, err := e.mutate(ids[caller], "pickNext", map[string]any{})
+			return err
+		},
+		"getTranscript": func(caller string) error {
+			_, err := e.query(ids[caller], "getTranscript", map[string]any{"conversationId": schema.DemoConversationID})
+			return err
+		},
+		"getIceServers": func(caller string) error {
+			_, err := e.query(ids[caller], "getIceServers", map[string]any{})
 			return err
 		},
 	}

@@ -280,6 +280,13 @@ export type GetPresenceArgs = {
   userIds: string[];
 };
 
+/** Go type support.GetTranscriptArgs. */
+export type GetTranscriptArgs = {
+  conversationId: string;
+  format?: "json" | "text" | "html" | null;
+  timeZone?: string | null;
+};
+
 /** Go type events.GetWebhookDeliveriesArgs. */
 export type GetWebhookDeliveriesArgs = {
   webhookId: string;
@@ -298,6 +305,19 @@ export type HeartbeatResult = {
   status: "online" | "away";
   ttlMs: number;
   intervalMs: number;
+};
+
+/** Go type support.ICEServer. */
+export type ICEServer = {
+  urls: string[];
+  username?: string;
+  credential?: string;
+};
+
+/** Go type support.ICEServers. */
+export type ICEServers = {
+  iceServers: ICEServer[];
+  expiresAt: number | null;
 };
 
 /** Go type chat.ImageAttachment. */
@@ -602,6 +622,18 @@ export type SupportRequestRef = {
   created: boolean;
 };
 
+/** Go type support.TranscriptFile. */
+export type TranscriptFile = {
+  conversationId: string;
+  format: "json" | "text" | "html";
+  timeZone: string;
+  filename: string;
+  mimeType: string;
+  content: string;
+  messageCount: number;
+  truncated: boolean;
+};
+
 /** Go type support.TransferChatArgs. */
 export type TransferChatArgs = {
   conversationId: string;
@@ -789,6 +821,8 @@ export const api = {
       claim: makeFunctionReference<"mutation", ClaimArgs, PickResult>("shared/support:claim"),
       /** mutation shared/support:closeChat */
       closeChat: makeFunctionReference<"mutation", CloseChatArgs, null>("shared/support:closeChat"),
+      /** query shared/support:getIceServers */
+      getIceServers: makeFunctionReference<"query", EmptyArgs, ICEServers>("shared/support:getIceServers"),
       /** query shared/support:getMyAgentProfile */
       getMyAgentProfile: makeFunctionReference<"query", Record<string, never>, AgentProfile>("shared/support:getMyAgentProfile"),
       /** query shared/support:getMyQueueStatus */
@@ -799,6 +833,8 @@ export const api = {
       getPresence: makeFunctionReference<"query", GetPresenceArgs, PresenceDoc[]>("shared/support:getPresence"),
       /** query shared/support:getQueue */
       getQueue: makeFunctionReference<"query", Record<string, never>, QueueView>("shared/support:getQueue"),
+      /** query shared/support:getTranscript */
+      getTranscript: makeFunctionReference<"query", GetTranscriptArgs, TranscriptFile>("shared/support:getTranscript"),
       /** mutation shared/support:heartbeat */
       heartbeat: makeFunctionReference<"mutation", HeartbeatArgs, HeartbeatResult>("shared/support:heartbeat"),
       /** mutation shared/support:pickNext */
@@ -860,11 +896,13 @@ export const functionNames = {
   "shared/events:updateNotificationSettings": "mutation",
   "shared/support:claim": "mutation",
   "shared/support:closeChat": "mutation",
+  "shared/support:getIceServers": "query",
   "shared/support:getMyAgentProfile": "query",
   "shared/support:getMyQueueStatus": "query",
   "shared/support:getOnlineAgents": "query",
   "shared/support:getPresence": "query",
   "shared/support:getQueue": "query",
+  "shared/support:getTranscript": "query",
   "shared/support:heartbeat": "mutation",
   "shared/support:pickNext": "mutation",
   "shared/support:requestSupport": "mutation",

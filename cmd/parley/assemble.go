@@ -31,6 +31,7 @@ type serverFlags struct {
 	jobs      *server.JobsConfig
 	support   *support.Config
 	mail      *mailOptions
+	ice       *iceOptions
 }
 
 // declareServerFlags declares the shared flags on fl; serve adds the
@@ -47,6 +48,7 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 	f.media = mediaFlags(fl, serve)
 	f.guests = guestFlags(fl, serve)
 	f.mail = mailFlags(fl, serve)
+	f.ice = iceFlags(fl, serve)
 	f.debugAddr = debugFlag(fl)
 	f.dbGrace = fl.Duration("db-grace", 10*time.Second,
 		"how long a mutation waits for an unreachable database to come back before it fails as unavailable (negative: no wait)")
@@ -110,6 +112,7 @@ func runServer(ctx context.Context, log *slog.Logger, cfg server.Config, verifie
 	cfg.Verifier, cfg.Chat, cfg.Logger, cfg.DBGrace, cfg.ReplicationSlot = verifier, *f.chat, log, *f.dbGrace, *f.slot
 	cfg.ActivityInterval = *f.activity
 	cfg.Events, cfg.Jobs, cfg.Support = *f.events, *f.jobs, *f.support
+	cfg.Support.ICE = f.ice.config()
 	if err := f.media.apply(&cfg, dataDir); err != nil {
 		return err
 	}

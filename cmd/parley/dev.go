@@ -20,6 +20,7 @@ import (
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/internal/devauth"
 	"github.com/parley-chat/parley/internal/devmail"
+	"github.com/parley-chat/parley/internal/devturn"
 	"github.com/parley-chat/parley/internal/pgcluster"
 	"github.com/parley-chat/parley/internal/server"
 	"github.com/parley-chat/parley/schema"
@@ -51,7 +52,7 @@ func devSecret(dir string, create bool) ([]byte, error) {
 
 func runDev(ctx context.Context, args []string) error {
 	fl := flag.NewFlagSet("parley dev", flag.ContinueOnError)
-	data := fl.String("data", ".parley", "data directory: Postgres cluster, dev secret, database.url, media (uploaded images), media-key, mail (captured notification mail) and unsubscribe-key")
+	data := fl.String("data", ".parley", "data directory: Postgres cluster, dev secret, database.url, media (uploaded images), media-key, mail (captured notification mail), unsubscribe-key and turn-secret")
 	addr := fl.String("addr", "127.0.0.1:3210", "listen address")
 	shared := declareServerFlags(fl, false)
 	webDir := fl.String("web", defaultWebDir, "directory of the built web app, served at / (empty: none)")
@@ -117,6 +118,13 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 	mailDir.Register(mux)
+	turnSrv, err := shared.ice.startDevTURN(dir)
+	if err != nil {
+		return err
+	}
+	if turnSrv != nil {
+		defer turnSrv.Close()
+	}
 	webNote, err := mountWeb(mux, *webDir, flagSet(fl, "web"))
 	if err != nil {
 		return err
@@ -143,10 +151,11 @@ parley: serving on %s (Postgres on port %d, database "parley")
   Connect:       new ConvexClient("%s") and client.setAuth(async () => token)
   Guests:        %s
   Mail:          %s
+  ICE servers:   %s
   Health:        %s/healthz     Metrics: %s/metrics
 
 Press Ctrl-C to stop.
-`, url, cluster.Port(), webNote(url), dataFlag, dataFlag, dataFlag, url, guestNote(url, guestKey != nil), mailNote(url, *shared.mail, mailDir), url, url)
+`, url, cluster.Port(), webNote(url), dataFlag, dataFlag, dataFlag, url, guestNote(url, guestKey != nil), mailNote(url, *shared.mail, mailDir), iceNote(url, shared.ice, turnSrv), url, url)
 		return nil
 	}
 	srvCfg := server.Config{DatabaseURL: dbURL, Listener: ln, Mux: mux, Guests: shared.guests.config(guestKey),
@@ -156,6 +165,17 @@ Press Ctrl-C to stop.
 		fmt.Fprintln(os.Stderr, "parley: shutting down")
 	}
 	return err
+}
+
+// iceNote is the startup message's line about STUN and TURN.
+func iceNote(url string, o *iceOptions, srv *devturn.Server) string {
+	switch {
+	case srv != nil:
+		return "embedded TURN/STUN on udp " + srv.Addr() + " (loopback relays), credentials at " + url + "/api/ice-servers"
+	case o.turn != "" || o.stun != "":
+		return url + "/api/ice-servers"
+	}
+	return "none (--turn-listen \"\")"
 }
 
 // mailNote is the startup message's line about notification mail.

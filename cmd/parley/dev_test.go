@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,9 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/turn/v4"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/internal/devturn"
 	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/support"
 )
 
 // buildParley builds the binary once per test.
@@ -172,6 +176,13 @@ func TestDevRunsStopsAndReusesData(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
 
+	// The embedded TURN server takes the credentials GET /api/ice-servers
+	// hands out (its secret is kept in DATA).
+	requireTURN(t, p.url, token)
+	st, err = os.Stat(filepath.Join(data, "turn-secret"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
 	// The same subject with a token for another org finds nothing of the
 	// default org's.
 	tok, err = exec.Command(bin, "token", "--data", data, "--sub", "cust123456789", "--role", "customer", "--org", "acme").Output()
@@ -206,6 +217,34 @@ func TestDevRunsStopsAndReusesData(t *testing.T) {
 	out, err = exec.Command(bin, "token", "--data", filepath.Join(data, "missing"), "--sub", "x", "--role", "admin").CombinedOutput()
 	require.Error(t, err)
 	require.Contains(t, string(out), `run "parley dev" first`)
+}
+
+// requireTURN gets the ICE servers of base for token and allocates a
+// relay on the TURN server with the credential.
+func requireTURN(t *testing.T, base, token string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", base+"/api/ice-servers", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var ice support.ICEServers
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ice))
+	require.Len(t, ice.ICEServers, 2, "the embedded server's STUN and TURN")
+	tu := ice.ICEServers[1]
+	addr := strings.TrimSuffix(strings.TrimPrefix(tu.URLs[0], "turn:"), "?transport=udp")
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer conn.Close()
+	c, err := turn.NewClient(&turn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
+		Username: *tu.Username, Password: *tu.Credential, Realm: devturn.Realm})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Listen())
+	relay, err := c.Allocate()
+	require.NoError(t, err)
+	relay.Close()
 }
 
 // requireImage fetches url and checks it serves a WebP image.

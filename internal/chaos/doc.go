@@ -33,7 +33,14 @@
 //   - two Go subscribers (syncclient, redialling and resubscribing) and
 //     the official convex npm client (node/subscriber.mjs, loaded from
 //     e2e/node's node_modules; it reconnects by itself) hold
-//     shared/chat:getMessages for the conversation.
+//     shared/chat:getMessages for the conversation;
+//   - a webhook for message.created, registered by an admin before the
+//     load starts, points at a receiver in the test process that checks
+//     each delivery's signature (events.Sign) and counts the deliveries of
+//     each webhook-id; in fault 3 it answers after 300ms, so deliveries are
+//     in flight when the server dies. The server runs with
+//     --webhook-timeout 2s --jobs-timeout 10s --jobs-rescue-after 15s, so
+//     that river's rescuer takes a dead server's running job after 15s.
 //
 // A mutation is acknowledged when the server answered success (syncclient
 // resolves it only once a transition reaches its ts); an SQL insert when
@@ -86,6 +93,11 @@
 // 20 (long 200) more acknowledged writes, then stop, and:
 //   - every acknowledged marker is in the messages table, and no marker
 //     is there twice (lost and duplicated in the table);
+//   - every message of a mutation writer has exactly one message.created
+//     event in the events log, the SQL writer's none; every such event
+//     reaches the receiver once all deliveries have settled (none
+//     pending, within 90s), and one received more than once is counted
+//     as redelivered (same webhook-id: at least once, never a second id);
 //   - every subscription (Go, convex client, herd) equals a fresh
 //     /api/query within 90s;
 //   - /healthz reported the fault while it lasted (any reading other than
@@ -106,7 +118,7 @@
 //
 // Each failed check fails the subtest and is written in its row. The
 // table (fault, writes acknowledged, unknown, retries, lost, duplicated,
-// time to recover, goroutines and RSS before → after, result) goes to
+// events, webhook lost, redelivered, time to recover, goroutines and RSS before → after, result) goes to
 // the test log and, when PARLEY_CHAOS_REPORT names a file, to that file.
 // Timings are reported, never asserted.
 //

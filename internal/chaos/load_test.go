@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -537,30 +536,9 @@ func (n *nodeSub) latest() (json.RawMessage, error) {
 
 // query is a fresh one-shot query over HTTP as John.
 func query(e *env, args map[string]any) (json.RawMessage, error) {
-	body, _ := json.Marshal(map[string]any{"path": "shared/chat:getMessages", "args": args})
-	req, err := http.NewRequest("POST", e.url+"/api/query", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+e.john)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Status string          `json:"status"`
-		Value  json.RawMessage `json:"value"`
-		Error  string          `json:"errorMessage"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, err
-	}
-	if out.Status != "success" {
-		return nil, fmt.Errorf("query: %s %s", out.Status, out.Error)
-	}
-	return out.Value, nil
+	var v json.RawMessage
+	err := httpCall(e, e.john, "query", "shared/chat:getMessages", args, &v)
+	return v, err
 }
 
 func sameJSON(a, b json.RawMessage) bool {

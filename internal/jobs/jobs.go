@@ -126,7 +126,15 @@ func New(cfg Config) (*Queue, error) {
 
 // Run works jobs until ctx is done, then stops.
 func (q *Queue) Run(ctx context.Context) error {
-	if err := q.Start(ctx); err != nil {
+	if ctx.Err() != nil {
+		return nil // stopped before starting
+	}
+	// river stops abruptly when the context it started with ends: running
+	// jobs are cancelled, and a delivery the receiver has already taken
+	// would be recorded as failed and sent again. So it starts detached,
+	// and the end of ctx is a graceful stop (fetch nothing more, let what
+	// runs finish and be recorded), abrupt only after StopGrace.
+	if err := q.Start(context.WithoutCancel(ctx)); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting
 		}
@@ -135,7 +143,13 @@ func (q *Queue) Run(ctx context.Context) error {
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.cfg.StopGrace)
 	defer cancel()
-	if err := q.Stop(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	err := q.Stop(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), q.cfg.StopGrace)
+		defer hcancel()
+		err = q.StopAndCancel(hctx)
+	}
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("jobs: stop: %w", err)
 	}
 	return nil

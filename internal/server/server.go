@@ -265,6 +265,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ev.RegisterHTTP(mux)
+	if err := cfg.Support.ICE.Validate(); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	cfg.Support.Media = cfg.Chat.Media
 	sup := support.New(cfg.Support)
 	registry := Functions(cfg.Chat, ev, sup)
 	workers := river.NewWorkers()
@@ -301,6 +306,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, Media: svc, Activity: act, Events: ev, Support: sup,
 		Jobs: queue, reg: reg}
 	s.HTTP, err = transport.New(transport.Config{Engine: eng, Verifier: cfg.Verifier, Health: s.health,
+		Queries: []transport.QueryRoute{{Path: "/api/ice-servers", Function: "shared/support:getIceServers"},
+			{Path: "/api/transcript", Function: "shared/support:getTranscript", Args: []string{"conversationId", "format", "timeZone"}, File: true}},
 		Gatherer: reg, Registerer: reg, Mux: mux, Logger: log, WriteTimeout: cfg.WriteTimeout,
 		PingInterval: cfg.PingInterval, PollTimeout: cfg.PollTimeout, PollIdleTimeout: cfg.PollIdleTimeout, TicketTTL: cfg.TicketTTL})
 	if err != nil {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -106,6 +108,74 @@ func (s *Server) serveCall(kind functions.Kind) http.HandlerFunc {
 		}
 		res, err := s.cfg.Engine.Mutate(r.Context(), req.Path, args, id, functions.RequestKey{})
 		s.writeCall(w, res.Value, err, req.Path)
+	}
+}
+
+// QueryRoute is a plain GET endpoint for a query.
+type QueryRoute struct {
+	Path     string // a mux pattern's path, e.g. /api/transcript
+	Function string // e.g. shared/support:getTranscript
+	// Args names the query's string arguments taken from the request: a
+	// {name} of Path, else the URL query parameter of that name (absent:
+	// not passed). Nil: none.
+	Args []string
+	// File says the value is {filename, mimeType, content}, served as
+	// that file to save (Content-Disposition: attachment) rather than as
+	// JSON.
+	File bool
+}
+
+// routeFile is a File route's value.
+type routeFile struct {
+	Filename string `json:"filename"`
+	MimeType string `json:"mimeType"`
+	Content  string `json:"content"`
+}
+
+// serveQueryGET answers GET on a QueryRoute: the query's value for the
+// Authorization header's identity (anonymous without one), as the JSON
+// body itself, not wrapped as POST /api/query wraps it, or as the file it
+// names; a refusal is its status with {"code","message","status"}.
+// Nothing is cached.
+func (s *Server) serveQueryGET(q QueryRoute) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := s.identityFromHeader(r)
+		var v json.RawMessage
+		if err == nil {
+			args := map[string]string{}
+			for _, name := range q.Args {
+				if pv := r.PathValue(name); pv != "" {
+					args[name] = pv
+				} else if r.URL.Query().Has(name) {
+					args[name] = r.URL.Query().Get(name)
+				}
+			}
+			raw, _ := json.Marshal(args)
+			v, err = s.cfg.Engine.Query(r.Context(), q.Function, raw, id)
+		}
+		var file routeFile
+		if err == nil && q.File {
+			err = json.Unmarshal(v, &file)
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		if err != nil {
+			if _, internal := functions.AsError(err); internal {
+				s.log.Error("call failed", slog.String("function", q.Function), slog.Any("error", err))
+			}
+			writeHTTPError(w, err)
+			return
+		}
+		if q.File {
+			w.Header().Set("Content-Type", file.MimeType)
+			w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": file.Filename}))
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			// An HTML file is the server's own page: it may run nothing.
+			w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src https: http:; style-src 'unsafe-inline'")
+			io.WriteString(w, file.Content) //nolint:errcheck // the client went away
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(v) //nolint:errcheck // the client went away
 	}
 }
 

@@ -33,6 +33,9 @@ type HealthFunc func(ctx context.Context) (report any, ok bool)
 type Config struct {
 	Engine   *reactive.Engine // required
 	Verifier Verifier         // required
+	// Queries are plain GET endpoints for queries (GET /api/ice-servers,
+	// GET /api/transcript): see serveQueryGET.
+	Queries []QueryRoute
 	// Health answers /healthz. Nil answers {"status":"ok"}.
 	Health HealthFunc
 	// Gatherer serves /metrics. Nil serves no /metrics.
@@ -137,6 +140,9 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /api/sse", s.serveSubscriptionSSE)
 	mux.HandleFunc("GET /api/poll", s.serveSubscriptionPoll)
 	mux.HandleFunc("POST /api/tickets", s.serveTickets)
+	for _, q := range cfg.Queries {
+		mux.HandleFunc("GET "+q.Path, s.serveQueryGET(q))
+	}
 	mux.HandleFunc("POST /api/query", s.serveCall(functions.KindQuery))
 	mux.HandleFunc("POST /api/mutation", s.serveCall(functions.KindMutation))
 	mux.HandleFunc("POST /api/action", s.serveAction)

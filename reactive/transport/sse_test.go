@@ -503,6 +503,22 @@ func TestTickets(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "a ticket needs a token")
 
+	// One user's unused tickets are bounded: 429, saying why.
+	last := 0
+	for range 60 {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/api/tickets", nil)
+		req.Header.Set("Authorization", "Bearer "+jane)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if last = resp.StatusCode; last != http.StatusOK {
+			require.Contains(t, string(body), "too many unused tickets")
+			break
+		}
+	}
+	require.Equal(t, http.StatusTooManyRequests, last)
+
 	out := logs.String()
 	require.NotEmpty(t, out)
 	for _, secret := range []string{ticket, janeTicket, john, jane} {

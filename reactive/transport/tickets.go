@@ -34,17 +34,26 @@ var (
 	ErrTicketUsed    = errors.New("transport: ticket already used (a ticket is good for one request; get a new one from POST /api/tickets)")
 	ErrTicketExpired = errors.New("transport: ticket expired (get a new one from POST /api/tickets)")
 	ErrTooManyTicket = errors.New("transport: too many outstanding tickets")
+	ErrUserTickets   = errors.New("transport: too many unused tickets for this user (use one, or wait a minute for them to expire)")
 )
 
 // maxTickets bounds the tickets one server keeps (issued and not yet
 // forgotten); beyond it POST /api/tickets answers 503.
 const maxTickets = 100_000
 
+// maxUserTickets bounds one user's tickets issued and neither used nor
+// expired, so that one token cannot fill maxTickets for everyone; beyond
+// it POST /api/tickets answers 429. An EventSource needs one per
+// (re)connection, and a ticket lasts a minute.
+const maxUserTickets = 50
+
 // ticketEntry is an issued ticket: the identity its JWT proved.
 type ticketEntry struct {
 	id      *functions.Identity
+	user    string // whose outstanding count it is in, while counted
 	expires time.Time
 	used    bool
+	counted bool // in perUser: neither used nor seen expired by a sweep
 }
 
 // tickets holds issued tickets by the SHA-256 of their text (a map lookup
@@ -56,11 +65,26 @@ type tickets struct {
 
 	mu        sync.Mutex
 	byHash    map[[32]byte]*ticketEntry
+	perUser   map[string]int // user → counted entries
 	lastSweep time.Time
 }
 
 func newTickets(ttl time.Duration) *tickets {
-	return &tickets{ttl: ttl, byHash: map[[32]byte]*ticketEntry{}}
+	return &tickets{ttl: ttl, byHash: map[[32]byte]*ticketEntry{}, perUser: map[string]int{}}
+}
+
+// ticketUser is whose tickets an identity's count: its user in its org.
+func ticketUser(id *functions.Identity) string { return id.Org + "\x00" + id.Subject }
+
+// uncountLocked takes e out of its user's outstanding count.
+func (t *tickets) uncountLocked(e *ticketEntry) {
+	if !e.counted {
+		return
+	}
+	e.counted = false
+	if t.perUser[e.user]--; t.perUser[e.user] <= 0 {
+		delete(t.perUser, e.user)
+	}
 }
 
 // issue returns a new ticket for id and its expiry.
@@ -74,13 +98,21 @@ func (t *tickets) issue(id *functions.Identity, now time.Time) (string, time.Tim
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if now.Sub(t.lastSweep) >= t.ttl || len(t.byHash) >= maxTickets {
+	user := ticketUser(id)
+	// A full table, or a user at the limit, sweeps first (at most once a
+	// second for the latter, so that asking again costs no full scan).
+	if now.Sub(t.lastSweep) >= t.ttl || len(t.byHash) >= maxTickets ||
+		(t.perUser[user] >= maxUserTickets && now.Sub(t.lastSweep) >= time.Second) {
 		t.sweepLocked(now)
+	}
+	if t.perUser[user] >= maxUserTickets {
+		return "", time.Time{}, ErrUserTickets
 	}
 	if len(t.byHash) >= maxTickets {
 		return "", time.Time{}, ErrTooManyTicket
 	}
-	t.byHash[sha256.Sum256([]byte(ticket))] = &ticketEntry{id: id, expires: expires}
+	t.byHash[sha256.Sum256([]byte(ticket))] = &ticketEntry{id: id, user: user, expires: expires, counted: true}
+	t.perUser[user]++
 	return ticket, expires, nil
 }
 
@@ -99,13 +131,18 @@ func (t *tickets) redeem(ticket string, now time.Time) (*functions.Identity, err
 		return nil, ErrTicketExpired
 	}
 	e.used = true
+	t.uncountLocked(e)
 	return e.id, nil
 }
 
-// sweepLocked forgets tickets whose expiry is more than ttl past.
+// sweepLocked takes expired tickets out of their users' counts and
+// forgets those whose expiry is more than ttl past.
 func (t *tickets) sweepLocked(now time.Time) {
 	t.lastSweep = now
 	for h, e := range t.byHash {
+		if !now.Before(e.expires) {
+			t.uncountLocked(e)
+		}
 		if now.Sub(e.expires) > t.ttl {
 			delete(t.byHash, h)
 		}
@@ -131,6 +168,10 @@ func (s *Server) serveTickets(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ticket, expires, err := s.tickets.issue(id, time.Now())
+	if errors.Is(err, ErrUserTickets) {
+		writeHTTPError(w, &functions.Error{Status: http.StatusTooManyRequests, Code: functions.CodeRateLimited, Message: err.Error()[len("transport: "):]})
+		return
+	}
 	if err != nil {
 		writeHTTPError(w, &functions.Error{Status: http.StatusServiceUnavailable, Code: functions.CodeUnavailable, Message: err.Error()})
 		return

@@ -11,8 +11,10 @@ import { NewChat } from "./NewChat";
 import { StoreSupport } from "./StoreSupport";
 import { OutboxProvider, useOutbox } from "./outbox";
 import { Search } from "./Search";
-import { Link, useRouter } from "./router";
+import { Notifications } from "./Notifications";
+import { Link, notificationsPath, useRouter, webhooksPath } from "./router";
 import { Thread } from "./Thread";
+import { Webhooks } from "./Webhooks";
 
 const roleTitle = { customer: "My conversations", store: "Store inbox", admin: "Support console" } as const;
 
@@ -41,6 +43,22 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
             {me.role === "store" && session.kind === "dev" && session.identity.storeName ? ` · ${session.identity.storeName}` : ""}
           </span>
           <span className="spacer" />
+          <nav className="topnav" aria-label="Settings">
+            {me.role === "admin" && (
+              <Link to={webhooksPath} className={route.page === "webhooks" ? "on" : ""} data-testid="nav-webhooks">
+                Webhooks
+              </Link>
+            )}
+            <Link to={notificationsPath} className={route.page === "notifications" ? "on" : ""} data-testid="nav-notifications">
+              Notifications
+            </Link>
+            {demo !== null && (
+              // Dev only (the dev sign-in answers): the mail `parley dev` captured instead of sending.
+              <a href="/dev/mail" target="_blank" rel="noreferrer" data-testid="nav-dev-mail" title="Mail captured by parley dev">
+                Dev mail
+              </a>
+            )}
+          </nav>
           <UnreadTotal />
           <ConnectionDot />
           <span className="whoami" data-testid="whoami">
@@ -53,7 +71,7 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
         </header>
         <ConnectionBanner />
         <StaleBanner />
-        <div className={`layout ${route.page === "conversation" ? "has-thread" : ""}`}>
+        <div className={`layout ${route.page !== "home" ? "has-thread" : ""}`}>
           <aside className="sidebar">
             <ErrorBoundary fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
               <Search />
@@ -68,6 +86,14 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
             {route.page === "conversation" ? (
               <ErrorBoundary key={route.conversationId} fallback={(e, reset) => <ThreadError error={e} onRetry={reset} />}>
                 <Thread conversationId={route.conversationId} me={me} demo={demo} />
+              </ErrorBoundary>
+            ) : route.page === "notifications" ? (
+              <ErrorBoundary key="notifications" fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
+                <Notifications />
+              </ErrorBoundary>
+            ) : route.page === "webhooks" && me.role === "admin" ? (
+              <ErrorBoundary key="webhooks" fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
+                <Webhooks />
               </ErrorBoundary>
             ) : (
               <Welcome role={me.role} />

@@ -1,13 +1,24 @@
-// A minimal history router: the app has two kinds of pages, the inbox
-// ("/") and a conversation ("/c/<conversationId>"), both deep-linkable
-// (`parley dev` answers index.html for any such path).
+// A minimal history router: the inbox ("/"), a conversation
+// ("/c/<conversationId>"), the notification settings
+// ("/settings/notifications") and an admin's webhooks ("/admin/webhooks"),
+// all deep-linkable (`parley dev` answers index.html for any such path).
 import { createContext, useCallback, useContext, useEffect, useState, type MouseEvent, type ReactNode } from "react";
 
-export type Route = { page: "home" } | { page: "conversation"; conversationId: string };
+export type Route =
+  | { page: "home" }
+  | { page: "conversation"; conversationId: string }
+  | { page: "notifications" }
+  | { page: "webhooks" };
+
+export const notificationsPath = "/settings/notifications";
+export const webhooksPath = "/admin/webhooks";
 
 export function parseRoute(pathname: string): Route {
   const m = /^\/c\/([^/]+)\/?$/.exec(pathname);
   if (m?.[1]) return { page: "conversation", conversationId: decodeURIComponent(m[1]) };
+  const p = pathname.replace(/\/+$/, "");
+  if (p === notificationsPath) return { page: "notifications" };
+  if (p === webhooksPath) return { page: "webhooks" };
   return { page: "home" };
 }
 

@@ -281,6 +281,13 @@ export type GetPresenceArgs = {
   userIds: string[];
 };
 
+/** Go type support.GetTranscriptArgs. */
+export type GetTranscriptArgs = {
+  conversationId: string;
+  format?: "json" | "text" | "html" | null;
+  timeZone?: string | null;
+};
+
 /** Go type events.GetWebhookDeliveriesArgs. */
 export type GetWebhookDeliveriesArgs = {
   webhookId: string;
@@ -299,6 +306,19 @@ export type HeartbeatResult = {
   status: "online" | "away";
   ttlMs: number;
   intervalMs: number;
+};
+
+/** Go type support.ICEServer. */
+export type ICEServer = {
+  urls: string[];
+  username?: string;
+  credential?: string;
+};
+
+/** Go type support.ICEServers. */
+export type ICEServers = {
+  iceServers: ICEServer[];
+  expiresAt: number | null;
 };
 
 /** Go type chat.ImageAttachment. */
@@ -603,6 +623,18 @@ export type SupportRequestRef = {
   created: boolean;
 };
 
+/** Go type support.TranscriptFile. */
+export type TranscriptFile = {
+  conversationId: string;
+  format: "json" | "text" | "html";
+  timeZone: string;
+  filename: string;
+  mimeType: string;
+  content: string;
+  messageCount: number;
+  truncated: boolean;
+};
+
 /** Go type support.TransferChatArgs. */
 export type TransferChatArgs = {
   conversationId: string;
@@ -790,6 +822,8 @@ export declare const api: {
       claim: FunctionReference<"mutation", "public", ClaimArgs, PickResult>;
       /** mutation shared/support:closeChat */
       closeChat: FunctionReference<"mutation", "public", CloseChatArgs, null>;
+      /** query shared/support:getIceServers */
+      getIceServers: FunctionReference<"query", "public", EmptyArgs, ICEServers>;
       /** query shared/support:getMyAgentProfile */
       getMyAgentProfile: FunctionReference<"query", "public", Record<string, never>, AgentProfile>;
       /** query shared/support:getMyQueueStatus */
@@ -800,6 +834,8 @@ export declare const api: {
       getPresence: FunctionReference<"query", "public", GetPresenceArgs, PresenceDoc[]>;
       /** query shared/support:getQueue */
       getQueue: FunctionReference<"query", "public", Record<string, never>, QueueView>;
+      /** query shared/support:getTranscript */
+      getTranscript: FunctionReference<"query", "public", GetTranscriptArgs, TranscriptFile>;
       /** mutation shared/support:heartbeat */
       heartbeat: FunctionReference<"mutation", "public", HeartbeatArgs, HeartbeatResult>;
       /** mutation shared/support:pickNext */
