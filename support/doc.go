@@ -211,18 +211,27 @@
 // for every beat, leave, read and sweep, and calls its change function
 // after releasing it; the service then takes its own lock (a leaf) to
 // read the engine's Invalidate, which never blocks. Handlers run
-// concurrently, one call each.
+// concurrently, one call each. The queue keeps no state in memory: its
+// rows are in Postgres, and concurrent actions on them are ordered by row
+// locks and the mutations' serializable transactions (see # Agents'
+// actions).
 //
 // # Lifecycle
 //
 // New, then Register before the engine is built (whose IdentityLeft is
-// the service's), then SetInvalidator with the engine's Invalidate; Run
-// sweeps expired entries until its context ends, and returns then.
+// the service's) and before chat's configuration is (internal/server's
+// Functions sets chat.Config's SupportClosed and SupportAssigned, and
+// SupportWaiting with Config.QueueOnMessage, to the service's), then
+// SetInvalidator with the engine's Invalidate; Run sweeps expired entries
+// until its context ends, and returns then.
 //
 // # Invariants
 //
 // A heartbeat costs a map update and, only when the user's presence
 // changes, an invalidation: never a database write. A presence change
 // re-runs every query that read that user's (or that org's agents')
-// presence; over-invalidation is allowed, a missed one is a bug.
+// presence; over-invalidation is allowed, a missed one is a bug. A
+// conversation has at most one open request (an index says so); an open
+// request is assigned exactly when an agent holds it, and chat's
+// assignedAdminId names the same agent once an agent has taken it.
 package support
