@@ -45,6 +45,27 @@ type Config struct {
 	Guests GuestVerifier
 	// Now is the clock of the rate limiters. Nil means time.Now.
 	Now func() time.Time
+	// SupportWaiting, when set, is told of every message a customer (or a
+	// guest) sends in their support conversation while no admin holds it
+	// (assignedAdminId empty), in the sending mutation, after the message
+	// is written (conv as it was locked): the support desk queues the
+	// conversation (support.Service.CustomerWrote). An error fails the
+	// send. Nil means nothing is told.
+	SupportWaiting func(c *functions.MutationCtx, conv Conversation) error
+	// SupportClosed, when set, is told of every conversation
+	// closeConversation closes, in the closing mutation, after it closed
+	// it: the support desk closes the conversation's open request
+	// (support.Service.ConversationClosed), which would otherwise count
+	// in its agent's load. An error fails the close. Nil means nothing is
+	// told.
+	SupportClosed func(c *functions.MutationCtx, convID string, reason *string) error
+	// SupportAssigned, when set, is told of every customer's support
+	// conversation an admin takes by answering it (sendMessage) or that
+	// transferConversation hands to an admin, in that mutation, after the
+	// assignment: the support desk gives the conversation's open request
+	// to that admin (support.Service.ConversationAssigned). An error fails
+	// the call. Nil means nothing is told.
+	SupportAssigned func(c *functions.MutationCtx, convID, adminID, adminName string) error
 }
 
 // GuestVerifier checks a guest token and returns the guest it proves; it
@@ -125,13 +146,13 @@ func Register(r *functions.Registry, cfg Config) {
 	functions.Mutation(r, "shared/chat:deleteMessage", deleteMessage)
 	functions.Mutation(r, "shared/chat:editMessage", c.editMessage)
 	functions.Mutation(r, "shared/chat:updateTypingStatus", c.updateTypingStatus, limit(c.typings))
-	functions.Mutation(r, "shared/chat:transferConversation", transferConversation)
+	functions.Mutation(r, "shared/chat:transferConversation", c.transferConversation)
 	functions.Mutation(r, "shared/chat:blockConversation", blockConversation)
 	functions.Mutation(r, "shared/chat:unblockConversation", unblockConversation)
 	functions.Mutation(r, "shared/chat:createGroupConversation", c.createGroupConversation)
 	functions.Mutation(r, "shared/chat:getOrCreateDirectChannel", getOrCreateDirectChannel)
 	functions.Mutation(r, "shared/chat:setConversationSubject", setConversationSubject)
-	functions.Mutation(r, "shared/chat:closeConversation", closeConversation)
+	functions.Mutation(r, "shared/chat:closeConversation", c.closeConversation)
 	functions.Mutation(r, "shared/chat:reopenConversation", reopenConversation)
 	functions.Mutation(r, "shared/chat:claimGuestThreads", c.claimGuestThreads)
 

@@ -365,6 +365,24 @@
 // answering their store's conversations join it silently (as participants
 // only: a notice there would cost the busiest path a statement).
 //
+// # The support desk
+//
+// Package support queues customers' support conversations and lets agents
+// take, transfer and close them, through desk.go's exported hooks, run in
+// the desk's mutation: OpenSupportConversation (createOrGetConversation
+// for the caller), LockDeskConversation (a customer's support
+// conversation, locked, the caller's access checked), DeskAssign
+// (assignedAdminId), DeskJoin (the join notice), DeskNotice (a system
+// notice), DeskReopen and CloseSupportConversation (closeConversation).
+// They write chat's rows and emit chat's events as chat's own functions
+// do; the desk decides who may call them. Config.SupportWaiting, when
+// set, tells the desk of a customer's message in their support
+// conversation while no admin holds it (the desk may queue it);
+// Config.SupportClosed of each conversation closeConversation closes (the
+// desk closes its open request); Config.SupportAssigned of each customer's
+// support conversation an admin takes by answering or receives by
+// transferConversation (the desk gives them its open request).
+//
 // # Rate limits
 //
 // sendMessage, updateTypingStatus and generateUploadUrl are limited per

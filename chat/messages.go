@@ -189,6 +189,20 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 	}
 	emitMessage(c, eventMessageCreated, MessageEventDoc{ID: msgID, SenderID: id.Subject, SenderType: side(id),
 		MessageType: a.MessageType, Content: content, CreatedAt: schema.Millis(at), ImageFileID: fileID}, conv.ID)
+	if takes && ch.cfg.SupportAssigned != nil && conv.Type == CustomerToAdmin {
+		name, err := displayName(c, id)
+		if err != nil {
+			return "", err
+		}
+		if err := ch.cfg.SupportAssigned(c, conv.ID, id.Subject, name); err != nil {
+			return "", err
+		}
+	}
+	if ch.cfg.SupportWaiting != nil && conv.Type == CustomerToAdmin && conv.AssignedAdminID == nil && customerRole(id) {
+		if err := ch.cfg.SupportWaiting(c, conv); err != nil {
+			return "", err
+		}
+	}
 	return msgID, nil
 }
 
@@ -204,11 +218,16 @@ func joinNotice(c *functions.MutationCtx, id *functions.Identity, convID string,
 	if err != nil {
 		return err
 	}
-	msgID, content := schema.NewID("msg"), name+" joined the conversation"
-	if _, err := t.Querier().Exec(c.Ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
-			created_at, is_read, read_at) VALUES ($1, $2, $3, 'system', 'system', $4, $5, true, $5)`,
-		msgID, convID, id.Subject, content, at); err != nil {
-		return fmt.Errorf("post join notice: %w", err)
+	return readNotice(c, t, id, convID, name+" joined the conversation", at)
+}
+
+// readNotice posts a system notice of id's in convID at at, read, and
+// emits its message.created; the conversation's latest message and
+// preview are the caller's to update, if at all.
+func readNotice(c *functions.MutationCtx, t tables, id *functions.Identity, convID, content string, at time.Time) error {
+	msgID := schema.NewID("msg")
+	if err := t.postReadNotice(c.Ctx, msgID, convID, id.Subject, content, at); err != nil {
+		return err
 	}
 	emitMessage(c, eventMessageCreated, MessageEventDoc{ID: msgID, SenderID: id.Subject, SenderType: "system",
 		MessageType: "system", Content: content, CreatedAt: schema.Millis(at)}, convID)

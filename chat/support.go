@@ -56,6 +56,25 @@ func transferConversation(c *functions.MutationCtx, a TransferConversationArgs) 
 	return functions.Null{}, err
 }
 
+// transferConversation is the registered transferConversation: it also
+// tells the support desk (Config.SupportAssigned) of a customer's support
+// conversation it handed over.
+func (ch *api) transferConversation(c *functions.MutationCtx, a TransferConversationArgs) (functions.Null, error) {
+	res, err := transferConversation(c, a)
+	if err != nil || ch.cfg.SupportAssigned == nil {
+		return res, err
+	}
+	conv, err := tables{c.DB}.Conversation(c.Ctx, a.ConversationID)
+	if err != nil || conv.Type != CustomerToAdmin {
+		return res, err
+	}
+	to, err := c.DB.User(c.Ctx, a.ToAdminID)
+	if err != nil {
+		return res, err
+	}
+	return res, ch.cfg.SupportAssigned(c, conv.ID, to.ID, to.Name)
+}
+
 // blockConversation stops new messages in a conversation (admins).
 func blockConversation(c *functions.MutationCtx, a ConversationIDArgs) (functions.Null, error) {
 	return setBlocked(c, a.ConversationID, true)
@@ -119,6 +138,16 @@ func closeConversation(c *functions.MutationCtx, a CloseConversationArgs) (funct
 		}
 	}
 	return setClosed(c, a.ConversationID, true, reason)
+}
+
+// closeConversation is the registered closeConversation: it also tells
+// the support desk (Config.SupportClosed) of a conversation it closed.
+func (ch *api) closeConversation(c *functions.MutationCtx, a CloseConversationArgs) (functions.Null, error) {
+	res, err := closeConversation(c, a)
+	if err != nil || ch.cfg.SupportClosed == nil {
+		return res, err
+	}
+	return res, ch.cfg.SupportClosed(c, a.ConversationID, a.Reason)
 }
 
 // reopenConversation undoes closeConversation (the same callers).

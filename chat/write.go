@@ -93,6 +93,24 @@ func (t tables) assign(ctx context.Context, convID, adminID string) error {
 	return t.addParticipant(ctx, convID, adminID, functions.RoleAdmin)
 }
 
+// unassign takes a conversation from the admin it is assigned to (the
+// support desk's transfer to a skill).
+func (t tables) unassign(ctx context.Context, convID string) error {
+	if _, err := t.Querier().Exec(ctx, `UPDATE conversations SET assigned_admin_id = NULL WHERE id = $1`, convID); err != nil {
+		return fmt.Errorf("unassign conversation: %w", err)
+	}
+	return nil
+}
+
+// touch makes at a conversation's latest message time, its preview
+// unchanged (a notice posted read: the desk's join).
+func (t tables) touch(ctx context.Context, convID string, at time.Time) error {
+	if _, err := t.Querier().Exec(ctx, `UPDATE conversations SET last_message_at = $2 WHERE id = $1`, convID, at); err != nil {
+		return fmt.Errorf("update conversation: %w", err)
+	}
+	return nil
+}
+
 // setBlocked blocks or unblocks a conversation.
 func (t tables) setBlocked(ctx context.Context, convID string, blocked bool) error {
 	if _, err := t.Querier().Exec(ctx, `UPDATE conversations SET is_blocked = $2 WHERE id = $1`, convID, blocked); err != nil {
@@ -116,6 +134,17 @@ func (t tables) postMessage(ctx context.Context, convID string, id *functions.Id
 		return "", fmt.Errorf("update conversation: %w", err)
 	}
 	return msgID, nil
+}
+
+// postReadNotice inserts a system notice posted read (a join: it asks
+// nothing of anyone, so no unread count shows it).
+func (t tables) postReadNotice(ctx context.Context, msgID, convID, senderID, content string, at time.Time) error {
+	if _, err := t.Querier().Exec(ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content,
+			created_at, is_read, read_at) VALUES ($1, $2, $3, 'system', 'system', $4, $5, true, $5)`,
+		msgID, convID, senderID, content, at); err != nil {
+		return fmt.Errorf("post notice: %w", err)
+	}
+	return nil
 }
 
 // sentMessage is a message sendMessage posts.

@@ -2,9 +2,10 @@
 // domain events every mutation's commit writes (message.created,
 // message.edited, message.deleted, message.read, conversation.created,
 // conversation.archived, conversation.transferred, conversation.blocked,
-// conversation.unblocked, conversation.closed, conversation.reopened), the
-// webhook endpoints admins register, and the signed deliveries of events
-// to them.
+// conversation.unblocked, conversation.closed, conversation.reopened; and
+// the support desk's support.queued, support.assigned,
+// support.transferred, support.closed), the webhook endpoints admins
+// register, and the signed deliveries of events to them.
 //
 // # Where events come from: a transactional outbox
 //

@@ -14,7 +14,8 @@ import (
 	"github.com/parley-chat/parley/internal/jobs"
 )
 
-// Event types. Every one is emitted by the chat API's mutations.
+// Event types: chat's mutations emit the message.* and conversation.*
+// ones, the support desk's (package support) the support.* ones.
 const (
 	MessageCreated          = "message.created"
 	MessageEdited           = "message.edited"
@@ -27,12 +28,17 @@ const (
 	ConversationUnblocked   = "conversation.unblocked"
 	ConversationClosed      = "conversation.closed"
 	ConversationReopened    = "conversation.reopened"
+	SupportQueued           = "support.queued"
+	SupportAssigned         = "support.assigned"
+	SupportTransferred      = "support.transferred"
+	SupportClosed           = "support.closed"
 )
 
 // Types lists every event type, for validating a webhook's filter.
 var Types = []string{MessageCreated, MessageEdited, MessageDeleted, MessageRead,
 	ConversationCreated, ConversationArchived, ConversationTransferred, ConversationBlocked,
-	ConversationUnblocked, ConversationClosed, ConversationReopened}
+	ConversationUnblocked, ConversationClosed, ConversationReopened,
+	SupportQueued, SupportAssigned, SupportTransferred, SupportClosed}
 
 // Config configures the events domain.
 type Config struct {

@@ -24,7 +24,7 @@ func TestMigrateAndPublication(t *testing.T) {
 
 	applied, err := schema.Migrate(ctx, pool)
 	require.NoError(t, err)
-	require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23}, applied)
+	require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24}, applied)
 	applied, err = schema.Migrate(ctx, pool)
 	require.NoError(t, err)
 	require.Empty(t, applied, "a second run applies nothing")
@@ -47,7 +47,7 @@ func TestMigrateAndPublication(t *testing.T) {
 	}
 	sort.Strings(tables)
 	require.Equal(t, []string{"chat_settings", "conversation_participants", "conversations", "events", "files", "message_edits", "messages",
-		"notification_settings", "orders", "receipt_marks", "store_staff", "stores", "support_agents", "typing_state", "user_activity", "user_emails", "users",
+		"notification_settings", "orders", "receipt_marks", "store_staff", "stores", "support_agents", "support_requests", "typing_state", "user_activity", "user_emails", "users",
 		"webhook_deliveries", "webhooks"}, tables)
 
 	var n int

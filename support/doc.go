@@ -1,9 +1,9 @@
 // Package support is the live-support desk (shared/support:*), the
 // sibling of package chat whose support conversations it serves: agents'
-// profiles, presence, transcripts and ICE servers so far (issue 19, items
-// 1, 2, 6 and 7); the queue, agents' actions and timers come next.
-// Register adds its
-// functions to a functions.Registry; internal/server calls it once.
+// profiles, presence, the queue and agents' actions, transcripts and ICE
+// servers so far (issue 19, items 1 to 4, 6 and 7); timers come next.
+// Register adds its functions to a functions.Registry; internal/server
+// calls it once.
 //
 // # Agents
 //
@@ -62,6 +62,91 @@
 // change shows within a second. A name shown by getOnlineAgents is the
 // token's of the agent's newest session and is not live by itself.
 //
+// # The queue
+//
+// requestSupport({topic?, skills?, priority?, orderId?}) opens (or finds)
+// the calling customer's (or guest's) support conversation through chat
+// (chat.OpenSupportConversation: createOrGetConversation's checks and
+// answers) and queues it: a support_requests row (durable, in Postgres),
+// with the skills an agent must all have, a priority (low, normal, high,
+// urgent; normal by default; the customer's say, which a shop's client
+// sets) and a notice in the thread ("Waiting for an agent: <topic>";
+// posted read and leaving the conversation's preview, so it counts as
+// nobody's unread message and the queue shows what the customer wrote). A
+// blocked conversation asks for nobody (403). With Config.QueueOnMessage
+// (`--support-queue-on-message`, off by default until the AI assistant
+// issue says who else may hold a conversation) a customer's message in
+// their support conversation while no agent holds it queues it too, once
+// (CustomerWrote, chat's Config.SupportWaiting): default priority, no
+// skills, no notice. A
+// conversation has at most one open request (queued or assigned): asking
+// again returns it (created false); a closed conversation is reopened by a
+// new request. The queue is per org, ordered by priority (higher first),
+// then enqueuedAt, then id. getQueue lists it for agents (position, from
+// 1; enqueuedAt; skills; customer; the conversation's preview), the first
+// MaxQueueListed with the count of all. getMyQueueStatus({conversationId})
+// answers whoever sees the conversation (chat's rule) with its latest
+// request's state (none, queued, assigned, closed), its position (every
+// queued request before it, whatever its skills, plus one), and
+// etaSeconds = ceil(position / availableAgents) * avgHandleTimeSeconds,
+// where availableAgents counts the org's agents whose effective status is
+// online (not away), with fewer open chats than their capacity and every
+// skill the request needs, and avgHandleTimeSeconds is the average time
+// from assignment to close over the org's Config.HandleTimeWindow (50)
+// latest closed chats, Config.AvgHandleTime (5 minutes,
+// `--support-avg-handle-time`) before any. With no agent available
+// etaSeconds is null. Results carry timestamps (enqueuedAt, assignedAt,
+// milliseconds since the epoch), never a ticking wait: a result changes
+// when the queue, a profile or an agent's presence does, not every second,
+// and the client counts the wait. Both queries depend on the org's
+// support_requests (any change re-runs them: positions, loads and handle
+// times move together), its support_agents and its agents' presence.
+//
+// # Agents' actions
+//
+// pickNext() takes the org's best queued request the caller may handle
+// (its skills within theirs), while their open chats are fewer than their
+// capacity; else it answers conversationId null and a reason:
+// capacity_full, no_matching_request (requests wait, none the caller may
+// take) or queue_empty. Taking is atomic: the request row is locked (FOR
+// UPDATE SKIP LOCKED, so a concurrent pick takes the next one), and the
+// mutation's serializable transaction fails and runs again if another took
+// it or changed the caller's load meanwhile: two agents never get the same
+// chat, nor one beyond their capacity. Picks at once do conflict: their
+// predicate reads (the queue's head, the agents' loads, all in
+// support_requests) make Postgres fail some of them to serialize, and the
+// runtime runs them again (six agents picking 30 requests in a tight loop
+// took up to 10 of its 24 attempts); keeping loads in a per-agent row
+// would leave them conflicting only over the rows they take, for the
+// benchmark's 200 agents. claim({conversationId}) takes one
+// conversation: its queued request, or a request made for a support
+// conversation that asked for nobody (409 when another agent holds it, or
+// at capacity). Taking assigns the conversation in chat too
+// (assignedAdminId; the agent becomes a participant) and posts chat's join
+// notice, "<name> joined the conversation". transferChat({conversationId,
+// toAgentId | toSkill, note?}) hands an open request to an agent who is
+// online or away with free capacity (offline or unknown: 400 naming them;
+// at capacity: 409; the holder: 409) or back to the queue, at its place
+// (its enqueuedAt), needing toSkill; it posts "Transferred to Maria" or
+// "Transferred to Billing" (and ": <note>"). closeChat({conversationId,
+// reason?}) closes the conversation through chat's closeConversation (its
+// notice and its 500-character reason) and its open request (its handle
+// time counts from then on); a conversation closed from the inbox
+// (shared/chat:closeConversation) closes its open request too
+// (ConversationClosed, chat's Config.SupportClosed), so its agent's place
+// is free again. Likewise an admin who answers a queued conversation from
+// the inbox (chat's sendMessage, which assigns it to them) takes its
+// request, and chat's transferConversation hands the request over
+// (ConversationAssigned, chat's Config.SupportAssigned; capacity is not
+// checked there). Handle time runs from the first assignment, across
+// transfers. Every action emits an event with its commit (support.queued,
+// support.assigned, support.transferred, support.closed; EventData), and
+// the customer's getMyQueueStatus and thread follow live. pickNext, claim
+// and transferChat lock the request before the conversation;
+// requestSupport, closeChat and chat's hooks the conversation first (a
+// deadlock between them is rolled back and run again, as every
+// serialization failure is).
+//
 // # ICE servers
 //
 // getIceServers (and GET /api/ice-servers, the same query for a bearer
@@ -110,6 +195,13 @@
 //	heartbeat            200  200  200  401  200  200  over a sync connection only (over HTTP: 400)
 //	getPresence          200  200  200  401  200  200  XA: the default org's users are offline to it
 //	getOnlineAgents      403  403  200  401  200  403  XA: their org's agents, none of the default org's
+//	requestSupport       200  403  403  401  403  200  customers and guests (chat's createOrGetConversation's answers); topic, skills, priority validated (400)
+//	getQueue             403  403  200  401  200  403  XA: their org's queue
+//	getMyQueueStatus     200  404  200  401  404  200  whoever sees the conversation (chat.ConversationAccess); C, G: their own
+//	pickNext             403  403  200  401  200  403  XA: their org's queue (nothing: null and a reason)
+//	claim                403  403  200  401  404  403  C: the conversation's customer; XA: "Conversation not found"; 409 another agent's or capacity full
+//	transferChat         403  403  200  401  404  403  to an offline or unknown agent: 400; to one at capacity: 409
+//	closeChat            403  403  200  401  404  403  the reason as closeConversation's (400 beyond 500 characters)
 //	getIceServers        200  200  200  401  200  200  TURN credentials of the caller's own; also GET /api/ice-servers
 //	getTranscript        200  200  200  401  404  404  chat's rule for the conversation (C: John's; S: its store's staff); also GET /api/transcript?conversationId=
 //
@@ -119,18 +211,27 @@
 // for every beat, leave, read and sweep, and calls its change function
 // after releasing it; the service then takes its own lock (a leaf) to
 // read the engine's Invalidate, which never blocks. Handlers run
-// concurrently, one call each.
+// concurrently, one call each. The queue keeps no state in memory: its
+// rows are in Postgres, and concurrent actions on them are ordered by row
+// locks and the mutations' serializable transactions (see # Agents'
+// actions).
 //
 // # Lifecycle
 //
 // New, then Register before the engine is built (whose IdentityLeft is
-// the service's), then SetInvalidator with the engine's Invalidate; Run
-// sweeps expired entries until its context ends, and returns then.
+// the service's) and before chat's configuration is (internal/server's
+// Functions sets chat.Config's SupportClosed and SupportAssigned, and
+// SupportWaiting with Config.QueueOnMessage, to the service's), then
+// SetInvalidator with the engine's Invalidate; Run sweeps expired entries
+// until its context ends, and returns then.
 //
 // # Invariants
 //
 // A heartbeat costs a map update and, only when the user's presence
 // changes, an invalidation: never a database write. A presence change
 // re-runs every query that read that user's (or that org's agents')
-// presence; over-invalidation is allowed, a missed one is a bug.
+// presence; over-invalidation is allowed, a missed one is a bug. A
+// conversation has at most one open request (an index says so); an open
+// request is assigned exactly when an agent holds it, and chat's
+// assignedAdminId names the same agent once an agent has taken it.
 package support

@@ -33,6 +33,20 @@ type Config struct {
 	// the limit.
 	HeartbeatsPerSecond float64
 	HeartbeatBurst      int
+	// AvgHandleTime is the average handle time of an org's ETAs until one
+	// of its chats closes (`--support-avg-handle-time`). Zero means
+	// DefaultAvgHandleTime.
+	AvgHandleTime time.Duration
+	// HandleTimeWindow is how many of an org's latest closed chats the
+	// average handle time is measured over. Zero means
+	// DefaultHandleTimeWindow.
+	HandleTimeWindow int
+	// QueueOnMessage queues a customer's support conversation when they
+	// write in it while no agent holds it and it has no open request, as
+	// requestSupport would (`--support-queue-on-message`). False (the
+	// default) queues only on requestSupport: until the AI assistant
+	// issue says who else may hold a conversation, a shop opts in.
+	QueueOnMessage bool
 	// Media signs the links of transcripts' images (internal/server sets
 	// chat's). Nil means transcripts list images without links.
 	Media chat.Media
@@ -63,6 +77,12 @@ func New(cfg Config) *Service {
 	}
 	if cfg.AwayAfter <= 0 {
 		cfg.AwayAfter = DefaultAwayAfter
+	}
+	if cfg.AvgHandleTime <= 0 {
+		cfg.AvgHandleTime = DefaultAvgHandleTime
+	}
+	if cfg.HandleTimeWindow <= 0 {
+		cfg.HandleTimeWindow = DefaultHandleTimeWindow
 	}
 	if cfg.HeartbeatsPerSecond == 0 {
 		cfg.HeartbeatsPerSecond, cfg.HeartbeatBurst = 2, 20
@@ -132,6 +152,15 @@ func (s *Service) Register(r *functions.Registry) {
 	functions.Mutation(r, "shared/support:heartbeat", s.heartbeat, functions.InMemory(), functions.Admit(s.admitBeat))
 	functions.Query(r, "shared/support:getPresence", s.getPresence, functions.ScopeIdentity(orgOnly))
 	functions.Query(r, "shared/support:getOnlineAgents", s.getOnlineAgents, functions.ScopeIdentity(roleInOrg))
+	functions.Mutation(r, "shared/support:requestSupport", s.requestSupport)
+	functions.Query(r, "shared/support:getQueue", s.getQueue, functions.ScopeIdentity(roleInOrg))
+	functions.QueryShared(r, "shared/support:getMyQueueStatus", func(c *functions.QueryCtx, a QueueStatusArgs) error {
+		return chat.ConversationAccess(c, a.ConversationID)
+	}, s.getMyQueueStatus)
+	functions.Mutation(r, "shared/support:pickNext", s.pickNext)
+	functions.Mutation(r, "shared/support:claim", s.claim)
+	functions.Mutation(r, "shared/support:transferChat", s.transferChat)
+	functions.Mutation(r, "shared/support:closeChat", s.closeChat)
 	functions.Query(r, "shared/support:getIceServers", s.getIceServers)
 	functions.QueryShared(r, "shared/support:getTranscript", func(c *functions.QueryCtx, a GetTranscriptArgs) error {
 		return chat.ConversationAccess(c, a.ConversationID)

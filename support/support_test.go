@@ -159,6 +159,13 @@ func accessRules() map[string]codes {
 		"heartbeat":          {200, 200, 200, 401, 200, 200},
 		"getPresence":        {200, 200, 200, 401, 200, 200},
 		"getOnlineAgents":    {403, 403, 200, 401, 200, 403},
+		"requestSupport":     {200, 403, 403, 401, 403, 200},
+		"getQueue":           {403, 403, 200, 401, 200, 403},
+		"getMyQueueStatus":   {200, 404, 200, 401, 404, 200},
+		"pickNext":           {403, 403, 200, 401, 200, 403},
+		"claim":              {403, 403, 200, 401, 404, 403},
+		"transferChat":       {403, 403, 200, 401, 404, 403},
+		"closeChat":          {403, 403, 200, 401, 404, 403},
 		"getIceServers":      {200, 200, 200, 401, 200, 200},
 		"getTranscript":      {200, 200, 200, 401, 404, 404},
 	}
@@ -191,6 +198,29 @@ func TestAccess(t *testing.T) {
 			_, err := e.query(ids[caller], "getOnlineAgents", map[string]any{})
 			return err
 		},
+		"requestSupport": func(caller string) error {
+			_, err := e.mutate(ids[caller], "requestSupport", map[string]any{"topic": "help"})
+			return err
+		},
+		"getQueue": func(caller string) error {
+			_, err := e.query(ids[caller], "getQueue", map[string]any{})
+			return err
+		},
+		"getMyQueueStatus": func(caller string) error {
+			// C and G ask about their own support conversation; the others
+			// about John's.
+			owner := john
+			if caller == "G" {
+				owner = ids["G"]
+			}
+			ref := must[support.SupportRequestRef](t)(e.mutate(owner, "requestSupport", map[string]any{}))
+			_, err := e.query(ids[caller], "getMyQueueStatus", map[string]any{"conversationId": ref.ConversationID})
+			return err
+		},
+		"pickNext": func(caller string) error {
+			_, err := e.mutate(ids[caller], "pickNext", map[string]any{})
+			return err
+		},
 		"getTranscript": func(caller string) error {
 			_, err := e.query(ids[caller], "getTranscript", map[string]any{"conversationId": schema.DemoConversationID})
 			return err
@@ -199,6 +229,28 @@ func TestAccess(t *testing.T) {
 			_, err := e.query(ids[caller], "getIceServers", map[string]any{})
 			return err
 		},
+	}
+	// The agents' actions on a conversation of a customer of its own (C is
+	// that customer), queued for each call.
+	fresh := func(fn, caller string) (functions.Identity, string) {
+		cust := functions.Identity{Subject: "acc-" + fn + "-" + caller, Role: functions.RoleCustomer, Name: "Customer"}
+		ref := must[support.SupportRequestRef](t)(e.mutate(cust, "requestSupport", map[string]any{}))
+		if caller == "C" {
+			return cust, ref.ConversationID
+		}
+		return ids[caller], ref.ConversationID
+	}
+	for fn, args := range map[string]map[string]any{"claim": {}, "transferChat": {"toSkill": "billing", "note": "n"},
+		"closeChat": {"reason": "done"}} {
+		calls[fn] = func(caller string) error {
+			who, conv := fresh(fn, caller)
+			a := map[string]any{"conversationId": conv}
+			for k, v := range args {
+				a[k] = v
+			}
+			_, err := e.mutate(who, fn, a)
+			return err
+		}
 	}
 	for fn, want := range accessRules() {
 		for i, caller := range callers {
@@ -225,6 +277,17 @@ func TestAccess(t *testing.T) {
 	require.Equal(t, 3, p.Capacity, "XA's own update")
 	p = must[support.AgentProfile](t)(e.query(admin, "getMyAgentProfile", map[string]any{}))
 	require.Equal(t, 3, p.Capacity)
+
+	// XA's queue is its org's: none of the default org's requests, which
+	// its pickNext cannot take.
+	q := must[support.QueueView](t)(e.query(admin, "getQueue", map[string]any{}))
+	require.NotZero(t, q.Waiting)
+	q = must[support.QueueView](t)(e.query(acmeAdmin, "getQueue", map[string]any{}))
+	require.Zero(t, q.Waiting)
+	require.Empty(t, q.Requests)
+	res := must[support.PickResult](t)(e.mutate(acmeAdmin, "pickNext", map[string]any{}))
+	require.Nil(t, res.ConversationID)
+	require.Equal(t, support.ReasonQueueEmpty, *res.Reason)
 }
 
 // TestDocTableIsTheTestedTable: doc.go's access table and accessRules say

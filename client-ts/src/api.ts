@@ -52,6 +52,11 @@ export type ChatStatusArgs = {
   storeId?: string | null;
 };
 
+/** Go type support.ClaimArgs. */
+export type ClaimArgs = {
+  conversationId: string;
+};
+
 /** Go type chat.ClaimGuestThreadsArgs. */
 export type ClaimGuestThreadsArgs = {
   guestToken: string;
@@ -70,6 +75,12 @@ export type ClaimedThread = {
   conversationId: string;
   merged: boolean;
   messages: number;
+};
+
+/** Go type support.CloseChatArgs. */
+export type CloseChatArgs = {
+  conversationId: string;
+  reason?: string | null;
 };
 
 /** Go type chat.CloseConversationArgs. */
@@ -488,11 +499,68 @@ export type ParticipantInfo = {
   isOnline: boolean;
 };
 
+/** Go type support.PickResult. */
+export type PickResult = {
+  conversationId: string | null;
+  requestId: string | null;
+  customerId: string | null;
+  customerName: string | null;
+  topic: string | null;
+  skills: string[];
+  reason: "queue_empty" | "no_matching_request" | "capacity_full" | null;
+  load: number;
+  capacity: number;
+};
+
 /** Go type support.PresenceDoc. */
 export type PresenceDoc = {
   userId: string;
   status: "online" | "away" | "offline";
   sessions: number;
+};
+
+/** Go type support.QueueEntry. */
+export type QueueEntry = {
+  requestId: string;
+  conversationId: string;
+  position: number;
+  enqueuedAt: number;
+  priority: "low" | "normal" | "high" | "urgent";
+  skills: string[];
+  topic: string | null;
+  orderId: string | null;
+  customerId: string;
+  customerName: string;
+  preview: string | null;
+  lastMessageAt: number | null;
+};
+
+/** Go type support.QueueStatus. */
+export type QueueStatus = {
+  conversationId: string;
+  state: "none" | "queued" | "assigned" | "closed";
+  requestId: string | null;
+  position: number | null;
+  etaSeconds: number | null;
+  availableAgents: number;
+  avgHandleTimeSeconds: number;
+  enqueuedAt: number | null;
+  assignedAt: number | null;
+  agentId: string | null;
+  agentName: string | null;
+  skills: string[];
+  topic: string | null;
+};
+
+/** Go type support.QueueStatusArgs. */
+export type QueueStatusArgs = {
+  conversationId: string;
+};
+
+/** Go type support.QueueView. */
+export type QueueView = {
+  waiting: number;
+  requests: QueueEntry[];
 };
 
 /** Go type chat.ReceiptDoc. */
@@ -505,6 +573,14 @@ export type ReceiptDoc = {
 /** Go type events.ReplayDeliveryArgs. */
 export type ReplayDeliveryArgs = {
   deliveryId: string;
+};
+
+/** Go type support.RequestSupportArgs. */
+export type RequestSupportArgs = {
+  topic?: string | null;
+  skills?: string[] | null;
+  priority?: "low" | "normal" | "high" | "urgent" | null;
+  orderId?: string | null;
 };
 
 /** Go type chat.SearchMessagesArgs. */
@@ -537,6 +613,15 @@ export type SetConversationSubjectArgs = {
   subject?: string | null;
 };
 
+/** Go type support.SupportRequestRef. */
+export type SupportRequestRef = {
+  conversationId: string;
+  requestId: string;
+  state: "queued" | "assigned";
+  enqueuedAt: number;
+  created: boolean;
+};
+
 /** Go type support.TranscriptFile. */
 export type TranscriptFile = {
   conversationId: string;
@@ -547,6 +632,14 @@ export type TranscriptFile = {
   content: string;
   messageCount: number;
   truncated: boolean;
+};
+
+/** Go type support.TransferChatArgs. */
+export type TransferChatArgs = {
+  conversationId: string;
+  toAgentId?: string | null;
+  toSkill?: string | null;
+  note?: string | null;
 };
 
 /** Go type chat.TransferConversationArgs. */
@@ -724,18 +817,32 @@ export const api = {
       updateNotificationSettings: makeFunctionReference<"mutation", UpdateNotificationSettingsArgs, NotificationSettings>("shared/events:updateNotificationSettings"),
     },
     support: {
+      /** mutation shared/support:claim */
+      claim: makeFunctionReference<"mutation", ClaimArgs, PickResult>("shared/support:claim"),
+      /** mutation shared/support:closeChat */
+      closeChat: makeFunctionReference<"mutation", CloseChatArgs, null>("shared/support:closeChat"),
       /** query shared/support:getIceServers */
       getIceServers: makeFunctionReference<"query", EmptyArgs, ICEServers>("shared/support:getIceServers"),
       /** query shared/support:getMyAgentProfile */
       getMyAgentProfile: makeFunctionReference<"query", Record<string, never>, AgentProfile>("shared/support:getMyAgentProfile"),
+      /** query shared/support:getMyQueueStatus */
+      getMyQueueStatus: makeFunctionReference<"query", QueueStatusArgs, QueueStatus>("shared/support:getMyQueueStatus"),
       /** query shared/support:getOnlineAgents */
       getOnlineAgents: makeFunctionReference<"query", GetOnlineAgentsArgs, OnlineAgent[]>("shared/support:getOnlineAgents"),
       /** query shared/support:getPresence */
       getPresence: makeFunctionReference<"query", GetPresenceArgs, PresenceDoc[]>("shared/support:getPresence"),
+      /** query shared/support:getQueue */
+      getQueue: makeFunctionReference<"query", Record<string, never>, QueueView>("shared/support:getQueue"),
       /** query shared/support:getTranscript */
       getTranscript: makeFunctionReference<"query", GetTranscriptArgs, TranscriptFile>("shared/support:getTranscript"),
       /** mutation shared/support:heartbeat */
       heartbeat: makeFunctionReference<"mutation", HeartbeatArgs, HeartbeatResult>("shared/support:heartbeat"),
+      /** mutation shared/support:pickNext */
+      pickNext: makeFunctionReference<"mutation", Record<string, never>, PickResult>("shared/support:pickNext"),
+      /** mutation shared/support:requestSupport */
+      requestSupport: makeFunctionReference<"mutation", RequestSupportArgs, SupportRequestRef>("shared/support:requestSupport"),
+      /** mutation shared/support:transferChat */
+      transferChat: makeFunctionReference<"mutation", TransferChatArgs, null>("shared/support:transferChat"),
       /** mutation shared/support:updateAgentProfile */
       updateAgentProfile: makeFunctionReference<"mutation", UpdateAgentProfileArgs, AgentProfile>("shared/support:updateAgentProfile"),
     },
@@ -787,11 +894,18 @@ export const functionNames = {
   "shared/events:listWebhooks": "query",
   "shared/events:replayDelivery": "mutation",
   "shared/events:updateNotificationSettings": "mutation",
+  "shared/support:claim": "mutation",
+  "shared/support:closeChat": "mutation",
   "shared/support:getIceServers": "query",
   "shared/support:getMyAgentProfile": "query",
+  "shared/support:getMyQueueStatus": "query",
   "shared/support:getOnlineAgents": "query",
   "shared/support:getPresence": "query",
+  "shared/support:getQueue": "query",
   "shared/support:getTranscript": "query",
   "shared/support:heartbeat": "mutation",
+  "shared/support:pickNext": "mutation",
+  "shared/support:requestSupport": "mutation",
+  "shared/support:transferChat": "mutation",
   "shared/support:updateAgentProfile": "mutation",
 } as const;

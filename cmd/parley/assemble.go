@@ -73,6 +73,12 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 		"idle time (a heartbeat's idleSeconds) from which a session counts as away")
 	fl.Float64Var(&f.support.HeartbeatsPerSecond, "heartbeat-rate", 2, "presence heartbeats per second a user may send, all sessions together (negative: no limit)")
 	fl.IntVar(&f.support.HeartbeatBurst, "heartbeat-burst", 20, "presence heartbeats a user may send at once")
+	fl.DurationVar(&f.support.AvgHandleTime, "support-avg-handle-time", support.DefaultAvgHandleTime,
+		"the average handle time of a support chat that queue ETAs use until an org's first chat closes (then: measured over its latest closed chats)")
+	fl.IntVar(&f.support.HandleTimeWindow, "support-handle-time-window", support.DefaultHandleTimeWindow,
+		"how many of an org's latest closed support chats the average handle time is measured over")
+	fl.BoolVar(&f.support.QueueOnMessage, "support-queue-on-message", false,
+		"queue a customer's support conversation when they write in it while no agent holds it (else only shared/support:requestSupport queues)")
 	f.slot = fl.String("replication-slot", "",
 		"the permanent logical replication slot this server reads, which a reconnect resumes; every server needs its own "+
 			"(default parley_<database>); \""+server.TemporarySlots+"\": a temporary slot per connection, and every live query re-run after a reconnect")

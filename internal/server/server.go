@@ -601,10 +601,14 @@ func (s *Server) health(ctx context.Context) (any, bool) {
 // from it.
 func Functions(chatCfg chat.Config, ev *events.Service, sup *support.Service) *functions.Registry {
 	r := functions.NewRegistry()
-	chat.Register(r, chatCfg)
 	if sup == nil {
 		sup = support.New(support.Config{})
 	}
+	if sup.QueueOnMessage() {
+		chatCfg.SupportWaiting = sup.CustomerWrote
+	}
+	chatCfg.SupportClosed, chatCfg.SupportAssigned = sup.ConversationClosed, sup.ConversationAssigned
+	chat.Register(r, chatCfg)
 	sup.Register(r)
 	if ev == nil {
 		var err error

@@ -53,6 +53,11 @@ export type ChatStatusArgs = {
   storeId?: string | null;
 };
 
+/** Go type support.ClaimArgs. */
+export type ClaimArgs = {
+  conversationId: string;
+};
+
 /** Go type chat.ClaimGuestThreadsArgs. */
 export type ClaimGuestThreadsArgs = {
   guestToken: string;
@@ -71,6 +76,12 @@ export type ClaimedThread = {
   conversationId: string;
   merged: boolean;
   messages: number;
+};
+
+/** Go type support.CloseChatArgs. */
+export type CloseChatArgs = {
+  conversationId: string;
+  reason?: string | null;
 };
 
 /** Go type chat.CloseConversationArgs. */
@@ -489,11 +500,68 @@ export type ParticipantInfo = {
   isOnline: boolean;
 };
 
+/** Go type support.PickResult. */
+export type PickResult = {
+  conversationId: string | null;
+  requestId: string | null;
+  customerId: string | null;
+  customerName: string | null;
+  topic: string | null;
+  skills: string[];
+  reason: "queue_empty" | "no_matching_request" | "capacity_full" | null;
+  load: number;
+  capacity: number;
+};
+
 /** Go type support.PresenceDoc. */
 export type PresenceDoc = {
   userId: string;
   status: "online" | "away" | "offline";
   sessions: number;
+};
+
+/** Go type support.QueueEntry. */
+export type QueueEntry = {
+  requestId: string;
+  conversationId: string;
+  position: number;
+  enqueuedAt: number;
+  priority: "low" | "normal" | "high" | "urgent";
+  skills: string[];
+  topic: string | null;
+  orderId: string | null;
+  customerId: string;
+  customerName: string;
+  preview: string | null;
+  lastMessageAt: number | null;
+};
+
+/** Go type support.QueueStatus. */
+export type QueueStatus = {
+  conversationId: string;
+  state: "none" | "queued" | "assigned" | "closed";
+  requestId: string | null;
+  position: number | null;
+  etaSeconds: number | null;
+  availableAgents: number;
+  avgHandleTimeSeconds: number;
+  enqueuedAt: number | null;
+  assignedAt: number | null;
+  agentId: string | null;
+  agentName: string | null;
+  skills: string[];
+  topic: string | null;
+};
+
+/** Go type support.QueueStatusArgs. */
+export type QueueStatusArgs = {
+  conversationId: string;
+};
+
+/** Go type support.QueueView. */
+export type QueueView = {
+  waiting: number;
+  requests: QueueEntry[];
 };
 
 /** Go type chat.ReceiptDoc. */
@@ -506,6 +574,14 @@ export type ReceiptDoc = {
 /** Go type events.ReplayDeliveryArgs. */
 export type ReplayDeliveryArgs = {
   deliveryId: string;
+};
+
+/** Go type support.RequestSupportArgs. */
+export type RequestSupportArgs = {
+  topic?: string | null;
+  skills?: string[] | null;
+  priority?: "low" | "normal" | "high" | "urgent" | null;
+  orderId?: string | null;
 };
 
 /** Go type chat.SearchMessagesArgs. */
@@ -538,6 +614,15 @@ export type SetConversationSubjectArgs = {
   subject?: string | null;
 };
 
+/** Go type support.SupportRequestRef. */
+export type SupportRequestRef = {
+  conversationId: string;
+  requestId: string;
+  state: "queued" | "assigned";
+  enqueuedAt: number;
+  created: boolean;
+};
+
 /** Go type support.TranscriptFile. */
 export type TranscriptFile = {
   conversationId: string;
@@ -548,6 +633,14 @@ export type TranscriptFile = {
   content: string;
   messageCount: number;
   truncated: boolean;
+};
+
+/** Go type support.TransferChatArgs. */
+export type TransferChatArgs = {
+  conversationId: string;
+  toAgentId?: string | null;
+  toSkill?: string | null;
+  note?: string | null;
 };
 
 /** Go type chat.TransferConversationArgs. */
@@ -725,18 +818,32 @@ export declare const api: {
       updateNotificationSettings: FunctionReference<"mutation", "public", UpdateNotificationSettingsArgs, NotificationSettings>;
     };
     support: {
+      /** mutation shared/support:claim */
+      claim: FunctionReference<"mutation", "public", ClaimArgs, PickResult>;
+      /** mutation shared/support:closeChat */
+      closeChat: FunctionReference<"mutation", "public", CloseChatArgs, null>;
       /** query shared/support:getIceServers */
       getIceServers: FunctionReference<"query", "public", EmptyArgs, ICEServers>;
       /** query shared/support:getMyAgentProfile */
       getMyAgentProfile: FunctionReference<"query", "public", Record<string, never>, AgentProfile>;
+      /** query shared/support:getMyQueueStatus */
+      getMyQueueStatus: FunctionReference<"query", "public", QueueStatusArgs, QueueStatus>;
       /** query shared/support:getOnlineAgents */
       getOnlineAgents: FunctionReference<"query", "public", GetOnlineAgentsArgs, OnlineAgent[]>;
       /** query shared/support:getPresence */
       getPresence: FunctionReference<"query", "public", GetPresenceArgs, PresenceDoc[]>;
+      /** query shared/support:getQueue */
+      getQueue: FunctionReference<"query", "public", Record<string, never>, QueueView>;
       /** query shared/support:getTranscript */
       getTranscript: FunctionReference<"query", "public", GetTranscriptArgs, TranscriptFile>;
       /** mutation shared/support:heartbeat */
       heartbeat: FunctionReference<"mutation", "public", HeartbeatArgs, HeartbeatResult>;
+      /** mutation shared/support:pickNext */
+      pickNext: FunctionReference<"mutation", "public", Record<string, never>, PickResult>;
+      /** mutation shared/support:requestSupport */
+      requestSupport: FunctionReference<"mutation", "public", RequestSupportArgs, SupportRequestRef>;
+      /** mutation shared/support:transferChat */
+      transferChat: FunctionReference<"mutation", "public", TransferChatArgs, null>;
       /** mutation shared/support:updateAgentProfile */
       updateAgentProfile: FunctionReference<"mutation", "public", UpdateAgentProfileArgs, AgentProfile>;
     };
