@@ -32,13 +32,15 @@ const (
 	SupportAssigned         = "support.assigned"
 	SupportTransferred      = "support.transferred"
 	SupportClosed           = "support.closed"
+	SupportWarned           = "support.warned"
+	SupportAgentSilent      = "support.agent_silent"
 )
 
 // Types lists every event type, for validating a webhook's filter.
 var Types = []string{MessageCreated, MessageEdited, MessageDeleted, MessageRead,
 	ConversationCreated, ConversationArchived, ConversationTransferred, ConversationBlocked,
 	ConversationUnblocked, ConversationClosed, ConversationReopened,
-	SupportQueued, SupportAssigned, SupportTransferred, SupportClosed}
+	SupportQueued, SupportAssigned, SupportTransferred, SupportClosed, SupportWarned, SupportAgentSilent}
 
 // Config configures the events domain.
 type Config struct {

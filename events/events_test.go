@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -727,4 +729,18 @@ func TestConversationEventStream(t *testing.T) {
 	require.Contains(t, refused.data, `"code":"not_found"`)
 	require.Contains(t, refused.data, queryErr.Error())
 	require.NotContains(t, refused.data, "over SSE")
+}
+
+// TestWebAppKnowsEveryEventType: the web app's Webhooks page offers the
+// event types the server accepts, no more, no fewer.
+func TestWebAppKnowsEveryEventType(t *testing.T) {
+	src, err := os.ReadFile("../web/src/Webhooks.tsx")
+	require.NoError(t, err)
+	list := regexp.MustCompile(`(?s)export const eventTypes = \[(.*?)\] as const`).FindSubmatch(src)
+	require.NotNil(t, list, "Webhooks.tsx has no eventTypes list")
+	var web []string
+	for _, m := range regexp.MustCompile(`"([^"]+)"`).FindAllSubmatch(list[1], -1) {
+		web = append(web, string(m[1]))
+	}
+	require.Equal(t, events.Types, web)
 }

@@ -1,7 +1,7 @@
 // Package support is the live-support desk (shared/support:*), the
 // sibling of package chat whose support conversations it serves: agents'
-// profiles, presence, the queue and agents' actions, transcripts and ICE
-// servers so far (issue 19, items 1 to 4, 6 and 7); timers come next.
+// profiles, presence, the queue and agents' actions, inactivity timers,
+// transcripts and ICE servers (issue 19).
 // Register adds its functions to a functions.Registry; internal/server
 // calls it once.
 //
@@ -146,6 +146,34 @@
 // requestSupport, closeChat and chat's hooks the conversation first (a
 // deadlock between them is rolled back and run again, as every
 // serialization failure is).
+//
+// # Timers
+//
+// An assigned chat has inactivity timers (seed 004: a 4-minute warning,
+// a 30-minute close; Config.Timers). Its silence starts at the agent's
+// last word (an admin's message) or the assignment, whichever is later.
+// While the customer has not answered it: after WarnAfter a notice "Are
+// you still there? This chat closes in N minutes without a reply." and a
+// support.warned event, once per silence (warned_at); after CloseAfter the
+// chat closes as closeChat closes it (the notice "<agent> closed this
+// conversation: no reply for N minutes", support.closed). When instead the
+// customer has the last word and the agent has not answered for
+// AgentReplyIn, support.agent_silent and, by AgentSilence, either the chat
+// goes back to the queue at its place (requeue: unassigned, a notice "No
+// answer from <agent> for N minutes: back in the queue…",
+// support.transferred) or only a notice (alert), once per unanswered
+// message (alerted_at). Any message starts a new silence: that is how
+// activity cancels a timer.
+//
+// The timers are not held anywhere but in the rows: a periodic river job
+// (on the leader, so once cluster-wide) runs CheckTimers every Interval,
+// which finds the chats due from the messages' and the request's times
+// (one statement) and runs, for each, an internal mutation (in a registry
+// of the service's own, which no client can name) on behalf of the agent
+// who holds it; that mutation locks the request and checks again before
+// it acts. So a restart forgets nothing (the rows say what is due), two
+// checks at once act once, and a timer never acts on a chat its agent no
+// longer holds (taken, transferred, closed: the check finds it so).
 //
 // # ICE servers
 //

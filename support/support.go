@@ -3,10 +3,13 @@ package support
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
@@ -52,6 +55,19 @@ type Config struct {
 	Media chat.Media
 	// ICE are the STUN and TURN servers of getIceServers.
 	ICE ICEConfig
+	// Timers are the inactivity timers of assigned chats.
+	Timers TimersConfig
+	// Logger receives the timers' failures. Nil means slog.Default.
+	Logger *slog.Logger
+}
+
+// Validate reports a setting the service cannot run with.
+func (c Config) Validate() error {
+	if err := c.ICE.Validate(); err != nil {
+		return err
+	}
+	t := c.Timers
+	return t.fill()
 }
 
 // DefaultAwayAfter is the idle time from which a session is away.
@@ -65,8 +81,18 @@ type Service struct {
 	ttl    time.Duration
 	beats  *keyrate.Limiter // heartbeats per user; nil: no limit
 
+	pool     *pgxpool.Pool       // for the timers' scan (SetPool)
+	internal *functions.Registry // the mutations only the service runs
+
 	mu         sync.RWMutex
 	invalidate func(keys ...schema.Dep)
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.cfg.Logger != nil {
+		return s.cfg.Logger
+	}
+	return slog.Default()
 }
 
 // New returns the service. Give it the engine's Invalidate with
@@ -87,7 +113,9 @@ func New(cfg Config) *Service {
 	if cfg.HeartbeatsPerSecond == 0 {
 		cfg.HeartbeatsPerSecond, cfg.HeartbeatBurst = 2, 20
 	}
+	_ = cfg.Timers.fill() // defaults; Validate reports what is wrong
 	s := &Service{cfg: cfg, ttl: cfg.PresenceTTL, beats: keyrate.New(cfg.HeartbeatsPerSecond, cfg.HeartbeatBurst)}
+	s.registerInternal()
 	if cfg.Presence == nil {
 		s.memory = NewMemoryPresence(MemoryConfig{TTL: cfg.PresenceTTL})
 		s.cfg.Presence = s.memory

@@ -79,6 +79,15 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 		"how many of an org's latest closed support chats the average handle time is measured over")
 	fl.BoolVar(&f.support.QueueOnMessage, "support-queue-on-message", false,
 		"queue a customer's support conversation when they write in it while no agent holds it (else only shared/support:requestSupport queues)")
+	fl.DurationVar(&f.support.Timers.WarnAfter, "support-warn-after", support.DefaultWarnAfter,
+		"customer silence (after the agent's last word) that posts a warning in an assigned chat (negative: never)")
+	fl.DurationVar(&f.support.Timers.CloseAfter, "support-close-after", support.DefaultCloseAfter,
+		"customer silence that closes an assigned chat (negative: never)")
+	fl.DurationVar(&f.support.Timers.AgentReplyIn, "support-agent-reply-within", support.DefaultAgentReplyIn,
+		"how long a customer's message may wait for the agent holding the chat before --support-agent-silence happens (negative: never)")
+	fl.StringVar(&f.support.Timers.AgentSilence, "support-agent-silence", support.SilenceRequeue,
+		"what an unanswered customer does: requeue (back to the queue at its place) or alert (a notice and a support.agent_silent event)")
+	fl.DurationVar(&f.support.Timers.Interval, "support-timer-interval", support.DefaultTimersInterval, "how often the inactivity timers are checked")
 	f.slot = fl.String("replication-slot", "",
 		"the permanent logical replication slot this server reads, which a reconnect resumes; every server needs its own "+
 			"(default parley_<database>); \""+server.TemporarySlots+"\": a temporary slot per connection, and every live query re-run after a reconnect")

@@ -265,16 +265,21 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ev.RegisterHTTP(mux)
-	if err := cfg.Support.ICE.Validate(); err != nil {
+	if err := cfg.Support.Validate(); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	cfg.Support.Media = cfg.Chat.Media
+	if cfg.Support.Logger == nil {
+		cfg.Support.Logger = log
+	}
 	sup := support.New(cfg.Support)
 	registry := Functions(cfg.Chat, ev, sup)
 	workers := river.NewWorkers()
 	ev.AddWorkers(workers)
-	queue, err := jobs.New(jobs.Config{Pool: pool, Workers: workers, Periodic: ev.Periodic(), MaxWorkers: cfg.Jobs.MaxWorkers,
+	sup.AddWorkers(workers)
+	sup.SetPool(pool, ev)
+	queue, err := jobs.New(jobs.Config{Pool: pool, Workers: workers, Periodic: append(ev.Periodic(), sup.Periodic()...), MaxWorkers: cfg.Jobs.MaxWorkers,
 		JobTimeout: cfg.Jobs.Timeout, LongestJob: ev.LongestJob(), RescueAfter: cfg.Jobs.RescueAfter, FetchPollInterval: cfg.Jobs.FetchPollInterval, Logger: log})
 	if err != nil {
 		pool.Close()

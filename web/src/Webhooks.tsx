@@ -6,7 +6,8 @@ import { errorMessage, shortTime } from "./format";
 
 /**
  * The event types a webhook may subscribe to: events.Types on the server
- * (createWebhook refuses any other, or "*" for all).
+ * (createWebhook refuses any other, or "*" for all), in its order; a Go
+ * test (events.TestWebAppKnowsEveryEventType) fails when they differ.
  */
 export const eventTypes = [
   "message.created",
@@ -20,6 +21,12 @@ export const eventTypes = [
   "conversation.unblocked",
   "conversation.closed",
   "conversation.reopened",
+  "support.queued",
+  "support.assigned",
+  "support.transferred",
+  "support.closed",
+  "support.warned",
+  "support.agent_silent",
 ] as const;
 
 /**
