@@ -12,7 +12,8 @@ import { StoreSupport } from "./StoreSupport";
 import { OutboxProvider, useOutbox } from "./outbox";
 import { Search } from "./Search";
 import { Notifications } from "./Notifications";
-import { Link, notificationsPath, useRouter, webhooksPath } from "./router";
+import { Link, notificationsPath, supportDeskPath, useRouter, webhooksPath } from "./router";
+import { SupportDesk } from "./SupportDesk";
 import { Thread } from "./Thread";
 import { Webhooks } from "./Webhooks";
 
@@ -44,6 +45,11 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
           </span>
           <span className="spacer" />
           <nav className="topnav" aria-label="Settings">
+            {me.role === "admin" && (
+              <Link to={supportDeskPath} className={route.page === "support" ? "on" : ""} data-testid="nav-support-desk">
+                Support desk
+              </Link>
+            )}
             {me.role === "admin" && (
               <Link to={webhooksPath} className={route.page === "webhooks" ? "on" : ""} data-testid="nav-webhooks">
                 Webhooks
@@ -94,6 +100,10 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
             ) : route.page === "webhooks" && me.role === "admin" ? (
               <ErrorBoundary key="webhooks" fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
                 <Webhooks />
+              </ErrorBoundary>
+            ) : route.page === "support" && me.role === "admin" ? (
+              <ErrorBoundary key="support" fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
+                <SupportDesk session={session} demo={demo} />
               </ErrorBoundary>
             ) : (
               <Welcome role={me.role} />

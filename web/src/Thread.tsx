@@ -6,6 +6,7 @@ import { conversationTitle, isSupport, myUnread } from "./ConversationList";
 import { errorMessage, money, shortTime } from "./format";
 import { History, MeetingCard, MeetingForm } from "./MessageParts";
 import { useOutbox, type OutboxItem } from "./outbox";
+import { QueueWidget } from "./SupportQueue";
 
 /** How many messages a page of history holds. */
 const pageSize = 30;
@@ -67,6 +68,9 @@ export function Thread({ conversationId, me, demo }: { conversationId: string; m
       <ThreadHeader conv={conv} me={me} demo={demo} />
       <MessageList conv={conv} me={me} history={history} />
       <TypingLine names={(chat.typingIndicators ?? []).map((t) => t.userName)} />
+      {me.role === "customer" && conv.conversationType === "customer_to_admin" && conv.customerId === me.sub && (
+        <QueueWidget conversationId={conversationId} />
+      )}
       <Composer conv={conv} me={me} participant={participant} chat={chat} />
     </section>
   );
