@@ -22,6 +22,8 @@ const roleTitle = { customer: "My conversations", store: "Store inbox", admin: "
 export function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
   const me = session.identity;
   const { route } = useRouter();
+  // The support desk holds its own lists: it takes the whole width.
+  const desk = route.page === "support" && me.role === "admin";
   // The demo identities (dev only): the stores a customer may pick and the
   // admins a conversation may be transferred to.
   const [demo, setDemo] = useState<DemoIdentity[] | null>(null);
@@ -77,8 +79,8 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
         </header>
         <ConnectionBanner />
         <StaleBanner />
-        <div className={`layout ${route.page !== "home" ? "has-thread" : ""}`}>
-          <aside className="sidebar">
+        <div className={`layout ${route.page !== "home" ? "has-thread" : ""} ${desk ? "desk-layout" : ""}`}>
+          <aside className="sidebar" hidden={desk}>
             <ErrorBoundary fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
               <Search />
               {me.role === "customer" && <NewChat demo={demo} />}
