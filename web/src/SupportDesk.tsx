@@ -356,7 +356,7 @@ function DeskChat({
   return (
     <div className="desk-chat-inner" data-testid="desk-chat" data-conversation-id={conversationId}>
       {conv && <DeskActions conv={conv} session={session} onTransferred={onDone} />}
-      <Thread conversationId={conversationId} me={session.identity} demo={demo} />
+      <Thread conversationId={conversationId} me={session.identity} demo={demo} desk />
     </div>
   );
 }

@@ -141,3 +141,32 @@ test("request → queue → pick-next race → transfer → close → transcript
 
   for (const page of [jane, ...Object.values(desks)]) assert.deepEqual(page.errors, []);
 });
+
+test("an agent switches status and edits skills and capacity, live", async () => {
+  const page = await openAs(browser, server, "alex", "/admin/support");
+  const profile = page.getByTestId("agent-profile");
+  await page.locator('[data-testid="agent-profile"][data-effective="online"]').waitFor();
+
+  // Away, then back online: what routing sees follows.
+  await page.getByTestId("status-away").click();
+  await page.locator('[data-testid="agent-profile"][data-status="away"][data-effective="away"]').waitFor();
+  await page.getByTestId("status-online").click();
+  await page.locator('[data-testid="agent-profile"][data-status="online"][data-effective="online"]').waitFor();
+
+  // Skills (normalised by the server) and capacity, kept across a reload.
+  await page.getByTestId("agent-skills").fill("Shipping, billing");
+  await page.getByTestId("agent-capacity").fill("3");
+  await page.getByTestId("save-profile").click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="agent-skills"]')?.value === "billing, shipping");
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('[data-testid="agent-skills"]')?.value === "billing, shipping");
+  assert.equal(await page.getByTestId("agent-capacity").inputValue(), "3");
+
+  // A wrong skill is the server's clear 400, shown.
+  await page.getByTestId("agent-skills").fill("billing, not a skill!");
+  await page.getByTestId("save-profile").click();
+  await page.getByTestId("profile-error").waitFor();
+  assert.match(await page.getByTestId("profile-error").innerText(), /skill/i);
+  assert.ok(await profile.isVisible());
+  assert.deepEqual(page.errors, []);
+});
