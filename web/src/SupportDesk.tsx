@@ -364,6 +364,8 @@ function DeskChat({
 function DeskActions({ conv, session, onTransferred }: { conv: ConversationDoc; session: Session; onTransferred: () => void }) {
   const me = session.identity;
   const agents = useQuery(api.shared.support.getOnlineAgents, {});
+  // The conversation's support request: its topic, skills and who holds it.
+  const request = useQuery(api.shared.support.getMyQueueStatus, { conversationId: conv._id });
   const transfer = useMutation(api.shared.support.transferChat);
   const close = useMutation(api.shared.support.closeChat);
   const { busy, error, act } = useAct();
@@ -428,6 +430,14 @@ function DeskActions({ conv, session, onTransferred }: { conv: ConversationDoc; 
         {conv.orderSummary && (
           <span className="muted">
             {conv.orderSummary.status} · {conv.orderSummary.totalAmount}
+          </span>
+        )}
+        {request && request.state !== "none" && (
+          <span className="muted" data-testid="desk-request">
+            {request.topic ? `${request.topic} · ` : ""}
+            {request.skills.length ? `${request.skills.join(", ")} · ` : ""}
+            {request.enqueuedAt ? `asked ${shortTime(request.enqueuedAt)}` : ""}
+            {request.agentName && request.state === "assigned" ? ` · with ${request.agentName}` : ""}
           </span>
         )}
         <span className="tag" data-testid="desk-chat-status">

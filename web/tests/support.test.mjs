@@ -104,6 +104,7 @@ test("request → queue → pick-next race → transfer → close → transcript
   await message(w, text).waitFor();
   await w.locator(`[data-testid="active-chat"][data-conversation-id="${conversationId}"]`).waitFor();
   await w.locator('[data-testid="desk-chat-status"]', { hasText: "yours" }).waitFor();
+  await w.getByTestId("desk-request").filter({ hasText: "Delivery" }).waitFor();
   for (const page of Object.values(desks)) await page.getByTestId("queue-empty").waitFor();
   await jane.getByTestId("queue-assigned").filter({ hasText: agents[winner].name }).waitFor();
   await screenshot(w, "support-desk-picked");
