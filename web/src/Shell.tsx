@@ -12,7 +12,8 @@ import { StoreSupport } from "./StoreSupport";
 import { OutboxProvider, useOutbox } from "./outbox";
 import { Search } from "./Search";
 import { Notifications } from "./Notifications";
-import { Link, notificationsPath, useRouter, webhooksPath } from "./router";
+import { Link, notificationsPath, supportDeskPath, useRouter, webhooksPath } from "./router";
+import { SupportDesk } from "./SupportDesk";
 import { Thread } from "./Thread";
 import { Webhooks } from "./Webhooks";
 
@@ -21,6 +22,8 @@ const roleTitle = { customer: "My conversations", store: "Store inbox", admin: "
 export function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
   const me = session.identity;
   const { route } = useRouter();
+  // The support desk holds its own lists: it takes the whole width.
+  const desk = route.page === "support" && me.role === "admin";
   // The demo identities (dev only): the stores a customer may pick and the
   // admins a conversation may be transferred to.
   const [demo, setDemo] = useState<DemoIdentity[] | null>(null);
@@ -44,6 +47,11 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
           </span>
           <span className="spacer" />
           <nav className="topnav" aria-label="Settings">
+            {me.role === "admin" && (
+              <Link to={supportDeskPath} className={route.page === "support" ? "on" : ""} data-testid="nav-support-desk">
+                Support desk
+              </Link>
+            )}
             {me.role === "admin" && (
               <Link to={webhooksPath} className={route.page === "webhooks" ? "on" : ""} data-testid="nav-webhooks">
                 Webhooks
@@ -71,8 +79,8 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
         </header>
         <ConnectionBanner />
         <StaleBanner />
-        <div className={`layout ${route.page !== "home" ? "has-thread" : ""}`}>
-          <aside className="sidebar">
+        <div className={`layout ${route.page !== "home" ? "has-thread" : ""} ${desk ? "desk-layout" : ""}`}>
+          <aside className="sidebar" hidden={desk}>
             <ErrorBoundary fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
               <Search />
               {me.role === "customer" && <NewChat demo={demo} />}
@@ -94,6 +102,10 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
             ) : route.page === "webhooks" && me.role === "admin" ? (
               <ErrorBoundary key="webhooks" fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
                 <Webhooks />
+              </ErrorBoundary>
+            ) : route.page === "support" && me.role === "admin" ? (
+              <ErrorBoundary key="support" fallback={(e, reset) => <ErrorPanel error={e} onRetry={reset} />}>
+                <SupportDesk session={session} demo={demo} />
               </ErrorBoundary>
             ) : (
               <Welcome role={me.role} />

@@ -6,6 +6,7 @@ import { conversationTitle, isSupport, myUnread } from "./ConversationList";
 import { errorMessage, money, shortTime } from "./format";
 import { History, MeetingCard, MeetingForm } from "./MessageParts";
 import { useOutbox, type OutboxItem } from "./outbox";
+import { QueueWidget } from "./SupportQueue";
 
 /** How many messages a page of history holds. */
 const pageSize = 30;
@@ -23,7 +24,12 @@ function isParticipant(me: Identity, c: ConversationDoc): boolean {
   }
 }
 
-export function Thread({ conversationId, me, demo }: { conversationId: string; me: Identity; demo: DemoIdentity[] | null }) {
+/**
+ * A conversation: its header, messages and composer. In the support desk
+ * (desk), whose own actions transfer and close through the queue, the
+ * header leaves out the inbox's Transfer and Close.
+ */
+export function Thread({ conversationId, me, demo, desk = false }: { conversationId: string; me: Identity; demo: DemoIdentity[] | null; desk?: boolean }) {
   const conv = useQuery(api.shared.chat.getConversation, { conversationId });
   // useChat brings typing (debounced on keystrokes), the typing indicators
   // and markAsRead; the message list itself is paginated below, so useChat
@@ -64,9 +70,12 @@ export function Thread({ conversationId, me, demo }: { conversationId: string; m
   }
   return (
     <section className="thread" data-testid="thread" data-conversation-id={conversationId}>
-      <ThreadHeader conv={conv} me={me} demo={demo} />
+      <ThreadHeader conv={conv} me={me} demo={demo} desk={desk} />
       <MessageList conv={conv} me={me} history={history} />
       <TypingLine names={(chat.typingIndicators ?? []).map((t) => t.userName)} />
+      {me.role === "customer" && conv.conversationType === "customer_to_admin" && conv.customerId === me.sub && (
+        <QueueWidget conversationId={conversationId} />
+      )}
       <Composer conv={conv} me={me} participant={participant} chat={chat} />
     </section>
   );
@@ -89,7 +98,7 @@ function Participants({ conversationId, me }: { conversationId: string; me: Iden
   );
 }
 
-function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity; demo: DemoIdentity[] | null }) {
+function ThreadHeader({ conv, me, demo, desk }: { conv: ConversationDoc; me: Identity; demo: DemoIdentity[] | null; desk: boolean }) {
   const archive = useMutation(api.shared.chat.archiveConversation);
   const block = useMutation(api.shared.chat.blockConversation);
   const unblock = useMutation(api.shared.chat.unblockConversation);
@@ -160,7 +169,7 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
         </div>
       </div>
       <div className="thread-actions">
-        {canModerate && <Transfer conv={conv} me={me} demo={demo} busy={busy} act={act} />}
+        {canModerate && !desk && <Transfer conv={conv} me={me} demo={demo} busy={busy} act={act} />}
         {canModerate && (
           <button
             disabled={busy}
@@ -176,7 +185,7 @@ function ThreadHeader({ conv, me, demo }: { conv: ConversationDoc; me: Identity;
             {conv.isBlocked ? "Unblock" : "Block"}
           </button>
         )}
-        {canClose && (
+        {canClose && !desk && (
           <button
             disabled={busy}
             data-testid={closed ? "reopen" : "close"}

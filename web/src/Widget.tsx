@@ -21,6 +21,7 @@ import { useEffect, useState, type FormEvent, type KeyboardEvent, type ReactNode
 import { decodeToken, fetchIdentities, mintDevToken, saveSession, tokenFetcher, type DemoIdentity, type Session } from "./auth";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { errorMessage, shortTime } from "./format";
+import { QueueWidget } from "./SupportQueue";
 
 const guestKey = "parley.guest";
 /** A guest token this close to its expiry is not used again. */
@@ -313,6 +314,7 @@ function WidgetThread({ conversationId }: { conversationId: string }) {
       <div className="typing-line small muted" data-testid="typing">
         {typing.length > 0 ? `${typing.join(", ")} ${typing.length === 1 ? "is" : "are"} typing…` : ""}
       </div>
+      <QueueWidget conversationId={conversationId} />
       <form
         className="composer"
         onSubmit={(e) => {

@@ -1,6 +1,7 @@
 // A minimal history router: the inbox ("/"), a conversation
 // ("/c/<conversationId>"), the notification settings
-// ("/settings/notifications") and an admin's webhooks ("/admin/webhooks"),
+// ("/settings/notifications"), an admin's webhooks ("/admin/webhooks") and
+// the agents' support desk ("/admin/support"),
 // all deep-linkable (`parley dev` answers index.html for any such path).
 import { createContext, useCallback, useContext, useEffect, useState, type MouseEvent, type ReactNode } from "react";
 
@@ -8,10 +9,12 @@ export type Route =
   | { page: "home" }
   | { page: "conversation"; conversationId: string }
   | { page: "notifications" }
-  | { page: "webhooks" };
+  | { page: "webhooks" }
+  | { page: "support" };
 
 export const notificationsPath = "/settings/notifications";
 export const webhooksPath = "/admin/webhooks";
+export const supportDeskPath = "/admin/support";
 
 export function parseRoute(pathname: string): Route {
   const m = /^\/c\/([^/]+)\/?$/.exec(pathname);
@@ -19,6 +22,7 @@ export function parseRoute(pathname: string): Route {
   const p = pathname.replace(/\/+$/, "");
   if (p === notificationsPath) return { page: "notifications" };
   if (p === webhooksPath) return { page: "webhooks" };
+  if (p === supportDeskPath) return { page: "support" };
   return { page: "home" };
 }
 

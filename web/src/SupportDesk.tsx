@@ -1,0 +1,490 @@
+import { api, type ConversationDoc, type PickResult, type QueueEntry } from "@parley/client";
+import { useMutation, useParleyClient, usePaginatedQuery, useQuery } from "@parley/client/react";
+import { useEffect, useState, type FormEvent } from "react";
+import { tokenFetcher, type DemoIdentity, type Identity, type Session } from "./auth";
+import { ErrorBoundary } from "./ErrorBoundary";
+import { errorMessage, shortTime } from "./format";
+import { duration, useNow } from "./SupportQueue";
+import { Thread } from "./Thread";
+
+/** The server: the one that serves the app, unless built with VITE_PARLEY_URL (as App's). */
+const serverURL = (import.meta.env.VITE_PARLEY_URL as string | undefined) || window.location.origin;
+
+const reasonText: Record<NonNullable<PickResult["reason"]>, string> = {
+  queue_empty: "Nobody is waiting.",
+  no_matching_request: "Requests are waiting, but none you have the skills for.",
+  capacity_full: "You are at capacity: close or transfer a chat first.",
+};
+
+type Act = (f: () => Promise<unknown>) => Promise<boolean>;
+
+/** Runs actions one at a time, keeping the last error to show. */
+function useAct(): { busy: boolean; error: string | null; act: Act } {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const act: Act = async (f) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await f();
+      return true;
+    } catch (e) {
+      setError(errorMessage(e));
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, act };
+}
+
+/**
+ * The agents' support desk (admins): their presence and profile, the live
+ * queue with its waits counting up, pick-next and claim, their active
+ * chats, each with transfer, close and its transcript. While it is open,
+ * the connection beats presence (startPresence), idle while the tab is
+ * hidden; the server decides who may do what.
+ */
+export function SupportDesk({ session, demo }: { session: Session; demo: DemoIdentity[] | null }) {
+  const me = session.identity;
+  const client = useParleyClient();
+  const [selected, setSelected] = useState<string | null>(null);
+
+  useEffect(() => {
+    const presence = client.startPresence();
+    const onVisibility = () => presence.setIdle(document.visibilityState === "hidden");
+    onVisibility();
+    document.addEventListener("visibilitychange", onVisibility);
+    return () => {
+      document.removeEventListener("visibilitychange", onVisibility);
+      presence.dispose();
+    };
+  }, [client]);
+
+  return (
+    <div className="desk" data-testid="support-desk">
+      <div className="page desk-side">
+        <div className="page-head">
+          <h2>Support desk</h2>
+          <p className="muted small">Customers waiting for an agent, live. Pick the next one or claim a request; your chats are below.</p>
+        </div>
+        <ErrorBoundary fallback={(e) => <p className="error small">{errorMessage(e)}</p>}>
+          <AgentProfileCard />
+        </ErrorBoundary>
+        <ErrorBoundary fallback={(e) => <p className="error small">{errorMessage(e)}</p>}>
+          <Queue onTaken={setSelected} />
+        </ErrorBoundary>
+        <ErrorBoundary fallback={(e) => <p className="error small">{errorMessage(e)}</p>}>
+          <ActiveChats me={me} selected={selected} onSelect={setSelected} />
+        </ErrorBoundary>
+      </div>
+      <div className="desk-chat">
+        {selected ? (
+          <ErrorBoundary key={selected} fallback={(e, reset) => <ChatError error={e} onRetry={reset} />}>
+            <DeskChat conversationId={selected} session={session} demo={demo} onDone={() => setSelected(null)} />
+          </ErrorBoundary>
+        ) : (
+          <div className="empty muted">
+            <p>Pick the next customer, claim a request or open one of your chats.</p>
+          </div>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function ChatError({ error, onRetry }: { error: unknown; onRetry: () => void }) {
+  return (
+    <div className="empty error-state" role="alert">
+      <p>Something went wrong: {errorMessage(error)}</p>
+      <button onClick={onRetry}>Retry</button>
+    </div>
+  );
+}
+
+/** The agent's status switch, skills and capacity (getMyAgentProfile, live; updateAgentProfile). */
+function AgentProfileCard() {
+  const profile = useQuery(api.shared.support.getMyAgentProfile, {});
+  const update = useMutation(api.shared.support.updateAgentProfile);
+  const { busy, error, act } = useAct();
+  const [skills, setSkills] = useState<string | null>(null);
+  const [capacity, setCapacity] = useState<string | null>(null);
+
+  if (profile === undefined) return <p className="muted small">Loading your profile…</p>;
+  const shownSkills = skills ?? profile.skills.join(", ");
+  const shownCapacity = capacity ?? String(profile.capacity);
+  const save = (e: FormEvent) => {
+    e.preventDefault();
+    void act(async () => {
+      await update({
+        skills: shownSkills
+          .split(/[\s,]+/)
+          .map((s) => s.trim())
+          .filter(Boolean),
+        capacity: Number(shownCapacity),
+      });
+      setSkills(null);
+      setCapacity(null);
+    });
+  };
+
+  return (
+    <section className="card" data-testid="agent-profile" data-status={profile.status} data-effective={profile.effectiveStatus}>
+      <div className="row">
+        <strong>{profile.name}</strong>
+        <span className={`tag presence-${profile.effectiveStatus}`} data-testid="effective-status" title="What routing sees">
+          {profile.effectiveStatus}
+        </span>
+        <span className="muted small">
+          {profile.sessions} session{profile.sessions === 1 ? "" : "s"}
+        </span>
+      </div>
+      <div className="row" role="radiogroup" aria-label="Status">
+        {(["online", "away", "offline"] as const).map((s) => (
+          <button
+            key={s}
+            role="radio"
+            aria-checked={profile.status === s}
+            className={profile.status === s ? "tab on" : "tab"}
+            disabled={busy}
+            data-testid={`status-${s}`}
+            onClick={() => void act(() => update({ status: s }))}
+          >
+            {s[0]!.toUpperCase() + s.slice(1)}
+          </button>
+        ))}
+      </div>
+      <form className="row" onSubmit={save}>
+        <label className="small">
+          Skills{" "}
+          <input
+            value={shownSkills}
+            onChange={(e) => setSkills(e.target.value)}
+            placeholder="billing, shipping, es"
+            aria-label="Skills"
+            data-testid="agent-skills"
+          />
+        </label>
+        <label className="small">
+          Capacity{" "}
+          <input
+            type="number"
+            min={1}
+            max={50}
+            value={shownCapacity}
+            onChange={(e) => setCapacity(e.target.value)}
+            aria-label="Capacity"
+            style={{ width: 64 }}
+            data-testid="agent-capacity"
+          />
+        </label>
+        <button type="submit" disabled={busy || (skills === null && capacity === null)} data-testid="save-profile">
+          Save
+        </button>
+      </form>
+      {error && (
+        <p className="error small" role="alert" data-testid="profile-error">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+/** The live queue (getQueue), each wait counting up from its enqueuedAt; Pick next and Claim. */
+function Queue({ onTaken }: { onTaken: (conversationId: string) => void }) {
+  const queue = useQuery(api.shared.support.getQueue, {});
+  const pick = useMutation(api.shared.support.pickNext);
+  const claim = useMutation(api.shared.support.claim);
+  const { busy, error, act } = useAct();
+  const [picked, setPicked] = useState<PickResult | null>(null);
+  const now = useNow((queue?.requests.length ?? 0) > 0);
+
+  const pickNext = () =>
+    void act(async () => {
+      setPicked(null);
+      const res = await pick({});
+      setPicked(res);
+      if (res.conversationId) onTaken(res.conversationId);
+    });
+
+  return (
+    <section className="card" data-testid="queue" data-waiting={queue?.waiting ?? ""}>
+      <div className="row">
+        <h4>Queue</h4>
+        <span className="muted small" data-testid="queue-waiting">
+          {queue === undefined ? "…" : `${queue.waiting} waiting`}
+        </span>
+        <span className="spacer" />
+        <button className="primary" disabled={busy} onClick={pickNext} data-testid="pick-next">
+          Pick next
+        </button>
+      </div>
+      {picked &&
+        (picked.conversationId ? (
+          <p className="small" data-testid="pick-result" data-picked="true">
+            You took {picked.customerName ?? picked.customerId}
+            {picked.topic ? ` (${picked.topic})` : ""} · {picked.load}/{picked.capacity} chats
+          </p>
+        ) : (
+          <p className="small muted" data-testid="pick-result" data-picked="false" data-reason={picked.reason ?? ""}>
+            Nothing picked: {picked.reason ? reasonText[picked.reason] : "nothing to take."}
+          </p>
+        ))}
+      {error && (
+        <p className="error small" role="alert" data-testid="queue-error">
+          {error}
+        </p>
+      )}
+      {queue && queue.requests.length === 0 && (
+        <p className="muted small" data-testid="queue-empty">
+          Nobody is waiting.
+        </p>
+      )}
+      {queue && queue.requests.length > 0 && (
+        <table className="queue-table small">
+          <thead>
+            <tr>
+              <th>#</th>
+              <th>Customer</th>
+              <th>Waiting</th>
+              <th>Skills</th>
+              <th>Preview</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {queue.requests.map((r) => (
+              <QueueRow
+                key={r.requestId}
+                r={r}
+                now={now}
+                busy={busy}
+                onClaim={() =>
+                  void act(async () => {
+                    const res = await claim({ conversationId: r.conversationId });
+                    onTaken(res.conversationId ?? r.conversationId);
+                  })
+                }
+              />
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function QueueRow({ r, now, busy, onClaim }: { r: QueueEntry; now: number; busy: boolean; onClaim: () => void }) {
+  return (
+    <tr data-testid="queue-row" data-conversation-id={r.conversationId} data-position={r.position}>
+      <td data-testid="queue-row-position">{r.position}</td>
+      <td>
+        <strong>{r.customerName || r.customerId}</strong>
+        {r.priority !== "normal" && <span className={`tag priority-${r.priority}`}> {r.priority}</span>}
+        {r.orderId && <div className="muted">Order {r.orderId}</div>}
+      </td>
+      <td data-testid="queue-row-wait" title={`Since ${shortTime(r.enqueuedAt)}`}>
+        {duration((now - r.enqueuedAt) / 1000)}
+      </td>
+      <td>{r.skills.length ? r.skills.join(", ") : <span className="muted">any</span>}</td>
+      <td className="queue-preview" data-testid="queue-row-preview">
+        {r.topic && <strong>{r.topic}: </strong>}
+        {r.preview ?? ""}
+      </td>
+      <td>
+        <button disabled={busy} onClick={onClaim} data-testid="claim">
+          Claim
+        </button>
+      </td>
+    </tr>
+  );
+}
+
+/** The agent's open support chats: the active customer conversations assigned to them (live). */
+function ActiveChats({ me, selected, onSelect }: { me: Identity; selected: string | null; onSelect: (id: string) => void }) {
+  const pages = usePaginatedQuery(
+    api.shared.chat.getConversationsPaginated,
+    { status: "active", kind: "customer_to_admin" },
+    { initialNumItems: 100 },
+  );
+  const mine = pages.results.filter((c) => c.assignedAdminId === me.sub);
+  return (
+    <section className="card" data-testid="active-chats">
+      <h4>My chats</h4>
+      {pages.status === "LoadingFirstPage" ? (
+        <p className="muted small">Loading…</p>
+      ) : mine.length === 0 ? (
+        <p className="muted small" data-testid="no-active-chats">
+          No open chats.
+        </p>
+      ) : (
+        <ul className="desk-chats">
+          {mine.map((c) => (
+            <li key={c._id}>
+              <button
+                className={`link ${selected === c._id ? "on" : ""}`}
+                onClick={() => onSelect(c._id)}
+                data-testid="active-chat"
+                data-conversation-id={c._id}
+              >
+                <strong>{c.customerName || c.customerId}</strong>
+                {c.orderId ? <span className="muted"> · order {c.orderId}</span> : null}
+                <span className="muted"> · {c.lastMessagePreview ?? ""}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+/** One chat: the support actions (transfer, close, transcript) above the thread view. */
+function DeskChat({
+  conversationId,
+  session,
+  demo,
+  onDone,
+}: {
+  conversationId: string;
+  session: Session;
+  demo: DemoIdentity[] | null;
+  onDone: () => void;
+}) {
+  const conv = useQuery(api.shared.chat.getConversation, { conversationId });
+  return (
+    <div className="desk-chat-inner" data-testid="desk-chat" data-conversation-id={conversationId}>
+      {conv && <DeskActions conv={conv} session={session} onTransferred={onDone} />}
+      <Thread conversationId={conversationId} me={session.identity} demo={demo} desk />
+    </div>
+  );
+}
+
+function DeskActions({ conv, session, onTransferred }: { conv: ConversationDoc; session: Session; onTransferred: () => void }) {
+  const me = session.identity;
+  const agents = useQuery(api.shared.support.getOnlineAgents, {});
+  // The conversation's support request: its topic, skills and who holds it.
+  const request = useQuery(api.shared.support.getMyQueueStatus, { conversationId: conv._id });
+  const transfer = useMutation(api.shared.support.transferChat);
+  const close = useMutation(api.shared.support.closeChat);
+  const { busy, error, act } = useAct();
+  const [to, setTo] = useState("");
+  const [note, setNote] = useState("");
+  const [reason, setReason] = useState("");
+  const [format, setFormat] = useState<"text" | "html">("text");
+  const others = (agents ?? []).filter((a) => a.userId !== me.sub);
+  // "agent:<id>" or "skill:<name>"; the first other agent by default.
+  const target = to || (others[0] ? `agent:${others[0].userId}` : "");
+  const [skill, setSkill] = useState("");
+  const closed = conv.status === "closed";
+  const mine = conv.assignedAdminId === me.sub;
+
+  const doTransfer = (e: FormEvent) => {
+    e.preventDefault();
+    void act(async () => {
+      const args = skill.trim()
+        ? { conversationId: conv._id, toSkill: skill.trim(), note: note.trim() || undefined }
+        : { conversationId: conv._id, toAgentId: target.replace(/^agent:/, ""), note: note.trim() || undefined };
+      await transfer(args);
+      setNote("");
+      setSkill("");
+      setTo("");
+    }).then((ok) => {
+      if (ok) onTransferred();
+    });
+  };
+
+  const doClose = (e: FormEvent) => {
+    e.preventDefault();
+    void act(async () => {
+      await close({ conversationId: conv._id, reason: reason.trim() || undefined });
+      setReason("");
+    });
+  };
+
+  const download = () =>
+    void act(async () => {
+      const token = await tokenFetcher(session)({ forceRefreshToken: false });
+      const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+      const q = new URLSearchParams({ conversationId: conv._id, format, timeZone: tz });
+      const res = await fetch(`${serverURL}/api/transcript?${q}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+      if (!res.ok) throw new Error(`Transcript: ${(await res.text().catch(() => "")) || `HTTP ${res.status}`}`);
+      const name = /filename="?([^";]+)"?/.exec(res.headers.get("Content-Disposition") ?? "")?.[1] ?? `transcript-${conv._id}.${format === "html" ? "html" : "txt"}`;
+      const url = URL.createObjectURL(await res.blob());
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = name;
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    });
+
+  return (
+    <section className="desk-actions card" data-testid="desk-actions">
+      <div className="row small">
+        <strong>{conv.customerName || conv.customerId}</strong>
+        {conv.customerIsGuest && <span className="tag guest">guest</span>}
+        {conv.orderId && <span data-testid="desk-order">Order {conv.orderId}</span>}
+        {conv.orderSummary && (
+          <span className="muted">
+            {conv.orderSummary.status} · {conv.orderSummary.totalAmount}
+          </span>
+        )}
+        {request && request.state !== "none" && (
+          <span className="muted" data-testid="desk-request">
+            {request.topic ? `${request.topic} · ` : ""}
+            {request.skills.length ? `${request.skills.join(", ")} · ` : ""}
+            {request.enqueuedAt ? `asked ${shortTime(request.enqueuedAt)}` : ""}
+            {request.agentName && request.state === "assigned" ? ` · with ${request.agentName}` : ""}
+          </span>
+        )}
+        <span className="tag" data-testid="desk-chat-status">
+          {closed ? "closed" : mine ? "yours" : conv.assignedAdminId ? "another agent's" : "unassigned"}
+        </span>
+      </div>
+      {!closed && (
+        <form className="row small" onSubmit={doTransfer}>
+          <select value={target} onChange={(e) => setTo(e.target.value)} aria-label="Transfer to agent" data-testid="desk-transfer-to" disabled={!!skill.trim()}>
+            {others.length === 0 && <option value="">No other agent online</option>}
+            {others.map((a) => (
+              <option key={a.userId} value={`agent:${a.userId}`}>
+                {a.name}
+                {a.status === "away" ? " (away)" : ""}
+                {a.skills.length ? ` · ${a.skills.join(", ")}` : ""}
+              </option>
+            ))}
+          </select>
+          <input value={skill} onChange={(e) => setSkill(e.target.value)} placeholder="…or a skill" aria-label="Transfer to skill" data-testid="desk-transfer-skill" style={{ width: 100 }} />
+          <input value={note} onChange={(e) => setNote(e.target.value)} placeholder="Note" aria-label="Transfer note" data-testid="desk-transfer-note" />
+          <button type="submit" disabled={busy || (!skill.trim() && !target)} data-testid="desk-transfer">
+            Transfer
+          </button>
+        </form>
+      )}
+      {!closed && (
+        <form className="row small" onSubmit={doClose}>
+          <input value={reason} onChange={(e) => setReason(e.target.value)} placeholder="Reason (optional)" aria-label="Close reason" maxLength={500} data-testid="desk-close-reason" />
+          <button type="submit" disabled={busy} data-testid="desk-close">
+            Close chat
+          </button>
+        </form>
+      )}
+      <div className="row small">
+        <select value={format} onChange={(e) => setFormat(e.target.value as "text" | "html")} aria-label="Transcript format" data-testid="transcript-format">
+          <option value="text">Text</option>
+          <option value="html">HTML</option>
+        </select>
+        <button className="link" disabled={busy} onClick={download} data-testid="transcript">
+          Transcript
+        </button>
+      </div>
+      {error && (
+        <p className="error small" role="alert" data-testid="desk-error">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
