@@ -10,13 +10,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/syncclient"
 	"github.com/parley-chat/parley/support"
 )
 
@@ -165,5 +168,101 @@ func BenchmarkPickToETA(b *testing.B) {
 	b.ReportMetric(ms(last[len(last)/2]), "last-p50-ms")
 	b.ReportMetric(ms(last[len(last)-1]), "last-max-ms")
 	b.ReportMetric(runs/float64(b.N), "runs/pick")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkHeartbeats measures presence at size: PARLEY_PRESENCE_SESSIONS
+// (9,000: both ends of every socket are in this process, and this
+// machine's file limit is 20,000) WebSocket sessions, each calling
+// heartbeat every 10s (a third
+// of the default TTL), staggered, for a 30s window (b.N is ignored: one
+// window). Reports beats/s, heartbeat round trip p50/p99, Postgres
+// commits and rows written per second in the test database during the
+// window (heartbeats write none; what shows is background work: the job
+// queue's polls, and the activity tracker's batched last-seen rows, at
+// most one per user per 30s, which any call causes), and the CPU of the test
+// process — the server and all the clients together, so an upper bound
+// on the server's.
+//
+//	go test -run '^$' -bench Heartbeats -benchtime 1x ./support/
+func BenchmarkHeartbeats(b *testing.B) {
+	n := envInt("PARLEY_PRESENCE_SESSIONS", 9000)
+	const every, window = 10 * time.Second, 30 * time.Second
+	e := newEnv(b, 0, func(c *support.Config) { c.HeartbeatsPerSecond = -1; c.Timers.Interval = -1 })
+	ctx := context.Background()
+	clients := make([]*syncclient.Client, n)
+	var g errgroup.Group
+	g.SetLimit(16)
+	for i := range clients {
+		g.Go(func() error {
+			clients[i] = e.dial(customer(fmt.Sprintf("beat-%d", i)), "")
+			_, err := beat(clients[i], map[string]any{})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
+	}
+	// Commits and rows written in the test database so far (the
+	// statistics lag by up to a second: the window is 30).
+	commits := func() (c, rows int64) {
+		if err := e.s.DB.QueryRow(ctx, `SELECT xact_commit, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database
+			WHERE datname = current_database()`).Scan(&c, &rows); err != nil {
+			b.Fatal(err)
+		}
+		return c, rows
+	}
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			b.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	b.ResetTimer()
+	c0, r0 := commits()
+	cpu0, t0 := cpu(), time.Now()
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Go(func() {
+			// Staggered over the period, as sessions that connected at
+			// different times are.
+			next := t0.Add(every * time.Duration(i) / time.Duration(n))
+			for {
+				time.Sleep(time.Until(next))
+				s := time.Now()
+				if s.Sub(t0) >= window {
+					return
+				}
+				if _, err := beat(c, map[string]any{}); err != nil {
+					b.Error(err)
+					return
+				}
+				d := time.Since(s)
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+				next = next.Add(every)
+			}
+		})
+	}
+	time.Sleep(time.Until(t0.Add(window)))
+	elapsed := time.Since(t0)
+	c1, r1 := commits()
+	cpu1 := cpu()
+	b.StopTimer()
+	wg.Wait() // each stops at its next beat past the window
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "beats/s")
+	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
+	b.ReportMetric(float64(c1-c0)/elapsed.Seconds(), "pg-commits/s")
+	b.ReportMetric(float64(r1-r0)/elapsed.Seconds(), "pg-rows/s")
+	b.ReportMetric((cpu1-cpu0).Seconds()/elapsed.Seconds(), "process-cores")
 	b.ReportMetric(0, "ns/op")
 }
