@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/schema"
 )
 
@@ -542,22 +540,10 @@ func TestAccessRules(t *testing.T) {
 // accessRules say the same, cell for cell (doc.go's rows give the store
 // conversation, or no conversation; its notes the variants).
 func TestDocTableIsTheTestedTable(t *testing.T) {
-	src, err := os.ReadFile("doc.go")
-	require.NoError(t, err)
-	row := regexp.MustCompile(fmt.Sprintf(`^//\t(\S+(?: \([^)]*\))?)\s+((?:\d{3}\s+){%d}\d{3})`, len(accessCallers)-1))
 	doc := map[string]codes{}
-	for _, line := range strings.Split(string(src), "\n") {
-		m := row.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		var c codes
-		for i, f := range strings.Fields(m[2]) {
-			c[i], err = strconv.Atoi(f)
-			require.NoError(t, err)
-		}
-		label := strings.NewReplacer(" (text)", "", " (C's message)", "", " (", "(").Replace(m[1])
-		doc[label] = c
+	for label, c := range parleytest.DocTable(t, "doc.go", len(accessCallers)) {
+		label = strings.NewReplacer(" (text)", "", " (C's message)", "", " (", "(").Replace(label)
+		doc[label] = codes(c)
 	}
 	require.NotEmpty(t, doc)
 	tested := map[string]bool{}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -293,21 +291,9 @@ func TestAccess(t *testing.T) {
 // TestDocTableIsTheTestedTable: doc.go's access table and accessRules say
 // the same, cell for cell.
 func TestDocTableIsTheTestedTable(t *testing.T) {
-	src, err := os.ReadFile("doc.go")
-	require.NoError(t, err)
-	row := regexp.MustCompile(fmt.Sprintf(`^//\t(\w+)\s+((?:\d{3}\s+){%d}\d{3})`, len(callers)-1))
 	doc := map[string]codes{}
-	for _, line := range strings.Split(string(src), "\n") {
-		m := row.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		var c codes
-		for i, f := range strings.Fields(m[2]) {
-			c[i], err = strconv.Atoi(f)
-			require.NoError(t, err)
-		}
-		doc[m[1]] = c
+	for label, c := range parleytest.DocTable(t, "doc.go", len(callers)) {
+		doc[label] = codes(c)
 	}
 	require.Equal(t, accessRules(), doc)
 }
