@@ -226,6 +226,9 @@ func (e *Engine) runBatch(ctx context.Context, ins []*instance, xids []uint32) (
 		return nil, nil, false, fmt.Errorf("acquire: %w", err)
 	}
 	defer conn.Release()
+	// Every run of the batch reads one snapshot, so what one computes from
+	// it (functions.Memoized) serves them all.
+	ctx = functions.WithMemo(ctx, functions.NewMemo())
 	parallel := e.cfg.Workers > 1 && len(ins) >= parallelThreshold
 	tx, snapID, stale, err := e.beginSnapshot(ctx, conn.Conn(), xids, parallel)
 	if err != nil {

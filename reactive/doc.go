@@ -13,7 +13,10 @@
 // burst of commits collapses into one run — in a repeatable-read snapshot
 // that is checked to see every commit of the batch, spread over at most
 // Workers connections sharing an exported snapshot. Results whose hash is
-// unchanged are not sent. Only then does the applied position advance to
+// unchanged are not sent. A batch's runs share a functions.Memo: what one
+// of them computes from the snapshot with functions.Memoized (an org's
+// whole queue, say) serves the others, with its dependencies recorded for
+// each. Only then does the applied position advance to
 // the batch's WAL end; the source reports that position to Postgres.
 //
 // State kept outside the database (presence, in memory) has no WAL: its

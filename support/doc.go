@@ -101,6 +101,10 @@
 // and the client counts the wait. Both queries depend on the org's
 // support_requests (any change re-runs them: positions, loads and handle
 // times move together), its support_agents and its agents' presence.
+// Since a pick moves every waiting customer, the org's desk (positions,
+// the agents with free capacity, the average) is read once per re-run
+// batch and shared by every customer's run (functions.Memoized): each run
+// is one indexed read of its conversation's request and arithmetic.
 //
 // # Agents' actions
 //

@@ -1,6 +1,7 @@
 package support
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -261,22 +262,21 @@ func (s *Service) getMyQueueStatus(c *functions.QueryCtx, a QueueStatusArgs) (Qu
 	}
 	out.State, out.RequestID, out.Skills, out.Topic = r.state, &r.id, r.skills, r.topic
 	out.EnqueuedAt, out.AssignedAt, out.AgentID, out.AgentName = millis(&r.enqueuedAt), millis(r.assignedAt), r.agentID, r.agentName
-	avg, err := s.avgHandleTime(c, r.org)
+	d, err := s.desk(c, r.org)
 	if err != nil {
 		return QueueStatus{}, err
 	}
-	out.AvgHandleTimeSeconds = int64(avg / time.Second)
+	out.AvgHandleTimeSeconds = int64(d.avg / time.Second)
 	if r.state != StateQueued {
 		return out, nil
 	}
-	pos, err := t.position(c.Ctx, r)
-	if err != nil {
-		return QueueStatus{}, err
+	pos, ok := d.positions[r.id]
+	if !ok {
+		// latest and the desk read one snapshot: a queued request is in it.
+		return QueueStatus{}, fmt.Errorf("queued request %s is not in its org's queue", r.id)
 	}
 	out.Position = &pos
-	if out.AvailableAgents, err = s.available(c, r.org, r.skills); err != nil {
-		return QueueStatus{}, err
-	}
+	out.AvailableAgents = d.available(r.skills)
 	if out.AvailableAgents > 0 {
 		eta := int64((pos+out.AvailableAgents-1)/out.AvailableAgents) * out.AvgHandleTimeSeconds
 		out.EtaSeconds = &eta
@@ -284,40 +284,68 @@ func (s *Service) getMyQueueStatus(c *functions.QueryCtx, a QueueStatusArgs) (Qu
 	return out, nil
 }
 
-// avgHandleTime is the org's average handle time over the latest
-// Config.HandleTimeWindow closed chats, else Config.AvgHandleTime.
-func (s *Service) avgHandleTime(c *functions.QueryCtx, org string) (time.Duration, error) {
-	avg, n, err := requestTables{c.DB}.handleTime(c.Ctx, org, s.cfg.HandleTimeWindow)
-	if err != nil || n == 0 {
-		return s.cfg.AvgHandleTime, err
-	}
-	return avg, nil
+// deskState is what every waiting customer's status in an org is
+// computed from. It is read once per snapshot (functions.Memoized): a pick
+// moves every customer's position, and 5,000 customers re-running then
+// share one read of the queue instead of a count each.
+type deskState struct {
+	// positions are the queued requests' places, from 1, by id.
+	positions map[string]int
+	// avg is the average handle time (Config.AvgHandleTime before any
+	// chat closed).
+	avg time.Duration
+	// free are the skills of each agent who is online (effective status)
+	// with free capacity.
+	free [][]string
 }
 
-// available counts org's agents who may take a request needing skills
-// now: effective status online, fewer open chats than their capacity,
-// and every one of skills.
-func (s *Service) available(c *functions.QueryCtx, org string, skills []string) (int, error) {
-	profiles, err := agentTables{c.DB}.profiles(c.Ctx, org)
-	if err != nil {
-		return 0, err
-	}
-	loads, err := requestTables{c.DB}.loads(c.Ctx, org)
-	if err != nil {
-		return 0, err
-	}
-	c.DB.Record(schema.Dep{Table: presenceTable, Column: presenceAgents, Value: presenceKey(org, "")})
+// available counts the agents of d who may take a request needing skills.
+func (d *deskState) available(skills []string) int {
 	n := 0
-	for _, up := range s.cfg.Presence.Agents(org) {
-		p, ok := profiles[up.UserID]
-		if !ok {
-			p = defaultProfile(up.UserID)
-		}
-		if effective(p.status, up.Status) == Online && loads[up.UserID] < p.capacity && hasAll(p.skills, skills) {
+	for _, have := range d.free {
+		if hasAll(have, skills) {
 			n++
 		}
 	}
-	return n, nil
+	return n
+}
+
+// desk reads the org's deskState, once per snapshot.
+func (s *Service) desk(c *functions.QueryCtx, org string) (*deskState, error) {
+	return functions.Memoized(c, "support/desk:"+org, func(c *functions.QueryCtx) (*deskState, error) {
+		t := requestTables{c.DB}
+		d := &deskState{avg: s.cfg.AvgHandleTime}
+		var err error
+		if d.positions, err = t.positions(c.Ctx, org); err != nil {
+			return nil, err
+		}
+		avg, n, err := t.handleTime(c.Ctx, org, s.cfg.HandleTimeWindow)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			d.avg = avg
+		}
+		profiles, err := agentTables{c.DB}.profiles(c.Ctx, org)
+		if err != nil {
+			return nil, err
+		}
+		loads, err := t.loads(c.Ctx, org)
+		if err != nil {
+			return nil, err
+		}
+		c.DB.Record(schema.Dep{Table: presenceTable, Column: presenceAgents, Value: presenceKey(org, "")})
+		for _, up := range s.cfg.Presence.Agents(org) {
+			p, ok := profiles[up.UserID]
+			if !ok {
+				p = defaultProfile(up.UserID)
+			}
+			if effective(p.status, up.Status) == Online && loads[up.UserID] < p.capacity {
+				d.free = append(d.free, p.skills)
+			}
+		}
+		return d, nil
+	})
 }
 
 // hasAll reports whether have holds every one of need.

@@ -95,17 +95,22 @@ func (t requestTables) openForUpdate(ctx context.Context, org, convID string) (r
 		WHERE org_id = $1 AND conversation_id = $2 AND state <> 'closed' FOR UPDATE`, org, convID))
 }
 
-// position is a queued request's place in its org's queue, from 1: the
-// requests before it by priority, then enqueued_at, then id, plus one.
-func (t requestTables) position(ctx context.Context, r request) (int, error) {
-	t.recordOrg(r.org)
-	var n int
-	err := t.Querier().QueryRow(ctx, `SELECT count(*) FROM support_requests WHERE org_id = $1 AND state = 'queued'
-		AND (priority > $2 OR (priority = $2 AND (enqueued_at, id) < ($3, $4)))`, r.org, r.priority, r.enqueuedAt, r.id).Scan(&n)
+// positions reads the org's queue in order: each queued request's place,
+// from 1, by id (by priority, then enqueued_at, then id).
+func (t requestTables) positions(ctx context.Context, org string) (map[string]int, error) {
+	t.recordOrg(org)
+	rows, err := t.Querier().Query(ctx, `SELECT id FROM support_requests WHERE org_id = $1 AND state = 'queued'
+		ORDER BY priority DESC, enqueued_at, id`, org)
 	if err != nil {
-		return 0, fmt.Errorf("read queue position: %w", err)
+		return nil, fmt.Errorf("read queue positions: %w", err)
 	}
-	return n + 1, nil
+	out := map[string]int{}
+	var id string
+	_, err = pgx.ForEachRow(rows, []any{&id}, func() error { out[id] = len(out) + 1; return nil })
+	if err != nil {
+		return nil, fmt.Errorf("read queue positions: %w", err)
+	}
+	return out, nil
 }
 
 // queueRow is a queued request with its conversation's latest message.
