@@ -66,6 +66,19 @@ type Config struct {
 	// to that admin (support.Service.ConversationAssigned). An error fails
 	// the call. Nil means nothing is told.
 	SupportAssigned func(c *functions.MutationCtx, convID, adminID, adminName string) error
+	// AssistantWaiting, when set, is told first of every message a
+	// customer (or a guest) sends in their support conversation while no
+	// admin holds it, in the sending mutation, after the message is
+	// written (conv as it was locked; msgID and content the message's):
+	// the AI assistant answers it (package assistant). handled true means
+	// the assistant holds the conversation and SupportWaiting is not told.
+	// An error fails the send.
+	AssistantWaiting func(c *functions.MutationCtx, conv Conversation, msgID, content string) (handled bool, err error)
+	// Streams has the text so far of the assistant answers this node
+	// streams (package assistant): queries that list messages show it in
+	// a streaming message's place. Nil shows a streaming message as its
+	// row has it (empty) until it ends.
+	Streams Streams
 }
 
 // GuestVerifier checks a guest token and returns the guest it proves; it

@@ -198,9 +198,17 @@ func (ch *api) sendMessage(c *functions.MutationCtx, a SendMessageArgs) (string,
 			return "", err
 		}
 	}
-	if ch.cfg.SupportWaiting != nil && conv.Type == CustomerToAdmin && conv.AssignedAdminID == nil && customerRole(id) {
-		if err := ch.cfg.SupportWaiting(c, conv); err != nil {
-			return "", err
+	if conv.Type == CustomerToAdmin && conv.AssignedAdminID == nil && customerRole(id) {
+		handled := false
+		if ch.cfg.AssistantWaiting != nil {
+			if handled, err = ch.cfg.AssistantWaiting(c, conv, msgID, content); err != nil {
+				return "", err
+			}
+		}
+		if !handled && ch.cfg.SupportWaiting != nil {
+			if err := ch.cfg.SupportWaiting(c, conv); err != nil {
+				return "", err
+			}
 		}
 	}
 	return msgID, nil
@@ -376,7 +384,7 @@ type MessageDoc struct {
 	CreationTime   float64  `json:"_creationTime"`
 	ConversationID string   `json:"conversationId"`
 	SenderID       string   `json:"senderId"`
-	SenderType     string   `json:"senderType" ts:"customer|store|admin|system"`
+	SenderType     string   `json:"senderType" ts:"customer|store|admin|system|assistant"`
 	SenderName     string   `json:"senderName"`
 	MessageType    string   `json:"messageType" ts:"text|image|system|transfer|location|meeting"`
 	Content        string   `json:"content"`
@@ -405,6 +413,15 @@ type MessageDoc struct {
 	// Receipts say, in a group or direct channel, when the message
 	// reached each other participant and when they read it.
 	Receipts []ReceiptDoc `json:"receipts,omitempty"`
+	// Streaming is true on an assistant's answer while its text still
+	// grows (content is the text so far).
+	Streaming bool `json:"streaming,omitempty"`
+	// Parts are an assistant's tool steps, in order.
+	Parts []MessagePart `json:"parts,omitempty"`
+	// Interrupted says why an assistant's answer stopped before its end:
+	// an agent took the chat over, or the model failed. Content is what
+	// it had said.
+	Interrupted string `json:"interrupted,omitempty" ts:"takeover|error|cancelled"`
 }
 
 // MessagePage is the result of getMessages: newest first.
@@ -426,6 +443,9 @@ func messageDoc(m Message) MessageDoc {
 		d.Content = "" // soft-deleted: hidden from everyone, row kept for audit
 	} else {
 		d.Location, d.Meeting = m.Location, m.Meeting
+		if a := m.Assistant; a != nil {
+			d.Streaming, d.Parts, d.Interrupted = a.Streaming, a.Parts, a.Interrupted
+		}
 	}
 	return d
 }
@@ -536,6 +556,7 @@ func (ch *api) getMessages(c *functions.QueryCtx, a GetMessagesArgs) (MessagePag
 		page.ContinueCursor = &next
 	}
 	page.Messages = messageDocs(msgs)
+	ch.withStreams(c, page.Messages)
 	if a.IncludeTotal != nil && *a.IncludeTotal {
 		n, err := tables{c.DB}.CountMessages(c.Ctx, a.ConversationID)
 		if err != nil {
@@ -677,6 +698,7 @@ func (ch *api) getMessagesPaginated(c *functions.QueryCtx, a GetMessagesPaginate
 	c.SetJournal(out.ContinueCursor)
 	msgs, out.SplitCursor, out.PageStatus = splitPage(msgs, n, encodeCursor)
 	out.Page = messageDocs(msgs)
+	ch.withStreams(c, out.Page)
 	if err := withReceipts(c, convID, msgs, out.Page); err != nil {
 		return PaginatedMessages{}, err
 	}

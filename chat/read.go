@@ -402,7 +402,7 @@ func (t tables) AppendMessages(ctx context.Context, page []Message, conversation
 	t.record("messages", "conversation_id", conversationID)
 	sql := `SELECT m.id, m.sender_id, m.sender_type, coalesce(u.name, ''), m.message_type,
 		m.content, m.image_file_id, m.is_read, m.read_at, m.is_deleted, m.created_at,
-		m.location_lat, m.location_lng, m.location_label, m.edited_at, m.meeting
+		m.location_lat, m.location_lng, m.location_label, m.edited_at, m.meeting, m.assistant
 		FROM messages m LEFT JOIN users u ON u.id = m.sender_id
 		WHERE m.conversation_id = $1`
 	args := []any{conversationID}
@@ -434,13 +434,18 @@ func (t tables) AppendMessages(ctx context.Context, page []Message, conversation
 	var lat, lng pgtype.Float8
 	var label pgtype.Text
 	var edited pgtype.Timestamptz
-	var meeting []byte
+	var meeting, assistant []byte
 	msgs, err := pgx.AppendRows(slices.Grow(page, min(max(r.Limit, 0), MaxPagePrealloc)), rows, func(r pgx.CollectableRow) (Message, error) {
 		m := Message{ConversationID: conversationID}
 		err := r.Scan(&m.ID, &senderID, &senderType, &senderName, &messageType,
-			&m.Content, &m.ImageFileID, &m.IsRead, &m.ReadAt, &m.IsDeleted, &m.CreatedAt, &lat, &lng, &label, &edited, &meeting)
+			&m.Content, &m.ImageFileID, &m.IsRead, &m.ReadAt, &m.IsDeleted, &m.CreatedAt, &lat, &lng, &label, &edited, &meeting, &assistant)
 		if err != nil {
 			return m, err
+		}
+		if assistant != nil {
+			if m.Assistant, err = decodeAssistant(m.ID, assistant); err != nil {
+				return m, err
+			}
 		}
 		if edited.Valid {
 			at := edited.Time
@@ -496,14 +501,19 @@ func (t tables) Message(ctx context.Context, id string) (Message, error) {
 	var m Message
 	var lat, lng *float64
 	var lbl *string
-	var meeting []byte
+	var meeting, assistant []byte
 	err := t.Querier().QueryRow(ctx, `SELECT id, conversation_id, sender_id, sender_type, message_type, content,
-		is_read, is_deleted, created_at, edited_at, image_file_id, location_lat, location_lng, location_label, meeting
+		is_read, is_deleted, created_at, edited_at, image_file_id, location_lat, location_lng, location_label, meeting, assistant
 		FROM messages WHERE id = $1 FOR UPDATE`, id).
 		Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.SenderType, &m.MessageType, &m.Content, &m.IsRead, &m.IsDeleted,
-			&m.CreatedAt, &m.EditedAt, &m.ImageFileID, &lat, &lng, &lbl, &meeting)
+			&m.CreatedAt, &m.EditedAt, &m.ImageFileID, &lat, &lng, &lbl, &meeting, &assistant)
 	if err != nil {
 		return m, schema.OneRow(err)
+	}
+	if assistant != nil {
+		if m.Assistant, err = decodeAssistant(m.ID, assistant); err != nil {
+			return m, err
+		}
 	}
 	if lat != nil && lng != nil {
 		m.Location = &Location{Lat: *lat, Lng: *lng, Label: lbl}

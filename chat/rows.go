@@ -75,7 +75,10 @@ type Message struct {
 	ImageFileID    *string
 	Location       *Location // a location message's point
 	Meeting        *Meeting  // a meeting message's call
-	EditedAt       *time.Time
+	// Assistant is an assistant's message's state (sender_type
+	// "assistant"); nil on every other message.
+	Assistant *AssistantState
+	EditedAt  *time.Time
 	IsRead         bool
 	ReadAt         *time.Time
 	IsDeleted      bool

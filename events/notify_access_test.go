@@ -19,7 +19,7 @@ import (
 // identity (N).
 func TestNotificationSettingsAccess(t *testing.T) {
 	_, pool := parleytest.DemoDB(t)
-	reg := server.Functions(parleytest.NoLimits, nil, nil)
+	reg := server.Functions(parleytest.NoLimits, nil, nil, nil)
 	ctx := context.Background()
 	call := func(id *functions.Identity, fn string, args any) (json.RawMessage, error) {
 		f, err := reg.Lookup("shared/events:" + fn)

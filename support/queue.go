@@ -142,6 +142,40 @@ func (s *Service) CustomerWrote(c *functions.MutationCtx, conv chat.Conversation
 	return nil
 }
 
+// Handoff queues conv, a customer's support conversation (the caller is
+// its customer), for an agent because its assistant handed it off
+// (package assistant: transfer_chat_to_agent, a hand-off rule, an
+// outage): topic says why (at most MaxTopicChars, cut to fit) and skills
+// are what the agent must have (normalised; invalid ones are an error).
+// An open request is left as it is. It emits support.queued and posts
+// nothing (the assistant posts its notice).
+func (s *Service) Handoff(c *functions.MutationCtx, conv chat.Conversation, topic string, skills []string) error {
+	id := c.Identity()
+	t := requestTables{c.DB}
+	_, err := t.openForUpdate(c.Ctx, id.Org, conv.ID)
+	if err == nil || !noRow(err) {
+		return err
+	}
+	if skills, err = normalizeSkills(skills); err != nil {
+		return err
+	}
+	var tp *string
+	if topic = strings.TrimSpace(topic); topic != "" {
+		if r := []rune(topic); len(r) > MaxTopicChars {
+			topic = string(r[:MaxTopicChars-1]) + "…"
+		}
+		tp = &topic
+	}
+	prio, _ := priorityOf(DefaultPriority)
+	r := request{id: schema.NewID("sreq"), org: id.Org, conversationID: conv.ID, customerID: id.Subject, customerName: name(id),
+		topic: tp, skills: skills, priority: prio, orderID: conv.OrderID, state: StateQueued, enqueuedAt: c.Now().Truncate(time.Microsecond)}
+	if err := t.insert(c.Ctx, r); err != nil {
+		return err
+	}
+	emit(c, EventQueued, r, EventData{})
+	return nil
+}
+
 // QueueOnMessage reports whether a customer's message in a support
 // conversation no agent holds queues it (Config.QueueOnMessage): then
 // chat.Config.SupportWaiting is CustomerWrote.

@@ -29,7 +29,7 @@ func runCodegen(args []string) error {
 	if fl.NArg() > 0 {
 		return fmt.Errorf("codegen: unexpected argument %q", fl.Arg(0))
 	}
-	reg := server.Functions(chat.Config{}, nil, nil)
+	reg := server.Functions(chat.Config{}, nil, nil, nil)
 	var files []generated
 	if *convexDir != "" {
 		out, err := tsgen.GenerateConvex(reg, server.Tables())

@@ -18,7 +18,7 @@ import (
 // TestCommittedAPIIsCurrent fails when client-ts/src/api.ts is not what
 // the registry generates: CI catches a Go change without `make generate`.
 func TestCommittedAPIIsCurrent(t *testing.T) {
-	want, err := tsgen.Generate(server.Functions(chat.Config{}, nil, nil))
+	want, err := tsgen.Generate(server.Functions(chat.Config{}, nil, nil, nil))
 	require.NoError(t, err)
 	path := filepath.Join("..", "..", "client-ts", "src", "api.ts")
 	have, err := os.ReadFile(path)
@@ -31,7 +31,7 @@ func TestCommittedAPIIsCurrent(t *testing.T) {
 // TestCommittedConvexAPIIsCurrent is the same for the Convex-style app's
 // web/convex-app/convex/_generated (parley codegen --convex-dir).
 func TestCommittedConvexAPIIsCurrent(t *testing.T) {
-	files, err := tsgen.GenerateConvex(server.Functions(chat.Config{}, nil, nil), server.Tables())
+	files, err := tsgen.GenerateConvex(server.Functions(chat.Config{}, nil, nil, nil), server.Tables())
 	require.NoError(t, err)
 	dir := filepath.Join("..", "..", "web", "convex-app", "convex", "_generated")
 	for name, want := range files {

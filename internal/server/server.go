@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/parley-chat/parley/assistant"
 	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/events"
 	"github.com/parley-chat/parley/events/smtpmail"
@@ -102,6 +103,9 @@ type Config struct {
 	// Support configures the support domain (presence TTL, idle time).
 	// Zero values are support.Config's defaults.
 	Support support.Config
+	// Assistant configures the AI assistant (its Support is the server's
+	// desk). Zero values are assistant.Config's defaults.
+	Assistant assistant.Config
 	// Jobs tunes the job queue.
 	Jobs JobsConfig
 	// Mail configures notification mail (offline mail, digests). Its
@@ -197,6 +201,8 @@ type Server struct {
 	Events *events.Service
 	// Support is the support domain (agents, presence).
 	Support *support.Service
+	// Assistant is the AI assistant domain.
+	Assistant *assistant.Service
 	// Jobs is the durable job queue (webhook deliveries, digests).
 	Jobs *jobs.Queue
 	reg  *prometheus.Registry
@@ -274,18 +280,28 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Support.Logger = log
 	}
 	sup := support.New(cfg.Support)
-	registry := Functions(cfg.Chat, ev, sup)
+	aiCfg := cfg.Assistant
+	aiCfg.Support = sup
+	if aiCfg.Logger == nil {
+		aiCfg.Logger = log
+	}
+	ai := assistant.New(aiCfg)
+	registry := Functions(cfg.Chat, ev, sup, ai)
 	workers := river.NewWorkers()
 	ev.AddWorkers(workers)
 	sup.AddWorkers(workers)
+	ai.AddWorkers(workers)
 	sup.SetPool(pool, ev)
+	ai.SetPool(pool, ev)
 	queue, err := jobs.New(jobs.Config{Pool: pool, Workers: workers, Periodic: append(ev.Periodic(), sup.Periodic()...), MaxWorkers: cfg.Jobs.MaxWorkers,
-		JobTimeout: cfg.Jobs.Timeout, LongestJob: ev.LongestJob(), RescueAfter: cfg.Jobs.RescueAfter, FetchPollInterval: cfg.Jobs.FetchPollInterval, Logger: log})
+		JobTimeout: cfg.Jobs.Timeout, LongestJob: max(ev.LongestJob(), ai.LongestJob()), RescueAfter: cfg.Jobs.RescueAfter,
+		FetchPollInterval: cfg.Jobs.FetchPollInterval, Logger: log})
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
 	ev.SetQueue(queue)
+	ai.SetQueue(queue)
 	act := activity.New(activity.Config{Pool: pool, Interval: cfg.ActivityInterval, Logger: log})
 	eng, err := reactive.New(reactive.Config{Pool: pool, Registry: registry, Metrics: reactive.NewMetrics(reg), Logger: log,
 		DBGrace: cfg.DBGrace, Activity: act, IdentityLeft: sup.IdentityLeft})
@@ -294,6 +310,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	sup.SetInvalidator(eng.Invalidate)
+	ai.SetInvalidator(eng.Invalidate)
 	src := cfg.Source
 	if src == nil {
 		slot := cfg.ReplicationSlot
@@ -308,7 +325,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, Media: svc, Activity: act, Events: ev, Support: sup,
+	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, Media: svc, Activity: act, Events: ev, Support: sup, Assistant: ai,
 		Jobs: queue, reg: reg}
 	s.HTTP, err = transport.New(transport.Config{Engine: eng, Verifier: cfg.Verifier, Health: s.health,
 		Queries: []transport.QueryRoute{{Path: "/api/ice-servers", Function: "shared/support:getIceServers"},
@@ -604,17 +621,28 @@ func (s *Server) health(ctx context.Context) (any, bool) {
 // events domain ev and the support domain sup (nil: ones that only
 // describe their functions). `parley codegen` generates client types
 // from it.
-func Functions(chatCfg chat.Config, ev *events.Service, sup *support.Service) *functions.Registry {
+func Functions(chatCfg chat.Config, ev *events.Service, sup *support.Service, ai *assistant.Service) *functions.Registry {
 	r := functions.NewRegistry()
 	if sup == nil {
 		sup = support.New(support.Config{})
 	}
+	if ai == nil {
+		ai = assistant.New(assistant.Config{Support: sup})
+	}
 	if sup.QueueOnMessage() {
 		chatCfg.SupportWaiting = sup.CustomerWrote
 	}
-	chatCfg.SupportClosed, chatCfg.SupportAssigned = sup.ConversationClosed, sup.ConversationAssigned
+	chatCfg.AssistantWaiting, chatCfg.Streams = ai.CustomerWrote, ai.Streams()
+	chatCfg.SupportClosed = func(c *functions.MutationCtx, convID string, reason *string) error {
+		if err := ai.ConversationClosed(c, convID, reason); err != nil {
+			return err
+		}
+		return sup.ConversationClosed(c, convID, reason)
+	}
+	chatCfg.SupportAssigned = sup.ConversationAssigned
 	chat.Register(r, chatCfg)
 	sup.Register(r)
+	ai.Register(r)
 	if ev == nil {
 		var err error
 		if ev, err = events.New(events.Config{ConversationAccess: chat.ConversationAccess}); err != nil {

@@ -1,0 +1,199 @@
+package assistant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/parley-chat/parley/assistant/llm"
+	"github.com/parley-chat/parley/chat"
+	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/jobs"
+	"github.com/parley-chat/parley/schema"
+	"github.com/parley-chat/parley/support"
+)
+
+// Defaults.
+const (
+	// DefaultFlushInterval is how often, at most, a growing answer is
+	// pushed to its viewers (`--ai-flush-interval`).
+	DefaultFlushInterval = 50 * time.Millisecond
+	// DefaultRunTimeout bounds one reply, tools included.
+	DefaultRunTimeout = 2 * time.Minute
+	// DefaultHistory is how many of a conversation's latest messages the
+	// model sees.
+	DefaultHistory = 20
+	// DefaultToolRounds bounds the rounds of tool calls in one reply.
+	DefaultToolRounds = 4
+	// DefaultRunsPerMinute bounds the replies one conversation gets per
+	// minute; later messages wait (their replies are delayed, not lost).
+	DefaultRunsPerMinute = 10
+	// DefaultWordDelay paces the built-in assistant's words.
+	DefaultWordDelay = 25 * time.Millisecond
+)
+
+// Config configures the assistant domain.
+type Config struct {
+	// OpenAI answers for assistants whose provider is "openai"
+	// (`--ai-base-url`, package oai). Nil: such an assistant hands its
+	// conversations off, with a notice that it is unavailable.
+	OpenAI llm.Provider
+	// Builtin answers for assistants whose provider is "builtin".
+	Builtin Builtin
+	// Support queues the conversations assistants hand off. Required.
+	Support *support.Service
+	// FlushInterval, RunTimeout, History, ToolRounds and RunsPerMinute:
+	// zero means their defaults.
+	FlushInterval time.Duration
+	RunTimeout    time.Duration
+	History       int
+	ToolRounds    int
+	RunsPerMinute int
+	Logger        *slog.Logger
+}
+
+// Service is the assistant domain. Safe for concurrent use.
+type Service struct {
+	cfg      Config
+	streams  *streams
+	internal *functions.Registry
+	pool     *pgxpool.Pool
+	queue    *jobs.Queue
+
+	mu         sync.Mutex
+	invalidate func(keys ...schema.Dep)
+	running    map[string]*activeRun // by conversation
+}
+
+// activeRun is a reply this node streams.
+type activeRun struct {
+	cancel context.CancelCauseFunc
+}
+
+// errTakeover and errLeft are why a run was cancelled.
+var (
+	errTakeover = errors.New("an agent took the chat over")
+	errHandoff  = errors.New("the conversation was handed to an agent")
+	errClosed   = errors.New("the conversation was closed")
+)
+
+// New returns the service; it needs SetPool, SetQueue and SetInvalidator
+// before it answers anyone.
+func New(cfg Config) *Service {
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = DefaultFlushInterval
+	}
+	if cfg.RunTimeout <= 0 {
+		cfg.RunTimeout = DefaultRunTimeout
+	}
+	if cfg.History <= 0 {
+		cfg.History = DefaultHistory
+	}
+	if cfg.ToolRounds <= 0 {
+		cfg.ToolRounds = DefaultToolRounds
+	}
+	if cfg.RunsPerMinute <= 0 {
+		cfg.RunsPerMinute = DefaultRunsPerMinute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Service{cfg: cfg, running: map[string]*activeRun{}}
+	s.streams = newStreams(cfg.FlushInterval, func() func(keys ...schema.Dep) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.invalidate
+	})
+	s.internal = functions.NewRegistry()
+	functions.Mutation(s.internal, internalBegin, s.begin)
+	functions.Mutation(s.internal, internalFinish, s.finish)
+	return s
+}
+
+// Streams is what chat shows in a streaming message's place
+// (chat.Config.Streams).
+func (s *Service) Streams() chat.Streams { return s.streams }
+
+// SetInvalidator gives the service the engine's Invalidate, through which
+// a growing answer re-runs the queries that show it.
+func (s *Service) SetInvalidator(f func(keys ...schema.Dep)) {
+	s.mu.Lock()
+	s.invalidate = f
+	s.mu.Unlock()
+}
+
+// SetPool gives the service the database its replies run on, and the
+// outbox their events go to.
+func (s *Service) SetPool(pool *pgxpool.Pool, outbox functions.Outbox) {
+	s.pool = pool
+	s.internal.SetOutbox(outbox)
+}
+
+// SetQueue gives the service the job queue replies run on.
+func (s *Service) SetQueue(q *jobs.Queue) { s.queue = q }
+
+// AddWorkers adds the reply worker.
+func (s *Service) AddWorkers(w *river.Workers) { river.AddWorker(w, &replyWorker{s: s}) }
+
+// LongestJob is the longest a reply job may run (the job queue's rescue
+// delay must exceed it).
+func (s *Service) LongestJob() time.Duration { return s.cfg.RunTimeout + 30*time.Second }
+
+// Register adds the domain's functions to r: "shared/assistant:<name>",
+// and the desk's takeoverChat and resumeAi ("shared/support:<name>").
+func (s *Service) Register(r *functions.Registry) {
+	functions.Mutation(r, "shared/assistant:upsertAssistant", s.upsertAssistant)
+	functions.Query(r, "shared/assistant:listAssistants", s.listAssistants, functions.ScopeIdentity(roleInOrg))
+	functions.Mutation(r, "shared/assistant:startChat", s.startChat)
+	functions.QueryShared(r, "shared/assistant:getChatAssistant", func(c *functions.QueryCtx, a ConversationArgs) error {
+		return chat.ConversationAccess(c, a.ConversationID)
+	}, s.getChatAssistant)
+	functions.Mutation(r, "shared/assistant:requestHuman", s.requestHuman)
+	functions.Query(r, "shared/assistant:getAiChats", s.getAiChats, functions.ScopeIdentity(roleInOrg))
+	functions.Query(r, "shared/assistant:getAssistantRuns", s.getAssistantRuns)
+	functions.Mutation(r, "shared/support:takeoverChat", s.takeoverChat)
+	functions.Mutation(r, "shared/support:resumeAi", s.resumeAi)
+}
+
+// roleInOrg is the identity the admins' lists depend on: an org's admins
+// share their instances.
+func roleInOrg(id *functions.Identity) *functions.Identity {
+	return &functions.Identity{Subject: "org", Role: id.Role, Org: id.Org}
+}
+
+// cancelRun stops the reply streaming in convID on this node, if any.
+func (s *Service) cancelRun(convID string, cause error) {
+	s.mu.Lock()
+	r := s.running[convID]
+	s.mu.Unlock()
+	if r != nil {
+		r.cancel(cause)
+	}
+}
+
+// ConversationClosed stops a reply streaming in a conversation chat
+// closed (chat.Config.SupportClosed, with the desk's).
+func (s *Service) ConversationClosed(c *functions.MutationCtx, convID string, _ *string) error {
+	if _, err := c.DB.Querier().Exec(c.Ctx, `UPDATE assistant_chats SET state = 'handed_off', reason = 'closed', updated_at = $2
+		WHERE conversation_id = $1 AND state = 'active'`, convID, c.Now()); err != nil {
+		return fmt.Errorf("assistant: close: %w", err)
+	}
+	s.cancelRun(convID, errClosed)
+	return nil
+}
+
+func (s *Service) requireAgent(id *functions.Identity) (*functions.Identity, error) {
+	if id == nil {
+		return nil, functions.ErrNotAuthenticated
+	}
+	if id.Role != functions.RoleAdmin {
+		return nil, ErrAdminOnly
+	}
+	return id, nil
+}
