@@ -318,7 +318,7 @@ func message(m llm.Message) (openai.ChatCompletionMessageParamUnion, error) {
 // of its arguments.
 type toolCalls struct {
 	calls []llm.ToolCall
-	args  []strings.Builder
+	args  []*strings.Builder
 	// at maps a fragment's index to its call in calls.
 	at map[int64]int
 }
@@ -334,7 +334,7 @@ func (t *toolCalls) add(d openai.ChatCompletionChunkChoiceDeltaToolCall) {
 		i = len(t.calls)
 		t.at[d.Index] = i
 		t.calls = append(t.calls, llm.ToolCall{})
-		t.args = append(t.args, strings.Builder{})
+		t.args = append(t.args, new(strings.Builder))
 	}
 	c := &t.calls[i]
 	if d.ID != "" {
