@@ -159,6 +159,15 @@ func (e *APIError) Error() string {
 // Unwrap returns the SDK's error, if there was one.
 func (e *APIError) Unwrap() error { return e.err }
 
+// wrapError says msg and wraps err (whose own text msg already tells).
+type wrapError struct {
+	msg string
+	err error
+}
+
+func (e *wrapError) Error() string { return e.msg }
+func (e *wrapError) Unwrap() error { return e.err }
+
 // idleError is the cause an idle timer cancels a stream with.
 type idleError struct{ d time.Duration }
 
@@ -192,7 +201,9 @@ func (p *Provider) Stream(ctx context.Context, r llm.Request, chunk func(text st
 		finished bool
 	)
 	for stream.Next() {
-		timer.Reset(p.idle)
+		// The clock runs only while waiting for the server, not while
+		// chunk delivers (a slow client is not a silent model).
+		timer.Stop()
 		c := stream.Current()
 		if c.JSON.Usage.Valid() {
 			res.Usage = llm.Usage{PromptTokens: int(c.Usage.PromptTokens), CompletionTokens: int(c.Usage.CompletionTokens)}
@@ -220,22 +231,23 @@ func (p *Provider) Stream(ctx context.Context, r llm.Request, chunk func(text st
 				finished = true
 			}
 		}
+		timer.Reset(p.idle)
 	}
 	timer.Stop()
 	res.Text, res.ToolCalls = text.String(), calls.list()
 
 	err = stream.Err()
 	switch {
+	case err == nil && finished:
+		return res, nil // even if ctx ended just now: the answer is whole
 	case ctx.Err() != nil:
 		return res, fmt.Errorf("oai: stream stopped: %w", ctx.Err())
 	case errors.Is(context.Cause(sctx), idle):
 		return res, idle
 	case err != nil:
 		return res, streamError(err, &failed)
-	case !finished:
-		return res, errors.New("oai: the stream ended before the model finished (no finish_reason)")
 	}
-	return res, nil
+	return res, errors.New("oai: the stream ended before the model finished (no finish_reason)")
 }
 
 // params turns r into the SDK's request.
@@ -404,7 +416,7 @@ func streamError(err error, failed *httpFailure) error {
 		if code != "" {
 			msg += " (" + code + ")"
 		}
-		return fmt.Errorf("oai: the model server sent an error mid-stream: %s: %w", msg, err)
+		return &wrapError{msg: "oai: the model server sent an error mid-stream: " + msg, err: err}
 	}
 	return fmt.Errorf("oai: stream failed: %w", err)
 }

@@ -365,8 +365,7 @@ func TestStreamMidStreamFailure(t *testing.T) {
 			end: func(w http.ResponseWriter) {
 				event(w, map[string]any{"error": map[string]any{"message": "the model crashed", "type": "server_error"}})
 			},
-			wantErr: "oai: the model server sent an error mid-stream: the model crashed (server_error): " +
-				`received error while streaming: {"message":"the model crashed","type":"server_error"}`,
+			wantErr: "oai: the model server sent an error mid-stream: the model crashed (server_error)",
 		},
 		{
 			name: "connection dropped",
