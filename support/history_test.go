@@ -67,6 +67,14 @@ func TestCustomerHistory(t *testing.T) {
 	require.Equal(t, []string{second.RequestID, first.RequestID}, []string{h.Requests[0].RequestID, h.Requests[1].RequestID})
 	require.Nil(t, h.Requests[0].AgentID, "closed while queued: nobody held it")
 	require.Nil(t, h.Requests[0].CloseReason)
+	require.Equal(t, "Refund", *h.Requests[0].Topic)
+	// A change of the customer's requests alone (no conversation's) is
+	// pushed too: the query depends on them by customer.
+	_, err = e.s.DB.Exec(context.Background(), `UPDATE support_requests SET close_reason = 'Asked twice' WHERE id = $1`, second.RequestID)
+	require.NoError(t, err)
+	history("the request's own change", func(h support.CustomerHistory) bool {
+		return h.Requests[0].CloseReason != nil && *h.Requests[0].CloseReason == "Asked twice"
+	})
 	third := e.request(cust, map[string]any{})
 	require.Equal(t, first.ConversationID, third.ConversationID)
 	history("the third is current", func(h support.CustomerHistory) bool { return h.RequestCount == 2 })
