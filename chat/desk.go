@@ -1,9 +1,11 @@
 package chat
 
 import (
+	"errors"
 	"time"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/schema"
 )
 
 // The support desk's hooks (package support, issue 19): its queue and its
@@ -43,6 +45,44 @@ func LockDeskConversation(c *functions.MutationCtx, convID string) (Conversation
 		return conv, ErrConversationBlocked
 	}
 	return conv, nil
+}
+
+// DeskConversation reads a customer's support conversation for a desk
+// query of the caller: 404 ErrConversationNotFound when the caller may
+// not see it (another org's, or none), 400 ErrNotCustomerSupport for any
+// other kind of conversation. Only who belongs to it is read and depended
+// on (its id, type, org, customer and store: ConversationMembership), so
+// a new message in it does not re-run the query.
+func DeskConversation(c *functions.QueryCtx, convID string) (Conversation, error) {
+	id, err := requireIdentity(c.Identity())
+	if err != nil {
+		return Conversation{}, err
+	}
+	t := tables{c.DB}
+	conv, err := t.ConversationMembership(c.Ctx, convID)
+	conv, err = withMember(c.Ctx, t, id, conv, err)
+	switch {
+	case errors.Is(err, schema.ErrNoRow) || (err == nil && !canSee(id, conv)):
+		return Conversation{}, ErrConversationNotFound
+	case err != nil:
+		return Conversation{}, err
+	case conv.Type != CustomerToAdmin:
+		return Conversation{}, ErrNotCustomerSupport
+	}
+	return conv, nil
+}
+
+// CustomerConversations lists customerID's conversations of org (with
+// support, with stores), newest activity first, at most limit, as the
+// inbox lists them (InboxRow: their stores' names, unread counts). It is
+// for a desk query that has admitted the caller (an admin of org): it
+// checks nothing itself. It depends on the customer's conversations (any
+// change of one, a new message included) and their stores.
+func CustomerConversations(c *functions.QueryCtx, org, customerID string, limit int) ([]InboxRow, error) {
+	if customerID == "" {
+		return nil, nil
+	}
+	return tables{c.DB}.Inbox(c.Ctx, ConversationFilter{Org: org, CustomerID: customerID, Limit: limit})
 }
 
 // DeskAssign hands conv to agent (an admin of its org, recorded as a user

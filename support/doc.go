@@ -151,6 +151,30 @@
 // deadlock between them is rolled back and run again, as every
 // serialization failure is).
 //
+// # Customer history
+//
+// getCustomerHistory({conversationId}) gives agents (admins of the
+// conversation's org) the customer's context beside a chat: who they are
+// (customerId, customerName, customerIsGuest) and what they asked before,
+// their support requests in the org but this conversation's open one,
+// newest first (the first MaxHistoryListed, 20, with requestCount
+// counting all): topic, skills, priority, orderId, state, the agent who
+// held it (agentId, agentName), enqueuedAt, assignedAt, closedAt
+// (milliseconds since the epoch) and closeReason. A customer's support
+// conversation is reopened by a new request, so their earlier chats are
+// mostly requests of the same conversation; requests of their other
+// conversations (other orders) are listed too, open ones included. It
+// also lists their other conversations (with support, with stores; the
+// first MaxHistoryListed by latest activity): id, type, status, orderId,
+// store, the latest message's preview and time (chat.CustomerConversations).
+// A conversation that does not exist or is another org's is 404 "Conversation
+// not found", another kind than a customer's support conversation 400,
+// as the agents' actions answer (chat.DeskConversation). It is live: it
+// depends on the customer's requests (support_requests by customer_id,
+// so a request of theirs queued, taken or closed re-runs it) and
+// conversations (a message in one re-runs it; the console shows their
+// previews), not on the org's queue; an org's admins share its instances.
+//
 // # Timers
 //
 // An assigned chat has inactivity timers (seed 004: a 4-minute warning,
@@ -230,6 +254,7 @@
 //	requestSupport       200  403  403  401  403  200  customers and guests (chat's createOrGetConversation's answers); topic, skills, priority validated (400)
 //	getQueue             403  403  200  401  200  403  XA: their org's queue
 //	getMyQueueStatus     200  404  200  401  404  200  whoever sees the conversation (chat.ConversationAccess); C, G: their own
+//	getCustomerHistory   403  403  200  401  404  403  agents of the conversation's org; XA: "Conversation not found"; not a customer's support conversation: 400
 //	pickNext             403  403  200  401  200  403  XA: their org's queue (nothing: null and a reason)
 //	claim                403  403  200  401  404  403  C: the conversation's customer; XA: "Conversation not found"; 409 another agent's or capacity full
 //	transferChat         403  403  200  401  404  403  to an offline or unknown agent: 400; to one at capacity: 409

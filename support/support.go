@@ -185,6 +185,7 @@ func (s *Service) Register(r *functions.Registry) {
 	functions.QueryShared(r, "shared/support:getMyQueueStatus", func(c *functions.QueryCtx, a QueueStatusArgs) error {
 		return chat.ConversationAccess(c, a.ConversationID)
 	}, s.getMyQueueStatus)
+	functions.Query(r, "shared/support:getCustomerHistory", s.getCustomerHistory, functions.ScopeIdentity(roleInOrg))
 	functions.Mutation(r, "shared/support:pickNext", s.pickNext)
 	functions.Mutation(r, "shared/support:claim", s.claim)
 	functions.Mutation(r, "shared/support:transferChat", s.transferChat)
@@ -201,8 +202,8 @@ func orgOnly(id *functions.Identity) *functions.Identity {
 	return &functions.Identity{Subject: "org", Org: id.Org}
 }
 
-// roleInOrg is the identity getOnlineAgents depends on: an org's admins
-// share its instances.
+// roleInOrg is the identity getOnlineAgents, getQueue and
+// getCustomerHistory depend on: an org's admins share their instances.
 func roleInOrg(id *functions.Identity) *functions.Identity {
 	return &functions.Identity{Subject: "org", Role: id.Role, Org: id.Org}
 }

@@ -160,6 +160,7 @@ func accessRules() map[string]codes {
 		"requestSupport":     {200, 403, 403, 401, 403, 200},
 		"getQueue":           {403, 403, 200, 401, 200, 403},
 		"getMyQueueStatus":   {200, 404, 200, 401, 404, 200},
+		"getCustomerHistory": {403, 403, 200, 401, 404, 403},
 		"pickNext":           {403, 403, 200, 401, 200, 403},
 		"claim":              {403, 403, 200, 401, 404, 403},
 		"transferChat":       {403, 403, 200, 401, 404, 403},
@@ -249,6 +250,12 @@ func TestAccess(t *testing.T) {
 			_, err := e.mutate(who, fn, a)
 			return err
 		}
+	}
+	// C asks about their own conversation, the others about a customer's.
+	calls["getCustomerHistory"] = func(caller string) error {
+		who, conv := fresh("getCustomerHistory", caller)
+		_, err := e.query(who, "getCustomerHistory", map[string]any{"conversationId": conv})
+		return err
 	}
 	for fn, want := range accessRules() {
 		for i, caller := range callers {

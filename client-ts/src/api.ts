@@ -164,6 +164,35 @@ export type CreatedWebhook = {
   secret: string;
 };
 
+/** Go type support.CustomerConversation. */
+export type CustomerConversation = {
+  conversationId: string;
+  type: "customer_to_admin" | "customer_to_store";
+  status: string;
+  orderId: string | null;
+  storeId: string | null;
+  storeName: string | null;
+  lastMessagePreview: string | null;
+  lastMessageAt: number | null;
+  createdAt: number;
+};
+
+/** Go type support.CustomerHistory. */
+export type CustomerHistory = {
+  conversationId: string;
+  customerId: string;
+  customerName: string;
+  customerIsGuest: boolean;
+  requests: PastRequest[];
+  requestCount: number;
+  conversations: CustomerConversation[];
+};
+
+/** Go type support.CustomerHistoryArgs. */
+export type CustomerHistoryArgs = {
+  conversationId: string;
+};
+
 /** Go type chat.DeleteMessageArgs. */
 export type DeleteMessageArgs = {
   messageId: string;
@@ -499,6 +528,23 @@ export type ParticipantInfo = {
   isOnline: boolean;
 };
 
+/** Go type support.PastRequest. */
+export type PastRequest = {
+  requestId: string;
+  conversationId: string;
+  topic: string | null;
+  skills: string[];
+  priority: "low" | "normal" | "high" | "urgent";
+  orderId: string | null;
+  state: "queued" | "assigned" | "closed";
+  agentId: string | null;
+  agentName: string | null;
+  enqueuedAt: number;
+  assignedAt: number | null;
+  closedAt: number | null;
+  closeReason: string | null;
+};
+
 /** Go type support.PickResult. */
 export type PickResult = {
   conversationId: string | null;
@@ -821,6 +867,8 @@ export const api = {
       claim: makeFunctionReference<"mutation", ClaimArgs, PickResult>("shared/support:claim"),
       /** mutation shared/support:closeChat */
       closeChat: makeFunctionReference<"mutation", CloseChatArgs, null>("shared/support:closeChat"),
+      /** query shared/support:getCustomerHistory */
+      getCustomerHistory: makeFunctionReference<"query", CustomerHistoryArgs, CustomerHistory>("shared/support:getCustomerHistory"),
       /** query shared/support:getIceServers */
       getIceServers: makeFunctionReference<"query", EmptyArgs, ICEServers>("shared/support:getIceServers"),
       /** query shared/support:getMyAgentProfile */
@@ -896,6 +944,7 @@ export const functionNames = {
   "shared/events:updateNotificationSettings": "mutation",
   "shared/support:claim": "mutation",
   "shared/support:closeChat": "mutation",
+  "shared/support:getCustomerHistory": "query",
   "shared/support:getIceServers": "query",
   "shared/support:getMyAgentProfile": "query",
   "shared/support:getMyQueueStatus": "query",

@@ -1,4 +1,4 @@
-import { api, type ConversationDoc, type PickResult, type QueueEntry } from "@parley/client";
+import { api, type ConversationDoc, type PastRequest, type PickResult, type QueueEntry } from "@parley/client";
 import { useMutation, useParleyClient, usePaginatedQuery, useQuery } from "@parley/client/react";
 import { useEffect, useState, type FormEvent } from "react";
 import { tokenFetcher, type DemoIdentity, type Identity, type Session } from "./auth";
@@ -41,7 +41,8 @@ function useAct(): { busy: boolean; error: string | null; act: Act } {
 /**
  * The agents' support desk (admins): their presence and profile, the live
  * queue with its waits counting up, pick-next and claim, their active
- * chats, each with transfer, close and its transcript. While it is open,
+ * chats, each with transfer, close, its transcript and the customer's
+ * previous conversations (getCustomerHistory, live). While it is open,
  * the connection beats presence (startPresence), idle while the tab is
  * hidden; the server decides who may do what.
  */
@@ -81,7 +82,7 @@ export function SupportDesk({ session, demo }: { session: Session; demo: DemoIde
       <div className="desk-chat">
         {selected ? (
           <ErrorBoundary key={selected} fallback={(e, reset) => <ChatError error={e} onRetry={reset} />}>
-            <DeskChat conversationId={selected} session={session} demo={demo} onDone={() => setSelected(null)} />
+            <DeskChat conversationId={selected} session={session} demo={demo} onDone={() => setSelected(null)} onOpen={setSelected} />
           </ErrorBoundary>
         ) : (
           <div className="empty muted">
@@ -340,22 +341,32 @@ function ActiveChats({ me, selected, onSelect }: { me: Identity; selected: strin
   );
 }
 
-/** One chat: the support actions (transfer, close, transcript) above the thread view. */
+/**
+ * One chat: the support actions (transfer, close, transcript) and the
+ * customer's previous conversations above the thread view.
+ */
 function DeskChat({
   conversationId,
   session,
   demo,
   onDone,
+  onOpen,
 }: {
   conversationId: string;
   session: Session;
   demo: DemoIdentity[] | null;
   onDone: () => void;
+  onOpen: (conversationId: string) => void;
 }) {
   const conv = useQuery(api.shared.chat.getConversation, { conversationId });
   return (
     <div className="desk-chat-inner" data-testid="desk-chat" data-conversation-id={conversationId}>
       {conv && <DeskActions conv={conv} session={session} onTransferred={onDone} />}
+      {conv?.conversationType === "customer_to_admin" && (
+        <ErrorBoundary fallback={(e) => <p className="error small desk-actions">{errorMessage(e)}</p>}>
+          <PreviousConversations conversationId={conversationId} onOpen={onOpen} />
+        </ErrorBoundary>
+      )}
       <Thread conversationId={conversationId} me={session.identity} demo={demo} desk />
     </div>
   );
@@ -379,6 +390,8 @@ function DeskActions({ conv, session, onTransferred }: { conv: ConversationDoc; 
   const [skill, setSkill] = useState("");
   const closed = conv.status === "closed";
   const mine = conv.assignedAdminId === me.sub;
+  // Another of the customer's conversations opened from their history (a store chat): read only.
+  const desk = conv.conversationType === "customer_to_admin";
 
   const doTransfer = (e: FormEvent) => {
     e.preventDefault();
@@ -444,7 +457,7 @@ function DeskActions({ conv, session, onTransferred }: { conv: ConversationDoc; 
           {closed ? "closed" : mine ? "yours" : conv.assignedAdminId ? "another agent's" : "unassigned"}
         </span>
       </div>
-      {!closed && (
+      {!closed && desk && (
         <form className="row small" onSubmit={doTransfer}>
           <select value={target} onChange={(e) => setTo(e.target.value)} aria-label="Transfer to agent" data-testid="desk-transfer-to" disabled={!!skill.trim()}>
             {others.length === 0 && <option value="">No other agent online</option>}
@@ -463,7 +476,7 @@ function DeskActions({ conv, session, onTransferred }: { conv: ConversationDoc; 
           </button>
         </form>
       )}
-      {!closed && (
+      {!closed && desk && (
         <form className="row small" onSubmit={doClose}>
           <input value={reason} onChange={(e) => setReason(e.target.value)} placeholder="Reason (optional)" aria-label="Close reason" maxLength={500} data-testid="desk-close-reason" />
           <button type="submit" disabled={busy} data-testid="desk-close">
@@ -485,6 +498,97 @@ function DeskActions({ conv, session, onTransferred }: { conv: ConversationDoc; 
           {error}
         </p>
       )}
+    </section>
+  );
+}
+
+/** What a past request says of its outcome: who had it and why it closed, or that it is still open. */
+function requestOutcome(r: PastRequest): string {
+  const who = r.agentName ?? (r.state === "queued" ? null : "nobody");
+  if (r.state === "closed") return `${who ? `with ${who}` : "nobody took it"}${r.closeReason ? ` · closed: ${r.closeReason}` : " · closed"}`;
+  return r.state === "assigned" ? `open · with ${who}` : "open · waiting";
+}
+
+/**
+ * The customer's context beside a chat (getCustomerHistory, live): their
+ * earlier support requests (topic, date, agent, close reason; one of
+ * another conversation opens it) and their other conversations.
+ */
+function PreviousConversations({ conversationId, onOpen }: { conversationId: string; onOpen: (conversationId: string) => void }) {
+  const history = useQuery(api.shared.support.getCustomerHistory, { conversationId });
+  if (history === undefined) return <p className="muted small desk-actions">Loading the customer's history…</p>;
+  const { requests, conversations, requestCount } = history;
+  return (
+    <section className="desk-actions card desk-history" data-testid="previous-conversations" data-count={requestCount}>
+      <details open={requests.length > 0}>
+        <summary className="small">
+          <strong>Previous conversations</strong>{" "}
+          <span className="muted" data-testid="previous-count">
+            {requestCount === 0 ? `none before this one with ${history.customerName}` : `${requestCount} earlier request${requestCount === 1 ? "" : "s"}`}
+          </span>
+        </summary>
+        {requests.length > 0 && (
+          <ul className="desk-chats small">
+            {requests.map((r) => {
+              const here = r.conversationId === conversationId;
+              const body = (
+                <>
+                  <strong>{r.topic ?? "No topic"}</strong>
+                  <span className="muted" title={`Asked ${shortTime(r.enqueuedAt)}`}>
+                    {" "}
+                    · {shortTime(r.closedAt ?? r.enqueuedAt)}
+                  </span>
+                  {r.orderId && <span className="muted"> · order {r.orderId}</span>}
+                  <span className="muted" data-testid="previous-outcome">
+                    {" "}
+                    · {requestOutcome(r)}
+                  </span>
+                  {here && (
+                    <>
+                      {" "}
+                      <span className="tag" data-testid="previous-here">
+                        this chat
+                      </span>
+                    </>
+                  )}
+                </>
+              );
+              return (
+                <li key={r.requestId} data-testid="previous-request" data-request-id={r.requestId} data-conversation-id={r.conversationId} data-state={r.state}>
+                  {here ? (
+                    body
+                  ) : (
+                    <button className="link" onClick={() => onOpen(r.conversationId)} data-testid="previous-open">
+                      {body}
+                    </button>
+                  )}
+                </li>
+              );
+            })}
+          </ul>
+        )}
+        {requestCount > requests.length && <p className="muted small">…and {requestCount - requests.length} older.</p>}
+        {conversations.length > 0 && (
+          <>
+            <p className="muted small">Other conversations</p>
+            <ul className="desk-chats small">
+              {conversations.map((c) => (
+                <li key={c.conversationId} data-testid="customer-conversation" data-conversation-id={c.conversationId}>
+                  <button className="link" onClick={() => onOpen(c.conversationId)}>
+                    <strong>{c.type === "customer_to_store" ? (c.storeName ?? "A store") : "Support"}</strong>
+                    {c.orderId && <span className="muted"> · order {c.orderId}</span>}
+                    <span className="muted">
+                      {" "}
+                      · {shortTime(c.lastMessageAt ?? c.createdAt)} · {c.lastMessagePreview ?? ""}
+                    </span>
+                    {c.status !== "active" && <span className="tag">{c.status}</span>}
+                  </button>
+                </li>
+              ))}
+            </ul>
+          </>
+        )}
+      </details>
     </section>
   );
 }

@@ -4,7 +4,9 @@
 // (the demo admins, on the Support desk) see her request live, with its
 // wait counting up; both pick next at once and exactly one gets her, the
 // other is told why; the first transfers her to the second, who closes the
-// chat and downloads its transcript, which holds what Jane wrote.
+// chat and downloads its transcript, which holds what Jane wrote. Jane asks
+// again: the agent who picks her sees the closed chat under her previous
+// conversations, and the second one joins it, live, once closed too.
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
@@ -139,6 +141,37 @@ test("request → queue → pick-next race → transfer → close → transcript
   assert.match(transcript, /Transferred to/);
   assert.match(transcript, /Parcel found/);
   await screenshot(o, "support-desk-closed");
+
+  // Jane asks again, in the same conversation; the agent picks her and
+  // sees the first chat under her previous conversations: its topic, its
+  // agent and why it closed, marked as this chat's.
+  await jane.getByTestId("request-topic").fill("Refund");
+  await jane.getByTestId("request-agent").click();
+  await jane.locator('[data-testid="queue-widget"][data-state="queued"]').waitFor();
+  await o.getByTestId("pick-next").click();
+  await o.locator('[data-testid="pick-result"][data-picked="true"]').waitFor();
+  await o.locator(`[data-testid="desk-chat"][data-conversation-id="${conversationId}"]`).waitFor();
+  await o.locator('[data-testid="desk-chat-status"]', { hasText: "yours" }).waitFor();
+  const history = o.getByTestId("previous-conversations");
+  await o.locator('[data-testid="previous-conversations"][data-count="1"]').waitFor();
+  const earlier = history.locator(`[data-testid="previous-request"][data-state="closed"][data-conversation-id="${conversationId}"]`);
+  await earlier.waitFor();
+  const line = await earlier.innerText();
+  assert.match(line, /Delivery/);
+  assert.match(line, new RegExp(`with ${agents[other].name}`));
+  assert.match(line, /closed: Parcel found/);
+  await earlier.getByTestId("previous-here").waitFor();
+  assert.doesNotMatch(await history.innerText(), /Refund/, "the open request is the chat itself, not its history");
+  assert.match(await o.getByTestId("previous-count").innerText(), /1 earlier request/);
+  await screenshot(o, "support-desk-history");
+
+  // Closing the second chat adds it to the history, live, newest first.
+  await o.getByTestId("desk-close-reason").fill("Refund sent");
+  await o.getByTestId("desk-close").click();
+  await o.locator('[data-testid="previous-conversations"][data-count="2"]').waitFor();
+  const requests = history.getByTestId("previous-request");
+  assert.match(await requests.nth(0).innerText(), /Refund.*closed: Refund sent/s);
+  assert.match(await requests.nth(1).innerText(), /Delivery/);
 
   for (const page of [jane, ...Object.values(desks)]) assert.deepEqual(page.errors, []);
 });

@@ -165,6 +165,35 @@ export type CreatedWebhook = {
   secret: string;
 };
 
+/** Go type support.CustomerConversation. */
+export type CustomerConversation = {
+  conversationId: string;
+  type: "customer_to_admin" | "customer_to_store";
+  status: string;
+  orderId: string | null;
+  storeId: string | null;
+  storeName: string | null;
+  lastMessagePreview: string | null;
+  lastMessageAt: number | null;
+  createdAt: number;
+};
+
+/** Go type support.CustomerHistory. */
+export type CustomerHistory = {
+  conversationId: string;
+  customerId: string;
+  customerName: string;
+  customerIsGuest: boolean;
+  requests: PastRequest[];
+  requestCount: number;
+  conversations: CustomerConversation[];
+};
+
+/** Go type support.CustomerHistoryArgs. */
+export type CustomerHistoryArgs = {
+  conversationId: string;
+};
+
 /** Go type chat.DeleteMessageArgs. */
 export type DeleteMessageArgs = {
   messageId: string;
@@ -500,6 +529,23 @@ export type ParticipantInfo = {
   isOnline: boolean;
 };
 
+/** Go type support.PastRequest. */
+export type PastRequest = {
+  requestId: string;
+  conversationId: string;
+  topic: string | null;
+  skills: string[];
+  priority: "low" | "normal" | "high" | "urgent";
+  orderId: string | null;
+  state: "queued" | "assigned" | "closed";
+  agentId: string | null;
+  agentName: string | null;
+  enqueuedAt: number;
+  assignedAt: number | null;
+  closedAt: number | null;
+  closeReason: string | null;
+};
+
 /** Go type support.PickResult. */
 export type PickResult = {
   conversationId: string | null;
@@ -822,6 +868,8 @@ export declare const api: {
       claim: FunctionReference<"mutation", "public", ClaimArgs, PickResult>;
       /** mutation shared/support:closeChat */
       closeChat: FunctionReference<"mutation", "public", CloseChatArgs, null>;
+      /** query shared/support:getCustomerHistory */
+      getCustomerHistory: FunctionReference<"query", "public", CustomerHistoryArgs, CustomerHistory>;
       /** query shared/support:getIceServers */
       getIceServers: FunctionReference<"query", "public", EmptyArgs, ICEServers>;
       /** query shared/support:getMyAgentProfile */
