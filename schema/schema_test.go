@@ -24,7 +24,7 @@ func TestMigrateAndPublication(t *testing.T) {
 
 	applied, err := schema.Migrate(ctx, pool)
 	require.NoError(t, err)
-	require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27}, applied)
+	require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28}, applied)
 	applied, err = schema.Migrate(ctx, pool)
 	require.NoError(t, err)
 	require.Empty(t, applied, "a second run applies nothing")
@@ -46,7 +46,7 @@ func TestMigrateAndPublication(t *testing.T) {
 		require.Equal(t, "f", id, "%s needs REPLICA IDENTITY FULL", tbl)
 	}
 	sort.Strings(tables)
-	require.Equal(t, []string{"chat_settings", "conversation_participants", "conversations", "events", "files", "message_edits", "messages",
+	require.Equal(t, []string{"assistant_chats", "assistant_faq", "assistant_runs", "assistants", "chat_settings", "conversation_participants", "conversations", "events", "files", "message_edits", "messages",
 		"notification_settings", "orders", "receipt_marks", "store_staff", "stores", "support_agents", "support_requests", "typing_state", "user_activity", "user_emails", "users",
 		"webhook_deliveries", "webhooks"}, tables)
 

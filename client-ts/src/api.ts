@@ -2,7 +2,7 @@
 // Regenerate with `make generate` (go run ./cmd/parley codegen).
 
 import { makeFunctionReference } from "convex/server";
-import type { PaginationOptions } from "convex/server";
+import type { PaginationOptions, {role: string, content: string}[], {type: string, tool?: string, text?: string, input?: string, output?: string}[] } from "convex/server";
 
 /** Go type events.Actor. */
 export type Actor = {
@@ -22,6 +22,43 @@ export type AgentProfile = {
   sessions: number;
 };
 
+/** Go type assistant.AiChat. */
+export type AiChat = {
+  conversationId: string;
+  assistantId: string;
+  assistantName: string;
+  customerId: string;
+  customerName: string;
+  orderId: string | null;
+  preview: string | null;
+  lastMessageAt: number | null;
+  streaming: boolean;
+  failures: number;
+  tokensUsed: number;
+};
+
+/** Go type assistant.AssistantDoc. */
+export type AssistantDoc = {
+  _id: string;
+  storeId: string | null;
+  name: string;
+  greeting: string;
+  instructions: string;
+  model: string;
+  provider: "builtin" | "openai";
+  handoffRules: HandoffRules;
+  knowledge: KnowledgeEntry[];
+  budgets: Budgets;
+  enabled: boolean;
+  updatedAt: number;
+};
+
+/** Go type assistant.Budgets. */
+export type Budgets = {
+  conversationTokens: number;
+  dailyTokens: number;
+};
+
 /** Go type chat.CanChat. */
 export type CanChat = {
   canChat: boolean;
@@ -32,6 +69,16 @@ export type CanChat = {
 /** Go type chat.CanChatWithStoreArgs. */
 export type CanChatWithStoreArgs = {
   storeId: string;
+};
+
+/** Go type assistant.ChatAssistant. */
+export type ChatAssistant = {
+  conversationId: string;
+  state: "active" | "handed_off" | "taken_over" | "none";
+  assistantId: string | null;
+  assistantName: string | null;
+  streaming: boolean;
+  reason: string | null;
 };
 
 /** Go type chat.ChatSettings. */
@@ -87,6 +134,11 @@ export type CloseChatArgs = {
 export type CloseConversationArgs = {
   conversationId: string;
   reason?: string | null;
+};
+
+/** Go type assistant.ConversationArgs. */
+export type ConversationArgs = {
+  conversationId: string;
 };
 
 /** Go type chat.ConversationDoc. */
@@ -323,6 +375,12 @@ export type GetWebhookDeliveriesArgs = {
   limit?: number | null;
 };
 
+/** Go type assistant.HandoffRules. */
+export type HandoffRules = {
+  keywords: string[];
+  maxFailures: number;
+};
+
 /** Go type support.HeartbeatArgs. */
 export type HeartbeatArgs = {
   idle?: boolean | null;
@@ -373,6 +431,12 @@ export type ImageDoc = {
   thumbnailWidth: number;
   thumbnailHeight: number;
   expiresAt?: number;
+};
+
+/** Go type assistant.KnowledgeEntry. */
+export type KnowledgeEntry = {
+  question: string;
+  answer: string;
 };
 
 /** Go type chat.Location. */
@@ -429,7 +493,7 @@ export type MessageDoc = {
   _creationTime: number;
   conversationId: string;
   senderId: string;
-  senderType: "customer" | "store" | "admin" | "system";
+  senderType: "customer" | "store" | "admin" | "system" | "assistant";
   senderName: string;
   messageType: "text" | "image" | "system" | "transfer" | "location" | "meeting";
   content: string;
@@ -444,6 +508,9 @@ export type MessageDoc = {
   deliveredTo?: string[];
   readBy?: string[];
   receipts?: ReceiptDoc[];
+  streaming?: boolean;
+  parts?: MessagePart[];
+  interrupted?: "takeover" | "error" | "cancelled";
 };
 
 /** Go type chat.MessageHistory. */
@@ -463,6 +530,16 @@ export type MessagePage = {
   isDone: boolean;
   continueCursor?: string;
   total?: number;
+};
+
+/** Go type chat.MessagePart. */
+export type MessagePart = {
+  type: "tool-use" | "tool-result";
+  callId: string;
+  tool: string;
+  input?: string;
+  output?: string;
+  error?: boolean;
 };
 
 /** Go type events.NotificationSettings. */
@@ -629,6 +706,22 @@ export type RequestSupportArgs = {
   orderId?: string | null;
 };
 
+/** Go type assistant.RunDoc. */
+export type RunDoc = {
+  _id: string;
+  conversationId: string;
+  assistantId: string;
+  triggerMessageId: string;
+  messageId: string | null;
+  state: "running" | "done" | "handed_off" | "cancelled" | "failed";
+  prompt: {role: string, content: string}[];
+  steps: {type: string, tool?: string, text?: string, input?: string, output?: string}[];
+  tokens: number;
+  error: string | null;
+  startedAt: number;
+  endedAt: number | null;
+};
+
 /** Go type chat.SearchMessagesArgs. */
 export type SearchMessagesArgs = {
   query: string;
@@ -657,6 +750,12 @@ export type SendMessageArgs = {
 export type SetConversationSubjectArgs = {
   conversationId: string;
   subject?: string | null;
+};
+
+/** Go type assistant.StartChatArgs. */
+export type StartChatArgs = {
+  conversationId: string;
+  assistantId?: string | null;
 };
 
 /** Go type support.SupportRequestRef. */
@@ -721,6 +820,26 @@ export type UpdateTypingStatusArgs = {
   isTyping: boolean;
 };
 
+/** Go type assistant.UpsertAssistantArgs. */
+export type UpsertAssistantArgs = {
+  storeId?: string | null;
+  name: string;
+  greeting?: string | null;
+  instructions?: string | null;
+  model?: string | null;
+  provider?: "builtin" | "openai" | null;
+  handoffRules?: {
+  keywords?: string[] | null;
+  maxFailures?: number | null;
+} | null;
+  knowledge?: KnowledgeEntry[] | null;
+  budgets?: {
+  conversationTokens?: number | null;
+  dailyTokens?: number | null;
+} | null;
+  enabled?: boolean | null;
+};
+
 /** Go type chat.VersionDoc. */
 export type VersionDoc = {
   version: number;
@@ -772,6 +891,22 @@ export type ParleyErrorData = {
 /** Every registered function, by module path: api.shared.chat.getMessages. */
 export const api = {
   shared: {
+    assistant: {
+      /** query shared/assistant:getAiChats */
+      getAiChats: makeFunctionReference<"query", Record<string, never>, AiChat[]>("shared/assistant:getAiChats"),
+      /** query shared/assistant:getAssistantRuns */
+      getAssistantRuns: makeFunctionReference<"query", ConversationArgs, RunDoc[]>("shared/assistant:getAssistantRuns"),
+      /** query shared/assistant:getChatAssistant */
+      getChatAssistant: makeFunctionReference<"query", ConversationArgs, ChatAssistant>("shared/assistant:getChatAssistant"),
+      /** query shared/assistant:listAssistants */
+      listAssistants: makeFunctionReference<"query", Record<string, never>, AssistantDoc[]>("shared/assistant:listAssistants"),
+      /** mutation shared/assistant:requestHuman */
+      requestHuman: makeFunctionReference<"mutation", ConversationArgs, ChatAssistant>("shared/assistant:requestHuman"),
+      /** mutation shared/assistant:startChat */
+      startChat: makeFunctionReference<"mutation", StartChatArgs, ChatAssistant>("shared/assistant:startChat"),
+      /** mutation shared/assistant:upsertAssistant */
+      upsertAssistant: makeFunctionReference<"mutation", UpsertAssistantArgs, AssistantDoc>("shared/assistant:upsertAssistant"),
+    },
     chat: {
       /** mutation shared/chat:archiveConversation */
       archiveConversation: makeFunctionReference<"mutation", ConversationIDArgs, null>("shared/chat:archiveConversation"),
@@ -889,6 +1024,10 @@ export const api = {
       pickNext: makeFunctionReference<"mutation", Record<string, never>, PickResult>("shared/support:pickNext"),
       /** mutation shared/support:requestSupport */
       requestSupport: makeFunctionReference<"mutation", RequestSupportArgs, SupportRequestRef>("shared/support:requestSupport"),
+      /** mutation shared/support:resumeAi */
+      resumeAi: makeFunctionReference<"mutation", ConversationArgs, ChatAssistant>("shared/support:resumeAi"),
+      /** mutation shared/support:takeoverChat */
+      takeoverChat: makeFunctionReference<"mutation", ConversationArgs, ChatAssistant>("shared/support:takeoverChat"),
       /** mutation shared/support:transferChat */
       transferChat: makeFunctionReference<"mutation", TransferChatArgs, null>("shared/support:transferChat"),
       /** mutation shared/support:updateAgentProfile */
@@ -899,6 +1038,13 @@ export const api = {
 
 /** Every registered function's name and kind. */
 export const functionNames = {
+  "shared/assistant:getAiChats": "query",
+  "shared/assistant:getAssistantRuns": "query",
+  "shared/assistant:getChatAssistant": "query",
+  "shared/assistant:listAssistants": "query",
+  "shared/assistant:requestHuman": "mutation",
+  "shared/assistant:startChat": "mutation",
+  "shared/assistant:upsertAssistant": "mutation",
   "shared/chat:archiveConversation": "mutation",
   "shared/chat:blockConversation": "mutation",
   "shared/chat:canChatWithStore": "query",
@@ -955,6 +1101,8 @@ export const functionNames = {
   "shared/support:heartbeat": "mutation",
   "shared/support:pickNext": "mutation",
   "shared/support:requestSupport": "mutation",
+  "shared/support:resumeAi": "mutation",
+  "shared/support:takeoverChat": "mutation",
   "shared/support:transferChat": "mutation",
   "shared/support:updateAgentProfile": "mutation",
 } as const;

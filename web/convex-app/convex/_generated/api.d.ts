@@ -3,7 +3,7 @@
 // Regenerate with `parley codegen --convex-dir DIR`.
 
 import type { FunctionReference } from "convex/server";
-import type { PaginationOptions } from "convex/server";
+import type { PaginationOptions, {role: string, content: string}[], {type: string, tool?: string, text?: string, input?: string, output?: string}[] } from "convex/server";
 
 /** Go type events.Actor. */
 export type Actor = {
@@ -23,6 +23,43 @@ export type AgentProfile = {
   sessions: number;
 };
 
+/** Go type assistant.AiChat. */
+export type AiChat = {
+  conversationId: string;
+  assistantId: string;
+  assistantName: string;
+  customerId: string;
+  customerName: string;
+  orderId: string | null;
+  preview: string | null;
+  lastMessageAt: number | null;
+  streaming: boolean;
+  failures: number;
+  tokensUsed: number;
+};
+
+/** Go type assistant.AssistantDoc. */
+export type AssistantDoc = {
+  _id: string;
+  storeId: string | null;
+  name: string;
+  greeting: string;
+  instructions: string;
+  model: string;
+  provider: "builtin" | "openai";
+  handoffRules: HandoffRules;
+  knowledge: KnowledgeEntry[];
+  budgets: Budgets;
+  enabled: boolean;
+  updatedAt: number;
+};
+
+/** Go type assistant.Budgets. */
+export type Budgets = {
+  conversationTokens: number;
+  dailyTokens: number;
+};
+
 /** Go type chat.CanChat. */
 export type CanChat = {
   canChat: boolean;
@@ -33,6 +70,16 @@ export type CanChat = {
 /** Go type chat.CanChatWithStoreArgs. */
 export type CanChatWithStoreArgs = {
   storeId: string;
+};
+
+/** Go type assistant.ChatAssistant. */
+export type ChatAssistant = {
+  conversationId: string;
+  state: "active" | "handed_off" | "taken_over" | "none";
+  assistantId: string | null;
+  assistantName: string | null;
+  streaming: boolean;
+  reason: string | null;
 };
 
 /** Go type chat.ChatSettings. */
@@ -88,6 +135,11 @@ export type CloseChatArgs = {
 export type CloseConversationArgs = {
   conversationId: string;
   reason?: string | null;
+};
+
+/** Go type assistant.ConversationArgs. */
+export type ConversationArgs = {
+  conversationId: string;
 };
 
 /** Go type chat.ConversationDoc. */
@@ -324,6 +376,12 @@ export type GetWebhookDeliveriesArgs = {
   limit?: number | null;
 };
 
+/** Go type assistant.HandoffRules. */
+export type HandoffRules = {
+  keywords: string[];
+  maxFailures: number;
+};
+
 /** Go type support.HeartbeatArgs. */
 export type HeartbeatArgs = {
   idle?: boolean | null;
@@ -374,6 +432,12 @@ export type ImageDoc = {
   thumbnailWidth: number;
   thumbnailHeight: number;
   expiresAt?: number;
+};
+
+/** Go type assistant.KnowledgeEntry. */
+export type KnowledgeEntry = {
+  question: string;
+  answer: string;
 };
 
 /** Go type chat.Location. */
@@ -430,7 +494,7 @@ export type MessageDoc = {
   _creationTime: number;
   conversationId: string;
   senderId: string;
-  senderType: "customer" | "store" | "admin" | "system";
+  senderType: "customer" | "store" | "admin" | "system" | "assistant";
   senderName: string;
   messageType: "text" | "image" | "system" | "transfer" | "location" | "meeting";
   content: string;
@@ -445,6 +509,9 @@ export type MessageDoc = {
   deliveredTo?: string[];
   readBy?: string[];
   receipts?: ReceiptDoc[];
+  streaming?: boolean;
+  parts?: MessagePart[];
+  interrupted?: "takeover" | "error" | "cancelled";
 };
 
 /** Go type chat.MessageHistory. */
@@ -464,6 +531,16 @@ export type MessagePage = {
   isDone: boolean;
   continueCursor?: string;
   total?: number;
+};
+
+/** Go type chat.MessagePart. */
+export type MessagePart = {
+  type: "tool-use" | "tool-result";
+  callId: string;
+  tool: string;
+  input?: string;
+  output?: string;
+  error?: boolean;
 };
 
 /** Go type events.NotificationSettings. */
@@ -630,6 +707,22 @@ export type RequestSupportArgs = {
   orderId?: string | null;
 };
 
+/** Go type assistant.RunDoc. */
+export type RunDoc = {
+  _id: string;
+  conversationId: string;
+  assistantId: string;
+  triggerMessageId: string;
+  messageId: string | null;
+  state: "running" | "done" | "handed_off" | "cancelled" | "failed";
+  prompt: {role: string, content: string}[];
+  steps: {type: string, tool?: string, text?: string, input?: string, output?: string}[];
+  tokens: number;
+  error: string | null;
+  startedAt: number;
+  endedAt: number | null;
+};
+
 /** Go type chat.SearchMessagesArgs. */
 export type SearchMessagesArgs = {
   query: string;
@@ -658,6 +751,12 @@ export type SendMessageArgs = {
 export type SetConversationSubjectArgs = {
   conversationId: string;
   subject?: string | null;
+};
+
+/** Go type assistant.StartChatArgs. */
+export type StartChatArgs = {
+  conversationId: string;
+  assistantId?: string | null;
 };
 
 /** Go type support.SupportRequestRef. */
@@ -722,6 +821,26 @@ export type UpdateTypingStatusArgs = {
   isTyping: boolean;
 };
 
+/** Go type assistant.UpsertAssistantArgs. */
+export type UpsertAssistantArgs = {
+  storeId?: string | null;
+  name: string;
+  greeting?: string | null;
+  instructions?: string | null;
+  model?: string | null;
+  provider?: "builtin" | "openai" | null;
+  handoffRules?: {
+  keywords?: string[] | null;
+  maxFailures?: number | null;
+} | null;
+  knowledge?: KnowledgeEntry[] | null;
+  budgets?: {
+  conversationTokens?: number | null;
+  dailyTokens?: number | null;
+} | null;
+  enabled?: boolean | null;
+};
+
 /** Go type chat.VersionDoc. */
 export type VersionDoc = {
   version: number;
@@ -773,6 +892,22 @@ export type ParleyErrorData = {
 /** Every function of the Parley server, by module path: api.shared.chat.getMessages. */
 export declare const api: {
   shared: {
+    assistant: {
+      /** query shared/assistant:getAiChats */
+      getAiChats: FunctionReference<"query", "public", Record<string, never>, AiChat[]>;
+      /** query shared/assistant:getAssistantRuns */
+      getAssistantRuns: FunctionReference<"query", "public", ConversationArgs, RunDoc[]>;
+      /** query shared/assistant:getChatAssistant */
+      getChatAssistant: FunctionReference<"query", "public", ConversationArgs, ChatAssistant>;
+      /** query shared/assistant:listAssistants */
+      listAssistants: FunctionReference<"query", "public", Record<string, never>, AssistantDoc[]>;
+      /** mutation shared/assistant:requestHuman */
+      requestHuman: FunctionReference<"mutation", "public", ConversationArgs, ChatAssistant>;
+      /** mutation shared/assistant:startChat */
+      startChat: FunctionReference<"mutation", "public", StartChatArgs, ChatAssistant>;
+      /** mutation shared/assistant:upsertAssistant */
+      upsertAssistant: FunctionReference<"mutation", "public", UpsertAssistantArgs, AssistantDoc>;
+    };
     chat: {
       /** mutation shared/chat:archiveConversation */
       archiveConversation: FunctionReference<"mutation", "public", ConversationIDArgs, null>;
@@ -890,6 +1025,10 @@ export declare const api: {
       pickNext: FunctionReference<"mutation", "public", Record<string, never>, PickResult>;
       /** mutation shared/support:requestSupport */
       requestSupport: FunctionReference<"mutation", "public", RequestSupportArgs, SupportRequestRef>;
+      /** mutation shared/support:resumeAi */
+      resumeAi: FunctionReference<"mutation", "public", ConversationArgs, ChatAssistant>;
+      /** mutation shared/support:takeoverChat */
+      takeoverChat: FunctionReference<"mutation", "public", ConversationArgs, ChatAssistant>;
       /** mutation shared/support:transferChat */
       transferChat: FunctionReference<"mutation", "public", TransferChatArgs, null>;
       /** mutation shared/support:updateAgentProfile */
