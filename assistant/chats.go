@@ -272,9 +272,31 @@ var humanAsk = regexp.MustCompile(`(?i)\b(talk|speak|chat|connect me)\b.{0,20}\b
 // conversation to the queue instead.
 func (s *Service) CustomerWrote(c *functions.MutationCtx, conv chat.Conversation, msgID, content string) (bool, error) {
 	row, err := lockChat(c.Ctx, c.Tx, conv.ID)
+	if err != nil && !errors.Is(err, schema.ErrNoRow) {
+		return false, err
+	}
+	found := err == nil
+	if s.cfg.Support != nil && (!found || row.state == StateActive) {
+		// The customer asked the desk for an agent (requestSupport): the
+		// queue has the conversation, and the assistant steps aside.
+		open, err := s.cfg.Support.HasOpenRequest(c, conv.ID)
+		if err != nil {
+			return false, err
+		}
+		if open {
+			if found {
+				if _, err := c.Tx.Exec(c.Ctx, `UPDATE assistant_chats SET state = 'handed_off', reason = $2, updated_at = $3
+					WHERE conversation_id = $1`, conv.ID, "The customer asked for an agent", c.Now()); err != nil {
+					return false, fmt.Errorf("assistant: step aside: %w", err)
+				}
+				s.cancelRun(conv.ID, errHandoff)
+			}
+			return false, nil
+		}
+	}
 	var asst assistantRow
 	switch {
-	case errors.Is(err, schema.ErrNoRow):
+	case !found:
 		if asst, err = defaultAssistant(c.Ctx, c.Tx, conv); errors.Is(err, schema.ErrNoRow) {
 			return false, nil
 		} else if err != nil {
@@ -283,8 +305,6 @@ func (s *Service) CustomerWrote(c *functions.MutationCtx, conv chat.Conversation
 		if row, err = attach(c, &conv, asst, false); err != nil {
 			return false, err
 		}
-	case err != nil:
-		return false, err
 	default:
 		if row.state != StateActive {
 			return false, nil

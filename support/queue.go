@@ -176,6 +176,17 @@ func (s *Service) Handoff(c *functions.MutationCtx, conv chat.Conversation, topi
 	return nil
 }
 
+// HasOpenRequest reports whether conversation convID of the caller's org
+// has an open request (queued, or held by an agent): the desk has it,
+// and an assistant must not answer in it. It locks the request.
+func (s *Service) HasOpenRequest(c *functions.MutationCtx, convID string) (bool, error) {
+	_, err := requestTables{c.DB}.openForUpdate(c.Ctx, c.Identity().Org, convID)
+	if noRow(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // QueueOnMessage reports whether a customer's message in a support
 // conversation no agent holds queues it (Config.QueueOnMessage): then
 // chat.Config.SupportWaiting is CustomerWrote.

@@ -32,6 +32,7 @@ type serverFlags struct {
 	support   *support.Config
 	mail      *mailOptions
 	ice       *iceOptions
+	ai        *aiOptions
 }
 
 // declareServerFlags declares the shared flags on fl; serve adds the
@@ -49,6 +50,7 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 	f.guests = guestFlags(fl, serve)
 	f.mail = mailFlags(fl, serve)
 	f.ice = iceFlags(fl, serve)
+	f.ai = aiFlags(fl, serve)
 	f.debugAddr = debugFlag(fl)
 	f.dbGrace = fl.Duration("db-grace", 10*time.Second,
 		"how long a mutation waits for an unreachable database to come back before it fails as unavailable (negative: no wait)")
@@ -122,6 +124,9 @@ func runServer(ctx context.Context, log *slog.Logger, cfg server.Config, verifie
 	cfg.ActivityInterval = *f.activity
 	cfg.Events, cfg.Jobs, cfg.Support = *f.events, *f.jobs, *f.support
 	cfg.Support.ICE = f.ice.config()
+	if err := f.ai.apply(&cfg); err != nil {
+		return err
+	}
 	if err := f.media.apply(&cfg, dataDir); err != nil {
 		return err
 	}

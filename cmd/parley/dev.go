@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/parley-chat/parley/assistant"
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/internal/devauth"
 	"github.com/parley-chat/parley/internal/devmail"
@@ -140,6 +141,11 @@ func runDev(ctx context.Context, args []string) error {
 		// The document's image (file123456789), for its image message.
 		if err := srv.Media.SeedDemo(ctx); err != nil {
 			return err
+		}
+		if shared.ai.demo {
+			if err := assistant.SeedDemo(ctx, srv.Pool); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(os.Stderr, `
 parley: serving on %s (Postgres on port %d, database "parley")
