@@ -13,8 +13,8 @@ import (
 	"github.com/parley-chat/parley/assistant/llm"
 	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
-	"github.com/parley-chat/parley/internal/syncclient"
 	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/internal/syncclient"
 	"github.com/parley-chat/parley/schema"
 	"github.com/parley-chat/parley/support"
 )
@@ -103,7 +103,10 @@ func TestNoConfidentAnswerHandsOff(t *testing.T) {
 func TestAskingForAHumanHandsOffAtOnce(t *testing.T) {
 	e := newEnv(t, nil)
 	e.configure(assistant.ProviderBuiltin, map[string]any{"handoffRules": map[string]any{"keywords": []string{"Refund"}}})
-	for _, tc := range []struct{ who functions.Identity; text string }{
+	for _, tc := range []struct {
+		who  functions.Identity
+		text string
+	}{
 		{john, "I want to talk to a human please"},
 		{jane, "I need a REFUND now"},
 	} {
@@ -202,7 +205,9 @@ func TestTakeoverMidStreamKeepsThePartialAnswer(t *testing.T) {
 	close(chunks)
 	p.turns <- turn{chunks: chunks, hang: true}
 	e.say(john, conv, "Is my pizza gluten free?")
-	viewer("streaming", func(pg chat.MessagePage) bool { return len(pg.Messages) > 0 && pg.Messages[0].Content == "Let me check that for" })
+	viewer("streaming", func(pg chat.MessagePage) bool {
+		return len(pg.Messages) > 0 && pg.Messages[0].Content == "Let me check that for"
+	})
 
 	chats := must[[]assistant.AiChat](t)(e.query(admin, "shared/assistant:getAiChats", map[string]any{}))
 	require.Len(t, chats, 1)

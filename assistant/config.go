@@ -312,7 +312,6 @@ func readKnowledge(ctx context.Context, q schema.Querier, assistantID string) ([
 	return out, nil
 }
 
-
 // listAssistants lists the caller's org's assistants with their
 // knowledge.
 func (s *Service) listAssistants(c *functions.QueryCtx, _ struct{}) ([]AssistantDoc, error) {

@@ -79,10 +79,10 @@ type Message struct {
 	// "assistant"); nil on every other message.
 	Assistant *AssistantState
 	EditedAt  *time.Time
-	IsRead         bool
-	ReadAt         *time.Time
-	IsDeleted      bool
-	CreatedAt      time.Time
+	IsRead    bool
+	ReadAt    *time.Time
+	IsDeleted bool
+	CreatedAt time.Time
 }
 
 // Location is a location message's point, in degrees, and its label.
