@@ -419,3 +419,22 @@ func TestUpsertAssistant(t *testing.T) {
 	require.Equal(t, 404, status(t, err))
 	require.ErrorContains(t, err, "Assistant not found")
 }
+
+// TestTheDeskComesFirst: a customer who asked the desk for an agent
+// (requestSupport) is not answered by the assistant, even one started.
+func TestTheDeskComesFirst(t *testing.T) {
+	e := newEnv(t, nil)
+	e.configure(assistant.ProviderBuiltin, nil)
+	ref := must[support.SupportRequestRef](t)(e.mutate(john, "shared/support:requestSupport", map[string]any{"topic": "Billing"}))
+	q := e.say(john, ref.ConversationID, "How long does shipping take?")
+	require.Zero(t, e.replyJobs(q))
+	require.Equal(t, assistant.StateNone, e.chatState(john, ref.ConversationID).State)
+
+	// Started before the request: it steps aside when the customer writes.
+	conv := e.support(jane, "")
+	must[assistant.ChatAssistant](t)(e.mutate(jane, "shared/assistant:startChat", map[string]any{"conversationId": conv}))
+	must[support.SupportRequestRef](t)(e.mutate(jane, "shared/support:requestSupport", map[string]any{}))
+	q = e.say(jane, conv, "Hello?")
+	require.Zero(t, e.replyJobs(q))
+	require.Equal(t, assistant.StateHandedOff, e.chatState(jane, conv).State)
+}
