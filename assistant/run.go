@@ -35,7 +35,7 @@ func (replyArgs) Kind() string { return "assistant.reply" }
 // A reply is tried at most three times (a node that died mid-answer, the
 // database away at its end).
 func (replyArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: jobs.QueueDefault, MaxAttempts: 3}
+	return river.InsertOpts{Queue: jobs.QueueAssistant, MaxAttempts: 3}
 }
 
 type replyWorker struct {

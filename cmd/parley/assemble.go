@@ -68,6 +68,7 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 	fl.DurationVar(&f.jobs.Timeout, "jobs-timeout", time.Minute, "bound of one run of a background job (offline-mail and digest scans); a webhook delivery's is --webhook-timeout + 10s")
 	fl.DurationVar(&f.jobs.RescueAfter, "jobs-rescue-after", 0,
 		"how long a job may stay running before it is taken for one whose node died and run again; more than every job's timeout (default: the longest + 30s)")
+	fl.IntVar(&f.jobs.StreamWorkers, "ai-max-streams", 100, "assistant replies streaming at once on this node (more wait their turn)")
 	f.support = &support.Config{}
 	fl.DurationVar(&f.support.PresenceTTL, "presence-ttl", support.DefaultPresenceTTL,
 		"how long a session's presence entry lives without a heartbeat (shared/support:heartbeat); a user is online while one of their sessions is")

@@ -29,6 +29,9 @@ type Config struct {
 	Periodic []*river.PeriodicJob
 	// MaxWorkers bounds the jobs run at once on this node. Zero means 20.
 	MaxWorkers int
+	// StreamWorkers bounds the assistant's replies streaming at once on
+	// this node (QueueAssistant). Zero means 100.
+	StreamWorkers int
 	// JobTimeout bounds one run of a job that sets no timeout of its own.
 	// Zero means 1 minute.
 	JobTimeout time.Duration
@@ -61,13 +64,18 @@ const (
 	// QueueWebhooks takes webhook deliveries, so that slow endpoints never
 	// hold up other work.
 	QueueWebhooks = "webhooks"
+	// QueueAssistant takes the AI assistant's replies: each waits on a
+	// model for seconds, mostly idle, so many run at once
+	// (Config.StreamWorkers) without holding up other work.
+	QueueAssistant = "assistant"
 )
 
 // queues gives each queue its share of n workers.
-func queues(n int) map[string]river.QueueConfig {
+func queues(n, streams int) map[string]river.QueueConfig {
 	return map[string]river.QueueConfig{
-		QueueDefault:  {MaxWorkers: max(n/4, 2)},
-		QueueWebhooks: {MaxWorkers: n},
+		QueueDefault:   {MaxWorkers: max(n/4, 2)},
+		QueueWebhooks:  {MaxWorkers: n},
+		QueueAssistant: {MaxWorkers: streams},
 	}
 }
 
@@ -84,6 +92,9 @@ func New(cfg Config) (*Queue, error) {
 	}
 	if cfg.MaxWorkers <= 0 {
 		cfg.MaxWorkers = 20
+	}
+	if cfg.StreamWorkers <= 0 {
+		cfg.StreamWorkers = 100
 	}
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = time.Minute
@@ -109,7 +120,7 @@ func New(cfg Config) (*Queue, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
-		Queues:               queues(cfg.MaxWorkers),
+		Queues:               queues(cfg.MaxWorkers, cfg.StreamWorkers),
 		Workers:              cfg.Workers,
 		PeriodicJobs:         cfg.Periodic,
 		JobTimeout:           cfg.JobTimeout,

@@ -179,7 +179,10 @@ func notifyConfig(cfg Config, log *slog.Logger) (events.NotifyConfig, error) {
 // JobsConfig is the part of jobs.Config a server's user sets; zero values
 // are jobs.Config's defaults.
 type JobsConfig struct {
-	MaxWorkers        int
+	MaxWorkers int
+	// StreamWorkers bounds the assistant's replies streaming at once
+	// (`--ai-max-streams`). Zero means 100.
+	StreamWorkers     int
 	Timeout           time.Duration // a job's bound unless its worker sets one
 	RescueAfter       time.Duration
 	FetchPollInterval time.Duration
@@ -293,7 +296,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	ai.AddWorkers(workers)
 	sup.SetPool(pool, ev)
 	ai.SetPool(pool, ev)
-	queue, err := jobs.New(jobs.Config{Pool: pool, Workers: workers, Periodic: append(ev.Periodic(), sup.Periodic()...), MaxWorkers: cfg.Jobs.MaxWorkers,
+	queue, err := jobs.New(jobs.Config{Pool: pool, Workers: workers, Periodic: append(ev.Periodic(), sup.Periodic()...), MaxWorkers: cfg.Jobs.MaxWorkers, StreamWorkers: cfg.Jobs.StreamWorkers,
 		JobTimeout: cfg.Jobs.Timeout, LongestJob: max(ev.LongestJob(), ai.LongestJob()), RescueAfter: cfg.Jobs.RescueAfter,
 		FetchPollInterval: cfg.Jobs.FetchPollInterval, Logger: log})
 	if err != nil {
