@@ -108,6 +108,13 @@
 //
 // # Agents' actions
 //
+// takeoverChat and resumeAi, the desk's actions on a chat the AI
+// assistant holds, are at "shared/support:<name>" but registered, and
+// documented in their access table, by package assistant, which owns the
+// assistant's state; Handoff and HasOpenRequest are its ways into the
+// queue (a hand-off queues the conversation; an open request makes the
+// assistant step aside).
+//
 // pickNext() takes the org's best queued request the caller may handle
 // (its skills within theirs), while their open chats are fewer than their
 // capacity; else it answers conversationId null and a reason:
