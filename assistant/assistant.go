@@ -55,8 +55,16 @@ type Config struct {
 	History       int
 	ToolRounds    int
 	RunsPerMinute int
-	Logger        *slog.Logger
+	// LeaveGrace is how long a customer who was online may be gone (every
+	// session closed or expired) before the reply streaming to them stops:
+	// a reload reconnects well within it and finds the text so far. Zero
+	// means DefaultLeaveGrace.
+	LeaveGrace time.Duration
+	Logger     *slog.Logger
 }
+
+// DefaultLeaveGrace is Config.LeaveGrace's default: the presence TTL.
+const DefaultLeaveGrace = 30 * time.Second
 
 // Service is the assistant domain. Safe for concurrent use.
 type Service struct {
@@ -71,9 +79,10 @@ type Service struct {
 	running    map[string]*activeRun // by conversation
 }
 
-// activeRun is a reply this node streams.
+// activeRun is a reply this node streams, for whom.
 type activeRun struct {
-	cancel context.CancelCauseFunc
+	cancel        context.CancelCauseFunc
+	org, customer string
 }
 
 // errTakeover and errLeft are why a run was cancelled.
@@ -81,6 +90,7 @@ var (
 	errTakeover = errors.New("an agent took the chat over")
 	errHandoff  = errors.New("the conversation was handed to an agent")
 	errClosed   = errors.New("the conversation was closed")
+	errLeft     = errors.New("the customer left")
 )
 
 // New returns the service; it needs SetPool, SetQueue and SetInvalidator
@@ -101,10 +111,16 @@ func New(cfg Config) *Service {
 	if cfg.RunsPerMinute <= 0 {
 		cfg.RunsPerMinute = DefaultRunsPerMinute
 	}
+	if cfg.LeaveGrace <= 0 {
+		cfg.LeaveGrace = DefaultLeaveGrace
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	s := &Service{cfg: cfg, running: map[string]*activeRun{}}
+	if cfg.Support != nil {
+		cfg.Support.WatchPresence(s.presenceChanged)
+	}
 	s.streams = newStreams(cfg.FlushInterval, func() func(keys ...schema.Dep) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -175,6 +191,39 @@ func (s *Service) cancelRun(convID string, cause error) {
 	if r != nil {
 		r.cancel(cause)
 	}
+}
+
+// presenceChanged stops the replies streaming to a customer who went
+// offline, once they stayed away for Config.LeaveGrace.
+func (s *Service) presenceChanged(c support.PresenceChange) {
+	if c.Agent || s.cfg.Support.Online(c.Org, c.UserID) {
+		return
+	}
+	s.mu.Lock()
+	streaming := false
+	for _, r := range s.running {
+		streaming = streaming || (r.org == c.Org && r.customer == c.UserID)
+	}
+	s.mu.Unlock()
+	if !streaming {
+		return
+	}
+	time.AfterFunc(s.cfg.LeaveGrace, func() {
+		if s.cfg.Support.Online(c.Org, c.UserID) {
+			return // back
+		}
+		s.mu.Lock()
+		var gone []*activeRun
+		for _, r := range s.running {
+			if r.org == c.Org && r.customer == c.UserID {
+				gone = append(gone, r)
+			}
+		}
+		s.mu.Unlock()
+		for _, r := range gone {
+			r.cancel(errLeft)
+		}
+	})
 }
 
 // ConversationClosed stops a reply streaming in a conversation chat

@@ -438,3 +438,56 @@ func TestTheDeskComesFirst(t *testing.T) {
 	require.Zero(t, e.replyJobs(q))
 	require.Equal(t, assistant.StateHandedOff, e.chatState(jane, conv).State)
 }
+
+// TestACustomerWhoLeftStopsTheStream: every session of the customer gone
+// for the grace, the provider's stream is cancelled and the answer ends
+// as it stood; back within the grace (a reload), it goes on.
+func TestACustomerWhoLeftStopsTheStream(t *testing.T) {
+	p := newScripted()
+	e := newEnv(t, p, func(c *assistant.Config) { c.LeaveGrace = 300 * time.Millisecond })
+	e.configure(assistant.ProviderOpenAI, nil)
+	conv := e.support(john, "")
+	c := e.s.Dial(t, john, syncclientOpts())
+	beat := func(c *syncclient.Client) {
+		ctx, cancel := context.WithTimeout(context.Background(), live)
+		defer cancel()
+		_, err := c.Mutation(ctx, "shared/support:heartbeat", map[string]any{})
+		require.NoError(t, err)
+	}
+	beat(c)
+	chunks := make(chan string, 1)
+	chunks <- "Let me see"
+	close(chunks)
+	p.turns <- turn{chunks: chunks, hang: true}
+	q := e.say(john, conv, "Anything new?")
+	pgtest.Eventually(t, live, func() error {
+		if !e.chatState(john, conv).Streaming {
+			return errors.New("not streaming yet")
+		}
+		return nil
+	})
+	// A reload: gone and back within the grace. The stream goes on.
+	c.Close()
+	c = e.s.Dial(t, john, syncclientOpts())
+	beat(c)
+	time.Sleep(600 * time.Millisecond) // past the grace: nothing may happen
+	select {
+	case err := <-p.cancelled:
+		t.Fatalf("the stream stopped for a reload: %v", err)
+	default:
+	}
+	require.True(t, e.chatState(john, conv).Streaming)
+
+	// Gone for good.
+	c.Close()
+	select {
+	case err := <-p.cancelled:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(live):
+		t.Fatal("the stream did not stop")
+	}
+	a := e.answer(john, conv, q)
+	require.Equal(t, "Let me see", a.Content)
+	require.Equal(t, "cancelled", a.Interrupted)
+	require.Equal(t, assistant.StateActive, e.chatState(john, conv).State, "still the assistant's when they come back")
+}

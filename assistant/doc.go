@@ -69,6 +69,13 @@
 // the customer: the job carries who wrote the message, never anything the
 // model says.
 //
+// A reply stops (its provider's request cancelled, the answer ended as
+// it stood, marked interrupted "cancelled") when its customer leaves:
+// they were online (heartbeats, package support's presence) and every
+// session of theirs stayed gone for Config.LeaveGrace (30 s, the
+// presence TTL). A reload reconnects within it, and finds the text so
+// far. It stops likewise on a takeover, a hand-off and a close.
+//
 // # Hand-off
 //
 // A hand-off (transfer_chat_to_agent; a customer message asking for a

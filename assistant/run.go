@@ -148,7 +148,7 @@ func (s *Service) reply(ctx context.Context, a replyArgs) error {
 	rctx, stop := context.WithTimeout(rctx, s.cfg.RunTimeout)
 	defer stop()
 	s.mu.Lock()
-	s.running[a.ConversationID] = &activeRun{cancel: cancel}
+	s.running[a.ConversationID] = &activeRun{cancel: cancel, org: a.Org, customer: a.CustomerID}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -176,7 +176,7 @@ func causeName(err error) string {
 	switch {
 	case errors.Is(err, errTakeover):
 		return "takeover"
-	case errors.Is(err, errHandoff), errors.Is(err, errClosed):
+	case errors.Is(err, errHandoff), errors.Is(err, errClosed), errors.Is(err, errLeft):
 		return "cancelled"
 	}
 	return "error"

@@ -86,6 +86,7 @@ type Service struct {
 
 	mu         sync.RWMutex
 	invalidate func(keys ...schema.Dep)
+	watchers   []func(PresenceChange)
 }
 
 func (s *Service) log() *slog.Logger {
@@ -134,6 +135,20 @@ func (s *Service) SetInvalidator(f func(keys ...schema.Dep)) {
 	s.mu.Unlock()
 }
 
+// WatchPresence has f told of every change of a user's presence (after
+// the queries reading it are), outside any lock: the assistant stops
+// answering a customer who left. Call it before serving.
+func (s *Service) WatchPresence(f func(PresenceChange)) {
+	s.mu.Lock()
+	s.watchers = append(s.watchers, f)
+	s.mu.Unlock()
+}
+
+// Online reports whether user of org has a live session now.
+func (s *Service) Online(org, user string) bool {
+	return s.cfg.Presence.Users(org, []string{user})[0].Status != Offline
+}
+
 // IdentityLeft drops the presence of connection conn, which closed or took
 // another identity (reactive.Config.IdentityLeft).
 func (s *Service) IdentityLeft(conn uint64) { s.cfg.Presence.Leave(conn) }
@@ -161,8 +176,11 @@ const (
 // when the user is one.
 func (s *Service) changed(c PresenceChange) {
 	s.mu.RLock()
-	f := s.invalidate
+	f, watchers := s.invalidate, s.watchers
 	s.mu.RUnlock()
+	for _, w := range watchers {
+		w(c)
+	}
 	if f == nil {
 		return
 	}
