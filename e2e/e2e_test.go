@@ -21,9 +21,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-chat/parley/assistant"
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/internal/server"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -44,6 +46,9 @@ const (
 var dedicatedFiles = map[string]string{
 	// Expects the demo conversation exactly as schema/demo.go seeds it.
 	"snippets.test.mjs": "TestAPIDocumentSnippets",
+	// Configures an assistant for the default org, which answers support
+	// conversations from then on.
+	"assistant.test.mjs": "TestAssistantStreamsToTheOfficialClient",
 }
 
 // TestOfficialConvexClient runs e2e/node/*.test.mjs, except dedicatedFiles,
@@ -67,6 +72,22 @@ func TestAPIDocumentSnippets(t *testing.T) {
 		t.Fatal(err)
 	}
 	url, tokens := startServer(t)
+	runNode(t, dir, url, tokens, []string{file})
+}
+
+// TestAssistantStreamsToTheOfficialClient runs e2e/node/assistant.test.mjs:
+// the built-in assistant's answer grows in the official client's
+// getMessages, and a client subscribing mid-stream gets the text so far.
+// Its words stream 60 ms apart, so that an answer takes about a second.
+func TestAssistantStreamsToTheOfficialClient(t *testing.T) {
+	dir := nodeDirAbs(t)
+	const file = "assistant.test.mjs"
+	if _, err := os.Stat(filepath.Join(dir, file)); err != nil {
+		t.Fatal(err)
+	}
+	url, tokens := startServerWith(t, func(cfg *server.Config) {
+		cfg.Assistant.Builtin = assistant.Builtin{WordDelay: 60 * time.Millisecond}
+	})
 	runNode(t, dir, url, tokens, []string{file})
 }
 
@@ -182,7 +203,19 @@ type demoTokens struct{ customer, store, other, admin, bad string }
 // returns its URL and the demo tokens. The server stops in t's cleanup.
 func startServer(t *testing.T) (string, demoTokens) {
 	t.Helper()
-	s := parleytest.Start(t)
+	return startServerWith(t, nil)
+}
+
+// startServerWith is startServer with configure applied to the server's
+// configuration (nil: Start's).
+func startServerWith(t *testing.T, configure func(*server.Config)) (string, demoTokens) {
+	t.Helper()
+	var s *parleytest.Server
+	if configure == nil {
+		s = parleytest.Start(t)
+	} else {
+		s = parleytest.StartConfigured(t, configure)
+	}
 	// John's claims, signed with a secret the server does not know.
 	bad, err := jwtauth.MintHS256(randomSecret(t), parleytest.John, tokenTTL)
 	if err != nil {
