@@ -114,6 +114,9 @@ export function CustomerSupportBar({ conversationId }: { conversationId: string 
   }, [client, conversationId]);
 
   if (assistant === undefined) return null;
+  if (assistant.state === "taken_over") {
+    return <QueueWidget conversationId={conversationId} held={<TakenOver conversationId={conversationId} assistantName={assistant.assistantName} />} />;
+  }
   if (assistant.state !== "active") return <QueueWidget conversationId={conversationId} />;
   const askHuman = async () => {
     setBusy(true);
@@ -144,6 +147,19 @@ export function CustomerSupportBar({ conversationId }: { conversationId: string 
         </p>
       )}
     </div>
+  );
+}
+
+/** An agent took the chat over from the assistant: who the customer chats with now. */
+function TakenOver({ conversationId, assistantName }: { conversationId: string; assistantName: string | null }) {
+  const conv = useQuery(api.shared.chat.getConversation, { conversationId });
+  const people = useQuery(api.shared.chat.getParticipants, { conversationId });
+  const agent = people?.find((p) => p.userId === conv?.assignedAdminId) ?? people?.find((p) => p.role === "admin");
+  return (
+    <p className="small" data-testid="queue-assigned" data-taken-over="true">
+      You are chatting with <strong>{agent?.name ?? "an agent"}</strong>
+      {assistantName ? <span className="muted">, who took over from {assistantName}</span> : null}.
+    </p>
   );
 }
 
