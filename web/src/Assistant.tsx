@@ -1,4 +1,4 @@
-import { api, type MessageDoc, type MessagePart, type RunDoc } from "@parley/client";
+import { api, toolSteps, type MessageDoc, type RunDoc } from "@parley/client";
 import { useParleyClient, useQuery } from "@parley/client/react";
 import { useEffect, useState } from "react";
 import { errorMessage, shortTime } from "./format";
@@ -22,21 +22,16 @@ function toolOf(name: string) {
 }
 
 /** One line per tool call: its result once there, else that it runs. */
-export function ToolSteps({ parts }: { parts: MessagePart[] }) {
-  const results = new Map(parts.filter((p) => p.type === "tool-result").map((p) => [p.callId, p]));
-  const calls = parts.filter((p) => p.type === "tool-use");
-  // A result without its call (should not happen) is shown too.
-  for (const r of results.values()) if (!calls.some((c) => c.callId === r.callId)) calls.push(r);
-  if (calls.length === 0) return null;
+export function ToolSteps({ m }: { m: MessageDoc }) {
+  const steps = toolSteps(m);
+  if (steps.length === 0) return null;
   return (
     <ul className="tool-steps small" data-testid="tool-steps">
-      {calls.map((c) => {
-        const r = results.get(c.callId);
-        const t = toolOf(c.tool);
-        const state = !r ? "running" : r.error ? "error" : "done";
+      {steps.map((s) => {
+        const t = toolOf(s.tool);
         return (
-          <li key={c.callId} className={`tool-step ${state}`} data-testid="tool-step" data-tool={c.tool} data-state={state} title={c.input}>
-            <span aria-hidden>{t.icon}</span> {r ? (r.output ?? (r.error ? "failed" : "done")) : t.running}
+          <li key={s.callId} className={`tool-step ${s.state}`} data-testid="tool-step" data-tool={s.tool} data-state={s.state} title={s.input}>
+            <span aria-hidden>{t.icon}</span> {s.state === "running" ? t.running : (s.output ?? (s.state === "error" ? "failed" : "done"))}
           </li>
         );
       })}
@@ -55,7 +50,7 @@ export function AssistantBody({ m }: { m: MessageDoc }) {
   const streaming = !!m.streaming;
   return (
     <>
-      {m.parts && m.parts.length > 0 && <ToolSteps parts={m.parts} />}
+      <ToolSteps m={m} />
       {(m.content || streaming) && (
         <div className="text" data-testid="assistant-text">
           {m.content}

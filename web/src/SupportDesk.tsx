@@ -392,7 +392,7 @@ function AiChatRow({ c, on, onSelect }: { c: AiChat; on: boolean; onSelect: (id:
             writing…
           </span>
         ) : null}
-        <span className="muted"> · {c.preview ?? ""}</span>
+        {c.preview ? <span className="muted"> · {c.preview}</span> : null}
         {c.lastMessageAt ? <span className="muted"> · {shortTime(c.lastMessageAt)}</span> : null}
       </button>
     </li>
