@@ -82,13 +82,15 @@ describe("an assistant answers in a support conversation", () => {
       expect(final.interrupted).toBeUndefined();
       const [step] = toolSteps(final);
       expect(step).toMatchObject({ tool: "get_order_status", state: "done", output: "Order order123456789: delivered" });
-      // While it streamed: a strict prefix of the answer, marked streaming.
+      // While it streamed: prefixes of the answer, marked streaming (the
+      // last may be all of it, before the answer is written as done), at
+      // least one of them a strict one.
       const partials = seen.map(answerOf).filter((m): m is MessageDoc => !!m && m.streaming === true && m.content !== "");
-      expect(partials.length).toBeGreaterThan(0);
       for (const p of partials) {
         expect(p._id).toBe(final._id);
-        expect(final.content.startsWith(p.content) && p.content.length < final.content.length).toBe(true);
+        expect(final.content.startsWith(p.content), `${JSON.stringify(p.content)} is a prefix`).toBe(true);
       }
+      expect(partials.some((p) => p.content.length < final.content.length)).toBe(true);
 
       // Talk to a human: the chat is handed off, the queue has it.
       const handed = await customer.mutation(api.shared.assistant.requestHuman, { conversationId });
