@@ -2,7 +2,7 @@
 // Regenerate with `make generate` (go run ./cmd/parley codegen).
 
 import { makeFunctionReference } from "convex/server";
-import type { PaginationOptions, {role: string, content: string}[], {type: string, tool?: string, text?: string, input?: string, output?: string}[] } from "convex/server";
+import type { PaginationOptions } from "convex/server";
 
 /** Go type events.Actor. */
 export type Actor = {

@@ -37,6 +37,7 @@ export {
 export { type ActiveTransport, type Transport } from "./transports.js";
 export { TypingNotifier, type TypingNotifierOptions } from "./typing.js";
 export { DeliveryAcker, type ReceivedMessages } from "./delivery.js";
+export { isAssistantMessage, toolSteps, type ToolStep } from "./assistant.js";
 export { PresenceHeartbeat, type PresenceHeartbeatOptions } from "./presence.js";
 export {
   GuestTokenError,

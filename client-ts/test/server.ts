@@ -19,7 +19,11 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts `bin dev` with args added; dir defaults to a new temporary directory. */
+/**
+ * Starts `bin dev` with args added; dir defaults to a new temporary
+ * directory. The demo AI assistant, which would answer customers' support
+ * conversations, is off unless args say `--ai-demo=true` (a later flag wins).
+ */
 export async function startParley(bin: string, args: string[] = [], dir?: string): Promise<RunningServer> {
   dir ??= await mkdtemp(join(tmpdir(), "parley-client-ts-"));
   const data = join(dir, "data");
@@ -27,7 +31,7 @@ export async function startParley(bin: string, args: string[] = [], dir?: string
   const log = createWriteStream(logPath);
   const server = spawn(
     bin,
-    ["dev", "--data", data, "--addr", "127.0.0.1:0", "--message-rate", "-1", "--typing-rate", "-1", ...args],
+    ["dev", "--data", data, "--addr", "127.0.0.1:0", "--message-rate", "-1", "--typing-rate", "-1", "--ai-demo=false", ...args],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   const exited = new Promise<number | null>((res) => server.once("exit", (code) => res(code)));

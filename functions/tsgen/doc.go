@@ -18,7 +18,8 @@
 //   - a `ts:"a|b|c"` struct tag narrows a string field to those literals
 //     (the values the server accepts or the database allows);
 //   - a `tstype:"Name"` tag gives a field a type that convex/server
-//     exports instead (PaginationOptions, which usePaginatedQuery requires);
+//     exports instead (PaginationOptions, which usePaginatedQuery requires),
+//     or a TypeScript type written out (`tstype:"{role: string}[]"`, not imported);
 //   - every named struct becomes one exported type alias (aliases, not
 //     interfaces, so they satisfy convex's Record<string, Value> bound).
 //

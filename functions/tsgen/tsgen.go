@@ -360,9 +360,12 @@ func (g *gen) object(t reflect.Type, result bool) (string, error) {
 		ptr := f.Type.Kind() == reflect.Pointer
 		var typ string
 		if raw := f.Tag.Get("tstype"); raw != "" {
-			// A type convex/server exports, such as PaginationOptions.
+			// A type convex/server exports, such as PaginationOptions
+			// (a name, imported), or a TypeScript type written out.
 			typ = raw
-			g.imports[raw] = true
+			if isIdent(raw) {
+				g.imports[raw] = true
+			}
 		} else if enum := f.Tag.Get("ts"); enum != "" {
 			typ = literalUnion(enum)
 			if ptr {

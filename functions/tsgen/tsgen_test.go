@@ -173,3 +173,20 @@ func TestGenerateRejectsWhatHasNoTypeScriptForm(t *testing.T) {
 		})
 	}
 }
+
+type loggedArgs struct {
+	Page  chat.PaginationOpts `json:"paginationOpts" tstype:"PaginationOptions"`
+	Steps []byte              `json:"steps" tstype:"{type: string, text?: string}[]"`
+}
+
+// A tstype tag naming a type imports it from convex/server; one that
+// writes a type out is used as is, not imported.
+func TestTSTypeWrittenOutIsNotImported(t *testing.T) {
+	r := functions.NewRegistry()
+	functions.Query(r, "items:logged", func(*functions.QueryCtx, loggedArgs) (functions.Null, error) { return functions.Null{}, nil })
+	out, err := tsgen.Generate(r)
+	require.NoError(t, err)
+	src := string(out)
+	require.Contains(t, src, `import type { PaginationOptions } from "convex/server";`)
+	require.Contains(t, src, "steps: {type: string, text?: string}[];")
+}

@@ -1,7 +1,8 @@
-import { api, type ConversationDoc, type PastRequest, type PickResult, type QueueEntry } from "@parley/client";
+import { api, type AiChat, type ConversationDoc, type PastRequest, type PickResult, type QueueEntry } from "@parley/client";
 import { useMutation, useParleyClient, usePaginatedQuery, useQuery } from "@parley/client/react";
 import { useEffect, useState, type FormEvent } from "react";
 import { tokenFetcher, type DemoIdentity, type Identity, type Session } from "./auth";
+import { AiBadge, AiLog } from "./Assistant";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { errorMessage, shortTime } from "./format";
 import { duration, useNow } from "./SupportQueue";
@@ -77,6 +78,9 @@ export function SupportDesk({ session, demo }: { session: Session; demo: DemoIde
         </ErrorBoundary>
         <ErrorBoundary fallback={(e) => <p className="error small">{errorMessage(e)}</p>}>
           <ActiveChats me={me} selected={selected} onSelect={setSelected} />
+        </ErrorBoundary>
+        <ErrorBoundary fallback={(e) => <p className="error small">{errorMessage(e)}</p>}>
+          <AiChats selected={selected} onSelect={setSelected} />
         </ErrorBoundary>
       </div>
       <div className="desk-chat">
@@ -342,6 +346,117 @@ function ActiveChats({ me, selected, onSelect }: { me: Identity; selected: strin
 }
 
 /**
+ * The conversations AI assistants answer now (getAiChats, live): an agent
+ * opens one to watch it (the answer streaming in its thread) and may take
+ * it over there.
+ */
+function AiChats({ selected, onSelect }: { selected: string | null; onSelect: (id: string) => void }) {
+  const chats = useQuery(api.shared.assistant.getAiChats, {});
+  return (
+    <section className="card" data-testid="ai-chats" data-count={chats?.length ?? ""}>
+      <h4>
+        AI chats <span className="muted small">{chats === undefined ? "…" : `${chats.length} answered by an assistant`}</span>
+      </h4>
+      {chats === undefined ? (
+        <p className="muted small">Loading…</p>
+      ) : chats.length === 0 ? (
+        <p className="muted small" data-testid="no-ai-chats">
+          No assistant is answering anyone now.
+        </p>
+      ) : (
+        <ul className="desk-chats">
+          {chats.map((c) => (
+            <AiChatRow key={c.conversationId} c={c} on={selected === c.conversationId} onSelect={onSelect} />
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function AiChatRow({ c, on, onSelect }: { c: AiChat; on: boolean; onSelect: (id: string) => void }) {
+  return (
+    <li>
+      <button
+        className={`link ${on ? "on" : ""}`}
+        onClick={() => onSelect(c.conversationId)}
+        data-testid="ai-chat"
+        data-conversation-id={c.conversationId}
+        data-streaming={String(c.streaming)}
+        title={`${c.assistantName} · ${c.tokensUsed} tokens${c.failures ? ` · ${c.failures} without an answer` : ""}`}
+      >
+        <strong>{c.customerName || c.customerId}</strong>
+        {c.orderId ? <span className="muted"> · order {c.orderId}</span> : null}
+        {c.streaming ? (
+          <span className="tag ai-writing" data-testid="ai-chat-streaming">
+            writing…
+          </span>
+        ) : null}
+        {c.preview ? <span className="muted"> · {c.preview}</span> : null}
+        {c.lastMessageAt ? <span className="muted"> · {shortTime(c.lastMessageAt)}</span> : null}
+      </button>
+    </li>
+  );
+}
+
+/**
+ * Who answers a support chat when an assistant was in it
+ * (getChatAssistant, live): "Take over" while the assistant answers
+ * (takeoverChat: it stops at once, its partial answer kept), "Resume AI"
+ * on a chat the agent holds that the assistant had (resumeAi), and the AI
+ * log of its replies.
+ */
+function AssistantControls({ conv, me }: { conv: ConversationDoc; me: Identity }) {
+  const assistant = useQuery(api.shared.assistant.getChatAssistant, { conversationId: conv._id });
+  const takeover = useMutation(api.shared.support.takeoverChat);
+  const resume = useMutation(api.shared.support.resumeAi);
+  const { busy, error, act } = useAct();
+  const [log, setLog] = useState(false);
+  if (!assistant || assistant.state === "none") return null;
+  const name = assistant.assistantName ?? "The assistant";
+  const active = assistant.state === "active";
+  const mine = conv.assignedAdminId === me.sub;
+  const closed = conv.status === "closed";
+  return (
+    <section className="desk-actions card assistant-controls" data-testid="assistant-controls" data-state={assistant.state} data-streaming={String(assistant.streaming)}>
+      <div className="row small">
+        <AiBadge />
+        <strong>{name}</strong>
+        <span className="muted" data-testid="assistant-state">
+          {active
+            ? assistant.streaming
+              ? "is answering now"
+              : "answers this chat"
+            : assistant.state === "taken_over"
+              ? "was taken over"
+              : `handed off${assistant.reason ? `: ${assistant.reason}` : ""}`}
+        </span>
+        <span className="spacer" />
+        {active && !closed && (
+          <button className="primary" disabled={busy} onClick={() => void act(() => takeover({ conversationId: conv._id }))} data-testid="take-over">
+            Take over
+          </button>
+        )}
+        {!active && mine && !closed && (
+          <button disabled={busy} onClick={() => void act(() => resume({ conversationId: conv._id }))} data-testid="resume-ai">
+            Resume AI
+          </button>
+        )}
+        <button className="link" onClick={() => setLog((v) => !v)} aria-expanded={log} data-testid="ai-log-toggle">
+          {log ? "Hide AI log" : "AI log"}
+        </button>
+      </div>
+      {log && <AiLog conversationId={conv._id} />}
+      {error && (
+        <p className="error small" role="alert" data-testid="assistant-error">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+/**
  * One chat: the support actions (transfer, close, transcript) and the
  * customer's previous conversations above the thread view.
  */
@@ -362,6 +477,11 @@ function DeskChat({
   return (
     <div className="desk-chat-inner" data-testid="desk-chat" data-conversation-id={conversationId}>
       {conv && <DeskActions conv={conv} session={session} onTransferred={onDone} />}
+      {conv?.conversationType === "customer_to_admin" && (
+        <ErrorBoundary fallback={(e) => <p className="error small desk-actions">{errorMessage(e)}</p>}>
+          <AssistantControls conv={conv} me={session.identity} />
+        </ErrorBoundary>
+      )}
       {conv?.conversationType === "customer_to_admin" && (
         <ErrorBoundary fallback={(e) => <p className="error small desk-actions">{errorMessage(e)}</p>}>
           <PreviousConversations conversationId={conversationId} onOpen={onOpen} />

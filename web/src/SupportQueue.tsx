@@ -1,6 +1,6 @@
 import { api, type QueueStatus } from "@parley/client";
 import { useMutation, useQuery } from "@parley/client/react";
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { errorMessage } from "./format";
 
 /**
@@ -34,9 +34,11 @@ export function duration(seconds: number): string {
  * "Request an agent" (requestSupport, with an optional topic) and, while
  * waiting, the position and the ETA (getMyQueueStatus, live), the ETA
  * counting down each second from when its result arrived; once an agent
- * holds the conversation, who.
+ * holds the conversation, who. held, when given, replaces the request
+ * form while no request is open (an agent who took the chat over from the
+ * AI assistant holds it without one).
  */
-export function QueueWidget({ conversationId }: { conversationId: string }) {
+export function QueueWidget({ conversationId, held }: { conversationId: string; held?: ReactNode }) {
   const status = useQuery(api.shared.support.getMyQueueStatus, { conversationId });
   const request = useMutation(api.shared.support.requestSupport);
   const [topic, setTopic] = useState("");
@@ -66,6 +68,8 @@ export function QueueWidget({ conversationId }: { conversationId: string }) {
         <p className="small" data-testid="queue-assigned">
           You are chatting with <strong>{status.agentName ?? "an agent"}</strong>.
         </p>
+      ) : held && status.state === "none" ? (
+        held
       ) : (
         <form className="row" onSubmit={(e) => void submit(e)}>
           <input

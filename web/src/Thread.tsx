@@ -6,7 +6,7 @@ import { conversationTitle, isSupport, myUnread } from "./ConversationList";
 import { errorMessage, money, shortTime } from "./format";
 import { History, MeetingCard, MeetingForm } from "./MessageParts";
 import { useOutbox, type OutboxItem } from "./outbox";
-import { QueueWidget } from "./SupportQueue";
+import { AiBadge, AssistantBody, assistantAttrs, CustomerSupportBar } from "./Assistant";
 
 /** How many messages a page of history holds. */
 const pageSize = 30;
@@ -74,7 +74,7 @@ export function Thread({ conversationId, me, demo, desk = false }: { conversatio
       <MessageList conv={conv} me={me} history={history} />
       <TypingLine names={(chat.typingIndicators ?? []).map((t) => t.userName)} />
       {me.role === "customer" && conv.conversationType === "customer_to_admin" && conv.customerId === me.sub && (
-        <QueueWidget conversationId={conversationId} />
+        <CustomerSupportBar conversationId={conversationId} />
       )}
       <Composer conv={conv} me={me} participant={participant} chat={chat} />
     </section>
@@ -398,11 +398,18 @@ function Message({ m, me, conv }: { m: MessageDoc; me: Identity; conv: Conversat
   }
   const img = m.imageAttachment;
   const loc = m.location;
+  const ai = m.senderType === "assistant";
   return (
-    <div className={`msg ${mine ? "mine" : "theirs"} ${m.isDeleted ? "deleted" : ""}`} data-testid="message" data-message-id={m._id}>
+    <div
+      className={`msg ${mine ? "mine" : "theirs"} ${m.isDeleted ? "deleted" : ""} ${ai ? "assistant" : ""}`}
+      data-testid="message"
+      data-message-id={m._id}
+      {...assistantAttrs(m)}
+    >
       {!mine && (
-        <div className="sender small">
+        <div className="sender small" data-testid="sender">
           {m.senderName}
+          {ai && <> <AiBadge /></>}
           {conv.conversationType === "customer_to_store" && m.senderType === "admin" ? " (Parley)" : ""}
         </div>
       )}
@@ -461,6 +468,8 @@ function Message({ m, me, conv }: { m: MessageDoc; me: Identity; conv: Conversat
                 </button>
               </div>
             </form>
+          ) : ai ? (
+            <AssistantBody m={m} />
           ) : (
             m.content && <div className="text">{m.content}</div>
           )}

@@ -21,7 +21,7 @@ import { useEffect, useState, type FormEvent, type KeyboardEvent, type ReactNode
 import { decodeToken, fetchIdentities, mintDevToken, saveSession, tokenFetcher, type DemoIdentity, type Session } from "./auth";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { errorMessage, shortTime } from "./format";
-import { QueueWidget } from "./SupportQueue";
+import { AiBadge, AssistantBody, assistantAttrs, CustomerSupportBar } from "./Assistant";
 
 const guestKey = "parley.guest";
 /** A guest token this close to its expiry is not used again. */
@@ -314,7 +314,7 @@ function WidgetThread({ conversationId }: { conversationId: string }) {
       <div className="typing-line small muted" data-testid="typing">
         {typing.length > 0 ? `${typing.join(", ")} ${typing.length === 1 ? "is" : "are"} typing…` : ""}
       </div>
-      <QueueWidget conversationId={conversationId} />
+      <CustomerSupportBar conversationId={conversationId} />
       <form
         className="composer"
         onSubmit={(e) => {
@@ -349,6 +349,7 @@ function WidgetThread({ conversationId }: { conversationId: string }) {
 }
 
 function WidgetMessage({ m, mine }: { m: MessageDoc; mine: boolean }) {
+  const ai = m.senderType === "assistant";
   if (m.messageType === "system") {
     return (
       <div className="notice" data-testid="notice">
@@ -357,9 +358,19 @@ function WidgetMessage({ m, mine }: { m: MessageDoc; mine: boolean }) {
     );
   }
   return (
-    <div className={`msg ${mine ? "mine" : "theirs"} ${m.isDeleted ? "deleted" : ""}`} data-testid="message" data-message-id={m._id}>
-      {!mine && <div className="sender small">{m.senderName}</div>}
-      <div className="text">{m.isDeleted ? <em>Message deleted</em> : m.content}</div>
+    <div
+      className={`msg ${mine ? "mine" : "theirs"} ${m.isDeleted ? "deleted" : ""} ${ai ? "assistant" : ""}`}
+      data-testid="message"
+      data-message-id={m._id}
+      {...assistantAttrs(m)}
+    >
+      {!mine && (
+        <div className="sender small" data-testid="sender">
+          {m.senderName}
+          {ai && <> <AiBadge /></>}
+        </div>
+      )}
+      {ai && !m.isDeleted ? <AssistantBody m={m} /> : <div className="text">{m.isDeleted ? <em>Message deleted</em> : m.content}</div>}
       <div className="meta small">
         {m.editedAt ? <span>edited</span> : null}
         <span>{shortTime(m._creationTime)}</span>

@@ -54,13 +54,17 @@ async function freePort() {
  * restart() brings it back where the pages expect it.
  */
 export class DevServer {
-  /** Starts a server; args are added to `parley dev`'s (e.g. ["--db-grace", "300ms"]). */
-  static async start(args = []) {
+  /**
+   * Starts a server; args are added to `parley dev`'s (e.g. ["--db-grace",
+   * "300ms"]). Its demo AI assistant, which would answer customers' support
+   * conversations, is off unless ai is true (assistant.test.mjs).
+   */
+  static async start(args = [], { ai = false } = {}) {
     if (!existsSync(join(webDir, "dist", "index.html"))) {
       throw new Error("web/dist is not built: run `npm run build` in web/ (scripts/test.sh does)");
     }
     const dir = mkdtempSync(join(tmpdir(), "parley-web-test-"));
-    const s = new DevServer(dir, parleyBinary(dir), await freePort(), args);
+    const s = new DevServer(dir, parleyBinary(dir), await freePort(), [...(ai ? [] : ["--ai-demo=false"]), ...args]);
     await s.run();
     return s;
   }

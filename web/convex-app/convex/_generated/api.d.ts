@@ -3,7 +3,7 @@
 // Regenerate with `parley codegen --convex-dir DIR`.
 
 import type { FunctionReference } from "convex/server";
-import type { PaginationOptions, {role: string, content: string}[], {type: string, tool?: string, text?: string, input?: string, output?: string}[] } from "convex/server";
+import type { PaginationOptions } from "convex/server";
 
 /** Go type events.Actor. */
 export type Actor = {
