@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -94,29 +92,9 @@ func (e *env) mutate(id functions.Identity, name string, args any) (json.RawMess
 	return res.Value, err
 }
 
-func must[T any](t testing.TB) func(json.RawMessage, error) T {
-	return func(raw json.RawMessage, err error) T {
-		t.Helper()
-		require.NoError(t, err)
-		var v T
-		require.NoError(t, json.Unmarshal(raw, &v))
-		return v
-	}
-}
+func must[T any](t testing.TB) func(json.RawMessage, error) T { return parleytest.Must[T](t) }
 
-// status is the HTTP-style status of a call's outcome.
-func status(t testing.TB, err error) int {
-	t.Helper()
-	if err == nil {
-		return http.StatusOK
-	}
-	var we *functions.Error
-	if errors.As(err, &we) {
-		return we.Status
-	}
-	t.Fatalf("not a function error: %v", err)
-	return 0
-}
+func status(t testing.TB, err error) int { t.Helper(); return parleytest.Status(t, err) }
 
 // faq is the demo knowledge the tests configure.
 var faq = []map[string]string{
@@ -205,34 +183,10 @@ func contents(msgs []chat.MessageDoc) []string {
 	return out
 }
 
-// watch subscribes c and returns a function that waits until the result
-// satisfies ok.
+// watch subscribes c to a query and returns a function that waits until
+// its result satisfies ok.
 func watch[T any](t testing.TB, c *syncclient.Client, name string, args any) func(what string, ok func(T) bool) T {
-	sub, err := c.Subscribe(name, args)
-	require.NoError(t, err)
-	return func(what string, ok func(T) bool) T {
-		t.Helper()
-		var v T
-		pgtest.Eventually(t, live, func() error {
-			raw, errData, got := sub.Latest()
-			if !got {
-				return errors.New("no result yet")
-			}
-			if errData != nil {
-				return fmt.Errorf("query failed: %v", errData)
-			}
-			var cur T
-			if err := json.Unmarshal(raw, &cur); err != nil {
-				return err
-			}
-			if !ok(cur) {
-				return fmt.Errorf("%s: not yet: %.300s", what, raw)
-			}
-			v = cur
-			return nil
-		})
-		return v
-	}
+	return parleytest.Watch[T](t, c, live, name, args)
 }
 
 // scripted is a model whose stream the test drives: each Stream call

@@ -3,8 +3,6 @@ package support_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/parleytest"
-	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/internal/server"
 	"github.com/parley-chat/parley/internal/syncclient"
 	"github.com/parley-chat/parley/schema"
@@ -84,64 +81,14 @@ func beat(c *syncclient.Client, args map[string]any) (json.RawMessage, error) {
 	return c.Mutation(ctx, "shared/support:heartbeat", args)
 }
 
-func must[T any](t testing.TB) func(json.RawMessage, error) T {
-	return func(raw json.RawMessage, err error) T {
-		t.Helper()
-		require.NoError(t, err)
-		var v T
-		require.NoError(t, json.Unmarshal(raw, &v))
-		return v
-	}
-}
+func must[T any](t testing.TB) func(json.RawMessage, error) T { return parleytest.Must[T](t) }
 
-// status is the HTTP-style status of a call's outcome.
-func status(t testing.TB, err error) int {
-	t.Helper()
-	if err == nil {
-		return http.StatusOK
-	}
-	var we *functions.Error
-	if errors.As(err, &we) {
-		return we.Status
-	}
-	var fe *syncclient.FunctionError
-	if errors.As(err, &fe) {
-		if s, ok := fe.Data["status"].(float64); ok {
-			return int(s)
-		}
-	}
-	t.Fatalf("not a function error: %v", err)
-	return 0
-}
+func status(t testing.TB, err error) int { t.Helper(); return parleytest.Status(t, err) }
 
-// watch subscribes c to a query and returns a function that waits until
-// its result satisfies ok.
+// watch subscribes c to a support query and returns a function that waits
+// until its result satisfies ok.
 func watch[T any](t testing.TB, c *syncclient.Client, name string, args any) func(what string, ok func(T) bool) T {
-	sub, err := c.Subscribe("shared/support:"+name, args)
-	require.NoError(t, err)
-	return func(what string, ok func(T) bool) T {
-		t.Helper()
-		var v T
-		pgtest.Eventually(t, live, func() error {
-			raw, errData, got := sub.Latest()
-			if !got {
-				return errors.New("no result yet")
-			}
-			if errData != nil {
-				return fmt.Errorf("query failed: %v", errData)
-			}
-			var cur T
-			if err := json.Unmarshal(raw, &cur); err != nil {
-				return err
-			}
-			if !ok(cur) {
-				return fmt.Errorf("%s: not yet: %s", what, raw)
-			}
-			v = cur
-			return nil
-		})
-		return v
-	}
+	return parleytest.Watch[T](t, c, live, "shared/support:"+name, args)
 }
 
 // callers are the access table's columns (doc.go).
