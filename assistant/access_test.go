@@ -49,26 +49,22 @@ func TestAccess(t *testing.T) {
 		"G": guest.Identity}
 	n := 0
 	// conv is a fresh support conversation for each call: the caller's own
-	// for C and G, a new customer's for the others; started (the
-	// assistant answers it) when started says so.
+	// for C and G (a new customer, a new guest), a new customer's for the
+	// others; started (the assistant answers it) when started says so.
 	conv := func(caller string, started bool) (functions.Identity, string) {
 		n++
 		owner := functions.Identity{Subject: fmt.Sprintf("acc-%d", n), Role: functions.RoleCustomer, Name: "Customer"}
-		switch caller {
-		case "C":
-			owner = john
-		case "G":
-			owner = ids["G"]
+		if caller == "G" {
+			owner = e.s.NewGuest(t, "Visitor").Identity
 		}
 		ref := must[chat.ConversationRef](t)(e.mutate(owner, "shared/chat:createOrGetConversation", map[string]any{}))
 		if started {
 			must[assistant.ChatAssistant](t)(e.mutate(owner, "shared/assistant:startChat", map[string]any{"conversationId": ref.ConversationID}))
 		}
-		who := ids[caller]
-		if caller == "C" && owner.Subject != john.Subject {
-			who = owner
+		if caller == "C" || caller == "G" {
+			return owner, ref.ConversationID
 		}
-		return who, ref.ConversationID
+		return ids[caller], ref.ConversationID
 	}
 	on := func(name string, started bool, query bool) func(caller string) error {
 		return func(caller string) error {

@@ -82,6 +82,20 @@ func attach(c *functions.MutationCtx, conv *chat.Conversation, a assistantRow, g
 	return chatRow{convID: conv.ID, org: a.org, assistantID: a.id, state: StateActive}, nil
 }
 
+// customerConversation locks the caller's support conversation convID
+// for a customer's action: 401 without an identity, 403 for any role but
+// customers and guests, then chat's desk rule (404 for another's).
+func customerConversation(c *functions.MutationCtx, convID string) (chat.Conversation, error) {
+	id := c.Identity()
+	if id == nil {
+		return chat.Conversation{}, functions.ErrNotAuthenticated
+	}
+	if id.Role != functions.RoleCustomer && id.Role != functions.RoleGuest {
+		return chat.Conversation{}, ErrCustomersOnly
+	}
+	return chat.LockDeskConversation(c, convID)
+}
+
 // ConversationArgs name a conversation.
 type ConversationArgs struct {
 	ConversationID string `json:"conversationId"`
@@ -117,17 +131,11 @@ func (r chatRow) doc(name string) ChatAssistant {
 // from now on (the greeting is posted once), unless an agent holds it.
 // Already started, it answers as it is.
 func (s *Service) startChat(c *functions.MutationCtx, a StartChatArgs) (ChatAssistant, error) {
-	id := c.Identity()
-	if id == nil {
-		return ChatAssistant{}, functions.ErrNotAuthenticated
-	}
-	if id.Role != functions.RoleCustomer && id.Role != functions.RoleGuest {
-		return ChatAssistant{}, ErrCustomersOnly
-	}
-	conv, err := chat.LockDeskConversation(c, a.ConversationID)
+	conv, err := customerConversation(c, a.ConversationID)
 	if err != nil {
 		return ChatAssistant{}, err
 	}
+	id := c.Identity()
 	row, err := lockChat(c.Ctx, c.Tx, conv.ID)
 	if err == nil {
 		asst, err := assistantByID(c.Ctx, c.Tx, row.org, row.assistantID)
@@ -196,14 +204,7 @@ const RequestHumanReason = "The customer asked for a person"
 // assistant to the queue ("talk to a human"). Where no assistant
 // answers, it does nothing and says so.
 func (s *Service) requestHuman(c *functions.MutationCtx, a ConversationArgs) (ChatAssistant, error) {
-	id := c.Identity()
-	if id == nil {
-		return ChatAssistant{}, functions.ErrNotAuthenticated
-	}
-	if id.Role != functions.RoleCustomer && id.Role != functions.RoleGuest {
-		return ChatAssistant{}, ErrCustomersOnly
-	}
-	conv, err := chat.LockDeskConversation(c, a.ConversationID)
+	conv, err := customerConversation(c, a.ConversationID)
 	if err != nil {
 		return ChatAssistant{}, err
 	}

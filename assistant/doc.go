@@ -113,8 +113,8 @@
 //
 // The caller's identity comes only from a verified JWT. For: a customer
 // (C), store staff (S), an admin (A), no identity (N), an admin of another
-// org (XA) and a guest (G), on John's support conversation where there is
-// one (G: the guest's own; XA: John's):
+// org (XA) and a guest (G), on a customer's support conversation where
+// there is one (C and G: their own):
 //
 //	function             C    S    A    N    XA   G    notes
 //	upsertAssistant      403  403  200  401  200  403  "Only admins can do this"; XA: their org's assistant
