@@ -77,6 +77,7 @@ type Service struct {
 	mu         sync.Mutex
 	invalidate func(keys ...schema.Dep)
 	running    map[string]*activeRun // by conversation
+	leftAt     map[string]time.Time  // when a customer with a reply streaming went offline, by org and user
 }
 
 // activeRun is a reply this node streams, for whom.
@@ -117,7 +118,7 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Service{cfg: cfg, running: map[string]*activeRun{}}
+	s := &Service{cfg: cfg, running: map[string]*activeRun{}, leftAt: map[string]time.Time{}}
 	if cfg.Support != nil {
 		cfg.Support.WatchPresence(s.presenceChanged)
 	}
@@ -194,25 +195,37 @@ func (s *Service) cancelRun(convID string, cause error) {
 }
 
 // presenceChanged stops the replies streaming to a customer who went
-// offline, once they stayed away for Config.LeaveGrace.
+// offline, once they have stayed away for Config.LeaveGrace without a
+// break: leftAt has when each went, and coming back clears it.
 func (s *Service) presenceChanged(c support.PresenceChange) {
-	if c.Agent || s.cfg.Support.Online(c.Org, c.UserID) {
+	if c.Agent {
 		return
 	}
+	key := c.Org + "\x00" + c.UserID
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg.Support.Online(c.Org, c.UserID) {
+		delete(s.leftAt, key)
+		return
+	}
 	streaming := false
 	for _, r := range s.running {
 		streaming = streaming || (r.org == c.Org && r.customer == c.UserID)
 	}
-	s.mu.Unlock()
 	if !streaming {
 		return
 	}
-	time.AfterFunc(s.cfg.LeaveGrace, func() {
-		if s.cfg.Support.Online(c.Org, c.UserID) {
-			return // back
-		}
+	left := time.Now()
+	s.leftAt[key] = left
+	var check func()
+	check = func() {
 		s.mu.Lock()
+		since, ok := s.leftAt[key]
+		if !ok || since != left {
+			s.mu.Unlock()
+			return // back since, or gone again later (that absence has a timer of its own)
+		}
+		delete(s.leftAt, key)
 		var gone []*activeRun
 		for _, r := range s.running {
 			if r.org == c.Org && r.customer == c.UserID {
@@ -223,7 +236,8 @@ func (s *Service) presenceChanged(c support.PresenceChange) {
 		for _, r := range gone {
 			r.cancel(errLeft)
 		}
-	})
+	}
+	time.AfterFunc(s.cfg.LeaveGrace, check)
 }
 
 // ConversationClosed stops a reply streaming in a conversation chat
@@ -233,7 +247,7 @@ func (s *Service) ConversationClosed(c *functions.MutationCtx, convID string, _ 
 		WHERE conversation_id = $1 AND state = 'active'`, convID, c.Now()); err != nil {
 		return fmt.Errorf("assistant: close: %w", err)
 	}
-	s.cancelRun(convID, errClosed)
+	c.AfterCommit(func() { s.cancelRun(convID, errClosed) })
 	return nil
 }
 

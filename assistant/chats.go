@@ -244,7 +244,7 @@ func (s *Service) handoff(c *functions.MutationCtx, conv *chat.Conversation, row
 	if err := chat.DeskNotice(c, conv, senderIdentity(a), "Transferred to an agent: "+reason); err != nil {
 		return err
 	}
-	s.cancelRun(conv.ID, errHandoff)
+	c.AfterCommit(func() { s.cancelRun(conv.ID, errHandoff) })
 	return nil
 }
 
@@ -290,7 +290,7 @@ func (s *Service) CustomerWrote(c *functions.MutationCtx, conv chat.Conversation
 					WHERE conversation_id = $1`, conv.ID, "The customer asked for an agent", c.Now()); err != nil {
 					return false, fmt.Errorf("assistant: step aside: %w", err)
 				}
-				s.cancelRun(conv.ID, errHandoff)
+				c.AfterCommit(func() { s.cancelRun(conv.ID, errHandoff) })
 			}
 			return false, nil
 		}
@@ -417,7 +417,7 @@ func (s *Service) takeoverChat(c *functions.MutationCtx, a ConversationArgs) (Ch
 	if err := chat.DeskJoin(c, &conv, agent); err != nil {
 		return ChatAssistant{}, err
 	}
-	s.cancelRun(conv.ID, errTakeover)
+	c.AfterCommit(func() { s.cancelRun(conv.ID, errTakeover) })
 	row.state, row.agentID, row.reason = StateTakenOver, &agent.Subject, nil
 	return row.doc(asst.name), nil
 }

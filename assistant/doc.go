@@ -56,7 +56,14 @@
 // the run's insert and update), whatever its length. Tool calls are
 // MessageParts of the message (tool-use with its input, tool-result with
 // a line for people), shown as they happen. A node's streams are its
-// own: with several nodes (issue 21) the others show the text at the end.
+// own: with several nodes (issue 21) the others show the text at the end,
+// and a takeover, hand-off or close handled by another node does not stop
+// a stream here (the stopping is told in process, after the deciding
+// mutation commits: functions.MutationCtx.AfterCommit) until the cluster
+// issue shares both. The end is written once, tried for about a minute
+// if the database is away; a reply stopped by anything but a takeover,
+// hand-off, close or leave (its timeout, the node stopping) is a failed
+// one and hands the conversation off.
 //
 // # Tools
 //

@@ -163,13 +163,27 @@ func (s *Service) reply(ctx context.Context, a replyArgs) error {
 	}
 	// The end is written even when the job's context is done (a stop):
 	// a streaming message must not be left streaming.
-	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer wcancel()
-	var done struct{}
-	if err := s.runInternal(wctx, internalFinish, id, f, &done); err != nil {
-		return fmt.Errorf("assistant: finish reply: %w", err)
+	// The whole answer is only here: the write is tried for a minute
+	// (the database failing over) before the job gives up on it.
+	var err error
+	for attempt, wait := 0, 250*time.Millisecond; attempt < 8; attempt, wait = attempt+1, min(2*wait, 10*time.Second) {
+		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		var done struct{}
+		err = s.runInternal(wctx, internalFinish, id, f, &done)
+		wcancel()
+		if err == nil {
+			return nil
+		}
+		s.cfg.Logger.Warn("assistant: finish reply", slog.String("conversation", a.ConversationID), slog.Int("attempt", attempt+1), slog.Any("error", err))
+		time.Sleep(wait)
 	}
-	return nil
+	return fmt.Errorf("assistant: finish reply: %w", err)
+}
+
+// stopped reports whether err is one of the reasons the service stops a
+// reply on purpose (takeover, hand-off, close, the customer left).
+func stopped(err error) bool {
+	return errors.Is(err, errTakeover) || errors.Is(err, errHandoff) || errors.Is(err, errClosed) || errors.Is(err, errLeft)
 }
 
 func causeName(err error) string {
@@ -228,9 +242,12 @@ func (s *Service) stream(ctx context.Context, id *functions.Identity, b beginRes
 			steps = append(steps, step{Type: "text", Text: res.Text})
 		}
 		if err != nil {
-			if ctx.Err() != nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			if ctx.Err() != nil && stopped(context.Cause(ctx)) {
 				return out(finishArgs{Outcome: outcomeCancelled, Tokens: tokens})
 			}
+			// Anything else that ended the stream (the reply's timeout, the
+			// node stopping) is a failure: the customer is handed to the
+			// queue rather than left with half an answer.
 			steps = append(steps, step{Type: "error", Text: err.Error()})
 			return out(finishArgs{Outcome: outcomeFailed, Error: err.Error(), Tokens: tokens})
 		}

@@ -65,13 +65,16 @@ func Memoized[T any](c *QueryCtx, key string, compute func(*QueryCtx) (T, error)
 	}
 	m.mu.Unlock()
 	if !found {
+		// Deferred: a compute that panics must not leave its waiters
+		// waiting. (compute must not memoize key itself, nor a key whose
+		// computation memoizes key: that waits forever.)
+		defer close(e.done)
 		v, err := runMemo(c, compute, e)
 		if err != nil {
 			m.mu.Lock()
 			delete(m.m, key)
 			m.mu.Unlock()
 		}
-		close(e.done)
 		return v, err
 	}
 	select {

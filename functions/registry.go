@@ -294,7 +294,17 @@ type MutationCtx struct {
 	now      time.Time
 	events   []Event
 	conn     uint64
+	// afterCommit run once the transaction has committed (AfterCommit).
+	afterCommit []func()
 }
+
+// AfterCommit has f run once this run of the mutation has committed, and
+// never if it rolls back (an error, or a serialization failure whose
+// retry is a new run with a context of its own): what acts outside the
+// database on the mutation's decision (stopping an assistant's stream)
+// must not act on a decision that did not stand. f runs on the caller's
+// goroutine before the mutation's response; it must not block.
+func (c *MutationCtx) AfterCommit(f func()) { c.afterCommit = append(c.afterCommit, f) }
 
 // Identity returns the verified caller, or nil.
 func (c *MutationCtx) Identity() *Identity { return c.identity }
@@ -436,6 +446,9 @@ func (f *Function) runInMemory(ctx context.Context, id *Identity, args reflect.V
 	if err != nil {
 		return MutationResult{}, fmt.Errorf("encode mutation result: %w", err)
 	}
+	for _, f := range c.afterCommit {
+		f() // nothing to commit: it stands
+	}
 	return MutationResult{Value: out, Attempts: 1}, nil
 }
 
@@ -524,6 +537,9 @@ func (f *Function) tryMutation(ctx context.Context, conn *pgx.Conn, id *Identity
 	if err != nil {
 		br.Close()
 		return MutationResult{}, fmt.Errorf("commit mutation: %w", outcome(err))
+	}
+	for _, f := range c.afterCommit {
+		f()
 	}
 	var lsnText string
 	err = br.QueryRow().Scan(&lsnText)
