@@ -55,6 +55,10 @@ type Config struct {
 	History       int
 	ToolRounds    int
 	RunsPerMinute int
+	// FinishRetry is how long a reply's final write is retried while the
+	// database is away (the whole answer is only in memory). Zero means
+	// DefaultFinishRetry.
+	FinishRetry time.Duration
 	// LeaveGrace is how long a customer who was online may be gone (every
 	// session closed or expired) before the reply streaming to them stops:
 	// a reload reconnects well within it and finds the text so far. Zero
@@ -62,6 +66,9 @@ type Config struct {
 	LeaveGrace time.Duration
 	Logger     *slog.Logger
 }
+
+// DefaultFinishRetry is Config.FinishRetry's default.
+const DefaultFinishRetry = time.Minute
 
 // DefaultLeaveGrace is Config.LeaveGrace's default: the presence TTL.
 const DefaultLeaveGrace = 30 * time.Second
@@ -112,6 +119,9 @@ func New(cfg Config) *Service {
 	if cfg.RunsPerMinute <= 0 {
 		cfg.RunsPerMinute = DefaultRunsPerMinute
 	}
+	if cfg.FinishRetry <= 0 {
+		cfg.FinishRetry = DefaultFinishRetry
+	}
 	if cfg.LeaveGrace <= 0 {
 		cfg.LeaveGrace = DefaultLeaveGrace
 	}
@@ -158,9 +168,13 @@ func (s *Service) SetQueue(q *jobs.Queue) { s.queue = q }
 // AddWorkers adds the reply worker.
 func (s *Service) AddWorkers(w *river.Workers) { river.AddWorker(w, &replyWorker{s: s}) }
 
-// LongestJob is the longest a reply job may run (the job queue's rescue
-// delay must exceed it).
-func (s *Service) LongestJob() time.Duration { return s.cfg.RunTimeout + 30*time.Second }
+// LongestJob is the longest a reply job may run: the reply's timeout,
+// the final write's retries and their last attempt (the job queue's
+// rescue delay must exceed it, or a reply still writing would be run
+// again).
+func (s *Service) LongestJob() time.Duration {
+	return s.cfg.RunTimeout + s.cfg.FinishRetry + finishAttemptTimeout
+}
 
 // Register adds the domain's functions to r: "shared/assistant:<name>",
 // and the desk's takeoverChat and resumeAi ("shared/support:<name>").

@@ -163,11 +163,13 @@ func (s *Service) reply(ctx context.Context, a replyArgs) error {
 	}
 	// The end is written even when the job's context is done (a stop):
 	// a streaming message must not be left streaming.
-	// The whole answer is only here: the write is tried for a minute
-	// (the database failing over) before the job gives up on it.
+	// The whole answer is only here: the write is tried for
+	// Config.FinishRetry (the database failing over) before the job gives
+	// up on it.
 	var err error
-	for attempt, wait := 0, 250*time.Millisecond; attempt < 8; attempt, wait = attempt+1, min(2*wait, 10*time.Second) {
-		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	giveUp := time.Now().Add(s.cfg.FinishRetry)
+	for attempt, wait := 0, 250*time.Millisecond; ; attempt, wait = attempt+1, min(2*wait, 10*time.Second) {
+		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), finishAttemptTimeout)
 		var done struct{}
 		err = s.runInternal(wctx, internalFinish, id, f, &done)
 		wcancel()
@@ -175,10 +177,15 @@ func (s *Service) reply(ctx context.Context, a replyArgs) error {
 			return nil
 		}
 		s.cfg.Logger.Warn("assistant: finish reply", slog.String("conversation", a.ConversationID), slog.Int("attempt", attempt+1), slog.Any("error", err))
+		if time.Now().Add(wait).After(giveUp) {
+			return fmt.Errorf("assistant: finish reply: %w", err)
+		}
 		time.Sleep(wait)
 	}
-	return fmt.Errorf("assistant: finish reply: %w", err)
 }
+
+// finishAttemptTimeout bounds one attempt of a reply's final write.
+const finishAttemptTimeout = 10 * time.Second
 
 // stopped reports whether err is one of the reasons the service stops a
 // reply on purpose (takeover, hand-off, close, the customer left).

@@ -14,6 +14,7 @@ import (
 type aiOptions struct {
 	baseURL, model, keyFile string
 	idle, flush, wordDelay  time.Duration
+	reply, finishRetry      time.Duration
 	demo                    bool // dev only: the built-in demo assistant
 }
 
@@ -28,6 +29,9 @@ func aiFlags(fl *flag.FlagSet, serve bool) *aiOptions {
 	fl.DurationVar(&o.idle, "ai-idle-timeout", oai.DefaultIdleTimeout, "how long the model may send nothing before its reply fails (and hands off)")
 	fl.DurationVar(&o.flush, "ai-flush-interval", assistant.DefaultFlushInterval,
 		"least time between two pushes of a growing answer to its viewers (tokens in between are coalesced)")
+	fl.DurationVar(&o.reply, "ai-reply-timeout", assistant.DefaultRunTimeout, "bound of one assistant reply, its tool calls included (past it: a failed reply, handed off)")
+	fl.DurationVar(&o.finishRetry, "ai-finish-retry", assistant.DefaultFinishRetry,
+		"how long a reply's final write is retried while the database is away; a reply job's timeout is --ai-reply-timeout + this + 10s, which --jobs-rescue-after must exceed")
 	fl.DurationVar(&o.wordDelay, "ai-builtin-word-delay", assistant.DefaultWordDelay, "pace of the built-in assistant's streamed words")
 	if !serve {
 		fl.BoolVar(&o.demo, "ai-demo", true,
@@ -38,7 +42,7 @@ func aiFlags(fl *flag.FlagSet, serve bool) *aiOptions {
 
 // apply configures cfg's assistant from the flags.
 func (o *aiOptions) apply(cfg *server.Config) error {
-	cfg.Assistant.FlushInterval = o.flush
+	cfg.Assistant.FlushInterval, cfg.Assistant.RunTimeout, cfg.Assistant.FinishRetry = o.flush, o.reply, o.finishRetry
 	cfg.Assistant.Builtin = assistant.Builtin{WordDelay: o.wordDelay}
 	if o.baseURL == "" {
 		return nil

@@ -39,7 +39,8 @@
 //     each delivery's signature (events.Sign) and counts the deliveries of
 //     each webhook-id; in fault 3 it answers after 300ms, so deliveries are
 //     in flight when the server dies. The server runs with
-//     --webhook-timeout 2s --jobs-timeout 10s --jobs-rescue-after 15s, so
+//     --webhook-timeout 2s --jobs-timeout 10s --jobs-rescue-after 15s
+//     (and --ai-reply-timeout 2s --ai-finish-retry 1s, which must fit it), so
 //     that river's rescuer takes a dead server's running job after 15s.
 //
 // A mutation is acknowledged when the server answered success (syncclient

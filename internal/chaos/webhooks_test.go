@@ -24,7 +24,8 @@ import (
 // the receiver is on loopback, an attempt is cut after 2s (its job after
 // 12s), and a job left running by a killed server is taken again after
 // 15s (river's rescuer), not after the default 90s.
-var webhookArgs = []string{"--webhooks-allow-private", "--webhook-timeout", "2s", "--jobs-timeout", "10s", "--jobs-rescue-after", "15s"}
+var webhookArgs = []string{"--webhooks-allow-private", "--webhook-timeout", "2s", "--jobs-timeout", "10s", "--jobs-rescue-after", "15s",
+	"--ai-reply-timeout", "2s", "--ai-finish-retry", "1s"} // the assistant's replies (none here) must fit the rescue delay too
 
 // hooks is the webhook endpoint every fault registers for message.created:
 // an HTTP server in the test process that checks each delivery's
