@@ -98,7 +98,9 @@ test("a streamed answer: the greeting, the FAQ tool step and the answer growing 
   await john.getByTestId("talk-to-human").waitFor();
 
   await send(john, "How long does shipping take?");
-  await message(john, "How long does shipping take?").waitFor();
+  // The customer's own message (the tool step quoting the FAQ's question
+  // may be on screen first, and says the same words).
+  await john.locator('[data-testid="message"].mine').filter({ hasText: "How long does shipping take?" }).waitFor();
 
   // The tool step shows, then the answer grows: a strict prefix while the indicator shows.
   const partial = await partialOf(john, faq.shipping);
