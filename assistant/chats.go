@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 
@@ -254,13 +255,24 @@ func wantsHuman(content string, keywords []string) bool {
 	if humanAsk.MatchString(content) {
 		return true
 	}
-	lower := strings.ToLower(content)
+	if len(keywords) == 0 {
+		return false
+	}
+	text := " " + words(content) + " "
 	for _, k := range keywords {
-		if regexp.MustCompile(`\b` + regexp.QuoteMeta(k) + `\b`).MatchString(lower) {
+		if w := words(k); w != "" && strings.Contains(text, " "+w+" ") {
 			return true
 		}
 	}
 	return false
+}
+
+// words is s in lower case with every run of non-letters and non-digits
+// one space: whole-word matching with no pattern compiled per message.
+func words(s string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}), " ")
 }
 
 var humanAsk = regexp.MustCompile(`(?i)\b(talk|speak|chat|connect me)\b.{0,20}\b(human|person|agent|someone|representative|people)\b|\b(human|real person|live agent)\b`)
