@@ -33,6 +33,7 @@ type serverFlags struct {
 	mail      *mailOptions
 	ice       *iceOptions
 	ai        *aiOptions
+	cluster   *clusterOptions
 }
 
 // declareServerFlags declares the shared flags on fl; serve adds the
@@ -51,6 +52,7 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 	f.mail = mailFlags(fl, serve)
 	f.ice = iceFlags(fl, serve)
 	f.ai = aiFlags(fl, serve)
+	f.cluster = clusterFlags(fl, serve)
 	f.debugAddr = debugFlag(fl)
 	f.dbGrace = fl.Duration("db-grace", 10*time.Second,
 		"how long a mutation waits for an unreachable database to come back before it fails as unavailable (negative: no wait)")
@@ -138,6 +140,11 @@ func runServer(ctx context.Context, log *slog.Logger, cfg server.Config, verifie
 	if err := f.mail.apply(&cfg, keyDir, f.media.publicURL); err != nil {
 		return err
 	}
+	closeNATS, err := f.cluster.connect(&cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
 	stopDebug, err := startDebug(ctx, *f.debugAddr, log)
 	if err != nil {
 		return err

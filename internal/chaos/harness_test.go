@@ -256,26 +256,33 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		media = filepath.Join(t.TempDir(), "media")
 	}
 	e.mediaDir = media
-	port, debugPort := freePort(t), freePort(t)
-	e.url = "http://127.0.0.1:" + strconv.Itoa(port)
-	e.srv = &server{
-		bin: parleyBin, url: e.url, debugURL: "http://127.0.0.1:" + strconv.Itoa(debugPort),
-		logPath: filepath.Join(t.TempDir(), "parley.log"),
-		args: []string{"serve", "--addr", "127.0.0.1:" + strconv.Itoa(port), "--debug-addr", "127.0.0.1:" + strconv.Itoa(debugPort),
-			"--media-dir", media, "--log-level", "warn",
-			"--message-rate", "-1", "--typing-rate", "-1", "--upload-rate", "-1"},
-		env: append(os.Environ(), "DATABASE_URL="+serverDB, "PARLEY_JWT_SECRET="+string(e.secret)),
-	}
-	e.srv.args = append(append(e.srv.args, webhookArgs...), opts.serverArgs...)
-	t.Cleanup(func() {
-		e.srv.kill()
-		if t.Failed() {
-			t.Logf("server log (tail):\n%s", e.srv.logTail(4000))
-		}
-	})
+	e.srv = e.newServer(t, serverDB, opts.serverArgs)
+	e.url = e.srv.url
 	require.NoError(t, e.srv.start())
 	e.john = e.token(t, functions.Identity{Subject: schema.DemoCustomerID, Role: functions.RoleCustomer, Name: "John Doe"})
 	return e
+}
+
+// newServer is a `parley serve` of e's database (at serverDB) on ports of
+// its own with extra flags, not started; the test's cleanup kills it.
+func (e *env) newServer(t *testing.T, serverDB string, extra []string) *server {
+	port, debugPort := freePort(t), freePort(t)
+	srv := &server{
+		bin: parleyBin, url: "http://127.0.0.1:" + strconv.Itoa(port), debugURL: "http://127.0.0.1:" + strconv.Itoa(debugPort),
+		logPath: filepath.Join(t.TempDir(), "parley.log"),
+		args: []string{"serve", "--addr", "127.0.0.1:" + strconv.Itoa(port), "--debug-addr", "127.0.0.1:" + strconv.Itoa(debugPort),
+			"--media-dir", e.mediaDir, "--log-level", "warn",
+			"--message-rate", "-1", "--typing-rate", "-1", "--upload-rate", "-1"},
+		env: append(os.Environ(), "DATABASE_URL="+serverDB, "PARLEY_JWT_SECRET="+string(e.secret)),
+	}
+	srv.args = append(append(srv.args, webhookArgs...), extra...)
+	t.Cleanup(func() {
+		srv.kill()
+		if t.Failed() {
+			t.Logf("server %s log (tail):\n%s", srv.url, srv.logTail(4000))
+		}
+	})
+	return srv
 }
 
 func (e *env) token(t testing.TB, id functions.Identity) string {

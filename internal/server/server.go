@@ -19,6 +19,7 @@ import (
 
 	"github.com/parley-chat/parley/assistant"
 	"github.com/parley-chat/parley/chat"
+	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/events"
 	"github.com/parley-chat/parley/events/smtpmail"
 	"github.com/parley-chat/parley/functions"
@@ -111,6 +112,10 @@ type Config struct {
 	// Mail configures notification mail (offline mail, digests). Its
 	// zero value sends none (logged once at start).
 	Mail MailConfig
+	// Cluster, when set, makes the server a node of a cluster on
+	// ReplicationSlot (the same on every node): Source is then a
+	// cluster.Source. Nil means a server of its own.
+	Cluster *ClusterConfig
 	// ActivityInterval is the least time between two writes of one user's
 	// activity (user_activity; activity.Config.Interval). Zero means
 	// activity.DefaultInterval.
@@ -208,6 +213,9 @@ type Server struct {
 	Assistant *assistant.Service
 	// Jobs is the durable job queue (webhook deliveries, digests).
 	Jobs *jobs.Queue
+	// Cluster is the change source of a cluster node; nil on a server of
+	// its own.
+	Cluster *cluster.Source
 	reg  *prometheus.Registry
 }
 
@@ -314,8 +322,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	sup.SetInvalidator(eng.Invalidate)
 	ai.SetInvalidator(eng.Invalidate)
-	src := cfg.Source
-	if src == nil {
+	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: cfg.Source, Media: svc, Activity: act, Events: ev, Support: sup, Assistant: ai,
+		Jobs: queue, reg: reg}
+	if s.Source == nil {
 		slot := cfg.ReplicationSlot
 		switch slot {
 		case "":
@@ -323,13 +332,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		case TemporarySlots:
 			slot = ""
 		}
-		if src, err = pgrepl.New(pgrepl.Config{ConnString: cfg.DatabaseURL, Publication: schema.Publication, Slot: slot, Logger: log}); err != nil {
+		if cfg.Cluster != nil {
+			s.Cluster, err = s.clusterSource(cfg, slot)
+			s.Source = s.Cluster
+		} else {
+			s.Source, err = pgrepl.New(pgrepl.Config{ConnString: cfg.DatabaseURL, Publication: schema.Publication, Slot: slot, Logger: log})
+		}
+		if err != nil {
 			pool.Close()
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: src, Media: svc, Activity: act, Events: ev, Support: sup, Assistant: ai,
-		Jobs: queue, reg: reg}
 	s.HTTP, err = transport.New(transport.Config{Engine: eng, Verifier: cfg.Verifier, Health: s.health,
 		Queries: []transport.QueryRoute{{Path: "/api/ice-servers", Function: "shared/support:getIceServers"},
 			{Path: "/api/transcript", Function: "shared/support:getTranscript", Args: []string{"conversationId", "format", "timeZone"}, File: true}},
@@ -581,6 +594,9 @@ type Health struct {
 	// SessionsClosedSlow counts the sessions closed, since the start, for
 	// not reading what they were sent.
 	SessionsClosedSlow uint64 `json:"sessionsClosedSlow"`
+	// Cluster is the node's place in its cluster; absent on a server of
+	// its own. A node that does not follow the change stream is degraded.
+	Cluster *cluster.Status `json:"cluster,omitempty"`
 }
 
 func (s *Server) health(ctx context.Context) (any, bool) {
@@ -612,6 +628,10 @@ func (s *Server) health(ctx context.Context) (any, bool) {
 		if s.Media.StoreFull() {
 			h.Media, h.Status = "full", "degraded"
 		}
+	}
+	if s.Cluster != nil {
+		cs := s.Cluster.ClusterStatus()
+		h.Cluster = &cs
 	}
 	stats := s.Engine.Stats()
 	h.Sessions, h.Subscriptions, h.Instances = stats.Sessions, stats.Subscriptions, stats.Instances

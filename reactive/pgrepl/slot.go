@@ -44,6 +44,23 @@ func (s *Source) startReplication(ctx context.Context, conn *pgconn.PgConn, appl
 			s.log.Warn("pgrepl: the database server changed (failover or restore); making the slot anew",
 				logKeySlot, s.cfg.Slot, "system", sys.SystemID)
 		}
+		if s.cfg.Shared && !s.owned {
+			// A reader before this one left the slot: go on from it. (A
+			// failed START_REPLICATION leaves the connection unusable for
+			// CREATE_REPLICATION_SLOT, so the slot is looked up first.)
+			exists, err := s.slotExists(ctx, conn)
+			if err != nil {
+				return 0, false, err
+			}
+			if exists {
+				if err := s.startStreaming(ctx, conn, s.cfg.Slot, applied); err != nil {
+					return 0, false, err
+				}
+				s.owned, s.systemID = true, sys.SystemID
+				return applied, true, nil
+			}
+			s.log.Info("pgrepl: no shared replication slot to resume; making it", logKeySlot, s.cfg.Slot)
+		}
 		s.owned = false
 		if err := s.dropSlot(ctx, conn, false); err != nil {
 			return 0, false, err
@@ -87,6 +104,16 @@ func (s *Source) startReplication(ctx context.Context, conn *pgconn.PgConn, appl
 		s.owned, s.systemID = true, sys.SystemID
 	}
 	return reactive.LSN(lsn), false, nil
+}
+
+// slotExists reports whether the permanent slot is there, valid.
+func (s *Source) slotExists(ctx context.Context, conn *pgconn.PgConn) (bool, error) {
+	res, err := conn.Exec(ctx, "SELECT 1 FROM pg_replication_slots WHERE slot_name = "+replLiteral(s.cfg.Slot)+
+		" AND database = current_database()").ReadAll()
+	if err != nil {
+		return false, fmt.Errorf("look up replication slot: %w", err)
+	}
+	return len(res) > 0 && len(res[0].Rows) > 0, nil
 }
 
 // startStreaming sends START_REPLICATION for slot at lsn.
@@ -160,7 +187,8 @@ func (s *Source) dropSlot(ctx context.Context, conn *pgconn.PgConn, wait bool) e
 // its own, as Run returns: a stopped server must not make the database keep
 // WAL for it. A server that dies instead leaves the slot to the next Run.
 func (s *Source) dropOwnSlot() {
-	if !s.owned {
+	if !s.owned || s.cfg.Shared {
+		s.owned = false
 		return
 	}
 	s.owned = false

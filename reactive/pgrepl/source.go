@@ -88,6 +88,13 @@ type Config struct {
 	// cluster-wide). Empty means a fresh temporary slot per connection,
 	// named SlotPrefix_<random>, and a sink.Reset after every reconnect.
 	Slot string
+	// Shared makes the permanent slot Slot a cluster's, read by one
+	// elected node at a time (package cluster): Run's first connection
+	// resumes the slot if it exists, at sink.Applied (the server moves a
+	// position it already confirmed up to the confirmed one), instead of
+	// dropping it, and Run leaves it in place when it returns, for the
+	// next reader. A slot that does not exist is made (sink.Reset).
+	Shared bool
 	// StandbyInterval is how often a standby status update reports the
 	// applied position to the server. Zero means 1s.
 	StandbyInterval time.Duration

@@ -76,7 +76,7 @@ func (s *Server) openConn(t string, status bool) (*httpConn, error) {
 	var raw [32]byte
 	rand.Read(raw[:]) // never fails (crypto/rand)
 	c := &httpConn{s: s, id: base64.RawURLEncoding.EncodeToString(raw[:]), transport: t, wake: make(chan struct{}, 1)}
-	c.ctx, c.cancel = context.WithCancel(s.root)
+	c.ctx, c.cancel = context.WithCancel(s.sessionsCtx())
 	c.sess = s.newSession(func() { notify(c.wake) }, status)
 	s.connMu.Lock()
 	s.conns[c.id] = c

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -80,9 +81,16 @@ type Server struct {
 	mu       sync.Mutex     // orders a connection's wg.Add before Close's stop and Wait
 	root     context.Context
 	stop     context.CancelFunc
-	alarms   alarms // connections' pings, token expiries and write timeouts
-	tickets  *tickets
-	metrics  *metrics
+	// drop, a child of root, ends every long-lived connection when
+	// cancelled (DropSessions), which a new drop then replaces.
+	dropMu sync.Mutex
+	drop   context.Context
+	dropFn context.CancelFunc
+	// dropReason is the last DropSessions' reason.
+	dropReason atomic.Pointer[string]
+	alarms     alarms // connections' pings, token expiries and write timeouts
+	tickets    *tickets
+	metrics    *metrics
 
 	connMu sync.Mutex           // guards conns
 	conns  map[string]*httpConn // SSE and long-polling sync connections by id
@@ -127,6 +135,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, mux: mux, root: root, stop: stop, upgrader: newUpgrader(),
 		tickets: newTickets(cfg.TicketTTL), metrics: m, conns: map[string]*httpConn{}}
+	s.drop, s.dropFn = context.WithCancel(root)
 	mux.HandleFunc("GET /api/{version}/sync", s.serveSync)
 	// An SSE or long-polling connection is named by ?connection= (a
 	// path segment would make patterns the mux cannot order against
@@ -180,6 +189,27 @@ func (s *Server) Shutdown() {
 	s.mu.Lock()
 	s.stop() // no connection starts after this
 	s.mu.Unlock()
+}
+
+// DropSessions ends every long-lived connection open now (WebSocket,
+// SSE stream, long poll) while the server keeps accepting new ones: a
+// node that can no longer follow its cluster's change stream sends its
+// clients elsewhere. A WebSocket gets a Close frame with code 1012
+// (service restart) and reason, which makes clients reconnect.
+func (s *Server) DropSessions(reason string) {
+	s.dropMu.Lock()
+	defer s.dropMu.Unlock()
+	s.dropReason.Store(&reason)
+	s.dropFn()
+	s.drop, s.dropFn = context.WithCancel(s.root)
+}
+
+// sessionsCtx is the context a long-lived connection opened now ends
+// with: done on shutdown or DropSessions.
+func (s *Server) sessionsCtx() context.Context {
+	s.dropMu.Lock()
+	defer s.dropMu.Unlock()
+	return s.drop
 }
 
 // Close ends every long-lived connection (Shutdown) and waits until their

@@ -265,7 +265,7 @@ func (s *Server) openSubscription(w http.ResponseWriter, r *http.Request, sub su
 		return nil, nil, nil, nil, false
 	}
 	ctx, cancel := context.WithCancel(r.Context())
-	stop := context.AfterFunc(s.root, cancel)
+	stop := context.AfterFunc(s.sessionsCtx(), cancel)
 	sess, wake, err := s.subscribe(ctx, sub)
 	if err != nil {
 		if ctx.Err() == nil {

@@ -52,6 +52,8 @@ type wsConn struct {
 	conn *websocket.Conn
 	br   *bufio.Reader // gorilla's read buffer (see hijacker)
 	sess *reactive.Session
+	// dropped is done when the server shuts down or drops its sessions.
+	dropped context.Context
 
 	inbox chan []byte // client messages read, not yet handled
 
@@ -130,7 +132,7 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
-	c := &wsConn{s: s, conn: conn, br: h.br, inbox: make(chan []byte, inboxSize)}
+	c := &wsConn{s: s, conn: conn, br: h.br, inbox: make(chan []byte, inboxSize), dropped: s.sessionsCtx()}
 	c.writeDue = s.alarms.unset(c.checkWrite)
 	c.sess = s.newSession(c.kick, wantsStatus(r))
 	s.metrics.sessionOpened(transportWebSocket)
@@ -143,7 +145,7 @@ func (c *wsConn) run() {
 	defer c.s.wg.Done()
 	// Server shutdown ends the connection.
 	c.workers.Add(1)
-	stop := context.AfterFunc(c.s.root, func() {
+	stop := context.AfterFunc(c.dropped, func() {
 		defer c.workers.Done()
 		c.end()
 	})
@@ -207,6 +209,8 @@ func (c *wsConn) endedChan() <-chan struct{} {
 func (c *wsConn) shutdown() {
 	if c.s.root.Err() != nil {
 		c.sendClose(websocket.CloseGoingAway, "server shutting down")
+	} else if c.dropped.Err() != nil {
+		c.sendClose(websocket.CloseServiceRestart, *c.s.dropReason.Load())
 	}
 	if c.closeSent.Load() {
 		// The closing handshake: the reader waits (a short while) for the

@@ -1,0 +1,59 @@
+package server
+
+import (
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/reactive"
+	"github.com/parley-chat/parley/reactive/pgrepl"
+	"github.com/parley-chat/parley/schema"
+)
+
+// ClusterConfig makes a server one node of a cluster (package cluster):
+// the nodes share one Postgres and one NATS; one of them at a time reads
+// the replication slot and publishes its commits on JetStream, and every
+// node follows them.
+type ClusterConfig struct {
+	// NATS is the node's connection (reconnecting: nats.MaxReconnects(-1)).
+	// Required.
+	NATS *nats.Conn
+	// NodeID names the node in logs and /healthz. Required.
+	NodeID string
+	// Replicas is the change stream's replica count on a NATS cluster.
+	// Zero means 1.
+	Replicas int
+	// Retention is how long the change stream keeps commits. Zero means
+	// cluster.DefaultRetention.
+	Retention time.Duration
+	// StaleAfter and IsolatedAfter tune the node's view of the reader
+	// (cluster.Config). Zero means the defaults.
+	StaleAfter, IsolatedAfter time.Duration
+}
+
+// clusterSource is the change source of a cluster node on slot.
+func (s *Server) clusterSource(cfg Config, slot string) (*cluster.Source, error) {
+	cc := cfg.Cluster
+	if slot == "" {
+		return nil, errors.New("server: a cluster reads one permanent slot; --replication-slot " + TemporarySlots + " does not apply")
+	}
+	return cluster.New(cluster.Config{
+		NATS:        cc.NATS,
+		DatabaseURL: cfg.DatabaseURL,
+		Reader: func() (reactive.ChangeSource, error) {
+			return pgrepl.New(pgrepl.Config{ConnString: cfg.DatabaseURL, Publication: schema.Publication, Slot: slot, Shared: true, Logger: s.log})
+		},
+		Name:          slot,
+		NodeID:        cc.NodeID,
+		Replicas:      cc.Replicas,
+		Retention:     cc.Retention,
+		StaleAfter:    cc.StaleAfter,
+		IsolatedAfter: cc.IsolatedAfter,
+		Isolated: func() {
+			s.HTTP.DropSessions("this node lost its cluster's change stream; reconnect to another")
+		},
+		Logger: s.log,
+	})
+}
