@@ -209,7 +209,9 @@ func (p *Presence) TTL() time.Duration { return p.cfg.TTL }
 func (p *Presence) OnChange(f func(support.PresenceChange)) { p.mem.OnChange(f) }
 
 // Users implements support.Presence over every node's entries.
-func (p *Presence) Users(org string, ids []string) []support.UserPresence { return p.mem.Users(org, ids) }
+func (p *Presence) Users(org string, ids []string) []support.UserPresence {
+	return p.mem.Users(org, ids)
+}
 
 // Agents implements support.Presence over every node's entries.
 func (p *Presence) Agents(org string) []support.UserPresence { return p.mem.Agents(org) }

@@ -78,7 +78,9 @@ func (n *presenceNode) told(user string) bool {
 	return false
 }
 
-func (n *presenceNode) user(org, id string) support.UserPresence { return n.Users(org, []string{id})[0] }
+func (n *presenceNode) user(org, id string) support.UserPresence {
+	return n.Users(org, []string{id})[0]
+}
 
 func TestPresenceBeatShowsOnOtherNodes(t *testing.T) {
 	srv := startNATS(t)
