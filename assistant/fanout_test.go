@@ -78,7 +78,7 @@ type nodeB struct {
 	reg  *functions.Registry
 	pool *pgxpool.Pool
 	mu   sync.Mutex
-	inv []schema.Dep
+	inv  []schema.Dep
 }
 
 func newNodeB(e *env, nodes *clusterNodes) *nodeB {
