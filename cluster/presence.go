@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,7 +71,7 @@ type Presence struct {
 	sync    string
 	mem     *support.MemoryPresence
 	log     *slog.Logger
-	warn    warnLimiter
+	warn    stateWarner
 
 	mu     sync.Mutex
 	nodes  map[string]map[uint64]*slot // node → its connection → slot
@@ -150,11 +148,11 @@ func NewPresence(cfg PresenceConfig) (*Presence, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	prefix, err := subjectPrefix(cfg.Prefix)
+	prefix, err := statePrefix(cfg.Prefix)
 	if err != nil {
 		return nil, err
 	}
-	node, err := instanceID(cfg.NodeID)
+	node, err := stateNodeID(cfg.NodeID)
 	if err != nil {
 		return nil, err
 	}
@@ -425,50 +423,4 @@ func (p *Presence) unsubscribe() {
 		_ = s.Unsubscribe() // fails only on a closed connection, which has none left
 	}
 	p.subs = nil
-}
-
-// subjectPrefix is "parley.<prefix>", checked to be one subject token.
-func subjectPrefix(prefix string) (string, error) {
-	if prefix == "" {
-		prefix = "default"
-	}
-	for _, r := range prefix {
-		if r <= ' ' || r == '.' || r == '*' || r == '>' || r == 0x7f {
-			return "", fmt.Errorf("cluster: prefix %q: one NATS subject token (no spaces, dots or wildcards)", prefix)
-		}
-	}
-	return "parley." + prefix, nil
-}
-
-// instanceID is node with a random per-process suffix (a random id when
-// node is empty).
-func instanceID(node string) (string, error) {
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("cluster: node id: %w", err)
-	}
-	if node == "" {
-		return hex.EncodeToString(b[:]), nil
-	}
-	return node + "/" + hex.EncodeToString(b[:]), nil
-}
-
-// warnLimiter logs a warning at most once a minute (a NATS outage fails
-// every publish).
-type warnLimiter struct {
-	mu   sync.Mutex
-	last time.Time
-}
-
-func (w *warnLimiter) log(l *slog.Logger, msg string, attrs ...any) {
-	w.mu.Lock()
-	now := time.Now()
-	ok := now.Sub(w.last) >= time.Minute
-	if ok {
-		w.last = now
-	}
-	w.mu.Unlock()
-	if ok {
-		l.Warn(msg, attrs...)
-	}
 }

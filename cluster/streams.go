@@ -79,7 +79,7 @@ type Streams struct {
 	stream string // subject of stream updates
 	cancel string // subject of cancels
 	log    *slog.Logger
-	warn   warnLimiter
+	warn   stateWarner
 
 	mu      sync.Mutex
 	sent    map[string]*sentStream // this node's streams: what was published
@@ -148,11 +148,11 @@ func NewStreams(cfg StreamsConfig) (*Streams, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	prefix, err := subjectPrefix(cfg.Prefix)
+	prefix, err := statePrefix(cfg.Prefix)
 	if err != nil {
 		return nil, err
 	}
-	node, err := instanceID(cfg.NodeID)
+	node, err := stateNodeID(cfg.NodeID)
 	if err != nil {
 		return nil, err
 	}
