@@ -66,13 +66,19 @@ func (ss *streams) open(msgID string) *stream {
 	return st
 }
 
-// flush invalidates st's key each interval in which it grew, until close.
+// flush invalidates st's key each interval in which it grew (and, with a
+// Fanout, publishes it), until close (then publishes its end).
 func (ss *streams) flush(st *stream) {
 	t := time.NewTicker(ss.interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-st.stop:
+			if ss.fanout != nil {
+				// The end, after the last flush: the whole text.
+				text, parts := st.snapshot()
+				ss.fanout.Publish(st.msgID, text, parts, true)
+			}
 			return
 		case <-t.C:
 		}
@@ -92,16 +98,12 @@ func (ss *streams) flush(st *stream) {
 	}
 }
 
-// close stops st's flusher (and tells the other nodes of its end, with
-// the whole text). Its text stays readable for a while: until the engine
-// has applied the final write, a re-run still reads the row as streaming
-// and shows the text from here.
+// close stops st's flusher (which tells the other nodes of its end). Its
+// text stays readable for a while: until the engine has applied the final
+// write, a re-run still reads the row as streaming and shows the text
+// from here.
 func (ss *streams) close(st *stream) {
 	close(st.stop)
-	if ss.fanout != nil {
-		text, parts := st.snapshot()
-		ss.fanout.Publish(st.msgID, text, parts, true)
-	}
 	time.AfterFunc(ss.keep, func() {
 		ss.mu.Lock()
 		if ss.m[st.msgID] == st {
