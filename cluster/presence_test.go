@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -115,6 +116,38 @@ func TestPresenceBeatShowsOnOtherNodes(t *testing.T) {
 		require.Empty(t, n.Agents("acme"))
 	}
 	require.Equal(t, support.Away, b.user("acme", "carl").Status, "the other connection stays")
+
+	// A connection that takes another identity moves to it on B.
+	a.Beat(support.Beat{Conn: 2, Org: "acme", UserID: "dora", Name: "Dora"})
+	require.Eventually(t, func() bool {
+		return b.user("acme", "dora").Status == support.Online && b.user("acme", "carl").Status == support.Offline
+	}, within, 10*time.Millisecond)
+}
+
+// BenchmarkPresenceBeat is a heartbeat's cost on its node, another node
+// listening: a map update and an asynchronous publish.
+func BenchmarkPresenceBeat(b *testing.B) {
+	srv, err := cluster.StartEmbedded(cluster.EmbeddedConfig{Dir: b.TempDir()})
+	require.NoError(b, err)
+	defer srv.Shutdown()
+	var ps []*cluster.Presence
+	for _, name := range []string{"a", "b"} {
+		nc, err := nats.Connect(srv.URL())
+		require.NoError(b, err)
+		defer nc.Close()
+		p, err := cluster.NewPresence(cluster.PresenceConfig{Conn: nc, Prefix: "bench", NodeID: name})
+		require.NoError(b, err)
+		defer func() { require.NoError(b, p.Close()) }()
+		ps = append(ps, p)
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := uint64(0)
+		for pb.Next() {
+			i++
+			ps[0].Beat(support.Beat{Conn: i%1000 + 1, Org: "acme", UserID: "u" + strconv.FormatUint(i%1000, 10)})
+		}
+	})
 }
 
 func TestPresenceSameUserOnTwoNodes(t *testing.T) {

@@ -153,3 +153,17 @@ func TestStreamsIdleMirrorIsDropped(t *testing.T) {
 	b.shows(t, "msg1", "Half an")
 	require.Eventually(t, func() bool { return b.Mirrored() == 0 }, within, 10*time.Millisecond)
 }
+
+func TestStreamsConfig(t *testing.T) {
+	_, err := cluster.NewStreams(cluster.StreamsConfig{})
+	require.Error(t, err)
+	srv := startNATS(t)
+	_, err = cluster.NewStreams(cluster.StreamsConfig{Conn: connect(t, srv), Prefix: "a b"})
+	require.ErrorContains(t, err, "subject token")
+	s, err := cluster.NewStreams(cluster.StreamsConfig{Conn: connect(t, srv), NodeID: "n1"})
+	require.NoError(t, err)
+	require.Contains(t, s.Node(), "n1/")
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "idempotent")
+	s.Publish("msg1", "after close", nil, true) // dropped, no panic
+}
