@@ -64,7 +64,11 @@ type Config struct {
 	// a reload reconnects well within it and finds the text so far. Zero
 	// means DefaultLeaveGrace.
 	LeaveGrace time.Duration
-	Logger     *slog.Logger
+	// Fanout shares streaming answers and the stops of replies with the
+	// other nodes of a cluster (package cluster's Streams). Nil means one
+	// node: nothing is shared.
+	Fanout Fanout
+	Logger *slog.Logger
 }
 
 // DefaultFinishRetry is Config.FinishRetry's default.
@@ -137,6 +141,10 @@ func New(cfg Config) *Service {
 		defer s.mu.Unlock()
 		return s.invalidate
 	})
+	if cfg.Fanout != nil {
+		s.streams.fanout = cfg.Fanout
+		cfg.Fanout.Subscribe(s.remoteGrew, s.remoteCancel)
+	}
 	s.internal = functions.NewRegistry()
 	functions.Mutation(s.internal, internalBegin, s.begin)
 	functions.Mutation(s.internal, internalFinish, s.finish)
@@ -198,14 +206,24 @@ func roleInOrg(id *functions.Identity) *functions.Identity {
 	return &functions.Identity{Subject: "org", Role: id.Role, Org: id.Org}
 }
 
-// cancelRun stops the reply streaming in convID on this node, if any.
+// cancelRun stops the reply streaming in convID: on this node, or else
+// (Config.Fanout) on the node that streams it.
 func (s *Service) cancelRun(convID string, cause error) {
+	if s.cancelLocal(convID, cause) || s.cfg.Fanout == nil {
+		return
+	}
+	s.cfg.Fanout.Cancel(convID, causeCode(cause))
+}
+
+// cancelLocal stops the reply streaming in convID on this node, if any.
+func (s *Service) cancelLocal(convID string, cause error) bool {
 	s.mu.Lock()
 	r := s.running[convID]
 	s.mu.Unlock()
 	if r != nil {
 		r.cancel(cause)
 	}
+	return r != nil
 }
 
 // presenceChanged stops the replies streaming to a customer who went

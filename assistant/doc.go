@@ -142,6 +142,22 @@
 // replies (for cancellation) and the engine's Invalidate. Replies of one
 // conversation run one at a time (begin snoozes a second one).
 //
+// # Several nodes
+//
+// Any node may run a reply (its job's), while viewers and agents are on
+// every node. With Config.Fanout (package cluster's Streams, over NATS)
+// the node streaming an answer publishes each flush, and its end, to the
+// others, which mirror the text so far (Streams falls back on the mirror
+// when the stream is not this node's) and re-run the queries showing the
+// message; a stop decided on another node (takeoverChat, a hand-off, a
+// close: cancelRun finds no reply here) is published with its cause's
+// code (CauseTakeover, …) and the node running the reply stops it with
+// that cause, so its end is written as if the stop were local. The
+// customer-left stop needs no more: with a cluster's support.Presence
+// every node is told of every session's change, and the node running the
+// reply judges it. Without a Fanout nothing is shared and nothing more is
+// paid.
+//
 // # Lifecycle
 //
 // New, Register (internal/server's Functions sets chat.Config's

@@ -14,11 +14,14 @@ import (
 // stream that grew invalidates its message's key, so every query showing
 // the message re-runs once and pushes the text so far to all its
 // subscribers. Nothing is written to Postgres until the answer ends.
+// With a Fanout, each flush and the end are also published to the other
+// nodes, and Partial falls back on the streams of theirs it mirrors.
 // Safe for concurrent use.
 type streams struct {
 	interval   time.Duration
 	keep       time.Duration // how long an ended stream stays readable
 	invalidate func() func(keys ...schema.Dep)
+	fanout     Fanout // nil: one node
 
 	mu sync.Mutex
 	m  map[string]*stream
@@ -43,6 +46,9 @@ func (ss *streams) Partial(msgID string) (string, []chat.MessagePart, bool) {
 	st := ss.m[msgID]
 	ss.mu.Unlock()
 	if st == nil {
+		if ss.fanout != nil {
+			return ss.fanout.Partial(msgID)
+		}
 		return "", nil, false
 	}
 	st.mu.Lock()
@@ -60,13 +66,19 @@ func (ss *streams) open(msgID string) *stream {
 	return st
 }
 
-// flush invalidates st's key each interval in which it grew, until close.
+// flush invalidates st's key each interval in which it grew (and, with a
+// Fanout, publishes it), until close (then publishes its end).
 func (ss *streams) flush(st *stream) {
 	t := time.NewTicker(ss.interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-st.stop:
+			if ss.fanout != nil {
+				// The end, after the last flush: the whole text.
+				text, parts := st.snapshot()
+				ss.fanout.Publish(st.msgID, text, parts, true)
+			}
 			return
 		case <-t.C:
 		}
@@ -78,13 +90,18 @@ func (ss *streams) flush(st *stream) {
 			if f := ss.invalidate(); f != nil {
 				f(chat.StreamDep(st.msgID))
 			}
+			if ss.fanout != nil {
+				text, parts := st.snapshot()
+				ss.fanout.Publish(st.msgID, text, parts, false)
+			}
 		}
 	}
 }
 
-// close stops st's flusher. Its text stays readable for a while: until
-// the engine has applied the final write, a re-run still reads the row as
-// streaming and shows the text from here.
+// close stops st's flusher (which tells the other nodes of its end). Its
+// text stays readable for a while: until the engine has applied the final
+// write, a re-run still reads the row as streaming and shows the text
+// from here.
 func (ss *streams) close(st *stream) {
 	close(st.stop)
 	time.AfterFunc(ss.keep, func() {

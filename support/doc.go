@@ -50,9 +50,10 @@
 // bursts of 20; 429 rate_limited with retryAfterMs beyond), since a client
 // flipping idle would re-run the queries that read its presence each
 // time. Heartbeats write no row: heartbeat is an InMemory mutation (no
-// transaction, no mutation_log record) and the entries live in a Presence,
-// in this process's memory (MemoryPresence) until the cluster issue backs
-// the interface with its shared transport. The queries that read presence
+// transaction, no mutation_log record) and the entries live in a Presence:
+// in this process's memory (MemoryPresence) on one node, shared by every
+// node of a cluster over NATS (package cluster's Presence, which tells of
+// other nodes' changes too). The queries that read presence
 // record dependencies on keys of a table no Postgres table has
 // ("@presence": a user of an org; an org's agents); when a beat, a leave
 // or an expiry changes a user's presence (status or session count, not a
