@@ -351,7 +351,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if shared != nil {
 		tickets = shared.tickets
 	}
-	s.HTTP, err = transport.New(transport.Config{Tickets: tickets,Engine: eng, Verifier: cfg.Verifier, Health: s.health,
+	s.HTTP, err = transport.New(transport.Config{Tickets: tickets, Engine: eng, Verifier: cfg.Verifier, Health: s.health,
 		Queries: []transport.QueryRoute{{Path: "/api/ice-servers", Function: "shared/support:getIceServers"},
 			{Path: "/api/transcript", Function: "shared/support:getTranscript", Args: []string{"conversationId", "format", "timeZone"}, File: true}},
 		Gatherer: reg, Registerer: reg, Mux: mux, Logger: log, WriteTimeout: cfg.WriteTimeout,
