@@ -156,3 +156,25 @@ func TestMemoryFactory(t *testing.T) {
 	require.Positive(t, l.Take("k", now))
 	require.Zero(t, l.Take(fmt.Sprint("other"), now))
 }
+
+// BenchmarkSharedTake is one take's round trip, over keys that are never
+// refused, from parallel goroutines.
+func BenchmarkSharedTake(b *testing.B) {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.NewDB(b))
+	require.NoError(b, err)
+	b.Cleanup(pool.Close)
+	_, err = schema.Migrate(ctx, pool)
+	require.NoError(b, err)
+	l := keyrate.NewPG(pool, keyrate.PGConfig{Timeout: 5 * time.Second}).Limiter("bench", 1e6, 1000)
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		key := fmt.Sprint("k", n.Add(1))
+		for pb.Next() {
+			if _, err := l.(*keyrate.Shared).TakeContext(ctx, key, time.Now()); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
