@@ -37,7 +37,7 @@ func Memory(_ string, perSecond float64, burst int) Taker {
 
 // Defaults of PGConfig.
 const (
-	DefaultPGTimeout      = 250 * time.Millisecond
+	DefaultPGTimeout      = 500 * time.Millisecond
 	DefaultSweepInterval  = time.Minute
 	pgWarnEvery           = 10 * time.Second
 	logKeyErr, logKeyName = "error", "limit"

@@ -36,7 +36,7 @@
 //     rows of rate_limits (keyrate.PG: GCRA, one statement per call,
 //     serialized per key by the row's lock), so the limit stays the
 //     configured one with N nodes; each node sweeps idle rows every
-//     minute (idempotent). A database that does not answer within 250ms
+//     minute (idempotent). A database that does not answer within 500ms
 //     grants the call (fail open, logged at most every 10s). The guest
 //     key (--guest-key, else GUEST-KEY file beside the media key) must be
 //     the same on every node, or a guest's token works on one node only.
