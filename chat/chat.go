@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/keyrate"
 	"github.com/parley-chat/parley/schema"
 )
 
@@ -45,6 +46,11 @@ type Config struct {
 	Guests GuestVerifier
 	// Now is the clock of the rate limiters. Nil means time.Now.
 	Now func() time.Time
+	// RateLimits makes the rate limiters (limits "chat.messages",
+	// "chat.typing", "chat.uploads"): keyrate.PG.Limiter shares each
+	// user's budget among the nodes of one database. Nil means
+	// keyrate.Memory: this process's buckets.
+	RateLimits keyrate.Factory
 	// SupportWaiting, when set, is told of every message a customer (or a
 	// guest) sends in their support conversation while no admin holds it
 	// (assignedAdminId empty), in the sending mutation, after the message
@@ -137,9 +143,9 @@ type api struct {
 func Register(r *functions.Registry, cfg Config) {
 	cfg.fill()
 	c := &api{cfg: cfg, quiet: min(TypingQuiet, cfg.TypingTTL/2),
-		sends:   newUserLimiter("messages", cfg.MessagesPerSecond, cfg.MessageBurst),
-		typings: newUserLimiter("typing updates", cfg.TypingPerSecond, cfg.TypingBurst),
-		uploads: newUserLimiter("upload URLs", cfg.UploadsPerSecond, cfg.UploadBurst)}
+		sends:   newUserLimiter(cfg.RateLimits, "chat.messages", "messages", cfg.MessagesPerSecond, cfg.MessageBurst),
+		typings: newUserLimiter(cfg.RateLimits, "chat.typing", "typing updates", cfg.TypingPerSecond, cfg.TypingBurst),
+		uploads: newUserLimiter(cfg.RateLimits, "chat.uploads", "upload URLs", cfg.UploadsPerSecond, cfg.UploadBurst)}
 	limit := func(l *userLimiter) functions.Option {
 		return functions.Admit(func(id *functions.Identity) error {
 			if id == nil {

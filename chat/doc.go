@@ -388,8 +388,9 @@
 // sendMessage, updateTypingStatus and generateUploadUrl are limited per
 // user by a token bucket each (ratelimit.go), applied through
 // functions.Admit once per call; a limited call gets 429 rate_limited with
-// retryAfterMs. The buckets live in this process (see internal/server for
-// what a second node would need).
+// retryAfterMs. The buckets live in this process by default; with
+// Config.RateLimits set to keyrate.PG.Limiter they are rows in Postgres
+// that every node shares (internal/server's SharedState).
 //
 // # Concurrency model
 //

@@ -14,11 +14,16 @@ import (
 // one allows everything.
 type userLimiter struct {
 	what string // "messages", "typing updates": for the error message
-	lim  *keyrate.Limiter
+	lim  keyrate.Taker
 }
 
-func newUserLimiter(what string, perSecond float64, burst int) *userLimiter {
-	lim := keyrate.New(perSecond, burst)
+// newUserLimiter makes the limit name (in a shared store) with factory
+// (nil: keyrate.Memory).
+func newUserLimiter(factory keyrate.Factory, name, what string, perSecond float64, burst int) *userLimiter {
+	if factory == nil {
+		factory = keyrate.Memory
+	}
+	lim := factory(name, perSecond, burst)
 	if lim == nil {
 		return nil // disabled
 	}

@@ -1,6 +1,7 @@
 // Package media owns image attachments: upload URLs, the upload and
 // download endpoints, validation, the storage interface (Store, with the
-// local DirStore), the processing interface (Processor; media/vips
+// local DirStore and PGStore in Postgres, which every node of a cluster
+// shares), the processing interface (Processor; media/vips
 // implements it with libvips through bimg), signed download URLs, and the
 // janitor that removes uploads never attached to a message.
 //

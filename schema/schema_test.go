@@ -24,7 +24,7 @@ func TestMigrateAndPublication(t *testing.T) {
 
 	applied, err := schema.Migrate(ctx, pool)
 	require.NoError(t, err)
-	require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28}, applied)
+	require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}, applied)
 	applied, err = schema.Migrate(ctx, pool)
 	require.NoError(t, err)
 	require.Empty(t, applied, "a second run applies nothing")

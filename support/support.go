@@ -36,6 +36,10 @@ type Config struct {
 	// the limit.
 	HeartbeatsPerSecond float64
 	HeartbeatBurst      int
+	// RateLimits makes the heartbeat limiter (limit "support.heartbeats"):
+	// keyrate.PG.Limiter shares each user's budget among the nodes of one
+	// database. Nil means keyrate.Memory: this process's buckets.
+	RateLimits keyrate.Factory
 	// AvgHandleTime is the average handle time of an org's ETAs until one
 	// of its chats closes (`--support-avg-handle-time`). Zero means
 	// DefaultAvgHandleTime.
@@ -79,7 +83,7 @@ type Service struct {
 	cfg    Config
 	memory *MemoryPresence // the default Presence; nil when Config.Presence was given
 	ttl    time.Duration
-	beats  *keyrate.Limiter // heartbeats per user; nil: no limit
+	beats  keyrate.Taker // heartbeats per user; nil: no limit
 
 	pool     *pgxpool.Pool       // for the timers' scan (SetPool)
 	internal *functions.Registry // the mutations only the service runs
@@ -115,7 +119,10 @@ func New(cfg Config) *Service {
 		cfg.HeartbeatsPerSecond, cfg.HeartbeatBurst = 2, 20
 	}
 	_ = cfg.Timers.fill() // defaults; Validate reports what is wrong
-	s := &Service{cfg: cfg, ttl: cfg.PresenceTTL, beats: keyrate.New(cfg.HeartbeatsPerSecond, cfg.HeartbeatBurst)}
+	if cfg.RateLimits == nil {
+		cfg.RateLimits = keyrate.Memory
+	}
+	s := &Service{cfg: cfg, ttl: cfg.PresenceTTL, beats: cfg.RateLimits("support.heartbeats", cfg.HeartbeatsPerSecond, cfg.HeartbeatBurst)}
 	s.registerInternal()
 	if cfg.Presence == nil {
 		s.memory = NewMemoryPresence(MemoryConfig{TTL: cfg.PresenceTTL})
@@ -229,8 +236,8 @@ func roleInOrg(id *functions.Identity) *functions.Identity {
 // admitBeat takes a heartbeat token for the caller, or answers 429 with
 // retryAfterMs.
 func (s *Service) admitBeat(id *functions.Identity) error {
-	if id == nil {
-		return nil // the handler answers 401
+	if id == nil || s.beats == nil {
+		return nil // the handler answers 401; no limit
 	}
 	d := s.beats.Take(presenceKey(id.Org, id.Subject), time.Now())
 	if d <= 0 {

@@ -29,8 +29,9 @@
 // # Concurrency model
 //
 // A Service is safe for concurrent use: the handler holds no state but
-// the rate limiter, a map of token buckets behind one mutex, pruned of
-// idle addresses as it goes.
+// the rate limiter, by default a map of token buckets behind one mutex,
+// pruned of idle addresses as it goes (Config.RateLimits may keep them in
+// Postgres instead: keyrate.PG).
 //
 // # Lifecycle
 //

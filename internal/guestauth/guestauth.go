@@ -59,6 +59,10 @@ type Config struct {
 	// zero: DefaultBurst); negative disables the limit.
 	PerSecond float64
 	Burst     int
+	// RateLimits makes the per-address limiter (limit "guest.tokens"):
+	// keyrate.PG.Limiter shares each address's budget among the nodes of
+	// one database. Nil means keyrate.Memory: this process's buckets.
+	RateLimits keyrate.Factory
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 	// Registerer receives the parley_guest_tokens_total counter. Nil
@@ -74,7 +78,7 @@ type Service struct {
 	ttl   time.Duration
 	now   func() time.Time
 	log   *slog.Logger
-	limit *keyrate.Limiter // per client address; nil: no limit
+	limit keyrate.Taker // per client address; nil: no limit
 	count *prometheus.CounterVec
 }
 
@@ -104,7 +108,11 @@ func New(cfg Config) (*Service, error) {
 		burst = DefaultBurst
 	}
 	if perSecond > 0 {
-		s.limit = keyrate.New(perSecond, burst)
+		factory := cfg.RateLimits
+		if factory == nil {
+			factory = keyrate.Memory
+		}
+		s.limit = factory("guest.tokens", perSecond, burst)
 	}
 	s.count = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_guest_tokens_total",
 		Help: "Guest token requests (POST /api/guest) by outcome: issued, limited (429), refused (400, 403)."}, []string{"outcome"})
@@ -114,6 +122,14 @@ func New(cfg Config) (*Service, error) {
 		}
 	}
 	return s, nil
+}
+
+// take takes a token for key from the limiter, if there is one.
+func (s *Service) take(key string, now time.Time) time.Duration {
+	if s.limit == nil {
+		return 0
+	}
+	return s.limit.Take(key, now)
 }
 
 // Enabled reports whether the service mints tokens.
@@ -145,7 +161,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	if wait := s.limit.Take(clientKey(r.RemoteAddr), now); wait > 0 {
+	if wait := s.take(clientKey(r.RemoteAddr), now); wait > 0 {
 		s.count.WithLabelValues("limited").Inc()
 		ms := int(math.Ceil(float64(wait) / float64(time.Millisecond)))
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))

@@ -1,6 +1,10 @@
-// Package keyrate is one token bucket (golang.org/x/time/rate) per key: a
-// user, a client address. Buckets unused for IdleAfter are forgotten, so
-// memory follows the active keys.
+// Package keyrate is one token bucket per key: a user, a client address.
+// A Limiter keeps them in this process's memory (golang.org/x/time/rate);
+// buckets unused for IdleAfter are forgotten, so memory follows the active
+// keys. A PG keeps them in Postgres (table rate_limits), so that every
+// process on one database shares each key's budget; it fails open when
+// the database does not answer. Both are a Taker, and made by a Factory
+// (Memory, PG.Limiter) where a package takes its limits' configuration.
 package keyrate
 
 import (

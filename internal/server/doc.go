@@ -28,16 +28,25 @@
 // rows. What lives in one process today, and what a second node needs:
 //
 //   - Rate limiters (package chat: sendMessage, updateTypingStatus and
-//     generateUploadUrl, one token bucket per user and function, in
-//     memory). Behind a round-robin load balancer each node grants a user
-//     the full rate, so N nodes allow N times the limit. A second node
-//     needs shared buckets (Postgres, or a NATS key-value bucket) or
-//     routing that keeps a user on one node.
-//   - The guest endpoint's rate limiter (package guestauth: POST
-//     /api/guest, one token bucket per client address, in memory): N
-//     nodes allow N times the limit, as the chat limiters do. The guest
+//     generateUploadUrl, one token bucket per user and function; package
+//     support: heartbeats per user; package guestauth: POST /api/guest
+//     per client address). By default in memory (keyrate.Memory): behind
+//     a round-robin load balancer each node grants the full rate, so N
+//     nodes allow N times the limit. With Config.SharedState they are
+//     rows of rate_limits (keyrate.PG: GCRA, one statement per call,
+//     serialized per key by the row's lock), so the limit stays the
+//     configured one with N nodes; each node sweeps idle rows every
+//     minute (idempotent). A database that does not answer within 500ms
+//     grants the call (fail open, logged at most every 10s). The guest
 //     key (--guest-key, else GUEST-KEY file beside the media key) must be
 //     the same on every node, or a guest's token works on one node only.
+//   - Tickets (POST /api/tickets, which stand in for a JWT in SSE and
+//     long-poll URLs). By default in the node's memory: a ticket is good
+//     on the node that issued it only. With Config.SharedState they are
+//     rows of transport_tickets (internal/pgtickets: the ticket's
+//     SHA-256, never the ticket), redeemed by one UPDATE … RETURNING, so
+//     a ticket bought from one node is good once on any; each node
+//     sweeps expired rows every minute.
 //   - Typing expiry and other timed re-runs (the engine's refresh times,
 //     set by QueryCtx.RefreshAt). The indicator's state is a typing_state
 //     row, so every node computes the same answer; each node only re-runs
@@ -54,10 +63,11 @@
 //     queries there.
 //   - The media store and its URLs (media.DirStore under --media-dir, URLs
 //     signed with --media-key and starting with --public-url). Every node
-//     must reach the same objects (a shared volume, or a media.Store on
-//     object storage), sign with the same key and name the load balancer's
-//     public URL. The janitor may run on every node: its sweeps take rows
-//     with FOR UPDATE SKIP LOCKED.
+//     must reach the same objects (with Config.SharedState a
+//     media.PGStore, the bytes in media_objects; or a shared volume, or
+//     a media.Store on object storage), sign with the same key and name
+//     the load balancer's public URL. The janitor may run on every node:
+//     its sweeps take rows with FOR UPDATE SKIP LOCKED.
 //   - The replication slot (Config.Source: by default a pgrepl.Source on a
 //     permanent slot of the node's own, Config.ReplicationSlot, default
 //     parley_<database>: two nodes on one database must name theirs). Each

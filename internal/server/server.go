@@ -120,6 +120,14 @@ type Config struct {
 	// activity (user_activity; activity.Config.Interval). Zero means
 	// activity.DefaultInterval.
 	ActivityInterval time.Duration
+	// SharedState keeps in Postgres the state every node of a cluster
+	// must share (see "Per-node state" in the package doc): the rate
+	// limits of chat, support and guest access (keyrate.PG, where their
+	// RateLimits is nil), the tickets of POST /api/tickets (pgtickets)
+	// and, when Media.Store is nil, the images (media.PGStore; MediaDir
+	// is then unused). False keeps them in this process: buckets and
+	// tickets in memory, images under MediaDir.
+	SharedState bool
 }
 
 // EventsConfig is the part of events.Config a server's user sets; zero
@@ -217,6 +225,8 @@ type Server struct {
 	// its own.
 	Cluster *cluster.Source
 	reg  *prometheus.Registry
+	// shared is the Postgres-kept state (Config.SharedState); nil if off.
+	shared *sharedState
 }
 
 // Sentinel errors for a database Parley cannot use.
@@ -249,6 +259,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := checkDatabase(ctx, pool); err != nil {
 		pool.Close()
 		return nil, err
+	}
+	var shared *sharedState
+	if cfg.SharedState {
+		if shared, err = useSharedState(&cfg, pool, log); err != nil {
+			pool.Close()
+			return nil, err
+		}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -323,7 +340,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	sup.SetInvalidator(eng.Invalidate)
 	ai.SetInvalidator(eng.Invalidate)
 	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: cfg.Source, Media: svc, Activity: act, Events: ev, Support: sup, Assistant: ai,
-		Jobs: queue, reg: reg}
+		Jobs: queue, reg: reg, shared: shared}
 	if s.Source == nil {
 		slot := cfg.ReplicationSlot
 		switch slot {
@@ -343,7 +360,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.HTTP, err = transport.New(transport.Config{Engine: eng, Verifier: cfg.Verifier, Health: s.health,
+	var tickets transport.TicketStore // nil: in memory
+	if shared != nil {
+		tickets = shared.tickets
+	}
+	s.HTTP, err = transport.New(transport.Config{Tickets: tickets, Engine: eng, Verifier: cfg.Verifier, Health: s.health,
 		Queries: []transport.QueryRoute{{Path: "/api/ice-servers", Function: "shared/support:getIceServers"},
 			{Path: "/api/transcript", Function: "shared/support:getTranscript", Args: []string{"conversationId", "format", "timeZone"}, File: true}},
 		Gatherer: reg, Registerer: reg, Mux: mux, Logger: log, WriteTimeout: cfg.WriteTimeout,
@@ -506,6 +527,10 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.Jobs.Run(gctx) })
 	if s.Media != nil {
 		g.Go(func() error { return s.Media.Run(gctx) })
+	}
+	if s.shared != nil {
+		g.Go(func() error { return s.shared.limits.Run(gctx) })
+		g.Go(func() error { return s.shared.tickets.Run(gctx) })
 	}
 	g.Go(func() error {
 		<-gctx.Done()

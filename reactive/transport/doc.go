@@ -105,8 +105,8 @@
 // only from a token the Verifier accepted: in Authenticate for the sync
 // protocol, in an Authorization header or a ticket for a single
 // subscription. A ticket is 256 random bits, good for one request, for
-// TicketTTL at most and never past its token's exp, and kept in this
-// server's memory (cluster mode will need them in a shared store, or
-// sticky routing). Neither tickets, tokens nor connection ids are logged
+// TicketTTL at most and never past its token's exp, and kept in a
+// TicketStore: this server's memory by default, or one every node shares
+// (internal/pgtickets), only as its SHA-256 either way. Neither tickets, tokens nor connection ids are logged
 // here; no URL is.
 package transport

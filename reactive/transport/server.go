@@ -61,6 +61,9 @@ type Config struct {
 	// (it is good for one request, and never outlives its token). Zero
 	// means 60s.
 	TicketTTL time.Duration
+	// Tickets keeps the tickets: internal/pgtickets shares them among
+	// the nodes of one database. Nil means this server's memory.
+	Tickets TicketStore
 	// Registerer receives the transport's metrics (sessions per
 	// transport). Nil registers none.
 	Registerer prometheus.Registerer
@@ -89,7 +92,7 @@ type Server struct {
 	// dropReason is the last DropSessions' reason.
 	dropReason atomic.Pointer[string]
 	alarms     alarms // connections' pings, token expiries and write timeouts
-	tickets    *tickets
+	tickets    TicketStore
 	metrics    *metrics
 
 	connMu sync.Mutex           // guards conns
@@ -127,6 +130,9 @@ func New(cfg Config) (*Server, error) {
 	if mux == nil {
 		mux = http.NewServeMux()
 	}
+	if cfg.Tickets == nil {
+		cfg.Tickets = newTickets(cfg.TicketTTL)
+	}
 	root, stop := context.WithCancel(context.Background())
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
@@ -134,7 +140,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, mux: mux, root: root, stop: stop, upgrader: newUpgrader(),
-		tickets: newTickets(cfg.TicketTTL), metrics: m, conns: map[string]*httpConn{}}
+		tickets: cfg.Tickets, metrics: m, conns: map[string]*httpConn{}}
 	s.drop, s.dropFn = context.WithCancel(root)
 	mux.HandleFunc("GET /api/{version}/sync", s.serveSync)
 	// An SSE or long-polling connection is named by ?connection= (a

@@ -1,11 +1,13 @@
 package transport
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -20,10 +22,27 @@ import (
 // JWT as a bearer token, answers {ticket, expiresAt}; the stream's URL
 // carries ?ticket=.
 //
-// Tickets are kept in this server's memory: a ticket is good only on the
-// server that issued it. Cluster mode (several nodes behind a balancer)
-// will need them in a shared store (Postgres, or NATS's key-value store),
-// or sticky routing for POST /api/tickets and the stream that follows.
+// Tickets are kept in a TicketStore (Config.Tickets), by default this
+// server's memory: a ticket is good only on the server that issued it.
+// Several nodes behind a balancer share one store (internal/pgtickets:
+// Postgres), so that a ticket bought from one is good, once, on any.
+
+// TicketStore keeps issued tickets by the SHA-256 of their text: a store
+// never sees a ticket itself. Implementations must be safe for concurrent
+// use; Config.Tickets nil means one in this server's memory.
+type TicketStore interface {
+	// Issue records a ticket (its hash) for id, good until expires (never
+	// past id.ExpiresAt, which Redeem must give back). ErrUserTickets when
+	// id's user (Org and Subject) has MaxUserTickets neither used nor
+	// expired at now; ErrTooManyTicket when the store is full. Other
+	// errors answer 503 without their text.
+	Issue(ctx context.Context, hash [32]byte, id *functions.Identity, expires, now time.Time) error
+	// Redeem uses up the ticket of hash and returns the identity it was
+	// issued for, or ErrTicketUnknown, ErrTicketUsed or ErrTicketExpired
+	// (at now). A ticket is redeemed once, whoever asks. Other errors
+	// answer 503 without their text.
+	Redeem(ctx context.Context, hash [32]byte, now time.Time) (*functions.Identity, error)
+}
 
 // ticketQuery is the query parameter that carries a ticket.
 const ticketQuery = "ticket"
@@ -37,15 +56,15 @@ var (
 	ErrUserTickets   = errors.New("transport: too many unused tickets for this user (use one, or wait a minute for them to expire)")
 )
 
-// maxTickets bounds the tickets one server keeps (issued and not yet
+// maxTickets bounds the tickets one server's memory keeps (issued and not yet
 // forgotten); beyond it POST /api/tickets answers 503.
 const maxTickets = 100_000
 
-// maxUserTickets bounds one user's tickets issued and neither used nor
-// expired, so that one token cannot fill maxTickets for everyone; beyond
-// it POST /api/tickets answers 429. An EventSource needs one per
+// MaxUserTickets bounds one user's tickets issued and neither used nor
+// expired, so that one token cannot fill a store for everyone; beyond it
+// POST /api/tickets answers 429. An EventSource needs one per
 // (re)connection, and a ticket lasts a minute.
-const maxUserTickets = 50
+const MaxUserTickets = 50
 
 // ticketEntry is an issued ticket: the identity its JWT proved.
 type ticketEntry struct {
@@ -56,10 +75,11 @@ type ticketEntry struct {
 	counted bool // in perUser: neither used nor seen expired by a sweep
 }
 
-// tickets holds issued tickets by the SHA-256 of their text (a map lookup
-// by the secret itself would leak timing about it). A used or expired
-// ticket is remembered until ttl after its expiry, so that its reuse is
-// told apart from a forgery for that long. Safe for concurrent use.
+// tickets is the TicketStore in memory: issued tickets by the SHA-256 of
+// their text (a map lookup by the secret itself would leak timing about
+// it). A used or expired ticket is remembered until ttl after its expiry,
+// so that its reuse is told apart from a forgery for that long. Safe for
+// concurrent use.
 type tickets struct {
 	ttl time.Duration
 
@@ -69,8 +89,37 @@ type tickets struct {
 	lastSweep time.Time
 }
 
+var _ TicketStore = (*tickets)(nil)
+
 func newTickets(ttl time.Duration) *tickets {
 	return &tickets{ttl: ttl, byHash: map[[32]byte]*ticketEntry{}, perUser: map[string]int{}}
+}
+
+// mintTicket returns a new ticket for id, its hash and its expiry: ttl
+// from now, and never past id's token.
+func mintTicket(id *functions.Identity, ttl time.Duration, now time.Time) (ticket string, hash [32]byte, expires time.Time) {
+	var raw [32]byte
+	rand.Read(raw[:]) // never fails (crypto/rand)
+	ticket = base64.RawURLEncoding.EncodeToString(raw[:])
+	expires = now.Add(ttl)
+	if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(expires) {
+		expires = id.ExpiresAt // a ticket never outlives its token
+	}
+	return ticket, sha256.Sum256([]byte(ticket)), expires
+}
+
+// issue returns a new ticket for id and its expiry.
+func (t *tickets) issue(id *functions.Identity, now time.Time) (string, time.Time, error) {
+	ticket, hash, expires := mintTicket(id, t.ttl, now)
+	if err := t.Issue(context.Background(), hash, id, expires, now); err != nil {
+		return "", time.Time{}, err
+	}
+	return ticket, expires, nil
+}
+
+// redeem uses up ticket and returns the identity it stands for.
+func (t *tickets) redeem(ticket string, now time.Time) (*functions.Identity, error) {
+	return t.Redeem(context.Background(), sha256.Sum256([]byte(ticket)), now)
 }
 
 // ticketUser is whose tickets an identity's count: its user in its org.
@@ -87,38 +136,30 @@ func (t *tickets) uncountLocked(e *ticketEntry) {
 	}
 }
 
-// issue returns a new ticket for id and its expiry.
-func (t *tickets) issue(id *functions.Identity, now time.Time) (string, time.Time, error) {
-	var raw [32]byte
-	rand.Read(raw[:]) // never fails (crypto/rand)
-	ticket := base64.RawURLEncoding.EncodeToString(raw[:])
-	expires := now.Add(t.ttl)
-	if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(expires) {
-		expires = id.ExpiresAt // a ticket never outlives its token
-	}
+// Issue implements TicketStore.
+func (t *tickets) Issue(_ context.Context, hash [32]byte, id *functions.Identity, expires, now time.Time) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	user := ticketUser(id)
 	// A full table, or a user at the limit, sweeps first (at most once a
 	// second for the latter, so that asking again costs no full scan).
 	if now.Sub(t.lastSweep) >= t.ttl || len(t.byHash) >= maxTickets ||
-		(t.perUser[user] >= maxUserTickets && now.Sub(t.lastSweep) >= time.Second) {
+		(t.perUser[user] >= MaxUserTickets && now.Sub(t.lastSweep) >= time.Second) {
 		t.sweepLocked(now)
 	}
-	if t.perUser[user] >= maxUserTickets {
-		return "", time.Time{}, ErrUserTickets
+	if t.perUser[user] >= MaxUserTickets {
+		return ErrUserTickets
 	}
 	if len(t.byHash) >= maxTickets {
-		return "", time.Time{}, ErrTooManyTicket
+		return ErrTooManyTicket
 	}
-	t.byHash[sha256.Sum256([]byte(ticket))] = &ticketEntry{id: id, user: user, expires: expires, counted: true}
+	t.byHash[hash] = &ticketEntry{id: id, user: user, expires: expires, counted: true}
 	t.perUser[user]++
-	return ticket, expires, nil
+	return nil
 }
 
-// redeem uses up ticket and returns the identity it stands for.
-func (t *tickets) redeem(ticket string, now time.Time) (*functions.Identity, error) {
-	h := sha256.Sum256([]byte(ticket))
+// Redeem implements TicketStore.
+func (t *tickets) Redeem(_ context.Context, h [32]byte, now time.Time) (*functions.Identity, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.byHash[h]
@@ -167,13 +208,20 @@ func (s *Server) serveTickets(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, err)
 		return
 	}
-	ticket, expires, err := s.tickets.issue(id, time.Now())
-	if errors.Is(err, ErrUserTickets) {
+	now := time.Now()
+	ticket, hash, expires := mintTicket(id, s.cfg.TicketTTL, now)
+	err = s.tickets.Issue(r.Context(), hash, id, expires, now)
+	switch {
+	case errors.Is(err, ErrUserTickets):
 		writeHTTPError(w, &functions.Error{Status: http.StatusTooManyRequests, Code: functions.CodeRateLimited, Message: err.Error()[len("transport: "):]})
 		return
-	}
-	if err != nil {
+	case errors.Is(err, ErrTooManyTicket):
 		writeHTTPError(w, &functions.Error{Status: http.StatusServiceUnavailable, Code: functions.CodeUnavailable, Message: err.Error()})
+		return
+	case err != nil:
+		s.log.Warn("issue ticket", slog.Any("error", err))
+		writeHTTPError(w, &functions.Error{Status: http.StatusServiceUnavailable, Code: functions.CodeUnavailable,
+			Message: "tickets are unavailable: try again"})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -194,9 +242,14 @@ func (s *Server) streamIdentity(r *http.Request) (*functions.Identity, error) {
 		return nil, &functions.Error{Status: http.StatusBadRequest, Code: functions.CodeInvalidArgument,
 			Message: "give either ?ticket= or an Authorization header, not both"}
 	}
-	id, err := s.tickets.redeem(ticket, time.Now())
-	if err != nil {
+	id, err := s.tickets.Redeem(r.Context(), sha256.Sum256([]byte(ticket)), time.Now())
+	switch {
+	case errors.Is(err, ErrTicketUnknown), errors.Is(err, ErrTicketUsed), errors.Is(err, ErrTicketExpired):
 		return nil, &functions.Error{Status: http.StatusUnauthorized, Code: functions.CodeUnauthenticated, Message: err.Error()[len("transport: "):]}
+	case err != nil:
+		s.log.Warn("redeem ticket", slog.Any("error", err))
+		return nil, &functions.Error{Status: http.StatusServiceUnavailable, Code: functions.CodeUnavailable,
+			Message: "tickets are unavailable: try again"}
 	}
 	return id, nil
 }

@@ -18,7 +18,7 @@ func TestTicketsPerUser(t *testing.T) {
 	alice := &functions.Identity{Subject: "alice", Role: functions.RoleCustomer}
 	bob := &functions.Identity{Subject: "bob", Role: functions.RoleCustomer}
 	var first string
-	for i := range maxUserTickets {
+	for i := range MaxUserTickets {
 		ticket, _, err := tk.issue(alice, now)
 		require.NoError(t, err, "ticket %d", i)
 		if i == 0 {
