@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -56,4 +57,52 @@ func (s *Server) clusterSource(cfg Config, slot string) (*cluster.Source, error)
 		},
 		Logger: s.log,
 	})
+}
+
+// clusterState is what a cluster node shares over NATS besides the
+// change stream: presence and the assistant's streaming answers.
+type clusterState struct {
+	presence *cluster.Presence
+	streams  *cluster.Streams
+}
+
+// joinCluster makes cfg a cluster node's before anything is built from
+// it: rate limits, tickets and media in Postgres (SharedState), presence
+// and streaming answers over NATS. slot names the cluster.
+func joinCluster(cfg *Config, slot string) (*clusterState, error) {
+	cc := cfg.Cluster
+	if cc.NATS == nil || cc.NodeID == "" {
+		return nil, errors.New("server: a cluster node needs Cluster.NATS and Cluster.NodeID")
+	}
+	cfg.SharedState = true
+	st := &clusterState{}
+	var err error
+	if cfg.Support.Presence == nil {
+		ttl := cfg.Support.PresenceTTL
+		if st.presence, err = cluster.NewPresence(cluster.PresenceConfig{Conn: cc.NATS, Prefix: slot, NodeID: cc.NodeID, TTL: ttl,
+			Logger: cfg.Logger}); err != nil {
+			return nil, err
+		}
+		cfg.Support.Presence = st.presence
+	}
+	if cfg.Assistant.Fanout == nil {
+		if st.streams, err = cluster.NewStreams(cluster.StreamsConfig{Conn: cc.NATS, Prefix: slot, NodeID: cc.NodeID,
+			Logger: cfg.Logger}); err != nil {
+			return nil, err
+		}
+		cfg.Assistant.Fanout = st.streams
+	}
+	return st, nil
+}
+
+// run keeps the shared state until ctx ends.
+func (st *clusterState) run(ctx context.Context) []func() error {
+	var fs []func() error
+	if st.presence != nil {
+		fs = append(fs, func() error { return st.presence.Run(ctx) })
+	}
+	if st.streams != nil {
+		fs = append(fs, func() error { return st.streams.Run(ctx) })
+	}
+	return fs
 }

@@ -227,6 +227,8 @@ type Server struct {
 	reg  *prometheus.Registry
 	// shared is the Postgres-kept state (Config.SharedState); nil if off.
 	shared *sharedState
+	// joined is what a cluster node shares over NATS; nil off a cluster.
+	joined *clusterState
 }
 
 // Sentinel errors for a database Parley cannot use.
@@ -259,6 +261,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := checkDatabase(ctx, pool); err != nil {
 		pool.Close()
 		return nil, err
+	}
+	slot := cfg.ReplicationSlot
+	switch slot {
+	case "":
+		slot = DefaultSlot(pcfg.ConnConfig.Database)
+	case TemporarySlots:
+		slot = ""
+	}
+	var joined *clusterState
+	if cfg.Cluster != nil {
+		if joined, err = joinCluster(&cfg, slot); err != nil {
+			pool.Close()
+			return nil, err
+		}
 	}
 	var shared *sharedState
 	if cfg.SharedState {
@@ -340,15 +356,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	sup.SetInvalidator(eng.Invalidate)
 	ai.SetInvalidator(eng.Invalidate)
 	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: cfg.Source, Media: svc, Activity: act, Events: ev, Support: sup, Assistant: ai,
-		Jobs: queue, reg: reg, shared: shared}
+		Jobs: queue, reg: reg, shared: shared, joined: joined}
 	if s.Source == nil {
-		slot := cfg.ReplicationSlot
-		switch slot {
-		case "":
-			slot = DefaultSlot(pcfg.ConnConfig.Database)
-		case TemporarySlots:
-			slot = ""
-		}
 		if cfg.Cluster != nil {
 			s.Cluster, err = s.clusterSource(cfg, slot)
 			s.Source = s.Cluster
@@ -527,6 +536,11 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.Jobs.Run(gctx) })
 	if s.Media != nil {
 		g.Go(func() error { return s.Media.Run(gctx) })
+	}
+	if s.joined != nil {
+		for _, f := range s.joined.run(gctx) {
+			g.Go(f)
+		}
 	}
 	if s.shared != nil {
 		g.Go(func() error { return s.shared.limits.Run(gctx) })
