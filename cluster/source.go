@@ -57,11 +57,12 @@ type Config struct {
 	// ElectEvery is how often a node that does not read tries to take
 	// the lock. Zero means the defaults.
 	Heartbeat, StaleAfter, ElectEvery time.Duration
-	// Isolated, called once a node has been unable to follow the stream
-	// for IsolatedAfter (zero: DefaultIsolated), closes its client
-	// sessions, so their clients reconnect to a node that can. Nil means
-	// sessions stay, told only that results are stale.
-	Isolated      func()
+	// Isolated(true), called once a node has been unable to follow the
+	// stream for IsolatedAfter (zero: DefaultIsolated), closes its client
+	// sessions and refuses new ones, so that clients reconnect to a node
+	// that can; Isolated(false), once it follows again, lets them back.
+	// Nil means sessions stay, told only that results are stale.
+	Isolated      func(bool)
 	IsolatedAfter time.Duration
 	// Logger receives leadership changes and errors. Nil discards them.
 	Logger *slog.Logger
@@ -222,6 +223,9 @@ func (s *Source) monitor(ctx context.Context, sink reactive.ChangeSink) {
 		switch {
 		case ok && !s.healthy.Load():
 			s.healthy.Store(true)
+			if isolated && s.cfg.Isolated != nil {
+				s.cfg.Isolated(false)
+			}
 			downSince, isolated = time.Time{}, false
 			if !started {
 				started = true
@@ -242,7 +246,7 @@ func (s *Source) monitor(ctx context.Context, sink reactive.ChangeSink) {
 			if s.cfg.Isolated != nil {
 				s.log.Warn("cluster: still cut off from the change stream; closing client sessions so they move to another node",
 					slog.Duration("after", s.cfg.IsolatedAfter))
-				s.cfg.Isolated()
+				s.cfg.Isolated(true)
 			}
 		}
 	}

@@ -3,8 +3,11 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,7 +48,7 @@ func newClusterEnv(t *testing.T, n int) *clusterEnv {
 		require.NoError(t, err)
 		t.Cleanup(func() { link.Close() })
 		ce.links = append(ce.links, link)
-		return []string{"--cluster", "nats://" + link.Addr().String(), "--node-id", "node" + strconv.Itoa(i)}
+		return []string{"--cluster", "nats://" + link.Addr().String(), "--node-id", "node" + strconv.Itoa(i), "--log-level", "info"}
 	}
 	ce.base = newEnv(t, envOptions{serverArgs: args(0)})
 	ce.nodes = []*env{ce.base}
@@ -199,4 +202,190 @@ func TestClusterCrossNode(t *testing.T) {
 			return nil
 		})
 	}
+}
+
+// firstSeen waits until one of subs holds marker and returns when.
+func firstSeen(subs []*goSub, marker string, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, s := range subs {
+			if v, err := s.latest(); err == nil && hasMarker(v, marker) {
+				return time.Now(), nil
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Time{}, fmt.Errorf("%s reached no subscriber within %s", marker, timeout)
+}
+
+// TestClusterFailover runs writers and subscribers on every node, kills
+// the reader with SIGKILL (PARLEY_FAILOVER_TRIALS times, default 2),
+// restarts the NATS server, and then wants every acknowledged write in the
+// database and every subscription equal to a fresh query: no push lost.
+func TestClusterFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Postgres, NATS and three parley nodes")
+	}
+	trials := 2
+	if v, err := strconv.Atoi(os.Getenv("PARLEY_FAILOVER_TRIALS")); err == nil && v > 0 {
+		trials = v
+	}
+	ce := newClusterEnv(t, 3)
+	subsOf := make([][]*goSub, len(ce.nodes))
+	var all []subscriber
+	for i, n := range ce.nodes {
+		for k := range 2 {
+			g := startGoSub(t, n, fmt.Sprintf("node%d-sub%d", i, k), 20)
+			subsOf[i] = append(subsOf[i], g)
+			all = append(all, g)
+		}
+	}
+	var loads []*load
+	for i, n := range ce.nodes {
+		loads = append(loads, startLoad(t, n, fmt.Sprintf("fo%d-%d", i, time.Now().UnixNano()), 50*time.Millisecond))
+	}
+	time.Sleep(2 * time.Second)
+
+	var times []time.Duration
+	for trial := range trials {
+		r, err := ce.reader()
+		require.NoError(t, err)
+		var others []*goSub
+		for i := range ce.nodes {
+			if i != r {
+				others = append(others, subsOf[i]...)
+			}
+		}
+		// The writers pause while the reader dies, so that the marker is
+		// still among the latest messages when the first push comes.
+		for _, l := range loads {
+			l.hold(true)
+		}
+		for _, l := range loads {
+			require.NoError(t, l.idle(20*time.Second))
+		}
+		marker := fmt.Sprintf("failover-%d-%d", trial, time.Now().UnixNano())
+		ce.nodes[r].srv.kill()
+		killed := time.Now()
+		_, err = ce.base.db.Exec(t.Context(), insertSQL, schema.NewID("msgchaos"), schema.DemoConversationID, schema.DemoStaffID, marker)
+		require.NoError(t, err)
+		seen, err := firstSeen(others, marker, 30*time.Second)
+		require.NoError(t, err, "trial %d: the first write after the reader's death", trial)
+		times = append(times, seen.Sub(killed))
+		for _, l := range loads {
+			l.hold(false)
+		}
+		nr := -1
+		eventually(t, 10*time.Second, "a new reader", func() error {
+			var err error
+			nr, err = ce.reader()
+			return err
+		})
+		require.NotEqual(t, r, nr)
+		t.Logf("trial %d: reader node%d killed; node%d reads; first push after %v", trial, r, nr, times[trial])
+		require.NoError(t, ce.nodes[r].srv.start(), "restart node %d", r)
+	}
+	sorted := append([]time.Duration(nil), times...)
+	slices.Sort(sorted)
+	t.Logf("failover (reader killed → first push from the new reader), %d trials: min %v, median %v, max %v",
+		len(sorted), sorted[0], sorted[len(sorted)/2], sorted[len(sorted)-1])
+
+	// The NATS server goes away for a second and comes back on its store.
+	ce.stopNATS()
+	time.Sleep(time.Second)
+	require.NoError(t, ce.startNATS())
+	eventually(t, 30*time.Second, "every node follows again", func() error {
+		for i, n := range ce.nodes {
+			h, code, err := nodeHealth(n)
+			if err != nil {
+				return err
+			}
+			if code != http.StatusOK || h.Cluster == nil || !h.Cluster.Follows {
+				return fmt.Errorf("node %d: %d %+v", i, code, h.Cluster)
+			}
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second)
+	for _, l := range loads {
+		l.stop()
+	}
+	for i, l := range loads {
+		a := l.audit(t, ce.base)
+		require.Zero(t, a.lost, "node %d's writers: acknowledged writes missing: %v", i, a.lostExamples)
+		require.Empty(t, a.failures, "node %d's writers", i)
+		require.Empty(t, a.proto, "node %d's writers: protocol errors", i)
+		require.Positive(t, a.acked)
+	}
+	if bad := converge(ce.nodes[0], all, 30*time.Second); len(bad) > 0 {
+		t.Fatalf("subscriptions differ from a fresh query: %s", brief(bad))
+	}
+	for _, s := range all {
+		require.Empty(t, s.(*goSub).protocolErrors(), s.name())
+	}
+}
+
+// TestClusterPartition cuts one node off from NATS: it reports itself
+// unhealthy, stops serving its sessions (they are closed and new ones are
+// refused, so a load balancer sends them elsewhere) and, once the link is
+// back, follows again with every subscription equal to a fresh query.
+func TestClusterPartition(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Postgres, NATS and three parley nodes")
+	}
+	ce := newClusterEnv(t, 3)
+	r, err := ce.reader()
+	require.NoError(t, err)
+	cut := (r + 1) % len(ce.nodes) // a follower
+	victim := ce.nodes[cut]
+	sub := startGoSub(t, victim, "cut-node", 20)
+	<-sub.firstReady
+	other := startGoSub(t, ce.nodes[r], "reader-node", 20)
+	<-other.firstReady
+
+	ce.links[cut].Cut()
+	eventually(t, 15*time.Second, "the cut node reports itself unhealthy", func() error {
+		h, code, err := nodeHealth(victim)
+		if err != nil {
+			return err
+		}
+		if code == http.StatusOK || h.Cluster == nil || h.Cluster.Follows {
+			return fmt.Errorf("still healthy: %d %+v", code, h.Cluster)
+		}
+		return nil
+	})
+	eventually(t, 20*time.Second, "the cut node's sessions are closed and not let back", func() error {
+		if _, err := sub.latest(); err == nil {
+			return errors.New("its subscriber still holds a live result")
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	_, err = syncclient.Dial(ctx, victim.url, syncclient.Options{Token: victim.john})
+	cancel()
+	require.Error(t, err, "a new session on the cut node")
+	// Writes go on elsewhere meanwhile.
+	marker := fmt.Sprintf("partition-%d", time.Now().UnixNano())
+	_, err = ce.base.db.Exec(t.Context(), insertSQL, schema.NewID("msgchaos"), schema.DemoConversationID, schema.DemoStaffID, marker)
+	require.NoError(t, err)
+	_, err = firstSeen([]*goSub{other}, marker, 10*time.Second)
+	require.NoError(t, err)
+
+	ce.links[cut].Restore()
+	eventually(t, 30*time.Second, "the node follows again", func() error {
+		h, code, err := nodeHealth(victim)
+		if err != nil {
+			return err
+		}
+		if code != http.StatusOK || h.Cluster == nil || !h.Cluster.Follows {
+			return fmt.Errorf("%d %+v", code, h.Cluster)
+		}
+		return nil
+	})
+	if bad := converge(ce.nodes[r], []subscriber{sub, other}, 30*time.Second); len(bad) > 0 {
+		t.Fatalf("after the partition: %s", brief(bad))
+	}
+	v, err := sub.latest()
+	require.NoError(t, err)
+	require.True(t, hasMarker(v, marker), "the write made during the partition")
 }

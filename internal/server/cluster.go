@@ -52,8 +52,14 @@ func (s *Server) clusterSource(cfg Config, slot string) (*cluster.Source, error)
 		Retention:     cc.Retention,
 		StaleAfter:    cc.StaleAfter,
 		IsolatedAfter: cc.IsolatedAfter,
-		Isolated: func() {
-			s.HTTP.DropSessions("this node lost its cluster's change stream; reconnect to another")
+		Isolated: func(on bool) {
+			if !on {
+				s.HTTP.Refuse("")
+				return
+			}
+			const why = "this node lost its cluster's change stream; connect to another"
+			s.HTTP.Refuse(why)
+			s.HTTP.DropSessions(why)
 		},
 		Logger: s.log,
 	})

@@ -224,7 +224,7 @@ type Server struct {
 	// Cluster is the change source of a cluster node; nil on a server of
 	// its own.
 	Cluster *cluster.Source
-	reg  *prometheus.Registry
+	reg     *prometheus.Registry
 	// shared is the Postgres-kept state (Config.SharedState); nil if off.
 	shared *sharedState
 	// joined is what a cluster node shares over NATS; nil off a cluster.

@@ -70,6 +70,9 @@ func notify(ch chan struct{}) {
 // caller ends it with cancel and then calls release once, after its last
 // writeOutbox.
 func (s *Server) openConn(t string, status bool) (*httpConn, error) {
+	if err := s.refusal(); err != nil {
+		return nil, err
+	}
 	if !s.track() {
 		return nil, errShuttingDown
 	}

@@ -91,9 +91,11 @@ type Server struct {
 	dropFn context.CancelFunc
 	// dropReason is the last DropSessions' reason.
 	dropReason atomic.Pointer[string]
-	alarms     alarms // connections' pings, token expiries and write timeouts
-	tickets    TicketStore
-	metrics    *metrics
+	// refusing is Refuse's reason; nil: connections are accepted.
+	refusing atomic.Pointer[string]
+	alarms   alarms // connections' pings, token expiries and write timeouts
+	tickets  TicketStore
+	metrics  *metrics
 
 	connMu sync.Mutex           // guards conns
 	conns  map[string]*httpConn // SSE and long-polling sync connections by id
@@ -195,6 +197,28 @@ func (s *Server) Shutdown() {
 	s.mu.Lock()
 	s.stop() // no connection starts after this
 	s.mu.Unlock()
+}
+
+// Refuse makes the server answer every new long-lived connection
+// (WebSocket, SSE, long poll) with 503 and reason, until Refuse(""): a
+// node whose results would be stale sends new clients elsewhere.
+// Requests of the HTTP API and /healthz are still served.
+func (s *Server) Refuse(reason string) {
+	if reason == "" {
+		s.refusing.Store(nil)
+		return
+	}
+	s.refusing.Store(&reason)
+}
+
+// refusal is the error a new connection gets while Refuse is on; nil
+// when connections are accepted.
+func (s *Server) refusal() error {
+	r := s.refusing.Load()
+	if r == nil {
+		return nil
+	}
+	return &functions.Error{Status: http.StatusServiceUnavailable, Code: functions.CodeUnavailable, Message: *r}
 }
 
 // DropSessions ends every long-lived connection open now (WebSocket,

@@ -260,6 +260,10 @@ type pollResult struct {
 // itself when it cannot (ok false). done closes what it opened.
 func (s *Server) openSubscription(w http.ResponseWriter, r *http.Request, sub subscription, tr string) (
 	ctx context.Context, sess *reactive.Session, wake chan struct{}, done func(), ok bool) {
+	if err := s.refusal(); err != nil {
+		writeHTTPError(w, err)
+		return nil, nil, nil, nil, false
+	}
 	if !s.track() {
 		writeHTTPError(w, errShuttingDown)
 		return nil, nil, nil, nil, false

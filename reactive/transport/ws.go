@@ -123,6 +123,11 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	if err := s.refusal(); err != nil {
+		s.mu.Unlock()
+		writeHTTPError(w, err)
+		return
+	}
 	s.wg.Add(1)
 	s.mu.Unlock()
 	h := &hijacker{ResponseWriter: w}
