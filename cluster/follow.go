@@ -68,6 +68,12 @@ func (s *Source) followOnce(ctx context.Context, sink reactive.ChangeSink) error
 		}
 		start = info.State.LastSeq + 1
 	}
+	return s.followFrom(ctx, sink, start)
+}
+
+// followFrom applies the stream from sequence start until ctx ends or
+// the consumer fails.
+func (s *Source) followFrom(ctx context.Context, sink reactive.ChangeSink, start uint64) error {
 	cons, err := s.js.OrderedConsumer(ctx, s.stream, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: start})
 	if err != nil {

@@ -196,6 +196,7 @@ type publisher struct {
 
 	mu        sync.Mutex // serialises publishing
 	lastID    string     // id of the last message sent
+	lastSeq   uint64     // the stream's last sequence when the term began
 	published reactive.LSN
 
 	acked     atomic.Uint64 // highest LSN acknowledged, all before it too
@@ -214,6 +215,7 @@ func (s *Source) newPublisher(ctx context.Context, st jetstream.Stream, fail con
 	if err != nil {
 		return nil, fmt.Errorf("cluster: stream info: %w", err)
 	}
+	p.lastSeq = info.State.LastSeq
 	if last := info.State.LastSeq; last > 0 {
 		m, err := st.GetMsg(ctx, last)
 		if err != nil {
@@ -239,6 +241,10 @@ func (p *publisher) send(ctx context.Context, kind string, lsn reactive.LSN, id 
 	opts := []jetstream.PublishOpt{jetstream.WithMsgID(id)}
 	if p.lastID != "" {
 		opts = append(opts, jetstream.WithExpectLastMsgID(p.lastID))
+	} else {
+		// The term's first message into an empty stream: it must still be
+		// empty (another reader's message would be there otherwise).
+		opts = append(opts, jetstream.WithExpectLastSequence(p.lastSeq))
 	}
 	f, err := p.s.js.PublishMsgAsync(m, opts...)
 	if err != nil {

@@ -1,0 +1,358 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/reactive"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// sink records what a Source delivers.
+type sink struct {
+	mu        sync.Mutex
+	commits   []reactive.LSN
+	resets    int
+	resumes   int
+	interrupt int
+	progress  reactive.LSN
+	wanted    chan struct{}
+}
+
+func newSink() *sink { return &sink{wanted: make(chan struct{}, 1)} }
+
+func (k *sink) Commit(_ context.Context, c reactive.Commit) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.commits = append(k.commits, c.EndLSN)
+	return nil
+}
+func (k *sink) Progress(l reactive.LSN) { k.mu.Lock(); k.progress = max(k.progress, l); k.mu.Unlock() }
+func (k *sink) Reset(reactive.LSN)      { k.mu.Lock(); k.resets++; k.mu.Unlock() }
+func (k *sink) Resume(reactive.LSN)     { k.mu.Lock(); k.resumes++; k.mu.Unlock() }
+func (k *sink) Interrupted()            { k.mu.Lock(); k.interrupt++; k.mu.Unlock() }
+func (k *sink) Applied() reactive.LSN {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.commits) == 0 {
+		return 0
+	}
+	return k.commits[len(k.commits)-1]
+}
+func (k *sink) ProgressWanted() <-chan struct{} { return k.wanted }
+
+func (k *sink) snapshot() (commits []reactive.LSN, resets int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]reactive.LSN(nil), k.commits...), k.resets
+}
+
+// wal is a scripted replication slot: commits appended to it are
+// delivered, in order, to whichever reader runs, from the position the
+// reader's sink has applied (as a permanent slot resumes).
+type wal struct {
+	mu      sync.Mutex
+	commits []reactive.LSN
+	grew    chan struct{}
+	starts  []reactive.LSN // where each reader started
+}
+
+func (w *wal) append(lsn reactive.LSN) {
+	w.mu.Lock()
+	w.commits = append(w.commits, lsn)
+	w.mu.Unlock()
+	select {
+	case w.grew <- struct{}{}:
+	default:
+	}
+}
+
+func (w *wal) reader() (reactive.ChangeSource, error) { return walReader{w}, nil }
+
+type walReader struct{ w *wal }
+
+func (r walReader) Run(ctx context.Context, s reactive.ChangeSink) error {
+	from := s.Applied()
+	r.w.mu.Lock()
+	r.w.starts = append(r.w.starts, from)
+	r.w.mu.Unlock()
+	s.Resume(from)
+	defer s.Interrupted()
+	next := from
+	for {
+		r.w.mu.Lock()
+		var todo []reactive.LSN
+		for _, l := range r.w.commits {
+			if l > next {
+				todo = append(todo, l)
+			}
+		}
+		r.w.mu.Unlock()
+		for _, l := range todo {
+			if err := s.Commit(ctx, reactive.Commit{LSN: l - 1, EndLSN: l, CommitTime: time.Now(),
+				Changes: []reactive.Change{{Table: "messages", Op: reactive.OpInsert, New: []reactive.Column{{Name: "id", Value: l.String()}}}}}); err != nil {
+				return nil
+			}
+			next = l
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.w.grew:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+type node struct {
+	src    *Source
+	sink   *sink
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startNode(t *testing.T, natsURL, dbURL, id string, w *wal) *node {
+	t.Helper()
+	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	src, err := New(Config{NATS: nc, DatabaseURL: dbURL, Reader: w.reader, Name: "test", NodeID: id,
+		Heartbeat: 50 * time.Millisecond, StaleAfter: 500 * time.Millisecond, ElectEvery: 100 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &node{src: src, sink: newSink(), cancel: cancel, done: make(chan error, 1)}
+	go func() { n.done <- src.Run(ctx, n.sink) }()
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *node) stop() {
+	if n.cancel != nil {
+		n.cancel()
+		<-n.done
+		n.cancel = nil
+	}
+}
+
+func eventually(t *testing.T, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s: %v", what, err)
+}
+
+func has(commits []reactive.LSN, upTo reactive.LSN) error {
+	for i, l := range commits {
+		if i > 0 && l <= commits[i-1] {
+			return fmt.Errorf("out of order or repeated at %d: %v", i, commits)
+		}
+	}
+	if len(commits) == 0 || commits[len(commits)-1] != upTo {
+		return fmt.Errorf("have %v, want up to %s", commits, upTo)
+	}
+	return nil
+}
+
+// One reader at a time; every node gets every commit once, in order; when
+// the reader stops another takes over from what the stream holds.
+func TestSourceElectsOneReaderAndFailsOver(t *testing.T) {
+	ns, err := StartEmbedded(EmbeddedConfig{Dir: t.TempDir()})
+	require.NoError(t, err)
+	defer ns.Shutdown()
+	db := pgtest.NewDB(t)
+	w := &wal{grew: make(chan struct{}, 1)}
+	nodes := []*node{startNode(t, ns.URL(), db, "a", w), startNode(t, ns.URL(), db, "b", w), startNode(t, ns.URL(), db, "c", w)}
+	leaders := func() []int {
+		var out []int
+		for i, n := range nodes {
+			if n.cancel != nil && n.src.ClusterStatus().Leader {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	eventually(t, "one reader, every node following", func() error {
+		if l := leaders(); len(l) != 1 {
+			return fmt.Errorf("readers %v", l)
+		}
+		for i, n := range nodes {
+			if !n.src.Status().Connected {
+				return fmt.Errorf("node %d does not follow", i)
+			}
+		}
+		return nil
+	})
+	lsn := reactive.LSN(100)
+	for range 20 {
+		lsn += 10
+		w.append(lsn)
+	}
+	for i, n := range nodes {
+		eventually(t, fmt.Sprintf("node %d has every commit", i), func() error { c, _ := n.sink.snapshot(); return has(c, lsn) })
+	}
+	first := leaders()[0]
+	nodes[first].stop()
+	eventually(t, "another reader", func() error {
+		if l := leaders(); len(l) != 1 {
+			return fmt.Errorf("readers %v", l)
+		}
+		return nil
+	})
+	for range 20 {
+		lsn += 10
+		w.append(lsn)
+	}
+	for i, n := range nodes {
+		if i == first {
+			continue
+		}
+		eventually(t, fmt.Sprintf("node %d has every commit after the failover", i), func() error { c, _ := n.sink.snapshot(); return has(c, lsn) })
+	}
+	w.mu.Lock()
+	starts := append([]reactive.LSN(nil), w.starts...)
+	w.mu.Unlock()
+	require.Len(t, starts, 2)
+	require.Equal(t, reactive.LSN(0), starts[0])
+	require.GreaterOrEqual(t, starts[1], reactive.LSN(300), "the second reader starts from what the stream holds, not from the beginning")
+	for i, n := range nodes {
+		_, resets := n.sink.snapshot()
+		require.Equal(t, 1, resets, "node %d: only the join re-runs everything", i)
+	}
+}
+
+// A second publisher that read the stream before the first published
+// more is refused, whether the stream was empty or not: two readers
+// cannot interleave their messages.
+func TestPublishersCannotInterleave(t *testing.T) {
+	ns, err := StartEmbedded(EmbeddedConfig{Dir: t.TempDir()})
+	require.NoError(t, err)
+	defer ns.Shutdown()
+	nc, err := nats.Connect(ns.URL())
+	require.NoError(t, err)
+	defer nc.Close()
+	s, err := New(Config{NATS: nc, DatabaseURL: "unused", Reader: (&wal{}).reader, Name: "chain", NodeID: "x"})
+	require.NoError(t, err)
+	ctx := t.Context()
+	st, err := s.ensureStream(ctx)
+	require.NoError(t, err)
+	race := func(lsn reactive.LSN, refusal string) {
+		var mu sync.Mutex
+		var failed1, failed2 error
+		p1, err := s.newPublisher(ctx, st, func(e error) { mu.Lock(); failed1 = e; mu.Unlock() })
+		require.NoError(t, err)
+		p2, err := s.newPublisher(ctx, st, func(e error) { mu.Lock(); failed2 = e; mu.Unlock() })
+		require.NoError(t, err)
+		actx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go p1.acks(actx)
+		go p2.acks(actx)
+		before := p2.Applied()
+		require.NoError(t, p1.Commit(ctx, reactive.Commit{EndLSN: lsn}))
+		eventually(t, "p1's commit acknowledged", func() error {
+			if p1.Applied() != lsn {
+				return errors.New("not yet")
+			}
+			return nil
+		})
+		_ = p2.Commit(ctx, reactive.Commit{EndLSN: lsn + 1})
+		eventually(t, "p2 refused", func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			if failed2 == nil {
+				return errors.New("not refused")
+			}
+			return nil
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		require.NoError(t, failed1)
+		require.Contains(t, strings.ToLower(failed2.Error()), refusal)
+		require.Equal(t, before, p2.Applied())
+	}
+	race(10, "wrong last sequence") // an empty stream
+	race(20, "wrong last msg id")   // one with messages
+	info, err := st.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), info.State.Msgs, "only the first publisher's messages are in the stream")
+}
+
+// A message the node never saw (deleted from the stream) is a gap: every
+// live query re-runs, and the stream goes on.
+func TestFollowerGapResets(t *testing.T) {
+	ns, err := StartEmbedded(EmbeddedConfig{Dir: t.TempDir()})
+	require.NoError(t, err)
+	defer ns.Shutdown()
+	nc, err := nats.Connect(ns.URL())
+	require.NoError(t, err)
+	defer nc.Close()
+	s, err := New(Config{NATS: nc, DatabaseURL: "unused", Reader: (&wal{}).reader, Name: "gap", NodeID: "x"})
+	require.NoError(t, err)
+	ctx := t.Context()
+	st, err := s.ensureStream(ctx)
+	require.NoError(t, err)
+	p, err := s.newPublisher(ctx, st, func(error) {})
+	require.NoError(t, err)
+	go p.acks(ctx)
+	require.NoError(t, p.Commit(ctx, reactive.Commit{EndLSN: 10}))
+	require.NoError(t, p.Commit(ctx, reactive.Commit{EndLSN: 20}))
+	require.NoError(t, p.Commit(ctx, reactive.Commit{EndLSN: 30}))
+	eventually(t, "acknowledged", func() error {
+		if p.Applied() != 30 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	require.NoError(t, st.DeleteMsg(ctx, 2))
+	k := newSink()
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _ = s.followFrom(fctx, k, 1) }()
+	eventually(t, "commits 10 and 30, with a reset between", func() error {
+		c, resets := k.snapshot()
+		if len(c) != 2 || c[0] != 10 || c[1] != 30 || resets != 1 {
+			return fmt.Errorf("commits %v resets %d", c, resets)
+		}
+		return nil
+	})
+	require.Equal(t, int64(1), s.gaps.Load())
+}
+
+func TestEncodeCommit(t *testing.T) {
+	c := reactive.Commit{XID: 7, LSN: 99, EndLSN: 100, CommitTime: time.Unix(0, 12345), Changes: []reactive.Change{
+		{Table: "messages", Op: reactive.OpUpdate, Old: []reactive.Column{{Name: "a", Value: "1"}, {Name: "b", Null: true}},
+			New: []reactive.Column{{Name: "a", Value: "2"}, {Name: "b", Value: ""}}},
+		{Table: "typing_state", Op: reactive.OpDelete, Old: []reactive.Column{{Name: "x", Value: "y"}}},
+	}}
+	b, err := encodeCommit(c, 1<<20)
+	require.NoError(t, err)
+	got, err := decodeCommit(b)
+	require.NoError(t, err)
+	require.Equal(t, c.XID, got.XID)
+	require.Equal(t, c.EndLSN, got.EndLSN)
+	require.True(t, c.CommitTime.Equal(got.CommitTime))
+	require.Equal(t, c.Changes, got.Changes)
+
+	// Too big for one message: the tables are named as overflowed.
+	b, err = encodeCommit(c, 50)
+	require.NoError(t, err)
+	got, err = decodeCommit(b)
+	require.NoError(t, err)
+	require.Empty(t, got.Changes)
+	require.ElementsMatch(t, []string{"messages", "typing_state"}, got.Overflow)
+}
