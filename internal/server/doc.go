@@ -20,6 +20,12 @@
 //
 // # Per-node state
 //
+// Config.Cluster makes the server a node of a cluster (package cluster,
+// file cluster.go): the change source is a cluster.Source on the shared
+// slot, presence and streaming answers go over NATS, and SharedState is
+// on. The bullets below say what one node keeps to itself and what a
+// cluster does with it.
+//
 // A Parley node keeps its clients' sockets, sessions and live query
 // instances in memory by nature: a client reconnecting to another node
 // resubscribes there, and its resent mutations are answered from
@@ -56,11 +62,11 @@
 //   - Presence (package support: one entry per connection, kept alive by
 //     heartbeats, in a support.MemoryPresence). A user connected to two
 //     nodes is known to each only through its own connections, and a
-//     node's queries hear only of its own changes. A second node needs a
-//     support.Presence on a shared transport (NATS) that merges every
-//     node's entries (connection ids qualified by node) and tells each
-//     node's service of every change, so its Invalidate re-runs the
-//     queries there.
+//     node's queries hear only of its own changes. In a cluster,
+//     cluster.Presence merges every node's entries (connection ids
+//     qualified by node) and tells each node's service of every change, so
+//     its Invalidate re-runs the queries there. The assistant's streaming
+//     answers are mirrored the same way (cluster.Streams).
 //   - The media store and its URLs (media.DirStore under --media-dir, URLs
 //     signed with --media-key and starting with --public-url). Every node
 //     must reach the same objects (with Config.SharedState a
@@ -73,10 +79,10 @@
 //     parley_<database>: two nodes on one database must name theirs). Each
 //     node decodes the whole WAL itself, so N nodes cost Postgres N
 //     walsenders and N decodings; a reconnect resumes the slot and re-runs
-//     only what the gap's commits touched. A cluster needs one
-//     reader of one slot, elected, publishing decoded commits with their
-//     LSN to the other nodes (NATS), which follow them through a
-//     ChangeSource of their own; the engine needs no change for that.
+//     only what the gap's commits touched. In a cluster one node at a
+//     time, elected, reads the one shared slot and publishes decoded
+//     commits on JetStream; every node follows them through a
+//     cluster.Source; the engine needed no change for that.
 //   - Notification mail (Config.Mail; package events): the scans are river
 //     periodic jobs, run by river's leader only, and every mail is a row
 //     and a job in Postgres, so nodes share nothing but the unsubscribe
