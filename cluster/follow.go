@@ -138,8 +138,12 @@ func (s *Source) apply(ctx context.Context, sink reactive.ChangeSink, m jetstrea
 			sink.Progress(lsn)
 		}
 	case kindReset:
+		// The slot was made anew (a new database, a lost slot): positions
+		// start over from here, even below the last one.
 		s.resets.Add(1)
+		s.lastLSN.Store(uint64(lsn))
 		sink.Reset(lsn)
+		return nil
 	}
 	if lsn > last {
 		s.lastLSN.Store(uint64(lsn))

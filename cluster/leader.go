@@ -205,8 +205,9 @@ type publisher struct {
 }
 
 type inflight struct {
-	f   jetstream.PubAckFuture
-	lsn reactive.LSN
+	f     jetstream.PubAckFuture
+	lsn   reactive.LSN
+	reset bool // positions start over at lsn
 }
 
 func (s *Source) newPublisher(ctx context.Context, st jetstream.Stream, fail context.CancelCauseFunc) (*publisher, error) {
@@ -254,8 +255,11 @@ func (p *publisher) send(ctx context.Context, kind string, lsn reactive.LSN, id 
 	}
 	p.lastID = id
 	p.published = max(p.published, lsn)
+	if kind == kindReset {
+		p.published = lsn
+	}
 	select {
-	case p.inflight <- inflight{f: f, lsn: lsn}:
+	case p.inflight <- inflight{f: f, lsn: lsn, reset: kind == kindReset}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -274,7 +278,7 @@ func (p *publisher) acks(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-in.f.Ok():
-				if uint64(in.lsn) > p.acked.Load() {
+				if in.reset || uint64(in.lsn) > p.acked.Load() {
 					p.acked.Store(uint64(in.lsn))
 				}
 			case err := <-in.f.Err():

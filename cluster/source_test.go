@@ -356,3 +356,52 @@ func TestEncodeCommit(t *testing.T) {
 	require.Empty(t, got.Changes)
 	require.ElementsMatch(t, []string{"messages", "typing_state"}, got.Overflow)
 }
+
+// A slot made anew (a new database on the same NATS) starts positions
+// over: commits below the stream's old last position are not taken for
+// repeats.
+func TestResetStartsPositionsOver(t *testing.T) {
+	ns, err := StartEmbedded(EmbeddedConfig{Dir: t.TempDir()})
+	require.NoError(t, err)
+	defer ns.Shutdown()
+	nc, err := nats.Connect(ns.URL())
+	require.NoError(t, err)
+	defer nc.Close()
+	s, err := New(Config{NATS: nc, DatabaseURL: "unused", Reader: (&wal{}).reader, Name: "reset", NodeID: "x"})
+	require.NoError(t, err)
+	ctx := t.Context()
+	st, err := s.ensureStream(ctx)
+	require.NoError(t, err)
+	k := newSink()
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _ = s.followFrom(fctx, k, 1) }()
+	p, err := s.newPublisher(ctx, st, func(error) {})
+	require.NoError(t, err)
+	actx, acancel := context.WithCancel(ctx)
+	go p.acks(actx)
+	require.NoError(t, p.Commit(ctx, reactive.Commit{EndLSN: 1000}))
+	eventually(t, "the old database's commit", func() error { c, _ := k.snapshot(); return has(c, 1000) })
+	acancel()
+	// The next term, on a new slot: pgrepl calls Reset at its start.
+	p2, err := s.newPublisher(ctx, st, func(error) {})
+	require.NoError(t, err)
+	require.Equal(t, reactive.LSN(1000), p2.Applied())
+	go p2.acks(ctx)
+	p2.Reset(50)
+	require.NoError(t, p2.Commit(ctx, reactive.Commit{EndLSN: 60}))
+	require.NoError(t, p2.Commit(ctx, reactive.Commit{EndLSN: 70}))
+	eventually(t, "the new database's commits", func() error {
+		c, resets := k.snapshot()
+		if len(c) != 3 || c[1] != 60 || c[2] != 70 || resets != 1 {
+			return fmt.Errorf("commits %v resets %d", c, resets)
+		}
+		return nil
+	})
+	eventually(t, "the slot confirms the new positions", func() error {
+		if p2.Applied() != 70 {
+			return fmt.Errorf("applied %s", p2.Applied())
+		}
+		return nil
+	})
+}
