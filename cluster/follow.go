@@ -46,6 +46,22 @@ func (s *Source) followOnce(ctx context.Context, sink reactive.ChangeSink) error
 		return err
 	}
 	start := s.lastSeq.Load() + 1
+	if s.lastSeq.Load() > 0 {
+		// Re-attaching: a stream that now ends before what this node saw
+		// was made anew (a NATS server that lost its store), and its
+		// messages would be skipped up to the old sequence. Start over.
+		info, err := st.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("stream info: %w", err)
+		}
+		if info.State.LastSeq < s.lastSeq.Load() {
+			s.gaps.Add(1)
+			s.log.Warn("cluster: the change stream was made anew; every live query re-runs",
+				slog.Uint64("had", s.lastSeq.Load()), slog.Uint64("now", info.State.LastSeq))
+			s.lastSeq.Store(0)
+			sink.Reset(reactive.LSN(s.lastLSN.Load()))
+		}
+	}
 	if s.lastSeq.Load() == 0 {
 		// Joining: start after the stream's last message. The first Reset
 		// re-runs every query on a snapshot taken after this point, so
