@@ -24,6 +24,7 @@ import (
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/internal/server"
 	"github.com/parley-chat/parley/internal/syncclient"
 	"github.com/parley-chat/parley/schema"
 )
@@ -83,8 +84,12 @@ type oracleConv struct {
 type oracleOrder struct{ id, store string }
 
 type oracle struct {
-	t      *testing.T
-	s      *parleytest.Server
+	t *testing.T
+	s *parleytest.Server
+	// nodes are the servers clients connect to, in turn: s alone, or
+	// the nodes of a cluster (s is the first).
+	nodes  []*parleytest.Server
+	dialed int
 	seed   uint64
 	cursor string // a cursor in the middle of the seeded history
 	future []string
@@ -112,6 +117,14 @@ var (
 )
 
 func TestOracle(t *testing.T) {
+	rng, seed := oracleRand(t)
+	start := time.Now()
+	runOracle(t, rng, seed, start, []*parleytest.Server{parleytest.Start(t)})
+}
+
+// oracleRand is the workload's random source, from oracleSeedEnv or the
+// clock.
+func oracleRand(t *testing.T) (*rand.Rand, uint64) {
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv(oracleSeedEnv); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
@@ -119,17 +132,23 @@ func TestOracle(t *testing.T) {
 		seed = n
 	}
 	t.Logf("seed %d (rerun with %s=%d)", seed, oracleSeedEnv, seed)
-	rng := rand.New(rand.NewPCG(seed, 0x0dac1e))
-	start := time.Now()
+	return rand.New(rand.NewPCG(seed, 0x0dac1e)), seed
+}
 
-	s := parleytest.Start(t)
+// runOracle is TestOracle on nodes: each client connects to the next.
+func runOracle(t *testing.T, rng *rand.Rand, seed uint64, start time.Time, nodes []*parleytest.Server) {
+	s := nodes[0]
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	o := &oracle{t: t, s: s, seed: seed, orders: map[string][]oracleOrder{}, ops: map[string]int{}}
+	o := &oracle{t: t, s: s, nodes: nodes, seed: seed, orders: map[string][]oracleOrder{}, ops: map[string]int{}}
 	o.setup(ctx, rng)
 	o.subscribeAll(ctx, rng)
-	h, err := s.Health()
-	require.NoError(t, err)
+	var h server.Health // summed over the nodes
+	for _, n := range nodes {
+		nh, err := n.Health()
+		require.NoError(t, err)
+		h.Sessions, h.Subscriptions, h.Instances = h.Sessions+nh.Sessions, h.Subscriptions+nh.Subscriptions, h.Instances+nh.Instances
+	}
 	require.GreaterOrEqual(t, h.Subscriptions, 200, "open subscriptions")
 	t.Logf("setup done in %v: %d clients, %d subscriptions, %d query instances, %d conversations",
 		time.Since(start).Round(time.Millisecond), h.Sessions, h.Subscriptions, h.Instances, len(o.convs))
@@ -175,6 +194,13 @@ func TestOracle(t *testing.T) {
 		time.Since(start).Round(time.Millisecond), o.ops, h.Subscriptions, h.Instances)
 }
 
+// dial connects a client of id to the next of the nodes.
+func (o *oracle) dial(id functions.Identity) *syncclient.Client {
+	n := o.nodes[o.dialed%len(o.nodes)]
+	o.dialed++
+	return n.Dial(o.t, id, syncclient.Options{})
+}
+
 // ---- setup ----
 
 func (o *oracle) setup(ctx context.Context, rng *rand.Rand) {
@@ -199,11 +225,11 @@ func (o *oracle) setup(ctx context.Context, rng *rand.Rand) {
 		a := &oracleActor{name: sp.id.Subject, id: sp.id, token: o.s.Token(t, sp.id)}
 		o.actors = append(o.actors, a)
 		for range sp.n {
-			o.clients = append(o.clients, &oracleClient{actor: a, c: o.s.Dial(t, sp.id, syncclient.Options{})})
+			o.clients = append(o.clients, &oracleClient{actor: a, c: o.dial(sp.id)})
 		}
 	}
 	anon := &oracleActor{name: "anonymous"}
-	o.anon = &oracleClient{actor: anon, c: o.s.Dial(t, parleytest.Anonymous, syncclient.Options{})}
+	o.anon = &oracleClient{actor: anon, c: o.dial(parleytest.Anonymous)}
 
 	// Conversations through the API, as oracleCustomers open them.
 	byActor := func(subject string) *oracleClient {

@@ -61,6 +61,7 @@ type Server struct {
 	Server   *server.Server
 	secret   []byte
 	guestKey []byte
+	mediaKey []byte
 	stop     func()
 }
 
@@ -107,15 +108,30 @@ func StartWrapped(t testing.TB, wrap func(net.Listener) net.Listener) *Server {
 // replaces would stay open.
 func StartConfigured(t testing.TB, configure func(cfg *server.Config)) *Server {
 	t.Helper()
-	ctx := context.Background()
 	dbURL, pool := DemoDB(t)
-
 	secret := make([]byte, jwtauth.MinSecretLen)
 	_, err := rand.Read(secret)
 	require.NoError(t, err)
 	guestKey := make([]byte, jwtauth.MinSecretLen)
 	_, err = rand.Read(guestKey)
 	require.NoError(t, err)
+	return start(t, dbURL, pool, secret, guestKey, nil, configure)
+}
+
+// StartPeer starts another server on of's database with of's keys, so
+// that a token of one works on the other and an image URL one signs
+// serves on the other: a second node of a cluster (configure sets
+// cfg.Cluster). The demo data is of's.
+func StartPeer(t testing.TB, of *Server, configure func(cfg *server.Config)) *Server {
+	t.Helper()
+	return start(t, of.DBURL, of.DB, of.secret, of.guestKey, of.mediaKey, configure)
+}
+
+// start is StartConfigured on dbURL with the given keys; a nil mediaKey
+// means a random one, and the demo image is seeded only then.
+func start(t testing.TB, dbURL string, pool *pgxpool.Pool, secret, guestKey, mediaKey []byte, configure func(cfg *server.Config)) *Server {
+	t.Helper()
+	ctx := context.Background()
 	verifier, err := jwtauth.New(ctx, jwtauth.Config{HS256Secret: secret, GuestKey: guestKey})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -132,6 +148,10 @@ func StartConfigured(t testing.TB, configure func(cfg *server.Config)) *Server {
 		pool, err = pgxpool.New(ctx, dbURL)
 		require.NoError(t, err)
 		t.Cleanup(pool.Close)
+	}
+	peer := mediaKey != nil
+	if cfg.Media.Key == nil && peer {
+		cfg.Media.Key = mediaKey
 	}
 	if cfg.Media.Key == nil {
 		cfg.Media.Key = make([]byte, media.MinKeyLen)
@@ -160,9 +180,11 @@ func StartConfigured(t testing.TB, configure func(cfg *server.Config)) *Server {
 		})
 	}
 	t.Cleanup(stop)
-	require.NoError(t, srv.Media.SeedDemo(ctx), "seed the demo image")
+	if !peer {
+		require.NoError(t, srv.Media.SeedDemo(ctx), "seed the demo image")
+	}
 	s := &Server{URL: "http://" + ln.Addr().String(), DBURL: dbURL, DB: pool, MediaDir: mediaDir, Server: srv, secret: secret,
-		guestKey: guestKey, stop: stop}
+		guestKey: guestKey, mediaKey: cfg.Media.Key, stop: stop}
 	s.waitHealthy(t)
 	return s
 }
