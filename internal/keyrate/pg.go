@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parley-chat/parley/internal/sweep"
 )
 
 // Taker takes tokens per key: a *Limiter (this process's buckets) or a
@@ -188,19 +190,5 @@ func (p *PG) Sweep(ctx context.Context, now time.Time) (int64, error) {
 // Run sweeps idle rows every SweepInterval until ctx is done; it returns
 // nil then. Every node may run it: the DELETE is idempotent.
 func (p *PG) Run(ctx context.Context) error {
-	t := time.NewTicker(p.cfg.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		sctx, cancel := context.WithTimeout(ctx, p.cfg.SweepInterval)
-		_, err := p.Sweep(sctx, time.Now())
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			p.cfg.Logger.Warn("sweep rate limits", slog.Any(logKeyErr, err))
-		}
-	}
+	return sweep.Every(ctx, p.cfg.SweepInterval, p.cfg.Logger, "sweep rate limits", p.Sweep)
 }

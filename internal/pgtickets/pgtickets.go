@@ -23,7 +23,6 @@ package pgtickets
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -32,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/sweep"
 	"github.com/parley-chat/parley/reactive/transport"
 )
 
@@ -176,19 +176,5 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
 
 // Run sweeps every SweepInterval until ctx is done; it returns nil then.
 func (s *Store) Run(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		sctx, cancel := context.WithTimeout(ctx, s.cfg.SweepInterval)
-		_, err := s.Sweep(sctx, time.Now())
-		cancel()
-		if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
-			s.cfg.Logger.Warn("sweep tickets", slog.Any("error", err))
-		}
-	}
+	return sweep.Every(ctx, s.cfg.SweepInterval, s.cfg.Logger, "sweep tickets", s.Sweep)
 }
