@@ -219,6 +219,11 @@ func (s *Source) newPublisher(ctx context.Context, st jetstream.Stream, fail con
 	p.lastSeq = info.State.LastSeq
 	if last := info.State.LastSeq; last > 0 {
 		m, err := st.GetMsg(ctx, last)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			// Retention emptied the stream: expect its last sequence, and
+			// let the slot resume from its own confirmed position.
+			return p, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("cluster: read the stream's last message: %w", err)
 		}
@@ -289,6 +294,13 @@ func (p *publisher) acks(ctx context.Context) {
 	}
 }
 
+// id is a message's Nats-Msg-Id: its kind, position, node and term, so
+// that a commit after a reset (positions start over) is never taken for
+// an earlier one's duplicate.
+func (p *publisher) id(kind string, lsn reactive.LSN) string {
+	return kind + strconv.FormatUint(uint64(lsn), 16) + "-" + p.s.cfg.NodeID + "-" + strconv.FormatInt(p.s.terms.Load(), 10)
+}
+
 // Commit implements reactive.ChangeSink.
 func (p *publisher) Commit(ctx context.Context, c reactive.Commit) error {
 	body, err := encodeCommit(c, p.limit)
@@ -297,7 +309,7 @@ func (p *publisher) Commit(ctx context.Context, c reactive.Commit) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.send(ctx, kindCommit, c.EndLSN, "c"+strconv.FormatUint(uint64(c.EndLSN), 16), body)
+	return p.send(ctx, kindCommit, c.EndLSN, p.id("c", c.EndLSN), body)
 }
 
 // Progress implements reactive.ChangeSink.
@@ -307,7 +319,7 @@ func (p *publisher) Progress(lsn reactive.LSN) {
 	if lsn <= p.published {
 		return
 	}
-	_ = p.send(p.ctx, kindProgress, lsn, "p"+strconv.FormatUint(uint64(lsn), 16), nil)
+	_ = p.send(p.ctx, kindProgress, lsn, p.id("p", lsn), nil)
 }
 
 // Reset implements reactive.ChangeSink: the slot was made anew, so every
