@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/parley-chat/parley/internal/pgtest"
@@ -240,17 +241,8 @@ func TestSourceElectsOneReaderAndFailsOver(t *testing.T) {
 // more is refused, whether the stream was empty or not: two readers
 // cannot interleave their messages.
 func TestPublishersCannotInterleave(t *testing.T) {
-	ns, err := StartEmbedded(EmbeddedConfig{Dir: t.TempDir()})
-	require.NoError(t, err)
-	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.URL())
-	require.NoError(t, err)
-	defer nc.Close()
-	s, err := New(Config{NATS: nc, DatabaseURL: "unused", Reader: (&wal{}).reader, Name: "chain", NodeID: "x"})
-	require.NoError(t, err)
+	s, st := streamFixture(t, "chain")
 	ctx := t.Context()
-	st, err := s.ensureStream(ctx)
-	require.NoError(t, err)
 	race := func(lsn reactive.LSN, refusal string) {
 		var mu sync.Mutex
 		var failed1, failed2 error
@@ -295,17 +287,8 @@ func TestPublishersCannotInterleave(t *testing.T) {
 // A message the node never saw (deleted from the stream) is a gap: every
 // live query re-runs, and the stream goes on.
 func TestFollowerGapResets(t *testing.T) {
-	ns, err := StartEmbedded(EmbeddedConfig{Dir: t.TempDir()})
-	require.NoError(t, err)
-	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.URL())
-	require.NoError(t, err)
-	defer nc.Close()
-	s, err := New(Config{NATS: nc, DatabaseURL: "unused", Reader: (&wal{}).reader, Name: "gap", NodeID: "x"})
-	require.NoError(t, err)
+	s, st := streamFixture(t, "gap")
 	ctx := t.Context()
-	st, err := s.ensureStream(ctx)
-	require.NoError(t, err)
 	p, err := s.newPublisher(ctx, st, func(error) {})
 	require.NoError(t, err)
 	go p.acks(ctx)
@@ -331,6 +314,23 @@ func TestFollowerGapResets(t *testing.T) {
 		return nil
 	})
 	require.Equal(t, int64(1), s.gaps.Load())
+}
+
+// streamFixture is a Source of cluster name on a NATS server of the
+// test's own (no election: its parts are driven directly) and its stream.
+func streamFixture(t *testing.T, name string) (*Source, jetstream.Stream) {
+	t.Helper()
+	ns, err := StartEmbedded(EmbeddedConfig{Dir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(ns.Shutdown)
+	nc, err := nats.Connect(ns.URL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	s, err := New(Config{NATS: nc, DatabaseURL: "unused", Reader: (&wal{}).reader, Name: name, NodeID: "x"})
+	require.NoError(t, err)
+	st, err := s.ensureStream(t.Context())
+	require.NoError(t, err)
+	return s, st
 }
 
 func TestEncodeCommit(t *testing.T) {
@@ -361,17 +361,8 @@ func TestEncodeCommit(t *testing.T) {
 // over: commits below the stream's old last position are not taken for
 // repeats.
 func TestResetStartsPositionsOver(t *testing.T) {
-	ns, err := StartEmbedded(EmbeddedConfig{Dir: t.TempDir()})
-	require.NoError(t, err)
-	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.URL())
-	require.NoError(t, err)
-	defer nc.Close()
-	s, err := New(Config{NATS: nc, DatabaseURL: "unused", Reader: (&wal{}).reader, Name: "reset", NodeID: "x"})
-	require.NoError(t, err)
+	s, st := streamFixture(t, "reset")
 	ctx := t.Context()
-	st, err := s.ensureStream(ctx)
-	require.NoError(t, err)
 	k := newSink()
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
