@@ -5,7 +5,7 @@ BIN     := bin/parley
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 20s
 
-.PHONY: run web test build deps bench bench-gap soak bench-pg bench-go fuzz lint generate clean chaos
+.PHONY: run run-cluster web test build deps bench bench-gap soak bench-pg bench-go fuzz lint generate clean chaos
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/parley
@@ -16,6 +16,10 @@ deps:
 ## run: private Postgres + demo data + server and web app on http://127.0.0.1:3210
 run: deps build web
 	$(BIN) dev
+
+## run-cluster: the same as a cluster: embedded NATS and 3 nodes (3211-3213) behind a round-robin proxy on 3210
+run-cluster: deps build web
+	$(BIN) dev --nodes 3
 
 ## web: the web app (web/dist) that `parley dev` serves at /, built when its sources changed
 web:

@@ -140,11 +140,13 @@ func runServer(ctx context.Context, log *slog.Logger, cfg server.Config, verifie
 	if err := f.mail.apply(&cfg, keyDir, f.media.publicURL); err != nil {
 		return err
 	}
-	closeNATS, err := f.cluster.connect(&cfg, log)
-	if err != nil {
-		return err
+	if cfg.Cluster == nil { // else the caller made it a node (dev --nodes)
+		closeNATS, err := f.cluster.connect(&cfg, log)
+		if err != nil {
+			return err
+		}
+		defer closeNATS()
 	}
-	defer closeNATS()
 	stopDebug, err := startDebug(ctx, *f.debugAddr, log)
 	if err != nil {
 		return err

@@ -55,7 +55,19 @@ func (o *clusterOptions) connect(cfg *server.Config, log *slog.Logger) (func(), 
 		host, _ := os.Hostname()
 		id = host + "-" + strconv.Itoa(os.Getpid())
 	}
-	nc, err := nats.Connect(*o.url, nats.Name("parley "+id), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
+	nc, err := dialNATS(*o.url, id, log)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Cluster = &server.ClusterConfig{NATS: nc, NodeID: id, Replicas: *o.replicas}
+	log.Info("cluster node", slog.String("node", id), slog.String("nats", *o.url))
+	return nc.Close, nil
+}
+
+// dialNATS connects node id to the NATS server(s) at url, reconnecting
+// for ever.
+func dialNATS(url, id string, log *slog.Logger) (*nats.Conn, error) {
+	nc, err := nats.Connect(url, nats.Name("parley "+id), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
 		nats.RetryOnFailedConnect(true), nats.ReconnectBufSize(64<<20),
 		// A silent partition is noticed within about 6s, not nats.go's default 4 minutes.
 		nats.PingInterval(2*time.Second), nats.MaxPingsOutstanding(3),
@@ -64,9 +76,7 @@ func (o *clusterOptions) connect(cfg *server.Config, log *slog.Logger) (func(), 
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("cluster: NATS reconnected", slog.String("url", c.ConnectedUrl())) }))
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", *o.url, err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
 	}
-	cfg.Cluster = &server.ClusterConfig{NATS: nc, NodeID: id, Replicas: *o.replicas}
-	log.Info("cluster node", slog.String("node", id), slog.String("nats", *o.url))
-	return nc.Close, nil
+	return nc, nil
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -57,8 +58,16 @@ func runDev(ctx context.Context, args []string) error {
 	addr := fl.String("addr", "127.0.0.1:3210", "listen address")
 	shared := declareServerFlags(fl, false)
 	webDir := fl.String("web", defaultWebDir, "directory of the built web app, served at / (empty: none)")
+	nodes := fl.Int("nodes", 1, "nodes to run: more than 1 starts an embedded NATS server (JetStream under DATA/nats) and that many "+
+		"cluster nodes on the ports after --addr's, with a round-robin proxy on --addr")
 	if err := fl.Parse(args); err != nil {
 		return err
+	}
+	if *nodes < 1 {
+		return fmt.Errorf("--nodes %d: a cluster has at least one node", *nodes)
+	}
+	if *nodes > 1 && *shared.cluster.url != "" {
+		return errors.New("--nodes starts its own NATS server: drop --cluster (or run parley serve --cluster per node)")
 	}
 	log, err := newLogger(*shared.logLevel)
 	if err != nil {
@@ -111,14 +120,21 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Dev-only routes: the demo sign-in, captured mail and the web app.
-	mux := http.NewServeMux()
-	devauth.Register(mux, secret, devTokenTTL)
+	// Dev-only routes: the demo sign-in, captured mail and the web app,
+	// on every node's mux.
 	mailDir, err := devmail.New(filepath.Join(dir, "mail"))
 	if err != nil {
 		return err
 	}
-	mailDir.Register(mux)
+	var webNote func(string) string
+	devMux := func() (*http.ServeMux, error) {
+		mux := http.NewServeMux()
+		devauth.Register(mux, secret, devTokenTTL)
+		mailDir.Register(mux)
+		note, err := mountWeb(mux, *webDir, flagSet(fl, "web"))
+		webNote = note
+		return mux, err
+	}
 	turnSrv, err := shared.ice.startDevTURN(dir)
 	if err != nil {
 		return err
@@ -126,30 +142,16 @@ func runDev(ctx context.Context, args []string) error {
 	if turnSrv != nil {
 		defer turnSrv.Close()
 	}
-	webNote, err := mountWeb(mux, *webDir, flagSet(fl, "web"))
-	if err != nil {
-		return err
-	}
 	url := "http://" + ln.Addr().String()
 	dataFlag := ""
 	if *data != ".parley" {
 		dataFlag = " --data " + *data
 	}
-	serving := false
-	ready := func(srv *server.Server) error {
-		serving = true
-		// The document's image (file123456789), for its image message.
-		if err := srv.Media.SeedDemo(ctx); err != nil {
-			return err
-		}
-		if shared.ai.demo {
-			if err := assistant.SeedDemo(ctx, srv.Pool); err != nil {
-				return err
-			}
-		}
+	var nodeURLs []string
+	banner := func() {
 		fmt.Fprintf(os.Stderr, `
 parley: serving on %s (Postgres on port %d, database "parley")
-
+%s
   Web app:       %s
   Get a token:   parley token%s --sub cust123456789 --role customer --name "John Doe"
                  parley token%s --sub user123456789 --role store --store-id store123456789 --name "Pizza Palace Support"
@@ -161,16 +163,61 @@ parley: serving on %s (Postgres on port %d, database "parley")
   Health:        %s/healthz     Metrics: %s/metrics
 
 Press Ctrl-C to stop.
-`, url, cluster.Port(), webNote(url), dataFlag, dataFlag, dataFlag, url, guestNote(url, guestKey != nil), mailNote(url, *shared.mail, mailDir), iceNote(url, shared.ice, turnSrv), url, url)
-		return nil
+`, url, cluster.Port(), nodesNote(nodeURLs), webNote(url), dataFlag, dataFlag, dataFlag, url, guestNote(url, guestKey != nil),
+			mailNote(url, *shared.mail, mailDir), iceNote(url, shared.ice, turnSrv), url, url)
 	}
-	srvCfg := server.Config{DatabaseURL: dbURL, Listener: ln, Mux: mux, Guests: shared.guests.config(guestKey),
-		Mail: server.MailConfig{Mailer: mailDir}}
-	err = runServer(ctx, log, srvCfg, verifier, shared, dir, ready)
+	// seed runs once, on the first node that is ready: the document's
+	// image (file123456789), for its image message, and the assistant's
+	// demo data.
+	var seedOnce sync.Once
+	var seedErr error
+	seed := func(srv *server.Server) error {
+		seedOnce.Do(func() {
+			if seedErr = srv.Media.SeedDemo(ctx); seedErr == nil && shared.ai.demo {
+				seedErr = assistant.SeedDemo(ctx, srv.Pool)
+			}
+		})
+		return seedErr
+	}
+	baseCfg := server.Config{DatabaseURL: dbURL, Guests: shared.guests.config(guestKey), Mail: server.MailConfig{Mailer: mailDir}}
+	serving := false
+	if *nodes <= 1 {
+		mux, err := devMux()
+		if err != nil {
+			return err
+		}
+		cfg := baseCfg
+		cfg.Listener, cfg.Mux = ln, mux
+		err = runServer(ctx, log, cfg, verifier, shared, dir, func(srv *server.Server) error {
+			serving = true
+			if err := seed(srv); err != nil {
+				return err
+			}
+			banner()
+			return nil
+		})
+		if serving {
+			fmt.Fprintln(os.Stderr, "parley: shutting down")
+		}
+		return err
+	}
+	err = runDevNodes(ctx, log, devNodes{
+		n: *nodes, dir: dir, proxyLn: ln, base: baseCfg, verifier: verifier, flags: shared, mux: devMux, seed: seed,
+		ready: func(urls []string) { nodeURLs = urls; serving = true; banner() },
+	})
 	if serving {
 		fmt.Fprintln(os.Stderr, "parley: shutting down")
 	}
 	return err
+}
+
+// nodesNote is the startup message's line about the nodes of
+// `parley dev --nodes N` (with-dev-server.sh reads it); empty for one.
+func nodesNote(urls []string) string {
+	if len(urls) == 0 {
+		return ""
+	}
+	return "parley: nodes on " + strings.Join(urls, ",") + " (a cluster over the embedded NATS; the address above spreads requests over them)\n"
 }
 
 // iceNote is the startup message's line about STUN and TURN.

@@ -139,6 +139,12 @@ func clientMessages(body []byte) ([]json.RawMessage, error) {
 	return msgs, nil
 }
 
+// ConnectionHeader names, in the response that opens an SSE or
+// long-polling connection, the connection's id: a proxy in front of
+// several nodes (`parley dev --nodes N`) keeps the connection's later
+// requests, which carry ?connection=id, on the node that holds it.
+const ConnectionHeader = "Parley-Connection"
+
 // connQuery is the query parameter that names an SSE or long-polling
 // connection in its client's requests.
 const connQuery = "connection"

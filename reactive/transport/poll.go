@@ -100,6 +100,7 @@ func (s *Server) servePollOpen(w http.ResponseWriter, r *http.Request) {
 	s.connMu.Unlock()
 	c.idle.reset(s.cfg.PollIdleTimeout)
 	context.AfterFunc(c.ctx, c.release)
+	w.Header().Set(ConnectionHeader, c.id)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(pollOpened{ConnectionID: c.id, URL: connURL(r.PathValue("version"), "poll-sync", c.id)}) //nolint:errcheck

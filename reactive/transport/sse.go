@@ -141,6 +141,7 @@ func (s *Server) serveSSESync(w http.ResponseWriter, r *http.Request) {
 	defer c.release()
 	stop := context.AfterFunc(r.Context(), c.cancel) // the client went away
 	defer stop()
+	w.Header().Set(ConnectionHeader, c.id)
 	e := newSSEWriter(w, s.cfg.WriteTimeout)
 	if e.start() != nil {
 		return
