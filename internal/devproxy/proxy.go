@@ -19,8 +19,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -80,7 +82,15 @@ func New(urls []string, log *slog.Logger) (*Proxy, error) {
 		b.proxy = &httputil.ReverseProxy{
 			Rewrite: func(r *httputil.ProxyRequest) {
 				r.SetURL(u)
-				r.SetXForwarded()
+				// The node sees the Host the client named (its URLs, and the
+				// dev sign-in's DNS-rebinding check, depend on it) and, for a
+				// client from elsewhere, the forwarding headers that make the
+				// dev sign-in refuse it; a client on this machine reaches the
+				// node as it would reach it directly.
+				r.Out.Host = r.In.Host
+				if !local(r.In) {
+					r.SetXForwarded()
+				}
 			},
 			// SSE streams and long polls are written as they come.
 			FlushInterval: -1,
@@ -100,6 +110,22 @@ func New(urls []string, log *slog.Logger) (*Proxy, error) {
 		p.backends = append(p.backends, b)
 	}
 	return p, nil
+}
+
+// local reports whether r comes straight from this machine: a loopback
+// peer, and no proxy of its own in between.
+func local(r *http.Request) bool {
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip", "Via"} {
+		if r.Header.Get(h) != "" {
+			return false
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // Run checks the nodes' health every CheckEvery until ctx ends.

@@ -112,3 +112,33 @@ func TestConnectionsStayOnTheirNode(t *testing.T) {
 	_, err = devproxy.New([]string{"127.0.0.1:1"}, slog.New(slog.DiscardHandler))
 	require.ErrorContains(t, err, "not an absolute URL")
 }
+
+// A client on this machine reaches a node as it would directly: the Host
+// it named and no forwarding headers (the dev sign-in answers it); one
+// that came through a proxy of its own is marked as forwarded.
+func TestLocalClientsPassThrough(t *testing.T) {
+	got := make(chan http.Header, 1)
+	hosts := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+		hosts <- r.Host
+	}))
+	defer srv.Close()
+	p, err := devproxy.New([]string{srv.URL}, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	front := httptest.NewServer(p)
+	defer front.Close()
+
+	get(t, front.URL+"/dev/identities")
+	require.Empty(t, (<-got).Get("X-Forwarded-For"))
+	require.Equal(t, front.Listener.Addr().String(), <-hosts)
+
+	req, err := http.NewRequest(http.MethodGet, front.URL+"/dev/identities", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.NotEmpty(t, (<-got).Get("X-Forwarded-For"), "a forwarded request reaches the node marked as one")
+	<-hosts
+}
