@@ -49,6 +49,13 @@
 //     message whose sequence does not follow the last one is a gap (the
 //     node was away past Retention, or the stream was made anew): the node
 //     re-runs every live query (sink.Reset) and goes on.
+//   - One caller of the sink. The node's engine (its reactive.ChangeSink)
+//     is called by one goroutine only, which takes in turn the follower's
+//     messages and the health transitions below, so it sees one ordered
+//     sequence: a Reset (at the position of the stream's last message
+//     applied) before any commit, a commit never inside a transition,
+//     Interrupted then Resume. Commits that arrive before the node first
+//     follows wait, in the consumer, for that first Reset.
 //   - Health. The reader sends a heartbeat on core NATS every Heartbeat,
 //     saying whether its replication streams. A node follows while it has
 //     NATS, its consumer, and a streaming reader's heartbeat within

@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +26,7 @@ type sink struct {
 	mu        sync.Mutex
 	commits   []reactive.LSN
 	resets    int
+	resetAt   reactive.LSN // the last Reset's position
 	resumes   int
 	interrupt int
 	progress  reactive.LSN
@@ -39,7 +42,7 @@ func (k *sink) Commit(_ context.Context, c reactive.Commit) error {
 	return nil
 }
 func (k *sink) Progress(l reactive.LSN) { k.mu.Lock(); k.progress = max(k.progress, l); k.mu.Unlock() }
-func (k *sink) Reset(reactive.LSN)      { k.mu.Lock(); k.resets++; k.mu.Unlock() }
+func (k *sink) Reset(l reactive.LSN)    { k.mu.Lock(); k.resets++; k.resetAt = l; k.mu.Unlock() }
 func (k *sink) Resume(reactive.LSN)     { k.mu.Lock(); k.resumes++; k.mu.Unlock() }
 func (k *sink) Interrupted()            { k.mu.Lock(); k.interrupt++; k.mu.Unlock() }
 func (k *sink) Applied() reactive.LSN {
@@ -305,7 +308,7 @@ func TestFollowerGapResets(t *testing.T) {
 	k := newSink()
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { _ = s.followFrom(fctx, k, 1) }()
+	followDirect(fctx, s, k, 1)
 	eventually(t, "commits 10 and 30, with a reset between", func() error {
 		c, resets := k.snapshot()
 		if len(c) != 2 || c[0] != 10 || c[1] != 30 || resets != 1 {
@@ -314,6 +317,15 @@ func TestFollowerGapResets(t *testing.T) {
 		return nil
 	})
 	require.Equal(t, int64(1), s.gaps.Load())
+}
+
+// followDirect runs s's follower from sequence start into k, as on a
+// node whose sink was told its first Reset already: deliver, the only
+// caller of the sink, with it.
+func followDirect(ctx context.Context, s *Source, k reactive.ChangeSink, start uint64) {
+	s.started = true
+	go s.deliver(ctx, k)
+	go func() { _ = s.followFrom(ctx, k, start) }()
 }
 
 // streamFixture is a Source of cluster name on a NATS server of the
@@ -366,7 +378,7 @@ func TestResetStartsPositionsOver(t *testing.T) {
 	k := newSink()
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { _ = s.followFrom(fctx, k, 1) }()
+	followDirect(fctx, s, k, 1)
 	p, err := s.newPublisher(ctx, st, func(error) {})
 	require.NoError(t, err)
 	actx, acancel := context.WithCancel(ctx)
@@ -396,3 +408,202 @@ func TestResetStartsPositionsOver(t *testing.T) {
 		return nil
 	})
 }
+
+// orderSink checks the sequence a Source makes of the sink's calls: one
+// call at a time, a Reset before any commit, commits in order, and after
+// an Interrupted a Resume (never a second Reset).
+type orderSink struct {
+	*sink
+	active atomic.Int32
+	mu     sync.Mutex
+	events []string
+	bad    []string
+}
+
+func (k *orderSink) enter(ev string) {
+	if k.active.Add(1) != 1 {
+		k.fail("%s while another call ran", ev)
+	}
+	k.mu.Lock()
+	k.events = append(k.events, ev)
+	k.mu.Unlock()
+	// Widen the window an overlapping call would fall in: a transition's
+	// more than a commit's, as commits come more often.
+	if ev == "commit" {
+		time.Sleep(time.Millisecond)
+	} else {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (k *orderSink) leave() { k.active.Add(-1) }
+
+func (k *orderSink) fail(format string, args ...any) {
+	k.mu.Lock()
+	k.bad = append(k.bad, fmt.Sprintf(format, args...))
+	k.mu.Unlock()
+}
+
+func (k *orderSink) Commit(ctx context.Context, c reactive.Commit) error {
+	k.enter("commit")
+	defer k.leave()
+	_, resets := k.snapshot()
+	if resets == 0 {
+		k.fail("commit %s before the first Reset", c.EndLSN)
+	}
+	return k.sink.Commit(ctx, c)
+}
+
+func (k *orderSink) Reset(l reactive.LSN) {
+	k.enter("reset")
+	defer k.leave()
+	k.sink.Reset(l)
+}
+
+func (k *orderSink) Resume(l reactive.LSN) {
+	k.enter("resume")
+	defer k.leave()
+	if _, resets := k.snapshot(); resets == 0 {
+		k.fail("Resume before the first Reset")
+	}
+	k.sink.Resume(l)
+}
+
+func (k *orderSink) Interrupted() {
+	k.enter("interrupted")
+	defer k.leave()
+	k.sink.Interrupted()
+}
+
+func (k *orderSink) Progress(l reactive.LSN) {
+	k.enter("progress")
+	defer k.leave()
+	k.sink.Progress(l)
+}
+
+// The sink sees one call at a time, in an order that makes sense: a
+// node that does not follow yet holds the commits it receives until its
+// first Reset, and health transitions never interleave with commits.
+func TestSinkCallsAreOrdered(t *testing.T) {
+	s, st := streamFixture(t, "order")
+	s.cfg.Heartbeat, s.cfg.StaleAfter, s.cfg.ElectEvery = 20*time.Millisecond, 300*time.Millisecond, time.Hour
+	ctx := t.Context()
+	k := &orderSink{sink: newSink()}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(rctx, k) }()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+	eventually(t, "consumer attached", func() error {
+		if !s.follower.Load() {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+
+	p, err := s.newPublisher(ctx, st, func(error) {})
+	require.NoError(t, err)
+	go p.acks(ctx)
+	lsn := reactive.LSN(0)
+	for range 5 {
+		lsn += 10
+		require.NoError(t, p.Commit(ctx, reactive.Commit{EndLSN: lsn}))
+	}
+	// No reader's heartbeat yet: the node does not follow, and its sink
+	// has been told nothing.
+	time.Sleep(500 * time.Millisecond)
+	k.mu.Lock()
+	require.Empty(t, k.events, "before the node follows")
+	k.mu.Unlock()
+
+	// A reader's heartbeat, on and off, while commits flow.
+	var beating atomic.Bool
+	beating.Store(true)
+	bctx, bstop := context.WithCancel(ctx)
+	defer bstop()
+	b, err := jsonMarshal(beat{Node: "r", Streaming: true})
+	require.NoError(t, err)
+	go func() {
+		for bctx.Err() == nil {
+			if beating.Load() {
+				_ = s.cfg.NATS.Publish(s.beatSubject(), b)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	eventually(t, "the held commits, after a Reset", func() error { c, _ := k.snapshot(); return has(c, lsn) })
+	var mu sync.Mutex
+	pctx, pstop := context.WithCancel(ctx)
+	pdone := make(chan struct{})
+	go func() {
+		defer close(pdone)
+		for pctx.Err() == nil {
+			mu.Lock()
+			lsn += 10
+			err := p.Commit(pctx, reactive.Commit{EndLSN: lsn})
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	for range 5 {
+		beating.Store(false)
+		eventually(t, "interrupted", func() error {
+			if s.healthy.Load() {
+				return errors.New("still following")
+			}
+			return nil
+		})
+		beating.Store(true)
+		eventually(t, "following again", func() error {
+			if !s.healthy.Load() {
+				return errors.New("not yet")
+			}
+			return nil
+		})
+	}
+	pstop()
+	<-pdone
+	mu.Lock()
+	last := lsn
+	mu.Unlock()
+	eventually(t, "every commit", func() error { c, _ := k.snapshot(); return has(c, last) })
+	k.mu.Lock()
+	require.Empty(t, k.bad)
+	k.mu.Unlock()
+	eventually(t, "told it follows again", func() error {
+		k.sink.mu.Lock()
+		defer k.sink.mu.Unlock()
+		if k.sink.resumes != 5 {
+			return fmt.Errorf("%d resumes", k.sink.resumes)
+		}
+		return nil
+	})
+
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	require.Empty(t, k.bad)
+	require.Equal(t, "reset", k.events[0])
+	var interrupts, resumes int
+	state := "following"
+	for i, ev := range k.events[1:] {
+		switch ev {
+		case "reset":
+			t.Fatalf("a second Reset at %d: %v", i+1, k.events)
+		case "interrupted":
+			require.Equal(t, "following", state, "event %d", i+1)
+			state = "interrupted"
+			interrupts++
+		case "resume":
+			require.Equal(t, "interrupted", state, "event %d", i+1)
+			state = "following"
+			resumes++
+		}
+	}
+	require.Equal(t, 5, interrupts)
+	require.Equal(t, 5, resumes)
+	require.Equal(t, reactive.LSN(0), k.resetAt, "joined an empty stream")
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
