@@ -33,6 +33,14 @@
 //     so every node needs every table, and the engine applies a commit whole
 //     and in commit order; one message per commit makes the stream's
 //     sequence that order and a gap detectable.
+//   - Keepalive. While it holds the lock, the reader publishes a Progress
+//     mark at the position it has published whenever the stream has had
+//     no message for Retention/4, WAL activity or not. So retention never
+//     empties a quiet stream: its last message always says where the
+//     stream is, for a node joining and for the next reader (which
+//     resumes the slot from there). An empty stream would look like a
+//     lost one. Each mark has an id of its own (the duplicate window,
+//     Retention at most, would drop a repeated one).
 //   - Why two readers cannot split the stream. The slot itself admits one
 //     walsender at a time: a new reader's START_REPLICATION fails ("slot is
 //     active") until the old one's walsender has gone, and is retried.

@@ -49,8 +49,10 @@ type Config struct {
 	// means 1.
 	Replicas int
 	// Retention is how long the stream keeps changes: a node away for
-	// longer re-runs every live query when it comes back. Zero means
-	// DefaultRetention.
+	// longer re-runs every live query when it comes back. The reader
+	// publishes a progress mark at least every Retention/4, so a quiet
+	// stream never empties. It also bounds the stream's duplicate window
+	// (2 minutes otherwise). Zero means DefaultRetention.
 	Retention time.Duration
 	// Heartbeat is how often the reader says it is alive; StaleAfter how
 	// long a node waits for one before it reports its results stale.
@@ -194,7 +196,7 @@ func (s *Source) ensureStream(ctx context.Context) (jetstream.Stream, error) {
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
 		MaxAge:      s.cfg.Retention,
-		Duplicates:  2 * time.Minute,
+		Duplicates:  min(2*time.Minute, s.cfg.Retention), // NATS wants it within MaxAge
 		Replicas:    s.cfg.Replicas,
 	})
 	if err != nil {

@@ -125,13 +125,17 @@ type node struct {
 	done   chan error
 }
 
-func startNode(t *testing.T, natsURL, dbURL, id string, w *wal) *node {
+func startNode(t *testing.T, natsURL, dbURL, id string, w *wal, opts ...func(*Config)) *node {
 	t.Helper()
 	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	src, err := New(Config{NATS: nc, DatabaseURL: dbURL, Reader: w.reader, Name: "test", NodeID: id,
-		Heartbeat: 50 * time.Millisecond, StaleAfter: 500 * time.Millisecond, ElectEvery: 100 * time.Millisecond})
+	cfg := Config{NATS: nc, DatabaseURL: dbURL, Reader: w.reader, Name: "test", NodeID: id,
+		Heartbeat: 50 * time.Millisecond, StaleAfter: 500 * time.Millisecond, ElectEvery: 100 * time.Millisecond}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	src, err := New(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &node{src: src, sink: newSink(), cancel: cancel, done: make(chan error, 1)}
@@ -604,6 +608,100 @@ func TestSinkCallsAreOrdered(t *testing.T) {
 	require.Equal(t, 5, interrupts)
 	require.Equal(t, 5, resumes)
 	require.Equal(t, reactive.LSN(0), k.resetAt, "joined an empty stream")
+}
+
+// The reader keeps a quiet stream from emptying: a progress mark at
+// least every Retention/4, so that after a long silence the stream's
+// last message still says where it is. A node joining then starts from
+// there, and the next reader resumes the slot from there (not from the
+// slot's beginning), without a gap or a second Reset anywhere.
+func TestIdleStreamKeepsItsPosition(t *testing.T) {
+	const retention = 2 * time.Second
+	ns, err := StartEmbedded(EmbeddedConfig{Dir: t.TempDir()})
+	require.NoError(t, err)
+	defer ns.Shutdown()
+	db := pgtest.NewDB(t)
+	w := &wal{grew: make(chan struct{}, 1)}
+	short := func(c *Config) { c.Retention = retention }
+	nodes := []*node{startNode(t, ns.URL(), db, "a", w, short), startNode(t, ns.URL(), db, "b", w, short)}
+	leader := func() int {
+		for i, n := range nodes {
+			if n.cancel != nil && n.src.ClusterStatus().Leader {
+				return i
+			}
+		}
+		return -1
+	}
+	following := func() error {
+		if leader() < 0 {
+			return errors.New("no reader")
+		}
+		for i, n := range nodes {
+			if n.cancel != nil && !n.src.Status().Connected {
+				return fmt.Errorf("node %d does not follow", i)
+			}
+		}
+		return nil
+	}
+	eventually(t, "a reader, every node following", following)
+	lsn := reactive.LSN(100)
+	for range 5 {
+		lsn += 10
+		w.append(lsn)
+	}
+	for i, n := range nodes {
+		eventually(t, fmt.Sprintf("node %d has every commit", i), func() error { c, _ := n.sink.snapshot(); return has(c, lsn) })
+	}
+
+	time.Sleep(3 * retention) // no commit at all
+	ctx := t.Context()
+	st, err := nodes[0].src.js.Stream(ctx, nodes[0].src.stream)
+	require.NoError(t, err)
+	info, err := st.Info(ctx)
+	require.NoError(t, err)
+	require.NotZero(t, info.State.Msgs, "the quiet stream emptied")
+	m, err := st.GetMsg(ctx, info.State.LastSeq)
+	require.NoError(t, err)
+	at, err := msgLSN(m.Header)
+	require.NoError(t, err)
+	require.Equal(t, lsn, at, "the last message is at the last commit's position")
+	require.Equal(t, kindProgress, m.Header.Get(kindHdr))
+
+	joiner := startNode(t, ns.URL(), db, "c", w, short)
+	nodes = append(nodes, joiner)
+	eventually(t, "the joiner follows", following)
+	require.Equal(t, lsn, joiner.src.Status().ReceivedLSN, "the joiner knows where the stream is")
+	joiner.sink.mu.Lock()
+	require.Equal(t, lsn, joiner.sink.resetAt, "the joiner's Reset is at the stream's position")
+	joiner.sink.mu.Unlock()
+
+	first := leader()
+	nodes[first].stop()
+	eventually(t, "another reader", func() error {
+		if l := leader(); l < 0 || l == first {
+			return fmt.Errorf("reader %d", l)
+		}
+		return nil
+	})
+	for range 5 {
+		lsn += 10
+		w.append(lsn)
+	}
+	for i, n := range nodes {
+		if i == first {
+			continue
+		}
+		eventually(t, fmt.Sprintf("node %d has every commit", i), func() error { c, _ := n.sink.snapshot(); return has(c, lsn) })
+	}
+	w.mu.Lock()
+	starts := append([]reactive.LSN(nil), w.starts...)
+	w.mu.Unlock()
+	require.Equal(t, []reactive.LSN{0, 150}, starts, "the second reader resumes from the quiet stream's position")
+	for i, n := range nodes {
+		_, resets := n.sink.snapshot()
+		require.Equal(t, 1, resets, "node %d: only the join re-runs everything", i)
+		require.Zero(t, n.src.gaps.Load(), "node %d: no gap", i)
+	}
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
