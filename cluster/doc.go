@@ -33,6 +33,14 @@
 //     so every node needs every table, and the engine applies a commit whole
 //     and in commit order; one message per commit makes the stream's
 //     sequence that order and a gap detectable.
+//   - Keepalive. While it holds the lock, the reader publishes a Progress
+//     mark at the position it has published whenever the stream has had
+//     no message for Retention/4, WAL activity or not. So retention never
+//     empties a quiet stream: its last message always says where the
+//     stream is, for a node joining and for the next reader (which
+//     resumes the slot from there). An empty stream would look like a
+//     lost one. Each mark has an id of its own (the duplicate window,
+//     Retention at most, would drop a repeated one).
 //   - Why two readers cannot split the stream. The slot itself admits one
 //     walsender at a time: a new reader's START_REPLICATION fails ("slot is
 //     active") until the old one's walsender has gone, and is retried.
@@ -49,6 +57,13 @@
 //     message whose sequence does not follow the last one is a gap (the
 //     node was away past Retention, or the stream was made anew): the node
 //     re-runs every live query (sink.Reset) and goes on.
+//   - One caller of the sink. The node's engine (its reactive.ChangeSink)
+//     is called by one goroutine only, which takes in turn the follower's
+//     messages and the health transitions below, so it sees one ordered
+//     sequence: a Reset (at the position of the stream's last message
+//     applied) before any commit, a commit never inside a transition,
+//     Interrupted then Resume. Commits that arrive before the node first
+//     follows wait, in the consumer, for that first Reset.
 //   - Health. The reader sends a heartbeat on core NATS every Heartbeat,
 //     saying whether its replication streams. A node follows while it has
 //     NATS, its consumer, and a streaming reader's heartbeat within

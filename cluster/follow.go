@@ -54,12 +54,20 @@ func (s *Source) followOnce(ctx context.Context, sink reactive.ChangeSink) error
 		if err != nil {
 			return fmt.Errorf("stream info: %w", err)
 		}
-		if info.State.LastSeq < s.lastSeq.Load() {
+		if had := s.lastSeq.Load(); info.State.LastSeq < had {
 			s.gaps.Add(1)
 			s.log.Warn("cluster: the change stream was made anew; every live query re-runs",
-				slog.Uint64("had", s.lastSeq.Load()), slog.Uint64("now", info.State.LastSeq))
-			s.lastSeq.Store(0)
-			sink.Reset(reactive.LSN(s.lastLSN.Load()))
+				slog.Uint64("had", had), slog.Uint64("now", info.State.LastSeq))
+			err := s.do(ctx, false, func() error {
+				s.lastSeq.Store(0)
+				if s.started { // otherwise the first Reset, still to come, does it
+					sink.Reset(reactive.LSN(s.lastLSN.Load()))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 		}
 	}
 	if s.lastSeq.Load() == 0 {
@@ -111,13 +119,13 @@ func (s *Source) followFrom(ctx context.Context, sink reactive.ChangeSink, start
 			}
 			return fmt.Errorf("next: %w", err)
 		}
-		if err := s.apply(ctx, sink, m); err != nil {
+		if err := s.do(ctx, true, func() error { return s.apply(ctx, sink, m) }); err != nil {
 			return err
 		}
 	}
 }
 
-// apply hands one stream message to sink.
+// apply hands one stream message to sink, on deliver's goroutine.
 func (s *Source) apply(ctx context.Context, sink reactive.ChangeSink, m jetstream.Msg) error {
 	md, err := m.Metadata()
 	if err != nil {

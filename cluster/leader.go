@@ -173,6 +173,7 @@ func (s *Source) term(ctx context.Context, lost context.CancelCauseFunc, term ui
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { p.acks(ctx) })
+	wg.Go(func() { p.keepalive(ctx, s.cfg.Retention/4) })
 	defer wg.Wait()
 	s.log.Info("cluster: reading the slot", slog.Uint64("term", term), slog.String("from", p.Applied().String()))
 	if err := reader.Run(ctx, p); err != nil {
@@ -198,6 +199,7 @@ type publisher struct {
 	lastID    string     // id of the last message sent
 	lastSeq   uint64     // the stream's last sequence when the term began
 	published reactive.LSN
+	sentAt    time.Time // when the stream last got a message (from this term or before)
 
 	acked     atomic.Uint64 // highest LSN acknowledged, all before it too
 	streaming atomic.Bool
@@ -232,6 +234,10 @@ func (s *Source) newPublisher(ctx context.Context, st jetstream.Stream, fail con
 			return nil, fmt.Errorf("cluster: the stream's last message: %w", err)
 		}
 		p.lastID, p.published = m.Header.Get(jetstream.MsgIDHeader), lsn
+		p.sentAt = m.Time
+		if now := time.Now(); p.sentAt.After(now) {
+			p.sentAt = now // a server clock ahead would put the next keepalive off
+		}
 		p.acked.Store(uint64(lsn))
 	}
 	return p, nil
@@ -258,7 +264,7 @@ func (p *publisher) send(ctx context.Context, kind string, lsn reactive.LSN, id 
 		p.fail(err)
 		return err
 	}
-	p.lastID = id
+	p.lastID, p.sentAt = id, time.Now()
 	p.published = max(p.published, lsn)
 	if kind == kindReset {
 		p.published = lsn
@@ -268,6 +274,32 @@ func (p *publisher) send(ctx context.Context, kind string, lsn reactive.LSN, id 
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// keepalive publishes a progress mark at the position published so far
+// whenever the stream has had no message for the duration every
+// (Retention/4), WAL activity or not, so that retention never empties a quiet stream: its
+// last message always tells a joining node, or the next reader, where
+// the stream is. (An empty stream looks like a lost one: a new reader
+// would start from the slot's own position and a joining node from
+// none.) Each mark has an id of its own, so the stream's duplicate
+// window never drops one.
+func (p *publisher) keepalive(ctx context.Context, every time.Duration) {
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		wait := time.Until(p.sentAt.Add(every))
+		if wait <= 0 {
+			lsn := p.published
+			_ = p.send(ctx, kindProgress, lsn,
+				"k"+strconv.FormatUint(uint64(lsn), 16)+"-"+p.s.cfg.NodeID+"-"+strconv.FormatInt(time.Now().UnixNano(), 36), nil)
+			wait = every
+		}
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,8 +49,10 @@ type Config struct {
 	// means 1.
 	Replicas int
 	// Retention is how long the stream keeps changes: a node away for
-	// longer re-runs every live query when it comes back. Zero means
-	// DefaultRetention.
+	// longer re-runs every live query when it comes back. The reader
+	// publishes a progress mark at least every Retention/4, so a quiet
+	// stream never empties. It also bounds the stream's duplicate window
+	// (2 minutes otherwise). Zero means DefaultRetention.
 	Retention time.Duration
 	// Heartbeat is how often the reader says it is alive; StaleAfter how
 	// long a node waits for one before it reports its results stale.
@@ -94,6 +96,15 @@ type Source struct {
 
 	wanted chan struct{}             // a node asked the reader for progress
 	pub    atomic.Pointer[publisher] // the current term's, while this node reads
+
+	// The sink is called by one goroutine only, deliver: the follower
+	// hands it its calls (held, on ops, until the first Reset; at once,
+	// on now) and waits for each; monitor queues its transitions.
+	ops, now chan sinkOp
+	tmu      sync.Mutex
+	trans    []transition // monitor's, in order, not yet delivered
+	tsig     chan struct{}
+	started  bool // the sink was told Reset; deliver's goroutine only
 }
 
 // New validates cfg. It connects to nothing.
@@ -125,7 +136,8 @@ func New(cfg Config) (*Source, error) {
 		return nil, fmt.Errorf("cluster: jetstream: %w", err)
 	}
 	s := &Source{cfg: cfg, log: cfg.Logger.With(slog.String("node", cfg.NodeID)), prefix: "parley." + cfg.Name,
-		stream: "PARLEY_" + strings.ToUpper(cfg.Name), js: js, wanted: make(chan struct{}, 1)}
+		stream: "PARLEY_" + strings.ToUpper(cfg.Name), js: js, wanted: make(chan struct{}, 1),
+		ops: make(chan sinkOp), now: make(chan sinkOp), tsig: make(chan struct{}, 1)}
 	s.beatFrom.Store(new(string))
 	return s, nil
 }
@@ -150,16 +162,18 @@ func (s *Source) Run(ctx context.Context, sink reactive.ChangeSink) error {
 		return fmt.Errorf("cluster: subscribe to progress requests: %w", err)
 	}
 	defer wants.Unsubscribe() //nolint:errcheck
+	wanted := sink.ProgressWanted()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.elect(gctx) })
+	g.Go(func() error { s.deliver(gctx, sink); return nil })
 	g.Go(func() error { return s.follow(gctx, sink) })
-	g.Go(func() error { s.monitor(gctx, sink); return nil })
+	g.Go(func() error { s.monitor(gctx); return nil })
 	g.Go(func() error {
 		for {
 			select {
 			case <-gctx.Done():
 				return nil
-			case <-sink.ProgressWanted():
+			case <-wanted:
 				_ = nc.Publish(s.wantedSubject(), nil) // lost while disconnected: the waiter asks again
 			}
 		}
@@ -182,7 +196,7 @@ func (s *Source) ensureStream(ctx context.Context) (jetstream.Stream, error) {
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
 		MaxAge:      s.cfg.Retention,
-		Duplicates:  2 * time.Minute,
+		Duplicates:  min(2*time.Minute, s.cfg.Retention), // NATS wants it within MaxAge
 		Replicas:    s.cfg.Replicas,
 	})
 	if err != nil {
@@ -203,10 +217,11 @@ func (s *Source) onBeat(m *nats.Msg) {
 
 // monitor decides, every heartbeat, whether this node follows the stream
 // (NATS reachable, its consumer attached, a reader alive and streaming)
-// and tells sink when that changes: Interrupted when it stops, Reset
-// (first time, or after a gap) or Resume when it starts again. A node
-// that stays unable to follow for IsolatedAfter calls Config.Isolated.
-func (s *Source) monitor(ctx context.Context, sink reactive.ChangeSink) {
+// and, through deliver, tells the sink when that changes: Interrupted
+// when it stops, Reset (first time) or Resume when it starts again. A
+// node that stays unable to follow for IsolatedAfter calls
+// Config.Isolated.
+func (s *Source) monitor(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Heartbeat / 2)
 	defer t.Stop()
 	started := false
@@ -227,16 +242,12 @@ func (s *Source) monitor(ctx context.Context, sink reactive.ChangeSink) {
 				s.cfg.Isolated(false)
 			}
 			downSince, isolated = time.Time{}, false
-			if !started {
-				started = true
-				sink.Reset(reactive.LSN(s.lastLSN.Load()))
-			} else {
-				sink.Resume(reactive.LSN(s.lastLSN.Load()))
-			}
+			started = true
+			s.tell(follows)
 			s.log.Info("cluster: following the change stream", slog.String("reader", *s.beatFrom.Load()))
 		case !ok && s.healthy.Load():
 			s.healthy.Store(false)
-			sink.Interrupted()
+			s.tell(interrupted)
 			downSince = time.Now()
 			s.log.Warn("cluster: cannot follow the change stream; live results may be stale",
 				slog.Bool("nats", s.cfg.NATS.IsConnected()), slog.Bool("consumer", s.follower.Load()),
@@ -250,6 +261,83 @@ func (s *Source) monitor(ctx context.Context, sink reactive.ChangeSink) {
 			}
 		}
 	}
+}
+
+// transition is a change of monitor's verdict, for the sink.
+type transition int
+
+const (
+	follows     transition = iota // Reset the first time, Resume after
+	interrupted                   // Interrupted
+)
+
+// tell queues t for deliver; it never blocks (monitor keeps its clock).
+func (s *Source) tell(t transition) {
+	s.tmu.Lock()
+	s.trans = append(s.trans, t)
+	s.tmu.Unlock()
+	signal(s.tsig)
+}
+
+// sinkOp is one of the follower's turns at the sink, run by deliver.
+type sinkOp struct {
+	f    func() error
+	done chan error
+}
+
+// deliver is the only goroutine that calls sink, so that it sees one
+// well-ordered sequence: monitor's transitions and the follower's
+// commits never overlap, and a Reset comes before any commit. The
+// follower's commits wait (the follower with them) until that first
+// Reset; its calls made on now (a stream made anew) do not. Reset and
+// Resume carry the position of the last message applied.
+func (s *Source) deliver(ctx context.Context, sink reactive.ChangeSink) {
+	for {
+		var ops chan sinkOp
+		if s.started {
+			ops = s.ops
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.tsig:
+			s.tmu.Lock()
+			ts := s.trans
+			s.trans = nil
+			s.tmu.Unlock()
+			for _, t := range ts {
+				switch {
+				case t == interrupted:
+					sink.Interrupted()
+				case !s.started:
+					s.started = true
+					sink.Reset(reactive.LSN(s.lastLSN.Load()))
+				default:
+					sink.Resume(reactive.LSN(s.lastLSN.Load()))
+				}
+			}
+		case op := <-ops:
+			op.done <- op.f()
+		case op := <-s.now:
+			op.done <- op.f()
+		}
+	}
+}
+
+// do runs f on deliver's goroutine and returns its error; held, it
+// waits for the sink's first Reset. f may read s.started.
+func (s *Source) do(ctx context.Context, held bool, f func() error) error {
+	ch := s.now
+	if held {
+		ch = s.ops
+	}
+	op := sinkOp{f: f, done: make(chan error, 1)}
+	select {
+	case ch <- op:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-op.done
 }
 
 // Status reports the node's view (reactive.StatusReporter): connected

@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +26,7 @@ type sink struct {
 	mu        sync.Mutex
 	commits   []reactive.LSN
 	resets    int
+	resetAt   reactive.LSN // the last Reset's position
 	resumes   int
 	interrupt int
 	progress  reactive.LSN
@@ -39,7 +42,7 @@ func (k *sink) Commit(_ context.Context, c reactive.Commit) error {
 	return nil
 }
 func (k *sink) Progress(l reactive.LSN) { k.mu.Lock(); k.progress = max(k.progress, l); k.mu.Unlock() }
-func (k *sink) Reset(reactive.LSN)      { k.mu.Lock(); k.resets++; k.mu.Unlock() }
+func (k *sink) Reset(l reactive.LSN)    { k.mu.Lock(); k.resets++; k.resetAt = l; k.mu.Unlock() }
 func (k *sink) Resume(reactive.LSN)     { k.mu.Lock(); k.resumes++; k.mu.Unlock() }
 func (k *sink) Interrupted()            { k.mu.Lock(); k.interrupt++; k.mu.Unlock() }
 func (k *sink) Applied() reactive.LSN {
@@ -122,13 +125,17 @@ type node struct {
 	done   chan error
 }
 
-func startNode(t *testing.T, natsURL, dbURL, id string, w *wal) *node {
+func startNode(t *testing.T, natsURL, dbURL, id string, w *wal, opts ...func(*Config)) *node {
 	t.Helper()
 	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	src, err := New(Config{NATS: nc, DatabaseURL: dbURL, Reader: w.reader, Name: "test", NodeID: id,
-		Heartbeat: 50 * time.Millisecond, StaleAfter: 500 * time.Millisecond, ElectEvery: 100 * time.Millisecond})
+	cfg := Config{NATS: nc, DatabaseURL: dbURL, Reader: w.reader, Name: "test", NodeID: id,
+		Heartbeat: 50 * time.Millisecond, StaleAfter: 500 * time.Millisecond, ElectEvery: 100 * time.Millisecond}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	src, err := New(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &node{src: src, sink: newSink(), cancel: cancel, done: make(chan error, 1)}
@@ -305,7 +312,7 @@ func TestFollowerGapResets(t *testing.T) {
 	k := newSink()
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { _ = s.followFrom(fctx, k, 1) }()
+	followDirect(fctx, s, k, 1)
 	eventually(t, "commits 10 and 30, with a reset between", func() error {
 		c, resets := k.snapshot()
 		if len(c) != 2 || c[0] != 10 || c[1] != 30 || resets != 1 {
@@ -314,6 +321,15 @@ func TestFollowerGapResets(t *testing.T) {
 		return nil
 	})
 	require.Equal(t, int64(1), s.gaps.Load())
+}
+
+// followDirect runs s's follower from sequence start into k, as on a
+// node whose sink was told its first Reset already: deliver, the only
+// caller of the sink, with it.
+func followDirect(ctx context.Context, s *Source, k reactive.ChangeSink, start uint64) {
+	s.started = true
+	go s.deliver(ctx, k)
+	go func() { _ = s.followFrom(ctx, k, start) }()
 }
 
 // streamFixture is a Source of cluster name on a NATS server of the
@@ -366,7 +382,7 @@ func TestResetStartsPositionsOver(t *testing.T) {
 	k := newSink()
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { _ = s.followFrom(fctx, k, 1) }()
+	followDirect(fctx, s, k, 1)
 	p, err := s.newPublisher(ctx, st, func(error) {})
 	require.NoError(t, err)
 	actx, acancel := context.WithCancel(ctx)
@@ -396,3 +412,296 @@ func TestResetStartsPositionsOver(t *testing.T) {
 		return nil
 	})
 }
+
+// orderSink checks the sequence a Source makes of the sink's calls: one
+// call at a time, a Reset before any commit, commits in order, and after
+// an Interrupted a Resume (never a second Reset).
+type orderSink struct {
+	*sink
+	active atomic.Int32
+	mu     sync.Mutex
+	events []string
+	bad    []string
+}
+
+func (k *orderSink) enter(ev string) {
+	if k.active.Add(1) != 1 {
+		k.fail("%s while another call ran", ev)
+	}
+	k.mu.Lock()
+	k.events = append(k.events, ev)
+	k.mu.Unlock()
+	// Widen the window an overlapping call would fall in: a transition's
+	// more than a commit's, as commits come more often.
+	if ev == "commit" {
+		time.Sleep(time.Millisecond)
+	} else {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (k *orderSink) leave() { k.active.Add(-1) }
+
+func (k *orderSink) fail(format string, args ...any) {
+	k.mu.Lock()
+	k.bad = append(k.bad, fmt.Sprintf(format, args...))
+	k.mu.Unlock()
+}
+
+func (k *orderSink) Commit(ctx context.Context, c reactive.Commit) error {
+	k.enter("commit")
+	defer k.leave()
+	_, resets := k.snapshot()
+	if resets == 0 {
+		k.fail("commit %s before the first Reset", c.EndLSN)
+	}
+	return k.sink.Commit(ctx, c)
+}
+
+func (k *orderSink) Reset(l reactive.LSN) {
+	k.enter("reset")
+	defer k.leave()
+	k.sink.Reset(l)
+}
+
+func (k *orderSink) Resume(l reactive.LSN) {
+	k.enter("resume")
+	defer k.leave()
+	if _, resets := k.snapshot(); resets == 0 {
+		k.fail("Resume before the first Reset")
+	}
+	k.sink.Resume(l)
+}
+
+func (k *orderSink) Interrupted() {
+	k.enter("interrupted")
+	defer k.leave()
+	k.sink.Interrupted()
+}
+
+func (k *orderSink) Progress(l reactive.LSN) {
+	k.enter("progress")
+	defer k.leave()
+	k.sink.Progress(l)
+}
+
+// The sink sees one call at a time, in an order that makes sense: a
+// node that does not follow yet holds the commits it receives until its
+// first Reset, and health transitions never interleave with commits.
+func TestSinkCallsAreOrdered(t *testing.T) {
+	s, st := streamFixture(t, "order")
+	s.cfg.Heartbeat, s.cfg.StaleAfter, s.cfg.ElectEvery = 20*time.Millisecond, 300*time.Millisecond, time.Hour
+	ctx := t.Context()
+	k := &orderSink{sink: newSink()}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(rctx, k) }()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+	eventually(t, "consumer attached", func() error {
+		if !s.follower.Load() {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+
+	p, err := s.newPublisher(ctx, st, func(error) {})
+	require.NoError(t, err)
+	go p.acks(ctx)
+	lsn := reactive.LSN(0)
+	for range 5 {
+		lsn += 10
+		require.NoError(t, p.Commit(ctx, reactive.Commit{EndLSN: lsn}))
+	}
+	// No reader's heartbeat yet: the node does not follow, and its sink
+	// has been told nothing.
+	time.Sleep(500 * time.Millisecond)
+	k.mu.Lock()
+	require.Empty(t, k.events, "before the node follows")
+	k.mu.Unlock()
+
+	// A reader's heartbeat, on and off, while commits flow.
+	var beating atomic.Bool
+	beating.Store(true)
+	bctx, bstop := context.WithCancel(ctx)
+	defer bstop()
+	b, err := jsonMarshal(beat{Node: "r", Streaming: true})
+	require.NoError(t, err)
+	go func() {
+		for bctx.Err() == nil {
+			if beating.Load() {
+				_ = s.cfg.NATS.Publish(s.beatSubject(), b)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	eventually(t, "the held commits, after a Reset", func() error { c, _ := k.snapshot(); return has(c, lsn) })
+	var mu sync.Mutex
+	pctx, pstop := context.WithCancel(ctx)
+	pdone := make(chan struct{})
+	go func() {
+		defer close(pdone)
+		for pctx.Err() == nil {
+			mu.Lock()
+			lsn += 10
+			err := p.Commit(pctx, reactive.Commit{EndLSN: lsn})
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	for range 5 {
+		beating.Store(false)
+		eventually(t, "interrupted", func() error {
+			if s.healthy.Load() {
+				return errors.New("still following")
+			}
+			return nil
+		})
+		beating.Store(true)
+		eventually(t, "following again", func() error {
+			if !s.healthy.Load() {
+				return errors.New("not yet")
+			}
+			return nil
+		})
+	}
+	pstop()
+	<-pdone
+	mu.Lock()
+	last := lsn
+	mu.Unlock()
+	eventually(t, "every commit", func() error { c, _ := k.snapshot(); return has(c, last) })
+	k.mu.Lock()
+	require.Empty(t, k.bad)
+	k.mu.Unlock()
+	eventually(t, "told it follows again", func() error {
+		k.sink.mu.Lock()
+		defer k.sink.mu.Unlock()
+		if k.sink.resumes != 5 {
+			return fmt.Errorf("%d resumes", k.sink.resumes)
+		}
+		return nil
+	})
+
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	require.Empty(t, k.bad)
+	require.Equal(t, "reset", k.events[0])
+	var interrupts, resumes int
+	state := "following"
+	for i, ev := range k.events[1:] {
+		switch ev {
+		case "reset":
+			t.Fatalf("a second Reset at %d: %v", i+1, k.events)
+		case "interrupted":
+			require.Equal(t, "following", state, "event %d", i+1)
+			state = "interrupted"
+			interrupts++
+		case "resume":
+			require.Equal(t, "interrupted", state, "event %d", i+1)
+			state = "following"
+			resumes++
+		}
+	}
+	require.Equal(t, 5, interrupts)
+	require.Equal(t, 5, resumes)
+	require.Equal(t, reactive.LSN(0), k.resetAt, "joined an empty stream")
+}
+
+// The reader keeps a quiet stream from emptying: a progress mark at
+// least every Retention/4, so that after a long silence the stream's
+// last message still says where it is. A node joining then starts from
+// there, and the next reader resumes the slot from there (not from the
+// slot's beginning), without a gap or a second Reset anywhere.
+func TestIdleStreamKeepsItsPosition(t *testing.T) {
+	const retention = 2 * time.Second
+	ns, err := StartEmbedded(EmbeddedConfig{Dir: t.TempDir()})
+	require.NoError(t, err)
+	defer ns.Shutdown()
+	db := pgtest.NewDB(t)
+	w := &wal{grew: make(chan struct{}, 1)}
+	short := func(c *Config) { c.Retention = retention }
+	nodes := []*node{startNode(t, ns.URL(), db, "a", w, short), startNode(t, ns.URL(), db, "b", w, short)}
+	leader := func() int {
+		for i, n := range nodes {
+			if n.cancel != nil && n.src.ClusterStatus().Leader {
+				return i
+			}
+		}
+		return -1
+	}
+	following := func() error {
+		if leader() < 0 {
+			return errors.New("no reader")
+		}
+		for i, n := range nodes {
+			if n.cancel != nil && !n.src.Status().Connected {
+				return fmt.Errorf("node %d does not follow", i)
+			}
+		}
+		return nil
+	}
+	eventually(t, "a reader, every node following", following)
+	lsn := reactive.LSN(100)
+	for range 5 {
+		lsn += 10
+		w.append(lsn)
+	}
+	for i, n := range nodes {
+		eventually(t, fmt.Sprintf("node %d has every commit", i), func() error { c, _ := n.sink.snapshot(); return has(c, lsn) })
+	}
+
+	time.Sleep(3 * retention) // no commit at all
+	ctx := t.Context()
+	st, err := nodes[0].src.js.Stream(ctx, nodes[0].src.stream)
+	require.NoError(t, err)
+	info, err := st.Info(ctx)
+	require.NoError(t, err)
+	require.NotZero(t, info.State.Msgs, "the quiet stream emptied")
+	m, err := st.GetMsg(ctx, info.State.LastSeq)
+	require.NoError(t, err)
+	at, err := msgLSN(m.Header)
+	require.NoError(t, err)
+	require.Equal(t, lsn, at, "the last message is at the last commit's position")
+	require.Equal(t, kindProgress, m.Header.Get(kindHdr))
+
+	joiner := startNode(t, ns.URL(), db, "c", w, short)
+	nodes = append(nodes, joiner)
+	eventually(t, "the joiner follows", following)
+	require.Equal(t, lsn, joiner.src.Status().ReceivedLSN, "the joiner knows where the stream is")
+	joiner.sink.mu.Lock()
+	require.Equal(t, lsn, joiner.sink.resetAt, "the joiner's Reset is at the stream's position")
+	joiner.sink.mu.Unlock()
+
+	first := leader()
+	nodes[first].stop()
+	eventually(t, "another reader", func() error {
+		if l := leader(); l < 0 || l == first {
+			return fmt.Errorf("reader %d", l)
+		}
+		return nil
+	})
+	for range 5 {
+		lsn += 10
+		w.append(lsn)
+	}
+	for i, n := range nodes {
+		if i == first {
+			continue
+		}
+		eventually(t, fmt.Sprintf("node %d has every commit", i), func() error { c, _ := n.sink.snapshot(); return has(c, lsn) })
+	}
+	w.mu.Lock()
+	starts := append([]reactive.LSN(nil), w.starts...)
+	w.mu.Unlock()
+	require.Equal(t, []reactive.LSN{0, 150}, starts, "the second reader resumes from the quiet stream's position")
+	for i, n := range nodes {
+		_, resets := n.sink.snapshot()
+		require.Equal(t, 1, resets, "node %d: only the join re-runs everything", i)
+		require.Zero(t, n.src.gaps.Load(), "node %d: no gap", i)
+	}
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
