@@ -202,13 +202,19 @@ Press Ctrl-C to stop.
 		return err
 	}
 	err = runDevNodes(ctx, log, devNodes{
-		n: *nodes, dir: dir, proxyLn: ln, base: baseCfg, verifier: verifier, flags: shared, mux: devMux, seed: seed,
+		n: *nodes, dir: dir, proxyLn: ln, anyPort: anyPort(*addr), base: baseCfg, verifier: verifier, flags: shared, mux: devMux, seed: seed,
 		ready: func(urls []string) { nodeURLs = urls; serving = true; banner() },
 	})
 	if serving {
 		fmt.Fprintln(os.Stderr, "parley: shutting down")
 	}
 	return err
+}
+
+// anyPort reports whether addr (--addr) asks for any free port.
+func anyPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && (port == "0" || port == "")
 }
 
 // nodesNote is the startup message's line about the nodes of

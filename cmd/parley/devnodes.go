@@ -26,6 +26,7 @@ type devNodes struct {
 	n        int
 	dir      string       // the data directory; NATS keeps JetStream under dir/nats
 	proxyLn  net.Listener // --addr: the proxy
+	anyPort  bool         // --addr asked for any free port: so do the nodes
 	base     server.Config
 	verifier *jwtauth.Verifier
 	flags    *serverFlags
@@ -46,7 +47,7 @@ func runDevNodes(ctx context.Context, log *slog.Logger, d devNodes) error {
 	}
 	defer nats.Shutdown()
 
-	lns, err := nodeListeners(d.proxyLn.Addr().(*net.TCPAddr), d.n)
+	lns, err := nodeListeners(d.proxyLn.Addr().(*net.TCPAddr), d.anyPort, d.n)
 	if err != nil {
 		return err
 	}
@@ -122,12 +123,12 @@ func runDevNodes(ctx context.Context, log *slog.Logger, d devNodes) error {
 }
 
 // nodeListeners listens for n nodes on the ports after proxy's, or on
-// free ports when proxy's is 0 (tests, scripts/with-dev-server.sh).
-func nodeListeners(proxy *net.TCPAddr, n int) ([]net.Listener, error) {
+// free ports when anyPort (--addr HOST:0: tests, scripts/with-dev-server.sh).
+func nodeListeners(proxy *net.TCPAddr, anyPort bool, n int) ([]net.Listener, error) {
 	lns := make([]net.Listener, 0, n)
 	for i := range n {
 		port := 0
-		if proxy.Port != 0 {
+		if !anyPort {
 			port = proxy.Port + 1 + i
 		}
 		addr := net.JoinHostPort(proxy.IP.String(), strconv.Itoa(port))
