@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func quickConfig(t *testing.T) bench.Config {
 	s := parleytest.Start(t)
 	cfg := bench.Quick()
-	cfg.URL, cfg.DatabaseURL = s.URL, s.DBURL
+	cfg.URLs, cfg.DatabaseURL = []string{s.URL}, s.DBURL
 	cfg.Mint = func(id functions.Identity) (string, error) { return s.Token(t, id), nil }
 	if testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -115,7 +115,7 @@ func TestQuickRun(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	mint := func(functions.Identity) (string, error) { return "", nil }
 	base := func() bench.Config {
-		return bench.Config{URL: "http://127.0.0.1:1", DatabaseURL: "postgres://x", Mint: mint}
+		return bench.Config{URLs: []string{"http://127.0.0.1:1"}, DatabaseURL: "postgres://x", Mint: mint}
 	}
 	tests := []struct {
 		name   string
@@ -123,7 +123,12 @@ func TestNewValidates(t *testing.T) {
 		want   string
 	}{
 		{"ok with defaults", func(*bench.Config) {}, ""},
-		{"missing url", func(c *bench.Config) { c.URL = "" }, "required"},
+		{"missing url", func(c *bench.Config) { c.URLs = nil }, "required"},
+		{"several urls, one repeated", func(c *bench.Config) {
+			c.URLs = []string{"http://127.0.0.1:1", "http://127.0.0.1:2/", "http://127.0.0.1:1"}
+		}, ""},
+		{"a url without a scheme", func(c *bench.Config) { c.URLs = append(c.URLs, "127.0.0.1:2") }, `bad URL "127.0.0.1:2"`},
+		{"an empty url", func(c *bench.Config) { c.URLs = append(c.URLs, "") }, `bad URL ""`},
 		{"unknown scenario", func(c *bench.Config) { c.Scenarios = []string{"f"} }, `unknown scenario "f"`},
 		{"e with one viewer", func(c *bench.Config) { c.E.Viewers = 1 }, "at least 2 viewers"},
 		{"search limit above the limit", func(c *bench.Config) { c.Search.Limit = 51 }, "exceeds searchMessages' limit"},
