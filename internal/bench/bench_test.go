@@ -324,5 +324,5 @@ func TestQuickCluster(t *testing.T) {
 	}
 	var table bytes.Buffer
 	require.NoError(t, rep.WriteTable(&table))
-	require.Contains(t, table.String(), "nodes: 3 (")
+	require.Contains(t, table.String(), "nodes: 3 driven (3 URLs")
 }

@@ -200,9 +200,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	if r.Nodes > 1 || len(r.URLs) > 1 {
-		fmt.Fprintf(w, "nodes: %d (%s), sessions spread round robin; server metrics summed over %d nodes, process metrics over %d server processes\n",
-			r.Nodes, r.URL, r.Nodes, r.ServerProcesses)
+	if len(r.URLs) > 1 {
+		fmt.Fprintf(w, "nodes: %d driven (%d URLs, round robin: %s); node metrics summed over the %d, process metrics (cpu, rss) over %d server process(es)\n",
+			r.Nodes, len(r.URLs), r.URL, r.Nodes, r.ServerProcesses)
 	}
 	fmt.Fprintf(w, "latency: write→push, from COMMIT's return (SQL writes) or from the sendMessage call (mutations; its response comes only after the push) to the first result holding the message\n")
 	fmt.Fprintf(w, "cpu: server process, %% of one core; rss: server max; KB/sess: server RSS growth while the row's sessions connected, per session\n")
