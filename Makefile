@@ -5,7 +5,7 @@ BIN     := bin/parley
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 20s
 
-.PHONY: run run-cluster web test build deps bench bench-gap soak bench-pg bench-go fuzz lint generate clean chaos
+.PHONY: run run-cluster web test build deps bench bench-gap bench-cluster soak bench-pg bench-go fuzz lint generate clean chaos
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/parley
@@ -62,6 +62,14 @@ bench-gap: deps build
 		PARLEY_BIN=$(BIN) PARLEY_LOG="$(BENCH_LOG)" PARLEY_DEV_FLAGS="$$flags" scripts/with-dev-server.sh \
 			scripts/bench.sh --scenario gap --json "bin/bench-gap-$$mode.json" $(BENCH_FLAGS) || exit 1; \
 	done
+
+ROUNDS ?= 2
+
+## bench-cluster: one node against three: scenarios b, a and d on a fresh `parley dev` and on a fresh
+## `parley dev --nodes 3` (sessions round robin over its nodes), ROUNDS (default 2) rounds interleaved, then a table
+## of both per round; reports in bin/bench-cluster-N-rR.json; BENCH_FLAGS as for bench
+bench-cluster: deps build
+	PARLEY_BIN=$(BIN) ROUNDS=$(ROUNDS) scripts/bench-cluster.sh $(BENCH_FLAGS)
 
 SOAK_FLAGS ?=
 

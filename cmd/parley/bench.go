@@ -32,6 +32,7 @@ type benchOptions struct {
 	url, data, databaseURL, secret, jsonFile, scenario, idle, logLevel string
 	cpuProfile                                                         string
 	quick                                                              bool
+	urls                                                               []string // --url, parsed
 }
 
 // benchFlags returns the flag set of `parley bench`, with cfg's values as
@@ -43,7 +44,9 @@ func benchFlags(cfg *bench.Config, o *benchOptions, out io.Writer) *flag.FlagSet
 		fmt.Fprint(fl.Output(), "Usage: parley bench [flags]\n\nDrives a running Parley with the standard load scenarios and prints one table.\n\n")
 		fl.PrintDefaults()
 	}
-	fl.StringVar(&o.url, "url", "http://127.0.0.1:3210", "the server's base URL")
+	fl.StringVar(&o.url, "url", "http://127.0.0.1:3210", "the server's base URL, or a comma list of the base URLs of one cluster's nodes (one database):\n"+
+		"sessions are spread over them round robin; each is scraped, node metrics (parley_*) summed over the URLs (a URL named twice counts once),\n"+
+		"process metrics (CPU, RSS) over distinct processes by process_start_time_seconds (parley dev --nodes N is one process)")
 	fl.StringVar(&o.data, "data", ".parley", `data directory of "parley dev": its dev-secret and database.url`)
 	fl.StringVar(&o.databaseURL, "database-url", "", "the server's database (default: read from --data)")
 	fl.StringVar(&o.secret, "jwt-secret", "", "the server's HS256 secret (default: the dev secret in --data)")
@@ -114,6 +117,11 @@ func parseBench(args []string, stderr io.Writer) (bench.Config, benchOptions, er
 			return cfg, o, err
 		}
 	}
+	urls, err := bench.ParseURLs(o.url)
+	if err != nil {
+		return cfg, o, fmt.Errorf("--url: %w", err)
+	}
+	o.urls = urls
 	idle, err := parseInts(o.idle)
 	if err != nil {
 		return cfg, o, fmt.Errorf("--c-idle: %w", err)
@@ -135,7 +143,7 @@ func runBench(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Logger = log
-	cfg.URL = o.url
+	cfg.URLs = o.urls
 	dir, err := filepath.Abs(o.data)
 	if err != nil {
 		return err

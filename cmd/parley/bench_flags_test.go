@@ -22,7 +22,18 @@ func TestParseBench(t *testing.T) {
 			require.Equal(t, []int{1000, 100000}, cfg.C.Idle)
 			require.Nil(t, cfg.Scenarios)
 			require.Equal(t, "http://127.0.0.1:3210", o.url)
+			require.Equal(t, []string{"http://127.0.0.1:3210"}, o.urls)
 		}, ""},
+		{"url list, spaces trimmed, repeats kept", []string{"--url", "http://127.0.0.1:1, http://127.0.0.1:2/,http://127.0.0.1:1"},
+			func(t *testing.T, _ bench.Config, o benchOptions) {
+				require.Equal(t, []string{"http://127.0.0.1:1", "http://127.0.0.1:2/", "http://127.0.0.1:1"}, o.urls)
+			}, ""},
+		{"url without a scheme", []string{"--url", "http://127.0.0.1:1,127.0.0.1:2"}, nil, `--url: bad URL "127.0.0.1:2": want http:// or https://`},
+		{"empty url in the list", []string{"--url", "http://127.0.0.1:1,,http://127.0.0.1:2"}, nil, `--url: URL 2 of`},
+		{"trailing comma", []string{"--url", "http://127.0.0.1:1,"}, nil, `--url: URL 2 of "http://127.0.0.1:1," is empty`},
+		{"url without a host", []string{"--url", "http://"}, nil, `--url: bad URL "http://": no host`},
+		{"url with a query", []string{"--url", "http://127.0.0.1:1/?x=1"}, nil, "no query"},
+		{"websocket url", []string{"--url", "ws://127.0.0.1:1"}, nil, "want http:// or https://"},
 		{"quick scales down", []string{"--quick"}, func(t *testing.T, cfg bench.Config, _ benchOptions) {
 			require.Equal(t, bench.Quick().A, cfg.A)
 			require.Equal(t, bench.Quick().C.Idle, cfg.C.Idle)

@@ -6,16 +6,21 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/bench"
+	"github.com/parley-chat/parley/internal/bench/scrape"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/internal/server"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -24,7 +29,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func quickConfig(t *testing.T) bench.Config {
 	s := parleytest.Start(t)
 	cfg := bench.Quick()
-	cfg.URL, cfg.DatabaseURL = s.URL, s.DBURL
+	cfg.URLs, cfg.DatabaseURL = []string{s.URL}, s.DBURL
 	cfg.Mint = func(id functions.Identity) (string, error) { return s.Token(t, id), nil }
 	if testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -115,7 +120,7 @@ func TestQuickRun(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	mint := func(functions.Identity) (string, error) { return "", nil }
 	base := func() bench.Config {
-		return bench.Config{URL: "http://127.0.0.1:1", DatabaseURL: "postgres://x", Mint: mint}
+		return bench.Config{URLs: []string{"http://127.0.0.1:1"}, DatabaseURL: "postgres://x", Mint: mint}
 	}
 	tests := []struct {
 		name   string
@@ -123,7 +128,12 @@ func TestNewValidates(t *testing.T) {
 		want   string
 	}{
 		{"ok with defaults", func(*bench.Config) {}, ""},
-		{"missing url", func(c *bench.Config) { c.URL = "" }, "required"},
+		{"missing url", func(c *bench.Config) { c.URLs = nil }, "required"},
+		{"several urls, one repeated", func(c *bench.Config) {
+			c.URLs = []string{"http://127.0.0.1:1", "http://127.0.0.1:2/", "http://127.0.0.1:1"}
+		}, ""},
+		{"a url without a scheme", func(c *bench.Config) { c.URLs = append(c.URLs, "127.0.0.1:2") }, `bad URL "127.0.0.1:2"`},
+		{"an empty url", func(c *bench.Config) { c.URLs = append(c.URLs, "") }, `bad URL ""`},
 		{"unknown scenario", func(c *bench.Config) { c.Scenarios = []string{"f"} }, `unknown scenario "f"`},
 		{"e with one viewer", func(c *bench.Config) { c.E.Viewers = 1 }, "at least 2 viewers"},
 		{"search limit above the limit", func(c *bench.Config) { c.Search.Limit = 51 }, "exceeds searchMessages' limit"},
@@ -256,4 +266,63 @@ func TestQuickSoak(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 4, bytes.Count(svg, []byte("<polyline")))
 	t.Logf("soak notes: %v", row.Notes)
+}
+
+// TestQuickCluster runs scenarios b and d at the quick sizes over three
+// nodes of a cluster in this process (one database, an embedded NATS):
+// every viewer receives every message whichever node it is on, the
+// report names three nodes in one process, node metrics are summed over
+// the nodes, and every node served writers of d's (round robin).
+func TestQuickCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs bench scenarios b and d on three nodes")
+	}
+	ns, err := cluster.StartEmbedded(cluster.EmbeddedConfig{Dir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(ns.Shutdown)
+	node := func(i int) func(cfg *server.Config) {
+		return func(cfg *server.Config) {
+			nc, err := nats.Connect(ns.URL(), nats.MaxReconnects(-1))
+			require.NoError(t, err)
+			t.Cleanup(nc.Close)
+			cfg.Cluster = &server.ClusterConfig{NATS: nc, NodeID: "node" + strconv.Itoa(i)}
+		}
+	}
+	first := parleytest.StartConfigured(t, node(1))
+	nodes := []*parleytest.Server{first, parleytest.StartPeer(t, first, node(2)), parleytest.StartPeer(t, first, node(3))}
+	cfg := bench.Quick()
+	cfg.DatabaseURL, cfg.Scenarios = first.DBURL, []string{bench.ScenarioB, bench.ScenarioD}
+	for _, n := range nodes {
+		cfg.URLs = append(cfg.URLs, n.URL)
+	}
+	cfg.Mint = func(id functions.Identity) (string, error) { return first.Token(t, id), nil }
+	if testing.Verbose() {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	r, err := bench.New(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	rep, err := r.Run(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, rep.Nodes)
+	require.Equal(t, 1, rep.ServerProcesses, "the three nodes share this process")
+	require.Len(t, rep.Rows, 2)
+	b, d := rep.Rows[0], rep.Rows[1]
+	require.Empty(t, b.Error)
+	require.Empty(t, d.Error)
+	require.Positive(t, b.Writes)
+	require.Equal(t, cfg.B.Viewers, b.ViewersChecked)
+	require.Zero(t, b.Dropped, "every viewer receives every message, whichever node it is on: %v", b.Notes)
+	require.Zero(t, b.Duplicates)
+	require.Equal(t, float64(cfg.B.Viewers), b.ServerSessions, "sessions summed over the nodes, each counted once")
+	require.Positive(t, d.MutationsPerSec)
+	for _, n := range nodes {
+		m, err := scrape.New(n.URL).Metrics(ctx)
+		require.NoError(t, err)
+		require.Positive(t, m.Get(scrape.Mutations), "node %s served none of the writes", n.URL)
+	}
+	var table bytes.Buffer
+	require.NoError(t, rep.WriteTable(&table))
+	require.Contains(t, table.String(), "nodes: 3 driven (3 URLs")
 }

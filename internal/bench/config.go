@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/parley-chat/parley/chat"
@@ -37,8 +39,12 @@ var ErrConfig = errors.New("bench: bad configuration")
 // Config configures a Runner. Defaults returns the standard sizes of
 // `make bench`; Quick returns them scaled down about 100× for smoke tests.
 type Config struct {
-	// URL is the server's base URL (http://127.0.0.1:3210). Required.
-	URL string
+	// URLs are the base URLs of the server's nodes (http://127.0.0.1:3210),
+	// all of one cluster on one database: the sessions of every scenario
+	// are spread over them round robin (see nodes.go), the server's
+	// metrics are scraped from each and merged (package scrape). Required:
+	// at least one. A URL may repeat; its node is then scraped once.
+	URLs []string
 	// DatabaseURL is a connection string to the server's database, used
 	// to seed bench data, to write messages by direct SQL and to read the
 	// durability settings. Required.
@@ -224,8 +230,13 @@ func Quick() Config {
 
 // fill validates c and fills zero fields with Defaults.
 func (c *Config) fill() error {
-	if c.URL == "" || c.DatabaseURL == "" || c.Mint == nil {
-		return fmt.Errorf("%w: URL, DatabaseURL and Mint are required", ErrConfig)
+	if len(c.URLs) == 0 || c.DatabaseURL == "" || c.Mint == nil {
+		return fmt.Errorf("%w: URLs, DatabaseURL and Mint are required", ErrConfig)
+	}
+	for _, u := range c.URLs {
+		if err := checkURL(u); err != nil {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
+		}
 	}
 	if len(c.Scenarios) == 0 {
 		c.Scenarios = AllScenarios
@@ -335,6 +346,42 @@ func (c *Config) connections() int {
 		most = max(most, n)
 	}
 	return most
+}
+
+// ParseURLs splits a comma-separated list of node base URLs (the --url
+// of `parley bench`) and checks each: http or https, a host, no query.
+// Spaces around a URL are ignored; an empty entry is an error.
+func ParseURLs(list string) ([]string, error) {
+	var urls []string
+	for i, u := range strings.Split(list, ",") {
+		u = strings.TrimSpace(u)
+		if u == "" {
+			return nil, fmt.Errorf("URL %d of %q is empty", i+1, list)
+		}
+		if err := checkURL(u); err != nil {
+			return nil, err
+		}
+		urls = append(urls, u)
+	}
+	return urls, nil
+}
+
+// checkURL checks that u is a node's base URL.
+func checkURL(u string) error {
+	p, err := url.Parse(u)
+	switch {
+	case !strings.Contains(u, "://"):
+		return fmt.Errorf("bad URL %q: want http:// or https://", u)
+	case err != nil:
+		return fmt.Errorf("bad URL %q: %w", u, err)
+	case p.Scheme != "http" && p.Scheme != "https":
+		return fmt.Errorf("bad URL %q: want http:// or https://", u)
+	case p.Host == "":
+		return fmt.Errorf("bad URL %q: no host", u)
+	case p.RawQuery != "" || p.Fragment != "":
+		return fmt.Errorf("bad URL %q: a base URL has no query or fragment", u)
+	}
+	return nil
 }
 
 // setDefault sets *v to def when it is zero or negative.

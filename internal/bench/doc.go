@@ -51,9 +51,36 @@
 // (hostcpu.go). Writes/s use the nominal window, every other rate the
 // interval between its own two readings (see rates).
 //
+// # Several nodes
+//
+// Config.URLs may name the nodes of one cluster, all on one database
+// (`parley bench --url a,b,c`). Every scenario's sessions are then spread
+// over them round robin in the order of its specs (session i on node
+// i mod n, nodes.go): b's viewers and a's sessions land evenly on every
+// node, the two parties of a conversation mostly on different ones, d's
+// writers (the customers of its first conversations) on every node in
+// turn; stall's stalled clients likewise. The open loop's sendMessage
+// goes out from a random viewer of the conversation, and so from any
+// node; direct SQL writes reach every node through its change stream;
+// search's calls go to the first URL. With one URL nothing changes.
+//
+// The server's metrics are scraped from every node and merged by one rule
+// (scrape.Merge): a node's own series (parley_*: sessions, query runs,
+// mutations, write→push) are summed over the distinct URLs — a URL named
+// twice is one node, scraped once — and its replication lag is the
+// largest; the process's series (CPU, RSS, heap, goroutines, open files)
+// are summed over distinct server processes, which tell apart by
+// process_start_time_seconds: the nodes of `parley dev --nodes N` are one
+// process and count once, N `parley serve` count N times. The health
+// waits require every node healthy and caught up. The Report names the
+// nodes driven (Nodes, URLs) and the processes they ran in
+// (ServerProcesses). Scenarios gap and soak cut the change stream of the
+// whole database; with several nodes they measure the cluster as one.
+//
 // # Pieces
 //
 //	runner.go     Runner: New, Run, the waits for health and replication
+//	nodes.go      which node a session goes to
 //	scenarios.go  scenarios a, b, c and d; stall.go: stall and its stalled clients
 //	edit.go       scenario e: its probes and their operations, one at a time
 //	search.go     scenario search: the calls, the plans
@@ -62,7 +89,7 @@
 //	measure.go    one measurement: the window's edges, the rates, memory per session
 //	report.go     Report, Row and the table (config.go: Config, Defaults, Quick)
 //	lite/         the lightweight sync-protocol client of the many sessions
-//	scrape/       the server's /metrics and /healthz, once or every 500ms
+//	scrape/       the nodes' /metrics and /healthz, merged, once or every 500ms
 //	dataset/      the bench's rows in the database: seeding, reset, direct-SQL writes
 //
 // # Concurrency model

@@ -111,6 +111,7 @@ type fleet struct {
 	received  atomic.Int64 // receipts recorded by watchers
 	overflows atomic.Int64 // results whose whole page was new (see watch)
 	nextID    atomic.Int64 // session ids
+	assigned  atomic.Int64 // sessions given a node so far (Runner.node)
 }
 
 func (r *Runner) newFleet(name string, convIDs []string) *fleet {
@@ -126,7 +127,9 @@ func (f *fleet) now() int64 { return int64(time.Since(f.epoch)) }
 func (f *fleet) since(t time.Time) int64 { return int64(t.Sub(f.epoch)) }
 
 // connect opens a session for every spec, DialConcurrency at a time, and
-// returns once each has its first results. Any failure fails it.
+// returns once each has its first results. Any failure fails it. The
+// sessions go to the nodes round robin, in the order of specs, continuing
+// from the fleet's previous connect.
 func (f *fleet) connect(ctx context.Context, specs []viewerSpec) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(f.r.cfg.DialConcurrency)
@@ -134,8 +137,9 @@ func (f *fleet) connect(ctx context.Context, specs []viewerSpec) error {
 	start := time.Now()
 	last := start
 	for _, spec := range specs {
+		base := f.r.node(int(f.assigned.Add(1) - 1))
 		g.Go(func() error {
-			v, err := f.open(gctx, spec)
+			v, err := f.open(gctx, spec, base)
 			if err != nil {
 				return err
 			}
@@ -157,8 +161,9 @@ func (f *fleet) connect(ctx context.Context, specs []viewerSpec) error {
 	return g.Wait()
 }
 
-// open connects one session and waits for its first results.
-func (f *fleet) open(ctx context.Context, spec viewerSpec) (*viewer, error) {
+// open connects one session to the node at base and waits for its first
+// results.
+func (f *fleet) open(ctx context.Context, spec viewerSpec, base string) (*viewer, error) {
 	tok, err := f.r.cfg.Mint(spec.ident)
 	if err != nil {
 		return nil, fmt.Errorf("mint token for %s: %w", spec.ident.Subject, err)
@@ -167,9 +172,9 @@ func (f *fleet) open(ctx context.Context, spec viewerSpec) (*viewer, error) {
 	defer cancel()
 	sessionID := fmt.Sprintf("%s-%s-%s-%d", dataset.IDPrefix, f.r.run, f.name, f.nextID.Add(1))
 	if f.lite || spec.conv < 0 {
-		return f.openLite(ctx, dctx, spec, tok, sessionID)
+		return f.openLite(ctx, dctx, spec, base, tok, sessionID)
 	}
-	c, err := syncclient.Dial(dctx, f.r.base, syncclient.Options{Token: tok, SessionID: sessionID})
+	c, err := syncclient.Dial(dctx, base, syncclient.Options{Token: tok, SessionID: sessionID})
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +238,7 @@ func (f *fleet) queries(spec viewerSpec) []lite.Query {
 // sessions are always lite: c's 10,000 as syncclient sessions kept a
 // 200 MB heap in the generator, whose collections, on the host the server
 // and Postgres share, showed in the latency measured.
-func (f *fleet) openLite(ctx, dctx context.Context, spec viewerSpec, tok, sessionID string) (*viewer, error) {
+func (f *fleet) openLite(ctx, dctx context.Context, spec viewerSpec, base, tok, sessionID string) (*viewer, error) {
 	v := &viewer{ident: spec.ident, conv: spec.conv, active: spec.conv >= 0}
 	qs := f.queries(spec)
 	v.nsubs = len(qs)
@@ -246,7 +251,7 @@ func (f *fleet) openLite(ctx, dctx context.Context, spec viewerSpec, tok, sessio
 		}
 		readBuf = 16 << 10
 	}
-	c, err := lite.Dial(dctx, f.r.base, lite.Options{Token: tok, SessionID: sessionID, Queries: qs,
+	c, err := lite.Dial(dctx, base, lite.Options{Token: tok, SessionID: sessionID, Queries: qs,
 		OnMessages: onMessages, ReadBufferSize: readBuf, HandshakeTimeout: dialTimeout})
 	if err != nil {
 		return nil, err

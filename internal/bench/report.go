@@ -15,13 +15,19 @@ import (
 
 // Report is the result of a Run: one Row per scenario measurement.
 type Report struct {
-	Run      string            `json:"run"`
-	Started  time.Time         `json:"started"`
-	URL      string            `json:"url"`
-	CPUs     int               `json:"cpus"`
-	Postgres map[string]string `json:"postgres"` // durability settings (SHOW)
-	Config   ReportConfig      `json:"config"`
-	Rows     []Row             `json:"rows"`
+	Run     string    `json:"run"`
+	Started time.Time `json:"started"`
+	URL     string    `json:"url"`  // the nodes' URLs, comma-separated
+	URLs    []string  `json:"urls"` // the nodes' URLs, in the order sessions were spread over them
+	// Nodes is how many distinct node URLs were driven; ServerProcesses
+	// how many server processes they ran in, by their metrics (see
+	// scrape.Merge): `parley dev --nodes 3` is 3 nodes in 1 process.
+	Nodes           int               `json:"nodes"`
+	ServerProcesses int               `json:"serverProcesses"`
+	CPUs            int               `json:"cpus"`
+	Postgres        map[string]string `json:"postgres"` // durability settings (SHOW)
+	Config          ReportConfig      `json:"config"`
+	Rows            []Row             `json:"rows"`
 	// CRatio compares scenario c's last row with its first: latency
 	// percentiles at the most idle subscriptions over the fewest.
 	CRatio *Ratio `json:"cRatio,omitempty"`
@@ -194,6 +200,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w)
+	if len(r.URLs) > 1 {
+		fmt.Fprintf(w, "nodes: %d driven (%d URLs, round robin: %s); node metrics summed over the %d, process metrics (cpu, rss) over %d server process(es)\n",
+			r.Nodes, len(r.URLs), r.URL, r.Nodes, r.ServerProcesses)
+	}
 	fmt.Fprintf(w, "latency: write→push, from COMMIT's return (SQL writes) or from the sendMessage call (mutations; its response comes only after the push) to the first result holding the message\n")
 	fmt.Fprintf(w, "cpu: server process, %% of one core; rss: server max; KB/sess: server RSS growth while the row's sessions connected, per session\n")
 	fmt.Fprintf(w, "  (clean on a fresh server only — the first scenario of a run; later ones reuse memory freed before them; \"-\" when RSS fell or too few sessions)\n")

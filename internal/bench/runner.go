@@ -24,16 +24,17 @@ const (
 	sqlConns          = 16
 )
 
-// Runner runs the scenarios against one server. Not safe for concurrent
+// Runner runs the scenarios against one server, of one node or several. Not safe for concurrent
 // use: one Run at a time.
 type Runner struct {
-	cfg  Config
-	log  *slog.Logger
-	base string // cfg.URL without a trailing slash
-	run  string // random id of this Runner, in every message it writes
-	srv  *scrape.Client
-	pool *pgxpool.Pool // open during Run
-	seq  atomic.Uint64 // the last message seq handed out, unique in the run
+	cfg   Config
+	log   *slog.Logger
+	base  string   // the first node's URL: search's calls, messages
+	nodes []string // cfg.URLs without trailing slashes, repeats kept: the sessions' nodes (node)
+	run   string   // random id of this Runner, in every message it writes
+	srv   *scrape.Client
+	pool  *pgxpool.Pool // open during Run
+	seq   atomic.Uint64 // the last message seq handed out, unique in the run
 }
 
 // New validates cfg and fills its zero fields with Defaults.
@@ -47,8 +48,8 @@ func New(cfg Config) (*Runner, error) {
 	}
 	var id [4]byte
 	_, _ = rand.Read(id[:])
-	base := strings.TrimRight(cfg.URL, "/")
-	return &Runner{cfg: cfg, log: log, base: base, run: hex.EncodeToString(id[:]), srv: scrape.New(base)}, nil
+	nodes := nodeURLs(cfg.URLs)
+	return &Runner{cfg: cfg, log: log, base: nodes[0], nodes: nodes, run: hex.EncodeToString(id[:]), srv: scrape.New(nodes...)}, nil
 }
 
 // benchAppName is the application_name of the bench's own connections.
@@ -78,10 +79,15 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	c := r.cfg
-	rep := &Report{Run: r.run, Started: time.Now(), URL: r.base, CPUs: runtime.NumCPU(), Postgres: pg,
+	rep := &Report{Run: r.run, Started: time.Now(), URL: strings.Join(r.nodes, ","), URLs: r.nodes,
+		Nodes: len(distinct(r.nodes)), CPUs: runtime.NumCPU(), Postgres: pg,
 		Config: ReportConfig{Duration: c.Duration.String(), WarmUp: c.WarmUp.String(), SQLShare: c.SQLShare,
 			PageSize: c.PageSize, A: c.A, B: c.B, C: c.C, D: c.D, Stall: c.Stall, Gap: c.Gap, E: c.E, Search: c.Search, StallDurationS: c.Stall.Duration.Seconds(),
 			LatencyStartsAt: "SQL writes: COMMIT returned; sendMessage: Mutation sent (its response is released only after the push)"}}
+	if m, err := r.srv.Metrics(ctx); err == nil {
+		rep.ServerProcesses = m.Processes
+	}
+	r.log.Info("nodes", slog.Int("nodes", rep.Nodes), slog.Int("processes", rep.ServerProcesses), slog.String("urls", rep.URL))
 	scenarios := map[string]func(context.Context) []Row{
 		ScenarioA: r.scenarioA, ScenarioB: r.scenarioB, ScenarioC: r.scenarioC, ScenarioD: r.scenarioD,
 		ScenarioStall: r.scenarioStall, ScenarioGap: r.scenarioGap, ScenarioSoak: r.scenarioSoak,

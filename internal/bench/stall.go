@@ -45,7 +45,7 @@ func (r *Runner) openStalled(ctx context.Context, ident functions.Identity, conv
 	if err != nil {
 		return nil, err
 	}
-	u, err := lite.SyncURL(r.base)
+	u, err := lite.SyncURL(r.node(n)) // round robin, as a fleet's sessions
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,17 @@
 // and replication lag and a series of Points (RSS, heap in use,
 // goroutines, sessions, lag) that a scenario reports over time.
 //
+// # Several nodes
+//
+// A Client may read the nodes of one cluster (New with several base URLs;
+// one named twice is read once). It then reads each node in turn and
+// merges what they say (Merge): a node's own series (parley_*) are summed
+// over the nodes, its replication lag is the largest; the process's series
+// (process_*, go_*) are summed over distinct server processes, told apart
+// by process_start_time_seconds, so that the nodes of `parley dev --nodes
+// N`, which share one process, count its CPU and memory once. /healthz is
+// merged likewise: healthy and connected only when every node is.
+//
 // Scrapes ask for an uncompressed answer: the bench scrapes every 500ms,
 // and gzipping each answer (a new compressor every time) would add to the
 // load it measures, in the server's allocations and CPU.

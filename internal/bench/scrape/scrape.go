@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,52 +33,144 @@ const (
 	WriteToPushSum   = "parley_write_to_push_seconds_sum"
 )
 
+// StartTime is the series that tells server processes apart (see Merge).
+const StartTime = "process_start_time_seconds"
+
 // Every is how often a Sampler scrapes /metrics.
 const Every = 500 * time.Millisecond
 
-// Client reads one server's /metrics and /healthz. Safe for concurrent
-// use.
+// Client reads the /metrics and /healthz of the nodes of one cluster and
+// merges them (see Merge and Health). Safe for concurrent use.
 type Client struct {
-	base string // without a trailing slash
-	http *http.Client
+	bases []string // distinct, without a trailing slash
+	http  *http.Client
 }
 
-// New returns a Client for the server at base (http://127.0.0.1:3210).
-func New(base string) *Client {
-	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 10 * time.Second}}
+// New returns a Client for the nodes at bases (http://127.0.0.1:3210).
+// A base named more than once (after trailing slashes are trimmed) is
+// read once. New panics without a base.
+func New(bases ...string) *Client {
+	if len(bases) == 0 {
+		panic("scrape: New without a base URL")
+	}
+	var distinct []string
+	for _, b := range bases {
+		if b = strings.TrimRight(b, "/"); !slices.Contains(distinct, b) {
+			distinct = append(distinct, b)
+		}
+	}
+	return &Client{bases: distinct, http: &http.Client{Timeout: 10 * time.Second}}
 }
 
-// Sample is one scrape of /metrics: the unlabelled series by name.
+// Nodes returns the distinct base URLs c reads.
+func (c *Client) Nodes() []string { return slices.Clone(c.bases) }
+
+// Sample is one scrape of /metrics: the unlabelled series by name, merged
+// over the nodes (see Merge).
 type Sample struct {
 	At     time.Time // when the scrape returned
 	Values map[string]float64
+	// Nodes is how many nodes were scraped; Processes how many distinct
+	// server processes they ran in.
+	Nodes, Processes int
 }
 
 // Get returns the value of series name, or 0 when the scrape lacked it.
 func (s Sample) Get(name string) float64 { return s.Values[name] }
 
-// Metrics reads the server's /metrics. Only series without labels are
-// kept.
+// Metrics reads every node's /metrics, one after another, and merges them
+// (Merge). Only series without labels are kept. It fails when any node's
+// scrape fails.
 func (c *Client) Metrics(ctx context.Context) (Sample, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
+	nodes := make([]map[string]float64, 0, len(c.bases))
+	for _, b := range c.bases {
+		v, err := c.metrics(ctx, b)
+		if err != nil {
+			if len(c.bases) > 1 {
+				return Sample{}, fmt.Errorf("%s: %w", b, err)
+			}
+			return Sample{}, err
+		}
+		nodes = append(nodes, v)
+	}
+	s := Merge(nodes)
+	s.At = time.Now()
+	return s, nil
+}
+
+func (c *Client) metrics(ctx context.Context, base string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
-		return Sample{}, err
+		return nil, err
 	}
 	// Uncompressed: see the package doc.
 	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Sample{}, fmt.Errorf("scrape metrics: %w", err)
+		return nil, fmt.Errorf("scrape metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return Sample{}, fmt.Errorf("scrape metrics: %s", resp.Status)
+		return nil, fmt.Errorf("scrape metrics: %s", resp.Status)
 	}
-	s := Sample{At: time.Now(), Values: map[string]float64{}}
-	if err := parse(resp.Body, s.Values); err != nil {
-		return Sample{}, fmt.Errorf("scrape metrics: %w", err)
+	values := map[string]float64{}
+	if err := parse(resp.Body, values); err != nil {
+		return nil, fmt.Errorf("scrape metrics: %w", err)
 	}
-	return s, nil
+	return values, nil
+}
+
+// perProcess says whether series name describes the process rather than
+// the node: the Go runtime's and the process collector's series.
+func perProcess(name string) bool {
+	return strings.HasPrefix(name, "process_") || strings.HasPrefix(name, "go_")
+}
+
+// Merge merges the scrapes of the nodes of one cluster, one map each:
+//
+//   - A node's own series (parley_*) are summed over the nodes, except
+//     parley_replication_lag_bytes, whose largest value is kept: how far
+//     the furthest-behind node is.
+//   - The process's series (process_*, go_*: CPU, RSS, heap, goroutines,
+//     open files) are summed over distinct processes. Scrapes that report
+//     the same process_start_time_seconds are one process, counted once:
+//     the nodes of `parley dev --nodes N` share one process, and each
+//     reports the whole process's series. A scrape without that series is
+//     a process of its own.
+//
+// The rule errs only when two separate processes started within the same
+// hundredth of a second (the resolution of the start time): their
+// process series are then counted once.
+func Merge(nodes []map[string]float64) Sample {
+	s := Sample{Values: map[string]float64{}, Nodes: len(nodes)}
+	var starts []float64
+	for _, v := range nodes {
+		start, known := v[StartTime]
+		seen := known && slices.Contains(starts, start)
+		if !seen {
+			s.Processes++
+			if known {
+				starts = append(starts, start)
+			}
+		}
+		for name, x := range v {
+			switch {
+			case name == StartTime:
+				if _, ok := s.Values[name]; !ok || x < s.Values[name] {
+					s.Values[name] = x // the earliest
+				}
+			case perProcess(name):
+				if !seen {
+					s.Values[name] += x
+				}
+			case name == ReplicationLag:
+				s.Values[name] = max(s.Values[name], x)
+			default:
+				s.Values[name] += x
+			}
+		}
+	}
+	return s
 }
 
 // parse adds the unlabelled series of the Prometheus text in r to values.
@@ -113,10 +206,62 @@ type Health struct {
 	Sessions int `json:"sessions"`
 }
 
-// Health reads the server's /healthz.
+// Health reads every node's /healthz and merges them: the status is "ok"
+// and replication connected only when they are so on every node; the lag
+// is the largest, the applied LSN the lowest (what every node has
+// applied), reconnects and sessions are summed. It fails when any node's
+// read fails.
 func (c *Client) Health(ctx context.Context) (Health, error) {
+	var all Health
+	for i, b := range c.bases {
+		h, err := c.health(ctx, b)
+		if err != nil {
+			if len(c.bases) > 1 {
+				err = fmt.Errorf("%s: %w", b, err)
+			}
+			return h, err
+		}
+		if i == 0 {
+			all = h
+			continue
+		}
+		if h.Status != "ok" {
+			all.Status = h.Status
+		}
+		all.Replication.Connected = all.Replication.Connected && h.Replication.Connected
+		all.Replication.LagBytes = max(all.Replication.LagBytes, h.Replication.LagBytes)
+		all.Replication.AppliedLSN = lowerLSN(all.Replication.AppliedLSN, h.Replication.AppliedLSN)
+		all.Replication.Reconnects += h.Replication.Reconnects
+		all.Sessions += h.Sessions
+	}
+	return all, nil
+}
+
+// lowerLSN returns the lower of two LSNs (X/Y, hexadecimal); one that does
+// not parse wins, so that a comparison with it fails as it would have.
+func lowerLSN(a, b string) string {
+	x, errA := parseLSN(a)
+	y, errB := parseLSN(b)
+	switch {
+	case errA != nil:
+		return a
+	case errB != nil || y < x:
+		return b
+	}
+	return a
+}
+
+func parseLSN(s string) (uint64, error) {
+	var hi, lo uint32
+	if _, err := fmt.Sscanf(s, "%X/%X", &hi, &lo); err != nil {
+		return 0, err
+	}
+	return uint64(hi)<<32 | uint64(lo), nil
+}
+
+func (c *Client) health(ctx context.Context, base string) (Health, error) {
 	var h Health
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/healthz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
 	if err != nil {
 		return h, err
 	}
