@@ -26,14 +26,9 @@ trap stop EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 mkdir -p "$(dirname "$log")"
-# start_dev starts parley dev in the background, its pid in $pid.
-start_dev() {
-	: >"$log"
-	"$bin" dev --data "$dir" --addr 127.0.0.1:0 --web "" --message-rate -1 --typing-rate -1 ${PARLEY_DEV_FLAGS:-} 2>"$log" &
-	pid=$!
-}
-start_dev
-attempt=1
+: >"$log"
+"$bin" dev --data "$dir" --addr 127.0.0.1:0 --web "" --message-rate -1 --typing-rate -1 ${PARLEY_DEV_FLAGS:-} 2>"$log" &
+pid=$!
 # --nodes N (or -nodes, --nodes=N) with N > 1: wait for the nodes banner too.
 want_nodes=$(printf '%s\n' "${PARLEY_DEV_FLAGS:-}" | sed -n 's/.*-\{1,2\}nodes[= ]*\([0-9][0-9]*\).*/\1/p')
 [ "${want_nodes:-1}" -gt 1 ] 2>/dev/null || want_nodes=""
@@ -44,20 +39,7 @@ for _ in $(seq 1 600); do
 	nodes=$(sed -n 's/.*parley: nodes on \(http[^ "]*\).*/\1/p' "$log" | head -n 1)
 	[ -z "$url" ] && [ -n "$nodes" ] && url=${nodes%%,*}
 	[ -n "$url" ] && { [ -z "$want_nodes" ] || [ -n "$nodes" ]; } && break
-	if ! kill -0 "$pid" 2>/dev/null; then
-		# --nodes N listens on the N ports after the free one it got, which
-		# another process may hold: try again, twice at most.
-		if [ -n "$want_nodes" ] && [ "$attempt" -lt 3 ] && grep -q 'address already in use' "$log"; then
-			wait "$pid" 2>/dev/null || true
-			attempt=$((attempt + 1))
-			echo "with-dev-server: a node's port was taken; starting parley dev again (attempt $attempt of 3)" >&2
-			start_dev
-			continue
-		fi
-		echo "with-dev-server: parley dev exited; its log:" >&2
-		cat "$log" >&2
-		exit 1
-	fi
+	kill -0 "$pid" 2>/dev/null || { echo "with-dev-server: parley dev exited; its log:" >&2; cat "$log" >&2; exit 1; }
 	sleep 0.2
 done
 if [ -z "$url" ] || { [ -n "$want_nodes" ] && [ -z "$nodes" ]; }; then
