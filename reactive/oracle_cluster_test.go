@@ -1,16 +1,12 @@
 package reactive_test
 
 import (
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
-	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/internal/parleytest"
-	"github.com/parley-chat/parley/internal/server"
 )
 
 // TestOracleCluster is the oracle's workload with its clients spread over
@@ -21,19 +17,7 @@ import (
 func TestOracleCluster(t *testing.T) {
 	rng, seed := oracleRand(t)
 	start := time.Now()
-	ns, err := cluster.StartEmbedded(cluster.EmbeddedConfig{Dir: t.TempDir()})
-	require.NoError(t, err)
-	t.Cleanup(ns.Shutdown)
-	node := func(i int) func(cfg *server.Config) {
-		return func(cfg *server.Config) {
-			nc, err := nats.Connect(ns.URL(), nats.MaxReconnects(-1))
-			require.NoError(t, err)
-			t.Cleanup(nc.Close)
-			cfg.Cluster = &server.ClusterConfig{NATS: nc, NodeID: "node" + strconv.Itoa(i)}
-		}
-	}
-	first := parleytest.StartConfigured(t, node(1))
-	nodes := []*parleytest.Server{first, parleytest.StartPeer(t, first, node(2)), parleytest.StartPeer(t, first, node(3))}
+	nodes := parleytest.StartCluster(t, 3)
 	runOracle(t, rng, seed, start, nodes)
 	readers := 0
 	for _, n := range nodes {

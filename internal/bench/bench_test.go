@@ -6,21 +6,17 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
-	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/internal/bench"
 	"github.com/parley-chat/parley/internal/bench/scrape"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
-	"github.com/parley-chat/parley/internal/server"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -277,19 +273,8 @@ func TestQuickCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs bench scenarios b and d on three nodes")
 	}
-	ns, err := cluster.StartEmbedded(cluster.EmbeddedConfig{Dir: t.TempDir()})
-	require.NoError(t, err)
-	t.Cleanup(ns.Shutdown)
-	node := func(i int) func(cfg *server.Config) {
-		return func(cfg *server.Config) {
-			nc, err := nats.Connect(ns.URL(), nats.MaxReconnects(-1))
-			require.NoError(t, err)
-			t.Cleanup(nc.Close)
-			cfg.Cluster = &server.ClusterConfig{NATS: nc, NodeID: "node" + strconv.Itoa(i)}
-		}
-	}
-	first := parleytest.StartConfigured(t, node(1))
-	nodes := []*parleytest.Server{first, parleytest.StartPeer(t, first, node(2)), parleytest.StartPeer(t, first, node(3))}
+	nodes := parleytest.StartCluster(t, 3)
+	first := nodes[0]
 	cfg := bench.Quick()
 	cfg.DatabaseURL, cfg.Scenarios = first.DBURL, []string{bench.ScenarioB, bench.ScenarioD}
 	for _, n := range nodes {
