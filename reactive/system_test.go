@@ -445,12 +445,6 @@ func TestMutationIdempotency(t *testing.T) {
 	})
 }
 
-// TestClockRefresh would check ctx.RefreshAt re-runs; no query depends on
-// the clock yet.
-func TestClockRefresh(t *testing.T) {
-	t.Skip("no clock-dependent query exists yet (typing indicators will be the first)")
-}
-
 // TestArgumentErrors: unknown functions and bad arguments fail with a
 // wire error that names the problem, the same over the sync protocol and
 // the HTTP API.

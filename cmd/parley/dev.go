@@ -153,9 +153,9 @@ func runDev(ctx context.Context, args []string) error {
 parley: serving on %s (Postgres on port %d, database "parley")
 %s
   Web app:       %s
-  Get a token:   parley token%s --sub cust123456789 --role customer --name "John Doe"
-                 parley token%s --sub user123456789 --role store --store-id store123456789 --name "Pizza Palace Support"
-                 parley token%s --sub admin123456789 --role admin --name "Parley Support"
+  Get a token:   %[5]s token%[6]s --sub cust123456789 --role customer --name "John Doe"
+                 %[5]s token%[6]s --sub user123456789 --role store --store-id store123456789 --name "Pizza Palace Support"
+                 %[5]s token%[6]s --sub admin123456789 --role admin --name "Parley Support"
   Connect:       new ConvexClient("%s") and client.setAuth(async () => token)
   Guests:        %s
   Mail:          %s
@@ -163,7 +163,7 @@ parley: serving on %s (Postgres on port %d, database "parley")
   Health:        %s/healthz     Metrics: %s/metrics
 
 Press Ctrl-C to stop.
-`, url, cluster.Port(), nodesNote(nodeURLs), webNote(url), dataFlag, dataFlag, dataFlag, url, guestNote(url, guestKey != nil),
+`, url, cluster.Port(), nodesNote(nodeURLs), webNote(url), self(), dataFlag, url, guestNote(url, guestKey != nil),
 			mailNote(url, *shared.mail, mailDir), iceNote(url, shared.ice, turnSrv), url, url)
 	}
 	// seed runs once, on the first node that is ready: the document's
@@ -209,6 +209,16 @@ Press Ctrl-C to stop.
 		fmt.Fprintln(os.Stderr, "parley: shutting down")
 	}
 	return err
+}
+
+// self is how to run this binary again from where it was started: the
+// path it was started by ("bin/parley" from make run), or "parley" when
+// it was found on the PATH.
+func self() string {
+	if arg := os.Args[0]; strings.ContainsRune(arg, os.PathSeparator) {
+		return arg
+	}
+	return "parley"
 }
 
 // anyPort reports whether addr (--addr) asks for any free port.

@@ -152,8 +152,13 @@ func TestDevRunsStopsAndReusesData(t *testing.T) {
 	require.NoError(t, err)
 	require.Regexp(t, `^postgres://.*/parley\?`, string(dbURL))
 
-	tok, err := exec.Command(bin, "token", "--data", data, "--sub", "cust123456789", "--role", "customer", "--name", "John Doe").Output()
-	require.NoError(t, err)
+	// The banner's token command runs as printed: the binary as it was
+	// started, and --data when it is not the default.
+	m := regexp.MustCompile(`Get a token:\s+(.+)`).FindStringSubmatch(p.stderr.String())
+	require.NotNil(t, m, p.stderr.String())
+	require.True(t, strings.HasPrefix(m[1], bin+" token --data "+data+" "), m[1])
+	tok, err := exec.Command("sh", "-c", m[1]).Output()
+	require.NoError(t, err, m[1])
 	token := strings.TrimSpace(string(tok))
 	require.Len(t, strings.Split(token, "."), 3)
 	args := `{"path":"shared/chat:createOrGetConversation","args":{"orderId":"order123456789","storeId":"store123456789"}}`
