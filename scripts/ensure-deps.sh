@@ -5,7 +5,8 @@
 #     (both come with the Debian package postgresql);
 #   - libvips with its headers and pkg-config file (libvips-dev), and a C
 #     compiler, for media/vips (cgo);
-#   - the Node packages of e2e/node and client-ts, when node is installed.
+#   - the Node packages of e2e/node, client-ts and examples, when node is
+#     installed.
 # It is idempotent and prints nothing when everything is already present.
 set -euo pipefail
 
@@ -60,11 +61,11 @@ if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
 	apt_install gcc libc6-dev
 fi
 
-# --- Node.js and the Node packages of e2e/node and client-ts ----------------
+# --- Node.js and the Node packages of e2e/node, client-ts and examples -------
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	apt_install nodejs npm
 fi
-for node_dir in e2e/node client-ts; do
+for node_dir in e2e/node client-ts examples; do
 	if command -v node >/dev/null 2>&1 && [[ -f $node_dir/package.json ]]; then
 		if [[ ! -d $node_dir/node_modules ]] ||
 			[[ -f $node_dir/package-lock.json && $node_dir/package-lock.json -nt $node_dir/node_modules ]] ||

@@ -25,7 +25,15 @@ try {
   const tarball = join(work, out[0].filename);
   console.log(`packed ${out[0].filename}: ${out[0].entryCount} files, ${out[0].size} bytes`);
 
-  execFileSync(join(pkgDir, "node_modules/.bin/publint"), ["run", tarball, "--strict"], { stdio: "inherit", cwd: work });
+  // publint's progress lines only matter when it finds something: print them then.
+  try {
+    execFileSync(join(pkgDir, "node_modules/.bin/publint"), ["run", tarball, "--strict"], { stdio: "pipe", cwd: work });
+  } catch (err) {
+    process.stdout.write(err.stdout ?? "");
+    process.stderr.write(err.stderr ?? "");
+    throw new Error("publint --strict found problems in the tarball (above)");
+  }
+  console.log("publint --strict: no problems");
 
   // Unpack into work/node_modules/@parley/client; its dependencies and
   // peers come from this package's node_modules.

@@ -1,5 +1,6 @@
 // Type tests: the generated api types every call; a wrong argument is a
-// compile error. Run by `vitest --typecheck` (and `tsc --noEmit`).
+// compile error. Checked by `npm run typecheck` (tsc -p tsconfig.json, which
+// includes test/; scripts/test.sh runs it), or by `npx vitest --typecheck`.
 
 import { describe, expectTypeOf, test } from "vitest";
 import {
