@@ -40,8 +40,9 @@ type Identity struct {
 	// none or a malformed one. Not part of Key: no function's result
 	// depends on it.
 	Email string `json:"email,omitempty"`
-	// ExpiresAt is the token's exp: a connection must re-authenticate by
-	// then. Zero means the token does not expire.
+	// ExpiresAt is when the token stops being accepted (its exp plus the
+	// verifier's clock skew leeway, as for an HTTP call): a connection must
+	// re-authenticate by then. Zero means the token does not expire.
 	ExpiresAt time.Time `json:"-"`
 }
 

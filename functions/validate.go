@@ -206,8 +206,16 @@ func decodeValue(path string, raw json.RawMessage, v reflect.Value) error {
 		if raw[0] == '"' || raw[0] == '{' || raw[0] == '[' || json.Unmarshal(raw, &f) != nil {
 			return wrongType(path, t, raw)
 		}
-		if f != math.Trunc(f) || v.OverflowInt(int64(f)) {
+		if f != math.Trunc(f) {
 			return Invalid("Argument %q must be an integer, got %s", path, string(raw))
+		}
+		// Checked as a float first: converting one beyond int64 is
+		// undefined (1e308 became math.MinInt64).
+		bits := t.Bits()
+		lo, hi := -math.Ldexp(1, bits-1), math.Ldexp(1, bits-1)
+		if f < lo || f >= hi {
+			return Invalid("Argument %q is out of range: got %s, want an integer from %d to %d", path, string(raw),
+				int64(-1)<<(bits-1), int64(1)<<(bits-1)-1)
 		}
 		v.SetInt(int64(f))
 		return nil

@@ -112,6 +112,13 @@ func (s *Session) Connect(sessionID string, resumed bool) {
 	}
 }
 
+// Connected reports whether Connect has been received.
+func (s *Session) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connected
+}
+
 // Identity returns the session's current identity.
 func (s *Session) Identity() *functions.Identity {
 	s.mu.Lock()

@@ -131,6 +131,7 @@ type Verifier struct {
 	// keyfunc finds a token's key; ctx is Verify's.
 	keyfunc  func(ctx context.Context, t *jwt.Token) (any, error)
 	parser   *jwt.Parser
+	leeway   time.Duration // the parser's, added to an identity's ExpiresAt
 	log      *slog.Logger
 	issuer   string
 	audience string
@@ -180,7 +181,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		gcfg := Config{Issuer: GuestIssuer, Leeway: cfg.Leeway}
 		guests = newVerifier(gcfg)
 		guests.useSecret(cfg.GuestKey)
-		guests.parser = newParser(gcfg, guests.methods)
+		guests.parser, guests.leeway = newParser(gcfg, guests.methods), leewayOf(gcfg)
 		guests.guestOnly = true
 	}
 	v := newVerifier(cfg)
@@ -223,7 +224,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		}
 		v.lastRefresh = time.Now()
 	}
-	v.parser = newParser(cfg, v.methods)
+	v.parser, v.leeway = newParser(cfg, v.methods), leewayOf(cfg)
 	return v, nil
 }
 
@@ -255,20 +256,24 @@ func (v *Verifier) useSecret(s []byte) {
 	v.keyfunc = func(context.Context, *jwt.Token) (any, error) { return secret, nil }
 }
 
+// leewayOf is cfg's clock skew allowance.
+func leewayOf(cfg Config) time.Duration {
+	switch {
+	case cfg.Leeway == 0:
+		return DefaultLeeway
+	case cfg.Leeway < 0:
+		return 0
+	}
+	return cfg.Leeway
+}
+
 // newParser is the token parser of cfg's claim checks, for methods.
 func newParser(cfg Config, methods []string) *jwt.Parser {
-	leeway := cfg.Leeway
-	switch {
-	case leeway == 0:
-		leeway = DefaultLeeway
-	case leeway < 0:
-		leeway = 0
-	}
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(methods),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithLeeway(leeway),
+		jwt.WithLeeway(leewayOf(cfg)),
 	}
 	if cfg.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
@@ -496,10 +501,20 @@ func (v *Verifier) verify(ctx context.Context, token string) (*functions.Identit
 	if c.Subject == "" {
 		return nil, reject(ErrMissingClaim, "token has no sub claim")
 	}
+	from := identityFromClaims
 	if v.guestOnly {
-		return guestFromClaims(&c)
+		from = guestFromClaims
 	}
-	return identityFromClaims(&c)
+	id, err := from(&c)
+	if err != nil {
+		return nil, err
+	}
+	// A session ends when an HTTP call with the same token would first be
+	// refused: exp plus the leeway, not exp.
+	if !id.ExpiresAt.IsZero() {
+		id.ExpiresAt = id.ExpiresAt.Add(v.leeway)
+	}
+	return id, nil
 }
 
 // identityFromClaims checks the claims of a token of the key source:

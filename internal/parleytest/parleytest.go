@@ -118,6 +118,10 @@ func StartConfigured(t testing.TB, configure func(cfg *server.Config)) *Server {
 	return start(t, dbURL, pool, secret, guestKey, nil, configure)
 }
 
+// Leeway is the clock skew the test servers' verifiers allow past a
+// token's exp (production's default is jwtauth.DefaultLeeway, 30s).
+const Leeway = time.Second
+
 // StartPeer starts another server on of's database with of's keys, so
 // that a token of one works on the other and an image URL one signs
 // serves on the other: a second node of a cluster (configure sets
@@ -132,7 +136,7 @@ func StartPeer(t testing.TB, of *Server, configure func(cfg *server.Config)) *Se
 func start(t testing.TB, dbURL string, pool *pgxpool.Pool, secret, guestKey, mediaKey []byte, configure func(cfg *server.Config)) *Server {
 	t.Helper()
 	ctx := context.Background()
-	verifier, err := jwtauth.New(ctx, jwtauth.Config{HS256Secret: secret, GuestKey: guestKey})
+	verifier, err := jwtauth.New(ctx, jwtauth.Config{HS256Secret: secret, GuestKey: guestKey, Leeway: Leeway})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

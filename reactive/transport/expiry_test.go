@@ -4,10 +4,13 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
@@ -58,6 +61,22 @@ func TestTokenExpiryEndsAuthentication(t *testing.T) {
 	require.Equal(t, "Transition", f.Type)
 	require.Equal(t, uint32(1), f.EndVersion.Identity, "the token is accepted")
 
+	// The same leeway as an HTTP call's: past exp, within the leeway, the
+	// token still works there and the session still holds it.
+	var claims jwt.RegisteredClaims
+	_, _, err = jwt.NewParser().ParseUnverified(tok, &claims)
+	require.NoError(t, err)
+	exp := claims.ExpiresAt.Time // whole seconds
+	time.Sleep(time.Until(exp.Add(200 * time.Millisecond)))
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/api/query", strings.NewReader(`{"path":"shared/chat:getUnreadCount","args":{}}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode, "HTTP within the leeway: %s", body)
+
 	start := time.Now()
 	for {
 		f, err = read(t, c)
@@ -70,6 +89,7 @@ func TestTokenExpiryEndsAuthentication(t *testing.T) {
 	require.Equal(t, "token expired", f.Error)
 	require.False(t, f.AuthUpdateAttempted)
 	require.Equal(t, uint32(0), f.BaseVersion)
+	require.False(t, time.Now().Before(exp.Add(parleytest.Leeway)), "the session holds the token until exp and the leeway")
 	require.Less(t, time.Since(start), 5*time.Second)
 	_, err = read(t, c)
 	var ce *websocket.CloseError
@@ -88,6 +108,7 @@ func TestBadTokenGetsAuthError(t *testing.T) {
 	c, _, err := websocket.DefaultDialer.Dial("ws://"+s.Server.Addr().String()+"/api/1.48.0/sync", nil)
 	require.NoError(t, err)
 	defer c.Close()
+	require.NoError(t, c.WriteJSON(map[string]any{"type": "Connect", "sessionId": "s1", "connectionCount": 0}))
 	require.NoError(t, c.WriteJSON(map[string]any{"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": tok}))
 	f, err := read(t, c)
 	require.NoError(t, err)

@@ -134,6 +134,11 @@ func (s *Server) dispatch(ctx context.Context, sess *reactive.Session, data []by
 	if err != nil {
 		return err
 	}
+	if needsConnect[m.Type] && !sess.Connected() {
+		// The protocol opens with Connect, which names the session that
+		// scopes mutation idempotency; nothing else comes first.
+		return errors.New(m.Type + " before Connect: a session starts with a Connect message")
+	}
 	switch m.Type {
 	case "Connect":
 		sess.Connect(m.SessionID, m.ConnectionCount > 0)
@@ -193,6 +198,9 @@ func (s *Server) dispatch(ctx context.Context, sess *reactive.Session, data []by
 	}
 	return nil
 }
+
+// needsConnect are the client messages that may come only after Connect.
+var needsConnect = map[string]bool{"ModifyQuerySet": true, "Mutation": true, "Action": true, "Authenticate": true}
 
 // expiry arms the session's token expiry: once the token's exp passes, the
 // session gets an AuthError and is closed, and the client reconnects with a

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -78,6 +81,11 @@ type wsConn struct {
 	writeDue  *alarm         // checks the write under way (see writeFrame)
 	workers   sync.WaitGroup // the handler, the writer and the shutdown hook
 	closeSent atomic.Bool    // a Close frame went out
+	// closeCode is the Close code a refused frame asks for (1007, 1009)
+	// instead of 1008; zero for none. refused: the reader's own, reads
+	// after it are discarded.
+	closeCode atomic.Int32
+	refused   bool
 }
 
 // readBufferSize is the size of a connection's read buffer. Client
@@ -136,7 +144,9 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 		s.wg.Done()
 		return // the upgrader has answered
 	}
-	conn.SetReadLimit(s.cfg.MaxMessageBytes)
+	// No gorilla read limit: it would answer an oversize message with a
+	// bare Close 1009 and nothing the client can show; readBurst bounds
+	// every message and says why (refuse).
 	c := &wsConn{s: s, conn: conn, br: h.br, inbox: make(chan []byte, inboxSize), dropped: s.sessionsCtx()}
 	c.writeDue = s.alarms.unset(c.checkWrite)
 	c.sess = s.newSession(c.kick, wantsStatus(r))
@@ -333,10 +343,26 @@ func (c *wsConn) waiter() syscall.RawConn {
 // unread data. Handling runs queries and mutations, whose deep stacks would
 // otherwise stay with the reader. False means the connection is over.
 func (c *wsConn) readBurst() bool {
+	limit := c.s.cfg.MaxMessageBytes
 	for {
-		_, data, err := c.conn.ReadMessage()
+		kind, r, err := c.conn.NextReader()
 		if err != nil {
 			return false
+		}
+		if c.refused {
+			continue // NextReader discards what the last one left
+		}
+		data, err := io.ReadAll(io.LimitReader(r, limit+1))
+		if err != nil {
+			return false
+		}
+		switch {
+		case int64(len(data)) > limit:
+			c.refuse(websocket.CloseMessageTooBig, fmt.Sprintf("message too large: a client message may be at most %d bytes", limit))
+			continue
+		case kind == websocket.TextMessage && !utf8.Valid(data):
+			c.refuse(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 in a text frame")
+			continue
 		}
 		if !c.deliver(data) {
 			return false
@@ -351,6 +377,19 @@ func (c *wsConn) readBurst() bool {
 			return true
 		}
 	}
+}
+
+// refuse ends the session over a frame it cannot take: FatalError with
+// msg, then Close with code (the writer sends both, after what it has
+// queued). What the client sends after it is read and discarded, for
+// closeGrace, so that closing does not reset the connection before the
+// client has read why.
+func (c *wsConn) refuse(code int, msg string) {
+	c.refused = true
+	c.closeCode.Store(int32(code))
+	c.sess.Fatal(msg)
+	c.conn.SetReadDeadline(time.Now().Add(closeGrace)) //nolint:errcheck
+	c.s.log.Info("closing session: refused a client frame", slog.String("why", msg), slog.String("remote", c.conn.RemoteAddr().String()))
 }
 
 // deliver queues a client message for the handler, waiting while the inbox
@@ -515,8 +554,11 @@ func (c *wsConn) checkWrite() {
 // otherwise.
 func (c *wsConn) closeWith(reason string, authFailed bool) {
 	code := websocket.ClosePolicyViolation
-	if authFailed {
+	switch {
+	case authFailed:
 		code = websocket.CloseNormalClosure
+	case c.closeCode.Load() != 0:
+		code = int(c.closeCode.Load())
 	}
 	c.sendClose(code, reason)
 }
