@@ -1,5 +1,5 @@
 // The web app in headless Chromium against a real `parley dev`: John Doe
-// (customer) and Pizza Palace staff side by side in two browser contexts,
+// (customer) and Pizza Palace Support side by side in two browser contexts,
 // plus Jane Roe (another customer) and the support admins. The tests run
 // in order on one server; each leaves the app where the next expects it.
 import assert from "node:assert/strict";
@@ -438,7 +438,7 @@ test("a customer opens a direct message to support; the admin sees it arrive liv
 });
 
 test("receipts go sent → delivered (a hidden tab received it) → read (looked at); participants show who is online", async () => {
-  // Pizza's staff away from the thread; the kitchen has it open in a tab
+  // Pizza Palace Support away from the thread; the kitchen has it open in a tab
   // it is not looking at.
   await pizza.goto(`${server.url}/`);
   await pizza.getByTestId("whoami").waitFor();
