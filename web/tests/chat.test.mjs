@@ -110,6 +110,8 @@ test("the unread badge goes up and clears on open", async () => {
 test("an uploaded photo appears as a thumbnail on both sides", async () => {
   const before = await john.getByTestId("thumbnail").count();
   await john.getByTestId("file-input").setInputFiles({ name: "pizza-box.png", mimeType: "image/png", buffer: makePNG(640, 480) });
+  // It is previewed first; Send sends it.
+  await john.getByTestId("image-draft").getByTestId("image-send").click();
   for (const page of [john, pizza]) {
     const thumb = page.getByTestId("thumbnail").nth(0);
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid="thumbnail"]').length > n, before);
@@ -128,6 +130,7 @@ test("an uploaded photo appears as a thumbnail on both sides", async () => {
 
 test("a failed upload is shown as failed, with retry and discard", async () => {
   await john.getByTestId("file-input").setInputFiles({ name: "notes.png", mimeType: "image/png", buffer: Buffer.from("not an image") });
+  await john.getByTestId("image-draft").getByTestId("image-send").click();
   const failed = john.locator('[data-testid="pending"][data-status="failed"]');
   await failed.getByText(/Not sent/).waitFor();
   await failed.getByTestId("retry").waitFor();
