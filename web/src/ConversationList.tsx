@@ -1,8 +1,10 @@
 import { api, type ConversationDoc } from "@parley/client";
-import { usePaginatedQuery } from "@parley/client/react";
+import { usePaginatedQuery, useQuery } from "@parley/client/react";
 import { useState, type ReactNode } from "react";
 import type { DemoIdentity, Identity } from "./auth";
-import { shortTime } from "./format";
+import { Avatar } from "./avatar";
+import { ErrorBoundary } from "./ErrorBoundary";
+import { orderLabel, shortTime } from "./format";
 import { conversationPath, Link, useRouter } from "./router";
 
 type Status = "active" | "archived" | "closed";
@@ -40,6 +42,20 @@ export function myUnread(c: ConversationDoc, me: Identity): number {
 /** Whether c is with support: a customer's, or a store's. */
 export function isSupport(c: ConversationDoc): boolean {
   return c.conversationType === "customer_to_admin" || c.conversationType === "store_to_admin";
+}
+
+/**
+ * Whose avatar a conversation shows as the caller sees it: the other person
+ * of a direct channel, the group itself, the store, the customer, or support
+ * (one key for all of support). The colour follows this id alone.
+ */
+export function avatarId(c: ConversationDoc, me: Identity): string {
+  if (c.conversationType === "direct") return (c.participants ?? []).find((p) => p.userId !== me.sub)?.userId ?? c._id;
+  if (c.conversationType === "group") return c._id;
+  const supportSide = c.conversationType === "customer_to_admin" || c.conversationType === "store_to_admin";
+  if (me.role === "customer") return supportSide ? "parley-support" : (c.storeId ?? c._id);
+  if (me.role === "store") return c.conversationType === "store_to_admin" ? "parley-support" : c.customerId;
+  return c.conversationType === "store_to_admin" ? (c.storeId ?? c._id) : c.customerId;
 }
 
 /** The name of a conversation as the caller sees it. */
@@ -130,7 +146,7 @@ export function ConversationList({ me, demo }: { me: Identity; demo: DemoIdentit
                       {c.conversationType === "store_to_admin" ? "Store support" : ""}
                       {c.conversationType === "store_to_admin" && c.orderId ? " · " : ""}
                       {me.role !== "customer" && c.storeName && c.conversationType === "customer_to_store" ? `${c.storeName} · ` : ""}
-                      {c.orderId ? `Order ${c.orderId}` : c.conversationType === "customer_to_admin" ? "Support" : ""}
+                      {c.orderId ? <OrderLine c={c} /> : c.conversationType === "customer_to_admin" ? "Support" : ""}
                       {c.isBlocked ? " · Blocked" : ""}
                       {me.role === "admin" && isSupport(c)
                         ? c.assignedAdminId
@@ -159,6 +175,31 @@ export function ConversationList({ me, demo }: { me: Identity; demo: DemoIdentit
   );
 }
 
+/**
+ * The order a listed conversation is about, as a person recognises it (its
+ * date, total and status). A list's rows carry the order's id only; the
+ * summary comes from getConversation, and until it arrives, or when it
+ * cannot, the row shows a short reference.
+ */
+function OrderLine({ c }: { c: ConversationDoc }) {
+  const plain = <span data-testid="order-label">{orderLabel({ summary: c.orderSummary, orderId: c.orderId })}</span>;
+  if (c.orderSummary) return plain;
+  return (
+    <ErrorBoundary fallback={() => plain}>
+      <FetchedOrderLine c={c} />
+    </ErrorBoundary>
+  );
+}
+
+function FetchedOrderLine({ c }: { c: ConversationDoc }) {
+  const detail = useQuery(api.shared.chat.getConversation, { conversationId: c._id });
+  return (
+    <span data-testid="order-label" data-loaded={String(detail !== undefined)}>
+      {orderLabel({ summary: detail?.orderSummary, orderId: c.orderId })}
+    </span>
+  );
+}
+
 /** One conversation of a list (one-to-one or group): who, when, the latest message, the caller's unread count. */
 export function InboxItem(props: {
   c: ConversationDoc;
@@ -177,7 +218,7 @@ export function InboxItem(props: {
       data-testid={testId}
       data-conversation-id={c._id}
     >
-      <span className={`avatar ${avatar}`}>{conversationTitle(c, me).slice(0, 1)}</span>
+      <Avatar id={avatarId(c, me)} name={conversationTitle(c, me)} className={avatar} />
       <span className="conv-text">
         <span className="conv-top">
           <strong className="conv-title">{conversationTitle(c, me)}</strong>

@@ -3,7 +3,7 @@ import { useMutation, useQuery } from "@parley/client/react";
 import { useState, type FormEvent } from "react";
 import type { DemoIdentity } from "./auth";
 import { ErrorBoundary } from "./ErrorBoundary";
-import { errorMessage } from "./format";
+import { errorMessage, orderLabel } from "./format";
 import { conversationPath, useRouter } from "./router";
 
 interface Store {
@@ -109,7 +109,7 @@ function StoreOption({ store, busy, onStart }: { store: Store; busy: boolean; on
           <select value={chosen} onChange={(e) => setOrder(e.target.value)} aria-label={`Order with ${store.name}`}>
             {can.orderIds.map((o) => (
               <option key={o} value={o}>
-                Order {o}
+                {orderLabel({ orderId: o })}
               </option>
             ))}
           </select>

@@ -2,6 +2,7 @@ import { api } from "@parley/client";
 import { useConnectionState, useParleyClient, useQuery, useStale } from "@parley/client/react";
 import { useEffect, useState } from "react";
 import { displayName, fetchIdentities, type DemoIdentity, type Session } from "./auth";
+import { Avatar } from "./avatar";
 import { ConversationList } from "./ConversationList";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { DirectChannels } from "./Direct";
@@ -70,7 +71,7 @@ export function Shell({ session, onSignOut }: { session: Session; onSignOut: () 
           <UnreadTotal />
           <ConnectionDot />
           <span className="whoami" data-testid="whoami">
-            <span className={`avatar small role-${me.role}`}>{displayName(me).slice(0, 1)}</span>
+            <Avatar id={me.sub} name={displayName(me)} small className={`role-${me.role}`} />
             {displayName(me)}
           </span>
           <button className="link" onClick={onSignOut}>
@@ -143,7 +144,7 @@ function ConnectionDot() {
       data-transport={state === "connected" ? transport : undefined}
       title={transport && state === "connected" ? `${label} (${transport})` : label}
     >
-      <span className="dot" /> {label}
+      <span className="dot" aria-hidden /> <span className="conn-label">{label}</span>
     </span>
   );
 }

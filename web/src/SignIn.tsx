@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { decodeToken, fetchIdentities, mintDevToken, type DemoIdentity, type Session } from "./auth";
+import { Avatar } from "./avatar";
 import { errorMessage } from "./format";
 
 const roleLabel = { customer: "Customer", store: "Store", admin: "Support" } as const;
@@ -70,7 +71,7 @@ export function SignIn({ onSignIn }: { onSignIn: (s: Session) => void }) {
                     disabled={busy !== null}
                     onClick={() => void pick(id.key)}
                   >
-                    <span className={`avatar role-${id.role}`}>{(id.name ?? id.sub).slice(0, 1)}</span>
+                    <Avatar id={id.sub} name={id.name ?? id.sub} className={`role-${id.role}`} />
                     <span className="identity-text">
                       <strong>{id.name ?? id.sub}</strong>
                       <span className={`tag role-${id.role}`}>{roleLabel[id.role]}</span>

@@ -4,7 +4,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { tokenFetcher, type DemoIdentity, type Identity, type Session } from "./auth";
 import { AiBadge, AiLog } from "./Assistant";
 import { ErrorBoundary } from "./ErrorBoundary";
-import { errorMessage, shortTime } from "./format";
+import { errorMessage, orderLabel, shortTime } from "./format";
 import { duration, useNow } from "./SupportQueue";
 import { Thread } from "./Thread";
 
@@ -287,7 +287,7 @@ function QueueRow({ r, now, busy, onClaim }: { r: QueueEntry; now: number; busy:
       <td>
         <strong>{r.customerName || r.customerId}</strong>
         {r.priority !== "normal" && <span className={`tag priority-${r.priority}`}> {r.priority}</span>}
-        {r.orderId && <div className="muted">Order {r.orderId}</div>}
+        {r.orderId && <div className="muted">{orderLabel({ orderId: r.orderId })}</div>}
       </td>
       <td data-testid="queue-row-wait" title={`Since ${shortTime(r.enqueuedAt)}`}>
         {duration((now - r.enqueuedAt) / 1000)}
@@ -334,7 +334,7 @@ function ActiveChats({ me, selected, onSelect }: { me: Identity; selected: strin
                 data-conversation-id={c._id}
               >
                 <strong>{c.customerName || c.customerId}</strong>
-                {c.orderId ? <span className="muted"> · order {c.orderId}</span> : null}
+                {c.orderId ? <span className="muted"> · {orderLabel({ summary: c.orderSummary, orderId: c.orderId })}</span> : null}
                 <span className="muted"> · {c.lastMessagePreview ?? ""}</span>
               </button>
             </li>
@@ -386,7 +386,7 @@ function AiChatRow({ c, on, onSelect }: { c: AiChat; on: boolean; onSelect: (id:
         title={`${c.assistantName} · ${c.tokensUsed} tokens${c.failures ? ` · ${c.failures} without an answer` : ""}`}
       >
         <strong>{c.customerName || c.customerId}</strong>
-        {c.orderId ? <span className="muted"> · order {c.orderId}</span> : null}
+        {c.orderId ? <span className="muted"> · {orderLabel({ orderId: c.orderId })}</span> : null}
         {c.streaming ? (
           <span className="tag ai-writing" data-testid="ai-chat-streaming">
             writing…
@@ -559,11 +559,8 @@ function DeskActions({ conv, session, onTransferred }: { conv: ConversationDoc; 
       <div className="row small">
         <strong>{conv.customerName || conv.customerId}</strong>
         {conv.customerIsGuest && <span className="tag guest">guest</span>}
-        {conv.orderId && <span data-testid="desk-order">Order {conv.orderId}</span>}
-        {conv.orderSummary && (
-          <span className="muted">
-            {conv.orderSummary.status} · {conv.orderSummary.totalAmount}
-          </span>
+        {conv.orderId && (
+          <span data-testid="desk-order">{orderLabel({ summary: conv.orderSummary, orderId: conv.orderId, storeName: conv.storeName })}</span>
         )}
         {request && request.state !== "none" && (
           <span className="muted" data-testid="desk-request">
@@ -658,7 +655,7 @@ function PreviousConversations({ conversationId, onOpen }: { conversationId: str
                     {" "}
                     · {shortTime(r.closedAt ?? r.enqueuedAt)}
                   </span>
-                  {r.orderId && <span className="muted"> · order {r.orderId}</span>}
+                  {r.orderId && <span className="muted"> · {orderLabel({ orderId: r.orderId })}</span>}
                   <span className="muted" data-testid="previous-outcome">
                     {" "}
                     · {requestOutcome(r)}
@@ -696,7 +693,7 @@ function PreviousConversations({ conversationId, onOpen }: { conversationId: str
                 <li key={c.conversationId} data-testid="customer-conversation" data-conversation-id={c.conversationId}>
                   <button className="link" onClick={() => onOpen(c.conversationId)}>
                     <strong>{c.type === "customer_to_store" ? (c.storeName ?? "A store") : "Support"}</strong>
-                    {c.orderId && <span className="muted"> · order {c.orderId}</span>}
+                    {c.orderId && <span className="muted"> · {orderLabel({ orderId: c.orderId })}</span>}
                     <span className="muted">
                       {" "}
                       · {shortTime(c.lastMessageAt ?? c.createdAt)} · {c.lastMessagePreview ?? ""}

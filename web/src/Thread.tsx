@@ -3,9 +3,10 @@ import { useChat, useMutation, usePaginatedQuery, useParleyClient, useQuery } fr
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import type { DemoIdentity, Identity } from "./auth";
 import { conversationTitle, isSupport, myUnread } from "./ConversationList";
-import { errorMessage, money, shortTime } from "./format";
+import { bytes, errorMessage, orderLabel, shortTime } from "./format";
 import { History, MeetingCard, MeetingForm } from "./MessageParts";
 import { useOutbox, type OutboxItem } from "./outbox";
+import { Link } from "./router";
 import { AiBadge, AssistantBody, assistantAttrs, CustomerSupportBar } from "./Assistant";
 
 /** How many messages a page of history holds. */
@@ -132,6 +133,12 @@ function ThreadHeader({ conv, me, demo, desk }: { conv: ConversationDoc; me: Ide
 
   return (
     <header className="thread-header">
+      {!desk && (
+        // Shown on narrow screens only, where the list and the thread take turns.
+        <Link to="/" className="thread-back" data-testid="thread-back">
+          <span aria-hidden>←</span> Back
+        </Link>
+      )}
       <div className="thread-title">
         <h2 data-testid="thread-title">{conversationTitle(conv, me)}</h2>
         <Subject conv={conv} editable={me.role === "admin" || isParticipant(me, conv)} />
@@ -149,9 +156,10 @@ function ThreadHeader({ conv, me, demo, desk }: { conv: ConversationDoc; me: Ide
           ) : (
             `${conv.storeName ?? "Store"} · ${conv.customerName}`
           )}
-          {conv.orderSummary && (
+          {conv.orderId && (
             <>
-              {" · "}Order {conv.orderSummary._id} · {money(conv.orderSummary.totalAmount)} · {conv.orderSummary.status}
+              {" · "}
+              <span data-testid="thread-order">{orderLabel({ summary: conv.orderSummary, orderId: conv.orderId })}</span>
             </>
           )}
         </div>
@@ -579,6 +587,10 @@ function Composer({
   const [system, setSystem] = useState(false);
   const [scheduling, setScheduling] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
+  // The image picked and not yet sent: previewed with a caption until Send or Cancel.
+  const [draft, setDraft] = useState<{ file: File; url: string } | null>(null);
+  const [caption, setCaption] = useState("");
+  useEffect(() => (draft ? () => URL.revokeObjectURL(draft.url) : undefined), [draft]);
   const admin = me.role === "admin";
   const status = useQuery(
     api.shared.chat.isChatEnabled,
@@ -632,16 +644,42 @@ function Composer({
       submit();
     }
   };
+  // Picking an image sends nothing yet: it is previewed, with what was
+  // typed so far as its caption, until Send or Cancel.
   const onFile = () => {
     const file = fileInput.current?.files?.[0];
-    if (file) outbox.sendImage(conv._id, file, text.trim());
-    if (file && text.trim()) setText("");
+    if (file) {
+      if (!draft) setCaption(text.trim());
+      setDraft({ file, url: URL.createObjectURL(file) });
+    }
     if (fileInput.current) fileInput.current.value = "";
+  };
+  const sendDraft = () => {
+    if (!draft) return;
+    outbox.sendImage(conv._id, draft.file, caption.trim());
+    if (text.trim() === caption.trim()) setText("");
+    setDraft(null);
+    setCaption("");
+  };
+  const cancelDraft = () => {
+    setDraft(null);
+    setCaption("");
   };
 
   return (
     <>
       {scheduling && <MeetingForm conversationId={conv._id} onDone={() => setScheduling(false)} />}
+      {draft && !asSystem && (
+        <ImageDraft
+          file={draft.file}
+          url={draft.url}
+          caption={caption}
+          maxMB={settings?.maxImageSizeMB}
+          onCaption={setCaption}
+          onSend={sendDraft}
+          onCancel={cancelDraft}
+        />
+      )}
       <form className="composer" onSubmit={submit}>
         {!asSystem && (
           <button
@@ -712,6 +750,67 @@ function Composer({
         </button>
       </form>
     </>
+  );
+}
+
+/** An image picked in the composer, before it is sent: its thumbnail, a caption, Send and Cancel. */
+function ImageDraft(props: {
+  file: File;
+  url: string;
+  caption: string;
+  maxMB: number | undefined;
+  onCaption: (c: string) => void;
+  onSend: () => void;
+  onCancel: () => void;
+}) {
+  const { file, url, caption, maxMB, onCaption, onSend, onCancel } = props;
+  const [broken, setBroken] = useState(false);
+  useEffect(() => setBroken(false), [url]);
+  const tooBig = maxMB !== undefined && file.size > maxMB * 1024 * 1024;
+  return (
+    <form
+      className="image-draft"
+      data-testid="image-draft"
+      aria-label="Image to send"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onSend();
+      }}
+      onKeyDown={(e) => {
+        if (e.key === "Escape") onCancel();
+      }}
+    >
+      <div className="image-draft-thumb">
+        {broken ? (
+          <span className="muted small">No preview</span>
+        ) : (
+          <img src={url} alt={`Preview of ${file.name}`} data-testid="image-draft-thumb" onError={() => setBroken(true)} />
+        )}
+      </div>
+      <div className="image-draft-body">
+        <div className="muted small image-draft-name">
+          {file.name} · {bytes(file.size)}
+          {tooBig && <span className="error"> · larger than {maxMB} MB</span>}
+        </div>
+        <input
+          value={caption}
+          onChange={(e) => onCaption(e.target.value)}
+          placeholder="Add a caption…"
+          aria-label="Caption"
+          data-testid="image-caption"
+          maxLength={4000}
+          autoFocus
+        />
+        <div className="row small">
+          <button type="submit" className="primary" data-testid="image-send">
+            Send
+          </button>
+          <button type="button" onClick={onCancel} data-testid="image-cancel">
+            Cancel
+          </button>
+        </div>
+      </div>
+    </form>
   );
 }
 

@@ -19,6 +19,7 @@ import {
 import { ParleyProvider, useChat, useConnectionState, useIdentity, useParleyClient } from "@parley/client/react";
 import { useEffect, useState, type FormEvent, type KeyboardEvent, type ReactNode } from "react";
 import { decodeToken, fetchIdentities, mintDevToken, saveSession, tokenFetcher, type DemoIdentity, type Session } from "./auth";
+import { Avatar } from "./avatar";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { errorMessage, shortTime } from "./format";
 import { AiBadge, AssistantBody, assistantAttrs, CustomerSupportBar } from "./Assistant";
@@ -464,7 +465,7 @@ function GuestSignIn({
           {customers.map((id) => (
             <li key={id.key}>
               <button className="identity" data-testid={`widget-identity-${id.key}`} disabled={busy} onClick={() => void pickDemo(id.key)}>
-                <span className="avatar role-customer">{(id.name ?? id.sub).slice(0, 1)}</span>
+                <Avatar id={id.sub} name={id.name ?? id.sub} className="role-customer" />
                 <strong>{id.name ?? id.sub}</strong>
               </button>
             </li>

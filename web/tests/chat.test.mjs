@@ -1,5 +1,5 @@
 // The web app in headless Chromium against a real `parley dev`: John Doe
-// (customer) and Pizza Palace staff side by side in two browser contexts,
+// (customer) and Pizza Palace Support side by side in two browser contexts,
 // plus Jane Roe (another customer) and the support admins. The tests run
 // in order on one server; each leaves the app where the next expects it.
 import assert from "node:assert/strict";
@@ -110,6 +110,8 @@ test("the unread badge goes up and clears on open", async () => {
 test("an uploaded photo appears as a thumbnail on both sides", async () => {
   const before = await john.getByTestId("thumbnail").count();
   await john.getByTestId("file-input").setInputFiles({ name: "pizza-box.png", mimeType: "image/png", buffer: makePNG(640, 480) });
+  // It is previewed first; Send sends it.
+  await john.getByTestId("image-draft").getByTestId("image-send").click();
   for (const page of [john, pizza]) {
     const thumb = page.getByTestId("thumbnail").nth(0);
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid="thumbnail"]').length > n, before);
@@ -128,6 +130,7 @@ test("an uploaded photo appears as a thumbnail on both sides", async () => {
 
 test("a failed upload is shown as failed, with retry and discard", async () => {
   await john.getByTestId("file-input").setInputFiles({ name: "notes.png", mimeType: "image/png", buffer: Buffer.from("not an image") });
+  await john.getByTestId("image-draft").getByTestId("image-send").click();
   const failed = john.locator('[data-testid="pending"][data-status="failed"]');
   await failed.getByText(/Not sent/).waitFor();
   await failed.getByTestId("retry").waitFor();
@@ -438,7 +441,7 @@ test("a customer opens a direct message to support; the admin sees it arrive liv
 });
 
 test("receipts go sent → delivered (a hidden tab received it) → read (looked at); participants show who is online", async () => {
-  // Pizza's staff away from the thread; the kitchen has it open in a tab
+  // Pizza Palace Support away from the thread; the kitchen has it open in a tab
   // it is not looking at.
   await pizza.goto(`${server.url}/`);
   await pizza.getByTestId("whoami").waitFor();

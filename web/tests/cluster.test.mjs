@@ -1,6 +1,6 @@
 // The web app on `parley dev --nodes 3`: three cluster nodes over the
 // embedded NATS behind dev's round-robin proxy. John uses the proxy's
-// address, as `make run-cluster` users do; Pizza Palace staff one node's
+// address, as `make run-cluster` users do; Pizza Palace Support one node's
 // own address, another window another's, so a message crosses nodes over
 // NATS before it appears.
 import assert from "node:assert/strict";

@@ -1,8 +1,8 @@
 // A store's thread with support (store_to_admin) in headless Chromium
-// against a real `parley dev`: Pizza Palace's staff contact support, an
+// against a real `parley dev`: Pizza Palace Support contacts Parley Support, an
 // admin sees it arrive live in the support inbox (filtered to stores) and
 // answers; the store's unread badge follows; a colleague finds the same
-// thread; Burger Barn's staff and John never see it.
+// thread; Burger Barn Support and John never see it.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { DevServer, launchBrowser, message, openAs, screenshot, send } from "./harness.mjs";
