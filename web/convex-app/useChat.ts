@@ -1,5 +1,5 @@
 // The API document's "Real-time Integration → React Hook" snippet
-// (../shared/seeds/002), unmodified but for whitespace: an app written for
+// (docs/chat-api.txt), unmodified but for whitespace: an app written for
 // Convex, on the official convex/react client, with the `api` that
 // `parley codegen --convex-dir` generates in ./convex/_generated.
 import { useQuery, useMutation } from 'convex/react';
