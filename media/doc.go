@@ -80,7 +80,11 @@
 // # Invariants
 //
 // An upload URL is used at most once, and by nobody but its owner when the
-// request carries a token. A files row exists only for an image that was
+// request carries a token. Without one it is a capability, as in Convex:
+// the official client posts to it with no Authorization header, so whoever
+// holds an unexpired, unused URL may post to it once, and what it receives
+// is its owner's. It lives UploadURLTTL (one hour by default), only a hash
+// of its token is stored, and no request URL is logged. A files row exists only for an image that was
 // fully processed and stored: objects are written first and removed again
 // if the row cannot be. A file is attached to at most one message. An
 // unattached file outlives its expires_at by at most SweepInterval, and

@@ -27,6 +27,7 @@ type serverFlags struct {
 	slot      *string
 	guests    *guestOptions
 	activity  *time.Duration
+	connectTO *time.Duration
 	events    *server.EventsConfig
 	jobs      *server.JobsConfig
 	support   *support.Config
@@ -56,6 +57,8 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 	f.debugAddr = debugFlag(fl)
 	f.dbGrace = fl.Duration("db-grace", 10*time.Second,
 		"how long a mutation waits for an unreachable database to come back before it fails as unavailable (negative: no wait)")
+	f.connectTO = fl.Duration("connect-timeout", 10*time.Second,
+		"how long a new sync connection (WebSocket, SSE, long poll) may take to send Connect before it is closed (negative: no limit)")
 	f.activity = fl.Duration("activity-interval", activity.DefaultInterval,
 		"least time between two writes of one user's last-seen time and online state (user_activity); open sessions are refreshed this often")
 	f.events = &server.EventsConfig{}
@@ -124,7 +127,7 @@ func chatFlags(fl *flag.FlagSet) *chat.Config {
 func runServer(ctx context.Context, log *slog.Logger, cfg server.Config, verifier *jwtauth.Verifier, f *serverFlags,
 	dataDir string, ready func(*server.Server) error) error {
 	cfg.Verifier, cfg.Chat, cfg.Logger, cfg.DBGrace, cfg.ReplicationSlot = verifier, *f.chat, log, *f.dbGrace, *f.slot
-	cfg.ActivityInterval = *f.activity
+	cfg.ActivityInterval, cfg.ConnectTimeout = *f.activity, *f.connectTO
 	cfg.Events, cfg.Jobs, cfg.Support = *f.events, *f.jobs, *f.support
 	cfg.Support.ICE = f.ice.config()
 	if err := f.ai.apply(&cfg); err != nil {

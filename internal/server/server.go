@@ -95,6 +95,10 @@ type Config struct {
 	PollTimeout     time.Duration
 	PollIdleTimeout time.Duration
 	TicketTTL       time.Duration
+	// ConnectTimeout is how long a new sync connection may take to send
+	// Connect (transport.Config.ConnectTimeout). Zero means 10s; negative
+	// means no limit.
+	ConnectTimeout time.Duration
 	// DBGrace bounds how long a mutation waits for an unreachable database
 	// to come back before it fails as unavailable (reactive.Config.DBGrace).
 	// Zero means 10s; negative means no wait.
@@ -377,7 +381,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Queries: []transport.QueryRoute{{Path: "/api/ice-servers", Function: "shared/support:getIceServers"},
 			{Path: "/api/transcript", Function: "shared/support:getTranscript", Args: []string{"conversationId", "format", "timeZone"}, File: true}},
 		Gatherer: reg, Registerer: reg, Mux: mux, Logger: log, WriteTimeout: cfg.WriteTimeout,
-		PingInterval: cfg.PingInterval, PollTimeout: cfg.PollTimeout, PollIdleTimeout: cfg.PollIdleTimeout, TicketTTL: cfg.TicketTTL})
+		PingInterval: cfg.PingInterval, ConnectTimeout: cfg.ConnectTimeout, PollTimeout: cfg.PollTimeout, PollIdleTimeout: cfg.PollIdleTimeout, TicketTTL: cfg.TicketTTL})
 	if err != nil {
 		pool.Close()
 		return nil, err

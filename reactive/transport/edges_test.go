@@ -2,13 +2,17 @@ package transport_test
 
 import (
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/parley-chat/parley/internal/parleytest"
+	"github.com/parley-chat/parley/internal/server"
 )
 
 // The protocol's edges: a frame or a message the server cannot take ends
@@ -66,4 +70,39 @@ func TestRefusedFramesSayWhy(t *testing.T) {
 			require.Contains(t, fatal, tt.message, "a FatalError before the Close")
 		})
 	}
+}
+
+// A connection that never sends Connect is told so and closed, and the
+// refusal is counted; one that sends it in time stays.
+func TestConnectTimeout(t *testing.T) {
+	s := parleytest.StartConfigured(t, func(cfg *server.Config) { cfg.ConnectTimeout = 300 * time.Millisecond })
+	url := "ws://" + s.Server.Addr().String() + "/api/1.48.0/sync"
+	quiet, _, err := websocket.DefaultDialer.Dial(url, nil)
+	require.NoError(t, err)
+	defer quiet.Close()
+	talker, _, err := websocket.DefaultDialer.Dial(url, nil)
+	require.NoError(t, err)
+	defer talker.Close()
+	require.NoError(t, talker.WriteJSON(map[string]any{"type": "Connect", "sessionId": "s2", "connectionCount": 0}))
+
+	f, err := read(t, quiet)
+	require.NoError(t, err)
+	require.Equal(t, "FatalError", f.Type)
+	require.Equal(t, "no Connect within 300ms of opening the connection", f.Error)
+	_, err = read(t, quiet)
+	var ce *websocket.CloseError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, websocket.ClosePolicyViolation, ce.Code)
+
+	// The one that said Connect is still served: a Ping comes, no close.
+	require.NoError(t, talker.WriteJSON(map[string]any{"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": []any{}}))
+	f, err = read(t, talker)
+	require.NoError(t, err)
+	require.Equal(t, "Transition", f.Type)
+
+	res, err := http.Get(s.URL + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Contains(t, string(body), `parley_transport_refused_total{reason="connect_timeout"} 1`)
 }

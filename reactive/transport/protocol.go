@@ -77,7 +77,18 @@ func wantsStatus(r *http.Request) bool { return r.URL.Query().Get(statusQuery) =
 // the transport should make sure its writer runs. status says the client
 // opted in to ParleyStatus messages (wantsStatus).
 func (s *Server) newSession(onWake func(), status bool) *reactive.Session {
-	return s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log, OnWake: onWake, Status: status})
+	sess := s.cfg.Engine.NewSession(reactive.SessionConfig{MaxPendingBytes: s.cfg.MaxPendingBytes, Logger: s.log, OnWake: onWake, Status: status})
+	if d := s.cfg.ConnectTimeout; d > 0 {
+		// Not stopped on Connect: it finds the session connected (or
+		// closed, where a FatalError goes nowhere) and does nothing.
+		s.alarms.after(d, func() {
+			if !sess.Connected() {
+				s.metrics.sessionRefused(refusedConnectTimeout)
+				sess.Fatal("no Connect within " + d.String() + " of opening the connection")
+			}
+		})
+	}
+	return sess
 }
 
 // handle handles one client message under ctx, which the transport

@@ -41,6 +41,12 @@ type Config struct {
 	Health HealthFunc
 	// Gatherer serves /metrics. Nil serves no /metrics.
 	Gatherer prometheus.Gatherer
+	// ConnectTimeout is how long a new sync connection may take to send
+	// Connect, the protocol's first message; one that has not by then
+	// gets a FatalError saying so and is closed (a socket held open
+	// without a word holds a file descriptor). Zero means 10s; negative
+	// means no limit.
+	ConnectTimeout time.Duration
 	// PingInterval is how often an idle connection gets a Ping. Zero means 15s.
 	PingInterval time.Duration
 	// WriteTimeout bounds one WebSocket write; a client that does not
@@ -108,6 +114,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 15 * time.Second
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second

@@ -358,9 +358,11 @@ func (c *wsConn) readBurst() bool {
 		}
 		switch {
 		case int64(len(data)) > limit:
+			c.s.metrics.sessionRefused(refusedTooBig)
 			c.refuse(websocket.CloseMessageTooBig, fmt.Sprintf("message too large: a client message may be at most %d bytes", limit))
 			continue
 		case kind == websocket.TextMessage && !utf8.Valid(data):
+			c.s.metrics.sessionRefused(refusedInvalidUTF8)
 			c.refuse(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 in a text frame")
 			continue
 		}
