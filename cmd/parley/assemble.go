@@ -28,6 +28,7 @@ type serverFlags struct {
 	guests    *guestOptions
 	activity  *time.Duration
 	connectTO *time.Duration
+	bodyIdle  *time.Duration
 	events    *server.EventsConfig
 	jobs      *server.JobsConfig
 	support   *support.Config
@@ -59,6 +60,8 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 		"how long a mutation waits for an unreachable database to come back before it fails as unavailable (negative: no wait)")
 	f.connectTO = fl.Duration("connect-timeout", 10*time.Second,
 		"how long a new sync connection (WebSocket, SSE, long poll) may take to send Connect before it is closed (negative: no limit)")
+	f.bodyIdle = fl.Duration("body-idle-timeout", 30*time.Second,
+		"how long a request body may go without a byte before the request fails (a slow or stalled upload holds no connection longer; negative: no limit)")
 	f.activity = fl.Duration("activity-interval", activity.DefaultInterval,
 		"least time between two writes of one user's last-seen time and online state (user_activity); open sessions are refreshed this often")
 	f.events = &server.EventsConfig{}
@@ -127,7 +130,7 @@ func chatFlags(fl *flag.FlagSet) *chat.Config {
 func runServer(ctx context.Context, log *slog.Logger, cfg server.Config, verifier *jwtauth.Verifier, f *serverFlags,
 	dataDir string, ready func(*server.Server) error) error {
 	cfg.Verifier, cfg.Chat, cfg.Logger, cfg.DBGrace, cfg.ReplicationSlot = verifier, *f.chat, log, *f.dbGrace, *f.slot
-	cfg.ActivityInterval, cfg.ConnectTimeout = *f.activity, *f.connectTO
+	cfg.ActivityInterval, cfg.ConnectTimeout, cfg.BodyIdleTimeout = *f.activity, *f.connectTO, *f.bodyIdle
 	cfg.Events, cfg.Jobs, cfg.Support = *f.events, *f.jobs, *f.support
 	cfg.Support.ICE = f.ice.config()
 	if err := f.ai.apply(&cfg); err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/parley-chat/parley/internal/activity"
 	"github.com/parley-chat/parley/internal/guestauth"
 	"github.com/parley-chat/parley/internal/jobs"
+	"github.com/parley-chat/parley/internal/slowbody"
 	"github.com/parley-chat/parley/media"
 	"github.com/parley-chat/parley/media/vips"
 	"github.com/parley-chat/parley/reactive"
@@ -99,6 +100,13 @@ type Config struct {
 	// Connect (transport.Config.ConnectTimeout). Zero means 10s; negative
 	// means no limit.
 	ConnectTimeout time.Duration
+	// BodyIdleTimeout is how long a request body may go without a byte
+	// before its read fails (package slowbody: a slowloris holds no
+	// connection for longer). Zero means 30s; negative means no limit.
+	BodyIdleTimeout time.Duration
+	// IdleTimeout ends a keep-alive HTTP connection that has waited this
+	// long for its next request. Zero means 2m.
+	IdleTimeout time.Duration
 	// DBGrace bounds how long a mutation waits for an unreachable database
 	// to come back before it fails as unavailable (reactive.Config.DBGrace).
 	// Zero means 10s; negative means no wait.
@@ -207,12 +215,14 @@ type JobsConfig struct {
 
 // Server is an assembled Parley. Not safe for concurrent use of Run.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	Pool   *pgxpool.Pool
-	Engine *reactive.Engine
-	Source reactive.ChangeSource
-	HTTP   *transport.Server
+	cfg Config
+	log *slog.Logger
+	// bodyTimeouts counts request bodies slowbody cut.
+	bodyTimeouts prometheus.Counter
+	Pool         *pgxpool.Pool
+	Engine       *reactive.Engine
+	Source       reactive.ChangeSource
+	HTTP         *transport.Server
 	// Media is the image service; nil when disabled.
 	Media *media.Service
 	// Activity keeps user_activity from the engine's sessions and calls.
@@ -289,6 +299,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	bodyTimeouts := prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_http_body_timeouts_total",
+		Help: "Request bodies cut for sending no byte within the body idle timeout (slowloris)."})
+	reg.MustRegister(bodyTimeouts)
 	var svc *media.Service
 	mux := cfg.Mux
 	if mux == nil {
@@ -359,7 +372,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	sup.SetInvalidator(eng.Invalidate)
 	ai.SetInvalidator(eng.Invalidate)
-	s := &Server{cfg: cfg, log: log, Pool: pool, Engine: eng, Source: cfg.Source, Media: svc, Activity: act, Events: ev, Support: sup, Assistant: ai,
+	s := &Server{cfg: cfg, log: log, bodyTimeouts: bodyTimeouts, Pool: pool, Engine: eng, Source: cfg.Source, Media: svc, Activity: act, Events: ev, Support: sup, Assistant: ai,
 		Jobs: queue, reg: reg, shared: shared, joined: joined}
 	if s.Source == nil {
 		if cfg.Cluster != nil {
@@ -522,7 +535,14 @@ const shutdownGrace = 5 * time.Second
 // Run serves until ctx is done.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.Pool.Close()
-	httpSrv := &http.Server{Handler: s.HTTP, ReadHeaderTimeout: 10 * time.Second}
+	bodyIdle, idle := s.cfg.BodyIdleTimeout, s.cfg.IdleTimeout
+	if bodyIdle == 0 {
+		bodyIdle = 30 * time.Second
+	}
+	if idle <= 0 {
+		idle = 2 * time.Minute
+	}
+	httpSrv := &http.Server{Handler: slowbody.Handler(s.HTTP, bodyIdle, s.bodyTimeouts.Inc), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: idle}
 	// SSE streams and long polls are requests Shutdown would wait for.
 	httpSrv.RegisterOnShutdown(s.HTTP.Shutdown)
 	g, gctx := errgroup.WithContext(ctx)
