@@ -29,6 +29,7 @@ type serverFlags struct {
 	activity  *time.Duration
 	connectTO *time.Duration
 	bodyIdle  *time.Duration
+	maxConns  *int
 	events    *server.EventsConfig
 	jobs      *server.JobsConfig
 	support   *support.Config
@@ -62,6 +63,8 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 		"how long a new sync connection (WebSocket, SSE, long poll) may take to send Connect before it is closed (negative: no limit)")
 	f.bodyIdle = fl.Duration("body-idle-timeout", 30*time.Second,
 		"how long a request body may go without a byte before the request fails (a slow or stalled upload holds no connection longer; negative: no limit)")
+	f.maxConns = fl.Int("max-connections", 0,
+		"most HTTP connections (WebSocket sessions included) held at once; past it a new one gets a fast 503, and the last 32 places are kept for /healthz and /metrics (0: the open-file limit less a tenth; negative: no cap)")
 	f.activity = fl.Duration("activity-interval", activity.DefaultInterval,
 		"least time between two writes of one user's last-seen time and online state (user_activity); open sessions are refreshed this often")
 	f.events = &server.EventsConfig{}
@@ -130,7 +133,7 @@ func chatFlags(fl *flag.FlagSet) *chat.Config {
 func runServer(ctx context.Context, log *slog.Logger, cfg server.Config, verifier *jwtauth.Verifier, f *serverFlags,
 	dataDir string, ready func(*server.Server) error) error {
 	cfg.Verifier, cfg.Chat, cfg.Logger, cfg.DBGrace, cfg.ReplicationSlot = verifier, *f.chat, log, *f.dbGrace, *f.slot
-	cfg.ActivityInterval, cfg.ConnectTimeout, cfg.BodyIdleTimeout = *f.activity, *f.connectTO, *f.bodyIdle
+	cfg.ActivityInterval, cfg.ConnectTimeout, cfg.BodyIdleTimeout, cfg.MaxConnections = *f.activity, *f.connectTO, *f.bodyIdle, *f.maxConns
 	cfg.Events, cfg.Jobs, cfg.Support = *f.events, *f.jobs, *f.support
 	cfg.Support.ICE = f.ice.config()
 	if err := f.ai.apply(&cfg); err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/functions/tsgen"
 	"github.com/parley-chat/parley/internal/activity"
+	"github.com/parley-chat/parley/internal/connlimit"
 	"github.com/parley-chat/parley/internal/guestauth"
 	"github.com/parley-chat/parley/internal/jobs"
 	"github.com/parley-chat/parley/internal/slowbody"
@@ -107,6 +108,12 @@ type Config struct {
 	// IdleTimeout ends a keep-alive HTTP connection that has waited this
 	// long for its next request. Zero means 2m.
 	IdleTimeout time.Duration
+	// MaxConnections caps the connections the server holds open (package
+	// connlimit): past it a new one gets a fast 503, and the last
+	// connlimitReserve places are kept for /healthz and /metrics. Zero
+	// means connlimit.FromFileLimit (the open-file limit less headroom);
+	// negative means no cap.
+	MaxConnections int
 	// DBGrace bounds how long a mutation waits for an unreachable database
 	// to come back before it fails as unavailable (reactive.Config.DBGrace).
 	// Zero means 10s; negative means no wait.
@@ -219,10 +226,12 @@ type Server struct {
 	log *slog.Logger
 	// bodyTimeouts counts request bodies slowbody cut.
 	bodyTimeouts prometheus.Counter
-	Pool         *pgxpool.Pool
-	Engine       *reactive.Engine
-	Source       reactive.ChangeSource
-	HTTP         *transport.Server
+	// listener is Config.Listener, capped (connlimit).
+	listener net.Listener
+	Pool     *pgxpool.Pool
+	Engine   *reactive.Engine
+	Source   reactive.ChangeSource
+	HTTP     *transport.Server
 	// Media is the image service; nil when disabled.
 	Media *media.Service
 	// Activity keeps user_activity from the engine's sessions and calls.
@@ -302,6 +311,26 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	bodyTimeouts := prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_http_body_timeouts_total",
 		Help: "Request bodies cut for sending no byte within the body idle timeout (slowloris)."})
 	reg.MustRegister(bodyTimeouts)
+	listener := cfg.Listener
+	if cfg.MaxConnections >= 0 {
+		maxConns := cfg.MaxConnections
+		if maxConns == 0 {
+			maxConns = connlimit.FromFileLimit()
+		}
+		refused := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_http_connections_refused_total",
+			Help: "Connections answered 503 and closed at once: full (past the cap), reserved (in the places kept for health checks, and not one)."},
+			[]string{"reason"})
+		refused.WithLabelValues(connlimit.ReasonFull)
+		refused.WithLabelValues(connlimit.ReasonReserved)
+		lim := connlimit.Listen(cfg.Listener, connlimit.Config{Max: maxConns, Reserve: min(connlimitReserve, maxConns/2),
+			ReservedPaths: []string{"/healthz", "/metrics"}, Refused: func(r string) { refused.WithLabelValues(r).Inc() }})
+		reg.MustRegister(refused, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_http_connections",
+			Help: "HTTP connections open (WebSocket sessions included)."}, func() float64 { return float64(lim.Open()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_http_connections_max",
+				Help: "The cap on open HTTP connections (--max-connections)."}, func() float64 { return float64(maxConns) }))
+		listener = lim
+		log.Debug("connection cap", slog.Int("max", maxConns))
+	}
 	var svc *media.Service
 	mux := cfg.Mux
 	if mux == nil {
@@ -372,7 +401,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	sup.SetInvalidator(eng.Invalidate)
 	ai.SetInvalidator(eng.Invalidate)
-	s := &Server{cfg: cfg, log: log, bodyTimeouts: bodyTimeouts, Pool: pool, Engine: eng, Source: cfg.Source, Media: svc, Activity: act, Events: ev, Support: sup, Assistant: ai,
+	s := &Server{cfg: cfg, log: log, bodyTimeouts: bodyTimeouts, listener: listener, Pool: pool, Engine: eng, Source: cfg.Source, Media: svc, Activity: act, Events: ev, Support: sup, Assistant: ai,
 		Jobs: queue, reg: reg, shared: shared, joined: joined}
 	if s.Source == nil {
 		if cfg.Cluster != nil {
@@ -528,6 +557,10 @@ func checkDatabase(ctx context.Context, pool *pgxpool.Pool) error {
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.cfg.Listener.Addr() }
 
+// connlimitReserve is how many of the connection cap's places only
+// /healthz and /metrics may take.
+const connlimitReserve = 32
+
 // shutdownGrace is how long Run waits for HTTP requests to finish after ctx
 // is done before it closes their connections.
 const shutdownGrace = 5 * time.Second
@@ -549,7 +582,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.Engine.Run(gctx) })
 	g.Go(func() error { return s.Source.Run(gctx, s.Engine) })
 	g.Go(func() error {
-		if err := httpSrv.Serve(s.cfg.Listener); !errors.Is(err, http.ErrServerClosed) {
+		if err := httpSrv.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve http: %w", err)
 		}
 		return nil

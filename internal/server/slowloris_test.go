@@ -38,3 +38,51 @@ func TestStalledBodyIsCut(t *testing.T) {
 	res.Body.Close()
 	require.Contains(t, string(b), "parley_http_body_timeouts_total 1")
 }
+
+// Thousands of sockets that never send a request hold the connection cap:
+// a new connection gets a fast 503 instead of hanging, /healthz still
+// answers (the reserve), and the refusals are counted.
+func TestHeldConnectionsLeaveHealthz(t *testing.T) {
+	const max = 500
+	s := parleytest.StartConfigured(t, func(cfg *server.Config) { cfg.MaxConnections = max })
+	addr := s.Server.Addr().String()
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range 2000 {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		held = append(held, c)
+	}
+	get := func(path string) (int, time.Duration) {
+		start := time.Now()
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer c.Close()
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		require.NoError(t, err, "no answer to %s: the connection hangs", path)
+		io.Copy(io.Discard, res.Body) //nolint:errcheck
+		res.Body.Close()
+		return res.StatusCode, time.Since(start)
+	}
+	for range 5 {
+		code, took := get("/healthz")
+		require.Equal(t, http.StatusOK, code, "/healthz with the cap held")
+		require.Less(t, took, 5*time.Second)
+	}
+	code, took := get("/api/query")
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Less(t, took, 5*time.Second, "a fast 503, not a hang")
+
+	res, err := http.Get(s.URL + "/metrics") // through the reserve too
+	require.NoError(t, err)
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Contains(t, string(b), fmt.Sprintf("parley_http_connections_max %d", max))
+	require.Regexp(t, `parley_http_connections_refused_total\{reason="full"\} [1-9]`, string(b))
+}

@@ -323,7 +323,15 @@ func (c *wsConn) waiter() syscall.RawConn {
 		return nil
 	}
 	var sc syscall.Conn
-	switch nc := c.conn.NetConn().(type) {
+	nc := c.conn.NetConn()
+	// A listener's wrapper that buffers nothing of its own says so
+	// (internal/connlimit); TLS, which does buffer, does not.
+	if u, ok := nc.(interface{ UnbufferedConn() net.Conn }); ok {
+		if inner := u.UnbufferedConn(); inner != nil {
+			nc = inner
+		}
+	}
+	switch nc := nc.(type) {
 	case *net.TCPConn:
 		sc = nc
 	case *net.UnixConn:
