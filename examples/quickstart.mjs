@@ -13,7 +13,8 @@ function fail(message) {
 }
 setTimeout(() => fail(`no live update within ${timeoutMs / 1000}s (is parley running at ${url}?)`), timeoutMs);
 
-// A token: PARLEY_TOKEN (e.g. from `bin/parley token --sub cust123456789 --role customer --name "John Doe"`),
+// A token: PARLEY_TOKEN (e.g. from `bin/parley token --sub cust123456789 --role customer --name "John Doe"`,
+// with `--data DIR` if parley dev was started with one),
 // else one for John Doe from the dev sign-in of `parley dev` (it answers only on this machine).
 async function getToken() {
   if (process.env.PARLEY_TOKEN) return process.env.PARLEY_TOKEN;
