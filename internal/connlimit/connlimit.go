@@ -235,3 +235,21 @@ func (c *conn) UnbufferedConn() net.Conn {
 	}
 	return c.Conn
 }
+
+// CloseWrite half-closes the socket, as net/http does after an answer to
+// a request whose body it did not read (so the client reads the answer
+// instead of a reset).
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}
+
+// ReadFrom lets net/http send a file with sendfile, as on a bare socket.
+func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}

@@ -575,7 +575,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if idle <= 0 {
 		idle = 2 * time.Minute
 	}
-	httpSrv := &http.Server{Handler: slowbody.Handler(s.HTTP, bodyIdle, s.bodyTimeouts.Inc), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: idle}
+	httpSrv := &http.Server{Handler: slowbody.Handler(s.HTTP, bodyIdle, s.bodyTimeouts.Inc, media.UploadPath), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: idle}
 	// SSE streams and long polls are requests Shutdown would wait for.
 	httpSrv.RegisterOnShutdown(s.HTTP.Shutdown)
 	g, gctx := errgroup.WithContext(ctx)

@@ -8,22 +8,34 @@ package slowbody
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"slices"
+	"sync/atomic"
 	"time"
 )
 
-// Handler wraps h: every Read of a request's body must get data within
-// idle, or it fails and the handler sees the error (and answers 408 or
-// 413, as its reading code does). A request with no body is untouched,
-// and so is a hijacked connection once it is (WebSocket).
-func Handler(h http.Handler, idle time.Duration, timeouts func()) http.Handler {
+// Handler wraps h: a Read of a request's body that waits idle for data
+// fails (the connection's read deadline is moved to now, which ends the
+// pending read), and the handler sees the error (and answers 408 or 413,
+// as its reading code does). Time the handler spends between reads does
+// not count, and a deadline the handler sets itself (media's bound on a
+// whole upload) stays in force. A request with no body is untouched, and
+// so is a hijacked connection (WebSocket). timeouts, when not nil, is
+// called once per body cut.
+//
+// Paths in exempt are left alone: a handler that bounds its body itself
+// (media's uploads, whose whole body has a deadline) and that closes it
+// early keeps net/http's half-close before the connection ends, which a
+// wrapped body would lose (net/http recognises only its own body type).
+func Handler(h http.Handler, idle time.Duration, timeouts func(), exempt ...string) http.Handler {
 	if idle <= 0 {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil && r.Body != http.NoBody {
+		if r.Body != nil && r.Body != http.NoBody && !slices.Contains(exempt, r.URL.Path) {
 			r.Body = &body{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: idle, timeouts: timeouts}
 		}
 		h.ServeHTTP(w, r)
@@ -35,21 +47,31 @@ type body struct {
 	rc       *http.ResponseController
 	idle     time.Duration
 	timeouts func()
-	counted  bool
+	timer    *time.Timer
+	fired    atomic.Bool
 }
 
-func (b *body) Read(p []byte) (int, error) {
-	// Unsupported by the writer (a test recorder): no bound, as before.
-	_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
-	// Once the body is done, net/http clears the deadline as it starts
-	// reading the socket to notice a client that goes away: what the
-	// handler does after the body is not bound (TestHandlerOutlivesTheBound).
-	n, err := b.ReadCloser.Read(p)
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && !b.counted {
-		b.counted = true
+// fire ends the pending read: the body has been idle too long.
+func (b *body) fire() {
+	if b.fired.CompareAndSwap(false, true) {
+		// Unsupported by the writer (a test recorder): no bound, as before.
+		_ = b.rc.SetReadDeadline(time.Now())
 		if b.timeouts != nil {
 			b.timeouts()
 		}
+	}
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.timer == nil {
+		b.timer = time.AfterFunc(b.idle, b.fire)
+	} else {
+		b.timer.Reset(b.idle)
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.timer.Stop()
+	if err != nil && b.fired.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, fmt.Errorf("request body: no data for %s: %w", b.idle, err)
 	}
 	return n, err
 }
