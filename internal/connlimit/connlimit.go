@@ -78,19 +78,29 @@ func Listen(ln net.Listener, cfg Config) *Listener {
 func (l *Listener) Open() int { return int(l.open.Load()) }
 
 func (l *Listener) acceptLoop() {
+	var backoff time.Duration
 	for {
 		c, err := l.inner.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			// EMFILE and its kin pass (the descriptors the headroom
+			// keeps run out, for a moment): wait and accept again, as
+			// net/http does, instead of ending the server's accepting.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			select {
+			case <-time.After(backoff):
 				continue
+			case <-l.done:
+				return
 			}
+		}
+		if err != nil {
 			select {
 			case l.errs <- err:
 			case <-l.done:
 			}
 			return
 		}
+		backoff = 0
 		tc := &conn{Conn: c, l: l}
 		if l.open.Load() < int64(l.cfg.Max-l.cfg.Reserve) {
 			tc.counted = true
