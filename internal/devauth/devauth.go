@@ -124,6 +124,12 @@ func allowed(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// Direct reports whether r comes straight from this machine: a loopback
+// peer and no proxy in between that says so. The dev proxy of
+// `parley dev --nodes` passes such a request on as it came, so that the
+// dev sign-in still answers it.
+func Direct(r *http.Request) bool { return !proxied(r) && loopbackAddr(r.RemoteAddr) }
+
 // proxied reports whether r came through a proxy that says so: a local
 // reverse proxy could otherwise relay requests from the network with a
 // loopback Host.

@@ -19,15 +19,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/netip"
 	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/parley-chat/parley/internal/devauth"
 	"github.com/parley-chat/parley/reactive/transport"
 )
 
@@ -88,7 +87,7 @@ func New(urls []string, log *slog.Logger) (*Proxy, error) {
 				// dev sign-in refuse it; a client on this machine reaches the
 				// node as it would reach it directly.
 				r.Out.Host = r.In.Host
-				if !local(r.In) {
+				if !devauth.Direct(r.In) {
 					r.SetXForwarded()
 				}
 			},
@@ -110,22 +109,6 @@ func New(urls []string, log *slog.Logger) (*Proxy, error) {
 		p.backends = append(p.backends, b)
 	}
 	return p, nil
-}
-
-// local reports whether r comes straight from this machine: a loopback
-// peer, and no proxy of its own in between.
-func local(r *http.Request) bool {
-	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip", "Via"} {
-		if r.Header.Get(h) != "" {
-			return false
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }
 
 // Run checks the nodes' health every CheckEvery until ctx ends.

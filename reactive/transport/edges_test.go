@@ -94,7 +94,7 @@ func TestConnectTimeout(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, websocket.ClosePolicyViolation, ce.Code)
 
-	// The one that said Connect is still served: a Ping comes, no close.
+	// The one that said Connect is still served: its query set is answered.
 	require.NoError(t, talker.WriteJSON(map[string]any{"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": []any{}}))
 	f, err = read(t, talker)
 	require.NoError(t, err)
