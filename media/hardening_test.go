@@ -109,7 +109,7 @@ func TestDecodeMemoryCap(t *testing.T) {
 // upload is processed meanwhile, the owner's third upload is answered 429,
 // and a body that does not arrive in time is answered 408.
 func TestSlowUploadsDoNotBlockOthers(t *testing.T) {
-	s := parleytest.StartWith(t, parleytest.NoLimits, media.Config{Workers: 1, MaxQueued: 1, UploadTimeout: 12 * time.Second})
+	s := parleytest.StartWith(t, parleytest.NoLimits, media.Config{Workers: 1, MaxQueued: 1, UploadTimeout: 20 * time.Second})
 	img := testimages.JPEG(testimages.Photo(32, 32, 14), 80)
 	var wg sync.WaitGroup
 	// Registered before the pipes' cleanups, so it runs after them: a
@@ -120,11 +120,16 @@ func TestSlowUploadsDoNotBlockOthers(t *testing.T) {
 		u := uploadURL(t, s, john)
 		pr, pw := io.Pipe()
 		t.Cleanup(func() { pw.Close() })
+		// The client's writer waits on the pipe even after the request
+		// failed (net/http's Transport waits for it): the pipe closes
+		// on its own well after the server's deadline.
+		time.AfterFunc(45*time.Second, func() { pw.Close() })
 		req, err := http.NewRequest(http.MethodPost, u, pr)
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "image/jpeg")
 		wg.Go(func() {
-			resp, err := httpClient.Do(req)
+			// No client timeout: the server's 20 s must decide.
+			resp, err := http.DefaultClient.Do(req)
 			if err == nil {
 				statuses[i] = resp.StatusCode
 				resp.Body.Close()
@@ -134,14 +139,20 @@ func TestSlowUploadsDoNotBlockOthers(t *testing.T) {
 		wg.Go(func() { pw.Write(img[:10]) }) //nolint:errcheck // then nothing more
 	}
 	// Both trickles are in once John's next upload is refused. (The
-	// bodies' deadline is 12 s from when each was accepted, so that on a
-	// loaded machine, where the two may be accepted seconds apart, they
-	// are still in together; the wait is longer so that a slow machine
-	// reports what it saw.)
+	// bodies' deadline is 20 s from when each was accepted, so that on a
+	// machine loaded by CI's parallel packages, where a mutation and the
+	// two acceptances may take seconds, they are still in together; the
+	// wait is longer so that a slow machine reports what it saw, each
+	// probe's answer and time.)
+	var seen []string
+	start := time.Now()
 	pgtest.Eventually(t, 30*time.Second, func() error {
 		a := post(t, s, uploadURL(t, s, john), nil, "image/jpeg", anon)
 		if a.status != http.StatusTooManyRequests {
-			return fmt.Errorf("HTTP %d: %s", a.status, a.body)
+			if len(seen) < 5 {
+				seen = append(seen, fmt.Sprintf("%.1fs: %d", time.Since(start).Seconds(), a.status))
+			}
+			return fmt.Errorf("HTTP %d: %s (probes: %v)", a.status, a.body, seen)
 		}
 		require.Equal(t, map[string]any{"code": "rate_limited", "status": float64(429),
 			"error": "Too many uploads in progress: try again in 1.0s", "retryAfterMs": float64(1000)}, a.json(t))

@@ -54,11 +54,13 @@ type body struct {
 // fire ends the pending read: the body has been idle too long.
 func (b *body) fire() {
 	if b.fired.CompareAndSwap(false, true) {
-		// Unsupported by the writer (a test recorder): no bound, as before.
-		_ = b.rc.SetReadDeadline(time.Now())
+		// Counted first: the cut read lets the handler answer, and a
+		// reader of the metric after that answer must see the cut.
 		if b.timeouts != nil {
 			b.timeouts()
 		}
+		// Unsupported by the writer (a test recorder): no bound, as before.
+		_ = b.rc.SetReadDeadline(time.Now())
 	}
 }
 
