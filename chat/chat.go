@@ -30,6 +30,13 @@ type Config struct {
 	// limit.
 	UploadsPerSecond float64
 	UploadBurst      int
+	// RateLimitWait is how long a sendMessage or generateUploadUrl over
+	// its limit may wait for its token before it is refused: a short
+	// overage (a client replaying what it queued offline) is delayed,
+	// in order, rather than refused. Typing updates never wait: a late
+	// one is worthless. Zero means DefaultRateLimitWait; negative means
+	// no wait (refused at once).
+	RateLimitWait time.Duration
 	// Media issues upload URLs and signs image URLs. Nil disables image
 	// messages: generateUploadUrl answers 503 and image attachments are
 	// listed without URLs.
@@ -106,6 +113,9 @@ func (c *Config) fill() {
 	if c.TypingTTL <= 0 {
 		c.TypingTTL = 5 * time.Second
 	}
+	if c.RateLimitWait == 0 {
+		c.RateLimitWait = DefaultRateLimitWait
+	}
 	if c.EditWindow <= 0 {
 		c.EditWindow = DefaultEditWindow
 	}
@@ -143,9 +153,9 @@ type api struct {
 func Register(r *functions.Registry, cfg Config) {
 	cfg.fill()
 	c := &api{cfg: cfg, quiet: min(TypingQuiet, cfg.TypingTTL/2),
-		sends:   newUserLimiter(cfg.RateLimits, "chat.messages", "messages", cfg.MessagesPerSecond, cfg.MessageBurst),
-		typings: newUserLimiter(cfg.RateLimits, "chat.typing", "typing updates", cfg.TypingPerSecond, cfg.TypingBurst),
-		uploads: newUserLimiter(cfg.RateLimits, "chat.uploads", "upload URLs", cfg.UploadsPerSecond, cfg.UploadBurst)}
+		sends:   newUserLimiter(cfg.RateLimits, "chat.messages", "messages", cfg.MessagesPerSecond, cfg.MessageBurst, cfg.RateLimitWait),
+		typings: newUserLimiter(cfg.RateLimits, "chat.typing", "typing updates", cfg.TypingPerSecond, cfg.TypingBurst, 0),
+		uploads: newUserLimiter(cfg.RateLimits, "chat.uploads", "upload URLs", cfg.UploadsPerSecond, cfg.UploadBurst, cfg.RateLimitWait)}
 	limit := func(l *userLimiter) functions.Option {
 		return functions.Admit(func(id *functions.Identity) error {
 			if id == nil {

@@ -387,8 +387,13 @@
 //
 // sendMessage, updateTypingStatus and generateUploadUrl are limited per
 // user by a token bucket each (ratelimit.go), applied through
-// functions.Admit once per call; a limited call gets 429 rate_limited with
-// retryAfterMs. The buckets live in this process by default; with
+// functions.Admit once per call. A sendMessage or generateUploadUrl whose
+// token is due within Config.RateLimitWait (5 s by default) waits for it,
+// holding no database connection, and runs (functions.AdmitAfter): the
+// bucket leaks at the configured rate and the waiting calls queue in
+// order, so a client that replays what it queued offline loses nothing.
+// A call beyond the wait, and any typing update over its limit, gets 429
+// rate_limited with retryAfterMs. The buckets live in this process by default; with
 // Config.RateLimits set to keyrate.PG.Limiter they are rows in Postgres
 // that every node shares (internal/server's SharedState).
 //

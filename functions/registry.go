@@ -153,7 +153,43 @@ func ScopeIdentity(scope func(*Identity) *Identity) Option {
 // Admit runs check once per call, before the handler's first attempt (a
 // serialization retry does not count twice) and after the idempotency check
 // (a resent mutation that already ran returns its result): rate limits.
+// check may admit a call after a wait (AdmitAfter): the call then waits,
+// holding no database connection, and runs.
 func Admit(check func(*Identity) error) Option { return func(f *Function) { f.admit = check } }
+
+// AdmitAfter is what an Admit check returns for a call it admits once d
+// has passed: a rate limit's short overage (a client replaying the calls
+// it queued offline) waits for its token instead of being refused.
+func AdmitAfter(d time.Duration) error { return &admitDelay{d: d} }
+
+// admitDelay is AdmitAfter's answer: not an error the caller sees.
+type admitDelay struct{ d time.Duration }
+
+func (a *admitDelay) Error() string { return fmt.Sprintf("admitted after %s", a.d) }
+
+// admitWait is the wait err asks for when it is AdmitAfter's answer.
+func admitWait(err error) (time.Duration, bool) {
+	var a *admitDelay
+	if errors.As(err, &a) {
+		return a.d, true
+	}
+	return 0, false
+}
+
+// sleep waits d, or until ctx is done (its error then).
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // InMemory marks a mutation that changes only state kept in memory
 // (presence heartbeats), so that calling it writes no row: it runs without
@@ -376,7 +412,11 @@ func (f *Function) RunMutationAdmitted(ctx context.Context, pool *pgxpool.Pool, 
 	if err != nil {
 		return MutationResult{}, fmt.Errorf("run mutation: acquire: %w", err)
 	}
-	defer conn.Release()
+	defer func() {
+		if conn != nil {
+			conn.Release()
+		}
+	}()
 	// Admission (rate limits) runs once per call, after the replay check
 	// where there is one (Resumed): a resent mutation that already
 	// committed gets its stored result without spending a token.
@@ -396,6 +436,22 @@ func (f *Function) RunMutationAdmitted(ctx context.Context, pool *pgxpool.Pool, 
 		// run did not have) also looks before answering.
 		lookedUp := attempt > 1 || key.Resumed
 		res, err := f.tryMutation(ctx, conn.Conn(), id, args, key, admit, lookedUp)
+		if wait, ok := admitWait(err); ok {
+			// Admitted once wait has passed: the connection goes back
+			// to the pool meanwhile, and the call starts over (its
+			// lookup too, which a resend needs; no token twice).
+			conn.Release()
+			conn = nil
+			if err := sleep(ctx, wait); err != nil {
+				return MutationResult{}, err
+			}
+			if conn, err = pool.Acquire(ctx); err != nil {
+				conn = nil
+				return MutationResult{}, fmt.Errorf("run mutation: acquire: %w", err)
+			}
+			attempt--
+			continue
+		}
 		if err != nil && !lookedUp && key.SessionID != "" && !retryable(err) && ctx.Err() == nil {
 			// A failed lookup leaves the first attempt's error standing.
 			if stored, found, lerr := f.replay(ctx, conn.Conn(), id, key); lerr == nil && found {
@@ -432,7 +488,11 @@ func (f *Function) RunMutationAdmitted(ctx context.Context, pool *pgxpool.Pool, 
 func (f *Function) runInMemory(ctx context.Context, id *Identity, args reflect.Value, adm *Admission) (MutationResult, error) {
 	if f.admit != nil && !adm.admitted {
 		adm.admitted = true
-		if err := f.admit(id); err != nil {
+		err := f.admit(id)
+		if wait, ok := admitWait(err); ok {
+			err = sleep(ctx, wait)
+		}
+		if err != nil {
 			return MutationResult{}, err
 		}
 	}

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/parley-chat/parley/chat"
 	"github.com/parley-chat/parley/functions"
@@ -556,9 +558,9 @@ func waitFor(t testing.TB, from time.Time, d time.Duration) {
 
 // TestLiveRateLimits: sendMessage and updateTypingStatus are limited per
 // user, over the sync protocol and the HTTP API alike, and say when to
-// retry.
+// retry. (No wait for a token here: TestLiveRateLimitWaits has it.)
 func TestLiveRateLimits(t *testing.T) {
-	s := parleytest.StartChat(t, chat.Config{MessagesPerSecond: 1, MessageBurst: 2, TypingPerSecond: 1, TypingBurst: 1})
+	s := parleytest.StartChat(t, chat.Config{MessagesPerSecond: 1, MessageBurst: 2, TypingPerSecond: 1, TypingBurst: 1, RateLimitWait: -1})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	jc := s.Dial(t, parleytest.John, syncclient.Options{})
@@ -631,5 +633,72 @@ func TestLiveRateLimits(t *testing.T) {
 		res, err = send()
 		require.NoError(t, err)
 		require.False(t, res.Failed, "%s %v", res.ErrorMessage, res.ErrorData)
+	})
+}
+
+// TestLiveRateLimitWaits: a send over the limit whose token is due within
+// RateLimitWait waits for it and goes through, in order (a client
+// replaying its offline queue loses nothing); past the wait a send is
+// refused, saying when to retry, and writes nothing.
+func TestLiveRateLimitWaits(t *testing.T) {
+	const rate, burst, within = 2, 2, 3 * time.Second
+	s := parleytest.StartChat(t, chat.Config{MessagesPerSecond: rate, MessageBurst: burst, RateLimitWait: within, TypingPerSecond: -1})
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+
+	t.Run("queued", func(t *testing.T) {
+		jc := s.Dial(t, parleytest.John, syncclient.Options{})
+		conv := openConversation(t, ctx, jc, pizzaArgs())
+		var want []string
+		for i := range burst + 4 { // the last waits 2 s for its token
+			content := fmt.Sprintf("queued %d", i)
+			_, _, err := sendText(ctx, jc, conv, content)
+			require.NoError(t, err, "send %d", i)
+			want = append(want, content)
+		}
+		rows, err := s.DB.Query(ctx, `SELECT content FROM messages WHERE conversation_id = $1 AND sender_id = $2 ORDER BY created_at, id`,
+			conv, schema.DemoCustomerID)
+		require.NoError(t, err)
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	})
+
+	t.Run("beyond the wait", func(t *testing.T) {
+		tok := s.Token(t, parleytest.Jane)
+		janec := s.Dial(t, parleytest.Jane, syncclient.Options{})
+		conv := openConversation(t, ctx, janec, map[string]any{})
+		const calls = 30
+		results := make([]callResult, calls)
+		start := time.Now()
+		var g errgroup.Group
+		for i := range calls {
+			g.Go(func() (err error) {
+				results[i], err = call(ctx, s, "mutation", tok, "shared/chat:sendMessage",
+					map[string]any{"conversationId": conv, "content": fmt.Sprint("flood ", i), "messageType": "text"})
+				return err
+			})
+		}
+		require.NoError(t, g.Wait())
+		elapsed := time.Since(start)
+		sent := 0
+		for _, res := range results {
+			if !res.Failed {
+				sent++
+				continue
+			}
+			retry := rateLimited(t, res.ErrorMessage, res.ErrorData, "messages")
+			require.LessOrEqual(t, retry, time.Second, "a refused call may retry once a queued place frees: 1/rate at most")
+		}
+		// The burst, the calls the wait holds, and what the rate brought
+		// meanwhile; never more.
+		most := burst + int(rate*within.Seconds()) + int(rate*elapsed.Seconds()) + 1
+		t.Logf("%d of %d sent in %s (at most %d)", sent, calls, elapsed, most)
+		require.GreaterOrEqual(t, sent, burst+int(rate*within.Seconds()), "the burst and the queue")
+		require.LessOrEqual(t, sent, most)
+		var n int
+		require.NoError(t, s.DB.QueryRow(ctx, `SELECT count(*) FROM messages WHERE conversation_id = $1 AND sender_id = $2`,
+			conv, schema.DemoOtherCustomerID).Scan(&n))
+		require.Equal(t, sent, n, "refused sends wrote nothing")
 	})
 }

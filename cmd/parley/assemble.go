@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -118,6 +120,15 @@ func chatFlags(fl *flag.FlagSet) *chat.Config {
 	fl.DurationVar(&c.TypingTTL, "typing-ttl", 5*time.Second, "how long a typing indicator lasts without a refresh")
 	fl.Float64Var(&c.UploadsPerSecond, "upload-rate", 1, "image upload URLs per second a user may request (negative: no limit)")
 	fl.IntVar(&c.UploadBurst, "upload-burst", 10, "image upload URLs a user may request at once")
+	fl.Func("rate-limit-wait", fmt.Sprintf("how long a message or upload URL over its rate limit waits for its token before it is refused "+
+		"(default %s; 0: refused at once)", chat.DefaultRateLimitWait), func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want a duration of 0 or more, such as 5s")
+		}
+		c.RateLimitWait = cmp.Or(d, -1) // chat.Config: negative is no wait
+		return nil
+	})
 	fl.DurationVar(&c.EditWindow, "edit-window", chat.DefaultEditWindow, "how long after sending its sender may edit a message (admins: any time)")
 	fl.IntVar(&c.MaxGroupSize, "max-group-size", chat.DefaultMaxGroupSize, "most participants of a group conversation, its creator included")
 	return c

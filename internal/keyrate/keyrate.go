@@ -46,8 +46,19 @@ func New(perSecond float64, burst int) *Limiter {
 // Take takes a token for key at now, or returns how long until one is
 // there (taking nothing).
 func (l *Limiter) Take(key string, now time.Time) time.Duration {
+	if wait, ok := l.Reserve(key, now, 0); !ok {
+		return wait
+	}
+	return 0
+}
+
+// Reserve takes a token for key that may be due as late as now+within:
+// granted, it returns how long until the token is due (the caller waits
+// that long; later calls queue behind it, so the rate holds); refused,
+// it takes nothing and returns how long until a call would be granted.
+func (l *Limiter) Reserve(key string, now time.Time, within time.Duration) (time.Duration, bool) {
 	if l == nil {
-		return 0
+		return 0, true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -65,11 +76,12 @@ func (l *Limiter) Take(key string, now time.Time) time.Duration {
 	}
 	b.seen = now
 	r := b.lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
+	d := r.DelayFrom(now)
+	if d > within {
 		r.CancelAt(now)
-		return d
+		return d - within, false
 	}
-	return 0
+	return d, true
 }
 
 // Len is how many keys have a bucket (for tests).

@@ -20,6 +20,12 @@ type Taker interface {
 	// Take takes a token for key at now, or returns how long until one
 	// is there (taking nothing).
 	Take(key string, now time.Time) time.Duration
+	// Reserve takes a token for key that may be due as late as
+	// now+within (a leaky bucket with a queue of that length): granted
+	// (true), it returns how long until the token is due, which the
+	// caller waits; refused, it takes nothing and returns how long until
+	// a call would be granted.
+	Reserve(key string, now time.Time, within time.Duration) (time.Duration, bool)
 }
 
 // Factory makes the Taker of one limit: perSecond tokens a second and
@@ -108,12 +114,13 @@ type Shared struct {
 }
 
 // takeSQL is one GCRA take: tat' = max(tat, now) + interval, granted when
-// tat' − now ≤ burst·interval (then tat' is stored), else the row keeps
-// its tat and the wait is tat + interval − burst·interval − now. A
-// missing row is a full bucket. The update runs either way, so RETURNING
-// always has the row as this take left it, with ok saying which it was:
-// a concurrent take of the same key waits on the row's lock and computes
-// from what the first one stored.
+// tat' − now ≤ allowance (burst·interval, plus the wait Reserve allows;
+// then tat' is stored and the token is due at tat' − burst·interval),
+// else the row keeps its tat and the wait is tat + interval − allowance
+// − now. A missing row is a full bucket. The update runs either way, so
+// RETURNING always has the row as this take left it, with ok saying
+// which it was: a concurrent take of the same key waits on the row's
+// lock and computes from what the first one stored.
 const takeSQL = `INSERT INTO rate_limits AS r (name, key, tat, ok)
 	VALUES ($1, $2, $3::timestamptz + $4::bigint * interval '1 microsecond', $4::bigint <= $5::bigint)
 	ON CONFLICT (name, key) DO UPDATE SET
@@ -126,38 +133,59 @@ const takeSQL = `INSERT INTO rate_limits AS r (name, key, tat, ok)
 // grants the token: a database that is down must not refuse every call,
 // nor hold it. Such takes are logged as warnings (at most one every 10s).
 func (s *Shared) Take(key string, now time.Time) time.Duration {
+	if wait, ok := s.Reserve(key, now, 0); !ok {
+		return wait
+	}
+	return 0
+}
+
+// Reserve implements Taker; it fails open as Take does (granted, no wait).
+func (s *Shared) Reserve(key string, now time.Time, within time.Duration) (time.Duration, bool) {
 	if s == nil {
-		return 0
+		return 0, true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.pg.cfg.Timeout)
 	defer cancel()
-	d, err := s.TakeContext(ctx, key, now)
+	wait, ok, err := s.ReserveContext(ctx, key, now, within)
 	if err != nil {
 		s.pg.warn(s.name, err)
-		return 0
+		return 0, true
 	}
-	return d
+	return wait, ok
 }
 
 // TakeContext is Take with the caller's context, and its error: it
 // does not fail open.
 func (s *Shared) TakeContext(ctx context.Context, key string, now time.Time) (time.Duration, error) {
+	wait, ok, err := s.ReserveContext(ctx, key, now, 0)
+	if err != nil || ok {
+		return 0, err
+	}
+	return wait, nil
+}
+
+// ReserveContext is Reserve with the caller's context, and its error:
+// it does not fail open.
+func (s *Shared) ReserveContext(ctx context.Context, key string, now time.Time, within time.Duration) (time.Duration, bool, error) {
 	if s == nil {
-		return 0, nil
+		return 0, true, nil
 	}
 	now = now.Truncate(time.Microsecond)
 	interval := s.interval.Microseconds()
 	window := interval * int64(s.burst) // burst·interval
+	allowance := window + max(within, 0).Microseconds()
 	var tat time.Time
 	var ok bool
-	if err := s.pg.pool.QueryRow(ctx, takeSQL, s.name, key, now, interval, window).Scan(&tat, &ok); err != nil {
-		return 0, fmt.Errorf("keyrate: take %s: %w", s.name, err)
+	if err := s.pg.pool.QueryRow(ctx, takeSQL, s.name, key, now, interval, allowance).Scan(&tat, &ok); err != nil {
+		return 0, false, fmt.Errorf("keyrate: take %s: %w", s.name, err)
 	}
 	if ok {
-		return 0, nil
+		// The token is due once the bucket, burst·interval deep, has
+		// room for it: at tat' − burst·interval.
+		return max(tat.Add(-time.Duration(window)*time.Microsecond).Sub(now), 0), true, nil
 	}
-	wait := tat.Add(s.interval - time.Duration(window)*time.Microsecond).Sub(now)
-	return max(wait, time.Microsecond), nil
+	wait := tat.Add(s.interval - time.Duration(allowance)*time.Microsecond).Sub(now)
+	return max(wait, time.Microsecond), false, nil
 }
 
 // warn logs a take that failed open, at most once every pgWarnEvery.

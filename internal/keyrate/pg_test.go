@@ -178,3 +178,9 @@ func BenchmarkSharedTake(b *testing.B) {
 		}
 	})
 }
+
+// TestSharedReserve: Postgres's buckets queue and refuse as memory's do.
+func TestSharedReserve(t *testing.T) {
+	a, _, _ := twoNodes(t)
+	checkReserve(t, a.Limiter("reserve", 4, 2))
+}
