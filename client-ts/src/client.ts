@@ -114,7 +114,8 @@ export interface ParleyClientOptions {
   /**
    * How {@link ParleyClient.mutation} retries a mutation that failed because
    * the server could not reach its database (code `unavailable`, without
-   * `mayHaveCommitted`); false turns retrying off.
+   * `mayHaveCommitted`) or refused it for a rate limit (`rate_limited`);
+   * false turns retrying off.
    */
   mutationRetry?: MutationRetryOptions | false;
   /** Further options of convex's client (logger, verbose, …). */
@@ -143,7 +144,7 @@ export interface MutationRetryInfo {
   attempt: number;
   /** How long the client waits before the next attempt. */
   delayMs: number;
-  /** The `unavailable` error of the failed attempt. */
+  /** The `unavailable` or `rate_limited` error of the failed attempt. */
   error: unknown;
 }
 
@@ -222,6 +223,13 @@ export class ParleyClient {
   private readonly staleListeners = new Set<(stale: boolean) => void>();
   private readonly retry: Required<Omit<MutationRetryOptions, "onRetry">> & Pick<MutationRetryOptions, "onRetry">;
   private readonly retrying: boolean;
+  /**
+   * The turn of the last mutation in the rate-limit lane (see mutation):
+   * refused ones sent again and new ones made meanwhile, one at a time.
+   */
+  private limitedLane: Promise<unknown> = Promise.resolve();
+  /** How many mutations are in the lane, waiting or being sent. */
+  private limitedWaiting = 0;
   /** Aborted by close(): ends every wait between mutation attempts. */
   private readonly closing = new AbortController();
   private readonly acker = new DeliveryAcker((args) => this.mutation(api.shared.chat.markDelivered, args));
@@ -304,6 +312,14 @@ export class ParleyClient {
    * unknown, so a retry could apply it twice) and every other error reject
    * at once. While the connection itself is down, convex holds the
    * mutation and sends it on reconnect, as before.
+   *
+   * A mutation the server refused for a rate limit (`rate_limited`: the
+   * server already let it wait its turn as long as it allows, 5 s by
+   * default) is sent again after the error's retryAfterMs, as often as it
+   * takes, unless a single wait would be longer than maxTotalMs (then it
+   * rejects with that error). Refused mutations, and every mutation made
+   * while one waits, go through one at a time in the order they were made,
+   * so that messages a client replays after being offline arrive in order.
    */
   mutation<M extends FunctionReference<"mutation">>(
     mutation: M,
@@ -321,7 +337,41 @@ export class ParleyClient {
   ): Promise<Awaited<FunctionReturnType<M>>> {
     const call = () => this.convex.mutation(mutation, (args ?? {}) as FunctionArgs<M>);
     if (!this.retrying) return call();
-    return this.withRetries(getFunctionName(mutation), call, options.signal);
+    const udfPath = getFunctionName(mutation);
+    if (this.limitedWaiting > 0) return this.inLimitedLane(udfPath, call, options.signal);
+    return this.withRetries(udfPath, call, options.signal);
+  }
+
+  /**
+   * Runs call in the rate-limit lane, after every mutation already in it:
+   * first after refused's retryAfterMs when it was refused, else at once;
+   * again after each `rate_limited` answer's retryAfterMs. See mutation.
+   */
+  private inLimitedLane<T>(udfPath: string, call: () => Promise<T>, signal: AbortSignal | undefined, refused?: unknown): Promise<T> {
+    this.limitedWaiting++;
+    const turn = this.limitedLane.then(async () => {
+      let error = refused;
+      let failed = refused === undefined ? 0 : 1;
+      for (;;) {
+        if (error !== undefined) {
+          const delayMs = retryAfterMs(error);
+          if (delayMs > this.retry.maxTotalMs || this.closed) throw error;
+          this.retry.onRetry?.({ udfPath, attempt: failed, delayMs, error });
+          await wait(delayMs, signal, this.closing.signal);
+        }
+        signal?.throwIfAborted();
+        try {
+          return await call();
+        } catch (e) {
+          if (!rateLimited(e)) throw e;
+          error = e;
+          failed++;
+        }
+      }
+    });
+    const done = turn.finally(() => this.limitedWaiting--);
+    this.limitedLane = done.catch(() => {});
+    return done;
   }
 
   /** Runs call, again after a backoff while it fails as unavailable; see mutation. */
@@ -333,9 +383,9 @@ export class ParleyClient {
       try {
         return await call();
       } catch (e) {
+        if (rateLimited(e) && !this.closed) return this.inLimitedLane(udfPath, call, signal, e);
         if (!retryable(e) || this.closed) throw e;
-        const after = Number(parleyErrorData(e)?.retryAfterMs);
-        const first = Number.isFinite(after) && after > 0 ? after : 1000;
+        const first = retryAfterMs(e);
         delay = Math.min(delay === 0 ? first : delay * 2, Math.max(this.retry.maxDelayMs, first));
         if (Date.now() + delay - started > this.retry.maxTotalMs) throw e;
         this.retry.onRetry?.({ udfPath, attempt, delayMs: delay, error: e });
@@ -711,6 +761,17 @@ export function decodeIdentity(token: string): TokenIdentity | undefined {
 }
 
 /** Whether a failed mutation is worth trying again: unavailable, and surely not applied. */
+/** Whether e is a rate limit's refusal (nothing was applied). */
+function rateLimited(e: unknown): boolean {
+  return parleyErrorData(e)?.code === "rate_limited";
+}
+
+/** How long e asks to wait before trying again: its retryAfterMs, else 1 s. */
+function retryAfterMs(e: unknown): number {
+  const after = Number(parleyErrorData(e)?.retryAfterMs);
+  return Number.isFinite(after) && after > 0 ? after : 1000;
+}
+
 function retryable(e: unknown): boolean {
   const data = parleyErrorData(e);
   return data !== undefined && data.code === "unavailable" && data.mayHaveCommitted !== true;

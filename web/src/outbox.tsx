@@ -7,7 +7,11 @@
 // A send the server could not run because its database was unreachable
 // (unavailable, and surely not applied) is no failure: the client retries
 // it with backoff, and when it gives up the outbox sends it again, so it
-// stays "Sending…" until it goes through.
+// stays "Sending…" until it goes through. Nor is a send over the rate
+// limit: the server lets it wait for its token (up to 5 s), and past that
+// the client sends it again after retryAfterMs, in order, so messages
+// queued offline all go out; only a limit that asks for a wait longer
+// than the client's retry budget (a minute) shows as "Failed".
 // It lives above the pages, so leaving a conversation loses nothing.
 import { useParleyClient } from "@parley/client/react";
 import { api, parleyErrorData, type MessageDoc } from "@parley/client";
