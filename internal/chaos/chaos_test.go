@@ -25,13 +25,19 @@ type form struct {
 	stallFor    time.Duration // how long writers run while they do not read
 	herd        int           // clients reconnecting at once
 	afterWrites int           // acknowledged writes after recovery before the checks
+	held        int           // idle sockets an attacker holds open
+	holdFor     time.Duration // for this long
+	replayed    int           // messages a client replays at once after being offline
+	malformed   int           // sessions that break the protocol once each
 }
 
 var (
 	shortForm = form{name: "short", pgDown: 2 * time.Second, walKills: 5, serverDown: time.Second, linkDown: 2 * time.Second,
-		uploads: 3, stalled: 5, stallFor: 5 * time.Second, herd: 200, afterWrites: 20}
+		uploads: 3, stalled: 5, stallFor: 5 * time.Second, herd: 200, afterWrites: 20,
+		held: 450, holdFor: 8 * time.Second, replayed: 300, malformed: 30}
 	longForm = form{name: "long", pgDown: 15 * time.Second, walKills: 30, serverDown: 5 * time.Second, linkDown: 15 * time.Second,
-		uploads: 10, stalled: 20, stallFor: 30 * time.Second, herd: 1000, afterWrites: 200}
+		uploads: 10, stalled: 20, stallFor: 30 * time.Second, herd: 1000, afterWrites: 200,
+		held: 2000, holdFor: 30 * time.Second, replayed: 1000, malformed: 300}
 )
 
 // Bounds on growth after recovery; see the package documentation.

@@ -32,6 +32,9 @@ func faults() []faultSpec {
 		{name: "media directory full", inject: mediaFull, opts: fullMediaDir, recovered: uploadsWork},
 		{name: "clients stop reading", inject: stalledReaders},
 		{name: "clients reconnect at once", herd: true, health: true, inject: serverRestart, writePause: 200 * time.Millisecond},
+		{name: "idle connections held", inject: heldConnections, opts: heldConnectionsOpts},
+		{name: "offline queue replayed", inject: offlineReplay, opts: replayOpts},
+		{name: "malformed frames", inject: malformedFrames},
 	}
 }
 

@@ -311,12 +311,29 @@ func (c *Client) Mutation(ctx context.Context, udfPath string, args any) (json.R
 
 // MutationTS is Mutation that also returns the mutation's ts.
 func (c *Client) MutationTS(ctx context.Context, udfPath string, args any) (json.RawMessage, uint64, error) {
-	wargs, err := encodeArgs(args)
+	p, err := c.Send(udfPath, args)
 	if err != nil {
 		return nil, 0, err
 	}
+	return p.Wait(ctx)
+}
+
+// Pending is a mutation sent and not waited for (Send).
+type Pending struct {
+	rid uint32
+	cl  *call
+}
+
+// Send sends a mutation without waiting for its answer, as a client
+// replaying what it queued offline does: mutations go out in the order
+// of the Send calls. Wait gives its outcome.
+func (c *Client) Send(udfPath string, args any) (*Pending, error) {
+	wargs, err := encodeArgs(args)
+	if err != nil {
+		return nil, err
+	}
 	if err := c.lockUsable(); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	rid := c.nextRequestID
 	c.nextRequestID++
@@ -326,14 +343,19 @@ func (c *Client) MutationTS(ctx context.Context, udfPath string, args any) (json
 	err = c.write(mutationMsg{Type: "Mutation", RequestID: rid, UDFPath: udfPath, Args: wargs})
 	c.wmu.Unlock()
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
+	return &Pending{rid: rid, cl: cl}, nil
+}
+
+// Wait returns the mutation's result and ts as MutationTS does.
+func (p *Pending) Wait(ctx context.Context) (json.RawMessage, uint64, error) {
 	select {
-	case <-cl.done:
-		return cl.value, cl.ts, cl.err
+	case <-p.cl.done:
+		return p.cl.value, p.cl.ts, p.cl.err
 	case <-ctx.Done():
 		// The call stays registered: its response, if it comes, is expected.
-		return nil, 0, fmt.Errorf("mutation %s (request %d): %w", udfPath, rid, ctx.Err())
+		return nil, 0, fmt.Errorf("mutation %s (request %d): %w", p.cl.udfPath, p.rid, ctx.Err())
 	}
 }
 
