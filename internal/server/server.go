@@ -578,6 +578,17 @@ func checkDatabase(ctx context.Context, pool *pgxpool.Pool) error {
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.cfg.Listener.Addr() }
 
+// The session caps' defaults in parley dev and serve (cmd/parley says
+// why these numbers), and the addresses the per-IP cap leaves alone by
+// default: loopback, where parley bench and local tools connect.
+const (
+	DefaultMaxSessionsPerIP   = 1000
+	DefaultMaxSessionsPerUser = 100
+)
+
+// Loopback is the loopback ranges, IPv4's and IPv6's.
+var Loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
 // connlimitReserve is how many of the connection cap's places only
 // /healthz and /metrics may take.
 const connlimitReserve = 32
