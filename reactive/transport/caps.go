@@ -45,22 +45,25 @@ func newSessionCaps(cfg Config) *sessionCaps {
 type ipPlace string
 
 // enterIP takes a place for a new session from r's client; the error
-// (429) refuses the session when its address has the most already.
+// (429) refuses the session when its address has the most already (the
+// place is then the address's, not taken, for the log).
 func (c *sessionCaps) enterIP(r *http.Request) (ipPlace, error) {
 	if c.perIP == 0 {
 		return "", nil
 	}
-	addr := c.ip.Addr(r)
-	for _, p := range c.exempt {
-		if addr.IsValid() && p.Contains(addr) {
-			return "", nil
+	key := r.RemoteAddr // no address (a Unix socket): its peer's name
+	if addr := c.ip.Addr(r); addr.IsValid() {
+		for _, p := range c.exempt {
+			if p.Contains(addr) {
+				return "", nil
+			}
 		}
+		key = clientip.Key(addr)
 	}
-	key := c.ip.Key(r)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ips[key] >= c.perIP {
-		return "", &functions.Error{Status: http.StatusTooManyRequests, Code: functions.CodeRateLimited,
+		return ipPlace(key), &functions.Error{Status: http.StatusTooManyRequests, Code: functions.CodeRateLimited,
 			Message: fmt.Sprintf("Too many connections from this address: at most %d", c.perIP)}
 	}
 	c.ips[key]++
@@ -140,9 +143,10 @@ func (s *Server) enterSession(r *http.Request) (ipPlace, error) {
 	p, err := s.caps.enterIP(r)
 	if err != nil {
 		s.metrics.sessionRefused(refusedIPSessions)
-		s.log.Debug("refused a session: too many from its address", slog.String("client", s.caps.ip.Key(r)), slog.Int("limit", s.caps.perIP))
+		s.log.Debug("refused a session: too many from its address", slog.String("client", string(p)), slog.Int("limit", s.caps.perIP))
+		return "", err
 	}
-	return p, err
+	return p, nil
 }
 
 // leaveSession gives back the places of a sync session that has closed.
