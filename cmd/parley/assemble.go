@@ -32,6 +32,7 @@ type serverFlags struct {
 	connectTO *time.Duration
 	bodyIdle  *time.Duration
 	maxConns  *int
+	caps      *capOptions
 	events    *server.EventsConfig
 	jobs      *server.JobsConfig
 	support   *support.Config
@@ -67,6 +68,7 @@ func declareServerFlags(fl *flag.FlagSet, serve bool) *serverFlags {
 		"how long a request body may go without a byte before the request fails (a slow or stalled upload holds no connection longer; negative: no limit)")
 	f.maxConns = fl.Int("max-connections", 0,
 		"most HTTP connections (WebSocket sessions included) held at once; past it a new one gets a fast 503, and the last 32 places are kept for /healthz and /metrics (0: the open-file limit less a tenth; negative: no cap)")
+	f.caps = capFlags(fl)
 	f.activity = fl.Duration("activity-interval", activity.DefaultInterval,
 		"least time between two writes of one user's last-seen time and online state (user_activity); open sessions are refreshed this often")
 	f.events = &server.EventsConfig{}
@@ -146,6 +148,9 @@ func runServer(ctx context.Context, log *slog.Logger, cfg server.Config, verifie
 	cfg.Verifier, cfg.Chat, cfg.Logger, cfg.DBGrace, cfg.ReplicationSlot = verifier, *f.chat, log, *f.dbGrace, *f.slot
 	cfg.ActivityInterval, cfg.ConnectTimeout, cfg.BodyIdleTimeout, cfg.MaxConnections = *f.activity, *f.connectTO, *f.bodyIdle, *f.maxConns
 	cfg.Events, cfg.Jobs, cfg.Support = *f.events, *f.jobs, *f.support
+	if err := f.caps.apply(&cfg); err != nil {
+		return err
+	}
 	cfg.Support.ICE = f.ice.config()
 	if err := f.ai.apply(&cfg); err != nil {
 		return err

@@ -17,13 +17,19 @@ import (
 	"github.com/parley-chat/parley/internal/bench/scrape"
 	"github.com/parley-chat/parley/internal/parleytest"
 	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/internal/server"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// quickConfig is bench.Quick aimed at a fresh server of t's own.
+// quickConfig is bench.Quick aimed at a fresh server of t's own, with
+// parley serve's default session caps: the bench's loopback sessions must
+// not hit them.
 func quickConfig(t *testing.T) bench.Config {
-	s := parleytest.Start(t)
+	s := parleytest.StartConfigured(t, func(cfg *server.Config) {
+		cfg.MaxSessionsPerIP, cfg.MaxSessionsPerUser = server.DefaultMaxSessionsPerIP, server.DefaultMaxSessionsPerUser
+		cfg.SessionsPerIPExempt = server.Loopback
+	})
 	cfg := bench.Quick()
 	cfg.URLs, cfg.DatabaseURL = []string{s.URL}, s.DBURL
 	cfg.Mint = func(id functions.Identity) (string, error) { return s.Token(t, id), nil }

@@ -18,9 +18,12 @@
 // a shop's own page may call it, not only the widget Parley serves.
 //
 // Tokens are limited per client address: an IPv4 address, or an IPv6
-// address's /64 (what one host is given). The address is the connection's:
-// behind a reverse proxy every visitor shares the proxy's, so the limit
-// should be raised there (forwarding headers are not trusted). A guest
+// address's /64 (what one host is given), as package clientip tells it
+// (Config.ClientIP), the same address the per-IP session cap counts. It is
+// the connection's peer, or, when the peer is a trusted proxy
+// (--trusted-proxies), the client its X-Forwarded-For or Forwarded names;
+// with no proxy trusted, every visitor behind a reverse proxy shares the
+// proxy's address, so the limit should be raised there. A guest
 // token cannot be refreshed: when it expires the visitor asks for a new
 // one, a new guest; its conversations stay where they are, and a
 // customer who still holds the old token cannot claim them after it

@@ -7,13 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/parley-chat/parley/internal/clientip"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -63,6 +64,10 @@ type Config struct {
 	// keyrate.PG.Limiter shares each address's budget among the nodes of
 	// one database. Nil means keyrate.Memory: this process's buckets.
 	RateLimits keyrate.Factory
+	// ClientIP tells a request's client address (behind trusted proxies,
+	// from their forwarding headers): the one the per-IP session cap
+	// counts. Nil means the connection's peer.
+	ClientIP *clientip.Resolver
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 	// Registerer receives the parley_guest_tokens_total counter. Nil
@@ -79,6 +84,7 @@ type Service struct {
 	now   func() time.Time
 	log   *slog.Logger
 	limit keyrate.Taker // per client address; nil: no limit
+	ip    *clientip.Resolver
 	count *prometheus.CounterVec
 }
 
@@ -90,7 +96,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.TTL < 0 {
 		return nil, fmt.Errorf("%w: TTL must not be negative, got %s", ErrConfig, cfg.TTL)
 	}
-	s := &Service{key: cfg.Key, ttl: cfg.TTL, now: cfg.Now, log: cfg.Logger}
+	s := &Service{key: cfg.Key, ttl: cfg.TTL, now: cfg.Now, log: cfg.Logger, ip: cfg.ClientIP}
 	if s.ttl == 0 {
 		s.ttl = DefaultTTL
 	}
@@ -161,7 +167,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	if wait := s.take(clientKey(r.RemoteAddr), now); wait > 0 {
+	if wait := s.take(s.ip.Key(r), now); wait > 0 {
 		s.count.WithLabelValues("limited").Inc()
 		ms := int(math.Ceil(float64(wait) / float64(time.Millisecond)))
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
@@ -246,23 +252,6 @@ func bodyError(err error) error {
 		return fmt.Errorf("body has an unknown field %s (it may have name and org)", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	}
 	return errors.New(`body must be a JSON object: {"name"?: string, "org"?: string}`)
-}
-
-// clientKey is the rate limit's key of a remote address: its IP, or an
-// IPv6 address's /64.
-func clientKey(remote string) string {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	ip := net.ParseIP(host)
-	switch {
-	case ip == nil:
-		return host
-	case ip.To4() != nil:
-		return ip.To4().String()
-	}
-	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/parley-chat/parley/functions"
 	"github.com/parley-chat/parley/functions/jwtauth"
+	"github.com/parley-chat/parley/internal/clientip"
 	"github.com/parley-chat/parley/internal/guestauth"
 )
 
@@ -166,4 +167,27 @@ func TestGuestTokenRateLimit(t *testing.T) {
 	require.Equal(t, 429, rec.Code, "one /64 is one address")
 	rec, _ = post(t, mux, "[2001:db8:1:3::1]:4000", "")
 	require.Equal(t, 200, rec.Code, "the next /64 is another")
+}
+
+// Behind a trusted proxy each forwarded client has its bucket (the
+// address the per-IP session cap counts, package clientip); a peer that is
+// no trusted proxy cannot choose its address with a header.
+func TestGuestTokenRateLimitBehindProxy(t *testing.T) {
+	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	proxies, err := clientip.ParseList("10.0.0.0/8")
+	require.NoError(t, err)
+	mux := newMux(t, guestauth.Config{Key: guestKey, PerSecond: 0.5, Burst: 1, Now: clk.now, ClientIP: proxies})
+	from := func(remote, xff string) int {
+		req := httptest.NewRequest("POST", guestauth.Path, nil)
+		req.RemoteAddr = remote
+		req.Header.Set("X-Forwarded-For", xff)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	require.Equal(t, 200, from("10.0.0.1:4000", "198.51.100.1"))
+	require.Equal(t, 429, from("10.0.0.2:4000", "198.51.100.1"), "the same client through another proxy")
+	require.Equal(t, 200, from("10.0.0.1:4000", "198.51.100.2"), "another client through the same proxy")
+	require.Equal(t, 200, from("203.0.113.9:4000", "198.51.100.3"))
+	require.Equal(t, 429, from("203.0.113.9:4000", "198.51.100.4"), "an untrusted peer's header is ignored: its own address counts")
 }

@@ -92,6 +92,12 @@
 //     of that node's.
 //   - The mutation log pruner runs hourly on every node: an idempotent
 //     DELETE, harmless to repeat.
+//   - The caps on sync sessions per client address and per user
+//     (Config.MaxSessionsPerIP, MaxSessionsPerUser) count this node's
+//     sessions only: behind a load balancer that spreads one client over N
+//     nodes it may hold N times either cap. They bound what one client
+//     takes of a node, which is what a node has to protect; a cluster-wide
+//     count would put a database round trip in every connect.
 //   - Metrics (/metrics) and health (/healthz) describe the node they are
 //     scraped from.
 package server

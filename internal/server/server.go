@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/parley-chat/parley/functions/jwtauth"
 	"github.com/parley-chat/parley/functions/tsgen"
 	"github.com/parley-chat/parley/internal/activity"
+	"github.com/parley-chat/parley/internal/clientip"
 	"github.com/parley-chat/parley/internal/connlimit"
 	"github.com/parley-chat/parley/internal/guestauth"
 	"github.com/parley-chat/parley/internal/jobs"
@@ -114,6 +116,20 @@ type Config struct {
 	// means connlimit.FromFileLimit (the open-file limit less headroom);
 	// negative means no cap.
 	MaxConnections int
+	// MaxSessionsPerIP and MaxSessionsPerUser cap the sync sessions
+	// (WebSocket, SSE, long poll) open at once on this node from one
+	// client address and as one user (transport.Config's fields of those
+	// names); clients whose address is in SessionsPerIPExempt are not
+	// capped per address. Zero means no cap.
+	MaxSessionsPerIP    int
+	MaxSessionsPerUser  int
+	SessionsPerIPExempt []netip.Prefix
+	// TrustedProxies tells a request's client address (package
+	// clientip): only from a peer it trusts are X-Forwarded-For and
+	// Forwarded believed. The per-IP session cap and the guest tokens'
+	// per-address limit (unless Guests.ClientIP is set) count by it. Nil
+	// trusts no proxy: every client is its connection's peer.
+	TrustedProxies *clientip.Resolver
 	// DBGrace bounds how long a mutation waits for an unreachable database
 	// to come back before it fails as unavailable (reactive.Config.DBGrace).
 	// Zero means 10s; negative means no wait.
@@ -423,7 +439,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Queries: []transport.QueryRoute{{Path: "/api/ice-servers", Function: "shared/support:getIceServers"},
 			{Path: "/api/transcript", Function: "shared/support:getTranscript", Args: []string{"conversationId", "format", "timeZone"}, File: true}},
 		Gatherer: reg, Registerer: reg, Mux: mux, Logger: log, WriteTimeout: cfg.WriteTimeout,
-		PingInterval: cfg.PingInterval, ConnectTimeout: cfg.ConnectTimeout, PollTimeout: cfg.PollTimeout, PollIdleTimeout: cfg.PollIdleTimeout, TicketTTL: cfg.TicketTTL})
+		PingInterval: cfg.PingInterval, ConnectTimeout: cfg.ConnectTimeout, PollTimeout: cfg.PollTimeout, PollIdleTimeout: cfg.PollIdleTimeout, TicketTTL: cfg.TicketTTL,
+		MaxSessionsPerIP: cfg.MaxSessionsPerIP, MaxSessionsPerUser: cfg.MaxSessionsPerUser, SessionsPerIPExempt: cfg.SessionsPerIPExempt,
+		ClientIP: cfg.TrustedProxies})
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -440,6 +458,9 @@ func registerGuests(cfg *Config, mux *http.ServeMux, reg prometheus.Registerer, 
 	}
 	if gc.Logger == nil {
 		gc.Logger = log
+	}
+	if gc.ClientIP == nil {
+		gc.ClientIP = cfg.TrustedProxies
 	}
 	if gc.Key != nil {
 		gv, ok := cfg.Verifier.(chat.GuestVerifier)
@@ -556,6 +577,17 @@ func checkDatabase(ctx context.Context, pool *pgxpool.Pool) error {
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.cfg.Listener.Addr() }
+
+// The session caps' defaults in parley dev and serve (cmd/parley says
+// why these numbers), and the addresses the per-IP cap leaves alone by
+// default: loopback, where parley bench and local tools connect.
+const (
+	DefaultMaxSessionsPerIP   = 1000
+	DefaultMaxSessionsPerUser = 100
+)
+
+// Loopback is the loopback ranges, IPv4's and IPv6's.
+var Loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // connlimitReserve is how many of the connection cap's places only
 // /healthz and /metrics may take.

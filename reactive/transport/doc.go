@@ -99,6 +99,22 @@
 // unknown message type as a protocol error. Result values are valid JSON (the engine makes them
 // with json.Marshal) and go into transitions verbatim, never re-validated.
 //
+// A sync session (WebSocket, SSE, long poll) takes a place under two caps
+// (caps.go), this node's alone: Config.MaxSessionsPerIP per client address
+// (Config.ClientIP tells it: the peer, or the client a trusted proxy
+// names; an IPv6 address counts as its /64), taken before the upgrade, so
+// a refusal is a 429 in the usual error body; and Config.MaxSessionsPerUser
+// per user (a verified token's org and subject), taken in Authenticate,
+// since that is where a session's identity comes from: a session that
+// authenticates as a full user gets a FatalError naming the cap and is
+// closed (1008), not an AuthError, which would make the client reconnect
+// at once with a fresh token. A session holds at most one user's place:
+// a fresh token of the same user takes none, another user's moves it,
+// Authenticate None gives it back. Both places are given back when the
+// session closes. Single subscriptions (GET /api/sse, /api/poll) take
+// none. Each refusal is counted in parley_transport_refused_total
+// (ip_sessions, user_sessions).
+//
 // SSE and long polling carry exactly the frames a WebSocket carries, from
 // the same writeOutbox, and close with the WebSocket's codes (in a close
 // event or a poll's close field). The identity of every transport comes

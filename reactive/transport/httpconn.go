@@ -44,7 +44,8 @@ type httpConn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	// wake is signalled when the session has something to send (OnWake).
-	wake chan struct{}
+	wake  chan struct{}
+	place ipPlace // under the per-IP cap (sessionCaps)
 	// poll is the long-polling connection this is part of (nil for SSE).
 	// Set once, under Server.connMu, before its id is given out.
 	poll *pollConn
@@ -65,22 +66,26 @@ func notify(ch chan struct{}) {
 	}
 }
 
-// openConn opens a connection of transport t and registers it under a new
-// id; status says its client opted in to ParleyStatus messages. The
-// caller ends it with cancel and then calls release once, after its last
-// writeOutbox.
-func (s *Server) openConn(t string, status bool) (*httpConn, error) {
+// openConn opens a connection of transport t for request r and registers
+// it under a new id. The caller ends it with cancel and then calls
+// release once, after its last writeOutbox.
+func (s *Server) openConn(r *http.Request, t string) (*httpConn, error) {
 	if err := s.refusal(); err != nil {
 		return nil, err
 	}
+	place, err := s.enterSession(r)
+	if err != nil {
+		return nil, err
+	}
 	if !s.track() {
+		s.caps.leaveIP(place)
 		return nil, errShuttingDown
 	}
 	var raw [32]byte
 	rand.Read(raw[:]) // never fails (crypto/rand)
-	c := &httpConn{s: s, id: base64.RawURLEncoding.EncodeToString(raw[:]), transport: t, wake: make(chan struct{}, 1)}
+	c := &httpConn{s: s, id: base64.RawURLEncoding.EncodeToString(raw[:]), transport: t, wake: make(chan struct{}, 1), place: place}
 	c.ctx, c.cancel = context.WithCancel(s.sessionsCtx())
-	c.sess = s.newSession(func() { notify(c.wake) }, status)
+	c.sess = s.newSession(func() { notify(c.wake) }, wantsStatus(r))
 	s.connMu.Lock()
 	s.conns[c.id] = c
 	s.connMu.Unlock()
@@ -111,6 +116,7 @@ func (c *httpConn) release() {
 	c.closed = true
 	c.handleMu.Unlock()
 	c.sess.Close()
+	c.s.leaveSession(c.sess, c.place)
 	c.s.metrics.sessionClosed(c.transport)
 	c.s.wg.Done()
 }

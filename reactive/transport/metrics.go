@@ -27,6 +27,8 @@ const (
 	refusedConnectTimeout = "connect_timeout" // no Connect within Config.ConnectTimeout
 	refusedInvalidUTF8    = "invalid_utf8"    // a WebSocket text frame that is not UTF-8 (1007)
 	refusedTooBig         = "message_too_big" // a client message over Config.MaxMessageBytes (1009)
+	refusedIPSessions     = "ip_sessions"     // its address holds Config.MaxSessionsPerIP sessions (429)
+	refusedUserSessions   = "user_sessions"   // its user holds Config.MaxSessionsPerUser sessions (FatalError)
 )
 
 // newMetrics makes the metrics and registers them with reg (nil: none).
@@ -39,9 +41,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Sessions opened per transport."}, []string{"transport"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_transport_refused_total",
 			Help: "Sessions ended by the server over what the client sent, per reason: connect_timeout (no Connect in time), " +
-				"invalid_utf8 (a text frame that is not UTF-8), message_too_big (a message over the limit)."}, []string{"reason"}),
+				"invalid_utf8 (a text frame that is not UTF-8), message_too_big (a message over the limit), " +
+				"ip_sessions (too many sessions from its address), user_sessions (too many sessions of its user)."}, []string{"reason"}),
 	}
-	for _, r := range []string{refusedConnectTimeout, refusedInvalidUTF8, refusedTooBig} {
+	for _, r := range []string{refusedConnectTimeout, refusedInvalidUTF8, refusedTooBig, refusedIPSessions, refusedUserSessions} {
 		m.refused.WithLabelValues(r)
 	}
 	for _, t := range []string{transportWebSocket, transportSSE, transportPoll, transportSubSSE, transportSubPoll} {

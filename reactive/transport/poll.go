@@ -88,7 +88,7 @@ func (s *Server) servePollPost(w http.ResponseWriter, r *http.Request) {
 
 // servePollOpen opens a long-polling connection.
 func (s *Server) servePollOpen(w http.ResponseWriter, r *http.Request) {
-	hc, err := s.openConn(transportPoll, wantsStatus(r))
+	hc, err := s.openConn(r, transportPoll)
 	if err != nil {
 		writeHTTPError(w, err)
 		return

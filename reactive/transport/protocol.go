@@ -190,11 +190,18 @@ func (s *Server) dispatch(ctx context.Context, sess *reactive.Session, data []by
 				sess.AuthFailed(*m.BaseVersion, "Could not verify token: "+err.Error())
 				return nil
 			}
+			if err := s.caps.enterUser(sess, id); err != nil {
+				// A FatalError, not an AuthError: a fresh token would
+				// not help, and the client would reconnect at once.
+				s.metrics.sessionRefused(refusedUserSessions)
+				return err
+			}
 			if err := sess.Authenticate(ctx, *m.BaseVersion, id); err != nil && ctx.Err() == nil {
 				return err
 			}
 			s.expiry(sess, *m.BaseVersion+1, id)
 		case "None":
+			s.caps.enterUser(sess, nil) //nolint:errcheck // nobody holds no place: never refused
 			if err := sess.Authenticate(ctx, *m.BaseVersion, nil); err != nil && ctx.Err() == nil {
 				return err
 			}

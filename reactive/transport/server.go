@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parley-chat/parley/functions"
+	"github.com/parley-chat/parley/internal/clientip"
 	"github.com/parley-chat/parley/reactive"
 )
 
@@ -47,6 +49,22 @@ type Config struct {
 	// without a word holds a file descriptor). Zero means 10s; negative
 	// means no limit.
 	ConnectTimeout time.Duration
+	// MaxSessionsPerIP caps the sync sessions (WebSocket, SSE, long
+	// poll) open at once from one client address (ClientIP's Key: an
+	// IPv4 address, an IPv6 address's /64): past it a new one is
+	// answered 429 before any upgrade. Clients whose address is in
+	// SessionsPerIPExempt are not capped. Zero or negative: no cap.
+	MaxSessionsPerIP    int
+	SessionsPerIPExempt []netip.Prefix
+	// ClientIP tells a request's client address: behind trusted
+	// proxies, from their forwarding headers. Nil means its peer's.
+	ClientIP *clientip.Resolver
+	// MaxSessionsPerUser caps the sync sessions authenticated as one
+	// user (a verified token's org and subject) at once: a session that
+	// authenticates as a user who has that many gets a FatalError saying
+	// so and is closed. Sessions without a user count only per address.
+	// Zero or negative: no cap.
+	MaxSessionsPerUser int
 	// PingInterval is how often an idle connection gets a Ping. Zero means 15s.
 	PingInterval time.Duration
 	// WriteTimeout bounds one WebSocket write; a client that does not
@@ -102,6 +120,7 @@ type Server struct {
 	alarms   alarms // connections' pings, token expiries and write timeouts
 	tickets  TicketStore
 	metrics  *metrics
+	caps     *sessionCaps
 
 	connMu sync.Mutex           // guards conns
 	conns  map[string]*httpConn // SSE and long-polling sync connections by id
@@ -151,7 +170,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, mux: mux, root: root, stop: stop, upgrader: newUpgrader(),
-		tickets: cfg.Tickets, metrics: m, conns: map[string]*httpConn{}}
+		tickets: cfg.Tickets, metrics: m, caps: newSessionCaps(cfg), conns: map[string]*httpConn{}}
 	s.drop, s.dropFn = context.WithCancel(root)
 	mux.HandleFunc("GET /api/{version}/sync", s.serveSync)
 	// An SSE or long-polling connection is named by ?connection= (a

@@ -133,7 +133,7 @@ type connectionEvent struct {
 // sync connection, until the client goes away, the protocol closes it or
 // the server shuts down.
 func (s *Server) serveSSESync(w http.ResponseWriter, r *http.Request) {
-	c, err := s.openConn(transportSSE, wantsStatus(r))
+	c, err := s.openConn(r, transportSSE)
 	if err != nil {
 		writeHTTPError(w, err)
 		return

@@ -57,6 +57,7 @@ type wsConn struct {
 	sess *reactive.Session
 	// dropped is done when the server shuts down or drops its sessions.
 	dropped context.Context
+	place   ipPlace // under the per-IP cap (sessionCaps)
 
 	inbox chan []byte // client messages read, not yet handled
 
@@ -138,16 +139,23 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	place, err := s.enterSession(r)
+	if err != nil {
+		s.wg.Done()
+		writeHTTPError(w, err)
+		return
+	}
 	h := &hijacker{ResponseWriter: w}
 	conn, err := s.upgrader.Upgrade(h, r, nil)
 	if err != nil {
+		s.caps.leaveIP(place)
 		s.wg.Done()
 		return // the upgrader has answered
 	}
 	// No gorilla read limit: it would answer an oversize message with a
 	// bare Close 1009 and nothing the client can show; readBurst bounds
 	// every message and says why (refuse).
-	c := &wsConn{s: s, conn: conn, br: h.br, inbox: make(chan []byte, inboxSize), dropped: s.sessionsCtx()}
+	c := &wsConn{s: s, conn: conn, br: h.br, inbox: make(chan []byte, inboxSize), dropped: s.sessionsCtx(), place: place}
 	c.writeDue = s.alarms.unset(c.checkWrite)
 	c.sess = s.newSession(c.kick, wantsStatus(r))
 	s.metrics.sessionOpened(transportWebSocket)
@@ -181,6 +189,7 @@ func (c *wsConn) run() {
 	c.workers.Wait()
 	c.writeDue.Stop() // the writer has exited: nothing to check
 	c.sess.Close()
+	c.s.leaveSession(c.sess, c.place)
 	c.s.metrics.sessionClosed(transportWebSocket)
 	c.conn.Close()
 }
