@@ -342,3 +342,107 @@ func refusedWith(url string, send func(c *websocket.Conn) error) (int, error) {
 		fatal = fatal || strings.Contains(string(data), `"FatalError"`)
 	}
 }
+
+// Caps of the sessions fault: loopback, where the suite connects from, is
+// not exempt here; the load's own sessions (John's) fit under both.
+const (
+	ipCap   = 40
+	userCap = 20
+)
+
+func sessionCapsOpts(*testing.T) envOptions {
+	return envOptions{serverArgs: []string{"--max-sessions-per-ip", fmt.Sprint(ipCap), "--max-sessions-per-user", fmt.Sprint(userCap),
+		"--sessions-per-ip-exempt="}}
+}
+
+// sessionCaps opens more sessions than the caps allow: anonymous ones
+// from the suite's address (past --max-sessions-per-ip the upgrade is
+// answered 429), then Jane's (past --max-sessions-per-user a session that
+// authenticates as her gets a FatalError and Close 1008). The load, whose
+// sessions were there first, must not notice; once the extra sessions
+// close, new ones are admitted again (the recovery probe).
+func sessionCaps(t *testing.T, e *env, f form, r *row) {
+	url := "ws" + strings.TrimPrefix(e.url, "http") + "/api/1.48.0/sync"
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	var open []*websocket.Conn
+	defer func() {
+		for _, c := range open {
+			c.Close()
+		}
+	}()
+	ipRefused := 0
+	var other []string
+	for range ipCap + 20 {
+		c, resp, err := d.Dial(url, nil)
+		switch {
+		case err == nil:
+			open = append(open, c)
+		case resp != nil && resp.StatusCode == http.StatusTooManyRequests:
+			ipRefused++
+		default:
+			other = append(other, err.Error())
+		}
+	}
+	admitted := len(open)
+	for _, c := range open {
+		c.Close()
+	}
+	open = nil
+
+	jane := e.token(t, functions.Identity{Subject: schema.DemoOtherCustomerID, Role: functions.RoleCustomer, Name: "Jane Roe"})
+	userRefused, served := 0, 0
+	for range userCap + 10 {
+		c, _, err := d.Dial(url, nil)
+		if err != nil {
+			other = append(other, err.Error())
+			continue
+		}
+		open = append(open, c)
+		if err := errors.Join(
+			c.WriteJSON(map[string]any{"type": "Connect", "sessionId": newSessionID(), "connectionCount": 0}),
+			c.WriteJSON(map[string]any{"type": "Authenticate", "tokenType": "User", "value": jane, "baseVersion": 0}),
+			c.WriteJSON(map[string]any{"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": []any{}}),
+		); err != nil {
+			other = append(other, err.Error())
+			continue
+		}
+		switch kind, err := firstAnswer(c); {
+		case err != nil:
+			other = append(other, err.Error())
+		case kind == "Transition":
+			served++
+		case kind == "FatalError":
+			userRefused++
+		default:
+			other = append(other, "first answer "+kind)
+		}
+	}
+	r.notes = append(r.notes, fmt.Sprintf("per address (cap %d, the load's sessions included): %d admitted, %d answered 429; "+
+		"per user (cap %d): %d served, %d refused with a FatalError", ipCap, admitted, ipRefused, userCap, served, userRefused))
+	var bad []string
+	if ipRefused == 0 || admitted >= ipCap {
+		bad = append(bad, fmt.Sprintf("the address cap admitted %d and refused %d", admitted, ipRefused))
+	}
+	if served != userCap || userRefused != 10 {
+		bad = append(bad, fmt.Sprintf("the user cap served %d and refused %d (want %d and 10)", served, userRefused, userCap))
+	}
+	if len(other) > 0 {
+		bad = append(bad, fmt.Sprintf("%d unexpected outcomes: %s", len(other), brief(first(other, 3))))
+	}
+	for _, b := range bad {
+		r.problems = append(r.problems, b)
+		t.Error(b)
+	}
+}
+
+// firstAnswer returns the type of the first server message on c.
+func firstAnswer(c *websocket.Conn) (string, error) {
+	c.SetReadDeadline(time.Now().Add(30 * time.Second)) //nolint:errcheck
+	var m struct {
+		Type string `json:"type"`
+	}
+	if err := c.ReadJSON(&m); err != nil {
+		return "", err
+	}
+	return m.Type, nil
+}

@@ -35,6 +35,7 @@ func faults() []faultSpec {
 		{name: "idle connections held", inject: heldConnections, opts: heldConnectionsOpts},
 		{name: "offline queue replayed", inject: offlineReplay, opts: replayOpts},
 		{name: "malformed frames", inject: malformedFrames},
+		{name: "sessions past the caps", inject: sessionCaps, opts: sessionCapsOpts},
 	}
 }
 
