@@ -664,6 +664,35 @@ func TestLiveRateLimitWaits(t *testing.T) {
 		require.Equal(t, want, got)
 	})
 
+	t.Run("queries go on meanwhile", func(t *testing.T) {
+		// Mutations wait in the session's lane: a query added while six
+		// sends wait their turn (3 s at 2 a second) is answered at once.
+		kc := s.Dial(t, parleytest.PizzaStaff, syncclient.Options{})
+		conv := schema.DemoConversationID
+		var pending []*syncclient.Pending
+		for i := range burst + 6 {
+			p, err := kc.Send("shared/chat:sendMessage", map[string]any{"conversationId": conv, "content": fmt.Sprint("lane ", i), "messageType": "text"})
+			require.NoError(t, err)
+			pending = append(pending, p)
+		}
+		sub, err := kc.Subscribe("shared/chat:getUnreadCount", map[string]any{})
+		require.NoError(t, err)
+		select {
+		case <-sub.Updates():
+		case <-ctx.Done():
+			t.Fatal("no first result")
+		}
+		select {
+		case <-pending[len(pending)-1].Done():
+			t.Fatal("the query was answered only after the sends: it waited behind them")
+		default:
+		}
+		for i, p := range pending {
+			_, _, err := p.Wait(ctx)
+			require.NoError(t, err, "send %d", i)
+		}
+	})
+
 	t.Run("beyond the wait", func(t *testing.T) {
 		tok := s.Token(t, parleytest.Jane)
 		janec := s.Dial(t, parleytest.Jane, syncclient.Options{})

@@ -37,15 +37,23 @@ type SessionConfig struct {
 // Query updates are coalesced per query (the newest value wins), so a slow
 // client costs at most one pending result per query.
 //
-// The transport calls ModifyQuerySet, Authenticate, Mutation and Action from
-// its one reader goroutine, and Take from its one writer goroutine whenever
-// Wake fires. Safe for concurrent use in that way.
+// The transport calls ModifyQuerySet, Authenticate, QueueMutation (or
+// Mutation) and Action from its one reader goroutine, and Take from its one
+// writer goroutine whenever Wake fires. Queued mutations run on the
+// session's lane goroutine, one at a time. Safe for concurrent use in that
+// way.
 type Session struct {
 	e    *Engine
 	cfg  SessionConfig // its Logger is set
 	conn uint64        // the connection id, unique in the engine (functions.MutationCtx.Connection)
 	// wake is signalled when Take has something to return.
 	wake chan struct{}
+
+	lane mutationLane // QueueMutation's calls, in order
+	// life is done once the session is closed: the lane's calls run
+	// under it, as they outlive the transport's handling of the message.
+	life    context.Context
+	endLife context.CancelFunc
 
 	mu        sync.Mutex // guards the fields below; taken after Engine.mu
 	sessionID string
@@ -78,6 +86,7 @@ func (e *Engine) NewSession(cfg SessionConfig) *Session {
 		cfg.Logger = e.log
 	}
 	s := &Session{e: e, cfg: cfg, conn: e.conns.Add(1)}
+	s.life, s.endLife = context.WithCancel(context.Background())
 	if cfg.OnWake == nil {
 		s.wake = make(chan struct{}, 1)
 	}
@@ -388,9 +397,38 @@ func (s *Session) AuthFailed(base uint32, msg string) {
 // is held until the session's ts covers the mutation's commit, so the
 // client sees its own write in its queries when the promise resolves.
 func (s *Session) Mutation(ctx context.Context, requestID uint32, udfPath string, args json.RawMessage) {
+	s.mutationLater(requestID, udfPath, args)(ctx)
+}
+
+// QueueMutation runs a mutation call as Mutation does, but in the
+// session's mutation lane: calls run one at a time in the order they were
+// queued, each as the identity the session had when it was queued, while
+// the transport's reader goes on. A call that waits (for its rate-limit
+// token, or for a serialization retry) then holds up only the mutations
+// after it, not the client's query changes, as Convex's server does. When
+// maxQueuedMutations wait already, QueueMutation blocks until one starts
+// (or ctx is done: the call is dropped with the connection). The call
+// runs until the session is closed, whatever becomes of ctx.
+func (s *Session) QueueMutation(ctx context.Context, requestID uint32, udfPath string, args json.RawMessage) {
+	run := s.mutationLater(requestID, udfPath, args)
+	s.lane.push(ctx, func() { run(s.life) })
+}
+
+// maxQueuedMutations bounds a session's mutation lane: past it the
+// transport stops reading the client (back-pressure), as when handling
+// ran inline.
+const maxQueuedMutations = 256
+
+// mutationLater captures what a mutation call runs with (the identity, the
+// idempotency key) and returns the run.
+func (s *Session) mutationLater(requestID uint32, udfPath string, args json.RawMessage) func(context.Context) {
 	s.mu.Lock()
 	id, sid, resumed := s.who.id, s.sessionID, s.resumed
 	s.mu.Unlock()
+	return func(ctx context.Context) { s.mutation(ctx, id, sid, resumed, requestID, udfPath, args) }
+}
+
+func (s *Session) mutation(ctx context.Context, id *functions.Identity, sid string, resumed bool, requestID uint32, udfPath string, args json.RawMessage) {
 	key := functions.RequestKey{}
 	if sid != "" {
 		key = functions.RequestKey{SessionID: sid, RequestID: int64(requestID), Resumed: resumed}
@@ -529,6 +567,7 @@ func (s *Session) Take() Outbox {
 
 // Close ends the session and releases its subscriptions.
 func (s *Session) Close() {
+	s.endLife()
 	s.SetExpiry(nil)
 	s.mu.Lock()
 	qs := s.queries
@@ -546,4 +585,61 @@ func (s *Session) Close() {
 		s.drop(e.qid, e.q, nil)
 	}
 	s.e.removeSession(s)
+}
+
+// mutationLane runs a session's queued mutations one at a time, in order,
+// on a goroutine that exists only while there are some. The zero value is
+// an empty lane.
+type mutationLane struct {
+	mu      sync.Mutex
+	queue   []func()
+	running bool
+	space   *sync.Cond // signalled when a call leaves the queue; on mu
+}
+
+// push queues f, waiting while the lane is full (until ctx is done: then
+// f is dropped).
+func (l *mutationLane) push(ctx context.Context, f func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.space == nil {
+		l.space = sync.NewCond(&l.mu)
+	}
+	if len(l.queue) >= maxQueuedMutations {
+		stop := context.AfterFunc(ctx, func() {
+			l.mu.Lock()
+			l.space.Broadcast()
+			l.mu.Unlock()
+		})
+		defer stop()
+		for len(l.queue) >= maxQueuedMutations && ctx.Err() == nil {
+			l.space.Wait()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+	l.queue = append(l.queue, f)
+	if !l.running {
+		l.running = true
+		go l.run()
+	}
+}
+
+func (l *mutationLane) run() {
+	for {
+		l.mu.Lock()
+		if len(l.queue) == 0 {
+			l.running = false
+			l.queue = nil // the backing array goes with the burst
+			l.mu.Unlock()
+			return
+		}
+		f := l.queue[0]
+		l.queue[0] = nil
+		l.queue = l.queue[1:]
+		l.space.Signal()
+		l.mu.Unlock()
+		f()
+	}
 }

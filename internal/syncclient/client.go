@@ -348,6 +348,10 @@ func (c *Client) Send(udfPath string, args any) (*Pending, error) {
 	return &Pending{rid: rid, cl: cl}, nil
 }
 
+// Done is closed once the mutation's answer is in (then Wait returns at
+// once).
+func (p *Pending) Done() <-chan struct{} { return p.cl.done }
+
 // Wait returns the mutation's result and ts as MutationTS does.
 func (p *Pending) Wait(ctx context.Context) (json.RawMessage, uint64, error) {
 	select {

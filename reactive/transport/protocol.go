@@ -169,7 +169,7 @@ func (s *Server) dispatch(ctx context.Context, sess *reactive.Session, data []by
 		if err != nil {
 			args = json.RawMessage(`null`)
 		}
-		sess.Mutation(ctx, *m.RequestID, m.UDFPath, args)
+		sess.QueueMutation(ctx, *m.RequestID, m.UDFPath, args)
 	case "Action":
 		if m.RequestID == nil {
 			return errors.New("Action without requestId")
