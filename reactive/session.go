@@ -144,7 +144,7 @@ func (s *Session) Identity() *functions.Identity {
 func (s *Session) charge(n int) {
 	s.pending += n
 	if s.pending > s.cfg.MaxPendingBytes && s.closing == "" {
-		s.closing = fmt.Sprintf("client too slow: more than %d bytes of updates waiting", s.cfg.MaxPendingBytes)
+		s.closing = fmt.Sprintf("client too slow: more than %d bytes of responses waiting", s.cfg.MaxPendingBytes)
 		s.e.closedSlow()
 	}
 }
