@@ -457,7 +457,7 @@ func (e *Engine) install(outs []runOut) {
 			}
 		}
 		for ref := range in.subs.all() {
-			ref.s.queryChanged(ref.qid, o.res)
+			ref.s.queryChanged(ref.qid)
 		}
 	}
 }

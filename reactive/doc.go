@@ -41,9 +41,24 @@
 // every result in it reflects every commit before ts. A mutation's response
 // carries its post-commit WAL position and is released only once the
 // applied position has reached it, followed by a transition — the client
-// resolves the mutation on that transition (read-your-writes). Updates are
-// coalesced per query (newest value wins); a session whose unsent results
-// exceed MaxPendingBytes is closed with a clear reason.
+// resolves the mutation on that transition (read-your-writes).
+//
+// # What a slow client costs
+//
+// Updates are coalesced per query: a query with a new result is marked
+// dirty, once however often it changes, and Take sends the instance's
+// result of that moment. A result waiting to be sent is therefore the one
+// the engine holds for every subscriber anyway; a client that reads slowly
+// costs no more of them than one that reads at once, and MaxPendingBytes
+// does not count them (counting them closed clients that were reading, on
+// any change to pages that together passed the bound). What grows with a
+// client that does not read is what its session queues for it alone:
+// responses to its requests and removed query ids. MaxPendingBytes bounds
+// those, and a session past it is closed "client too slow". Besides, a
+// session keeps per query the result it last sent (for its hash) until the
+// next Take, and its transport holds one outbox while writing it, which
+// the transport bounds in time: a write that outlasts its write timeout
+// closes the connection, counted as closed slow (StoppedReading).
 //
 // # Files
 //
@@ -84,6 +99,7 @@
 // Over-invalidation is allowed (it costs a re-run); a missed invalidation
 // is a bug. The applied position never passes a commit whose effects have
 // not been published. No queue is unbounded: the change queue blocks the
-// source past MaxQueuedChanges, Invalidate's keys are a set, and a
-// session's pending updates are one per query.
+// source past MaxQueuedChanges, Invalidate's keys are a set, a
+// session's pending updates are one per query (an id: the result is the
+// instance's) and its queued responses are within MaxPendingBytes.
 package reactive

@@ -166,6 +166,10 @@ func TestSlowSessionCoalescesToNewest(t *testing.T) {
 	require.Empty(t, out.Close)
 }
 
+// The results waiting for a session are the engine's own, coalesced per
+// query: however large they grow before the client takes them, they do
+// not count against MaxPendingBytes. The responses queued for a client
+// that sends requests without reading do, and close it.
 func TestSessionTooFarBehindIsClosed(t *testing.T) {
 	e := startEngine(t, nil)
 	conv := conversation(t, e.pool)
@@ -177,17 +181,31 @@ func TestSessionTooFarBehindIsClosed(t *testing.T) {
 			Args: json.RawMessage(fmt.Sprintf(`{"conversationId":%q,"limit":%d}`, conv, i+1))})
 	}
 	require.NoError(t, s.ModifyQuerySet(context.Background(), 0, 1, adds, nil))
-	require.Empty(t, s.Take().Close, "five ~400-byte results fit in 3000 bytes")
+	require.Empty(t, s.Take().Close)
 
 	insertMessage(t, e.pool, conv, strings.Repeat("y", 1000)) // five results of 1,100+ bytes now wait
+	updated, size := map[uint32]bool{}, 0
 	pgtest.Eventually(t, 10*time.Second, func() error {
-		if out := s.Take(); out.Close == "" {
-			return fmt.Errorf("not closed")
-		} else if !strings.Contains(out.Close, "client too slow") {
-			return fmt.Errorf("close reason %q", out.Close)
+		out := s.Take()
+		require.Empty(t, out.Close, "results are not the session's queue")
+		for _, m := range out.Transition.GetModifications() {
+			updated[m.QueryID] = true
+			size += len(m.Value)
+		}
+		if len(updated) < len(adds) {
+			return fmt.Errorf("%d of %d queries updated", len(updated), len(adds))
 		}
 		return nil
 	})
+	require.Greater(t, size, 3000, "more than the bound waited")
+
+	// Each unanswered request queues a response of ~100 bytes.
+	for i := range 40 {
+		s.Mutation(context.Background(), uint32(i), "test:missing", json.RawMessage(`{}`))
+	}
+	out := s.Take()
+	require.Contains(t, out.Close, "client too slow")
+	require.Len(t, out.Messages, 40, "the responses queued are sent before the close")
 }
 
 func TestSharedInstances(t *testing.T) {

@@ -41,14 +41,6 @@ func newResult(v json.RawMessage, err *functions.Error, journal string) *Result 
 // Result instead of one per instance.
 var nullResult = newResult(json.RawMessage("null"), nil, "")
 
-// size approximates the bytes a result costs in a session's queue.
-func (r *Result) size() int {
-	if r.Err != nil {
-		return 64 + len(r.Err.Message)
-	}
-	return len(r.Value)
-}
-
 // instanceKey identifies a shared query instance: the function, its
 // canonical arguments and, unless the function is public, the caller. A
 // shared query's body and access check share one copy of the arguments,

@@ -12,8 +12,14 @@ import (
 
 // SessionConfig configures a session.
 type SessionConfig struct {
-	// MaxPendingBytes bounds the results waiting to be sent; a session that
-	// falls further behind is closed. Zero means 8 MiB.
+	// MaxPendingBytes bounds what the session queues for its client and
+	// holds only for it: responses to its requests (mutations, errors) and
+	// the ids of removed queries, not yet taken. A session whose client
+	// sends more than it reads beyond that is closed "client too slow".
+	// Query results do not count: a result waiting to be sent is the one
+	// the engine holds for every subscriber anyway, and results coalesce
+	// per query, so a client that reads slowly costs no more of them than
+	// one that reads at once (see Session). Zero means 8 MiB.
 	MaxPendingBytes int
 	// MaxQueries bounds the queries one session may subscribe to; more is
 	// a protocol error. Zero means 1,000.
@@ -34,8 +40,14 @@ type SessionConfig struct {
 
 // Session is one client connection's protocol state: its query set,
 // identity, the versions it has been sent, and what it must be sent next.
-// Query updates are coalesced per query (the newest value wins), so a slow
-// client costs at most one pending result per query.
+// Query updates are coalesced per query (the newest value wins): a query
+// waiting to be sent is an id in dirty, and Take sends the instance's
+// result of the moment, so however far the client falls behind its
+// session holds no result the engine does not (only, per query, the one
+// last sent, for its hash, until the next Take). What does grow with a
+// client that does not read is the responses queued for it, which
+// MaxPendingBytes bounds, and the outbox its transport is writing, which
+// the transport's write timeout bounds in time.
 //
 // The transport calls ModifyQuerySet, Authenticate, QueueMutation (or
 // Mutation) and Action from its one reader goroutine, and Take from its one
@@ -64,7 +76,7 @@ type Session struct {
 	queries   querySet
 	dirty     idSet // queries whose result may differ from the one sent
 	removed   []uint32
-	pending   int // bytes of dirty results
+	pending   int // bytes of queued responses and removals (charge)
 	sent      Version
 	messages  []any
 	awaiting  []*MutationResponse
@@ -135,15 +147,29 @@ func (s *Session) Identity() *functions.Identity {
 	return s.who.id
 }
 
-// charge counts n bytes of queued messages against MaxPendingBytes (s.mu
-// held): a client that sends requests without reading the answers is
-// closed like one that does not read its updates.
+// charge counts n bytes queued for the client against MaxPendingBytes
+// (s.mu held): a client that sends requests without reading the answers
+// would otherwise grow its queue for as long as it sends.
 func (s *Session) charge(n int) {
 	s.pending += n
 	if s.pending > s.cfg.MaxPendingBytes && s.closing == "" {
-		s.closing = fmt.Sprintf("client too slow: more than %d bytes of updates waiting", s.cfg.MaxPendingBytes)
+		s.closing = fmt.Sprintf("client too slow: more than %d bytes of responses waiting", s.cfg.MaxPendingBytes)
 		s.e.closedSlow()
 	}
+}
+
+// What a queued item is charged: a response's value or error message and
+// a few fields; a removal's id in s.removed.
+const (
+	responseSize = 64
+	removalSize  = 8
+)
+
+func (r *MutationResponse) size() int {
+	if r.Err != nil {
+		return responseSize + len(r.Err.Message)
+	}
+	return responseSize + len(r.Value)
 }
 
 // StoppedReading tells the engine that the transport closes the session
@@ -153,12 +179,12 @@ func (s *Session) charge(n int) {
 func (s *Session) StoppedReading() { s.e.closedSlow() }
 
 // queryChanged is called by the engine (under Engine.mu) when an instance
-// the session subscribes to has a new result.
-func (s *Session) queryChanged(qid uint32, r *Result) {
+// the session subscribes to has a new result. It charges nothing: the
+// result is the instance's, and the query is dirty once however often it
+// changes before Take.
+func (s *Session) queryChanged(qid uint32) {
 	s.mu.Lock()
-	if s.dirty.add(qid) {
-		s.charge(r.size())
-	}
+	s.dirty.add(qid)
 	s.mu.Unlock()
 	s.signal()
 }
@@ -270,6 +296,7 @@ func (s *Session) ModifyQuerySet(ctx context.Context, base, next uint32, adds []
 			gone[qid] = q
 			s.dirty.remove(qid)
 			s.removed = append(s.removed, qid)
+			s.charge(removalSize)
 		}
 	}
 	for qid, q := range added {
@@ -446,7 +473,7 @@ func (s *Session) mutation(ctx context.Context, id *functions.Identity, sid stri
 		resp.Err = we
 		s.mu.Lock()
 		s.messages = append(s.messages, resp)
-		s.charge(64 + len(resp.Err.Message))
+		s.charge(resp.size())
 		s.mu.Unlock()
 		s.signal()
 		return
@@ -454,7 +481,7 @@ func (s *Session) mutation(ctx context.Context, id *functions.Identity, sid stri
 	resp.Success, resp.Value, resp.TS = true, res.Value, LSN(res.LSN)
 	s.mu.Lock()
 	s.awaiting = append(s.awaiting, resp)
-	s.charge(64 + len(resp.Value))
+	s.charge(resp.size())
 	s.mu.Unlock()
 	if resp.TS > s.e.Applied() {
 		s.e.awaitApplied(s)
@@ -464,9 +491,11 @@ func (s *Session) mutation(ctx context.Context, id *functions.Identity, sid stri
 
 // Action answers an action call. Parley has no actions yet.
 func (s *Session) Action(requestID uint32, udfPath string) {
+	msg := fmt.Sprintf("Could not find function %q", udfPath)
 	s.mu.Lock()
 	s.messages = append(s.messages, &ActionResponse{RequestID: requestID,
-		Err: &functions.Error{Status: 404, Code: functions.CodeFunctionNotFound, Message: fmt.Sprintf("Could not find function %q", udfPath)}})
+		Err: &functions.Error{Status: 404, Code: functions.CodeFunctionNotFound, Message: msg}})
+	s.charge(responseSize + len(msg))
 	s.mu.Unlock()
 	s.signal()
 }
@@ -518,7 +547,6 @@ func (s *Session) Take() Outbox {
 		}
 	}
 	s.dirty = s.dirty[:0]
-	s.pending = 0
 
 	target := Version{QuerySet: s.qsVersion, Identity: s.idVersion, TS: max(s.sent.TS, applied)}
 	out.Messages = s.messages
@@ -541,6 +569,10 @@ func (s *Session) Take() Outbox {
 	}
 	clear(s.awaiting[len(still):])
 	s.awaiting = still
+	s.pending = 0 // what is left queued: the responses still held
+	for _, r := range still {
+		s.pending += r.size()
+	}
 	// The client resolves a mutation when a transition that follows its
 	// response reaches the mutation's ts, so a response is always followed
 	// by one, even an empty one.

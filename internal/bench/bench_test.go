@@ -26,10 +26,14 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // parley serve's default session caps: the bench's loopback sessions must
 // not hit them.
 func quickConfig(t *testing.T) bench.Config {
-	s := parleytest.StartConfigured(t, func(cfg *server.Config) {
+	return quickConfigOf(t, parleytest.StartConfigured(t, func(cfg *server.Config) {
 		cfg.MaxSessionsPerIP, cfg.MaxSessionsPerUser = server.DefaultMaxSessionsPerIP, server.DefaultMaxSessionsPerUser
 		cfg.SessionsPerIPExempt = server.Loopback
-	})
+	}))
+}
+
+// quickConfigOf is bench.Quick aimed at s.
+func quickConfigOf(t *testing.T, s *parleytest.Server) bench.Config {
 	cfg := bench.Quick()
 	cfg.URLs, cfg.DatabaseURL = []string{s.URL}, s.DBURL
 	cfg.Mint = func(id functions.Identity) (string, error) { return s.Token(t, id), nil }
@@ -194,6 +198,39 @@ func TestQuickE(t *testing.T) {
 		require.Zero(t, row.Disconnects, "%s: %v", name, row.Notes)
 		t.Logf("%s: %v", name, row.Notes)
 	}
+}
+
+// TestQuickStall runs the stall scenario long enough for a server with a
+// short write timeout to give up on its stalled clients: every one is
+// closed, while its healthy viewers receive every message. The stalled
+// clients' results wait as the engine's, so it is the write timeout that
+// closes them, as in the full run.
+func TestQuickStall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs bench scenario stall")
+	}
+	s := parleytest.StartConfigured(t, func(cfg *server.Config) { cfg.WriteTimeout = 500 * time.Millisecond })
+	cfg := quickConfigOf(t, s)
+	cfg.Scenarios = []string{bench.ScenarioStall}
+	// Pages of 50 messages of 3,900 bytes, 20 times a second: ~4 MB/s to
+	// each stalled client, which fills any socket buffer within the window.
+	cfg.PageSize = 50
+	cfg.Stall = bench.ConfigStall{Clients: 3, Viewers: 2, Rate: 20, ContentBytes: 3900, Duration: 5 * time.Second}
+	r, err := bench.New(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	rep, err := r.Run(ctx)
+	require.NoError(t, err)
+	require.Len(t, rep.Rows, 1)
+	row := rep.Rows[0]
+	require.Empty(t, row.Error, "%v", row.Notes)
+	require.Zero(t, row.Dropped, "every viewer receives every message: %v", row.Notes)
+	require.Zero(t, row.Disconnects, "%v", row.Notes)
+	require.NotNil(t, row.Stall)
+	require.Equal(t, cfg.Stall.Clients, row.Stall.Closed, "every stalled client is closed: %v", row.Notes)
+	require.Equal(t, uint64(cfg.Stall.Clients), s.Server.Engine.Stats().ClosedSlow, "closed as too slow")
+	t.Logf("%v", row.Notes)
 }
 
 // TestQuickSearch runs the search scenario at the quick sizes twice: the

@@ -60,8 +60,14 @@
 // therefore costs one goroutine with a small stack, and no runtime timer:
 // its ping, its token's expiry and its write timeout are alarms in one
 // heap of the server's (alarms). A write that outlasts WriteTimeout closes
-// the connection: a client that stops reading is disconnected, and its
-// session's queue is bounded. writeOutbox encodes transitions into buffers
+// the connection: a client that stops reading is disconnected, logged and
+// counted as too slow, so the outbox its writer holds is held for
+// WriteTimeout at most. Meanwhile its session queues only responses,
+// within MaxPendingBytes; its results wait as the engine's own, coalesced
+// per query (reactive's doc, "What a slow client costs"), which is why a
+// client that reads many large results at once is never cut off for
+// their size. Long polling holds one outbox's frames until the next poll
+// (poll.go). writeOutbox encodes transitions into buffers
 // from one shared sync.Pool, held only for the duration of a write, so an
 // idle connection holds none. The reader waits for the handler and the
 // writer before it releases the session; a connection's lock (wsConn.mu)

@@ -33,10 +33,13 @@ import (
 // carry; a poll for a connection that is gone answers 404.
 //
 // Between polls the session coalesces results as for a WebSocket client
-// that is slow to read (the newest value per query), within
-// MaxPendingBytes; the frames waiting for acknowledgement count against
-// MaxPendingBytes too. A connection with no poll under way for
-// PollIdleTimeout ends.
+// that is slow to read (the newest value per query), and bounds the
+// responses it queues by MaxPendingBytes. A poll takes the session's next
+// outbox only once the client has acknowledged every frame before it, so
+// a connection keeps the frames of one outbox at most, however large
+// (a first transition of many large pages is one frame): they are what a
+// WebSocket's writer holds while it writes them, kept until the next poll
+// instead. A connection with no poll under way for PollIdleTimeout ends.
 //
 // One poll at a time owns the connection and is its writer: a poll that
 // arrives while another waits makes that one answer at once with what it
@@ -54,7 +57,6 @@ type pollConn struct {
 	mu      sync.Mutex // guards the fields below
 	frames  [][]byte   // frames not yet acknowledged, numbered from first
 	first   uint64
-	bytes   int        // the size of frames
 	close   *closeInfo // the connection's end, once the protocol closed it
 	polling int        // polls under way (waiting for the slot or holding it)
 }
@@ -247,7 +249,6 @@ func (c *pollConn) ack(after uint64) bool {
 		return after == next-1
 	}
 	for c.first <= after {
-		c.bytes -= len(c.frames[0])
 		c.frames[0] = nil
 		c.frames = c.frames[1:]
 		c.first++
@@ -283,22 +284,16 @@ func (c *pollConn) answer() pollAnswer {
 	return a
 }
 
-// writeFrame keeps a copy of b for the client's next poll. Frames waiting
-// for it beyond MaxPendingBytes close the connection: the client is not
-// polling, or not keeping up.
+// writeFrame keeps a copy of b for the client's next poll. poll writes
+// only when no frame waits for acknowledgement, so the frames kept are
+// one outbox's (or a Ping).
 func (c *pollConn) writeFrame(b []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.close != nil {
 		return errPollClosed
 	}
-	if c.bytes+len(b) > c.s.maxPendingBytes() {
-		c.close = &closeInfo{Code: closeCode(false), Reason: "client too slow: its polls do not keep up"}
-		c.sess.StoppedReading()
-		return errPollClosed
-	}
 	c.frames = append(c.frames, append([]byte(nil), b...))
-	c.bytes += len(b)
 	return nil
 }
 
@@ -317,11 +312,3 @@ func (c *pollConn) closeAs(code int, reason string) {
 
 // errPollClosed fails a frame written after the connection closed.
 var errPollClosed = errors.New("connection closed")
-
-// maxPendingBytes is a session's bound on unsent results, as configured.
-func (s *Server) maxPendingBytes() int {
-	if s.cfg.MaxPendingBytes > 0 {
-		return s.cfg.MaxPendingBytes
-	}
-	return 8 << 20
-}

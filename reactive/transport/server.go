@@ -72,7 +72,9 @@ type Config struct {
 	WriteTimeout time.Duration
 	// MaxMessageBytes bounds one client message. Zero means 1 MiB.
 	MaxMessageBytes int64
-	// MaxPendingBytes bounds a session's unsent results. Zero means 8 MiB.
+	// MaxPendingBytes bounds what a session queues for its client alone
+	// (responses to its requests), not its query results, which are the
+	// engine's (see reactive.SessionConfig). Zero means 8 MiB.
 	MaxPendingBytes int
 	// PollTimeout is how long a long poll (GET /api/poll, and a poll of a
 	// long-polling sync connection) waits for something to send before

@@ -65,7 +65,7 @@ func openSSE(t *testing.T, rawURL string, header http.Header) *sseStream {
 	wg.Go(func() {
 		defer close(st.done)
 		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(nil, 1<<22)
+		sc.Buffer(nil, 1<<26) // a transition is one line
 		var ev sseEvent
 		var data []string
 		for sc.Scan() {

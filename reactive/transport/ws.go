@@ -562,7 +562,7 @@ func (c *wsConn) checkWrite() {
 	if c.sess != nil {
 		c.sess.StoppedReading()
 	}
-	c.s.log.Info("closing session: client stopped reading",
+	c.s.log.Info("closing session", slog.String("reason", "client too slow: it stopped reading"),
 		slog.Duration("write_timeout", c.s.cfg.WriteTimeout), slog.String("remote", c.conn.RemoteAddr().String()))
 	c.conn.Close()
 }

@@ -135,8 +135,10 @@ func TestMessagesOverAConnectionThatIsNotASocket(t *testing.T) {
 
 // A client that stops reading is disconnected once a write to it has not
 // finished within the write timeout: its session ends instead of waiting
-// on the socket for as long as the client keeps it open. The client reads
-// nothing while the server pushes pages of large messages.
+// on the socket for as long as the client keeps it open, and counts as
+// closed for being too slow. The client reads nothing while the server
+// pushes pages of large messages. (Its results waiting meanwhile are the
+// engine's, coalesced: MaxPendingBytes does not count them.)
 func TestClientThatStopsReadingIsDisconnected(t *testing.T) {
 	s := parleytest.StartConfigured(t, func(cfg *server.Config) { cfg.WriteTimeout = 300 * time.Millisecond })
 	dialer := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -176,4 +178,5 @@ func TestClientThatStopsReadingIsDisconnected(t *testing.T) {
 		sent++
 		return fmt.Errorf("the session is still open after %d messages", sent)
 	})
+	require.Equal(t, uint64(1), s.Server.Engine.Stats().ClosedSlow, "closed as too slow")
 }
