@@ -41,7 +41,12 @@
 // every result in it reflects every commit before ts. A mutation's response
 // carries its post-commit WAL position and is released only once the
 // applied position has reached it, followed by a transition — the client
-// resolves the mutation on that transition (read-your-writes).
+// resolves the mutation on that transition (read-your-writes). A
+// session's mutations run in its lane (QueueMutation): one at a time, in
+// the order the client sent them, each as the identity it was sent with,
+// on a goroutine that exists while some wait; the client's query changes
+// go on meanwhile, so a mutation that waits (for its rate-limit token)
+// holds up only the mutations after it.
 //
 // # What a slow client costs
 //
