@@ -36,6 +36,7 @@ func faults() []faultSpec {
 		{name: "offline queue replayed", inject: offlineReplay, opts: replayOpts},
 		{name: "malformed frames", inject: malformedFrames},
 		{name: "sessions past the caps", inject: sessionCaps, opts: sessionCapsOpts},
+		{name: "large pages at once", inject: largePages},
 	}
 }
 
