@@ -95,6 +95,9 @@ func TestQuickRun(t *testing.T) {
 	require.Equal(t, 4*cfg.A.Sessions, byName["a"].Subscriptions, "the mix: four queries per session")
 	require.Equal(t, cfg.B.Viewers, byName["b"].ViewersChecked)
 	require.Zero(t, byName["b"].ViewersMissing)
+	b := byName["b"]
+	require.Equal(t, b.Writes-b.WriteErrors, b.LastViewerLatency.N, "b: the time to the last viewer of every write every viewer held")
+	require.GreaterOrEqual(t, b.LastViewerLatency.P50, b.Latency.P50, "b: the last viewer is no earlier than the median one")
 	require.Equal(t, 4*2*cfg.C.Conversations+1000, byName["c/1000"].Subscriptions)
 	require.Positive(t, byName["d"].MutationsPerSec)
 	require.Zero(t, byName["d"].SQLLatency.N, "d writes by sendMessage only")

@@ -177,7 +177,11 @@ func summarize(ns []int64) Latency {
 
 // outcome is what a phase measured on the client side.
 type outcome struct {
-	all, mut, sql  Latency
+	all, mut, sql Latency
+	// last is each write's latency to the last of its conversation's
+	// viewers, over the writes every viewer held: the time until the
+	// last one has it, as a relay's fan-out is measured.
+	last           Latency
 	early          int // pushes that arrived before the writer's COMMIT returned
 	writes         int // measured writes attempted
 	ok, okMut      int // measured writes that succeeded
@@ -249,6 +253,7 @@ func (p *phase) analyze(from, to int64) outcome {
 		o.expected += len(p.f.convs[w.conv].viewers)
 	}
 	count := make([]int, len(writes))
+	slowest := make([]int64, len(writes))
 	held := make([]bool, len(writes)) // by the viewer at hand
 	var all, mut, sql []int64
 	for _, v := range p.f.snapshot() {
@@ -272,6 +277,7 @@ func (p *phase) analyze(from, to int64) outcome {
 				lat = 0
 			}
 			all = append(all, lat)
+			slowest[i] = max(slowest[i], lat)
 			if w.origin == viaSQL {
 				sql = append(sql, lat)
 			} else {
@@ -295,9 +301,13 @@ func (p *phase) analyze(from, to int64) outcome {
 			o.viewersMissing++
 		}
 	}
+	var last []int64
 	for _, i := range idx {
 		n, want := count[i], len(p.f.convs[writes[i].conv].viewers)
 		o.received += min(n, want)
+		if n >= want {
+			last = append(last, slowest[i])
+		}
 		switch {
 		case n == 0:
 			o.missedByAll++
@@ -310,7 +320,7 @@ func (p *phase) analyze(from, to int64) outcome {
 			o.duplicates += n - want
 		}
 	}
-	o.all, o.mut, o.sql = summarize(all), summarize(mut), summarize(sql)
+	o.all, o.mut, o.sql, o.last = summarize(all), summarize(mut), summarize(sql), summarize(last)
 	return o
 }
 

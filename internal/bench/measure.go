@@ -115,6 +115,7 @@ func (r *Runner) measure(ctx context.Context, f *fleet, l load) Row {
 		row.Notes = append(row.Notes, n)
 	}
 	row.Latency, row.MutationLatency, row.SQLLatency, row.Early = o.all, o.mut, o.sql, o.early
+	row.LastViewerLatency = o.last
 	row.Expected, row.Received, row.Dropped, row.Duplicates = o.expected, o.received, o.dropped, o.duplicates
 	row.DroppedKeptUp, row.DroppedBeyondPage = o.droppedKeptUp, o.droppedBeyond
 	row.MissedByAll, row.MissedBySome = o.missedByAll, o.missedBySome

@@ -81,8 +81,9 @@ type Row struct {
 	// (SQL writes) or from sending sendMessage (mutations) to the moment
 	// a subscribed client first held a result with the message.
 	Latency Latency `json:"latencyMs"`
-	// LastViewerLatency is, in scenario e, each operation's latency to
-	// the last of its viewers, over the operations every viewer saw.
+	// LastViewerLatency is each write's (in scenario e: each
+	// operation's) latency to the last of its viewers, over the writes
+	// every viewer saw: the time until the last viewer has it.
 	LastViewerLatency Latency `json:"lastViewerLatencyMs"`
 	MutationLatency   Latency `json:"mutationLatencyMs"` // send→push
 	SQLLatency        Latency `json:"sqlLatencyMs"`      // commit→push
@@ -176,10 +177,10 @@ const minMemSessions = 100
 // WriteTable prints one row per measurement, then the notes.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tsessions\tsubs\twrites/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\tdropped\tpushes/s\tmut/s\truns/s\tcpu %\trss MB\tKB/sess\tlag KB\tsecs\t")
+	fmt.Fprintln(tw, "scenario\tsessions\tsubs\twrites/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\tlast p50\tlast p99\tdropped\tpushes/s\tmut/s\truns/s\tcpu %\trss MB\tKB/sess\tlag KB\tsecs\t")
 	for _, row := range r.Rows {
 		if row.Error != "" {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%.0f\t\n", row.Scenario, row.Sessions, row.Subscriptions, row.ElapsedS)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%.0f\t\n", row.Scenario, row.Sessions, row.Subscriptions, row.ElapsedS)
 			continue
 		}
 		memPer := "-"
@@ -190,9 +191,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if l := row.Latency; l.N > 0 {
 			lat = []string{fmt.Sprintf("%.2f", l.P50), fmt.Sprintf("%.2f", l.P95), fmt.Sprintf("%.2f", l.P99), fmt.Sprintf("%.1f", l.Max)}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%.0f\t%.0f\t\n",
+		last := []string{"-", "-"}
+		if l := row.LastViewerLatency; l.N > 0 {
+			last = []string{fmt.Sprintf("%.2f", l.P50), fmt.Sprintf("%.2f", l.P99)}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%.0f\t%.0f\t\n",
 			row.Scenario, row.Sessions, row.Subscriptions, row.WritesPerSec,
-			lat[0], lat[1], lat[2], lat[3], row.Dropped,
+			lat[0], lat[1], lat[2], lat[3], last[0], last[1], row.Dropped,
 			row.PushesPerSec, row.MutationsPerSec, row.QueryRunsPerSec, 100*row.ServerCPU,
 			row.ServerRSSMax/(1<<20), memPer, row.ReplicationLag/1024, row.ElapsedS)
 	}
@@ -205,6 +210,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			r.Nodes, len(r.URLs), r.URL, r.Nodes, r.ServerProcesses)
 	}
 	fmt.Fprintf(w, "latency: write→push, from COMMIT's return (SQL writes) or from the sendMessage call (mutations; its response comes only after the push) to the first result holding the message\n")
+	fmt.Fprintf(w, "last p50/p99: each write's latency to the last of its conversation's viewers (time until the last has it), over the writes every viewer held\n")
 	fmt.Fprintf(w, "cpu: server process, %% of one core; rss: server max; KB/sess: server RSS growth while the row's sessions connected, per session\n")
 	fmt.Fprintf(w, "  (clean on a fresh server only — the first scenario of a run; later ones reuse memory freed before them; \"-\" when RSS fell or too few sessions)\n")
 	if len(r.Postgres) > 0 {
