@@ -486,6 +486,9 @@ func (f *Function) RunMutationAdmitted(ctx context.Context, pool *pgxpool.Pool, 
 // runInMemory runs an InMemory mutation: admitted once, no transaction,
 // no log, ts 0.
 func (f *Function) runInMemory(ctx context.Context, id *Identity, args reflect.Value, adm *Admission) (MutationResult, error) {
+	if err := ctx.Err(); err != nil {
+		return MutationResult{}, err // the caller is gone: no heartbeat after it left
+	}
 	if f.admit != nil && !adm.admitted {
 		adm.admitted = true
 		err := f.admit(id)

@@ -731,3 +731,46 @@ func TestLiveRateLimitWaits(t *testing.T) {
 		require.Equal(t, sent, n, "refused sends wrote nothing")
 	})
 }
+
+// TestLiveRefusalsKeepOrder: once a queued send is refused for its rate
+// limit, the sends queued behind it on that session are refused alike,
+// even when refill would have a token for one of them: none lands before
+// the refused one, so a client that sends the refused ones again, in
+// order, keeps its order. Once the lane has emptied, sends go through again.
+func TestLiveRefusalsKeepOrder(t *testing.T) {
+	const burst = 2
+	// A token every 20 ms: refusing 98 queued sends one by one takes
+	// longer than that, so without the rule some would be granted.
+	s := parleytest.StartChat(t, chat.Config{MessagesPerSecond: 50, MessageBurst: burst, RateLimitWait: -1, TypingPerSecond: -1})
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	jc := s.Dial(t, parleytest.Jane, syncclient.Options{})
+	conv := openConversation(t, ctx, jc, map[string]any{})
+	var pending []*syncclient.Pending
+	for i := range 100 {
+		p, err := jc.Send("shared/chat:sendMessage", map[string]any{"conversationId": conv, "content": fmt.Sprint("burst ", i), "messageType": "text"})
+		require.NoError(t, err)
+		pending = append(pending, p)
+	}
+	var outcome []string
+	var retry time.Duration
+	for _, p := range pending {
+		_, _, err := p.Wait(ctx)
+		if err == nil {
+			outcome = append(outcome, "ok")
+			continue
+		}
+		retry = requireRateLimited(t, err, "messages")
+		outcome = append(outcome, "limited")
+	}
+	// The burst and what refill brought while those ran, then refusals
+	// only.
+	first := slices.Index(outcome, "limited")
+	require.GreaterOrEqual(t, first, burst, "%v", outcome)
+	require.Less(t, first, 50, "%v", outcome)
+	require.NotContains(t, outcome[first:], "ok", "no send behind a refused one was granted: %v", outcome)
+	limitedAt := time.Now()
+	waitFor(t, limitedAt, retry)
+	_, _, err := sendText(ctx, jc, conv, "after the lane emptied")
+	require.NoError(t, err)
+}

@@ -433,51 +433,81 @@ func (s *Session) Mutation(ctx context.Context, requestID uint32, udfPath string
 // the transport's reader goes on. A call that waits (for its rate-limit
 // token, or for a serialization retry) then holds up only the mutations
 // after it, not the client's query changes, as Convex's server does. When
-// maxQueuedMutations wait already, QueueMutation blocks until one starts
-// (or ctx is done: the call is dropped with the connection). The call
-// runs until the session is closed, whatever becomes of ctx.
+// lane holds maxQueuedMutations calls or maxQueuedBytes of arguments,
+// QueueMutation blocks until one starts (or ctx is done: the call is
+// dropped with the connection). The call runs until the session is
+// closed, whatever becomes of ctx; Close drops the calls still queued.
+//
+// Once a call is refused for a rate limit, the calls of the same function
+// queued behind it are refused alike, without running, until the lane
+// empties: a call behind a refused one must not get the token that
+// refill brings and land before it, so a client that sends the refused
+// ones again, in order, keeps its order.
+//
+// In-memory mutations (presence heartbeats) skip the lane: they wait for
+// nothing, and one held behind a waiting send would miss its TTL.
 func (s *Session) QueueMutation(ctx context.Context, requestID uint32, udfPath string, args json.RawMessage) {
+	if fn, err := s.e.lookup(udfPath, functions.KindMutation); err == nil && fn.InMemory() {
+		s.Mutation(ctx, requestID, udfPath, args)
+		return
+	}
 	run := s.mutationLater(requestID, udfPath, args)
-	s.lane.push(ctx, func() { run(s.life) })
+	s.lane.push(ctx, laneCall{udfPath: udfPath, size: len(args), run: func(refused *functions.Error) *functions.Error {
+		if refused != nil {
+			s.answerFailed(requestID, refused)
+			return refused
+		}
+		return run(s.life)
+	}})
 }
 
-// maxQueuedMutations bounds a session's mutation lane: past it the
-// transport stops reading the client (back-pressure), as when handling
-// ran inline.
-const maxQueuedMutations = 256
+// The bounds of a session's mutation lane: past either, the transport
+// stops reading the client (back-pressure), as when handling ran inline.
+const (
+	maxQueuedMutations = 256
+	maxQueuedBytes     = 4 << 20 // of arguments; one call bigger still goes in an empty lane
+)
 
 // mutationLater captures what a mutation call runs with (the identity, the
-// idempotency key) and returns the run.
-func (s *Session) mutationLater(requestID uint32, udfPath string, args json.RawMessage) func(context.Context) {
+// idempotency key) and returns the run, which returns the error answered
+// (nil: a success, or no answer: the connection is gone).
+func (s *Session) mutationLater(requestID uint32, udfPath string, args json.RawMessage) func(context.Context) *functions.Error {
 	s.mu.Lock()
 	id, sid, resumed := s.who.id, s.sessionID, s.resumed
 	s.mu.Unlock()
-	return func(ctx context.Context) { s.mutation(ctx, id, sid, resumed, requestID, udfPath, args) }
+	return func(ctx context.Context) *functions.Error {
+		return s.mutation(ctx, id, sid, resumed, requestID, udfPath, args)
+	}
 }
 
-func (s *Session) mutation(ctx context.Context, id *functions.Identity, sid string, resumed bool, requestID uint32, udfPath string, args json.RawMessage) {
+// answerFailed queues a failed MutationResponse.
+func (s *Session) answerFailed(requestID uint32, we *functions.Error) {
+	resp := &MutationResponse{RequestID: requestID, Err: we}
+	s.mu.Lock()
+	s.messages = append(s.messages, resp)
+	s.charge(resp.size())
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *Session) mutation(ctx context.Context, id *functions.Identity, sid string, resumed bool, requestID uint32, udfPath string, args json.RawMessage) *functions.Error {
 	key := functions.RequestKey{}
 	if sid != "" {
 		key = functions.RequestKey{SessionID: sid, RequestID: int64(requestID), Resumed: resumed}
 	}
 	res, err := s.e.Mutate(functions.WithConnection(ctx, s.conn), udfPath, args, id, key)
-	resp := &MutationResponse{RequestID: requestID}
 	if err != nil {
 		we, internal := functions.AsError(err)
 		if internal {
 			if ctx.Err() != nil {
-				return // the connection is gone
+				return nil // the connection is gone
 			}
 			s.cfg.Logger.Log(ctx, functions.LogLevel(we), "mutation failed", slog.String("function", udfPath), slog.Any("error", err))
 		}
-		resp.Err = we
-		s.mu.Lock()
-		s.messages = append(s.messages, resp)
-		s.charge(resp.size())
-		s.mu.Unlock()
-		s.signal()
-		return
+		s.answerFailed(requestID, we)
+		return we
 	}
+	resp := &MutationResponse{RequestID: requestID}
 	resp.Success, resp.Value, resp.TS = true, res.Value, LSN(res.LSN)
 	s.mu.Lock()
 	s.awaiting = append(s.awaiting, resp)
@@ -487,6 +517,7 @@ func (s *Session) mutation(ctx context.Context, id *functions.Identity, sid stri
 		s.e.awaitApplied(s)
 	}
 	s.signal()
+	return nil
 }
 
 // Action answers an action call. Parley has no actions yet.
@@ -600,6 +631,7 @@ func (s *Session) Take() Outbox {
 // Close ends the session and releases its subscriptions.
 func (s *Session) Close() {
 	s.endLife()
+	s.lane.close() // nothing of this session runs after it
 	s.SetExpiry(nil)
 	s.mu.Lock()
 	qs := s.queries
@@ -624,34 +656,51 @@ func (s *Session) Close() {
 // an empty lane.
 type mutationLane struct {
 	mu      sync.Mutex
-	queue   []func()
+	queue   []laneCall
+	bytes   int // of the queued calls' arguments
 	running bool
-	space   *sync.Cond // signalled when a call leaves the queue; on mu
+	closed  bool
+	changed *sync.Cond // signalled when a call leaves the queue or the lane stops; on mu
+	// limited holds, per function, the rate-limit refusal that the calls
+	// queued behind it share until the lane empties (QueueMutation).
+	limited map[string]*functions.Error
 }
 
-// push queues f, waiting while the lane is full (until ctx is done: then
-// f is dropped).
-func (l *mutationLane) push(ctx context.Context, f func()) {
+// laneCall is one queued call: run answers it, or answers it with
+// refused when that is set, and returns the error it answered.
+type laneCall struct {
+	udfPath string
+	size    int
+	run     func(refused *functions.Error) *functions.Error
+}
+
+// push queues c, waiting while the lane is full (until ctx is done: then
+// c is dropped). A closed lane drops c.
+func (l *mutationLane) push(ctx context.Context, c laneCall) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.space == nil {
-		l.space = sync.NewCond(&l.mu)
+	if l.changed == nil {
+		l.changed = sync.NewCond(&l.mu)
 	}
-	if len(l.queue) >= maxQueuedMutations {
+	full := func() bool {
+		return len(l.queue) >= maxQueuedMutations || (len(l.queue) > 0 && l.bytes+c.size > maxQueuedBytes)
+	}
+	if full() {
 		stop := context.AfterFunc(ctx, func() {
 			l.mu.Lock()
-			l.space.Broadcast()
+			l.changed.Broadcast()
 			l.mu.Unlock()
 		})
 		defer stop()
-		for len(l.queue) >= maxQueuedMutations && ctx.Err() == nil {
-			l.space.Wait()
-		}
-		if ctx.Err() != nil {
-			return
+		for full() && ctx.Err() == nil && !l.closed {
+			l.changed.Wait()
 		}
 	}
-	l.queue = append(l.queue, f)
+	if ctx.Err() != nil || l.closed {
+		return
+	}
+	l.queue = append(l.queue, c)
+	l.bytes += c.size
 	if !l.running {
 		l.running = true
 		go l.run()
@@ -661,17 +710,44 @@ func (l *mutationLane) push(ctx context.Context, f func()) {
 func (l *mutationLane) run() {
 	for {
 		l.mu.Lock()
-		if len(l.queue) == 0 {
+		if len(l.queue) == 0 || l.closed {
 			l.running = false
-			l.queue = nil // the backing array goes with the burst
+			l.queue, l.bytes, l.limited = nil, 0, nil // the backing array goes with the burst
+			l.changed.Broadcast()
 			l.mu.Unlock()
 			return
 		}
-		f := l.queue[0]
-		l.queue[0] = nil
+		c := l.queue[0]
+		l.queue[0] = laneCall{}
 		l.queue = l.queue[1:]
-		l.space.Signal()
+		l.bytes -= c.size
+		refused := l.limited[c.udfPath]
+		l.changed.Broadcast()
 		l.mu.Unlock()
-		f()
+		if err := c.run(refused); err != nil && err.Code == functions.CodeRateLimited {
+			l.mu.Lock()
+			if len(l.queue) > 0 {
+				if l.limited == nil {
+					l.limited = map[string]*functions.Error{}
+				}
+				l.limited[c.udfPath] = err
+			}
+			l.mu.Unlock()
+		}
+	}
+}
+
+// close drops the queued calls, lets no more in, and waits for the
+// running one, whose context (the session's life) is done by then.
+func (l *mutationLane) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	l.queue, l.bytes = nil, 0
+	if l.changed != nil {
+		l.changed.Broadcast() // a push waiting for room gives up
+	}
+	for l.running {
+		l.changed.Wait()
 	}
 }

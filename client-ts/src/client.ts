@@ -224,12 +224,12 @@ export class ParleyClient {
   private readonly retry: Required<Omit<MutationRetryOptions, "onRetry">> & Pick<MutationRetryOptions, "onRetry">;
   private readonly retrying: boolean;
   /**
-   * The turn of the last mutation in the rate-limit lane (see mutation):
-   * refused ones sent again and new ones made meanwhile, one at a time.
+   * Per function, its rate-limit lane (see mutation): the turn of its last
+   * mutation in it (refused ones sent again, new ones made meanwhile, one
+   * at a time) and how many are in it. A function has a lane while some
+   * wait in it.
    */
-  private limitedLane: Promise<unknown> = Promise.resolve();
-  /** How many mutations are in the lane, waiting or being sent. */
-  private limitedWaiting = 0;
+  private readonly limitedLanes = new Map<string, { tail: Promise<unknown>; size: number }>();
   /** Aborted by close(): ends every wait between mutation attempts. */
   private readonly closing = new AbortController();
   private readonly acker = new DeliveryAcker((args) => this.mutation(api.shared.chat.markDelivered, args));
@@ -316,10 +316,13 @@ export class ParleyClient {
    * A mutation the server refused for a rate limit (`rate_limited`: the
    * server already let it wait its turn as long as it allows, 5 s by
    * default) is sent again after the error's retryAfterMs, as often as it
-   * takes, unless a single wait would be longer than maxTotalMs (then it
-   * rejects with that error). Refused mutations, and every mutation made
-   * while one waits, go through one at a time in the order they were made,
-   * so that messages a client replays after being offline arrive in order.
+   * takes within maxTotalMs of its first try again (then it rejects with
+   * the last error). Refused mutations of one function, and every
+   * mutation of that function made while one waits, go through one at a
+   * time in the order they were made, so that messages a client replays
+   * after being offline arrive in order; other functions are not held up.
+   * Typing updates and presence heartbeats are not sent again: a late one
+   * is worthless.
    */
   mutation<M extends FunctionReference<"mutation">>(
     mutation: M,
@@ -338,24 +341,34 @@ export class ParleyClient {
     const call = () => this.convex.mutation(mutation, (args ?? {}) as FunctionArgs<M>);
     if (!this.retrying) return call();
     const udfPath = getFunctionName(mutation);
-    if (this.limitedWaiting > 0) return this.inLimitedLane(udfPath, call, options.signal);
+    if (this.limitedLanes.has(udfPath)) return this.inLimitedLane(udfPath, call, options.signal);
     return this.withRetries(udfPath, call, options.signal);
   }
 
   /**
-   * Runs call in the rate-limit lane, after every mutation already in it:
-   * first after refused's retryAfterMs when it was refused, else at once;
-   * again after each `rate_limited` answer's retryAfterMs. See mutation.
+   * Runs call in udfPath's rate-limit lane, after every mutation already in
+   * it: first after refused's retryAfterMs when it was refused, else at
+   * once; again after each `rate_limited` answer's retryAfterMs, and after
+   * an `unavailable` one's backoff, within maxTotalMs of its turn. See
+   * mutation.
    */
   private inLimitedLane<T>(udfPath: string, call: () => Promise<T>, signal: AbortSignal | undefined, refused?: unknown): Promise<T> {
-    this.limitedWaiting++;
-    const turn = this.limitedLane.then(async () => {
+    const lane = this.limitedLanes.get(udfPath) ?? { tail: Promise.resolve(), size: 0 };
+    this.limitedLanes.set(udfPath, lane);
+    lane.size++;
+    const turn = lane.tail.then(async () => {
+      const started = Date.now();
       let error = refused;
       let failed = refused === undefined ? 0 : 1;
+      let backoff = 0;
       for (;;) {
         if (error !== undefined) {
-          const delayMs = retryAfterMs(error);
-          if (delayMs > this.retry.maxTotalMs || this.closed) throw error;
+          let delayMs = retryAfterMs(error);
+          if (!rateLimited(error)) {
+            backoff = Math.min(backoff === 0 ? delayMs : backoff * 2, Math.max(this.retry.maxDelayMs, delayMs));
+            delayMs = backoff;
+          }
+          if (Date.now() + delayMs - started > this.retry.maxTotalMs || this.closed) throw error;
           this.retry.onRetry?.({ udfPath, attempt: failed, delayMs, error });
           await wait(delayMs, signal, this.closing.signal);
         }
@@ -363,14 +376,16 @@ export class ParleyClient {
         try {
           return await call();
         } catch (e) {
-          if (!rateLimited(e)) throw e;
+          if (!rateLimited(e) && !retryable(e)) throw e;
           error = e;
           failed++;
         }
       }
     });
-    const done = turn.finally(() => this.limitedWaiting--);
-    this.limitedLane = done.catch(() => {});
+    const done = turn.finally(() => {
+      if (--lane.size === 0) this.limitedLanes.delete(udfPath);
+    });
+    lane.tail = done.catch(() => {});
     return done;
   }
 
@@ -383,7 +398,7 @@ export class ParleyClient {
       try {
         return await call();
       } catch (e) {
-        if (rateLimited(e) && !this.closed) return this.inLimitedLane(udfPath, call, signal, e);
+        if (rateLimited(e) && !this.closed && !NOT_SENT_AGAIN.has(udfPath)) return this.inLimitedLane(udfPath, call, signal, e);
         if (!retryable(e) || this.closed) throw e;
         const first = retryAfterMs(e);
         delay = Math.min(delay === 0 ? first : delay * 2, Math.max(this.retry.maxDelayMs, first));
@@ -761,6 +776,9 @@ export function decodeIdentity(token: string): TokenIdentity | undefined {
 }
 
 /** Whether a failed mutation is worth trying again: unavailable, and surely not applied. */
+/** Mutations a rate limit's refusal is final for: a late one is worthless. */
+const NOT_SENT_AGAIN = new Set(["shared/chat:updateTypingStatus", "shared/support:heartbeat"]);
+
 /** Whether e is a rate limit's refusal (nothing was applied). */
 function rateLimited(e: unknown): boolean {
   return parleyErrorData(e)?.code === "rate_limited";

@@ -27,6 +27,7 @@ import (
 type capOptions struct {
 	perIP, perUser *int
 	exempt         *string
+	header         *string
 	trusted        *string
 }
 
@@ -41,6 +42,9 @@ func capFlags(fl *flag.FlagSet) *capOptions {
 		trusted: fl.String("trusted-proxies", "",
 			"proxies (CIDR or address,…) whose X-Forwarded-For, else Forwarded, names the client: its rightmost address that is no trusted proxy; "+
 				"from any other peer those headers are ignored (default: none, every client is its connection's peer)"),
+		header: fl.String("trusted-proxy-header", "",
+			"the one header the trusted proxies name the client in, "+clientip.HeaderXFF+" or "+clientip.HeaderForwarded+
+				" (default: X-Forwarded-For when present, else Forwarded; name the one your proxy writes, so that a client's own copy of the other names nobody)"),
 	}
 }
 
@@ -52,6 +56,9 @@ func (o *capOptions) apply(cfg *server.Config) error {
 	trusted, err := clientip.ParseList(*o.trusted)
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if trusted, err = trusted.WithHeader(*o.header); err != nil {
+		return fmt.Errorf("--trusted-proxy-header: %w", err)
 	}
 	if *o.perIP < 0 || *o.perUser < 0 {
 		return fmt.Errorf("--max-sessions-per-ip and --max-sessions-per-user must be 0 (no cap) or more")

@@ -137,14 +137,13 @@ func runFault(t *testing.T, f form, spec faultSpec) {
 	phase("cluster and server up")
 	subs := []subscriber{}
 	for i := range 2 {
-		subs = append(subs, startGoSub(t, e, fmt.Sprintf("go subscriber %d", i), subscriberLimit))
+		subs = append(subs, startGoSub(t, e, fmt.Sprintf("go subscriber %d", i), subscriberLimit, 0))
 	}
 	subs = append(subs, startNodeSub(t, e, subscriberLimit))
 	var herd []*goSub
 	if spec.herd {
 		for i := range f.herd {
-			g := startGoSub(t, e, fmt.Sprintf("herd client %d", i), herdLimit)
-			g.backoff = 100 * time.Millisecond
+			g := startGoSub(t, e, fmt.Sprintf("herd client %d", i), herdLimit, 100*time.Millisecond)
 			herd = append(herd, g)
 		}
 		for _, g := range herd {

@@ -145,7 +145,7 @@ func TestClusterCrossNode(t *testing.T) {
 	require.NoError(t, err)
 	subs := make([]*goSub, len(ce.nodes))
 	for i, n := range ce.nodes {
-		subs[i] = startGoSub(t, n, "node"+strconv.Itoa(i), 20)
+		subs[i] = startGoSub(t, n, "node"+strconv.Itoa(i), 20, 0)
 		select {
 		case <-subs[i].firstReady:
 		case <-time.After(30 * time.Second):
@@ -235,7 +235,7 @@ func TestClusterFailover(t *testing.T) {
 	var all []subscriber
 	for i, n := range ce.nodes {
 		for k := range 2 {
-			g := startGoSub(t, n, fmt.Sprintf("node%d-sub%d", i, k), 20)
+			g := startGoSub(t, n, fmt.Sprintf("node%d-sub%d", i, k), 20, 0)
 			subsOf[i] = append(subsOf[i], g)
 			all = append(all, g)
 		}
@@ -338,9 +338,9 @@ func TestClusterPartition(t *testing.T) {
 	require.NoError(t, err)
 	cut := (r + 1) % len(ce.nodes) // a follower
 	victim := ce.nodes[cut]
-	sub := startGoSub(t, victim, "cut-node", 20)
+	sub := startGoSub(t, victim, "cut-node", 20, 0)
 	<-sub.firstReady
-	other := startGoSub(t, ce.nodes[r], "reader-node", 20)
+	other := startGoSub(t, ce.nodes[r], "reader-node", 20, 0)
 	<-other.firstReady
 
 	ce.links[cut].Cut()

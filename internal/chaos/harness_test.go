@@ -272,7 +272,9 @@ func (e *env) newServer(t *testing.T, serverDB string, extra []string) *server {
 		logPath: filepath.Join(t.TempDir(), "parley.log"),
 		args: []string{"serve", "--addr", "127.0.0.1:" + strconv.Itoa(port), "--debug-addr", "127.0.0.1:" + strconv.Itoa(debugPort),
 			"--media-dir", e.mediaDir, "--log-level", "warn",
-			"--message-rate", "-1", "--typing-rate", "-1", "--upload-rate", "-1"},
+			"--message-rate", "-1", "--typing-rate", "-1", "--upload-rate", "-1",
+			// The herd (up to 1,000 clients) and the load are all John.
+			"--max-sessions-per-user", "0"},
 		env: append(os.Environ(), "DATABASE_URL="+serverDB, "PARLEY_JWT_SECRET="+string(e.secret)),
 	}
 	srv.args = append(append(srv.args, webhookArgs...), extra...)

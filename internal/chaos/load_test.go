@@ -3,6 +3,7 @@ package chaos
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -338,9 +339,11 @@ type goSub struct {
 	protoErrs  []string // protocol violations its clients saw, first few
 }
 
-func startGoSub(t *testing.T, e *env, label string, limit int) *goSub {
+// startGoSub starts a subscriber; backoff is its reconnect backoff (zero:
+// 200 ms), set before its goroutine reads it.
+func startGoSub(t *testing.T, e *env, label string, limit int, backoff time.Duration) *goSub {
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &goSub{label: label, url: e.url, token: e.john, cancel: cancel, backoff: 200 * time.Millisecond,
+	g := &goSub{label: label, url: e.url, token: e.john, cancel: cancel, backoff: cmp.Or(backoff, 200*time.Millisecond),
 		queryArgs:  map[string]any{"conversationId": schema.DemoConversationID, "limit": limit},
 		firstReady: make(chan struct{})}
 	g.wg.Add(1)

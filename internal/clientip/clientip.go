@@ -14,9 +14,16 @@ import (
 // no proxy: every request is its peer's. Safe for concurrent use.
 type Resolver struct {
 	trusted []netip.Prefix
+	header  string                // the one header read (WithHeader); "" means X-Forwarded-For, else Forwarded
 	xff     realclientip.Strategy // X-Forwarded-For, rightmost untrusted
 	fwd     realclientip.Strategy // Forwarded, likewise
 }
+
+// The headers a trusted proxy may name its client in (WithHeader).
+const (
+	HeaderXFF       = "X-Forwarded-For"
+	HeaderForwarded = "Forwarded"
+)
 
 // New returns a Resolver that trusts the proxies in ranges: CIDR prefixes
 // ("10.0.0.0/8") or single addresses ("192.0.2.7"). No ranges: none is
@@ -33,9 +40,33 @@ func New(ranges ...string) (*Resolver, error) {
 		r.trusted = append(r.trusted, netip.PrefixFrom(a.Unmap(), ones))
 	}
 	// The two header names are the ones these strategies accept: no error.
-	r.xff = realclientip.Must(realclientip.NewRightmostTrustedRangeStrategy("X-Forwarded-For", nets))
-	r.fwd = realclientip.Must(realclientip.NewRightmostTrustedRangeStrategy("Forwarded", nets))
+	r.xff = realclientip.Must(realclientip.NewRightmostTrustedRangeStrategy(HeaderXFF, nets))
+	r.fwd = realclientip.Must(realclientip.NewRightmostTrustedRangeStrategy(HeaderForwarded, nets))
 	return r, nil
+}
+
+// WithHeader returns r reading only header (HeaderXFF or HeaderForwarded)
+// from its trusted proxies, the one they write: a client behind a proxy
+// that writes Forwarded only could otherwise name itself in an
+// X-Forwarded-For the proxy passes on. "" keeps r's choice (X-Forwarded-For
+// when present, else Forwarded).
+func (r *Resolver) WithHeader(header string) (*Resolver, error) {
+	switch {
+	case header == "":
+		return r, nil
+	case strings.EqualFold(header, HeaderXFF):
+		header = HeaderXFF
+	case strings.EqualFold(header, HeaderForwarded):
+		header = HeaderForwarded
+	default:
+		return nil, fmt.Errorf("trusted proxy header %q: want %s or %s", header, HeaderXFF, HeaderForwarded)
+	}
+	if r == nil {
+		return nil, nil // no proxy trusted: no header read
+	}
+	c := *r
+	c.header = header
+	return &c, nil
 }
 
 // ParseList is New of a comma-separated list (a flag's value); blanks
@@ -72,8 +103,13 @@ func (r *Resolver) Addr(req *http.Request) netip.Addr {
 		return peer
 	}
 	strat := r.xff
-	if len(req.Header.Values("X-Forwarded-For")) == 0 {
+	switch r.header {
+	case HeaderForwarded:
 		strat = r.fwd
+	case "":
+		if len(req.Header.Values(HeaderXFF)) == 0 {
+			strat = r.fwd
+		}
 	}
 	if a := parse(strat.ClientIP(req.Header, req.RemoteAddr)); a.IsValid() {
 		return a

@@ -88,3 +88,24 @@ func TestKey(t *testing.T) {
 	require.Equal(t, "2001:db8:aa:bb::/64", none.Key(req("[2001:db8:aa:bb::1]:80")))
 	require.Equal(t, "@", none.Key(req("@")), "a Unix socket's peer has no address: its RemoteAddr")
 }
+
+// With a header named, only that header is read: behind a proxy that
+// writes Forwarded, a client's own X-Forwarded-For names nobody.
+func TestWithHeader(t *testing.T) {
+	base, err := clientip.New("10.0.0.0/8")
+	require.NoError(t, err)
+	fwd, err := base.WithHeader("forwarded")
+	require.NoError(t, err)
+	spoof := req("10.1.2.3:5000", "X-Forwarded-For", "6.6.6.6", "Forwarded", "for=198.51.100.1")
+	require.Equal(t, "6.6.6.6", base.Addr(spoof).String(), "without a header named, X-Forwarded-For wins")
+	require.Equal(t, "198.51.100.1", fwd.Addr(spoof).String())
+	require.Equal(t, "10.1.2.3", fwd.Addr(req("10.1.2.3:5000", "X-Forwarded-For", "6.6.6.6")).String(), "no Forwarded: the peer")
+	xff, err := base.WithHeader("X-Forwarded-For")
+	require.NoError(t, err)
+	require.Equal(t, "10.1.2.3", xff.Addr(req("10.1.2.3:5000", "Forwarded", "for=198.51.100.1")).String())
+	_, err = base.WithHeader("X-Real-IP")
+	require.ErrorContains(t, err, `trusted proxy header "X-Real-IP": want X-Forwarded-For or Forwarded`)
+	same, err := base.WithHeader("")
+	require.NoError(t, err)
+	require.Same(t, base, same)
+}

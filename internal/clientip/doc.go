@@ -15,8 +15,11 @@
 // trusted, or the trusted proxy wrote no header) the peer counts.
 //
 // The header is taken from the proxy that writes it: X-Forwarded-For when
-// present, Forwarded only when X-Forwarded-For is absent. A proxy that
-// writes Forwarded only should drop an X-Forwarded-For its clients send.
+// present, Forwarded only when X-Forwarded-For is absent — unless the
+// operator names the one header their proxies write (WithHeader,
+// --trusted-proxy-header), which they should: behind a proxy that writes
+// Forwarded only and passes other headers on, a client's own
+// X-Forwarded-For would otherwise name whatever it likes.
 //
 // Key groups addresses as one client: an IPv4 address, an IPv6 address's
 // /64 (what one host is given; per address, a host would have 2^64).
