@@ -188,27 +188,13 @@ func replayOpts(*testing.T) envOptions {
 func offlineReplay(t *testing.T, e *env, f form, r *row) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	jane := e.token(t, functions.Identity{Subject: schema.DemoOtherCustomerID, Role: functions.RoleCustomer, Name: "Jane Roe"})
-	c, err := syncclient.Dial(ctx, e.url, syncclient.Options{Token: jane})
-	if err != nil {
-		t.Fatalf("dial as Jane: %v", err)
-	}
-	defer c.Close()
-	raw, err := c.Mutation(ctx, "shared/chat:createOrGetConversation", map[string]any{})
-	if err != nil {
-		t.Fatalf("Jane's conversation: %v", err)
-	}
-	var conv struct {
-		ID string `json:"conversationId"`
-	}
-	if err := json.Unmarshal(raw, &conv); err != nil || conv.ID == "" {
-		t.Fatalf("Jane's conversation: %s (%v)", raw, err)
-	}
+	c, convID := janeConversation(ctx, t, e)
 	prefix := fmt.Sprintf("replay-%d", time.Now().UnixNano()%1e6)
 	start := time.Now()
 	pending := make([]*syncclient.Pending, f.replayed)
 	for i := range pending {
-		if pending[i], err = c.Send("shared/chat:sendMessage", map[string]any{"conversationId": conv.ID,
+		var err error
+		if pending[i], err = c.Send("shared/chat:sendMessage", map[string]any{"conversationId": convID,
 			"content": fmt.Sprintf("%s #%05d", prefix, i), "messageType": "text"}); err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
@@ -230,7 +216,7 @@ func offlineReplay(t *testing.T, e *env, f form, r *row) {
 	took := time.Since(start)
 	var got []string
 	rows, err := e.db.Query(ctx, `SELECT content FROM messages WHERE conversation_id = $1 AND content LIKE $2 ORDER BY created_at, id`,
-		conv.ID, prefix+" #%")
+		convID, prefix+" #%")
 	if err == nil {
 		defer rows.Close()
 		for rows.Next() {
@@ -478,26 +464,12 @@ const (
 func largePages(t *testing.T, e *env, f form, r *row) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	jane := e.token(t, functions.Identity{Subject: schema.DemoOtherCustomerID, Role: functions.RoleCustomer, Name: "Jane Roe"})
-	c, err := syncclient.Dial(ctx, e.url, syncclient.Options{Token: jane})
-	if err != nil {
-		t.Fatalf("dial as Jane: %v", err)
-	}
-	defer c.Close()
-	raw, err := c.Mutation(ctx, "shared/chat:createOrGetConversation", map[string]any{})
-	var conv struct {
-		ID string `json:"conversationId"`
-	}
-	if err == nil {
-		err = json.Unmarshal(raw, &conv)
-	}
-	if err != nil {
-		t.Fatalf("Jane's conversation: %v", err)
-	}
+	c, convID := janeConversation(ctx, t, e)
+	var err error
 	big := strings.Repeat("😀", bigEmojiEach)
 	for i := range bigMessages {
 		if _, err := e.db.Exec(ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content)
-			VALUES ($1, $2, $3, 'customer', 'text', $4)`, fmt.Sprintf("big%s%03d", conv.ID, i), conv.ID, schema.DemoOtherCustomerID, big); err != nil {
+			VALUES ($1, $2, $3, 'customer', 'text', $4)`, fmt.Sprintf("big%s%03d", convID, i), convID, schema.DemoOtherCustomerID, big); err != nil {
 			t.Fatalf("insert a big message: %v", err)
 		}
 	}
@@ -505,7 +477,7 @@ func largePages(t *testing.T, e *env, f form, r *row) {
 	subs := make([]*syncclient.Subscription, bigPages)
 	for i := range subs {
 		// Limits 100, 99, …: twelve queries, each its own result.
-		if subs[i], err = c.Subscribe("shared/chat:getMessages", map[string]any{"conversationId": conv.ID, "limit": bigMessages - i}); err != nil {
+		if subs[i], err = c.Subscribe("shared/chat:getMessages", map[string]any{"conversationId": convID, "limit": bigMessages - i}); err != nil {
 			t.Fatalf("subscribe: %v", err)
 		}
 	}
@@ -540,7 +512,7 @@ func largePages(t *testing.T, e *env, f form, r *row) {
 	}
 	marker := fmt.Sprintf("after-%d", time.Now().UnixNano()%1e6)
 	if _, err := e.db.Exec(ctx, `INSERT INTO messages (id, conversation_id, sender_id, sender_type, message_type, content)
-		VALUES ($1, $2, $3, 'customer', 'text', $4)`, "big"+marker, conv.ID, schema.DemoOtherCustomerID, marker); err != nil {
+		VALUES ($1, $2, $3, 'customer', 'text', $4)`, "big"+marker, convID, schema.DemoOtherCustomerID, marker); err != nil {
 		t.Fatalf("insert the change: %v", err)
 	}
 	if err := poll(2*time.Minute, func() error { return holding(marker) }); err != nil {
@@ -552,4 +524,27 @@ func largePages(t *testing.T, e *env, f form, r *row) {
 		r.problems = append(r.problems, p)
 		t.Error(p)
 	}
+}
+
+// janeConversation dials a sync client as Jane (closed with the test) and
+// opens her support conversation; it returns both.
+func janeConversation(ctx context.Context, t *testing.T, e *env) (*syncclient.Client, string) {
+	t.Helper()
+	jane := e.token(t, functions.Identity{Subject: schema.DemoOtherCustomerID, Role: functions.RoleCustomer, Name: "Jane Roe"})
+	c, err := syncclient.Dial(ctx, e.url, syncclient.Options{Token: jane})
+	if err != nil {
+		t.Fatalf("dial as Jane: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	raw, err := c.Mutation(ctx, "shared/chat:createOrGetConversation", map[string]any{})
+	var conv struct {
+		ID string `json:"conversationId"`
+	}
+	if err == nil {
+		err = json.Unmarshal(raw, &conv)
+	}
+	if err != nil || conv.ID == "" {
+		t.Fatalf("Jane's conversation: %s (%v)", raw, err)
+	}
+	return c, conv.ID
 }
